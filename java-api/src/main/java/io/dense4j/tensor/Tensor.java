@@ -1,0 +1,249 @@
+package io.dense4j.tensor;
+
+import java.util.Arrays;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * A dense row-major tensor of float32 or int32 in native memory on a {@link Device}.
+ *
+ * <p>The memory is owned explicitly: {@link #close()} frees it at once (try-with-resources); the garbage
+ * collector only frees what a caller forgot. Shapes are checked on every access path with messages that
+ * name the expected and actual shape.
+ */
+public final class Tensor implements AutoCloseable {
+    public enum DType { FLOAT32, INT32 }
+
+    private final DType dtype;
+    private final long[] shape;
+    private final long size;
+    private final Device device;
+    private Pointer data;
+
+    private Tensor(DType dtype, Device device, long[] shape) {
+        this.dtype = dtype;
+        this.device = device;
+        this.shape = shape.clone();
+        this.size = checkedSize(shape);
+        if (!device.isCpu()) {
+            throw new UnsupportedOperationException("tensors on " + device + " are not supported by this build");
+        }
+        // zero-filled: a fresh tensor never exposes garbage
+        this.data = dtype == DType.FLOAT32 ? new FloatPointer(Math.max(size, 1)).zero()
+                : new IntPointer(Math.max(size, 1)).zero();
+    }
+
+    private static long checkedSize(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            }
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /** A zero-filled float32 tensor on the CPU. */
+    public static Tensor zeros(long... shape) {
+        return new Tensor(DType.FLOAT32, Device.cpu(), shape);
+    }
+
+    /** A zero-filled int32 tensor on the CPU. */
+    public static Tensor zerosInt(long... shape) {
+        return new Tensor(DType.INT32, Device.cpu(), shape);
+    }
+
+    /** A float32 tensor holding a copy of {@code values}, whose length must match the shape. */
+    public static Tensor of(float[] values, long... shape) {
+        Tensor t = zeros(shape);
+        if (values.length != t.size) {
+            t.close();
+            throw new IllegalArgumentException("expected " + t.size + " values for shape " + Arrays.toString(shape)
+                    + ", got " + values.length);
+        }
+        t.floats().put(values);
+        return t;
+    }
+
+    /** An int32 tensor holding a copy of {@code values}, whose length must match the shape. */
+    public static Tensor ofInts(int[] values, long... shape) {
+        Tensor t = zerosInt(shape);
+        if (values.length != t.size) {
+            t.close();
+            throw new IllegalArgumentException("expected " + t.size + " values for shape " + Arrays.toString(shape)
+                    + ", got " + values.length);
+        }
+        t.ints().put(values);
+        return t;
+    }
+
+    /** A float32 [rows, cols] tensor from a rectangular array. */
+    public static Tensor of(float[][] rows) {
+        int cols = rows.length == 0 ? 0 : rows[0].length;
+        Tensor t = zeros(rows.length, cols);
+        FloatPointer p = t.floats();
+        for (int r = 0; r < rows.length; r++) {
+            if (rows[r].length != cols) {
+                t.close();
+                throw new IllegalArgumentException("row " + r + " has " + rows[r].length + " values, row 0 has " + cols);
+            }
+            p.position((long) r * cols).put(rows[r]);
+        }
+        p.position(0);
+        return t;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public long dim(int axis) {
+        return shape[axis < 0 ? shape.length + axis : axis];
+    }
+
+    /** Number of elements. */
+    public long size() {
+        return size;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    /** The native float buffer (position 0). Only for float32 tensors on the CPU. */
+    public FloatPointer floats() {
+        checkOpen();
+        if (dtype != DType.FLOAT32) {
+            throw new IllegalStateException("tensor is " + dtype + ", not FLOAT32");
+        }
+        return (FloatPointer) data.position(0);
+    }
+
+    /** The native int buffer (position 0). Only for int32 tensors on the CPU. */
+    public IntPointer ints() {
+        checkOpen();
+        if (dtype != DType.INT32) {
+            throw new IllegalStateException("tensor is " + dtype + ", not INT32");
+        }
+        return (IntPointer) data.position(0);
+    }
+
+    /** Requires this shape exactly; the message names both shapes. */
+    public Tensor requireShape(String what, long... expected) {
+        if (!Arrays.equals(shape, expected)) {
+            throw new IllegalArgumentException(what + ": expected shape " + Arrays.toString(expected)
+                    + ", got " + Arrays.toString(shape));
+        }
+        return this;
+    }
+
+    public float getFloat(long index) {
+        checkIndex(index);
+        return floats().get(index);
+    }
+
+    public int getInt(long index) {
+        checkIndex(index);
+        return ints().get(index);
+    }
+
+    public void setFloat(long index, float v) {
+        checkIndex(index);
+        floats().put(index, v);
+    }
+
+    /** Copies every element out (float32). */
+    public float[] toFloatArray() {
+        float[] out = new float[Math.toIntExact(size)];
+        floats().get(out);
+        return out;
+    }
+
+    /** Copies every element out (int32). */
+    public int[] toIntArray() {
+        int[] out = new int[Math.toIntExact(size)];
+        ints().get(out);
+        return out;
+    }
+
+    /** Copies row {@code r} of a rank-2 float tensor. */
+    public float[] row(long r) {
+        if (rank() != 2) {
+            throw new IllegalStateException("row() needs a rank-2 tensor, shape is " + Arrays.toString(shape));
+        }
+        if (r < 0 || r >= shape[0]) {
+            throw new IndexOutOfBoundsException("row " + r + " outside [0, " + shape[0] + ")");
+        }
+        float[] out = new float[Math.toIntExact(shape[1])];
+        FloatPointer p = floats();
+        p.position(r * shape[1]).get(out);
+        p.position(0);
+        return out;
+    }
+
+    /** A new tensor with rows {@code idx} of this rank >= 1 tensor (any dtype), in that order. */
+    public Tensor gatherRows(int[] idx) {
+        long rowLen = shape.length == 1 ? 1 : size / shape[0];
+        long[] newShape = shape.clone();
+        newShape[0] = idx.length;
+        Tensor out = new Tensor(dtype, device, newShape);
+        long bytes = rowLen * 4;
+        for (int i = 0; i < idx.length; i++) {
+            if (idx[i] < 0 || idx[i] >= shape[0]) {
+                out.close();
+                throw new IndexOutOfBoundsException("row " + idx[i] + " outside [0, " + shape[0] + ")");
+            }
+            Pointer.memcpy(out.data.position(i * rowLen), data.position(idx[i] * rowLen), bytes);
+        }
+        out.data.position(0);
+        data.position(0);
+        return out;
+    }
+
+    /** A deep copy. */
+    public Tensor copy() {
+        Tensor out = new Tensor(dtype, device, shape);
+        Pointer.memcpy(out.data, data.position(0), size * 4);
+        return out;
+    }
+
+    public boolean isClosed() {
+        return data == null;
+    }
+
+    /** Frees the native memory now. Idempotent. */
+    @Override
+    public void close() {
+        if (data != null) {
+            data.close();
+            data = null;
+        }
+    }
+
+    private void checkOpen() {
+        if (data == null) {
+            throw new IllegalStateException("tensor " + Arrays.toString(shape) + " was closed");
+        }
+    }
+
+    private void checkIndex(long index) {
+        if (index < 0 || index >= size) {
+            throw new IndexOutOfBoundsException("index " + index + " outside [0, " + size + ")");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor" + Arrays.toString(shape) + " " + dtype + " on " + device;
+    }
+}

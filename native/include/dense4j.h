@@ -1,0 +1,143 @@
+/*
+ * Dense4J CPU kernel API (C ABI, bound to Java by JavaCPP in io.dense4j.nativelib.CpuKernels).
+ *
+ * Conventions for every function here:
+ *  - all matrices are row-major float32; a batch of n rows of width k is float[n*k];
+ *  - a Dense layer with `in` inputs and `out` units has kernel W float[in*out] (Keras layout: y = x.W + b)
+ *    and bias b float[out];
+ *  - the parameter buffer of a network is ONE contiguous float array: W0, b0, W1, b1, ... in layer order;
+ *    gradients and optimizer state use the same layout;
+ *  - output buffers are overwritten (never accumulated into) unless said otherwise;
+ *  - nothing here allocates per call except d4j_net_create.
+ */
+#ifndef DENSE4J_H
+#define DENSE4J_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activations. GELU is the exact (erf) form, as Keras and PyTorch default to. */
+enum {
+    D4J_ACT_LINEAR = 0,
+    D4J_ACT_RELU = 1,
+    D4J_ACT_SIGMOID = 2,
+    D4J_ACT_TANH = 3,
+    D4J_ACT_GELU = 4,
+    D4J_ACT_SOFTMAX = 5 /* over the last axis; meant for the last layer */
+};
+
+/* Losses. Per-sample loss: CE losses sum over classes; BCE and MSE average over the last axis (Keras). */
+enum {
+    D4J_LOSS_SPARSE_CCE = 0, /* int32 labels, softmax (or linear = from logits) output */
+    D4J_LOSS_CCE = 1,        /* float one-hot / probability targets, softmax (or linear) output */
+    D4J_LOSS_BCE = 2,        /* float 0/1 targets, sigmoid (or linear = from logits) output */
+    D4J_LOSS_MSE = 3         /* float targets, any output activation */
+};
+
+/* Optimizers, formulas exactly as the PyTorch documentation gives them (torch.optim.*). */
+enum {
+    D4J_OPT_SGD = 0,     /* hp = {momentum, dampening, weight_decay, nesterov(0|1)} */
+    D4J_OPT_ADAM = 1,    /* hp = {beta1, beta2, eps, weight_decay (L2, added to the gradient), amsgrad(0|1)} */
+    D4J_OPT_ADAMW = 2,   /* hp = {beta1, beta2, eps, weight_decay (decoupled), amsgrad(0|1)} */
+    D4J_OPT_RMSPROP = 3  /* hp = {alpha, eps, weight_decay, momentum, centered(0|1)} */
+};
+#define D4J_OPT_HP_COUNT 5      /* hp arrays always hold 5 floats (unused ones 0) */
+#define D4J_OPT_STATE_PER_PARAM 3 /* optimizer state buffers hold 3*n floats, zero-initialised by the caller */
+
+/* Return codes. */
+enum {
+    D4J_OK = 0,
+    D4J_ERR_ARGUMENT = 1,   /* a size, enum or pointer argument is invalid */
+    D4J_ERR_NONFINITE = 2,  /* the loss became NaN or infinite: training stopped before the update */
+    D4J_ERR_MEMORY = 3      /* allocation failed */
+};
+
+/* ---- threads ---------------------------------------------------------------------------------------- */
+/* Sets the thread count of OpenBLAS (and of any parallel loop of ours). n <= 0 means one per core. */
+void d4j_set_num_threads(int n);
+int d4j_get_num_threads(void);
+
+/* ---- single ops (also used by tests and benchmarks) -------------------------------------------------- */
+
+/* z = x.W + b, y = act(z). x [n,in], W [in,out], b [out], z and y [n,out].
+ * z may be NULL: then the pre-activation is not kept (only GELU's backward pass needs it). */
+void d4j_dense_forward(const float* x, const float* w, const float* b, float* z, float* y,
+                       int n, int in, int out, int act);
+
+/* dz = dy (.) act'(z) given the layer's pre-activation z (may be NULL unless act is GELU) and its output y,
+ * after first applying a dropout mask: dy is multiplied elementwise by mask when mask != NULL.
+ * For softmax this is the Jacobian-vector product dz_i = y_i (dy_i - sum_j dy_j y_j). dz may alias dy. */
+void d4j_activation_backward(const float* z, const float* y, const float* mask, const float* dy, float* dz,
+                             int n, int k, int act);
+
+/* Given dz [n,out] (gradient of the loss w.r.t. the pre-activation), x [n,in] and W [in,out]:
+ *   dW = x^T.dz [in,out], db = column sums of dz [out], and, when dx != NULL, dx = dz.W^T [n,in].
+ * The input gradient of the first layer is never needed: pass dx = NULL to skip that GEMM. */
+void d4j_dense_backward(const float* x, const float* w, const float* dz, float* dw, float* db, float* dx,
+                        int n, int in, int out);
+
+/* Loss over a batch of n rows with k outputs, fused with its gradient.
+ *  - out: for SPARSE_CCE / CCE / BCE the final layer's PRE-activation (logits; softmax or sigmoid is applied
+ *    here in a numerically stable way); for MSE the final layer's activated output.
+ *  - labels (SPARSE_CCE, int32 [n]) or targets (others, float [n,k]).
+ *  - grad (may be NULL): written with d(mean loss)/d(out) * grad_scale, where mean is over the n rows,
+ *    i.e. grad_scale = 1 for a plain batch mean. For MSE the caller still applies the activation derivative.
+ *  - probs (may be NULL): the activated output (softmax / sigmoid probabilities; for MSE a copy is not made).
+ * Returns the SUM over rows of the per-sample loss; *correct (may be NULL) gets the number of correct
+ * predictions: argmax match for the CE losses, elements with (p >= 0.5) == (t >= 0.5) for BCE, 0 for MSE. */
+double d4j_loss(int loss, const float* out, const int32_t* labels, const float* targets, float* grad,
+                float* probs, int n, int k, float grad_scale, int64_t* correct);
+
+/* Clips in place: first every element to [-clip_value, clip_value] when clip_value > 0, then the whole
+ * buffer by its global L2 norm when max_norm > 0 (PyTorch clip_grad_norm_: scale by max_norm/(norm+1e-6)
+ * when that is < 1). Returns the L2 norm after value clipping and before norm clipping. */
+float d4j_clip_gradients(float* grads, int64_t n, float max_norm, float clip_value);
+
+/* One optimizer update over the whole contiguous parameter buffer. step is 1 for the first update.
+ * state holds D4J_OPT_STATE_PER_PARAM * n floats, zero before the first step. */
+void d4j_optimizer_step(int kind, const float* hp, float lr, int64_t step, float* params, const float* grads,
+                        float* state, int64_t n);
+
+/* ---- whole network (the training engine) ------------------------------------------------------------ */
+
+typedef struct d4j_net d4j_net;
+
+/* Creates a network over caller-owned buffers (params, grads, opt_state are borrowed, never freed here).
+ * sizes [n_layers+1], acts [n_layers], dropout [n_layers] (rate applied to each layer's output during
+ * training only; 0 = none). grads / opt_state may be NULL for an inference-only network.
+ * max_batch bounds the rows of one step or one forward chunk (the workspace is sized for it).
+ * Returns NULL on invalid arguments or allocation failure. A network is not thread-safe: give each thread
+ * its own (several networks may share one read-only params buffer for inference). */
+d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout,
+                        int loss, int max_batch, float* params, float* grads,
+                        int optimizer, const float* opt_hp, float* opt_state,
+                        float clip_norm, float clip_value);
+void d4j_net_destroy(d4j_net* net);
+
+/* Number of floats in the parameter buffer for these layer sizes. */
+int64_t d4j_param_count(int n_layers, const int32_t* sizes);
+
+/* Runs n_batches training steps in ONE call. Step s uses the rows order[first + s*batch ...] up to
+ * order[n_order-1] (so the last batch of an epoch may be partial), gathered from x [N,in] and
+ * labels [N] (SPARSE_CCE) or targets [N,out] (other losses). lrs[s] is the learning rate of step s.
+ * *step is the optimizer step counter before the call and is advanced by each update. seed makes dropout
+ * masks reproducible (mask = f(seed, step, layer, element)).
+ * stats (double[3]) is ACCUMULATED into: loss sum, correct count, rows. */
+int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
+                  const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
+                  const float* lrs, int64_t* step, uint64_t seed, double* stats);
+
+/* Inference over n rows (any n; processed in chunks of max_batch), no dropout.
+ * out (may be NULL) gets the activated outputs [n, out_last]. When labels or targets are given,
+ * stats (double[3]) is ACCUMULATED with loss sum, correct count and rows, as in training. */
+int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* out,
+                    const int32_t* labels, const float* targets, double* stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DENSE4J_H */

@@ -1,0 +1,83 @@
+package io.dense4j.nativelib;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.Opaque;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+
+/**
+ * JNI binding of native/include/dense4j.h (the CPU kernels, libdense4j_cpu). Hand-written rather than
+ * parsed so that a build does not re-parse the OpenBLAS/LAPACK headers. See the header for semantics.
+ */
+@Properties(inherit = org.bytedeco.openblas.presets.openblas.class,
+        value = @Platform(include = "dense4j.h", link = "dense4j_cpu"))
+public final class CpuKernels {
+    static {
+        Loader.load();
+    }
+
+    private CpuKernels() {}
+
+    public static final int ACT_LINEAR = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_TANH = 3, ACT_GELU = 4, ACT_SOFTMAX = 5;
+    public static final int LOSS_SPARSE_CCE = 0, LOSS_CCE = 1, LOSS_BCE = 2, LOSS_MSE = 3;
+    public static final int OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2, OPT_RMSPROP = 3;
+    public static final int OPT_HP_COUNT = 5, OPT_STATE_PER_PARAM = 3;
+    public static final int OK = 0, ERR_ARGUMENT = 1, ERR_NONFINITE = 2, ERR_MEMORY = 3;
+
+    /** Opaque handle of a native network (d4j_net*). */
+    @Opaque
+    public static final class d4j_net extends Pointer {
+        public d4j_net() { super((Pointer) null); }
+        public d4j_net(Pointer p) { super(p); }
+    }
+
+    /** Forces the native libraries to load (and fails with their loader error when they cannot). */
+    public static void load() {}
+
+    public static native void d4j_set_num_threads(int n);
+    public static native int d4j_get_num_threads();
+
+    public static native void d4j_dense_forward(@Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer b,
+            FloatPointer z, FloatPointer y, int n, int in, int out, int act);
+
+    public static native void d4j_activation_backward(@Const FloatPointer z, @Const FloatPointer y,
+            @Const FloatPointer mask, @Const FloatPointer dy, FloatPointer dz, int n, int k, int act);
+
+    public static native void d4j_dense_backward(@Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer dz,
+            FloatPointer dw, FloatPointer db, FloatPointer dx, int n, int in, int out);
+
+    public static native double d4j_loss(int loss, @Const FloatPointer out, @Cast("const int32_t*") IntPointer labels,
+            @Const FloatPointer targets, FloatPointer grad, FloatPointer probs, int n, int k, float gradScale,
+            @Cast("int64_t*") LongPointer correct);
+
+    public static native float d4j_clip_gradients(FloatPointer grads, @Cast("int64_t") long n, float maxNorm,
+            float clipValue);
+
+    public static native void d4j_optimizer_step(int kind, @Const FloatPointer hp, float lr, @Cast("int64_t") long step,
+            FloatPointer params, @Const FloatPointer grads, FloatPointer state, @Cast("int64_t") long n);
+
+    public static native d4j_net d4j_net_create(int nLayers, @Cast("const int32_t*") IntPointer sizes,
+            @Cast("const int32_t*") IntPointer acts, @Const FloatPointer dropout, int loss, int maxBatch,
+            FloatPointer params, FloatPointer grads, int optimizer, @Const FloatPointer optHp, FloatPointer optState,
+            float clipNorm, float clipValue);
+
+    public static native void d4j_net_destroy(d4j_net net);
+
+    public static native @Cast("int64_t") long d4j_param_count(int nLayers, @Cast("const int32_t*") IntPointer sizes);
+
+    public static native int d4j_net_train(d4j_net net, @Const FloatPointer x, @Cast("const int32_t*") IntPointer labels,
+            @Const FloatPointer targets, @Cast("const int32_t*") IntPointer order, @Cast("int64_t") long nOrder,
+            @Cast("int64_t") long first, int batch, int nBatches, @Const FloatPointer lrs,
+            @Cast("int64_t*") LongPointer step, @Cast("uint64_t") long seed, DoublePointer stats);
+
+    public static native int d4j_net_forward(d4j_net net, @Const FloatPointer x, @Cast("int64_t") long n,
+            FloatPointer out, @Cast("const int32_t*") IntPointer labels, @Const FloatPointer targets,
+            DoublePointer stats);
+}
