@@ -1,0 +1,64 @@
+package io.dense4j.cli;
+
+import io.dense4j.data.Csv;
+import io.dense4j.data.Dataset;
+import io.dense4j.data.Mnist;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * How the command line finds data: a directory of MNIST-format IDX files (train and/or t10k, .gz or raw), or
+ * a CSV file with a header row and a label column.
+ */
+final class DataArgs {
+    private DataArgs() {}
+
+    /** Training rows and, when the source has them, held-out test rows (null otherwise). */
+    record Loaded(Dataset train, Dataset test) implements AutoCloseable {
+        @Override
+        public void close() {
+            train.close();
+            if (test != null) {
+                test.close();
+            }
+        }
+    }
+
+    static Loaded forTraining(Path source, String labelColumn) throws IOException {
+        if (Files.isDirectory(source)) {
+            if (Mnist.hasSplit(source, Mnist.TRAIN)) {
+                Dataset train = Mnist.loadSplit(source, Mnist.TRAIN);
+                Dataset test = Mnist.hasSplit(source, Mnist.TEST) ? Mnist.loadSplit(source, Mnist.TEST) : null;
+                return new Loaded(train, test);
+            }
+            if (Mnist.hasSplit(source, Mnist.TEST)) {
+                return new Loaded(Mnist.loadSplit(source, Mnist.TEST), null);
+            }
+            throw new IOException(source + " holds no MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)");
+        }
+        return new Loaded(csv(source, labelColumn), null);
+    }
+
+    /** Evaluation rows: the test split of an IDX directory (or its only split), or a whole CSV file. */
+    static Dataset forEvaluation(Path source, String labelColumn, String split) throws IOException {
+        if (Files.isDirectory(source)) {
+            if (split != null) {
+                return Mnist.loadSplit(source, split);
+            }
+            return Mnist.loadSplit(source, Mnist.hasSplit(source, Mnist.TEST) ? Mnist.TEST : Mnist.TRAIN);
+        }
+        return csv(source, labelColumn);
+    }
+
+    private static Dataset csv(Path file, String labelColumn) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("no such data file or directory: " + file);
+        }
+        Csv.Options o = Csv.options();
+        if (labelColumn != null) {
+            o = o.labelColumn(labelColumn);
+        }
+        return Csv.read(file, o);
+    }
+}

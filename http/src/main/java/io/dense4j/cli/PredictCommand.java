@@ -1,0 +1,99 @@
+package io.dense4j.cli;
+
+import io.dense4j.Model;
+import io.dense4j.data.Dataset;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code dense4j predict}: class and top probabilities for rows of a data source or one row given inline. */
+@Command(name = "predict", mixinStandardHelpOptions = true,
+        description = "Predict with a saved model: rows of an IDX directory / CSV file, or --values for one row.")
+public final class PredictCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "model file (.d4j)")
+    Path modelFile;
+
+    @Option(names = "--data", description = "IDX directory or CSV file (its label column is ignored)")
+    Path data;
+
+    @Option(names = "--split", description = "IDX split: train or t10k (default: t10k when present)")
+    String split;
+
+    @Option(names = "--label-column", description = "CSV label column name (default: the last column)")
+    String labelColumn;
+
+    @Option(names = "--rows", defaultValue = "0-9", description = "row range of --data, e.g. 0-9 or 17 (default: ${DEFAULT-VALUE})")
+    String rows;
+
+    @Option(names = "--values", split = ",", description = "one row of comma-separated feature values")
+    float[] values;
+
+    @Option(names = "--top", defaultValue = "3", description = "probabilities shown per row (default: ${DEFAULT-VALUE})")
+    int top;
+
+    @Override
+    public Integer call() throws Exception {
+        if ((data == null) == (values == null)) {
+            throw new IllegalArgumentException("give either --data or --values");
+        }
+        try (Model model = Model.load(modelFile)) {
+            List<float[]> input = new ArrayList<>();
+            List<String> truth = new ArrayList<>();
+            List<Integer> index = new ArrayList<>();
+            if (values != null) {
+                input.add(values);
+                truth.add(null);
+                index.add(0);
+            } else {
+                try (Dataset d = DataArgs.forEvaluation(data, labelColumn, split)) {
+                    int[] range = parseRange(rows, d.size());
+                    for (int r = range[0]; r <= range[1]; r++) {
+                        input.add(d.features().row(r));
+                        truth.add(d.hasLabels() ? name(model, d.labels().getInt(r)) : null);
+                        index.add(r);
+                    }
+                }
+            }
+            float[][] p = model.predict(input.toArray(new float[0][]));
+            for (int i = 0; i < p.length; i++) {
+                Integer[] order = new Integer[p[i].length];
+                for (int j = 0; j < order.length; j++) {
+                    order[j] = j;
+                }
+                float[] row = p[i];
+                java.util.Arrays.sort(order, (a, b) -> Float.compare(row[b], row[a]));
+                StringBuilder b = new StringBuilder(String.format("row %d: %s", index.get(i), name(model, order[0])));
+                if (truth.get(i) != null) {
+                    b.append(" (true: ").append(truth.get(i)).append(')');
+                }
+                b.append(" -");
+                for (int j = 0; j < Math.min(top, order.length); j++) {
+                    b.append(String.format(" %s %.4f", name(model, order[j]), row[order[j]]));
+                }
+                System.out.println(b);
+            }
+        }
+        return 0;
+    }
+
+    private static String name(Model m, int c) {
+        return c < m.classNames().size() ? m.classNames().get(c) : Integer.toString(c);
+    }
+
+    static int[] parseRange(String spec, int size) {
+        String[] parts = spec.split("-");
+        try {
+            int a = Integer.parseInt(parts[0].trim());
+            int b = parts.length > 1 ? Integer.parseInt(parts[1].trim()) : a;
+            if (a < 0 || b < a || b >= size) {
+                throw new IllegalArgumentException("--rows " + spec + " is outside the data's rows 0-" + (size - 1));
+            }
+            return new int[] {a, b};
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--rows must look like 0-9 or 17, got " + spec);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package io.dense4j;
+
+import io.dense4j.nativelib.CpuKernels;
+
+/** Process-wide settings of the native engine. */
+public final class Dense4J {
+    private Dense4J() {}
+
+    /**
+     * Threads of the CPU kernels (OpenBLAS's pool; our own loops are single-threaded). n &lt;= 0 means one
+     * per core. Small GEMMs such as the 32-row batches of the reference workload are usually fastest on
+     * one thread; large batches gain from more.
+     */
+    public static void setThreads(int n) {
+        CpuKernels.d4j_set_num_threads(n);
+    }
+
+    public static int threads() {
+        return CpuKernels.d4j_get_num_threads();
+    }
+}

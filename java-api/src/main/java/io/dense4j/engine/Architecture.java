@@ -1,0 +1,102 @@
+package io.dense4j.engine;
+
+import io.dense4j.layers.Activation;
+import io.dense4j.layers.Dense;
+import io.dense4j.layers.Dropout;
+import io.dense4j.layers.Initializer;
+import io.dense4j.layers.Layer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The resolved shape of a Sequential model as the kernels see it: widths, activations, and the dropout
+ * rate applied to each Dense layer's output (a Dropout layer is fused into the Dense before it).
+ */
+public record Architecture(int[] sizes, Activation[] activations, float[] dropout, Initializer[] initializers) {
+
+    public static Architecture of(List<Layer> layers) {
+        List<Dense> dense = new ArrayList<>();
+        List<Float> drop = new ArrayList<>();
+        int width = -1;
+        for (int i = 0; i < layers.size(); i++) {
+            Layer l = layers.get(i);
+            if (l instanceof Dense d) {
+                int in = d.inputs() > 0 ? d.inputs() : width;
+                if (in <= 0) {
+                    throw new IllegalArgumentException("layer " + i + " (Dense " + d.units()
+                            + "): the first Dense layer needs its input width, e.g. Dense.of(784, 128, Activation.RELU)");
+                }
+                if (width > 0 && in != width) {
+                    throw new IllegalArgumentException("layer " + i + " (Dense) expects " + in
+                            + " inputs but the previous layer has " + width + " units");
+                }
+                dense.add(d.inputs() > 0 ? d : new Dense(in, d.units(), d.activation(), d.kernelInitializer()));
+                drop.add(0f);
+                width = d.units();
+            } else if (l instanceof Dropout d) {
+                if (dense.isEmpty()) {
+                    throw new IllegalArgumentException("layer " + i + ": Dropout must follow a Dense layer");
+                }
+                int last = drop.size() - 1;
+                // two dropouts in a row compose: keep probability multiplies
+                drop.set(last, (float) (1 - (1 - drop.get(last)) * (1 - d.rate())));
+            }
+        }
+        if (dense.isEmpty()) {
+            throw new IllegalArgumentException("a Sequential model needs at least one Dense layer");
+        }
+        int n = dense.size();
+        int[] sizes = new int[n + 1];
+        Activation[] acts = new Activation[n];
+        Initializer[] inits = new Initializer[n];
+        float[] dr = new float[n];
+        sizes[0] = dense.get(0).inputs();
+        for (int i = 0; i < n; i++) {
+            sizes[i + 1] = dense.get(i).units();
+            acts[i] = dense.get(i).activation();
+            inits[i] = dense.get(i).kernelInitializer();
+            dr[i] = drop.get(i);
+            if (acts[i] == Activation.SOFTMAX && i != n - 1) {
+                throw new IllegalArgumentException("softmax is only supported on the last layer (layer " + i + " has it)");
+            }
+        }
+        return new Architecture(sizes, acts, dr, inits);
+    }
+
+    public int layers() {
+        return activations.length;
+    }
+
+    public int inputs() {
+        return sizes[0];
+    }
+
+    public int outputs() {
+        return sizes[sizes.length - 1];
+    }
+
+    /** Offset of layer l's kernel in the contiguous parameter buffer (W0, b0, W1, b1, ...). */
+    public long kernelOffset(int l) {
+        long off = 0;
+        for (int i = 0; i < l; i++) {
+            off += (long) sizes[i] * sizes[i + 1] + sizes[i + 1];
+        }
+        return off;
+    }
+
+    public long biasOffset(int l) {
+        return kernelOffset(l) + (long) sizes[l] * sizes[l + 1];
+    }
+
+    public long parameterCount() {
+        return kernelOffset(layers());
+    }
+
+    public int maxWidth() {
+        int m = 0;
+        for (int s : sizes) {
+            m = Math.max(m, s);
+        }
+        return m;
+    }
+}

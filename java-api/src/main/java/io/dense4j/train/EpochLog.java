@@ -1,0 +1,36 @@
+package io.dense4j.train;
+
+/**
+ * Metrics of one epoch. Training loss and accuracy are the running means over the epoch's batches (as
+ * Keras reports them); validation figures are computed after the epoch; NaN where there is no validation.
+ */
+public record EpochLog(int epoch, double loss, double accuracy, double valLoss, double valAccuracy,
+                       double learningRate, double seconds) {
+
+    public boolean hasValidation() {
+        return !Double.isNaN(valLoss);
+    }
+
+    /** A metric by its Keras name: loss, accuracy, val_loss, val_accuracy. */
+    public double get(String name) {
+        return switch (name) {
+            case "loss" -> loss;
+            case "accuracy" -> accuracy;
+            case "val_loss" -> valLoss;
+            case "val_accuracy" -> valAccuracy;
+            default -> throw new IllegalArgumentException("unknown metric '" + name
+                    + "': expected loss, accuracy, val_loss or val_accuracy");
+        };
+    }
+
+    /** One summary line, as printed after each epoch. */
+    public String summary(int totalEpochs) {
+        StringBuilder b = new StringBuilder(String.format("epoch %d/%d - loss %.4f - accuracy %.4f",
+                epoch + 1, totalEpochs, loss, accuracy));
+        if (hasValidation()) {
+            b.append(String.format(" - val_loss %.4f - val_accuracy %.4f", valLoss, valAccuracy));
+        }
+        b.append(String.format(" - %.2fs", seconds));
+        return b.toString();
+    }
+}
