@@ -203,7 +203,8 @@ public final class Tensor implements AutoCloseable {
                 out.close();
                 throw new IndexOutOfBoundsException("row " + idx[i] + " outside [0, " + shape[0] + ")");
             }
-            Pointer.memcpy(out.data.position(i * rowLen), data.position(idx[i] * rowLen), bytes);
+            // Pointer.memcpy takes void* arguments, so JavaCPP applies the positions in BYTES, not elements
+            Pointer.memcpy(out.data.position(i * bytes), data.position(idx[i] * bytes), bytes);
         }
         out.data.position(0);
         data.position(0);

@@ -1,0 +1,201 @@
+package io.dense4j.data;
+
+import io.dense4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * Base of the fitted normalizers: per feature {@code x' = (x - shift[j]) / div[j]}, with the statistics
+ * computed in double precision over the native data in chunks (no Java copy of the whole tensor).
+ */
+abstract class AffineNormalizer implements Normalizer {
+    private static final int CHUNK_VALUES = 1 << 16;
+
+    /** Subtrahend per feature, null until fitted. */
+    protected float[] shift;
+    /** Divisor per feature (never 0), null until fitted. */
+    protected float[] div;
+
+    /** Sets {@link #shift} and {@link #div} from the per-feature statistics. */
+    protected abstract void fitFrom(Stats stats);
+
+    /** Per-feature minimum, maximum, mean and population standard deviation. */
+    record Stats(double[] min, double[] max, double[] mean, double[] std) {
+    }
+
+    @Override
+    public Normalizer fit(Dataset train) {
+        return fit(train.features());
+    }
+
+    @Override
+    public Normalizer fit(Tensor features) {
+        fitFrom(stats(features));
+        return this;
+    }
+
+    @Override
+    public boolean isFitted() {
+        return shift != null;
+    }
+
+    @Override
+    public void apply(Tensor features) {
+        if (!isFitted()) {
+            throw new IllegalStateException(getClass().getSimpleName()
+                    + " is not fitted: call fit(train) before apply (or load it with fromConfig)");
+        }
+        int d = checkFeatures(features);
+        if (d != shift.length) {
+            throw new IllegalArgumentException("normalizer was fitted on " + shift.length + " features, tensor has "
+                    + d + " " + Arrays.toString(features.shape()));
+        }
+        FloatPointer p = features.floats();
+        long total = features.size();
+        int rowsPerChunk = Math.max(1, CHUNK_VALUES / Math.max(d, 1));
+        float[] buf = new float[rowsPerChunk * d];
+        try {
+            for (long off = 0; off < total; off += buf.length) {
+                int len = (int) Math.min(buf.length, total - off);
+                p.position(off).get(buf, 0, len);
+                // chunks hold whole rows, so index i is feature i % d
+                for (int i = 0; i < len; i++) {
+                    int j = i % d;
+                    buf[i] = (buf[i] - shift[j]) / div[j];
+                }
+                p.position(off).put(buf, 0, len);
+            }
+        } finally {
+            p.position(0);
+        }
+    }
+
+    static int checkFeatures(Tensor features) {
+        if (features.dtype() != Tensor.DType.FLOAT32 || features.rank() != 2) {
+            throw new IllegalArgumentException("features must be FLOAT32 [N, d], got " + features.dtype() + " "
+                    + Arrays.toString(features.shape()));
+        }
+        return Math.toIntExact(features.dim(1));
+    }
+
+    /** Two passes (mean, then squared deviations) for a numerically sound variance. */
+    static Stats stats(Tensor features) {
+        int d = checkFeatures(features);
+        long n = features.dim(0);
+        if (n == 0) {
+            throw new IllegalArgumentException("cannot fit a normalizer on 0 rows");
+        }
+        double[] min = new double[d];
+        double[] max = new double[d];
+        double[] sum = new double[d];
+        Arrays.fill(min, Double.POSITIVE_INFINITY);
+        Arrays.fill(max, Double.NEGATIVE_INFINITY);
+        FloatPointer p = features.floats();
+        long total = features.size();
+        int rowsPerChunk = Math.max(1, CHUNK_VALUES / Math.max(d, 1));
+        float[] buf = new float[rowsPerChunk * d];
+        try {
+            for (long off = 0; off < total; off += buf.length) {
+                int len = (int) Math.min(buf.length, total - off);
+                p.position(off).get(buf, 0, len);
+                for (int i = 0; i < len; i++) {
+                    int j = i % d;
+                    float v = buf[i];
+                    if (!Float.isFinite(v)) {
+                        throw new IllegalArgumentException("feature " + j + " of row " + ((off + i) / d)
+                                + " is " + v + "; cannot fit a normalizer on non-finite values");
+                    }
+                    min[j] = Math.min(min[j], v);
+                    max[j] = Math.max(max[j], v);
+                    sum[j] += v;
+                }
+            }
+            double[] mean = new double[d];
+            for (int j = 0; j < d; j++) {
+                mean[j] = sum[j] / n;
+            }
+            double[] sq = new double[d];
+            for (long off = 0; off < total; off += buf.length) {
+                int len = (int) Math.min(buf.length, total - off);
+                p.position(off).get(buf, 0, len);
+                for (int i = 0; i < len; i++) {
+                    int j = i % d;
+                    double dev = buf[i] - mean[j];
+                    sq[j] += dev * dev;
+                }
+            }
+            double[] std = new double[d];
+            for (int j = 0; j < d; j++) {
+                std[j] = Math.sqrt(sq[j] / n);
+            }
+            return new Stats(min, max, mean, std);
+        } finally {
+            p.position(0);
+        }
+    }
+
+    // ---------------------------------------------------------------- config helpers
+
+    static List<Float> toList(float[] a) {
+        List<Float> l = new ArrayList<>(a.length);
+        for (float v : a) {
+            l.add(v);
+        }
+        return l;
+    }
+
+    /** A float array from a List of Numbers or a float/double array, every value finite. */
+    static float[] floats(Map<String, ?> config, String key) {
+        Object o = config.get(key);
+        float[] out;
+        if (o instanceof float[] f) {
+            out = f.clone();
+        } else if (o instanceof double[] dd) {
+            out = new float[dd.length];
+            for (int i = 0; i < dd.length; i++) {
+                out[i] = (float) dd[i];
+            }
+        } else if (o instanceof List<?> l) {
+            out = new float[l.size()];
+            for (int i = 0; i < l.size(); i++) {
+                if (!(l.get(i) instanceof Number num)) {
+                    throw new IllegalArgumentException("normalizer config \"" + key + "\"[" + i + "] is not a number: "
+                            + l.get(i));
+                }
+                out[i] = num.floatValue();
+            }
+        } else {
+            throw new IllegalArgumentException("normalizer config \"" + key + "\" must be a list of numbers, got "
+                    + (o == null ? "nothing" : o.getClass().getSimpleName()));
+        }
+        for (int i = 0; i < out.length; i++) {
+            if (!Float.isFinite(out[i])) {
+                throw new IllegalArgumentException("normalizer config \"" + key + "\"[" + i + "] is " + out[i]);
+            }
+        }
+        return out;
+    }
+
+    /** Reads the two parameter lists of a fitted config, or none (unfitted); half of them is an error. */
+    static float[][] pair(Map<String, ?> config, String a, String b) {
+        boolean hasA = config.get(a) != null;
+        boolean hasB = config.get(b) != null;
+        if (!hasA && !hasB) {
+            return null;
+        }
+        if (hasA != hasB) {
+            throw new IllegalArgumentException("normalizer config has \"" + (hasA ? a : b) + "\" without \""
+                    + (hasA ? b : a) + "\"");
+        }
+        float[] x = floats(config, a);
+        float[] y = floats(config, b);
+        if (x.length != y.length) {
+            throw new IllegalArgumentException("normalizer config \"" + a + "\" has " + x.length + " values, \""
+                    + b + "\" " + y.length);
+        }
+        return new float[][] {x, y};
+    }
+}

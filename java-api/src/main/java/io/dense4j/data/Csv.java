@@ -1,0 +1,542 @@
+package io.dense4j.data;
+
+import io.dense4j.tensor.Tensor;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * Reader of delimited text (CSV) into a {@link Dataset}: one label column, every other column a numeric
+ * feature.
+ *
+ * <p>Parsing follows RFC 4180: fields may be quoted with {@code "}, a quoted field may hold the delimiter,
+ * line breaks and doubled quotes {@code ""}; lines end in LF, CRLF or CR; blank lines are skipped; a UTF-8
+ * byte-order mark is ignored. Unquoted and quoted numbers alike are trimmed of surrounding spaces.
+ *
+ * <p>Label columns are either class labels ({@link LabelKind#CLASSES}: int labels; when every label is a
+ * non-negative integer it is the class index itself, otherwise the distinct strings sorted are the class
+ * names, or the order given by {@link Options#classNames}) or numeric regression targets
+ * ({@link LabelKind#REGRESSION}: float targets {@code [N, 1]}).
+ *
+ * <p>The file is read twice: the first pass validates every value and counts the rows, the second decodes
+ * the features straight into the native tensor, so a large file never sits in memory twice. Every problem is
+ * a {@link DataFormatException} naming the file, line and, for values, the column.
+ */
+public final class Csv {
+
+    /** How the label column is read. */
+    public enum LabelKind {
+        /** Class labels: int32 labels, string labels mapped to class indices. */
+        CLASSES,
+        /** Numeric regression targets: float32 targets {@code [N, 1]}. */
+        REGRESSION
+    }
+
+    /** Reading options; a fluent, mutable builder. Defaults: ',' delimiter, header row, last column, classes. */
+    public static final class Options {
+        private char delimiter = ',';
+        private boolean header = true;
+        private String labelName;
+        private int labelIndex = -1;
+        private LabelKind labelKind = LabelKind.CLASSES;
+        private List<String> classNames;
+        private final Set<String> ignored = new LinkedHashSet<>();
+
+        /** Field delimiter, e.g. {@code ';'} or {@code '\t'}. Not {@code "}, CR or LF. */
+        public Options delimiter(char delimiter) {
+            if (delimiter == '"' || delimiter == '\n' || delimiter == '\r') {
+                throw new IllegalArgumentException("invalid delimiter " + (int) delimiter);
+            }
+            this.delimiter = delimiter;
+            return this;
+        }
+
+        /** Whether the first record is a header row of column names (default true). Without one, columns are
+         * named {@code column1, column2, ...}. */
+        public Options header(boolean header) {
+            this.header = header;
+            return this;
+        }
+
+        /** The label column by its header name. */
+        public Options labelColumn(String name) {
+            this.labelName = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /** The label column by 0-based index; negative counts from the end (-1, the default, is the last). */
+        public Options labelColumn(int index) {
+            this.labelName = null;
+            this.labelIndex = index;
+            return this;
+        }
+
+        /** How to read the label column (default {@link LabelKind#CLASSES}). */
+        public Options labelKind(LabelKind kind) {
+            this.labelKind = Objects.requireNonNull(kind, "kind");
+            return this;
+        }
+
+        /** Fixed class names in index order; a label not among them is an error. Implies {@link LabelKind#CLASSES}. */
+        public Options classNames(List<String> names) {
+            this.classNames = List.copyOf(names);
+            this.labelKind = LabelKind.CLASSES;
+            return this;
+        }
+
+        /** Columns (by header name) to skip, such as row ids. */
+        public Options ignoreColumns(String... names) {
+            ignored.addAll(Arrays.asList(names));
+            return this;
+        }
+    }
+
+    /** Spellings of a missing value; they are rejected with a clear message rather than read as NaN. */
+    private static final Set<String> MISSING = Set.of("", "na", "n/a", "nan", "null", "none", "?", "-");
+
+    private Csv() {
+    }
+
+    /** New default {@link Options}. */
+    public static Options options() {
+        return new Options();
+    }
+
+    /** Reads {@code file} with default options: header row, label in the last column, class labels. */
+    public static Dataset read(Path file) throws IOException {
+        return read(file, options());
+    }
+
+    /**
+     * Reads {@code file} as UTF-8.
+     *
+     * @throws DataFormatException malformed CSV, a missing or non-numeric value, an unknown label
+     * @throws IOException the file cannot be read (or is not valid UTF-8)
+     */
+    public static Dataset read(Path file, Options options) throws IOException {
+        Objects.requireNonNull(options, "options");
+        String src = file.toString();
+
+        // ---- pass 1: layout, validation, labels, row count
+        Layout layout;
+        int rows = 0;
+        List<String> classLabels = new ArrayList<>();
+        float[] regression = new float[1024];
+        int[] labelLines = new int[1024];
+        try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {
+            layout = layout(in, options, src);
+            List<String> rec;
+            while ((rec = in.next()) != null) {
+                int line = in.recordLine();
+                checkWidth(rec, layout, src, line);
+                for (int c : layout.featureCols) {
+                    parseNumber(rec.get(c), src, line, c, layout.names);
+                }
+                String label = rec.get(layout.labelCol);
+                if (rows == labelLines.length) {
+                    labelLines = Arrays.copyOf(labelLines, rows * 2);
+                    regression = Arrays.copyOf(regression, rows * 2);
+                }
+                labelLines[rows] = line;
+                if (options.labelKind == LabelKind.REGRESSION) {
+                    regression[rows] = parseNumber(label, src, line, layout.labelCol, layout.names);
+                } else {
+                    String s = label.trim();
+                    if (MISSING.contains(s.toLowerCase(Locale.ROOT))) {
+                        throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
+                                + ": missing label");
+                    }
+                    classLabels.add(s);
+                }
+                rows++;
+            }
+        }
+        if (rows == 0) {
+            throw new DataFormatException(src + ": no data rows");
+        }
+
+        // ---- labels
+        Tensor labels = null;
+        Tensor targets = null;
+        Tensor features = null;
+        List<String> classNames = List.of();
+        int numClasses = -1;
+        try {
+            if (options.labelKind == LabelKind.REGRESSION) {
+                targets = Tensor.of(Arrays.copyOf(regression, rows), rows, 1);
+            } else {
+                int[] y = new int[rows];
+                if (options.classNames != null) {
+                    classNames = options.classNames;
+                    numClasses = classNames.size();
+                    Map<String, Integer> index = new HashMap<>();
+                    for (int i = 0; i < classNames.size(); i++) {
+                        index.putIfAbsent(classNames.get(i), i);
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        Integer k = index.get(classLabels.get(r));
+                        if (k == null) {
+                            throw new DataFormatException(where(src, labelLines[r], layout.labelCol, layout.names)
+                                    + ": label '" + classLabels.get(r) + "' is not one of " + classNames);
+                        }
+                        y[r] = k;
+                    }
+                } else if (classLabels.stream().allMatch(Csv::isSmallNonNegativeInt)) {
+                    // integer labels are class indices already; renumbering them would scramble their meaning
+                    for (int r = 0; r < rows; r++) {
+                        y[r] = Integer.parseInt(classLabels.get(r));
+                    }
+                } else {
+                    // sorted, so that the mapping does not depend on row order (as scikit-learn's LabelEncoder)
+                    classNames = List.copyOf(new TreeSet<>(classLabels));
+                    numClasses = classNames.size();
+                    Map<String, Integer> index = new HashMap<>();
+                    for (int i = 0; i < classNames.size(); i++) {
+                        index.put(classNames.get(i), i);
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        y[r] = index.get(classLabels.get(r));
+                    }
+                }
+                labels = Tensor.ofInts(y, rows);
+            }
+
+            // ---- pass 2: features straight into the native tensor
+            int d = layout.featureCols.length;
+            features = Tensor.zeros(rows, d);
+            FloatPointer p = features.floats();
+            float[] row = new float[d];
+            int r = 0;
+            try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {
+                if (options.header) {
+                    in.next();
+                }
+                List<String> rec;
+                while ((rec = in.next()) != null) {
+                    if (r == rows) {
+                        throw new DataFormatException(src + ": file changed while being read");
+                    }
+                    checkWidth(rec, layout, src, in.recordLine());
+                    for (int j = 0; j < d; j++) {
+                        row[j] = parseNumber(rec.get(layout.featureCols[j]), src, in.recordLine(),
+                                layout.featureCols[j], layout.names);
+                    }
+                    p.position((long) r * d).put(row);
+                    r++;
+                }
+            }
+            p.position(0);
+            if (r != rows) {
+                throw new DataFormatException(src + ": file changed while being read");
+            }
+            return labels != null ? Dataset.of(features, labels, numClasses, classNames)
+                    : Dataset.ofTargets(features, targets);
+        } catch (IOException | RuntimeException e) {
+            if (features != null) {
+                features.close();
+            }
+            if (labels != null) {
+                labels.close();
+            }
+            if (targets != null) {
+                targets.close();
+            }
+            throw e;
+        }
+    }
+
+    /** Column names, the label column and the feature columns. */
+    private record Layout(List<String> names, int labelCol, int[] featureCols) {
+    }
+
+    private static Layout layout(RecordReader in, Options o, String src) throws IOException {
+        List<String> first = in.next();
+        if (first == null) {
+            throw new DataFormatException(src + ": empty file");
+        }
+        List<String> names = new ArrayList<>();
+        if (o.header) {
+            first.forEach(s -> names.add(s.trim()));
+        } else {
+            for (int i = 0; i < first.size(); i++) {
+                names.add("column" + (i + 1));
+            }
+            in.pushBack(first);
+        }
+        int labelCol;
+        if (o.labelName != null) {
+            labelCol = names.indexOf(o.labelName);
+            if (labelCol < 0) {
+                throw new DataFormatException(src + ": no label column '" + o.labelName + "' among " + names);
+            }
+            if (names.lastIndexOf(o.labelName) != labelCol) {
+                throw new DataFormatException(src + ": label column name '" + o.labelName + "' appears twice in "
+                        + names);
+            }
+        } else {
+            labelCol = o.labelIndex < 0 ? names.size() + o.labelIndex : o.labelIndex;
+            if (labelCol < 0 || labelCol >= names.size()) {
+                throw new DataFormatException(src + ": label column index " + o.labelIndex + " outside the "
+                        + names.size() + " columns " + names);
+            }
+        }
+        for (String ign : o.ignored) {
+            if (!names.contains(ign)) {
+                throw new DataFormatException(src + ": no column '" + ign + "' to ignore among " + names);
+            }
+        }
+        List<Integer> cols = new ArrayList<>();
+        for (int c = 0; c < names.size(); c++) {
+            if (c != labelCol && !o.ignored.contains(names.get(c))) {
+                cols.add(c);
+            }
+        }
+        if (cols.isEmpty()) {
+            throw new DataFormatException(src + ": no feature columns besides the label column '"
+                    + names.get(labelCol) + "'");
+        }
+        return new Layout(List.copyOf(names), labelCol, cols.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private static void checkWidth(List<String> rec, Layout layout, String src, int line) {
+        if (rec.size() != layout.names.size()) {
+            throw new DataFormatException(src + ": line " + line + ": expected " + layout.names.size()
+                    + " fields, found " + rec.size());
+        }
+    }
+
+    private static float parseNumber(String raw, String src, int line, int col, List<String> names) {
+        String s = raw.trim();
+        if (MISSING.contains(s.toLowerCase(Locale.ROOT))) {
+            throw new DataFormatException(where(src, line, col, names) + ": missing value"
+                    + (s.isEmpty() ? "" : " '" + s + "'"));
+        }
+        // stricter than Float.parseFloat, which also takes "Infinity", "0x1p3" and "1f"
+        if (!isDecimal(s)) {
+            throw new DataFormatException(where(src, line, col, names) + ": not a number: '" + s + "'");
+        }
+        float v = Float.parseFloat(s);
+        if (Float.isInfinite(v)) {
+            throw new DataFormatException(where(src, line, col, names) + ": " + s + " is outside the float32 range");
+        }
+        return v;
+    }
+
+    private static String where(String src, int line, int col, List<String> names) {
+        return src + ": line " + line + ", column " + (col + 1) + " ('" + names.get(col) + "')";
+    }
+
+    /** {@code [+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?} */
+    static boolean isDecimal(String s) {
+        int i = 0;
+        int n = s.length();
+        if (i < n && (s.charAt(i) == '+' || s.charAt(i) == '-')) {
+            i++;
+        }
+        int digits = 0;
+        while (i < n && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+            i++;
+            digits++;
+        }
+        if (i < n && s.charAt(i) == '.') {
+            i++;
+            while (i < n && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+                i++;
+                digits++;
+            }
+        }
+        if (digits == 0) {
+            return false;
+        }
+        if (i < n && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
+            i++;
+            if (i < n && (s.charAt(i) == '+' || s.charAt(i) == '-')) {
+                i++;
+            }
+            int exp = 0;
+            while (i < n && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+                i++;
+                exp++;
+            }
+            if (exp == 0) {
+                return false;
+            }
+        }
+        return i == n;
+    }
+
+    private static boolean isSmallNonNegativeInt(String s) {
+        if (s.isEmpty() || s.length() > 9) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Reader open(Path file) throws IOException {
+        BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        r.mark(1);
+        if (r.read() != '\uFEFF') {
+            r.reset(); // no byte-order mark
+        }
+        return r;
+    }
+
+    /** RFC 4180 record reader that knows the physical line on which each record starts. */
+    static final class RecordReader implements AutoCloseable {
+        private final Reader in;
+        private final char delim;
+        private final String src;
+        private int line = 1;
+        private int recordLine;
+        private int peeked = -2;
+        private List<String> pushedBack;
+        private final StringBuilder field = new StringBuilder();
+
+        RecordReader(Reader in, char delim, String src) {
+            this.in = in;
+            this.delim = delim;
+            this.src = src;
+        }
+
+        /** The 1-based line on which the record last returned by {@link #next()} starts. */
+        int recordLine() {
+            return recordLine;
+        }
+
+        void pushBack(List<String> rec) {
+            pushedBack = rec;
+        }
+
+        /** The next non-blank record, or null at the end of the input. */
+        List<String> next() throws IOException {
+            if (pushedBack != null) {
+                List<String> r = pushedBack;
+                pushedBack = null;
+                return r;
+            }
+            while (true) {
+                int c = peek();
+                if (c == -1) {
+                    return null;
+                }
+                recordLine = line;
+                List<String> rec = readRecord();
+                // a blank line is a record of one empty unquoted field: skip it
+                if (!(rec.size() == 1 && rec.get(0) == null)) {
+                    for (int i = 0; i < rec.size(); i++) {
+                        if (rec.get(i) == null) {
+                            rec.set(i, "");
+                        }
+                    }
+                    return rec;
+                }
+            }
+        }
+
+        /** Reads one record; a blank unquoted field is null so that blank lines can be told apart. */
+        private List<String> readRecord() throws IOException {
+            List<String> rec = new ArrayList<>();
+            while (true) {
+                field.setLength(0);
+                int c = peek();
+                boolean quoted = false;
+                // leading spaces before an opening quote are tolerated
+                while (c == ' ' && delim != ' ') {
+                    field.append(' ');
+                    read();
+                    c = peek();
+                }
+                if (c == '"') {
+                    quoted = true;
+                    field.setLength(0);
+                    int quoteLine = line;
+                    read();
+                    while (true) {
+                        c = read();
+                        if (c == -1) {
+                            throw new DataFormatException(src + ": line " + quoteLine
+                                    + ": quoted field is never closed");
+                        }
+                        if (c == '"') {
+                            if (peek() == '"') {
+                                read();
+                                field.append('"');
+                            } else {
+                                break;
+                            }
+                        } else {
+                            field.append((char) c);
+                        }
+                    }
+                    // only spaces may follow the closing quote before the delimiter or the line end
+                    while (peek() == ' ' && delim != ' ') {
+                        read();
+                    }
+                    c = peek();
+                    if (c != delim && c != '\n' && c != '\r' && c != -1) {
+                        throw new DataFormatException(src + ": line " + line + ": unexpected character '"
+                                + (char) c + "' after a closing quote");
+                    }
+                } else {
+                    while ((c = peek()) != delim && c != '\n' && c != '\r' && c != -1) {
+                        if (c == '"') {
+                            throw new DataFormatException(src + ": line " + line
+                                    + ": quote inside an unquoted field (quote the whole field and double the quote)");
+                        }
+                        field.append((char) read());
+                    }
+                }
+                rec.add(!quoted && field.toString().isBlank() ? null : field.toString());
+                c = read();
+                if (c == delim) {
+                    continue;
+                }
+                if (c == '\r' && peek() == '\n') {
+                    read();
+                }
+                return rec; // end of line or input
+            }
+        }
+
+        private int peek() throws IOException {
+            if (peeked == -2) {
+                peeked = in.read();
+            }
+            return peeked;
+        }
+
+        /** Reads one char, counting lines (CRLF counts once: the line advances at its LF). */
+        private int read() throws IOException {
+            int c = peek();
+            peeked = -2;
+            if (c == '\n' || (c == '\r' && peek() != '\n')) {
+                line++;
+            }
+            return c;
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package io.dense4j.data;
+
+import io.dense4j.tensor.Tensor;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+
+/**
+ * Reader of the IDX format of MNIST and Fashion-MNIST: a big-endian magic number {@code 0x0000TTDD} (type
+ * {@code TT = 0x08} unsigned bytes, {@code DD} dimensions), {@code DD} big-endian unsigned 32-bit sizes, then
+ * the values in row-major order. Files may be gzip-compressed; compression is detected from the gzip magic
+ * bytes {@code 1f 8b}, not from the file name.
+ *
+ * <p>Values are decoded in chunks straight into the native tensor, so loading 60000 images never holds a
+ * second full copy on the Java heap. Every format problem is a {@link DataFormatException} naming the file.
+ */
+public final class Idx {
+    /** Magic number of a 1-D unsigned-byte IDX file (labels). */
+    public static final int MAGIC_LABELS = 0x00000801;
+    /** Magic number of a 3-D unsigned-byte IDX file (images {@code [N, rows, cols]}). */
+    public static final int MAGIC_IMAGES = 0x00000803;
+
+    private static final int CHUNK = 1 << 16;
+    /** {@code i / 255f} for each byte value: exactly the division, without dividing per pixel. */
+    private static final float[] SCALE = new float[256];
+
+    static {
+        for (int i = 0; i < 256; i++) {
+            SCALE[i] = i / 255f;
+        }
+    }
+
+    private Idx() {
+    }
+
+    /**
+     * Reads an image file (magic {@code 0x00000803}) into a float32 tensor {@code [N, rows * cols]} (each
+     * image flattened row-major), pixels scaled to {@code [0, 1]} as {@code x / 255}.
+     *
+     * @throws DataFormatException wrong magic, dimension overflow, truncated data or trailing bytes
+     * @throws IOException the file cannot be read
+     */
+    public static Tensor readImages(Path file) throws IOException {
+        try (InputStream raw = open(file)) {
+            DataInputStream in = new DataInputStream(raw);
+            checkMagic(file, in, MAGIC_IMAGES, "images");
+            long n = dim(file, in, "image count");
+            long rows = dim(file, in, "row count");
+            long cols = dim(file, in, "column count");
+            long pixels = rows * cols; // each < 2^31, so no long overflow
+            if (pixels > Integer.MAX_VALUE) {
+                throw new DataFormatException(file + ": dimension overflow: images of " + rows + "x" + cols
+                        + " pixels exceed " + Integer.MAX_VALUE + " features");
+            }
+            long total;
+            try {
+                total = Math.multiplyExact(n, pixels);
+            } catch (ArithmeticException e) {
+                throw new DataFormatException(file + ": dimension overflow: " + n + " images of " + rows + "x"
+                        + cols + " pixels");
+            }
+            checkRawSize(file, 16 + total);
+            Tensor t = Tensor.zeros(n, pixels);
+            try {
+                FloatPointer dst = t.floats();
+                byte[] buf = new byte[CHUNK];
+                float[] vals = new float[CHUNK];
+                for (long done = 0; done < total; ) {
+                    int len = (int) Math.min(CHUNK, total - done);
+                    int got = in.readNBytes(buf, 0, len);
+                    if (got < len) {
+                        throw new DataFormatException(file + ": truncated: " + n + " images of " + rows + "x" + cols
+                                + " need " + total + " pixel bytes, the file has only " + (done + got));
+                    }
+                    for (int i = 0; i < len; i++) {
+                        vals[i] = SCALE[buf[i] & 0xff];
+                    }
+                    dst.position(done).put(vals, 0, len);
+                    done += len;
+                }
+                dst.position(0);
+                checkEnd(file, in);
+                return t;
+            } catch (IOException | RuntimeException e) {
+                t.close();
+                throw e;
+            }
+        } catch (EOFException | ZipException e) {
+            throw new DataFormatException(file + ": truncated or corrupt (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Reads a label file (magic {@code 0x00000801}) into an int32 tensor {@code [N]} of the byte values
+     * {@code 0..255}; the caller checks them against its class count.
+     *
+     * @throws DataFormatException wrong magic, truncated data or trailing bytes
+     * @throws IOException the file cannot be read
+     */
+    public static Tensor readLabels(Path file) throws IOException {
+        try (InputStream raw = open(file)) {
+            DataInputStream in = new DataInputStream(raw);
+            checkMagic(file, in, MAGIC_LABELS, "labels");
+            long n = dim(file, in, "label count");
+            checkRawSize(file, 8 + n);
+            Tensor t = Tensor.zerosInt(n);
+            try {
+                IntPointer dst = t.ints();
+                byte[] buf = new byte[CHUNK];
+                int[] vals = new int[CHUNK];
+                for (long done = 0; done < n; ) {
+                    int len = (int) Math.min(CHUNK, n - done);
+                    int got = in.readNBytes(buf, 0, len);
+                    if (got < len) {
+                        throw new DataFormatException(file + ": truncated: header declares " + n
+                                + " labels, the file has only " + (done + got));
+                    }
+                    for (int i = 0; i < len; i++) {
+                        vals[i] = buf[i] & 0xff;
+                    }
+                    dst.position(done).put(vals, 0, len);
+                    done += len;
+                }
+                dst.position(0);
+                checkEnd(file, in);
+                return t;
+            } catch (IOException | RuntimeException e) {
+                t.close();
+                throw e;
+            }
+        } catch (EOFException | ZipException e) {
+            throw new DataFormatException(file + ": truncated or corrupt (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Opens the file, transparently decompressing it when it starts with the gzip magic bytes. */
+    static InputStream open(Path file) throws IOException {
+        BufferedInputStream in = new BufferedInputStream(Files.newInputStream(file), CHUNK);
+        try {
+            in.mark(2);
+            int b0 = in.read();
+            int b1 = in.read();
+            in.reset();
+            if (b0 == 0x1f && b1 == 0x8b) {
+                return new BufferedInputStream(new GZIPInputStream(in, CHUNK), CHUNK);
+            }
+            return in;
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
+    }
+
+    private static void checkMagic(Path file, DataInputStream in, int expected, String what) throws IOException {
+        byte[] head = in.readNBytes(4);
+        if (head.length < 4) {
+            throw new DataFormatException(file + ": truncated: " + head.length + " bytes, no IDX header");
+        }
+        int magic = ((head[0] & 0xff) << 24) | ((head[1] & 0xff) << 16) | ((head[2] & 0xff) << 8) | (head[3] & 0xff);
+        if (magic != expected) {
+            String hint = magic == MAGIC_IMAGES ? " (this is an IDX image file)"
+                    : magic == MAGIC_LABELS ? " (this is an IDX label file)" : "";
+            throw new DataFormatException(String.format("%s: wrong magic number 0x%08X, expected 0x%08X (IDX %s)%s",
+                    file, magic, expected, what, hint));
+        }
+    }
+
+    /** One header dimension: an unsigned big-endian 32-bit integer, which must fit a Java int. */
+    private static long dim(Path file, DataInputStream in, String what) throws IOException {
+        byte[] b = in.readNBytes(4);
+        if (b.length < 4) {
+            throw new DataFormatException(file + ": truncated: the header ends before the " + what);
+        }
+        long v = ((long) (b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+        if (v > Integer.MAX_VALUE) {
+            throw new DataFormatException(file + ": dimension overflow: " + what + " " + v + " exceeds "
+                    + Integer.MAX_VALUE);
+        }
+        return v;
+    }
+
+    /**
+     * For an uncompressed file, compares the size the header implies with the file size before anything is
+     * allocated, so that a corrupt header cannot make us allocate gigabytes first.
+     */
+    private static void checkRawSize(Path file, long expected) throws IOException {
+        if (isGzip(file)) {
+            return; // the uncompressed size is only known by decompressing; the read loop checks it
+        }
+        long actual = Files.size(file);
+        if (actual < expected) {
+            throw new DataFormatException(file + ": truncated: the header implies " + expected
+                    + " bytes, the file has " + actual);
+        }
+        if (actual > expected) {
+            throw new DataFormatException(file + ": " + (actual - expected) + " unexpected trailing bytes after the "
+                    + expected + " bytes the header implies");
+        }
+    }
+
+    private static boolean isGzip(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return in.read() == 0x1f && in.read() == 0x8b;
+        }
+    }
+
+    private static void checkEnd(Path file, InputStream in) throws IOException {
+        if (in.read() != -1) {
+            throw new DataFormatException(file + ": unexpected trailing bytes after the data the header declares");
+        }
+    }
+}

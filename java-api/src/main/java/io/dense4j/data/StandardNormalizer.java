@@ -1,0 +1,58 @@
+package io.dense4j.data;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** {@link Normalizer#standardize}: {@code (x - mean) / std} per feature. */
+final class StandardNormalizer extends AffineNormalizer {
+    static final String TYPE = "standardize";
+    /** Below this a standard deviation is rounding noise of a constant feature (scikit-learn's threshold). */
+    private static final double TINY_STD = 10 * Math.ulp(1.0);
+
+    static Normalizer fromConfig(Map<String, ?> config) {
+        StandardNormalizer n = new StandardNormalizer();
+        float[][] p = pair(config, "mean", "std");
+        if (p != null) {
+            for (int j = 0; j < p[1].length; j++) {
+                if (p[1][j] <= 0f) {
+                    throw new IllegalArgumentException("standardize config \"std\"[" + j + "] must be > 0, got "
+                            + p[1][j]);
+                }
+            }
+            n.shift = p[0];
+            n.div = p[1];
+        }
+        return n;
+    }
+
+    @Override
+    protected void fitFrom(Stats s) {
+        int d = s.mean().length;
+        float[] mean = new float[d];
+        float[] std = new float[d];
+        for (int j = 0; j < d; j++) {
+            mean[j] = (float) s.mean()[j];
+            float sd = (float) s.std()[j];
+            // a constant feature would divide by ~0; leaving it centred at 0 is what callers expect
+            std[j] = s.std()[j] < TINY_STD || sd == 0f ? 1f : sd;
+        }
+        shift = mean;
+        div = std;
+    }
+
+    @Override
+    public Map<String, Object> config() {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("type", TYPE);
+        if (isFitted()) {
+            c.put("mean", toList(shift));
+            c.put("std", toList(div));
+        }
+        return c;
+    }
+
+    @Override
+    public String toString() {
+        return "Normalizer.standardize()" + (isFitted() ? " fitted on " + shift.length + " features" : " (not fitted)");
+    }
+}
