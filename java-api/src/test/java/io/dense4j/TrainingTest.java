@@ -38,7 +38,7 @@ class TrainingTest {
     static Dataset test;
 
     @BeforeAll
-    static void loadSubset() {
+    static void loadSubset() throws IOException {
         assertTrue(Files.isDirectory(FASHION), "Fashion-MNIST must be installed (apt-get install dataset-fashion-mnist)");
         try (Mnist.Data all = Mnist.load(FASHION)) {
             train = all.train().take(6000);

@@ -73,6 +73,19 @@ abstract class AffineNormalizer implements Normalizer {
         }
     }
 
+    @Override
+    public void applyRow(float[] row) {
+        if (!isFitted()) {
+            throw new IllegalStateException(getClass().getSimpleName() + " is not fitted: call fit(train) before apply");
+        }
+        if (row.length != shift.length) {
+            throw new IllegalArgumentException("normalizer was fitted on " + shift.length + " features, row has " + row.length);
+        }
+        for (int j = 0; j < row.length; j++) {
+            row[j] = (row[j] - shift[j]) / div[j];
+        }
+    }
+
     static int checkFeatures(Tensor features) {
         if (features.dtype() != Tensor.DType.FLOAT32 || features.rank() != 2) {
             throw new IllegalArgumentException("features must be FLOAT32 [N, d], got " + features.dtype() + " "

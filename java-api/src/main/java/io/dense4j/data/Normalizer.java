@@ -39,6 +39,12 @@ public interface Normalizer {
      */
     void apply(Tensor features);
 
+    /**
+     * Transforms one row (length d) in place, exactly as {@link #apply(Tensor)} transforms each row; used by
+     * predict, which receives rows rather than tensors.
+     */
+    void applyRow(float[] row);
+
     /** {@link #apply(Tensor)} to the features of {@code data}. */
     default void apply(Dataset data) {
         apply(data.features());

@@ -60,6 +60,13 @@ final class ScaleNormalizer implements Normalizer {
     }
 
     @Override
+    public void applyRow(float[] row) {
+        for (int i = 0; i < row.length; i++) {
+            row[i] *= factor;
+        }
+    }
+
+    @Override
     public Map<String, Object> config() {
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("type", TYPE);

@@ -53,10 +53,10 @@ public final class ModelFile {
             meta.put("training", JSON.writeValueAsString(training));
             meta.put("optimizer_step", Long.toString(model.optimizerStep()));
             SafeTensors.write(file, tensors, meta);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot save the model to " + file + ": " + e.getMessage(), e);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize the model config: " + e.getMessage(), e);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot save the model to " + file + ": " + e.getMessage(), e);
         } finally {
             tensors.values().forEach(Tensor::close);
         }
@@ -64,6 +64,14 @@ public final class ModelFile {
 
     public static Sequential read(Path file) {
         try (SafeTensors.File st = open(file)) {
+            return read(file, st);
+        } catch (java.io.IOException e) {
+            throw new ModelFormatException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Sequential read(Path file, SafeTensors.File st) throws java.io.IOException {
+        {
             Map<String, String> meta = st.metadata();
             if (!FORMAT.equals(meta.get("format"))) {
                 throw new ModelFormatException(file + ": not a Dense4J model (safetensors metadata 'format' is "
@@ -133,7 +141,8 @@ public final class ModelFile {
         }
     }
 
-    private static void copy(Path file, SafeTensors.File st, String name, long[] shape, float[] dst, long offset) {
+    private static void copy(Path file, SafeTensors.File st, String name, long[] shape, float[] dst, long offset)
+            throws java.io.IOException {
         if (!st.names().contains(name)) {
             throw new ModelFormatException(file + ": tensor " + name + " is missing");
         }
@@ -169,6 +178,8 @@ public final class ModelFile {
     public static Map<String, String> metadata(Path file) {
         try (SafeTensors.File st = open(file)) {
             return new LinkedHashMap<>(st.metadata());
+        } catch (java.io.IOException e) {
+            throw new ModelFormatException(file + ": " + e.getMessage(), e);
         }
     }
 
