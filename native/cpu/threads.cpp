@@ -4,7 +4,8 @@
 #include <cblas.h>
 
 extern "C" void d4j_set_num_threads(int n) {
-    openblas_set_num_threads(n);  // n <= 0: OpenBLAS picks one thread per core
+    // OpenBLAS keeps its current count for n < 1; the contract says "one per core".
+    openblas_set_num_threads(n > 0 ? n : openblas_get_num_procs());
 }
 
 extern "C" int d4j_get_num_threads(void) {

@@ -1,0 +1,297 @@
+// The training engine: a stack of Dense layers over ONE contiguous parameter buffer (W0,b0,W1,b1,...).
+// d4j_net_train runs whole steps without returning to Java and without allocating: gather the batch rows by
+// index, forward (sgemm + fused bias/activation, fused dropout mask), fused loss/grad/accuracy on the
+// logits, backward (sgemm for dW and dx, the activation derivative and the dropout mask folded into the
+// gradient flowing back, no dx for layer 0), optional clipping, optimizer update.
+// Why it is fast: all workspace is allocated once in d4j_net_create (one 64-byte aligned block); the loss
+// works on the pre-activation so the output softmax/sigmoid is never materialised in training; and, unless
+// global-norm clipping needs every gradient first, each layer's parameters are updated right after its
+// backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include "activations.h"
+#include "internal.h"
+
+namespace {
+
+struct Layer {
+    int in = 0, out = 0, act = 0;
+    float rate = 0.0f;              // dropout on this layer's output (training only)
+    int64_t off = 0;                // offset of W in the parameter buffer; b follows at off + in*out
+    float* z = nullptr;             // pre-activation: GELU's backward, and the logits of the last layer
+    float* y = nullptr;             // activated output
+    float* yd = nullptr;            // dropped-out output (the next layer's input) when rate > 0
+    float* mask = nullptr;          // 0 or 1/(1-rate) when rate > 0
+    float* dz = nullptr;            // gradient w.r.t. this layer's output, then (in place) its pre-activation
+    const float* input(bool train) const { return train && rate > 0.0f ? yd : y; }
+};
+
+constexpr size_t ALIGN_FLOATS = 16;  // 64 bytes
+
+size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+
+}  // namespace
+
+struct d4j_net {
+    int n_layers = 0, loss = 0, max_batch = 0;
+    bool logits = false;   // the loss takes the last layer's pre-activation (CE / BCE)
+    bool trainable = false;
+    Layer* layers = nullptr;
+    float* params = nullptr;
+    float* grads = nullptr;
+    float* opt_state = nullptr;
+    int optimizer = 0;
+    float hp[D4J_OPT_HP_COUNT] = {};
+    float clip_norm = 0.0f, clip_value = 0.0f;
+    int64_t n_params = 0;
+    float* xb = nullptr;     // gathered input rows [max_batch, in0]
+    int32_t* lb = nullptr;   // gathered labels [max_batch]
+    float* tb = nullptr;     // gathered targets [max_batch, out_last]
+    void* mem = nullptr;
+};
+
+extern "C" int64_t d4j_param_count(int n_layers, const int32_t* sizes) {
+    if (n_layers <= 0 || !sizes) return -1;
+    int64_t total = 0;
+    for (int l = 0; l < n_layers; l++) {
+        if (sizes[l] <= 0 || sizes[l + 1] <= 0) return -1;
+        total += (int64_t)sizes[l] * sizes[l + 1] + sizes[l + 1];
+    }
+    return total;
+}
+
+static bool loss_accepts(int loss, int act) {
+    switch (loss) {
+        case D4J_LOSS_SPARSE_CCE:
+        case D4J_LOSS_CCE: return act == D4J_ACT_SOFTMAX || act == D4J_ACT_LINEAR;
+        case D4J_LOSS_BCE: return act == D4J_ACT_SIGMOID || act == D4J_ACT_LINEAR;
+        default: return true;
+    }
+}
+
+extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout,
+                                   int loss, int max_batch, float* params, float* grads,
+                                   int optimizer, const float* opt_hp, float* opt_state,
+                                   float clip_norm, float clip_value) {
+    using namespace d4j;
+    if (n_layers <= 0 || n_layers > 4096 || !sizes || !acts || !params || max_batch <= 0 || !valid_loss(loss))
+        return nullptr;
+    const int64_t n_params = d4j_param_count(n_layers, sizes);
+    if (n_params <= 0) return nullptr;
+    for (int l = 0; l < n_layers; l++) {
+        if (!valid_act(acts[l])) return nullptr;
+        if (dropout && !(dropout[l] >= 0.0f && dropout[l] < 1.0f)) return nullptr;  // also rejects NaN
+    }
+    const int last_act = acts[n_layers - 1];
+    if (!loss_accepts(loss, last_act)) return nullptr;
+    if (dropout && dropout[n_layers - 1] != 0.0f) return nullptr;  // dropout of the network's output: meaningless
+    const bool trainable = grads && opt_state;
+    if (trainable && !valid_hp(optimizer, opt_hp)) return nullptr;
+    if (!(clip_norm >= 0.0f) || !(clip_value >= 0.0f) || std::isinf(clip_norm) || std::isinf(clip_value))
+        return nullptr;
+
+    d4j_net* net = new (std::nothrow) d4j_net();
+    if (!net) return nullptr;
+    net->layers = new (std::nothrow) Layer[n_layers];
+    if (!net->layers) { delete net; return nullptr; }
+    net->n_layers = n_layers;
+    net->loss = loss;
+    net->max_batch = max_batch;
+    net->logits = loss != D4J_LOSS_MSE;
+    net->trainable = trainable;
+    net->params = params;
+    net->grads = grads;
+    net->opt_state = opt_state;
+    net->optimizer = optimizer;
+    if (trainable) std::copy(opt_hp, opt_hp + D4J_OPT_HP_COUNT, net->hp);
+    net->clip_norm = clip_norm;
+    net->clip_value = clip_value;
+    net->n_params = n_params;
+
+    // Workspace sizes, in floats, each rounded up to 64 bytes; then one allocation carved into pieces.
+    const size_t mb = (size_t)max_batch;
+    size_t total = 0;
+    int64_t off = 0;
+    for (int l = 0; l < n_layers; l++) {
+        Layer& L = net->layers[l];
+        L.in = sizes[l];
+        L.out = sizes[l + 1];
+        L.act = acts[l];
+        L.rate = dropout ? dropout[l] : 0.0f;
+        L.off = off;
+        off += (int64_t)L.in * L.out + L.out;
+        const size_t k = round_up(mb * (size_t)L.out);
+        const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
+        total += k * (1 + need_z + (trainable ? 1 : 0) + (trainable && L.rate > 0.0f ? 2 : 0));
+    }
+    total += round_up(mb * (size_t)sizes[0]);
+    total += loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]);
+    if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
+        net->mem = nullptr;
+        d4j_net_destroy(net);
+        return nullptr;
+    }
+    float* p = static_cast<float*>(net->mem);
+    auto take = [&](size_t n) { float* r = p; p += round_up(n); return r; };
+    for (int l = 0; l < n_layers; l++) {
+        Layer& L = net->layers[l];
+        const size_t k = mb * (size_t)L.out;
+        const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
+        if (need_z) L.z = take(k);
+        L.y = take(k);
+        if (trainable) L.dz = take(k);
+        if (trainable && L.rate > 0.0f) { L.mask = take(k); L.yd = take(k); }
+    }
+    net->xb = take(mb * (size_t)sizes[0]);
+    if (loss == D4J_LOSS_SPARSE_CCE) net->lb = reinterpret_cast<int32_t*>(take(mb));
+    else net->tb = take(mb * (size_t)sizes[n_layers]);
+    return net;
+}
+
+extern "C" void d4j_net_destroy(d4j_net* net) {
+    if (!net) return;
+    free(net->mem);
+    delete[] net->layers;
+    delete net;
+}
+
+// Inverted dropout fused with mask generation: mask = keep ? 1/(1-rate) : 0, yd = y * mask.
+static void dropout_forward(const Layer& L, uint64_t seed, int64_t step, int layer, int64_t count) {
+    const uint64_t key = d4j::dropout_key(seed, step, layer);
+    const uint32_t threshold = (uint32_t)std::llround((double)L.rate * 16777216.0);  // P(drop) = rate (2^-24)
+    const float scale = 1.0f / (1.0f - L.rate);
+    for (int64_t i = 0; i < count; i++) {
+        const uint32_t u = (uint32_t)(d4j::splitmix64(key + (uint64_t)i) >> 40);
+        const float m = u >= threshold ? scale : 0.0f;
+        L.mask[i] = m;
+        L.yd[i] = L.y[i] * m;
+    }
+}
+
+// Forward of one batch of rows already in `x`. Training: dropout on, the last layer stops at its
+// pre-activation when the loss takes logits. Inference: y_last, when not NULL, receives the activated output.
+static const float* forward_rows(d4j_net* net, const float* x, int rows, bool train, uint64_t seed,
+                                 int64_t step, float* y_last) {
+    const float* a = x;
+    for (int l = 0; l < net->n_layers; l++) {
+        Layer& L = net->layers[l];
+        const float* w = net->params + L.off;
+        const float* b = w + (int64_t)L.in * L.out;
+        const bool last = l == net->n_layers - 1;
+        if (last) {
+            float* y = y_last ? y_last : L.y;
+            if (train && net->logits) {
+                d4j::dense_forward(a, w, b, nullptr, L.z, rows, L.in, L.out, D4J_ACT_LINEAR);
+                return L.z;
+            }
+            d4j::dense_forward(a, w, b, L.z, y, rows, L.in, L.out, L.act);
+            return net->logits ? L.z : y;
+        }
+        d4j::dense_forward(a, w, b, train ? L.z : nullptr, L.y, rows, L.in, L.out, L.act);
+        if (train && L.rate > 0.0f) dropout_forward(L, seed, step, l, (int64_t)rows * L.out);
+        a = L.input(train);
+    }
+    return nullptr;  // unreachable
+}
+
+static void update(d4j_net* net, float lr, int64_t step, int64_t off, int64_t n) {
+    const int64_t N = net->n_params;
+    float* s = net->opt_state;
+    d4j::optimizer_segment(net->optimizer, net->hp, lr, step, net->params + off, net->grads + off,
+                           s + off, s + N + off, s + 2 * N + off, n);
+}
+
+extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
+                             const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
+                             const float* lrs, int64_t* step, uint64_t seed, double* stats) {
+    if (!net || !net->trainable || !x || !order || !step || *step < 0 || n_batches < 0) return D4J_ERR_ARGUMENT;
+    if (n_batches == 0) return D4J_OK;
+    if (!lrs || batch <= 0 || batch > net->max_batch || first < 0 || n_order <= 0) return D4J_ERR_ARGUMENT;
+    const bool sparse = net->loss == D4J_LOSS_SPARSE_CCE;
+    if (sparse ? !labels : !targets) return D4J_ERR_ARGUMENT;
+    if (first + (int64_t)(n_batches - 1) * batch >= n_order) return D4J_ERR_ARGUMENT;  // every step >= 1 row
+    const int in0 = net->layers[0].in;
+    const int k = net->layers[net->n_layers - 1].out;
+    // Validate every row this call touches before any update (indices >= 0, labels in range, finite lr).
+    const int64_t end = std::min(n_order, first + (int64_t)n_batches * batch);
+    for (int64_t i = first; i < end; i++) {
+        const int32_t r = order[i];
+        if (r < 0 || (sparse && (labels[r] < 0 || labels[r] >= k))) return D4J_ERR_ARGUMENT;
+    }
+    for (int s = 0; s < n_batches; s++) if (!std::isfinite(lrs[s])) return D4J_ERR_ARGUMENT;
+
+    const bool per_layer = !(net->clip_norm > 0.0f);
+    for (int s = 0; s < n_batches; s++) {
+        const int64_t pos = first + (int64_t)s * batch;
+        const int rows = (int)std::min<int64_t>(batch, n_order - pos);
+        const int64_t t = *step + 1;
+        // gather
+        for (int r = 0; r < rows; r++) {
+            const int64_t src = order[pos + r];
+            std::memcpy(net->xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
+            if (sparse) net->lb[r] = labels[src];
+            else std::memcpy(net->tb + (int64_t)r * k, targets + src * k, sizeof(float) * k);
+        }
+        // forward + fused loss (gradient straight into the last layer's dz)
+        const float* out = forward_rows(net, net->xb, rows, true, seed, t, nullptr);
+        Layer& last = net->layers[net->n_layers - 1];
+        int64_t correct = 0;
+        const double ls = d4j::loss(net->loss, out, net->lb, net->tb, last.dz, nullptr, rows, k, 1.0f, &correct);
+        if (!std::isfinite(ls)) return D4J_ERR_NONFINITE;
+        if (!net->logits && last.act != D4J_ACT_LINEAR)  // MSE: d/dy -> d/dz
+            d4j::activation_backward(last.z, last.y, nullptr, last.dz, last.dz, rows, k, last.act);
+        // backward, last layer first
+        for (int l = net->n_layers - 1; l >= 0; l--) {
+            Layer& L = net->layers[l];
+            const float* a = l == 0 ? net->xb : net->layers[l - 1].input(true);
+            float* dx = l == 0 ? nullptr : net->layers[l - 1].dz;
+            const int64_t nw = (int64_t)L.in * L.out;
+            d4j::dense_backward(a, net->params + L.off, L.dz, net->grads + L.off, net->grads + L.off + nw, dx,
+                                rows, L.in, L.out);
+            if (l > 0) {
+                const Layer& P = net->layers[l - 1];
+                if (P.act != D4J_ACT_LINEAR || P.rate > 0.0f)
+                    d4j::activation_backward(P.z, P.y, P.rate > 0.0f ? P.mask : nullptr, P.dz, P.dz, rows, P.out,
+                                             P.act);
+            }
+            if (per_layer) {  // W_l is no longer needed this step: update it while dW_l is hot in cache
+                if (net->clip_value > 0.0f) d4j::clip_values(net->grads + L.off, nw + L.out, net->clip_value);
+                update(net, lrs[s], t, L.off, nw + L.out);
+            }
+        }
+        if (!per_layer) {
+            d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
+            update(net, lrs[s], t, 0, net->n_params);
+        }
+        *step = t;
+        if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
+    }
+    return D4J_OK;
+}
+
+extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* out,
+                               const int32_t* labels, const float* targets, double* stats) {
+    if (!net || !x || n < 0) return D4J_ERR_ARGUMENT;
+    const int in0 = net->layers[0].in;
+    const int k = net->layers[net->n_layers - 1].out;
+    const bool sparse = net->loss == D4J_LOSS_SPARSE_CCE;
+    const bool want_stats = stats && (sparse ? labels != nullptr : targets != nullptr);
+    if (want_stats && sparse)
+        for (int64_t i = 0; i < n; i++) if (labels[i] < 0 || labels[i] >= k) return D4J_ERR_ARGUMENT;
+    double loss_sum = 0.0, correct_sum = 0.0;
+    for (int64_t pos = 0; pos < n; pos += net->max_batch) {
+        const int rows = (int)std::min<int64_t>(net->max_batch, n - pos);
+        const float* o = forward_rows(net, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr);
+        if (want_stats) {
+            int64_t correct = 0;
+            loss_sum += d4j::loss(net->loss, o, sparse ? labels + pos : nullptr, sparse ? nullptr : targets + pos * k,
+                                  nullptr, nullptr, rows, k, 1.0f, &correct);
+            correct_sum += (double)correct;
+        }
+    }
+    if (want_stats) { stats[0] += loss_sum; stats[1] += correct_sum; stats[2] += (double)n; }
+    return D4J_OK;
+}
