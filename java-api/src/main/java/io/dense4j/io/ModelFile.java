@@ -52,6 +52,10 @@ public final class ModelFile {
             meta.put("class_names", JSON.writeValueAsString(classNames));
             meta.put("training", JSON.writeValueAsString(training));
             meta.put("optimizer_step", Long.toString(model.optimizerStep()));
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                java.nio.file.Files.createDirectories(parent);
+            }
             SafeTensors.write(file, tensors, meta);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize the model config: " + e.getMessage(), e);
