@@ -8,8 +8,9 @@ public final class Dense4J {
 
     /**
      * Threads of the CPU kernels (OpenBLAS's pool; our own loops are single-threaded). n &lt;= 0 means one
-     * per core. Small GEMMs such as the 32-row batches of the reference workload are usually fastest on
-     * one thread; large batches gain from more.
+     * per core. The default is 1 (or the system property {@code dense4j.threads}): small GEMMs such as
+     * the 32-row batches of the reference workload are fastest on one thread, and OpenBLAS's spinning
+     * pool slows down badly when another process holds a core; large batches gain from more.
      */
     public static void setThreads(int n) {
         CpuKernels.d4j_set_num_threads(n);

@@ -19,8 +19,14 @@ import org.bytedeco.javacpp.annotation.Properties;
 @Properties(inherit = org.bytedeco.openblas.presets.openblas.class,
         value = @Platform(include = "dense4j.h", link = "dense4j_cpu"))
 public final class CpuKernels {
+    /** Threads used unless the system property dense4j.threads says otherwise. */
+    public static final int DEFAULT_THREADS = 1;
+
     static {
         Loader.load();
+        // One OpenBLAS thread by default: the reference shapes (32-row batches) run fastest on one, and
+        // OpenBLAS's spinning pool collapses when another process or request thread holds the other core.
+        d4j_set_num_threads(Integer.getInteger("dense4j.threads", DEFAULT_THREADS));
     }
 
     private CpuKernels() {}
