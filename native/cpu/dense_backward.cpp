@@ -1,16 +1,18 @@
 // Dense layer backward: dW = x^T.dz, db = column sums of dz, dx = dz.W^T (skipped for the first layer).
-// Fast because both products are single OpenBLAS sgemm calls on the row-major buffers (transposes are
-// expressed through the GEMM flags, nothing is copied) and db is one streaming pass over dz that adds whole
+// Fast because both products are OpenBLAS sgemm calls on the row-major buffers (transposes are expressed
+// through the GEMM flags, nothing is copied; dW is split for small batches so that OpenBLAS skips packing,
+// see gemm.h) and db is one streaming pass over dz that adds whole
 // rows into a block of double accumulators: vectorised, deterministic and accurate for any batch size.
 #include <cblas.h>
 #include <algorithm>
+#include "gemm.h"
 #include "internal.h"
 
 namespace d4j {
 
 void dense_backward(const float* x, const float* w, const float* dz, float* dw, float* db, float* dx,
                     int n, int in, int out) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, n, 1.0f, x, in, dz, out, 0.0f, dw, out);
+    gemm_weight_grad(x, dz, dw, n, in, out);
     constexpr int BLOCK = 256;
     for (int j0 = 0; j0 < out; j0 += BLOCK) {
         const int m = std::min(BLOCK, out - j0);

@@ -1,10 +1,11 @@
 // Dense layer forward: z = x.W + b, y = act(z), x [n,in], W [in,out] (Keras layout), row-major.
-// Fast because the GEMM is one OpenBLAS sgemm (beta = 0, written straight into z or y) and the bias add and
-// the activation are fused into a single pass over the [n,out] result while it is still in cache; the
-// linear/relu passes vectorise 8 wide, softmax is a max / exp-sum / divide per row (stable: x - max).
-#include <cblas.h>
+// Fast because the GEMM is OpenBLAS sgemm written straight into z or y (split for small batches so that
+// OpenBLAS skips operand packing, see gemm.h) and the bias add and the activation are fused into a single
+// pass over the [n,out] result while it is still in cache; the linear/relu passes vectorise 8 wide,
+// softmax is a max / exp-sum / divide per row (stable: x - max).
 #include <algorithm>
 #include "activations.h"
+#include "gemm.h"
 #include "internal.h"
 
 namespace d4j {
@@ -12,7 +13,7 @@ namespace d4j {
 void dense_forward(const float* x, const float* w, const float* b, float* z, float* y,
                    int n, int in, int out, int act) {
     float* c = z ? z : y;  // the GEMM lands in z when it is kept, else directly in y
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out, in, 1.0f, x, in, w, out, 0.0f, c, out);
+    gemm_forward(x, w, c, n, in, out);
     for (int64_t r = 0; r < n; r++) {
         float* zr = c + r * out;
         float* yr = y + r * out;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#pragma GCC visibility push(hidden)  // internal: not exported from libdense4j_cpu
 namespace d4j {
 
 void dense_forward(const float* x, const float* w, const float* b, float* z, float* y,
@@ -23,3 +24,4 @@ void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float*
 bool valid_hp(int kind, const float* hp);
 
 }  // namespace d4j
+#pragma GCC visibility pop

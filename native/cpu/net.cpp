@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <xmmintrin.h>
 #include "activations.h"
 #include "internal.h"
 
@@ -197,6 +198,18 @@ static const float* forward_rows(d4j_net* net, const float* x, int rows, bool tr
     return nullptr;  // unreachable
 }
 
+// Denormals flushed to zero (FTZ + DAZ in MXCSR) for the duration of a call, the caller's mode restored on
+// return. Why: optimizer state of weights whose gradient is exactly 0 (dead relu units) decays
+// geometrically (Adam m *= 0.9 per step) into the subnormal range, where every operation takes a
+// microcode assist: measured 0.43 -> 0.58 s per reference epoch after a few hundred steps without this.
+namespace {
+struct FlushDenormals {
+    unsigned saved;
+    FlushDenormals() : saved(_mm_getcsr()) { _mm_setcsr(saved | 0x8040u); }
+    ~FlushDenormals() { _mm_setcsr(saved); }
+};
+}  // namespace
+
 static void update(d4j_net* net, float lr, int64_t step, int64_t off, int64_t n) {
     const int64_t N = net->n_params;
     float* s = net->opt_state;
@@ -224,6 +237,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     for (int s = 0; s < n_batches; s++) if (!std::isfinite(lrs[s])) return D4J_ERR_ARGUMENT;
 
     const bool per_layer = !(net->clip_norm > 0.0f);
+    FlushDenormals ftz;
     for (int s = 0; s < n_batches; s++) {
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
@@ -234,6 +248,16 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             std::memcpy(net->xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
             if (sparse) net->lb[r] = labels[src];
             else std::memcpy(net->tb + (int64_t)r * k, targets + src * k, sizeof(float) * k);
+        }
+        // Prefetch the rows of the next step (random rows of x, usually not in cache): they arrive while this
+        // step computes, so the next gather copies from cache instead of waiting on memory.
+        if (s + 1 < n_batches) {
+            const int64_t npos = pos + batch;
+            const int nrows = (int)std::min<int64_t>(batch, n_order - npos);
+            for (int r = 0; r < nrows; r++) {
+                const char* row = reinterpret_cast<const char*>(x + (int64_t)order[npos + r] * in0);
+                for (int64_t b = 0; b < (int64_t)in0 * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T2);
+            }
         }
         // forward + fused loss (gradient straight into the last layer's dz)
         const float* out = forward_rows(net, net->xb, rows, true, seed, t, nullptr);
@@ -282,6 +306,7 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     if (want_stats && sparse)
         for (int64_t i = 0; i < n; i++) if (labels[i] < 0 || labels[i] >= k) return D4J_ERR_ARGUMENT;
     double loss_sum = 0.0, correct_sum = 0.0;
+    FlushDenormals ftz;
     for (int64_t pos = 0; pos < n; pos += net->max_batch) {
         const int rows = (int)std::min<int64_t>(net->max_batch, n - pos);
         const float* o = forward_rows(net, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr);

@@ -8,7 +8,10 @@
  *  - the parameter buffer of a network is ONE contiguous float array: W0, b0, W1, b1, ... in layer order;
  *    gradients and optimizer state use the same layout;
  *  - output buffers are overwritten (never accumulated into) unless said otherwise;
- *  - nothing here allocates per call except d4j_net_create.
+ *  - nothing here allocates per call except d4j_net_create;
+ *  - invalid arguments (NULL where required, sizes <= 0, unknown enums) never crash: the void single ops
+ *    then write nothing, d4j_loss and d4j_clip_gradients return NaN, d4j_param_count -1,
+ *    d4j_net_create NULL and the network calls D4J_ERR_ARGUMENT.
  */
 #ifndef DENSE4J_H
 #define DENSE4J_H
@@ -125,7 +128,10 @@ int64_t d4j_param_count(int n_layers, const int32_t* sizes);
  * labels [N] (SPARSE_CCE) or targets [N,out] (other losses). lrs[s] is the learning rate of step s.
  * *step is the optimizer step counter before the call and is advanced by each update. seed makes dropout
  * masks reproducible (mask = f(seed, step, layer, element)).
- * stats (double[3]) is ACCUMULATED into: loss sum, correct count, rows. */
+ * stats (double[3], may be NULL) is ACCUMULATED into: loss sum, correct count, rows.
+ * Everything this call would read (row indices >= 0, labels in range, finite lrs) is checked before the first
+ * step. Training and inference run with subnormal floats flushed to zero (FTZ/DAZ, the caller's floating-point
+ * mode is restored on return), so that decaying optimizer state never hits the slow subnormal path. */
 int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
                   const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
                   const float* lrs, int64_t* step, uint64_t seed, double* stats);
