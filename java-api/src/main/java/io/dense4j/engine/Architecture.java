@@ -45,6 +45,10 @@ public record Architecture(int[] sizes, Activation[] activations, float[] dropou
         if (dense.isEmpty()) {
             throw new IllegalArgumentException("a Sequential model needs at least one Dense layer");
         }
+        if (drop.get(drop.size() - 1) > 0) {
+            throw new IllegalArgumentException("Dropout after the last Dense layer is not supported: it would drop "
+                    + "the model's outputs (logits or probabilities)");
+        }
         int n = dense.size();
         int[] sizes = new int[n + 1];
         Activation[] acts = new Activation[n];
