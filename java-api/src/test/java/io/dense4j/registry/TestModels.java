@@ -1,0 +1,24 @@
+package io.dense4j.registry;
+
+import io.dense4j.Model;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** Creates small model files for the registry tests, through the public API only. */
+final class TestModels {
+    private TestModels() {
+    }
+
+    /**
+     * Writes a small 4-input, 3-output model to {@code file}; different seeds give different weights.
+     * The only place these tests create a model: switch it to the engine's
+     * {@code Sequential.of(Dense.of(4, 3, Activation.SOFTMAX))} when the engine lands.
+     */
+    static Path writeModel(Path file, long seed) {
+        try (Model m = Model.temporaryStub(4, 3, seed, List.of("a", "b", "c"))) {
+            m.save(file);
+        }
+        return file;
+    }
+}
