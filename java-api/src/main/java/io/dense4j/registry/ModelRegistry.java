@@ -263,6 +263,11 @@ public final class ModelRegistry {
         return out;
     }
 
+    /** Checks one version's model file against its recorded SHA-256. */
+    public VerifyResult verify(String model, int version) {
+        return verify(describe(model, version));
+    }
+
     private VerifyResult verify(ModelVersionInfo info) {
         Path f = info.modelFile(root);
         try (InputStream in = Files.newInputStream(f)) {
@@ -436,6 +441,24 @@ public final class ModelRegistry {
                     target, alias, current));
             return target;
         });
+    }
+
+    /**
+     * The version a {@link #rollback} of {@code alias} would go back to now, without changing
+     * anything (a preview: another writer may change the answer before a rollback runs).
+     */
+    public Optional<Integer> rollbackTarget(String model, String alias) {
+        Path mdir = existingModelDir(model);
+        Integer current = aliases(model).get(alias);
+        if (current == null) {
+            throw notFound("model '" + model + "' has no alias '" + alias + "'");
+        }
+        Deque<Integer> stack = aliasStack(model, alias);
+        while (!stack.isEmpty() && (stack.peek().equals(current)
+                || !Files.isDirectory(mdir.resolve(Integer.toString(stack.peek()))))) {
+            stack.pop();
+        }
+        return stack.isEmpty() ? Optional.empty() : Optional.of(stack.peek());
     }
 
     /**
