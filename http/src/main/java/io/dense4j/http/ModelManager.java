@@ -529,7 +529,7 @@ final class ModelManager implements AutoCloseable {
                 Map.copyOf(s.failures), split, s.unloadRequested);
         for (Map.Entry<Integer, LoadedVersion> e : old.loaded().entrySet()) {
             if (next.get(e.getKey()) != e.getValue()) {
-                LOG.info("model {} version {} retired", model, e.getKey());
+                LOG.info("model '{}' version {} retired", model, e.getKey());
                 e.getValue().retire();
             }
         }
