@@ -337,5 +337,17 @@ public final class InferenceServer implements AutoCloseable {
             response.setContentLength(body.length);
             response.getOutputStream().write(body);
         }
+
+        /** Requests Jetty cannot even parse (bad Content-Length, bad URI, oversized headers). */
+        @Override
+        public java.nio.ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
+            fields.put(org.eclipse.jetty.http.HttpHeader.CONTENT_TYPE, Json.CONTENT_TYPE);
+            String msg = "bad request" + (reason == null || reason.isBlank() ? "" : ": " + reason.toLowerCase(Locale.ROOT));
+            try {
+                return java.nio.ByteBuffer.wrap(Json.MAPPER.writeValueAsBytes(java.util.Map.of("error", msg)));
+            } catch (IOException e) {
+                return java.nio.ByteBuffer.wrap("{\"error\":\"bad request\"}".getBytes(StandardCharsets.UTF_8));
+            }
+        }
     }
 }

@@ -38,13 +38,21 @@ final class Json {
             }
             return n;
         } catch (JsonParseException e) {
-            throw ApiException.badRequest("malformed JSON: " + e.getOriginalMessage()
+            throw ApiException.badRequest("malformed JSON: " + clean(e.getOriginalMessage())
                     + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
         } catch (JsonProcessingException e) {
-            throw ApiException.badRequest("malformed JSON: " + e.getOriginalMessage());
+            throw ApiException.badRequest("malformed JSON: " + clean(e.getOriginalMessage()));
         } catch (IOException e) {
             throw ApiException.badRequest("unreadable request body");
         }
+    }
+
+    /** Drops Jackson's "(start marker at [Source: ...])" detail, which only describes its internals. */
+    private static String clean(String message) {
+        int cut = message.indexOf(" (start marker");
+        String m = cut > 0 ? message.substring(0, cut) : message;
+        cut = m.indexOf("\n");
+        return cut > 0 ? m.substring(0, cut) : m;
     }
 
     static JsonNode parse(byte[] body) {

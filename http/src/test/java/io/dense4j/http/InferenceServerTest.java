@@ -232,6 +232,20 @@ class InferenceServerTest {
     }
 
     @Test
+    void requestsJettyCannotParseAreJsonToo() throws Exception {
+        start();
+        try (java.net.Socket sock = new java.net.Socket("127.0.0.1", f.server.port())) {
+            sock.setSoTimeout(10_000);
+            sock.getOutputStream().write(("POST /v2/models/iris/infer HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Content-Length: abc\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
+            String raw = new String(sock.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(raw.startsWith("HTTP/1.1 400"), raw);
+            assertTrue(raw.contains("application/json"), raw);
+            assertTrue(raw.contains("{\"error\":\"bad request"), raw);
+        }
+    }
+
+    @Test
     void requestSizeLimitIsJson413() {
         start(b -> b.maxRequestBytes(1000).adminToken("admin-secret"));
         float[][] big = new float[100][4];
