@@ -1,0 +1,192 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.registry.ModelRegistry;
+import io.dense4j.registry.ModelVersionInfo;
+import io.dense4j.registry.RegisterOptions;
+import io.javalin.http.Context;
+
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The management API (admin token required): register a version by upload, move, remove and roll
+ * back aliases, split traffic, delete versions, verify checksums, read history. Every change is
+ * recorded in the registry's history with the actor from the {@code X-Actor} header.
+ */
+final class AdminHandlers {
+    private final ModelManager manager;
+    private final ServerConfig cfg;
+
+    AdminHandlers(ModelManager manager, ServerConfig cfg) {
+        this.manager = manager;
+        this.cfg = cfg;
+    }
+
+    private ModelRegistry registry() {
+        return manager.registry();
+    }
+
+    /** GET /admin/models */
+    void list(Context ctx) {
+        List<Object> out = new ArrayList<>();
+        for (String m : registry().models()) {
+            out.add(summary(m));
+        }
+        Json.ok(ctx, Map.of("models", out));
+    }
+
+    private Map<String, Object> summary(String model) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("name", model);
+        s.put("versions", registry().versionNumbers(model));
+        s.put("aliases", registry().aliases(model));
+        try {
+            ModelManager.Routing r = manager.routing(model);
+            s.put("loaded", List.copyOf(r.loaded().keySet()));
+            s.put("unloaded", r.unloaded());
+            s.put("traffic", r.split() == null ? null : traffic(r.split()));
+            s.put("load_failures", r.failures());
+        } catch (ApiException e) {
+            s.put("loaded", List.of()); // registered a moment ago; the poller has not seen it yet
+        }
+        return s;
+    }
+
+    /** GET /admin/models/{model}: versions with metadata, aliases, what is loaded. */
+    void describe(Context ctx) {
+        String model = ctx.pathParam("model");
+        Map<String, Object> s = summary(model);
+        s.put("versions", registry().versions(model));
+        Json.ok(ctx, s);
+    }
+
+    /** GET /admin/models/{model}/history */
+    void history(Context ctx) {
+        Json.ok(ctx, Map.of("history", registry().history(ctx.pathParam("model"))));
+    }
+
+    /** GET /admin/models/{model}/verify */
+    void verify(Context ctx) {
+        var results = manager.verify(ctx.pathParam("model"));
+        boolean ok = results.stream().allMatch(r -> r.ok());
+        Json.ok(ctx, Map.of("ok", ok, "results", results));
+    }
+
+    /**
+     * POST /admin/models/{model}/versions, the saved model file as the body. Query parameters:
+     * {@code source}, {@code alias} (point this alias at the new version once loaded), and
+     * {@code metric=name:value} (repeatable).
+     */
+    void upload(Context ctx) {
+        String model = ctx.pathParam("model");
+        ModelRegistry.checkModelName(model);
+        String alias = ctx.queryParam("alias");
+        if (alias != null) {
+            ModelRegistry.checkAliasName(alias);
+        }
+        RegisterOptions opts = RegisterOptions.defaults().actor(actor(ctx))
+                .source(Optional.ofNullable(ctx.queryParam("source")).orElse("http upload"));
+        for (String m : ctx.queryParams("metric")) {
+            int colon = m.lastIndexOf(':');
+            try {
+                opts.metric(m.substring(0, colon), Double.parseDouble(m.substring(colon + 1)));
+            } catch (RuntimeException e) {
+                throw ApiException.badRequest("bad metric '" + m + "': expected name:number, e.g. accuracy:0.98");
+            }
+        }
+        ModelVersionInfo info;
+        try (InputStream body = Bodies.stream(ctx, cfg.maxUploadBytes())) {
+            info = manager.register(model, body, opts, alias);
+        } catch (java.io.IOException e) {
+            throw ApiException.badRequest("could not read the upload: " + e.getMessage());
+        }
+        Json.write(ctx, 201, info);
+    }
+
+    /** DELETE /admin/models/{model}/versions/{version} */
+    void deleteVersion(Context ctx) {
+        String model = ctx.pathParam("model");
+        int v = ModelManager.parseVersion(ctx.pathParam("version"));
+        manager.deleteVersion(model, v, actor(ctx));
+        Json.ok(ctx, Map.of("model", model, "deleted", v));
+    }
+
+    /** PUT /admin/models/{model}/aliases/{alias} with {"version": n} */
+    void setAlias(Context ctx) {
+        String model = ctx.pathParam("model");
+        String alias = ctx.pathParam("alias");
+        JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
+        JsonNode v = body.get("version");
+        int version;
+        if (v != null && v.isIntegralNumber()) {
+            version = v.asInt();
+        } else if (v != null && v.isTextual() && ModelManager.isNumber(v.asText())) {
+            version = ModelManager.parseVersion(v.asText());
+        } else {
+            throw ApiException.badRequest("the body must be {\"version\": <number>}");
+        }
+        Optional<Integer> previous = manager.setAlias(model, alias, version, actor(ctx));
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("model", model);
+        out.put("alias", alias);
+        out.put("version", version);
+        out.put("previous", previous.orElse(null));
+        Json.ok(ctx, out);
+    }
+
+    /** DELETE /admin/models/{model}/aliases/{alias} */
+    void removeAlias(Context ctx) {
+        String model = ctx.pathParam("model");
+        String alias = ctx.pathParam("alias");
+        manager.removeAlias(model, alias, actor(ctx));
+        Json.ok(ctx, Map.of("model", model, "removed", alias));
+    }
+
+    /** POST /admin/models/{model}/aliases/{alias}/rollback */
+    void rollback(Context ctx) {
+        String model = ctx.pathParam("model");
+        String alias = ctx.pathParam("alias");
+        int v = manager.rollback(model, alias, actor(ctx));
+        Json.ok(ctx, Map.of("model", model, "alias", alias, "version", v));
+    }
+
+    /** PUT /admin/models/{model}/traffic with {"baseline": a, "canary": b, "canary_percent": p} */
+    void setTraffic(Context ctx) {
+        String model = ctx.pathParam("model");
+        JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
+        for (String f : List.of("baseline", "canary", "canary_percent")) {
+            if (!body.path(f).isIntegralNumber()) {
+                throw ApiException.badRequest("the body must be {\"baseline\": <version>, \"canary\": <version>, "
+                        + "\"canary_percent\": <0..100>}; '" + f + "' is missing or not an integer");
+            }
+        }
+        manager.setTraffic(model, body.get("baseline").asInt(), body.get("canary").asInt(), body.get("canary_percent").asInt());
+        Json.ok(ctx, Map.of("model", model, "traffic", traffic(manager.routing(model).split())));
+    }
+
+    /** DELETE /admin/models/{model}/traffic */
+    void clearTraffic(Context ctx) {
+        String model = ctx.pathParam("model");
+        manager.clearTraffic(model);
+        Json.ok(ctx, Map.of("model", model, "traffic", Map.of()));
+    }
+
+    private static Map<String, Object> traffic(ModelManager.TrafficSplit s) {
+        return Map.of("baseline", s.baseline(), "canary", s.canary(), "canary_percent", s.canaryPercent());
+    }
+
+    /** Who is acting, for the history: the X-Actor header (sanitized), else "admin-api". */
+    static String actor(Context ctx) {
+        String a = ctx.header("X-Actor");
+        if (a == null || a.isBlank()) {
+            return "admin-api";
+        }
+        String clean = a.replaceAll("[^A-Za-z0-9@._ -]", "_").trim();
+        return clean.length() > 64 ? clean.substring(0, 64) : clean;
+    }
+}

@@ -1,0 +1,76 @@
+package io.dense4j.http;
+
+import io.javalin.http.Context;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+
+/** Reads request bodies with a size limit, whether or not the client sent Content-Length. */
+final class Bodies {
+    private Bodies() {
+    }
+
+    /** 413 for a body over the limit, as JSON like every error. */
+    static ApiException tooLarge(long limit) {
+        return new ApiException(413, "request body too large: the limit is " + limit + " bytes");
+    }
+
+    /** The whole body, at most {@code limit} bytes. */
+    static byte[] read(Context ctx, long limit) {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > limit) {
+            throw tooLarge(limit);
+        }
+        try (InputStream in = ctx.req().getInputStream()) {
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+            if (body.length > limit) {
+                throw tooLarge(limit);
+            }
+            return body;
+        } catch (IOException e) {
+            throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+        }
+    }
+
+    /** The body as a stream that fails with 413 past {@code limit} bytes (for uploads). */
+    static InputStream stream(Context ctx, long limit) {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > limit) {
+            throw tooLarge(limit);
+        }
+        try {
+            return new Limited(ctx.req().getInputStream(), limit);
+        } catch (IOException e) {
+            throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+        }
+    }
+
+    private static final class Limited extends FilterInputStream {
+        private final long limit;
+        private long count;
+
+        Limited(InputStream in, long limit) {
+            super(in);
+            this.limit = limit;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0 && ++count > limit) {
+                throw tooLarge(limit);
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] buf, int off, int len) throws IOException {
+            int n = super.read(buf, off, len);
+            if (n > 0 && (count += n) > limit) {
+                throw tooLarge(limit);
+            }
+            return n;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.javalin.http.Context;
+
+import java.io.IOException;
+import java.util.Map;
+
+/** JSON in and out of handlers, with the protocol's error body {@code {"error": "..."}}. */
+final class Json {
+    /**
+     * Accepts NaN and Infinity literals on input, so that such a request gets the precise
+     * "NaN at row r, column c" message instead of a generic parse error.
+     */
+    static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .build();
+
+    static final String CONTENT_TYPE = "application/json";
+
+    private Json() {
+    }
+
+    /** Parses JSON, answering 400 with the parser's reason (never a stack trace) on bad input. */
+    static JsonNode parse(byte[] body, int offset, int length) {
+        if (length == 0) {
+            throw ApiException.badRequest("the request body is empty; a JSON object was expected");
+        }
+        try {
+            JsonNode n = MAPPER.readTree(body, offset, length);
+            if (n == null || n.isMissingNode()) {
+                throw ApiException.badRequest("the request body is empty; a JSON object was expected");
+            }
+            return n;
+        } catch (JsonParseException e) {
+            throw ApiException.badRequest("malformed JSON: " + clean(e.getOriginalMessage())
+                    + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest("malformed JSON: " + clean(e.getOriginalMessage()));
+        } catch (IOException e) {
+            throw ApiException.badRequest("unreadable request body");
+        }
+    }
+
+    /** Drops Jackson's "(start marker at [Source: ...])" detail, which only describes its internals. */
+    private static String clean(String message) {
+        int cut = message.indexOf(" (start marker");
+        String m = cut > 0 ? message.substring(0, cut) : message;
+        cut = m.indexOf("\n");
+        return cut > 0 ? m.substring(0, cut) : m;
+    }
+
+    static JsonNode parse(byte[] body) {
+        return parse(body, 0, body.length);
+    }
+
+    /** Writes {@code value} as the JSON response with {@code status}. */
+    static void write(Context ctx, int status, Object value) {
+        try {
+            ctx.status(status).contentType(CONTENT_TYPE).result(MAPPER.writeValueAsBytes(value));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode response", e);
+        }
+    }
+
+    static void ok(Context ctx, Object value) {
+        write(ctx, 200, value);
+    }
+
+    /** The one error shape of this server. */
+    static void error(Context ctx, int status, String message) {
+        write(ctx, status, Map.of("error", message == null ? "error" : message));
+    }
+}

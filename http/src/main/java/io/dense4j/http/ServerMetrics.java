@@ -1,0 +1,92 @@
+package io.dense4j.http;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The server's Prometheus metrics (Micrometer): requests and errors by route and status, latency
+ * histograms, batch sizes, queue depth and loaded versions per model.
+ */
+final class ServerMetrics {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Map<String, DistributionSummary> batchSizes = new ConcurrentHashMap<>();
+    private final Map<String, Meter> queueGauges = new ConcurrentHashMap<>();
+
+    /** Records one finished HTTP request. {@code route} is the route template, never the raw path. */
+    void request(String method, String route, int status, float millis) {
+        String s = Integer.toString(status);
+        Timer.builder("dense4j.http.requests")
+                .description("HTTP requests by route and status, with latency")
+                .tags("method", method, "route", route, "status", s)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(5).dividedBy(100))
+                .maximumExpectedValue(Duration.ofSeconds(10))
+                .register(registry)
+                .record(Duration.ofNanos((long) (millis * 1_000_000)));
+        if (status >= 400) {
+            Counter.builder("dense4j.http.errors").description("HTTP error responses by status")
+                    .tags("route", route, "status", s).register(registry).increment();
+        }
+    }
+
+    /** The observer a model version's batcher reports batch sizes to. */
+    DistributionSummary batchSize(String model) {
+        return batchSizes.computeIfAbsent(model, m -> DistributionSummary.builder("dense4j.batch.size")
+                .description("rows per model execution").tags("model", m)
+                .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256)
+                .register(registry));
+    }
+
+    /** Publishes the queue depth of a loaded version until {@link #removeQueueGauge} is called. */
+    void queueGauge(String model, int version, Supplier<Number> depth) {
+        String key = model + "/" + version;
+        queueGauges.put(key, Gauge.builder("dense4j.batch.queue.depth", depth).description("requests waiting for a batch")
+                .tags("model", model, "version", Integer.toString(version)).register(registry));
+    }
+
+    void removeQueueGauge(String model, int version) {
+        Meter m = queueGauges.remove(model + "/" + version);
+        if (m != null) {
+            registry.remove(m);
+        }
+    }
+
+    /** Publishes how many versions of each model are loaded. */
+    void loadedVersionsGauge(Supplier<Map<String, Integer>> loaded) {
+        // one gauge per model would have to follow models coming and going; a total plus per model
+        // gauges registered lazily keeps it simple
+        Gauge.builder("dense4j.models.loaded.versions", () -> loaded.get().values().stream().mapToInt(i -> i).sum())
+                .description("model versions loaded in memory, all models").register(registry);
+        this.loadedSupplier = loaded;
+    }
+
+    private volatile Supplier<Map<String, Integer>> loadedSupplier;
+
+    /** Per-model loaded-version gauge, registered the first time a model is served. */
+    void trackModel(String model) {
+        Gauge.builder("dense4j.model.loaded.versions", () -> {
+            Supplier<Map<String, Integer>> s = loadedSupplier;
+            return s == null ? 0 : s.get().getOrDefault(model, 0);
+        }).description("versions of this model loaded in memory").tags("model", model).register(registry);
+    }
+
+    /** Prometheus text exposition. */
+    String scrape() {
+        return registry.scrape();
+    }
+
+    List<Meter> meters() {
+        return registry.getMeters();
+    }
+}

@@ -1,0 +1,236 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Open Inference Protocol (KServe V2) inference requests and responses, JSON and with the binary
+ * tensor data extension. Dense4J models have one input named {@value #INPUT} of shape
+ * {@code [-1, inputSize]} and one output named {@value #OUTPUT} of shape {@code [-1, outputSize]},
+ * both FP32.
+ */
+final class V2Codec {
+    static final String INPUT = "input";
+    static final String OUTPUT = "output";
+    static final String HEADER_LENGTH = "Inference-Header-Content-Length";
+
+    private V2Codec() {
+    }
+
+    /**
+     * A decoded inference request.
+     *
+     * @param id           the request's id, echoed in the response (null if none)
+     * @param rows         input rows
+     * @param binaryOutput whether the output goes back as binary data
+     */
+    record Request(String id, float[][] rows, boolean binaryOutput) {
+    }
+
+    /** An encoded response: body, and for binary responses the JSON part's length (else -1). */
+    record Encoded(byte[] body, int jsonLength) {
+        boolean binary() {
+            return jsonLength >= 0;
+        }
+    }
+
+    /**
+     * Decodes a request body.
+     *
+     * @param headerLength value of {@value #HEADER_LENGTH}, null for a plain JSON request
+     * @param inputSize    number of features the model takes
+     */
+    static Request decode(byte[] body, String headerLength, int inputSize, boolean rejectNonFinite) {
+        int jsonLen = body.length;
+        if (headerLength != null) {
+            try {
+                jsonLen = Integer.parseInt(headerLength.trim());
+            } catch (NumberFormatException e) {
+                jsonLen = -1;
+            }
+            if (jsonLen < 0 || jsonLen > body.length) {
+                throw ApiException.badRequest(HEADER_LENGTH + " must be a byte count between 0 and the body size ("
+                        + body.length + "), got '" + headerLength + "'");
+            }
+        }
+        JsonNode root = Json.parse(body, 0, jsonLen);
+        if (!root.isObject()) {
+            throw ApiException.badRequest("the request must be a JSON object with 'inputs'");
+        }
+        String id = null;
+        JsonNode idNode = root.get("id");
+        if (idNode != null && !idNode.isNull()) {
+            if (!idNode.isTextual()) {
+                throw ApiException.badRequest("'id' must be a string");
+            }
+            id = idNode.asText();
+        }
+        JsonNode inputs = root.get("inputs");
+        if (inputs == null || !inputs.isArray() || inputs.isEmpty()) {
+            throw ApiException.badRequest("the request needs 'inputs': a non-empty array of tensors");
+        }
+        if (inputs.size() != 1) {
+            throw ApiException.badRequest("the model takes 1 input ('" + INPUT + "'), the request has " + inputs.size());
+        }
+        ByteBuffer binary = ByteBuffer.wrap(body, jsonLen, body.length - jsonLen).slice().order(ByteOrder.LITTLE_ENDIAN);
+        float[] flat = decodeInput(inputs.get(0), inputSize, binary, headerLength != null);
+        if (binary.hasRemaining()) {
+            throw ApiException.badRequest("the body has " + binary.remaining()
+                    + " bytes of binary data after the tensors its inputs declare");
+        }
+        if (rejectNonFinite) {
+            Tensors.requireFinite(flat, inputSize, INPUT);
+        }
+        return new Request(id, Tensors.rows(flat, inputSize), wantsBinaryOutput(root));
+    }
+
+    private static float[] decodeInput(JsonNode in, int inputSize, ByteBuffer binary, boolean binaryAllowed) {
+        if (!in.isObject()) {
+            throw ApiException.badRequest("each input must be an object with name, shape, datatype and data");
+        }
+        String name = text(in, "name", "input");
+        if (!INPUT.equals(name)) {
+            throw ApiException.badRequest("unknown input '" + name + "': the model's input is '" + INPUT + "'");
+        }
+        Tensors.Datatype dt = Tensors.Datatype.parse(text(in, "datatype", "input '" + name + "'"), name);
+        Tensors.requireNumeric(dt, name);
+        int rows = rowsOf(in.get("shape"), inputSize, name);
+        float[] flat = new float[Math.multiplyExact(rows, inputSize)];
+        JsonNode size = in.path("parameters").get("binary_data_size");
+        if (size != null) {
+            if (!binaryAllowed) {
+                throw ApiException.badRequest("input '" + name + "' has binary_data_size but the request has no "
+                        + HEADER_LENGTH + " header");
+            }
+            if (in.has("data")) {
+                throw ApiException.badRequest("input '" + name + "' has both 'data' and binary_data_size");
+            }
+            long expected = (long) flat.length * dt.size;
+            if (!size.canConvertToLong() || size.asLong() != expected) {
+                throw ApiException.badRequest("input '" + name + "' declares binary_data_size " + size + " but shape "
+                        + "[" + rows + ", " + inputSize + "] of " + dt + " needs " + expected + " bytes");
+            }
+            if (binary.remaining() < expected) {
+                throw ApiException.badRequest("input '" + name + "' needs " + expected + " bytes of binary data, the body has "
+                        + binary.remaining());
+            }
+            Tensors.fromBinary(binary, dt, flat);
+        } else {
+            Tensors.fromJson(in.get("data"), dt, flat, name);
+        }
+        return flat;
+    }
+
+    /** Validates {@code [rows, inputSize]} and returns rows. */
+    static int rowsOf(JsonNode shape, int inputSize, String name) {
+        if (shape == null || !shape.isArray()) {
+            throw ApiException.badRequest("input '" + name + "' needs 'shape', an array like [rows, " + inputSize + "]");
+        }
+        for (JsonNode d : shape) {
+            if (!d.isIntegralNumber() || d.asLong() < 0) {
+                throw ApiException.badRequest("shape of input '" + name + "' must hold non-negative integers, got " + shape);
+            }
+        }
+        if (shape.size() != 2 || shape.get(1).asLong() != inputSize || shape.get(0).asLong() < 1
+                || shape.get(0).asLong() > Integer.MAX_VALUE / Math.max(1, inputSize)) {
+            throw ApiException.badRequest("input '" + name + "' has shape " + shape + " but the model takes [-1, "
+                    + inputSize + "] (rows, " + inputSize + " features), with at least one row");
+        }
+        return shape.get(0).asInt();
+    }
+
+    private static boolean wantsBinaryOutput(JsonNode root) {
+        boolean binary = root.path("parameters").path("binary_data_output").asBoolean(false);
+        JsonNode outputs = root.get("outputs");
+        if (outputs == null || outputs.isNull()) {
+            return binary;
+        }
+        if (!outputs.isArray()) {
+            throw ApiException.badRequest("'outputs' must be an array of {\"name\": ...} objects");
+        }
+        for (JsonNode o : outputs) {
+            String name = o.isObject() ? text(o, "name", "requested output") : null;
+            if (!OUTPUT.equals(name)) {
+                throw ApiException.badRequest("unknown output '" + name + "': the model's output is '" + OUTPUT + "'");
+            }
+            JsonNode b = o.path("parameters").get("binary_data");
+            if (b != null) {
+                if (!b.isBoolean()) {
+                    throw ApiException.badRequest("parameter binary_data of output '" + name + "' must be true or false");
+                }
+                binary = b.asBoolean();
+            }
+        }
+        return binary;
+    }
+
+    private static String text(JsonNode obj, String field, String what) {
+        JsonNode n = obj.get(field);
+        if (n == null || !n.isTextual()) {
+            throw ApiException.badRequest(what + " needs '" + field + "' (a string)");
+        }
+        return n.asText();
+    }
+
+    /** Encodes a response, binary when the request asked for it. */
+    static Encoded encode(String model, int version, String id, float[][] out, boolean binary) {
+        int rows = out.length;
+        int cols = rows == 0 ? 0 : out[0].length;
+        ByteArrayOutputStream bos = new ByteArrayOutputStream(64 + rows * cols * (binary ? 4 : 14));
+        try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator(bos)) {
+            g.writeStartObject();
+            g.writeStringField("model_name", model);
+            g.writeStringField("model_version", Integer.toString(version));
+            if (id != null) {
+                g.writeStringField("id", id);
+            }
+            g.writeArrayFieldStart("outputs");
+            g.writeStartObject();
+            g.writeStringField("name", OUTPUT);
+            g.writeStringField("datatype", "FP32");
+            g.writeArrayFieldStart("shape");
+            g.writeNumber(rows);
+            g.writeNumber(cols);
+            g.writeEndArray();
+            if (binary) {
+                g.writeObjectFieldStart("parameters");
+                g.writeNumberField("binary_data_size", 4L * rows * cols);
+                g.writeEndObject();
+            } else {
+                g.writeArrayFieldStart("data");
+                for (float[] row : out) {
+                    for (float v : row) {
+                        g.writeNumber(v);
+                    }
+                }
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+            g.writeEndArray();
+            g.writeEndObject();
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (!binary) {
+            return new Encoded(bos.toByteArray(), -1);
+        }
+        int jsonLength = bos.size();
+        ByteBuffer data = ByteBuffer.allocate(4 * rows * cols).order(ByteOrder.LITTLE_ENDIAN);
+        for (float[] row : out) {
+            for (float v : row) {
+                data.putFloat(v);
+            }
+        }
+        bos.writeBytes(data.array());
+        return new Encoded(bos.toByteArray(), jsonLength);
+    }
+}

@@ -1,0 +1,100 @@
+package io.dense4j.http;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class DynamicBatcherTest {
+
+    /** A "model" that returns each row's first feature and its row count, and records batch sizes. */
+    private static float[][] echo(float[][] rows, List<Integer> sizes) {
+        sizes.add(rows.length);
+        float[][] out = new float[rows.length][];
+        for (int i = 0; i < rows.length; i++) {
+            out[i] = new float[] {rows[i][0], rows.length};
+        }
+        return out;
+    }
+
+    @Test
+    void concurrentRequestsAreBatchedAndEachGetsItsOwnRows() throws Exception {
+        List<Integer> sizes = new CopyOnWriteArrayList<>();
+        ServerConfig.BatchingConfig cfg = new ServerConfig.BatchingConfig(true, 8, Duration.ofMillis(50), 100, 1, Duration.ofSeconds(5));
+        List<Integer> observed = new CopyOnWriteArrayList<>();
+        try (DynamicBatcher b = new DynamicBatcher("test", rows -> echo(rows, sizes), cfg, observed::add)) {
+            ExecutorService pool = Executors.newFixedThreadPool(16);
+            List<Future<float[][]>> results = new ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                float v = i;
+                results.add(pool.submit(() -> b.submit(new float[][] {{v, 0}})));
+            }
+            for (int i = 0; i < 32; i++) {
+                float[][] r = results.get(i).get(10, TimeUnit.SECONDS);
+                assertEquals(1, r.length);
+                assertEquals(i, r[0][0]); // its own row, not a neighbour's
+            }
+            pool.shutdownNow();
+        }
+        assertEquals(32, sizes.stream().mapToInt(Integer::intValue).sum());
+        assertTrue(sizes.stream().anyMatch(s -> s > 1), "some requests should share a batch: " + sizes);
+        assertTrue(sizes.stream().allMatch(s -> s <= 8), "max batch size exceeded: " + sizes);
+        assertEquals(sizes, observed);
+    }
+
+    @Test
+    void fullQueueAnswers503() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch running = new CountDownLatch(1);
+        ServerConfig.BatchingConfig cfg = new ServerConfig.BatchingConfig(true, 1, Duration.ZERO, 1, 1, Duration.ofSeconds(5));
+        try (DynamicBatcher b = new DynamicBatcher("model 'm' version 1", rows -> {
+            running.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return rows;
+        }, cfg, n -> { })) {
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            Future<float[][]> first = pool.submit(() -> b.submit(new float[][] {{1}}));
+            assertTrue(running.await(5, TimeUnit.SECONDS)); // the worker is busy with the first
+            Future<float[][]> second = pool.submit(() -> b.submit(new float[][] {{2}}));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (b.queueDepth() < 1 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            ApiException e = assertThrows(ApiException.class, () -> b.submit(new float[][] {{3}}));
+            assertEquals(503, e.status());
+            assertTrue(e.getMessage().contains("overloaded"), e.getMessage());
+            release.countDown();
+            assertEquals(1f, first.get(5, TimeUnit.SECONDS)[0][0]);
+            assertEquals(2f, second.get(5, TimeUnit.SECONDS)[0][0]);
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void modelErrorsReachEveryRequestOfTheBatch() {
+        ServerConfig.BatchingConfig cfg = ServerConfig.BatchingConfig.defaults();
+        try (DynamicBatcher b = new DynamicBatcher("t", rows -> {
+            throw new IllegalArgumentException("row 0 has 2 features, the model takes 4");
+        }, cfg, n -> { })) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.submit(new float[][] {{1, 2}}));
+            assertTrue(e.getMessage().contains("features"));
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package io.dense4j.registry;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * One line of a model's append-only history ({@code history.jsonl}).
+ *
+ * @param time     ISO-8601 instant
+ * @param actor    who did it
+ * @param action   one of {@code register}, {@code alias}, {@code unalias}, {@code rollback}, {@code delete}
+ * @param model    model name
+ * @param version  the version registered, deleted, or that the alias now points at (null for unalias)
+ * @param alias    the alias moved (alias, unalias, rollback), else null
+ * @param previous the version the alias pointed at before (null if none)
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record HistoryEntry(
+        @JsonProperty("time") String time,
+        @JsonProperty("actor") String actor,
+        @JsonProperty("action") String action,
+        @JsonProperty("model") String model,
+        @JsonProperty("version") Integer version,
+        @JsonProperty("alias") String alias,
+        @JsonProperty("previous") Integer previous) {
+
+    public static final String REGISTER = "register";
+    public static final String ALIAS = "alias";
+    public static final String UNALIAS = "unalias";
+    public static final String ROLLBACK = "rollback";
+    public static final String DELETE = "delete";
+}

@@ -1,0 +1,717 @@
+package io.dense4j.registry;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.dense4j.Model;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * A model registry kept in a plain directory that any number of processes may share.
+ *
+ * <h2>Layout</h2>
+ * <pre>
+ * &lt;root&gt;/.lock                       writers' lock (FileChannel.lock)
+ * &lt;root&gt;/.staging/&lt;pid&gt;-&lt;uuid&gt;/      registrations in progress (never read by readers)
+ * &lt;root&gt;/&lt;model&gt;/&lt;version&gt;/model.d4j   the saved model
+ * &lt;root&gt;/&lt;model&gt;/&lt;version&gt;/metadata.json
+ * &lt;root&gt;/&lt;model&gt;/aliases.json          {"stable": 3, ...}, replaced atomically
+ * &lt;root&gt;/&lt;model&gt;/history.jsonl         append-only audit trail, one JSON object per line
+ * &lt;root&gt;/&lt;model&gt;/.last-version        highest version number ever allocated (so numbers are never reused)
+ * </pre>
+ *
+ * <h2>Consistency</h2>
+ * Writers serialize on an exclusive lock of {@code <root>/.lock} (plus an in-process lock, because
+ * the JVM refuses two overlapping {@link FileLock}s in one process). Readers take no lock: every
+ * change they can observe is a single atomic rename (a complete version directory, a complete
+ * {@code aliases.json}), so they see either the old or the new state, never half of one. A version is
+ * staged (copied, hashed, fsynced) outside the lock and published by renaming its staging directory
+ * to {@code <model>/<version>}; a crash before that rename leaves only a staging directory, which a
+ * later writer removes once its process is gone.
+ */
+public final class ModelRegistry {
+
+    /** File name of the model inside a version directory. */
+    public static final String MODEL_FILE = "model.d4j";
+    /** File name of the metadata inside a version directory. */
+    public static final String METADATA_FILE = "metadata.json";
+
+    private static final String ALIASES_FILE = "aliases.json";
+    private static final String HISTORY_FILE = "history.jsonl";
+    private static final String COUNTER_FILE = ".last-version";
+    private static final String STAGING_DIR = ".staging";
+    private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    private static final Pattern ALIAS_NAME = Pattern.compile("[A-Za-z][A-Za-z0-9._-]{0,63}");
+    private static final Pattern VERSION_DIR = Pattern.compile("[1-9][0-9]{0,9}");
+
+    /**
+     * Fault injection for the crash tests: when set to {@code mid-copy} or {@code before-publish}, a
+     * registration halts the JVM at that point, as a power cut or {@code kill -9} would.
+     */
+    static final String CRASH_POINT_PROPERTY = "dense4j.registry.crashPoint";
+
+    /** One in-process lock per registry root: FileChannel.lock is per process, not per thread. */
+    private static final Map<Path, ReentrantLock> PROCESS_LOCKS = new ConcurrentHashMap<>();
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+            .configure(SerializationFeature.INDENT_OUTPUT, false);
+
+    private final Path root;
+    private final ReentrantLock processLock;
+
+    private ModelRegistry(Path root) {
+        this.root = root;
+        this.processLock = PROCESS_LOCKS.computeIfAbsent(root, r -> new ReentrantLock());
+    }
+
+    /** Opens (creating if needed) the registry at {@code root}. */
+    public static ModelRegistry open(Path root) {
+        try {
+            Files.createDirectories(root);
+            return new ModelRegistry(root.toRealPath());
+        } catch (IOException e) {
+            throw io("cannot open registry at " + root, e);
+        }
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /** Names of all models, sorted. */
+    public List<String> models() {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (MODEL_NAME.matcher(n).matches() && Files.isDirectory(p)) {
+                    names.add(n);
+                }
+            }
+        } catch (IOException e) {
+            throw io("cannot list registry " + root, e);
+        }
+        Collections.sort(names);
+        return names;
+    }
+
+    /** True when the model has a directory (it may have no version left). */
+    public boolean exists(String model) {
+        checkModelName(model);
+        return Files.isDirectory(root.resolve(model));
+    }
+
+    /** Version numbers of a model, ascending. */
+    public List<Integer> versionNumbers(String model) {
+        Path dir = modelDir(model);
+        List<Integer> out = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (VERSION_DIR.matcher(n).matches() && Files.isDirectory(p)) {
+                    out.add(Integer.parseInt(n));
+                }
+            }
+        } catch (NoSuchFileException e) {
+            throw notFound("model '" + model + "' is not in the registry");
+        } catch (IOException e) {
+            throw io("cannot list versions of " + model, e);
+        }
+        Collections.sort(out);
+        return out;
+    }
+
+    /** Metadata of every version of a model, ascending by version. */
+    public List<ModelVersionInfo> versions(String model) {
+        List<ModelVersionInfo> out = new ArrayList<>();
+        for (int v : versionNumbers(model)) {
+            try {
+                out.add(describe(model, v));
+            } catch (RegistryException e) {
+                // deleted between the listing and the read: not a version any more
+                if (e.kind() != RegistryException.Kind.NOT_FOUND) {
+                    throw e;
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Highest version number of a model, if it has any. */
+    public Optional<Integer> latestVersion(String model) {
+        List<Integer> v = versionNumbers(model);
+        return v.isEmpty() ? Optional.empty() : Optional.of(v.get(v.size() - 1));
+    }
+
+    /** Metadata of one version. */
+    public ModelVersionInfo describe(String model, int version) {
+        Path meta = versionDir(model, version).resolve(METADATA_FILE);
+        try {
+            return JSON.readValue(meta.toFile(), ModelVersionInfo.class);
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            throw notFound("model '" + model + "' has no version " + version);
+        } catch (IOException e) {
+            throw io("cannot read " + meta, e);
+        }
+    }
+
+    /** Path of the model file of a version (which must exist). */
+    public Path modelFile(String model, int version) {
+        return describe(model, version).modelFile(root);
+    }
+
+    /** Aliases of a model: alias name to version, sorted by name. */
+    public Map<String, Integer> aliases(String model) {
+        Path f = modelDir(model).resolve(ALIASES_FILE);
+        try {
+            return new TreeMap<>(JSON.readValue(f.toFile(), new TypeReference<Map<String, Integer>>() { }));
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            if (!Files.isDirectory(modelDir(model))) {
+                throw notFound("model '" + model + "' is not in the registry");
+            }
+            return new TreeMap<>();
+        } catch (IOException e) {
+            throw io("cannot read " + f, e);
+        }
+    }
+
+    /** The version an alias points at, if the alias exists. */
+    public Optional<Integer> resolveAlias(String model, String alias) {
+        return Optional.ofNullable(aliases(model).get(alias));
+    }
+
+    /**
+     * The model's history, oldest first. A line being appended by a writer right now (no newline
+     * yet) is skipped, so a reader never fails on it.
+     */
+    public List<HistoryEntry> history(String model) {
+        Path f = modelDir(model).resolve(HISTORY_FILE);
+        List<HistoryEntry> out = new ArrayList<>();
+        byte[] all;
+        try {
+            all = Files.readAllBytes(f);
+        } catch (NoSuchFileException e) {
+            if (!Files.isDirectory(modelDir(model))) {
+                throw notFound("model '" + model + "' is not in the registry");
+            }
+            return out;
+        } catch (IOException e) {
+            throw io("cannot read " + f, e);
+        }
+        String text = new String(all, StandardCharsets.UTF_8);
+        int start = 0;
+        for (int nl = text.indexOf('\n'); nl >= 0; start = nl + 1, nl = text.indexOf('\n', start)) {
+            String line = text.substring(start, nl).trim();
+            if (!line.isEmpty()) {
+                try {
+                    out.add(JSON.readValue(line, HistoryEntry.class));
+                } catch (IOException e) {
+                    throw io("corrupt line in " + f + ": " + line, e);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Recomputes the SHA-256 of every version of {@code model} (or of every model when null) and
+     * compares it with the recorded one.
+     */
+    public List<VerifyResult> verify(String model) {
+        List<VerifyResult> out = new ArrayList<>();
+        for (String m : model == null ? models() : List.of(model)) {
+            for (ModelVersionInfo info : versions(m)) {
+                out.add(verify(info));
+            }
+        }
+        return out;
+    }
+
+    /** Checks one version's model file against its recorded SHA-256. */
+    public VerifyResult verify(String model, int version) {
+        return verify(describe(model, version));
+    }
+
+    private VerifyResult verify(ModelVersionInfo info) {
+        Path f = info.modelFile(root);
+        try (InputStream in = Files.newInputStream(f)) {
+            MessageDigest md = sha256();
+            byte[] buf = new byte[1 << 16];
+            for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                md.update(buf, 0, n);
+            }
+            String actual = HexFormat.of().formatHex(md.digest());
+            boolean ok = actual.equals(info.sha256());
+            return new VerifyResult(info.model(), info.version(), ok, info.sha256(), actual,
+                    ok ? "ok" : "checksum mismatch: the model file was modified after registration");
+        } catch (NoSuchFileException e) {
+            return new VerifyResult(info.model(), info.version(), false, info.sha256(), null, "model file is missing");
+        } catch (IOException e) {
+            return new VerifyResult(info.model(), info.version(), false, info.sha256(), null,
+                    "cannot read model file: " + e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    /** Registers a copy of {@code modelFile} as the next version of {@code model}. */
+    public ModelVersionInfo register(String model, Path modelFile, RegisterOptions options) {
+        try (InputStream in = Files.newInputStream(modelFile)) {
+            return register(model, in, options);
+        } catch (NoSuchFileException e) {
+            throw new RegistryException(RegistryException.Kind.INVALID, "no such model file: " + modelFile);
+        } catch (IOException e) {
+            throw io("cannot read " + modelFile, e);
+        }
+    }
+
+    /**
+     * Registers the bytes of {@code data} (a saved model) as the next version of {@code model}.
+     * Atomic: the version becomes visible complete, or not at all.
+     *
+     * @throws RegistryException INVALID when the data is not a loadable model (with validation on)
+     */
+    public ModelVersionInfo register(String model, InputStream data, RegisterOptions options) {
+        checkModelName(model);
+        String crashPoint = System.getProperty(CRASH_POINT_PROPERTY, "");
+        Path staging = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-" + UUID.randomUUID());
+        try {
+            Files.createDirectories(staging);
+            Path file = staging.resolve(MODEL_FILE);
+            // 1. copy + hash outside the lock: this is the slow part and needs no coordination
+            MessageDigest md = sha256();
+            long size = 0;
+            try (InputStream in = new DigestInputStream(data, md);
+                 FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                byte[] buf = new byte[1 << 16];
+                for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                    if (crashPoint.equals("mid-copy") && n > 1) {
+                        out.write(ByteBuffer.wrap(buf, 0, n / 2));
+                        out.force(true);
+                        Runtime.getRuntime().halt(86);
+                    }
+                    ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
+                    while (bb.hasRemaining()) {
+                        out.write(bb);
+                    }
+                    size += n;
+                }
+                out.force(true);
+            }
+            if (size == 0) {
+                throw new RegistryException(RegistryException.Kind.INVALID, "the model file is empty");
+            }
+            final String sha = HexFormat.of().formatHex(md.digest());
+            final long bytes = size;
+            final Signature sig = options.validate() ? Signature.of(file) : Signature.UNKNOWN;
+            // 2. allocate the number and publish under the lock
+            return withLock(() -> {
+                cleanStaleStaging();
+                Path mdir = root.resolve(model);
+                Files.createDirectories(mdir);
+                int version = nextVersion(mdir);
+                ModelVersionInfo info = new ModelVersionInfo(model, version, Instant.now().toString(),
+                        options.source(), options.actor(), MODEL_FILE, sha, bytes, sig.inputs(),
+                        sig.outputs(), sig.classes(), options.metrics());
+                writeDurably(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
+                fsyncDir(staging);
+                if (crashPoint.equals("before-publish")) {
+                    Runtime.getRuntime().halt(86);
+                }
+                Path target = mdir.resolve(Integer.toString(version));
+                Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+                fsyncDir(mdir);
+                appendHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
+                        model, version, null, null));
+                return info;
+            });
+        } catch (IOException e) {
+            throw io("cannot register " + model, e);
+        } finally {
+            deleteTree(staging); // no-op once published (the directory was renamed away)
+        }
+    }
+
+    /**
+     * Points {@code alias} at {@code version} (creating or moving it).
+     *
+     * @return the version it pointed at before, if any
+     */
+    public Optional<Integer> setAlias(String model, String alias, int version, String actor) {
+        checkAliasName(alias);
+        return withLock(() -> {
+            Path mdir = existingModelDir(model);
+            if (!Files.isDirectory(mdir.resolve(Integer.toString(version)))) {
+                throw notFound("model '" + model + "' has no version " + version);
+            }
+            Map<String, Integer> aliases = aliases(model);
+            Integer previous = aliases.put(alias, version);
+            writeAliases(mdir, aliases);
+            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.ALIAS, model,
+                    version, alias, previous));
+            return Optional.ofNullable(previous);
+        });
+    }
+
+    /** Removes an alias. */
+    public void removeAlias(String model, String alias, String actor) {
+        withLock(() -> {
+            Path mdir = existingModelDir(model);
+            Map<String, Integer> aliases = aliases(model);
+            Integer previous = aliases.remove(alias);
+            if (previous == null) {
+                throw notFound("model '" + model + "' has no alias '" + alias + "'");
+            }
+            writeAliases(mdir, aliases);
+            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNALIAS, model,
+                    null, alias, previous));
+            return null;
+        });
+    }
+
+    /**
+     * Moves {@code alias} back to the version it pointed at before its current assignment, as
+     * recorded in the history. Repeated rollbacks walk further back; versions deleted since are
+     * skipped.
+     *
+     * @return the version the alias points at now
+     * @throws RegistryException CONFLICT when there is no earlier version to go back to
+     */
+    public int rollback(String model, String alias, String actor) {
+        return withLock(() -> {
+            Path mdir = existingModelDir(model);
+            Map<String, Integer> aliases = aliases(model);
+            Integer current = aliases.get(alias);
+            if (current == null) {
+                throw notFound("model '" + model + "' has no alias '" + alias + "'");
+            }
+            Deque<Integer> stack = aliasStack(model, alias);
+            // drop the current assignment, then anything that no longer exists or equals it
+            if (!stack.isEmpty() && stack.peek().equals(current)) {
+                stack.pop();
+            }
+            while (!stack.isEmpty() && (stack.peek().equals(current)
+                    || !Files.isDirectory(mdir.resolve(Integer.toString(stack.peek()))))) {
+                stack.pop();
+            }
+            if (stack.isEmpty()) {
+                throw new RegistryException(RegistryException.Kind.CONFLICT,
+                        "alias '" + alias + "' of model '" + model + "' has no previous version to roll back to");
+            }
+            int target = stack.peek();
+            aliases.put(alias, target);
+            writeAliases(mdir, aliases);
+            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.ROLLBACK, model,
+                    target, alias, current));
+            return target;
+        });
+    }
+
+    /**
+     * The version a {@link #rollback} of {@code alias} would go back to now, without changing
+     * anything (a preview: another writer may change the answer before a rollback runs).
+     */
+    public Optional<Integer> rollbackTarget(String model, String alias) {
+        Path mdir = existingModelDir(model);
+        Integer current = aliases(model).get(alias);
+        if (current == null) {
+            throw notFound("model '" + model + "' has no alias '" + alias + "'");
+        }
+        Deque<Integer> stack = aliasStack(model, alias);
+        while (!stack.isEmpty() && (stack.peek().equals(current)
+                || !Files.isDirectory(mdir.resolve(Integer.toString(stack.peek()))))) {
+            stack.pop();
+        }
+        return stack.isEmpty() ? Optional.empty() : Optional.of(stack.peek());
+    }
+
+    /**
+     * Replays the history of one alias into a stack of assignments, most recent on top: an alias
+     * move pushes, a rollback pops back to the version it restored, an unalias clears.
+     */
+    private Deque<Integer> aliasStack(String model, String alias) {
+        Deque<Integer> stack = new ArrayDeque<>();
+        for (HistoryEntry e : history(model)) {
+            if (!alias.equals(e.alias())) {
+                continue;
+            }
+            switch (e.action()) {
+                case HistoryEntry.ALIAS -> stack.push(e.version());
+                case HistoryEntry.UNALIAS -> stack.clear();
+                case HistoryEntry.ROLLBACK -> {
+                    while (!stack.isEmpty() && !stack.peek().equals(e.version())) {
+                        stack.pop();
+                    }
+                    if (stack.isEmpty()) {
+                        stack.push(e.version());
+                    }
+                }
+                default -> { }
+            }
+        }
+        return stack;
+    }
+
+    /**
+     * Deletes a version. Its number is never reused.
+     *
+     * @throws RegistryException CONFLICT while an alias points at it
+     */
+    public void deleteVersion(String model, int version, String actor) {
+        withLock(() -> {
+            Path mdir = existingModelDir(model);
+            Path vdir = mdir.resolve(Integer.toString(version));
+            if (!Files.isDirectory(vdir)) {
+                throw notFound("model '" + model + "' has no version " + version);
+            }
+            List<String> using = new ArrayList<>();
+            aliases(model).forEach((a, v) -> {
+                if (v == version) {
+                    using.add(a);
+                }
+            });
+            if (!using.isEmpty()) {
+                throw new RegistryException(RegistryException.Kind.CONFLICT, "version " + version + " of model '"
+                        + model + "' is in use by alias(es) " + using + "; move them first");
+            }
+            // rename away first, so readers see the version vanish at once rather than half deleted
+            Path trash = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-del-" + UUID.randomUUID());
+            Files.createDirectories(trash.getParent());
+            Files.move(vdir, trash, StandardCopyOption.ATOMIC_MOVE);
+            fsyncDir(mdir);
+            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.DELETE, model,
+                    version, null, null));
+            deleteTree(trash);
+            return null;
+        });
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /** Input/output sizes of a model file, read by loading it (which also proves it is loadable). */
+    private record Signature(int inputs, int outputs, List<String> classes) {
+        static final Signature UNKNOWN = new Signature(-1, -1, List.of());
+
+        static Signature of(Path file) {
+            try (Model m = Model.load(file)) {
+                return new Signature(m.inputSize(), m.outputSize(), m.classNames());
+            } catch (RuntimeException e) {
+                throw new RegistryException(RegistryException.Kind.INVALID, "not a valid model file: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private interface LockedAction<T> {
+        T run() throws IOException;
+    }
+
+    /** Runs {@code action} holding the registry's writer lock, across threads and processes. */
+    private <T> T withLock(LockedAction<T> action) {
+        processLock.lock();
+        try (FileChannel ch = FileChannel.open(root.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = ch.lock()) {
+            return action.run();
+        } catch (IOException e) {
+            throw io("registry write failed at " + root, e);
+        } finally {
+            processLock.unlock();
+        }
+    }
+
+    /** Next version number: one more than anything ever allocated or present. Caller holds the lock. */
+    private int nextVersion(Path mdir) throws IOException {
+        int last = 0;
+        Path counter = mdir.resolve(COUNTER_FILE);
+        if (Files.exists(counter)) {
+            try {
+                last = Integer.parseInt(Files.readString(counter).trim());
+            } catch (NumberFormatException e) {
+                last = 0; // a damaged counter is recovered from the directories below
+            }
+        }
+        try (Stream<Path> s = Files.list(mdir)) {
+            last = Math.max(last, s.map(p -> p.getFileName().toString())
+                    .filter(n -> VERSION_DIR.matcher(n).matches())
+                    .mapToInt(Integer::parseInt).max().orElse(0));
+        }
+        int next = last + 1;
+        // persist before publishing: a crash after this wastes a number, never reuses one
+        Path tmp = mdir.resolve(COUNTER_FILE + ".tmp");
+        writeDurably(tmp, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
+        Files.move(tmp, counter, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return next;
+    }
+
+    private void writeAliases(Path mdir, Map<String, Integer> aliases) throws IOException {
+        Path tmp = mdir.resolve(ALIASES_FILE + ".tmp");
+        writeDurably(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
+        Files.move(tmp, mdir.resolve(ALIASES_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        fsyncDir(mdir);
+    }
+
+    private void appendHistory(Path mdir, HistoryEntry entry) throws IOException {
+        // one write() of a complete line, then fsync: readers skip a line without its newline
+        byte[] line = (JSON.writeValueAsString(entry) + "\n").getBytes(StandardCharsets.UTF_8);
+        try (FileChannel ch = FileChannel.open(mdir.resolve(HISTORY_FILE), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            ByteBuffer bb = ByteBuffer.wrap(line);
+            while (bb.hasRemaining()) {
+                ch.write(bb);
+            }
+            ch.force(true);
+        }
+    }
+
+    private static void writeDurably(Path file, byte[] bytes) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer bb = ByteBuffer.wrap(bytes);
+            while (bb.hasRemaining()) {
+                ch.write(bb);
+            }
+            ch.force(true);
+        }
+    }
+
+    /** Makes a directory's entries (a rename into it) durable. */
+    private static void fsyncDir(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
+            // some file systems refuse fsync on directories; the rename itself is still atomic
+        }
+    }
+
+    /** Removes staging directories left by processes that died mid-register. Caller holds the lock. */
+    private void cleanStaleStaging() {
+        Path dir = root.resolve(STAGING_DIR);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                int dash = n.indexOf('-');
+                try {
+                    long pid = Long.parseLong(dash > 0 ? n.substring(0, dash) : n);
+                    if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                        continue;
+                    }
+                    if (pid == ProcessHandle.current().pid()) {
+                        continue; // ours: other threads may be staging right now
+                    }
+                } catch (NumberFormatException e) {
+                    // not ours to judge: remove
+                }
+                deleteTree(p);
+            }
+        } catch (IOException e) {
+            // best effort: stale staging directories are invisible to readers anyway
+        }
+    }
+
+    private static void deleteTree(Path p) {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            s.sorted(Collections.reverseOrder()).forEach(q -> {
+                try {
+                    Files.deleteIfExists(q);
+                } catch (IOException e) {
+                    // best effort
+                }
+            });
+        } catch (IOException | UncheckedIOException e) {
+            // best effort
+        }
+    }
+
+    private Path modelDir(String model) {
+        checkModelName(model);
+        return root.resolve(model);
+    }
+
+    private Path existingModelDir(String model) {
+        Path d = modelDir(model);
+        if (!Files.isDirectory(d)) {
+            throw notFound("model '" + model + "' is not in the registry");
+        }
+        return d;
+    }
+
+    private Path versionDir(String model, int version) {
+        if (version < 1) {
+            throw new RegistryException(RegistryException.Kind.INVALID, "bad version " + version + ": versions start at 1");
+        }
+        return modelDir(model).resolve(Integer.toString(version));
+    }
+
+    /** Rejects names that could escape the root or collide with the registry's own files. */
+    public static void checkModelName(String model) {
+        if (model == null || !MODEL_NAME.matcher(model).matches()) {
+            throw new RegistryException(RegistryException.Kind.INVALID, "bad model name '" + model
+                    + "': use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 128)");
+        }
+    }
+
+    /** Alias names start with a letter, so that they never look like a version number. */
+    public static void checkAliasName(String alias) {
+        if (alias == null || !ALIAS_NAME.matcher(alias).matches()) {
+            throw new RegistryException(RegistryException.Kind.INVALID, "bad alias name '" + alias
+                    + "': use letters, digits, '.', '_' and '-', starting with a letter (at most 64)");
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
+    private static RegistryException notFound(String message) {
+        return new RegistryException(RegistryException.Kind.NOT_FOUND, message);
+    }
+
+    private static RegistryException io(String message, IOException e) {
+        return new RegistryException(RegistryException.Kind.IO, message + ": " + e.getMessage(), e);
+    }
+}

@@ -1,0 +1,26 @@
+package io.dense4j.registry;
+
+import io.dense4j.Sequential;
+import io.dense4j.layers.Activation;
+import io.dense4j.layers.Dense;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** Creates small model files for the registry tests, through the public API only. */
+final class TestModels {
+    private TestModels() {
+    }
+
+    /**
+     * Writes a small 4-input, 3-output model to {@code file}; different seeds give different weights.
+     * The only place these tests create a model.
+     */
+    static Path writeModel(Path file, long seed) {
+        try (Sequential m = Sequential.of(Dense.of(4, 3, Activation.SOFTMAX))) {
+            m.initialize(seed).classNames(List.of("a", "b", "c"));
+            m.save(file);
+        }
+        return file;
+    }
+}
