@@ -173,16 +173,23 @@ class NativeOpsTest {
             default -> LINEAR;
         };
         double refLoss = Reference.loss(lossKind, activate(out, n, k, act), labels, targets, n, k);
+        // central differences of the mean loss; a row's loss depends only on that row, so each element is
+        // differentiated through its own row's loss divided by n
         double[] refGrad = new double[n * k];
         double h = 1e-6;
-        for (int i = 0; i < out.length; i++) {
-            double keep = out[i];
-            out[i] = keep + h;
-            double up = Reference.loss(lossKind, activate(out, n, k, act), labels, targets, n, k);
-            out[i] = keep - h;
-            double down = Reference.loss(lossKind, activate(out, n, k, act), labels, targets, n, k);
-            out[i] = keep;
-            refGrad[i] = (up - down) / (2 * h);
+        for (int row = 0; row < n; row++) {
+            double[] o = java.util.Arrays.copyOfRange(out, row * k, row * k + k);
+            double[] t = java.util.Arrays.copyOfRange(targets, row * k, row * k + k);
+            int[] l = {labels[row]};
+            for (int j = 0; j < k; j++) {
+                double keep = o[j];
+                o[j] = keep + h;
+                double up = Reference.loss(lossKind, activate(o, 1, k, act), l, t, 1, k);
+                o[j] = keep - h;
+                double down = Reference.loss(lossKind, activate(o, 1, k, act), l, t, 1, k);
+                o[j] = keep;
+                refGrad[row * k + j] = (up - down) / (2 * h) / n;
+            }
         }
         try (FloatPointer po = ptr(out); IntPointer pl = new IntPointer(labels); FloatPointer pt = ptr(targets);
              FloatPointer pg = poisoned(n * k); LongPointer correct = new LongPointer(1)) {

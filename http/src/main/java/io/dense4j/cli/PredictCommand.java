@@ -34,6 +34,9 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--top", defaultValue = "3", description = "probabilities shown per row (default: ${DEFAULT-VALUE})")
     int top;
 
+    @Option(names = "--write-request", description = "also write these rows as a KServe V2 infer request body (JSON) to this file")
+    Path requestFile;
+
     @Override
     public Integer call() throws Exception {
         if ((data == null) == (values == null)) {
@@ -58,6 +61,9 @@ public final class PredictCommand implements Callable<Integer> {
                 }
             }
             float[][] p = model.predict(input.toArray(new float[0][]));
+            if (requestFile != null) {
+                writeV2Request(requestFile, input, model.inputSize());
+            }
             for (int i = 0; i < p.length; i++) {
                 Integer[] order = new Integer[p[i].length];
                 for (int j = 0; j < order.length; j++) {
@@ -77,6 +83,27 @@ public final class PredictCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** A ready-to-send body for POST /v2/models/{m}/infer: one FP32 input [rows, features] named "input". */
+    private static void writeV2Request(Path file, List<float[]> rows, int width) throws java.io.IOException {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var body = json.createObjectNode();
+        var in = body.putArray("inputs").addObject();
+        in.put("name", "input");
+        in.putArray("shape").add(rows.size()).add(width);
+        in.put("datatype", "FP32");
+        var data = in.putArray("data");
+        for (float[] r : rows) {
+            for (float v : r) {
+                data.add(v);
+            }
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            java.nio.file.Files.createDirectories(parent);
+        }
+        java.nio.file.Files.writeString(file, json.writeValueAsString(body));
     }
 
     private static String name(Model m, int c) {
