@@ -582,7 +582,7 @@ int main() {
          {0, 0}, ref::BCE, ref::RMSPROP, {0.9f, 1e-7f, 1e-3f, 0.5f, 1}, 0, 0, 33, 20, false, 1e-3},
         {"mlp 12-9-4 softmax+drop/linear CCE adamw-amsgrad", {12, 9, 4}, {D4J_CUDA_ACT_SOFTMAX, D4J_CUDA_ACT_LINEAR},
          {0.3f, 0}, ref::CCE, ref::ADAMW, {0.9f, 0.99f, 1e-8f, 1e-2f, 1}, 0, 0, 16, 20, false, 1e-2},
-        {"mlp 1-127-1 relu/softmax-output MSE adam", {1, 127, 1}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_SOFTMAX},
+        {"mlp 1-127-1 relu/sigmoid-output MSE adam", {1, 127, 1}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_SIGMOID},
          {0, 0}, ref::MSE, ref::ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 1, 10, false, 1e-3},
     };
     if (g_quick) { nets.resize(1); nets[0].steps = 9; }
