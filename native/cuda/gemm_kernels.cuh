@@ -1,0 +1,398 @@
+// The GEMM kernels behind the three dense products (forward, input gradient, weight gradient), as templates
+// over the operand layouts; each of gemm_forward.cu, gemm_backward_input.cu and gemm_backward_weight.cu
+// instantiates its own layout.
+//
+// C[M,N] = epilogue(op(A)[M,K] . op(B)[K,N]), all row-major; op(A) is A or A^T (TA), op(B) is B or B^T (TB).
+//
+// How the fast kernels are made fast:
+//  - block tiles BMxBN staged through shared memory in BK-deep slices, double-buffered: the next slice is
+//    fetched from global memory into registers while the current one is multiplied, then stored to the other
+//    buffer, so one __syncthreads per slice and global latency hidden behind the FMAs;
+//  - 16-byte (float4) global loads along whichever dimension is contiguous in memory (K for a row-major A,
+//    M for a transposed A, N for row-major B, K for transposed B), with a scalar fallback at ragged edges and
+//    for leading dimensions that are not multiples of 4; tiles are stored K-major in shared memory ([BK][BM])
+//    so the inner loop reads float4 fragments of both operands, with +4 (FP32) / +8 (TF32) float padding to
+//    keep the transposing stores and the fragment loads free of bank conflicts;
+//  - FP32: register blocking, each thread accumulating a TMxTN (8x8 or 4x4) block of C as outer products of
+//    two float4-loaded fragments whose rows/columns are interleaved (ty*4 + c*BM/(TM/4)) so a quarter warp
+//    reads 128 contiguous bytes;
+//  - TF32 (precision setting): mma.sync.m16n8k8 tensor-core instructions, operands rounded to TF32 (cvt.rna)
+//    once when stored to shared memory, FP32 accumulation, warps arranged WMxWN over the block tile;
+//  - tile shapes 128x128 (big squares), 64x64 and 32x32 (32-row batches, narrow outputs), chosen at run time,
+//    and split-K across gridDim.z when the tiles alone cannot fill the SMs (32x784x128 gives 4 tiles of 32x32:
+//    split 10 ways over K it runs 40 blocks). Split-K is reduced deterministically without float atomics:
+//    each split writes its partial tile to a workspace, the last block to arrive at a tile (integer atomic
+//    counter) sums the partials in split order 0..S-1 and runs the epilogue; results repeat bit for bit;
+//  - the epilogue (bias + activation + dropout, or activation derivative) runs in registers on the finished
+//    sums, so the output is written once and no separate elementwise kernel reads it back.
+// The simple variant (one thread per output, FP32, no shared memory) is kept as a reference for benchmarks.
+#pragma once
+#include "common.cuh"
+
+namespace d4j {
+namespace gk {
+
+struct Params {
+    const float* A; const float* B; float* C;
+    int M, N, K, lda, ldb, ldc;
+    int a_rows;          // rows of op(A) read from memory (M, or M-1 when the last row is implicit ones)
+    int vec_a, vec_b;    // float4 loads allowed
+    int k_chunk;         // K range of one split (multiple of 16)
+    float* ws; unsigned* counters;
+    Epilogue ep;
+};
+
+__device__ __forceinline__ float to_tf32(float x) {
+    uint32_t r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return __uint_as_float(r);
+}
+
+template <bool TA>
+__device__ __forceinline__ float ld_a(const Params& p, int m, int k, int kend) {
+    if (m >= p.M || k >= kend) return 0.f;
+    if (TA) {
+        if (m >= p.a_rows) return 1.f;
+        return __ldg(p.A + (size_t)k * p.lda + m);
+    }
+    return __ldg(p.A + (size_t)m * p.lda + k);
+}
+template <bool TB>
+__device__ __forceinline__ float ld_b(const Params& p, int k, int n, int kend) {
+    if (n >= p.N || k >= kend) return 0.f;
+    return TB ? __ldg(p.B + (size_t)n * p.ldb + k) : __ldg(p.B + (size_t)k * p.ldb + n);
+}
+
+// Writes one finished element through the epilogue.
+__device__ __forceinline__ void epilogue_store(const Params& p, int r, int c, float v) {
+    const Epilogue& e = p.ep;
+    size_t o = (size_t)r * p.ldc + c;
+    if (e.mode == EPI_FORWARD) {
+        if (e.bias) v += __ldg(e.bias + c);
+        if (e.z) e.z[o] = v;
+        float a = act_forward(e.act, v);
+        if (e.y_keep) e.y_keep[o] = a;
+        if (e.drop > 0.f)
+            a *= dropout_factor(dropout_key(e.st->seed, e.st->step, e.layer), (uint64_t)r * p.N + c, e.drop);
+        p.C[o] = a;
+    } else if (e.mode == EPI_BACKWARD) {
+        if (e.drop > 0.f)
+            v *= dropout_factor(dropout_key(e.st->seed, e.st->step, e.layer), (uint64_t)r * p.N + c, e.drop);
+        if (e.act != D4J_CUDA_ACT_LINEAR) v *= act_grad(e.act, e.zin ? e.zin[o] : 0.f, e.y[o]);
+        p.C[o] = v;
+    } else {
+        p.C[o] = v;
+    }
+}
+
+// Split-K: called by every block after it wrote its partial tile to ws[blockIdx.z]. The last block to arrive
+// sums the S partials in split order (deterministic) and applies the epilogue.
+template <int BM, int BN, int NT>
+__device__ void splitk_finish(const Params& p, int m0, int n0) {
+    __shared__ int is_last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned tile = blockIdx.y * gridDim.x + blockIdx.x;
+        unsigned prev = atomicAdd(&p.counters[tile], 1u);
+        is_last = prev == gridDim.z - 1;
+        if (is_last) p.counters[tile] = 0;  // ready for the next launch (graph replays)
+    }
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const size_t plane = (size_t)p.M * p.N;
+    for (int e = threadIdx.x; e < BM * BN; e += NT) {
+        int r = m0 + e / BN, c = n0 + e % BN;
+        if (r >= p.M || c >= p.N) continue;
+        const float* src = p.ws + (size_t)r * p.N + c;
+        float s = 0.f;
+        for (unsigned z = 0; z < gridDim.z; ++z) s += __ldcg(src + z * plane);
+        epilogue_store(p, r, c, s);
+    }
+}
+
+__device__ __forceinline__ void emit(const Params& p, int r, int c, float v) {
+    if (r >= p.M || c >= p.N) return;
+    if (gridDim.z == 1) epilogue_store(p, r, c, v);
+    else p.ws[(size_t)blockIdx.z * p.M * p.N + (size_t)r * p.N + c] = v;
+}
+
+// Global -> registers -> shared memory staging of one BK slice of both operands.
+template <bool TA, bool TB, int BM, int BN, int BK, int NT, int PAD, bool TF32>
+struct TileLoader {
+    static constexpr int SA = BM + PAD, SB = BN + PAD;
+    static constexpr int A_VEC = BM * BK / 4, B_VEC = BN * BK / 4;
+    static constexpr int A_PER = A_VEC / NT, B_PER = B_VEC / NT;
+    static_assert(A_VEC % NT == 0 && B_VEC % NT == 0, "tile not divisible among threads");
+    float4 ra[A_PER], rb[B_PER];
+
+    __device__ __forceinline__ void fetch(const Params& p, int m0, int n0, int k0, int kend) {
+        const int tid = threadIdx.x;
+#pragma unroll
+        for (int i = 0; i < A_PER; ++i) {
+            int idx = tid + i * NT;
+            if (!TA) {
+                int m = idx / (BK / 4), kq = (idx % (BK / 4)) * 4, gm = m0 + m, gk = k0 + kq;
+                if (p.vec_a && gm < p.M && gk + 3 < kend)
+                    ra[i] = __ldg(reinterpret_cast<const float4*>(p.A + (size_t)gm * p.lda + gk));
+                else
+                    ra[i] = make_float4(ld_a<TA>(p, gm, gk, kend), ld_a<TA>(p, gm, gk + 1, kend),
+                                        ld_a<TA>(p, gm, gk + 2, kend), ld_a<TA>(p, gm, gk + 3, kend));
+            } else {
+                int k = idx / (BM / 4), mq = (idx % (BM / 4)) * 4, gm = m0 + mq, gk = k0 + k;
+                if (p.vec_a && gm + 3 < p.a_rows && gk < kend)
+                    ra[i] = __ldg(reinterpret_cast<const float4*>(p.A + (size_t)gk * p.lda + gm));
+                else
+                    ra[i] = make_float4(ld_a<TA>(p, gm, gk, kend), ld_a<TA>(p, gm + 1, gk, kend),
+                                        ld_a<TA>(p, gm + 2, gk, kend), ld_a<TA>(p, gm + 3, gk, kend));
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < B_PER; ++i) {
+            int idx = tid + i * NT;
+            if (!TB) {
+                int k = idx / (BN / 4), nq = (idx % (BN / 4)) * 4, gn = n0 + nq, gk = k0 + k;
+                if (p.vec_b && gn + 3 < p.N && gk < kend)
+                    rb[i] = __ldg(reinterpret_cast<const float4*>(p.B + (size_t)gk * p.ldb + gn));
+                else
+                    rb[i] = make_float4(ld_b<TB>(p, gk, gn, kend), ld_b<TB>(p, gk, gn + 1, kend),
+                                        ld_b<TB>(p, gk, gn + 2, kend), ld_b<TB>(p, gk, gn + 3, kend));
+            } else {
+                int n = idx / (BK / 4), kq = (idx % (BK / 4)) * 4, gn = n0 + n, gk = k0 + kq;
+                if (p.vec_b && gn < p.N && gk + 3 < kend)
+                    rb[i] = __ldg(reinterpret_cast<const float4*>(p.B + (size_t)gn * p.ldb + gk));
+                else
+                    rb[i] = make_float4(ld_b<TB>(p, gk, gn, kend), ld_b<TB>(p, gk + 1, gn, kend),
+                                        ld_b<TB>(p, gk + 2, gn, kend), ld_b<TB>(p, gk + 3, gn, kend));
+            }
+        }
+    }
+
+    static __device__ __forceinline__ float cv(float x) { return TF32 ? to_tf32(x) : x; }
+    static __device__ __forceinline__ float4 cv4(float4 v) { return make_float4(cv(v.x), cv(v.y), cv(v.z), cv(v.w)); }
+
+    __device__ __forceinline__ void store(float* As, float* Bs) const {
+        const int tid = threadIdx.x;
+#pragma unroll
+        for (int i = 0; i < A_PER; ++i) {
+            int idx = tid + i * NT;
+            if (!TA) {
+                int m = idx / (BK / 4), kq = (idx % (BK / 4)) * 4;
+                As[(kq + 0) * SA + m] = cv(ra[i].x);
+                As[(kq + 1) * SA + m] = cv(ra[i].y);
+                As[(kq + 2) * SA + m] = cv(ra[i].z);
+                As[(kq + 3) * SA + m] = cv(ra[i].w);
+            } else {
+                int k = idx / (BM / 4), mq = (idx % (BM / 4)) * 4;
+                *reinterpret_cast<float4*>(As + k * SA + mq) = cv4(ra[i]);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < B_PER; ++i) {
+            int idx = tid + i * NT;
+            if (!TB) {
+                int k = idx / (BN / 4), nq = (idx % (BN / 4)) * 4;
+                *reinterpret_cast<float4*>(Bs + k * SB + nq) = cv4(rb[i]);
+            } else {
+                int n = idx / (BK / 4), kq = (idx % (BK / 4)) * 4;
+                Bs[(kq + 0) * SB + n] = cv(rb[i].x);
+                Bs[(kq + 1) * SB + n] = cv(rb[i].y);
+                Bs[(kq + 2) * SB + n] = cv(rb[i].z);
+                Bs[(kq + 3) * SB + n] = cv(rb[i].w);
+            }
+        }
+    }
+};
+
+// ---- FP32 SIMT kernel: BMxBN tile, BK slices, TMxTN register block per thread ----------------------------
+template <bool TA, bool TB, int BM, int BN, int BK, int TM, int TN>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_simt(Params p) {
+    constexpr int NT = (BM / TM) * (BN / TN), PAD = 4;
+    using Loader = TileLoader<TA, TB, BM, BN, BK, NT, PAD, false>;
+    constexpr int SA = Loader::SA, SB = Loader::SB;
+    constexpr int CM = TM / 4, CN = TN / 4;  // float4 chunks per thread along M and N
+    __shared__ __align__(16) float As[2][BK * SA];
+    __shared__ __align__(16) float Bs[2][BK * SB];
+
+    const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int kbeg = blockIdx.z * p.k_chunk, kend = min(p.K, kbeg + p.k_chunk);
+    float acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+
+    if (kbeg < kend) {
+        Loader ld;
+        ld.fetch(p, m0, n0, kbeg, kend);
+        ld.store(As[0], Bs[0]);
+        __syncthreads();
+        int cur = 0;
+        for (int k0 = kbeg; k0 < kend; k0 += BK) {
+            const bool next = k0 + BK < kend;
+            if (next) ld.fetch(p, m0, n0, k0 + BK, kend);
+            const float* as = As[cur];
+            const float* bs = Bs[cur];
+#pragma unroll
+            for (int kk = 0; kk < BK; ++kk) {
+                float a[TM], b[TN];
+#pragma unroll
+                for (int c = 0; c < CM; ++c) {
+                    float4 v = *reinterpret_cast<const float4*>(as + kk * SA + c * (BM / CM) + ty * 4);
+                    a[c * 4 + 0] = v.x; a[c * 4 + 1] = v.y; a[c * 4 + 2] = v.z; a[c * 4 + 3] = v.w;
+                }
+#pragma unroll
+                for (int c = 0; c < CN; ++c) {
+                    float4 v = *reinterpret_cast<const float4*>(bs + kk * SB + c * (BN / CN) + tx * 4);
+                    b[c * 4 + 0] = v.x; b[c * 4 + 1] = v.y; b[c * 4 + 2] = v.z; b[c * 4 + 3] = v.w;
+                }
+#pragma unroll
+                for (int i = 0; i < TM; ++i)
+#pragma unroll
+                    for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+            }
+            if (next) ld.store(As[cur ^ 1], Bs[cur ^ 1]);
+            __syncthreads();
+            cur ^= 1;
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i) {
+        int r = m0 + (i / 4) * (BM / CM) + ty * 4 + (i % 4);
+#pragma unroll
+        for (int j = 0; j < TN; ++j) emit(p, r, n0 + (j / 4) * (BN / CN) + tx * 4 + (j % 4), acc[i][j]);
+    }
+    if (gridDim.z > 1) splitk_finish<BM, BN, NT>(p, m0, n0);
+}
+
+// ---- TF32 tensor-core kernel: WMxWN warps, each a (BM/WM)x(BN/WN) tile of m16n8k8 MMAs ------------------
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <bool TA, bool TB, int BM, int BN, int BK, int WM, int WN>
+__global__ void __launch_bounds__(WM * WN * 32, 2) gemm_tf32(Params p) {
+    constexpr int NT = WM * WN * 32, PAD = 8;
+    using Loader = TileLoader<TA, TB, BM, BN, BK, NT, PAD, true>;
+    constexpr int SA = Loader::SA, SB = Loader::SB;
+    constexpr int WTM = BM / WM, WTN = BN / WN, MI = WTM / 16, NI = WTN / 8;
+    static_assert(MI >= 1 && NI >= 1 && BK % 8 == 0, "bad TF32 tile");
+    __shared__ __align__(16) float As[2][BK * SA];
+    __shared__ __align__(16) float Bs[2][BK * SB];
+
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
+    const int wy = warp / WN, wx = warp % WN;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int kbeg = blockIdx.z * p.k_chunk, kend = min(p.K, kbeg + p.k_chunk);
+    float acc[MI][NI][4];
+#pragma unroll
+    for (int i = 0; i < MI; ++i)
+#pragma unroll
+        for (int j = 0; j < NI; ++j)
+#pragma unroll
+            for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.f;
+
+    if (kbeg < kend) {
+        Loader ld;
+        ld.fetch(p, m0, n0, kbeg, kend);
+        ld.store(As[0], Bs[0]);
+        __syncthreads();
+        int cur = 0;
+        for (int k0 = kbeg; k0 < kend; k0 += BK) {
+            const bool next = k0 + BK < kend;
+            if (next) ld.fetch(p, m0, n0, k0 + BK, kend);
+            const float* as = As[cur];
+            const float* bs = Bs[cur];
+#pragma unroll
+            for (int kk = 0; kk < BK; kk += 8) {
+                uint32_t a[MI][4], b[NI][2];
+#pragma unroll
+                for (int mi = 0; mi < MI; ++mi) {
+                    int mb = wy * WTM + mi * 16 + g;
+                    a[mi][0] = __float_as_uint(as[(kk + t4) * SA + mb]);
+                    a[mi][1] = __float_as_uint(as[(kk + t4) * SA + mb + 8]);
+                    a[mi][2] = __float_as_uint(as[(kk + t4 + 4) * SA + mb]);
+                    a[mi][3] = __float_as_uint(as[(kk + t4 + 4) * SA + mb + 8]);
+                }
+#pragma unroll
+                for (int ni = 0; ni < NI; ++ni) {
+                    int nb = wx * WTN + ni * 8 + g;
+                    b[ni][0] = __float_as_uint(bs[(kk + t4) * SB + nb]);
+                    b[ni][1] = __float_as_uint(bs[(kk + t4 + 4) * SB + nb]);
+                }
+#pragma unroll
+                for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+                    for (int ni = 0; ni < NI; ++ni) mma_tf32(acc[mi][ni], a[mi], b[ni]);
+            }
+            if (next) ld.store(As[cur ^ 1], Bs[cur ^ 1]);
+            __syncthreads();
+            cur ^= 1;
+        }
+    }
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < NI; ++ni)
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+                emit(p, m0 + wy * WTM + mi * 16 + g + (r >= 2 ? 8 : 0), n0 + wx * WTN + ni * 8 + 2 * t4 + (r & 1),
+                     acc[mi][ni][r]);
+    if (gridDim.z > 1) splitk_finish<BM, BN, NT>(p, m0, n0);
+}
+
+// ---- simple reference kernel: one thread per output element ----------------------------------------------
+template <bool TA, bool TB>
+__global__ void gemm_naive(Params p) {
+    int c = blockIdx.x * 16 + threadIdx.x % 16, r = blockIdx.y * 16 + threadIdx.x / 16;
+    if (r >= p.M || c >= p.N) return;
+    float acc = 0.f;
+    for (int k = 0; k < p.K; ++k) acc = fmaf(ld_a<TA>(p, r, k, p.K), ld_b<TB>(p, k, c, p.K), acc);
+    epilogue_store(p, r, c, acc);
+}
+
+// Tile configurations: 0 = 128x128, 1 = 64x64, 2 = 32x32, 3 = simple.
+constexpr int kCfgBM[4] = {128, 64, 32, 16};
+constexpr int kCfgBN[4] = {128, 64, 32, 16};
+
+template <bool TA, bool TB>
+cudaError_t launch(const GemmCall& c, const GemmPlan& pl, const GemmWorkspace& w, cudaStream_t s) {
+    Params p;
+    p.A = c.A; p.B = c.B; p.C = c.C;
+    p.M = c.M; p.N = c.N; p.K = c.K; p.lda = c.lda; p.ldb = c.ldb; p.ldc = c.ldc;
+    p.a_rows = c.a_ones_row ? c.M - 1 : c.M;
+    p.vec_a = (c.lda % 4 == 0) && ((uintptr_t)c.A % 16 == 0);
+    p.vec_b = (c.ldb % 4 == 0) && ((uintptr_t)c.B % 16 == 0);
+    p.k_chunk = pl.k_chunk;
+    p.ws = w.ws; p.counters = w.counters;
+    p.ep = c.ep;
+    dim3 grid(pl.tiles_n, pl.tiles_m, pl.splits);
+    const bool tf32 = c.precision == D4J_CUDA_PRECISION_TF32;
+    switch (pl.cfg) {
+        case 0:
+            if (tf32) gemm_tf32<TA, TB, 128, 128, 16, 2, 4><<<grid, 256, 0, s>>>(p);
+            else gemm_simt<TA, TB, 128, 128, 8, 8, 8><<<grid, 256, 0, s>>>(p);
+            break;
+        case 1:
+            if (tf32) gemm_tf32<TA, TB, 64, 64, 16, 2, 2><<<grid, 128, 0, s>>>(p);
+            else gemm_simt<TA, TB, 64, 64, 16, 4, 4><<<grid, 256, 0, s>>>(p);
+            break;
+        case 2:
+            if (tf32) gemm_tf32<TA, TB, 32, 32, 16, 2, 2><<<grid, 128, 0, s>>>(p);
+            else gemm_simt<TA, TB, 32, 32, 16, 4, 4><<<grid, 64, 0, s>>>(p);
+            break;
+        default:
+            gemm_naive<TA, TB><<<dim3((c.N + 15) / 16, (c.M + 15) / 16), 256, 0, s>>>(p);
+            break;
+    }
+    return cudaGetLastError();
+}
+
+}  // namespace gk
+}  // namespace d4j
