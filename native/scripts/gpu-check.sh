@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-call GPU check of the Dense4J CUDA engine, for a lent H200 machine (nvcc, CMake, PyTorch; no Java, no network).
-#   bash scripts/gpu-check.sh [OUT_DIR]          (OUT_DIR defaults to $OUT, else /tmp/d4j-gpu-check)
+#   bash native/scripts/gpu-check.sh [OUT_DIR]          (OUT_DIR defaults to $OUT, else /tmp/d4j-gpu-check)
 # Stages, each with its own time limit inside an overall budget (D4J_CHECK_BUDGET_S, default 450 s < 8 min):
 #   build (CMake, CUDA library + tests + tools; the CPU library too when D4J_OPENBLAS_DIR points at an extracted
 #   OpenBLAS preset, else -DD4J_CUDA_ONLY=ON) | ctest | bench_cuda | train_cuda (reference workload, FP32 and
@@ -10,7 +10,7 @@
 set -u
 START=$(date +%s)
 BUDGET=${D4J_CHECK_BUDGET_S:-450}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT_DIR=${1:-${OUT:-/tmp/d4j-gpu-check}}
 BUILD=${D4J_BUILD_DIR:-/tmp/d4j-gpu-build}
 JOBS=$(nproc 2>/dev/null || echo 4)
@@ -63,7 +63,7 @@ summary() {
     echo
     sort -u "$RESULTS.tmp" 2>/dev/null > "$RESULTS"
     if command -v python3 >/dev/null 2>&1; then
-      python3 "$ROOT/scripts/gpu_table.py" "$RESULTS" || { echo "(table script failed; raw results:)"; cat "$RESULTS"; }
+      python3 "$ROOT/native/scripts/gpu_table.py" "$RESULTS" || { echo "(table script failed; raw results:)"; cat "$RESULTS"; }
     else
       cat "$RESULTS"
     fi
@@ -101,9 +101,9 @@ if (( BUILT == 0 )); then
 fi
 # ---- PyTorch (cuBLAS) on the same GPU: GEMMs and the same workload, eager and graph-captured ---------------------
 if [ -f /tmp/d4j_data.bin ]; then
-  stage pytorch 150 "$OUT_DIR/torch.log" python3 "$ROOT/scripts/gpu_bench.py" --data /tmp/d4j_data.bin --epochs 5
+  stage pytorch 150 "$OUT_DIR/torch.log" python3 "$ROOT/native/scripts/gpu_bench.py" --data /tmp/d4j_data.bin --epochs 5
 else
-  stage pytorch 120 "$OUT_DIR/torch.log" python3 "$ROOT/scripts/gpu_bench.py"
+  stage pytorch 120 "$OUT_DIR/torch.log" python3 "$ROOT/native/scripts/gpu_bench.py"
 fi
 # ---- compute-sanitizer on the short case -------------------------------------------------------------------------
 if (( BUILT == 0 )) && [ -n "$SANITIZER" ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side of scripts/gpu-check.sh, on the same GPU as the Dense4J CUDA engine.
+"""PyTorch side of native/scripts/gpu-check.sh, on the same GPU as the Dense4J CUDA engine.
 
   gemm:     torch.mm (cuBLAS) at the shapes bench_cuda times, FP32 (TF32 off) and TF32, CUDA events, median.
   workload: the reference MLP 784-128-10 (ReLU, softmax cross-entropy, Adam lr 1e-3 eps 1e-7, batch 32) for N

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the RESULT lines collected by scripts/gpu-check.sh into one table (GEMMs side by side with cuBLAS,
+"""Turns the RESULT lines collected by native/scripts/gpu-check.sh into one table (GEMMs side by side with cuBLAS,
 the reference workload side by side with PyTorch eager and CUDA-graph, and the issue's performance goals)."""
 import re
 import sys
