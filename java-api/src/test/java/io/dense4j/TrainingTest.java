@@ -222,7 +222,7 @@ class TrainingTest {
     }
 
     @Test
-    void partialLastBatchDropoutSchedulesAndStandardizationTrain() {
+    void partialLastBatchDropoutSchedulesAndStandardizationTrain(@TempDir Path dir) {
         Random r = new Random(11);
         int n = 1001; // 1001 = 31 * 32 + 9: a partial last batch
         float[] x = new float[n * 5];
@@ -245,6 +245,18 @@ class TrainingTest {
             assertTrue(h.last().accuracy() > 0.9, "a linearly separable problem: accuracy " + h.last().accuracy());
             assertTrue(h.last().learningRate() < 1e-2, "cosine schedule must have decayed the rate");
             assertEquals(50f, x[0], 40f, "fit must not normalize the caller's data in place");
+            // the fitted standardization travels with the model: raw rows give the same outputs after a reload
+            Path file = dir.resolve("standardized.d4j");
+            m.save(file);
+            float[][] raw = {java.util.Arrays.copyOfRange(x, 0, 5), java.util.Arrays.copyOfRange(x, 5, 10)};
+            try (Model loaded = Model.load(file)) {
+                float[][] a = m.predict(raw);
+                float[][] b = loaded.predict(raw);
+                for (int i = 0; i < a.length; i++) {
+                    assertArrayEquals(a[i], b[i], 0f);
+                }
+                assertNotNull(((Sequential) loaded).preprocessing(), "the normalizer is saved with the model");
+            }
         }
     }
 
