@@ -2,6 +2,7 @@ package io.dense4j.cli;
 
 import io.dense4j.Model;
 import io.dense4j.data.Dataset;
+import io.dense4j.tensor.Device;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +35,9 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--top", defaultValue = "3", description = "probabilities shown per row (default: ${DEFAULT-VALUE})")
     int top;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE})")
+    String device;
+
     @Option(names = "--write-request", description = "also write these rows as a KServe V2 infer request body (JSON) to this file")
     Path requestFile;
 
@@ -42,7 +46,9 @@ public final class PredictCommand implements Callable<Integer> {
         if ((data == null) == (values == null)) {
             throw new IllegalArgumentException("give either --data or --values");
         }
+        Device dev = Device.parse(device);
         try (Model model = Model.load(modelFile)) {
+            model.to(dev);
             List<float[]> input = new ArrayList<>();
             List<String> truth = new ArrayList<>();
             List<Integer> index = new ArrayList<>();
