@@ -38,6 +38,10 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--repeat", description = "also time N more predict calls of these rows from Java (after N/5 warm-up"
+            + " calls) and print the latency per call")
+    Integer repeat;
+
     @Option(names = "--write-request", description = "also write these rows as a KServe V2 infer request body (JSON) to this file")
     Path requestFile;
 
@@ -66,7 +70,11 @@ public final class PredictCommand implements Callable<Integer> {
                     }
                 }
             }
-            float[][] p = model.predict(input.toArray(new float[0][]));
+            float[][] rowsIn = input.toArray(new float[0][]);
+            float[][] p = model.predict(rowsIn);
+            if (repeat != null && repeat > 0) {
+                printLatency(model, rowsIn, repeat);
+            }
             if (requestFile != null) {
                 writeV2Request(requestFile, input, model.inputSize());
             }
@@ -89,6 +97,25 @@ public final class PredictCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** End-to-end latency of {@code Model.predict} from Java (input validation, copies, kernels, copy back). */
+    private static void printLatency(Model model, float[][] rows, int n) {
+        for (int i = 0; i < Math.max(1, n / 5); i++) {
+            model.predict(rows);
+        }
+        long[] ns = new long[n];
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            long a = System.nanoTime();
+            model.predict(rows);
+            ns[i] = System.nanoTime() - a;
+        }
+        double mean = (System.nanoTime() - t0) / 1e3 / n;
+        java.util.Arrays.sort(ns);
+        System.out.printf(java.util.Locale.ROOT,
+                "latency: mean %.2f us, p50 %.2f us, p99 %.2f us per predict call of %d row(s) (%d calls, device %s)%n",
+                mean, ns[n / 2] / 1e3, ns[Math.min(n - 1, (int) (n * 0.99))] / 1e3, rows.length, n, model.device());
     }
 
     /** A ready-to-send body for POST /v2/models/{m}/infer: one FP32 input [rows, features] named "input". */

@@ -144,7 +144,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (!dev.isCpu()) {
             System.out.println("device: " + dev.description());
         }
-        Dense4J.setThreads(threads == null ? 1 : threads);
+        if (dev.isCpu()) {
+            // (on a GPU the CPU kernels, and OpenBLAS with them, are never loaded)
+            Dense4J.setThreads(threads == null ? 1 : threads);
+        }
         long t0 = System.nanoTime();
         try (DataArgs.Loaded loaded = DataArgs.forTraining(data, labelColumn)) {
             Dataset train = loaded.train();

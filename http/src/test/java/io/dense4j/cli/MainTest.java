@@ -143,7 +143,8 @@ class MainTest {
                 "--device", "cpu", "--no-progress", "-o", out.toString());
         assertTrue(run(0, "evaluate", "-m", out.toString(), "--data", csv.toString(), "--device", "cpu")
                 .contains("accuracy"));
-        assertTrue(run(0, "predict", "-m", out.toString(), "--values", "0,0,0,0", "--device", "cpu").contains("row 0"));
+        String p = run(0, "predict", "-m", out.toString(), "--values", "0,0,0,0", "--device", "cpu", "--repeat", "50");
+        assertTrue(p.contains("row 0") && p.contains("latency: mean"), p);
     }
 
     @Test

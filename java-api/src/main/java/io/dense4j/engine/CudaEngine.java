@@ -343,19 +343,22 @@ public final class CudaEngine implements AutoCloseable {
                 if (net == null) {
                     return;
                 }
-                if (!closed) {
-                    // the host copies are the source of truth between operations
-                    Cuda.select(device);
-                    downloadParams();
-                    Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState.floats(), optState.ptr(), optState.bytes),
-                            "copying the optimizer state to the host");
+                try {
+                    if (!closed) {
+                        // the host copies are the source of truth between operations
+                        Cuda.select(device);
+                        downloadParams();
+                        Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState.floats(), optState.ptr(),
+                                optState.bytes), "copying the optimizer state to the host");
+                    }
+                } finally {
+                    CudaKernels.d4j_cuda_net_destroy(net);
+                    net = null;
+                    order.close();
+                    hostOrder.close();
+                    clearDataCache();
                 }
             } finally {
-                CudaKernels.d4j_cuda_net_destroy(net);
-                net = null;
-                order.close();
-                hostOrder.close();
-                clearDataCache();
                 lock.unlock();
             }
         }
