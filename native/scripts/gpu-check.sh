@@ -4,8 +4,10 @@
 # Stages, each with its own time limit inside an overall budget (D4J_CHECK_BUDGET_S, default 450 s < 8 min):
 #   build (CMake, CUDA library + tests + tools; the CPU library too when D4J_OPENBLAS_DIR points at an extracted
 #   OpenBLAS preset, else -DD4J_CUDA_ONLY=ON) | ctest | bench_cuda | train_cuda (reference workload, FP32 and
-#   TF32) | PyTorch: cuBLAS GEMMs and the same workload eager and CUDA-graph captured | compute-sanitizer
-#   memcheck and racecheck on the short test case. A failing stage is reported and the next one still runs;
+#   TF32) | PyTorch: cuBLAS GEMMs and the same workload eager and CUDA-graph captured | optionally the Java path
+#   (java-smoke.sh: CLI train --device cuda and single-row predict latency, when a runtime and the jar were carried:
+#   D4J_JAVA, D4J_JAR, default target/gpu-java/ from make-java-carry.sh) | compute-sanitizer memcheck and racecheck
+#   on the short test case. A failing stage is reported and the next one still runs;
 #   the summary table is always printed and written to OUT_DIR/summary.txt (logs beside it, 7 files).
 set -u
 START=$(date +%s)
@@ -104,6 +106,15 @@ if [ -f /tmp/d4j_data.bin ]; then
   stage pytorch 150 "$OUT_DIR/torch.log" python3 "$ROOT/native/scripts/gpu_bench.py" --data /tmp/d4j_data.bin --epochs 5
 else
   stage pytorch 120 "$OUT_DIR/torch.log" python3 "$ROOT/native/scripts/gpu_bench.py"
+fi
+# ---- optional: the Java path through the CLI, when a Java runtime and the jar were carried (make-java-carry.sh) --
+JAVA_BIN=${D4J_JAVA:-$ROOT/target/gpu-java/jre/bin/java}
+JAVA_JAR=${D4J_JAR:-$ROOT/target/gpu-java/dense4j-gpu.jar}
+if [ -x "$JAVA_BIN" ] && [ -f "$JAVA_JAR" ] && [ -f /tmp/d4j_data.bin ]; then
+  # (logged into train.log: the device tool brings back a bounded number of files)
+  stage java_cuda 60 "$OUT_DIR/train.log" bash "$ROOT/native/scripts/java-smoke.sh" "$JAVA_BIN" "$JAVA_JAR" /tmp/d4j_data.bin
+else
+  STAGES+=("java_cuda|SKIPPED (no java/jar carried)|0")
 fi
 # ---- compute-sanitizer on the short case -------------------------------------------------------------------------
 if (( BUILT == 0 )) && [ -n "$SANITIZER" ]; then

@@ -89,6 +89,20 @@ def main(path):
             sp = float(eager["train_s"]) / t
             print(f"  >= 5x PyTorch eager: {sp:.1f}x -> {'MET' if sp >= 5 else 'NOT MET'}")
         print(f"  one-row inference (C API, device input + copy back): {d.get('one_row_us', '-')} us (goal < 30 us from Java)")
+    jv = {r["java"]: r for r in rows if "java" in r}
+    jt, jp = jv.get("cuda_train"), jv.get("cuda_predict")
+    if jt:
+        print(f"  Java CLI train --device cuda (same workload): {jt.get('train_s', '-')} s, test acc "
+              f"{jt.get('test_acc', '-')} (JVM wall {jt.get('jvm_wall_s', '-')} s)")
+    if jp:
+        try:
+            met = "MET" if float(jp["mean_us"]) < 30 else "NOT MET"
+        except (KeyError, ValueError):
+            met = "-"
+        print(f"  one-row inference from Java < 30 us: mean {jp.get('mean_us', '-')} us, p50 {jp.get('p50_us', '-')}, "
+              f"p99 {jp.get('p99_us', '-')} -> {met}")
+    elif d:
+        print("  one-row inference from Java: not measured (no Java runtime carried; see native/scripts/README.md)")
     a = gemm.get(("gemm_nn", "4096x4096x4096", "auto-fp32"))
     c = gemm.get(("torch_mm", "4096x4096x4096", "cublas-fp32"))
     if a and c:

@@ -1,5 +1,6 @@
 package io.dense4j;
 
+import io.dense4j.tensor.Device;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -37,6 +38,16 @@ public abstract class Model implements AutoCloseable {
 
     /** Activated outputs for one row. Thread-safe. */
     public abstract float[] predict(float[] row);
+
+    /**
+     * Moves the model to a device (see {@link Sequential#to(Device)}) and returns it.
+     *
+     * @throws UnsupportedOperationException saying why when that device cannot be used here
+     */
+    public abstract Model to(Device device);
+
+    /** The device the model runs on. */
+    public abstract Device device();
 
     /** Frees native memory now. */
     @Override

@@ -4,10 +4,13 @@ import io.dense4j.data.Dataset;
 import io.dense4j.data.Normalizer;
 import io.dense4j.engine.Architecture;
 import io.dense4j.engine.CpuNetwork;
+import io.dense4j.engine.CudaEngine;
+import io.dense4j.engine.TrainingRun;
 import io.dense4j.io.ModelFile;
 import io.dense4j.layers.Layer;
 import io.dense4j.nativelib.CpuKernels;
 import io.dense4j.optim.Optimizer;
+import io.dense4j.tensor.Device;
 import io.dense4j.tensor.Tensor;
 import io.dense4j.train.Callback;
 import io.dense4j.train.EpochLog;
@@ -41,8 +44,14 @@ import org.bytedeco.javacpp.IntPointer;
  * gradients and the optimizer state: a whole training step is one pass of native code over them. Weights are
  * initialized on first use: by the first {@code fit} with its seed, or with seed 0 by an earlier predict.
  *
- * <p>{@code predict} may be called from many threads at once; {@code fit}, {@code compile} and
- * {@code setParameters} must not run concurrently with anything else on the same model.
+ * <p>A model runs on the CPU unless moved with {@link #to(Device)}: on a CUDA device it trains, evaluates and
+ * predicts with the CUDA kernels, with the same loop, the same shuffling and the same results up to floating-point
+ * rounding. The host parameter buffer stays the source of truth between operations, so saving and loading,
+ * {@link #parameters()} and the callbacks work the same on either device, and a file saved from one loads on both.
+ *
+ * <p>{@code predict} may be called from many threads at once (on a GPU the calls are serialized per model);
+ * {@code fit}, {@code compile}, {@code to} and {@code setParameters} must not run concurrently with anything else
+ * on the same model.
  */
 public final class Sequential extends Model {
     /** Rows per native call at inference: bounds the per-thread workspace. */
@@ -68,6 +77,10 @@ public final class Sequential extends Model {
 
     private final ConcurrentLinkedQueue<InferenceSession> sessions = new ConcurrentLinkedQueue<>();
     private volatile boolean closed;
+
+    private Device device = Device.cpu();
+    /** The model's CUDA engine (device buffers and networks) while it is on a GPU; null on the CPU. */
+    private volatile CudaEngine cuda;
 
     private Sequential(List<Layer> layers) {
         this.layers = List.copyOf(layers);
@@ -150,13 +163,56 @@ public final class Sequential extends Model {
         }
         p.position(0);
         initialized = true;
+        hostParamsChanged();
         return this;
+    }
+
+    /** The host parameters changed: a GPU copy must be refreshed before its next use. */
+    private void hostParamsChanged() {
+        CudaEngine e = cuda;
+        if (e != null) {
+            e.hostParamsChanged();
+        }
     }
 
     private void ensureInitialized(long seed) {
         if (!initialized) {
             initialize(seed);
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------- device
+
+    /**
+     * Moves the model to {@code target} and returns it. To a CUDA device: the parameters are uploaded (and the
+     * optimizer state at each fit), and fit, evaluate and predict run there (FP32 unless
+     * {@link io.dense4j.tensor.CudaSettings} says TF32). To the CPU: the device copies are dropped and their
+     * memory freed (the host copies are already current). Moving to the device the model is on does nothing.
+     *
+     * @throws UnsupportedOperationException saying why when the CUDA device cannot be used
+     */
+    @Override
+    public Sequential to(Device target) {
+        checkOpen();
+        if (target.equals(device)) {
+            return this;
+        }
+        CudaEngine old = cuda;
+        CudaEngine next = target.isCpu() ? null : new CudaEngine(target.index(), arch, params, initialized);
+        if (old != null) {
+            // the host copies are current between operations; this is a no-op unless a fit was interrupted
+            old.syncToHost();
+            old.close();
+        }
+        cuda = next;
+        device = target;
+        return this;
+    }
+
+    /** The device the model runs on ({@link Device#cpu()} until moved with {@link #to(Device)}). */
+    @Override
+    public Device device() {
+        return device;
     }
 
     // ---------------------------------------------------------------------------------------------- training
@@ -225,16 +281,12 @@ public final class Sequential extends Model {
         SplittableRandom shuffleRng = new SplittableRandom(fit.seed() ^ 0x5DEECE66DL);
         int[] order = range(0, nTrain);
         float[] lrs = new float[callSteps];
-        Tensor labels = loss.sparseLabels() ? train.labels() : null;
-        Tensor targets = loss.sparseLabels() ? null : train.targets();
         List<Callback> callbacks = fit.callbacks();
         for (Callback c : callbacks) {
             c.onTrainBegin(this, fit, stepsPerEpoch);
         }
-        try (CpuNetwork net = CpuNetwork.forTraining(arch, loss.nativeCode(), batch, params, grads, optimizer, optState);
-             IntPointer orderPtr = new IntPointer(nTrain);
-             FloatPointer lrPtr = new FloatPointer(callSteps)) {
-            net.setStep(optimizerStep);
+        // one loop for every device: only the native calls differ (TrainingRun)
+        try (TrainingRun run = startTraining(train, nTrain, batch)) {
             for (int epoch = 0; epoch < fit.epochs(); epoch++) {
                 for (Callback c : callbacks) {
                     c.onEpochBegin(epoch);
@@ -243,25 +295,23 @@ public final class Sequential extends Model {
                 if (fit.shuffle()) {
                     shuffle(order, shuffleRng);
                 }
-                orderPtr.put(order);
+                run.order(order);
                 double lossSum = 0;
                 double correct = 0;
                 double rows = 0;
                 double lastLr = Double.NaN;
                 for (int s = 0; s < stepsPerEpoch; s += callSteps) {
                     int nb = Math.min(callSteps, stepsPerEpoch - s);
-                    long step0 = net.step();
+                    long step0 = run.step();
                     for (int i = 0; i < nb; i++) {
                         lrs[i] = (float) optimizer.schedule().at(step0 + i, epoch);
                     }
                     lastLr = lrs[nb - 1];
-                    lrPtr.put(lrs, 0, nb);
                     double[] st;
                     try {
-                        st = net.train(train.features(), labels, targets, orderPtr, nTrain, (long) s * batch, batch, nb,
-                                lrPtr, fit.seed() + 0x9E3779B97F4A7C15L * (epoch + 1));
+                        st = run.train((long) s * batch, batch, nb, lrs, fit.seed() + 0x9E3779B97F4A7C15L * (epoch + 1));
                     } finally {
-                        optimizerStep = net.step();
+                        optimizerStep = run.step();
                     }
                     lossSum += st[0];
                     correct += st[1];
@@ -273,11 +323,13 @@ public final class Sequential extends Model {
                 double valLoss = Double.NaN;
                 double valAcc = Double.NaN;
                 if (nTrain < train.size() || validation != null) {
-                    double[] vs = validation != null ? forwardStats(validation, 0, validation.size())
-                            : forwardStats(train, nTrain, train.size() - nTrain);
+                    double[] vs = validation != null ? run.stats(validation, 0, validation.size())
+                            : run.stats(train, nTrain, train.size() - nTrain);
                     valLoss = vs[0] / vs[2];
                     valAcc = vs[1] / (vs[2] * accuracyDivisor());
                 }
+                // callbacks (checkpoints, early stopping) read and save the host parameters
+                run.syncToHost();
                 EpochLog log = new EpochLog(epoch, lossSum / rows, accuracyOrNaN(correct / (rows * accuracyDivisor())),
                         valLoss, accuracyOrNaN(valAcc), lastLr, (System.nanoTime() - t0) / 1e9);
                 history.add(log);
@@ -296,6 +348,71 @@ public final class Sequential extends Model {
         }
         recordTraining(train, fit, history, stepsPerEpoch);
         return history;
+    }
+
+    /** The training network of the model's device, bound to {@code train}, continuing from the current step. */
+    private TrainingRun startTraining(Dataset train, int nTrain, int batch) {
+        CudaEngine e = cuda;
+        if (e != null) {
+            return e.startTraining(loss.nativeCode(), loss.sparseLabels(), batch, optimizer, optState, optimizerStep,
+                    train, nTrain);
+        }
+        return new CpuTrainingRun(train, nTrain, batch);
+    }
+
+    /** The CPU training run: the network trains the host buffers in place. */
+    private final class CpuTrainingRun implements TrainingRun {
+        private final CpuNetwork net;
+        private final IntPointer orderPtr;
+        private final FloatPointer lrPtr;
+        private final Tensor x;
+        private final Tensor labels;
+        private final Tensor targets;
+        private final int nTrain;
+
+        CpuTrainingRun(Dataset train, int nTrain, int batch) {
+            this.x = train.features();
+            this.labels = loss.sparseLabels() ? train.labels() : null;
+            this.targets = loss.sparseLabels() ? null : train.targets();
+            this.nTrain = nTrain;
+            this.net = CpuNetwork.forTraining(arch, loss.nativeCode(), batch, params, grads, optimizer, optState);
+            this.orderPtr = new IntPointer(nTrain);
+            this.lrPtr = new FloatPointer(Math.min(STEPS_PER_CALL, nTrain));
+            net.setStep(optimizerStep);
+        }
+
+        @Override
+        public long step() {
+            return net.step();
+        }
+
+        @Override
+        public void order(int[] order) {
+            orderPtr.put(order);
+        }
+
+        @Override
+        public double[] train(long first, int batch, int nBatches, float[] lrs, long seed) {
+            lrPtr.put(lrs, 0, nBatches);
+            return net.train(x, labels, targets, orderPtr, nTrain, first, batch, nBatches, lrPtr, seed);
+        }
+
+        @Override
+        public double[] stats(Dataset d, int first, int count) {
+            return forwardStats(d, first, count);
+        }
+
+        @Override
+        public void syncToHost() {
+            // the CPU network trains the host buffers in place
+        }
+
+        @Override
+        public void close() {
+            net.close();
+            orderPtr.close();
+            lrPtr.close();
+        }
     }
 
     private void recordTraining(Dataset train, Fit fit, History history, int stepsPerEpoch) {
@@ -424,15 +541,8 @@ public final class Sequential extends Model {
             int n = d.size();
             int k = arch.outputs();
             try (Tensor probs = Tensor.zeros(n, k)) {
-                InferenceSession s = acquire();
-                double[] st;
-                try {
-                    st = s.net.forward(d.features().floats(), n, probs.floats(),
-                            loss.sparseLabels() ? d.labels().ints() : null,
-                            loss.sparseLabels() ? null : d.targets().floats());
-                } finally {
-                    release(s);
-                }
+                double[] st = forward(d.features(), n, probs,
+                        loss.sparseLabels() ? d.labels() : null, loss.sparseLabels() ? null : d.targets());
                 double meanLoss = st[0] / st[2];
                 if (loss == Loss.MEAN_SQUARED_ERROR) {
                     return new Evaluation(n, meanLoss, Double.NaN, null, Map.of(), classNames);
@@ -522,6 +632,26 @@ public final class Sequential extends Model {
         }
     }
 
+    /**
+     * Forward pass over the first n rows of host tensors on the model's device: outputs into {@code out} (may be
+     * null), loss statistics when labels or targets are given. Returns loss sum, correct count, rows.
+     */
+    private double[] forward(Tensor x, long n, Tensor out, Tensor labels, Tensor targets) {
+        int lossCode = loss == null ? CpuKernels.LOSS_MSE : loss.nativeCode();
+        CudaEngine e = cuda;
+        if (e != null) {
+            return e.forward(lossCode, x.floats(), 0, n, out == null ? null : out.floats(),
+                    labels == null ? null : labels.ints(), targets == null ? null : targets.floats());
+        }
+        InferenceSession s = acquire();
+        try {
+            return s.net.forward(x.floats(), n, out == null ? null : out.floats(),
+                    labels == null ? null : labels.ints(), targets == null ? null : targets.floats());
+        } finally {
+            release(s);
+        }
+    }
+
     private InferenceSession acquire() {
         checkOpen();
         InferenceSession s = sessions.poll();
@@ -560,6 +690,19 @@ public final class Sequential extends Model {
             }
         }
         float[][] result = new float[rows.length][k];
+        CudaEngine e = cuda;
+        if (e != null) {
+            float[][] in = rows;
+            if (normalizer != null) {
+                in = new float[rows.length][];
+                for (int r = 0; r < rows.length; r++) {
+                    in[r] = rows[r].clone();
+                    normalizer.applyRow(in[r]);
+                }
+            }
+            e.predict(loss == null ? CpuKernels.LOSS_MSE : loss.nativeCode(), in, result);
+            return result;
+        }
         InferenceSession s = acquire();
         try {
             FloatPointer in = s.in.floats();
@@ -602,12 +745,7 @@ public final class Sequential extends Model {
                 in = x.copy();
                 normalizer.apply(in);
             }
-            InferenceSession s = acquire();
-            try {
-                s.net.forward(in.floats(), n, out.floats(), null, null);
-            } finally {
-                release(s);
-            }
+            forward(in, n, out, null, null);
             return out;
         } catch (RuntimeException e) {
             out.close();
@@ -651,6 +789,7 @@ public final class Sequential extends Model {
         }
         params.floats().put(values);
         initialized = true;
+        hostParamsChanged();
     }
 
     /** Layer l's kernel [inputs, units], row-major. */
@@ -829,6 +968,11 @@ public final class Sequential extends Model {
             return;
         }
         closed = true;
+        CudaEngine e = cuda;
+        cuda = null;
+        if (e != null) {
+            e.close();
+        }
         InferenceSession s;
         while ((s = sessions.poll()) != null) {
             s.close();

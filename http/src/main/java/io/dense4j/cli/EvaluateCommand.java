@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.dense4j.Model;
 import io.dense4j.Sequential;
 import io.dense4j.data.Dataset;
+import io.dense4j.tensor.Device;
 import io.dense4j.train.Evaluation;
 import io.dense4j.train.Loss;
 import java.nio.file.Path;
@@ -31,10 +32,15 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE})")
+    String device;
+
     @Override
     public Integer call() throws Exception {
+        Device dev = Device.parse(device);
         try (Sequential model = (Sequential) Model.load(modelFile);
              Dataset raw = DataArgs.forEvaluation(data, labelColumn, split)) {
+            model.to(dev);
             if (model.loss() == null) {
                 throw new IllegalArgumentException(modelFile + " was saved without a loss; it cannot be evaluated");
             }

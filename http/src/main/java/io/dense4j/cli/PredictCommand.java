@@ -2,6 +2,7 @@ package io.dense4j.cli;
 
 import io.dense4j.Model;
 import io.dense4j.data.Dataset;
+import io.dense4j.tensor.Device;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +35,13 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--top", defaultValue = "3", description = "probabilities shown per row (default: ${DEFAULT-VALUE})")
     int top;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--repeat", description = "also time N more predict calls of these rows from Java (after N/5 warm-up"
+            + " calls) and print the latency per call")
+    Integer repeat;
+
     @Option(names = "--write-request", description = "also write these rows as a KServe V2 infer request body (JSON) to this file")
     Path requestFile;
 
@@ -42,7 +50,9 @@ public final class PredictCommand implements Callable<Integer> {
         if ((data == null) == (values == null)) {
             throw new IllegalArgumentException("give either --data or --values");
         }
+        Device dev = Device.parse(device);
         try (Model model = Model.load(modelFile)) {
+            model.to(dev);
             List<float[]> input = new ArrayList<>();
             List<String> truth = new ArrayList<>();
             List<Integer> index = new ArrayList<>();
@@ -60,7 +70,11 @@ public final class PredictCommand implements Callable<Integer> {
                     }
                 }
             }
-            float[][] p = model.predict(input.toArray(new float[0][]));
+            float[][] rowsIn = input.toArray(new float[0][]);
+            float[][] p = model.predict(rowsIn);
+            if (repeat != null && repeat > 0) {
+                printLatency(model, rowsIn, repeat);
+            }
             if (requestFile != null) {
                 writeV2Request(requestFile, input, model.inputSize());
             }
@@ -83,6 +97,25 @@ public final class PredictCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** End-to-end latency of {@code Model.predict} from Java (input validation, copies, kernels, copy back). */
+    private static void printLatency(Model model, float[][] rows, int n) {
+        for (int i = 0; i < Math.max(1, n / 5); i++) {
+            model.predict(rows);
+        }
+        long[] ns = new long[n];
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            long a = System.nanoTime();
+            model.predict(rows);
+            ns[i] = System.nanoTime() - a;
+        }
+        double mean = (System.nanoTime() - t0) / 1e3 / n;
+        java.util.Arrays.sort(ns);
+        System.out.printf(java.util.Locale.ROOT,
+                "latency: mean %.2f us, p50 %.2f us, p99 %.2f us per predict call of %d row(s) (%d calls, device %s)%n",
+                mean, ns[n / 2] / 1e3, ns[Math.min(n - 1, (int) (n * 0.99))] / 1e3, rows.length, n, model.device());
     }
 
     /** A ready-to-send body for POST /v2/models/{m}/infer: one FP32 input [rows, features] named "input". */

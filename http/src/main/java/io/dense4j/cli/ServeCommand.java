@@ -26,7 +26,8 @@ public final class ServeCommand implements Callable<Integer> {
             description = "address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 for every interface)")
     String host;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda:N (default ${DEFAULT-VALUE})")
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "cpu or cuda[:N]: where every loaded model runs (default ${DEFAULT-VALUE})")
     String device;
 
     @Option(names = "--token", defaultValue = "${env:DENSE4J_TOKEN}",

@@ -128,7 +128,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "CPU threads for the kernels (default: 1, fastest for small batches)")
     Integer threads;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE})")
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "cpu or cuda[:N]: where the model trains (default: ${DEFAULT-VALUE}); the saved file is the same")
     String device;
 
     @Option(names = {"-o", "--output"}, required = true, description = "where to save the model (.d4j)")
@@ -139,17 +140,21 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Device dev = Device.parse(device);
+        Device dev = Device.parse(device); // before loading the data: a missing GPU is reported at once
         if (!dev.isCpu()) {
-            throw new IllegalArgumentException("device " + dev + " is not supported by this build");
+            System.out.println("device: " + dev.description());
         }
-        Dense4J.setThreads(threads == null ? 1 : threads);
+        if (dev.isCpu()) {
+            // (on a GPU the CPU kernels, and OpenBLAS with them, are never loaded)
+            Dense4J.setThreads(threads == null ? 1 : threads);
+        }
         long t0 = System.nanoTime();
         try (DataArgs.Loaded loaded = DataArgs.forTraining(data, labelColumn)) {
             Dataset train = loaded.train();
             System.out.printf("data: %d training rows x %d features%s (%.1fs)%n", train.size(), train.numFeatures(),
                     loaded.test() == null ? "" : ", " + loaded.test().size() + " test rows", (System.nanoTime() - t0) / 1e9);
             try (Sequential model = Sequential.of(buildLayers(train.numFeatures()))) {
+                model.to(dev);
                 Loss lossFn = Loss.fromName(loss);
                 int stepsPerEpoch = (int) Math.ceil(train.size() * (1 - validationSplit) / batchSize);
                 model.compile(buildOptimizer(stepsPerEpoch), lossFn, Metrics.ACCURACY);

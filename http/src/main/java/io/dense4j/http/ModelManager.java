@@ -553,6 +553,14 @@ final class ModelManager implements AutoCloseable {
         }
         long t0 = System.nanoTime();
         Model model = Model.load(info.modelFile(registry.root()));
+        if (!cfg.device().isCpu()) {
+            try {
+                model.to(cfg.device()); // files always load on the CPU; the device copy is made here
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
+            }
+        }
         String name = "model '" + info.model() + "' version " + info.version();
         DynamicBatcher batcher = cfg.batching().enabled()
                 ? new DynamicBatcher(name, model::predict, cfg.batching(), metrics.batchSize(info.model())::record)
@@ -560,8 +568,8 @@ final class ModelManager implements AutoCloseable {
         if (batcher != null) {
             metrics.queueGauge(info.model(), info.version(), batcher::queueDepth);
         }
-        LOG.info("{} loaded in {} ms ({} inputs, {} outputs)", name, (System.nanoTime() - t0) / 1_000_000,
-                model.inputSize(), model.outputSize());
+        LOG.info("{} loaded in {} ms ({} inputs, {} outputs, on {})", name, (System.nanoTime() - t0) / 1_000_000,
+                model.inputSize(), model.outputSize(), model.device());
         return new LoadedVersion(info, model, batcher,
                 () -> {
                     metrics.removeQueueGauge(info.model(), info.version());

@@ -1,6 +1,7 @@
 package io.dense4j.cli;
 
 import io.dense4j.http.TestModels;
+import io.dense4j.tensor.Device;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class MainTest {
@@ -74,5 +76,86 @@ class MainTest {
     @Test
     void serveRejectsUnknownDevice() {
         assertEquals(1, Main.run("serve", "--registry", tmp.toString(), "--device", "tpu", "--port", "0"));
+    }
+
+    /** A 3-class CSV of 150 rows and 4 features (iris-like blobs), label in the last column. */
+    private Path smallCsv() throws Exception {
+        StringBuilder b = new StringBuilder("a,b,c,d,label\n");
+        java.util.Random r = new java.util.Random(1);
+        for (int i = 0; i < 150; i++) {
+            int y = i % 3;
+            for (int j = 0; j < 4; j++) {
+                b.append(String.format(java.util.Locale.ROOT, "%.4f,", y * 2 + r.nextGaussian() * 0.5));
+            }
+            b.append(y).append('\n');
+        }
+        Path f = tmp.resolve("small.csv");
+        Files.writeString(f, b.toString());
+        return f;
+    }
+
+    /** Runs with System.err captured; returns {exit code, stderr}. */
+    private Object[] runErr(String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream saved = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int code = Main.run(args);
+            return new Object[] {code, err.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
+    private static boolean gpuPresent() {
+        return Device.available().size() > 1;
+    }
+
+    @Test
+    void cudaDeviceWithoutGpuIsOneClearErrorLine() throws Exception {
+        assumeTrue(!gpuPresent(), "a CUDA GPU is present");
+        Path csv = smallCsv();
+        Path model = TestModels.writeModel(tmp.resolve("m.d4j"), 1);
+        String[][] commands = {
+            {"train", "--data", csv.toString(), "--layers", "3", "--activations", "softmax", "--epochs", "1",
+                "--device", "cuda", "-o", tmp.resolve("out.d4j").toString()},
+            {"evaluate", "-m", model.toString(), "--data", csv.toString(), "--device", "cuda:0"},
+            {"predict", "-m", model.toString(), "--values", "1,2,3,4", "--device", "cuda:1"},
+            {"serve", "--registry", tmp.resolve("reg").toString(), "--port", "0", "--device", "cuda"},
+        };
+        for (String[] c : commands) {
+            Object[] r = runErr(c);
+            String err = (String) r[1];
+            assertEquals(1, r[0], c[0] + ": " + err);
+            String[] lines = err.strip().split("\n");
+            assertEquals(1, lines.length, c[0] + " printed more than one line: " + err);
+            assertTrue(lines[0].startsWith("error: CUDA device cuda:"), lines[0]);
+            assertTrue(lines[0].contains("is not available: "), lines[0]);
+        }
+        assertTrue(Files.notExists(tmp.resolve("out.d4j")));
+    }
+
+    @Test
+    void trainEvaluatePredictOnCpuDevice() throws Exception {
+        Path csv = smallCsv();
+        Path out = tmp.resolve("cpu.d4j");
+        run(0, "train", "--data", csv.toString(), "--layers", "8,3", "--activations", "relu,softmax", "--epochs", "3",
+                "--device", "cpu", "--no-progress", "-o", out.toString());
+        assertTrue(run(0, "evaluate", "-m", out.toString(), "--data", csv.toString(), "--device", "cpu")
+                .contains("accuracy"));
+        String p = run(0, "predict", "-m", out.toString(), "--values", "0,0,0,0", "--device", "cpu", "--repeat", "50");
+        assertTrue(p.contains("row 0") && p.contains("latency: mean"), p);
+    }
+
+    @Test
+    void trainOnGpuSavesAFileTheCpuLoads() throws Exception {
+        assumeTrue(gpuPresent(), "skipped, no GPU");
+        Path csv = smallCsv();
+        Path out = tmp.resolve("gpu.d4j");
+        String text = run(0, "train", "--data", csv.toString(), "--layers", "8,3", "--activations", "relu,softmax",
+                "--epochs", "3", "--device", "cuda", "--no-progress", "-o", out.toString());
+        assertTrue(text.contains("device: cuda:0"), text);
+        assertTrue(run(0, "evaluate", "-m", out.toString(), "--data", csv.toString()).contains("accuracy"));
+        assertTrue(run(0, "predict", "-m", out.toString(), "--values", "0,0,0,0", "--device", "cuda").contains("row 0"));
     }
 }
