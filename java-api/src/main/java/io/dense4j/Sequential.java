@@ -123,6 +123,10 @@ public final class Sequential extends Model {
             s.zero();
         }
         optimizerStep = 0;
+        InferenceSession stale;
+        while ((stale = sessions.poll()) != null) {
+            stale.close(); // built for the previous loss
+        }
         return this;
     }
 
@@ -620,6 +624,8 @@ public final class Sequential extends Model {
 
     /** Per-thread native workspace for inference; pooled so that concurrent predicts never share one. */
     private final class InferenceSession {
+        /** The loss its network computes statistics with: a later compile with another loss retires it. */
+        final Loss builtFor = loss;
         final CpuNetwork net = CpuNetwork.forInference(arch, loss == null ? CpuKernels.LOSS_MSE : loss.nativeCode(),
                 INFERENCE_BATCH, params);
         final Tensor in = Tensor.zeros(INFERENCE_BATCH, arch.inputs());
@@ -659,7 +665,7 @@ public final class Sequential extends Model {
     }
 
     private void release(InferenceSession s) {
-        if (closed) {
+        if (closed || s.builtFor != loss) {
             s.close();
         } else {
             sessions.offer(s);

@@ -261,6 +261,19 @@ class TrainingTest {
     }
 
     @Test
+    void recompilingWithAnotherLossChangesWhatEvaluateComputes() {
+        try (Sequential m = reference(); Dataset sub = test.take(300); Dataset oneHot = sub.oneHot()) {
+            m.fit(train.take(1000), Fit.epochs(1).seed(4));
+            double sparse = m.evaluate(sub).loss();
+            m.compile(Optimizers.adam(1e-3), Losses.CATEGORICAL_CROSSENTROPY, Metrics.ACCURACY);
+            assertEquals(sparse, m.evaluate(oneHot).loss(), 1e-6, "one-hot CCE equals sparse CCE on the same rows");
+            m.compile(Optimizers.adam(1e-3), Losses.MEAN_SQUARED_ERROR);
+            double mse = m.evaluate(oneHot).loss();
+            assertTrue(mse > 0 && mse < 0.2, "MSE of probabilities against one-hot targets: " + mse);
+        }
+    }
+
+    @Test
     void crossValidationReportsEveryFold() {
         CrossValidation.Report rep = CrossValidation.kFold(3, TrainingTest::reference, train.take(900),
                 Fit.epochs(1).seed(2), 9);
