@@ -187,7 +187,7 @@ public final class Report {
     private String render() {
         StringBuilder b = new StringBuilder();
         if (meta != null) {
-            b.append(String.format("Profile `%s` (%s). %s, %d cores, OPENBLAS_CORETYPE %s, OpenBLAS %s, %s. "
+            b.append(String.format("Profile `%s` (%s). %s, %d cores, OPENBLAS_CORETYPE %s, %s, %s. "
                             + "Load average at start: %s; at end: %s. Run %s to %s.%n%n",
                     meta.path("profile").asText(), meta.path("settings").asText(), meta.path("cpu_model").asText(),
                     meta.path("cores").asInt(), meta.path("openblas_coretype").asText(),
@@ -324,7 +324,7 @@ public final class Report {
             double diff = r.medianUs - g.medianUs;
             double gbs = diff > 0 ? 4.0 * s.n() * s.out() / diff / 1e3 : Double.NaN;
             lines.add(String.format("| %s | %s | %s | %s | %s | %s | %s |", r.p("shape"), r.device(), r.threads(),
-                    us(r.medianUs), us(g.medianUs), num(diff, "%.2f"), num(gbs, "%.1f")));
+                    us(r.medianUs), us(g.medianUs), diff > 0 ? num(diff, "%.2f") : "≤ 0 (below the noise)", num(gbs, "%.1f")));
         }
         if (lines.isEmpty()) {
             return;

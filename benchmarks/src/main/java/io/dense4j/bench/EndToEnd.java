@@ -1,0 +1,241 @@
+package io.dense4j.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.dense4j.Dense4J;
+import io.dense4j.Sequential;
+import io.dense4j.cli.Plots;
+import io.dense4j.data.Mnist;
+import io.dense4j.layers.Activation;
+import io.dense4j.layers.Dense;
+import io.dense4j.optim.Optimizers;
+import io.dense4j.train.Fit;
+import io.dense4j.train.History;
+import io.dense4j.train.Losses;
+import io.dense4j.train.Metrics;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/**
+ * End to end, Dense4J against PyTorch in the same run: the reference workload (784-128-10, Adam 1e-3,
+ * 5 epochs, Fashion-MNIST) at several batch sizes, Dense4J at 1 and 2 OpenBLAS threads (median of a few
+ * repeats), PyTorch once per batch size on 2 threads, with a ratio table; then the charts: training curves
+ * (loss and accuracy per epoch, training and validation) and training throughput against batch size.
+ *
+ * <pre>
+ * java -cp benchmarks/target/benchmarks.jar io.dense4j.bench.EndToEnd [--data DIR] [--epochs 5]
+ *      [--batches 32,128,1024] [--threads 1,2] [--repeats 3] [--curve-epochs 10] [--no-torch] [--out benchmarks/results]
+ * </pre>
+ * Writes e2e.json, e2e.md, training-curves.png and throughput-cpu.png under the output directory.
+ */
+public final class EndToEnd {
+    record D4jRun(int batch, int threads, double seconds, double accuracy, List<Double> all) {}
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of("/usr/share/datasets/fashion-mnist");
+        Path out = Path.of("benchmarks/results");
+        int epochs = 5;
+        int repeats = 3;
+        int curveEpochs = 10;
+        int[] batches = {32, 128, 1024};
+        int[] threads = {1, 2};
+        boolean torch = true;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--data" -> dir = Path.of(args[++i]);
+                case "--out" -> out = Path.of(args[++i]);
+                case "--epochs" -> epochs = Integer.parseInt(args[++i]);
+                case "--repeats" -> repeats = Integer.parseInt(args[++i]);
+                case "--curve-epochs" -> curveEpochs = Integer.parseInt(args[++i]);
+                case "--batches" -> batches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--threads" -> threads = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--no-torch" -> torch = false;
+                default -> {
+                    System.err.println("unknown argument " + args[i]);
+                    System.exit(2);
+                }
+            }
+        }
+        Files.createDirectories(out);
+        String started = ZonedDateTime.now().toString();
+        String load0 = Suite.loadavg();
+        List<D4jRun> runs = new ArrayList<>();
+        History curves;
+        try (Mnist.Data data = Mnist.load(dir)) {
+            int rows = data.train().size();
+            for (int b : batches) {
+                for (int t : threads) {
+                    List<Double> secs = new ArrayList<>();
+                    double acc = Double.NaN;
+                    for (int r = 0; r < repeats; r++) {
+                        Dense4J.setThreads(t);
+                        try (Sequential m = referenceModel()) {
+                            long t0 = System.nanoTime();
+                            m.fit(data.train(), Fit.epochs(epochs).batchSize(b).seed(42));
+                            secs.add((System.nanoTime() - t0) / 1e9);
+                            acc = m.evaluate(data.test()).accuracy();
+                        }
+                    }
+                    double med = median(secs);
+                    runs.add(new D4jRun(b, t, med, acc, secs));
+                    System.out.printf("dense4j batch %4d, %d thread(s): train %.3f s (median of %d: %s), %.0f samples/s, "
+                            + "test accuracy %.4f%n", b, t, med, repeats, secs, rows * (double) epochs / med, acc);
+                }
+            }
+            Dense4J.setThreads(1);
+            try (Sequential m = referenceModel()) {
+                curves = m.fit(data.train(), Fit.epochs(curveEpochs).batchSize(32).validationSplit(0.1).seed(42));
+                curves.epochs().forEach(e -> System.out.println("curves " + e.summary(curves.epochs().size())));
+            }
+            List<Map<String, Object>> pt = null;
+            if (torch) {
+                StringBuilder bs = new StringBuilder();
+                for (int b : batches) {
+                    bs.append(bs.length() > 0 ? "," : "").append(b);
+                }
+                pt = PyTorch.run(dir, epochs, bs.toString(), 2);
+                if (pt == null) {
+                    System.out.println("pytorch: not run (no python3 with torch: apt-get install python3-torch, or set D4J_PYTHON)");
+                } else {
+                    for (Map<String, Object> r : pt) {
+                        System.out.printf("pytorch %s batch %4s, %s threads: train %.3f s, test accuracy %.4f%n", r.get("torch"),
+                                r.get("batch"), r.get("threads"), num(r, "train_seconds"), num(r, "test_accuracy"));
+                    }
+                }
+            }
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("started", started);
+            result.put("loadavg_start", load0);
+            result.put("loadavg_end", Suite.loadavg());
+            result.put("machine", Suite.cpuModel() + ", " + Runtime.getRuntime().availableProcessors() + " cores");
+            result.put("epochs", epochs);
+            result.put("rows", rows);
+            result.put("dense4j", runs);
+            result.put("pytorch", pt);
+            result.put("curves", curves.asMap());
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("e2e.json").toFile(), result);
+            String md = table(runs, pt, batches, threads, rows, epochs);
+            Files.writeString(out.resolve("e2e.md"), md);
+            System.out.print(md);
+            Plots.trainingCurves(curves, out.resolve("training-curves.png"));
+            throughputChart(runs, pt, threads, rows, epochs, out.resolve("throughput-cpu.png"));
+            System.out.println("wrote " + out.resolve("e2e.json") + ", e2e.md, training-curves.png, throughput-cpu.png");
+        }
+    }
+
+    static Sequential referenceModel() {
+        Sequential m = Sequential.of(Dense.of(784, 128, Activation.RELU), Dense.of(128, 10, Activation.SOFTMAX));
+        m.compile(Optimizers.adam(1e-3), Losses.SPARSE_CATEGORICAL_CROSSENTROPY, Metrics.ACCURACY);
+        return m;
+    }
+
+    static double median(List<Double> v) {
+        List<Double> s = new ArrayList<>(v);
+        s.sort(null);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    static double num(Map<String, Object> m, String k) {
+        return ((Number) m.get(k)).doubleValue();
+    }
+
+    static Map<String, Object> torchAt(List<Map<String, Object>> pt, int batch) {
+        if (pt != null) {
+            for (Map<String, Object> r : pt) {
+                if (((Number) r.get("batch")).intValue() == batch) {
+                    return r;
+                }
+            }
+        }
+        return null;
+    }
+
+    static String table(List<D4jRun> runs, List<Map<String, Object>> pt, int[] batches, int[] threads, int rows, int epochs) {
+        StringBuilder b = new StringBuilder();
+        b.append("| batch |");
+        for (int t : threads) {
+            b.append(" Dense4J ").append(t).append(" thr. s |");
+        }
+        b.append(" Dense4J test acc. | PyTorch 2 thr. s | PyTorch test acc. | PyTorch / Dense4J (best) | PyTorch / Dense4J (2 thr.) |"
+                + " Dense4J samples/s (best) | PyTorch samples/s |\n|---|");
+        for (int ignored : threads) {
+            b.append("---|");
+        }
+        b.append("---|---|---|---|---|---|---|\n");
+        for (int batch : batches) {
+            double best = Double.POSITIVE_INFINITY;
+            double acc = Double.NaN;
+            double two = Double.NaN;
+            b.append("| ").append(batch).append(" |");
+            for (int t : threads) {
+                for (D4jRun r : runs) {
+                    if (r.batch() == batch && r.threads() == t) {
+                        b.append(String.format(" %.2f |", r.seconds()));
+                        if (r.seconds() < best) {
+                            best = r.seconds();
+                            acc = r.accuracy();
+                        }
+                        if (t == 2) {
+                            two = r.seconds();
+                        }
+                    }
+                }
+            }
+            Map<String, Object> p = torchAt(pt, batch);
+            double ps = p == null ? Double.NaN : num(p, "train_seconds");
+            b.append(String.format(" %.4f | %s | %s | %s | %s | %,.0f | %s |%n", acc,
+                    p == null ? "not run" : String.format("%.2f", ps),
+                    p == null ? "—" : String.format("%.4f", num(p, "test_accuracy")),
+                    p == null ? "—" : String.format("%.1fx", ps / best),
+                    p == null || Double.isNaN(two) ? "—" : String.format("%.1fx", ps / two),
+                    rows * (double) epochs / best, p == null ? "—" : String.format("%,.0f", rows * (double) epochs / ps)));
+        }
+        return b.toString();
+    }
+
+    static void throughputChart(List<D4jRun> runs, List<Map<String, Object>> pt, int[] threads, int rows, int epochs,
+                                Path png) throws Exception {
+        XYChart c = new XYChartBuilder().width(760).height(480)
+                .title("Training throughput, reference model (GPU: not measured, no GPU in this session)")
+                .xAxisTitle("batch size").yAxisTitle("samples / s").build();
+        Plots.style(c);
+        c.getStyler().setXAxisLogarithmic(true);
+        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
+        c.getStyler().setYAxisDecimalPattern("#,###");
+        c.getStyler().setXAxisDecimalPattern("0");
+        for (int t : threads) {
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            for (D4jRun r : runs) {
+                if (r.threads() == t) {
+                    x.add((double) r.batch());
+                    y.add(rows * (double) epochs / r.seconds());
+                }
+            }
+            XYSeries s = c.addSeries("Dense4J CPU, " + t + " thread" + (t > 1 ? "s" : ""), x, y);
+            s.setMarker(SeriesMarkers.CIRCLE);
+        }
+        if (pt != null) {
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            for (Map<String, Object> r : pt) {
+                x.add(num(r, "batch"));
+                y.add(rows * (double) epochs / num(r, "train_seconds"));
+            }
+            XYSeries s = c.addSeries("PyTorch " + pt.get(0).get("torch") + " CPU, 2 threads", x, y);
+            s.setMarker(SeriesMarkers.SQUARE);
+        }
+        Plots.writePng(List.of(c), png);
+    }
+}

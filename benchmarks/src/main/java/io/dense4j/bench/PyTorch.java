@@ -1,0 +1,79 @@
+package io.dense4j.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** Runs benchmarks/python/reference_workload.py with a Python that has torch (Debian's python3-torch). */
+final class PyTorch {
+    private PyTorch() {}
+
+    /**
+     * The first of $D4J_PYTHON, python3 on the PATH, /usr/bin/python3 that can import torch (a pyenv or venv
+     * python3 on the PATH often hides the system one that Debian's python3-torch installs into); null if none.
+     */
+    static String interpreter() throws Exception {
+        List<String> candidates = new ArrayList<>();
+        String env = System.getenv("D4J_PYTHON");
+        if (env != null && !env.isBlank()) {
+            candidates.add(env);
+        }
+        candidates.add("python3");
+        candidates.add("/usr/bin/python3");
+        for (String py : candidates) {
+            try {
+                Process check = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true).start();
+                check.getInputStream().readAllBytes();
+                if (check.waitFor() == 0) {
+                    return py;
+                }
+            } catch (java.io.IOException notThere) {
+                // try the next one
+            }
+        }
+        return null;
+    }
+
+    /** One result map per batch size (train_seconds, test_accuracy, ...), or null when torch is not installed. */
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> run(Path dir, int epochs, String batches, int threads) throws Exception {
+        String py = interpreter();
+        if (py == null) {
+            return null;
+        }
+        Process p = new ProcessBuilder(py, locateScript().toString(), dir.toString(), Integer.toString(epochs), batches,
+                Integer.toString(threads)).redirectErrorStream(true).start();
+        List<Map<String, Object>> out = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (line.startsWith("{")) {
+                    out.add(json.readValue(line, Map.class));
+                } else {
+                    System.out.println("pytorch: " + line);
+                }
+            }
+        }
+        if (p.waitFor() != 0 || out.isEmpty()) {
+            throw new IllegalStateException("the PyTorch run failed (exit " + p.exitValue() + ")");
+        }
+        return out;
+    }
+
+    static Path locateScript() {
+        for (Path p : new Path[] {Path.of("benchmarks/python/reference_workload.py"), Path.of("python/reference_workload.py"),
+                Path.of("../benchmarks/python/reference_workload.py")}) {
+            if (Files.exists(p)) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("benchmarks/python/reference_workload.py not found; run from the repository root");
+    }
+}
