@@ -29,14 +29,17 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * End to end, Dense4J against PyTorch in the same run: the reference workload (784-128-10, Adam 1e-3,
  * 5 epochs, Fashion-MNIST) at several batch sizes, Dense4J at 1 and 2 OpenBLAS threads (median of a few
- * repeats), PyTorch once per batch size on 2 threads, with a ratio table; then the charts: training curves
+ * repeats), PyTorch once per batch size at 1 and 2 threads, with a ratio table (same thread count, and best
+ * against best); then the charts: training curves
  * (loss and accuracy per epoch, training and validation) and training throughput against batch size.
  *
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar io.dense4j.bench.EndToEnd [--data DIR] [--epochs 5]
- *      [--batches 32,128,1024] [--threads 1,2] [--repeats 3] [--curve-epochs 10] [--no-torch] [--out benchmarks/results]
+ *      [--batches 32,128,1024] [--threads 1,2] [--torch-threads 1,2] [--repeats 3] [--curve-epochs 10] [--no-torch]
+ *      [--out benchmarks/results]
  * </pre>
- * Writes e2e.json, e2e.md, training-curves.png and throughput-cpu.png under the output directory.
+ * Writes e2e.json, e2e.md, training-curves.png and throughput-cpu.png under the output directory;
+ * {@code --replot} redraws the table and charts from an existing e2e.json without measuring.
  */
 public final class EndToEnd {
     record D4jRun(int batch, int threads, double seconds, double accuracy, List<Double> all) {}
@@ -49,6 +52,7 @@ public final class EndToEnd {
         int curveEpochs = 10;
         int[] batches = {32, 128, 1024};
         int[] threads = {1, 2};
+        int[] torchThreads = {1, 2};
         boolean torch = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -59,7 +63,12 @@ public final class EndToEnd {
                 case "--curve-epochs" -> curveEpochs = Integer.parseInt(args[++i]);
                 case "--batches" -> batches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--threads" -> threads = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--torch-threads" -> torchThreads = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--no-torch" -> torch = false;
+                case "--replot" -> {
+                    replot(out);
+                    return;
+                }
                 default -> {
                     System.err.println("unknown argument " + args[i]);
                     System.exit(2);
@@ -103,13 +112,17 @@ public final class EndToEnd {
                 for (int b : batches) {
                     bs.append(bs.length() > 0 ? "," : "").append(b);
                 }
-                pt = PyTorch.run(dir, epochs, bs.toString(), 2);
-                if (pt == null) {
-                    System.out.println("pytorch: not run (no python3 with torch: apt-get install python3-torch, or set D4J_PYTHON)");
-                } else {
-                    for (Map<String, Object> r : pt) {
-                        System.out.printf("pytorch %s batch %4s, %s threads: train %.3f s, test accuracy %.4f%n", r.get("torch"),
-                                r.get("batch"), r.get("threads"), num(r, "train_seconds"), num(r, "test_accuracy"));
+                for (int t : torchThreads) {
+                    List<Map<String, Object>> r = PyTorch.run(dir, epochs, bs.toString(), t);
+                    if (r == null) {
+                        System.out.println("pytorch: not run (no python3 with torch: apt-get install python3-torch, or set D4J_PYTHON)");
+                        break;
+                    }
+                    pt = pt == null ? new ArrayList<>() : pt;
+                    pt.addAll(r);
+                    for (Map<String, Object> x : r) {
+                        System.out.printf("pytorch %s batch %4s, %s thread(s): train %.3f s, test accuracy %.4f%n", x.get("torch"),
+                                x.get("batch"), x.get("threads"), num(x, "train_seconds"), num(x, "test_accuracy"));
                     }
                 }
             }
@@ -133,6 +146,47 @@ public final class EndToEnd {
         }
     }
 
+    /** Redraws e2e.md and the charts from DIR/e2e.json (DIR given by --out before --replot). */
+    @SuppressWarnings("unchecked")
+    static void replot(Path out) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        Map<String, Object> r = json.readValue(out.resolve("e2e.json").toFile(), Map.class);
+        List<D4jRun> runs = new ArrayList<>();
+        List<Integer> batchList = new ArrayList<>();
+        List<Integer> threadList = new ArrayList<>();
+        for (Object o : (List<Object>) r.get("dense4j")) {
+            D4jRun d = json.convertValue(o, D4jRun.class);
+            runs.add(d);
+            if (!batchList.contains(d.batch())) {
+                batchList.add(d.batch());
+            }
+            if (!threadList.contains(d.threads())) {
+                threadList.add(d.threads());
+            }
+        }
+        List<Map<String, Object>> pt = (List<Map<String, Object>>) r.get("pytorch");
+        int rows = ((Number) r.get("rows")).intValue();
+        int epochs = ((Number) r.get("epochs")).intValue();
+        int[] batches = batchList.stream().mapToInt(Integer::intValue).toArray();
+        int[] threads = threadList.stream().mapToInt(Integer::intValue).toArray();
+        String md = table(runs, pt, batches, threads, rows, epochs);
+        Files.writeString(out.resolve("e2e.md"), md);
+        System.out.print(md);
+        Map<String, List<Number>> c = (Map<String, List<Number>>) r.get("curves");
+        History h = new History();
+        for (int e = 0; e < c.get("loss").size(); e++) {
+            h.add(new io.dense4j.train.EpochLog(e, v(c, "loss", e), v(c, "accuracy", e), v(c, "val_loss", e),
+                    v(c, "val_accuracy", e), v(c, "learning_rate", e), v(c, "seconds", e)));
+        }
+        Plots.trainingCurves(h, out.resolve("training-curves.png"));
+        throughputChart(runs, pt, threads, rows, epochs, out.resolve("throughput-cpu.png"));
+    }
+
+    private static double v(Map<String, List<Number>> c, String k, int e) {
+        List<Number> l = c.get(k);
+        return l == null || l.get(e) == null ? Double.NaN : l.get(e).doubleValue();
+    }
+
     static Sequential referenceModel() {
         Sequential m = Sequential.of(Dense.of(784, 128, Activation.RELU), Dense.of(128, 10, Activation.SOFTMAX));
         m.compile(Optimizers.adam(1e-3), Losses.SPARSE_CATEGORICAL_CROSSENTROPY, Metrics.ACCURACY);
@@ -150,10 +204,10 @@ public final class EndToEnd {
         return ((Number) m.get(k)).doubleValue();
     }
 
-    static Map<String, Object> torchAt(List<Map<String, Object>> pt, int batch) {
+    static Map<String, Object> torchAt(List<Map<String, Object>> pt, int batch, int threads) {
         if (pt != null) {
             for (Map<String, Object> r : pt) {
-                if (((Number) r.get("batch")).intValue() == batch) {
+                if (((Number) r.get("batch")).intValue() == batch && ((Number) r.get("threads")).intValue() == threads) {
                     return r;
                 }
             }
@@ -161,58 +215,78 @@ public final class EndToEnd {
         return null;
     }
 
+    static D4jRun d4jAt(List<D4jRun> runs, int batch, int threads) {
+        for (D4jRun r : runs) {
+            if (r.batch() == batch && r.threads() == threads) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /** Seconds, test accuracy and samples/s per engine and thread count, then PyTorch / Dense4J time ratios. */
     static String table(List<D4jRun> runs, List<Map<String, Object>> pt, int[] batches, int[] threads, int rows, int epochs) {
-        StringBuilder b = new StringBuilder();
-        b.append("| batch |");
-        for (int t : threads) {
-            b.append(" Dense4J ").append(t).append(" thr. s |");
+        List<Integer> ptThreads = new ArrayList<>();
+        if (pt != null) {
+            for (Map<String, Object> r : pt) {
+                int t = ((Number) r.get("threads")).intValue();
+                if (!ptThreads.contains(t)) {
+                    ptThreads.add(t);
+                }
+            }
         }
-        b.append(" Dense4J test acc. | PyTorch 2 thr. s | PyTorch test acc. | PyTorch / Dense4J (best) | PyTorch / Dense4J (2 thr.) |"
-                + " Dense4J samples/s (best) | PyTorch samples/s |\n|---|");
-        for (int ignored : threads) {
-            b.append("---|");
-        }
-        b.append("---|---|---|---|---|---|---|\n");
+        StringBuilder b = new StringBuilder("| batch | engine | threads | train s | samples/s | test accuracy | PyTorch / Dense4J (same threads) |\n"
+                + "|---|---|---|---|---|---|---|\n");
         for (int batch : batches) {
-            double best = Double.POSITIVE_INFINITY;
-            double acc = Double.NaN;
-            double two = Double.NaN;
-            b.append("| ").append(batch).append(" |");
             for (int t : threads) {
-                for (D4jRun r : runs) {
-                    if (r.batch() == batch && r.threads() == t) {
-                        b.append(String.format(" %.2f |", r.seconds()));
-                        if (r.seconds() < best) {
-                            best = r.seconds();
-                            acc = r.accuracy();
-                        }
-                        if (t == 2) {
-                            two = r.seconds();
-                        }
+                D4jRun r = d4jAt(runs, batch, t);
+                if (r == null) {
+                    continue;
+                }
+                Map<String, Object> p = torchAt(pt, batch, t);
+                b.append(String.format("| %d | Dense4J | %d | %.2f | %,.0f | %.4f | %s |%n", batch, t, r.seconds(),
+                        rows * (double) epochs / r.seconds(), r.accuracy(),
+                        p == null ? "—" : String.format("**%.1fx**", num(p, "train_seconds") / r.seconds())));
+            }
+            for (int t : ptThreads) {
+                Map<String, Object> p = torchAt(pt, batch, t);
+                if (p != null) {
+                    b.append(String.format("| %d | PyTorch %s | %d | %.2f | %,.0f | %.4f | |%n", batch, p.get("torch"), t,
+                            num(p, "train_seconds"), rows * (double) epochs / num(p, "train_seconds"), num(p, "test_accuracy")));
+                }
+            }
+            double bestD = Double.POSITIVE_INFINITY;
+            double bestP = Double.POSITIVE_INFINITY;
+            for (D4jRun r : runs) {
+                if (r.batch() == batch) {
+                    bestD = Math.min(bestD, r.seconds());
+                }
+            }
+            if (pt != null) {
+                for (Map<String, Object> p : pt) {
+                    if (((Number) p.get("batch")).intValue() == batch) {
+                        bestP = Math.min(bestP, num(p, "train_seconds"));
                     }
                 }
             }
-            Map<String, Object> p = torchAt(pt, batch);
-            double ps = p == null ? Double.NaN : num(p, "train_seconds");
-            b.append(String.format(" %.4f | %s | %s | %s | %s | %,.0f | %s |%n", acc,
-                    p == null ? "not run" : String.format("%.2f", ps),
-                    p == null ? "—" : String.format("%.4f", num(p, "test_accuracy")),
-                    p == null ? "—" : String.format("%.1fx", ps / best),
-                    p == null || Double.isNaN(two) ? "—" : String.format("%.1fx", ps / two),
-                    rows * (double) epochs / best, p == null ? "—" : String.format("%,.0f", rows * (double) epochs / ps)));
+            if (pt != null && Double.isFinite(bestP)) {
+                b.append(String.format("| %d | best against best | | | | | **%.1fx** |%n", batch, bestP / bestD));
+            }
         }
         return b.toString();
     }
 
     static void throughputChart(List<D4jRun> runs, List<Map<String, Object>> pt, int[] threads, int rows, int epochs,
                                 Path png) throws Exception {
-        XYChart c = new XYChartBuilder().width(760).height(480)
-                .title("Training throughput, reference model (GPU: not measured, no GPU in this session)")
-                .xAxisTitle("batch size").yAxisTitle("samples / s").build();
+        XYChart c = new XYChartBuilder().width(860).height(520)
+                .title("Training throughput, reference model, 5 epochs (GPU: not measured, no GPU in this session)")
+                .xAxisTitle("batch size").yAxisTitle("samples / s (log)").build();
         Plots.style(c);
         c.getStyler().setXAxisLogarithmic(true);
-        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
+        c.getStyler().setYAxisLogarithmic(true);
         c.getStyler().setYAxisDecimalPattern("#,###");
+        c.getStyler().setChartTitleFont(c.getStyler().getChartTitleFont().deriveFont(14f));
+        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
         c.getStyler().setXAxisDecimalPattern("0");
         for (int t : threads) {
             List<Double> x = new ArrayList<>();
@@ -226,14 +300,22 @@ public final class EndToEnd {
             XYSeries s = c.addSeries("Dense4J CPU, " + t + " thread" + (t > 1 ? "s" : ""), x, y);
             s.setMarker(SeriesMarkers.CIRCLE);
         }
-        if (pt != null) {
+        List<Integer> seen = new ArrayList<>();
+        for (Map<String, Object> p : pt == null ? List.<Map<String, Object>>of() : pt) {
+            int t = ((Number) p.get("threads")).intValue();
+            if (seen.contains(t)) {
+                continue;
+            }
+            seen.add(t);
             List<Double> x = new ArrayList<>();
             List<Double> y = new ArrayList<>();
             for (Map<String, Object> r : pt) {
-                x.add(num(r, "batch"));
-                y.add(rows * (double) epochs / num(r, "train_seconds"));
+                if (((Number) r.get("threads")).intValue() == t) {
+                    x.add(num(r, "batch"));
+                    y.add(rows * (double) epochs / num(r, "train_seconds"));
+                }
             }
-            XYSeries s = c.addSeries("PyTorch " + pt.get(0).get("torch") + " CPU, 2 threads", x, y);
+            XYSeries s = c.addSeries("PyTorch " + p.get("torch") + " CPU, " + t + " thread" + (t > 1 ? "s" : ""), x, y);
             s.setMarker(SeriesMarkers.SQUARE);
         }
         Plots.writePng(List.of(c), png);

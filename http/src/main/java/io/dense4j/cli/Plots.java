@@ -67,6 +67,8 @@ public final class Plots {
             XYSeries v = c.addSeries("validation", x, yv);
             v.setMarker(SeriesMarkers.DIAMOND);
         }
+        // loss falls and accuracy rises: keep the legend in the corner the curves leave empty
+        c.getStyler().setLegendPosition(train.equals("loss") ? Styler.LegendPosition.InsideNE : Styler.LegendPosition.InsideSE);
         if (x.length <= 20) {
             c.getStyler().setXAxisDecimalPattern("0");
         }
