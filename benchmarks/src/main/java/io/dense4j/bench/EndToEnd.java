@@ -36,7 +36,11 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar io.dense4j.bench.EndToEnd [--data DIR] [--epochs 5]
  *      [--batches 32,128,1024] [--threads 1,2] [--torch-threads 1,2] [--repeats 3] [--curve-epochs 10] [--no-torch]
- *      [--out benchmarks/results]
+ *      [--torch-openblas] [--out benchmarks/results]
+ * </pre>
+ * {@code --torch-openblas} also times PyTorch with OpenBLAS LD_PRELOADed in place of the system libblas.so.3
+ * (Debian's python3-torch links the reference BLAS unless an optimized one is installed).
+ * <pre>
  * </pre>
  * Writes e2e.json, e2e.md, training-curves.png and throughput-cpu.png under the output directory;
  * {@code --replot} redraws the table and charts from an existing e2e.json without measuring.
@@ -54,6 +58,7 @@ public final class EndToEnd {
         int[] threads = {1, 2};
         int[] torchThreads = {1, 2};
         boolean torch = true;
+        boolean torchOpenBlas = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--data" -> dir = Path.of(args[++i]);
@@ -65,6 +70,7 @@ public final class EndToEnd {
                 case "--threads" -> threads = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--torch-threads" -> torchThreads = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--no-torch" -> torch = false;
+                case "--torch-openblas" -> torchOpenBlas = true;
                 case "--replot" -> {
                     replot(out);
                     return;
@@ -112,8 +118,20 @@ public final class EndToEnd {
                 for (int b : batches) {
                     bs.append(bs.length() > 0 ? "," : "").append(b);
                 }
+                List<Object[]> variants = new ArrayList<>();
                 for (int t : torchThreads) {
-                    List<Map<String, Object>> r = PyTorch.run(dir, epochs, bs.toString(), t);
+                    variants.add(new Object[] {t, null});
+                }
+                Path ob = torchOpenBlas ? PyTorch.javacppOpenBlas() : null;
+                if (torchOpenBlas && ob == null) {
+                    System.out.println("pytorch + OpenBLAS: not run (the JavaCPP OpenBLAS library was not found in the cache)");
+                }
+                for (int t : ob == null ? new int[0] : torchThreads) {
+                    variants.add(new Object[] {t, ob});
+                }
+                for (Object[] v : variants) {
+                    int t = (Integer) v[0];
+                    List<Map<String, Object>> r = PyTorch.run(dir, epochs, bs.toString(), t, (Path) v[1]);
                     if (r == null) {
                         System.out.println("pytorch: not run (no python3 with torch: apt-get install python3-torch, or set D4J_PYTHON)");
                         break;
@@ -121,8 +139,9 @@ public final class EndToEnd {
                     pt = pt == null ? new ArrayList<>() : pt;
                     pt.addAll(r);
                     for (Map<String, Object> x : r) {
-                        System.out.printf("pytorch %s batch %4s, %s thread(s): train %.3f s, test accuracy %.4f%n", x.get("torch"),
-                                x.get("batch"), x.get("threads"), num(x, "train_seconds"), num(x, "test_accuracy"));
+                        System.out.printf("pytorch %s (%s) batch %4s, %s thread(s): train %.3f s, test accuracy %.4f%n",
+                                x.get("torch"), x.get("blas"), x.get("batch"), x.get("threads"), num(x, "train_seconds"),
+                                num(x, "test_accuracy"));
                     }
                 }
             }
@@ -204,10 +223,16 @@ public final class EndToEnd {
         return ((Number) m.get(k)).doubleValue();
     }
 
-    static Map<String, Object> torchAt(List<Map<String, Object>> pt, int batch, int threads) {
+    static String blas(Map<String, Object> r) {
+        Object b = r.get("blas");
+        return b == null ? PyTorch.SYSTEM_BLAS : b.toString();
+    }
+
+    static Map<String, Object> torchAt(List<Map<String, Object>> pt, int batch, int threads, String blas) {
         if (pt != null) {
             for (Map<String, Object> r : pt) {
-                if (((Number) r.get("batch")).intValue() == batch && ((Number) r.get("threads")).intValue() == threads) {
+                if (((Number) r.get("batch")).intValue() == batch && ((Number) r.get("threads")).intValue() == threads
+                        && blas(r).equals(blas)) {
                     return r;
                 }
             }
@@ -227,50 +252,45 @@ public final class EndToEnd {
     /** Seconds, test accuracy and samples/s per engine and thread count, then PyTorch / Dense4J time ratios. */
     static String table(List<D4jRun> runs, List<Map<String, Object>> pt, int[] batches, int[] threads, int rows, int epochs) {
         List<Integer> ptThreads = new ArrayList<>();
-        if (pt != null) {
-            for (Map<String, Object> r : pt) {
-                int t = ((Number) r.get("threads")).intValue();
-                if (!ptThreads.contains(t)) {
-                    ptThreads.add(t);
-                }
+        List<String> blases = new ArrayList<>();
+        for (Map<String, Object> r : pt == null ? List.<Map<String, Object>>of() : pt) {
+            int t = ((Number) r.get("threads")).intValue();
+            if (!ptThreads.contains(t)) {
+                ptThreads.add(t);
+            }
+            if (!blases.contains(blas(r))) {
+                blases.add(blas(r));
             }
         }
-        StringBuilder b = new StringBuilder("| batch | engine | threads | train s | samples/s | test accuracy | PyTorch / Dense4J (same threads) |\n"
-                + "|---|---|---|---|---|---|---|\n");
+        StringBuilder b = new StringBuilder("| batch | engine | threads | train s | samples/s | test accuracy |");
+        for (String bl : blases) {
+            b.append(" PyTorch (").append(bl).append(") / Dense4J, same threads |");
+        }
+        b.append("\n|---|---|---|---|---|---|");
+        b.append("---|".repeat(blases.size())).append('\n');
         for (int batch : batches) {
             for (int t : threads) {
                 D4jRun r = d4jAt(runs, batch, t);
                 if (r == null) {
                     continue;
                 }
-                Map<String, Object> p = torchAt(pt, batch, t);
-                b.append(String.format("| %d | Dense4J | %d | %.2f | %,.0f | %.4f | %s |%n", batch, t, r.seconds(),
-                        rows * (double) epochs / r.seconds(), r.accuracy(),
-                        p == null ? "—" : String.format("**%.1fx**", num(p, "train_seconds") / r.seconds())));
-            }
-            for (int t : ptThreads) {
-                Map<String, Object> p = torchAt(pt, batch, t);
-                if (p != null) {
-                    b.append(String.format("| %d | PyTorch %s | %d | %.2f | %,.0f | %.4f | |%n", batch, p.get("torch"), t,
-                            num(p, "train_seconds"), rows * (double) epochs / num(p, "train_seconds"), num(p, "test_accuracy")));
+                b.append(String.format("| %d | Dense4J | %d | %.2f | %,.0f | %.4f |", batch, t, r.seconds(),
+                        rows * (double) epochs / r.seconds(), r.accuracy()));
+                for (String bl : blases) {
+                    Map<String, Object> p = torchAt(pt, batch, t, bl);
+                    b.append(p == null ? " — |" : String.format(" **%.1fx** |", num(p, "train_seconds") / r.seconds()));
                 }
+                b.append('\n');
             }
-            double bestD = Double.POSITIVE_INFINITY;
-            double bestP = Double.POSITIVE_INFINITY;
-            for (D4jRun r : runs) {
-                if (r.batch() == batch) {
-                    bestD = Math.min(bestD, r.seconds());
-                }
-            }
-            if (pt != null) {
-                for (Map<String, Object> p : pt) {
-                    if (((Number) p.get("batch")).intValue() == batch) {
-                        bestP = Math.min(bestP, num(p, "train_seconds"));
+            for (String bl : blases) {
+                for (int t : ptThreads) {
+                    Map<String, Object> p = torchAt(pt, batch, t, bl);
+                    if (p != null) {
+                        b.append(String.format("| %d | PyTorch %s, %s | %d | %.2f | %,.0f | %.4f |%s%n", batch, p.get("torch"), bl,
+                                t, num(p, "train_seconds"), rows * (double) epochs / num(p, "train_seconds"),
+                                num(p, "test_accuracy"), " |".repeat(blases.size())));
                     }
                 }
-            }
-            if (pt != null && Double.isFinite(bestP)) {
-                b.append(String.format("| %d | best against best | | | | | **%.1fx** |%n", batch, bestP / bestD));
             }
         }
         return b.toString();
@@ -300,23 +320,25 @@ public final class EndToEnd {
             XYSeries s = c.addSeries("Dense4J CPU, " + t + " thread" + (t > 1 ? "s" : ""), x, y);
             s.setMarker(SeriesMarkers.CIRCLE);
         }
-        List<Integer> seen = new ArrayList<>();
+        List<String> seen = new ArrayList<>();
         for (Map<String, Object> p : pt == null ? List.<Map<String, Object>>of() : pt) {
             int t = ((Number) p.get("threads")).intValue();
-            if (seen.contains(t)) {
+            String key = blas(p) + "|" + t;
+            if (seen.contains(key)) {
                 continue;
             }
-            seen.add(t);
+            seen.add(key);
             List<Double> x = new ArrayList<>();
             List<Double> y = new ArrayList<>();
             for (Map<String, Object> r : pt) {
-                if (((Number) r.get("threads")).intValue() == t) {
+                if (((Number) r.get("threads")).intValue() == t && blas(r).equals(blas(p))) {
                     x.add(num(r, "batch"));
                     y.add(rows * (double) epochs / num(r, "train_seconds"));
                 }
             }
-            XYSeries s = c.addSeries("PyTorch " + p.get("torch") + " CPU, " + t + " thread" + (t > 1 ? "s" : ""), x, y);
-            s.setMarker(SeriesMarkers.SQUARE);
+            String label = blas(p).equals(PyTorch.SYSTEM_BLAS) ? "system BLAS" : "OpenBLAS";
+            XYSeries s = c.addSeries("PyTorch " + p.get("torch") + " CPU (" + label + "), " + t + " thread" + (t > 1 ? "s" : ""), x, y);
+            s.setMarker(label.equals("OpenBLAS") ? SeriesMarkers.TRIANGLE_UP : SeriesMarkers.SQUARE);
         }
         Plots.writePng(List.of(c), png);
     }

@@ -40,22 +40,37 @@ final class PyTorch {
         return null;
     }
 
-    /** One result map per batch size (train_seconds, test_accuracy, ...), or null when torch is not installed. */
+    /** The BLAS label of a run without preload: Debian's python3-torch links libblas.so.3 (see RESULTS.md). */
+    static final String SYSTEM_BLAS = "system libblas.so.3";
+
+    /**
+     * One result map per batch size (train_seconds, test_accuracy, ..., plus "blas"), or null when torch is
+     * not installed. With {@code preloadBlas} non-null, that BLAS library is LD_PRELOADed into the Python
+     * process (its sgemm_ then replaces the system libblas's for PyTorch) with OPENBLAS_NUM_THREADS = threads.
+     */
     @SuppressWarnings("unchecked")
-    static List<Map<String, Object>> run(Path dir, int epochs, String batches, int threads) throws Exception {
+    static List<Map<String, Object>> run(Path dir, int epochs, String batches, int threads, Path preloadBlas)
+            throws Exception {
         String py = interpreter();
         if (py == null) {
             return null;
         }
-        Process p = new ProcessBuilder(py, locateScript().toString(), dir.toString(), Integer.toString(epochs), batches,
-                Integer.toString(threads)).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(py, locateScript().toString(), dir.toString(), Integer.toString(epochs),
+                batches, Integer.toString(threads)).redirectErrorStream(true);
+        if (preloadBlas != null) {
+            pb.environment().put("LD_PRELOAD", preloadBlas.toString());
+            pb.environment().put("OPENBLAS_NUM_THREADS", Integer.toString(threads));
+        }
+        Process p = pb.start();
         List<Map<String, Object>> out = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 if (line.startsWith("{")) {
-                    out.add(json.readValue(line, Map.class));
+                    Map<String, Object> m = json.readValue(line, Map.class);
+                    m.put("blas", preloadBlas == null ? SYSTEM_BLAS : "OpenBLAS (LD_PRELOAD " + preloadBlas.getFileName() + ")");
+                    out.add(m);
                 } else {
                     System.out.println("pytorch: " + line);
                 }
@@ -65,6 +80,21 @@ final class PyTorch {
             throw new IllegalStateException("the PyTorch run failed (exit " + p.exitValue() + ")");
         }
         return out;
+    }
+
+    static List<Map<String, Object>> run(Path dir, int epochs, String batches, int threads) throws Exception {
+        return run(dir, epochs, batches, threads, null);
+    }
+
+    /** The libopenblas.so.0 the JavaCPP presets extracted for Dense4J itself (loads the kernels to find it). */
+    static Path javacppOpenBlas() throws Exception {
+        io.dense4j.nativelib.CpuKernels.load();
+        Path cache = Path.of(org.bytedeco.javacpp.Loader.getCacheDir().getPath());
+        try (var s = Files.walk(cache)) {
+            return s.filter(f -> f.getFileName().toString().equals("libopenblas.so.0")
+                            && f.toString().contains("org/bytedeco/openblas"))
+                    .findFirst().orElse(null);
+        }
     }
 
     static Path locateScript() {
