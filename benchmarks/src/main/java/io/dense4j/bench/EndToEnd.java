@@ -228,6 +228,10 @@ public final class EndToEnd {
         return b == null ? PyTorch.SYSTEM_BLAS : b.toString();
     }
 
+    static String shortBlas(String blas) {
+        return blas.equals(PyTorch.SYSTEM_BLAS) ? "system BLAS" : "OpenBLAS";
+    }
+
     static Map<String, Object> torchAt(List<Map<String, Object>> pt, int batch, int threads, String blas) {
         if (pt != null) {
             for (Map<String, Object> r : pt) {
@@ -262,9 +266,9 @@ public final class EndToEnd {
                 blases.add(blas(r));
             }
         }
-        StringBuilder b = new StringBuilder("| batch | engine | threads | train s | samples/s | test accuracy |");
+        StringBuilder b = new StringBuilder("| batch | engine | threads | train s (Dense4J: median; min) | samples/s | test accuracy |");
         for (String bl : blases) {
-            b.append(" PyTorch (").append(bl).append(") / Dense4J, same threads |");
+            b.append(" PyTorch (").append(shortBlas(bl)).append(") / Dense4J, same threads |");
         }
         b.append("\n|---|---|---|---|---|---|");
         b.append("---|".repeat(blases.size())).append('\n');
@@ -274,7 +278,9 @@ public final class EndToEnd {
                 if (r == null) {
                     continue;
                 }
-                b.append(String.format("| %d | Dense4J | %d | %.2f | %,.0f | %.4f |", batch, t, r.seconds(),
+                double min = r.all() == null || r.all().isEmpty() ? r.seconds()
+                        : r.all().stream().mapToDouble(Double::doubleValue).min().getAsDouble();
+                b.append(String.format("| %d | Dense4J | %d | %.2f; %.2f | %,.0f | %.4f |", batch, t, r.seconds(), min,
                         rows * (double) epochs / r.seconds(), r.accuracy()));
                 for (String bl : blases) {
                     Map<String, Object> p = torchAt(pt, batch, t, bl);
@@ -286,7 +292,7 @@ public final class EndToEnd {
                 for (int t : ptThreads) {
                     Map<String, Object> p = torchAt(pt, batch, t, bl);
                     if (p != null) {
-                        b.append(String.format("| %d | PyTorch %s, %s | %d | %.2f | %,.0f | %.4f |%s%n", batch, p.get("torch"), bl,
+                        b.append(String.format("| %d | PyTorch %s, %s | %d | %.2f | %,.0f | %.4f |%s%n", batch, p.get("torch"), shortBlas(bl),
                                 t, num(p, "train_seconds"), rows * (double) epochs / num(p, "train_seconds"),
                                 num(p, "test_accuracy"), " |".repeat(blases.size())));
                     }

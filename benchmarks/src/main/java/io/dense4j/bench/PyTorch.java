@@ -43,6 +43,9 @@ final class PyTorch {
     /** The BLAS label of a run without preload: Debian's python3-torch links libblas.so.3 (see RESULTS.md). */
     static final String SYSTEM_BLAS = "system libblas.so.3";
 
+    /** Longest a PyTorch process may run (all its batch sizes); -Dd4j.torchTimeout=SECONDS changes it. */
+    static final long timeoutSeconds = Long.getLong("d4j.torchTimeout", 600);
+
     /**
      * One result map per batch size (train_seconds, test_accuracy, ..., plus "blas"), or null when torch is
      * not installed. With {@code preloadBlas} non-null, that BLAS library is LD_PRELOADed into the Python
@@ -64,6 +67,20 @@ final class PyTorch {
         Process p = pb.start();
         List<Map<String, Object>> out = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
+        // a run that oversubscribes a busy machine (OpenMP + OpenBLAS workers) can take many minutes: bound it
+        boolean[] timedOut = {false};
+        Thread watchdog = new Thread(() -> {
+            try {
+                if (!p.waitFor(timeoutSeconds, java.util.concurrent.TimeUnit.SECONDS)) {
+                    timedOut[0] = true;
+                    p.destroyForcibly();
+                }
+            } catch (InterruptedException ignored) {
+                // the run ended
+            }
+        });
+        watchdog.setDaemon(true);
+        watchdog.start();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
@@ -76,8 +93,15 @@ final class PyTorch {
                 }
             }
         }
-        if (p.waitFor() != 0 || out.isEmpty()) {
-            throw new IllegalStateException("the PyTorch run failed (exit " + p.exitValue() + ")");
+        int rc = p.waitFor();
+        watchdog.interrupt();
+        if (timedOut[0]) {
+            System.out.println("pytorch: stopped after " + timeoutSeconds + " s (" + threads + " thread(s), "
+                    + (preloadBlas == null ? SYSTEM_BLAS : "OpenBLAS") + "); batch sizes not reached are not measured");
+            return out;
+        }
+        if (rc != 0 || out.isEmpty()) {
+            throw new IllegalStateException("the PyTorch run failed (exit " + rc + ")");
         }
         return out;
     }
