@@ -1,6 +1,5 @@
 package io.dense4j.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
 import io.dense4j.data.Mnist;
@@ -12,9 +11,6 @@ import io.dense4j.train.Fit;
 import io.dense4j.train.History;
 import io.dense4j.train.Losses;
 import io.dense4j.train.Metrics;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -60,7 +56,7 @@ public final class ReferenceWorkload {
         }
         Map<String, Object> pt = runPyTorch(dir, epochs, batch);
         if (pt == null) {
-            System.out.println("pytorch: not run (python3 with torch not installed: apt-get install python3-torch)");
+            System.out.println("pytorch: not run (no python3 with torch: apt-get install python3-torch, or set D4J_PYTHON)");
             return;
         }
         double ptSeconds = ((Number) pt.get("train_seconds")).doubleValue();
@@ -94,40 +90,8 @@ public final class ReferenceWorkload {
         return -1;
     }
 
-    @SuppressWarnings("unchecked")
     static Map<String, Object> runPyTorch(Path dir, int epochs, int batch) throws Exception {
-        Process check = new ProcessBuilder("python3", "-c", "import torch").redirectErrorStream(true).start();
-        check.getInputStream().readAllBytes();
-        if (check.waitFor() != 0) {
-            return null;
-        }
-        Path script = locateScript();
-        Process p = new ProcessBuilder("python3", script.toString(), dir.toString(), Integer.toString(epochs),
-                Integer.toString(batch), "2").redirectErrorStream(true).start();
-        String last = null;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                if (line.startsWith("{")) {
-                    last = line;
-                } else {
-                    System.out.println("pytorch: " + line);
-                }
-            }
-        }
-        if (p.waitFor() != 0 || last == null) {
-            throw new IllegalStateException("the PyTorch run failed (exit " + p.exitValue() + ")");
-        }
-        return new ObjectMapper().readValue(last, Map.class);
-    }
-
-    private static Path locateScript() {
-        for (Path p : new Path[] {Path.of("benchmarks/python/reference_workload.py"), Path.of("python/reference_workload.py"),
-                Path.of("../benchmarks/python/reference_workload.py")}) {
-            if (Files.exists(p)) {
-                return p;
-            }
-        }
-        throw new IllegalStateException("benchmarks/python/reference_workload.py not found; run from the repository root");
+        java.util.List<Map<String, Object>> r = PyTorch.run(dir, epochs, Integer.toString(batch), 2);
+        return r == null ? null : r.get(r.size() - 1);
     }
 }
