@@ -135,6 +135,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, description = "where to save the model (.d4j)")
     Path output;
 
+    @Option(names = "--plot", description = "write the loss and accuracy curves per epoch to this PNG")
+    Path plot;
+
     @Option(names = "--no-progress", description = "no progress bar (summary lines only)")
     boolean noProgress;
 
@@ -183,6 +186,10 @@ public final class TrainCommand implements Callable<Integer> {
                             .callbacks(callbacks.toArray(new Callback[0]));
                     History h = model.fit(trainSet, fit);
                     System.out.printf("trained %d epochs in %.2fs%n", h.epochs().size(), h.totalSeconds());
+                    if (plot != null) {
+                        Plots.trainingCurves(h, plot);
+                        System.out.println("training curves: " + plot);
+                    }
                     if (loaded.test() != null) {
                         Dataset test = lossFn.sparseLabels() || !loaded.test().hasLabels() ? loaded.test() : loaded.test().oneHot();
                         try {
