@@ -54,7 +54,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--queue-capacity", defaultValue = "1024", description = "requests queued per version before 503 (default ${DEFAULT-VALUE})")
     int queueCapacity;
 
-    @Option(names = "--batch-threads", description = "batch worker threads per version (default: half the cores)")
+    @Option(names = "--batch-threads", description = "batches of one version that may run at once (default: half the cores)")
     Integer batchThreads;
 
     @Option(names = "--default-alias", defaultValue = "stable", description = "alias used when a request names no version (default ${DEFAULT-VALUE})")

@@ -6,15 +6,19 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 
 /**
- * Groups the requests of one model version into batches: a worker takes the oldest waiting request,
- * adds whatever else is queued (waiting at most {@code maxQueueDelay} for more) up to
- * {@code maxBatchSize} rows, runs the model once, and hands each request its rows of the result.
+ * Groups the requests of one model version into batches by flat combining: a request thread that finds no
+ * batch running becomes the runner, takes the oldest waiting requests (waiting at most
+ * {@code maxQueueDelay} for more) up to {@code maxBatchSize} rows, runs the model once, hands each request its
+ * rows of the result, and repeats while requests are queued. Requests that arrive while a batch runs wait
+ * for the next one. No thread hand-off happens when the server is idle (a lone request runs on its own
+ * thread at once), and batches form by themselves under load. At most {@code threads} batches run at once.
  * The queue is bounded so that overload is answered quickly (503) instead of piling up latency.
  */
 final class DynamicBatcher implements AutoCloseable {
@@ -26,12 +30,12 @@ final class DynamicBatcher implements AutoCloseable {
     private final ServerConfig.BatchingConfig cfg;
     private final IntConsumer batchSizeObserver;
     private final BlockingQueue<Job> queue;
-    private final List<Thread> workers = new ArrayList<>();
+    private final Semaphore runners;
     private volatile boolean closed;
     private final String name;
 
     /**
-     * @param name              for thread names and messages ("model 'm' version 3")
+     * @param name              for messages ("model 'm' version 3")
      * @param model             the batch function (the model's thread-safe predict)
      * @param batchSizeObserver called with the row count of every batch run (metrics)
      */
@@ -42,12 +46,7 @@ final class DynamicBatcher implements AutoCloseable {
         this.cfg = cfg;
         this.batchSizeObserver = batchSizeObserver;
         this.queue = new ArrayBlockingQueue<>(cfg.queueCapacity());
-        for (int i = 0; i < cfg.threads(); i++) {
-            Thread t = new Thread(this::work, "batcher-" + name.replace(' ', '-') + "-" + i);
-            t.setDaemon(true);
-            workers.add(t);
-            t.start();
-        }
+        this.runners = new Semaphore(cfg.threads());
     }
 
     /** Requests currently waiting. */
@@ -67,6 +66,7 @@ final class DynamicBatcher implements AutoCloseable {
                     + " requests are already queued; retry later");
         }
         try {
+            runQueued();
             return job.result.get(cfg.timeout().toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -82,46 +82,66 @@ final class DynamicBatcher implements AutoCloseable {
         }
     }
 
-    private void work() {
-        List<Job> batch = new ArrayList<>();
-        Job carry = null; // a job that did not fit into the previous batch goes first into the next
-        long delayNanos = cfg.maxQueueDelay().toNanos();
-        while (!closed || carry != null || !queue.isEmpty()) {
-            try {
-                Job first = carry != null ? carry : queue.poll(50, TimeUnit.MILLISECONDS);
-                carry = null;
-                if (first == null) {
-                    continue;
-                }
-                batch.clear();
-                batch.add(first);
-                int rows = first.rows.length;
-                long deadline = System.nanoTime() + delayNanos;
-                while (rows < cfg.maxBatchSize()) {
-                    long wait = deadline - System.nanoTime();
-                    Job next = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
-                    if (next == null) {
-                        break;
-                    }
-                    if (rows + next.rows.length > cfg.maxBatchSize()) {
-                        carry = next;
-                        break;
-                    }
-                    batch.add(next);
-                    rows += next.rows.length;
-                }
-                run(batch, rows);
-            } catch (InterruptedException e) {
-                if (closed) {
-                    return;
-                }
+    /**
+     * Runs batches while requests are queued and a runner slot is free. The re-check after releasing the
+     * slot closes the race with a request queued just before the release: someone always picks it up.
+     */
+    private void runQueued() throws InterruptedException {
+        do {
+            if (!runners.tryAcquire()) {
+                return; // a running batch will take our job, or its runner's re-check will
             }
-        }
+            try {
+                List<Job> batch;
+                while (!(batch = takeBatch()).isEmpty()) {
+                    run(batch);
+                }
+            } finally {
+                runners.release();
+            }
+        } while (!queue.isEmpty());
     }
 
-    private void run(List<Job> batch, int rows) {
+    /** The oldest queued jobs up to maxBatchSize rows, waiting at most maxQueueDelay for more. */
+    private List<Job> takeBatch() throws InterruptedException {
+        List<Job> batch = new ArrayList<>();
+        Job first = queue.poll();
+        if (first == null) {
+            return batch;
+        }
+        batch.add(first);
+        int rows = first.rows.length;
+        long deadline = System.nanoTime() + cfg.maxQueueDelay().toNanos();
+        while (rows < cfg.maxBatchSize()) {
+            Job next = queue.peek();
+            if (next == null) {
+                long wait = deadline - System.nanoTime();
+                if (wait <= 0 || (next = queue.poll(wait, TimeUnit.NANOSECONDS)) == null) {
+                    break;
+                }
+                if (rows + next.rows.length > cfg.maxBatchSize()) {
+                    // too big to join: run it alone next (rare: only multi-row requests near the limit)
+                    run(List.of(next));
+                    continue;
+                }
+            } else if (rows + next.rows.length > cfg.maxBatchSize()) {
+                break; // it stays first in the queue for the next batch
+            } else {
+                queue.poll();
+            }
+            batch.add(next);
+            rows += next.rows.length;
+        }
+        return batch;
+    }
+
+    private void run(List<Job> batch) {
         try {
             float[][] input;
+            int rows = 0;
+            for (Job j : batch) {
+                rows += j.rows.length;
+            }
             if (batch.size() == 1) {
                 input = batch.get(0).rows;
             } else {
@@ -148,13 +168,9 @@ final class DynamicBatcher implements AutoCloseable {
         }
     }
 
-    /**
-     * Stops taking requests; the workers finish what is queued, then exit. Does not wait for them:
-     * it is called by the last request of a retired version, which should not pay for the shutdown.
-     */
+    /** Stops taking requests; those already queued are still run by their own request threads. */
     @Override
     public void close() {
         closed = true;
-        workers.forEach(Thread::interrupt);
     }
 }

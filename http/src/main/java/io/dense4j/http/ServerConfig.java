@@ -80,7 +80,7 @@ public record ServerConfig(
      *                      default, as in Triton) batches only what is already queued, so a lone
      *                      request never waits, while under load batches form by themselves
      * @param queueCapacity most requests waiting per model version; beyond it requests get 503
-     * @param threads       batch worker threads per model version
+     * @param threads       batches of one model version that may run at once
      * @param timeout       longest a request waits for its batch before it gets 503
      */
     public record BatchingConfig(boolean enabled, int maxBatchSize, Duration maxQueueDelay, int queueCapacity,
