@@ -20,7 +20,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The single Dense-layer ops of native/include/dense4j.h at one shape "n x in x out", and the vendor GEMM at
- * the same shapes (the ceiling: OpenBLAS sgemm on the CPU, cuBLAS on a GPU):
+ * the same shapes (the ceiling: OpenBLAS sgemm on the CPU; on cuda our own d4j_cuda_gemm, whose comparison with
+ * cuBLAS is native/scripts/gpu-check.sh's table):
  * <ul>
  * <li>{@code forward}: d4j_dense_forward, GEMM with the fused bias + activation epilogue (relu, or softmax
  *     for out <= 10); ceiling {@code sgemmForward} (x[n,in].W[in,out]).</li>

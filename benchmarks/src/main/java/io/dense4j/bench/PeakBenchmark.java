@@ -20,8 +20,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The machine's measured peak: the vendor sgemm on a large square problem (2048 on the CPU; the suite passes
- * 8192 for a GPU). "% of peak" in the report is relative to this figure at the same thread count.
+ * The machine's measured peak: the device's plain GEMM on a large square problem (OpenBLAS sgemm at 2048 on the
+ * CPU; Dense4J's d4j_cuda_gemm at 8192 on cuda, the suite passes that size). "% of peak" in the report is relative to this figure at the same thread count.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)

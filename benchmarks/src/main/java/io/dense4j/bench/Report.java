@@ -250,7 +250,7 @@ public final class Report {
         }
         b.append("### GEMM-bound ops (one Dense layer, shape n x in x out)\n\n");
         b.append("Ceiling: the vendor GEMM(s) the op contains, at the same shape (OpenBLAS `cblas_sgemm` on cpu; "
-                + "cuBLAS on cuda): forward vs sgemmForward, backward vs sgemmWeightGrad + sgemmInputGrad, "
+                + "on cuda Dense4J's own `d4j_cuda_gemm`, no cuBLAS binding: cuBLAS is compared in native/scripts/gpu-check.sh's table): forward vs sgemmForward, backward vs sgemmWeightGrad + sgemmInputGrad, "
                 + "backwardFirstLayer vs sgemmWeightGrad. % of peak: against the measured peak at the same thread count.\n\n");
         b.append("| op | shape | device | threads | median µs | spread | GFLOP/s | ceiling µs | % of vendor GEMM | % of peak | speed-up over plain Java |\n");
         b.append("|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -13,14 +13,28 @@ import io.dense4j.bench.device.Devices;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
-/** Runs every benchmark method body once per host device (no timing), and checks the Java baseline agrees with the native ops. */
+/**
+ * Runs every benchmark method body once per device (no timing; cuda only where a GPU is visible, else skipped
+ * with the reason), and checks the Java baseline agrees with the native ops.
+ */
 class BenchmarkSmokeTest {
 
+    /** Skips (JUnit assumption, reason printed) a device that cannot run here, as the suite does. */
+    static void assumeAvailable(String device) {
+        String reason = Devices.unavailableReason(device);
+        if (reason != null) {
+            System.out.println("SKIPPED device '" + device + "': " + reason);
+        }
+        Assumptions.assumeTrue(reason == null, () -> "device '" + device + "' skipped: " + reason);
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"cpu", "java"})
+    @ValueSource(strings = {"cpu", "java", "cuda"})
     void opBenchmarksRunOnce(String device) {
+        assumeAvailable(device);
         for (String shape : new String[] {"5x7x3", "4x9x12"}) {
             OpBenchmarks b = new OpBenchmarks();
             b.device = device;
@@ -43,8 +57,9 @@ class BenchmarkSmokeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"cpu", "java"})
+    @ValueSource(strings = {"cpu", "java", "cuda"})
     void optimizerTrainInferenceRunOnce(String device) {
+        assumeAvailable(device);
         for (String opt : new String[] {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}) {
             OptimizerBenchmarks o = new OptimizerBenchmarks();
             o.device = device;

@@ -55,8 +55,9 @@ public interface DeviceOps extends AutoCloseable {
                        DeviceBuffer state, long n);
 
     /**
-     * The vendor's plain GEMM, the ceiling the fused ops are compared with (OpenBLAS cblas_sgemm on the CPU,
-     * cuBLAS on a GPU; plain loops for the Java baseline): row-major C[m,n] = op(A)[m,k] . op(B)[k,n].
+     * The plain GEMM the fused ops are compared with (OpenBLAS cblas_sgemm on the CPU; on cuda Dense4J's own
+     * d4j_cuda_gemm, since there is no cuBLAS binding (see the package documentation); plain loops for the Java
+     * baseline): row-major C[m,n] = op(A)[m,k] . op(B)[k,n].
      */
     void gemm(boolean transA, boolean transB, int m, int n, int k, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c);
 
