@@ -25,7 +25,7 @@ final class DataArgs {
         }
     }
 
-    static Loaded forTraining(Path source, String labelColumn) throws IOException {
+    static Loaded forTraining(Path source, CsvArgs csv) throws IOException {
         if (Files.isDirectory(source)) {
             if (Mnist.hasSplit(source, Mnist.TRAIN)) {
                 Dataset train = Mnist.loadSplit(source, Mnist.TRAIN);
@@ -37,28 +37,24 @@ final class DataArgs {
             }
             throw new IOException(source + " holds no MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)");
         }
-        return new Loaded(csv(source, labelColumn), null);
+        return new Loaded(csv(source, csv), null);
     }
 
     /** Evaluation rows: the test split of an IDX directory (or its only split), or a whole CSV file. */
-    static Dataset forEvaluation(Path source, String labelColumn, String split) throws IOException {
+    static Dataset forEvaluation(Path source, CsvArgs csv, String split) throws IOException {
         if (Files.isDirectory(source)) {
             if (split != null) {
                 return Mnist.loadSplit(source, split);
             }
             return Mnist.loadSplit(source, Mnist.hasSplit(source, Mnist.TEST) ? Mnist.TEST : Mnist.TRAIN);
         }
-        return csv(source, labelColumn);
+        return csv(source, csv);
     }
 
-    private static Dataset csv(Path file, String labelColumn) throws IOException {
+    private static Dataset csv(Path file, CsvArgs csv) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IOException("no such data file or directory: " + file);
         }
-        Csv.Options o = Csv.options();
-        if (labelColumn != null) {
-            o = o.labelColumn(labelColumn);
-        }
-        return Csv.read(file, o);
+        return Csv.read(file, csv.options());
     }
 }

@@ -26,8 +26,8 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--split", description = "IDX split to use: train or t10k (default: t10k when present)")
     String split;
 
-    @Option(names = "--label-column", description = "CSV label column name (default: the last column)")
-    String labelColumn;
+    @picocli.CommandLine.Mixin
+    CsvArgs csv = new CsvArgs();
 
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
@@ -39,7 +39,7 @@ public final class EvaluateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Device dev = Device.parse(device);
         try (Sequential model = (Sequential) Model.load(modelFile);
-             Dataset raw = DataArgs.forEvaluation(data, labelColumn, split)) {
+             Dataset raw = DataArgs.forEvaluation(data, csv, split)) {
             model.to(dev);
             if (model.loss() == null) {
                 throw new IllegalArgumentException(modelFile + " was saved without a loss; it cannot be evaluated");

@@ -23,8 +23,8 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--split", description = "IDX split: train or t10k (default: t10k when present)")
     String split;
 
-    @Option(names = "--label-column", description = "CSV label column name (default: the last column)")
-    String labelColumn;
+    @picocli.CommandLine.Mixin
+    CsvArgs csv = new CsvArgs();
 
     @Option(names = "--rows", defaultValue = "0-9", description = "row range of --data, e.g. 0-9 or 17 (default: ${DEFAULT-VALUE})")
     String rows;
@@ -61,7 +61,7 @@ public final class PredictCommand implements Callable<Integer> {
                 truth.add(null);
                 index.add(0);
             } else {
-                try (Dataset d = DataArgs.forEvaluation(data, labelColumn, split)) {
+                try (Dataset d = DataArgs.forEvaluation(data, csv, split)) {
                     int[] range = parseRange(rows, d.size());
                     for (int r = range[0]; r <= range[1]; r++) {
                         input.add(d.features().row(r));

@@ -34,8 +34,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, description = "IDX directory (MNIST format) or CSV file")
     Path data;
 
-    @Option(names = "--label-column", description = "CSV label column name (default: the last column)")
-    String labelColumn;
+    @picocli.CommandLine.Mixin
+    CsvArgs csv = new CsvArgs();
 
     @Option(names = "--layers", split = ",", defaultValue = "128,10",
             description = "units of each Dense layer, comma-separated (default: ${DEFAULT-VALUE})")
@@ -152,7 +152,7 @@ public final class TrainCommand implements Callable<Integer> {
             Dense4J.setThreads(threads == null ? 1 : threads);
         }
         long t0 = System.nanoTime();
-        try (DataArgs.Loaded loaded = DataArgs.forTraining(data, labelColumn)) {
+        try (DataArgs.Loaded loaded = DataArgs.forTraining(data, csv)) {
             Dataset train = loaded.train();
             System.out.printf("data: %d training rows x %d features%s (%.1fs)%n", train.size(), train.numFeatures(),
                     loaded.test() == null ? "" : ", " + loaded.test().size() + " test rows", (System.nanoTime() - t0) / 1e9);

@@ -136,6 +136,35 @@ class MainTest {
     }
 
     @Test
+    void csvWithNamedLabelIgnoredColumnsPlotAndRequestFile() throws Exception {
+        StringBuilder b = new StringBuilder("id,species,x1,x2\n");
+        java.util.Random r = new java.util.Random(2);
+        String[] names = {"small", "large"};
+        for (int i = 0; i < 120; i++) {
+            int y = i % 2;
+            b.append(i).append(",\"").append(names[y]).append("\",")
+                    .append(String.format(java.util.Locale.ROOT, "%.3f,%.3f%n", y * 3 + r.nextGaussian(), -y * 2 + r.nextGaussian()));
+        }
+        Path csv = tmp.resolve("named.csv");
+        Files.writeString(csv, b.toString());
+        Path out = tmp.resolve("named.d4j");
+        Path png = tmp.resolve("curves.png");
+        run(0, "train", "--data", csv.toString(), "--label-column", "species", "--ignore-columns", "id",
+                "--layers", "8,2", "--activations", "tanh,softmax", "--epochs", "5", "--validation-split", "0.25",
+                "--normalize", "standardize", "--no-progress", "--plot", png.toString(), "-o", out.toString());
+        try (io.dense4j.Model m = io.dense4j.Model.load(out)) {
+            assertEquals(2, m.inputSize(), "id and the label are not features");
+            assertEquals(java.util.List.of("large", "small"), m.classNames());
+        }
+        assertTrue(Files.size(png) > 1000, "a PNG was written");
+        Path req = tmp.resolve("req.json");
+        run(0, "predict", "-m", out.toString(), "--data", csv.toString(), "--label-column", "species",
+                "--ignore-columns", "id", "--rows", "0-1", "--write-request", req.toString());
+        String body = Files.readString(req);
+        assertTrue(body.contains("\"shape\":[2,2]") && body.contains("\"datatype\":\"FP32\""), body);
+    }
+
+    @Test
     void trainEvaluatePredictOnCpuDevice() throws Exception {
         Path csv = smallCsv();
         Path out = tmp.resolve("cpu.d4j");
