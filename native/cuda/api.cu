@@ -48,7 +48,7 @@ int current_variant() { return g_variant.load(); }
 // Per-device resources of the single-op API.
 struct OpCtx {
     std::mutex mu;
-    bool ready = false;
+    std::atomic<bool> ready{false};  // set under mu once the buffers exist (two threads' first calls may race)
     GemmWorkspace gw;
     DevState* st = nullptr;
     LossWork lw{};
@@ -67,7 +67,9 @@ static int op_ctx(OpCtx** out) {
     D4J_TRY(cudaGetDevice(&dev), "cudaGetDevice");
     if (dev < 0 || dev >= 64) return set_error(D4J_CUDA_ERR_ARGUMENT, "device %d out of range", dev);
     OpCtx& c = g_ops[dev];
-    if (!c.ready) {
+    if (!c.ready.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(c.mu);
+        if (c.ready.load(std::memory_order_relaxed)) { *out = &c; return D4J_CUDA_OK; }
         D4J_TRY(cudaMalloc(&c.st, sizeof(DevState)), "cudaMalloc");
         D4J_TRY(cudaMalloc(&c.lw.partial, 2 * kLossBlocksMax * sizeof(double)), "cudaMalloc");
         D4J_TRY(cudaMalloc(&c.lw.counter, (kGemmCounters + 2) * sizeof(unsigned)), "cudaMalloc");
@@ -75,7 +77,7 @@ static int op_ctx(OpCtx** out) {
         c.gw.counters = c.lw.counter + 2;
         c.gw.n_counters = kGemmCounters;
         c.opt_counter = c.lw.counter + 1;
-        c.ready = true;
+        c.ready.store(true, std::memory_order_release);
     }
     *out = &c;
     return D4J_CUDA_OK;

@@ -8,6 +8,7 @@
 //    Feistel network on the smallest even-bit power-of-two domain >= n, with cycle walking back into [0, n)
 //    (fewer than 4 rounds of walking on average). Each element is independent: one kernel, no sort, no host.
 #include "reduce.cuh"
+#include <algorithm>
 
 namespace d4j {
 
@@ -20,35 +21,37 @@ __global__ void gather_kernel(const void* __restrict__ data, float scale, int wi
                               int64_t first, int batch, const DevState* st, int rows, float* __restrict__ out,
                               const int32_t* __restrict__ labels, int32_t* __restrict__ labels_out,
                               const float* __restrict__ targets, int k, float* __restrict__ targets_out, int vec) {
-    const int r = blockIdx.y;
-    if (r >= rows) return;
-    const int64_t pos = batch_pos(st, first, batch) + r;
-    const int64_t row = order ? (int64_t)order[pos] : pos;
-    const int c4 = (blockIdx.x * blockDim.x + threadIdx.x) * 4;
-    float* o = out + (size_t)r * width;
-    if (c4 < width) {
-        if (U8) {
-            const uint8_t* src = (const uint8_t*)data + (size_t)row * width;
-            if (vec && c4 + 3 < width) {
-                uchar4 v = *reinterpret_cast<const uchar4*>(src + c4);
-                *reinterpret_cast<float4*>(o + c4) = make_float4(v.x * scale, v.y * scale, v.z * scale, v.w * scale);
+    // Rows are strided over gridDim.y (at most 65535 by the launch limit): batches and single-op gathers may be
+    // taller than that.
+    for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+        const int64_t pos = batch_pos(st, first, batch) + r;
+        const int64_t row = order ? (int64_t)order[pos] : pos;
+        const int c4 = (blockIdx.x * blockDim.x + threadIdx.x) * 4;
+        float* o = out + (size_t)r * width;
+        if (c4 < width) {
+            if (U8) {
+                const uint8_t* src = (const uint8_t*)data + (size_t)row * width;
+                if (vec && c4 + 3 < width) {
+                    uchar4 v = *reinterpret_cast<const uchar4*>(src + c4);
+                    *reinterpret_cast<float4*>(o + c4) = make_float4(v.x * scale, v.y * scale, v.z * scale, v.w * scale);
+                } else {
+                    for (int c = c4; c < min(c4 + 4, width); ++c) o[c] = src[c] * scale;
+                }
             } else {
-                for (int c = c4; c < min(c4 + 4, width); ++c) o[c] = src[c] * scale;
-            }
-        } else {
-            const float* src = (const float*)data + (size_t)row * width;
-            if (vec && c4 + 3 < width) {
-                float4 v = *reinterpret_cast<const float4*>(src + c4);
-                *reinterpret_cast<float4*>(o + c4) = make_float4(v.x * scale, v.y * scale, v.z * scale, v.w * scale);
-            } else {
-                for (int c = c4; c < min(c4 + 4, width); ++c) o[c] = src[c] * scale;
+                const float* src = (const float*)data + (size_t)row * width;
+                if (vec && c4 + 3 < width) {
+                    float4 v = *reinterpret_cast<const float4*>(src + c4);
+                    *reinterpret_cast<float4*>(o + c4) = make_float4(v.x * scale, v.y * scale, v.z * scale, v.w * scale);
+                } else {
+                    for (int c = c4; c < min(c4 + 4, width); ++c) o[c] = src[c] * scale;
+                }
             }
         }
-    }
-    if (blockIdx.x == 0) {
-        if (labels && threadIdx.x == 0) labels_out[r] = labels[row];
-        if (targets)
-            for (int c = threadIdx.x; c < k; c += blockDim.x) targets_out[(size_t)r * k + c] = targets[(size_t)row * k + c];
+        if (blockIdx.x == 0) {
+            if (labels && threadIdx.x == 0) labels_out[r] = labels[row];
+            if (targets)
+                for (int c = threadIdx.x; c < k; c += blockDim.x) targets_out[(size_t)r * k + c] = targets[(size_t)row * k + c];
+        }
     }
 }
 
@@ -57,9 +60,11 @@ cudaError_t gather(const void* data, int u8, float scale, int width, const int32
                    const float* targets, int k, float* targets_out, cudaStream_t s) {
     if (rows <= 0 || width <= 0) return cudaSuccess;
     int threads = 128;
-    dim3 grid((unsigned)((width + 4 * threads - 1) / (4 * threads)), (unsigned)rows);
+    dim3 grid((unsigned)((width + 4 * threads - 1) / (4 * threads)), (unsigned)std::min(rows, 65535));
     if (u8) {
-        int vec = width % 4 == 0 && (uintptr_t)data % 4 == 0;
+        // uchar4 loads need 4-byte aligned rows; the float4 stores need a 16-byte aligned out (a caller's offset
+        // pointer may not be)
+        int vec = width % 4 == 0 && (uintptr_t)data % 4 == 0 && (uintptr_t)out % 16 == 0;
         gather_kernel<true><<<grid, threads, 0, s>>>(data, scale, width, order, first_host, batch, st, rows, out,
                                                      labels, labels_out, targets, k, targets_out, vec);
     } else {

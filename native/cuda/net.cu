@@ -13,6 +13,7 @@
 // the statistics. The last, partial batch of an epoch runs the same kernels uncaptured.
 #include "reduce.cuh"
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct d4j_cuda_net {
     int64_t n_params = 0;
     std::vector<int64_t> woff;
     cudaStream_t stream = nullptr;
+    cudaEvent_t legacy_done = nullptr;  // orders the stream after earlier legacy-default-stream work (see join_legacy)
     float* xb = nullptr;
     std::vector<float*> y, yd, z, dz;
     int32_t* lab = nullptr; float* tgt = nullptr;
@@ -89,6 +91,7 @@ void destroy(d4j_cuda_net* n) {
     cudaSetDevice(n->device);
     if (n->stream) cudaStreamSynchronize(n->stream);
     free_graphs(n);
+    if (n->legacy_done) cudaEventDestroy(n->legacy_done);
     for (void* p : n->allocs) cudaFree(p);
     if (n->st_host) cudaFreeHost(n->st_host);
     if (n->stream) cudaStreamDestroy(n->stream);
@@ -226,6 +229,16 @@ cudaError_t capture(d4j_cuda_net* n, const TrainArgs& a, int steps, int prec, in
 
 bool act_ok(int a) { return a >= D4J_CUDA_ACT_LINEAR && a <= D4J_CUDA_ACT_SOFTMAX; }
 
+// The network's stream is non-blocking (so that graph capture never meets the legacy stream's implicit
+// synchronisation), hence NOT ordered after the caller's single ops, d4j_cuda_memset, the DMA tail of a pageable
+// d4j_cuda_memcpy_h2d, or the cudaMemsets of d4j_cuda_net_create, all on the legacy default stream. Every network
+// call therefore first makes its stream wait for everything enqueued on the legacy stream so far (never inside a
+// capture: it runs before any).
+cudaError_t join_legacy(d4j_cuda_net* n) {
+    CK(cudaEventRecord(n->legacy_done, cudaStreamLegacy));
+    return cudaStreamWaitEvent(n->stream, n->legacy_done, 0);
+}
+
 }  // namespace
 
 extern "C" {
@@ -283,6 +296,7 @@ d4j_cuda_net* d4j_cuda_net_create(int n_layers, const int32_t* sizes, const int3
     auto fail = [&](cudaError_t err, const char* what) -> d4j_cuda_net* { cuda_fail(err, what); destroy(n); return nullptr; };
     if (e != cudaSuccess) return fail(e, "cudaGetDevice");
     if ((e = cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking)) != cudaSuccess) return fail(e, "cudaStreamCreate");
+    if ((e = cudaEventCreateWithFlags(&n->legacy_done, cudaEventDisableTiming)) != cudaSuccess) return fail(e, "cudaEventCreate");
     const size_t B = (size_t)max_batch;
     if ((e = dalloc(n, &n->xb, B * sizes[0])) != cudaSuccess) return fail(e, "cudaMalloc");
     size_t ws = 0;
@@ -328,6 +342,10 @@ int d4j_cuda_net_train(d4j_cuda_net* n, const void* x, int x_type, float x_scale
         (n->loss == D4J_CUDA_LOSS_SPARSE_CCE ? !labels : !targets))
         return set_error(D4J_CUDA_ERR_ARGUMENT, "invalid train arguments");
     if (n_batches == 0) return D4J_CUDA_OK;
+    // As d4j_net_train: a non-finite learning rate is an argument error, never an update that poisons the
+    // parameters (the loss check only sees it one step later).
+    for (int i = 0; i < n_batches; ++i)
+        if (!std::isfinite(lrs[i])) return set_error(D4J_CUDA_ERR_ARGUMENT, "learning rate %d is not finite", i);
     if (first + (int64_t)(n_batches - 1) * batch >= n_order)
         return set_error(D4J_CUDA_ERR_ARGUMENT, "%d batches of %d from position %lld run past the %lld rows of order",
                          n_batches, batch, (long long)first, (long long)n_order);
@@ -336,6 +354,7 @@ int d4j_cuda_net_train(d4j_cuda_net* n, const void* x, int x_type, float x_scale
     const int tail = last_rows == batch ? 0 : (int)last_rows;
     cudaError_t e;
     if ((e = cudaSetDevice(n->device)) != cudaSuccess) return cuda_fail(e, "cudaSetDevice");
+    if ((e = join_legacy(n)) != cudaSuccess) return cuda_fail(e, "cudaStreamWaitEvent(legacy stream)");
     const int prec = current_precision(), var = current_variant();
     // Learning rates of this call, to the device (read by the loss kernel's bookkeeping).
     if ((size_t)n_batches > n->lrs_cap) {
@@ -402,6 +421,7 @@ int d4j_cuda_net_forward(d4j_cuda_net* n, const void* x, int x_type, float x_sca
     cudaError_t e;
     if ((e = cudaSetDevice(n->device)) != cudaSuccess) return cuda_fail(e, "cudaSetDevice");
     cudaStream_t s = n->stream;
+    if ((e = join_legacy(n)) != cudaSuccess) return cuda_fail(e, "cudaStreamWaitEvent(legacy stream)");
     const int prec = current_precision(), var = current_variant();
     const int L = n->L, k = n->sizes[L], in0 = n->sizes[0], last_act = n->acts[L - 1];
     if (with_loss && (e = cudaMemsetAsync(n->st_eval, 0, sizeof(DevState), s)) != cudaSuccess) return cuda_fail(e, "cudaMemsetAsync");

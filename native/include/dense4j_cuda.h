@@ -12,6 +12,9 @@
  *  - single ops run asynchronously on the legacy default stream, in order with d4j_cuda_memcpy_* (which are
  *    synchronous); call d4j_cuda_synchronize() to wait and to collect asynchronous kernel errors;
  *  - a network owns its stream, workspace and CUDA graphs; d4j_cuda_net_train returns once its steps are done.
+ *    Each network call first waits for all work already enqueued on the legacy default stream (single ops,
+ *    d4j_cuda_memset, the tail of a pageable host-to-device copy), so no extra d4j_cuda_synchronize is needed
+ *    between preparing buffers and training on them.
  *
  * Layout (as dense4j.h): row-major float32; a Dense layer has W float[in*out] (y = x.W + b) and b float[out];
  * the parameter buffer is ONE contiguous array W0, b0, W1, b1, ...; gradients use the same layout;
