@@ -23,7 +23,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -378,8 +377,7 @@ public final class SafeTensors {
                 throw bad("\"" + METADATA_KEY + "\" must be an object of strings, got " + node.getNodeType());
             }
             Map<String, String> m = new LinkedHashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : node.properties()) {
                 if (!e.getValue().isTextual()) {
                     throw bad("metadata value of '" + e.getKey() + "' must be a string, got "
                             + e.getValue().getNodeType());
@@ -391,8 +389,7 @@ public final class SafeTensors {
 
         private LinkedHashMap<String, Entry> parseEntries(JsonNode root, long dataLen) {
             List<Entry> list = new ArrayList<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : root.properties()) {
                 if (!e.getKey().equals(METADATA_KEY)) {
                     list.add(parseEntry(e.getKey(), e.getValue()));
                 }

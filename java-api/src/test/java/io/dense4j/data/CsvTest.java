@@ -1,0 +1,141 @@
+package io.dense4j.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CsvTest {
+    @TempDir
+    Path dir;
+
+    Path csv(String content) throws IOException {
+        return Files.writeString(dir.resolve("data.csv"), content, StandardCharsets.UTF_8);
+    }
+
+    DataFormatException error(String content, Csv.Options o) throws IOException {
+        Path f = csv(content);
+        DataFormatException e = assertThrows(DataFormatException.class, () -> Csv.read(f, o));
+        assertTrue(e.getMessage().startsWith(f.toString()), "message names the file: " + e.getMessage());
+        return e;
+    }
+
+    @Test
+    void happyPathIntegerLabelsInLastColumn() throws IOException {
+        try (Dataset d = Csv.read(csv("a,b,label\n1,2,0\n3.5,-4e-1,2\n\n5,6,1\n"))) {
+            assertEquals(3, d.size());
+            assertEquals(2, d.numFeatures());
+            assertArrayEquals(new float[] {1, 2, 3.5f, -0.4f, 5, 6}, d.features().toFloatArray());
+            assertArrayEquals(new int[] {0, 2, 1}, d.labels().toIntArray());
+            assertEquals(3, d.numClasses());
+            assertTrue(d.classNames().isEmpty(), "integer labels are indices, not names");
+        }
+    }
+
+    @Test
+    void stringLabelsBecomeSortedClassNames() throws IOException {
+        String iris = "sepal_length,species,sepal_width\r\n"
+                + "5.1,setosa,3.5\r\n"
+                + "7.0,versicolor,3.2\r\n"
+                + "6.3,virginica,3.3\r\n"
+                + "4.9,setosa,3.0\r\n";
+        try (Dataset d = Csv.read(csv(iris), Csv.options().labelColumn("species"))) {
+            assertEquals(List.of("setosa", "versicolor", "virginica"), d.classNames());
+            assertArrayEquals(new int[] {0, 1, 2, 0}, d.labels().toIntArray());
+            assertArrayEquals(new float[] {5.1f, 3.5f, 7.0f, 3.2f, 6.3f, 3.3f, 4.9f, 3.0f},
+                    d.features().toFloatArray());
+        }
+        try (Dataset d = Csv.read(csv(iris), Csv.options().labelColumn(1)
+                .classNames(List.of("virginica", "versicolor", "setosa")))) {
+            assertArrayEquals(new int[] {2, 1, 0, 2}, d.labels().toIntArray());
+            assertEquals(3, d.numClasses());
+        }
+        var e = error(iris, Csv.options().labelColumn(1).classNames(List.of("setosa", "versicolor")));
+        assertTrue(e.getMessage().contains("line 4") && e.getMessage().contains("'virginica' is not one of"),
+                e.getMessage());
+    }
+
+    @Test
+    void quotedFields() throws IOException {
+        String text = "\uFEFF\"x, the first\",\"y\"\"s\",kind\n"
+                + "\"1.5\", 2 ,\"cat, big\"\n"
+                + "3,4,\"dog\n(multi-line)\"\n"
+                + "5,6,\"say \"\"hi\"\"\"\n"
+                + "7,8,\"cat, big\"\n";
+        try (Dataset d = Csv.read(csv(text))) {
+            assertEquals(List.of("cat, big", "dog\n(multi-line)", "say \"hi\""), d.classNames());
+            assertArrayEquals(new int[] {0, 1, 2, 0}, d.labels().toIntArray());
+            assertArrayEquals(new float[] {1.5f, 2, 3, 4, 5, 6, 7, 8}, d.features().toFloatArray());
+        }
+        // line numbers count the physical lines inside quoted fields
+        var e = error("a,b\n\"x\ny\",1\n2,oops\n", Csv.options().labelColumn(0));
+        assertTrue(e.getMessage().contains("line 4, column 2 ('b')"), e.getMessage());
+        e = error("a,b\n1,\"open\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2: quoted field is never closed"), e.getMessage());
+        e = error("a,b\n1,\"x\"y\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("after a closing quote"),
+                e.getMessage());
+    }
+
+    @Test
+    void regressionTargetsAndOptions() throws IOException {
+        try (Dataset d = Csv.read(csv("id;x1;x2;price\n17;1;2;10.5\n18;3;4;-2\n"),
+                Csv.options().delimiter(';').labelKind(Csv.LabelKind.REGRESSION).ignoreColumns("id"))) {
+            assertFalse(d.hasLabels());
+            assertArrayEquals(new long[] {2, 1}, d.targets().shape());
+            assertArrayEquals(new float[] {10.5f, -2f}, d.targets().toFloatArray());
+            assertArrayEquals(new float[] {1, 2, 3, 4}, d.features().toFloatArray());
+        }
+        try (Dataset d = Csv.read(csv("1\t2\t1\n3\t4\t0\n"), Csv.options().delimiter('\t').header(false))) {
+            assertArrayEquals(new int[] {1, 0}, d.labels().toIntArray());
+            assertEquals(2, d.numFeatures());
+        }
+        var e = error("x,price\n1,\n", Csv.options().labelKind(Csv.LabelKind.REGRESSION));
+        assertTrue(e.getMessage().contains("line 2, column 2 ('price'): missing value"), e.getMessage());
+    }
+
+    @Test
+    void errorsNameLineAndColumn() throws IOException {
+        var e = error("a,b,c\n1,2,0\n3,,1\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 3, column 2 ('b'): missing value"), e.getMessage());
+        e = error("a,b,c\n1,NA,0\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2, column 2 ('b'): missing value 'NA'"), e.getMessage());
+        e = error("a,b,c\n1,2,0\n1,x7,0\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 3, column 2 ('b'): not a number: 'x7'"), e.getMessage());
+        e = error("a,b,c\n1,Infinity,0\n", Csv.options());
+        assertTrue(e.getMessage().contains("not a number: 'Infinity'"), e.getMessage());
+        e = error("a,b,c\n1,1e39,0\n", Csv.options());
+        assertTrue(e.getMessage().contains("outside the float32 range"), e.getMessage());
+        e = error("a,b,c\n1,2\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2: expected 3 fields, found 2"), e.getMessage());
+        e = error("a,b,c\n1,2,\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2, column 3 ('c'): missing label"), e.getMessage());
+        e = error("a,b,c\n1,2,3\n", Csv.options().labelColumn("label"));
+        assertTrue(e.getMessage().contains("no label column 'label' among [a, b, c]"), e.getMessage());
+        e = error("a,b,c\n", Csv.options());
+        assertTrue(e.getMessage().contains("no data rows"), e.getMessage());
+        e = error("", Csv.options());
+        assertTrue(e.getMessage().contains("empty file"), e.getMessage());
+        e = error("a,b\n1,2\n", Csv.options().labelColumn(5));
+        assertTrue(e.getMessage().contains("label column index 5"), e.getMessage());
+    }
+
+    @Test
+    void strictNumbers() {
+        for (String ok : List.of("0", "-1", "+2.5", ".5", "5.", "1e3", "1E-3", "-0.25e+2")) {
+            assertTrue(Csv.isDecimal(ok), ok);
+        }
+        for (String bad : List.of("", "-", ".", "e3", "1e", "1f", "0x10", "NaN", "Infinity", "1,5", "1 2", "١")) {
+            assertFalse(Csv.isDecimal(bad), bad);
+        }
+    }
+}
