@@ -142,56 +142,23 @@ class BenchmarkSmokeTest {
                     b = OpBenchmarks.random(rng, out, 0.5f), dz = OpBenchmarks.random(rng, n * out, 1f);
             int[] lab = {0, 3, 6, 2, 2, 5};
             for (int act : new int[] {1, 5}) {
-                assertArrayEquals(forward(cpu, x, w, b, n, in, out, act), forward(java, x, w, b, n, in, out, act), 1e-5f);
+                assertArrayEquals(RoundTrip.forward(cpu, x, w, b, n, in, out, act)[1], RoundTrip.forward(java, x, w, b, n, in, out, act)[1], 1e-5f);
             }
-            float[][] rc = backward(cpu, x, w, dz, n, in, out), rj = backward(java, x, w, dz, n, in, out);
+            float[][] rc = RoundTrip.backward(cpu, x, w, dz, n, in, out), rj = RoundTrip.backward(java, x, w, dz, n, in, out);
             for (int i = 0; i < 3; i++) {
                 assertArrayEquals(rc[i], rj[i], 1e-4f);
             }
             float[] gc = new float[n * out], gj = new float[n * out];
-            double lc = loss(cpu, dz, lab, gc, n, out), lj = loss(java, dz, lab, gj, n, out);
+            double lc = RoundTrip.loss(cpu, dz, lab, gc, n, out), lj = RoundTrip.loss(java, dz, lab, gj, n, out);
             assertEquals(lc, lj, 1e-4);
             assertArrayEquals(gc, gj, 1e-6f);
             for (String opt : new String[] {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}) {
-                assertArrayEquals(optimize(cpu, opt, x, dz), optimize(java, opt, x, dz), 1e-6f, opt);
+                assertArrayEquals(RoundTrip.optimize(cpu, opt, x, dz), RoundTrip.optimize(java, opt, x, dz), 1e-6f, opt);
             }
         }
     }
 
-    private static float[] forward(DeviceOps ops, float[] x, float[] w, float[] b, int n, int in, int out, int act) {
-        try (DeviceBuffer xb = ops.upload(x); DeviceBuffer wb = ops.upload(w); DeviceBuffer bb = ops.upload(b);
-             DeviceBuffer y = ops.zeros((long) n * out)) {
-            ops.denseForward(xb, wb, bb, null, y, n, in, out, act);
-            return ops.download(y);
-        }
-    }
 
-    private static float[][] backward(DeviceOps ops, float[] x, float[] w, float[] dz, int n, int in, int out) {
-        try (DeviceBuffer xb = ops.upload(x); DeviceBuffer wb = ops.upload(w); DeviceBuffer d = ops.upload(dz);
-             DeviceBuffer dw = ops.zeros((long) in * out); DeviceBuffer db = ops.zeros(out);
-             DeviceBuffer dx = ops.zeros((long) n * in)) {
-            ops.denseBackward(xb, wb, d, dw, db, dx, n, in, out);
-            return new float[][] {ops.download(dw), ops.download(db), ops.download(dx)};
-        }
-    }
 
-    private static double loss(DeviceOps ops, float[] logits, int[] labels, float[] gradOut, int n, int k) {
-        try (DeviceBuffer l = ops.upload(logits); DeviceBuffer lab = ops.uploadInts(labels); DeviceBuffer g = ops.zeros((long) n * k)) {
-            double loss = ops.softmaxCrossEntropy(l, lab, g, n, k);
-            System.arraycopy(ops.download(g), 0, gradOut, 0, n * k);
-            return loss;
-        }
-    }
 
-    private static float[] optimize(DeviceOps ops, String opt, float[] p, float[] g) {
-        Object[] c = OptimizerBenchmarks.config(opt);
-        int n = Math.min(p.length, g.length);
-        try (DeviceBuffer pb = ops.upload(java.util.Arrays.copyOf(p, n)); DeviceBuffer gb = ops.upload(java.util.Arrays.copyOf(g, n));
-             DeviceBuffer s = ops.zeros(3L * n)) {
-            for (int step = 1; step <= 3; step++) {
-                ops.optimizerStep((Integer) c[0], (float[]) c[1], 0.01f, step, pb, gb, s, n);
-            }
-            return ops.download(pb);
-        }
-    }
 }

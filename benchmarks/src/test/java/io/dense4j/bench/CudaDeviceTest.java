@@ -95,31 +95,31 @@ class CudaDeviceTest {
                     labels[i] = rng.nextInt(out);
                 }
                 for (int act = 0; act <= 5; act++) {
-                    float[][] c = forward(cpu, x, w, b, n, in, out, act), g = forward(gpu, x, w, b, n, in, out, act);
+                    float[][] c = RoundTrip.forward(cpu, x, w, b, n, in, out, act), g = RoundTrip.forward(gpu, x, w, b, n, in, out, act);
                     close(c[0], g[0], "z act " + act + at);
                     close(c[1], g[1], "y act " + act + at);
                     if (act != 5) { // softmax's derivative is inside the fused loss, not activation_backward
-                        close(actBackward(cpu, c[0], c[1], dz, n, out, act), actBackward(gpu, c[0], c[1], dz, n, out, act),
+                        close(RoundTrip.actBackward(cpu, c[0], c[1], dz, n, out, act), RoundTrip.actBackward(gpu, c[0], c[1], dz, n, out, act),
                                 "activation backward " + act + at);
                     }
                 }
-                float[][] c = backward(cpu, x, w, dz, n, in, out), g = backward(gpu, x, w, dz, n, in, out);
+                float[][] c = RoundTrip.backward(cpu, x, w, dz, n, in, out), g = RoundTrip.backward(gpu, x, w, dz, n, in, out);
                 for (int i = 0; i < 3; i++) {
                     close(c[i], g[i], new String[] {"dW", "db", "dx"}[i] + at);
                 }
                 float[] gc = new float[n * out], gg = new float[n * out];
-                double lc = loss(cpu, dz, labels, gc, n, out), lg = loss(gpu, dz, labels, gg, n, out);
+                double lc = RoundTrip.loss(cpu, dz, labels, gc, n, out), lg = RoundTrip.loss(gpu, dz, labels, gg, n, out);
                 assertEquals(lc, lg, 1e-4 * Math.max(1, Math.abs(lc)), "loss" + at);
                 close(gc, gg, "loss gradient" + at);
                 // the benchmarks' three GEMMs: x.W, x^T.dz, dz.W^T
-                close(gemm(cpu, false, false, n, out, in, x, w), gemm(gpu, false, false, n, out, in, x, w), "gemm NN" + at);
-                close(gemm(cpu, true, false, in, out, n, x, dz), gemm(gpu, true, false, in, out, n, x, dz), "gemm TN" + at);
-                close(gemm(cpu, false, true, n, in, out, dz, w), gemm(gpu, false, true, n, in, out, dz, w), "gemm NT" + at);
+                close(RoundTrip.gemm(cpu, false, false, n, out, in, x, w), RoundTrip.gemm(gpu, false, false, n, out, in, x, w), "gemm NN" + at);
+                close(RoundTrip.gemm(cpu, true, false, in, out, n, x, dz), RoundTrip.gemm(gpu, true, false, in, out, n, x, dz), "gemm TN" + at);
+                close(RoundTrip.gemm(cpu, false, true, n, in, out, dz, w), RoundTrip.gemm(gpu, false, true, n, in, out, dz, w), "gemm NT" + at);
             }
             SplittableRandom rng = new SplittableRandom(9);
             float[] p = OpBenchmarks.random(rng, 1001, 0.1f), gr = OpBenchmarks.random(rng, 1001, 0.01f);
             for (String opt : new String[] {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}) {
-                close(optimize(cpu, opt, p, gr), optimize(gpu, opt, p, gr), "optimizer " + opt);
+                close(RoundTrip.optimize(cpu, opt, p, gr), RoundTrip.optimize(gpu, opt, p, gr), "optimizer " + opt);
             }
         }
     }
@@ -202,54 +202,9 @@ class CudaDeviceTest {
         }
     }
 
-    private static float[][] forward(DeviceOps ops, float[] x, float[] w, float[] b, int n, int in, int out, int act) {
-        try (DeviceBuffer xb = ops.upload(x); DeviceBuffer wb = ops.upload(w); DeviceBuffer bb = ops.upload(b);
-             DeviceBuffer z = ops.zeros((long) n * out); DeviceBuffer y = ops.zeros((long) n * out)) {
-            ops.denseForward(xb, wb, bb, z, y, n, in, out, act);
-            return new float[][] {ops.download(z), ops.download(y)};
-        }
-    }
 
-    private static float[] actBackward(DeviceOps ops, float[] z, float[] y, float[] dy, int n, int k, int act) {
-        try (DeviceBuffer zb = ops.upload(z); DeviceBuffer yb = ops.upload(y); DeviceBuffer d = ops.upload(dy);
-             DeviceBuffer dz = ops.zeros((long) n * k)) {
-            ops.activationBackward(zb, yb, d, dz, n, k, act);
-            return ops.download(dz);
-        }
-    }
 
-    private static float[][] backward(DeviceOps ops, float[] x, float[] w, float[] dz, int n, int in, int out) {
-        try (DeviceBuffer xb = ops.upload(x); DeviceBuffer wb = ops.upload(w); DeviceBuffer d = ops.upload(dz);
-             DeviceBuffer dw = ops.zeros((long) in * out); DeviceBuffer db = ops.zeros(out);
-             DeviceBuffer dx = ops.zeros((long) n * in)) {
-            ops.denseBackward(xb, wb, d, dw, db, dx, n, in, out);
-            return new float[][] {ops.download(dw), ops.download(db), ops.download(dx)};
-        }
-    }
 
-    private static double loss(DeviceOps ops, float[] logits, int[] labels, float[] gradOut, int n, int k) {
-        try (DeviceBuffer l = ops.upload(logits); DeviceBuffer lab = ops.uploadInts(labels);
-             DeviceBuffer g = ops.zeros((long) n * k)) {
-            double loss = ops.softmaxCrossEntropy(l, lab, g, n, k);
-            System.arraycopy(ops.download(g), 0, gradOut, 0, n * k);
-            return loss;
-        }
-    }
 
-    private static float[] gemm(DeviceOps ops, boolean ta, boolean tb, int m, int n, int k, float[] a, float[] b) {
-        try (DeviceBuffer ab = ops.upload(a); DeviceBuffer bb = ops.upload(b); DeviceBuffer c = ops.zeros((long) m * n)) {
-            ops.gemm(ta, tb, m, n, k, ab, bb, c);
-            return ops.download(c);
-        }
-    }
 
-    private static float[] optimize(DeviceOps ops, String opt, float[] p, float[] g) {
-        Object[] c = OptimizerBenchmarks.config(opt);
-        try (DeviceBuffer pb = ops.upload(p); DeviceBuffer gb = ops.upload(g); DeviceBuffer s = ops.zeros(3L * p.length)) {
-            for (int step = 1; step <= 3; step++) {
-                ops.optimizerStep((Integer) c[0], (float[]) c[1], 0.01f, step, pb, gb, s, p.length);
-            }
-            return ops.download(pb);
-        }
-    }
 }
