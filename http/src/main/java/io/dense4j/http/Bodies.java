@@ -27,9 +27,11 @@ final class Bodies {
             if (body.length > limit) {
                 throw tooLarge(limit);
             }
+            bodyReceived(ctx);
             return body;
         } catch (IOException e) {
-            throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+            throw ApiException.badRequest("could not read the request body (the client stopped sending, or sent it "
+                    + "too slowly)");
         }
     }
 
@@ -40,9 +42,18 @@ final class Bodies {
             throw tooLarge(limit);
         }
         try {
-            return new Limited(ctx.req().getInputStream(), limit);
+            InputStream in = new Limited(ctx.req().getInputStream(), limit);
+            bodyReceived(ctx); // an authenticated upload may stream for as long as it keeps sending
+            return in;
         } catch (IOException e) {
             throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+        }
+    }
+
+    /** Ends the body deadline of {@link ConnectionGuard} for this request. */
+    private static void bodyReceived(Context ctx) {
+        if (ctx.req().getAttribute(ConnectionGuard.BODY_READ_ATTRIBUTE) instanceof Runnable r) {
+            r.run();
         }
     }
 
