@@ -160,23 +160,24 @@ final class AdminHandlers {
         String model = ctx.pathParam("model");
         JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
         for (String f : List.of("baseline", "canary", "canary_percent")) {
-            if (!body.path(f).isIntegralNumber()) {
+            if (!body.path(f).isIntegralNumber() || !body.path(f).canConvertToInt()) {
                 throw ApiException.badRequest("the body must be {\"baseline\": <version>, \"canary\": <version>, "
                         + "\"canary_percent\": <0..100>}; '" + f + "' is missing or not an integer");
             }
         }
-        manager.setTraffic(model, body.get("baseline").asInt(), body.get("canary").asInt(), body.get("canary_percent").asInt());
+        manager.setTraffic(model, body.get("baseline").asInt(), body.get("canary").asInt(), body.get("canary_percent").asInt(),
+                actor(ctx));
         Json.ok(ctx, Map.of("model", model, "traffic", traffic(manager.routing(model).split())));
     }
 
     /** DELETE /admin/models/{model}/traffic */
     void clearTraffic(Context ctx) {
         String model = ctx.pathParam("model");
-        manager.clearTraffic(model);
+        manager.clearTraffic(model, actor(ctx));
         Json.ok(ctx, Map.of("model", model, "traffic", Map.of()));
     }
 
-    private static Map<String, Object> traffic(ModelManager.TrafficSplit s) {
+    private static Map<String, Object> traffic(io.dense4j.registry.TrafficSplit s) {
         return Map.of("baseline", s.baseline(), "canary", s.canary(), "canary_percent", s.canaryPercent());
     }
 
