@@ -57,6 +57,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final ServerConfig.ClientLimits limits;
     private final Map<InetAddress, AtomicInteger> perClient = new ConcurrentHashMap<>();
     private final Map<Connection, Tracked> http = new ConcurrentHashMap<>();
+    private final Map<Connection, InetAddress> clientOf = new ConcurrentHashMap<>();
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong timedOut = new AtomicLong();
     private ScheduledExecutorService sweeper;
@@ -94,7 +95,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     public void onOpened(Connection c) {
         if (c.getEndPoint() instanceof SocketChannelEndPoint) {
             InetAddress client = client(c.getEndPoint().getRemoteSocketAddress());
-            if (client != null && perClient.computeIfAbsent(client, k -> new AtomicInteger()).incrementAndGet()
+            if (client == null) {
+                return;
+            }
+            clientOf.put(c, client); // a closed channel no longer knows its peer: remember it for onClosed
+            if (perClient.computeIfAbsent(client, k -> new AtomicInteger()).incrementAndGet()
                     > limits.maxConnectionsPerClient()) {
                 refused.incrementAndGet();
                 LOG.debug("closing a connection from {}: over {} connections", client, limits.maxConnectionsPerClient());
@@ -111,11 +116,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     @Override
     public void onClosed(Connection c) {
         http.remove(c);
-        if (c.getEndPoint() instanceof SocketChannelEndPoint) {
-            InetAddress client = client(c.getEndPoint().getRemoteSocketAddress());
-            if (client != null) {
-                perClient.computeIfPresent(client, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
-            }
+        InetAddress client = clientOf.remove(c);
+        if (client != null) {
+            perClient.computeIfPresent(client, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
         }
     }
 
