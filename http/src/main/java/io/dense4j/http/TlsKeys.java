@@ -39,6 +39,10 @@ final class TlsKeys {
             throw new IllegalArgumentException(certificateChain + ": no PEM certificate (BEGIN CERTIFICATE) found");
         }
         PrivateKey key = privateKey(privateKey);
+        if (!matches(key, chain.get(0).getPublicKey())) {
+            throw new IllegalArgumentException("the private key in " + privateKey + " does not belong to the first "
+                    + "certificate in " + certificateChain + " (the chain must start with the server's own certificate)");
+        }
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -65,6 +69,29 @@ final class TlsKeys {
             return ts;
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("cannot build a trust store: " + e.getMessage(), e);
+        }
+    }
+
+    /** True when {@code key} signs what {@code publicKey} verifies. */
+    private static boolean matches(PrivateKey key, java.security.PublicKey publicKey) {
+        String alg = switch (key.getAlgorithm()) {
+            case "RSA" -> "SHA256withRSA";
+            case "EC" -> "SHA256withECDSA";
+            default -> key.getAlgorithm(); // Ed25519, Ed448
+        };
+        try {
+            byte[] challenge = new byte[32];
+            new java.security.SecureRandom().nextBytes(challenge);
+            java.security.Signature sign = java.security.Signature.getInstance(alg);
+            sign.initSign(key);
+            sign.update(challenge);
+            byte[] sig = sign.sign();
+            java.security.Signature verify = java.security.Signature.getInstance(alg);
+            verify.initVerify(publicKey);
+            verify.update(challenge);
+            return verify.verify(sig);
+        } catch (GeneralSecurityException e) {
+            return false;
         }
     }
 
