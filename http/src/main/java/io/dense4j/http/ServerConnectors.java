@@ -140,6 +140,11 @@ final class ServerConnectors {
     /** Errors Jetty answers itself (malformed requests, oversized headers, timeouts) as {"error": "..."}. */
     private static final class JsonErrorHandler extends ErrorHandler {
         @Override
+        public boolean errorPageForMethod(String method) {
+            return true; // a JSON error body for every method, not only GET/POST/HEAD
+        }
+
+        @Override
         protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
                                         Callback callback) {
             String reason = switch (code) {

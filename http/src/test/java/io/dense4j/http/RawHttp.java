@@ -31,6 +31,7 @@ final class RawHttp implements AutoCloseable {
         }
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         socket.setSoTimeout(15_000);
+        socket.setTcpNoDelay(true);
         in = socket.getInputStream();
     }
 
@@ -47,8 +48,10 @@ final class RawHttp implements AutoCloseable {
             r.append("Authorization: ").append(authorization).append("\r\n");
         }
         r.append("Content-Length: ").append(b.length).append("\r\n\r\n");
-        write(r.toString());
-        socket.getOutputStream().write(b);
+        byte[] head = r.toString().getBytes(StandardCharsets.ISO_8859_1);
+        byte[] all = java.util.Arrays.copyOf(head, head.length + b.length);
+        System.arraycopy(b, 0, all, head.length, b.length);
+        socket.getOutputStream().write(all);
         return read();
     }
 
@@ -67,12 +70,43 @@ final class RawHttp implements AutoCloseable {
         String headers = head.toString(StandardCharsets.ISO_8859_1);
         int status = Integer.parseInt(headers.substring(9, 12));
         int length = 0;
+        boolean chunked = false;
         for (String line : headers.split("\r\n")) {
-            if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+            String l = line.toLowerCase(Locale.ROOT);
+            if (l.startsWith("content-length:")) {
                 length = Integer.parseInt(line.substring(15).trim());
+            } else if (l.startsWith("transfer-encoding:") && l.contains("chunked")) {
+                chunked = true;
             }
         }
-        return new Response(status, headers, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+        if (!chunked) {
+            return new Response(status, headers, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+        }
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        for (;;) {
+            int size = Integer.parseInt(line().trim().split(";")[0], 16);
+            if (size == 0) {
+                while (!line().isEmpty()) {
+                    // trailers
+                }
+                return new Response(status, headers, body.toString(StandardCharsets.UTF_8));
+            }
+            body.write(in.readNBytes(size));
+            line();
+        }
+    }
+
+    private String line() throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        for (int c = in.read(); c != '\n'; c = in.read()) {
+            if (c < 0) {
+                throw new IOException("connection closed by the server");
+            }
+            if (c != '\r') {
+                b.write(c);
+            }
+        }
+        return b.toString(StandardCharsets.ISO_8859_1);
     }
 
     /** True when the server closed the connection (EOF or reset) within the socket timeout. */
