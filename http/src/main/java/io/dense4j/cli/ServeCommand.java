@@ -74,6 +74,10 @@ public final class ServeCommand implements Callable<Integer> {
             + DEFAULT_MAX_REQUEST_ROWS + ")")
     Integer maxRequestRows;
 
+    @Option(names = "--max-buffered-body-bytes", description = "request bytes all requests together may hold while "
+            + "they are decoded; over it: 503 (default " + DEFAULT_MAX_BUFFERED_BODY_BYTES + ")")
+    Long maxBufferedBodyBytes;
+
     @Option(names = "--max-connections-per-client", description = "open connections per client address (default "
             + DEFAULT_MAX_CONNECTIONS_PER_CLIENT + ")")
     Integer maxConnectionsPerClient;
@@ -146,6 +150,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (maxRequestBytes != null) b.maxRequestBytes(maxRequestBytes);
         if (maxUploadBytes != null) b.maxUploadBytes(maxUploadBytes);
         if (maxRequestRows != null) b.maxRequestRows(maxRequestRows);
+        if (maxBufferedBodyBytes != null) b.maxBufferedBodyBytes(maxBufferedBodyBytes);
         if (defaultAlias != null) b.defaultAlias(defaultAlias);
         if (latestVersions != null) b.latestVersions(latestVersions);
         if (pollMs != null) b.pollInterval(Duration.ofMillis(pollMs));

@@ -16,11 +16,17 @@ final class Bodies {
         return new ApiException(413, "request body too large: the limit is " + limit + " bytes");
     }
 
-    /** The whole body, at most {@code limit} bytes. */
+    /** Request attribute holding the server's {@link BodyBudget} (set by the route wrapper). */
+    static final String BUDGET_ATTRIBUTE = "dense4j.budget";
+
+    /** The whole body, at most {@code limit} bytes, within the server's memory budget for bodies. */
     static byte[] read(Context ctx, long limit) {
         long declared = ctx.req().getContentLengthLong();
         if (declared > limit) {
             throw tooLarge(limit);
+        }
+        if (ctx.attribute(BUDGET_ATTRIBUTE) instanceof BodyBudget budget) {
+            budget.reserve(ctx, declared >= 0 ? declared : limit);
         }
         try (InputStream in = ctx.req().getInputStream()) {
             byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));

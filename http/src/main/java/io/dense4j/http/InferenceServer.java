@@ -49,6 +49,7 @@ public final class InferenceServer implements AutoCloseable {
     private final AdminHandlers admin;
     private final ServerConnectors connectors;
     private final AccessLog accessLog;
+    private final BodyBudget bodyBudget;
     private final byte[] openApi;
     private final Javalin app;
     private final Object stopLock = new Object();
@@ -63,6 +64,7 @@ public final class InferenceServer implements AutoCloseable {
         this.admin = new AdminHandlers(manager, cfg);
         this.connectors = new ServerConnectors(cfg);
         this.accessLog = cfg.accessLog() ? new AccessLog() : null;
+        this.bodyBudget = new BodyBudget(Math.max(cfg.maxBufferedBodyBytes(), cfg.maxRequestBytes()));
         this.openApi = resource("openapi.json");
         this.app = Javalin.create(this::configure);
     }
@@ -154,7 +156,12 @@ public final class InferenceServer implements AutoCloseable {
             if (route.maxBodyBytes() > 0 && ctx.req().getContentLengthLong() > route.maxBodyBytes()) {
                 throw Bodies.tooLarge(route.maxBodyBytes());
             }
-            route.handler().handle(ctx);
+            ctx.attribute(Bodies.BUDGET_ATTRIBUTE, bodyBudget);
+            try {
+                route.handler().handle(ctx);
+            } finally {
+                bodyBudget.release(ctx);
+            }
         };
     }
 

@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param maxRequestBytes    largest inference/metadata request body (larger: 413)
  * @param maxUploadBytes     largest model upload body (larger: 413)
  * @param maxRequestRows     most rows one inference request may carry (more: 400), checked before allocating
+ * @param maxBufferedBodyBytes request bytes all requests together may hold in memory while they are decoded (a
+ *                           JSON tree is several times its text); over it a request waits briefly, then gets 503
  * @param batching           dynamic batching settings
  * @param defaultAlias       alias that requests without a version go to, when it exists
  * @param latestVersions     how many of the newest versions each model keeps loaded (Triton's "latest N")
@@ -43,6 +45,7 @@ public record ServerConfig(
         long maxRequestBytes,
         long maxUploadBytes,
         int maxRequestRows,
+        long maxBufferedBodyBytes,
         BatchingConfig batching,
         String defaultAlias,
         int latestVersions,
@@ -58,6 +61,7 @@ public record ServerConfig(
     public static final long DEFAULT_MAX_REQUEST_BYTES = 16L << 20;
     public static final long DEFAULT_MAX_UPLOAD_BYTES = 1L << 30;
     public static final int DEFAULT_MAX_REQUEST_ROWS = 8192;
+    public static final long DEFAULT_MAX_BUFFERED_BODY_BYTES = 64L << 20;
     public static final String DEFAULT_ALIAS = "stable";
     public static final int DEFAULT_LATEST_VERSIONS = 1;
     public static final long DEFAULT_POLL_MS = 2000;
@@ -83,7 +87,7 @@ public record ServerConfig(
         if (healthPort < -1 || healthPort > 65535) {
             throw new IllegalArgumentException("health port must be -1 (none) or 0..65535, got " + healthPort);
         }
-        if (maxRequestBytes < 1 || maxUploadBytes < 1 || maxRequestRows < 1) {
+        if (maxRequestBytes < 1 || maxUploadBytes < 1 || maxRequestRows < 1 || maxBufferedBodyBytes < 1) {
             throw new IllegalArgumentException("request size and row limits must be positive");
         }
         if (latestVersions < 1) {
@@ -229,6 +233,7 @@ public record ServerConfig(
         private long maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES;
         private long maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES;
         private int maxRequestRows = DEFAULT_MAX_REQUEST_ROWS;
+        private long maxBufferedBodyBytes = DEFAULT_MAX_BUFFERED_BODY_BYTES;
         private BatchingConfig batching = BatchingConfig.defaults();
         private String defaultAlias = DEFAULT_ALIAS;
         private int latestVersions = DEFAULT_LATEST_VERSIONS;
@@ -252,6 +257,7 @@ public record ServerConfig(
         public Builder maxRequestBytes(long v) { maxRequestBytes = v; return this; }
         public Builder maxUploadBytes(long v) { maxUploadBytes = v; return this; }
         public Builder maxRequestRows(int v) { maxRequestRows = v; return this; }
+        public Builder maxBufferedBodyBytes(long v) { maxBufferedBodyBytes = v; return this; }
         public Builder batching(BatchingConfig v) { batching = v; return this; }
         public Builder defaultAlias(String v) { defaultAlias = v; return this; }
         public Builder latestVersions(int v) { latestVersions = v; return this; }
@@ -264,7 +270,7 @@ public record ServerConfig(
 
         public ServerConfig build() {
             return new ServerConfig(registry, host, port, healthPort, device, inferenceToken, adminToken,
-                    maxRequestBytes, maxUploadBytes, maxRequestRows, batching, defaultAlias, latestVersions,
+                    maxRequestBytes, maxUploadBytes, maxRequestRows, maxBufferedBodyBytes, batching, defaultAlias, latestVersions,
                     pollInterval, rejectNonFinite, accessLog, shutdownTimeout, clients, tls);
         }
     }

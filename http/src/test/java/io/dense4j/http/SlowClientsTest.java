@@ -101,6 +101,42 @@ class SlowClientsTest {
     }
 
     @Test
+    void largeBodiesShareABoundedMemoryBudget() throws Exception {
+        ServerConfig.ClientLimits limits = new ServerConfig.ClientLimits(100, 4096, Duration.ofSeconds(2),
+                Duration.ofSeconds(6), Duration.ofSeconds(30));
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).maxRequestBytes(4_000_000)
+                .maxBufferedBodyBytes(5_000_000))) {
+            int port = f.server.port();
+            StringBuilder big = new StringBuilder("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\",\"data\":[");
+            while (big.length() < 3_000_000) {
+                big.append("1,");
+            }
+            String bigBody = big.append("1]}]}").toString();
+            try (RawHttp holder = new RawHttp("127.0.0.2", port)) {
+                // declares 4 MB, sends 1 MB (past what is received before dispatch) and stops: it holds the budget
+                holder.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n"
+                        + "{" + " ".repeat(1 << 20));
+                Thread.sleep(500);
+                try (RawHttp c = new RawHttp("127.0.0.1", port)) {
+                    RawHttp.Response r = c.send("POST", "/v2/models/iris/infer", null, bigBody);
+                    assertEquals(503, r.status(), r.body());
+                    assertTrue(r.body().contains("busy"), r.body());
+                }
+                // small requests are not starved by it
+                try (RawHttp c = new RawHttp("127.0.0.1", port)) {
+                    assertEquals(200, c.send("POST", "/v2/models/iris/infer", null, inferBody(ROWS, null)).status());
+                }
+                holder.socket.setSoTimeout(10_000);
+                assertTrue(holder.closedByServer(), "the stalled body is cut off at its deadline");
+            }
+            try (RawHttp c = new RawHttp("127.0.0.1", port)) {
+                RawHttp.Response r = c.send("POST", "/v2/models/iris/infer", null, bigBody);
+                assertEquals(400, r.status(), r.body()); // decoded now: too many values for the shape
+            }
+        }
+    }
+
+    @Test
     void oneClientCannotHoldMoreThanItsConnectionsAndTheHealthPortStillAnswers() throws Exception {
         try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits(50)).healthPort(0))) {
             int port = f.server.port();
