@@ -181,13 +181,33 @@ final class AdminHandlers {
         return Map.of("baseline", s.baseline(), "canary", s.canary(), "canary_percent", s.canaryPercent());
     }
 
-    /** Who is acting, for the history: the X-Actor header (sanitized), else "admin-api". */
+    /**
+     * Who is acting, for the history: the X-Actor header (sanitized), else the common name of the verified client
+     * certificate (mutual TLS), else "admin-api".
+     */
     static String actor(Context ctx) {
         String a = ctx.header("X-Actor");
+        if (a == null || a.isBlank()) {
+            java.security.cert.X509Certificate cert = Access.clientCertificate(ctx.req());
+            a = cert == null ? null : commonName(cert.getSubjectX500Principal().getName());
+        }
         if (a == null || a.isBlank()) {
             return "admin-api";
         }
         String clean = a.replaceAll("[^A-Za-z0-9@._ -]", "_").trim();
         return clean.length() > 64 ? clean.substring(0, 64) : clean;
+    }
+
+    private static String commonName(String dn) {
+        try {
+            for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(dn).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    return String.valueOf(rdn.getValue());
+                }
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+        return null;
     }
 }

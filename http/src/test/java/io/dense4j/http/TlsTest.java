@@ -181,6 +181,12 @@ class TlsTest {
             HttpClient alice = client("client.p12");
             HttpClient anonymous = client(null);
             assertEquals(200, get(alice, base + "/admin/models", "admin-secret").statusCode());
+            HttpResponse<String> moved = alice.send(HttpRequest.newBuilder(URI.create(base + "/admin/models/iris/aliases/stable"))
+                    .header("Authorization", "Bearer admin-secret").PUT(HttpRequest.BodyPublishers.ofString("{\"version\": 2}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, moved.statusCode(), moved.body());
+            List<io.dense4j.registry.HistoryEntry> h = f.registry.history("iris");
+            assertEquals("alice", h.get(h.size() - 1).actor()); // the certificate's name is the actor
             assertEquals(403, get(alice, base + "/admin/models", "wrong").statusCode()); // both factors are needed
             HttpResponse<String> noCert = get(anonymous, base + "/admin/models", "admin-secret");
             assertEquals(403, noCert.statusCode());
