@@ -34,8 +34,7 @@ public final class ServeCommand implements Callable<Integer> {
             + "threads (default: none)")
     Integer healthPort;
 
-    @Option(names = "--device", defaultValue = "cpu",
-            description = "cpu or cuda[:N]: where every loaded model runs (default ${DEFAULT-VALUE})")
+    @Option(names = "--device", description = "cpu or cuda[:N]: where every loaded model runs (default cpu)")
     String device;
 
     @Option(names = "--token", defaultValue = "${env:DENSE4J_TOKEN}",
@@ -141,9 +140,10 @@ public final class ServeCommand implements Callable<Integer> {
                 bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout());
         ServerConfig.TlsConfig tls = new ServerConfig.TlsConfig(tlsKeyStore, tlsKeyStorePassword, null, tlsCert, tlsKey,
                 adminClientCa);
-        ServerConfig.Builder b = ServerConfig.builder(registry).device(Device.parse(device))
+        ServerConfig.Builder b = ServerConfig.builder(registry)
                 .inferenceToken(token).adminToken(adminToken).batching(batching).clients(clients).tls(tls)
                 .rejectNonFinite(!allowNonFinite).accessLog(!noAccessLog);
+        if (device != null) b.device(Device.parse(device));
         if (host != null) b.host(host);
         if (port != null) b.port(port);
         if (healthPort != null) b.healthPort(healthPort);
