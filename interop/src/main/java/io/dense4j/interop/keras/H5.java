@@ -20,6 +20,19 @@ final class H5 {
 
     private H5() {}
 
+    /**
+     * Fails when the file is shorter than its superblock's end-of-file address says: a truncated HDF5 file may still
+     * open, its tail (e.g. the last weights) missing.
+     */
+    static void checkComplete(io.jhdf.HdfFile h, long fileBytes, String what) {
+        var sb = h.getHdfBackingStorage().getSuperblock();
+        long end = sb.getBaseAddressByte() + sb.getEndOfFileAddress();
+        if (end > fileBytes || end < 0) {
+            throw new IllegalArgumentException(what + " is truncated: its HDF5 superblock says it ends at byte " + end
+                    + ", it has " + fileBytes + " bytes");
+        }
+    }
+
     /** A scalar string attribute, or null when absent. */
     static String string(Node node, String name) {
         Attribute a = node.getAttribute(name);

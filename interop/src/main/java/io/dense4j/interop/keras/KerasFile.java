@@ -46,17 +46,20 @@ final class KerasFile implements AutoCloseable {
     final String kerasVersion;
     final JsonNode modelConfig;
     final JsonNode trainingConfig;
+    /** Class names Dense4J's exporter put into metadata.json ("dense4j": {"class_names": [...]}), else empty. */
+    final java.util.List<String> classNames;
     final WeightStore weights;
     private final HdfFile hdf;
     private final Path tempFile;
 
     private KerasFile(Path path, String format, String kerasVersion, JsonNode modelConfig, JsonNode trainingConfig,
-                      WeightStore weights, HdfFile hdf, Path tempFile) {
+                      java.util.List<String> classNames, WeightStore weights, HdfFile hdf, Path tempFile) {
         this.path = path;
         this.format = format;
         this.kerasVersion = kerasVersion;
         this.modelConfig = modelConfig;
         this.trainingConfig = trainingConfig;
+        this.classNames = classNames;
         this.weights = weights;
         this.hdf = hdf;
         this.tempFile = tempFile;
@@ -111,6 +114,7 @@ final class KerasFile implements AutoCloseable {
     private static KerasFile openH5(Path file) {
         HdfFile h = new HdfFile(file);
         try {
+            H5.checkComplete(h, Files.size(file), "the file");
             String config = H5.string(h, "model_config");
             if (config == null) {
                 boolean weightsOnly = h.getAttribute("layer_names") != null || h.getChildren().containsKey("layers")
@@ -132,7 +136,7 @@ final class KerasFile implements AutoCloseable {
             }
             String fmt = version != null && version.startsWith("3.") ? "Keras 3 HDF5" : "Keras 2 HDF5";
             return new KerasFile(file, fmt, version, json(config, "model_config"),
-                    training == null ? null : json(training, "training_config"),
+                    training == null ? null : json(training, "training_config"), java.util.List.of(),
                     new LegacyH5Store(mw, Files.size(file)), h, null);
         } catch (RuntimeException | IOException e) {
             h.close();
@@ -147,9 +151,11 @@ final class KerasFile implements AutoCloseable {
             JsonNode config = json(new String(read(z, "config.json", MAX_CONFIG_BYTES), StandardCharsets.UTF_8),
                     "config.json");
             String version = null;
+            java.util.List<String> classNames = new ArrayList<>();
             if (z.getEntry("metadata.json") != null) {
                 JsonNode meta = json(new String(read(z, "metadata.json", 1 << 20), StandardCharsets.UTF_8), "metadata.json");
                 version = meta.path("keras_version").isTextual() ? meta.get("keras_version").asText() : null;
+                meta.path("dense4j").path("class_names").forEach(n -> classNames.add(n.asText()));
             }
             if (z.getEntry("model.weights.h5") == null) {
                 throw new IllegalArgumentException(z.getEntry("model.weights.npz") != null
@@ -163,8 +169,9 @@ final class KerasFile implements AutoCloseable {
             try {
                 extract(z, "model.weights.h5", tmp);
                 h = new HdfFile(tmp);
+                H5.checkComplete(h, Files.size(tmp), "model.weights.h5");
                 return new KerasFile(file, "Keras " + (version == null ? "3" : version) + " .keras", version,
-                        config, config.get("compile_config"), new SavingLibStore(h, Files.size(tmp)), h, tmp);
+                        config, config.get("compile_config"), classNames, new SavingLibStore(h, Files.size(tmp)), h, tmp);
             } catch (RuntimeException | IOException e) {
                 if (h != null) {
                     h.close();

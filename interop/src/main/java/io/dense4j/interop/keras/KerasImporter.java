@@ -156,7 +156,8 @@ final class KerasImporter {
         }
         DenseSpec last = dense.get(dense.size() - 1);
         NetworkSpec.Training training = KerasTraining.fromKeras(file.trainingConfig, last.activation(), last.units(), notes);
-        return new Result(new NetworkSpec(dense.get(0).inputs(), pre, out, training, List.of()), List.copyOf(notes));
+        List<String> classes = file.classNames.size() == last.units() ? file.classNames : List.of();
+        return new Result(new NetworkSpec(dense.get(0).inputs(), pre, out, training, classes), List.copyOf(notes));
     }
 
     // ------------------------------------------------------------------------------------------------ layers
