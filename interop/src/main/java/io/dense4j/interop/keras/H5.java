@@ -97,8 +97,8 @@ final class H5 {
         Node n;
         try {
             n = group.getByPath(path);
-        } catch (RuntimeException e) {
-            return null; // jHDF throws when a path component is missing
+        } catch (io.jhdf.exceptions.HdfInvalidPathException e) {
+            return null; // a path component is missing; any other error is a corrupt file and propagates
         }
         return n instanceof Dataset d ? d : null;
     }
@@ -108,7 +108,7 @@ final class H5 {
         Node n;
         try {
             n = group.getByPath(path);
-        } catch (RuntimeException e) {
+        } catch (io.jhdf.exceptions.HdfInvalidPathException e) {
             return null;
         }
         return n instanceof Group g ? g : null;

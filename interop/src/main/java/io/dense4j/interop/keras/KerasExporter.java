@@ -34,7 +34,9 @@ import java.util.zip.ZipOutputStream;
  * a zip with uncompressed members {@code metadata.json}, {@code config.json} (the model serialized as
  * {module, class_name, config, registered_name, build_config, compile_config}) and {@code model.weights.h5}, where
  * each layer's variables are datasets {@code 0, 1, ...} of {@code layers/<snake_case class>[_n]/vars} (the group
- * carrying the layer's name as attribute {@code name}) and the model's own {@code vars} group is empty.
+ * carrying the layer's name as attribute {@code name}). Layers without variables get no group, as Keras 3's H5IOStore
+ * does when it is given no metadata (and its loader reads a missing group as "no variables"): jHDF 0.13 writes an
+ * empty group beside other groups such that HDF5's library cannot read the file.
  *
  * <p>Choices where Keras versions differ: dtypes are written as the string "float32" (every Keras 3 version reads
  * it; newer ones write a DTypePolicy object), and the optimizer's variables are not written: Keras then starts from
@@ -199,15 +201,11 @@ final class KerasExporter {
         try (WritableHdfFile f = HdfFile.write(h5)) {
             f.removeAttribute("_jHDF"); // jHDF's signature attribute; Keras's files have no root attributes
             WritableGroup layers = f.putGroup("layers");
-            if (spec.preprocessing() != null) {
-                String n = spec.preprocessing() instanceof Scale ? "rescaling" : "normalization";
-                layers.putGroup(n).putGroup("vars").putAttribute("name", n);
-            }
             for (LayerSpec l : spec.layers()) {
                 String name = names.get(l);
-                WritableGroup vars = layers.putGroup(name).putGroup("vars");
-                vars.putAttribute("name", name);
                 if (l instanceof DenseSpec d) {
+                    WritableGroup vars = layers.putGroup(name).putGroup("vars");
+                    vars.putAttribute("name", name);
                     float[][] k = new float[d.inputs()][];
                     for (int r = 0; r < d.inputs(); r++) {
                         k[r] = java.util.Arrays.copyOfRange(d.kernel(), r * d.units(), (r + 1) * d.units());
@@ -216,7 +214,6 @@ final class KerasExporter {
                     vars.putDataset("1", d.bias().clone());
                 }
             }
-            f.putGroup("vars").putAttribute("name", "sequential");
         }
     }
 
