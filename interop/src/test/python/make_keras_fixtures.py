@@ -8,7 +8,7 @@ rows and the outputs of a float64 NumPy forward pass with Keras's semantics, com
 
     python3 interop/src/test/python/make_keras_fixtures.py      # needs h5py and numpy (Debian: python3-h5py)
 
-The fixtures are committed; rerunning the script rewrites them identically except for HDF5 timestamps.
+The fixtures are committed; rerunning the script rewrites them byte for byte.
 """
 import io
 import json
@@ -176,7 +176,11 @@ def keras2_files():
     write_k2_h5(os.path.join(OUT, "k2_vlen.h5"), cfg, tc, layers, fixed=False)
     expected("k2_vlen", x, steps)
     # the same model written with fixed-length strings (h5py 2 era) and names split into chunks
-    write_k2_h5(os.path.join(OUT, "k2_fixed_chunked.h5"), cfg, tc, layers, fixed=True, chunks=2, keras_version="2.3.1")
+    cfg_old = json.loads(json.dumps(cfg))
+    cfg_old["config"]["layers"][0]["config"] = {"input_shape": [4, 3], "dtype": "float32", "name": "flatten_input"}
+    del cfg_old["config"]["layers"][1]["config"]["batch_input_shape"]
+    write_k2_h5(os.path.join(OUT, "k2_fixed_chunked.h5"), cfg_old, tc, layers, fixed=True, chunks=2,
+                keras_version="2.3.1")
     expected("k2_fixed_chunked", x, steps)
 
     # Keras 2.0-2.2: config is a bare list, the input shape on the first Dense's batch_input_shape, a legacy
@@ -225,9 +229,10 @@ def keras3_h5_files():
     for variant, prefix in (("k3_legacy_plain", ""), ("k3_legacy_nested", "sequential/")):
         w1, b1 = dense(5, 4)
         w2, b2 = dense(4, 3)
+        batch = None if variant == "k3_legacy_plain" else 32  # a fixed batch size, which Dense4J ignores
         cfg = {"class_name": "Sequential", "config": {"name": "sequential", "trainable": True, "dtype": "float32",
                                                       "layers": [
-            {"class_name": "InputLayer", "config": {"batch_shape": [None, 5], "dtype": "float32", "sparse": False,
+            {"class_name": "InputLayer", "config": {"batch_shape": [batch, 5], "dtype": "float32", "sparse": False,
                                                     "name": "input_layer"}},
             k2_dense("dense", 4, "relu"), k2_dense("dense_1", 3, "softmax")], "build_input_shape": [None, 5]}}
         tc = {"loss": "categorical_crossentropy", "loss_weights": None, "metrics": ["categorical_accuracy"],
@@ -246,6 +251,11 @@ def keras3_h5_files():
 
 # ---------------------------------------------------------------------------------------------- .keras
 
+def writestr(zf, name, data):
+    """zf.writestr with a fixed date, so that rerunning the script gives the same bytes."""
+    zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+
 def write_keras(path, config, weights, keras_version="3.8.0", root="layers", model_name="sequential"):
     """saving_lib: metadata.json, config.json, model.weights.h5 with <root>/<path>/vars/<i>."""
     buf = io.BytesIO()
@@ -261,7 +271,7 @@ def write_keras(path, config, weights, keras_version="3.8.0", root="layers", mod
             f.write(json.dumps({"keras_version": keras_version, "date_saved": "2025-01-01@00:00:00"}).encode())
         with zf.open("config.json", "w") as f:
             f.write(json.dumps(config).encode())
-        zf.writestr("model.weights.h5", buf.getvalue())
+        writestr(zf, "model.weights.h5", buf.getvalue())
 
 
 def keras3_files():
@@ -365,8 +375,8 @@ def broken_files():
         g.create_dataset("0", (4, 200_000_000), dtype="float32")  # allocated late: no storage
         g.create_dataset("1", (200_000_000,), dtype="float32")
     with zipfile.ZipFile(os.path.join(OUT, "bad_huge_shape.keras"), "w") as zf:
-        zf.writestr("config.json", json.dumps(big))
-        zf.writestr("model.weights.h5", buf.getvalue())
+        writestr(zf, "config.json", json.dumps(big))
+        writestr(zf, "model.weights.h5", buf.getvalue())
     # a convolution (Keras 2 .h5)
     cfg = {"class_name": "Sequential", "config": {"name": "cnn", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 8, 8, 1], "name": "i"}},

@@ -65,18 +65,17 @@ final class KerasFile implements AutoCloseable {
         this.tempFile = tempFile;
     }
 
-    /** Whether the file starts like HDF5 (the signature may follow a user block of 512, 1024, 2048... bytes). */
+    /**
+     * Whether the file starts with the HDF5 signature. HDF5 also allows it after a user block (512, 1024... bytes);
+     * h5py, and so Keras, never writes one, and looking there could mistake another format's bytes for a signature.
+     */
     static boolean isHdf5(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            for (long at = 0; at + 8 <= size; at = at == 0 ? 512 : at * 2) {
-                ByteBuffer b = ByteBuffer.allocate(8);
-                ch.read(b, at);
-                if (java.util.Arrays.equals(b.array(), HDF5_SIGNATURE)) {
-                    return true;
-                }
+            ByteBuffer b = ByteBuffer.allocate(8);
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // read the first 8 bytes
             }
-            return false;
+            return !b.hasRemaining() && java.util.Arrays.equals(b.array(), HDF5_SIGNATURE);
         }
     }
 
