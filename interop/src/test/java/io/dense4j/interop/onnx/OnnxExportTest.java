@@ -134,6 +134,39 @@ class OnnxExportTest {
         }
     }
 
+    /** ONNX's own checker (Debian's python3-onnx) with full shape inference accepts the exported graph. */
+    @Test
+    void onnxCheckerAcceptsTheModel(@TempDir Path tmp) throws Exception {
+        String py = null;
+        for (String candidate : new String[] {"python3", "/usr/bin/python3"}) {
+            try {
+                Process p = new ProcessBuilder(candidate, "-c", "import onnx").redirectErrorStream(true).start();
+                p.getInputStream().readAllBytes();
+                if (p.waitFor() == 0) {
+                    py = candidate;
+                    break;
+                }
+            } catch (java.io.IOException e) {
+                // next
+            }
+        }
+        assumeTrue(py != null, "skipped: no python3 with the onnx package (Debian: apt-get install python3-onnx)");
+        try (Sequential m = Sequential.of(Dense.of(6, 8, Activation.GELU), Dropout.of(0.1), Dense.of(8, Activation.SIGMOID),
+                Dense.of(3, Activation.SOFTMAX))) {
+            m.initialize(2);
+            m.preprocessing(Normalizer.scale(0.5f));
+            Path f = tmp.resolve("m.onnx");
+            m.exportOnnx(f);
+            Process p = new ProcessBuilder(py, "-c", "import onnx, sys; m = onnx.load(sys.argv[1]); "
+                    + "onnx.checker.check_model(m, full_check=True); "
+                    + "print(onnx.shape_inference.infer_shapes(m, strict_mode=True).graph.output[0].type.tensor_type.shape)",
+                    f.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(out.contains("dim_param: \"batch\"") && out.contains("dim_value: 3"), out);
+        }
+    }
+
     /** The real Keras files, imported, exported to ONNX and run by ONNX Runtime on real MNIST test rows. */
     @ParameterizedTest
     @ValueSource(strings = {"k2_hotaruk_mnist_128.h5", "k3_payal_mnist_128.keras"})
