@@ -75,6 +75,21 @@ class KerasRealFilesTest {
             assertNotNull(imported);
             assertEquals(expected.get("sha256").asText(), imported.get("source_sha256"));
             assertTrue(String.valueOf(imported.get("format")).contains(name.endsWith(".h5") ? "Keras 2 HDF5" : ".keras"));
+
+            // compiled from the file: fit continues training (Adam 1e-3 on 2000 rows) and keeps the model good
+            int[] first = java.util.stream.IntStream.range(0, 2000).toArray();
+            int[] rest = java.util.stream.IntStream.range(2000, 10000).toArray();
+            try (Dataset tune = test.subset(first); Dataset held = test.subset(rest)) {
+                double before = m.evaluate(tune).loss();
+                var h = m.fit(tune, io.dense4j.train.Fit.epochs(2).batchSize(32).seed(1));
+                double after = m.evaluate(tune).loss();
+                double heldAcc = m.evaluate(held).accuracy();
+                System.out.printf("%s: fit 2 epochs on t10k 0..1999: loss %.4f -> %.4f, held-out accuracy %.4f%n", name,
+                        before, after, heldAcc);
+                assertTrue(after < before, "training continues: " + before + " -> " + after);
+                assertTrue(heldAcc > 0.95, "held-out accuracy " + heldAcc);
+                assertEquals(2, h.epochs().size());
+            }
         }
     }
 }
