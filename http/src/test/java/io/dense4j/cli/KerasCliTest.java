@@ -58,7 +58,7 @@ class KerasCliTest {
         Path d4j = tmp.resolve("m.d4j");
         String text = run(0, "import", FIXTURES.resolve("k3_names_differ.keras").toString(), "-o", d4j.toString(),
                 "--class-names", "a,b,c");
-        assertTrue(text.contains("Keras 3.8.0 .keras"), text);
+        assertTrue(text.contains("(Keras 3 .keras, Keras 3.8.0,"), text);
         assertTrue(text.contains("compiled: rmsprop"), text);
         assertTrue(text.contains("saved " + d4j), text);
         Path onnx = tmp.resolve("m.onnx");

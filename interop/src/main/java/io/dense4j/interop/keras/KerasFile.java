@@ -169,7 +169,8 @@ final class KerasFile implements AutoCloseable {
                 extract(z, "model.weights.h5", tmp);
                 h = new HdfFile(tmp);
                 H5.checkComplete(h, Files.size(tmp), "model.weights.h5");
-                return new KerasFile(file, "Keras " + (version == null ? "3" : version) + " .keras", version,
+                String major = version != null && version.startsWith("2.") ? "2" : "3";
+                return new KerasFile(file, "Keras " + major + " .keras", version,
                         config, config.get("compile_config"), classNames, new SavingLibStore(h, Files.size(tmp)), h, tmp);
             } catch (RuntimeException | IOException e) {
                 if (h != null) {
