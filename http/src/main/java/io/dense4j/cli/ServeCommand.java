@@ -77,9 +77,13 @@ public final class ServeCommand implements Callable<Integer> {
             + "they are decoded; over it: 503 (default " + DEFAULT_MAX_BUFFERED_BODY_BYTES + ")")
     Long maxBufferedBodyBytes;
 
-    @Option(names = "--max-connections-per-client", description = "open connections per client address (default "
+    @Option(names = "--max-connections-per-client", description = "connections per client address served in full; "
+            + "further ones are answered for health, readiness, metrics and OpenAPI only, 429 otherwise (default "
             + DEFAULT_MAX_CONNECTIONS_PER_CLIENT + ")")
     Integer maxConnectionsPerClient;
+
+    @Option(names = "--max-connections", description = "open connections in all (default " + DEFAULT_MAX_CONNECTIONS + ")")
+    Integer maxConnections;
 
     @Option(names = "--header-timeout-ms", description = "time a request may take to send its headers (default "
             + DEFAULT_HEADER_TIMEOUT_MS + ")")
@@ -88,6 +92,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--body-timeout-ms", description = "time a request may take to send its body (default "
             + DEFAULT_BODY_TIMEOUT_MS + ")")
     Long bodyTimeoutMs;
+
+    @Option(names = "--probation-timeout-ms", description = "time a connection beyond its client's share may take to "
+            + "send its headers (default " + DEFAULT_PROBATION_TIMEOUT_MS + ")")
+    Long probationTimeoutMs;
 
     @Option(names = "--no-batching", description = "turn dynamic batching off")
     boolean noBatching;
@@ -135,9 +143,10 @@ public final class ServeCommand implements Callable<Integer> {
                 or(queueCapacity, d.queueCapacity()), or(batchThreads, d.threads()), d.timeout());
         ServerConfig.ClientLimits c = ServerConfig.ClientLimits.defaults();
         ServerConfig.ClientLimits clients = new ServerConfig.ClientLimits(
-                or(maxConnectionsPerClient, c.maxConnectionsPerClient()), c.maxConnections(),
+                or(maxConnectionsPerClient, c.maxConnectionsPerClient()), or(maxConnections, c.maxConnections()),
                 headerTimeoutMs == null ? c.headerTimeout() : Duration.ofMillis(headerTimeoutMs),
-                bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout());
+                bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout(),
+                probationTimeoutMs == null ? c.probationTimeout() : Duration.ofMillis(probationTimeoutMs));
         ServerConfig.TlsConfig tls = new ServerConfig.TlsConfig(tlsKeyStore, tlsKeyStorePassword, null, tlsCert, tlsKey,
                 adminClientCa);
         ServerConfig.Builder b = ServerConfig.builder(registry)

@@ -1,77 +1,173 @@
 package io.dense4j.http;
 
+import io.dense4j.http.GuardedConnection.Phase;
+import io.javalin.http.Context;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
-import org.eclipse.jetty.server.ConnectionMetaData;
+import org.eclipse.jetty.server.AbstractConnector;
+import org.eclipse.jetty.server.ConnectionLimit;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
+import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
- * Keeps slow and greedy clients from holding the main connector: at most N open connections per remote
- * address (the next one is closed at once), and deadlines on how long a request may take to arrive.
+ * Keeps slow and greedy clients of one connector from starving the others, while every client, whatever its
+ * neighbours on the same address do, can still reach the public routes (health, readiness, metrics, OpenAPI).
  *
- * <p>Each HTTP connection is in one of three phases. <b>Waiting</b>: before its first request, or after a
- * response; once bytes of a new request arrive (or from the moment a fresh connection opens) the request
- * must deliver all its headers within the header timeout. <b>Body</b>: from the last header until the handler
- * has read the whole body ({@link #bodyRead}), bounded by the body timeout; bodies up to
- * {@link ServerConnectors#EAGER_BODY_BYTES} are received before any thread is given to the request.
- * <b>Handling</b>: the model runs; the batcher's own timeout bounds it. A sweeper checks every connection
- * twice a second and closes those past their deadline; a thread blocked reading such a body wakes up with an
- * I/O error. Idle keep-alive connections are left to the idle timeout.
+ * <p><b>Shares.</b> Each client (remote address, see {@link ClientShares}) is served in full on up to
+ * {@code maxConnectionsPerClient} connections. Its further connections are accepted on <i>probation</i>: a
+ * short header deadline (the probation timeout), one request, then the connection closes; a request to a public
+ * route is answered, anything else gets 429 {@code {"error": ...}} with {@code Retry-After} at once (a body is
+ * not waited for). So a probe or a load balancer that shares an attacker's address is still answered, and a
+ * client that opens connections without end only makes itself the heaviest client. Near the connector's cap
+ * (the last 1/{@link #PRESSURE_RESERVE} of it) every new connection sheds one of the heaviest client's (answered
+ * ones first, then those that have not sent a request, idle ones, slow bodies, which get 503); so a client with
+ * few connections always finds room, while the cap itself, where accepting stops, bounds file descriptors.
+ *
+ * <p><b>Deadlines</b>, by the phase of each connection ({@link GuardedConnection.Phase}): the headers of a
+ * request within the header timeout of its first byte, or of the connection's opening (TLS handshake
+ * included; for probation, the shorter probation timeout); a pipelined request behind the previous one counts
+ * from when the previous one is answered (noticed within one sweep); the body within the body timeout of the
+ * headers, else 408; an answered connection that ends, or a request being failed, is cut after
+ * {@link #LINGER_MS}. Idle kept-alive connections are left to the idle timeout. Bodies up to
+ * {@link ServerConnectors#EAGER_BODY_BYTES} arrive before any thread is given to the request; a sweeper checks
+ * every connection four times a second.
  */
 final class ConnectionGuard extends AbstractLifeCycle implements Connection.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
-    private static final long SWEEP_MS = 500;
+    private static final long SWEEP_MS = 250;
+    /** How long a connection that is answered and ending, or whose request is being failed, may stay open. */
+    static final long LINGER_MS = 2000;
+    /** Shedding starts this fraction of the cap below it, so that new connections find room before accepting stops. */
+    static final int PRESSURE_RESERVE = 16;
+    /** Seconds a refused client is asked to wait: connections of its share free up as their requests end. */
+    static final int RETRY_AFTER_SECONDS = 1;
 
-    private enum Phase { WAITING, BODY, HANDLING }
+    /**
+     * Request attribute holding a {@link Runnable} the handler calls once it has the whole body, or once it is
+     * trusted to stream it slowly (an authenticated upload): the body deadline stops there.
+     */
+    static final String BODY_READ_ATTRIBUTE = "dense4j.body-read";
+    /**
+     * Request attribute present on requests over a connection on probation: a {@link Supplier} that counts one
+     * refused request and gives the message of its 429.
+     */
+    static final String PROBATION_ATTRIBUTE = "dense4j.probation";
+    /** Request attribute holding the {@link Refusal} of a request the guard failed (body deadline, shed). */
+    static final String REFUSAL_ATTRIBUTE = "dense4j.refusal";
+    private static final String BINDING_ATTRIBUTE = "dense4j.guarded-connection"; // on the HttpConnection
 
-    /** What the sweeper knows about one HTTP connection. */
-    private static final class Tracked {
-        volatile Phase phase = Phase.WAITING;
-        volatile long phaseStart;     // nanoTime; 0 = no deadline running yet
-        volatile long bytesAtWait;    // bytes in when the connection became idle
+    /** A request failed by the guard: the status and message its client gets. */
+    static final class Refusal extends IOException implements HttpException {
+        private final int status;
 
-        void enter(Phase p, long now, long bytesIn) {
-            bytesAtWait = bytesIn;
-            phaseStart = now;
-            phase = p;
+        Refusal(int status, String message) {
+            super(message, null);
+            this.status = status;
+        }
+
+        @Override
+        public int getCode() {
+            return status;
+        }
+
+        @Override
+        public String getReason() {
+            return getMessage();
+        }
+
+        /** The answer to the request: this status and message, and Retry-After when the server was busy. */
+        ApiException answer(Context ctx) {
+            if (status == 503) {
+                ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
+            }
+            return new ApiException(status, getMessage());
         }
     }
 
+    private record Binding(ConnectionGuard guard, GuardedConnection connection) {
+    }
+
     private final ServerConfig.ClientLimits limits;
-    private final Map<InetAddress, AtomicInteger> perClient = new ConcurrentHashMap<>();
-    private final Map<Connection, Tracked> http = new ConcurrentHashMap<>();
-    private final Map<Connection, InetAddress> clientOf = new ConcurrentHashMap<>();
-    private final AtomicLong refused = new AtomicLong();
-    private final AtomicLong timedOut = new AtomicLong();
+    private final int maxConnections;
+    private final int pressure;
+    private final ClientShares shares;
+    private final Map<EndPoint, GuardedConnection> bySocket = new ConcurrentHashMap<>();
+    private final LongAdder probationAdmitted = new LongAdder();
+    private final LongAdder refused = new LongAdder();
+    private final LongAdder shed = new LongAdder();
+    private final LongAdder headerTimeouts = new LongAdder();
+    private final LongAdder bodyTimeouts = new LongAdder();
     private ScheduledExecutorService sweeper;
+    private ConnectionLimit cap;
 
-    ConnectionGuard(ServerConfig.ClientLimits limits) {
+    /** @param maxConnections this connector's cap on open connections */
+    ConnectionGuard(ServerConfig.ClientLimits limits, int maxConnections) {
         this.limits = limits;
+        this.maxConnections = maxConnections;
+        this.pressure = maxConnections - Math.max(1, maxConnections / PRESSURE_RESERVE);
+        this.shares = new ClientShares(limits.maxConnectionsPerClient());
     }
 
-    long refusedConnections() {
-        return refused.get();
+    /** Guards {@code connector}: connection tracking, deadlines and its cap on open connections. */
+    void attach(AbstractConnector connector) {
+        cap = new SocketConnectionLimit(maxConnections, connector);
+        connector.addBean(this);
+        connector.addBean(cap);
     }
 
-    long timedOutRequests() {
-        return timedOut.get();
+    /** Connections the connector's cap counts (open and being accepted). */
+    int cappedConnections() {
+        return cap.getConnections() + cap.getPendingConnections();
+    }
+
+    int openConnections() {
+        return shares.connections();
+    }
+
+    /** Connections now held by the client of this remote address (for tests and diagnostics). */
+    int connectionsOf(String client) {
+        return shares.held(client);
+    }
+
+    long probationAdmitted() {
+        return probationAdmitted.sum();
+    }
+
+    long refusedRequests() {
+        return refused.sum();
+    }
+
+    long shedConnections() {
+        return shed.sum();
+    }
+
+    long headerTimeouts() {
+        return headerTimeouts.sum();
+    }
+
+    long bodyTimeouts() {
+        return bodyTimeouts.sum();
     }
 
     @Override
@@ -93,118 +189,254 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onOpened(Connection c) {
-        if (c.getEndPoint() instanceof SocketChannelEndPoint) {
-            InetAddress client = client(c.getEndPoint().getRemoteSocketAddress());
-            if (client == null) {
-                return;
-            }
-            clientOf.put(c, client); // a closed channel no longer knows its peer: remember it for onClosed
-            if (perClient.computeIfAbsent(client, k -> new AtomicInteger()).incrementAndGet()
-                    > limits.maxConnectionsPerClient()) {
-                refused.incrementAndGet();
-                LOG.debug("closing a connection from {}: over {} connections", client, limits.maxConnectionsPerClient());
-                c.getEndPoint().close();
-            }
+        EndPoint ep = c.getEndPoint();
+        if (ep instanceof SocketChannelEndPoint) { // the TCP connection itself (under TLS, the encrypted side)
+            admit(ep);
         }
-        if (c instanceof ConnectionMetaData) {
-            Tracked t = new Tracked();
-            t.enter(Phase.WAITING, System.nanoTime(), 0); // a fresh connection owes its first headers at once
-            http.put(c, t);
+        if (c instanceof HttpConnection http) {
+            GuardedConnection g = bySocket.get(socketOf(ep));
+            if (g != null) {
+                g.http(http);
+                http.setAttribute(BINDING_ATTRIBUTE, new Binding(this, g));
+            }
         }
     }
 
     @Override
     public void onClosed(Connection c) {
-        http.remove(c);
-        InetAddress client = clientOf.remove(c);
-        if (client != null) {
-            perClient.computeIfPresent(client, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+        if (c.getEndPoint() instanceof SocketChannelEndPoint) {
+            GuardedConnection g = bySocket.remove(c.getEndPoint());
+            if (g != null) {
+                shares.release(g);
+            }
         }
     }
 
-    private static InetAddress client(SocketAddress a) {
-        return a instanceof InetSocketAddress isa ? isa.getAddress() : null;
+    private static EndPoint socketOf(EndPoint ep) {
+        while (ep instanceof EndPoint.Wrapper w) {
+            ep = w.unwrap();
+        }
+        return ep;
     }
 
-    // ------------------------------------------------------------------ request phases
+    private void admit(EndPoint socket) {
+        GuardedConnection g = shares.admit(ClientShares.clientOf(socket.getRemoteSocketAddress()), socket, System.nanoTime());
+        bySocket.put(socket, g);
+        if (g.probation) {
+            probationAdmitted.increment();
+        }
+        if (shares.connections() > pressure) {
+            GuardedConnection victim = shares.firstToShed(g);
+            if (victim != null) {
+                shed(victim);
+            }
+        }
+    }
 
-    /** Outermost handler: the request's headers are complete; the body (if any) follows. */
-    Handler.Wrapper headersReceived() {
+    /** Closes a connection to make room; a request in flight on it gets 503 first. */
+    private void shed(GuardedConnection g) {
+        shed.increment();
+        if (g.phase() == Phase.BODY) {
+            fail(g, Phase.BODY, 503, "the server is at its connection limit; retry shortly");
+        } else {
+            close(g, "shed to make room for new connections");
+        }
+    }
+
+    private static void close(GuardedConnection g, String why) {
+        LOG.debug("closing a connection of {}: {}", g.client.name, why);
+        g.socket.close(new TimeoutException(why));
+    }
+
+    /**
+     * Fails the request in flight the way Jetty fails one whose client went silent: reads of its body fail with
+     * a {@link Refusal}, which the handler (or Jetty's error handler) answers with its status; the connection
+     * then ends, and is cut after {@link #LINGER_MS} if it has not.
+     */
+    private static boolean fail(GuardedConnection g, Phase from, int status, String why) {
+        HttpConnection h = g.http();
+        if (h == null || !g.move(from, Phase.FAILING, System.nanoTime())) {
+            return false;
+        }
+        LOG.debug("failing a request of {}: {}", g.client.name, why);
+        Refusal refusal = new Refusal(status, why);
+        Request request = h.getHttpChannel().getRequest();
+        if (request != null) {
+            request.setAttribute(REFUSAL_ATTRIBUTE, refusal); // answered before any other check (checkRequest)
+        }
+        Runnable task = h.getHttpChannel().onFailure(refusal);
+        if (task != null) {
+            ThreadPool.executeImmediately(h.getConnector().getExecutor(), task);
+        }
+        return true;
+    }
+
+    private void sweep() {
+        try {
+            long now = System.nanoTime();
+            long header = limits.headerTimeout().toNanos();
+            long probationHeader = limits.probationTimeout().toNanos();
+            long body = limits.bodyTimeout().toNanos();
+            long linger = TimeUnit.MILLISECONDS.toNanos(LINGER_MS);
+            for (GuardedConnection g : bySocket.values()) {
+                long age = now - g.since();
+                switch (g.phase()) {
+                    case HEADERS -> {
+                        if (age > (g.probation ? probationHeader : header)) {
+                            headerTimeouts.increment();
+                            close(g, "request headers not received within "
+                                    + (g.probation ? limits.probationTimeout() : limits.headerTimeout()).toMillis() + " ms");
+                        }
+                    }
+                    case IDLE -> {
+                        if (g.outputShutdown()) {
+                            g.move(Phase.IDLE, Phase.CLOSING, now);
+                        } else if (g.nextRequestBegun()) {
+                            g.move(Phase.IDLE, Phase.HEADERS, now);
+                        }
+                    }
+                    case BODY -> {
+                        if (age > body && fail(g, Phase.BODY, 408, "request body not received within "
+                                + limits.bodyTimeout().toMillis() + " ms")) {
+                            bodyTimeouts.increment();
+                        }
+                    }
+                    case FAILING, CLOSING -> {
+                        if (age > linger) {
+                            close(g, "answered and not closed by the client");
+                        }
+                    }
+                    case HANDLING -> { }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("connection sweep failed", e); // never let one bad pass stop the sweeper
+        }
+    }
+
+    // ------------------------------------------------------------------ requests
+
+    /**
+     * Outermost handler of the server: a request's headers are complete. Starts its body deadline, and answers
+     * a request over a probation connection that carries a body (no public route takes one) with 429 at once.
+     */
+    static Handler.Wrapper requestGate() {
         return new Handler.Wrapper() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) throws Exception {
-                Connection c = request.getConnectionMetaData().getConnection();
-                Tracked t = http.get(c);
-                if (t == null) {
-                    return super.handle(request, response, callback);
+                if (request.getConnectionMetaData().getAttribute(BINDING_ATTRIBUTE) instanceof Binding b) {
+                    return b.guard.handle(b.connection, getHandler(), request, response, callback);
                 }
-                boolean body = request.getLength() > 0 || request.getHeaders().contains("Transfer-Encoding");
-                t.enter(body ? Phase.BODY : Phase.HANDLING, System.nanoTime(), 0);
-                request.setAttribute(BODY_READ_ATTRIBUTE, (Runnable) () -> bodyRead(t));
-                return super.handle(request, response, new Callback() {
-                    @Override
-                    public void succeeded() {
-                        t.enter(Phase.WAITING, 0, c.getBytesIn());
-                        callback.succeeded();
-                    }
-
-                    @Override
-                    public void failed(Throwable x) {
-                        t.enter(Phase.WAITING, 0, c.getBytesIn());
-                        callback.failed(x);
-                    }
-
-                    @Override
-                    public InvocationType getInvocationType() {
-                        return callback.getInvocationType();
-                    }
-                });
+                return super.handle(request, response, callback);
             }
         };
     }
 
-    /**
-     * Request attribute holding a {@link Runnable} the handler calls once it has the whole body, or once it is
-     * trusted to stream it slowly (an authenticated upload): the body deadline stops there.
-     */
-    static final String BODY_READ_ATTRIBUTE = "dense4j.body-read";
+    private boolean handle(GuardedConnection g, Handler next, Request request, Response response, Callback callback)
+            throws Exception {
+        long now = System.nanoTime();
+        boolean body = request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+        Callback answered = new Callback() {
+            @Override
+            public void succeeded() {
+                g.answered(System.nanoTime());
+                callback.succeeded();
+            }
 
-    private static void bodyRead(Tracked t) {
-        if (t.phase == Phase.BODY) {
-            t.enter(Phase.HANDLING, System.nanoTime(), 0);
+            @Override
+            public void failed(Throwable x) {
+                g.answered(System.nanoTime());
+                callback.failed(x);
+            }
+
+            @Override
+            public InvocationType getInvocationType() {
+                return callback.getInvocationType();
+            }
+        };
+        if (g.probation) {
+            HttpConnection h = g.http();
+            if (h != null) {
+                h.getGenerator().setPersistent(false); // one request, answered with Connection: close
+            }
+            if (body) {
+                g.enter(Phase.HANDLING, now);
+                refused.increment();
+                writeRefusal(response, probationMessage(g), answered);
+                return true;
+            }
+            request.setAttribute(PROBATION_ATTRIBUTE, (Supplier<String>) () -> {
+                refused.increment();
+                return probationMessage(g);
+            });
+        }
+        g.enter(body ? Phase.BODY : Phase.HANDLING, now);
+        request.setAttribute(BODY_READ_ATTRIBUTE, (Runnable) () -> g.move(Phase.BODY, Phase.HANDLING, System.nanoTime()));
+        boolean handled;
+        try {
+            handled = next != null && next.handle(request, response, answered);
+        } catch (Throwable x) {
+            g.answered(System.nanoTime()); // Jetty answers it: the next request gets its deadlines
+            throw x;
+        }
+        if (!handled) {
+            g.answered(System.nanoTime());
+        }
+        return handled;
+    }
+
+    /**
+     * The guard's part of a route's own check, first of all: a request it failed gets its refusal (408, 503), and
+     * a request over a probation connection reaches public routes only (429).
+     */
+    static void checkRequest(Context ctx, Role role) {
+        if (ctx.req().getAttribute(REFUSAL_ATTRIBUTE) instanceof Refusal r) {
+            throw r.answer(ctx);
+        }
+        if (role != Role.PUBLIC && ctx.req().getAttribute(PROBATION_ATTRIBUTE) instanceof Supplier<?> refusal) {
+            ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
+            throw new ApiException(429, String.valueOf(refusal.get()));
         }
     }
 
-    private void sweep() {
-        long now = System.nanoTime();
-        long header = limits.headerTimeout().toNanos();
-        long body = limits.bodyTimeout().toNanos();
-        http.forEach((c, t) -> {
-            switch (t.phase) {
-                case WAITING -> {
-                    if (t.phaseStart == 0) {
-                        if (c.getBytesIn() > t.bytesAtWait) {
-                            t.phaseStart = now; // the next request has begun
-                        }
-                    } else if (now - t.phaseStart > header) {
-                        expire(c, "request headers not received within " + limits.headerTimeout().toMillis() + " ms");
-                    }
-                }
-                case BODY -> {
-                    if (now - t.phaseStart > body) {
-                        expire(c, "request body not received within " + limits.bodyTimeout().toMillis() + " ms");
-                    }
-                }
-                case HANDLING -> { }
-            }
-        });
+    private String probationMessage(GuardedConnection g) {
+        return "too many connections from this client (" + g.client.held() + " open; "
+                + limits.maxConnectionsPerClient() + " are served in full): further connections are answered for "
+                + "health, readiness, metrics and OpenAPI only; retry shortly";
     }
 
-    private void expire(Connection c, String why) {
-        if (http.remove(c) != null) {
-            timedOut.incrementAndGet();
-            LOG.debug("closing {}: {}", c.getEndPoint().getRemoteSocketAddress(), why);
-            c.getEndPoint().close(new java.util.concurrent.TimeoutException(why));
+    /** 429 as {"error": ...}, with Retry-After. */
+    private static void writeRefusal(Response response, String message, Callback callback) {
+        byte[] body = Json.errorBody(message);
+        response.setStatus(429);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, Json.CONTENT_TYPE);
+        response.getHeaders().put(HttpHeader.RETRY_AFTER, Integer.toString(RETRY_AFTER_SECONDS));
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, ByteBuffer.wrap(body), callback);
+    }
+
+    /**
+     * Jetty's cap on open connections, counting TCP connections: under TLS each socket carries two Jetty
+     * connections (TLS and HTTP), both announced to listeners, which the plain {@link ConnectionLimit} would
+     * count twice on opening and lose track of on closing.
+     */
+    private static final class SocketConnectionLimit extends ConnectionLimit {
+        SocketConnectionLimit(int maxConnections, AbstractConnector connector) {
+            super(maxConnections, connector);
+        }
+
+        @Override
+        public void onOpened(Connection c) {
+            if (c.getEndPoint() instanceof SocketChannelEndPoint) {
+                super.onOpened(c);
+            }
+        }
+
+        @Override
+        public void onClosed(Connection c) {
+            if (c.getEndPoint() instanceof SocketChannelEndPoint) {
+                super.onClosed(c);
+            }
         }
     }
 }

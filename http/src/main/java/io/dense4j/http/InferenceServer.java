@@ -63,6 +63,7 @@ public final class InferenceServer implements AutoCloseable {
         this.tf = new TfServingHandlers(manager, cfg);
         this.admin = new AdminHandlers(manager, cfg);
         this.connectors = new ServerConnectors(cfg);
+        connectors.publish(metrics);
         this.accessLog = cfg.accessLog() ? new AccessLog() : null;
         this.bodyBudget = new BodyBudget(Math.max(cfg.maxBufferedBodyBytes(), cfg.maxRequestBytes()));
         this.openApi = resource("openapi.json");
@@ -95,6 +96,11 @@ public final class InferenceServer implements AutoCloseable {
     /** The health port actually bound, or -1 when there is none. */
     public int healthPort() {
         return connectors.healthPort();
+    }
+
+    /** The main port's connection guard (tests and diagnostics). */
+    ConnectionGuard connectionGuard() {
+        return connectors.guard();
     }
 
     // ------------------------------------------------------------------ routes
@@ -148,10 +154,13 @@ public final class InferenceServer implements AutoCloseable {
 
     /**
      * The registered handler of a route: the role check and the body-size check run first, inside the
-     * handler itself, so whatever path spelling the router matched, this route's own role applies.
+     * handler itself, so whatever path spelling the router matched, this route's own role applies. Before it,
+     * the connection guard's check: a connection on probation (its client is over its share of connections)
+     * reaches public routes only.
      */
     private Handler guarded(Route route) {
         return ctx -> {
+            ConnectionGuard.checkRequest(ctx, route.role());
             access.require(route.role(), ctx);
             if (route.maxBodyBytes() > 0 && ctx.req().getContentLengthLong() > route.maxBodyBytes()) {
                 throw Bodies.tooLarge(route.maxBodyBytes());

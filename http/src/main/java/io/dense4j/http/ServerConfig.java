@@ -72,6 +72,7 @@ public record ServerConfig(
     public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
     public static final long DEFAULT_BODY_TIMEOUT_MS = 30_000;
     public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+    public static final long DEFAULT_PROBATION_TIMEOUT_MS = 2_000;
 
     public ServerConfig {
         Objects.requireNonNull(registry, "registry");
@@ -150,22 +151,28 @@ public record ServerConfig(
     }
 
     /**
-     * What one client (one remote address) may hold, and how long a request may take to arrive. Request
-     * headers and bodies are received without holding a thread; these bounds free the connection too.
+     * What one client may hold, and how long a request may take to arrive. A client is one remote address (IPv6:
+     * one /64 network). Request headers and bodies are received without holding a thread; these bounds free the
+     * connection too. See {@link ConnectionGuard} for how they are enforced.
      *
-     * @param maxConnectionsPerClient open connections per remote address; more are closed at once
-     * @param maxConnections          open connections in all
-     * @param headerTimeout           from the first byte of a request to its last header
-     * @param bodyTimeout             from the last header to the last body byte
+     * @param maxConnectionsPerClient connections per client served in full; further ones are on probation: they
+     *                                answer one request to a public route (health, readiness, metrics, OpenAPI),
+     *                                anything else gets 429, then they close
+     * @param maxConnections          open connections in all (file descriptors); near it, each new connection
+     *                                closes a waiting one of the client holding the most
+     * @param headerTimeout           from the first byte of a request (or the connection's opening, TLS handshake
+     *                                included) to its last header
+     * @param bodyTimeout             from the last header to the last body byte (then 408)
      * @param idleTimeout             a connection with nothing to do (or no byte for this long) is closed
+     * @param probationTimeout        the header timeout of a connection on probation
      */
     public record ClientLimits(int maxConnectionsPerClient, int maxConnections, Duration headerTimeout,
-                               Duration bodyTimeout, Duration idleTimeout) {
+                               Duration bodyTimeout, Duration idleTimeout, Duration probationTimeout) {
         public ClientLimits {
             if (maxConnectionsPerClient < 1 || maxConnections < 1) {
                 throw new IllegalArgumentException("connection limits must be positive");
             }
-            for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout}) {
+            for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout, probationTimeout}) {
                 if (d == null || d.isNegative() || d.isZero()) {
                     throw new IllegalArgumentException("client timeouts must be positive");
                 }
@@ -175,7 +182,31 @@ public record ServerConfig(
         public static ClientLimits defaults() {
             return new ClientLimits(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_CONNECTIONS,
                     Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS),
-                    Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS));
+                    Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS), Duration.ofMillis(DEFAULT_PROBATION_TIMEOUT_MS));
+        }
+
+        public ClientLimits withMaxConnectionsPerClient(int v) {
+            return new ClientLimits(v, maxConnections, headerTimeout, bodyTimeout, idleTimeout, probationTimeout);
+        }
+
+        public ClientLimits withMaxConnections(int v) {
+            return new ClientLimits(maxConnectionsPerClient, v, headerTimeout, bodyTimeout, idleTimeout, probationTimeout);
+        }
+
+        public ClientLimits withHeaderTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, v, bodyTimeout, idleTimeout, probationTimeout);
+        }
+
+        public ClientLimits withBodyTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, headerTimeout, v, idleTimeout, probationTimeout);
+        }
+
+        public ClientLimits withIdleTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, headerTimeout, bodyTimeout, v, probationTimeout);
+        }
+
+        public ClientLimits withProbationTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, headerTimeout, bodyTimeout, idleTimeout, v);
         }
     }
 

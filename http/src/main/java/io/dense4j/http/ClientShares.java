@@ -1,0 +1,159 @@
+package io.dense4j.http;
+
+import org.eclipse.jetty.io.EndPoint;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Who holds a connector's connections. Each client (a remote address; for IPv6 a /64 network, what one host
+ * is usually given) is served in full on up to {@code share} connections; its further connections are admitted
+ * on probation. When the connector runs out of room, this says which connection to close: the first to shed
+ * (see {@link GuardedConnection#shedOrder}) of the client holding the most.
+ */
+final class ClientShares {
+    /** One client's connections, in the order they opened. */
+    static final class Client {
+        final String name;
+        private final Set<GuardedConnection> open = new LinkedHashSet<>(); // guarded by this
+        private int regular;                                                // guarded by this
+        private int probation;                                              // guarded by this
+        private boolean gone;                                               // guarded by this: left the map
+        private volatile int held;                                          // for lock-free scans
+
+        Client(String name) {
+            this.name = name;
+        }
+
+        int held() {
+            return held;
+        }
+
+        /** The first to shed among this client's connections other than {@code except}, oldest first within an order; or null. */
+        private GuardedConnection firstToShed(GuardedConnection except, long now) {
+            GuardedConnection best = null;
+            int bestOrder = Integer.MAX_VALUE;
+            for (GuardedConnection g : open) {
+                int order = g.shedOrder(now, SHED_GRACE_NANOS);
+                if (g == except || order < 0 || order >= bestOrder) {
+                    continue;
+                }
+                best = g;
+                bestOrder = order;
+                if (order == 0) {
+                    break; // the oldest of the first kind
+                }
+            }
+            return best;
+        }
+    }
+
+    /** A connection this young that has not sent a request yet is shed only when nothing else can be. */
+    static final long SHED_GRACE_NANOS = 500_000_000L;
+
+    private final int share;
+    private final Map<String, Client> clients = new ConcurrentHashMap<>();
+    private final AtomicInteger connections = new AtomicInteger();
+
+    ClientShares(int share) {
+        this.share = share;
+    }
+
+    /** Registers a new connection of {@code client}: in full while the client is within its share, else on probation. */
+    GuardedConnection admit(String client, EndPoint socket, long now) {
+        for (;;) {
+            Client c = clients.computeIfAbsent(client, Client::new);
+            synchronized (c) {
+                if (c.gone) {
+                    continue; // its last connection closed meanwhile: take the fresh entry
+                }
+                boolean probation = c.regular >= share;
+                GuardedConnection g = new GuardedConnection(socket, c, probation, now);
+                if (probation) {
+                    c.probation++;
+                } else {
+                    c.regular++;
+                }
+                c.open.add(g);
+                c.held = c.regular + c.probation;
+                connections.incrementAndGet();
+                return g;
+            }
+        }
+    }
+
+    /** Forgets a closed connection. */
+    void release(GuardedConnection g) {
+        Client c = g.client;
+        synchronized (c) {
+            if (!c.open.remove(g)) {
+                return;
+            }
+            if (g.probation) {
+                c.probation--;
+            } else {
+                c.regular--;
+            }
+            c.held = c.regular + c.probation;
+            if (c.open.isEmpty()) {
+                c.gone = true;
+                clients.remove(c.name, c);
+            }
+        }
+        connections.decrementAndGet();
+    }
+
+    /**
+     * The connection to close when the connector is near its cap: the first to shed of the client holding the
+     * most connections, so that a client with few always finds room while many-address floods shed each other.
+     */
+    GuardedConnection firstToShed(GuardedConnection except) {
+        Client heaviest = null;
+        for (Client c : clients.values()) {
+            if (heaviest == null || c.held() > heaviest.held()) {
+                heaviest = c;
+            }
+        }
+        if (heaviest == null) {
+            return null;
+        }
+        synchronized (heaviest) {
+            return heaviest.firstToShed(except, System.nanoTime());
+        }
+    }
+
+    /** Open connections, all clients together. */
+    int connections() {
+        return connections.get();
+    }
+
+    /** Connections {@code client} holds (0 for an unknown one). */
+    int held(String client) {
+        Client c = clients.get(client);
+        return c == null ? 0 : c.held();
+    }
+
+    /** The client a remote address belongs to: the IPv4 address, or the /64 network of an IPv6 one. */
+    static String clientOf(SocketAddress remote) {
+        if (!(remote instanceof InetSocketAddress isa) || isa.getAddress() == null) {
+            return "unknown";
+        }
+        InetAddress a = isa.getAddress();
+        if (a instanceof Inet6Address && !a.isLoopbackAddress()) {
+            byte[] b = a.getAddress();
+            StringBuilder s = new StringBuilder();
+            for (int i = 0; i < 8; i += 2) {
+                s.append(Integer.toHexString(((b[i] & 0xff) << 8) | (b[i + 1] & 0xff))).append(':');
+            }
+            return s.append(":/64").toString();
+        }
+        return a.getHostAddress();
+    }
+}

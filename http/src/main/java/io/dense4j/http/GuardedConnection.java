@@ -1,0 +1,111 @@
+package io.dense4j.http;
+
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.internal.HttpConnection;
+
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One accepted TCP connection as {@link ConnectionGuard} sees it: the client it belongs to, whether it is on
+ * probation, and where its current request stands (the phase, and since when), which decides its deadline.
+ */
+final class GuardedConnection {
+    enum Phase {
+        /** Owes the headers of a request: since the connection opened (TLS handshake included), or since the
+         *  first byte of the next request on a kept-alive connection. */
+        HEADERS,
+        /** Kept alive between requests; nothing of the next one has arrived. */
+        IDLE,
+        /** The headers are in; the body is arriving (no thread is held while it does). */
+        BODY,
+        /** The request is in (or an authenticated upload streams): the application is answering it. */
+        HANDLING,
+        /** Its body deadline passed or it was shed: the request is being failed with an HTTP answer. */
+        FAILING,
+        /** Answered, and the connection ends (probation, or a response with {@code Connection: close}). */
+        CLOSING
+    }
+
+    final EndPoint socket;
+    final ClientShares.Client client;
+    final boolean probation;
+    private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.HEADERS);
+    private volatile long since;
+    private volatile long bytesAtIdle;
+    private volatile HttpConnection http;
+
+    GuardedConnection(EndPoint socket, ClientShares.Client client, boolean probation, long now) {
+        this.socket = socket;
+        this.client = client;
+        this.probation = probation;
+        this.since = now;
+    }
+
+    Phase phase() {
+        return phase.get();
+    }
+
+    /** System.nanoTime() when the current phase began. */
+    long since() {
+        return since;
+    }
+
+    HttpConnection http() {
+        return http;
+    }
+
+    void http(HttpConnection h) {
+        http = h;
+    }
+
+    void enter(Phase p, long now) {
+        since = now;
+        phase.set(p);
+    }
+
+    /** Moves from {@code from} to {@code to} unless another thread moved it first. */
+    boolean move(Phase from, Phase to, long now) {
+        if (phase.compareAndSet(from, to)) {
+            since = now;
+            return true;
+        }
+        return false;
+    }
+
+    /** The response is sent: a probation connection closes, another waits for its next request. */
+    void answered(long now) {
+        HttpConnection h = http;
+        bytesAtIdle = h == null ? 0 : h.getBytesIn();
+        enter(probation ? Phase.CLOSING : Phase.IDLE, now);
+    }
+
+    /**
+     * True once the next request has begun on a kept-alive connection: bytes arrived since the last response,
+     * or the parser holds part of a request that was pipelined behind the last one.
+     */
+    boolean nextRequestBegun() {
+        HttpConnection h = http;
+        return h != null && (h.getBytesIn() > bytesAtIdle || !h.getParser().isIdle());
+    }
+
+    /** True when the server has finished its side (a response with Connection: close was sent). */
+    boolean outputShutdown() {
+        HttpConnection h = http;
+        return (h != null ? h.getEndPoint() : socket).isOutputShutdown();
+    }
+
+    /**
+     * Which connection to close first to make room, lower first, or -1 for one that must not be shed. A connection
+     * that opened within {@code graceNanos} and has not sent a request is most likely sending one right now (in a
+     * burst, connections are accepted faster than their requests are read): it comes last.
+     */
+    int shedOrder(long now, long graceNanos) {
+        return switch (phase.get()) {
+            case CLOSING -> 0;   // already answered
+            case HEADERS -> now - since > graceNanos ? 1 : 4; // has not managed to send its request in time
+            case IDLE -> outputShutdown() ? 0 : 2; // answered and ending, or kept alive (clients reconnect)
+            case BODY -> 3;      // a request in flight, answered 503 when shed
+            case HANDLING, FAILING -> -1;
+        };
+    }
+}
