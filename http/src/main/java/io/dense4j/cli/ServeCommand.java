@@ -85,6 +85,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-connections", description = "open connections in all (default " + DEFAULT_MAX_CONNECTIONS + ")")
     Integer maxConnections;
 
+    @Option(names = "--max-active-requests-per-client", description = "requests of one client address handled at once "
+            + "(each holds a thread); more get 429 (default " + DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT + ")")
+    Integer maxActiveRequestsPerClient;
+
     @Option(names = "--header-timeout-ms", description = "time a request may take to send its headers (default "
             + DEFAULT_HEADER_TIMEOUT_MS + ")")
     Long headerTimeoutMs;
@@ -144,6 +148,7 @@ public final class ServeCommand implements Callable<Integer> {
         ServerConfig.ClientLimits c = ServerConfig.ClientLimits.defaults();
         ServerConfig.ClientLimits clients = new ServerConfig.ClientLimits(
                 or(maxConnectionsPerClient, c.maxConnectionsPerClient()), or(maxConnections, c.maxConnections()),
+                or(maxActiveRequestsPerClient, c.maxActiveRequestsPerClient()),
                 headerTimeoutMs == null ? c.headerTimeout() : Duration.ofMillis(headerTimeoutMs),
                 bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout(),
                 probationTimeoutMs == null ? c.probationTimeout() : Duration.ofMillis(probationTimeoutMs));

@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Who holds a connector's connections. Each client (a remote address; for IPv6 a /64 network, what one host
  * is usually given) is served in full on up to {@code share} connections; its further connections are admitted
  * on probation. When the connector runs out of room, this says which connection to close: the first to shed
- * (see {@link GuardedConnection#shedOrder}) of the client holding the most.
+ * (see {@link GuardedConnection#shedOrder}) of the client holding the most. It also counts each client's
+ * requests being handled.
  */
 final class ClientShares {
     /** One client's connections, in the order they opened. */
@@ -27,6 +28,7 @@ final class ClientShares {
         private int probation;                                              // guarded by this
         private boolean gone;                                               // guarded by this: left the map
         private volatile int held;                                          // for lock-free scans
+        private final AtomicInteger active = new AtomicInteger();          // requests holding a thread
 
         Client(String name) {
             this.name = name;
@@ -34,6 +36,23 @@ final class ClientShares {
 
         int held() {
             return held;
+        }
+
+        /** Counts one more request being handled, unless {@code limit} are already. */
+        boolean startRequest(int limit) {
+            for (;;) {
+                int n = active.get();
+                if (n >= limit) {
+                    return false;
+                }
+                if (active.compareAndSet(n, n + 1)) {
+                    return true;
+                }
+            }
+        }
+
+        void endRequest() {
+            active.decrementAndGet();
         }
 
         /** The first to shed among this client's connections other than {@code except}, oldest first within an order; or null. */
@@ -138,6 +157,12 @@ final class ClientShares {
     int held(String client) {
         Client c = clients.get(client);
         return c == null ? 0 : c.held();
+    }
+
+    /** Requests of {@code client} being handled now (0 for an unknown one). */
+    int active(String client) {
+        Client c = clients.get(client);
+        return c == null ? 0 : c.active.get();
     }
 
     /** The client a remote address belongs to: the IPv4 address, or the /64 network of an IPv6 one. */

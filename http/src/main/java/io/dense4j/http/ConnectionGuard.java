@@ -4,6 +4,7 @@ import io.dense4j.http.GuardedConnection.Phase;
 import io.javalin.http.Context;
 import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
@@ -115,6 +116,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final Map<EndPoint, GuardedConnection> bySocket = new ConcurrentHashMap<>();
     private final LongAdder probationAdmitted = new LongAdder();
     private final LongAdder refused = new LongAdder();
+    private final LongAdder busy = new LongAdder();
     private final LongAdder shed = new LongAdder();
     private final LongAdder headerTimeouts = new LongAdder();
     private final LongAdder bodyTimeouts = new LongAdder();
@@ -150,12 +152,21 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         return shares.held(client);
     }
 
+    /** Requests of that client being handled now. */
+    int activeRequestsOf(String client) {
+        return shares.active(client);
+    }
+
     long probationAdmitted() {
         return probationAdmitted.sum();
     }
 
     long refusedRequests() {
         return refused.sum();
+    }
+
+    long busyRequests() {
+        return busy.sum();
     }
 
     long shedConnections() {
@@ -355,14 +366,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
             }
         };
         if (g.probation) {
-            HttpConnection h = g.http();
-            if (h != null) {
-                h.getGenerator().setPersistent(false); // one request, answered with Connection: close
-            }
+            endAfterThisResponse(g); // one request per probation connection
             if (body) {
                 g.enter(Phase.HANDLING, now);
                 refused.increment();
-                writeRefusal(response, probationMessage(g), answered);
+                writeRefusal(response, 429, probationMessage(g), answered);
                 return true;
             }
             request.setAttribute(PROBATION_ATTRIBUTE, (Supplier<String>) () -> {
@@ -386,6 +394,50 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     }
 
     /**
+     * Handler after the body is received, where a request takes a thread: at most
+     * {@code maxActiveRequestsPerClient} requests of one client are handled at once, so clients that read their
+     * responses slowly (each blocked write holds a thread until the idle timeout) cannot take every thread; more
+     * get 429 at once. Health and readiness probes, which answer a few bytes and never block, are exempt.
+     */
+    static Handler.Wrapper threadShare() {
+        return new Handler.Wrapper() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                if (request.getConnectionMetaData().getAttribute(BINDING_ATTRIBUTE) instanceof Binding b && !isProbe(request)) {
+                    return b.guard.handleActive(b.connection, getHandler(), request, response, callback);
+                }
+                return super.handle(request, response, callback);
+            }
+        };
+    }
+
+    private static boolean isProbe(Request request) {
+        String path = Request.getPathInContext(request);
+        return HttpMethod.GET.is(request.getMethod()) && ("/v2/health/live".equals(path) || "/v2/health/ready".equals(path));
+    }
+
+    private boolean handleActive(GuardedConnection g, Handler next, Request request, Response response, Callback callback)
+            throws Exception {
+        if (request.getAttribute(REFUSAL_ATTRIBUTE) instanceof Refusal r) {
+            writeRefusal(response, r.getCode(), r.getMessage(), callback); // failed while its body arrived: no thread needed
+            return true;
+        }
+        int limit = limits.maxActiveRequestsPerClient();
+        if (!g.client.startRequest(limit)) {
+            busy.increment();
+            endAfterThisResponse(g); // requests pipelined behind it would only be refused in turn
+            writeRefusal(response, 429, "too many requests in progress from this client (" + limit + " are handled at "
+                    + "once); retry shortly", callback);
+            return true;
+        }
+        try {
+            return next != null && next.handle(request, response, callback);
+        } finally {
+            g.client.endRequest(); // a blocking handler has answered (or failed) by now
+        }
+    }
+
+    /**
      * The guard's part of a route's own check, first of all: a request it failed gets its refusal (408, 503), and
      * a request over a probation connection reaches public routes only (429).
      */
@@ -399,18 +451,28 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         }
     }
 
+    /** The response carries Connection: close and the connection ends after it (as Jetty does for bad requests). */
+    private static void endAfterThisResponse(GuardedConnection g) {
+        HttpConnection h = g.http();
+        if (h != null) {
+            h.getGenerator().setPersistent(false);
+        }
+    }
+
     private String probationMessage(GuardedConnection g) {
         return "too many connections from this client (" + g.client.held() + " open; "
                 + limits.maxConnectionsPerClient() + " are served in full): further connections are answered for "
                 + "health, readiness, metrics and OpenAPI only; retry shortly";
     }
 
-    /** 429 as {"error": ...}, with Retry-After. */
-    private static void writeRefusal(Response response, String message, Callback callback) {
+    /** The refusal as {"error": ...}; Retry-After unless the client itself was too slow (408). */
+    private static void writeRefusal(Response response, int status, String message, Callback callback) {
         byte[] body = Json.errorBody(message);
-        response.setStatus(429);
+        response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, Json.CONTENT_TYPE);
-        response.getHeaders().put(HttpHeader.RETRY_AFTER, Integer.toString(RETRY_AFTER_SECONDS));
+        if (status != 408) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Integer.toString(RETRY_AFTER_SECONDS));
+        }
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, ByteBuffer.wrap(body), callback);
     }

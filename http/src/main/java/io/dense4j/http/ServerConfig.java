@@ -69,6 +69,8 @@ public record ServerConfig(
     public static final int DEFAULT_QUEUE_CAPACITY = 1024;
     public static final int DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+    /** A quarter of the server's threads (Javalin's pool has 250). */
+    public static final int DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT = 64;
     public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
     public static final long DEFAULT_BODY_TIMEOUT_MS = 30_000;
     public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
@@ -155,22 +157,27 @@ public record ServerConfig(
      * one /64 network). Request headers and bodies are received without holding a thread; these bounds free the
      * connection too. See {@link ConnectionGuard} for how they are enforced.
      *
-     * @param maxConnectionsPerClient connections per client served in full; further ones are on probation: they
-     *                                answer one request to a public route (health, readiness, metrics, OpenAPI),
-     *                                anything else gets 429, then they close
-     * @param maxConnections          open connections in all (file descriptors); near it, each new connection
-     *                                closes a waiting one of the client holding the most
-     * @param headerTimeout           from the first byte of a request (or the connection's opening, TLS handshake
-     *                                included) to its last header
-     * @param bodyTimeout             from the last header to the last body byte (then 408)
-     * @param idleTimeout             a connection with nothing to do (or no byte for this long) is closed
-     * @param probationTimeout        the header timeout of a connection on probation
+     * @param maxConnectionsPerClient    connections per client served in full; further ones are on probation: they
+     *                                   answer one request to a public route (health, readiness, metrics,
+     *                                   OpenAPI), anything else gets 429, then they close
+     * @param maxConnections             open connections in all (file descriptors); near it, each new connection
+     *                                   closes a waiting one of the client holding the most
+     * @param maxActiveRequestsPerClient requests of one client handled at once, each holding a thread (a client
+     *                                   that reads its responses slowly holds them longer); more get 429. Health
+     *                                   and readiness probes are exempt
+     * @param headerTimeout              from the first byte of a request (or the connection's opening, TLS
+     *                                   handshake included) to its last header
+     * @param bodyTimeout                from the last header to the last body byte (then 408)
+     * @param idleTimeout                a connection with nothing to do (or no byte for this long, either way) is
+     *                                   closed
+     * @param probationTimeout           the header timeout of a connection on probation
      */
-    public record ClientLimits(int maxConnectionsPerClient, int maxConnections, Duration headerTimeout,
-                               Duration bodyTimeout, Duration idleTimeout, Duration probationTimeout) {
+    public record ClientLimits(int maxConnectionsPerClient, int maxConnections, int maxActiveRequestsPerClient,
+                               Duration headerTimeout, Duration bodyTimeout, Duration idleTimeout,
+                               Duration probationTimeout) {
         public ClientLimits {
-            if (maxConnectionsPerClient < 1 || maxConnections < 1) {
-                throw new IllegalArgumentException("connection limits must be positive");
+            if (maxConnectionsPerClient < 1 || maxConnections < 1 || maxActiveRequestsPerClient < 1) {
+                throw new IllegalArgumentException("connection and request limits must be positive");
             }
             for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout, probationTimeout}) {
                 if (d == null || d.isNegative() || d.isZero()) {
@@ -181,32 +188,44 @@ public record ServerConfig(
 
         public static ClientLimits defaults() {
             return new ClientLimits(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_CONNECTIONS,
-                    Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS),
-                    Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS), Duration.ofMillis(DEFAULT_PROBATION_TIMEOUT_MS));
+                    DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS),
+                    Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS), Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS),
+                    Duration.ofMillis(DEFAULT_PROBATION_TIMEOUT_MS));
         }
 
         public ClientLimits withMaxConnectionsPerClient(int v) {
-            return new ClientLimits(v, maxConnections, headerTimeout, bodyTimeout, idleTimeout, probationTimeout);
+            return new ClientLimits(v, maxConnections, maxActiveRequestsPerClient, headerTimeout, bodyTimeout,
+                    idleTimeout, probationTimeout);
         }
 
         public ClientLimits withMaxConnections(int v) {
-            return new ClientLimits(maxConnectionsPerClient, v, headerTimeout, bodyTimeout, idleTimeout, probationTimeout);
+            return new ClientLimits(maxConnectionsPerClient, v, maxActiveRequestsPerClient, headerTimeout, bodyTimeout,
+                    idleTimeout, probationTimeout);
+        }
+
+        public ClientLimits withMaxActiveRequestsPerClient(int v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, v, headerTimeout, bodyTimeout,
+                    idleTimeout, probationTimeout);
         }
 
         public ClientLimits withHeaderTimeout(Duration v) {
-            return new ClientLimits(maxConnectionsPerClient, maxConnections, v, bodyTimeout, idleTimeout, probationTimeout);
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, v, bodyTimeout,
+                    idleTimeout, probationTimeout);
         }
 
         public ClientLimits withBodyTimeout(Duration v) {
-            return new ClientLimits(maxConnectionsPerClient, maxConnections, headerTimeout, v, idleTimeout, probationTimeout);
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout, v,
+                    idleTimeout, probationTimeout);
         }
 
         public ClientLimits withIdleTimeout(Duration v) {
-            return new ClientLimits(maxConnectionsPerClient, maxConnections, headerTimeout, bodyTimeout, v, probationTimeout);
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, v, probationTimeout);
         }
 
         public ClientLimits withProbationTimeout(Duration v) {
-            return new ClientLimits(maxConnectionsPerClient, maxConnections, headerTimeout, bodyTimeout, idleTimeout, v);
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, idleTimeout, v);
         }
     }
 

@@ -105,7 +105,8 @@ final class ServerConnectors {
 
         // insertHandler puts each new wrapper outermost: the deadlines start when the headers are in (and a
         // probation connection's request with a body is refused there), then the body is received
-        // asynchronously, then Javalin gets a thread
+        // asynchronously, then the request takes a thread within its client's share, then Javalin
+        server.insertHandler(ConnectionGuard.threadShare());
         server.insertHandler(new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
                 EAGER_BODY_BYTES, -1, false)));
         server.insertHandler(ConnectionGuard.requestGate());

@@ -128,9 +128,12 @@ final class ServerMetrics {
         FunctionCounter.builder("dense4j.connections.probation", guard, ConnectionGuard::probationAdmitted)
                 .description("connections admitted on probation: their client was over its share")
                 .tag("connector", connector).register(registry);
-        FunctionCounter.builder("dense4j.connections.refused", guard, ConnectionGuard::refusedRequests)
-                .description("requests on probation connections refused with 429 (not a public route)")
-                .tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.requests.refused", guard, ConnectionGuard::refusedRequests)
+                .description("requests refused with 429 to protect other clients")
+                .tags("connector", connector, "reason", "probation").register(registry);
+        FunctionCounter.builder("dense4j.requests.refused", guard, ConnectionGuard::busyRequests)
+                .description("requests refused with 429 to protect other clients")
+                .tags("connector", connector, "reason", "busy").register(registry);
         FunctionCounter.builder("dense4j.connections.shed", guard, ConnectionGuard::shedConnections)
                 .description("connections closed to make room for new ones").tag("connector", connector).register(registry);
         FunctionCounter.builder("dense4j.connections.timeouts", guard, ConnectionGuard::headerTimeouts)

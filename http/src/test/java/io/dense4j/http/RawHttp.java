@@ -25,7 +25,18 @@ final class RawHttp implements AutoCloseable {
 
     /** Connects from {@code sourceAddress} (e.g. 127.0.0.2: another client on the loopback), or any. */
     RawHttp(String sourceAddress, int port) throws IOException {
+        this(sourceAddress, port, 0);
+    }
+
+    /**
+     * Connects with a receive buffer of {@code receiveBuffer} bytes (0: the default): a small one advertises a
+     * small window, so a client that does not read makes the server's writes wait (a slow reader).
+     */
+    RawHttp(String sourceAddress, int port, int receiveBuffer) throws IOException {
         socket = new Socket();
+        if (receiveBuffer > 0) {
+            socket.setReceiveBufferSize(receiveBuffer);
+        }
         if (sourceAddress != null) {
             socket.bind(new InetSocketAddress(sourceAddress, 0));
         }

@@ -270,7 +270,7 @@ class SameAddressAttackTest {
                 }
                 // the metrics say what happened
                 HttpResponse<String> m = f.get("/metrics");
-                assertTrue(m.body().contains("dense4j_connections_refused_total{connector=\"main\"} 5.0"), m.body());
+                assertTrue(m.body().contains("dense4j_requests_refused_total{connector=\"main\",reason=\"probation\"} 5.0"), m.body());
                 inferenceServed(port, OTHER);
             } finally {
                 closeAll(held);

@@ -110,6 +110,63 @@ class SlowClientsTest {
     }
 
     @Test
+    void clientsThatReadSlowlyHoldNoMoreThanTheirShareOfThreads() throws Exception {
+        // each connection asks for the OpenAPI document (58 KB) 90 times over, pipelined, and never reads: once the
+        // kernel's send buffer (4 MiB at most) is full, writing an answer blocks the thread that writes it
+        int share = 4;
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits(100).withMaxActiveRequestsPerClient(share)))) {
+            int port = f.server.port();
+            String slowReader = "127.0.0.20";
+            List<RawHttp> readers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 12; i++) {
+                    RawHttp c = new RawHttp(slowReader, port, 2048);
+                    c.write("GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(90));
+                    readers.add(c);
+                }
+                ConnectionGuard guard = f.server.connectionGuard();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                int active = 0;
+                while (active < share && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                    active = guard.activeRequestsOf(slowReader);
+                    assertTrue(active <= share, active + " requests of one client hold threads");
+                }
+                assertEquals(share, active, "the slow readers hold their share of threads (else this tests nothing)");
+                Thread.sleep(500);
+                assertEquals(share, guard.activeRequestsOf(slowReader));
+                // the slow reader's further requests are refused with an answer, its probes are still answered
+                try (RawHttp c = new RawHttp(slowReader, port)) {
+                    RawHttp.Response r = c.send("POST", "/v2/models/iris/infer", null, inferBody(ROWS, null));
+                    assertEquals(429, r.status(), r.body());
+                    assertTrue(r.body().contains("too many requests in progress"), r.body());
+                    assertTrue(r.headers().contains("Retry-After: 1"), r.headers());
+                }
+                answersPromptly(port, "/v2/health/live", 200);
+                try (RawHttp c = new RawHttp(slowReader, port)) {
+                    assertEquals(200, c.send("GET", "/v2/health/ready", null, null).status());
+                }
+                assertTrue(guard.busyRequests() > 0);
+                // everyone else is served
+                try (RawHttp c = new RawHttp("127.0.0.1", port)) {
+                    assertEquals(200, c.send("POST", "/v2/models/iris/infer", null, inferBody(ROWS, null)).status());
+                    assertEquals(200, c.send("GET", "/openapi.json", null, null).status());
+                }
+            } finally {
+                for (RawHttp c : readers) {
+                    c.close();
+                }
+            }
+            // once the slow readers are gone their threads come back
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (f.server.connectionGuard().activeRequestsOf(slowReader) > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, f.server.connectionGuard().activeRequestsOf(slowReader));
+        }
+    }
+
+    @Test
     void largeBodiesShareABoundedMemoryBudget() throws Exception {
         ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(100)
                 .withHeaderTimeout(Duration.ofSeconds(2)).withBodyTimeout(Duration.ofSeconds(6));
