@@ -20,10 +20,10 @@ import java.nio.ByteBuffer;
 import java.util.Locale;
 
 /**
- * The Jetty side of the server: the main connector (HTTP or HTTPS, with the connection limits and request
- * deadlines of {@link ConnectionGuard}), the optional health connector with its own small thread pool, the
- * handler that receives request bodies before a thread is given to them, and Jetty's own error responses as
- * JSON.
+ * The Jetty side of the server: the main connector (HTTP or HTTPS) and the optional health connector with its own
+ * small thread pool, each with its {@link ConnectionGuard} (client shares, request deadlines, connection cap);
+ * the handlers in front of Javalin (the guard's request gate, the one that receives request bodies before a
+ * thread is given to them, the guard's per-client thread share); and Jetty's own error responses as JSON.
  */
 final class ServerConnectors {
     /**
