@@ -16,10 +16,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Hundreds of slow connections (slowloris headers, bodies that stop after 9 of 1000 declared bytes) must not
- * take the server down: health checks and other clients are answered at once, and the server closes the
- * slow connections once their header or body deadline passes. The attackers connect from 127.0.0.2, the
- * legitimate clients from 127.0.0.1 (both are the loopback).
+ * Hundreds of slow connections (slowloris headers, bodies that stop after 9 of 1000 declared bytes, bodies that
+ * trickle, requests pipelined behind answered ones, clients that never read their answers) must not take the
+ * server down: health checks and other clients are answered at once; the server answers a body that missed its
+ * deadline with 408 and closes connections whose headers missed theirs; a slow reader holds at most its
+ * client's share of threads. The attackers connect from other loopback addresses (127.0.0.2, 127.0.0.20) than
+ * the legitimate clients (127.0.0.1); {@link SameAddressAttackTest} attacks from the probes' own address.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class SlowClientsTest {
@@ -163,6 +165,52 @@ class SlowClientsTest {
                 Thread.sleep(50);
             }
             assertEquals(0, f.server.connectionGuard().activeRequestsOf(slowReader));
+        }
+    }
+
+    @Test
+    void aRequestPipelinedBehindAnAnsweredOneHasItsHeaderDeadline() throws Exception {
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits(10)))) {
+            try (RawHttp c = new RawHttp("127.0.0.1", f.server.port())) {
+                // in one packet: a whole request, then the start of another that never ends
+                c.write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+                assertEquals(200, c.read().status());
+                long t0 = System.nanoTime();
+                c.socket.setSoTimeout(8000); // the idle timeout is 30 s: closing sooner is the header deadline's doing
+                assertTrue(c.closedByServer(), "the partial request is cut at its header deadline");
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertTrue(ms >= 1500 && ms < 6000, "closed after " + ms + " ms (header timeout 2 s)");
+            }
+        }
+    }
+
+    @Test
+    void tricklingBodiesMeetTheBodyDeadlineHoweverTheyAreFramed() throws Exception {
+        // a byte every 200 ms never lets the idle timeout fire; the body deadline (3 s from the headers) does
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits(10)))) {
+            int port = f.server.port();
+            try (RawHttp sized = new RawHttp("127.0.0.1", port); RawHttp chunked = new RawHttp("127.0.0.1", port)) {
+                sized.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+                chunked.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+                long t0 = System.nanoTime();
+                boolean open = true;
+                while (open && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(8)) {
+                    Thread.sleep(200);
+                    try {
+                        sized.write(" ");
+                        chunked.write("1\r\n \r\n");
+                    } catch (IOException answeredAndClosed) {
+                        open = false;
+                    }
+                    open &= sized.silentFor(1) && chunked.silentFor(1);
+                }
+                for (RawHttp c : List.of(sized, chunked)) {
+                    c.socket.setSoTimeout(5000);
+                    assertEquals("request body not received within 3000 ms", SameAddressAttackTest.assertTimedOut(c.read()));
+                }
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertTrue(ms >= 2900 && ms < 6000, "answered after " + ms + " ms");
+            }
         }
     }
 
