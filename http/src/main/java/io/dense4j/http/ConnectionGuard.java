@@ -16,6 +16,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
+import org.eclipse.jetty.util.component.Graceful;
 import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -54,7 +56,7 @@ import java.util.function.Supplier;
  * {@link ServerConnectors#EAGER_BODY_BYTES} arrive before any thread is given to the request; a sweeper checks
  * every connection four times a second.
  */
-final class ConnectionGuard extends AbstractLifeCycle implements Connection.Listener {
+final class ConnectionGuard extends AbstractLifeCycle implements Connection.Listener, Graceful {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final long SWEEP_MS = 250;
     /** How long a connection that is answered and ending, or whose request is being failed, may stay open. */
@@ -122,6 +124,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final LongAdder bodyTimeouts = new LongAdder();
     private ScheduledExecutorService sweeper;
     private ConnectionLimit cap;
+    private volatile boolean shuttingDown;
 
     /** @param maxConnections this connector's cap on open connections */
     ConnectionGuard(ServerConfig.ClientLimits limits, int maxConnections) {
@@ -194,6 +197,28 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     @Override
     protected void doStop() {
         sweeper.shutdownNow();
+    }
+
+    /**
+     * Graceful stop (before Jetty waits for the connections to end): requests being answered finish; a body still
+     * arriving gets 503; connections with no request in progress (idle, headers pending, answered) close now.
+     */
+    @Override
+    public CompletableFuture<Void> shutdown() {
+        shuttingDown = true;
+        for (GuardedConnection g : bySocket.values()) {
+            switch (g.phase()) {
+                case BODY -> fail(g, Phase.BODY, 503, "the server is shutting down");
+                case HEADERS, IDLE, CLOSING -> close(g, "the server is shutting down");
+                case HANDLING, FAILING -> { }
+            }
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public boolean isShutdown() {
+        return shuttingDown;
     }
 
     // ------------------------------------------------------------------ connections

@@ -215,6 +215,50 @@ class SlowClientsTest {
     }
 
     @Test
+    void aGracefulStopDoesNotWaitForSlowClients() throws Exception {
+        ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits(100)).shutdownTimeout(Duration.ofSeconds(20)));
+        List<RawHttp> bodies = new ArrayList<>();
+        List<RawHttp> others = new ArrayList<>();
+        try {
+            int port = f.server.port();
+            for (int i = 0; i < 20; i++) {
+                RawHttp body = new RawHttp("127.0.0.2", port);
+                body.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inputs\"");
+                bodies.add(body);
+                RawHttp header = new RawHttp("127.0.0.2", port);
+                header.write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+                others.add(header);
+                RawHttp idle = new RawHttp("127.0.0.2", port);
+                assertEquals(200, idle.send("GET", "/v2/health/live", null, null).status());
+                others.add(idle);
+            }
+            Thread.sleep(300);
+            long t0 = System.nanoTime();
+            f.close();
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms < 5000, "stopping took " + ms + " ms: it waited for the slow clients");
+            for (RawHttp c : bodies) {
+                c.socket.setSoTimeout(5000);
+                RawHttp.Response r = c.read();
+                assertEquals(503, r.status(), r.body());
+                assertTrue(r.body().contains("shutting down"), r.body());
+            }
+            for (RawHttp c : others) {
+                c.socket.setSoTimeout(5000);
+                assertTrue(c.closedByServer());
+            }
+        } finally {
+            f.close();
+            for (RawHttp c : bodies) {
+                c.close();
+            }
+            for (RawHttp c : others) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
     void largeBodiesShareABoundedMemoryBudget() throws Exception {
         ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(100)
                 .withHeaderTimeout(Duration.ofSeconds(2)).withBodyTimeout(Duration.ofSeconds(6));
