@@ -56,11 +56,11 @@ final class ClientShares {
         }
 
         /** The first to shed among this client's connections other than {@code except}, oldest first within an order; or null. */
-        private GuardedConnection firstToShed(GuardedConnection except, long now) {
+        private GuardedConnection firstToShed(GuardedConnection except) {
             GuardedConnection best = null;
             int bestOrder = Integer.MAX_VALUE;
             for (GuardedConnection g : open) {
-                int order = g.shedOrder(now, SHED_GRACE_NANOS);
+                int order = g.shedOrder();
                 if (g == except || order < 0 || order >= bestOrder) {
                     continue;
                 }
@@ -73,9 +73,6 @@ final class ClientShares {
             return best;
         }
     }
-
-    /** A connection this young that has not sent a request yet is shed only when nothing else can be. */
-    static final long SHED_GRACE_NANOS = 500_000_000L;
 
     private final int share;
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
@@ -144,7 +141,7 @@ final class ClientShares {
             return null;
         }
         synchronized (heaviest) {
-            return heaviest.firstToShed(except, System.nanoTime());
+            return heaviest.firstToShed(except);
         }
     }
 

@@ -95,16 +95,16 @@ final class GuardedConnection {
     }
 
     /**
-     * Which connection to close first to make room, lower first, or -1 for one that must not be shed. A connection
-     * that opened within {@code graceNanos} and has not sent a request is most likely sending one right now (in a
-     * burst, connections are accepted faster than their requests are read): it comes last.
+     * Which connection to close first to make room, lower first (the oldest first within an order), or -1 for one
+     * that must not be shed. Those that lose nothing come first; then a body in flight, which can still be
+     * answered (503); last one that has not delivered its headers, which can only be closed.
      */
-    int shedOrder(long now, long graceNanos) {
+    int shedOrder() {
         return switch (phase.get()) {
-            case CLOSING -> 0;   // already answered
-            case HEADERS -> now - since > graceNanos ? 1 : 4; // has not managed to send its request in time
-            case IDLE -> outputShutdown() ? 0 : 2; // answered and ending, or kept alive (clients reconnect)
-            case BODY -> 3;      // a request in flight, answered 503 when shed
+            case CLOSING -> 0;                     // already answered
+            case IDLE -> outputShutdown() ? 0 : 1; // answered and ending, or kept alive (clients reconnect)
+            case BODY -> 2;                        // a request in flight, answered 503 when shed
+            case HEADERS -> 3;                     // no request to answer yet
             case HANDLING, FAILING -> -1;
         };
     }

@@ -36,8 +36,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SameAddressAttackTest {
     static final String ATTACKER = "127.0.0.1";
     static final String OTHER = "127.0.0.2";
-    /** What a probe waits for an answer (Kubernetes' default is 1 s; a loaded CI machine gets some slack). */
-    static final long PROBE_TIMEOUT_MS = 1500;
+    /**
+     * What a probe waits for an answer: Kubernetes' default is 1 s, load balancers' a few; probes sent while the
+     * server accepts a burst of thousands of connections wait their turn in the accept queue, and a loaded CI
+     * machine gets some slack. Each test prints the median and the largest time it saw.
+     */
+    static final long PROBE_TIMEOUT_MS = 2000;
     static final String SLOW_BODY = "POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             + "Content-Length: 1000\r\n\r\n{\"inputs\"";
     private static final float[][] ROWS = {{5.1f, 3.5f, 1.4f, 0.2f}};
@@ -207,7 +211,7 @@ class SameAddressAttackTest {
                     c.socket.setSoTimeout(5000);
                     assertTrue(c.closedByServer(), "a probation connection ends after its answer");
                 }
-                probes.assertAllAnswered(15);
+                probes.assertAllAnswered(8);
                 Map<String, Integer> got = outcomes(attack);
                 System.out.println(connections + " slow bodies from one address: " + got);
                 // within the share, bodies are awaited (a probe in flight may hold a place of it); beyond, 429
