@@ -4,7 +4,10 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.dense4j.Model;
+import io.dense4j.io.AtomicFiles;
+import io.dense4j.io.ModelFile;
+import io.dense4j.layers.Architecture;
+import io.dense4j.model.ModelState;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -349,14 +352,14 @@ public final class ModelRegistry {
                 ModelVersionInfo info = new ModelVersionInfo(model, version, Instant.now().toString(),
                         options.source(), options.actor(), MODEL_FILE, sha, bytes, sig.inputs(),
                         sig.outputs(), sig.classes(), options.metrics());
-                writeDurably(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
-                fsyncDir(staging);
+                AtomicFiles.write(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
+                AtomicFiles.syncDirectory(staging);
                 if (crashPoint.equals("before-publish")) {
                     Runtime.getRuntime().halt(86);
                 }
                 Path target = mdir.resolve(Integer.toString(version));
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
-                fsyncDir(mdir);
+                AtomicFiles.syncDirectory(mdir);
                 appendHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
                         model, version, null, null));
                 return info;
@@ -514,7 +517,7 @@ public final class ModelRegistry {
             Path trash = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-del-" + UUID.randomUUID());
             Files.createDirectories(trash.getParent());
             Files.move(vdir, trash, StandardCopyOption.ATOMIC_MOVE);
-            fsyncDir(mdir);
+            AtomicFiles.syncDirectory(mdir);
             appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.DELETE, model,
                     version, null, null));
             deleteTree(trash);
@@ -524,13 +527,18 @@ public final class ModelRegistry {
 
     // ------------------------------------------------------------------ internals
 
-    /** Input/output sizes of a model file, read by loading it (which also proves it is loadable). */
+    /**
+     * Input/output sizes of a model file, read by validating it completely (which proves it loads) without
+     * building a model.
+     */
     private record Signature(int inputs, int outputs, List<String> classes) {
         static final Signature UNKNOWN = new Signature(-1, -1, List.of());
 
         static Signature of(Path file) {
-            try (Model m = Model.load(file)) {
-                return new Signature(m.inputSize(), m.outputSize(), m.classNames());
+            try {
+                ModelState state = ModelFile.read(file);
+                Architecture arch = state.config().architecture();
+                return new Signature(arch.inputs(), arch.outputs(), state.classNames());
             } catch (RuntimeException e) {
                 throw new RegistryException(RegistryException.Kind.INVALID, "not a valid model file: " + e.getMessage(), e);
             }
@@ -572,17 +580,13 @@ public final class ModelRegistry {
         }
         int next = last + 1;
         // persist before publishing: a crash after this wastes a number, never reuses one
-        Path tmp = mdir.resolve(COUNTER_FILE + ".tmp");
-        writeDurably(tmp, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
-        Files.move(tmp, counter, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.write(counter, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
         return next;
     }
 
     private void writeAliases(Path mdir, Map<String, Integer> aliases) throws IOException {
-        Path tmp = mdir.resolve(ALIASES_FILE + ".tmp");
-        writeDurably(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
-        Files.move(tmp, mdir.resolve(ALIASES_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        fsyncDir(mdir);
+        AtomicFiles.write(mdir.resolve(ALIASES_FILE),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
     }
 
     private void appendHistory(Path mdir, HistoryEntry entry) throws IOException {
@@ -595,26 +599,6 @@ public final class ModelRegistry {
                 ch.write(bb);
             }
             ch.force(true);
-        }
-    }
-
-    private static void writeDurably(Path file, byte[] bytes) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer bb = ByteBuffer.wrap(bytes);
-            while (bb.hasRemaining()) {
-                ch.write(bb);
-            }
-            ch.force(true);
-        }
-    }
-
-    /** Makes a directory's entries (a rename into it) durable. */
-    private static void fsyncDir(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // some file systems refuse fsync on directories; the rename itself is still atomic
         }
     }
 

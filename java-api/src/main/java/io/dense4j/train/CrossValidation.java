@@ -1,6 +1,5 @@
 package io.dense4j.train;
 
-import io.dense4j.Sequential;
 import io.dense4j.data.Dataset;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -50,7 +49,7 @@ public final class CrossValidation {
     }
 
     /** k folds with {@code Fit.epochs(5).batchSize(32)} and seed 0. */
-    public static Report kFold(int k, Supplier<Sequential> modelFactory, Dataset data) {
+    public static Report kFold(int k, Supplier<? extends TrainableModel> modelFactory, Dataset data) {
         return kFold(k, modelFactory, data, Fit.epochs(5).batchSize(32), 0);
     }
 
@@ -59,7 +58,7 @@ public final class CrossValidation {
      * @param fit          training settings of every fold (its seed also seeds each model's initialization)
      * @param seed         shuffles the rows before cutting the folds
      */
-    public static Report kFold(int k, Supplier<Sequential> modelFactory, Dataset data, Fit fit, long seed) {
+    public static Report kFold(int k, Supplier<? extends TrainableModel> modelFactory, Dataset data, Fit fit, long seed) {
         if (k < 2 || k > data.size()) {
             throw new IllegalArgumentException("k must be in [2, " + data.size() + "], got " + k);
         }
@@ -84,7 +83,7 @@ public final class CrossValidation {
             System.arraycopy(idx, 0, train, 0, from);
             System.arraycopy(idx, to, train, from, n - to);
             try (Dataset trainSet = data.subset(train); Dataset testSet = data.subset(test);
-                 Sequential model = modelFactory.get()) {
+                 TrainableModel model = modelFactory.get()) {
                 History h = model.fit(trainSet, fit);
                 Evaluation e = model.evaluate(testSet);
                 results.add(new FoldResult(f, train.length, test.length, e.loss(), e.accuracy(), h));

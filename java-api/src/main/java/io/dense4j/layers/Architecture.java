@@ -1,19 +1,37 @@
-package io.dense4j.engine;
+package io.dense4j.layers;
 
-import io.dense4j.layers.Activation;
-import io.dense4j.layers.Dense;
-import io.dense4j.layers.Dropout;
-import io.dense4j.layers.Initializer;
-import io.dense4j.layers.Layer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * The resolved shape of a Sequential model as the kernels see it: widths, activations, and the dropout
- * rate applied to each Dense layer's output (a Dropout layer is fused into the Dense before it).
+ * The resolved shape of a stack of layers as the kernels see it: the widths, each Dense layer's activation and
+ * kernel initializer, and the dropout rate applied to each Dense layer's output (a Dropout layer is fused into the
+ * Dense layer before it). Immutable.
+ *
+ * <p>It also fixes the parameter layout every backend and the model file share: ONE contiguous buffer
+ * {@code W0, b0, W1, b1, ...}, kernel {@code l} row-major {@code [inputs, units]} at {@link #kernelOffset(int)},
+ * bias {@code l} at {@link #biasOffset(int)}.
  */
-public record Architecture(int[] sizes, Activation[] activations, float[] dropout, Initializer[] initializers) {
+public final class Architecture {
+    private final int[] sizes;
+    private final Activation[] activations;
+    private final float[] dropout;
+    private final Initializer[] initializers;
 
+    private Architecture(int[] sizes, Activation[] activations, float[] dropout, Initializer[] initializers) {
+        this.sizes = sizes;
+        this.activations = activations;
+        this.dropout = dropout;
+        this.initializers = initializers;
+    }
+
+    /**
+     * Resolves {@code layers}: infers the input width of each Dense layer after the first, fuses dropout.
+     *
+     * @throws IllegalArgumentException naming the layer: the first Dense layer has no input width, widths do not
+     *     match, Dropout first or last, softmax before the last layer, no Dense layer
+     */
     public static Architecture of(List<Layer> layers) {
         List<Dense> dense = new ArrayList<>();
         List<Float> drop = new ArrayList<>();
@@ -67,8 +85,19 @@ public record Architecture(int[] sizes, Activation[] activations, float[] dropou
         return new Architecture(sizes, acts, dr, inits);
     }
 
+    /** Number of Dense layers. */
     public int layers() {
         return activations.length;
+    }
+
+    /** Widths: inputs, then each Dense layer's units (a copy). */
+    public int[] sizes() {
+        return sizes.clone();
+    }
+
+    /** Width {@code i}: 0 is the input, i the units of Dense layer i - 1. */
+    public int size(int i) {
+        return sizes[i];
     }
 
     public int inputs() {
@@ -77,6 +106,31 @@ public record Architecture(int[] sizes, Activation[] activations, float[] dropou
 
     public int outputs() {
         return sizes[sizes.length - 1];
+    }
+
+    /** Dense layer l's activation. */
+    public Activation activation(int l) {
+        return activations[l];
+    }
+
+    /** Dense layer l's kernel initializer. */
+    public Initializer initializer(int l) {
+        return initializers[l];
+    }
+
+    /** Dropout rate applied to Dense layer l's output during training (0 for none). */
+    public float dropout(int l) {
+        return dropout[l];
+    }
+
+    /** Every Dense layer's dropout rate (a copy). */
+    public float[] dropoutRates() {
+        return dropout.clone();
+    }
+
+    /** The output activation. */
+    public Activation outputActivation() {
+        return activations[activations.length - 1];
     }
 
     /** Offset of layer l's kernel in the contiguous parameter buffer (W0, b0, W1, b1, ...). */
@@ -92,6 +146,11 @@ public record Architecture(int[] sizes, Activation[] activations, float[] dropou
         return kernelOffset(l) + (long) sizes[l] * sizes[l + 1];
     }
 
+    /** Elements of layer l's kernel. */
+    public long kernelSize(int l) {
+        return (long) sizes[l] * sizes[l + 1];
+    }
+
     public long parameterCount() {
         return kernelOffset(layers());
     }
@@ -102,5 +161,21 @@ public record Architecture(int[] sizes, Activation[] activations, float[] dropou
             m = Math.max(m, s);
         }
         return m;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Architecture a && Arrays.equals(sizes, a.sizes) && Arrays.equals(activations, a.activations)
+                && Arrays.equals(dropout, a.dropout) && Arrays.equals(initializers, a.initializers);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(sizes) * 31 + Arrays.hashCode(activations);
+    }
+
+    @Override
+    public String toString() {
+        return "Architecture" + Arrays.toString(sizes) + " " + Arrays.toString(activations);
     }
 }
