@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 
 /**
  * AdamW: Adam with decoupled weight decay and optional AMSGrad (torch.optim.AdamW).
@@ -12,7 +13,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  */
 @JsonPropertyOrder({"learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay", "amsgrad", "global_clipnorm",
         "clipvalue"})
-public record AdamW(@JsonProperty("learning_rate") LearningRateSchedule schedule,
+public record AdamW(@JsonProperty("learning_rate") @JsonSerialize(using = LearningRateJson.class)
+                  LearningRateSchedule schedule,
                    @JsonProperty("beta_1") double beta1,
                    @JsonProperty("beta_2") double beta2,
                    @JsonProperty("epsilon") double epsilon,

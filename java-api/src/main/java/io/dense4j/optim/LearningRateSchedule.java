@@ -55,10 +55,15 @@ public sealed interface LearningRateSchedule {
      * lr * decayRate^floor(epoch / everyEpochs) (PyTorch StepLR stepped once per epoch). Config: {@code
      * {"type": "step_decay", "initial_learning_rate": 0.1, "step_epochs": 10, "decay_rate": 0.5}}.
      */
-    record StepDecay(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
-                     @JsonProperty(value = "step_epochs", required = true) int everyEpochs,
-                     @JsonProperty(value = "decay_rate", required = true) double gamma) implements LearningRateSchedule {
+    record StepDecay(@JsonProperty("initial_learning_rate") double lr, @JsonProperty("step_epochs") int everyEpochs,
+                     @JsonProperty("decay_rate") double gamma) implements LearningRateSchedule {
         @JsonCreator
+        static StepDecay fromConfig(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
+                                    @JsonProperty(value = "step_epochs", required = true) int everyEpochs,
+                                    @JsonProperty(value = "decay_rate", required = true) double gamma) {
+            return new StepDecay(lr, everyEpochs, gamma);
+        }
+
         public StepDecay {
             checkRate(lr);
             if (everyEpochs < 1) {
@@ -77,11 +82,17 @@ public sealed interface LearningRateSchedule {
      * {"type": "exponential_decay", "initial_learning_rate": 0.1, "decay_steps": 1000, "decay_rate": 0.96,
      * "staircase": false}}.
      */
-    record Exponential(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
-                       @JsonProperty(value = "decay_steps", required = true) long decaySteps,
-                       @JsonProperty(value = "decay_rate", required = true) double rate,
-                       @JsonProperty("staircase") boolean staircase) implements LearningRateSchedule {
+    record Exponential(@JsonProperty("initial_learning_rate") double lr, @JsonProperty("decay_steps") long decaySteps,
+                       @JsonProperty("decay_rate") double rate, @JsonProperty("staircase") boolean staircase)
+            implements LearningRateSchedule {
         @JsonCreator
+        static Exponential fromConfig(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
+                                      @JsonProperty(value = "decay_steps", required = true) long decaySteps,
+                                      @JsonProperty(value = "decay_rate", required = true) double rate,
+                                      @JsonProperty("staircase") Boolean staircase) {
+            return new Exponential(lr, decaySteps, rate, staircase != null && staircase);
+        }
+
         public Exponential {
             checkRate(lr);
             if (decaySteps < 1) {
@@ -100,10 +111,15 @@ public sealed interface LearningRateSchedule {
      * Keras CosineDecay: lr * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decaySteps) / decaySteps)) + alpha).
      * Config: {@code {"type": "cosine_decay", "initial_learning_rate": 0.1, "decay_steps": 1000, "alpha": 0.0}}.
      */
-    record Cosine(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
-                  @JsonProperty(value = "decay_steps", required = true) long decaySteps,
+    record Cosine(@JsonProperty("initial_learning_rate") double lr, @JsonProperty("decay_steps") long decaySteps,
                   @JsonProperty("alpha") double alpha) implements LearningRateSchedule {
         @JsonCreator
+        static Cosine fromConfig(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
+                                 @JsonProperty(value = "decay_steps", required = true) long decaySteps,
+                                 @JsonProperty("alpha") Double alpha) {
+            return new Cosine(lr, decaySteps, alpha == null ? 0 : alpha);
+        }
+
         public Cosine {
             checkRate(lr);
             if (decaySteps < 1) {

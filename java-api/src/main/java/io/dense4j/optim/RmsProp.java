@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 
 /**
  * RMSprop with L2 weight decay, momentum and the centered variant (torch.optim.RMSprop; {@code rho} is PyTorch's
@@ -12,7 +13,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  */
 @JsonPropertyOrder({"learning_rate", "rho", "epsilon", "weight_decay", "momentum", "centered", "global_clipnorm",
         "clipvalue"})
-public record RmsProp(@JsonProperty("learning_rate") LearningRateSchedule schedule,
+public record RmsProp(@JsonProperty("learning_rate") @JsonSerialize(using = LearningRateJson.class)
+                  LearningRateSchedule schedule,
                       @JsonProperty("rho") double rho,
                       @JsonProperty("epsilon") double epsilon,
                       @JsonProperty("weight_decay") double weightDecay,

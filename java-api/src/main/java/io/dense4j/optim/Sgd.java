@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 
 /**
  * Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay (torch.optim.SGD).
@@ -11,7 +12,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  * "nesterov": true, "global_clipnorm": null, "clipvalue": null}}.
  */
 @JsonPropertyOrder({"learning_rate", "momentum", "dampening", "weight_decay", "nesterov", "global_clipnorm", "clipvalue"})
-public record Sgd(@JsonProperty("learning_rate") LearningRateSchedule schedule,
+public record Sgd(@JsonProperty("learning_rate") @JsonSerialize(using = LearningRateJson.class)
+                  LearningRateSchedule schedule,
                   @JsonProperty("momentum") double momentum,
                   @JsonProperty("dampening") double dampening,
                   @JsonProperty("weight_decay") double weightDecay,

@@ -51,7 +51,6 @@ public enum Loss {
         }
     }
 
-    @JsonValue
     /**
      * Checks that this loss suits a model's output layer: its activation (see {@link #checkOutputActivation}) and
      * at least 2 units for the categorical cross-entropies.
@@ -63,6 +62,7 @@ public enum Loss {
         }
     }
 
+    @JsonValue
     public String configName() {
         return name().toLowerCase(Locale.ROOT);
     }
