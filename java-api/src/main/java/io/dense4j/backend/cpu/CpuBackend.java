@@ -46,6 +46,15 @@ public final class CpuBackend implements Backend {
         this.paramsPtr = NativeMemory.floats(params);
     }
 
+    /** Threads of the CPU kernels (OpenBLAS's pool); see {@code Dense4J.setThreads}. Loads the native library. */
+    public static void setThreads(int n) {
+        CpuKernels.d4j_set_num_threads(n);
+    }
+
+    public static int threads() {
+        return CpuKernels.d4j_get_num_threads();
+    }
+
     @Override
     public Device device() {
         return Device.cpu();
