@@ -158,15 +158,18 @@ public final class Sequential extends Model implements TrainableModel {
     /**
      * Moves the model to {@code target} and returns it. To a CUDA device: fit, evaluate and predict run there
      * with our CUDA kernels (FP32 unless {@link io.dense4j.tensor.CudaSettings} says TF32), the parameters and
-     * optimizer state move with the model. To the CPU: the device memory is freed. Moving to the device the model is
-     * on does nothing.
+     * optimizer state move with the model. To the CPU: the device memory is freed. Moving to the built-in backend
+     * the model is on does nothing.
      *
      * @throws UnsupportedOperationException saying why when the CUDA device cannot be used
      */
     @Override
     public Sequential to(Device target) {
         checkOpen();
-        if (target.equals(backend.device())) {
+        Backend current = backend;
+        boolean there = target.isCpu() ? current instanceof CpuBackend
+                : current instanceof CudaBackend && current.device().equals(target);
+        if (there) {
             return this;
         }
         return to(target.isCpu() ? CpuBackend::new : a -> new CudaBackend(target, a));

@@ -1,5 +1,6 @@
 package io.dense4j.model;
 
+import io.dense4j.config.Configs;
 import io.dense4j.layers.Architecture;
 import io.dense4j.optim.OptimizerState;
 import java.util.ArrayList;
@@ -160,11 +161,14 @@ public record ModelState(ModelConfig config, float[] parameters, OptimizerState 
         return w;
     }
 
+    /** Equal values: the same config (as JSON), parameters, optimizer state, class names and training record. */
     @Override
     public boolean equals(Object o) {
         return o instanceof ModelState s && s.config.toJson().equals(config.toJson())
                 && java.util.Arrays.equals(s.parameters, parameters)
-                && s.optimizer.equals(optimizer) && s.classNames.equals(classNames) && s.training.equals(training);
+                && s.optimizer.equals(optimizer) && s.classNames.equals(classNames)
+                // as JSON: a training record read back from a file has Integer where the live one had Long
+                && Configs.toJson(s.training).equals(Configs.toJson(training));
     }
 
     @Override
