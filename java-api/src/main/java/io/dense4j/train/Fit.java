@@ -89,6 +89,12 @@ public final class Fit {
         return Configs.fromJson(json, Fit.class);
     }
 
+    /** A copy with another number of epochs (the static {@link #epochs(int)} starts a new one). */
+    public Fit withEpochs(int n) {
+        return new Fit(n, batchSize, validationSplit, validationData, seed, shuffle, initialEpoch, stepsPerEpoch,
+                callbacks, cancellation);
+    }
+
     public Fit batchSize(int b) {
         return new Fit(epochs, b, validationSplit, validationData, seed, shuffle, initialEpoch, stepsPerEpoch,
                 callbacks, cancellation);
