@@ -389,6 +389,49 @@ public final class Sequential extends Model implements TrainableModel {
         initialized = true;
     }
 
+    /**
+     * Every weight as Keras's {@code get_weights()} lists them: kernel [inputs, units] (row-major) and bias [units]
+     * of each Dense layer in order.
+     */
+    public List<float[]> weights() {
+        float[] p = parameters();
+        List<float[]> w = new java.util.ArrayList<>(2 * arch.layers());
+        for (int l = 0; l < arch.layers(); l++) {
+            w.add(Arrays.copyOfRange(p, (int) arch.kernelOffset(l), (int) (arch.kernelOffset(l) + arch.kernelSize(l))));
+            w.add(Arrays.copyOfRange(p, (int) arch.biasOffset(l), (int) arch.biasOffset(l) + arch.size(l + 1)));
+        }
+        return w;
+    }
+
+    /**
+     * Replaces every weight from arrays listed as {@link #weights()} lists them (Keras's {@code set_weights}): the
+     * way a converter from another framework fills a model built with {@code Sequential.of(Dense.of(...))}.
+     *
+     * @throws IllegalArgumentException a missing array, a wrong length (naming the layer) or a non-finite value
+     */
+    public void setWeights(List<float[]> weights) {
+        if (weights.size() != 2 * arch.layers()) {
+            throw new IllegalArgumentException("expected " + 2 * arch.layers() + " arrays (kernel and bias of each of "
+                    + arch.layers() + " Dense layers), got " + weights.size());
+        }
+        float[] p = new float[Math.toIntExact(arch.parameterCount())];
+        for (int l = 0; l < arch.layers(); l++) {
+            float[] k = weights.get(2 * l);
+            float[] b = weights.get(2 * l + 1);
+            if (k == null || k.length != arch.kernelSize(l)) {
+                throw new IllegalArgumentException("Dense layer " + l + ": the kernel needs " + arch.size(l) + " x "
+                        + arch.size(l + 1) + " = " + arch.kernelSize(l) + " values, got " + (k == null ? 0 : k.length));
+            }
+            if (b == null || b.length != arch.size(l + 1)) {
+                throw new IllegalArgumentException("Dense layer " + l + ": the bias needs " + arch.size(l + 1)
+                        + " values, got " + (b == null ? 0 : b.length));
+            }
+            System.arraycopy(k, 0, p, (int) arch.kernelOffset(l), k.length);
+            System.arraycopy(b, 0, p, (int) arch.biasOffset(l), b.length);
+        }
+        setParameters(p);
+    }
+
     /** Layer l's kernel [inputs, units], row-major. */
     public float[] kernel(int l) {
         checkOpen();

@@ -320,6 +320,20 @@ class TrainerTest {
             var e = assertThrows(IllegalArgumentException.class,
                     () -> sa.withParameters(new float[3]).validate());
             assertTrue(e.getMessage().contains("parameters"), e.getMessage());
+
+            // Keras's get_weights / set_weights order: what a converter from another framework uses
+            List<float[]> w = a.weights();
+            assertEquals(4, w.size());
+            assertEquals(6 * 16, w.get(0).length);
+            assertEquals(sa.layerWeights(1).get(1).length, w.get(3).length);
+            try (Sequential copy = model()) {
+                copy.setWeights(w);
+                assertArrayEquals(a.parameters(), copy.parameters());
+                w.set(2, new float[5]);
+                e = assertThrows(IllegalArgumentException.class, () -> copy.setWeights(w));
+                assertTrue(e.getMessage().contains("Dense layer 1: the kernel needs 16 x 3 = 48 values, got 5"),
+                        e.getMessage());
+            }
         }
     }
 }
