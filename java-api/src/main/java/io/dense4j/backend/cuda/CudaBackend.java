@@ -94,11 +94,15 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The host copy: current between fits (a running fit downloads it when it ends). */
+    /** The optimizer state, downloaded first when a running fit changed it on the device. */
     @Override
     public OptimizerState optimizerState() {
         checkOpen();
-        return new OptimizerState(step, optState == null ? null : optState.toFloatArray());
+        if (optState == null) {
+            return new OptimizerState(step, null);
+        }
+        engine.syncOptimizerStateToHost(NativeMemory.floats(optState));
+        return new OptimizerState(step, optState.toFloatArray());
     }
 
     @Override

@@ -56,6 +56,7 @@ final class CudaEngine implements AutoCloseable {
     private Cuda.Buffer optState;  // idem; uploaded from the host at the start of every run
     private boolean deviceStale;   // the host parameters changed since the last upload
     private boolean hostStale;     // the device parameters were trained since the last download
+    private boolean optStateStale; // the device optimizer state was trained since the last download
     private CudaKernels.d4j_cuda_net inference;
     private int inferenceLoss = -1;
     private Cuda.Buffer stageX;
@@ -125,6 +126,24 @@ final class CudaEngine implements AutoCloseable {
         try {
             enter(false);
             downloadParams();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Copies the device optimizer state to {@code hostOptState} if a running fit trained it since the last copy
+     * (a checkpoint saved by a callback in the middle of a fit reads it; the end of a fit copies it anyway).
+     */
+    void syncOptimizerStateToHost(FloatPointer hostOptState) {
+        lock.lock();
+        try {
+            if (optStateStale && optState != null && !closed) {
+                enter(false);
+                Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState, optState.ptr(), optState.bytes),
+                        "copying the optimizer state to the host");
+                optStateStale = false;
+            }
         } finally {
             lock.unlock();
         }
@@ -313,6 +332,7 @@ final class CudaEngine implements AutoCloseable {
                         sparse ? data.labels.ints(0) : null, sparse ? null : data.targets.floats(0), order.ints(0),
                         nTrain, first, batch, nBatches, lrs, step, seed, st);
                 hostStale = true; // even after a failure, the updates before it were applied
+                optStateStale = true;
                 stepSink.accept(step[0]);
                 if (rc == CudaKernels.ERR_NONFINITE) {
                     throw new NonFiniteLossException("the loss became NaN or infinite at training step " + (step[0] + 1)
@@ -356,6 +376,7 @@ final class CudaEngine implements AutoCloseable {
                         downloadParams();
                         Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState, optState.ptr(),
                                 optState.bytes), "copying the optimizer state to the host");
+                        optStateStale = false;
                     }
                 } finally {
                     CudaKernels.d4j_cuda_net_destroy(net);
