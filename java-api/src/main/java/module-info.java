@@ -11,6 +11,9 @@ module io.dense4j {
     requires org.bytedeco.javacpp;
     requires transitive com.fasterxml.jackson.databind;
 
+    // foreign model formats (Keras, ONNX) come from dense4j-interop through ServiceLoader
+    uses io.dense4j.io.ModelFormat;
+
     exports io.dense4j;
     exports io.dense4j.backend;
     exports io.dense4j.config;

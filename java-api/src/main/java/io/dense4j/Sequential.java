@@ -7,6 +7,7 @@ import io.dense4j.backend.cuda.CudaBackend;
 import io.dense4j.data.Dataset;
 import io.dense4j.data.Normalizer;
 import io.dense4j.io.ModelFile;
+import io.dense4j.io.ModelFormat;
 import io.dense4j.io.ModelFormatException;
 import io.dense4j.layers.Architecture;
 import io.dense4j.layers.Dense;
@@ -595,6 +596,22 @@ public final class Sequential extends Model implements TrainableModel {
     public void save(Path file, boolean includeOptimizerState) {
         ModelState s = state();
         ModelFile.write(file, includeOptimizerState ? s : s.withOptimizer(s.optimizer().withoutSlots()));
+    }
+
+    /**
+     * Writes the model as a Keras 3 {@code .keras} file (config.json, metadata.json, model.weights.h5), which Keras 3's
+     * {@code keras.models.load_model} and {@link Models#importKeras} read. Needs the {@code dense4j-interop} module.
+     */
+    public void exportKeras(Path file) {
+        ModelFormat.named("keras").exportModel(state(), file);
+    }
+
+    /**
+     * Writes the model (with its preprocessing) as an ONNX model: input "input" [batch, inputs], output "output"
+     * [batch, outputs], as the server names them. Needs the {@code dense4j-interop} module.
+     */
+    public void exportOnnx(Path file) {
+        ModelFormat.named("onnx").exportModel(state(), file);
     }
 
     /** See {@link Model#load(Path)}. */

@@ -124,8 +124,18 @@ public final class Architecture {
     }
 
     /** Every Dense layer's dropout rate (a copy). */
-    public float[] dropoutRates() {
+    public float[] dropout() {
         return dropout.clone();
+    }
+
+    /** Every Dense layer's activation (a copy). */
+    public Activation[] activations() {
+        return activations.clone();
+    }
+
+    /** Every Dense layer's kernel initializer (a copy). */
+    public Initializer[] initializers() {
+        return initializers.clone();
     }
 
     /** The output activation. */

@@ -34,7 +34,7 @@ final class CpuNetwork implements AutoCloseable {
         this.maxBatch = maxBatch;
         this.sizes = new IntPointer(arch.sizes());
         this.acts = new IntPointer(OpCodes.activations(arch));
-        this.dropout = new FloatPointer(arch.dropoutRates());
+        this.dropout = new FloatPointer(arch.dropout());
         this.hp = new FloatPointer(hpValues == null ? new float[CpuKernels.OPT_HP_COUNT] : hpValues);
         CpuKernels.d4j_net h = CpuKernels.d4j_net_create(arch.layers(), sizes, acts, dropout, lossCode, maxBatch,
                 params, grads, optCode, hp, optState, clipNorm, clipValue);

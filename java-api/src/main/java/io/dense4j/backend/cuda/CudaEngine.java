@@ -87,7 +87,7 @@ final class CudaEngine implements AutoCloseable {
         this.out = arch.outputs();
         this.sizes = arch.sizes().clone();
         this.acts = OpCodes.activations(arch);
-        this.dropout = arch.dropoutRates();
+        this.dropout = arch.dropout();
         lock.lock();
         try {
             Cuda.select(device);
