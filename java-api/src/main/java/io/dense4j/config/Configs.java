@@ -78,6 +78,15 @@ public final class Configs {
         }
     }
 
+    /** A value of a generic type (a list, a map of plain values) from JSON text. */
+    public static <T> T fromJson(String json, TypeReference<T> type) {
+        try {
+            return MAPPER.readValue(json, type);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("invalid JSON: " + describe(e), e);
+        }
+    }
+
     /** A config object of {@code type} from a JSON file; the message names the file. */
     public static <T> T fromJson(Path file, Class<T> type) {
         String text;

@@ -1,8 +1,6 @@
 package io.dense4j.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dense4j.config.Configs;
 import io.dense4j.data.Normalizer;
 import io.dense4j.layers.Architecture;
@@ -42,8 +40,6 @@ public final class ModelFile {
     public static final String VERSION = "1";
     /** The tensor of the optimizer's buffers, when saved. */
     public static final String OPTIMIZER_STATE = "optimizer.state";
-    /** Metadata values are small JSON documents; this plain mapper only writes and reads them as generic values. */
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private ModelFile() {}
 
@@ -76,16 +72,14 @@ public final class ModelFile {
             meta.put("config", state.config().withPreprocessing(null).toJson());
             Normalizer pre = state.config().preprocessing();
             meta.put("preprocessing", pre == null ? "null" : Configs.toJson(pre));
-            meta.put("class_names", JSON.writeValueAsString(state.classNames()));
-            meta.put("training", JSON.writeValueAsString(state.training()));
+            meta.put("class_names", Configs.toJson(state.classNames()));
+            meta.put("training", Configs.toJson(state.training()));
             meta.put("optimizer_step", Long.toString(state.optimizer().step()));
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
             SafeTensors.write(file, tensors, meta);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialize the model's metadata: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot save the model to " + file + ": " + e.getMessage(), e);
         } finally {
@@ -227,9 +221,9 @@ public final class ModelFile {
             throw new ModelFormatException(file + ": metadata '" + key + "' is missing");
         }
         try {
-            return JSON.readValue(s, type);
-        } catch (JsonProcessingException e) {
-            throw new ModelFormatException(file + ": metadata '" + key + "' is not valid JSON: " + e.getOriginalMessage());
+            return Configs.fromJson(s, type);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(file + ": metadata '" + key + "' is not valid: " + e.getMessage());
         }
     }
 

@@ -74,4 +74,9 @@ public record Adam(@JsonProperty("learning_rate") @JsonSerialize(using = Learnin
     public Adam withClipValue(double value) {
         return new Adam(schedule, beta1, beta2, epsilon, weightDecay, amsgrad, clipNorm, value);
     }
+
+    @Override
+    public String toString() {
+        return Settings.describe(this);
+    }
 }

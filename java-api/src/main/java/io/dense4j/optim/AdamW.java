@@ -74,4 +74,9 @@ public record AdamW(@JsonProperty("learning_rate") @JsonSerialize(using = Learni
     public AdamW withClipValue(double value) {
         return new AdamW(schedule, beta1, beta2, epsilon, weightDecay, amsgrad, clipNorm, value);
     }
+
+    @Override
+    public String toString() {
+        return Settings.describe(this);
+    }
 }

@@ -74,4 +74,9 @@ public record RmsProp(@JsonProperty("learning_rate") @JsonSerialize(using = Lear
     public RmsProp withClipValue(double value) {
         return new RmsProp(schedule, rho, epsilon, weightDecay, momentum, centered, clipNorm, value);
     }
+
+    @Override
+    public String toString() {
+        return Settings.describe(this);
+    }
 }

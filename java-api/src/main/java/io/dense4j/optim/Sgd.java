@@ -73,4 +73,9 @@ public record Sgd(@JsonProperty("learning_rate") @JsonSerialize(using = Learning
     public Sgd withClipValue(double value) {
         return new Sgd(schedule, momentum, dampening, weightDecay, nesterov, clipNorm, value);
     }
+
+    @Override
+    public String toString() {
+        return Settings.describe(this);
+    }
 }
