@@ -14,6 +14,9 @@ import java.util.List;
  * bias {@code l} at {@link #biasOffset(int)}.
  */
 public final class Architecture {
+    /** The most parameters a model may have: they are one native buffer and, copied out, one Java array. */
+    public static final long MAX_PARAMETERS = Integer.MAX_VALUE - 8;
+
     private final int[] sizes;
     private final Activation[] activations;
     private final float[] dropout;
@@ -30,7 +33,8 @@ public final class Architecture {
      * Resolves {@code layers}: infers the input width of each Dense layer after the first, fuses dropout.
      *
      * @throws IllegalArgumentException naming the layer: the first Dense layer has no input width, widths do not
-     *     match, Dropout first or last, softmax before the last layer, no Dense layer
+     *     match, Dropout first or last, softmax before the last layer, no Dense layer; more than
+     *     {@link #MAX_PARAMETERS} parameters
      */
     public static Architecture of(List<Layer> layers) {
         List<Dense> dense = new ArrayList<>();
@@ -81,6 +85,15 @@ public final class Architecture {
             if (acts[i] == Activation.SOFTMAX && i != n - 1) {
                 throw new IllegalArgumentException("softmax is only supported on the last layer (layer " + i + " has it)");
             }
+        }
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            total = Math.addExact(total, Math.addExact(Math.multiplyExact((long) sizes[i], sizes[i + 1]), sizes[i + 1]));
+        }
+        if (total > MAX_PARAMETERS) {
+            // checked before anything is allocated: parameters are one buffer and travel as one Java array
+            throw new IllegalArgumentException("the model has " + total + " parameters; Dense4J holds at most "
+                    + MAX_PARAMETERS);
         }
         return new Architecture(sizes, acts, dr, inits);
     }

@@ -206,6 +206,13 @@ class ConfigTest {
                 e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson("{\"type\":\"sgd\"} {}", Optimizer.class));
         assertTrue(e.getMessage().toLowerCase().contains("trailing"), e.getMessage());
+        // absurd sizes are refused before anything is allocated
+        ModelConfig huge = ModelConfig.fromJson(String.format(layers,
+                "{\"type\":\"dense\",\"units\":2000000000,\"input_dim\":2000000000}"));
+        e = assertThrows(IllegalArgumentException.class, huge::validate);
+        assertTrue(e.getMessage().contains("parameters; Dense4J holds at most"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> io.dense4j.Sequential.fromConfig(huge));
+        assertTrue(e.getMessage().contains("parameters; Dense4J holds at most"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson("{\"type\":\"sgd\","
                 + "\"learning_rate\":-1}", Optimizer.class));
         assertTrue(e.getMessage().contains("learning rate must be finite and >= 0"), e.getMessage());
