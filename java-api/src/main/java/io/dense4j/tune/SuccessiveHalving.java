@@ -152,8 +152,8 @@ public final class SuccessiveHalving {
         if (k < 0 || k == rungs.length - 1 || promoted.get(k).contains(trial)) {
             return false;
         }
-        if (!asynchronous && rungComplete(k) && syncClosed.contains(k)) {
-            return false;
+        if (!asynchronous && syncClosed.contains(k)) {
+            return syncPending.get(k).contains(trial); // chosen, waiting for a free slot
         }
         return true;
     }

@@ -374,6 +374,9 @@ public final class Tuner {
         Dataset test = data.folds.get(fold).test();
         Sequential m = trial.models[fold];
         if (m == null) {
+            if (from > 0) {
+                throw new IllegalStateException("trial " + trial.id + " lost its models after " + from + " epochs");
+            }
             m = cfg.newResumableModel(train.numFeatures(), train.classNames(), train.size());
             trial.models[fold] = m;
         }
