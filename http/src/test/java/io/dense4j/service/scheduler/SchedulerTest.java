@@ -95,7 +95,7 @@ class SchedulerTest {
         assertEquals(List.of(3L), ids(s.schedule()));
         assertEquals(Optional.of(2L), s.head());
         s.release(1);
-        assertEquals(List.of(2L), ids(s.schedule()));
+        assertEquals(List.of(2L, 4L), ids(s.schedule()));
     }
 
     @Test
