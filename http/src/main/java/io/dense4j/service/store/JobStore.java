@@ -371,6 +371,25 @@ public final class JobStore {
         });
     }
 
+    /**
+     * Gives a running job back to the queue (this server is shutting down): it keeps its checkpoint and the next
+     * claimer resumes from it. False when the claim is no longer current.
+     */
+    public boolean release(Claim claim, String reason) {
+        return tx(c -> {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = 'queued', server = NULL, "
+                    + "lease_expires_at = NULL WHERE id = ? AND attempt = ? AND state = 'running'")) {
+                ps.setLong(1, claim.jobId());
+                ps.setInt(2, claim.attempt());
+                if (ps.executeUpdate() != 1) {
+                    return false;
+                }
+            }
+            event(c, claim.jobId(), "state", "{\"state\":\"queued\",\"reason\":" + json(reason) + "}");
+            return true;
+        });
+    }
+
     /** Cancels a queued job at once, or asks the running one's server to stop it (it sees the request in its heartbeat). */
     public CancelOutcome requestCancel(long jobId) {
         return tx(c -> {
