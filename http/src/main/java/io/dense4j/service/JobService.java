@@ -181,6 +181,22 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /**
+     * Simulates this process dying (kill -9) for tests: no more heartbeats, dispatching or writes by its runners,
+     * nothing handed back; only the lease's expiry tells the other servers.
+     */
+    void crashForTest() {
+        stopping.set(true);
+        for (Thread t : new Thread[] {dispatcher, heartbeater}) {
+            if (t != null) {
+                t.interrupt();
+            }
+        }
+        for (Running r : running.values()) {
+            r.lost.set(true);
+        }
+    }
+
     /** Jobs running in this process now. */
     public List<Allocation> runningHere() {
         List<Allocation> out = new ArrayList<>();

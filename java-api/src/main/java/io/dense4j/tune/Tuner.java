@@ -226,6 +226,7 @@ public final class Tuner {
             for (Trial t : trials.values()) {
                 if (t.state == TrialRecord.State.PAUSED) {
                     t.state = TrialRecord.State.STOPPED;
+                    options.listener().onTrialResult(t.snapshot());
                 }
                 t.closeModels();
             }
@@ -272,6 +273,9 @@ public final class Tuner {
             if (o.state == TrialRecord.State.PAUSED && !sh.mayBePromoted(o.id) && !sh.isRunning(o.id)) {
                 o.state = TrialRecord.State.STOPPED;
                 o.closeModels();
+                if (o != t) {
+                    options.listener().onTrialResult(o.snapshot());
+                }
             } else if (o.state == TrialRecord.State.COMPLETED) {
                 o.closeModels();
             }

@@ -3,6 +3,7 @@ package io.dense4j.service.job;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dense4j.registry.ModelRegistry;
+import io.dense4j.registry.RegistryException;
 import io.dense4j.tune.ConfigAdapter;
 import io.dense4j.tune.ConfigException;
 import io.dense4j.tune.Json;
@@ -176,7 +177,7 @@ public record JobSpec(Type type, String name, String datasetSha256, Holdout hold
             }
             try {
                 ModelRegistry.checkModelName(registerAs);
-            } catch (IllegalArgumentException e) {
+            } catch (IllegalArgumentException | RegistryException e) {
                 throw new ConfigException("/register_as", e.getMessage());
             }
         }
@@ -228,7 +229,7 @@ public record JobSpec(Type type, String name, String datasetSha256, Holdout hold
         String model = Json.text(n, "model", p, null);
         try {
             ModelRegistry.checkModelName(model);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | RegistryException e) {
             throw new ConfigException(p + "/model", e.getMessage());
         }
         JsonNode v = n.get("version");
