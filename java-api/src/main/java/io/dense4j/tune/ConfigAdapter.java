@@ -81,6 +81,19 @@ public final class ConfigAdapter {
         } catch (IllegalArgumentException e) {
             throw new ConfigException("/loss", e.getMessage());
         }
+        long params = 0; // known before the data: every layer after the first dense one (its inputs may be unknown)
+        int prev = -1;
+        for (Layer l : layers) {
+            if (l instanceof Dense d) {
+                int in = prev > 0 ? prev : Math.max(d.inputs(), 1);
+                params += (long) in * d.units() + d.units();
+                prev = d.units();
+            }
+        }
+        if (params > MAX_PARAMETERS) {
+            throw new ConfigException("/layers", "the model would have at least " + params + " parameters; at most "
+                    + MAX_PARAMETERS);
+        }
         Dense last = lastDense();
         try {
             loss.checkOutputActivation(last.activation());

@@ -90,6 +90,14 @@ class ConfigAdapterTest {
                     () -> ConfigAdapter.parse(Json.parse(SearchSpaceTest.CONFIG)).checkData(data));
             assertTrue(e.getMessage().contains("3 units but the data has 4 classes"), e.getMessage());
         }
+        StringBuilder deep = new StringBuilder("{\"layers\": [");
+        for (int i = 0; i < 63; i++) {
+            deep.append("{\"type\": \"dense\", \"units\": 65536, \"activation\": \"relu\"}, ");
+        }
+        deep.append("{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}], \"loss\": \"sparse_categorical_crossentropy\", "
+                + "\"optimizer\": {\"type\": \"adam\", \"learning_rate\": 0.01}, \"training\": {\"epochs\": 1}}");
+        ConfigException huge = assertThrows(ConfigException.class, () -> ConfigAdapter.parse(Json.parse(deep.toString())));
+        assertTrue(huge.getMessage().contains("at least 266292363267 parameters"), huge.getMessage());
         ConfigException big = assertThrows(ConfigException.class, () -> {
             ConfigAdapter c = ConfigAdapter.parse(Json.parse(SearchSpaceTest.CONFIG.replace("\"units\": 16", "\"units\": 65536")));
             try (Dataset d = Blobs.of(6, 8192, 3, 1, 3)) {

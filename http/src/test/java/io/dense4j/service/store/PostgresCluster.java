@@ -20,13 +20,13 @@ import java.util.stream.Stream;
  * authentication, stopped and deleted at the end. Run as the {@code postgres} user through runuser when the tests run
  * as root (PostgreSQL refuses root). {@link #start} returns null, with the reason printed, when it cannot be done.
  */
-final class PostgresCluster implements AutoCloseable {
+public final class PostgresCluster implements AutoCloseable {
     private final Path dir;
     private final Path bin;
     private final int port;
     private final boolean asPostgresUser;
     private final AtomicInteger databases = new AtomicInteger();
-    static String skipReason;
+    public static String skipReason;
 
     private PostgresCluster(Path dir, Path bin, int port, boolean asPostgresUser) {
         this.dir = dir;
@@ -35,7 +35,7 @@ final class PostgresCluster implements AutoCloseable {
         this.asPostgresUser = asPostgresUser;
     }
 
-    static PostgresCluster start() {
+    public static PostgresCluster start() {
         Path bin = findBin();
         if (bin == null) {
             return skip("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; "
@@ -110,7 +110,7 @@ final class PostgresCluster implements AutoCloseable {
     }
 
     /** A new empty database on the cluster. */
-    Database newDatabase() {
+    public Database newDatabase() {
         String name = "t" + databases.incrementAndGet();
         try (Connection c = DriverManager.getConnection(url("postgres"), "dense4j", null);
              Statement st = c.createStatement()) {
