@@ -247,6 +247,9 @@ public final class JobService implements AutoCloseable {
         Scheduler.Plan plan = Scheduler.plan(settings.capacity(), settings.maxRunningPerOwner(), queue, here,
                 store.runningPerOwner());
         for (Allocation a : plan.starts()) {
+            if (stopping.get()) {
+                return;
+            }
             Optional<Records.Claim> claim = store.claim(a.jobId(), settings.serverId(), settings.lease());
             if (claim.isEmpty()) {
                 continue; // another server took it
@@ -254,7 +257,12 @@ public final class JobService implements AutoCloseable {
             Records.Job job = store.job(a.jobId()).orElseThrow();
             Running r = new Running(claim.get(), a, job);
             running.put(a.jobId(), r);
-            jobThreads.execute(() -> runJob(r));
+            try {
+                jobThreads.execute(() -> runJob(r));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                running.remove(a.jobId()); // shutting down between the claim and the start: give it back
+                store.release(r.claim, "server " + settings.serverId() + " shut down");
+            }
         }
     }
 
@@ -262,7 +270,7 @@ public final class JobService implements AutoCloseable {
         while (!stopping.get()) {
             for (Running r : running.values()) {
                 try {
-                    Records.Heartbeat hb = store.heartbeat(r.claim, settings.lease(), null);
+                    Records.Heartbeat hb = store.heartbeat(r.claim, settings.lease(), r.lastProgress);
                     if (!hb.leaseHeld()) {
                         r.lost.set(true);
                     } else if (hb.cancelRequested()) {
@@ -337,6 +345,8 @@ public final class JobService implements AutoCloseable {
         final AtomicBoolean cancel = new AtomicBoolean();
         final AtomicBoolean lost = new AtomicBoolean();
         final AtomicBoolean shutdown = new AtomicBoolean();
+        /** The latest progress or epoch event, stored with the next heartbeat (what "jobs get" shows). */
+        volatile String lastProgress;
 
         Running(Records.Claim claim, Allocation allocation, Records.Job job) {
             this.claim = claim;
@@ -373,8 +383,11 @@ public final class JobService implements AutoCloseable {
         @Override
         public void event(JobEvent e) {
             String payload = e.payloadJson();
-            if (!store.appendEvent(claim, e.kind(), payload)) {
-                lost.set(true);
+            if (e.kind().equals("progress") || e.kind().equals("epoch")) {
+                lastProgress = payload;
+            }
+            if (!e.kind().equals("progress") && !store.appendEvent(claim, e.kind(), payload)) {
+                lost.set(true); // progress (at most one a second) goes with the heartbeat, not into the event log
             }
             emit(claim.jobId(), e.kind(), payload);
         }

@@ -206,9 +206,12 @@ class JobServiceTest {
         long queued = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u").id();
         await(s, id, JobState.RUNNING, 30);
         assertEquals(JobState.QUEUED, s.get(queued).orElseThrow().state(), "one thread: the second job waits");
-        while (s.events(id, 0, 1000).stream().noneMatch(e -> e.kind().equals("progress") || e.kind().equals("epoch"))) {
+        // the latest progress (epoch, step, loss, accuracy, ETA) reaches the job's row with the heartbeats
+        while (s.get(id).orElseThrow().progress() == null) {
             Thread.sleep(20);
         }
+        JsonNode progress = Json.parse(s.get(id).orElseThrow().progress());
+        assertTrue(progress.has("eta_seconds") && progress.has("loss"), progress.toString());
         long t0 = System.nanoTime();
         assertEquals(Records.CancelOutcome.REQUESTED, s.cancel(id));
         Records.Job j = awaitTerminal(s, id);

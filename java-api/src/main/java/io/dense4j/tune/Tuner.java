@@ -135,7 +135,7 @@ public final class Tuner {
         TuneSpec.Halving h = spec.halving();
         SuccessiveHalving sh = h == null ? SuccessiveHalving.none(base.epochs(), spec.maxTrials(), spec.maximize())
                 : new SuccessiveHalving(h.rungs(), h.reductionFactor(), h.asynchronous(), spec.maxTrials(), spec.maximize());
-        int workers = spec.maxParallelTrials();
+        int workers = (int) Math.min(spec.maxParallelTrials(), Math.min(spec.maxTrials(), spec.sampler().size()));
         Sampler sampler = spec.sampler();
         Map<Integer, Trial> trials = new LinkedHashMap<>();
         List<WorkerData> data_ = new ArrayList<>();

@@ -466,6 +466,18 @@ public final class JobRunner {
             }
 
             @Override
+            public void onTrialEpoch(int trial, int fold, int totalEpoch, EpochLog log) {
+                JobEvent e = JobEvent.of("trial_epoch");
+                e.payload().put("trial", trial);
+                e.payload().put("fold", fold);
+                e.payload().put("epoch", totalEpoch);
+                putNumber(e.payload(), "loss", log.loss());
+                putNumber(e.payload(), "accuracy", log.accuracy());
+                e.payload().put("seconds", log.seconds());
+                ctx.event(e);
+            }
+
+            @Override
             public void onTrialResult(TrialRecord trial) {
                 ctx.trial(trial);
                 JobEvent e = JobEvent.of("trial");
