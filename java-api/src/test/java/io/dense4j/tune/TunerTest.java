@@ -114,6 +114,30 @@ class TunerTest {
     }
 
     @Test
+    void optimizerSettingsAndSchedulesAreSearchedLikeAnythingElse() {
+        TuneSpec s = spec("""
+                {"search_space": {
+                   "/optimizer/schedule": {"type": "choice", "values": [
+                       {"type": "constant"}, {"type": "step", "every_epochs": 1, "gamma": 0.5},
+                       {"type": "cosine", "decay_steps": 60}]},
+                   "/optimizer/type": {"type": "choice", "values": ["adam", "rmsprop"]},
+                   "/optimizer/beta2": {"type": "uniform", "min": 0.9, "max": 0.999, "when": {"/optimizer/type": "adam"}},
+                   "/optimizer/centered": {"type": "choice", "values": [true, false], "when": {"/optimizer/type": "rmsprop"}}},
+                 "sampler": {"type": "grid"}, "max_trials": 12}""".replace("\"uniform\", \"min\": 0.9, \"max\": 0.999",
+                "\"uniform\", \"min\": 0.9, \"max\": 0.999, \"grid_points\": 2"));
+        TuneResult r = new Tuner(s, CONFIG).search(data);
+        // 3 schedules x (adam x 2 beta2 + rmsprop x 2 centered) = 12 distinct configs
+        assertEquals(12, r.trials().size());
+        assertTrue(r.trials().stream().allMatch(t -> t.state() == TrialRecord.State.COMPLETED), r.toJson().toString());
+        for (TrialRecord t : r.trials()) {
+            boolean adam = t.config().at("/optimizer/type").asText().equals("adam");
+            assertEquals(adam, t.values().containsKey("/optimizer/beta2"));
+            assertEquals(!adam, t.values().containsKey("/optimizer/centered"));
+        }
+        assertEquals(12, r.trials().stream().map(t -> t.values().toString()).distinct().count());
+    }
+
+    @Test
     void failedTrialsAreRecordedAndTheSearchGoesOn() {
         TuneSpec s = spec("""
                 {"search_space": {"/optimizer": {"type": "choice", "values": [
