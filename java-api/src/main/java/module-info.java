@@ -25,6 +25,7 @@ module io.dense4j {
     exports io.dense4j.registry;
     exports io.dense4j.tensor;
     exports io.dense4j.train;
+    exports io.dense4j.tune;
 
     opens io.dense4j.data to com.fasterxml.jackson.databind;
     opens io.dense4j.layers to com.fasterxml.jackson.databind;
@@ -32,4 +33,5 @@ module io.dense4j {
     opens io.dense4j.optim to com.fasterxml.jackson.databind;
     opens io.dense4j.registry to com.fasterxml.jackson.databind;
     opens io.dense4j.train to com.fasterxml.jackson.databind;
+    opens io.dense4j.tune to com.fasterxml.jackson.databind;
 }

@@ -38,7 +38,7 @@ class ArchitectureTest {
     /** What applications use; module-info exports exactly these. */
     static final Set<String> API = Set.of("io.dense4j", "io.dense4j.backend", "io.dense4j.config", "io.dense4j.data",
             "io.dense4j.io", "io.dense4j.layers", "io.dense4j.model", "io.dense4j.optim", "io.dense4j.registry",
-            "io.dense4j.tensor", "io.dense4j.train");
+            "io.dense4j.tensor", "io.dense4j.train", "io.dense4j.tune");
     /** Implementation: backends and their helpers. */
     static final Set<String> INTERNAL = Set.of("io.dense4j.internal", "io.dense4j.backend.cpu",
             "io.dense4j.backend.cuda", "io.dense4j.backend.kernels");

@@ -193,15 +193,18 @@ public final class ModelFile {
         }
     }
 
+    /** The config and the tensors must agree: a mismatch is reported as what the config asks for. */
     private static void checkEntry(Path file, SafeTensors.File st, String name, long[] shape) {
         if (!st.contains(name)) {
-            throw new ModelFormatException(file + ": tensor " + name + " is missing");
+            throw new ModelFormatException(file + ": invalid model config: the architecture needs tensor " + name
+                    + ", the file has none (tensor " + name + " is missing)");
         }
         SafeTensors.Entry e = st.entry(name);
         // any float dtype is read as float32 (F16, BF16 and F64 are converted), as safetensors readers do
         if (e.dtype().tensorType() != Tensor.DType.FLOAT32 || !Arrays.equals(e.shape(), shape)) {
-            throw new ModelFormatException(file + ": tensor " + name + " is " + e.dtype().tensorType() + " "
-                    + Arrays.toString(e.shape()) + ", the architecture needs FLOAT32 " + Arrays.toString(shape));
+            throw new ModelFormatException(file + ": invalid model config: the architecture needs tensor " + name
+                    + " as FLOAT32 " + Arrays.toString(shape) + ", the file holds " + e.dtype().tensorType() + " "
+                    + Arrays.toString(e.shape()));
         }
     }
 

@@ -16,6 +16,8 @@ import java.util.List;
 public final class Architecture {
     /** The most parameters a model may have: they are one native buffer and, copied out, one Java array. */
     public static final long MAX_PARAMETERS = Integer.MAX_VALUE - 8;
+    /** More layers than any Dense network needs: a config with more is a mistake or hostile. */
+    public static final int MAX_LAYERS = 1024;
 
     private final int[] sizes;
     private final Activation[] activations;
@@ -34,9 +36,13 @@ public final class Architecture {
      *
      * @throws IllegalArgumentException naming the layer: the first Dense layer has no input width, widths do not
      *     match, Dropout first or last, softmax before the last layer, no Dense layer; more than
-     *     {@link #MAX_PARAMETERS} parameters
+     *     {@link #MAX_PARAMETERS} parameters or {@link #MAX_LAYERS} layers
      */
     public static Architecture of(List<Layer> layers) {
+        if (layers.size() > MAX_LAYERS) {
+            throw new IllegalArgumentException("the config declares " + layers.size() + " layers; at most " + MAX_LAYERS
+                    + " are accepted");
+        }
         List<Dense> dense = new ArrayList<>();
         List<Float> drop = new ArrayList<>();
         int width = -1;

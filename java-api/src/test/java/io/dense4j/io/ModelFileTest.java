@@ -61,14 +61,14 @@ class ModelFileTest {
     void inconsistentTensorsAreRefused() throws IOException {
         refused(variant("missing.d4j", t -> t.remove("dense_0.bias").close(), m -> { }), "dense_0.bias is missing");
         refused(variant("shape.d4j", t -> t.put("dense_0.bias", Tensor.zeros(3)), m -> { }),
-                "dense_0.bias is FLOAT32 [3], the architecture needs FLOAT32 [2]");
+                "invalid model config: the architecture needs tensor dense_0.bias as FLOAT32 [2], the file holds FLOAT32 [3]");
         refused(variant("ints.d4j", t -> t.put("dense_0.bias", Tensor.zerosInt(2)), m -> { }), "INT32");
         refused(variant("extra.d4j", t -> t.put("dense_7.kernel", Tensor.zeros(1)), m -> { }),
                 "[dense_7.kernel] do not belong");
         refused(variant("nan.d4j", t -> t.put("dense_0.bias", Tensor.of(new float[] {0, Float.NaN}, 2)), m -> { }),
                 "dense_0.bias holds NaN at index 1");
         refused(variant("optstate.d4j", t -> t.put(ModelFile.OPTIMIZER_STATE, Tensor.zeros(3, 7)), m -> { }),
-                "optimizer.state is FLOAT32 [3, 7], the architecture needs FLOAT32 [3, 8]");
+                "needs tensor optimizer.state as FLOAT32 [3, 8], the file holds FLOAT32 [3, 7]");
     }
 
     @Test
