@@ -27,6 +27,8 @@ public final class FederatedSimulation implements AutoCloseable {
     private final List<FederatedClient> clients = new ArrayList<>();
     private final Map<String, Object> modelConfig;
     private Dropout dropout = Dropout.NONE;
+    /** Summaries already returned by {@link #runRound()}. */
+    private int reported;
 
     /**
      * @param model      the task's model (compiled: its optimizer is the clients' local optimizer), initialized:
@@ -69,11 +71,15 @@ public final class FederatedSimulation implements AutoCloseable {
         coordinator.start();
     }
 
-    /** Drives the current round to its end; returns its summary (null when the task is already finished). */
+    /**
+     * Drives the current round to its end and returns its summary, or returns the next summary not returned yet
+     * (a round that aborted right after the previous one, e.g. because too few clients were sampled); null when
+     * the task is finished and every round was returned.
+     */
     public RoundSummary runRound() {
-        int before = coordinator.history().size();
-        while (coordinator.history().size() == before && !coordinator.finished()) {
+        while (coordinator.history().size() == reported && !coordinator.finished()) {
             long round = coordinator.round();
+            int before = coordinator.history().size();
             boolean progress = false;
             for (FederatedClient c : clients) {
                 if (dropout.offline(c.clientId(), round, c.lastStep())) {
@@ -92,7 +98,7 @@ public final class FederatedSimulation implements AutoCloseable {
             }
         }
         List<RoundSummary> h = coordinator.history();
-        return h.size() > before ? h.get(before) : null;
+        return h.size() > reported ? h.get(reported++) : null;
     }
 
     /** A model with the current global weights (caller closes it). */
