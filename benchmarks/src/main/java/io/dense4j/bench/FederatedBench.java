@@ -93,6 +93,7 @@ public final class FederatedBench {
         }
         report.put("runs", results);
         report.put("epsilon_table", epsilonTable(rounds));
+        report.put("secagg_protocol", List.of(secAggProtocol(10, 101_771, 0), secAggProtocol(10, 101_771, 2)));
         report.put("finished", Instant.now().toString());
         report.put("load_average_end", loadAverage());
 
@@ -155,6 +156,71 @@ public final class FederatedBench {
         return m;
     }
 
+    /**
+     * The secure-aggregation protocol alone (no training), n clients, one vector of the reference model's length:
+     * median milliseconds over 5 repetitions (after 2 warm-ups) of the clients' key rounds (advertise + share, summed over clients),
+     * the clients' masking (summed), and the server's unmasking, with {@code dropped} clients dropping after masking.
+     */
+    static Map<String, Object> secAggProtocol(int n, int length, int dropped) {
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        int repeats = 5;
+        double[] keys = new double[repeats];
+        double[] mask = new double[repeats];
+        double[] unmask = new double[repeats];
+        for (int rep = -2; rep < repeats; rep++) { // two untimed warm-up repetitions
+            byte[] nonce = new byte[16];
+            random.nextBytes(nonce);
+            java.util.TreeMap<String, io.dense4j.federated.secagg.SecAggClient> cs = new java.util.TreeMap<>();
+            for (int i = 0; i < n; i++) {
+                String id = String.format("c%02d", i);
+                cs.put(id, new io.dense4j.federated.secagg.SecAggClient("b", 1, id, 3, random));
+            }
+            var server = new io.dense4j.federated.secagg.SecAggServer("b", 1, nonce, cs.keySet(), 2, 0.5, length);
+            java.util.function.Function<String, io.dense4j.federated.protocol.Message.Envelope> env =
+                    id -> new io.dense4j.federated.protocol.Message.Envelope("b", id, 1, nonce, new byte[16]);
+            long t0 = System.nanoTime();
+            cs.forEach((id, c) -> server.accept(id, c.advertiseKeys(env.apply(id))));
+            server.closePhase();
+            cs.forEach((id, c) -> server.accept(id, c.shareKeys(server.peerKeys(), env.apply(id))));
+            server.closePhase();
+            long t1 = System.nanoTime();
+            int[] x = new int[length];
+            cs.forEach((id, c) -> server.accept(id, c.maskInput(server.sharesFor(id), x, env.apply(id))));
+            server.closePhase();
+            long t2 = System.nanoTime();
+            int k = 0;
+            for (var e : cs.entrySet()) {
+                if (k++ >= dropped) {
+                    server.accept(e.getKey(), e.getValue().unmask(server.unmaskingRequest(e.getKey()), env.apply(e.getKey())));
+                }
+            }
+            long t3 = System.nanoTime();
+            server.closePhase();
+            long t4 = System.nanoTime();
+            if (server.phase() != io.dense4j.federated.secagg.SecAggServer.Phase.COMPLETED) {
+                throw new IllegalStateException("secure aggregation did not complete: " + server.abortReason());
+            }
+            if (rep < 0) {
+                continue;
+            }
+            keys[rep] = (t1 - t0) / 1e6;
+            mask[rep] = (t2 - t1) / 1e6;
+            unmask[rep] = (t4 - t3 + (t3 - t2)) / 1e6;
+        }
+        java.util.Arrays.sort(keys);
+        java.util.Arrays.sort(mask);
+        java.util.Arrays.sort(unmask);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("clients", n);
+        m.put("vector_length", length);
+        m.put("dropped_after_masking", dropped);
+        m.put("key_rounds_ms_all_clients", keys[repeats / 2]);
+        m.put("masking_ms_all_clients", mask[repeats / 2]);
+        m.put("unmasking_ms_server_and_shares", unmask[repeats / 2]);
+        System.out.println("secagg protocol only: " + m);
+        return m;
+    }
+
     /** ε after the given rounds at δ = 1e-5 for a few sampling rates and noise multipliers (accountant only). */
     static List<Map<String, Object>> epsilonTable(int rounds) {
         List<Map<String, Object>> t = new ArrayList<>();
@@ -214,6 +280,13 @@ public final class FederatedBench {
                     median(rounds, "local_training_seconds"), (long) median(rounds, "bytes_up_per_client"),
                     (long) median(rounds, "bytes_down_per_client"),
                     last.get("epsilon") == null ? "no DP" : String.format("%.2f", (Double) last.get("epsilon"))));
+        }
+        b.append("\n| SecAgg protocol only | clients | vector | dropped after masking | key rounds, all clients (ms) "
+                + "| masking, all clients (ms) | unmasking (ms) |\n|---|---|---|---|---|---|---|\n");
+        for (Map<String, Object> p : (List<Map<String, Object>>) report.get("secagg_protocol")) {
+            b.append(String.format("| | %s | %s | %s | %.1f | %.1f | %.1f |%n", p.get("clients"), p.get("vector_length"),
+                    p.get("dropped_after_masking"), (Double) p.get("key_rounds_ms_all_clients"),
+                    (Double) p.get("masking_ms_all_clients"), (Double) p.get("unmasking_ms_server_and_shares")));
         }
         b.append("\n| q | z | epsilon after ").append(report.get("epsilon_table") instanceof List<?> l && !l.isEmpty()
                 ? ((Map<String, Object>) l.get(0)).get("rounds") : "").append(" rounds (delta 1e-5) |\n|---|---|---|\n");

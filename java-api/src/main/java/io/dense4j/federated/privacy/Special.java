@@ -32,10 +32,6 @@ final class Special {
         return -x2 + Math.log(x) - LOG_SQRT_PI + Math.log(continuedFraction(x2));
     }
 
-    static double erfc(double x) {
-        return Math.exp(logErfc(x));
-    }
-
     /** erf(x) for x &gt;= 0. */
     private static double erfAbs(double x) {
         if (x == Double.POSITIVE_INFINITY) {
