@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dense4j", mixinStandardHelpOptions = true, version = "dense4j 0.1.0",
         description = "Dense neural networks for the JVM: train, register, serve.",
-        subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ServeCommand.class,
+        subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ImportCommand.class,
+                ExportCommand.class, ServeCommand.class,
                 RegistryCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

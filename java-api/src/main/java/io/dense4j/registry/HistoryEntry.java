@@ -13,6 +13,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param version  the version registered, deleted, or that the alias now points at (null for unalias)
  * @param alias    the alias moved (alias, unalias, rollback), else null
  * @param previous the version the alias pointed at before (null if none)
+ * @param sourceSha256 for a version converted from a Keras file at registration, that file's SHA-256, else null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record HistoryEntry(
@@ -22,7 +23,13 @@ public record HistoryEntry(
         @JsonProperty("model") String model,
         @JsonProperty("version") Integer version,
         @JsonProperty("alias") String alias,
-        @JsonProperty("previous") Integer previous) {
+        @JsonProperty("previous") Integer previous,
+        @JsonProperty("source_sha256") String sourceSha256) {
+
+    public HistoryEntry(String time, String actor, String action, String model, Integer version, String alias,
+                        Integer previous) {
+        this(time, actor, action, model, version, alias, previous, null);
+    }
 
     public static final String REGISTER = "register";
     public static final String ALIAS = "alias";

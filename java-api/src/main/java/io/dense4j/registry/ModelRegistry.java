@@ -337,8 +337,11 @@ public final class ModelRegistry {
             if (size == 0) {
                 throw new RegistryException(RegistryException.Kind.INVALID, "the model file is empty");
             }
-            final String sha = HexFormat.of().formatHex(md.digest());
-            final long bytes = size;
+            String uploadedSha = HexFormat.of().formatHex(md.digest());
+            // a Keras .h5 / .keras upload (recognized by content) is converted once, here; the original's hash is kept
+            final ImportedFrom imported = convertForeign(file, uploadedSha, size);
+            final String sha = imported == null ? uploadedSha : sha256Of(file);
+            final long bytes = Files.size(file);
             final Signature sig = options.validate() ? Signature.of(file) : Signature.UNKNOWN;
             // 2. allocate the number and publish under the lock
             return withLock(() -> {
@@ -348,7 +351,7 @@ public final class ModelRegistry {
                 int version = nextVersion(mdir);
                 ModelVersionInfo info = new ModelVersionInfo(model, version, Instant.now().toString(),
                         options.source(), options.actor(), MODEL_FILE, sha, bytes, sig.inputs(),
-                        sig.outputs(), sig.classes(), options.metrics());
+                        sig.outputs(), sig.classes(), options.metrics(), imported);
                 writeDurably(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
                 fsyncDir(staging);
                 if (crashPoint.equals("before-publish")) {
@@ -358,7 +361,7 @@ public final class ModelRegistry {
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
                 fsyncDir(mdir);
                 appendHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
-                        model, version, null, null));
+                        model, version, null, null, imported == null ? null : imported.sha256()));
                 return info;
             });
         } catch (IOException e) {
@@ -523,6 +526,38 @@ public final class ModelRegistry {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /**
+     * When {@code file} is a model of a foreign format on the class path (Keras, through dense4j-interop), replaces it
+     * with its Dense4J conversion and returns what it was; null for anything else (a Dense4J file).
+     */
+    private static ImportedFrom convertForeign(Path file, String sha, long size) throws IOException {
+        java.util.Optional<io.dense4j.io.ModelFormat> format = io.dense4j.io.ModelFormat.recognizing(file);
+        if (format.isEmpty()) {
+            return null;
+        }
+        Path converted = file.resolveSibling("converted.d4j");
+        String described;
+        try (io.dense4j.Sequential m = format.get().importModel(file)) {
+            Object info = m.trainingInfo().get("imported");
+            described = info instanceof Map<?, ?> i && i.get("format") != null ? String.valueOf(i.get("format"))
+                    : format.get().name();
+            m.save(converted);
+        } catch (RuntimeException e) {
+            throw new RegistryException(RegistryException.Kind.INVALID, "not a valid " + format.get().name()
+                    + " model: " + e.getMessage(), e);
+        }
+        Files.move(converted, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return new ImportedFrom(described, sha, size);
+    }
+
+    private static String sha256Of(Path file) throws IOException {
+        MessageDigest md = sha256();
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), md)) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
 
     /** Input/output sizes of a model file, read by loading it (which also proves it is loadable). */
     private record Signature(int inputs, int outputs, List<String> classes) {
