@@ -179,7 +179,8 @@ class SecAggProtocolTest {
                 close++;
             }
         }
-        assertTrue(close <= 1, close + " of 50 coordinates of the held sum are near the input");
+        // a uniform mask lands within 1e6 of the input with probability 4.7e-4 per coordinate: 4 of 50 has odds ~1e-8
+        assertTrue(close <= 3, close + " of 50 coordinates of the held sum are near the input");
     }
 
     // ------------------------------------------------------------------------------ a server that deviates
