@@ -401,7 +401,6 @@ public final class FederatedCoordinator {
     }
 
     private void abortRound(Round r, String reason) {
-        LOG.log(System.Logger.Level.WARNING, "federated task {0} round {1} aborted: {2}", taskId, r.number, reason);
         endRound(r, "ABORTED", reason, 0, Double.NaN);
     }
 
@@ -421,8 +420,9 @@ public final class FederatedCoordinator {
                 r.secAgg == null ? new int[0] : r.secAgg.setSizes(), eps, config.delta(), updateNorm,
                 (System.nanoTime() - r.startNanos) / 1e9, up, down, r.bytes.size());
         history.add(s);
-        LOG.log(System.Logger.Level.INFO, "federated task {0} round {1} {2}: {3} of {4} selected clients aggregated, "
-                + "epsilon {5}, {6} s", taskId, r.number, status, participants, r.selected.size(), eps, s.seconds());
+        LOG.log(System.Logger.Level.INFO, "federated task {0} round {1} {2}{3}: {4} of {5} selected clients aggregated, "
+                + "epsilon {6}, {7} s", taskId, r.number, status, reason.isEmpty() ? "" : " (" + reason + ")", participants,
+                r.selected.size(), eps, s.seconds());
         current = null;
         float[] w = weights.clone();
         for (RoundListener l : listeners) {
@@ -459,7 +459,7 @@ public final class FederatedCoordinator {
             if (selected.size() < config.minClients()) {
                 abortRound(r, "sampled " + selected.size() + " clients, min clients is " + config.minClients());
             } else {
-                LOG.log(System.Logger.Level.INFO, "federated task {0} round {1}: {2} clients selected", taskId, round,
+                LOG.log(System.Logger.Level.DEBUG, "federated task {0} round {1}: {2} clients selected", taskId, round,
                         selected.size());
             }
         }

@@ -276,16 +276,18 @@ class FederatedCoordinatorTest {
         FederatedCoordinator c = new FederatedCoordinator("s", cfg, Map.of("class", "Sequential", "layers", List.of()),
                 new float[4], clients, new SecureRandom(), Clock.systemUTC());
         assertEquals(0.2, c.samplingRate());
-        c.start();
         Map<String, Integer> times = new java.util.HashMap<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("io.dense4j.federated");
+        java.util.logging.Level level = log.getLevel();
+        log.setLevel(java.util.logging.Level.WARNING); // 3000 aborted rounds would each log a line
+        try {
+            c.start();
+            drive(c, times);
+        } finally {
+            log.setLevel(level);
+        }
         double sum = 0;
         double sumSq = 0;
-        while (!c.finished()) {
-            for (String s : c.selected()) {
-                times.merge(s, 1, Integer::sum);
-            }
-            c.closePhase(); // nobody answers: the round aborts and the next is sampled
-        }
         for (RoundSummary s : c.history()) {
             sum += s.selected();
             sumSq += (double) s.selected() * s.selected();
@@ -299,6 +301,16 @@ class FederatedCoordinatorTest {
             int k = times.getOrDefault(client, 0);
             // rounds with fewer than min clients also sample; each client's rate is q
             assertEquals(0.2 * rounds, k, 5 * Math.sqrt(rounds * 0.2 * 0.8), client);
+        }
+    }
+
+    /** Closes every round unanswered (it aborts and the next is sampled), counting who was selected. */
+    static void drive(FederatedCoordinator c, Map<String, Integer> times) {
+        while (!c.finished()) {
+            for (String s : c.selected()) {
+                times.merge(s, 1, Integer::sum);
+            }
+            c.closePhase();
         }
     }
 
