@@ -18,6 +18,10 @@ module io.dense4j {
     exports io.dense4j.backend;
     exports io.dense4j.config;
     exports io.dense4j.data;
+    exports io.dense4j.federated;
+    exports io.dense4j.federated.privacy;
+    exports io.dense4j.federated.protocol;
+    exports io.dense4j.federated.secagg;
     exports io.dense4j.io;
     exports io.dense4j.layers;
     exports io.dense4j.model;

@@ -37,6 +37,8 @@ import org.junit.jupiter.api.Test;
 class ArchitectureTest {
     /** What applications use; module-info exports exactly these. */
     static final Set<String> API = Set.of("io.dense4j", "io.dense4j.backend", "io.dense4j.config", "io.dense4j.data",
+            "io.dense4j.federated", "io.dense4j.federated.privacy", "io.dense4j.federated.protocol",
+            "io.dense4j.federated.secagg",
             "io.dense4j.io", "io.dense4j.layers", "io.dense4j.model", "io.dense4j.optim", "io.dense4j.registry",
             "io.dense4j.tensor", "io.dense4j.train", "io.dense4j.tune");
     /** Implementation: backends and their helpers. */

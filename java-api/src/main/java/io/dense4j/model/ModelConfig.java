@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A whole model as JSON (schema version {@value #VERSION}): what {@code Sequential.config()} returns,
@@ -138,6 +139,16 @@ public record ModelConfig(@JsonProperty("layers") List<Layer> layers,
 
     public ModelConfig withCompile(CompileConfig c) {
         return new ModelConfig(layers, preprocessing, c);
+    }
+
+    /** The config as plain JSON values (maps, lists, strings, numbers), as protocols that carry JSON hold it. */
+    public Map<String, Object> toMap() {
+        return Configs.toMap(this);
+    }
+
+    /** {@link #fromJson(String)} from plain JSON values, as {@link #toMap()} gives them. */
+    public static ModelConfig fromMap(Map<String, ?> map) {
+        return Configs.fromTree(LegacyConfigs.upgrade(Configs.toTree(map)), ModelConfig.class);
     }
 
     /** The JSON of this config. */
