@@ -11,6 +11,7 @@ import io.dense4j.layers.Layer;
 import io.dense4j.optim.LearningRateSchedule;
 import io.dense4j.optim.Optimizer;
 import io.dense4j.optim.Optimizers;
+import io.dense4j.plots.Plots;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
 import io.dense4j.train.EarlyStopping;
