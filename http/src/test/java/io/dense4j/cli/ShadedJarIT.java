@@ -37,8 +37,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * target/dense4j.jar as a user runs it, after {@code package} (failsafe): it carries the native libraries that
- * load and nothing of OpenBLAS that does not, and {@code java -jar} trains, predicts and serves from a fresh
- * JavaCPP cache with an environment that has nothing but the JDK (no LD_LIBRARY_PATH, no JAVA_TOOL_OPTIONS).
+ * load and nothing of OpenBLAS that does not, nor other systems' natives; {@code java -jar} trains, predicts and
+ * serves from a fresh JavaCPP cache with an environment that has nothing but the JDK (no LD_LIBRARY_PATH, no
+ * JAVA_TOOL_OPTIONS), and SQLite's JDBC driver loads its native library from it.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ShadedJarIT {
@@ -87,6 +88,12 @@ class ShadedJarIT {
         for (String name : names) {
             unwanted.forEach((part, why) -> assertFalse(name.contains(part), name + " is in the jar: " + why));
         }
+        // libraries that bundle natives for every system keep only this jar's one (its JavaCPP code is linux-x86_64)
+        for (String nativeDir : List.of("org/sqlite/native/", "org/jline/nativ/")) {
+            names.stream().filter(n -> n.startsWith(nativeDir) && n.indexOf('/', nativeDir.length()) >= 0) // in a system's folder
+                    .forEach(n -> assertTrue(n.startsWith(nativeDir + "Linux/") && (n.equals(nativeDir + "Linux/")
+                            || n.startsWith(nativeDir + "Linux/x86_64/")), n + " is a native library for another system"));
+        }
 
         // one copy of each native library (copyLibs once copied the system's libgfortran beside ours)
         Map<String, List<String>> byFile = new TreeMap<>();
@@ -134,6 +141,14 @@ class ShadedJarIT {
                 assertTrue(cuda.output.contains("row 0: 2"), cuda.output);
             }
         }
+
+        // SQLite's JDBC driver (the job state store) finds its native library and registers through ServiceLoader
+        Path testClasses = Path.of(ShadedJarIT.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Result sqlite = start(cache, List.of("-Dorg.sqlite.tmpdir=" + Files.createDirectories(tmp.resolve("sqlite-tmp")),
+                "-cp", JAR + java.io.File.pathSeparator + testClasses, SqliteProbe.class.getName(),
+                tmp.resolve("state.db").toString())).finish();
+        assertEquals(0, sqlite.code, sqlite.output);
+        assertTrue(sqlite.output.matches("(?s).*sqlite 3\\.\\d+.*"), sqlite.output);
 
         Path registry = tmp.resolve("registry");
         run(cache, "registry", "register", "--registry", registry.toString(), "--model", "blobs", "--alias", "stable",
@@ -228,11 +243,18 @@ class ShadedJarIT {
      * where this machine sets them, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (the team leaves those alone in tests).
      */
     Started start(Path cache, String... args) throws IOException {
+        List<String> javaArgs = new ArrayList<>(List.of("-jar", JAR.toString()));
+        javaArgs.addAll(List.of(args));
+        return start(cache, javaArgs);
+    }
+
+    /** Starts {@code java javaArgs} the same way (e.g. {@code -cp} and a main class). */
+    Started start(Path cache, List<String> javaArgs) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-Dorg.bytedeco.javacpp.cachedir=" + cache, "-jar", JAR.toString()));
-        cmd.addAll(List.of(args));
+                "-Xmx512m", "-Dorg.bytedeco.javacpp.cachedir=" + cache));
+        cmd.addAll(javaArgs);
         Path home = Files.createDirectories(tmp.resolve("home"));
-        Path log = tmp.resolve("java-" + (++launches) + "-" + args[0] + ".log");
+        Path log = tmp.resolve("java-" + (++launches) + ".log");
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(home.toFile()).redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         Map<String, String> env = pb.environment();
@@ -245,6 +267,17 @@ class ShadedJarIT {
             }
         }
         return new Started(pb.start(), log);
+    }
+
+    /** Opens a SQLite database through JDBC, with the shaded jar on the class path, and prints its version. */
+    public static final class SqliteProbe {
+        public static void main(String[] args) throws Exception {
+            try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + args[0]);
+                 java.sql.ResultSet r = c.createStatement().executeQuery("select sqlite_version()")) {
+                r.next();
+                System.out.println("sqlite " + r.getString(1));
+            }
+        }
     }
 
     /** Runs to the end and expects exit code 0; returns the output. */
