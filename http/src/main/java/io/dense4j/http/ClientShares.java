@@ -15,9 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Who holds a connector's connections. Each client (a remote address; for IPv6 a /64 network, what one host
  * is usually given) is served in full on up to {@code share} connections; its further connections are admitted
- * on probation. When the connector runs out of room, this says which connection to close: the first to shed
- * (see {@link GuardedConnection#shedOrder}) of the client holding the most. It also counts each client's
- * requests being handled.
+ * on probation. When the connector runs out of room, this says which connection to close (of a client holding
+ * at least the average, see {@link #firstToShed}). It also counts each client's requests being handled.
  */
 final class ClientShares {
     /** One client's connections, in the order they opened. */
@@ -127,22 +126,36 @@ final class ClientShares {
     }
 
     /**
-     * The connection to close when the connector is near its cap: the first to shed of the client holding the
-     * most connections, so that a client with few always finds room while many-address floods shed each other.
+     * The connection to close when the connector is near its cap: among the clients holding at least the average
+     * number of connections (so never one of a client with few), the first to shed by
+     * {@link GuardedConnection#shedOrder}, the longest in its phase first; or null. A flood from one address
+     * sheds its own connections; a flood from many sheds the cheapest of them (answered, idle, then slow bodies,
+     * which can be answered, before headers still arriving, which can only be closed).
      */
     GuardedConnection firstToShed(GuardedConnection except) {
-        Client heaviest = null;
+        long total = 0;
+        int n = 0;
         for (Client c : clients.values()) {
-            if (heaviest == null || c.held() > heaviest.held()) {
-                heaviest = c;
+            total += c.held();
+            n++;
+        }
+        GuardedConnection best = null;
+        int bestOrder = Integer.MAX_VALUE;
+        for (Client c : clients.values()) {
+            if ((long) c.held() * n < total) {
+                continue; // below the average
+            }
+            GuardedConnection g;
+            synchronized (c) {
+                g = c.firstToShed(except);
+            }
+            int order = g == null ? -1 : g.shedOrder();
+            if (order >= 0 && (order < bestOrder || (order == bestOrder && g.since() < best.since()))) {
+                best = g;
+                bestOrder = order;
             }
         }
-        if (heaviest == null) {
-            return null;
-        }
-        synchronized (heaviest) {
-            return heaviest.firstToShed(except);
-        }
+        return best;
     }
 
     /** Open connections, all clients together. */

@@ -43,9 +43,10 @@ import java.util.function.Supplier;
  * route is answered, anything else gets 429 {@code {"error": ...}} with {@code Retry-After} at once (a body is
  * not waited for). So a probe or a load balancer that shares an attacker's address is still answered, and a
  * client that opens connections without end only makes itself the heaviest client. Near the connector's cap
- * (the last 1/{@link #PRESSURE_RESERVE} of it) every new connection sheds one of the heaviest client's (answered
- * ones first, then idle ones, slow bodies, which get 503, and those still sending their headers); so a client
- * with few connections always finds room, while the cap itself, where accepting stops, bounds file descriptors.
+ * (the last 1/{@link #PRESSURE_RESERVE} of it) every new connection sheds one of a client holding at least the
+ * average number (answered ones first, then idle ones, slow bodies, which get 503, and those still sending their
+ * headers); so a client with few connections always finds room, while the cap itself, where accepting stops,
+ * bounds file descriptors.
  *
  * <p><b>Deadlines</b>, by the phase of each connection ({@link GuardedConnection.Phase}): the headers of a
  * request within the header timeout of its first byte, or of the connection's opening (TLS handshake

@@ -91,7 +91,8 @@ final class GuardedConnection {
     /** True when the server has finished its side (a response with Connection: close was sent). */
     boolean outputShutdown() {
         HttpConnection h = http;
-        return (h != null ? h.getEndPoint() : socket).isOutputShutdown();
+        EndPoint ep = h != null ? h.getEndPoint() : socket;
+        return ep != null && ep.isOutputShutdown();
     }
 
     /**

@@ -161,7 +161,7 @@ public record ServerConfig(
      *                                   answer one request to a public route (health, readiness, metrics,
      *                                   OpenAPI), anything else gets 429, then they close
      * @param maxConnections             open connections in all (file descriptors); near it, each new connection
-     *                                   closes a waiting one of the client holding the most
+     *                                   closes a waiting one of a client holding at least the average number
      * @param maxActiveRequestsPerClient requests of one client handled at once, each holding a thread (a client
      *                                   that reads its responses slowly holds them longer); more get 429. Health
      *                                   and readiness probes are exempt
