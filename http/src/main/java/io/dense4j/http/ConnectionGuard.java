@@ -117,6 +117,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final int pressure;
     private final ClientShares shares;
     private final Map<EndPoint, GuardedConnection> bySocket = new ConcurrentHashMap<>();
+    private final LongAdder admitted = new LongAdder();
     private final LongAdder probationAdmitted = new LongAdder();
     private final LongAdder refused = new LongAdder();
     private final LongAdder busy = new LongAdder();
@@ -147,6 +148,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         return cap.getConnections() + cap.getPendingConnections();
     }
 
+    /** Open connections of this connector. */
     int openConnections() {
         return shares.connections();
     }
@@ -156,9 +158,24 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         return shares.held(client);
     }
 
+    /** Connections now in {@code phase} (tests and diagnostics). */
+    int connectionsIn(Phase phase) {
+        int n = 0;
+        for (GuardedConnection g : bySocket.values()) {
+            if (g.phase() == phase) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Requests of that client being handled now. */
     int activeRequestsOf(String client) {
         return shares.active(client);
+    }
+
+    long admittedConnections() {
+        return admitted.sum();
     }
 
     long probationAdmitted() {
@@ -259,6 +276,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private void admit(EndPoint socket) {
         GuardedConnection g = shares.admit(ClientShares.clientOf(socket.getRemoteSocketAddress()), socket, System.nanoTime());
         bySocket.put(socket, g);
+        admitted.increment();
         if (g.probation) {
             probationAdmitted.increment();
         }
@@ -281,7 +299,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     }
 
     private static void close(GuardedConnection g, String why) {
-        LOG.debug("closing a connection of {}: {}", g.client.name, why);
+        LOG.debug("closing a connection of {} ({}): {}", g.client.name, g.phase(), why);
         g.socket.close(new TimeoutException(why));
     }
 

@@ -125,6 +125,8 @@ final class ServerMetrics {
     void connections(String connector, ConnectionGuard guard) {
         Gauge.builder("dense4j.connections.open", guard, ConnectionGuard::openConnections)
                 .description("open connections").tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.connections.opened", guard, ConnectionGuard::admittedConnections)
+                .description("connections accepted").tag("connector", connector).register(registry);
         FunctionCounter.builder("dense4j.connections.probation", guard, ConnectionGuard::probationAdmitted)
                 .description("connections admitted on probation: their client was over its share")
                 .tag("connector", connector).register(registry);
