@@ -54,19 +54,19 @@ final class ClientShares {
             active.decrementAndGet();
         }
 
-        /** The first to shed among this client's connections other than {@code except}, oldest first within an order; or null. */
-        private GuardedConnection firstToShed(GuardedConnection except) {
-            GuardedConnection best = null;
-            int bestOrder = Integer.MAX_VALUE;
+        /** The first to shed among this client's connections other than {@code except}, or null. */
+        private Candidate firstToShed(GuardedConnection except, long now) {
+            Candidate best = null;
             for (GuardedConnection g : open) {
-                int order = g.shedOrder();
-                if (g == except || order < 0 || order >= bestOrder) {
+                // in opening order, so the first found of an order is the oldest; the kernel is asked about unread
+                // bytes only when the answer could make this one the first to shed
+                int least = g.leastShedOrder(now);
+                if (g == except || least < 0 || (best != null && least >= best.order())) {
                     continue;
                 }
-                best = g;
-                bestOrder = order;
-                if (order == 0) {
-                    break; // the oldest of the first kind
+                Candidate c = new Candidate(g, g.shedOrder(now));
+                if (c.order() >= 0 && (best == null || c.isBefore(best))) {
+                    best = c;
                 }
             }
             return best;
@@ -128,7 +128,7 @@ final class ClientShares {
     /**
      * The connection to close when the connector is near its cap: among the clients holding at least the average
      * number of connections (so never one of a client with few), the first to shed by
-     * {@link GuardedConnection#shedOrder}, the longest in its phase first; or null. A flood from one address
+     * {@link GuardedConnection#shedOrder(long)}, the longest in its phase first; or null. A flood from one address
      * sheds its own connections; a flood from many sheds the cheapest of them (answered, idle, then slow bodies,
      * which can be answered, before headers still arriving, which can only be closed).
      */
@@ -139,23 +139,28 @@ final class ClientShares {
             total += c.held();
             n++;
         }
-        GuardedConnection best = null;
-        int bestOrder = Integer.MAX_VALUE;
+        long now = System.nanoTime();
+        Candidate best = null;
         for (Client c : clients.values()) {
             if ((long) c.held() * n < total) {
                 continue; // below the average
             }
-            GuardedConnection g;
+            Candidate candidate;
             synchronized (c) {
-                g = c.firstToShed(except);
+                candidate = c.firstToShed(except, now);
             }
-            int order = g == null ? -1 : g.shedOrder();
-            if (order >= 0 && (order < bestOrder || (order == bestOrder && g.since() < best.since()))) {
-                best = g;
-                bestOrder = order;
+            if (candidate != null && (best == null || candidate.isBefore(best))) {
+                best = candidate;
             }
         }
-        return best;
+        return best == null ? null : best.connection();
+    }
+
+    /** A connection that could be shed, and its {@link GuardedConnection#shedOrder(long)}. */
+    private record Candidate(GuardedConnection connection, int order) {
+        boolean isBefore(Candidate other) {
+            return order < other.order || (order == other.order && connection.since() < other.connection.since());
+        }
     }
 
     /** Open connections, all clients together. */

@@ -7,9 +7,9 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.SelectorManager;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.server.AbstractConnector;
-import org.eclipse.jetty.server.ConnectionLimit;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectableChannel;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -30,6 +31,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
@@ -42,11 +44,15 @@ import java.util.function.Supplier;
  * short header deadline (the probation timeout), one request, then the connection closes; a request to a public
  * route is answered, anything else gets 429 {@code {"error": ...}} with {@code Retry-After} at once (a body is
  * not waited for). So a probe or a load balancer that shares an attacker's address is still answered, and a
- * client that opens connections without end only makes itself the heaviest client. Near the connector's cap
- * (the last 1/{@link #PRESSURE_RESERVE} of it) every new connection sheds one of a client holding at least the
- * average number (answered ones first, then idle ones, slow bodies, which get 503, and those still sending their
- * headers); so a client with few connections always finds room, while the cap itself, where accepting stops,
- * bounds file descriptors.
+ * client that opens connections without end only makes itself the heaviest client. Past the connector's
+ * pressure line (1/{@link #PRESSURE_RESERVE} below its cap) each new connection sheds connections of clients
+ * holding at least the average number, back to the line (answered ones first, then idle ones, slow bodies, which
+ * get 503, and those still sending their headers, see {@link GuardedConnection#shedOrder}); so a client with few
+ * connections always finds room. At the cap itself accepting pauses (new connections wait in the kernel's queue,
+ * none is closed unanswered), which bounds file descriptors.
+ *
+ * <p><b>Threads.</b> At most {@code maxActiveRequestsPerClient} requests of one client are handled at once
+ * ({@link #threadShare}); more get 429.
  *
  * <p><b>Deadlines</b>, by the phase of each connection ({@link GuardedConnection.Phase}): the headers of a
  * request within the header timeout of its first byte, or of the connection's opening (TLS handshake
@@ -57,7 +63,8 @@ import java.util.function.Supplier;
  * {@link ServerConnectors#EAGER_BODY_BYTES} arrive before any thread is given to the request; a sweeper checks
  * every connection four times a second.
  */
-final class ConnectionGuard extends AbstractLifeCycle implements Connection.Listener, Graceful {
+final class ConnectionGuard extends AbstractLifeCycle implements Connection.Listener, SelectorManager.AcceptListener,
+        Graceful {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final long SWEEP_MS = 250;
     /** How long a connection that is answered and ending, or whose request is being failed, may stay open. */
@@ -125,7 +132,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final LongAdder headerTimeouts = new LongAdder();
     private final LongAdder bodyTimeouts = new LongAdder();
     private ScheduledExecutorService sweeper;
-    private ConnectionLimit cap;
+    private AbstractConnector connector;
+    private final AtomicInteger accepting = new AtomicInteger();
+    private final AtomicInteger leaving = new AtomicInteger(); // shed, not closed yet
     private volatile boolean shuttingDown;
 
     /** @param maxConnections this connector's cap on open connections */
@@ -138,14 +147,44 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     /** Guards {@code connector}: connection tracking, deadlines and its cap on open connections. */
     void attach(AbstractConnector connector) {
-        cap = new SocketConnectionLimit(maxConnections, connector);
+        this.connector = connector;
         connector.addBean(this);
-        connector.addBean(cap);
     }
 
-    /** Connections the connector's cap counts (open and being accepted). */
+    /** Connections the cap counts: open ones (TCP connections, once each under TLS) and those being accepted. */
     int cappedConnections() {
-        return cap.getConnections() + cap.getPendingConnections();
+        return accepting.get() + shares.connections();
+    }
+
+    /**
+     * The cap on open connections: at it the connector stops accepting, so new connections wait in the kernel's
+     * queue, and it resumes below it. (Jetty's ConnectionLimit closes a connection accepted over the cap without
+     * a word, and counts a TLS connection twice.) Called after every change of the counts; the last call sees the
+     * last counts.
+     */
+    private synchronized void limitAccepting() {
+        boolean room = cappedConnections() < maxConnections;
+        if (connector != null && connector.isAccepting() != room) {
+            connector.setAccepting(room);
+        }
+    }
+
+    @Override
+    public void onAccepting(SelectableChannel channel) {
+        accepting.incrementAndGet(); // in the acceptor thread, before it accepts the next one
+        limitAccepting();
+    }
+
+    @Override
+    public void onAcceptFailed(SelectableChannel channel, Throwable cause) {
+        accepting.decrementAndGet();
+        limitAccepting();
+    }
+
+    @Override
+    public void onAccepted(SelectableChannel channel) {
+        accepting.decrementAndGet(); // opened: counted by onOpened
+        limitAccepting();
     }
 
     /** Open connections of this connector. */
@@ -262,6 +301,10 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
             GuardedConnection g = bySocket.remove(c.getEndPoint());
             if (g != null) {
                 shares.release(g);
+                if (g.wasShed()) {
+                    leaving.decrementAndGet();
+                }
+                limitAccepting();
             }
         }
     }
@@ -280,17 +323,25 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         if (g.probation) {
             probationAdmitted.increment();
         }
-        if (shares.connections() > pressure) {
+        // down to the pressure line, not counting connections already leaving (their close completes on the
+        // selector, later): near the cap each new connection makes room for itself, and then some
+        while (shares.connections() - leaving.get() > pressure) {
             GuardedConnection victim = shares.firstToShed(g);
-            if (victim != null) {
-                shed(victim);
+            if (victim == null) {
+                break;
             }
+            shed(victim);
         }
+        limitAccepting();
     }
 
     /** Closes a connection to make room; a request in flight on it gets 503 first. */
     private void shed(GuardedConnection g) {
+        if (!g.markShed()) {
+            return;
+        }
         shed.increment();
+        leaving.incrementAndGet();
         if (g.phase() == Phase.BODY) {
             fail(g, Phase.BODY, 503, "the server is at its connection limit; retry shortly");
         } else {
@@ -519,30 +570,5 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         }
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, ByteBuffer.wrap(body), callback);
-    }
-
-    /**
-     * Jetty's cap on open connections, counting TCP connections: under TLS each socket carries two Jetty
-     * connections (TLS and HTTP), both announced to listeners, which the plain {@link ConnectionLimit} would
-     * count twice on opening and lose track of on closing.
-     */
-    private static final class SocketConnectionLimit extends ConnectionLimit {
-        SocketConnectionLimit(int maxConnections, AbstractConnector connector) {
-            super(maxConnections, connector);
-        }
-
-        @Override
-        public void onOpened(Connection c) {
-            if (c.getEndPoint() instanceof SocketChannelEndPoint) {
-                super.onOpened(c);
-            }
-        }
-
-        @Override
-        public void onClosed(Connection c) {
-            if (c.getEndPoint() instanceof SocketChannelEndPoint) {
-                super.onClosed(c);
-            }
-        }
     }
 }

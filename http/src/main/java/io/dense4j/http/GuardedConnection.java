@@ -1,8 +1,12 @@
 package io.dense4j.http;
 
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.server.internal.HttpConnection;
 
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -33,12 +37,22 @@ final class GuardedConnection {
     private volatile long since;
     private volatile long bytesAtIdle;
     private volatile HttpConnection http;
+    private final AtomicBoolean shed = new AtomicBoolean();
 
     GuardedConnection(EndPoint socket, ClientShares.Client client, boolean probation, long now) {
         this.socket = socket;
         this.client = client;
         this.probation = probation;
         this.since = now;
+    }
+
+    /** Marks this connection as shed to make room; false if it already was. */
+    boolean markShed() {
+        return shed.compareAndSet(false, true);
+    }
+
+    boolean wasShed() {
+        return shed.get();
     }
 
     Phase phase() {
@@ -95,18 +109,47 @@ final class GuardedConnection {
         return ep != null && ep.isOutputShutdown();
     }
 
+    /** How long a connection that has sent something counts as sending its request, not stalling. */
+    static final long ARRIVING_NANOS = 1_000_000_000L;
+
     /**
-     * Which connection to close first to make room, lower first (the oldest first within an order), or -1 for one
-     * that must not be shed. Those that lose nothing come first; then a body in flight, which can still be
-     * answered (503); last one that has not delivered its headers, which can only be closed.
+     * Which connection to close first to make room, lower first (the longest in its phase first within an order),
+     * or -1 for one that must not be shed. Those that lose nothing come first; then a body in flight, which can
+     * still be answered (503); then one that has not delivered its headers, which can only be closed: one that
+     * sent nothing, or stalled, before one that started sending within the last second (in a burst the server
+     * accepts connections faster than it reads them, and a probe's request may be among them).
      */
-    int shedOrder() {
+    int shedOrder(long now) {
+        if (shed.get() || (socket != null && !socket.isOpen())) {
+            return -1; // leaving already
+        }
         return switch (phase.get()) {
             case CLOSING -> 0;                     // already answered
             case IDLE -> outputShutdown() ? 0 : 1; // answered and ending, or kept alive (clients reconnect)
             case BODY -> 2;                        // a request in flight, answered 503 when shed
-            case HEADERS -> 3;                     // no request to answer yet
+            case HEADERS -> now - since < ARRIVING_NANOS && requestArriving() ? 4 : 3;
             case HANDLING, FAILING -> -1;
         };
+    }
+
+    /** The lowest order {@link #shedOrder} can give this connection, without asking the kernel. */
+    int leastShedOrder(long now) {
+        return phase.get() == Phase.HEADERS && !shed.get() && (socket == null || socket.isOpen()) ? 3 : shedOrder(now);
+    }
+
+    /** True when bytes arrived for this connection: read by the server, or waiting in the kernel to be read. */
+    private boolean requestArriving() {
+        Connection c = socket == null ? null : socket.getConnection();
+        if (c != null && c.getBytesIn() > 0) {
+            return true;
+        }
+        if (socket instanceof SocketChannelEndPoint s) {
+            try {
+                return s.getChannel().socket().getInputStream().available() > 0;
+            } catch (IOException | RuntimeException closed) {
+                return false;
+            }
+        }
+        return false;
     }
 }

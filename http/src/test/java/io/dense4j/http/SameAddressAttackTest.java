@@ -302,7 +302,7 @@ class SameAddressAttackTest {
                 // connections that never send a byte, then ones that trickle a request, 1500 in all
                 flood.addAll(attack(ATTACKER, port, 1000, ""));
                 flood.addAll(attack(ATTACKER, port, 500, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: "));
-                Thread.sleep(1000);
+                Thread.sleep(2000);
                 inferenceServed(port, OTHER);
                 assertTrue(f.server.connectionGuard().cappedConnections() <= 400,
                         "open connections " + f.server.connectionGuard().cappedConnections());
@@ -327,9 +327,8 @@ class SameAddressAttackTest {
                 ConnectionGuard guard = f.server.connectionGuard();
                 for (int a = 0; a < 5; a++) {
                     attack.addAll(attack("127.0.0." + (a + 12), port, 40, SLOW_BODY));
-                    // one address after the other, once the server has accepted and read their requests: a
-                    // connection whose request it has not read yet can only be closed when shed, which this test
-                    // is not about
+                    // one address after the other, once the server has accepted and read their requests (one it
+                    // has not read yet can only be closed if it must be shed; that comes last, but comes)
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                     while ((guard.admittedConnections() < 40L * (a + 1) || guard.connectionsIn(GuardedConnection.Phase.HEADERS) > 0)
                             && System.nanoTime() < deadline) {
