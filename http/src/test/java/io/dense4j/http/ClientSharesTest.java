@@ -60,6 +60,8 @@ class ClientSharesTest {
         small.enter(Phase.CLOSING, 0); // cheapest of all, but its client holds few: never shed for the flood
         // a slow body can still be answered (503): it goes before a connection still sending headers
         assertSame(flood.get(5), shares.firstToShed(null));
+        assertTrue(flood.get(5).markShed());
+        assertSame(flood.get(6), shares.firstToShed(null), "one already leaving is not picked again");
         for (GuardedConnection g : flood) {
             g.enter(Phase.HANDLING, 0);
         }
