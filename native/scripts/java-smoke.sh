@@ -10,6 +10,7 @@ set -uo pipefail
 JAVA=$1 JAR=$2 BIN=$3
 IDX=${D4J_JAVA_IDX:-/tmp/d4j_idx}
 MODEL=/tmp/d4j_java.d4j
+CACHE=-Dorg.bytedeco.javacpp.cachedir=${D4J_JAVACPP_CACHE:-/tmp/d4j-javacpp-cache}  # native libraries unpacked here
 rc=0
 python3 - "$BIN" "$IDX" <<'PY' || rc=1
 import os, struct, sys
@@ -31,7 +32,7 @@ print(f"IDX data: {n_tr} train + {n_te} test rows in {dst}")
 PY
 "$JAVA" -version 2>&1 | head -1
 t0=$(date +%s%N)
-"$JAVA" -jar "$JAR" train --data "$IDX" --device cuda --layers 128,10 --activations relu,softmax --optimizer adam \
+"$JAVA" "$CACHE" -jar "$JAR" train --data "$IDX" --device cuda --layers 128,10 --activations relu,softmax --optimizer adam \
   --lr 0.001 --epochs 5 --batch-size 32 --seed 42 --no-progress -o "$MODEL" 2>&1 | tee /tmp/d4j_java_train.txt || rc=1
 wall_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 train_s=$(sed -n 's/^trained [0-9]* epochs in \([0-9.]*\)s$/\1/p' /tmp/d4j_java_train.txt)
@@ -39,7 +40,7 @@ acc=$(sed -n 's/^test: .* accuracy \([0-9.]*\).*/\1/p' /tmp/d4j_java_train.txt |
 printf 'RESULT java=cuda_train epochs=5 train_s=%s test_acc=%s jvm_wall_s=%d.%03d\n' "${train_s:--}" "${acc:--}" \
   $((wall_ms / 1000)) $((wall_ms % 1000))
 if [ -f "$MODEL" ]; then
-  "$JAVA" -jar "$JAR" predict -m "$MODEL" --data "$IDX" --rows 0 --device cuda --repeat 20000 2>&1 \
+  "$JAVA" "$CACHE" -jar "$JAR" predict -m "$MODEL" --data "$IDX" --rows 0 --device cuda --repeat 20000 2>&1 \
     | tee /tmp/d4j_java_predict.txt || rc=1
 else
   echo "no model was saved: predict not run"; : > /tmp/d4j_java_predict.txt; rc=1

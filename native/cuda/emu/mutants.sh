@@ -3,6 +3,7 @@
 # throwaway copy of native/ (never in the working tree), builds cuda_kernels_emu_test there and runs it; every mutant
 # must make it fail. Not part of ctest (each mutant is a rebuild); run it by hand after changing the harness:
 #   bash native/cuda/emu/mutants.sh [NAME...]        (prints one line per mutant: CAUGHT or MISSED; exit 1 if missed)
+# The unmutated copy runs first with the same seed (D4J_TEST_SEED, default 1) and must pass.
 # Needs python3 (for the edits), cmake and g++.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,24 @@ MUTANTS=(
   "adam_bias_correction|cuda/optimizers.cu|s.replace('const float step_size = (float)((double)lr / st->bc1);', 'const float step_size = lr;', 1)"
 )
 
+build_and_run() {  # build_and_run DIR: builds the copy in DIR, runs the test with a fixed seed; sets rc
+  if ! { cmake -S "$1/cuda/emu" -B "$1/build" -DCMAKE_BUILD_TYPE=Release -DD4J_CPU_ARCH=x86-64-v3 \
+           -DCMAKE_CXX_STANDARD=17 && cmake --build "$1/build" -j "$JOBS" --target cuda_kernels_emu_test; } \
+         > "$1/build.log" 2>&1; then
+    rc=build; return
+  fi
+  D4J_TEST_SEED=${D4J_TEST_SEED:-1} timeout 600 "$1/build/cuda_kernels_emu_test" > "$1/run.log" 2>&1
+  rc=$?
+}
+
+# The unmutated copy must pass with the same seed, else a "caught" mutant proves nothing.
+rm -rf "$WORK/baseline"; mkdir -p "$WORK/baseline"; cp -r "$NATIVE/cuda" "$NATIVE/include" "$WORK/baseline/"
+build_and_run "$WORK/baseline"
+if [ "$rc" != 0 ]; then
+  echo "BASELINE: the unmutated harness does not pass (rc $rc; see $WORK/baseline): fix that first"; exit 2
+fi
+echo "BASELINE: passes ($(tail -1 "$WORK/baseline/run.log"))"
+
 want=" ${*:-} "
 missed=0
 for m in "${MUTANTS[@]}"; do
@@ -42,13 +61,8 @@ if t == s:
 open(path, "w").write(t)
 PY
   then echo "MUTANT $name: NOT APPLIED (the source changed: update mutants.sh)"; missed=1; continue; fi
-  if ! { cmake -S "$dir/cuda/emu" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DD4J_CPU_ARCH=x86-64-v3 \
-           -DCMAKE_CXX_STANDARD=17 && cmake --build "$dir/build" -j "$JOBS" --target cuda_kernels_emu_test; } \
-         > "$dir/build.log" 2>&1; then
-    echo "MUTANT $name: CAUGHT (does not compile; see $dir/build.log)"; continue
-  fi
-  D4J_TEST_SEED=1 timeout 600 "$dir/build/cuda_kernels_emu_test" > "$dir/run.log" 2>&1
-  rc=$?
+  build_and_run "$dir"
+  if [ "$rc" = build ]; then echo "MUTANT $name: CAUGHT (does not compile; see $dir/build.log)"; continue; fi
   fails=$(grep -c '^FAIL' "$dir/run.log"); problems=$(grep -c '^EMULATOR PROBLEM' "$dir/run.log")
   if [ $rc != 0 ]; then
     echo "MUTANT $name: CAUGHT (exit $rc, $fails failed checks, $problems harness problems; first: $(grep -m1 '^FAIL\|^EMULATOR PROBLEM' "$dir/run.log" | cut -c1-110))"

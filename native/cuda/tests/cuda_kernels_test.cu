@@ -296,12 +296,23 @@ static void test_optimizers() {
                 auto got = dp.down();
                 std::vector<float> dgot(n);
                 ref::vec dwant(n);
-                for (int i = 0; i < n; ++i) { dgot[i] = (float)((double)got[i] - before[i]); dwant[i] = rp[i] - before[i]; }
+                double err2 = 0, want2 = 0, p2 = 0;
+                for (int i = 0; i < n; ++i) {
+                    dgot[i] = (float)((double)got[i] - before[i]);
+                    dwant[i] = rp[i] - before[i];
+                    err2 += (dgot[i] - dwant[i]) * (dgot[i] - dwant[i]);
+                    want2 += dwant[i] * dwant[i];
+                    p2 += rp[i] * rp[i];
+                }
                 char what[160];
                 snprintf(what, sizeof what, "optimizer %s n=%d step %d: params", c.name, n, t);
                 compare(what, got, rp, 1e-6);
-                snprintf(what, sizeof what, "optimizer %s n=%d step %d: update", c.name, n, t);
-                compare(what, dgot, dwant, 2e-4);  // limited by the float rounding of p itself
+                // the update as the float p shows it: within 2e-4 of the reference, plus the rounding of p to float
+                // (half an ulp per element, at most 2^-24 |p|), which dominates when one element moves little
+                const double allowed = 2e-4 * std::sqrt(want2) + std::ldexp(std::sqrt(p2), -24);
+                snprintf(what, sizeof what, "optimizer %s n=%d step %d: update error %.2e <= %.2e", c.name, n, t,
+                         std::sqrt(err2), allowed);
+                expect(std::isfinite(err2) && std::sqrt(err2) <= allowed && dgot.size() == dwant.size(), what);
                 snprintf(what, sizeof what, "optimizer %s n=%d step %d: state", c.name, n, t);
                 compare(what, ds.down(), rs, 1e-5);  // one element of mu b + (1 - d) g can cancel in FP32
             }
@@ -676,15 +687,16 @@ static void test_emulated_failures() {
     std::vector<float> lrs(2, 1e-2f);
     const int before = d4j_emu_problems();
     int64_t step = 0;
+    uint64_t seed = 1;  // a new seed each call: the pinned state buffer then changes between calls
     for (const char* api : {"cudaStreamBeginCapture", "cudaGraphInstantiate", "cudaGraphLaunch"}) {
         d4j_emu_fail_next(api, cudaErrorUnknown);
         int rc = d4j_cuda_net_train(A.net, dx.p, D4J_CUDA_DATA_F32, 1.f, dlab.p, nullptr, nullptr, rows, 0, 8, 2,
-                                    lrs.data(), &step, 1, nullptr);
+                                    lrs.data(), &step, seed++, nullptr);
         expect(rc == D4J_CUDA_ERR_CUDA && step == 0,
                std::string("train with ") + api + " failing: CUDA error reported: " + d4j_cuda_last_error());
     }
     int rc = d4j_cuda_net_train(A.net, dx.p, D4J_CUDA_DATA_F32, 1.f, dlab.p, nullptr, nullptr, rows, 0, 8, 2,
-                                lrs.data(), &step, 1, nullptr);
+                                lrs.data(), &step, seed, nullptr);
     expect(rc == D4J_CUDA_OK && step == 2 && d4j_emu_problems() == before,
            "train after failed captures and launches: 2 steps, no copy raced the host");
 }
