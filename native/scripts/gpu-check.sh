@@ -125,7 +125,7 @@ BIN="$BUILD/cuda"
 
 # ---- is there a usable GPU? (our library's own answer, and the driver's) ------------------------------------------
 if [ "$BUILT" = PASS ]; then
-  PROBE=$("$BIN/cuda_kernels_test" --probe 2>&1); PROBE_RC=$?
+  PROBE=$(timeout --kill-after=5 30 "$BIN/cuda_kernels_test" --probe 2>&1); PROBE_RC=$?
   echo "$PROBE" | tee -a "$OUT_DIR/build.log"
   if [ $PROBE_RC = 0 ]; then GPU=yes
   elif (( NVSMI_GPUS > 0 )); then
