@@ -512,7 +512,9 @@ static void test_net(const NetSpec& s) {
         if (i == 0) {
             compare(std::string(s.name) + ": step 1 loss", {(float)gl}, {rl}, 1e-5);
             compare(std::string(s.name) + ": step 1 gradients [dW; db]", A.grads.down(), rg, 1e-5);
-            compare(std::string(s.name) + ": step 1 params", A.params.down(), R.params, 1e-6);
+            // Adam and RMSprop divide by sqrt(v) + eps: for a gradient element near eps, the FP32 gradient's last
+            // bits move that element's first step by up to a few 1e-3 of lr (the gradients match at ~1e-7 above)
+            compare(std::string(s.name) + ": step 1 params", A.params.down(), R.params, s.opt == ref::SGD ? 1e-6 : 1e-4);
             compare(std::string(s.name) + ": step 1 optimizer state", A.state.down(), R.state, 1e-5);
         }
     }
