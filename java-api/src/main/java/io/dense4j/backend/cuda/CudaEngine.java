@@ -1,9 +1,16 @@
-package io.dense4j.engine;
+package io.dense4j.backend.cuda;
 
+import io.dense4j.backend.kernels.OpCodes;
 import io.dense4j.data.Dataset;
+import io.dense4j.internal.Cuda;
+import io.dense4j.internal.NativeMemory;
+import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CudaKernels;
 import io.dense4j.optim.Optimizer;
-import io.dense4j.tensor.Tensor;
+import io.dense4j.train.LossStats;
+import io.dense4j.train.NonFiniteLossException;
+import io.dense4j.train.TrainingSession;
+import java.util.function.LongConsumer;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
@@ -16,16 +23,15 @@ import org.bytedeco.javacpp.Pointer;
  * state, device copies of the data of a running fit, the row order, staging buffers) and its CUDA networks (one
  * for inference, one per training run). {@link #close()} frees everything.
  *
- * <p>The model's HOST buffers stay the source of truth between operations: parameters are uploaded lazily
- * when the host copy changed ({@link #hostParamsChanged()}), and downloaded at the end of every epoch and of
- * every fit, with the optimizer state, so saving, {@code parameters()}, early stopping and checkpoints work
- * unchanged. Layouts are the CPU engine's (one contiguous buffer W0, b0, W1, b1...; state slot j of parameter
- * i at {@code j*n + i}).
+ * <p>The backend's HOST buffers stay the source of truth between operations: parameters are uploaded lazily
+ * when the host copy changed ({@link #hostParamsChanged()}), and downloaded when they are read
+ * ({@link #syncToHost()}: callbacks, saves) and at the end of every fit, with the optimizer state. Layouts are the
+ * CPU backend's (one contiguous buffer W0, b0, W1, b1...; state slot j of parameter i at {@code j*n + i}).
  *
  * <p>Thread-safe: every operation holds one lock per model (the GPU work of a model is serialized), and
  * selects the device for the calling thread first (the native current device is per thread).
  */
-public final class CudaEngine implements AutoCloseable {
+final class CudaEngine implements AutoCloseable {
     /** Rows per kernel pass of the inference network (it processes any row count in such chunks). */
     public static final int INFERENCE_BATCH = 1024;
     /** Rows per host-to-device round trip of evaluate / predict from host memory (bounds the staging buffers). */
@@ -35,7 +41,7 @@ public final class CudaEngine implements AutoCloseable {
 
     private final int device;
     private final Architecture arch;
-    private final Tensor hostParams;
+    private final FloatPointer hostParams;
     private final long n;
     private final int in;
     private final int out;
@@ -50,6 +56,7 @@ public final class CudaEngine implements AutoCloseable {
     private Cuda.Buffer optState;  // idem; uploaded from the host at the start of every run
     private boolean deviceStale;   // the host parameters changed since the last upload
     private boolean hostStale;     // the device parameters were trained since the last download
+    private boolean optStateStale; // the device optimizer state was trained since the last download
     private CudaKernels.d4j_cuda_net inference;
     private int inferenceLoss = -1;
     private Cuda.Buffer stageX;
@@ -70,7 +77,7 @@ public final class CudaEngine implements AutoCloseable {
      * @param upload copy the host parameters now (else at the first use, e.g. after a fit initialized them)
      * @throws UnsupportedOperationException when CUDA or that device is not available
      */
-    public CudaEngine(int device, Architecture arch, Tensor hostParams, boolean upload) {
+    CudaEngine(int device, Architecture arch, FloatPointer hostParams, boolean upload) {
         Cuda.load();
         this.device = device;
         this.arch = arch;
@@ -79,12 +86,8 @@ public final class CudaEngine implements AutoCloseable {
         this.in = arch.inputs();
         this.out = arch.outputs();
         this.sizes = arch.sizes().clone();
-        this.acts = new int[arch.layers()];
-        for (int i = 0; i < acts.length; i++) {
-            acts[i] = arch.activations()[i].nativeCode();
-        }
-        this.dropout = arch.dropout().clone();
-        hostParams.requireShape("parameter buffer", n);
+        this.acts = OpCodes.activations(arch);
+        this.dropout = arch.dropout();
         lock.lock();
         try {
             Cuda.select(device);
@@ -102,12 +105,12 @@ public final class CudaEngine implements AutoCloseable {
     }
 
     /** The CUDA device index. */
-    public int device() {
+    int device() {
         return device;
     }
 
     /** The host parameters changed (initialize, setParameters, load): upload them before the next GPU use. */
-    public void hostParamsChanged() {
+    void hostParamsChanged() {
         lock.lock();
         try {
             deviceStale = true;
@@ -118,11 +121,29 @@ public final class CudaEngine implements AutoCloseable {
     }
 
     /** Copies trained device parameters to the host buffer if the device copy is newer. */
-    public void syncToHost() {
+    void syncToHost() {
         lock.lock();
         try {
             enter(false);
             downloadParams();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Copies the device optimizer state to {@code hostOptState} if a running fit trained it since the last copy
+     * (a checkpoint saved by a callback in the middle of a fit reads it; the end of a fit copies it anyway).
+     */
+    void syncOptimizerStateToHost(FloatPointer hostOptState) {
+        lock.lock();
+        try {
+            if (optStateStale && optState != null && !closed) {
+                enter(false);
+                Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState, optState.ptr(), optState.bytes),
+                        "copying the optimizer state to the host");
+                optStateStale = false;
+            }
         } finally {
             lock.unlock();
         }
@@ -134,9 +155,9 @@ public final class CudaEngine implements AutoCloseable {
      * Forward pass over rows [firstRow, firstRow+count) of host arrays (all at position 0): {@code x} [N, in],
      * {@code labels} [N] or {@code targets} [N, out] (may be null); {@code hostOut} (may be null) receives
      * {@code count} rows of activated outputs from its row 0. Streams through device staging buffers. Returns
-     * the loss sum, correct count and rows (zero without labels/targets), as {@link CpuNetwork#forward}.
+     * the loss stats (zero without labels/targets), as the CPU backend's forward pass.
      */
-    public double[] forward(int lossCode, FloatPointer x, long firstRow, long count, FloatPointer hostOut,
+    LossStats forward(int lossCode, FloatPointer x, long firstRow, long count, FloatPointer hostOut,
                             IntPointer labels, FloatPointer targets) {
         lock.lock();
         try {
@@ -166,7 +187,7 @@ public final class CudaEngine implements AutoCloseable {
                             (long) c * out * 4), "copying outputs to the host");
                 }
             }
-            return st;
+            return new LossStats(st[0], st[1], st[2]);
         } finally {
             lock.unlock();
         }
@@ -176,7 +197,7 @@ public final class CudaEngine implements AutoCloseable {
      * Activated outputs of already-normalized rows into {@code result} (rows.length arrays of width out): the
      * latency path of single-row predict (one upload, one forward pass, one download per 256 rows).
      */
-    public void predict(int lossCode, float[][] rows, float[][] result) {
+    void predict(int lossCode, float[][] rows, float[][] result) {
         lock.lock();
         try {
             enter(true);
@@ -216,28 +237,30 @@ public final class CudaEngine implements AutoCloseable {
      *
      * @param train        normalized training data; rows [0, nTrain) are trained on
      * @param hostOptState the model's host optimizer state [3n] (read now, written back at close)
+     * @param stepSink     receives the optimizer step after every call (also a failed one)
      */
-    public TrainingRun startTraining(int lossCode, boolean sparseLabels, int batch, Optimizer opt, Tensor hostOptState,
-                                     long step, Dataset train, int nTrain) {
+    TrainingSession startTraining(int lossCode, boolean sparseLabels, int batch, Optimizer opt,
+                                  FloatPointer hostOptState, long step, LongConsumer stepSink, Dataset train,
+                                  int nTrain) {
         lock.lock();
         try {
             enter(true);
-            hostOptState.requireShape("optimizer state", n * CudaKernels.OPT_STATE_PER_PARAM);
             if (grads == null) {
                 grads = new Cuda.Buffer(n * 4, "the gradients");
                 optState = new Cuda.Buffer(n * 4 * CudaKernels.OPT_STATE_PER_PARAM, "the optimizer state");
             }
-            h2d(optState, hostOptState.floats(), optState.bytes);
-            return new CudaTrainingRun(lossCode, sparseLabels, batch, opt, hostOptState, step, train, nTrain);
+            h2d(optState, hostOptState, optState.bytes);
+            return new CudaTrainingRun(lossCode, sparseLabels, batch, opt, hostOptState, step, stepSink, train, nTrain);
         } finally {
             lock.unlock();
         }
     }
 
-    private final class CudaTrainingRun implements TrainingRun {
+    private final class CudaTrainingRun implements TrainingSession {
         private final int lossCode;
         private final boolean sparse;
-        private final Tensor hostOptState;
+        private final FloatPointer hostOptState;
+        private final LongConsumer stepSink;
         private final int nTrain;
         private final long[] step = new long[1];
         private final double[] st = new double[3];
@@ -246,11 +269,12 @@ public final class CudaEngine implements AutoCloseable {
         private final IntPointer hostOrder;
         private CudaKernels.d4j_cuda_net net;
 
-        CudaTrainingRun(int lossCode, boolean sparse, int batch, Optimizer opt, Tensor hostOptState, long step0,
-                        Dataset train, int nTrain) {
+        CudaTrainingRun(int lossCode, boolean sparse, int batch, Optimizer opt, FloatPointer hostOptState, long step0,
+                        LongConsumer stepSink, Dataset train, int nTrain) {
             this.lossCode = lossCode;
             this.sparse = sparse;
             this.hostOptState = hostOptState;
+            this.stepSink = stepSink;
             this.nTrain = nTrain;
             this.step[0] = step0;
             IntPointer ho = null;
@@ -260,8 +284,9 @@ public final class CudaEngine implements AutoCloseable {
                 ord = new Cuda.Buffer((long) nTrain * 4, "the row order");
                 ho = new IntPointer(nTrain);
                 CudaKernels.d4j_cuda_net h = CudaKernels.d4j_cuda_net_create(arch.layers(), sizes, acts, dropout,
-                        lossCode, batch, params.floats(0), grads.floats(0), opt.kind().nativeCode(), opt.hp(),
-                        optState.floats(0), opt.clipNorm(), opt.clipValue());
+                        lossCode, batch, params.floats(0), grads.floats(0), OpCodes.optimizer(opt),
+                        OpCodes.hyperparameters(opt), optState.floats(0), (float) opt.clipNorm(),
+                        (float) opt.clipValue());
                 if (h == null || h.isNull()) {
                     throw new IllegalStateException("creating the CUDA training network failed: " + CudaKernels.lastError());
                 }
@@ -298,7 +323,7 @@ public final class CudaEngine implements AutoCloseable {
         }
 
         @Override
-        public double[] train(long first, int batch, int nBatches, float[] lrs, long seed) {
+        public LossStats train(long first, int batch, int nBatches, float[] lrs, long seed) {
             lock.lock();
             try {
                 enter(true);
@@ -307,15 +332,21 @@ public final class CudaEngine implements AutoCloseable {
                         sparse ? data.labels.ints(0) : null, sparse ? null : data.targets.floats(0), order.ints(0),
                         nTrain, first, batch, nBatches, lrs, step, seed, st);
                 hostStale = true; // even after a failure, the updates before it were applied
+                optStateStale = true;
+                stepSink.accept(step[0]);
+                if (rc == CudaKernels.ERR_NONFINITE) {
+                    throw new NonFiniteLossException("the loss became NaN or infinite at training step " + (step[0] + 1)
+                            + "; the update was not applied. Lower the learning rate, clip gradients, or check the data");
+                }
                 Cuda.check(rc, "training step " + (step[0] + 1));
-                return st.clone();
+                return new LossStats(st[0], st[1], st[2]);
             } finally {
                 lock.unlock();
             }
         }
 
         @Override
-        public double[] stats(Dataset d, int first, int count) {
+        public LossStats evaluate(Dataset d, int first, int count) {
             lock.lock();
             try {
                 enter(true);
@@ -325,15 +356,10 @@ public final class CudaEngine implements AutoCloseable {
                 Cuda.check(CudaKernels.d4j_cuda_net_forward(inference, dd.x.at((long) first * in * 4),
                         CudaKernels.DATA_F32, 1f, count, null, sparse ? dd.labels.ints(first) : null,
                         sparse ? null : dd.targets.floats((long) first * out), stats), "the validation pass");
-                return stats.clone();
+                return new LossStats(stats[0], stats[1], stats[2]);
             } finally {
                 lock.unlock();
             }
-        }
-
-        @Override
-        public void syncToHost() {
-            CudaEngine.this.syncToHost();
         }
 
         @Override
@@ -348,8 +374,9 @@ public final class CudaEngine implements AutoCloseable {
                         // the host copies are the source of truth between operations
                         Cuda.select(device);
                         downloadParams();
-                        Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState.floats(), optState.ptr(),
+                        Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostOptState, optState.ptr(),
                                 optState.bytes), "copying the optimizer state to the host");
+                        optStateStale = false;
                     }
                 } finally {
                     CudaKernels.d4j_cuda_net_destroy(net);
@@ -391,13 +418,13 @@ public final class CudaEngine implements AutoCloseable {
         Cuda.Buffer lab = null;
         Cuda.Buffer tgt = null;
         try {
-            h2d(x, d.features().floats(), x.bytes);
+            h2d(x, NativeMemory.floats(d.features()), x.bytes);
             if (sparse) {
                 lab = new Cuda.Buffer(rows * 4, "the labels");
-                h2d(lab, d.labels().ints(), lab.bytes);
+                h2d(lab, NativeMemory.ints(d.labels()), lab.bytes);
             } else {
                 tgt = new Cuda.Buffer(rows * out * 4, "the targets");
-                h2d(tgt, d.targets().floats(), tgt.bytes);
+                h2d(tgt, NativeMemory.floats(d.targets()), tgt.bytes);
             }
         } catch (RuntimeException e) {
             x.close();
@@ -434,7 +461,7 @@ public final class CudaEngine implements AutoCloseable {
 
     private void ensureParams() {
         if (deviceStale) {
-            h2d(params, hostParams.floats(), n * 4);
+            h2d(params, hostParams, n * 4);
             deviceStale = false;
             hostStale = false;
         }
@@ -442,7 +469,7 @@ public final class CudaEngine implements AutoCloseable {
 
     private void downloadParams() {
         if (hostStale) {
-            Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostParams.floats(), params.ptr(), n * 4),
+            Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(hostParams, params.ptr(), n * 4),
                     "copying the parameters to the host");
             hostStale = false;
         }

@@ -1,17 +1,17 @@
-package io.dense4j.engine;
+package io.dense4j.internal;
 
 import io.dense4j.nativelib.CudaKernels;
 import java.nio.charset.StandardCharsets;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * The one place where Java touches the CUDA binding outside {@link CudaEngine}: lazy loading, device queries,
- * device selection, return-code translation and device allocations.
+ * The one place where Java touches the CUDA runtime of our kernel library outside the CUDA backend: lazy loading,
+ * device queries, device selection, return-code translation and device allocations.
  *
  * <p>The binding ({@link CudaKernels}, libdense4j_cuda) is loaded only when CUDA is first asked for, so a
  * CPU-only program never loads it. Any loading failure and {@code ERR_NO_DEVICE} become an
  * {@link UnsupportedOperationException} whose message says why (the library's own text where it has one).
- * Internal: use {@link io.dense4j.tensor.Device} and {@link io.dense4j.Sequential#to}.
+ * Internal (not exported): applications use {@code Device} and {@code Sequential.to}.
  */
 public final class Cuda {
     private static final Object LOAD_LOCK = new Object();
@@ -94,8 +94,10 @@ public final class Cuda {
     }
 
     /**
-     * Translates a return code of the CUDA library into the exception the CPU engine would throw for the same
+     * Translates a return code of the CUDA library into the exception the CPU backend would throw for the same
      * condition, with the library's message (read at once: it is thread-local and overwritten by the next call).
+     * {@code ERR_NONFINITE} is the training calls' business: they turn it into a NonFiniteLossException before
+     * calling this.
      */
     public static void check(int rc, String what) {
         if (rc == CudaKernels.OK) {
@@ -104,9 +106,7 @@ public final class Cuda {
         String msg = CudaKernels.lastError();
         String detail = msg.isEmpty() ? "" : ": " + msg;
         switch (rc) {
-            case CudaKernels.ERR_NONFINITE -> throw new NonFiniteLossException(
-                    "the loss became NaN or infinite at " + what
-                            + "; the update was not applied. Lower the learning rate, clip gradients, or check the data");
+            case CudaKernels.ERR_NONFINITE -> throw new ArithmeticException("non-finite values during " + what + detail);
             case CudaKernels.ERR_ARGUMENT -> throw new IllegalArgumentException(
                     "CUDA kernels rejected the arguments of " + what + detail);
             case CudaKernels.ERR_NO_DEVICE -> throw new UnsupportedOperationException(
@@ -135,11 +135,11 @@ public final class Cuda {
      * One device allocation. The pointer is opaque to Java: it is only ever passed back to the library
      * (never {@code get}/{@code put}, which would dereference GPU memory on the host).
      */
-    static final class Buffer implements AutoCloseable {
-        final long bytes;
+    public static final class Buffer implements AutoCloseable {
+        public final long bytes;
         private Pointer ptr;
 
-        Buffer(long bytes, String what) {
+        public Buffer(long bytes, String what) {
             this.bytes = bytes;
             Pointer p = CudaKernels.d4j_cuda_malloc(Math.max(bytes, 4));
             if (p == null || p.isNull()) {
@@ -149,7 +149,7 @@ public final class Cuda {
         }
 
         /** The base pointer (position 0); views are made with {@link #at}, {@link #floats}, {@link #ints}. */
-        Pointer ptr() {
+        public Pointer ptr() {
             if (ptr == null) {
                 throw new IllegalStateException("device buffer was freed");
             }
@@ -160,17 +160,17 @@ public final class Cuda {
          * An untyped view {@code byteOffset} bytes in, for the {@code void*} parameters (JavaCPP applies the
          * position of a {@code void*} argument in bytes).
          */
-        Pointer at(long byteOffset) {
+        public Pointer at(long byteOffset) {
             return new Pointer(ptr()).position(byteOffset);
         }
 
         /** A {@code float*} view starting at element {@code offset}. */
-        org.bytedeco.javacpp.FloatPointer floats(long offset) {
+        public org.bytedeco.javacpp.FloatPointer floats(long offset) {
             return new org.bytedeco.javacpp.FloatPointer(ptr()).position(offset);
         }
 
         /** An {@code int32_t*} view starting at element {@code offset}. */
-        org.bytedeco.javacpp.IntPointer ints(long offset) {
+        public org.bytedeco.javacpp.IntPointer ints(long offset) {
             return new org.bytedeco.javacpp.IntPointer(ptr()).position(offset);
         }
 

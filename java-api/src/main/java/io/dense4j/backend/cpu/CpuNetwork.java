@@ -1,8 +1,10 @@
-package io.dense4j.engine;
+package io.dense4j.backend.cpu;
 
+import io.dense4j.backend.kernels.OpCodes;
+import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CpuKernels;
-import io.dense4j.optim.Optimizer;
-import io.dense4j.tensor.Tensor;
+import io.dense4j.train.LossStats;
+import io.dense4j.train.NonFiniteLossException;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -12,8 +14,7 @@ import org.bytedeco.javacpp.LongPointer;
  * One native network (d4j_net) over borrowed parameter, gradient and optimizer-state buffers, with its
  * own workspace. Owns every native object it creates; {@link #close()} frees them. Not thread-safe.
  */
-public final class CpuNetwork implements AutoCloseable {
-    private final Architecture arch;
+final class CpuNetwork implements AutoCloseable {
     private final int maxBatch;
     private final IntPointer sizes;
     private final IntPointer acts;
@@ -23,24 +24,20 @@ public final class CpuNetwork implements AutoCloseable {
     private final LongPointer step = new LongPointer(1);
     private CpuKernels.d4j_net handle;
 
-    private CpuNetwork(Architecture arch, int lossCode, int maxBatch, Tensor params, Tensor grads,
-                       Optimizer opt, Tensor optState) {
+    /**
+     * @param grads    null for an inference-only network (then optimizer settings are ignored)
+     * @param optCode  optimizer code, hp its {@code D4J_OPT_HP_COUNT} hyperparameters (null for inference)
+     */
+    private CpuNetwork(Architecture arch, int lossCode, int maxBatch, FloatPointer params, FloatPointer grads,
+                       int optCode, float[] hpValues, FloatPointer optState, float clipNorm, float clipValue) {
         CpuKernels.load();
-        this.arch = arch;
         this.maxBatch = maxBatch;
         this.sizes = new IntPointer(arch.sizes());
-        int[] actCodes = new int[arch.layers()];
-        for (int i = 0; i < actCodes.length; i++) {
-            actCodes[i] = arch.activations()[i].nativeCode();
-        }
-        this.acts = new IntPointer(actCodes);
+        this.acts = new IntPointer(OpCodes.activations(arch));
         this.dropout = new FloatPointer(arch.dropout());
-        this.hp = new FloatPointer(opt == null ? new float[CpuKernels.OPT_HP_COUNT] : opt.hp());
-        params.requireShape("parameter buffer", arch.parameterCount());
+        this.hp = new FloatPointer(hpValues == null ? new float[CpuKernels.OPT_HP_COUNT] : hpValues);
         CpuKernels.d4j_net h = CpuKernels.d4j_net_create(arch.layers(), sizes, acts, dropout, lossCode, maxBatch,
-                params.floats(), grads == null ? null : grads.floats(),
-                opt == null ? 0 : opt.kind().nativeCode(), hp, optState == null ? null : optState.floats(),
-                opt == null ? 0f : opt.clipNorm(), opt == null ? 0f : opt.clipValue());
+                params, grads, optCode, hp, optState, clipNorm, clipValue);
         if (h == null || h.isNull()) {
             freeArrays();
             throw new IllegalStateException("native network creation failed for sizes "
@@ -49,31 +46,27 @@ public final class CpuNetwork implements AutoCloseable {
         this.handle = h;
     }
 
-    /** A network that trains: gradients and optimizer state are required. */
-    public static CpuNetwork forTraining(Architecture arch, int lossCode, int maxBatch, Tensor params, Tensor grads,
-                                         Optimizer opt, Tensor optState) {
-        return new CpuNetwork(arch, lossCode, maxBatch, params, grads, opt, optState);
+    /** A network that trains the given buffers in place: gradients and optimizer state are required. */
+    static CpuNetwork forTraining(Architecture arch, int lossCode, int maxBatch, FloatPointer params, FloatPointer grads,
+                                  int optCode, float[] hp, FloatPointer optState, float clipNorm, float clipValue) {
+        return new CpuNetwork(arch, lossCode, maxBatch, params, grads, optCode, hp, optState, clipNorm, clipValue);
     }
 
     /** A forward-only network (shares the read-only params with others). */
-    public static CpuNetwork forInference(Architecture arch, int lossCode, int maxBatch, Tensor params) {
-        return new CpuNetwork(arch, lossCode, maxBatch, params, null, null, null);
+    static CpuNetwork forInference(Architecture arch, int lossCode, int maxBatch, FloatPointer params) {
+        return new CpuNetwork(arch, lossCode, maxBatch, params, null, 0, null, null, 0f, 0f);
     }
 
-    public int maxBatch() {
+    int maxBatch() {
         return maxBatch;
     }
 
-    public Architecture architecture() {
-        return arch;
-    }
-
     /** Sets the optimizer step counter (number of updates done so far). */
-    public void setStep(long s) {
+    void setStep(long s) {
         step.put(0, s);
     }
 
-    public long step() {
+    long step() {
         return step.get(0);
     }
 
@@ -81,23 +74,23 @@ public final class CpuNetwork implements AutoCloseable {
      * Runs {@code nBatches} training steps in one native call; see d4j_net_train. Returns the stats of
      * these steps: loss sum, correct count, rows.
      */
-    public double[] train(Tensor x, Tensor labels, Tensor targets, IntPointer order, long nOrder, long first,
-                          int batch, int nBatches, FloatPointer lrs, long seed) {
+    LossStats train(FloatPointer x, IntPointer labels, FloatPointer targets, IntPointer order, long nOrder, long first,
+                    int batch, int nBatches, FloatPointer lrs, long seed) {
         checkOpen();
         stats.put(0, 0).put(1, 0).put(2, 0);
-        int rc = CpuKernels.d4j_net_train(handle, x.floats(), labels == null ? null : labels.ints(),
-                targets == null ? null : targets.floats(), order, nOrder, first, batch, nBatches, lrs, step, seed, stats);
+        int rc = CpuKernels.d4j_net_train(handle, x, labels, targets, order, nOrder, first, batch, nBatches, lrs, step,
+                seed, stats);
         check(rc, "training step " + (step.get(0) + 1));
-        return new double[] {stats.get(0), stats.get(1), stats.get(2)};
+        return new LossStats(stats.get(0), stats.get(1), stats.get(2));
     }
 
     /** Forward pass over n rows starting at row pointer x; outputs to out (may be null); returns stats. */
-    public double[] forward(FloatPointer x, long n, FloatPointer out, IntPointer labels, FloatPointer targets) {
+    LossStats forward(FloatPointer x, long n, FloatPointer out, IntPointer labels, FloatPointer targets) {
         checkOpen();
         stats.put(0, 0).put(1, 0).put(2, 0);
         int rc = CpuKernels.d4j_net_forward(handle, x, n, out, labels, targets, stats);
         check(rc, "forward pass");
-        return new double[] {stats.get(0), stats.get(1), stats.get(2)};
+        return new LossStats(stats.get(0), stats.get(1), stats.get(2));
     }
 
     private static void check(int rc, String what) {

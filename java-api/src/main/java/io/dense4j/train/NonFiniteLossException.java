@@ -1,4 +1,4 @@
-package io.dense4j.engine;
+package io.dense4j.train;
 
 /** Training stopped because the loss became NaN or infinite; the offending update was not applied. */
 public class NonFiniteLossException extends ArithmeticException {
