@@ -9,6 +9,8 @@ import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SelectorManager;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.io.ssl.SslConnection;
+import org.eclipse.jetty.io.ssl.SslHandshakeListener;
 import org.eclipse.jetty.server.AbstractConnector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
@@ -56,7 +58,8 @@ import java.util.function.Supplier;
  *
  * <p><b>Deadlines</b>, by the phase of each connection ({@link GuardedConnection.Phase}): the headers of a
  * request within the header timeout of its first byte, or of the connection's opening (TLS handshake
- * included; for probation, the shorter probation timeout); a pipelined request behind the previous one counts
+ * included; on probation, the shorter probation timeout, from the end of the TLS handshake if there is one:
+ * a probe's handshake may wait behind a flood of others); a pipelined request behind the previous one counts
  * from when the previous one is answered (noticed within one sweep); the body within the body timeout of the
  * headers, else 408; an answered connection that ends, or a request being failed, is cut after
  * {@link #LINGER_MS}. Idle kept-alive connections are left to the idle timeout. Bodies up to
@@ -64,7 +67,7 @@ import java.util.function.Supplier;
  * every connection four times a second.
  */
 final class ConnectionGuard extends AbstractLifeCycle implements Connection.Listener, SelectorManager.AcceptListener,
-        Graceful {
+        SslHandshakeListener, Graceful {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final long SWEEP_MS = 250;
     /** How long a connection that is answered and ending, or whose request is being failed, may stay open. */
@@ -285,6 +288,12 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         EndPoint ep = c.getEndPoint();
         if (ep instanceof SocketChannelEndPoint) { // the TCP connection itself (under TLS, the encrypted side)
             admit(ep);
+            if (c instanceof SslConnection) {
+                GuardedConnection g = bySocket.get(ep);
+                if (g != null) {
+                    g.handshaking(true);
+                }
+            }
         }
         if (c instanceof HttpConnection http) {
             GuardedConnection g = bySocket.get(socketOf(ep));
@@ -306,6 +315,20 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                 }
                 limitAccepting();
             }
+        }
+    }
+
+    /**
+     * The TLS handshake is done: a connection on probation owes its request within the probation timeout from
+     * now (the handshake itself is bounded by the header timeout, so that a probe's handshake that waits behind
+     * a flood of others still completes).
+     */
+    @Override
+    public void handshakeSucceeded(Event event) {
+        GuardedConnection g = event.getEndPoint() == null ? null : bySocket.get(socketOf(event.getEndPoint()));
+        if (g != null) {
+            g.handshaking(false);
+            g.move(Phase.HEADERS, Phase.HEADERS, System.nanoTime());
         }
     }
 
@@ -388,10 +411,12 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                 long age = now - g.since();
                 switch (g.phase()) {
                     case HEADERS -> {
-                        if (age > (g.probation ? probationHeader : header)) {
+                        boolean probation = g.probation && !g.handshaking(); // the handshake: the header timeout
+                        if (age > (probation ? probationHeader : header)) {
                             headerTimeouts.increment();
-                            close(g, "request headers not received within "
-                                    + (g.probation ? limits.probationTimeout() : limits.headerTimeout()).toMillis() + " ms");
+                            close(g, (g.handshaking() ? "TLS handshake and request headers" : "request headers")
+                                    + " not received within "
+                                    + (probation ? limits.probationTimeout() : limits.headerTimeout()).toMillis() + " ms");
                         }
                     }
                     case IDLE -> {

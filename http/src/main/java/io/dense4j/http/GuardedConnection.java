@@ -38,12 +38,22 @@ final class GuardedConnection {
     private volatile long bytesAtIdle;
     private volatile HttpConnection http;
     private final AtomicBoolean shed = new AtomicBoolean();
+    private volatile boolean handshaking;
 
     GuardedConnection(EndPoint socket, ClientShares.Client client, boolean probation, long now) {
         this.socket = socket;
         this.client = client;
         this.probation = probation;
         this.since = now;
+    }
+
+    /** True while its TLS handshake is in progress. */
+    boolean handshaking() {
+        return handshaking;
+    }
+
+    void handshaking(boolean v) {
+        handshaking = v;
     }
 
     /** Marks this connection as shed to make room; false if it already was. */

@@ -170,7 +170,8 @@ public record ServerConfig(
      * @param bodyTimeout                from the last header to the last body byte (then 408)
      * @param idleTimeout                a connection with nothing to do (or no byte for this long, either way) is
      *                                   closed
-     * @param probationTimeout           the header timeout of a connection on probation
+     * @param probationTimeout           the header timeout of a connection on probation (under TLS, from the end of
+     *                                   the handshake, which the header timeout bounds)
      */
     public record ClientLimits(int maxConnectionsPerClient, int maxConnections, int maxActiveRequestsPerClient,
                                Duration headerTimeout, Duration bodyTimeout, Duration idleTimeout,

@@ -311,8 +311,8 @@ class TlsTest {
     @Test
     void overItsShareATlsClientGetsAnswersNotClosedConnections() throws Exception {
         ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
-        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls)
-                .clients(ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(2)))) {
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).clients(ServerConfig.ClientLimits.defaults()
+                .withMaxConnectionsPerClient(2).withProbationTimeout(Duration.ofSeconds(1)).withHeaderTimeout(Duration.ofSeconds(5))))) {
             int port = f.server.port();
             SSLContext ssl = sslContext(null);
             List<SSLSocket> held = new ArrayList<>();
@@ -324,6 +324,15 @@ class TlsTest {
                 }
                 assertEquals(429, httpsStatus(ssl, port, "/v2/models/iris"));
                 assertEquals(200, httpsStatus(ssl, port, "/v2/health/ready"));
+                // a probe whose handshake starts late (it waited behind others') still has its probation time after it
+                try (Socket tcp = new Socket("127.0.0.1", port)) {
+                    Thread.sleep(1500); // past the probation timeout, within the header timeout
+                    SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket(tcp, "127.0.0.1", port, true);
+                    s.setSoTimeout(5000);
+                    s.startHandshake();
+                    s.getOutputStream().write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                    assertEquals("HTTP/1.1 200", new String(s.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1));
+                }
             } finally {
                 for (SSLSocket s : held) {
                     s.close();
