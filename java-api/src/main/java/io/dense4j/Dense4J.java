@@ -1,6 +1,6 @@
 package io.dense4j;
 
-import io.dense4j.nativelib.CpuKernels;
+import io.dense4j.backend.cpu.CpuBackend;
 
 /** Process-wide settings of the native engine. */
 public final class Dense4J {
@@ -13,10 +13,10 @@ public final class Dense4J {
      * pool slows down badly when another process holds a core; large batches gain from more.
      */
     public static void setThreads(int n) {
-        CpuKernels.d4j_set_num_threads(n);
+        CpuBackend.setThreads(n);
     }
 
     public static int threads() {
-        return CpuKernels.d4j_get_num_threads();
+        return CpuBackend.threads();
     }
 }

@@ -1,5 +1,6 @@
 package io.dense4j.cli;
 
+import io.dense4j.io.AtomicFiles;
 import io.dense4j.train.EpochLog;
 import io.dense4j.train.History;
 import java.awt.Color;
@@ -114,14 +115,10 @@ public final class Plots {
         g.dispose();
         Path abs = png.toAbsolutePath();
         Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-        try {
-            if (!ImageIO.write(all, "png", tmp.toFile())) {
+        AtomicFiles.write(abs, ch -> {
+            if (!ImageIO.write(all, "png", java.nio.channels.Channels.newOutputStream(ch))) {
                 throw new IOException("no PNG writer in this JDK");
             }
-            Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 }

@@ -381,10 +381,10 @@ public final class ConfigAdapter {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(p + "/type", e.getMessage());
         }
-        List<String> names = new ArrayList<>(List.of(switch (opt.kind()) {
-            case SGD -> new String[] {"momentum", "dampening", "weight_decay", "nesterov"};
-            case ADAM, ADAMW -> new String[] {"beta1", "beta2", "eps", "weight_decay", "amsgrad"};
-            case RMSPROP -> new String[] {"alpha", "eps", "weight_decay", "momentum", "centered"};
+        List<String> names = new ArrayList<>(List.of(switch (opt.typeName()) {
+            case "sgd" -> new String[] {"momentum", "dampening", "weight_decay", "nesterov"};
+            case "adam", "adamw" -> new String[] {"beta1", "beta2", "eps", "weight_decay", "amsgrad"};
+            default -> new String[] {"alpha", "eps", "weight_decay", "momentum", "centered"};
         }));
         Set<String> allowed = new java.util.HashSet<>(names);
         allowed.addAll(Set.of("type", "learning_rate", "schedule", "clip_norm", "clip_value"));
