@@ -175,11 +175,15 @@ class TrainingApiTest {
 
         String spec = """
                 {"type": "tune", "name": "iris lr", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2, "seed": 3}},
-                 "config": {"layers": [{"type": "dense", "units": 8, "activation": "relu"},
-                                       {"type": "dense", "units": 3, "activation": "softmax"}],
-                            "loss": "sparse_categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
-                            "preprocessing": "standardize", "training": {"epochs": 4, "batch_size": 16, "seed": 2}},
-                 "tune": {"search_space": {"/optimizer/learning_rate": {"type": "choice", "values": [0.0003, 0.003, 0.03]}},
+                 "config": {"model": {"class_name": "Sequential", "config_version": 2,
+                                      "layers": [{"type": "dense", "units": 8, "activation": "relu"},
+                                                 {"type": "dense", "units": 3, "activation": "softmax"}],
+                                      "preprocessing": {"type": "standardize"},
+                                      "compile_config": {"optimizer": {"type": "adam", "learning_rate": 0.01},
+                                                         "loss": "sparse_categorical_crossentropy"}},
+                            "fit": {"epochs": 4, "batch_size": 16, "seed": 2}},
+                 "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate":
+                                               {"type": "choice", "values": [0.0003, 0.003, 0.03]}},
                           "sampler": {"type": "grid"}, "max_trials": 3, "max_parallel_trials": 2,
                           "objective": {"type": "kfold", "k": 2},
                           "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}},
@@ -197,7 +201,7 @@ class TrainingApiTest {
         assertEquals(3, job.get("trials").size(), job.toString());
         for (JsonNode t : job.get("trials")) {
             assertTrue(List.of("completed", "stopped").contains(t.get("state").asText()), t.toString());
-            assertTrue(t.at("/params").has("/optimizer/learning_rate"), t.toString());
+            assertTrue(t.at("/params").has("/model/compile_config/optimizer/learning_rate"), t.toString());
         }
         int best = job.at("/result/best_trial").asInt();
         assertEquals(1, job.at("/result/registered/version").asInt());

@@ -68,13 +68,13 @@ class TrainingBadInputTest {
         assertTrue(submitError("{}", 400).startsWith("/type"));
         assertTrue(submitError("{\"type\": \"fit\"}", 400).startsWith("/type: expected train, tune or evaluate"));
         assertTrue(submitError("{\"type\": \"train\", \"dataset\": {\"sha256\": \"abc\"}}", 400).startsWith("/dataset/sha256"));
-        assertTrue(submitError(trainSpec(sha, strong, 0, ""), 400).startsWith("/config/training/epochs"));
+        assertTrue(submitError(trainSpec(sha, strong, 0, ""), 400).startsWith("/config/fit"));
         assertTrue(submitError(trainSpec(sha, "{\"type\": \"adam\", \"learning_rate\": -1}", 1, ""), 400)
-                .startsWith("/config/optimizer"));
+                .startsWith("/config/model/compile_config/optimizer/learning_rate"));
         assertTrue(submitError(trainSpec(sha, strong, 1, ", \"colour\": \"red\""), 400).contains("colour"));
         assertTrue(submitError(trainSpec(sha, strong, 1, ", \"promote\": \"always\""), 400).startsWith("/promote"));
         String classes = submitError(trainSpec(sha, strong, 1, "").replace("\"units\": 3", "\"units\": 5"), 400);
-        assertTrue(classes.startsWith("/config/layers") && classes.contains("3 classes"), classes);
+        assertTrue(classes.startsWith("/config/model/layers") && classes.contains("3 classes"), classes);
         assertTrue(submitError(trainSpec(sha, strong, 1, "").replace("\"sha256\": \"" + sha + "\"",
                 "\"sha256\": \"" + sha + "\", \"holdout\": \"test_split\""), 400).contains("no test split"));
         assertTrue(submitError(trainSpec("e".repeat(64), strong, 1, ""), 404).contains("no data set " + "e".repeat(64)));

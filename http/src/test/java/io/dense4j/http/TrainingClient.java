@@ -184,11 +184,13 @@ public class TrainingClient {
     public static String trainSpec(String sha, String optimizer, int epochs, String extra) {
         return """
                 {"type": "train", "dataset": {"sha256": "%s"},
-                 "config": {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
-                                       {"type": "dense", "units": 3, "activation": "softmax"}],
-                            "loss": "sparse_categorical_crossentropy", "optimizer": %s,
-                            "preprocessing": "standardize",
-                            "training": {"epochs": %d, "batch_size": 16, "seed": 1}}%s}""".formatted(sha, optimizer, epochs,
+                 "config": {"model": {"class_name": "Sequential", "config_version": 2,
+                                      "layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                                                 {"type": "dense", "units": 3, "activation": "softmax"}],
+                                      "preprocessing": {"type": "standardize"},
+                                      "compile_config": {"optimizer": %s, "loss": "sparse_categorical_crossentropy",
+                                                         "metrics": ["accuracy"]}},
+                            "fit": {"epochs": %d, "batch_size": 16, "seed": 1}}%s}""".formatted(sha, optimizer, epochs,
                 extra);
     }
 
