@@ -140,7 +140,7 @@ public final class ConfigAdapter {
             String m = String.valueOf(e.getMessage()).replaceFirst("^invalid " + type.getSimpleName() + " config: ", "");
             Matcher w = WHERE.matcher(m);
             if (!w.find()) {
-                throw new ConfigException(base, m);
+                throw new ConfigException(base, plain(m));
             }
             String pointer = base + "/" + w.group(1).replaceAll("\\[(\\d+)\\]", ".$1").replace('.', '/');
             throw new ConfigException(pointer.replace("//", "/"), plain(m.substring(w.end())));

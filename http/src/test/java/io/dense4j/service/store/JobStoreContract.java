@@ -88,7 +88,7 @@ abstract class JobStoreContract {
         Job j = s.insertJob(job("u", 0));
         StoreException inUse = assertThrows(StoreException.class, () -> s.deleteDataset(SHA));
         assertEquals(StoreException.Kind.CONFLICT, inUse.kind());
-        assertTrue(inUse.getMessage().contains("job [" + j.id() + "]"), inUse.getMessage());
+        assertTrue(inUse.getMessage().contains("used by job " + j.id() + ";"), inUse.getMessage());
         Claim c = s.claim(j.id(), "s1", LEASE).orElseThrow();
         assertThrows(StoreException.class, () -> s.deleteDataset(SHA));
         assertTrue(s.finish(c, JobState.SUCCEEDED, "{}", null));
