@@ -186,7 +186,7 @@ final class JobEventStreams implements JobService.Listener, AutoCloseable {
                 if (job == null) {
                     s.end("{\"error\":\"the job no longer exists\"}");
                 } else if (complete && job.state().terminal()) {
-                    s.end(io.dense4j.tune.Json.write(JobHandlers.view(job, s.caller.admin(), false)));
+                    s.end(io.dense4j.tune.Json.write(JobHandlers.view(job, s.caller.admin(), false, null)));
                 } else if (job.progress() != null && !job.progress().equals(s.lastProgress)
                         && job.state() == io.dense4j.service.job.JobState.RUNNING
                         && job.progress().contains("\"step\"")) { // the row also holds epochs, which the log has

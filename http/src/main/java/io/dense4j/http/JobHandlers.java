@@ -192,7 +192,12 @@ final class JobHandlers {
      * A job as clients see it. Non-admins do not see which server runs it or where its files lie (the server's own
      * layout); {@code full} adds the spec.
      */
-    static Map<String, Object> view(Records.Job j, boolean admin, boolean full) {
+    Map<String, Object> view(Records.Job j, boolean admin, boolean full) {
+        return view(j, admin, full, jobs.liveProgress(j.id()));
+    }
+
+    /** @param live the progress of a job running in this process (fresher than the stored one), or null */
+    static Map<String, Object> view(Records.Job j, boolean admin, boolean full, String live) {
         JsonNode spec = io.dense4j.tune.Json.parse(j.spec());
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", j.id());
@@ -212,8 +217,8 @@ final class JobHandlers {
             m.put("server", j.server());
         }
         m.put("cancel_requested", j.cancelRequested());
-        m.put("progress", j.state() == JobState.RUNNING && j.progress() != null
-                ? io.dense4j.tune.Json.parse(j.progress()) : null);
+        String progress = live != null ? live : j.progress();
+        m.put("progress", j.state() == JobState.RUNNING && progress != null ? io.dense4j.tune.Json.parse(progress) : null);
         JsonNode result = j.result() == null ? null : io.dense4j.tune.Json.parse(j.result());
         if (result instanceof ObjectNode o && !admin) {
             o.remove("model_file");

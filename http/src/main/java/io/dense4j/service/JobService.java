@@ -182,6 +182,12 @@ public final class JobService implements AutoCloseable {
         return store.jobs(owner, state, limit);
     }
 
+    /** The latest progress (or epoch) report of a job running in this process, fresher than the stored one; or null. */
+    public String liveProgress(long id) {
+        Running r = running.get(id);
+        return r == null ? null : r.lastProgress;
+    }
+
     public List<Records.Trial> trials(long id) {
         return store.trials(id);
     }

@@ -61,9 +61,13 @@ public final class TrainingService implements AutoCloseable {
         return host + "-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(r);
     }
 
-    /** The heartbeat for a lease: a third of it, so that two missed beats still keep the claim. */
+    /**
+     * The heartbeat for a lease: a third of it (two missed beats still keep the claim), and at most 2 s, since the
+     * heartbeat also carries a cancel request made on another server and the progress other servers show.
+     */
     public static Duration heartbeatFor(Duration lease) {
-        return lease.dividedBy(3);
+        Duration third = lease.dividedBy(3);
+        return third.compareTo(Duration.ofSeconds(2)) < 0 ? third : Duration.ofSeconds(2);
     }
 
     public JobStore store() {
