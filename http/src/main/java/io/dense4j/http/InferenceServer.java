@@ -82,6 +82,13 @@ public final class InferenceServer implements AutoCloseable {
         this.training = cfg.training() == null ? null : openTraining(cfg, manager);
         this.jobEvents = training == null ? null
                 : new JobEventStreams(training.jobs(), cfg.training().maxEventStreamsPerToken());
+        if (training != null) {
+            metrics.gauge("dense4j.jobs.running", "jobs running on this server",
+                    () -> training.jobs().runningHere().size());
+            metrics.gauge("dense4j.jobs.cpus.used", "CPU threads held by the jobs running on this server",
+                    () -> training.jobs().runningHere().stream().mapToInt(a -> a.cpus()).sum());
+            metrics.gauge("dense4j.jobs.event.streams", "open job event streams", jobEvents::openStreams);
+        }
         this.datasets = new DatasetHandlers(training);
         this.jobs = new JobHandlers(training == null ? null : training.jobs(), jobEvents);
         this.connectors = new ServerConnectors(cfg);

@@ -332,6 +332,9 @@ class TrainingApiTest {
                     + f.server.busyRequestThreads() + " busy, " + before + " before");
             assertTrue(ServerFixture.error(f.get("/v1/jobs/" + job + "/events", CAROL), 429).contains("event streams"));
             assertEquals(200, f.get("/v1/jobs/" + job, CAROL).statusCode(), "other requests are served meanwhile");
+            String metrics = f.get("/metrics", null).body();
+            assertTrue(metrics.contains("dense4j_jobs_event_streams 4.0") && metrics.contains("dense4j_jobs_running 1.0"),
+                    metrics.lines().filter(l -> l.startsWith("dense4j_jobs")).toList().toString());
         } finally {
             for (RawHttp c : clients) {
                 c.close();
