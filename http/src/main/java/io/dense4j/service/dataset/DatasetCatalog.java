@@ -256,7 +256,7 @@ public final class DatasetCatalog implements DatasetResolver {
             throw DatasetException.invalid("the upload holds no file: send an IDX file pair per split or one CSV file");
         }
         Checked c = check(upload.files, upload.received, options, "upload");
-        Optional<Records.Dataset> existing = sameData(c);
+        Optional<Records.Dataset> existing = sameData(c, options);
         if (existing.isPresent()) {
             return new Stored(existing.get(), false);
         }
@@ -314,7 +314,7 @@ public final class DatasetCatalog implements DatasetResolver {
             throw DatasetException.invalid("cannot read " + p + ": " + e.getMessage());
         }
         Checked c = check(dir, files, options, "server");
-        Optional<Records.Dataset> existing = sameData(c);
+        Optional<Records.Dataset> existing = sameData(c, options);
         if (existing.isPresent()) {
             return new Stored(existing.get(), false);
         }
@@ -344,14 +344,18 @@ public final class DatasetCatalog implements DatasetResolver {
                 && stored.location().equals(location));
     }
 
-    /** The data set with the same SHA-256, when it was read the same way; a conflict when read differently. */
-    private Optional<Records.Dataset> sameData(Checked c) {
+    /**
+     * The data set with the same SHA-256, when it was read the same way; a conflict when asked to read it otherwise
+     * (other CSV options or class names; a name alone changes nothing: the first one stays).
+     */
+    private Optional<Records.Dataset> sameData(Checked c, Options options) {
         Optional<Records.Dataset> e = store.dataset(c.sha256);
         if (e.isPresent()) {
             Records.Dataset d = e.get();
             JsonNode readAs = details(d).path("csv");
-            if (d.features() != c.features || d.classes() != c.classes || !d.classNames().equals(c.classNames)
-                    || d.rows() != c.rows || (c.csv != null && !c.csv.toJson().equals(readAs))) {
+            boolean otherNames = !options.classNames().isEmpty() && !d.classNames().equals(c.classNames);
+            if (d.features() != c.features || d.classes() != c.classes || otherNames || d.rows() != c.rows
+                    || (c.csv != null && !c.csv.toJson().equals(readAs))) {
                 throw new DatasetException(DatasetException.Kind.CONFLICT, "these bytes are already data set " + d.sha256()
                         + " ('" + d.name() + "'), read with other options (" + d.rows() + " rows, " + d.features()
                         + " features, " + d.classes() + " classes); delete it first to read it differently");
