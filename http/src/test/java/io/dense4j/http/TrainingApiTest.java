@@ -245,7 +245,8 @@ class TrainingApiTest {
         HttpResponse<String> q = f.delete("/v1/jobs/" + waiting, CAROL);
         assertEquals(200, q.statusCode(), q.body());
         assertEquals("cancelled", json(q).get("state").asText(), "a queued job is cancelled at once");
-        assertEquals(202, c(f.delete("/v1/jobs/" + hold, CAROL)));
+        f.awaitRunning(hold, CAROL, 30);
+        assertEquals(202, c(f.delete("/v1/jobs/" + hold, CAROL)), "running: it stops within a chunk");
         assertEquals("cancelled", f.awaitEnd(hold, CAROL, 30).get("state").asText());
         assertEquals(null, f.job(waiting, CAROL).get("started_at").textValue(), "it never ran");
     }
@@ -315,6 +316,7 @@ class TrainingApiTest {
         String sha = f.uploadCsv(TrainingData.csv(tmp.resolve("streams.csv"), 300, 4, 8),
                 "?name=streams&ignore_columns=id", CAROL).get("sha256").asText();
         long job = f.submit(trainSpec(sha, STRONG, 100_000, ""), CAROL);
+        f.awaitRunning(job, CAROL, 30);
         int before = f.server.busyRequestThreads();
         List<RawHttp> clients = new ArrayList<>();
         try {

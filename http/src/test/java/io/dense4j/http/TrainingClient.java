@@ -112,6 +112,20 @@ public class TrainingClient {
         return json(r);
     }
 
+    /** Polls until the job is running (it may pass through, but not end in, another state). */
+    public JsonNode awaitRunning(long id, String token, int seconds) throws InterruptedException {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        JsonNode j = job(id, token);
+        while (!j.get("state").asText().equals("running")) {
+            if (System.nanoTime() > end || List.of("succeeded", "failed", "cancelled").contains(j.get("state").asText())) {
+                throw new AssertionError("job " + id + " is " + j.get("state").asText() + ", not running");
+            }
+            Thread.sleep(20);
+            j = job(id, token);
+        }
+        return j;
+    }
+
     /** Polls until the job is in a final state (or the time runs out); returns its view. */
     public JsonNode awaitEnd(long id, String token, int seconds) throws InterruptedException {
         long end = System.nanoTime() + seconds * 1_000_000_000L;
