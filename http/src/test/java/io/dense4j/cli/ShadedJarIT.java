@@ -72,7 +72,7 @@ class ShadedJarIT {
         }
     }
 
-    /** The CUDA library exists only where the native build found nvcc. */
+    /** libdense4j_cuda: the CUDA library where the native build found nvcc, else the no-CUDA placeholder. */
     static boolean cudaLibraryBuilt() throws Exception {
         return nativeBuildLibraries().contains(OURS + "libdense4j_cuda.so");
     }
