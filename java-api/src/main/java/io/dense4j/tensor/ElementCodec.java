@@ -156,9 +156,9 @@ public final class ElementCodec {
         if (exponent < minExponent) {
             return (int) q; // subnormal; q == 2^fractionBits carries into the smallest normal
         }
-        // q in [2^f, 2^(f+1)]: the implicit one adds to the exponent field, and a carry out of rounding with it
-        long bits = ((long) (exponent + bias - 1) << fractionBits) + q;
-        return (int) Math.min(bits, infinity);
+        // q in [2^f, 2^(f+1)]: the implicit one adds to the exponent field, and so does a carry out of rounding,
+        // which from the largest finite value lands exactly on infinity
+        return ((exponent + bias - 1) << fractionBits) + (int) q;
     }
 
     // ================================================================ bulk: little-endian bytes

@@ -307,8 +307,10 @@ class ElementCodecTest {
         Random r = new Random(3);
         for (int i = 0; i < 5_000; i++) {
             long v = r.nextLong() >> r.nextInt(64); // every magnitude
-            if (i % 3 == 0) { // just off a float midpoint: the bits double rounding gets wrong
-                v = (v & ~0xffL) | 0x80L | (r.nextBoolean() ? 1 : 0);
+            int length = 64 - Long.numberOfLeadingZeros(v); // as unsigned
+            if (i % 2 == 0 && length > 26) { // on a float midpoint, or one above it: what double rounding gets wrong
+                int k = length - 24; // bits below float32's last place
+                v = (v & -(1L << k)) | (1L << (k - 1)) | (r.nextBoolean() ? 1 : 0);
             }
             ByteBuffer b = le(16).putLong(v).putLong(v);
             b.flip();
