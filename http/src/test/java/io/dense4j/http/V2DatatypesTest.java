@@ -181,6 +181,21 @@ class V2DatatypesTest {
         }
     }
 
+    /** /openapi.json lists the datatypes of the catalogue the server decodes with, no more, no fewer. */
+    @Test
+    void theOpenApiDocumentListsTheSameDatatypes() throws Exception {
+        JsonNode api;
+        try (var in = InferenceServer.class.getResourceAsStream("openapi.json")) {
+            api = ServerFixture.JSON.readTree(in);
+        }
+        java.util.List<JsonNode> enums = api.findParents("enum").stream().map(p -> p.get("enum"))
+                .filter(e -> e.toString().contains("\"FP32\"")).toList();
+        assertEquals(1, enums.size(), "one datatype enum: " + enums);
+        java.util.List<String> documented = new java.util.ArrayList<>();
+        enums.get(0).forEach(n -> documented.add(n.asText()));
+        assertEquals(io.dense4j.tensor.ElementType.v2Names(), documented);
+    }
+
     /** Through the server: FP16, BF16, INT8, UINT8 and BOOL inputs, JSON and binary, predict what the same floats as FP32 do. */
     @Test
     void theServerPredictsFromEveryEncoding(@TempDir Path tmp) {
