@@ -24,7 +24,8 @@ import java.util.Objects;
  *       element.</li>
  * </ul>
  * Bulk methods read and write little-endian bytes whatever the buffer's own byte order, from and to its position,
- * which they advance.
+ * which they advance. A refused decode leaves the source where it was (the destination may hold the elements
+ * before the refused one); a refused encode writes nothing.
  */
 public final class ElementCodec {
     private static final int HALF_FRACTION_BITS = 10;
@@ -216,6 +217,7 @@ public final class ElementCodec {
                 }
             }
         }
+        consumed(src, b);
     }
 
     /**
@@ -258,6 +260,7 @@ public final class ElementCodec {
                 }
             }
         }
+        consumed(src, b);
     }
 
     /**
@@ -269,6 +272,9 @@ public final class ElementCodec {
      */
     public static void encode(ElementType type, float[] src, int offset, int length, ByteBuffer dst) {
         Objects.checkFromIndexSize(offset, length, src.length);
+        if (!type.isNumeric()) {
+            throw notNumeric(type);
+        }
         if (!type.isFloatingPoint()) {
             for (int i = 0; i < length; i++) { // check everything first: a refusal writes nothing
                 integral(type, src[offset + i], i);
@@ -327,16 +333,19 @@ public final class ElementCodec {
         }
     }
 
-    /** A little-endian view of the next {@code length} elements of {@code src}, which is advanced past them. */
+    /** A little-endian view of the next {@code length} elements of {@code src}; {@link #consumed} advances it. */
     private static ByteBuffer take(ElementType type, ByteBuffer src, int length) {
         int bytes = byteCount(type, length);
         if (src.remaining() < bytes) {
             throw new IllegalArgumentException(length + " " + type + " elements need " + bytes + " bytes, "
                     + src.remaining() + " remain");
         }
-        ByteBuffer view = src.slice().limit(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        src.position(src.position() + bytes);
-        return view;
+        return src.slice().limit(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Moves {@code src} past a view that was decoded without refusal. */
+    private static void consumed(ByteBuffer src, ByteBuffer view) {
+        src.position(src.position() + view.limit());
     }
 
     /** A little-endian view of the next {@code length} elements' room in {@code dst}, which is advanced past it. */

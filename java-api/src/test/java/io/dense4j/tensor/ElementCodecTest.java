@@ -359,6 +359,9 @@ class ElementCodecTest {
                 () -> ElementCodec.decode(ElementType.BOOL, bools.duplicate(), new float[4], 0, 4));
         assertEquals("byte 2 is not a boolean (0 or 1)", e.problem());
         assertEquals(2, e.index());
+        ByteBuffer kept = bools.duplicate();
+        assertThrows(ElementConversionException.class, () -> ElementCodec.decode(ElementType.BOOL, kept, new float[4], 0, 4));
+        assertEquals(0, kept.position(), "a refused decode consumes nothing");
         assertThrows(ElementConversionException.class, () -> ElementCodec.decode(ElementType.BOOL, bools.duplicate(), new int[4], 0, 4));
 
         ByteBuffer u64 = le(16).putLong(5).putLong(-1);
@@ -446,6 +449,8 @@ class ElementCodecTest {
         assertEquals("-5 is outside [0, 18446744073709551615]", e.problem());
         assertEquals(0, b.position());
         assertThrows(IllegalArgumentException.class, () -> ElementCodec.encode(ElementType.FLOAT32, new float[5], 0, 5, b));
+        var bytes = assertThrows(IllegalArgumentException.class, () -> ElementCodec.encode(ElementType.BYTES, new float[1], 0, 1, b));
+        assertTrue(bytes.getMessage().contains("not numbers"), bytes.getMessage());
         assertEquals(0, b.position());
         // the largest values: UINT64 above 2^63 and INT64's bounds are written exactly
         ElementCodec.encode(ElementType.UINT64, new float[] {0x1p64f / 2 * 1.5f}, 0, 1, b);
