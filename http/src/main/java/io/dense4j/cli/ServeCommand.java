@@ -101,6 +101,14 @@ public final class ServeCommand implements Callable<Integer> {
             + "send its headers (default " + DEFAULT_PROBATION_TIMEOUT_MS + ")")
     Long probationTimeoutMs;
 
+    @Option(names = "--max-uploads", description = "uploads (model files, data sets) streamed in at once, all clients "
+            + "together; more get 503 (default " + ServerConfig.DEFAULT_MAX_UPLOADS + ")")
+    Integer maxUploads;
+
+    @Option(names = "--min-upload-bytes-per-second", description = "the slowest an upload may arrive, averaged over "
+            + "each body timeout; slower ones get 408 (default " + ServerConfig.DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND + ")")
+    Long minUploadBytesPerSecond;
+
     @Option(names = "--no-batching", description = "turn dynamic batching off")
     boolean noBatching;
 
@@ -212,7 +220,8 @@ public final class ServeCommand implements Callable<Integer> {
                 or(maxActiveRequestsPerClient, c.maxActiveRequestsPerClient()),
                 headerTimeoutMs == null ? c.headerTimeout() : Duration.ofMillis(headerTimeoutMs),
                 bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout(),
-                probationTimeoutMs == null ? c.probationTimeout() : Duration.ofMillis(probationTimeoutMs));
+                probationTimeoutMs == null ? c.probationTimeout() : Duration.ofMillis(probationTimeoutMs),
+                or(maxUploads, c.maxUploads()), or(minUploadBytesPerSecond, c.minUploadBytesPerSecond()));
         ServerConfig.TlsConfig tls = new ServerConfig.TlsConfig(tlsKeyStore, tlsKeyStorePassword, null, tlsCert, tlsKey,
                 adminClientCa);
         ServerConfig.Builder b = ServerConfig.builder(registry)

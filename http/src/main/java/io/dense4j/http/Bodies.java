@@ -66,7 +66,7 @@ final class Bodies {
         }
         try {
             InputStream in = new Limited(ctx.req().getInputStream(), limit);
-            bodyReceived(ctx); // an authenticated upload may stream for as long as it keeps sending
+            bodyStreaming(ctx);
             return in;
         } catch (IOException e) {
             throw unreadable(ctx, e);
@@ -74,9 +74,16 @@ final class Bodies {
     }
 
     /**
-     * Ends the body deadline of {@link ConnectionGuard} for this request: an authenticated upload may stream for as
-     * long as it keeps sending (Jetty's idle timeout still closes a connection that stops).
+     * The handler streams the body in from now on (an upload): instead of the body deadline of
+     * {@link ConnectionGuard}, the body must keep its minimum upload rate.
      */
+    static void bodyStreaming(Context ctx) {
+        if (ctx.req().getAttribute(ConnectionGuard.BODY_STREAMING_ATTRIBUTE) instanceof Runnable r) {
+            r.run();
+        }
+    }
+
+    /** Ends the body deadline of {@link ConnectionGuard} for this request: the handler has the whole body. */
     static void bodyReceived(Context ctx) {
         if (ctx.req().getAttribute(ConnectionGuard.BODY_READ_ATTRIBUTE) instanceof Runnable r) {
             r.run();

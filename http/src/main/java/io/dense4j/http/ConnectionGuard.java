@@ -61,7 +61,8 @@ import java.util.function.Supplier;
  * included; on probation, the shorter probation timeout, from the end of the TLS handshake if there is one:
  * a probe's handshake may wait behind a flood of others); a pipelined request behind the previous one counts
  * from when the previous one is answered (noticed within one sweep); the body within the body timeout of the
- * headers, else 408; an answered connection that ends, or a request being failed, is cut after
+ * headers, else 408 (an upload that streams its body in: at least the minimum upload rate over each body
+ * timeout, else 408); an answered connection that ends, or a request being failed, is cut after
  * {@link #LINGER_MS}. Idle kept-alive connections are left to the idle timeout. Bodies up to
  * {@link ServerConnectors#EAGER_BODY_BYTES} arrive before any thread is given to the request; a sweeper checks
  * every connection four times a second.
@@ -82,6 +83,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
      * trusted to stream it slowly (an authenticated upload): the body deadline stops there.
      */
     static final String BODY_READ_ATTRIBUTE = "dense4j.body-read";
+    /**
+     * Request attribute holding a {@link Runnable} an upload's handler calls when it starts streaming the body in:
+     * the body deadline gives way to the minimum upload rate.
+     */
+    static final String BODY_STREAMING_ATTRIBUTE = "dense4j.body-streaming";
     /**
      * Request attribute present on requests over a connection on probation: a {@link Supplier} that counts one
      * refused request and gives the message of its 429.
@@ -261,7 +267,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     /**
      * Graceful stop (before Jetty waits for the connections to end): requests being answered finish; a body still
-     * arriving gets 503; connections with no request in progress (idle, headers pending, answered) close now.
+     * arriving (an upload streaming in too) gets 503; connections with no request in progress (idle, headers pending, answered) close now.
      */
     @Override
     public CompletableFuture<Void> shutdown() {
@@ -269,6 +275,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         for (GuardedConnection g : bySocket.values()) {
             switch (g.phase()) {
                 case BODY -> fail(g, Phase.BODY, 503, "the server is shutting down");
+                case STREAMING -> fail(g, Phase.STREAMING, 503, "the server is shutting down");
                 case HEADERS, IDLE, CLOSING -> close(g, "the server is shutting down");
                 case HANDLING, FAILING -> { }
             }
@@ -432,6 +439,18 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                             bodyTimeouts.increment();
                         }
                     }
+                    case STREAMING -> {
+                        if (age > body) {
+                            long least = limits.minUploadBytesPerSecond() * body / TimeUnit.SECONDS.toNanos(1);
+                            if (g.bytesSinceMark() >= least) {
+                                g.markWindow(now); // kept the rate: the next window
+                            } else if (fail(g, Phase.STREAMING, 408, "the upload arrived slower than "
+                                    + limits.minUploadBytesPerSecond() + " bytes/s over "
+                                    + limits.bodyTimeout().toMillis() + " ms")) {
+                                bodyTimeouts.increment();
+                            }
+                        }
+                    }
                     case FAILING, CLOSING -> {
                         if (age > linger) {
                             close(g, "answered and not closed by the client");
@@ -500,6 +519,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         }
         g.enter(body ? Phase.BODY : Phase.HANDLING, now);
         request.setAttribute(BODY_READ_ATTRIBUTE, (Runnable) () -> g.move(Phase.BODY, Phase.HANDLING, System.nanoTime()));
+        request.setAttribute(BODY_STREAMING_ATTRIBUTE, (Runnable) () -> {
+            if (g.move(Phase.BODY, Phase.STREAMING, System.nanoTime())) {
+                g.markWindow(System.nanoTime());
+            }
+        });
         boolean handled;
         try {
             handled = next != null && next.handle(request, response, answered);
@@ -569,6 +593,14 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
             ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
             throw new ApiException(429, String.valueOf(refusal.get()));
         }
+    }
+
+    /**
+     * What a route's handler that failed answers: the guard's refusal if the guard failed its request (the body
+     * deadline, the upload rate, shedding: the handler saw only a failed read), else its own failure.
+     */
+    static Exception refusalOr(Context ctx, Exception failure) {
+        return ctx.req().getAttribute(REFUSAL_ATTRIBUTE) instanceof Refusal r ? r.answer(ctx) : failure;
     }
 
     /** The response carries Connection: close and the connection ends after it (as Jetty does for bad requests). */

@@ -22,8 +22,10 @@ final class GuardedConnection {
         IDLE,
         /** The headers are in; the body is arriving (no thread is held while it does). */
         BODY,
-        /** The request is in (or an authenticated upload streams): the application is answering it. */
+        /** The request is in: the application is answering it. */
         HANDLING,
+        /** An upload's body streams in while the application handles it: it must keep the minimum upload rate. */
+        STREAMING,
         /** Its body deadline passed or it was shed: the request is being failed with an HTTP answer. */
         FAILING,
         /** Answered, and the connection ends (probation, or a response with {@code Connection: close}). */
@@ -96,6 +98,25 @@ final class GuardedConnection {
         return false;
     }
 
+    /** Bytes received on this connection (the request's, under TLS decrypted), 0 before HTTP is set up. */
+    long bytesIn() {
+        HttpConnection h = http;
+        return h == null ? 0 : h.getBytesIn();
+    }
+
+    private volatile long bytesAtMark;
+
+    /** Starts a window of the upload rate check: now, with the bytes received so far. */
+    void markWindow(long now) {
+        bytesAtMark = bytesIn();
+        since = now;
+    }
+
+    /** Bytes received since {@link #markWindow}. */
+    long bytesSinceMark() {
+        return bytesIn() - bytesAtMark;
+    }
+
     /** The response is sent: a probation connection closes, another waits for its next request. */
     void answered(long now) {
         HttpConnection h = http;
@@ -138,7 +159,7 @@ final class GuardedConnection {
             case IDLE -> outputShutdown() ? 0 : 1; // answered and ending, or kept alive (clients reconnect)
             case BODY -> 2;                        // a request in flight, answered 503 when shed
             case HEADERS -> now - since < ARRIVING_NANOS && requestArriving() ? 4 : 3;
-            case HANDLING, FAILING -> -1;
+            case HANDLING, STREAMING, FAILING -> -1;
         };
     }
 

@@ -79,6 +79,10 @@ public record ServerConfig(
     public static final long DEFAULT_BODY_TIMEOUT_MS = 30_000;
     public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
     public static final long DEFAULT_PROBATION_TIMEOUT_MS = 2_000;
+    /** Uploads streamed at once: each holds a thread while its body arrives, so they are kept to a few. */
+    public static final int DEFAULT_MAX_UPLOADS = 16;
+    /** The slowest a streamed upload may arrive, averaged over each body timeout: 16 KiB/s. */
+    public static final long DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND = 16L << 10;
 
     public ServerConfig {
         Objects.requireNonNull(registry, "registry");
@@ -184,12 +188,19 @@ public record ServerConfig(
      *                                   closed
      * @param probationTimeout           the header timeout of a connection on probation (under TLS, from the end of
      *                                   the handshake, which the header timeout bounds)
+     * @param maxUploads                 uploads (model files, data sets) whose bodies stream in at once, all clients
+     *                                   together: each holds a thread while it arrives, so slow ones cannot take
+     *                                   the threads inference needs; one client may hold a quarter of them; more
+     *                                   get 503 with Retry-After
+     * @param minUploadBytesPerSecond    the slowest a streamed upload may arrive, over each body timeout (then 408),
+     *                                   so a trickle cannot hold an upload's thread for ever
      */
     public record ClientLimits(int maxConnectionsPerClient, int maxConnections, int maxActiveRequestsPerClient,
                                Duration headerTimeout, Duration bodyTimeout, Duration idleTimeout,
-                               Duration probationTimeout) {
+                               Duration probationTimeout, int maxUploads, long minUploadBytesPerSecond) {
         public ClientLimits {
-            if (maxConnectionsPerClient < 1 || maxConnections < 1 || maxActiveRequestsPerClient < 1) {
+            if (maxConnectionsPerClient < 1 || maxConnections < 1 || maxActiveRequestsPerClient < 1 || maxUploads < 1
+                    || minUploadBytesPerSecond < 0) {
                 throw new IllegalArgumentException("connection and request limits must be positive");
             }
             for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout, probationTimeout}) {
@@ -203,42 +214,53 @@ public record ServerConfig(
             return new ClientLimits(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_CONNECTIONS,
                     DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS),
                     Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS), Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS),
-                    Duration.ofMillis(DEFAULT_PROBATION_TIMEOUT_MS));
+                    Duration.ofMillis(DEFAULT_PROBATION_TIMEOUT_MS), DEFAULT_MAX_UPLOADS,
+                    DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND);
         }
 
         public ClientLimits withMaxConnectionsPerClient(int v) {
             return new ClientLimits(v, maxConnections, maxActiveRequestsPerClient, headerTimeout, bodyTimeout,
-                    idleTimeout, probationTimeout);
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
         }
 
         public ClientLimits withMaxConnections(int v) {
             return new ClientLimits(maxConnectionsPerClient, v, maxActiveRequestsPerClient, headerTimeout, bodyTimeout,
-                    idleTimeout, probationTimeout);
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
         }
 
         public ClientLimits withMaxActiveRequestsPerClient(int v) {
             return new ClientLimits(maxConnectionsPerClient, maxConnections, v, headerTimeout, bodyTimeout,
-                    idleTimeout, probationTimeout);
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
         }
 
         public ClientLimits withHeaderTimeout(Duration v) {
             return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, v, bodyTimeout,
-                    idleTimeout, probationTimeout);
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
         }
 
         public ClientLimits withBodyTimeout(Duration v) {
             return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout, v,
-                    idleTimeout, probationTimeout);
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
         }
 
         public ClientLimits withIdleTimeout(Duration v) {
             return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
-                    bodyTimeout, v, probationTimeout);
+                    bodyTimeout, v, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withMaxUploads(int v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, idleTimeout, probationTimeout, v, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withMinUploadBytesPerSecond(long v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, idleTimeout, probationTimeout, maxUploads, v);
         }
 
         public ClientLimits withProbationTimeout(Duration v) {
             return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
-                    bodyTimeout, idleTimeout, v);
+                    bodyTimeout, idleTimeout, v, maxUploads, minUploadBytesPerSecond);
         }
     }
 

@@ -86,6 +86,11 @@ class SameAddressAttackTest {
 
         /** Stops probing; asserts every probe got 200 within the probe timeout; returns the probes. */
         List<Probe> assertAllAnswered(int atLeast) throws InterruptedException {
+            return assertAllAnswered(atLeast, PROBE_TIMEOUT_MS);
+        }
+
+        /** Stops probing; asserts every probe got 200 within {@code timeoutMs}; returns the probes. */
+        List<Probe> assertAllAnswered(int atLeast, long timeoutMs) throws InterruptedException {
             close();
             List<Probe> all = new ArrayList<>(probes);
             long[] ms = all.stream().mapToLong(Probe::millis).sorted().toArray();
@@ -94,7 +99,7 @@ class SameAddressAttackTest {
             assertTrue(all.size() >= atLeast, "only " + all.size() + " probes ran");
             for (Probe p : all) {
                 assertEquals(200, p.status(), "probe " + p);
-                assertTrue(p.millis() < PROBE_TIMEOUT_MS, "probe " + p + " took longer than a probe waits");
+                assertTrue(p.millis() < timeoutMs, "probe " + p + " took longer than a probe waits");
             }
             return all;
         }

@@ -309,6 +309,68 @@ class TlsTest {
     }
 
     @Test
+    void tricklingHandshakesFromManyAddressesAreCutWhileProbesOverTlsAreAnswered() throws Exception {
+        SameAddressAttackTest.assumeFileDescriptors(2 * 400 + 500);
+        ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
+        // default shares (256 per client), a short header deadline to keep the test short
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withHeaderTimeout(Duration.ofSeconds(2));
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).clients(limits))) {
+            int port = f.server.port();
+            SSLContext ssl = sslContext(null);
+            byte[] hello = clientHello(ssl, port);
+            List<Socket> attack = new ArrayList<>();
+            try {
+                // 300 from the probes' own address (over its share), 20 from each of five others: a real
+                // ClientHello, one byte per connection every 100 ms, which would take the attackers half a minute
+                for (int i = 0; i < 300; i++) {
+                    attack.add(new Socket("127.0.0.1", port));
+                }
+                for (int a = 0; a < 5; a++) {
+                    for (int i = 0; i < 20; i++) {
+                        Socket s = new Socket();
+                        s.bind(new java.net.InetSocketAddress("127.0.0." + (40 + a), 0));
+                        s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 5000);
+                        attack.add(s);
+                    }
+                }
+                long t0 = System.nanoTime();
+                int open = attack.size();
+                for (int round = 0; open > 0 && round < hello.length; round++) {
+                    open = 0;
+                    for (Socket s : attack) {
+                        if (!s.isClosed()) {
+                            try {
+                                s.getOutputStream().write(hello[round]);
+                                open++;
+                            } catch (IOException cut) {
+                                s.close(); // the server closed it
+                            }
+                        }
+                    }
+                    if (round % 5 == 0) { // probes over TLS from the attacked address, fresh connections
+                        long p0 = System.nanoTime();
+                        assertEquals(200, httpsStatus(ssl, port, round % 10 == 0 ? "/v2/health/live" : "/v2/health/ready"));
+                        long ms = (System.nanoTime() - p0) / 1_000_000;
+                        assertTrue(ms < 5000, "a probe over TLS took " + ms + " ms");
+                    }
+                    if (System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(12)) {
+                        break;
+                    }
+                    Thread.sleep(100);
+                }
+                // the handshake counts toward the header deadline however it trickles: each was cut at about 2 s
+                assertEquals(0, open, "trickling handshakes still open after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                assertTrue(f.server.connectionGuard().headerTimeouts() >= attack.size(),
+                        "header timeouts " + f.server.connectionGuard().headerTimeouts());
+            } finally {
+                for (Socket s : attack) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void overItsShareATlsClientGetsAnswersNotClosedConnections() throws Exception {
         ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
         try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).clients(ServerConfig.ClientLimits.defaults()
