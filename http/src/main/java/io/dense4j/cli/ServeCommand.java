@@ -106,7 +106,7 @@ public final class ServeCommand implements Callable<Integer> {
     Integer maxUploads;
 
     @Option(names = "--min-upload-bytes-per-second", description = "the slowest an upload may arrive, averaged over "
-            + "each body timeout; slower ones get 408 (default " + ServerConfig.DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND + ")")
+            + "each body timeout; slower ones get 408; 0: no minimum (default " + ServerConfig.DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND + ")")
     Long minUploadBytesPerSecond;
 
     @Option(names = "--no-batching", description = "turn dynamic batching off")

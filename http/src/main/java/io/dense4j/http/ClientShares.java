@@ -37,23 +37,6 @@ final class ClientShares {
             return held;
         }
 
-        /** Counts one more request being handled, unless {@code limit} are already. */
-        boolean startRequest(int limit) {
-            for (;;) {
-                int n = active.get();
-                if (n >= limit) {
-                    return false;
-                }
-                if (active.compareAndSet(n, n + 1)) {
-                    return true;
-                }
-            }
-        }
-
-        void endRequest() {
-            active.decrementAndGet();
-        }
-
         /** The first to shed among this client's connections other than {@code except}, or null. */
         private Candidate firstToShed(GuardedConnection except, long now) {
             Candidate best = null;
@@ -76,6 +59,47 @@ final class ClientShares {
     private final int share;
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
     private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicInteger activeRequests = new AtomicInteger(); // all clients'
+    private final AtomicInteger activeClients = new AtomicInteger();  // clients with a request being handled
+
+    /**
+     * Counts one more request of {@code c} being handled, unless it has {@code limit} already, or unless
+     * {@code pressure} requests of all clients are being handled and {@code c} has at least the average number of
+     * them: near the end of the threads, the rest goes to clients with few. (Each client within its own limit,
+     * a few of them together could otherwise hold every thread, for instance by reading their answers slowly.)
+     */
+    boolean startRequest(Client c, int limit, int pressure) {
+        for (;;) {
+            int n = c.active.get();
+            if (n >= limit) {
+                return false;
+            }
+            int total = activeRequests.get();
+            if (n > 0 && total >= pressure && (long) n * Math.max(1, activeClients.get()) >= total) {
+                return false;
+            }
+            if (c.active.compareAndSet(n, n + 1)) {
+                activeRequests.incrementAndGet();
+                if (n == 0) {
+                    activeClients.incrementAndGet();
+                }
+                return true;
+            }
+        }
+    }
+
+    /** One request of {@code c} counted by {@link #startRequest} has been handled. */
+    void endRequest(Client c) {
+        if (c.active.decrementAndGet() == 0) {
+            activeClients.decrementAndGet();
+        }
+        activeRequests.decrementAndGet();
+    }
+
+    /** Requests being handled now, all clients together. */
+    int activeRequests() {
+        return activeRequests.get();
+    }
 
     ClientShares(int share) {
         this.share = share;

@@ -54,7 +54,9 @@ import java.util.function.Supplier;
  * none is closed unanswered), which bounds file descriptors.
  *
  * <p><b>Threads.</b> At most {@code maxActiveRequestsPerClient} requests of one client are handled at once
- * ({@link #threadShare}); more get 429.
+ * ({@link #threadShare}); more get 429. When the requests being handled near the connector's threads, clients
+ * holding at least the average number of them get no more (429), so that a few clients each within its limit
+ * (slow readers on several addresses) cannot hold every thread.
  *
  * <p><b>Deadlines</b>, by the phase of each connection ({@link GuardedConnection.Phase}): the headers of a
  * request within the header timeout of its first byte, or of the connection's opening (TLS handshake
@@ -567,18 +569,28 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
             return true;
         }
         int limit = limits.maxActiveRequestsPerClient();
-        if (!g.client.startRequest(limit)) {
+        if (!shares.startRequest(g.client, limit, threadPressure())) {
             busy.increment();
             endAfterThisResponse(g); // requests pipelined behind it would only be refused in turn
             writeRefusal(response, 429, "too many requests in progress from this client (" + limit + " are handled at "
-                    + "once); retry shortly", callback);
+                    + "once, fewer when the server's threads run short); retry shortly", callback);
             return true;
         }
         try {
             return next != null && next.handle(request, response, callback);
         } finally {
-            g.client.endRequest(); // a blocking handler has answered (or failed) by now
+            shares.endRequest(g.client); // a blocking handler has answered (or failed) by now
         }
+    }
+
+    /**
+     * Requests being handled at which the clients with the most of them get no more threads: the connector's
+     * threads less an eighth (Jetty's own tasks use some; the rest is kept for clients with few requests).
+     */
+    int threadPressure() {
+        int threads = connector != null && connector.getExecutor() instanceof ThreadPool.SizedThreadPool p
+                ? p.getMaxThreads() : Integer.MAX_VALUE;
+        return threads == Integer.MAX_VALUE ? threads : threads - Math.max(1, threads / 8);
     }
 
     /**

@@ -179,8 +179,9 @@ public record ServerConfig(
      * @param maxConnections             open connections in all (file descriptors); near it, each new connection
      *                                   closes a waiting one of a client holding at least the average number
      * @param maxActiveRequestsPerClient requests of one client handled at once, each holding a thread (a client
-     *                                   that reads its responses slowly holds them longer); more get 429. Health
-     *                                   and readiness probes are exempt
+     *                                   that reads its responses slowly holds them longer); more get 429, and
+     *                                   fewer near the end of the server's threads for clients holding at least
+     *                                   the average. Health and readiness probes are exempt
      * @param headerTimeout              from the first byte of a request (or the connection's opening, TLS
      *                                   handshake included) to its last header
      * @param bodyTimeout                from the last header to the last body byte (then 408)
@@ -193,7 +194,7 @@ public record ServerConfig(
      *                                   the threads inference needs; one client may hold a quarter of them; more
      *                                   get 503 with Retry-After
      * @param minUploadBytesPerSecond    the slowest a streamed upload may arrive, over each body timeout (then 408),
-     *                                   so a trickle cannot hold an upload's thread for ever
+     *                                   so a trickle cannot hold an upload's thread for ever (0: no minimum)
      */
     public record ClientLimits(int maxConnectionsPerClient, int maxConnections, int maxActiveRequestsPerClient,
                                Duration headerTimeout, Duration bodyTimeout, Duration idleTimeout,

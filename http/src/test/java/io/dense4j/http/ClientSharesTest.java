@@ -77,4 +77,49 @@ class ClientSharesTest {
         answered.enter(Phase.CLOSING, 5);
         assertSame(answered, many.firstToShed(null));
     }
+
+    @Test
+    void nearTheEndOfTheThreadsClientsWithFewRequestsStillGetOne() {
+        ClientShares shares = new ClientShares(100);
+        int limit = 64;
+        int pressure = 218; // 250 threads less an eighth
+        List<ClientShares.Client> attackers = new ArrayList<>();
+        for (int a = 0; a < 5; a++) {
+            attackers.add(shares.admit("attacker-" + a, null, 0).client);
+        }
+        // five slow readers, each within its limit, would hold 320 threads: they stop at the pressure line
+        int held = 0;
+        for (int round = 0; round < limit; round++) {
+            for (ClientShares.Client c : attackers) {
+                if (shares.startRequest(c, limit, pressure)) {
+                    held++;
+                }
+            }
+        }
+        // (past the line, those still below the average get one more each: at most one per client)
+        assertTrue(shares.activeRequests() >= pressure && shares.activeRequests() <= pressure + attackers.size(),
+                "requests held " + shares.activeRequests());
+        assertEquals(shares.activeRequests(), held);
+        // a client with none gets one, then no more than the average while the pressure lasts
+        ClientShares.Client small = shares.admit("small", null, 0).client;
+        assertTrue(shares.startRequest(small, limit, pressure));
+        assertTrue(shares.startRequest(small, limit, pressure), "below the average (1 of some 220 over 6 clients)");
+        for (ClientShares.Client c : attackers) {
+            assertFalse(shares.startRequest(c, limit, pressure), "at or above the average");
+        }
+        // once requests end, the pressure is gone
+        for (ClientShares.Client c : attackers) {
+            for (int i = 0; i < 20; i++) {
+                shares.endRequest(c);
+            }
+        }
+        assertTrue(shares.startRequest(attackers.get(0), limit, pressure));
+        assertEquals(held + 2 - 100 + 1, shares.activeRequests());
+        // the per-client limit holds whatever the pressure
+        ClientShares.Client greedy = shares.admit("greedy", null, 0).client;
+        for (int i = 0; i < 3; i++) {
+            assertTrue(shares.startRequest(greedy, 3, Integer.MAX_VALUE));
+        }
+        assertFalse(shares.startRequest(greedy, 3, Integer.MAX_VALUE));
+    }
 }
