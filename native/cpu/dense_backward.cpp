@@ -1,31 +1,106 @@
 // Dense layer backward: dW = x^T.dz, db = column sums of dz, dx = dz.W^T (skipped for the first layer).
-// Fast because both products are OpenBLAS sgemm calls on the row-major buffers (transposes are expressed
-// through the GEMM flags, nothing is copied; dW is split for small batches so that OpenBLAS skips packing,
-// see gemm.h) and db is one streaming pass over dz that adds whole
-// rows into a block of double accumulators: vectorised, deterministic and accurate for any batch size.
-#include <cblas.h>
+// Fast because both products are our register-blocked kernels (gemm_tiles.inc) on the row-major buffers as
+// they are (no transposed copies, no packing); db is one streaming pass over dz adding whole rows into double
+// accumulators (vectorised, deterministic, accurate for any batch); and the work is cut into blocks of dW
+// (columns, and rows for large layers) and of dx for the thread pool, in ONE region, each block computed
+// entirely by one thread, so results are the same for any thread count.
 #include <algorithm>
-#include "gemm.h"
+#include "gemm_kernels.h"
 #include "internal.h"
+#include "split.h"
 
 namespace d4j {
 
-void dense_backward(const float* x, const float* w, const float* dz, float* dw, float* db, float* dx,
-                    int n, int in, int out) {
-    gemm_weight_grad(x, dz, dw, n, in, out);
+void column_sums(const float* dz, int64_t ld, int rows, int c0, int c1, float* db) {
     constexpr int BLOCK = 256;
-    for (int j0 = 0; j0 < out; j0 += BLOCK) {
-        const int m = std::min(BLOCK, out - j0);
+    for (int j0 = c0; j0 < c1; j0 += BLOCK) {
+        const int m = std::min(BLOCK, c1 - j0);
         double acc[BLOCK];
         for (int j = 0; j < m; j++) acc[j] = 0.0;
-        for (int64_t r = 0; r < n; r++) {
-            const float* row = dz + r * out + j0;
+        for (int64_t r = 0; r < rows; r++) {
+            const float* row = dz + r * ld + j0;
             for (int j = 0; j < m; j++) acc[j] += row[j];
         }
         for (int j = 0; j < m; j++) db[j0 + j] = (float)acc[j];
     }
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in, out, 1.0f, dz, out, w, out, 0.0f, dx, in);
+}
+
+void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
+                       int out, const Block& blk) {
+    TNArgs a;
+    a.x = x + blk.r0;
+    a.ldx = in;
+    a.dz = dz + blk.c0;
+    a.lddz = out;
+    a.dw = dw + (int64_t)blk.r0 * out + blk.c0;
+    a.lddw = out;
+    a.m = n;
+    a.k = blk.r1 - blk.r0;
+    a.n = blk.c1 - blk.c0;
+    k.tn(a);
+    if (blk.r0 == 0 && db) column_sums(dz, out, n, blk.c0, blk.c1, db);
+}
+
+void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,
+                      const Block& blk) {
+    NTArgs a;
+    a.dz = dz + (int64_t)blk.r0 * out;
+    a.lddz = out;
+    a.w = w + (int64_t)blk.c0 * out;
+    a.ldw = out;
+    a.dx = dx + (int64_t)blk.r0 * in + blk.c0;
+    a.lddx = in;
+    a.m = blk.r1 - blk.r0;
+    a.n = out;
+    a.k = blk.c1 - blk.c0;
+    k.nt(a);
+}
+
+// dW [in, out]: column blocks of the kernel's width, rows of dW when the layer is tall
+Grid weight_grad_grid(const GemmKernels& k, int n, int in, int out, int team) {
+    return plan(in, out, 2.0 * n * in * out, k.col_block, false, team);
+}
+// dx [n, in]: blocks of input features (a block reads only its rows of W), batch rows for large batches
+Grid input_grad_grid(int n, int in, int out, int team) {
+    return plan(n, in, 2.0 * n * in * out, 16, false, team);
+}
+
+namespace {
+struct BackwardJob {
+    const GemmKernels* k;
+    const float *x, *w, *dz;
+    float *dw, *db, *dx;
+    int n, in, out;
+    Grid gw, gx;
+    static void run(void* p, int i) {
+        const BackwardJob& j = *static_cast<const BackwardJob*>(p);
+        if (i < j.gw.count()) weight_grad_block(*j.k, j.x, j.dz, j.dw, j.db, j.n, j.in, j.out, j.gw.block(i));
+        else input_grad_block(*j.k, j.w, j.dz, j.dx, j.in, j.out, j.gx.block(i - j.gw.count()));
+    }
+};
+}  // namespace
+
+void dense_backward(const float* x, const float* w, const float* dz, float* dw, float* db, float* dx,
+                    int n, int in, int out) {
+    const GemmKernels& k = gemm_kernels();
+    const int team = team_size();
+    BackwardJob job{&k, x, w, dz, dw, db, dx, n, in, out, weight_grad_grid(k, n, in, out, team), Grid{}};
+    job.gx = dx ? input_grad_grid(n, in, out, team) : Grid{};
+    const int nw = job.gw.count(), nx = dx ? job.gx.count() : 0;
+    if (nw + nx <= 1 || nw + nx > 256) {  // serial, or too many to weigh on the stack (never with plan())
+        for (int i = 0; i < nw + nx; i++) BackwardJob::run(&job, i);
+        return;
+    }
+    float cost[256];
+    for (int i = 0; i < nw; i++) {
+        const Block b = job.gw.block(i);
+        cost[i] = (float)(b.r1 - b.r0) * (b.c1 - b.c0);
+    }
+    for (int i = 0; i < nx; i++) {
+        const Block b = job.gx.block(i);
+        cost[nw + i] = (float)(b.r1 - b.r0) * (b.c1 - b.c0) * out / n;
+    }
+    parallel(Region{BackwardJob::run, &job, nw + nx, cost});
 }
 
 }  // namespace d4j

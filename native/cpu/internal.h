@@ -2,6 +2,8 @@
 // forward here, and the network engine (net.cpp) calls these directly on its preallocated workspace.
 #pragma once
 #include <cstdint>
+#include "gemm_kernels.h"
+#include "split.h"
 
 #pragma GCC visibility push(hidden)  // internal: not exported from libdense4j_cpu
 namespace d4j {
@@ -19,9 +21,34 @@ double sum_squares(const float* g, int64_t n);
 void scale(float* g, int64_t n, float s);
 // One update of a segment [0,n) of the parameter buffer; s0, s1, s2 are the three state slices of that
 // segment (state + off, state + N + off, state + 2N + off for a buffer of N parameters).
+// One optimizer update prepared for a step (constants hoisted, the specialised loop picked): fn(o, p, g, s0,
+// s1, s2, rows, n, ld) updates a block of rows x n parameters (row stride ld) and its state; any piece of the
+// buffer may be updated on its own, in any order, with the same result.
+struct OptStep {
+    void (*fn)(const OptStep& o, float* p, const float* g, float* s0, float* s1, float* s2, int64_t rows, int64_t n,
+               int64_t ld) = nullptr;
+    float lr = 0, mu = 0, keep = 0, wd = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, eps = 0, alpha = 0;
+    float step_size = 0, inv_bc2_sqrt = 0, decay = 0;
+};
+OptStep optimizer_prepare(int kind, const float* hp, float lr, int64_t step);
 void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
                        float* s0, float* s1, float* s2, int64_t n);
 bool valid_hp(int kind, const float* hp);
+
+// Blocks of the products of a dense layer, for the thread pool (dense_forward.cpp, dense_backward.cpp): each
+// computes its block of the output completely, with the same arithmetic whatever the block.
+void dense_forward_block(const GemmKernels& k, const float* x, const float* w, const float* b, float* z, float* y,
+                         int in, int out, int act, const Block& blk);
+// dW rows [r0,r1) x columns [c0,c1); db for those columns when r0 == 0 and db != nullptr
+void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
+                       int out, const Block& blk);
+// dx batch rows [r0,r1) x input features [c0,c1)
+void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,
+                      const Block& blk);
+void column_sums(const float* dz, int64_t ld, int rows, int c0, int c1, float* db);
+Grid forward_grid(const GemmKernels& k, int n, int in, int out, int act, int team);
+Grid weight_grad_grid(const GemmKernels& k, int n, int in, int out, int team);
+Grid input_grad_grid(int n, int in, int out, int team);
 
 }  // namespace d4j
 #pragma GCC visibility pop

@@ -15,6 +15,7 @@
 #include <xmmintrin.h>
 #include "activations.h"
 #include "internal.h"
+#include "thread_pool.h"
 
 namespace {
 
@@ -48,6 +49,11 @@ struct d4j_net {
     float hp[D4J_OPT_HP_COUNT] = {};
     float clip_norm = 0.0f, clip_value = 0.0f;
     int64_t n_params = 0;
+    // weight-gradient region of a step: each layer's block grid, its first chunk, and every chunk's cost
+    d4j::Grid* grids = nullptr;
+    int* chunk_first = nullptr;
+    float* chunk_cost = nullptr;
+    int max_chunks = 0;
     float* xb = nullptr;     // gathered input rows [max_batch, in0]
     int32_t* lb = nullptr;   // gathered labels [max_batch]
     float* tb = nullptr;     // gathered targets [max_batch, out_last]
@@ -111,6 +117,12 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->clip_norm = clip_norm;
     net->clip_value = clip_value;
     net->n_params = n_params;
+    // up to 4 chunks per thread per layer (split.h), and no more threads than CPUs
+    net->max_chunks = (int)std::min<int64_t>(d4j::MAX_CHUNKS, (int64_t)n_layers * 4 * d4j::pool_max_team());
+    net->grids = new (std::nothrow) d4j::Grid[n_layers];
+    net->chunk_first = new (std::nothrow) int[n_layers + 1];
+    net->chunk_cost = new (std::nothrow) float[net->max_chunks];
+    if (!net->grids || !net->chunk_first || !net->chunk_cost) { d4j_net_destroy(net); return nullptr; }
 
     // Workspace sizes, in floats, each rounded up to 64 bytes; then one allocation carved into pieces.
     const size_t mb = (size_t)max_batch;
@@ -156,26 +168,61 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     if (!net) return;
     free(net->mem);
     delete[] net->layers;
+    delete[] net->grids;
+    delete[] net->chunk_first;
+    delete[] net->chunk_cost;
     delete net;
 }
 
-// Inverted dropout fused with mask generation: mask = keep ? 1/(1-rate) : 0, yd = y * mask.
-static void dropout_forward(const Layer& L, uint64_t seed, int64_t step, int layer, int64_t count) {
+// Inverted dropout fused with mask generation over a block of the layer's output: mask = keep ? 1/(1-rate) : 0,
+// yd = y * mask. The mask of an element is a function of its flat index, so any block split gives the same.
+static void dropout_block(const Layer& L, uint64_t seed, int64_t step, int layer, const d4j::Block& blk) {
     const uint64_t key = d4j::dropout_key(seed, step, layer);
     const uint32_t threshold = (uint32_t)std::llround((double)L.rate * 16777216.0);  // P(drop) = rate (2^-24)
     const float scale = 1.0f / (1.0f - L.rate);
-    for (int64_t i = 0; i < count; i++) {
-        const uint32_t u = (uint32_t)(d4j::splitmix64(key + (uint64_t)i) >> 40);
-        const float m = u >= threshold ? scale : 0.0f;
-        L.mask[i] = m;
-        L.yd[i] = L.y[i] * m;
+    for (int r = blk.r0; r < blk.r1; r++)
+        for (int64_t i = (int64_t)r * L.out + blk.c0, e = (int64_t)r * L.out + blk.c1; i < e; i++) {
+            const uint32_t u = (uint32_t)(d4j::splitmix64(key + (uint64_t)i) >> 40);
+            const float m = u >= threshold ? scale : 0.0f;
+            L.mask[i] = m;
+            L.yd[i] = L.y[i] * m;
+        }
+}
+
+// One layer's forward as a parallel region: blocks of the output (see split.h), each with its bias, activation
+// and dropout. Small layers run on the calling thread (plan() gives one chunk).
+namespace {
+struct ForwardLayer {
+    const d4j::GemmKernels* k;
+    const Layer* L;
+    const float *a, *w, *b;
+    float *z, *y;
+    int act, layer;
+    bool dropout;
+    uint64_t seed;
+    int64_t step;
+    d4j::Grid g;
+    static void run(void* p, int i) {
+        const ForwardLayer& f = *static_cast<const ForwardLayer*>(p);
+        const d4j::Block blk = f.g.block(i);
+        d4j::dense_forward_block(*f.k, f.a, f.w, f.b, f.z, f.y, f.L->in, f.L->out, f.act, blk);
+        if (f.dropout) dropout_block(*f.L, f.seed, f.step, f.layer, blk);
     }
+};
+}  // namespace
+
+static void forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a, const float* w,
+                          const float* b, float* z, float* y, int act, int rows, bool dropout, uint64_t seed,
+                          int64_t step) {
+    ForwardLayer f{&k, &L, a, w, b, z, y, act, layer, dropout, seed, step,
+                   d4j::forward_grid(k, rows, L.in, L.out, act, d4j::team_size())};
+    d4j::parallel(d4j::Region{ForwardLayer::run, &f, f.g.count(), nullptr});
 }
 
 // Forward of one batch of rows already in `x`. Training: dropout on, the last layer stops at its
 // pre-activation when the loss takes logits. Inference: y_last, when not NULL, receives the activated output.
-static const float* forward_rows(d4j_net* net, const float* x, int rows, bool train, uint64_t seed,
-                                 int64_t step, float* y_last) {
+static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const float* x, int rows, bool train,
+                                 uint64_t seed, int64_t step, float* y_last) {
     const float* a = x;
     for (int l = 0; l < net->n_layers; l++) {
         Layer& L = net->layers[l];
@@ -185,37 +232,108 @@ static const float* forward_rows(d4j_net* net, const float* x, int rows, bool tr
         if (last) {
             float* y = y_last ? y_last : L.y;
             if (train && net->logits) {
-                d4j::dense_forward(a, w, b, nullptr, L.z, rows, L.in, L.out, D4J_ACT_LINEAR);
+                forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0);
                 return L.z;
             }
-            d4j::dense_forward(a, w, b, L.z, y, rows, L.in, L.out, L.act);
+            forward_layer(k, L, l, a, w, b, L.z, y, L.act, rows, false, 0, 0);
             return net->logits ? L.z : y;
         }
-        d4j::dense_forward(a, w, b, train ? L.z : nullptr, L.y, rows, L.in, L.out, L.act);
-        if (train && L.rate > 0.0f) dropout_forward(L, seed, step, l, (int64_t)rows * L.out);
+        forward_layer(k, L, l, a, w, b, train ? L.z : nullptr, L.y, L.act, rows, train && L.rate > 0.0f, seed, step);
         a = L.input(train);
     }
     return nullptr;  // unreachable
 }
 
 // Denormals flushed to zero (FTZ + DAZ in MXCSR) for the duration of a call, the caller's mode restored on
-// return. Why: optimizer state of weights whose gradient is exactly 0 (dead relu units) decays
-// geometrically (Adam m *= 0.9 per step) into the subnormal range, where every operation takes a
-// microcode assist: measured 0.43 -> 0.58 s per reference epoch after a few hundred steps without this.
+// return (the pool's workers take the caller's mode for each region). Why: optimizer state of weights whose
+// gradient is exactly 0 (dead relu units) decays geometrically (Adam m *= 0.9 per step) into the subnormal
+// range, where every operation takes a microcode assist: measured 0.43 -> 0.58 s per reference epoch after a
+// few hundred steps without this.
 namespace {
 struct FlushDenormals {
     unsigned saved;
     FlushDenormals() : saved(_mm_getcsr()) { _mm_setcsr(saved | 0x8040u); }
     ~FlushDenormals() { _mm_setcsr(saved); }
 };
-}  // namespace
 
-static void update(d4j_net* net, float lr, int64_t step, int64_t off, int64_t n) {
-    const int64_t N = net->n_params;
-    float* s = net->opt_state;
-    d4j::optimizer_segment(net->optimizer, net->hp, lr, step, net->params + off, net->grads + off,
-                           s + off, s + N + off, s + 2 * N + off, n);
-}
+// The input gradient of layer l (dx = dz_l . W_l^T, into layer l-1's dz) with layer l-1's activation
+// derivative and dropout mask applied to the same block: one region per layer, last layer first.
+struct InputGradLayer {
+    const d4j::GemmKernels* k;
+    const Layer *L, *P;  // layer l and layer l-1
+    const float* w;
+    d4j::Grid g;
+    static void run(void* p, int i) {
+        const InputGradLayer& j = *static_cast<const InputGradLayer*>(p);
+        const d4j::Block blk = j.g.block(i);
+        d4j::input_grad_block(*j.k, j.w, j.L->dz, j.P->dz, j.L->in, j.L->out, blk);
+        const Layer& P = *j.P;
+        if (P.act == D4J_ACT_LINEAR && !(P.rate > 0.0f)) return;
+        for (int r = blk.r0; r < blk.r1; r++) {
+            const int64_t o = (int64_t)r * P.out + blk.c0;
+            d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
+                                     P.dz + o, 1, blk.c1 - blk.c0, P.act);
+        }
+    }
+};
+
+// Every layer's weight gradient (dW, db) in ONE region (they are independent once every dz is known), each
+// block followed, unless global-norm clipping needs the whole gradient first, by value clipping and the
+// optimizer update of the same block of parameters while its gradient is still in cache. The blocks of a
+// layer are the same columns as its forward blocks, so on a quiet machine each thread keeps updating (and
+// reading in the next forward) the same part of the weights, in its own core's cache.
+struct WeightGradStep {
+    const d4j::GemmKernels* k;
+    d4j_net* net;
+    const float* x0;     // the gathered input batch (layer 0's input)
+    int rows;
+    bool update;
+    d4j::OptStep opt;
+    int n_layers;
+    const int* first;    // first chunk of each layer, n_layers + 1 entries
+    const d4j::Grid* grids;
+    static void run(void* p, int i) {
+        const WeightGradStep& j = *static_cast<const WeightGradStep*>(p);
+        int l = 0;
+        while (i >= j.first[l + 1]) l++;
+        d4j_net* net = j.net;
+        const Layer& L = net->layers[l];
+        const d4j::Block blk = j.grids[l].block(i - j.first[l]);
+        const float* a = l == 0 ? j.x0 : net->layers[l - 1].input(true);
+        const int64_t nw = (int64_t)L.in * L.out;
+        float* dw = net->grads + L.off;
+        float* db = dw + nw;
+        d4j::weight_grad_block(*j.k, a, L.dz, dw, db, j.rows, L.in, L.out, blk);
+        if (!j.update) return;
+        const int64_t N = net->n_params;
+        const int cols = blk.c1 - blk.c0;
+        for (int part = 0; part < 2; part++) {  // the block of W, then (first row block only) its part of b
+            if (part == 1 && blk.r0 != 0) break;
+            const int64_t off = part == 0 ? L.off + (int64_t)blk.r0 * L.out + blk.c0 : L.off + nw + blk.c0;
+            const int64_t nrows = part == 0 ? blk.r1 - blk.r0 : 1;
+            float* g = net->grads + off;
+            if (net->clip_value > 0.0f)
+                for (int64_t r = 0; r < nrows; r++) d4j::clip_values(g + r * L.out, cols, net->clip_value);
+            float* s = net->opt_state;
+            j.opt.fn(j.opt, net->params + off, g, s + off, s + N + off, s + 2 * N + off, nrows, cols, L.out);
+        }
+    }
+};
+
+// The whole-buffer optimizer update (after global-norm clipping), in contiguous pieces.
+struct UpdateAll {
+    d4j_net* net;
+    d4j::OptStep opt;
+    int chunks;
+    static void run(void* p, int i) {
+        const UpdateAll& j = *static_cast<const UpdateAll*>(p);
+        d4j_net* net = j.net;
+        const int64_t N = net->n_params, off = N * i / j.chunks, n = N * (i + 1) / j.chunks - off;
+        float* s = net->opt_state;
+        j.opt.fn(j.opt, net->params + off, net->grads + off, s + off, s + N + off, s + 2 * N + off, 1, n, 0);
+    }
+};
+}  // namespace
 
 extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
                              const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
@@ -236,12 +354,15 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     }
     for (int s = 0; s < n_batches; s++) if (!std::isfinite(lrs[s])) return D4J_ERR_ARGUMENT;
 
+    const d4j::GemmKernels& kern = d4j::gemm_kernels();
     const bool per_layer = !(net->clip_norm > 0.0f);
+    const int L_count = net->n_layers;
     FlushDenormals ftz;
     for (int s = 0; s < n_batches; s++) {
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
+        const int team = d4j::team_size();
         // gather
         for (int r = 0; r < rows; r++) {
             const int64_t src = order[pos + r];
@@ -260,35 +381,58 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             }
         }
         // forward + fused loss (gradient straight into the last layer's dz)
-        const float* out = forward_rows(net, net->xb, rows, true, seed, t, nullptr);
-        Layer& last = net->layers[net->n_layers - 1];
+        const float* out = forward_rows(net, kern, net->xb, rows, true, seed, t, nullptr);
+        Layer& last = net->layers[L_count - 1];
         int64_t correct = 0;
         const double ls = d4j::loss(net->loss, out, net->lb, net->tb, last.dz, nullptr, rows, k, 1.0f, &correct);
         if (!std::isfinite(ls)) return D4J_ERR_NONFINITE;
         if (!net->logits && last.act != D4J_ACT_LINEAR)  // MSE: d/dy -> d/dz
             d4j::activation_backward(last.z, last.y, nullptr, last.dz, last.dz, rows, k, last.act);
-        // backward, last layer first
-        for (int l = net->n_layers - 1; l >= 0; l--) {
-            Layer& L = net->layers[l];
-            const float* a = l == 0 ? net->xb : net->layers[l - 1].input(true);
-            float* dx = l == 0 ? nullptr : net->layers[l - 1].dz;
-            const int64_t nw = (int64_t)L.in * L.out;
-            d4j::dense_backward(a, net->params + L.off, L.dz, net->grads + L.off, net->grads + L.off + nw, dx,
-                                rows, L.in, L.out);
-            if (l > 0) {
-                const Layer& P = net->layers[l - 1];
-                if (P.act != D4J_ACT_LINEAR || P.rate > 0.0f)
-                    d4j::activation_backward(P.z, P.y, P.rate > 0.0f ? P.mask : nullptr, P.dz, P.dz, rows, P.out,
-                                             P.act);
+        // backward: input gradients, last layer first (each needs the one after it), with the old weights
+        for (int l = L_count - 1; l >= 1; l--) {
+            const Layer& L = net->layers[l];
+            const Layer& P = net->layers[l - 1];
+            InputGradLayer j{&kern, &L, &P, net->params + L.off, d4j::Grid{}};
+            j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, team);
+            d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr});
+        }
+        // then every weight gradient, with the update when it can be done per block
+        WeightGradStep wg;
+        wg.k = &kern;
+        wg.net = net;
+        wg.x0 = net->xb;
+        wg.rows = rows;
+        wg.update = per_layer;
+        if (per_layer) wg.opt = d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t);
+        wg.n_layers = L_count;
+        wg.first = net->chunk_first;
+        wg.grids = net->grids;
+        int chunks = 0;
+        for (int l = 0; l < L_count; l++) {
+            const Layer& L = net->layers[l];
+            net->grids[l] = d4j::weight_grad_grid(kern, rows, L.in, L.out, team);
+            net->chunk_first[l] = chunks;
+            chunks += net->grids[l].count();
+        }
+        net->chunk_first[L_count] = chunks;
+        if (chunks <= net->max_chunks) {
+            for (int l = 0; l < L_count; l++) {
+                const d4j::Grid& g = net->grids[l];
+                const double per_elem = 2.0 * rows + (per_layer ? 12.0 : 0.0);  // GEMM flops + optimizer work
+                for (int c = 0; c < g.count(); c++) {
+                    const d4j::Block b = g.block(c);
+                    net->chunk_cost[net->chunk_first[l] + c] = (float)(per_elem * (b.r1 - b.r0) * (b.c1 - b.c0));
+                }
             }
-            if (per_layer) {  // W_l is no longer needed this step: update it while dW_l is hot in cache
-                if (net->clip_value > 0.0f) d4j::clip_values(net->grads + L.off, nw + L.out, net->clip_value);
-                update(net, lrs[s], t, L.off, nw + L.out);
-            }
+            d4j::parallel(d4j::Region{WeightGradStep::run, &wg, chunks, net->chunk_cost});
+        } else {
+            for (int c = 0; c < chunks; c++) WeightGradStep::run(&wg, c);
         }
         if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
-            update(net, lrs[s], t, 0, net->n_params);
+            UpdateAll u{net, d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), 1};
+            if (team > 1 && net->n_params >= 65536) u.chunks = (int)std::min<int64_t>(4 * team, net->n_params / 16384);
+            d4j::parallel(d4j::Region{UpdateAll::run, &u, u.chunks, nullptr});
         }
         *step = t;
         if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
@@ -306,10 +450,11 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     if (want_stats && sparse)
         for (int64_t i = 0; i < n; i++) if (labels[i] < 0 || labels[i] >= k) return D4J_ERR_ARGUMENT;
     double loss_sum = 0.0, correct_sum = 0.0;
+    const d4j::GemmKernels& kern = d4j::gemm_kernels();
     FlushDenormals ftz;
     for (int64_t pos = 0; pos < n; pos += net->max_batch) {
         const int rows = (int)std::min<int64_t>(net->max_batch, n - pos);
-        const float* o = forward_rows(net, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr);
+        const float* o = forward_rows(net, kern, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr);
         if (want_stats) {
             int64_t correct = 0;
             loss_sum += d4j::loss(net->loss, o, sparse ? labels + pos : nullptr, sparse ? nullptr : targets + pos * k,

@@ -19,9 +19,14 @@
 
 namespace d4j {
 
+// The kernels take the per-step constants from an OptStep prepared once per update (optimizer_prepare) and
+// update a rows x n block with row stride ld (a thread's columns of a layer's weights), so that the buffer
+// can be updated piecewise, in parallel, with exactly the arithmetic of one pass over it.
 template <bool MOM, bool NEST, bool FIRST, bool WD>
-static void sgd(float* p, const float* g, float* b, int64_t n, float lr, float mu, float damp, float wd) {
-    const float keep = 1.0f - damp;
+static void sgd(const OptStep& o, float* p, const float* g, float* b, float*, float*, int64_t rows, int64_t n,
+                int64_t ld) {
+    const float lr = o.lr, mu = o.mu, keep = o.keep, wd = o.wd;
+    for (int64_t row = 0; row < rows; row++, p += ld, g += ld, b += ld)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         if (WD) gi += wd * p[i];
@@ -35,14 +40,11 @@ static void sgd(float* p, const float* g, float* b, int64_t n, float lr, float m
 }
 
 template <bool DECOUPLED, bool AMS, bool WD>
-static void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, float lr, float b1,
-                 float b2, float eps, float wd, int64_t step) {
-    const double bc1 = 1.0 - std::pow((double)b1, (double)step);
-    const double bc2 = 1.0 - std::pow((double)b2, (double)step);
-    const float step_size = (float)((double)lr / bc1);
-    const float inv_bc2_sqrt = (float)(1.0 / std::sqrt(bc2));
-    const float decay = (float)(1.0 - (double)lr * wd);
-    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+static void adam(const OptStep& o, float* p, const float* g, float* m, float* v, float* vmax, int64_t rows, int64_t n,
+                 int64_t ld) {
+    const float b1 = o.b1, b2 = o.b2, c1 = o.c1, c2 = o.c2, eps = o.eps, wd = o.wd;
+    const float step_size = o.step_size, inv_bc2_sqrt = o.inv_bc2_sqrt, decay = o.decay;
+    for (int64_t row = 0; row < rows; row++, p += ld, g += ld, m += ld, v += ld, vmax += ld)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         float pi = p[i];
@@ -61,9 +63,10 @@ static void adam(float* p, const float* g, float* m, float* v, float* vmax, int6
 }
 
 template <bool CENTERED, bool MOM, bool WD>
-static void rmsprop(float* p, const float* g, float* v, float* b, float* ga, int64_t n, float lr, float alpha,
-                    float eps, float wd, float mu) {
-    const float c = 1.0f - alpha;
+static void rmsprop(const OptStep& o, float* p, const float* g, float* v, float* b, float* ga, int64_t rows,
+                    int64_t n, int64_t ld) {
+    const float lr = o.lr, alpha = o.alpha, c = o.c2, eps = o.eps, wd = o.wd, mu = o.mu;
+    for (int64_t row = 0; row < rows; row++, p += ld, g += ld, v += ld, b += ld, ga += ld)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         if (WD) gi += wd * p[i];
@@ -115,34 +118,60 @@ static void dispatch3(bool a, bool b, bool c, F&& f) {
 }
 #define D4J_V(x) decltype(x)::value
 
-void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
-                       float* s0, float* s1, float* s2, int64_t n) {
+OptStep optimizer_prepare(int kind, const float* hp, float lr, int64_t step) {
+    OptStep o;
+    o.lr = lr;
     switch (kind) {
         case D4J_OPT_SGD: {
-            const float mu = hp[0], damp = hp[1], wd = hp[2];
-            const bool nest = hp[3] != 0.0f, wdb = wd != 0.0f;
-            if (mu == 0.0f) {
-                if (wdb) sgd<false, false, false, true>(p, g, s0, n, lr, mu, damp, wd);
-                else sgd<false, false, false, false>(p, g, s0, n, lr, mu, damp, wd);
+            o.mu = hp[0];
+            o.keep = 1.0f - hp[1];
+            o.wd = hp[2];
+            const bool nest = hp[3] != 0.0f, wdb = o.wd != 0.0f;
+            if (o.mu == 0.0f) {
+                o.fn = wdb ? sgd<false, false, false, true> : sgd<false, false, false, false>;
             } else {
                 dispatch3(nest, step <= 1, wdb, [&](auto a, auto b, auto c) {
-                    sgd<true, D4J_V(a), D4J_V(b), D4J_V(c)>(p, g, s0, n, lr, mu, damp, wd);
+                    o.fn = sgd<true, D4J_V(a), D4J_V(b), D4J_V(c)>;
                 });
             }
             break;
         }
         case D4J_OPT_ADAM:
-        case D4J_OPT_ADAMW:
+        case D4J_OPT_ADAMW: {
+            o.b1 = hp[0];
+            o.b2 = hp[1];
+            o.eps = hp[2];
+            o.wd = hp[3];
+            o.c1 = 1.0f - o.b1;
+            o.c2 = 1.0f - o.b2;
+            const double bc1 = 1.0 - std::pow((double)o.b1, (double)step);
+            const double bc2 = 1.0 - std::pow((double)o.b2, (double)step);
+            o.step_size = (float)((double)lr / bc1);
+            o.inv_bc2_sqrt = (float)(1.0 / std::sqrt(bc2));
+            o.decay = (float)(1.0 - (double)lr * o.wd);
             dispatch3(kind == D4J_OPT_ADAMW, hp[4] != 0.0f, hp[3] != 0.0f, [&](auto a, auto b, auto c) {
-                adam<D4J_V(a), D4J_V(b), D4J_V(c)>(p, g, s0, s1, s2, n, lr, hp[0], hp[1], hp[2], hp[3], step);
+                o.fn = adam<D4J_V(a), D4J_V(b), D4J_V(c)>;
             });
             break;
-        case D4J_OPT_RMSPROP:
+        }
+        default:  // RMSprop
+            o.alpha = hp[0];
+            o.c2 = 1.0f - o.alpha;
+            o.eps = hp[1];
+            o.wd = hp[2];
+            o.mu = hp[3];
             dispatch3(hp[4] != 0.0f, hp[3] > 0.0f, hp[2] != 0.0f, [&](auto a, auto b, auto c) {
-                rmsprop<D4J_V(a), D4J_V(b), D4J_V(c)>(p, g, s0, s1, s2, n, lr, hp[0], hp[1], hp[2], hp[3]);
+                o.fn = rmsprop<D4J_V(a), D4J_V(b), D4J_V(c)>;
             });
             break;
     }
+    return o;
+}
+
+void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
+                       float* s0, float* s1, float* s2, int64_t n) {
+    const OptStep o = optimizer_prepare(kind, hp, lr, step);
+    o.fn(o, p, g, s0, s1, s2, 1, n, n);
 }
 
 }  // namespace d4j

@@ -59,9 +59,34 @@ enum {
 };
 
 /* ---- threads ---------------------------------------------------------------------------------------- */
-/* Sets the thread count of OpenBLAS (and of any parallel loop of ours). n <= 0 means one per core. */
+/* Sets the threads of the CPU kernels (our own pool; OpenBLAS always runs on one thread). n <= 0 means one per
+ * core. The pool never runs more threads than CPUs the process may use, and runs serially while it sees its
+ * workers descheduled (another process holding a core), so any n is safe. Results depend on the kernel
+ * variant (d4j_set_isa), never on the thread count. d4j_get_num_threads returns the count last set. */
 void d4j_set_num_threads(int n);
 int d4j_get_num_threads(void);
+
+/* Counters of the thread pool since the library loaded, into out[6]: regions run in parallel; regions run
+ * serially while backed off; regions run serially because another thread was using the pool; back-offs;
+ * parallel regions where the caller had to sleep for a descheduled worker; parallel regions no worker joined. */
+void d4j_thread_stats(int64_t* out);
+
+/* ---- kernel variant ----------------------------------------------------------------------------------- */
+/* The hand-written GEMM kernels of the CPU path exist per instruction set; the best one the CPU supports is
+ * chosen when the library loads, or the one named by the environment variable D4J_CPU_ISA
+ * (portable|avx2|avx512|auto). */
+enum {
+    D4J_ISA_AUTO = -1,
+    D4J_ISA_PORTABLE = 0,  /* plain C++ (fused multiply-add per element), any x86-64 */
+    D4J_ISA_AVX2 = 1,      /* AVX2 + FMA */
+    D4J_ISA_AVX512 = 2     /* AVX-512 F/VL/BW/DQ */
+};
+/* Forces a variant (D4J_ISA_AUTO: the best supported). Returns D4J_OK, or D4J_ERR_ARGUMENT when this CPU
+ * cannot run it (nothing changes then). */
+int d4j_set_isa(int isa);
+int d4j_get_isa(void);
+/* 1 when this CPU can run the variant, else 0. */
+int d4j_isa_supported(int isa);
 
 /* ---- single ops (also used by tests and benchmarks) -------------------------------------------------- */
 

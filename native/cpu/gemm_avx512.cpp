@@ -1,0 +1,50 @@
+// The GEMM kernels of gemm_tiles.inc for AVX-512 (F, VL, BW, DQ): 32 zmm registers hold a 6 x 64 forward tile
+// (24 accumulators) and a 6 x 64 weight-gradient tile; the tails of a column block use mask registers (no
+// scalar loops, no stores outside the block). This unit alone is compiled with -mavx512* (CMakeLists.txt);
+// it runs only where isa.cpp found avx512f/vl/bw/dq in CPUID.
+// GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder vectors (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include "gemm_kernels.h"
+
+namespace d4j {
+namespace {
+
+struct V {
+    typedef __m512 T;
+    typedef __mmask16 M;
+    enum { W = 16 };
+    static inline T zero() { return _mm512_setzero_ps(); }
+    static inline T load(const float* p) { return _mm512_loadu_ps(p); }
+    static inline T loadm(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+    static inline void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+    static inline void storem(float* p, T v, M m) { _mm512_mask_storeu_ps(p, m, v); }
+    static inline T set1(float x) { return _mm512_set1_ps(x); }
+    static inline T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+    static inline T add(T a, T b) { return _mm512_add_ps(a, b); }
+    // max(0, v) with v second: maxps returns its second operand when one is NaN, so NaN propagates like relu()
+    static inline T relu(T v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+    static inline M mask(int n) { return (M)((1u << n) - 1u); }
+    static inline float hsum(T v) {  // fixed tree: halves, then quarters, ...
+        const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+        const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        const __m128 e = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        return _mm_cvtss_f32(_mm_add_ss(e, _mm_movehdup_ps(e)));
+    }
+};
+
+constexpr int NN_MR = 6, NN_NV = 4, NN_NV1 = 8, NN_KC = 128;
+constexpr int TN_KR = 6, TN_NV = 4;
+constexpr int NT_MR = 4, NT_KR = 4;
+
+#include "gemm_tiles.inc"
+
+}  // namespace
+
+const GemmKernels& gemm_kernels_avx512() {
+    static const GemmKernels k = {ISA_AVX512, "avx512", NN_NV * V::W, nn_block, tn_block, nt_block};
+    return k;
+}
+
+}  // namespace d4j

@@ -1,0 +1,57 @@
+// How one product of a dense layer is cut into chunks for the thread pool. Outputs are split, never the
+// reduction, so every element is computed by exactly one chunk with the same arithmetic whatever the split:
+// results do not depend on the thread count.
+#pragma once
+#include <algorithm>
+#include "thread_pool.h"
+
+namespace d4j {
+
+struct Block {
+    int r0, r1, c0, c1;  // rows [r0, r1) x columns [c0, c1) of the output
+};
+
+struct Grid {
+    int m = 1, n = 1;        // output extent
+    int rows = 1, cols = 1;  // chunks along each
+    int rh = 1, cw = 1;      // chunk height and width
+    int count() const { return rows * cols; }
+    Block block(int i) const {
+        const int r = i / cols, c = i % cols;
+        return {r * rh, std::min(m, (r + 1) * rh), c * cw, std::min(n, (c + 1) * cw)};
+    }
+};
+
+// A parallel region costs about a microsecond of hand-offs: below PAR_MIN_FLOPS a product runs on one
+// thread, and no chunk is made smaller than CHUNK_MIN_FLOPS. Up to 4 chunks per thread, so that a thread
+// that is late (or shares its core) leaves work that the others take over.
+constexpr double PAR_MIN_FLOPS = 4e5;
+constexpr double CHUNK_MIN_FLOPS = 2e5;
+constexpr int ROW_MIN = 24;  // rows per chunk when rows are split (4 row tiles of the kernels)
+
+// Cuts an m x n output (flops of work in all) for `team` threads: column blocks that are multiples of
+// col_unit first (a chunk then reads only its own block of the weights, which stays in its core's cache from
+// step to step), rows only when there are too few column blocks. whole_rows: never split columns (softmax).
+inline Grid plan(int m, int n, double flops, int col_unit, bool whole_rows, int team) {
+    Grid g;
+    g.m = m;
+    g.n = n;
+    g.rh = m;
+    g.cw = n;
+    if (team <= 1 || flops < PAR_MIN_FLOPS) return g;
+    const int want = (int)std::min<double>(4.0 * team, std::max(2.0, flops / CHUNK_MIN_FLOPS));
+    if (!whole_rows) {
+        const int units = (n + col_unit - 1) / col_unit;
+        const int cols = std::min(units, want);
+        g.cw = (units + cols - 1) / cols * col_unit;
+        g.cols = (n + g.cw - 1) / g.cw;
+    }
+    if (g.cols < want && m >= 2 * ROW_MIN) {
+        const int rows = std::min(want / g.cols, m / ROW_MIN);
+        g.rh = (m + rows - 1) / rows;
+        g.rows = (m + g.rh - 1) / g.rh;
+    }
+    return g;
+}
+
+}  // namespace d4j

@@ -1,0 +1,333 @@
+// The fork-join pool of the CPU kernels, built so that asking for threads is never a trap.
+//
+// Why not OpenBLAS's pool: its idle workers spin for ~0.1 s and its caller waits in a pure spin loop, so when
+// another process holds a core a spinning thread burns the time slice of the one it waits for (the reference
+// workload took 20x longer at 2 threads than at 1 with one busy process). This pool follows the measurements
+// in ../shared/docs/cpu-kernels.md section 5:
+// - The caller works too and never waits for a worker to ARRIVE: a region's chunks are split into one range
+//   per thread, each claimed with a CAS on that thread's own cache line; a thread that runs out takes chunks
+//   from the far end of the others' ranges. A worker that wakes late finds its range already done by the
+//   caller and costs nothing. The caller only waits for chunks a worker has started.
+// - Idle workers spin (with pause) for a bounded time, D4J_SPIN_US (default 100 us: the gaps between regions
+//   inside a training step are a few us), then park on a futex; the caller makes the wake-up syscall only when
+//   a worker is parked. A caller waiting for a started chunk spins 50 us, then sleeps on a futex too, so that
+//   its core goes idle and the scheduler can move a descheduled worker onto it.
+// - Back-off: when the caller had to sleep for a worker, or workers keep arriving after the caller did their
+//   share, in several of the last 64 regions, the pool runs serially for the next 256 regions (doubling, up to
+//   16384, while this keeps happening; the workers stay parked) and then tries again. So another process
+//   holding a core costs about what one thread costs.
+// - One region at a time: a second thread that calls in while a region runs (concurrent predicts) runs its
+//   region serially on its own thread, instead of queueing behind the first.
+// - Claim words carry the region's generation (they are never reset to zero), so a worker delayed across
+//   regions cannot claim a chunk of a region it did not see start.
+// - Workers take the caller's floating-point mode (MXCSR: flush-to-zero during training) for each region, so
+//   every chunk computes the same bits whichever thread runs it.
+// The team never has more threads than CPUs this process may run on (more cannot speed up compute-bound
+// chunks, and oversubscribing is how spinning pools collapse).
+#include "thread_pool.h"
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <xmmintrin.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+#include "dense4j.h"
+
+namespace d4j {
+namespace {
+
+constexpr int MAX_THREADS = 256;
+
+inline void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+inline void futex_wake(std::atomic<uint32_t>* addr, int n) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+inline void cpu_relax() { _mm_pause(); }
+
+inline int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+int cpus_available() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int64_t env_int(const char* name, int64_t dflt, int64_t lo, int64_t hi) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return dflt;
+    char* end = nullptr;
+    const long long x = std::strtoll(v, &end, 10);
+    if (!end || *end) return dflt;
+    return std::min<int64_t>(hi, std::max<int64_t>(lo, x));
+}
+
+// claim word: generation (32 bits) | next chunk (16) | end (16)
+inline uint64_t pack(uint32_t gen, int lo, int hi) { return (uint64_t)gen << 32 | (uint64_t)lo << 16 | (uint64_t)hi; }
+
+struct alignas(64) Slot {
+    std::atomic<uint64_t> word{0};
+};
+
+class Pool {
+public:
+    Pool() : spin_ns_(env_int("D4J_SPIN_US", 100, 0, 100000) * 1000) {}
+
+    void set_threads(int requested) {
+        std::lock_guard<std::mutex> busy(busy_);  // no region is running while the team changes
+        const int req = requested > 0 ? requested : cpus_available();
+        requested_.store(req, std::memory_order_relaxed);
+        const int team = std::max(1, std::min({req, cpus_available(), MAX_THREADS}));
+        if (team != team_.load(std::memory_order_relaxed)) {  // rare: stop every worker, start the new team
+            stop_workers();
+            team_.store(team, std::memory_order_relaxed);
+            const uint32_t g = gen_.load(std::memory_order_relaxed);  // a worker may start after later regions
+            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g] { worker_loop(id, g); });
+        }
+        backoff_until_ns_.store(0, std::memory_order_relaxed);
+        backoff_ns_ = 0;
+        window_strikes_ = window_regions_ = 0;
+    }
+
+    int requested() const { return requested_.load(std::memory_order_relaxed); }
+    int team_now() const {
+        const int team = team_.load(std::memory_order_relaxed);
+        return team == 1 || backing_off() ? 1 : team;
+    }
+
+    void run(const Region& r) {
+        if (r.chunks <= 0) return;
+        if (team_.load(std::memory_order_relaxed) == 1 || r.chunks == 1 || r.chunks > MAX_CHUNKS) return serial(r);
+        if (backing_off()) {
+            stats_[STAT_BACKED_OFF].fetch_add(1, std::memory_order_relaxed);
+            return serial(r);
+        }
+        if (!busy_.try_lock()) {
+            stats_[STAT_BUSY].fetch_add(1, std::memory_order_relaxed);
+            return serial(r);
+        }
+        run_parallel(r);
+        busy_.unlock();
+    }
+
+    void stats(int64_t* out) const {
+        for (int i = 0; i < STAT_COUNT; i++) out[i] = stats_[i].load(std::memory_order_relaxed);
+    }
+
+private:
+    enum { STAT_PARALLEL, STAT_BACKED_OFF, STAT_BUSY, STAT_BACKOFFS, STAT_SLEPT, STAT_ALONE, STAT_COUNT };
+
+    bool backing_off() const {
+        const int64_t until = backoff_until_ns_.load(std::memory_order_relaxed);
+        return until != 0 && now_ns() < until;
+    }
+
+    static void serial(const Region& r) {
+        for (int i = 0; i < r.chunks; i++) r.run(r.ctx, i);
+    }
+
+    // Each thread's home range of chunks: by cost (a chunk goes to the thread its cost midpoint falls in) or by
+    // count. Written with the new generation; published by the store to gen_.
+    void assign(const Region& r, int T, uint32_t g) {
+        int t = 0, start = 0;
+        if (r.cost) {
+            double total = 0, before = 0;
+            for (int i = 0; i < r.chunks; i++) total += r.cost[i] > 0 ? r.cost[i] : 0;
+            for (int i = 0; i < r.chunks; i++) {
+                const double c = r.cost[i] > 0 ? r.cost[i] : 0;
+                const int owner = total > 0 ? std::min(T - 1, (int)(T * (before + 0.5 * c) / total)) : 0;
+                for (; t < owner; t++, start = i) slots_[t].word.store(pack(g, start, i), std::memory_order_relaxed);
+                before += c;
+            }
+            for (; t < T; t++, start = r.chunks) slots_[t].word.store(pack(g, start, r.chunks), std::memory_order_relaxed);
+        } else {
+            for (; t < T; t++) {
+                const int hi = (int)((int64_t)r.chunks * (t + 1) / T);
+                slots_[t].word.store(pack(g, start, hi), std::memory_order_relaxed);
+                start = hi;
+            }
+        }
+        for (const int team = team_.load(std::memory_order_relaxed); t < team; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);
+    }
+
+    void run_parallel(const Region& r) {
+        const int64_t t0 = now_ns();
+        region_ = &r;
+        csr_ = _mm_getcsr();
+        done_.store(0, std::memory_order_relaxed);
+        const uint32_t g = ++gen_counter_;
+        assign(r, std::min(team_.load(std::memory_order_relaxed), r.chunks), g);
+        gen_.store(g, std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake(&gen_, MAX_THREADS);
+
+        const int mine = participate(0, g, false);
+        const uint32_t target = (uint32_t)(r.chunks - mine);
+        const int64_t t1 = now_ns();
+        int64_t waited = 0;
+        if (done_.load(std::memory_order_acquire) != target) {
+            int spins = 0;
+            while (done_.load(std::memory_order_acquire) != target) {
+                cpu_relax();
+                if (++spins % 64 == 0 && now_ns() - t1 > WAIT_SPIN_NS) {
+                    caller_waiting_.store(1, std::memory_order_seq_cst);
+                    for (uint32_t d; (d = done_.load(std::memory_order_seq_cst)) != target;) futex_wait(&done_, d);
+                    caller_waiting_.store(0, std::memory_order_relaxed);
+                    break;
+                }
+            }
+            waited = now_ns() - t1;
+        }
+        stats_[STAT_PARALLEL].fetch_add(1, std::memory_order_relaxed);
+        // A worker descheduled in the middle of a chunk makes the caller wait far longer than the imbalance of
+        // one chunk (a scheduler time slice); a worker that never gets a chunk is too late to be of use.
+        const bool slept = waited > WAIT_SPIN_NS && waited > (t1 - t0) / 2;
+        const bool alone = mine == r.chunks;
+        if (slept) stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
+        if (alone) stats_[STAT_ALONE].fetch_add(1, std::memory_order_relaxed);
+        account(slept, alone);
+    }
+
+    // Contention detection over windows of 64 parallel regions: a sleep for a worker counts 4, a region no
+    // worker took part in counts 1; 8 in a window backs off to serial for 10 ms, doubling up to 1 s while it
+    // keeps happening, back to 10 ms after a clean window.
+    void account(bool slept, bool alone) {
+        window_regions_++;
+        window_strikes_ += slept ? 4 : alone ? 1 : 0;
+        if (window_strikes_ >= 8) {
+            backoff_ns_ = backoff_ns_ == 0 ? 10000000 : std::min<int64_t>(backoff_ns_ * 2, 1000000000);
+            backoff_until_ns_.store(now_ns() + backoff_ns_, std::memory_order_relaxed);
+            window_strikes_ = window_regions_ = 0;
+            stats_[STAT_BACKOFFS].fetch_add(1, std::memory_order_relaxed);
+        } else if (window_regions_ >= 64) {
+            if (window_strikes_ == 0) backoff_ns_ = 0;
+            window_strikes_ = window_regions_ = 0;
+        }
+    }
+
+    // Claims and runs chunks of region g until none is left: its own range from the front, then the others'
+    // from the back. Returns how many it ran.
+    int participate(int id, uint32_t g, bool worker) {
+        int ran = 0;
+        const Region* r = nullptr;
+        const int T = team_.load(std::memory_order_relaxed);
+        for (int k = 0; k < T; k++) {
+            Slot& s = slots_[(id + k) % T];
+            uint64_t w = s.word.load(std::memory_order_relaxed);
+            for (;;) {
+                if ((uint32_t)(w >> 32) != g) break;
+                const int lo = (int)(w >> 16 & 0xFFFF), hi = (int)(w & 0xFFFF);
+                if (lo >= hi) break;
+                const uint64_t nw = k == 0 ? w + ((uint64_t)1 << 16) : w - 1;
+                if (!s.word.compare_exchange_weak(w, nw, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
+                // Holding a chunk of region g: the region, and so its descriptor, cannot end before we report it.
+                if (!r) {
+                    r = region_;
+                    if (worker) _mm_setcsr(csr_);
+                }
+                r->run(r->ctx, k == 0 ? lo : hi - 1);
+                ran++;
+                w = s.word.load(std::memory_order_relaxed);
+            }
+        }
+        return ran;
+    }
+
+    void worker_loop(int id, uint32_t seen) {
+        for (;;) {
+            uint32_t g = gen_.load(std::memory_order_acquire);
+            if (g == seen) {
+                const int64_t t0 = now_ns();
+                int spins = 0;
+                while ((g = gen_.load(std::memory_order_acquire)) == seen) {
+                    cpu_relax();
+                    if (++spins % 64 == 0 && now_ns() - t0 > spin_ns_) break;
+                }
+                if (g == seen) {
+                    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+                    while ((g = gen_.load(std::memory_order_seq_cst)) == seen && !stop_.load(std::memory_order_seq_cst))
+                        futex_wait(&gen_, seen);
+                    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+                }
+            }
+            if (stop_.load(std::memory_order_acquire)) return;
+            seen = g;
+            const int ran = participate(id, g, true);
+            if (ran > 0) {
+                done_.fetch_add((uint32_t)ran, std::memory_order_seq_cst);
+                if (caller_waiting_.load(std::memory_order_seq_cst)) futex_wake(&done_, 1);
+            }
+        }
+    }
+
+    // Called holding busy_: no region runs, workers only wait. A new generation (with no chunks) wakes them.
+    void stop_workers() {
+        stop_.store(true, std::memory_order_seq_cst);
+        const uint32_t g = ++gen_counter_;
+        for (int t = 0; t < MAX_THREADS; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);
+        gen_.store(g, std::memory_order_seq_cst);
+        futex_wake(&gen_, MAX_THREADS);
+        for (auto& w : workers_) w.join();
+        workers_.clear();
+        stop_.store(false, std::memory_order_seq_cst);
+    }
+
+    static constexpr int64_t WAIT_SPIN_NS = 50000;
+
+    const int64_t spin_ns_;
+    std::mutex busy_;
+    std::atomic<int> requested_{1};
+    std::atomic<int> team_{1};  // read without the lock by run(); changed only under it with no region running
+    std::vector<std::thread> workers_;
+    std::atomic<bool> stop_{false};
+    // written by the caller holding busy_
+    const Region* region_ = nullptr;
+    unsigned csr_ = 0;
+    uint32_t gen_counter_ = 0;
+    int64_t backoff_ns_ = 0;
+    int window_strikes_ = 0, window_regions_ = 0;
+    std::atomic<int64_t> backoff_until_ns_{0};
+    std::atomic<int64_t> stats_[STAT_COUNT] = {};
+    alignas(64) std::atomic<uint32_t> gen_{0};
+    alignas(64) std::atomic<int> sleepers_{0};
+    alignas(64) std::atomic<uint32_t> done_{0};
+    alignas(64) std::atomic<int> caller_waiting_{0};
+    Slot slots_[MAX_THREADS];
+};
+
+Pool& pool() {
+    // Never destroyed: workers parked on a futex at process exit are simply ended with it (destroying the pool
+    // from a static destructor could join threads while the JVM is tearing down).
+    static Pool* p = [] {
+        Pool* q = new Pool();
+        q->set_threads(1);
+        return q;
+    }();
+    return *p;
+}
+
+}  // namespace
+
+void parallel(const Region& r) { pool().run(r); }
+
+int team_size() { return pool().team_now(); }
+void pool_set_threads(int n) { pool().set_threads(n); }
+int pool_requested_threads() { return pool().requested(); }
+int pool_max_team() { return std::max(1, std::min(cpus_available(), MAX_THREADS)); }
+void pool_stats(int64_t* out) { pool().stats(out); }
+
+}  // namespace d4j

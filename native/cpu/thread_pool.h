@@ -1,0 +1,38 @@
+// Our own fork-join pool for the CPU kernels (OpenBLAS stays single-threaded). See thread_pool.cpp for how it
+// avoids the collapse of spinning pools when another process holds a core.
+#pragma once
+#include <cstdint>
+
+#pragma GCC visibility push(hidden)
+namespace d4j {
+
+// A parallel region: `chunks` independent pieces of work, run(ctx, i) for every i in [0, chunks), each exactly
+// once, on the calling thread and the pool's workers. A chunk must write only its own outputs and must not
+// depend on which thread runs it or in which order: then results are identical for any thread count.
+// `cost` (optional, one weight per chunk) places chunks on threads so that each starts with a fair share;
+// whatever a thread has not started when another runs out is taken over (from the far end of its range).
+struct Region {
+    void (*run)(void* ctx, int chunk);
+    void* ctx;
+    int chunks;
+    const float* cost;
+};
+
+// Runs every chunk of the region and returns when all are done. Serial (on the calling thread, in order) when
+// the pool has one thread, when another thread is using the pool (concurrent predicts), and while the pool
+// has backed off after seeing its workers descheduled (another process holding the cores).
+void parallel(const Region& r);
+
+// Threads a region may use now (1 = serial). Chunk plans use it to decide how finely to split.
+int team_size();
+
+constexpr int MAX_CHUNKS = 65535;
+
+// d4j_set_num_threads / d4j_get_num_threads / d4j_thread_stats (threads.cpp)
+void pool_set_threads(int n);
+int pool_requested_threads();
+int pool_max_team();            // the largest team this process can get (CPUs it may run on)
+void pool_stats(int64_t* out);  // 6 counters, see dense4j.h
+
+}  // namespace d4j
+#pragma GCC visibility pop
