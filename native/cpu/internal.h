@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include "gemm_kernels.h"
+#include "optimizer.h"
 #include "split.h"
 
 #pragma GCC visibility push(hidden)  // internal: not exported from libdense4j_cpu
@@ -21,16 +22,6 @@ double sum_squares(const float* g, int64_t n);
 void scale(float* g, int64_t n, float s);
 // One update of a segment [0,n) of the parameter buffer; s0, s1, s2 are the three state slices of that
 // segment (state + off, state + N + off, state + 2N + off for a buffer of N parameters).
-// One optimizer update prepared for a step (constants hoisted, the specialised loop picked): fn(o, p, g, s0,
-// s1, s2, rows, n, ld) updates a block of rows x n parameters (row stride ld) and its state; any piece of the
-// buffer may be updated on its own, in any order, with the same result.
-struct OptStep {
-    void (*fn)(const OptStep& o, float* p, const float* g, float* s0, float* s1, float* s2, int64_t rows, int64_t n,
-               int64_t ld) = nullptr;
-    float lr = 0, mu = 0, keep = 0, wd = 0, b1 = 0, b2 = 0, c1 = 0, c2 = 0, eps = 0, alpha = 0;
-    float step_size = 0, inv_bc2_sqrt = 0, decay = 0;
-};
-OptStep optimizer_prepare(int kind, const float* hp, float lr, int64_t step);
 void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
                        float* s0, float* s1, float* s2, int64_t n);
 bool valid_hp(int kind, const float* hp);
