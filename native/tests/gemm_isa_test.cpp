@@ -6,7 +6,8 @@
 // - every output poisoned with NaN first (an unwritten element fails);
 // - forward and weight gradient are bit-identical across variants (one FMA chain per element, see
 //   cpu/gemm_kernels.h); every output is bit-identical across thread counts for the same variant;
-// - NaN in an input reaches the outputs it should (relu keeps NaN).
+// - NaN in an input reaches the outputs it should (relu keeps NaN);
+// - the optimizer loops, compiled per variant as well, give the same bits on every variant.
 #include <cstring>
 #include <string>
 #include "reference.h"
@@ -174,6 +175,27 @@ int main() {
                 else others &= !nan;
             }
         t::expect(row3 && others, std::string(isa_name(isa)) + ": NaN in row 3 of x must give NaN in row 3 only");
+    }
+    // the optimizer loops (compiled per variant too) give the same bits on every variant
+    {
+        const int n = 1031;
+        const float hps[4][5] = {{0.9f, 0.999f, 1e-7f, 0.01f, 0}, {0.9f, 0.99f, 1e-6f, 0.01f, 1},
+                                 {0.9f, 0, 1e-4f, 1, 0}, {0.9f, 1e-6f, 1e-3f, 0.5f, 1}};
+        const int kinds[4] = {D4J_OPT_ADAM, D4J_OPT_ADAMW, D4J_OPT_SGD, D4J_OPT_RMSPROP};
+        for (int o = 0; o < 4; o++) {
+            auto p0 = rng.vec(n), g = rng.vec(n, -0.1, 0.1);
+            std::vector<float> first_p, first_s;
+            for (size_t vi = 0; vi < isas.size(); vi++) {
+                d4j_set_isa(isas[vi]);
+                auto p = p0;
+                std::vector<float> st(3 * (size_t)n, 0.0f);
+                for (int64_t step = 1; step <= 3; step++)
+                    d4j_optimizer_step(kinds[o], hps[o], 1e-2f, step, p.data() + 1, g.data() + 1, st.data(), n - 1);
+                if (vi == 0) { first_p = p; first_s = st; continue; }
+                t::expect(p == first_p && st == first_s, std::string(isa_name(isas[vi])) + ": optimizer " +
+                                                             std::to_string(kinds[o]) + " differs from " + isa_name(isas[0]));
+            }
+        }
     }
     d4j_set_isa(D4J_ISA_AUTO);
     d4j_set_num_threads(1);
