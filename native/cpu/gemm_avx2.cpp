@@ -12,7 +12,7 @@ namespace {
 struct V {
     typedef __m256 T;
     typedef __m256i M;
-    enum { W = 8 };
+    enum { W = 8, TILE_REDUCE = 1 };
     static inline T zero() { return _mm256_setzero_ps(); }
     static inline T load(const float* p) { return _mm256_loadu_ps(p); }
     static inline T loadm(const float* p, M m) { return _mm256_maskload_ps(p, m); }
@@ -31,11 +31,24 @@ struct V {
         const __m128 e = _mm_add_ps(q, _mm_movehl_ps(q, q));
         return _mm_cvtss_f32(_mm_add_ss(e, _mm_movehdup_ps(e)));
     }
+    // The 8 sums of a 2 x 4 tile of input-gradient accumulators, a[c * 2 + r] for row r and column c, with the
+    // tree of hsum (the same bits) but shared shuffles: row r of the result is 128-bit lane r of e.
+    __attribute__((always_inline)) static inline void reduce_tile(const T* a, float* dx, int64_t ld) {
+        T b[4];
+        for (int i = 0; i < 4; i++)
+            b[i] = _mm256_add_ps(_mm256_permute2f128_ps(a[2 * i], a[2 * i + 1], 0x20),
+                                 _mm256_permute2f128_ps(a[2 * i], a[2 * i + 1], 0x31));
+        const T d0 = _mm256_add_ps(_mm256_unpacklo_ps(b[0], b[1]), _mm256_unpackhi_ps(b[0], b[1]));
+        const T d1 = _mm256_add_ps(_mm256_unpacklo_ps(b[2], b[3]), _mm256_unpackhi_ps(b[2], b[3]));
+        const T e = _mm256_add_ps(_mm256_shuffle_ps(d0, d1, 0x44), _mm256_shuffle_ps(d0, d1, 0xEE));
+        _mm_storeu_ps(dx, _mm256_castps256_ps128(e));
+        _mm_storeu_ps(dx + ld, _mm256_extractf128_ps(e, 1));
+    }
 };
 
 constexpr int NN_MR = 6, NN_NV = 2, NN_NV1 = 8, NN_KC = 256;
 constexpr int TN_KR = 6, TN_NV = 2;
-constexpr int NT_MR = 3, NT_KR = 4;
+constexpr int NT_MR = 2, NT_KR = 4;
 
 #include "gemm_tiles.inc"
 

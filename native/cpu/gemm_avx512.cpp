@@ -14,7 +14,7 @@ namespace {
 struct V {
     typedef __m512 T;
     typedef __mmask16 M;
-    enum { W = 16 };
+    enum { W = 16, TILE_REDUCE = 1 };
     static inline T zero() { return _mm512_setzero_ps(); }
     static inline T load(const float* p) { return _mm512_loadu_ps(p); }
     static inline T loadm(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
@@ -31,6 +31,25 @@ struct V {
         const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
         const __m128 e = _mm_add_ps(q, _mm_movehl_ps(q, q));
         return _mm_cvtss_f32(_mm_add_ss(e, _mm_movehdup_ps(e)));
+    }
+    // The 16 sums of a 4 x 4 tile of input-gradient accumulators, a[c * 4 + r] for row r and column c, with the
+    // tree of hsum (halves, quarters, pairs, last pair: the same bits) but shared shuffles: row r of the result
+    // is 128-bit lane r of e.
+    __attribute__((always_inline)) static inline void reduce_tile(const T* a, float* dx, int64_t ld) {
+        T b[8], c[4];
+        for (int i = 0; i < 8; i++)
+            b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
+                                 _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
+        for (int i = 0; i < 4; i++)
+            c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+                                 _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+        const T d0 = _mm512_add_ps(_mm512_unpacklo_ps(c[0], c[1]), _mm512_unpackhi_ps(c[0], c[1]));
+        const T d1 = _mm512_add_ps(_mm512_unpacklo_ps(c[2], c[3]), _mm512_unpackhi_ps(c[2], c[3]));
+        const T e = _mm512_add_ps(_mm512_shuffle_ps(d0, d1, 0x44), _mm512_shuffle_ps(d0, d1, 0xEE));
+        _mm_storeu_ps(dx, _mm512_castps512_ps128(e));
+        _mm_storeu_ps(dx + ld, _mm512_extractf32x4_ps(e, 1));
+        _mm_storeu_ps(dx + 2 * ld, _mm512_extractf32x4_ps(e, 2));
+        _mm_storeu_ps(dx + 3 * ld, _mm512_extractf32x4_ps(e, 3));
     }
 };
 

@@ -10,7 +10,7 @@ namespace {
 struct V {
     typedef float T;
     typedef int M;
-    enum { W = 1 };
+    enum { W = 1, TILE_REDUCE = 0 };
     static inline T zero() { return 0.0f; }
     static inline T load(const float* p) { return *p; }
     static inline T loadm(const float* p, M m) { return m ? *p : 0.0f; }
@@ -22,6 +22,7 @@ struct V {
     static inline T relu(T v) { return v < 0.0f ? 0.0f : v; }  // keeps NaN, like relu()
     static inline M mask(int n) { return n > 0; }
     static inline float hsum(T v) { return v; }
+    static inline void reduce_tile(const T*, float*, int64_t) {}
 };
 
 constexpr int NN_MR = 4, NN_NV = 8, NN_NV1 = 16, NN_KC = 256;

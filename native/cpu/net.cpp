@@ -8,6 +8,7 @@
 // global-norm clipping needs every gradient first, each layer's parameters are updated right after its
 // backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -54,6 +55,7 @@ struct d4j_net {
     int* chunk_first = nullptr;
     float* chunk_cost = nullptr;
     int max_chunks = 0;
+    double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
     float* xb = nullptr;     // gathered input rows [max_batch, in0]
     int32_t* lb = nullptr;   // gathered labels [max_batch]
     float* tb = nullptr;     // gathered targets [max_batch, out_last]
@@ -320,6 +322,23 @@ struct WeightGradStep {
     }
 };
 
+// Seconds per phase of the training step, accumulated in the network (d4j_net_phase_seconds): a handful of
+// clock reads per step (~0.2 us), so it is always on and the benchmarks read the share of each phase of the
+// real step at any thread count.
+enum { PHASE_GATHER, PHASE_FORWARD, PHASE_LOSS, PHASE_INPUT_GRAD, PHASE_WEIGHT_GRAD, PHASE_CLIP_UPDATE, PHASE_STEP };
+struct PhaseClock {
+    double* acc;
+    std::chrono::steady_clock::time_point step0, last;
+    explicit PhaseClock(double* a) : acc(a) {}
+    void start() { step0 = last = std::chrono::steady_clock::now(); }
+    void lap(int phase) {
+        const auto now = std::chrono::steady_clock::now();
+        acc[phase] += std::chrono::duration<double>(now - last).count();
+        last = now;
+    }
+    void step_done() { acc[PHASE_STEP] += std::chrono::duration<double>(last - step0).count(); }
+};
+
 // The whole-buffer optimizer update (after global-norm clipping), in contiguous pieces.
 struct UpdateAll {
     d4j_net* net;
@@ -358,7 +377,9 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     const bool per_layer = !(net->clip_norm > 0.0f);
     const int L_count = net->n_layers;
     FlushDenormals ftz;
+    PhaseClock clock(net->phase_seconds);
     for (int s = 0; s < n_batches; s++) {
+        clock.start();
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
@@ -380,14 +401,17 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
                 for (int64_t b = 0; b < (int64_t)in0 * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T2);
             }
         }
+        clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
         const float* out = forward_rows(net, kern, net->xb, rows, true, seed, t, nullptr);
+        clock.lap(PHASE_FORWARD);
         Layer& last = net->layers[L_count - 1];
         int64_t correct = 0;
         const double ls = d4j::loss(net->loss, out, net->lb, net->tb, last.dz, nullptr, rows, k, 1.0f, &correct);
         if (!std::isfinite(ls)) return D4J_ERR_NONFINITE;
         if (!net->logits && last.act != D4J_ACT_LINEAR)  // MSE: d/dy -> d/dz
             d4j::activation_backward(last.z, last.y, nullptr, last.dz, last.dz, rows, k, last.act);
+        clock.lap(PHASE_LOSS);
         // backward: input gradients, last layer first (each needs the one after it), with the old weights
         for (int l = L_count - 1; l >= 1; l--) {
             const Layer& L = net->layers[l];
@@ -396,6 +420,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, team);
             d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr});
         }
+        clock.lap(PHASE_INPUT_GRAD);
         // then every weight gradient, with the update when it can be done per block
         WeightGradStep wg;
         wg.k = &kern;
@@ -428,12 +453,15 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         } else {
             for (int c = 0; c < chunks; c++) WeightGradStep::run(&wg, c);
         }
+        clock.lap(PHASE_WEIGHT_GRAD);
         if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
             UpdateAll u{net, d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), 1};
             if (team > 1 && net->n_params >= 65536) u.chunks = (int)std::min<int64_t>(4 * team, net->n_params / 16384);
             d4j::parallel(d4j::Region{UpdateAll::run, &u, u.chunks, nullptr});
         }
+        clock.lap(PHASE_CLIP_UPDATE);
+        clock.step_done();
         *step = t;
         if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
     }
@@ -464,4 +492,11 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     }
     if (want_stats) { stats[0] += loss_sum; stats[1] += correct_sum; stats[2] += (double)n; }
     return D4J_OK;
+}
+
+extern "C" int d4j_net_phase_seconds(d4j_net* net, double* out, int n) {
+    if (!net || !out || n <= 0) return 0;
+    const int m = std::min(n, (int)D4J_NET_PHASES);
+    std::copy(net->phase_seconds, net->phase_seconds + m, out);
+    return m;
 }

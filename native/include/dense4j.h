@@ -161,6 +161,14 @@ int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const flo
                   const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
                   const float* lrs, int64_t* step, uint64_t seed, double* stats);
 
+/* Seconds spent by d4j_net_train in each phase of its steps since the network was created, accumulated:
+ * out[0] gathering the batch rows, [1] forward, [2] loss and its gradient, [3] input gradients (with the
+ * activation derivatives), [4] weight gradients with the optimizer update (unless global-norm clipping),
+ * [5] global-norm clipping and the update after it, [6] whole steps. Writes min(n, D4J_NET_PHASES) values
+ * and returns how many (0 for a NULL net or out). */
+#define D4J_NET_PHASES 7
+int d4j_net_phase_seconds(d4j_net* net, double* out, int n);
+
 /* Inference over n rows (any n; processed in chunks of max_batch), no dropout.
  * out (may be NULL) gets the activated outputs [n, out_last]. When labels or targets are given,
  * stats (double[3]) is ACCUMULATED with loss sum, correct count and rows, as in training. */
