@@ -46,7 +46,7 @@ struct V {
     }
 };
 
-constexpr int NN_MR = 6, NN_NV = 2, NN_NV1 = 8, NN_KC = 256;
+constexpr int NN_MR = 6, NN_NV = 2, NN_NV1 = 8, NN_KC = 512;
 constexpr int TN_KR = 6, TN_NV = 2;
 constexpr int NT_MR = 2, NT_KR = 4;
 

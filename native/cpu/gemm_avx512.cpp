@@ -53,7 +53,7 @@ struct V {
     }
 };
 
-constexpr int NN_MR = 6, NN_NV = 4, NN_NV1 = 8, NN_KC = 128;
+constexpr int NN_MR = 6, NN_NV = 4, NN_NV1 = 8, NN_KC = 512;
 constexpr int TN_KR = 6, TN_NV = 4;
 constexpr int NT_MR = 4, NT_KR = 4;
 

@@ -56,9 +56,10 @@ struct d4j_net {
     float* chunk_cost = nullptr;
     int max_chunks = 0;
     double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
-    float* xb = nullptr;     // gathered input rows [max_batch, in0]
-    int32_t* lb = nullptr;   // gathered labels [max_batch]
-    float* tb = nullptr;     // gathered targets [max_batch, out_last]
+    // gathered batch rows, twice: a step computes on one while the next step's rows are gathered into the other
+    float* xb[2] = {};       // input rows [max_batch, in0]
+    int32_t* lb[2] = {};     // labels [max_batch]
+    float* tb[2] = {};       // targets [max_batch, out_last]
     void* mem = nullptr;
 };
 
@@ -119,8 +120,8 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->clip_norm = clip_norm;
     net->clip_value = clip_value;
     net->n_params = n_params;
-    // up to 4 chunks per thread per layer (split.h), and no more threads than CPUs
-    net->max_chunks = (int)std::min<int64_t>(d4j::MAX_CHUNKS, (int64_t)n_layers * 4 * d4j::pool_max_team());
+    // up to 4 chunks per thread per layer (split.h), no more threads than CPUs, and up to 4 pieces of gather
+    net->max_chunks = (int)std::min<int64_t>(d4j::MAX_CHUNKS, (int64_t)n_layers * 4 * d4j::pool_max_team() + 4);
     net->grids = new (std::nothrow) d4j::Grid[n_layers];
     net->chunk_first = new (std::nothrow) int[n_layers + 1];
     net->chunk_cost = new (std::nothrow) float[net->max_chunks];
@@ -142,8 +143,8 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
         total += k * (1 + need_z + (trainable ? 1 : 0) + (trainable && L.rate > 0.0f ? 2 : 0));
     }
-    total += round_up(mb * (size_t)sizes[0]);
-    total += loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]);
+    total += 2 * round_up(mb * (size_t)sizes[0]);
+    total += 2 * (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
     if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
         net->mem = nullptr;
         d4j_net_destroy(net);
@@ -160,9 +161,11 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         if (trainable) L.dz = take(k);
         if (trainable && L.rate > 0.0f) { L.mask = take(k); L.yd = take(k); }
     }
-    net->xb = take(mb * (size_t)sizes[0]);
-    if (loss == D4J_LOSS_SPARSE_CCE) net->lb = reinterpret_cast<int32_t*>(take(mb));
-    else net->tb = take(mb * (size_t)sizes[n_layers]);
+    for (int b = 0; b < 2; b++) {
+        net->xb[b] = take(mb * (size_t)sizes[0]);
+        if (loss == D4J_LOSS_SPARSE_CCE) net->lb[b] = reinterpret_cast<int32_t*>(take(mb));
+        else net->tb[b] = take(mb * (size_t)sizes[n_layers]);
+    }
     return net;
 }
 
@@ -258,6 +261,38 @@ struct FlushDenormals {
     ~FlushDenormals() { _mm_setcsr(saved); }
 };
 
+// Gathers one step's rows (by shuffled index) into one of the two batch buffers, in row pieces.
+struct GatherRows {
+    d4j_net* net;
+    const float* x;
+    const int32_t* labels;
+    const float* targets;
+    const int32_t* order;
+    int64_t n_order;
+    int batch;
+    int64_t pos;  // first index into order
+    int buf;
+    void into(int64_t p, int b) { pos = p; buf = b; }
+    int rows() const { return (int)std::min<int64_t>(batch, n_order - pos); }
+    int chunks() const { return std::max(1, std::min(4, rows() / 8)); }  // at least 8 rows a piece
+    int rows_of(int c, int parts) const { return rows() * (c + 1) / parts - rows() * c / parts; }
+    void run_part(int c, int parts) const {
+        const int n = rows(), r0 = n * c / parts, r1 = n * (c + 1) / parts;
+        const int in0 = net->layers[0].in, k = net->layers[net->n_layers - 1].out;
+        float* xb = net->xb[buf];
+        for (int r = r0; r < r1; r++) {
+            const int64_t src = order[pos + r];
+            std::memcpy(xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
+            if (net->lb[buf]) net->lb[buf][r] = labels[src];
+            else std::memcpy(net->tb[buf] + (int64_t)r * k, targets + src * k, sizeof(float) * k);
+        }
+    }
+    static void run(void* p, int c) {
+        const GatherRows& g = *static_cast<const GatherRows*>(p);
+        g.run_part(c, g.chunks());
+    }
+};
+
 // The input gradient of layer l (dx = dz_l . W_l^T, into layer l-1's dz) with layer l-1's activation
 // derivative and dropout mask applied to the same block: one region per layer, last layer first.
 struct InputGradLayer {
@@ -294,8 +329,14 @@ struct WeightGradStep {
     int n_layers;
     const int* first;    // first chunk of each layer, n_layers + 1 entries
     const d4j::Grid* grids;
+    const GatherRows* gather;  // the next step's rows (chunks after the layers'), or nullptr
+    int gather_chunks;
     static void run(void* p, int i) {
         const WeightGradStep& j = *static_cast<const WeightGradStep*>(p);
+        if (i >= j.first[j.n_layers]) {
+            j.gather->run_part(i - j.first[j.n_layers], j.gather_chunks);
+            return;
+        }
         int l = 0;
         while (i >= j.first[l + 1]) l++;
         d4j_net* net = j.net;
@@ -378,36 +419,28 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     const int L_count = net->n_layers;
     FlushDenormals ftz;
     PhaseClock clock(net->phase_seconds);
+    GatherRows gather{net, x, labels, targets, order, n_order, batch, 0, 0};
+    gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
+    d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr});
     for (int s = 0; s < n_batches; s++) {
         clock.start();
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
         const int team = d4j::team_size();
-        // gather
-        for (int r = 0; r < rows; r++) {
-            const int64_t src = order[pos + r];
-            std::memcpy(net->xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
-            if (sparse) net->lb[r] = labels[src];
-            else std::memcpy(net->tb + (int64_t)r * k, targets + src * k, sizeof(float) * k);
-        }
-        // Prefetch the rows of the next step (random rows of x, usually not in cache): they arrive while this
-        // step computes, so the next gather copies from cache instead of waiting on memory.
-        if (s + 1 < n_batches) {
-            const int64_t npos = pos + batch;
-            const int nrows = (int)std::min<int64_t>(batch, n_order - npos);
-            for (int r = 0; r < nrows; r++) {
-                const char* row = reinterpret_cast<const char*>(x + (int64_t)order[npos + r] * in0);
-                for (int64_t b = 0; b < (int64_t)in0 * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T2);
-            }
-        }
+        const int cur = s % 2;
+        float* xb = net->xb[cur];
+        const int32_t* lb = net->lb[cur];
+        const float* tb = net->tb[cur];
+        const bool gather_next = s + 1 < n_batches;
+        if (gather_next) gather.into(pos + batch, 1 - cur);
         clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
-        const float* out = forward_rows(net, kern, net->xb, rows, true, seed, t, nullptr);
+        const float* out = forward_rows(net, kern, xb, rows, true, seed, t, nullptr);
         clock.lap(PHASE_FORWARD);
         Layer& last = net->layers[L_count - 1];
         int64_t correct = 0;
-        const double ls = d4j::loss(net->loss, out, net->lb, net->tb, last.dz, nullptr, rows, k, 1.0f, &correct);
+        const double ls = d4j::loss(net->loss, out, lb, tb, last.dz, nullptr, rows, k, 1.0f, &correct);
         if (!std::isfinite(ls)) return D4J_ERR_NONFINITE;
         if (!net->logits && last.act != D4J_ACT_LINEAR)  // MSE: d/dy -> d/dz
             d4j::activation_backward(last.z, last.y, nullptr, last.dz, last.dz, rows, k, last.act);
@@ -425,7 +458,8 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         WeightGradStep wg;
         wg.k = &kern;
         wg.net = net;
-        wg.x0 = net->xb;
+        wg.x0 = xb;
+        wg.gather = gather_next ? &gather : nullptr;
         wg.rows = rows;
         wg.update = per_layer;
         if (per_layer) wg.opt = d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t);
@@ -440,6 +474,11 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             chunks += net->grids[l].count();
         }
         net->chunk_first[L_count] = chunks;
+        // the next step's rows, gathered alongside (they go into the other buffer): random rows of x are
+        // usually not in cache, and a thread waiting on memory here overlaps another's arithmetic
+        const int gather_chunks = gather_next && team > 1 ? gather.chunks() : gather_next ? 1 : 0;
+        wg.gather_chunks = gather_chunks;
+        chunks += gather_chunks;
         if (chunks <= net->max_chunks) {
             for (int l = 0; l < L_count; l++) {
                 const d4j::Grid& g = net->grids[l];
@@ -449,6 +488,8 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
                     net->chunk_cost[net->chunk_first[l] + c] = (float)(per_elem * (b.r1 - b.r0) * (b.c1 - b.c0));
                 }
             }
+            for (int c = 0; c < gather_chunks; c++)  // ~50 flops' time per float copied from memory
+                net->chunk_cost[net->chunk_first[L_count] + c] = 50.0f * (float)in0 * gather.rows_of(c, gather_chunks);
             d4j::parallel(d4j::Region{WeightGradStep::run, &wg, chunks, net->chunk_cost});
         } else {
             for (int c = 0; c < chunks; c++) WeightGradStep::run(&wg, c);
