@@ -3,6 +3,7 @@
 // - batch sizes 1..64 around every row tile (1, 2, 3, 5, 6, 7, 13, 31, 32, 33, 64) and larger ones, widths
 //   around every column tile of every variant (1, 7, 10, 16, 17, 31, 33, 63, 64, 65, 128, 129, 1000), depths
 //   around the reduction slices (1, 31, 33, 129, 784), with operands at misaligned addresses for half of them;
+//   layers whose rows are a page apart (packed operands) and batches over 256 rows (weight gradient in slices);
 // - every output poisoned with NaN first (an unwritten element fails);
 // - forward and weight gradient are bit-identical across variants (one FMA chain per element, see
 //   cpu/gemm_kernels.h); every output is bit-identical across thread counts for the same variant;
@@ -87,6 +88,9 @@ int main() {
     shapes.push_back({200, 333, 777});
     shapes.push_back({256, 784, 128});
     shapes.push_back({97, 1000, 130});
+    shapes.push_back({300, 40, 1030});  // rows of W and dz a page apart: packed operands; > 256 rows: batch slices
+    shapes.push_back({513, 20, 70});
+    shapes.push_back({40, 1100, 1024});
     int case_no = 0;
     for (const Shape& s : shapes) {
         const int n = s.n, in = s.in, out = s.out, mis = case_no++ % 2;
