@@ -26,13 +26,16 @@
 // chunks, and oversubscribing is how spinning pools collapse).
 #include "thread_pool.h"
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <xmmintrin.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -97,7 +100,18 @@ public:
             stop_workers();
             team_.store(team, std::memory_order_relaxed);
             const uint32_t g = gen_.load(std::memory_order_relaxed);  // a worker may start after later regions
-            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g] { worker_loop(id, g); });
+            // Workers are born with every signal blocked (the mask is inherited), so that the JVM's
+            // process-directed signals are delivered to its own threads, never to ours.
+            sigset_t all, saved;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &saved);
+            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g] {
+                char name[16];
+                std::snprintf(name, sizeof name, "d4j-pool-%d", id);
+                pthread_setname_np(pthread_self(), name);
+                worker_loop(id, g);
+            });
+            pthread_sigmask(SIG_SETMASK, &saved, nullptr);
         }
         backoff_until_ns_.store(0, std::memory_order_relaxed);
         backoff_ns_ = 0;
