@@ -7,6 +7,11 @@
 # then for dynamic batching on and off starts `dense4j serve`, and drives batch-1 JSON and binary
 # infer requests at concurrency 1, 16 and 64, printing one line per run (requests/s, p50, p99).
 # Needs http/target/dense4j.jar (mvn -pl http -am package -DskipTests). Only 127.0.0.1 is used.
+#
+#   ACCESS_LOG_AB=ROUNDS benchmarks/load/run.sh MODEL_FILE [FEATURES]
+#
+# instead compares the access log on (the default) and off: JSON, batch 1, concurrency 64, batching on,
+# the two servers alternating ROUNDS times; prints each run, the medians and their ratio.
 set -euo pipefail
 MODEL_FILE=${1:?usage: run.sh MODEL_FILE [FEATURES]}
 FEATURES=${2:-784}
@@ -40,7 +45,7 @@ with open(f"{work}/bin.len", "w") as f:
 PY
 
 start_server() {
-  java -jar "$JAR" serve --registry "$WORK/reg" --port "$PORT" --no-access-log "$@" >"$WORK/server.log" 2>&1 &
+  java -jar "$JAR" serve --registry "$WORK/reg" --port "$PORT" "${ACCESS_LOG_FLAG[@]}" "$@" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null && return 0
@@ -52,6 +57,31 @@ start_server() {
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
 URL=http://127.0.0.1:$PORT/v2/models/bench/infer
+ACCESS_LOG_FLAG=(--no-access-log)
+
+if [[ -n ${ACCESS_LOG_AB:-} ]]; then
+  declare -A RATES=([on]="" [off]="")
+  for round in $(seq "$ACCESS_LOG_AB"); do
+    for log in on off; do
+      if [[ $log == on ]]; then ACCESS_LOG_FLAG=(); else ACCESS_LOG_FLAG=(--no-access-log); fi
+      start_server
+      BODY=$WORK/json.body wrk -t1 -c16 -d3s -s "$HERE/infer.lua" "$URL" >/dev/null # warm-up (JIT)
+      line=$(BODY=$WORK/json.body HEADER_LEN= wrk -t"$THREADS" -c64 -d"$DURATION" --latency -s "$HERE/infer.lua" "$URL" | grep RESULT)
+      stop_server
+      rate=$(sed -E "s/.*rps=([0-9.]+).*/\1/" <<<"$line")
+      RATES[$log]+="$rate "
+      printf "round %d  access-log %-3s  json c64  %s  (server log %s lines)\n" "$round" "$log" "${line#RESULT }" \
+        "$(wc -l <"$WORK/server.log")"
+    done
+  done
+  python3 - "${RATES[on]}" "${RATES[off]}" <<'PY'
+import statistics, sys
+on, off = [list(map(float, a.split())) for a in sys.argv[1:3]]
+print(f"median req/s: access log on {statistics.median(on):.0f}, off {statistics.median(off):.0f}, "
+      f"on/off {statistics.median(on) / statistics.median(off):.3f}")
+PY
+  exit 0
+fi
 printf "%-10s %-7s %5s  %s\n" batching format conc result
 for mode in on off; do
   if [[ $mode == on ]]; then start_server; else start_server --no-batching; fi

@@ -943,6 +943,26 @@ public final class Sequential extends Model {
         ModelFile.write(file, this, normalizer, classNames, trainingInfo);
     }
 
+    /**
+     * Writes the model as a Keras 3 {@code .keras} file (config.json, metadata.json, model.weights.h5), which Keras 3's
+     * {@code keras.models.load_model} and {@link Models#importKeras} read. Needs the {@code dense4j-interop} module.
+     */
+    public void exportKeras(Path file) {
+        checkOpen();
+        ensureInitialized(0);
+        io.dense4j.io.ModelFormat.named("keras").exportModel(this, file);
+    }
+
+    /**
+     * Writes the model (with its preprocessing) as an ONNX model: input "input" [batch, inputs], output "output"
+     * [batch, outputs], as the server names them. Needs the {@code dense4j-interop} module.
+     */
+    public void exportOnnx(Path file) {
+        checkOpen();
+        ensureInitialized(0);
+        io.dense4j.io.ModelFormat.named("onnx").exportModel(this, file);
+    }
+
     /** See {@link Model#load(Path)}. */
     public static Sequential load(Path file) {
         return ModelFile.read(file);

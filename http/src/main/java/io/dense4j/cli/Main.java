@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dense4j", mixinStandardHelpOptions = true, version = "dense4j 0.1.0",
         description = "Dense neural networks for the JVM: train, register, serve.",
-        subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ServeCommand.class,
+        subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ImportCommand.class,
+                ExportCommand.class, ServeCommand.class,
                 RegistryCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -25,7 +26,13 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns its exit code (for tests: no System.exit). */
     public static int run(String... args) {
-        return commandLine().execute(args);
+        try {
+            return commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            // a last resort: files are checked before anything large is allocated, so this means a real need
+            System.err.println("error: out of memory (" + e.getMessage() + "); give the JVM more with -Xmx");
+            return 1;
+        }
     }
 
     /** The configured picocli command line: user errors print one line, never a stack trace. */

@@ -1,19 +1,31 @@
 package io.dense4j.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.dense4j.registry.HistoryEntry;
 import io.dense4j.registry.ModelRegistry;
+import io.dense4j.registry.ModelVersionInfo;
+import io.dense4j.registry.RegisterOptions;
+import io.dense4j.registry.VerifyResult;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
 
-/** {@code dense4j registry ...}: the model registry from the command line. */
-@Command(name = "registry", mixinStandardHelpOptions = true, description = "Manage a model registry directory.",
-        subcommands = {RegistryRegisterCommand.class, RegistryListCommand.class, RegistryDescribeCommand.class,
-                RegistryAliasCommand.class, RegistryRollbackCommand.class, RegistryDeleteCommand.class,
-                RegistryVerifyCommand.class, RegistryHistoryCommand.class})
+/**
+ * {@code dense4j registry ...}: the model registry from the command line. Each subcommand is one method
+ * below, calling {@link ModelRegistry}; every one takes {@code --registry} and {@code --actor}.
+ */
+@Command(name = "registry", mixinStandardHelpOptions = true, description = "Manage a model registry directory.")
 public final class RegistryCommand implements Runnable {
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -44,5 +56,169 @@ public final class RegistryCommand implements Runnable {
             String u = System.getProperty("user.name");
             return u == null || u.isBlank() ? "cli" : u;
         }
+    }
+
+    @Command(name = "register", mixinStandardHelpOptions = true, description = "Register a saved model file as a new version.")
+    int register(@Mixin Options opts,
+                 @Option(names = "--model", required = true, description = "model name") String model,
+                 @Parameters(index = "0", description = "the saved model file (.d4j)") Path file,
+                 @Option(names = "--source", description = "where it came from (default: the file path)") String source,
+                 @Option(names = "--metric", description = "training metric name=value (repeatable), e.g. accuracy=0.98")
+                 Map<String, Double> metrics,
+                 @Option(names = "--alias", description = "also point this alias at the new version (e.g. stable)") String alias) {
+        ModelRegistry reg = opts.open();
+        ModelVersionInfo info = reg.register(model, file, RegisterOptions.defaults().actor(opts.actor())
+                .source(source != null ? source : file.toAbsolutePath().toString())
+                .metrics(metrics == null ? Map.of() : metrics));
+        System.out.println("registered " + model + " version " + info.version() + " (sha256 " + info.sha256() + ")");
+        if (alias != null) {
+            reg.setAlias(model, alias, info.version(), opts.actor());
+            System.out.println(alias + " -> " + info.version());
+        }
+        return 0;
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List models, or the versions of one model.")
+    int list(@Mixin Options opts,
+             @Parameters(index = "0", arity = "0..1", description = "model (omit to list every model)") String model) {
+        ModelRegistry reg = opts.open();
+        if (model == null) {
+            for (String m : reg.models()) {
+                System.out.println(m + "  versions " + reg.versionNumbers(m) + "  aliases " + reg.aliases(m)
+                        + reg.traffic(m).map(t -> "  traffic " + t.canaryPercent() + "% " + t.canary() + " / "
+                        + t.baseline()).orElse(""));
+            }
+            return 0;
+        }
+        Map<String, Integer> aliases = reg.aliases(model);
+        System.out.printf("%-8s %-25s %-12s %-10s %s%n", "VERSION", "CREATED", "SHA256", "ALIASES", "METRICS");
+        for (ModelVersionInfo v : reg.versions(model)) {
+            List<String> names = aliases.entrySet().stream().filter(e -> e.getValue() == v.version())
+                    .map(Map.Entry::getKey).collect(Collectors.toList());
+            System.out.printf("%-8d %-25s %-12s %-10s %s%n", v.version(), v.createdAt(), v.sha256().substring(0, 12),
+                    String.join(",", names), v.metrics());
+        }
+        return 0;
+    }
+
+    @Command(name = "describe", mixinStandardHelpOptions = true, description = "Show a model's or a version's metadata as JSON.")
+    int describe(@Mixin Options opts,
+                 @Parameters(index = "0", description = "model") String model,
+                 @Parameters(index = "1", arity = "0..1", description = "version (omit for every version and the aliases)")
+                 Integer version) throws JsonProcessingException {
+        ModelRegistry reg = opts.open();
+        Object out;
+        if (version != null) {
+            out = reg.describe(model, version);
+        } else {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", model);
+            m.put("aliases", reg.aliases(model));
+            m.put("traffic", reg.traffic(model).orElse(null));
+            m.put("versions", reg.versions(model));
+            out = m;
+        }
+        System.out.println(JSON.writeValueAsString(out));
+        return 0;
+    }
+
+    @Command(name = "alias", mixinStandardHelpOptions = true,
+            description = "Point an alias (stable, canary, champion, ...) at a version, or remove it with --remove.")
+    int alias(@Mixin Options opts,
+              @Parameters(index = "0", description = "model") String model,
+              @Parameters(index = "1", description = "alias") String alias,
+              @Parameters(index = "2", arity = "0..1", description = "version") Integer version,
+              @Option(names = "--remove", description = "remove the alias") boolean remove) {
+        ModelRegistry reg = opts.open();
+        if (remove) {
+            reg.removeAlias(model, alias, opts.actor());
+            System.out.println("removed alias " + alias);
+            return 0;
+        }
+        if (version == null) {
+            throw new IllegalArgumentException("give the version to point '" + alias + "' at, or --remove");
+        }
+        Optional<Integer> previous = reg.setAlias(model, alias, version, opts.actor());
+        System.out.println(alias + ": " + previous.map(String::valueOf).orElse("(none)") + " -> " + version);
+        return 0;
+    }
+
+    @Command(name = "rollback", mixinStandardHelpOptions = true, description = "Move an alias back to the version it pointed at before.")
+    int rollback(@Mixin Options opts,
+                 @Parameters(index = "0", description = "model") String model,
+                 @Parameters(index = "1", description = "alias") String alias) {
+        int v = opts.open().rollback(model, alias, opts.actor());
+        System.out.println(alias + " -> " + v);
+        return 0;
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true,
+            description = "Delete a version; refused while an alias or the traffic split uses it.")
+    int delete(@Mixin Options opts,
+               @Parameters(index = "0", description = "model") String model,
+               @Parameters(index = "1", description = "version") int version) {
+        opts.open().deleteVersion(model, version, opts.actor());
+        System.out.println("deleted " + model + " version " + version);
+        return 0;
+    }
+
+    @Command(name = "verify", mixinStandardHelpOptions = true, description = "Check every model file against its recorded SHA-256.")
+    int verify(@Mixin Options opts,
+               @Parameters(index = "0", arity = "0..1", description = "model (omit for all)") String model) {
+        List<VerifyResult> results = opts.open().verify(model);
+        boolean ok = true;
+        for (VerifyResult r : results) {
+            System.out.println(r.model() + " " + r.version() + ": " + r.message());
+            ok &= r.ok();
+        }
+        System.out.println(ok ? "all " + results.size() + " versions ok" : "VERIFICATION FAILED");
+        return ok ? 0 : 2;
+    }
+
+    @Command(name = "history", mixinStandardHelpOptions = true,
+            description = "Show who registered, promoted, rolled back, split or deleted what, when.")
+    int history(@Mixin Options opts, @Parameters(index = "0", description = "model") String model) {
+        for (HistoryEntry e : opts.open().history(model)) {
+            StringBuilder sb = new StringBuilder().append(e.time()).append("  ").append(e.actor()).append("  ").append(e.action());
+            if (e.traffic() != null) {
+                sb.append(' ').append(e.traffic().canaryPercent()).append("% -> ").append(e.traffic().canary())
+                        .append(", rest -> ").append(e.traffic().baseline());
+            } else {
+                if (e.alias() != null) {
+                    sb.append(' ').append(e.alias());
+                }
+                if (e.version() != null) {
+                    sb.append(e.alias() != null ? " -> " : " version ").append(e.version());
+                }
+                if (e.previous() != null) {
+                    sb.append(" (was ").append(e.previous()).append(')');
+                }
+            }
+            System.out.println(sb);
+        }
+        return 0;
+    }
+
+    @Command(name = "traffic", mixinStandardHelpOptions = true,
+            description = "Split the default route: PERCENT% of requests without a version go to CANARY, the rest to "
+                    + "BASELINE; --clear removes the split. Servers sharing the registry pick it up.")
+    int traffic(@Mixin Options opts,
+                @Parameters(index = "0", description = "model") String model,
+                @Option(names = "--baseline", description = "version for the rest") Integer baseline,
+                @Option(names = "--canary", description = "version for the canary share") Integer canary,
+                @Option(names = "--percent", description = "canary share, 0..100") Integer percent,
+                @Option(names = "--clear", description = "remove the split") boolean clear) {
+        ModelRegistry reg = opts.open();
+        if (clear) {
+            reg.clearTraffic(model, opts.actor());
+            System.out.println("cleared the traffic split of " + model);
+            return 0;
+        }
+        if (baseline == null || canary == null || percent == null) {
+            throw new IllegalArgumentException("give --baseline, --canary and --percent, or --clear");
+        }
+        reg.setTraffic(model, new io.dense4j.registry.TrafficSplit(baseline, canary, percent), opts.actor());
+        System.out.println(model + ": " + percent + "% -> " + canary + ", rest -> " + baseline);
+        return 0;
     }
 }

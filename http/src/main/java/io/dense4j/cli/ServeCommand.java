@@ -10,7 +10,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
-/** {@code dense4j serve}: serves every model of a registry over HTTP until stopped (SIGTERM, Ctrl-C). */
+import static io.dense4j.http.ServerConfig.*;
+
+/**
+ * {@code dense4j serve}: serves every model of a registry over HTTP(S) until stopped (SIGTERM, Ctrl-C). The
+ * defaults are {@link ServerConfig}'s: an option the user does not give is not passed on.
+ */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve every model of a registry: KServe V2 and TF Serving REST, management API, /metrics.")
 public final class ServeCommand implements Callable<Integer> {
@@ -19,15 +24,17 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--registry", required = true, description = "registry directory")
     Path registry;
 
-    @Option(names = "--port", defaultValue = "8080", description = "port (default ${DEFAULT-VALUE}; 0 picks a free one)")
-    int port;
+    @Option(names = "--port", description = "port (default " + DEFAULT_PORT + "; 0 picks a free one)")
+    Integer port;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1",
-            description = "address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 for every interface)")
+    @Option(names = "--host", description = "address to bind (default " + DEFAULT_HOST + "; 0.0.0.0 for every interface)")
     String host;
 
-    @Option(names = "--device", defaultValue = "cpu",
-            description = "cpu or cuda[:N]: where every loaded model runs (default ${DEFAULT-VALUE})")
+    @Option(names = "--health-port", description = "also serve health, metrics and OpenAPI on this port, from their own "
+            + "threads (default: none)")
+    Integer healthPort;
+
+    @Option(names = "--device", description = "cpu or cuda[:N]: where every loaded model runs (default cpu)")
     String device;
 
     @Option(names = "--token", defaultValue = "${env:DENSE4J_TOKEN}",
@@ -35,36 +42,79 @@ public final class ServeCommand implements Callable<Integer> {
     String token;
 
     @Option(names = "--admin-token", defaultValue = "${env:DENSE4J_ADMIN_TOKEN}",
-            description = "bearer token for the management API (default: $DENSE4J_ADMIN_TOKEN; none: management off)")
+            description = "bearer token for the management API (default: $DENSE4J_ADMIN_TOKEN; none and no "
+                    + "--admin-client-ca: management off)")
     String adminToken;
 
-    @Option(names = "--max-request-bytes", defaultValue = "16777216", description = "largest request body (default ${DEFAULT-VALUE})")
-    long maxRequestBytes;
+    @Option(names = "--tls-keystore", description = "HTTPS with this PKCS12 or JKS key store")
+    Path tlsKeyStore;
+
+    @Option(names = "--tls-keystore-password", defaultValue = "${env:DENSE4J_TLS_KEYSTORE_PASSWORD}",
+            description = "its password (default: $DENSE4J_TLS_KEYSTORE_PASSWORD)")
+    String tlsKeyStorePassword;
+
+    @Option(names = "--tls-cert", description = "HTTPS with this PEM certificate chain (with --tls-key)")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", description = "the PEM private key of --tls-cert (PKCS#8, or PKCS#1 RSA; unencrypted)")
+    Path tlsKey;
+
+    @Option(names = "--admin-client-ca", description = "PEM CA certificate(s): the management API then also requires a "
+            + "client certificate they issued (mutual TLS)")
+    Path adminClientCa;
+
+    @Option(names = "--max-request-bytes", description = "largest request body (default " + DEFAULT_MAX_REQUEST_BYTES + ")")
+    Long maxRequestBytes;
+
+    @Option(names = "--max-upload-bytes", description = "largest model upload (default " + DEFAULT_MAX_UPLOAD_BYTES + ")")
+    Long maxUploadBytes;
+
+    @Option(names = "--max-request-rows", description = "most rows in one inference request (default "
+            + DEFAULT_MAX_REQUEST_ROWS + ")")
+    Integer maxRequestRows;
+
+    @Option(names = "--max-buffered-body-bytes", description = "request bytes all requests together may hold while "
+            + "they are decoded; over it: 503 (default " + DEFAULT_MAX_BUFFERED_BODY_BYTES + ")")
+    Long maxBufferedBodyBytes;
+
+    @Option(names = "--max-connections-per-client", description = "open connections per client address (default "
+            + DEFAULT_MAX_CONNECTIONS_PER_CLIENT + ")")
+    Integer maxConnectionsPerClient;
+
+    @Option(names = "--header-timeout-ms", description = "time a request may take to send its headers (default "
+            + DEFAULT_HEADER_TIMEOUT_MS + ")")
+    Long headerTimeoutMs;
+
+    @Option(names = "--body-timeout-ms", description = "time a request may take to send its body (default "
+            + DEFAULT_BODY_TIMEOUT_MS + ")")
+    Long bodyTimeoutMs;
 
     @Option(names = "--no-batching", description = "turn dynamic batching off")
     boolean noBatching;
 
-    @Option(names = "--max-batch-size", defaultValue = "64", description = "most rows per batch (default ${DEFAULT-VALUE})")
-    int maxBatchSize;
+    @Option(names = "--max-batch-size", description = "most rows per batch (default " + DEFAULT_MAX_BATCH_SIZE + ")")
+    Integer maxBatchSize;
 
-    @Option(names = "--max-queue-delay-us", defaultValue = "0",
-            description = "how long a batch waits for more requests, microseconds (default ${DEFAULT-VALUE})")
-    long maxQueueDelayUs;
+    @Option(names = "--max-queue-delay-us", description = "how long a batch waits for more requests, microseconds (default 0)")
+    Long maxQueueDelayUs;
 
-    @Option(names = "--queue-capacity", defaultValue = "1024", description = "requests queued per version before 503 (default ${DEFAULT-VALUE})")
-    int queueCapacity;
+    @Option(names = "--queue-capacity", description = "requests queued per version before 503 (default "
+            + DEFAULT_QUEUE_CAPACITY + ")")
+    Integer queueCapacity;
 
     @Option(names = "--batch-threads", description = "batches of one version that may run at once (default: half the cores)")
     Integer batchThreads;
 
-    @Option(names = "--default-alias", defaultValue = "stable", description = "alias used when a request names no version (default ${DEFAULT-VALUE})")
+    @Option(names = "--default-alias", description = "alias used when a request names no version (default "
+            + DEFAULT_ALIAS + ")")
     String defaultAlias;
 
-    @Option(names = "--latest-versions", defaultValue = "1", description = "newest versions kept loaded per model (default ${DEFAULT-VALUE})")
-    int latestVersions;
+    @Option(names = "--latest-versions", description = "newest versions kept loaded per model (default "
+            + DEFAULT_LATEST_VERSIONS + ")")
+    Integer latestVersions;
 
-    @Option(names = "--poll-ms", defaultValue = "2000", description = "registry re-read interval (default ${DEFAULT-VALUE})")
-    long pollMs;
+    @Option(names = "--poll-ms", description = "registry re-read interval (default " + DEFAULT_POLL_MS + ")")
+    Long pollMs;
 
     @Option(names = "--allow-non-finite", description = "accept NaN and infinite inputs instead of answering 400")
     boolean allowNonFinite;
@@ -79,19 +129,43 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServerConfig.BatchingConfig d = ServerConfig.BatchingConfig.defaults();
-        ServerConfig.BatchingConfig batching = new ServerConfig.BatchingConfig(!noBatching, maxBatchSize,
-                Duration.ofNanos(maxQueueDelayUs * 1000), queueCapacity, batchThreads == null ? d.threads() : batchThreads,
-                d.timeout());
-        ServerConfig cfg = ServerConfig.builder(registry).host(host).port(port).device(Device.parse(device))
-                .inferenceToken(token).adminToken(adminToken).maxRequestBytes(maxRequestBytes).batching(batching)
-                .defaultAlias(defaultAlias).latestVersions(latestVersions).pollInterval(Duration.ofMillis(pollMs))
-                .rejectNonFinite(!allowNonFinite).accessLog(!noAccessLog).build();
+        ServerConfig.BatchingConfig batching = new ServerConfig.BatchingConfig(!noBatching,
+                or(maxBatchSize, d.maxBatchSize()),
+                maxQueueDelayUs == null ? d.maxQueueDelay() : Duration.ofNanos(maxQueueDelayUs * 1000),
+                or(queueCapacity, d.queueCapacity()), or(batchThreads, d.threads()), d.timeout());
+        ServerConfig.ClientLimits c = ServerConfig.ClientLimits.defaults();
+        ServerConfig.ClientLimits clients = new ServerConfig.ClientLimits(
+                or(maxConnectionsPerClient, c.maxConnectionsPerClient()), c.maxConnections(),
+                headerTimeoutMs == null ? c.headerTimeout() : Duration.ofMillis(headerTimeoutMs),
+                bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout());
+        ServerConfig.TlsConfig tls = new ServerConfig.TlsConfig(tlsKeyStore, tlsKeyStorePassword, null, tlsCert, tlsKey,
+                adminClientCa);
+        ServerConfig.Builder b = ServerConfig.builder(registry)
+                .inferenceToken(token).adminToken(adminToken).batching(batching).clients(clients).tls(tls)
+                .rejectNonFinite(!allowNonFinite).accessLog(!noAccessLog);
+        if (device != null) b.device(Device.parse(device));
+        if (host != null) b.host(host);
+        if (port != null) b.port(port);
+        if (healthPort != null) b.healthPort(healthPort);
+        if (maxRequestBytes != null) b.maxRequestBytes(maxRequestBytes);
+        if (maxUploadBytes != null) b.maxUploadBytes(maxUploadBytes);
+        if (maxRequestRows != null) b.maxRequestRows(maxRequestRows);
+        if (maxBufferedBodyBytes != null) b.maxBufferedBodyBytes(maxBufferedBodyBytes);
+        if (defaultAlias != null) b.defaultAlias(defaultAlias);
+        if (latestVersions != null) b.latestVersions(latestVersions);
+        if (pollMs != null) b.pollInterval(Duration.ofMillis(pollMs));
+        ServerConfig cfg = b.build();
         InferenceServer server = InferenceServer.start(cfg);
         serving = true;
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "graceful-shutdown"));
-        System.out.println("dense4j serving " + registry + " on http://" + host + ":" + server.port()
+        System.out.println("dense4j serving " + registry + " on " + (cfg.tls().enabled() ? "https" : "http") + "://"
+                + cfg.host() + ":" + server.port() + (server.healthPort() >= 0 ? " (health port " + server.healthPort() + ")" : "")
                 + "  (OpenAPI: /openapi.json, metrics: /metrics)");
         server.awaitShutdown();
         return 0;
+    }
+
+    private static <T> T or(T given, T fallback) {
+        return given != null ? given : fallback;
     }
 }

@@ -160,33 +160,54 @@ final class AdminHandlers {
         String model = ctx.pathParam("model");
         JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
         for (String f : List.of("baseline", "canary", "canary_percent")) {
-            if (!body.path(f).isIntegralNumber()) {
+            if (!body.path(f).isIntegralNumber() || !body.path(f).canConvertToInt()) {
                 throw ApiException.badRequest("the body must be {\"baseline\": <version>, \"canary\": <version>, "
                         + "\"canary_percent\": <0..100>}; '" + f + "' is missing or not an integer");
             }
         }
-        manager.setTraffic(model, body.get("baseline").asInt(), body.get("canary").asInt(), body.get("canary_percent").asInt());
+        manager.setTraffic(model, body.get("baseline").asInt(), body.get("canary").asInt(), body.get("canary_percent").asInt(),
+                actor(ctx));
         Json.ok(ctx, Map.of("model", model, "traffic", traffic(manager.routing(model).split())));
     }
 
     /** DELETE /admin/models/{model}/traffic */
     void clearTraffic(Context ctx) {
         String model = ctx.pathParam("model");
-        manager.clearTraffic(model);
+        manager.clearTraffic(model, actor(ctx));
         Json.ok(ctx, Map.of("model", model, "traffic", Map.of()));
     }
 
-    private static Map<String, Object> traffic(ModelManager.TrafficSplit s) {
+    private static Map<String, Object> traffic(io.dense4j.registry.TrafficSplit s) {
         return Map.of("baseline", s.baseline(), "canary", s.canary(), "canary_percent", s.canaryPercent());
     }
 
-    /** Who is acting, for the history: the X-Actor header (sanitized), else "admin-api". */
+    /**
+     * Who is acting, for the history: the X-Actor header (sanitized), else the common name of the verified client
+     * certificate (mutual TLS), else "admin-api".
+     */
     static String actor(Context ctx) {
         String a = ctx.header("X-Actor");
+        if (a == null || a.isBlank()) {
+            java.security.cert.X509Certificate cert = Access.clientCertificate(ctx.req());
+            a = cert == null ? null : commonName(cert.getSubjectX500Principal().getName());
+        }
         if (a == null || a.isBlank()) {
             return "admin-api";
         }
         String clean = a.replaceAll("[^A-Za-z0-9@._ -]", "_").trim();
         return clean.length() > 64 ? clean.substring(0, 64) : clean;
+    }
+
+    private static String commonName(String dn) {
+        try {
+            for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(dn).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    return String.valueOf(rdn.getValue());
+                }
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+        return null;
     }
 }

@@ -16,20 +16,28 @@ final class Bodies {
         return new ApiException(413, "request body too large: the limit is " + limit + " bytes");
     }
 
-    /** The whole body, at most {@code limit} bytes. */
+    /** Request attribute holding the server's {@link BodyBudget} (set by the route wrapper). */
+    static final String BUDGET_ATTRIBUTE = "dense4j.budget";
+
+    /** The whole body, at most {@code limit} bytes, within the server's memory budget for bodies. */
     static byte[] read(Context ctx, long limit) {
         long declared = ctx.req().getContentLengthLong();
         if (declared > limit) {
             throw tooLarge(limit);
+        }
+        if (ctx.attribute(BUDGET_ATTRIBUTE) instanceof BodyBudget budget) {
+            budget.reserve(ctx, declared >= 0 ? declared : limit);
         }
         try (InputStream in = ctx.req().getInputStream()) {
             byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
             if (body.length > limit) {
                 throw tooLarge(limit);
             }
+            bodyReceived(ctx);
             return body;
         } catch (IOException e) {
-            throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+            throw ApiException.badRequest("could not read the request body (the client stopped sending, or sent it "
+                    + "too slowly)");
         }
     }
 
@@ -40,9 +48,18 @@ final class Bodies {
             throw tooLarge(limit);
         }
         try {
-            return new Limited(ctx.req().getInputStream(), limit);
+            InputStream in = new Limited(ctx.req().getInputStream(), limit);
+            bodyReceived(ctx); // an authenticated upload may stream for as long as it keeps sending
+            return in;
         } catch (IOException e) {
             throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+        }
+    }
+
+    /** Ends the body deadline of {@link ConnectionGuard} for this request. */
+    private static void bodyReceived(Context ctx) {
+        if (ctx.req().getAttribute(ConnectionGuard.BODY_READ_ATTRIBUTE) instanceof Runnable r) {
+            r.run();
         }
     }
 

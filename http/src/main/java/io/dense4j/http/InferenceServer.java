@@ -5,26 +5,24 @@ import io.dense4j.registry.RegistryException;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
+import io.javalin.http.Handler;
 import io.javalin.http.HttpResponseException;
-import io.javalin.router.JavalinDefaultRouting;
-import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.util.Locale;
+import java.util.List;
+
+import static io.dense4j.http.Role.ADMIN;
+import static io.dense4j.http.Role.INFERENCE;
+import static io.dense4j.http.Role.PUBLIC;
 
 /**
  * The Dense4J inference server: serves every model of a registry over the Open Inference Protocol
  * (KServe V2) REST API with its binary tensor data and model repository extensions, the TensorFlow
- * Serving REST API, a management API behind an admin token, Prometheus metrics and an OpenAPI
- * document. All routes are listed in {@link #routes}.
+ * Serving REST API, a management API behind admin credentials, Prometheus metrics and an OpenAPI
+ * document. Every route, with the role it requires, is listed in {@link #routes()}.
  *
  * <pre>{@code
  * try (InferenceServer s = InferenceServer.start(ServerConfig.builder(Path.of("registry")).port(8080).build())) {
@@ -34,7 +32,6 @@ import java.util.Locale;
  */
 public final class InferenceServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(InferenceServer.class);
-    private static final Logger ACCESS = LoggerFactory.getLogger("dense4j.access");
 
     /** Server version reported by {@code GET /v2}. */
     public static final String VERSION = versionOf();
@@ -46,9 +43,13 @@ public final class InferenceServer implements AutoCloseable {
     private final ServerState state = new ServerState();
     private final ServerMetrics metrics = new ServerMetrics();
     private final ModelManager manager;
+    private final Access access;
     private final V2Handlers v2;
     private final TfServingHandlers tf;
     private final AdminHandlers admin;
+    private final ServerConnectors connectors;
+    private final AccessLog accessLog;
+    private final BodyBudget bodyBudget;
     private final byte[] openApi;
     private final Javalin app;
     private final Object stopLock = new Object();
@@ -57,9 +58,13 @@ public final class InferenceServer implements AutoCloseable {
     private InferenceServer(ServerConfig cfg) {
         this.cfg = cfg;
         this.manager = new ModelManager(ModelRegistry.open(cfg.registry()), cfg, metrics);
+        this.access = new Access(cfg, state);
         this.v2 = new V2Handlers(manager, cfg, state);
         this.tf = new TfServingHandlers(manager, cfg);
         this.admin = new AdminHandlers(manager, cfg);
+        this.connectors = new ServerConnectors(cfg);
+        this.accessLog = cfg.accessLog() ? new AccessLog() : null;
+        this.bodyBudget = new BodyBudget(Math.max(cfg.maxBufferedBodyBytes(), cfg.maxRequestBytes()));
         this.openApi = resource("openapi.json");
         this.app = Javalin.create(this::configure);
     }
@@ -68,141 +73,135 @@ public final class InferenceServer implements AutoCloseable {
     public static InferenceServer start(ServerConfig cfg) {
         InferenceServer s = new InferenceServer(cfg);
         s.manager.start();
-        s.app.start(cfg.host(), cfg.port());
-        LOG.info("serving registry {} on http://{}:{} (device {}, batching {}, management {})", cfg.registry(),
-                cfg.host(), s.port(), cfg.device(), cfg.batching().enabled() ? "on" : "off",
-                cfg.adminToken() == null ? "off" : "on");
+        try {
+            s.app.start();
+        } catch (RuntimeException e) {
+            s.manager.close();
+            throw e;
+        }
+        LOG.info("serving registry {} on {}://{}:{}{} (device {}, batching {}, management {}{})", cfg.registry(),
+                s.connectors.scheme(), cfg.host(), s.port(),
+                s.healthPort() >= 0 ? ", health on port " + s.healthPort() : "", cfg.device(),
+                cfg.batching().enabled() ? "on" : "off", s.access.managementEnabled() ? "on" : "off",
+                cfg.tls().adminClientAuth() ? " with client certificates" : "");
         return s;
     }
 
     /** The port actually bound (useful with port 0). */
     public int port() {
-        return app.port();
+        return connectors.mainPort();
+    }
+
+    /** The health port actually bound, or -1 when there is none. */
+    public int healthPort() {
+        return connectors.healthPort();
     }
 
     // ------------------------------------------------------------------ routes
 
-    /** Every route of the server, in one place. */
-    private void routes(JavalinDefaultRouting r) {
-        // Open Inference Protocol (KServe V2)
-        r.get("/v2", v2::serverMetadata);
-        r.get("/v2/health/live", v2::live);
-        r.get("/v2/health/ready", v2::ready);
-        r.get("/v2/models/{model}", v2::modelMetadata);
-        r.get("/v2/models/{model}/versions/{version}", v2::modelMetadata);
-        r.get("/v2/models/{model}/ready", v2::modelReady);
-        r.get("/v2/models/{model}/versions/{version}/ready", v2::modelReady);
-        r.post("/v2/models/{model}/infer", v2::infer);
-        r.post("/v2/models/{model}/versions/{version}/infer", v2::infer);
-        // model repository extension (load/unload need the admin token, see Access)
-        r.post("/v2/repository/index", v2::repositoryIndex);
-        r.post("/v2/repository/models/{model}/load", v2::repositoryLoad);
-        r.post("/v2/repository/models/{model}/unload", v2::repositoryUnload);
-        // TensorFlow Serving REST
-        r.get("/v1/models/{model}", tf::status);
-        r.get("/v1/models/{model}/versions/{version}", tf::status);
-        r.get("/v1/models/{model}/labels/{label}", tf::status);
-        r.post("/v1/models/{modelverb}", tf::predict);
-        r.post("/v1/models/{model}/versions/{versionverb}", tf::predict);
-        r.post("/v1/models/{model}/labels/{labelverb}", tf::predict);
-        // management
-        r.get("/admin/models", admin::list);
-        r.get("/admin/models/{model}", admin::describe);
-        r.get("/admin/models/{model}/history", admin::history);
-        r.get("/admin/models/{model}/verify", admin::verify);
-        r.post("/admin/models/{model}/versions", admin::upload);
-        r.delete("/admin/models/{model}/versions/{version}", admin::deleteVersion);
-        r.put("/admin/models/{model}/aliases/{alias}", admin::setAlias);
-        r.delete("/admin/models/{model}/aliases/{alias}", admin::removeAlias);
-        r.post("/admin/models/{model}/aliases/{alias}/rollback", admin::rollback);
-        r.put("/admin/models/{model}/traffic", admin::setTraffic);
-        r.delete("/admin/models/{model}/traffic", admin::clearTraffic);
-        r.post("/admin/models/{model}/load", v2::repositoryLoad);
-        r.post("/admin/models/{model}/unload", v2::repositoryUnload);
-        // operations
-        r.get("/metrics", this::prometheus);
-        r.get("/openapi.json", ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi));
+    /** Every route of the server and the role it requires: the one place routes are declared. */
+    List<Route> routes() {
+        long req = cfg.maxRequestBytes();
+        return List.of(
+                // Open Inference Protocol (KServe V2)
+                Route.get("/v2", INFERENCE, v2::serverMetadata),
+                Route.get("/v2/health/live", PUBLIC, v2::live),
+                Route.get("/v2/health/ready", PUBLIC, v2::ready),
+                Route.get("/v2/models/{model}", INFERENCE, v2::modelMetadata),
+                Route.get("/v2/models/{model}/versions/{version}", INFERENCE, v2::modelMetadata),
+                Route.get("/v2/models/{model}/ready", INFERENCE, v2::modelReady),
+                Route.get("/v2/models/{model}/versions/{version}/ready", INFERENCE, v2::modelReady),
+                Route.post("/v2/models/{model}/infer", INFERENCE, req, v2::infer),
+                Route.post("/v2/models/{model}/versions/{version}/infer", INFERENCE, req, v2::infer),
+                // model repository extension: the index is read-only, load/unload change what is served
+                Route.post("/v2/repository/index", INFERENCE, req, v2::repositoryIndex),
+                Route.post("/v2/repository/models/{model}/load", ADMIN, req, v2::repositoryLoad),
+                Route.post("/v2/repository/models/{model}/unload", ADMIN, req, v2::repositoryUnload),
+                // TensorFlow Serving REST
+                Route.get("/v1/models/{model}", INFERENCE, tf::status),
+                Route.get("/v1/models/{model}/versions/{version}", INFERENCE, tf::status),
+                Route.get("/v1/models/{model}/labels/{label}", INFERENCE, tf::status),
+                Route.get("/v1/models/{model}/metadata", INFERENCE, tf::metadata),
+                Route.get("/v1/models/{model}/versions/{version}/metadata", INFERENCE, tf::metadata),
+                Route.get("/v1/models/{model}/labels/{label}/metadata", INFERENCE, tf::metadata),
+                Route.post("/v1/models/{modelverb}", INFERENCE, req, tf::predict),
+                Route.post("/v1/models/{model}/versions/{versionverb}", INFERENCE, req, tf::predict),
+                Route.post("/v1/models/{model}/labels/{labelverb}", INFERENCE, req, tf::predict),
+                // management
+                Route.get("/admin/models", ADMIN, admin::list),
+                Route.get("/admin/models/{model}", ADMIN, admin::describe),
+                Route.get("/admin/models/{model}/history", ADMIN, admin::history),
+                Route.get("/admin/models/{model}/verify", ADMIN, admin::verify),
+                Route.post("/admin/models/{model}/versions", ADMIN, cfg.maxUploadBytes(), admin::upload),
+                Route.delete("/admin/models/{model}/versions/{version}", ADMIN, admin::deleteVersion),
+                Route.put("/admin/models/{model}/aliases/{alias}", ADMIN, req, admin::setAlias),
+                Route.delete("/admin/models/{model}/aliases/{alias}", ADMIN, admin::removeAlias),
+                Route.post("/admin/models/{model}/aliases/{alias}/rollback", ADMIN, req, admin::rollback),
+                Route.put("/admin/models/{model}/traffic", ADMIN, req, admin::setTraffic),
+                Route.delete("/admin/models/{model}/traffic", ADMIN, admin::clearTraffic),
+                Route.post("/admin/models/{model}/load", ADMIN, req, v2::repositoryLoad),
+                Route.post("/admin/models/{model}/unload", ADMIN, req, v2::repositoryUnload),
+                // operations
+                Route.get("/metrics", PUBLIC, this::prometheus),
+                Route.get("/openapi.json", PUBLIC, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi)));
+    }
 
-        r.before(this::guard);
-        r.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
-        r.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
-        r.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
-        r.exception(Exception.class, (e, ctx) -> {
-            LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e); // details stay in the log
-            Json.error(ctx, 500, "internal server error");
-        });
+    /**
+     * The registered handler of a route: the role check and the body-size check run first, inside the
+     * handler itself, so whatever path spelling the router matched, this route's own role applies.
+     */
+    private Handler guarded(Route route) {
+        return ctx -> {
+            access.require(route.role(), ctx);
+            if (route.maxBodyBytes() > 0 && ctx.req().getContentLengthLong() > route.maxBodyBytes()) {
+                throw Bodies.tooLarge(route.maxBodyBytes());
+            }
+            ctx.attribute(Bodies.BUDGET_ATTRIBUTE, bodyBudget);
+            try {
+                route.handler().handle(ctx);
+            } finally {
+                bodyBudget.release(ctx);
+            }
+        };
     }
 
     private void configure(JavalinConfig config) {
-        config.showJavalinBanner = false;
-        config.startupWatcherEnabled = false;
+        config.startup.showJavalinBanner = false;
+        config.startup.showOldJavalinVersionWarning = false;
+        config.startup.startupWatcherEnabled = false;
         config.http.maxRequestSize = Math.max(cfg.maxRequestBytes(), 1);
         config.http.defaultContentType = Json.CONTENT_TYPE;
         config.router.ignoreTrailingSlashes = true;
-        config.jetty.modifyServer(server -> {
-            // graceful stop: Jetty stops accepting, then waits this long for requests in flight
-            server.setStopTimeout(cfg.shutdownTimeout().toMillis());
-            server.setErrorHandler(new JsonErrorHandler()); // errors Jetty answers itself, before Javalin
-        });
+        config.jetty.modifyServer(connectors::install);
         config.requestLogger.http(this::logRequest);
-        config.router.mount(this::routes);
+        for (Route r : routes()) {
+            config.routes.addHttpHandler(r.method(), r.path(), guarded(r), r.role());
+        }
+        config.routes.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
+        config.routes.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
+        config.routes.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
+        config.routes.exception(Exception.class, (e, ctx) -> {
+            LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e); // details stay in the log
+            Json.error(ctx, 500, "internal server error");
+        });
+        config.routes.error(404, ctx -> {
+            if (!isJsonError(ctx)) {
+                Json.error(ctx, 404, "no such endpoint: " + ctx.method().name() + " " + ctx.path());
+            }
+        });
+        config.routes.error(405, ctx -> {
+            if (!isJsonError(ctx)) {
+                Json.error(ctx, 405, "method " + ctx.method().name() + " is not allowed on " + ctx.path());
+            }
+        });
+    }
+
+    private static boolean isJsonError(Context ctx) {
+        String type = ctx.res().getContentType();
+        return type != null && type.startsWith(Json.CONTENT_TYPE) && ctx.result() != null && ctx.result().startsWith("{\"error\"");
     }
 
     // ------------------------------------------------------------------ cross-cutting
-
-    /** Runs before every handler: draining, authentication, request size. */
-    private void guard(Context ctx) {
-        String path = ctx.path();
-        Access access = Access.of(path);
-        if (!state.accepting() && access != Access.PUBLIC) {
-            throw ApiException.unavailable("the server is shutting down");
-        }
-        if (access == Access.ADMIN) {
-            if (cfg.adminToken() == null) {
-                throw new ApiException(403, "the management API is disabled: start the server with an admin token");
-            }
-            checkToken(ctx, cfg.adminToken(), null);
-        } else if (access == Access.INFERENCE && cfg.inferenceToken() != null) {
-            checkToken(ctx, cfg.inferenceToken(), cfg.adminToken());
-        }
-        long limit = access == Access.ADMIN && ctx.method().name().equals("POST") && path.endsWith("/versions")
-                ? cfg.maxUploadBytes() : cfg.maxRequestBytes();
-        if (ctx.req().getContentLengthLong() > limit) {
-            throw Bodies.tooLarge(limit);
-        }
-    }
-
-    /** 401 without a bearer token, 403 with a wrong one; compared in constant time. */
-    private static void checkToken(Context ctx, String expected, String alsoAccepted) {
-        String auth = ctx.header("Authorization");
-        if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7) || auth.substring(7).isBlank()) {
-            ctx.header("WWW-Authenticate", "Bearer");
-            throw new ApiException(401, "missing bearer token: send 'Authorization: Bearer <token>'");
-        }
-        byte[] given = auth.substring(7).trim().getBytes(StandardCharsets.UTF_8);
-        boolean ok = MessageDigest.isEqual(given, expected.getBytes(StandardCharsets.UTF_8))
-                || (alsoAccepted != null && MessageDigest.isEqual(given, alsoAccepted.getBytes(StandardCharsets.UTF_8)));
-        if (!ok) {
-            throw new ApiException(403, "the bearer token is not valid for this endpoint");
-        }
-    }
-
-    /** Who may call a path. */
-    enum Access {
-        PUBLIC, INFERENCE, ADMIN;
-
-        static Access of(String path) {
-            if (path.equals("/v2/health/live") || path.equals("/v2/health/ready") || path.equals("/metrics")
-                    || path.equals("/openapi.json")) {
-                return PUBLIC;
-            }
-            if (path.startsWith("/admin/") || path.equals("/admin")
-                    || (path.startsWith("/v2/repository/models/") && (path.endsWith("/load") || path.endsWith("/unload")))) {
-                return ADMIN;
-            }
-            return INFERENCE;
-        }
-    }
 
     /** Notes the model and version serving a request, for the access log. */
     static void tagModel(Context ctx, String model, int version) {
@@ -222,24 +221,16 @@ public final class InferenceServer implements AutoCloseable {
     private void logRequest(Context ctx, Float millis) {
         String route;
         try {
-            route = ctx.endpointHandlerPath();
+            route = ctx.endpoint().path;
         } catch (RuntimeException e) {
-            route = "-"; // refused before routing (auth, size)
-        }
-        if (route.startsWith("No handler")) {
             route = "unmatched";
         }
         int status = ctx.statusCode();
         metrics.request(ctx.method().name(), route, status, millis);
-        if (cfg.accessLog() && ACCESS.isInfoEnabled()) {
-            Object model = ctx.attribute(ATTR_MODEL);
-            Object version = ctx.attribute(ATTR_VERSION);
-            // logfmt: one line per request, key=value, easy to grep and to ship to a log pipeline
-            ACCESS.info(String.format(Locale.ROOT,
-                    "method=%s path=\"%s\" route=\"%s\" status=%d ms=%.3f bytes_in=%d model=%s version=%s remote=%s",
-                    ctx.method().name(), ctx.path().replace("\"", "%22"), route, status, millis,
-                    Math.max(0, ctx.req().getContentLengthLong()), model == null ? "-" : model,
-                    version == null ? "-" : version, ctx.ip()));
+        if (accessLog != null && AccessLog.LOG.isInfoEnabled()) {
+            accessLog.log(ctx.method().name(), ctx.path(), route, status, millis,
+                    Math.max(0, ctx.req().getContentLengthLong()), ctx.attribute(ATTR_MODEL), ctx.attribute(ATTR_VERSION),
+                    ctx.ip());
         }
     }
 
@@ -269,7 +260,7 @@ public final class InferenceServer implements AutoCloseable {
             case 404 -> "no such endpoint: " + ctx.method().name() + " " + ctx.path();
             case 405 -> "method " + ctx.method().name() + " is not allowed on " + ctx.path();
             case 413 -> Bodies.tooLarge(cfg.maxRequestBytes()).getMessage();
-            default -> e.getMessage();
+            default -> e.getMessage() == null || e.getMessage().isBlank() ? "request failed" : e.getMessage();
         };
     }
 
@@ -292,6 +283,9 @@ public final class InferenceServer implements AutoCloseable {
                 app.stop();
             } finally {
                 manager.close();
+                if (accessLog != null) {
+                    accessLog.close();
+                }
                 stopLock.notifyAll();
                 LOG.info("stopped");
             }
@@ -321,33 +315,5 @@ public final class InferenceServer implements AutoCloseable {
     private static String versionOf() {
         String v = InferenceServer.class.getPackage().getImplementationVersion();
         return v == null ? "0.1.0-SNAPSHOT" : v;
-    }
-
-    /** Jetty's own error pages (malformed requests it rejects before routing) as JSON too. */
-    private static final class JsonErrorHandler extends ErrorHandler {
-        @Override
-        public void handle(String target, Request baseRequest, HttpServletRequest request, HttpServletResponse response)
-                throws IOException {
-            baseRequest.setHandled(true);
-            int status = response.getStatus();
-            String reason = status == 413 ? "request body too large" : status == 431 ? "request headers too large"
-                    : status >= 500 ? "internal server error" : "bad request";
-            response.setContentType(Json.CONTENT_TYPE);
-            byte[] body = Json.MAPPER.writeValueAsBytes(java.util.Map.of("error", reason));
-            response.setContentLength(body.length);
-            response.getOutputStream().write(body);
-        }
-
-        /** Requests Jetty cannot even parse (bad Content-Length, bad URI, oversized headers). */
-        @Override
-        public java.nio.ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
-            fields.put(org.eclipse.jetty.http.HttpHeader.CONTENT_TYPE, Json.CONTENT_TYPE);
-            String msg = "bad request" + (reason == null || reason.isBlank() ? "" : ": " + reason.toLowerCase(Locale.ROOT));
-            try {
-                return java.nio.ByteBuffer.wrap(Json.MAPPER.writeValueAsBytes(java.util.Map.of("error", msg)));
-            } catch (IOException e) {
-                return java.nio.ByteBuffer.wrap("{\"error\":\"bad request\"}".getBytes(StandardCharsets.UTF_8));
-            }
-        }
     }
 }

@@ -5,6 +5,7 @@ import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.ModelVersionInfo;
 import io.dense4j.registry.RegisterOptions;
 import io.dense4j.registry.RegistryException;
+import io.dense4j.registry.TrafficSplit;
 import io.dense4j.registry.VerifyResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,10 +42,6 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ModelManager implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelManager.class);
 
-    /** Default-route traffic split between two versions. */
-    record TrafficSplit(int baseline, int canary, int canaryPercent) {
-    }
-
     /** The immutable routing state of one model. */
     record Routing(Map<Integer, LoadedVersion> loaded, Map<String, Integer> aliases, List<Integer> registered,
                    Map<Integer, String> failures, TrafficSplit split, boolean unloaded) {
@@ -74,7 +71,6 @@ final class ModelManager implements AutoCloseable {
         volatile Routing routing = Routing.EMPTY;
         // written only under the control lock
         boolean unloadRequested;
-        TrafficSplit split;
         final Map<Integer, String> failures = new HashMap<>();
 
         Served(String name) {
@@ -160,7 +156,7 @@ final class ModelManager implements AutoCloseable {
             resolve(model, served(model).routing, versionSpec);
             return true;
         } catch (ApiException e) {
-            if (e.status() == 404) {
+            if (e.status() == 404 || e.status() == 400) {
                 throw e;
             }
             return false;
@@ -191,6 +187,8 @@ final class ModelManager implements AutoCloseable {
             version = defaultVersion(model, r);
         } else if (isNumber(spec)) {
             version = parseVersion(spec);
+        } else if (!ModelRegistry.isAliasName(spec)) {
+            throw ApiException.badRequest("bad version '" + spec + "': a version is a positive integer or an alias name");
         } else {
             Integer v = r.aliases().get(spec);
             if (v == null) {
@@ -269,7 +267,7 @@ final class ModelManager implements AutoCloseable {
 
     private Optional<Integer> moveAliasLocked(String model, String alias, int version, String actor) {
         ModelRegistry.checkAliasName(alias);
-        Served s = servedOrNew(model);
+        Served s = servedFor(model);
         LoadedVersion pre = preload(s, version);
         try {
             Optional<Integer> previous = registry.setAlias(model, alias, version, actor);
@@ -287,7 +285,7 @@ final class ModelManager implements AutoCloseable {
     int rollback(String model, String alias, String actor) {
         control.lock();
         try {
-            Served s = servedOrNew(model);
+            Served s = servedFor(model);
             Optional<Integer> target = registry.rollbackTarget(model, alias);
             LoadedVersion pre = target.isPresent() ? preload(s, target.get()) : null;
             try {
@@ -318,59 +316,48 @@ final class ModelManager implements AutoCloseable {
     void deleteVersion(String model, int version, String actor) {
         control.lock();
         try {
-            Served s = models.get(model);
-            if (s != null && s.split != null && (s.split.baseline() == version || s.split.canary() == version)) {
-                throw new RegistryException(RegistryException.Kind.CONFLICT, "version " + version + " of model '"
-                        + model + "' is in use by the traffic split; clear it first");
-            }
-            registry.deleteVersion(model, version, actor);
+            registry.deleteVersion(model, version, actor); // refused while an alias or the traffic split uses it
             refreshLocked(model);
         } finally {
             control.unlock();
         }
     }
 
-    /** Splits default-route traffic: {@code percent}% to {@code canary}, the rest to {@code baseline}. */
-    void setTraffic(String model, int baseline, int canary, int percent) {
-        if (percent < 0 || percent > 100) {
-            throw ApiException.badRequest("canary_percent must be between 0 and 100, got " + percent);
-        }
+    /**
+     * Splits default-route traffic: {@code percent}% to {@code canary}, the rest to {@code baseline}. Both
+     * versions are loaded first; the split is then stored in the registry (so it survives restarts and other
+     * servers sharing the registry follow it) and swapped in.
+     */
+    void setTraffic(String model, int baseline, int canary, int percent, String actor) {
+        TrafficSplit split = new TrafficSplit(baseline, canary, percent); // 400 for a bad percent or version
         control.lock();
         try {
-            Served s = servedOrNew(model);
-            LoadedVersion a = preload(s, baseline);
-            LoadedVersion b = null;
+            Served s = servedFor(model);
+            Map<Integer, LoadedVersion> pre = new HashMap<>();
             try {
-                b = baseline == canary ? null : preload(s, canary);
-                s.split = new TrafficSplit(baseline, canary, percent);
-                Map<Integer, LoadedVersion> pre = new HashMap<>();
-                if (a != null) {
-                    pre.put(baseline, a);
+                for (int v : new int[] {baseline, canary}) {
+                    if (!pre.containsKey(v)) {
+                        LoadedVersion lv = preload(s, v);
+                        if (lv != null) {
+                            pre.put(v, lv);
+                        }
+                    }
                 }
-                if (b != null) {
-                    pre.put(canary, b);
-                }
-                refreshLocked(s.name, pre);
-                a = null;
-                b = null;
-            } finally {
-                if (a != null) {
-                    a.retire();
-                }
-                if (b != null) {
-                    b.retire();
-                }
+                registry.setTraffic(model, split, actor);
+            } catch (RuntimeException e) {
+                pre.values().forEach(LoadedVersion::retire);
+                throw e;
             }
+            refreshLocked(s.name, pre);
         } finally {
             control.unlock();
         }
     }
 
-    void clearTraffic(String model) {
+    void clearTraffic(String model, String actor) {
         control.lock();
         try {
-            Served s = served(model);
-            s.split = null;
+            registry.clearTraffic(model, actor);
             refreshLocked(model);
         } finally {
             control.unlock();
@@ -433,6 +420,22 @@ final class ModelManager implements AutoCloseable {
 
     // ------------------------------------------------------------------ internals
 
+    /**
+     * The served model for a management call: 404 (leaving no trace: no routing entry, no metric series)
+     * when the registry does not have it.
+     */
+    private Served servedFor(String model) {
+        ModelRegistry.checkModelName(model);
+        Served s = models.get(model);
+        if (s != null) {
+            return s;
+        }
+        if (!registry.exists(model)) {
+            throw ApiException.notFound("model '" + model + "' is not in the registry");
+        }
+        return servedOrNew(model);
+    }
+
     private Served servedOrNew(String model) {
         ModelRegistry.checkModelName(model);
         return models.computeIfAbsent(model, m -> {
@@ -451,7 +454,7 @@ final class ModelManager implements AutoCloseable {
             return load(info);
         } catch (RuntimeException e) {
             throw new ApiException(409, "version " + version + " of model '" + s.name + "' cannot be loaded: "
-                    + e.getMessage());
+                    + clientSafe(e.getMessage()));
         }
     }
 
@@ -470,9 +473,11 @@ final class ModelManager implements AutoCloseable {
     private void refreshLocked(String model, Map<Integer, LoadedVersion> preloaded) {
         List<Integer> registered;
         Map<String, Integer> aliases;
+        TrafficSplit split;
         try {
             registered = registry.versionNumbers(model);
             aliases = registry.aliases(model);
+            split = registry.traffic(model).orElse(null);
         } catch (RegistryException e) {
             if (e.kind() == RegistryException.Kind.NOT_FOUND) {
                 dropLocked(model);
@@ -483,10 +488,8 @@ final class ModelManager implements AutoCloseable {
         }
         Served s = servedOrNew(model);
         Routing old = s.routing;
-        TrafficSplit split = s.split;
         if (split != null && !(registered.contains(split.baseline()) && registered.contains(split.canary()))) {
-            split = null; // a version of the split was deleted behind our back
-            s.split = null;
+            split = null; // a version of the split vanished behind our back (deleted by hand): ignore the split
         }
         Set<Integer> desired = new HashSet<>();
         if (!s.unloadRequested) {
@@ -515,7 +518,7 @@ final class ModelManager implements AutoCloseable {
                     lv = load(registry.describe(model, v));
                 } catch (RuntimeException e) {
                     // keep serving what works; the reason shows in the repository index and in 503s
-                    s.failures.put(v, e.getMessage());
+                    s.failures.put(v, clientSafe(e.getMessage()));
                     LOG.warn("model {} version {} failed to load: {}", model, v, e.getMessage());
                 }
             }
@@ -539,6 +542,7 @@ final class ModelManager implements AutoCloseable {
     private void dropLocked(String model) {
         Served s = models.remove(model);
         if (s != null) {
+            metrics.untrackModel(model);
             Routing old = s.routing;
             s.routing = Routing.EMPTY;
             old.loaded().values().forEach(LoadedVersion::retire);
@@ -565,14 +569,16 @@ final class ModelManager implements AutoCloseable {
         DynamicBatcher batcher = cfg.batching().enabled()
                 ? new DynamicBatcher(name, model::predict, cfg.batching(), metrics.batchSize(info.model())::record)
                 : null;
-        if (batcher != null) {
-            metrics.queueGauge(info.model(), info.version(), batcher::queueDepth);
-        }
+        AutoCloseable gauge = batcher == null ? () -> { } : metrics.queueGauge(info.model(), info.version(), batcher::queueDepth);
         LOG.info("{} loaded in {} ms ({} inputs, {} outputs, on {})", name, (System.nanoTime() - t0) / 1_000_000,
                 model.inputSize(), model.outputSize(), model.device());
         return new LoadedVersion(info, model, batcher,
                 () -> {
-                    metrics.removeQueueGauge(info.model(), info.version());
+                    try {
+                        gauge.close();
+                    } catch (Exception e) {
+                        LOG.warn("cannot remove the queue gauge of {}: {}", name, e.getMessage());
+                    }
                     LOG.info("{} closed", name);
                 });
     }
@@ -581,6 +587,11 @@ final class ModelManager implements AutoCloseable {
         Map<String, Integer> out = new LinkedHashMap<>();
         models.forEach((k, v) -> out.put(k, v.routing.loaded().size()));
         return out;
+    }
+
+    /** A message for clients: the registry's location on disk is the server's business. */
+    private String clientSafe(String message) {
+        return message == null ? "unknown error" : message.replace(registry.root().toString(), "<registry>");
     }
 
     static boolean isNumber(String s) {

@@ -7,41 +7,71 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Settings of an {@link InferenceServer}. Every field has a sensible default; build with
- * {@link #builder(Path)}.
+ * Settings of an {@link InferenceServer}. Every default lives here, once: the builder starts from them and
+ * the command line ({@code dense4j serve}) passes on only what the user gave. Build with {@link #builder(Path)}.
  *
  * @param registry           registry directory to serve
  * @param host               address to bind (loopback by default: exposing the server is a decision)
  * @param port               port, 0 for an ephemeral one
+ * @param healthPort         separate port answering only the public routes (health, metrics, OpenAPI) from its
+ *                           own small thread pool, so probes get through whatever the main port is going
+ *                           through; -1 for none, 0 for an ephemeral one
  * @param device             device models run on
  * @param inferenceToken     bearer token required for inference and metadata, or null for none
- * @param adminToken         bearer token required for management; null turns management off
+ * @param adminToken         bearer token required for management; management is off without it (or an admin CA)
  * @param maxRequestBytes    largest inference/metadata request body (larger: 413)
  * @param maxUploadBytes     largest model upload body (larger: 413)
+ * @param maxRequestRows     most rows one inference request may carry (more: 400), checked before allocating
+ * @param maxBufferedBodyBytes request bytes all requests together may hold in memory while they are decoded (a
+ *                           JSON tree is several times its text); over it a request waits briefly, then gets 503
  * @param batching           dynamic batching settings
  * @param defaultAlias       alias that requests without a version go to, when it exists
  * @param latestVersions     how many of the newest versions each model keeps loaded (Triton's "latest N")
  * @param pollInterval       how often the registry is re-read for changes made by other processes
  * @param rejectNonFinite    whether NaN and infinite inputs are refused with 400
- * @param accessLog          whether each request is logged (logger {@code dense4j.access})
+ * @param accessLog          whether each request is logged (logger {@code dense4j.access}, written asynchronously)
  * @param shutdownTimeout    how long a graceful stop waits for requests in flight
+ * @param clients            limits that keep slow or greedy clients from starving the others
+ * @param tls                HTTPS settings (off by default)
  */
 public record ServerConfig(
         Path registry,
         String host,
         int port,
+        int healthPort,
         Device device,
         String inferenceToken,
         String adminToken,
         long maxRequestBytes,
         long maxUploadBytes,
+        int maxRequestRows,
+        long maxBufferedBodyBytes,
         BatchingConfig batching,
         String defaultAlias,
         int latestVersions,
         Duration pollInterval,
         boolean rejectNonFinite,
         boolean accessLog,
-        Duration shutdownTimeout) {
+        Duration shutdownTimeout,
+        ClientLimits clients,
+        TlsConfig tls) {
+
+    public static final String DEFAULT_HOST = "127.0.0.1";
+    public static final int DEFAULT_PORT = 8080;
+    public static final long DEFAULT_MAX_REQUEST_BYTES = 16L << 20;
+    public static final long DEFAULT_MAX_UPLOAD_BYTES = 1L << 30;
+    public static final int DEFAULT_MAX_REQUEST_ROWS = 8192;
+    public static final long DEFAULT_MAX_BUFFERED_BODY_BYTES = 64L << 20;
+    public static final String DEFAULT_ALIAS = "stable";
+    public static final int DEFAULT_LATEST_VERSIONS = 1;
+    public static final long DEFAULT_POLL_MS = 2000;
+    public static final int DEFAULT_MAX_BATCH_SIZE = 64;
+    public static final int DEFAULT_QUEUE_CAPACITY = 1024;
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
+    public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+    public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+    public static final long DEFAULT_BODY_TIMEOUT_MS = 30_000;
+    public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
     public ServerConfig {
         Objects.requireNonNull(registry, "registry");
@@ -49,21 +79,36 @@ public record ServerConfig(
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(batching, "batching");
         Objects.requireNonNull(defaultAlias, "defaultAlias");
+        Objects.requireNonNull(clients, "clients");
+        Objects.requireNonNull(tls, "tls");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be 0..65535, got " + port);
         }
-        if (maxRequestBytes < 1 || maxUploadBytes < 1) {
-            throw new IllegalArgumentException("request size limits must be positive");
+        if (healthPort < -1 || healthPort > 65535) {
+            throw new IllegalArgumentException("health port must be -1 (none) or 0..65535, got " + healthPort);
+        }
+        if (maxRequestBytes < 1 || maxUploadBytes < 1 || maxRequestRows < 1 || maxBufferedBodyBytes < 1) {
+            throw new IllegalArgumentException("request size and row limits must be positive");
         }
         if (latestVersions < 1) {
             throw new IllegalArgumentException("latestVersions must be at least 1");
         }
-        inferenceToken = blankToNull(inferenceToken);
-        adminToken = blankToNull(adminToken);
+        inferenceToken = checkToken(inferenceToken, "inference token");
+        adminToken = checkToken(adminToken, "admin token");
     }
 
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s;
+    /** Tokens are visible ASCII, so the bytes on the wire and the configured string are the same thing. */
+    private static String checkToken(String s, String what) {
+        if (s == null || s.isBlank()) {
+            return null;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x21 || c > 0x7e) {
+                throw new IllegalArgumentException("the " + what + " must be printable ASCII without spaces");
+            }
+        }
+        return s;
     }
 
     public static Builder builder(Path registry) {
@@ -94,7 +139,7 @@ public record ServerConfig(
         }
 
         public static BatchingConfig defaults() {
-            return new BatchingConfig(true, 64, Duration.ZERO, 1024,
+            return new BatchingConfig(true, DEFAULT_MAX_BATCH_SIZE, Duration.ZERO, DEFAULT_QUEUE_CAPACITY,
                     Math.max(1, Runtime.getRuntime().availableProcessors() / 2), Duration.ofSeconds(30));
         }
 
@@ -104,23 +149,100 @@ public record ServerConfig(
         }
     }
 
-    /** Builder with defaults. */
+    /**
+     * What one client (one remote address) may hold, and how long a request may take to arrive. Request
+     * headers and bodies are received without holding a thread; these bounds free the connection too.
+     *
+     * @param maxConnectionsPerClient open connections per remote address; more are closed at once
+     * @param maxConnections          open connections in all
+     * @param headerTimeout           from the first byte of a request to its last header
+     * @param bodyTimeout             from the last header to the last body byte
+     * @param idleTimeout             a connection with nothing to do (or no byte for this long) is closed
+     */
+    public record ClientLimits(int maxConnectionsPerClient, int maxConnections, Duration headerTimeout,
+                               Duration bodyTimeout, Duration idleTimeout) {
+        public ClientLimits {
+            if (maxConnectionsPerClient < 1 || maxConnections < 1) {
+                throw new IllegalArgumentException("connection limits must be positive");
+            }
+            for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout}) {
+                if (d == null || d.isNegative() || d.isZero()) {
+                    throw new IllegalArgumentException("client timeouts must be positive");
+                }
+            }
+        }
+
+        public static ClientLimits defaults() {
+            return new ClientLimits(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_CONNECTIONS,
+                    Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS),
+                    Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS));
+        }
+    }
+
+    /**
+     * HTTPS. Give a key store (PKCS12 or JKS) or a PEM certificate chain and its PEM private key (PKCS#8, or
+     * PKCS#1 RSA). With {@code adminClientCa} (PEM CA certificates) the management API also requires a client
+     * certificate issued by one of them (mutual TLS); other routes do not ask for one.
+     */
+    public record TlsConfig(Path keyStore, String keyStorePassword, String keyStoreType, Path certificatePem,
+                            Path privateKeyPem, Path adminClientCa) {
+        public static final TlsConfig OFF = new TlsConfig(null, null, null, null, null, null);
+
+        public TlsConfig {
+            if (keyStore != null && certificatePem != null) {
+                throw new IllegalArgumentException("give either a TLS key store or a PEM certificate and key, not both");
+            }
+            if ((certificatePem == null) != (privateKeyPem == null)) {
+                throw new IllegalArgumentException("a PEM certificate needs its PEM private key, and the other way round");
+            }
+            if (adminClientCa != null && keyStore == null && certificatePem == null) {
+                throw new IllegalArgumentException("client certificates for the admin API need TLS: give a key store or a PEM certificate");
+            }
+        }
+
+        public static TlsConfig keyStore(Path file, String password) {
+            return new TlsConfig(file, password, null, null, null, null);
+        }
+
+        public static TlsConfig pem(Path certificateChain, Path privateKey) {
+            return new TlsConfig(null, null, null, certificateChain, privateKey, null);
+        }
+
+        public TlsConfig withAdminClientCa(Path caPem) {
+            return new TlsConfig(keyStore, keyStorePassword, keyStoreType, certificatePem, privateKeyPem, caPem);
+        }
+
+        public boolean enabled() {
+            return keyStore != null || certificatePem != null;
+        }
+
+        public boolean adminClientAuth() {
+            return adminClientCa != null;
+        }
+    }
+
+    /** Builder with the defaults above. */
     public static final class Builder {
         private final Path registry;
-        private String host = "127.0.0.1";
-        private int port = 8080;
+        private String host = DEFAULT_HOST;
+        private int port = DEFAULT_PORT;
+        private int healthPort = -1;
         private Device device = Device.cpu();
         private String inferenceToken;
         private String adminToken;
-        private long maxRequestBytes = 16L << 20;
-        private long maxUploadBytes = 1L << 30;
+        private long maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES;
+        private long maxUploadBytes = DEFAULT_MAX_UPLOAD_BYTES;
+        private int maxRequestRows = DEFAULT_MAX_REQUEST_ROWS;
+        private long maxBufferedBodyBytes = DEFAULT_MAX_BUFFERED_BODY_BYTES;
         private BatchingConfig batching = BatchingConfig.defaults();
-        private String defaultAlias = "stable";
-        private int latestVersions = 1;
-        private Duration pollInterval = Duration.ofSeconds(2);
+        private String defaultAlias = DEFAULT_ALIAS;
+        private int latestVersions = DEFAULT_LATEST_VERSIONS;
+        private Duration pollInterval = Duration.ofMillis(DEFAULT_POLL_MS);
         private boolean rejectNonFinite = true;
         private boolean accessLog = true;
         private Duration shutdownTimeout = Duration.ofSeconds(10);
+        private ClientLimits clients = ClientLimits.defaults();
+        private TlsConfig tls = TlsConfig.OFF;
 
         private Builder(Path registry) {
             this.registry = registry;
@@ -128,11 +250,14 @@ public record ServerConfig(
 
         public Builder host(String v) { host = v; return this; }
         public Builder port(int v) { port = v; return this; }
+        public Builder healthPort(int v) { healthPort = v; return this; }
         public Builder device(Device v) { device = v; return this; }
         public Builder inferenceToken(String v) { inferenceToken = v; return this; }
         public Builder adminToken(String v) { adminToken = v; return this; }
         public Builder maxRequestBytes(long v) { maxRequestBytes = v; return this; }
         public Builder maxUploadBytes(long v) { maxUploadBytes = v; return this; }
+        public Builder maxRequestRows(int v) { maxRequestRows = v; return this; }
+        public Builder maxBufferedBodyBytes(long v) { maxBufferedBodyBytes = v; return this; }
         public Builder batching(BatchingConfig v) { batching = v; return this; }
         public Builder defaultAlias(String v) { defaultAlias = v; return this; }
         public Builder latestVersions(int v) { latestVersions = v; return this; }
@@ -140,11 +265,13 @@ public record ServerConfig(
         public Builder rejectNonFinite(boolean v) { rejectNonFinite = v; return this; }
         public Builder accessLog(boolean v) { accessLog = v; return this; }
         public Builder shutdownTimeout(Duration v) { shutdownTimeout = v; return this; }
+        public Builder clients(ClientLimits v) { clients = v; return this; }
+        public Builder tls(TlsConfig v) { tls = v; return this; }
 
         public ServerConfig build() {
-            return new ServerConfig(registry, host, port, device, inferenceToken, adminToken, maxRequestBytes,
-                    maxUploadBytes, batching, defaultAlias, latestVersions, pollInterval, rejectNonFinite, accessLog,
-                    shutdownTimeout);
+            return new ServerConfig(registry, host, port, healthPort, device, inferenceToken, adminToken,
+                    maxRequestBytes, maxUploadBytes, maxRequestRows, maxBufferedBodyBytes, batching, defaultAlias, latestVersions,
+                    pollInterval, rejectNonFinite, accessLog, shutdownTimeout, clients, tls);
         }
     }
 }

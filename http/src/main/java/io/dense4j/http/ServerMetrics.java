@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -21,7 +23,8 @@ import java.util.function.Supplier;
 final class ServerMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<String, DistributionSummary> batchSizes = new ConcurrentHashMap<>();
-    private final Map<String, Meter> queueGauges = new ConcurrentHashMap<>();
+    private final Map<String, QueueDepth> queueGauges = new ConcurrentHashMap<>();
+    private final Map<String, Meter> loadedGauges = new ConcurrentHashMap<>();
 
     /** Records one finished HTTP request. {@code route} is the route template, never the raw path. */
     void request(String method, String route, int status, float millis) {
@@ -48,17 +51,41 @@ final class ServerMetrics {
                 .register(registry));
     }
 
-    /** Publishes the queue depth of a loaded version until {@link #removeQueueGauge} is called. */
-    void queueGauge(String model, int version, Supplier<Number> depth) {
+    /**
+     * Publishes the queue depth of a loaded version until the returned handle is closed. A version reloaded
+     * while its retired copy still finishes requests has two batchers at once: the one gauge per model
+     * version reports their sum and is removed when the last of them closes.
+     */
+    synchronized AutoCloseable queueGauge(String model, int version, IntSupplier depth) {
         String key = model + "/" + version;
-        queueGauges.put(key, Gauge.builder("dense4j.batch.queue.depth", depth).description("requests waiting for a batch")
-                .tags("model", model, "version", Integer.toString(version)).register(registry));
+        QueueDepth q = queueGauges.computeIfAbsent(key, k -> {
+            QueueDepth n = new QueueDepth();
+            n.meter = Gauge.builder("dense4j.batch.queue.depth", n, QueueDepth::sum)
+                    .description("requests waiting for a batch")
+                    .tags("model", model, "version", Integer.toString(version)).register(registry);
+            return n;
+        });
+        q.sources.add(depth);
+        return () -> removeQueueSource(key, q, depth);
     }
 
-    void removeQueueGauge(String model, int version) {
-        Meter m = queueGauges.remove(model + "/" + version);
-        if (m != null) {
-            registry.remove(m);
+    private synchronized void removeQueueSource(String key, QueueDepth q, IntSupplier depth) {
+        q.sources.remove(depth);
+        if (q.sources.isEmpty() && queueGauges.remove(key, q)) {
+            registry.remove(q.meter);
+        }
+    }
+
+    private static final class QueueDepth {
+        final List<IntSupplier> sources = new CopyOnWriteArrayList<>();
+        Meter meter;
+
+        double sum() {
+            int n = 0;
+            for (IntSupplier s : sources) {
+                n += s.getAsInt();
+            }
+            return n;
         }
     }
 
@@ -75,10 +102,22 @@ final class ServerMetrics {
 
     /** Per-model loaded-version gauge, registered the first time a model is served. */
     void trackModel(String model) {
-        Gauge.builder("dense4j.model.loaded.versions", () -> {
+        loadedGauges.computeIfAbsent(model, m -> Gauge.builder("dense4j.model.loaded.versions", () -> {
             Supplier<Map<String, Integer>> s = loadedSupplier;
-            return s == null ? 0 : s.get().getOrDefault(model, 0);
-        }).description("versions of this model loaded in memory").tags("model", model).register(registry);
+            return s == null ? 0 : s.get().getOrDefault(m, 0);
+        }).description("versions of this model loaded in memory").tags("model", m).register(registry));
+    }
+
+    /** Removes a model's series once it is no longer served, so metric cardinality follows the registry. */
+    void untrackModel(String model) {
+        Meter g = loadedGauges.remove(model);
+        if (g != null) {
+            registry.remove(g);
+        }
+        DistributionSummary b = batchSizes.remove(model);
+        if (b != null) {
+            registry.remove(b);
+        }
     }
 
     /** Prometheus text exposition. */

@@ -69,6 +69,24 @@ final class Tensors {
         }
     }
 
+    /**
+     * Counts the values of JSON {@code data} (nested arrays flattened) without allocating anything: what a
+     * declared shape is checked against. Non-arrays are left to {@link #fromJson} to report.
+     */
+    static long countValues(JsonNode data, String input) {
+        if (data == null || data.isMissingNode() || data.isNull()) {
+            throw ApiException.badRequest("input '" + input + "' has no 'data' (and no binary_data_size parameter)");
+        }
+        if (!data.isArray()) {
+            throw ApiException.badRequest("'data' of input '" + input + "' must be an array of numbers");
+        }
+        long n = 0;
+        for (JsonNode e : data) {
+            n += e.isArray() ? countValues(e, input) : 1;
+        }
+        return n;
+    }
+
     private static int fill(JsonNode array, Datatype dt, float[] out, int at, String input) {
         for (int i = 0, size = array.size(); i < size; i++) {
             JsonNode e = array.get(i);

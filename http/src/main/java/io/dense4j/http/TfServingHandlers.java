@@ -52,6 +52,47 @@ final class TfServingHandlers {
         Json.ok(ctx, out);
     }
 
+    /**
+     * GET /v1/models/{model}[/versions/{version}|/labels/{label}]/metadata: TF Serving's GetModelMetadata, the
+     * {@code serving_default} signature with one FP32 input and one FP32 output of shape [-1, width].
+     */
+    void metadata(Context ctx) {
+        String model = ctx.pathParam("model");
+        String version = ctx.pathParamMap().get("version");
+        String label = ctx.pathParamMap().get("label");
+        if (version != null) {
+            ModelManager.parseVersion(version); // 400 for 0, 1.0, 2147483648 ...
+        } else if (label != null && ModelManager.isNumber(label)) {
+            throw ApiException.badRequest("label '" + label + "' looks like a version; use /versions/" + label);
+        }
+        try (ModelManager.Lease lease = manager.acquire(model, spec(version, label))) {
+            LoadedVersion lv = lease.version;
+            ObjectNode out = Json.MAPPER.createObjectNode();
+            ObjectNode spec = out.putObject("model_spec");
+            spec.put("name", model);
+            spec.put("signature_name", "");
+            spec.put("version", Integer.toString(lv.version()));
+            ObjectNode sig = out.putObject("metadata").putObject("signature_def").putObject("signature_def")
+                    .putObject("serving_default");
+            sig.putObject("inputs").set(V2Codec.INPUT, tensorInfo(V2Codec.INPUT, lv.inputSize()));
+            sig.putObject("outputs").set(V2Codec.OUTPUT, tensorInfo(V2Codec.OUTPUT, lv.outputSize()));
+            sig.put("method_name", "tensorflow/serving/predict");
+            Json.ok(ctx, out);
+        }
+    }
+
+    private static ObjectNode tensorInfo(String name, int width) {
+        ObjectNode t = Json.MAPPER.createObjectNode();
+        t.put("dtype", "DT_FLOAT");
+        ObjectNode shape = t.putObject("tensor_shape");
+        ArrayNode dims = shape.putArray("dim");
+        dims.addObject().put("size", "-1").put("name", "");
+        dims.addObject().put("size", Integer.toString(width)).put("name", "");
+        shape.put("unknown_rank", false);
+        t.put("name", name);
+        return t;
+    }
+
     private static int labelVersion(String model, ModelManager.Routing r, String label) {
         Integer v = r.aliases().get(label);
         if (v == null) {
@@ -129,6 +170,7 @@ final class TfServingHandlers {
         if (!instances.isArray() || instances.isEmpty()) {
             throw ApiException.badRequest("'instances' must be a non-empty list of rows");
         }
+        checkRows(instances.size());
         float[][] rows = new float[instances.size()][];
         for (int i = 0; i < rows.length; i++) {
             JsonNode inst = instances.get(i);
@@ -157,11 +199,19 @@ final class TfServingHandlers {
         if (!inputs.get(0).isArray()) { // a single row given flat
             return new float[][] {row(inputs, width, "inputs")};
         }
+        checkRows(inputs.size());
         float[][] rows = new float[inputs.size()][];
         for (int i = 0; i < rows.length; i++) {
             rows[i] = row(inputs.get(i), width, "row " + i);
         }
         return rows;
+    }
+
+    private void checkRows(int rows) {
+        if (rows > cfg.maxRequestRows()) {
+            throw ApiException.badRequest("the request has " + rows + " rows; this server takes at most "
+                    + cfg.maxRequestRows() + " rows per request (split the batch)");
+        }
     }
 
     private float[] row(JsonNode node, int width, String what) {

@@ -46,8 +46,9 @@ final class V2Codec {
      *
      * @param headerLength value of {@value #HEADER_LENGTH}, null for a plain JSON request
      * @param inputSize    number of features the model takes
+     * @param maxRows      most rows a request may carry
      */
-    static Request decode(byte[] body, String headerLength, int inputSize, boolean rejectNonFinite) {
+    static Request decode(byte[] body, String headerLength, int inputSize, int maxRows, boolean rejectNonFinite) {
         int jsonLen = body.length;
         if (headerLength != null) {
             try {
@@ -80,7 +81,7 @@ final class V2Codec {
             throw ApiException.badRequest("the model takes 1 input ('" + INPUT + "'), the request has " + inputs.size());
         }
         ByteBuffer binary = ByteBuffer.wrap(body, jsonLen, body.length - jsonLen).slice().order(ByteOrder.LITTLE_ENDIAN);
-        float[] flat = decodeInput(inputs.get(0), inputSize, binary, headerLength != null);
+        float[] flat = decodeInput(inputs.get(0), inputSize, maxRows, binary, headerLength != null);
         if (binary.hasRemaining()) {
             throw ApiException.badRequest("the body has " + binary.remaining()
                     + " bytes of binary data after the tensors its inputs declare");
@@ -91,7 +92,12 @@ final class V2Codec {
         return new Request(id, Tensors.rows(flat, inputSize), wantsBinaryOutput(root));
     }
 
-    private static float[] decodeInput(JsonNode in, int inputSize, ByteBuffer binary, boolean binaryAllowed) {
+    /**
+     * Every size the request declares is checked against the bytes or values actually present, and the rows
+     * against {@code maxRows}, before the input is allocated: a small request cannot make the server
+     * allocate for a large shape.
+     */
+    private static float[] decodeInput(JsonNode in, int inputSize, int maxRows, ByteBuffer binary, boolean binaryAllowed) {
         if (!in.isObject()) {
             throw ApiException.badRequest("each input must be an object with name, shape, datatype and data");
         }
@@ -102,7 +108,11 @@ final class V2Codec {
         Tensors.Datatype dt = Tensors.Datatype.parse(text(in, "datatype", "input '" + name + "'"), name);
         Tensors.requireNumeric(dt, name);
         int rows = rowsOf(in.get("shape"), inputSize, name);
-        float[] flat = new float[Math.multiplyExact(rows, inputSize)];
+        if (rows > maxRows) {
+            throw ApiException.badRequest("input '" + name + "' has " + rows + " rows; this server takes at most " + maxRows
+                    + " rows per request (split the batch)");
+        }
+        long elements = (long) rows * inputSize;
         JsonNode size = in.path("parameters").get("binary_data_size");
         if (size != null) {
             if (!binaryAllowed) {
@@ -112,7 +122,7 @@ final class V2Codec {
             if (in.has("data")) {
                 throw ApiException.badRequest("input '" + name + "' has both 'data' and binary_data_size");
             }
-            long expected = (long) flat.length * dt.size;
+            long expected = elements * dt.size;
             if (!size.canConvertToLong() || size.asLong() != expected) {
                 throw ApiException.badRequest("input '" + name + "' declares binary_data_size " + size + " but shape "
                         + "[" + rows + ", " + inputSize + "] of " + dt + " needs " + expected + " bytes");
@@ -121,10 +131,18 @@ final class V2Codec {
                 throw ApiException.badRequest("input '" + name + "' needs " + expected + " bytes of binary data, the body has "
                         + binary.remaining());
             }
+            float[] flat = new float[(int) elements];
             Tensors.fromBinary(binary, dt, flat);
-        } else {
-            Tensors.fromJson(in.get("data"), dt, flat, name);
+            return flat;
         }
+        JsonNode data = in.get("data");
+        long present = Tensors.countValues(data, name);
+        if (present != elements) {
+            throw ApiException.badRequest("input '" + name + "' has " + present + " values in 'data' but its shape ["
+                    + rows + ", " + inputSize + "] needs " + elements);
+        }
+        float[] flat = new float[(int) elements];
+        Tensors.fromJson(data, dt, flat, name);
         return flat;
     }
 

@@ -100,7 +100,7 @@ final class V2Handlers {
             LoadedVersion lv = lease.version;
             InferenceServer.tagModel(ctx, model, lv.version());
             V2Codec.Request req = V2Codec.decode(body, ctx.header(V2Codec.HEADER_LENGTH), lv.inputSize(),
-                    cfg.rejectNonFinite());
+                    cfg.maxRequestRows(), cfg.rejectNonFinite());
             float[][] out = InferenceServer.predict(lv, req.rows());
             V2Codec.Encoded enc = V2Codec.encode(model, lv.version(), req.id(), out, req.binaryOutput());
             if (enc.binary()) {

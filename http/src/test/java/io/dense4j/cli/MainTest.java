@@ -107,6 +107,48 @@ class MainTest {
         }
     }
 
+    @Test
+    void registerOfAModelFileDeclaringHugeLayersIsOneErrorLine() throws Exception {
+        Path good = TestModels.writeModel(tmp.resolve("good.d4j"), 1);
+        java.util.LinkedHashMap<String, io.dense4j.tensor.Tensor> tensors;
+        java.util.Map<String, String> meta;
+        try (io.dense4j.io.SafeTensors.File st = io.dense4j.io.SafeTensors.read(good)) {
+            tensors = st.tensors();
+            meta = new java.util.LinkedHashMap<>(st.metadata());
+        }
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) RegistryCommand.JSON.readTree(meta.get("config"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) config.get("layers").get(0)).put("units", 2_000_000);
+        meta.put("config", config.toString());
+        Path bomb = tmp.resolve("bomb.d4j");
+        try {
+            io.dense4j.io.SafeTensors.write(bomb, tensors, meta);
+        } finally {
+            tensors.values().forEach(io.dense4j.tensor.Tensor::close);
+        }
+        Object[] r = runErr("registry", "register", "--registry", tmp.resolve("reg").toString(), "--model", "m",
+                bomb.toString());
+        String err = (String) r[1];
+        assertEquals(1, r[0], err);
+        assertEquals(1, err.strip().lines().count(), err);
+        assertTrue(err.startsWith("error: not a valid model file:") && err.contains("invalid model config"), err);
+        assertTrue(!err.contains(".staging"), err);
+    }
+
+    @Test
+    void registryTrafficSplitFromTheCommandLine() {
+        String reg = tmp.resolve("reg").toString();
+        run(0, "registry", "register", "--registry", reg, "--model", "iris", TestModels.writeModel(tmp.resolve("a.d4j"), 1).toString());
+        run(0, "registry", "register", "--registry", reg, "--model", "iris", TestModels.writeModel(tmp.resolve("b.d4j"), 2).toString());
+        assertTrue(run(0, "registry", "traffic", "--registry", reg, "iris", "--baseline", "1", "--canary", "2", "--percent", "10")
+                .contains("10% -> 2"));
+        assertTrue(run(0, "registry", "list", "--registry", reg).contains("traffic 10% 2 / 1"));
+        run(4, "registry", "delete", "--registry", reg, "iris", "2"); // used by the split
+        run(1, "registry", "traffic", "--registry", reg, "iris", "--baseline", "1", "--canary", "2", "--percent", "101");
+        run(0, "registry", "traffic", "--registry", reg, "iris", "--clear");
+        assertTrue(run(0, "registry", "history", "--registry", reg, "iris").contains("untraffic"));
+        run(0, "registry", "delete", "--registry", reg, "iris", "2");
+    }
+
     private static boolean gpuPresent() {
         return Device.available().size() > 1;
     }

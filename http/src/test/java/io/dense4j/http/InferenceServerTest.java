@@ -390,7 +390,9 @@ class InferenceServerTest {
         JsonNode h = ok(f.get("/admin/models/iris/history")).get("history");
         List<String> actions = new ArrayList<>();
         h.forEach(e -> actions.add(e.get("action").asText()));
-        assertEquals(List.of("register", "register", "alias", "register", "alias", "alias", "rollback", "unalias", "delete"), actions);
+        // the canary split is in the history too: set twice, then cleared
+        assertEquals(List.of("register", "register", "alias", "register", "alias", "alias", "rollback", "traffic", "traffic",
+                "untraffic", "unalias", "delete"), actions);
         assertEquals("alice", h.get(3).get("actor").asText());
         assertEquals("admin-api", h.get(5).get("actor").asText());
         assertTrue(ok(f.get("/admin/models/iris/verify")).get("ok").asBoolean());

@@ -86,6 +86,7 @@ public final class ModelFile {
                         + meta.get("format_version") + " (this build reads " + VERSION + ")");
             }
             Map<String, Object> config = json(file, meta, "config", new TypeReference<>() {});
+            ModelFileCheck.configMatchesTensors(file, config, st); // before anything is allocated from the config
             Sequential model;
             try {
                 model = Sequential.fromConfig(config);

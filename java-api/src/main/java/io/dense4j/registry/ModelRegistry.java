@@ -49,6 +49,7 @@ import java.util.stream.Stream;
  * &lt;root&gt;/&lt;model&gt;/&lt;version&gt;/model.d4j   the saved model
  * &lt;root&gt;/&lt;model&gt;/&lt;version&gt;/metadata.json
  * &lt;root&gt;/&lt;model&gt;/aliases.json          {"stable": 3, ...}, replaced atomically
+ * &lt;root&gt;/&lt;model&gt;/traffic.json          the canary split, if any, replaced atomically
  * &lt;root&gt;/&lt;model&gt;/history.jsonl         append-only audit trail, one JSON object per line
  * &lt;root&gt;/&lt;model&gt;/.last-version        highest version number ever allocated (so numbers are never reused)
  * </pre>
@@ -71,6 +72,7 @@ public final class ModelRegistry {
 
     private static final String ALIASES_FILE = "aliases.json";
     private static final String HISTORY_FILE = "history.jsonl";
+    private static final String TRAFFIC_FILE = "traffic.json";
     private static final String COUNTER_FILE = ".last-version";
     private static final String STAGING_DIR = ".staging";
     private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
@@ -211,6 +213,21 @@ public final class ModelRegistry {
         }
     }
 
+    /** The model's canary split, if one is set. */
+    public Optional<TrafficSplit> traffic(String model) {
+        Path f = modelDir(model).resolve(TRAFFIC_FILE);
+        try {
+            return Optional.of(JSON.readValue(f.toFile(), TrafficSplit.class));
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            if (!Files.isDirectory(modelDir(model))) {
+                throw notFound("model '" + model + "' is not in the registry");
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            throw io("cannot read " + f, e);
+        }
+    }
+
     /** The version an alias points at, if the alias exists. */
     public Optional<Integer> resolveAlias(String model, String alias) {
         return Optional.ofNullable(aliases(model).get(alias));
@@ -337,8 +354,11 @@ public final class ModelRegistry {
             if (size == 0) {
                 throw new RegistryException(RegistryException.Kind.INVALID, "the model file is empty");
             }
-            final String sha = HexFormat.of().formatHex(md.digest());
-            final long bytes = size;
+            String uploadedSha = HexFormat.of().formatHex(md.digest());
+            // a Keras .h5 / .keras upload (recognized by content) is converted once, here; the original's hash is kept
+            final ImportedFrom imported = convertForeign(file, uploadedSha, size);
+            final String sha = imported == null ? uploadedSha : sha256Of(file);
+            final long bytes = Files.size(file);
             final Signature sig = options.validate() ? Signature.of(file) : Signature.UNKNOWN;
             // 2. allocate the number and publish under the lock
             return withLock(() -> {
@@ -348,7 +368,7 @@ public final class ModelRegistry {
                 int version = nextVersion(mdir);
                 ModelVersionInfo info = new ModelVersionInfo(model, version, Instant.now().toString(),
                         options.source(), options.actor(), MODEL_FILE, sha, bytes, sig.inputs(),
-                        sig.outputs(), sig.classes(), options.metrics());
+                        sig.outputs(), sig.classes(), options.metrics(), imported);
                 writeDurably(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
                 fsyncDir(staging);
                 if (crashPoint.equals("before-publish")) {
@@ -358,7 +378,7 @@ public final class ModelRegistry {
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
                 fsyncDir(mdir);
                 appendHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
-                        model, version, null, null));
+                        model, version, null, null, imported == null ? null : imported.sha256(), null));
                 return info;
             });
         } catch (IOException e) {
@@ -401,6 +421,40 @@ public final class ModelRegistry {
             writeAliases(mdir, aliases);
             appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNALIAS, model,
                     null, alias, previous));
+            return null;
+        });
+    }
+
+    /**
+     * Sets the model's canary split (replacing any), atomically and in the history.
+     *
+     * @return the split it replaced, if any
+     */
+    public Optional<TrafficSplit> setTraffic(String model, TrafficSplit split, String actor) {
+        return withLock(() -> {
+            Path mdir = existingModelDir(model);
+            for (int v : new int[] {split.baseline(), split.canary()}) {
+                if (!Files.isDirectory(mdir.resolve(Integer.toString(v)))) {
+                    throw notFound("model '" + model + "' has no version " + v);
+                }
+            }
+            Optional<TrafficSplit> previous = traffic(model);
+            writeAtomically(mdir, TRAFFIC_FILE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(split));
+            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.TRAFFIC, model,
+                    split.canary(), null, null, null, split));
+            return previous;
+        });
+    }
+
+    /** Removes the model's canary split; requests without a version go to the default alias again. */
+    public void clearTraffic(String model, String actor) {
+        withLock(() -> {
+            Path mdir = existingModelDir(model);
+            TrafficSplit previous = traffic(model).orElseThrow(() -> notFound("model '" + model + "' has no traffic split"));
+            Files.delete(mdir.resolve(TRAFFIC_FILE));
+            fsyncDir(mdir);
+            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNTRAFFIC, model,
+                    null, null, null, null, previous));
             return null;
         });
     }
@@ -510,6 +564,10 @@ public final class ModelRegistry {
                 throw new RegistryException(RegistryException.Kind.CONFLICT, "version " + version + " of model '"
                         + model + "' is in use by alias(es) " + using + "; move them first");
             }
+            if (traffic(model).map(t -> t.uses(version)).orElse(false)) {
+                throw new RegistryException(RegistryException.Kind.CONFLICT, "version " + version + " of model '"
+                        + model + "' is in use by the traffic split; clear it first");
+            }
             // rename away first, so readers see the version vanish at once rather than half deleted
             Path trash = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-del-" + UUID.randomUUID());
             Files.createDirectories(trash.getParent());
@@ -524,6 +582,38 @@ public final class ModelRegistry {
 
     // ------------------------------------------------------------------ internals
 
+    /**
+     * When {@code file} is a model of a foreign format on the class path (Keras, through dense4j-interop), replaces it
+     * with its Dense4J conversion and returns what it was; null for anything else (a Dense4J file).
+     */
+    private static ImportedFrom convertForeign(Path file, String sha, long size) throws IOException {
+        java.util.Optional<io.dense4j.io.ModelFormat> format = io.dense4j.io.ModelFormat.recognizing(file);
+        if (format.isEmpty()) {
+            return null;
+        }
+        Path converted = file.resolveSibling("converted.d4j");
+        String described;
+        try (io.dense4j.Sequential m = format.get().importModel(file)) {
+            Object info = m.trainingInfo().get("imported");
+            described = info instanceof Map<?, ?> i && i.get("format") != null ? String.valueOf(i.get("format"))
+                    : format.get().name();
+            m.save(converted);
+        } catch (RuntimeException e) {
+            throw new RegistryException(RegistryException.Kind.INVALID, "not a valid " + format.get().name()
+                    + " model: " + e.getMessage(), e);
+        }
+        Files.move(converted, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return new ImportedFrom(described, sha, size);
+    }
+
+    private static String sha256Of(Path file) throws IOException {
+        MessageDigest md = sha256();
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), md)) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
     /** Input/output sizes of a model file, read by loading it (which also proves it is loadable). */
     private record Signature(int inputs, int outputs, List<String> classes) {
         static final Signature UNKNOWN = new Signature(-1, -1, List.of());
@@ -532,7 +622,12 @@ public final class ModelRegistry {
             try (Model m = Model.load(file)) {
                 return new Signature(m.inputSize(), m.outputSize(), m.classNames());
             } catch (RuntimeException e) {
-                throw new RegistryException(RegistryException.Kind.INVALID, "not a valid model file: " + e.getMessage(), e);
+                // the staging path (with the PID) is ours, not the caller's: name the file without it
+                String why = String.valueOf(e.getMessage()).replace(file.toString() + ": ", "").replace(file.toString(), "the file");
+                throw new RegistryException(RegistryException.Kind.INVALID, "not a valid model file: " + why, e);
+            } catch (OutOfMemoryError e) {
+                throw new RegistryException(RegistryException.Kind.INVALID,
+                        "not a valid model file: it needs more memory than this process has", null);
             }
         }
     }
@@ -579,9 +674,14 @@ public final class ModelRegistry {
     }
 
     private void writeAliases(Path mdir, Map<String, Integer> aliases) throws IOException {
-        Path tmp = mdir.resolve(ALIASES_FILE + ".tmp");
-        writeDurably(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
-        Files.move(tmp, mdir.resolve(ALIASES_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        writeAtomically(mdir, ALIASES_FILE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
+    }
+
+    /** Replaces {@code mdir/name} by {@code bytes} in one rename: readers see the old or the new file. */
+    private static void writeAtomically(Path mdir, String name, byte[] bytes) throws IOException {
+        Path tmp = mdir.resolve(name + ".tmp");
+        writeDurably(tmp, bytes);
+        Files.move(tmp, mdir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         fsyncDir(mdir);
     }
 
@@ -689,6 +789,11 @@ public final class ModelRegistry {
             throw new RegistryException(RegistryException.Kind.INVALID, "bad model name '" + model
                     + "': use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 128)");
         }
+    }
+
+    /** True when {@code name} is a well-formed alias name. */
+    public static boolean isAliasName(String name) {
+        return name != null && ALIAS_NAME.matcher(name).matches();
     }
 
     /** Alias names start with a letter, so that they never look like a version number. */

@@ -1,6 +1,7 @@
 package io.dense4j.registry;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.nio.file.Path;
@@ -22,6 +23,7 @@ import java.util.Map;
  * @param outputSize  number of outputs, -1 if not validated
  * @param classNames  class names of the outputs (may be empty)
  * @param metrics     training or evaluation metrics given by the caller
+ * @param importedFrom the Keras file this version was converted from at registration, or null
  */
 public record ModelVersionInfo(
         @JsonProperty("model") String model,
@@ -35,11 +37,20 @@ public record ModelVersionInfo(
         @JsonProperty("input_size") int inputSize,
         @JsonProperty("output_size") int outputSize,
         @JsonProperty("class_names") List<String> classNames,
-        @JsonProperty("metrics") Map<String, Double> metrics) {
+        @JsonProperty("metrics") Map<String, Double> metrics,
+        @JsonProperty("imported_from") @JsonInclude(JsonInclude.Include.NON_NULL) ImportedFrom importedFrom) {
 
     public ModelVersionInfo {
         classNames = classNames == null ? List.of() : List.copyOf(classNames);
         metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
+    }
+
+    /** A version registered from a Dense4J model file (nothing was converted). */
+    public ModelVersionInfo(String model, int version, String createdAt, String source, String actor, String file,
+                            String sha256, long sizeBytes, int inputSize, int outputSize, List<String> classNames,
+                            Map<String, Double> metrics) {
+        this(model, version, createdAt, source, actor, file, sha256, sizeBytes, inputSize, outputSize, classNames,
+                metrics, null);
     }
 
     /** The model file, resolved against the registry root. */

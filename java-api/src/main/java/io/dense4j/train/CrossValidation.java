@@ -60,10 +60,32 @@ public final class CrossValidation {
      * @param seed         shuffles the rows before cutting the folds
      */
     public static Report kFold(int k, Supplier<Sequential> modelFactory, Dataset data, Fit fit, long seed) {
-        if (k < 2 || k > data.size()) {
-            throw new IllegalArgumentException("k must be in [2, " + data.size() + "], got " + k);
+        List<FoldRows> cuts = folds(data.size(), k, seed);
+        List<FoldResult> results = new ArrayList<>();
+        for (int f = 0; f < k; f++) {
+            int[] train = cuts.get(f).train();
+            int[] test = cuts.get(f).test();
+            try (Dataset trainSet = data.subset(train); Dataset testSet = data.subset(test);
+                 Sequential model = modelFactory.get()) {
+                History h = model.fit(trainSet, fit);
+                Evaluation e = model.evaluate(testSet);
+                results.add(new FoldResult(f, train.length, test.length, e.loss(), e.accuracy(), h));
+            }
         }
-        int n = data.size();
+        return new Report(List.copyOf(results));
+    }
+
+    /** The rows of one fold: {@code test} is the held-out fold, {@code train} every other row. */
+    public record FoldRows(int[] train, int[] test) {}
+
+    /**
+     * The folds {@link #kFold} uses: rows 0..n-1 shuffled once by {@code seed}, cut into k contiguous folds whose
+     * sizes differ by at most one. Exposed so that other fold loops (the tuner's resumable one) cut the same folds.
+     */
+    public static List<FoldRows> folds(int n, int k, long seed) {
+        if (k < 2 || k > n) {
+            throw new IllegalArgumentException("k must be in [2, " + n + "], got " + k);
+        }
         int[] idx = new int[n];
         for (int i = 0; i < n; i++) {
             idx[i] = i;
@@ -75,7 +97,7 @@ public final class CrossValidation {
             idx[i] = idx[j];
             idx[j] = t;
         }
-        List<FoldResult> results = new ArrayList<>();
+        List<FoldRows> folds = new ArrayList<>(k);
         for (int f = 0; f < k; f++) {
             int from = (int) ((long) f * n / k);
             int to = (int) ((long) (f + 1) * n / k);
@@ -83,14 +105,9 @@ public final class CrossValidation {
             int[] train = new int[n - test.length];
             System.arraycopy(idx, 0, train, 0, from);
             System.arraycopy(idx, to, train, from, n - to);
-            try (Dataset trainSet = data.subset(train); Dataset testSet = data.subset(test);
-                 Sequential model = modelFactory.get()) {
-                History h = model.fit(trainSet, fit);
-                Evaluation e = model.evaluate(testSet);
-                results.add(new FoldResult(f, train.length, test.length, e.loss(), e.accuracy(), h));
-            }
+            folds.add(new FoldRows(train, test));
         }
-        return new Report(List.copyOf(results));
+        return List.copyOf(folds);
     }
 
     static double mean(double[] v) {

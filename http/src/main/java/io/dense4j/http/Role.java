@@ -1,0 +1,22 @@
+package io.dense4j.http;
+
+import io.javalin.security.RouteRole;
+
+/**
+ * Who may call a route. Every route declares its role where it is registered ({@link InferenceServer#routes()}),
+ * and the access check runs inside that route's handler, so no spelling of a path can reach a handler under
+ * another route's role.
+ */
+enum Role implements RouteRole {
+    /** Probes, metrics and the API description: no credentials. */
+    PUBLIC,
+    /** Inference and metadata: the inference token when one is configured (the admin credentials also pass). */
+    INFERENCE,
+    /** Management: the admin token and/or an admin client certificate; off when neither is configured. */
+    ADMIN;
+
+    /** The name used in the OpenAPI document's {@code x-dense4j-role}. */
+    String documented() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

@@ -1,0 +1,419 @@
+package io.dense4j.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.service.job.JobCancelledException;
+import io.dense4j.service.job.JobContext;
+import io.dense4j.service.job.JobEvent;
+import io.dense4j.service.job.JobRunner;
+import io.dense4j.service.job.JobSpec;
+import io.dense4j.service.job.JobState;
+import io.dense4j.service.scheduler.Allocation;
+import io.dense4j.service.scheduler.Capacity;
+import io.dense4j.service.scheduler.JobRequest;
+import io.dense4j.service.scheduler.Scheduler;
+import io.dense4j.service.store.JobStore;
+import io.dense4j.service.store.Records;
+import io.dense4j.tune.ConfigException;
+import io.dense4j.tune.Json;
+import io.dense4j.tune.TrialRecord;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The training service of one server: takes job submissions, and runs the queued jobs its {@link Scheduler} lets
+ * it start, on the state store's queue that other servers may share. What the HTTP routes call.
+ *
+ * <p>A dispatcher thread loops: re-queue jobs whose lease expired (on any server), read the queue, plan with the
+ * scheduler against this server's capacity (the per-owner limit counts running jobs on every server), claim what the
+ * plan starts (a claim lost to another server is skipped) and run each claimed job on its own thread. A heartbeat
+ * thread renews the leases of the jobs running here, learns of cancel requests made on any server, and stops a job
+ * whose lease was lost (its result is then never written: the attempt number fences it). {@link #close} hands
+ * running jobs back to the queue so that a restart, or another server, resumes them from their last checkpoint.
+ */
+public final class JobService implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(JobService.class.getName());
+
+    /**
+     * @param serverId   unique per server process (recorded as the claimer)
+     * @param workRoot   where jobs keep checkpoints and model files; servers sharing a queue must share it (e.g. a
+     *                   directory beside the registry) so that one can resume another's job
+     * @param lease      how long a claim lasts without a heartbeat
+     * @param heartbeat  how often leases are renewed (well under {@code lease})
+     * @param poll       how often the queue is read when nothing signals a change
+     */
+    public record Settings(String serverId, Capacity capacity, int maxRunningPerOwner, Path workRoot, Duration lease,
+                           Duration heartbeat, Duration poll) {
+        public Settings {
+            if (heartbeat.compareTo(lease.dividedBy(2)) > 0) {
+                throw new IllegalArgumentException("the heartbeat (" + heartbeat + ") must be at most half the lease ("
+                        + lease + ")");
+            }
+        }
+    }
+
+    /** Hears every event of jobs running in this process, as it happens (for live streams). */
+    public interface Listener {
+        void onEvent(long jobId, String kind, String payloadJson);
+    }
+
+    private final JobStore store;
+    private final JobRunner runner;
+    private final Settings settings;
+    private final Map<Long, Running> running = new ConcurrentHashMap<>();
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final ExecutorService jobThreads = Executors.newCachedThreadPool(r -> daemon(r, "job"));
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition wake = lock.newCondition();
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private Thread dispatcher;
+    private Thread heartbeater;
+
+    public JobService(JobStore store, JobRunner runner, Settings settings) {
+        this.store = store;
+        this.runner = runner;
+        this.settings = settings;
+    }
+
+    public void addListener(Listener l) {
+        listeners.add(l);
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    // ------------------------------------------------------------------------------------------ requests
+
+    /**
+     * Validates and queues a job.
+     *
+     * @throws ConfigException a malformed or invalid spec (400)
+     * @throws io.dense4j.service.scheduler.ImpossibleRequestException resources this server can never give (400)
+     * @throws io.dense4j.service.store.StoreException NOT_FOUND for an unknown data set (404)
+     */
+    public Records.Job submit(JsonNode specJson, String owner) {
+        JobSpec spec = JobSpec.parse(specJson);
+        Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
+        Records.Job job = store.insertJob(new Records.NewJob(spec.type().jsonName(), owner, spec.priority(), spec.cpus(),
+                spec.gpus(), spec.datasetSha256(), spec.json().toString()));
+        signal();
+        return job;
+    }
+
+    public Optional<Records.Job> get(long id) {
+        return store.job(id);
+    }
+
+    public List<Records.Job> list(String owner, JobState state, int limit) {
+        return store.jobs(owner, state, limit);
+    }
+
+    public List<Records.Trial> trials(long id) {
+        return store.trials(id);
+    }
+
+    public List<Records.Event> events(long id, long afterSeq, int limit) {
+        return store.events(id, afterSeq, limit);
+    }
+
+    /** Cancels a queued job, or stops a running one within a chunk of steps (on whichever server runs it). */
+    public Records.CancelOutcome cancel(long id) {
+        Records.CancelOutcome o = store.requestCancel(id);
+        Running r = running.get(id);
+        if (r != null) {
+            r.cancel.set(true); // here: no need to wait for the next heartbeat
+        }
+        signal();
+        return o;
+    }
+
+    // ------------------------------------------------------------------------------------------ lifecycle
+
+    public synchronized void start() {
+        if (dispatcher != null) {
+            return;
+        }
+        dispatcher = daemon(this::dispatchLoop, "job-dispatcher");
+        heartbeater = daemon(this::heartbeatLoop, "job-heartbeat");
+        dispatcher.start();
+        heartbeater.start();
+    }
+
+    /** Stops taking jobs and hands the running ones back to the queue (they resume from their checkpoints). */
+    @Override
+    public void close() {
+        stopping.set(true);
+        signal();
+        for (Running r : running.values()) {
+            r.shutdown.set(true);
+        }
+        jobThreads.shutdown();
+        try {
+            if (!jobThreads.awaitTermination(60, TimeUnit.SECONDS)) {
+                LOG.warning("jobs still running 60 s after shutdown; their leases will expire");
+            }
+            for (Thread t : new Thread[] {dispatcher, heartbeater}) {
+                if (t != null) {
+                    t.interrupt();
+                    t.join(10_000);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Simulates this process dying (kill -9) for tests: no more heartbeats, dispatching or writes by its runners,
+     * nothing handed back; only the lease's expiry tells the other servers.
+     */
+    void crashForTest() {
+        stopping.set(true);
+        for (Thread t : new Thread[] {dispatcher, heartbeater}) {
+            if (t != null) {
+                t.interrupt();
+            }
+        }
+        for (Running r : running.values()) {
+            r.lost.set(true);
+        }
+    }
+
+    /** Jobs running in this process now. */
+    public List<Allocation> runningHere() {
+        List<Allocation> out = new ArrayList<>();
+        running.values().forEach(r -> out.add(r.allocation));
+        return out;
+    }
+
+    private void signal() {
+        lock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void dispatchLoop() {
+        while (!stopping.get()) {
+            try {
+                dispatchOnce();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "job dispatch failed; retrying", e);
+            }
+            lock.lock();
+            try {
+                wake.await(settings.poll().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                return;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** One round: recover expired leases, plan, claim, start. Package-private for tests. */
+    void dispatchOnce() {
+        for (Records.Job j : store.recoverExpired()) {
+            LOG.info("job " + j.id() + ": lease expired, now " + j.state().dbName());
+        }
+        if (stopping.get()) {
+            return;
+        }
+        List<JobRequest> queue = new ArrayList<>();
+        for (Records.Job j : store.queued()) {
+            queue.add(new JobRequest(j.id(), j.owner(), j.priority(), j.id(), j.cpus(), j.gpus()));
+        }
+        List<Allocation> here = runningHere();
+        Scheduler.Plan plan = Scheduler.plan(settings.capacity(), settings.maxRunningPerOwner(), queue, here,
+                store.runningPerOwner());
+        for (Allocation a : plan.starts()) {
+            if (stopping.get()) {
+                return;
+            }
+            Optional<Records.Claim> claim = store.claim(a.jobId(), settings.serverId(), settings.lease());
+            if (claim.isEmpty()) {
+                continue; // another server took it
+            }
+            Records.Job job = store.job(a.jobId()).orElseThrow();
+            Running r = new Running(claim.get(), a, job);
+            running.put(a.jobId(), r);
+            try {
+                jobThreads.execute(() -> runJob(r));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                running.remove(a.jobId()); // shutting down between the claim and the start: give it back
+                store.release(r.claim, "server " + settings.serverId() + " shut down");
+            }
+        }
+    }
+
+    private void heartbeatLoop() {
+        while (!stopping.get()) {
+            for (Running r : running.values()) {
+                try {
+                    Records.Heartbeat hb = store.heartbeat(r.claim, settings.lease(), r.lastProgress);
+                    if (!hb.leaseHeld()) {
+                        r.lost.set(true);
+                    } else if (hb.cancelRequested()) {
+                        r.cancel.set(true);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "heartbeat of job " + r.claim.jobId() + " failed", e);
+                }
+            }
+            try {
+                Thread.sleep(settings.heartbeat().toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void runJob(Running r) {
+        long id = r.claim.jobId();
+        try {
+            JobSpec spec = JobSpec.parse(Json.parse(r.job.spec()));
+            ObjectNode result = runner.run(spec, r);
+            if (!store.finish(r.claim, JobState.SUCCEEDED, result.toString(), null)) {
+                LOG.warning("job " + id + " finished after its lease was lost; another attempt owns it");
+            }
+        } catch (JobCancelledException e) {
+            if (r.lost.get()) {
+                LOG.warning("job " + id + " stopped: its lease was lost");
+            } else if (r.shutdown.get() && !r.cancel.get()) {
+                store.release(r.claim, "server " + settings.serverId() + " shut down");
+            } else {
+                store.finish(r.claim, JobState.CANCELLED, null, "cancelled");
+            }
+        } catch (ConfigException e) {
+            finishFailed(r, e.getMessage());
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.WARNING, "job " + id + " failed", e);
+            finishFailed(r, e.getClass().getSimpleName() + ": " + e.getMessage());
+        } finally {
+            running.remove(id);
+            signal();
+        }
+    }
+
+    private void finishFailed(Running r, String error) {
+        if (!r.lost.get()) {
+            store.finish(r.claim, JobState.FAILED, null, error);
+        }
+    }
+
+    private void emit(long jobId, String kind, String payload) {
+        for (Listener l : listeners) {
+            try {
+                l.onEvent(jobId, kind, payload);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "job event listener failed", e);
+            }
+        }
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** A job running in this process: its claim, its resources, and the flags that stop it. */
+    private final class Running implements JobContext {
+        final Records.Claim claim;
+        final Allocation allocation;
+        final Records.Job job;
+        final AtomicBoolean cancel = new AtomicBoolean();
+        final AtomicBoolean lost = new AtomicBoolean();
+        final AtomicBoolean shutdown = new AtomicBoolean();
+        /** The latest progress or epoch event, stored with the next heartbeat (what "jobs get" shows). */
+        volatile String lastProgress;
+
+        Running(Records.Claim claim, Allocation allocation, Records.Job job) {
+            this.claim = claim;
+            this.allocation = allocation;
+            this.job = job;
+        }
+
+        @Override
+        public long jobId() {
+            return claim.jobId();
+        }
+
+        @Override
+        public String owner() {
+            return job.owner();
+        }
+
+        @Override
+        public Path workDir() {
+            Path d = settings.workRoot().resolve("job-" + claim.jobId());
+            try {
+                Files.createDirectories(d);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the job's work directory", e);
+            }
+            return d;
+        }
+
+        @Override
+        public boolean cancelRequested() {
+            return cancel.get() || lost.get() || shutdown.get();
+        }
+
+        @Override
+        public void event(JobEvent e) {
+            String payload = e.payloadJson();
+            if (e.kind().equals("progress") || e.kind().equals("epoch")) {
+                lastProgress = payload;
+            }
+            if (!e.kind().equals("progress") && !store.appendEvent(claim, e.kind(), payload)) {
+                lost.set(true); // progress (at most one a second) goes with the heartbeat, not into the event log
+            }
+            emit(claim.jobId(), e.kind(), payload);
+        }
+
+        @Override
+        public void trial(TrialRecord t) {
+            store.putTrial(claim, t.id(), t.state().jsonName(), t.toJson().toString());
+        }
+
+        @Override
+        public Optional<ObjectNode> lastCheckpoint() {
+            Optional<Records.Job> now = store.job(claim.jobId());
+            return now.map(Records.Job::checkpoint).filter(c -> c != null && !c.isEmpty())
+                    .map(c -> (ObjectNode) Json.parse(c));
+        }
+
+        @Override
+        public void checkpointed(ObjectNode checkpoint) {
+            if (!store.checkpoint(claim, checkpoint.toString())) {
+                lost.set(true);
+            }
+        }
+
+        @Override
+        public List<Integer> gpus() {
+            return allocation.gpus();
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package io.dense4j.service.job;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.tune.TrialRecord;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * What a {@link JobRunner} needs from whoever runs it (the job service, or a test): where to write, whether to stop,
+ * where to report, and the job's last checkpoint. Implementations are called from the runner's threads (trials run
+ * on several): they must be thread-safe.
+ */
+public interface JobContext {
+    long jobId();
+
+    /** Who submitted the job (recorded as the registry actor). */
+    String owner();
+
+    /** A private directory for the job's checkpoints and model files (kept across attempts). */
+    Path workDir();
+
+    /** Checked between chunks of training steps: true stops the job ({@link JobCancelledException}). */
+    boolean cancelRequested();
+
+    void event(JobEvent event);
+
+    /** A tuning trial changed (started, reached a rung, failed). */
+    default void trial(TrialRecord trial) {}
+
+    /** The checkpoint of an earlier attempt of this job, to resume from. */
+    Optional<ObjectNode> lastCheckpoint();
+
+    /** A new checkpoint is on disk: {"path": ..., "epochs": n, "history": [...]}. */
+    void checkpointed(ObjectNode checkpoint);
+
+    /** The GPU ids the scheduler gave the job (empty: CPU). */
+    default java.util.List<Integer> gpus() {
+        return java.util.List.of();
+    }
+}

@@ -1,0 +1,598 @@
+package io.dense4j.service.job;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.Sequential;
+import io.dense4j.data.Dataset;
+import io.dense4j.registry.ModelRegistry;
+import io.dense4j.registry.ModelVersionInfo;
+import io.dense4j.registry.RegisterOptions;
+import io.dense4j.tensor.Device;
+import io.dense4j.train.Callback;
+import io.dense4j.train.EpochLog;
+import io.dense4j.train.Evaluation;
+import io.dense4j.train.Fit;
+import io.dense4j.train.History;
+import io.dense4j.tune.ConfigAdapter;
+import io.dense4j.tune.ConfigException;
+import io.dense4j.tune.Json;
+import io.dense4j.tune.TrialRecord;
+import io.dense4j.tune.TuneListener;
+import io.dense4j.tune.TuneResult;
+import io.dense4j.tune.Tuner;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Runs one job from its {@link JobSpec}: train, tune or evaluate, on the rows of its data set minus a holdout that
+ * training never sees; then (train, tune) registers the model with its lineage and decides the promotion on that
+ * same holdout. Everything it reports goes through the {@link JobContext}; it knows nothing of HTTP or SQL.
+ *
+ * <ul>
+ *   <li><b>Cancellation</b>: {@link JobContext#cancelRequested()} is checked between chunks of training steps (and
+ *       between trials); the job ends with {@link JobCancelledException}.</li>
+ *   <li><b>Checkpoints</b> (train): the model is saved atomically after every epoch and the context told; a later
+ *       attempt (the server died) resumes from the last one with the remaining epochs. A resumed run keeps the
+ *       weights, normalizer and optimizer step (so every schedule continues exactly); Adam/RMSprop moments restart at
+ *       zero because today's model file does not store them, and early stopping restarts its patience. A tune job
+ *       restarts its search.</li>
+ *   <li><b>Exactly one version per job</b>: the version is registered with source {@code job:<id>}; an attempt that
+ *       finds that version already registered (its predecessor died after registering) reuses it.</li>
+ *   <li><b>Lineage</b>, stored in the model file's training metadata under {@code lineage}: the job id and spec, the
+ *       data set's SHA-256, the holdout, per-epoch metrics, the tuning trials, the parent version and the code
+ *       version.</li>
+ * </ul>
+ */
+public final class JobRunner {
+    private final ModelRegistry registry;
+    private final DatasetResolver datasets;
+    private final Promoter promoter;
+
+    public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter) {
+        this.registry = registry;
+        this.datasets = datasets;
+        this.promoter = promoter;
+    }
+
+    /** Runs the job to its end; returns its result (JSON). Throws {@link JobCancelledException} when cancelled. */
+    public ObjectNode run(JobSpec spec, JobContext ctx) {
+        try (DatasetResolver.Loaded data = datasets.load(spec.datasetSha256())) {
+            phase(ctx, "loading", "data set " + spec.datasetSha256() + ": " + data.train().size() + " rows");
+            return switch (spec.type()) {
+                case TRAIN, TUNE -> trainOrTune(spec, ctx, data);
+                case EVALUATE -> evaluate(spec, ctx, data);
+            };
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- train / tune
+
+    private ObjectNode trainOrTune(JobSpec spec, JobContext ctx, DatasetResolver.Loaded data) {
+        JobSpec.Holdout h = effectiveHoldout(spec.holdout(), data);
+        try (Parts parts = split(data, h)) {
+            ConfigAdapter cfg = ConfigAdapter.parse(spec.config());
+            try {
+                cfg.checkData(parts.fit);
+            } catch (ConfigException e) {
+                throw new ConfigException("/config" + e.path(), e.getMessage());
+            }
+            ObjectNode result = Json.MAPPER.createObjectNode();
+            result.put("type", spec.type().jsonName());
+            ObjectNode holdoutJson = h.toJson();
+            holdoutJson.put("rows", parts.holdout.size());
+            holdoutJson.put("training_rows", parts.fit.size());
+            result.set("holdout", holdoutJson);
+            ObjectNode parentJson = null;
+            ArrayNode epochs;
+            JsonNode trials = null;
+            Sequential model;
+            if (spec.type() == JobSpec.Type.TUNE) {
+                Tuner tuner = new Tuner(spec.tune(), spec.config(), new Tuner.Options(devices(ctx),
+                        tuneListener(ctx), ctx::cancelRequested));
+                phase(ctx, "searching", spec.tune().maxTrials() + " trials, " + spec.tune().maxParallelTrials()
+                        + " at a time");
+                TuneResult r;
+                try {
+                    r = tuner.search(parts.fit);
+                } catch (Tuner.TuneCancelledException e) {
+                    throw new JobCancelledException();
+                }
+                result.set("tune", r.toJson());
+                trials = summarize(r);
+                TrialRecord best = r.best().orElseThrow(() -> new IllegalStateException("every trial failed; first error: "
+                        + r.trials().stream().map(TrialRecord::error).filter(e -> e != null).findFirst().orElse("none")));
+                if (!spec.tune().retrainBest()) {
+                    result.put("best_trial", best.id());
+                    return result;
+                }
+                phase(ctx, "retraining", "trial " + best.id() + " on all " + parts.fit.size() + " training rows");
+                Progress progress = new Progress(ctx, 0, null, null);
+                model = tuner.retrain(best, parts.fit, progress);
+                epochs = progress.history;
+                result.put("best_trial", best.id());
+            } else {
+                Progress progress;
+                Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText(""))));
+                if (ck.isPresent()) {
+                    model = Sequential.load(Path.of(ck.get().get("path").asText()));
+                    int done = ck.get().path("epochs").asInt();
+                    ArrayNode past = ck.get().has("history") ? (ArrayNode) ck.get().get("history").deepCopy()
+                            : Json.MAPPER.createArrayNode();
+                    progress = new Progress(ctx, done, past, checkpointPath(ctx));
+                    phase(ctx, "resuming", "from the checkpoint after epoch " + done);
+                    parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
+                } else if (spec.parent() != null) {
+                    int v = resolve(spec.parent(), "/parent");
+                    parentJson = spec.parent().toJson();
+                    parentJson.put("version", v);
+                    model = fromParent(cfg, parts.fit, spec.parent().model(), v);
+                    progress = new Progress(ctx, 0, null, checkpointPath(ctx));
+                } else {
+                    model = cfg.newResumableModel(parts.fit.numFeatures(), parts.fit.classNames(), parts.fit.size());
+                    progress = new Progress(ctx, 0, null, checkpointPath(ctx));
+                }
+                progress.parent = parentJson;
+                try {
+                    List<Device> dev = devices(ctx);
+                    if (!dev.get(0).isCpu()) {
+                        model.to(dev.get(0));
+                    }
+                    int remaining = cfg.epochs() - progress.epochsBefore;
+                    if (remaining > 0 && !progress.stoppedEarlyBefore()) {
+                        phase(ctx, "training", remaining + " epochs on " + parts.fit.size() + " rows");
+                        long seed = progress.epochsBefore == 0 ? cfg.seed()
+                                : cfg.seed() ^ (0xD1B54A32D192ED03L * progress.epochsBefore);
+                        Dataset prepared = cfg.prepare(parts.fit);
+                        try {
+                            model.fit(prepared, cfg.fit(remaining, seed, progress));
+                        } finally {
+                            if (prepared != parts.fit) {
+                                prepared.close();
+                            }
+                        }
+                    }
+                } catch (RuntimeException e) {
+                    model.close();
+                    throw e;
+                }
+                epochs = progress.history;
+            }
+            try (Sequential m = model) {
+                result.set("epochs", epochs);
+                return finishModel(spec, ctx, cfg, m, parts.holdout, h, epochs, trials, parentJson, result);
+            }
+        }
+    }
+
+    /** Holdout metrics, lineage, registration and promotion of a trained model. */
+    private ObjectNode finishModel(JobSpec spec, JobContext ctx, ConfigAdapter cfg, Sequential model, Dataset holdout,
+                                   JobSpec.Holdout h, ArrayNode epochs, JsonNode trials, ObjectNode parent,
+                                   ObjectNode result) {
+        phase(ctx, "evaluating", "on the " + holdout.size() + " holdout rows");
+        Evaluation e = evaluateOn(model, holdout);
+        ObjectNode metrics = result.putObject("metrics");
+        putNumber(metrics, "loss", e.loss());
+        putNumber(metrics, "accuracy", e.accuracy());
+        if (spec.registerAs() == null) {
+            Path out = ctx.workDir().resolve("model.d4j");
+            model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
+            model.save(out);
+            result.put("model_file", out.toString());
+            return result;
+        }
+        String name = spec.registerAs();
+        String source = "job:" + ctx.jobId();
+        Optional<ModelVersionInfo> earlier = registry.exists(name) ? registry.versions(name).stream()
+                .filter(v -> v.source().equals(source)).findFirst() : Optional.empty();
+        int version;
+        if (earlier.isPresent()) {
+            version = earlier.get().version(); // an earlier attempt registered it, then died before finishing
+            phase(ctx, "registering", "version " + version + " was already registered by an earlier attempt");
+        } else {
+            model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
+            Path out = ctx.workDir().resolve("model.d4j");
+            model.save(out);
+            ModelVersionInfo info = registry.register(name, out, RegisterOptions.defaults().source(source)
+                    .actor(ctx.owner()).metric("holdout_loss", e.loss()).metric("holdout_accuracy", e.accuracy()));
+            version = info.version();
+            phase(ctx, "registered", name + " version " + version);
+        }
+        ObjectNode reg = result.putObject("registered");
+        reg.put("model", name);
+        reg.put("version", version);
+        if (spec.promoteIfBetter()) {
+            result.set("promotion", promote(name, version, e, holdout, spec.promoteMetric(), ctx));
+        }
+        return result;
+    }
+
+    /**
+     * Moves {@code stable} to the candidate when its holdout metric is strictly better than the current stable
+     * version's on the same rows (or when there is no stable version yet).
+     */
+    private ObjectNode promote(String name, int candidate, Evaluation candidateEval, Dataset holdout, String metric,
+                               JobContext ctx) {
+        ObjectNode d = Json.MAPPER.createObjectNode();
+        d.put("metric", metric);
+        d.put("candidate_version", candidate);
+        double cand = metric.equals("accuracy") ? candidateEval.accuracy() : candidateEval.loss();
+        putNumber(d, "candidate", cand);
+        Optional<Integer> stable = registry.resolveAlias(name, "stable");
+        boolean promote;
+        if (stable.isEmpty()) {
+            promote = true;
+            d.put("reason", "there is no stable version yet");
+        } else if (stable.get() == candidate) {
+            promote = false;
+            d.put("stable_version", candidate);
+            d.put("reason", "the candidate is already stable");
+        } else {
+            d.put("stable_version", stable.get());
+            try (Sequential current = Sequential.load(registry.modelFile(name, stable.get()))) {
+                if (current.inputSize() != holdout.numFeatures() || current.outputSize() != holdoutOutputs(holdout, current)) {
+                    promote = false;
+                    d.put("reason", "the stable version takes " + current.inputSize() + " features and has "
+                            + current.outputSize() + " outputs: it cannot be scored on this holdout, so it stays");
+                } else {
+                    Evaluation se = evaluateOn(current, holdout);
+                    double st = metric.equals("accuracy") ? se.accuracy() : se.loss();
+                    putNumber(d, "stable", st);
+                    promote = metric.equals("accuracy") ? cand > st : cand < st;
+                    d.put("reason", promote ? "the candidate's holdout " + metric + " is better"
+                            : "the candidate's holdout " + metric + " is not better than the stable version's");
+                }
+            }
+        }
+        if (promote) {
+            promoter.setAlias(name, "stable", candidate, ctx.owner());
+        }
+        d.put("promoted", promote);
+        phase(ctx, "promotion", d.get("reason").asText() + (promote ? ": stable -> " + candidate : ": stable unchanged"));
+        return d;
+    }
+
+    private static int holdoutOutputs(Dataset holdout, Sequential model) {
+        if (holdout.hasLabels()) {
+            // a sigmoid model with one output scores 2-class labels
+            return model.outputSize() == 1 && holdout.numClasses() <= 2 ? 1 : holdout.numClasses();
+        }
+        return (int) holdout.targets().dim(1);
+    }
+
+    private ObjectNode lineage(JobSpec spec, JobContext ctx, JobSpec.Holdout h, Dataset holdout, ArrayNode epochs,
+                               JsonNode trials, ObjectNode parent, Evaluation e) {
+        ObjectNode l = Json.MAPPER.createObjectNode();
+        l.put("job_id", ctx.jobId());
+        l.set("job_spec", spec.json());
+        l.put("dataset_sha256", spec.datasetSha256());
+        ObjectNode hj = h.toJson();
+        hj.put("rows", holdout.size());
+        l.set("holdout", hj);
+        ObjectNode m = l.putObject("holdout_metrics");
+        putNumber(m, "loss", e.loss());
+        putNumber(m, "accuracy", e.accuracy());
+        l.set("epochs", epochs);
+        if (trials != null) {
+            l.set("trials", trials);
+        }
+        if (parent != null) {
+            l.set("parent", parent);
+        } else {
+            l.putNull("parent");
+        }
+        l.put("code_version", CodeVersion.get());
+        l.put("trained_by", ctx.owner());
+        l.put("finished_at", java.time.Instant.now().toString());
+        return l;
+    }
+
+    /** Each trial's parameters, state, epochs and score: the part of a tune that belongs in lineage. */
+    private static ArrayNode summarize(TuneResult r) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (TrialRecord t : r.trials()) {
+            ObjectNode o = t.toJson();
+            o.remove("config");
+            for (JsonNode rung : o.withArray("rungs")) {
+                ((ObjectNode) rung).remove("history");
+            }
+            a.add(o);
+        }
+        return a;
+    }
+
+    private Sequential fromParent(ConfigAdapter cfg, Dataset fit, String name, int version) {
+        try (Sequential parent = Sequential.load(registry.modelFile(name, version))) {
+            Sequential m = cfg.newResumableModel(fit.numFeatures(), fit.classNames(), fit.size());
+            if (!java.util.Arrays.equals(m.architecture().sizes(), parent.architecture().sizes())) {
+                m.close();
+                throw new ConfigException("/parent", name + " version " + version + " has layer sizes "
+                        + java.util.Arrays.toString(parent.architecture().sizes()) + " but the config builds "
+                        + java.util.Arrays.toString(m.architecture().sizes()));
+            }
+            m.setParameters(parent.parameters());
+            if (parent.preprocessing() != null) {
+                m.preprocessing(parent.preprocessing());
+            }
+            return m;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- evaluate
+
+    private ObjectNode evaluate(JobSpec spec, JobContext ctx, DatasetResolver.Loaded data) {
+        int v = resolve(spec.model(), "/model");
+        ObjectNode result = Json.MAPPER.createObjectNode();
+        result.put("type", "evaluate");
+        ObjectNode ref = spec.model().toJson();
+        ref.put("version", v);
+        result.set("model", ref);
+        try (Sequential model = Sequential.load(registry.modelFile(spec.model().model(), v))) {
+            Dataset rows;
+            Parts parts = null;
+            if (spec.holdout() != null) {
+                parts = split(data, spec.holdout());
+                rows = parts.holdout;
+                result.set("rows", spec.holdout().toJson());
+            } else {
+                rows = data.hasTestSplit() ? data.test() : data.train();
+                result.put("rows", data.hasTestSplit() ? "test_split" : "all");
+            }
+            try {
+                if (model.inputSize() != rows.numFeatures()) {
+                    throw new ConfigException("/model", spec.model().model() + " version " + v + " takes "
+                            + model.inputSize() + " features; the data set has " + rows.numFeatures());
+                }
+                phase(ctx, "evaluating", rows.size() + " rows");
+                Evaluation e = evaluateOn(model, rows);
+                result.set("evaluation", Json.tree(e.toMap()));
+                return result;
+            } finally {
+                if (parts != null) {
+                    parts.close();
+                }
+            }
+        }
+    }
+
+    /** Evaluates with the model's own loss, one-hot encoding labels when that loss takes targets. */
+    private static Evaluation evaluateOn(Sequential model, Dataset rows) {
+        if (rows.hasLabels() && model.loss() != null && !model.loss().sparseLabels()) {
+            boolean binaryColumn = model.outputSize() == 1;
+            try (Dataset t = binaryColumn ? binaryTargets(rows) : rows.oneHot()) {
+                return model.evaluate(t);
+            }
+        }
+        return model.evaluate(rows);
+    }
+
+    private static Dataset binaryTargets(Dataset rows) {
+        int[] lab = rows.labels().toIntArray();
+        float[][] x = new float[rows.size()][];
+        float[][] t = new float[rows.size()][1];
+        for (int r = 0; r < x.length; r++) {
+            x[r] = rows.features().row(r);
+            t[r][0] = lab[r];
+        }
+        return Dataset.ofTargets(x, t);
+    }
+
+    // ---------------------------------------------------------------------------------------------- helpers
+
+    private int resolve(JobSpec.ModelRef ref, String path) {
+        if (!registry.exists(ref.model())) {
+            throw new ConfigException(path + "/model", "no model '" + ref.model() + "' in the registry");
+        }
+        if (ref.version().matches("[0-9]+")) {
+            int v = Integer.parseInt(ref.version());
+            if (!registry.versionNumbers(ref.model()).contains(v)) {
+                throw new ConfigException(path + "/version", ref.model() + " has no version " + v);
+            }
+            return v;
+        }
+        return registry.resolveAlias(ref.model(), ref.version()).orElseThrow(() ->
+                new ConfigException(path + "/version", ref.model() + " has no alias '" + ref.version() + "'"));
+    }
+
+    private static JobSpec.Holdout effectiveHoldout(JobSpec.Holdout h, DatasetResolver.Loaded data) {
+        if (h == null) {
+            return data.hasTestSplit() ? new JobSpec.Holdout(true, 0, 0) : new JobSpec.Holdout(false, 0.1, 0);
+        }
+        if (h.testSplit() && !data.hasTestSplit()) {
+            throw new ConfigException("/dataset/holdout", "the data set has no test split; give {\"fraction\": f}");
+        }
+        return h;
+    }
+
+    /** The rows training may see and the holdout it may not. */
+    private record Parts(Dataset fit, Dataset holdout, boolean owned) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (owned) {
+                fit.close();
+                holdout.close();
+            }
+        }
+    }
+
+    private static Parts split(DatasetResolver.Loaded data, JobSpec.Holdout h) {
+        if (h.testSplit()) {
+            return new Parts(data.train(), data.test(), false);
+        }
+        Dataset.Split s = data.train().split(1 - h.fraction(), h.seed());
+        if (s.first().size() == 0 || s.second().size() == 0) {
+            s.close();
+            throw new ConfigException("/dataset/holdout/fraction", "a holdout of " + h.fraction() + " of "
+                    + data.train().size() + " rows leaves an empty part");
+        }
+        return new Parts(s.first(), s.second(), true);
+    }
+
+    private static List<Device> devices(JobContext ctx) {
+        List<Device> d = new ArrayList<>();
+        for (int g : ctx.gpus()) {
+            d.add(Device.cuda(g));
+        }
+        return d.isEmpty() ? List.of(Device.cpu()) : d;
+    }
+
+    private static Path checkpointPath(JobContext ctx) {
+        return ctx.workDir().resolve("checkpoint.d4j");
+    }
+
+    private static void phase(JobContext ctx, String phase, String detail) {
+        JobEvent e = JobEvent.of("phase");
+        e.payload().put("phase", phase);
+        e.payload().put("detail", detail);
+        ctx.event(e);
+    }
+
+    private static void putNumber(ObjectNode o, String k, double v) {
+        if (Double.isFinite(v)) {
+            o.put(k, v);
+        } else {
+            o.putNull(k);
+        }
+    }
+
+    private static TuneListener tuneListener(JobContext ctx) {
+        return new TuneListener() {
+            @Override
+            public void onTrialStart(TrialRecord trial, int targetEpochs) {
+                ctx.trial(trial);
+            }
+
+            @Override
+            public void onTrialEpoch(int trial, int fold, int totalEpoch, EpochLog log) {
+                JobEvent e = JobEvent.of("trial_epoch");
+                e.payload().put("trial", trial);
+                e.payload().put("fold", fold);
+                e.payload().put("epoch", totalEpoch);
+                putNumber(e.payload(), "loss", log.loss());
+                putNumber(e.payload(), "accuracy", log.accuracy());
+                e.payload().put("seconds", log.seconds());
+                ctx.event(e);
+            }
+
+            @Override
+            public void onTrialResult(TrialRecord trial) {
+                ctx.trial(trial);
+                JobEvent e = JobEvent.of("trial");
+                ObjectNode t = trial.toJson();
+                t.remove("config");
+                e.payload().setAll(t);
+                ctx.event(e);
+            }
+        };
+    }
+
+    /**
+     * Reports progress (rate-limited), per-epoch metrics and ETA; checks for cancellation between chunks; saves a
+     * checkpoint after every epoch when it has a path.
+     */
+    private static final class Progress implements Callback {
+        private static final long MIN_INTERVAL_NANOS = 1_000_000_000L;
+        private final JobContext ctx;
+        final int epochsBefore;
+        final ArrayNode history;
+        private final Path checkpoint;
+        ObjectNode parent;
+        private int epochs;
+        private int stepsPerEpoch;
+        private long start;
+        private long lastReport;
+
+        Progress(JobContext ctx, int epochsBefore, ArrayNode history, Path checkpoint) {
+            this.ctx = ctx;
+            this.epochsBefore = epochsBefore;
+            this.history = history == null ? Json.MAPPER.createArrayNode() : history;
+            this.checkpoint = checkpoint;
+        }
+
+        boolean stoppedEarlyBefore() {
+            return ctx.lastCheckpoint().map(c -> c.path("stopped_early").asBoolean(false)).orElse(false);
+        }
+
+        @Override
+        public void onTrainBegin(Sequential model, Fit fit, int stepsPerEpoch) {
+            this.epochs = fit.epochs();
+            this.stepsPerEpoch = stepsPerEpoch;
+            this.start = System.nanoTime();
+            if (ctx.cancelRequested()) {
+                throw new JobCancelledException();
+            }
+        }
+
+        @Override
+        public void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {
+            if (ctx.cancelRequested()) {
+                throw new JobCancelledException();
+            }
+            long now = System.nanoTime();
+            if (now - lastReport < MIN_INTERVAL_NANOS) {
+                return;
+            }
+            lastReport = now;
+            long done = (long) epoch * stepsPerEpoch + stepsDone;
+            long total = (long) epochs * stepsPerEpoch;
+            JobEvent e = JobEvent.of("progress");
+            e.payload().put("epoch", epochsBefore + epoch + 1);
+            e.payload().put("epochs", epochsBefore + epochs);
+            e.payload().put("step", stepsDone);
+            e.payload().put("steps", stepsPerEpoch);
+            putNumber(e.payload(), "loss", loss);
+            putNumber(e.payload(), "accuracy", accuracy);
+            double elapsed = (now - start) / 1e9;
+            putNumber(e.payload(), "eta_seconds", done == 0 ? Double.NaN : elapsed / done * (total - done));
+            ctx.event(e);
+        }
+
+        @Override
+        public boolean onEpochEnd(Sequential model, EpochLog log) {
+            ObjectNode m = Json.MAPPER.createObjectNode();
+            m.put("epoch", epochsBefore + log.epoch() + 1);
+            putNumber(m, "loss", log.loss());
+            putNumber(m, "accuracy", log.accuracy());
+            putNumber(m, "val_loss", log.valLoss());
+            putNumber(m, "val_accuracy", log.valAccuracy());
+            putNumber(m, "learning_rate", log.learningRate());
+            m.put("seconds", log.seconds());
+            history.add(m);
+            JobEvent e = new JobEvent("epoch", m.deepCopy());
+            e.payload().put("epochs", epochsBefore + epochs);
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            int left = epochs - log.epoch() - 1;
+            putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1) * left);
+            ctx.event(e);
+            if (checkpoint != null) {
+                model.save(checkpoint);
+                ObjectNode ck = Json.MAPPER.createObjectNode();
+                ck.put("path", checkpoint.toString());
+                ck.put("epochs", epochsBefore + log.epoch() + 1);
+                ck.set("history", history.deepCopy());
+                if (parent != null) {
+                    ck.set("parent", parent);
+                }
+                ctx.checkpointed(ck);
+            }
+            return false;
+        }
+
+        @Override
+        public void onTrainEnd(Sequential model, History h) {
+            if (checkpoint != null && h.stoppedEarly()) {
+                // early stopping may have restored its best weights: that is the model to resume from
+                model.save(checkpoint);
+                ObjectNode ck = Json.MAPPER.createObjectNode();
+                ck.put("path", checkpoint.toString());
+                ck.put("epochs", epochsBefore + h.epochs().size());
+                ck.set("history", history.deepCopy());
+                ck.put("stopped_early", true);
+                ctx.checkpointed(ck);
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+package io.dense4j.service.store;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Versioned schema migrations, applied in order, each in its own transaction, recorded in {@code schema_version}
+ * with a checksum of its SQL. A small runner of our own rather than Flyway: the schema is a handful of tables, the
+ * two dialects need different DDL for generated keys anyway, and Flyway's SQLite support lives in a separately
+ * versioned community module. What the runner guarantees:
+ * <ul>
+ *   <li>two servers starting at once apply each migration once (PostgreSQL: a transaction-scoped advisory lock;
+ *       SQLite: the IMMEDIATE transaction holds the write lock);</li>
+ *   <li>an applied migration whose SQL was edited since is an error, not silently skipped;</li>
+ *   <li>a database migrated by a newer Dense4J (a version this code does not know) is refused, never downgraded.</li>
+ * </ul>
+ */
+public final class Migrations {
+    private Migrations() {}
+
+    /** One schema change; {@code sql} holds statements separated by ";\n" for each dialect. */
+    record Migration(int version, String description, Map<Database.Dialect, String> sql) {}
+
+    private static final String IDENTITY_SQLITE = "INTEGER PRIMARY KEY AUTOINCREMENT";
+    private static final String IDENTITY_PG = "BIGSERIAL PRIMARY KEY";
+
+    private static final String V1 = """
+            CREATE TABLE datasets (
+              sha256 TEXT PRIMARY KEY,
+              name TEXT NOT NULL,
+              format TEXT NOT NULL,
+              rows_count BIGINT NOT NULL,
+              features INTEGER NOT NULL,
+              classes INTEGER NOT NULL,
+              class_names TEXT NOT NULL,
+              location TEXT NOT NULL,
+              size_bytes BIGINT NOT NULL,
+              created_at BIGINT NOT NULL,
+              created_by TEXT NOT NULL);
+            CREATE TABLE jobs (
+              id %1$s,
+              type TEXT NOT NULL,
+              state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+              owner TEXT NOT NULL,
+              priority INTEGER NOT NULL,
+              cpus INTEGER NOT NULL,
+              gpus INTEGER NOT NULL,
+              dataset_sha256 TEXT,
+              spec TEXT NOT NULL,
+              submitted_at BIGINT NOT NULL,
+              started_at BIGINT,
+              finished_at BIGINT,
+              server TEXT,
+              attempt INTEGER NOT NULL DEFAULT 0,
+              lease_expires_at BIGINT,
+              cancel_requested INTEGER NOT NULL DEFAULT 0,
+              progress TEXT,
+              checkpoint TEXT,
+              result TEXT,
+              error TEXT);
+            CREATE INDEX jobs_queue ON jobs (state, priority, id);
+            CREATE INDEX jobs_dataset ON jobs (dataset_sha256, state);
+            CREATE TABLE trials (
+              job_id BIGINT NOT NULL REFERENCES jobs (id),
+              trial INTEGER NOT NULL,
+              attempt INTEGER NOT NULL,
+              state TEXT NOT NULL,
+              record TEXT NOT NULL,
+              updated_at BIGINT NOT NULL,
+              PRIMARY KEY (job_id, trial));
+            CREATE TABLE job_events (
+              seq %1$s,
+              job_id BIGINT NOT NULL REFERENCES jobs (id),
+              at BIGINT NOT NULL,
+              kind TEXT NOT NULL,
+              payload TEXT NOT NULL);
+            CREATE INDEX job_events_job ON job_events (job_id, seq)""";
+
+    static final List<Migration> ALL = List.of(
+            new Migration(1, "datasets, jobs, trials, job events", Map.of(
+                    Database.Dialect.SQLITE, V1.formatted(IDENTITY_SQLITE),
+                    Database.Dialect.POSTGRESQL, V1.formatted(IDENTITY_PG))));
+
+    /** The schema version this code writes. */
+    public static int latest() {
+        return ALL.get(ALL.size() - 1).version();
+    }
+
+    /** Brings the database to {@link #latest()}; returns the versions applied now. */
+    public static List<Integer> migrate(Database db) {
+        try (Connection c = db.connect()) {
+            try (Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                        + "description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+            }
+            java.util.ArrayList<Integer> applied = new java.util.ArrayList<>();
+            c.setAutoCommit(false);
+            try {
+                if (db.dialect() == Database.Dialect.POSTGRESQL) {
+                    try (Statement st = c.createStatement()) {
+                        st.execute("SELECT pg_advisory_xact_lock(1145392970)"); // any constant shared by every server
+                    }
+                }
+                Map<Integer, String> done = appliedChecksums(c);
+                for (int v : done.keySet()) {
+                    if (ALL.stream().noneMatch(m -> m.version() == v)) {
+                        throw new StoreException("the state store has schema version " + v + ", newer than this "
+                                + "Dense4J knows (" + latest() + "); refusing to use it");
+                    }
+                }
+                for (Migration m : ALL) {
+                    String sql = m.sql().get(db.dialect());
+                    String sum = sha256(sql);
+                    String prior = done.get(m.version());
+                    if (prior != null) {
+                        if (!prior.equals(sum)) {
+                            throw new StoreException("schema migration " + m.version() + " (" + m.description()
+                                    + ") was changed after it was applied");
+                        }
+                        continue;
+                    }
+                    try (Statement st = c.createStatement()) {
+                        for (String stmt : sql.split(";\n")) {
+                            st.execute(stmt);
+                        }
+                    }
+                    try (PreparedStatement ps = c.prepareStatement(
+                            "INSERT INTO schema_version (version, description, checksum, applied_at) VALUES (?, ?, ?, ?)")) {
+                        ps.setInt(1, m.version());
+                        ps.setString(2, m.description());
+                        ps.setString(3, sum);
+                        ps.setLong(4, System.currentTimeMillis());
+                        ps.executeUpdate();
+                    }
+                    applied.add(m.version());
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+            return applied;
+        } catch (SQLException e) {
+            throw new StoreException("cannot migrate the state store " + db + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<Integer, String> appliedChecksums(Connection c) throws SQLException {
+        Map<Integer, String> m = new TreeMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT version, checksum FROM schema_version")) {
+            while (rs.next()) {
+                m.put(rs.getInt(1), rs.getString(2));
+            }
+        }
+        return m;
+    }
+
+    static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

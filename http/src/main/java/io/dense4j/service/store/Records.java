@@ -1,0 +1,49 @@
+package io.dense4j.service.store;
+
+import io.dense4j.service.job.JobState;
+import java.util.List;
+
+/** The rows of the state store, as plain values. */
+public final class Records {
+    private Records() {}
+
+    /**
+     * A data set known to the service, content-addressed.
+     *
+     * @param location where the server keeps its files (a server-side path; never shown to non-admins)
+     */
+    public record Dataset(String sha256, String name, String format, long rows, int features, int classes,
+                          List<String> classNames, String location, long sizeBytes, long createdAt, String createdBy) {
+        public Dataset {
+            classNames = List.copyOf(classNames);
+        }
+    }
+
+    /** A job to queue. */
+    public record NewJob(String type, String owner, int priority, int cpus, int gpus, String datasetSha256, String spec) {}
+
+    /** A job as stored. Times are epoch milliseconds (null: not yet). */
+    public record Job(long id, String type, JobState state, String owner, int priority, int cpus, int gpus,
+                      String datasetSha256, String spec, long submittedAt, Long startedAt, Long finishedAt,
+                      String server, int attempt, Long leaseExpiresAt, boolean cancelRequested, String progress,
+                      String checkpoint, String result, String error) {}
+
+    /**
+     * The right to run attempt {@code attempt} of a job, held by {@code server} while its lease is renewed. Every
+     * write a runner makes names its claim, so a server whose lease expired (and whose job went to another) can
+     * no longer change anything: the attempt number is the fencing token.
+     */
+    public record Claim(long jobId, String server, int attempt) {}
+
+    /** The answer to a heartbeat: whether the lease is still ours, and whether someone asked to cancel. */
+    public record Heartbeat(boolean leaseHeld, boolean cancelRequested) {}
+
+    /** One trial of a tune job, as its JSON record. */
+    public record Trial(long jobId, int trial, int attempt, String state, String record, long updatedAt) {}
+
+    /** One event of a job's log (state change, epoch metrics, progress, trial result), in order. */
+    public record Event(long seq, long jobId, long at, String kind, String payload) {}
+
+    /** What a cancel request did. */
+    public enum CancelOutcome { CANCELLED, REQUESTED, ALREADY_FINISHED }
+}

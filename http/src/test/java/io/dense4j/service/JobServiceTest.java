@@ -1,0 +1,292 @@
+package io.dense4j.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.Sequential;
+import io.dense4j.registry.ModelRegistry;
+import io.dense4j.service.job.JobRunner;
+import io.dense4j.service.job.JobState;
+import io.dense4j.service.scheduler.Capacity;
+import io.dense4j.service.scheduler.ImpossibleRequestException;
+import io.dense4j.service.store.Database;
+import io.dense4j.service.store.JobStore;
+import io.dense4j.service.store.Records;
+import io.dense4j.service.store.StoreException;
+import io.dense4j.tune.ConfigException;
+import io.dense4j.tune.Json;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Jobs end to end without HTTP: submit, schedule, claim, run, register with lineage, promote, cancel, resume. */
+class JobServiceTest {
+    @TempDir
+    Path dir;
+    ModelRegistry registry;
+    JobStore store;
+    final List<JobService> services = new ArrayList<>();
+
+    static String config(String optimizer, int epochs) {
+        return """
+                {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                            {"type": "dense", "units": 3, "activation": "softmax"}],
+                 "loss": "sparse_categorical_crossentropy",
+                 "optimizer": %s,
+                 "training": {"epochs": %d, "batch_size": 16, "seed": 1}}""".formatted(optimizer, epochs);
+    }
+
+    static String train(String sha, String optimizer, int epochs, String extra) {
+        return "{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + sha + "\", \"holdout\": {\"fraction\": 0.2}}, "
+                + "\"config\": " + config(optimizer, epochs) + extra + "}";
+    }
+
+    @BeforeEach
+    void open() {
+        registry = ModelRegistry.open(dir.resolve("registry"));
+        store = new JobStore(Database.sqlite(dir.resolve("state.db")));
+        for (String sha : List.of(TestData.BLOBS, TestData.BIG, TestData.WIDE)) {
+            store.putDataset(new Records.Dataset(sha, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
+        }
+    }
+
+    @AfterEach
+    void close() {
+        services.forEach(JobService::close);
+    }
+
+    JobService service(String id, int cpus, Duration lease) {
+        JobService s = new JobService(store, new JobRunner(registry, TestData.resolver(), registry::setAlias),
+                new JobService.Settings(id, Capacity.of(cpus, List.of(), 0), 10, dir.resolve("work"), lease,
+                        lease.dividedBy(4), Duration.ofMillis(50)));
+        services.add(s);
+        s.start();
+        return s;
+    }
+
+    Records.Job await(JobService s, long id, JobState state, int seconds) throws InterruptedException {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        while (System.nanoTime() < end) {
+            Records.Job j = s.get(id).orElseThrow();
+            if (j.state() == state) {
+                return j;
+            }
+            if (j.state().terminal()) {
+                throw new AssertionError("job " + id + " ended " + j.state() + ": " + j.error());
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("job " + id + " is " + s.get(id).orElseThrow().state() + " after " + seconds + " s");
+    }
+
+    @Test
+    void trainJobsRegisterWithLineageAndPromoteOnlyWhenBetter() throws Exception {
+        JobService s = service("s1", 2, Duration.ofSeconds(10));
+        String weak = "{\"type\": \"sgd\", \"learning_rate\": 0.0005}";
+        String promote = ", \"register_as\": \"blobs\", \"promote\": \"if_better\", \"promote_metric\": \"loss\"";
+        long first = s.submit(Json.parse(train(TestData.BLOBS, weak, 1, promote)), "alice").id();
+        JsonNode r1 = Json.parse(await(s, first, JobState.SUCCEEDED, 60).result());
+        assertEquals(1, r1.at("/registered/version").asInt());
+        assertTrue(r1.at("/promotion/promoted").asBoolean(), r1.toString());
+        assertEquals("there is no stable version yet", r1.at("/promotion/reason").asText());
+        assertEquals(1, registry.resolveAlias("blobs", "stable").orElseThrow());
+
+        // the same config and seed: the same holdout loss, which is not better: stable stays
+        long same = s.submit(Json.parse(train(TestData.BLOBS, weak, 1, promote)), "alice").id();
+        JsonNode r2 = Json.parse(await(s, same, JobState.SUCCEEDED, 60).result());
+        assertEquals(2, r2.at("/registered/version").asInt());
+        assertFalse(r2.at("/promotion/promoted").asBoolean(), r2.toString());
+        assertEquals(r2.at("/promotion/candidate").asDouble(), r2.at("/promotion/stable").asDouble(), 0.0);
+        assertEquals(1, registry.resolveAlias("blobs", "stable").orElseThrow());
+
+        // a better model on the same holdout: promoted
+        long good = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 5,
+                promote)), "bob").id();
+        JsonNode r3 = Json.parse(await(s, good, JobState.SUCCEEDED, 60).result());
+        assertTrue(r3.at("/promotion/promoted").asBoolean(), r3.toString());
+        assertTrue(r3.at("/promotion/candidate").asDouble() < r3.at("/promotion/stable").asDouble());
+        assertEquals(3, registry.resolveAlias("blobs", "stable").orElseThrow());
+        assertEquals(5, r3.get("epochs").size());
+        assertEquals(120, r3.at("/holdout/rows").asInt());
+
+        // lineage travels in the registered model file
+        try (Sequential m = Sequential.load(registry.modelFile("blobs", 3))) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> lineage = (Map<String, Object>) m.trainingInfo().get("lineage");
+            assertEquals(TestData.BLOBS, lineage.get("dataset_sha256"));
+            assertEquals((int) good, ((Number) lineage.get("job_id")).intValue());
+            assertEquals(5, ((List<?>) lineage.get("epochs")).size());
+            assertEquals("train", ((Map<?, ?>) lineage.get("job_spec")).get("type"));
+            assertTrue(String.valueOf(lineage.get("code_version")).startsWith("dense4j "));
+            assertTrue(lineage.containsKey("parent"));
+        }
+        assertEquals("job:" + good, registry.describe("blobs", 3).source());
+        assertEquals("bob", registry.describe("blobs", 3).actor());
+        List<String> kinds = s.events(good, 0, 1000).stream().map(Records.Event::kind).distinct().toList();
+        assertTrue(kinds.containsAll(List.of("state", "phase", "epoch")), kinds.toString());
+    }
+
+    @Test
+    void aTrainJobContinuesFromItsParentVersion() throws Exception {
+        JobService s = service("s1", 2, Duration.ofSeconds(10));
+        String adam = "{\"type\": \"adam\", \"learning_rate\": 0.01}";
+        long base = s.submit(Json.parse(train(TestData.BLOBS, adam, 1, ", \"register_as\": \"blobs\"")), "u").id();
+        await(s, base, JobState.SUCCEEDED, 60);
+        long child = s.submit(Json.parse(train(TestData.BLOBS, adam, 1,
+                ", \"register_as\": \"blobs\", \"parent\": {\"model\": \"blobs\", \"version\": 1}")), "u").id();
+        JsonNode r = Json.parse(await(s, child, JobState.SUCCEEDED, 60).result());
+        JsonNode e1 = Json.parse(s.get(base).orElseThrow().result()).at("/epochs/0/loss");
+        assertTrue(r.at("/epochs/0/loss").asDouble() < 0.8 * e1.asDouble(), "starts from the parent's weights: " + r);
+        try (Sequential m = Sequential.load(registry.modelFile("blobs", 2))) {
+            Map<?, ?> lineage = (Map<?, ?>) m.trainingInfo().get("lineage");
+            assertEquals(Map.of("model", "blobs", "version", 1), lineage.get("parent"));
+        }
+        long mismatch = s.submit(Json.parse(train(TestData.BLOBS, adam, 1, ", \"parent\": {\"model\": \"blobs\", \"version\": 1}")
+                .replace("\"units\": 16", "\"units\": 17")), "u").id();
+        Records.Job failed = awaitTerminal(s, mismatch);
+        assertEquals(JobState.FAILED, failed.state());
+        assertTrue(failed.error().contains("has layer sizes [8, 16, 3] but the config builds [8, 17, 3]"), failed.error());
+    }
+
+    Records.Job awaitTerminal(JobService s, long id) throws InterruptedException {
+        for (int i = 0; i < 3000; i++) {
+            Records.Job j = s.get(id).orElseThrow();
+            if (j.state().terminal()) {
+                return j;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("job " + id + " did not end");
+    }
+
+    @Test
+    void aTuneJobRecordsEveryTrialAndRegistersTheRetrainedBest() throws Exception {
+        JobService s = service("s1", 2, Duration.ofSeconds(10));
+        String spec = """
+                {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}},
+                 "config": %s,
+                 "tune": {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
+                                           "/layers/0/units": {"type": "choice", "values": [4, 16]}},
+                          "max_trials": 5, "max_parallel_trials": 2,
+                          "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 3, "reduction_factor": 2}},
+                 "resources": {"cpus": 2}, "register_as": "tuned"}""".formatted(TestData.BLOBS,
+                config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 3));
+        long id = s.submit(Json.parse(spec), "carol").id();
+        JsonNode r = Json.parse(await(s, id, JobState.SUCCEEDED, 120).result());
+        List<Records.Trial> trials = s.trials(id);
+        assertEquals(5, trials.size());
+        assertTrue(trials.stream().allMatch(t -> List.of("completed", "stopped").contains(t.state())),
+                trials.stream().map(Records.Trial::state).toList().toString());
+        int best = r.get("best_trial").asInt();
+        JsonNode bestTrial = Json.parse(trials.get(best).record());
+        assertEquals(bestTrial.at("/params"), r.at("/tune/trials/" + best + "/params"));
+        assertEquals(1, r.at("/registered/version").asInt());
+        try (Sequential m = Sequential.load(registry.modelFile("tuned", 1))) {
+            Map<?, ?> lineage = (Map<?, ?>) m.trainingInfo().get("lineage");
+            assertEquals(5, ((List<?>) lineage.get("trials")).size());
+            assertEquals(bestTrial.at("/params/~1layers~10~1units").asInt(), m.architecture().sizes()[1]);
+            assertEquals(480, ((Number) m.trainingInfo().get("training_rows")).intValue(), "retrained on every non-holdout row");
+        }
+    }
+
+    @Test
+    void cancellingARunningJobStopsItWithinAChunkAndFreesItsThreads() throws Exception {
+        JobService s = service("s1", 1, Duration.ofSeconds(10));
+        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 500, "")), "u").id();
+        long queued = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u").id();
+        await(s, id, JobState.RUNNING, 30);
+        assertEquals(JobState.QUEUED, s.get(queued).orElseThrow().state(), "one thread: the second job waits");
+        // the latest progress (epoch, step, loss, accuracy, ETA) reaches the job's row with the heartbeats
+        while (s.get(id).orElseThrow().progress() == null) {
+            Thread.sleep(20);
+        }
+        JsonNode progress = Json.parse(s.get(id).orElseThrow().progress());
+        assertTrue(progress.has("eta_seconds") && progress.has("loss"), progress.toString());
+        long t0 = System.nanoTime();
+        assertEquals(Records.CancelOutcome.REQUESTED, s.cancel(id));
+        Records.Job j = awaitTerminal(s, id);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(JobState.CANCELLED, j.state());
+        assertTrue(seconds < 10, "stopped after " + seconds + " s");
+        await(s, queued, JobState.SUCCEEDED, 60); // its thread went to the next job
+        assertEquals(Records.CancelOutcome.ALREADY_FINISHED, s.cancel(id));
+    }
+
+    /** Server A dies after two epochs; server B re-queues the job when A's lease expires and resumes it. */
+    @Test
+    void aJobWhoseServerDiedResumesFromItsCheckpointElsewhere() throws Exception {
+        JobService a = service("A", 1, Duration.ofMillis(1500));
+        AtomicInteger crashed = new AtomicInteger();
+        a.addListener((job, kind, payload) -> {
+            if (kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == 2 && crashed.getAndIncrement() == 0) {
+                a.crashForTest();
+            }
+        });
+        long id = a.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 6,
+                ", \"register_as\": \"resumed\"")), "u").id();
+        while (crashed.get() == 0) {
+            Thread.sleep(10);
+        }
+        Thread.sleep(300);
+        Records.Job mid = store.job(id).orElseThrow();
+        assertEquals(JobState.RUNNING, mid.state(), "only the lease says A is gone");
+        assertEquals(2, Json.parse(mid.checkpoint()).get("epochs").asInt());
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 60);
+        assertEquals(2, done.attempt());
+        assertEquals("B", store.events(id, 0, 1000).stream().filter(e -> e.kind().equals("state")
+                && e.payload().contains("running")).reduce((x, y) -> y).map(e -> Json.parse(e.payload()).get("server").asText())
+                .orElseThrow());
+        JsonNode r = Json.parse(done.result());
+        assertEquals(6, r.get("epochs").size());
+        for (int e = 0; e < 6; e++) {
+            assertEquals(e + 1, r.get("epochs").get(e).get("epoch").asInt());
+        }
+        assertTrue(store.events(id, 0, 1000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")));
+        assertEquals(List.of(1), registry.versionNumbers("resumed"), "registered once");
+    }
+
+    @Test
+    void anEvaluateJobScoresARegisteredVersion() throws Exception {
+        JobService s = service("s1", 1, Duration.ofSeconds(10));
+        long t = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 3,
+                ", \"register_as\": \"m\", \"promote\": \"if_better\"")), "u").id();
+        await(s, t, JobState.SUCCEEDED, 60);
+        long e = s.submit(Json.parse("{\"type\": \"evaluate\", \"dataset\": {\"sha256\": \"" + TestData.BLOBS
+                + "\"}, \"model\": {\"model\": \"m\", \"version\": \"stable\"}}"), "u").id();
+        JsonNode r = Json.parse(await(s, e, JobState.SUCCEEDED, 60).result());
+        assertEquals(1, r.at("/model/version").asInt());
+        assertEquals(600, r.at("/evaluation/rows").asInt());
+        assertTrue(r.at("/evaluation/accuracy").asDouble() > 0.7, r.toString());
+        long wrong = s.submit(Json.parse("{\"type\": \"evaluate\", \"dataset\": {\"sha256\": \"" + TestData.WIDE
+                + "\"}, \"model\": {\"model\": \"m\"}}"), "u").id();
+        Records.Job failed = awaitTerminal(s, wrong);
+        assertEquals(JobState.FAILED, failed.state());
+        assertTrue(failed.error().contains("takes 8 features; the data set has 12"), failed.error());
+    }
+
+    @Test
+    void badSubmissionsAreRefusedBeforeAnythingIsQueued() {
+        JobService s = service("s1", 2, Duration.ofSeconds(10));
+        assertThrows(ConfigException.class, () -> s.submit(Json.parse("{\"type\": \"train\"}"), "u"));
+        ImpossibleRequestException big = assertThrows(ImpossibleRequestException.class, () -> s.submit(Json.parse(
+                train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, ", \"resources\": {\"cpus\": 3}")), "u"));
+        assertTrue(big.getMessage().contains("at most 2"), big.getMessage());
+        assertThrows(ImpossibleRequestException.class, () -> s.submit(Json.parse(
+                train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, ", \"resources\": {\"gpus\": 1}")), "u"));
+        StoreException unknown = assertThrows(StoreException.class, () -> s.submit(Json.parse(
+                train("e".repeat(64), "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u"));
+        assertEquals(StoreException.Kind.NOT_FOUND, unknown.kind());
+        assertTrue(s.list(null, null, 10).isEmpty());
+    }
+}

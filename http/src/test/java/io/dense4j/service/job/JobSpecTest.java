@@ -1,0 +1,82 @@
+package io.dense4j.service.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dense4j.tune.ConfigException;
+import io.dense4j.tune.Json;
+import org.junit.jupiter.api.Test;
+
+class JobSpecTest {
+    static final String SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    static final String CONFIG = """
+            {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                        {"type": "dense", "units": 3, "activation": "softmax"}],
+             "loss": "sparse_categorical_crossentropy",
+             "optimizer": {"type": "adam", "learning_rate": 0.01},
+             "training": {"epochs": 3, "batch_size": 16, "seed": 1}}""";
+    static final String TUNE = """
+            {"type": "tune",
+             "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2, "seed": 3}},
+             "config": %s,
+             "tune": {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                      "max_trials": 4, "max_parallel_trials": 2},
+             "resources": {"cpus": 2},
+             "priority": 3,
+             "register_as": "blobs",
+             "promote": "if_better"}""".formatted(SHA, CONFIG);
+
+    @Test
+    void aCompleteSpecParses() {
+        JobSpec s = JobSpec.parse(Json.parse(TUNE));
+        assertEquals(JobSpec.Type.TUNE, s.type());
+        assertEquals(SHA, s.datasetSha256());
+        assertEquals(new JobSpec.Holdout(false, 0.2, 3), s.holdout());
+        assertEquals(2, s.cpus());
+        assertEquals(0, s.gpus());
+        assertEquals(3, s.priority());
+        assertEquals("blobs", s.registerAs());
+        assertTrue(s.promoteIfBetter());
+        assertEquals("accuracy", s.promoteMetric());
+        assertEquals(4, s.tune().maxTrials());
+        JobSpec t = JobSpec.parse(Json.parse("{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, "
+                + "\"config\": " + CONFIG + ", \"parent\": {\"model\": \"blobs\"}}"));
+        assertNull(t.holdout(), "decided once the data set is known");
+        assertEquals(new JobSpec.ModelRef("blobs", "stable"), t.parent());
+        assertEquals(1, t.cpus());
+    }
+
+    @Test
+    void badSpecsNameTheField() {
+        bad(TUNE.replace("\"type\": \"tune\"", "\"type\": \"fit\""), "/type", "expected train, tune or evaluate");
+        bad(TUNE.replace(SHA, "xyz"), "/dataset/sha256", "64 lowercase hex");
+        bad(TUNE.replace("\"units\": 16", "\"units\": -1"), "/config/layers/0/units", "must be in");
+        bad(TUNE.replace("\"max_parallel_trials\": 2", "\"max_parallel_trials\": 3"), "/resources/cpus",
+                "needs 3 cpus; it asks for 2");
+        bad(TUNE.replace("\"log_uniform\", \"min\": 1e-3", "\"log_uniform\", \"min\": -1"), "/tune/search_space/~1optimizer~1learning_rate/min",
+                "must be positive");
+        bad(TUNE.replace("\"register_as\": \"blobs\"", "\"register_as\": \"../etc\""), "/register_as", "");
+        bad(TUNE.replace("\"register_as\": \"blobs\",", ""), "/promote", "needs register_as");
+        bad(TUNE.replace("\"promote\": \"if_better\"", "\"promote\": \"always\""), "/promote", "never or if_better");
+        bad(TUNE.replace("\"priority\": 3", "\"priority\": 3000"), "/priority", "must be in [-1000, 1000]");
+        bad(TUNE.replace("\"cpus\": 2", "\"cpus\": 2, \"ram\": 4"), "/resources", "unknown field [ram]");
+        bad(TUNE.replace("\"fraction\": 0.2", "\"fraction\": 0.9"), "/dataset/holdout/fraction", "(0, 0.5]");
+        bad("{\"type\": \"evaluate\", \"dataset\": {\"sha256\": \"" + SHA + "\"}}", "/model", "needs the model");
+        bad("{\"type\": \"evaluate\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, \"model\": {\"model\": \"m\"}, "
+                + "\"register_as\": \"m\"}", "/register_as", "registers nothing");
+        bad("{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, \"config\": " + CONFIG
+                + ", \"tune\": {}}", "/tune", "only a tune job");
+        bad("{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, \"config\": " + CONFIG
+                + ", \"parent\": {\"model\": \"m\", \"version\": 0}}", "/parent/version", "version number >= 1");
+        bad("[1, 2]", "", "expected a JSON object");
+    }
+
+    private static void bad(String spec, String path, String message) {
+        assertTrue(!spec.equals(TUNE), "the replacement changed nothing");
+        ConfigException e = assertThrows(ConfigException.class, () -> JobSpec.parse(Json.parse(spec)));
+        assertEquals(path, e.path(), e.getMessage());
+        assertTrue(e.getMessage().contains(message), e.getMessage());
+    }
+}

@@ -1,0 +1,409 @@
+package io.dense4j.interop.keras;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jhdf.HdfFile;
+import io.jhdf.api.Dataset;
+import io.jhdf.api.Group;
+import io.jhdf.api.Node;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+/**
+ * An opened Keras model file: its model config, training config and a {@link WeightStore}. Three containers occur:
+ * <ul>
+ *   <li>HDF5 written by {@code model.save("x.h5")} (Keras 2 / tf.keras, and Keras 3's legacy writer):
+ *       {@code model_config} / {@code training_config} JSON root attributes, weights under {@code model_weights}
+ *       listed by the {@code layer_names} / {@code weight_names} attributes (hdf5_format.py, legacy_h5_format.py);</li>
+ *   <li>a {@code .keras} zip (Keras 3, and tf.keras 2.13+): {@code config.json} (with {@code compile_config}),
+ *       {@code metadata.json}, {@code model.weights.h5} whose variables sit at {@code layers/<class>[_n]/vars/<i>}
+ *       (saving_lib.py).</li>
+ * </ul>
+ */
+final class KerasFile implements AutoCloseable {
+    static final byte[] HDF5_SIGNATURE = {(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** config.json and the config attributes are JSON text; anything bigger than this is not a Dense model's. */
+    private static final long MAX_CONFIG_BYTES = 64L << 20;
+    /** Keras stores zip members uncompressed; deflated ones may not claim more than this ratio (zip bombs). */
+    private static final long MAX_ZIP_EXPANSION = 100;
+
+    final Path path;
+    final String format;
+    final String kerasVersion;
+    final JsonNode modelConfig;
+    final JsonNode trainingConfig;
+    /** Class names Dense4J's exporter put into metadata.json ("dense4j": {"class_names": [...]}), else empty. */
+    final java.util.List<String> classNames;
+    final WeightStore weights;
+    private final HdfFile hdf;
+    private final Path tempFile;
+
+    private KerasFile(Path path, String format, String kerasVersion, JsonNode modelConfig, JsonNode trainingConfig,
+                      java.util.List<String> classNames, WeightStore weights, HdfFile hdf, Path tempFile) {
+        this.path = path;
+        this.format = format;
+        this.kerasVersion = kerasVersion;
+        this.modelConfig = modelConfig;
+        this.trainingConfig = trainingConfig;
+        this.classNames = classNames;
+        this.weights = weights;
+        this.hdf = hdf;
+        this.tempFile = tempFile;
+    }
+
+    /**
+     * Whether the file starts with the HDF5 signature. HDF5 also allows it after a user block (512, 1024... bytes);
+     * h5py, and so Keras, never writes one, and looking there could mistake another format's bytes for a signature.
+     */
+    static boolean isHdf5(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(8);
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // read the first 8 bytes
+            }
+            return !b.hasRemaining() && java.util.Arrays.equals(b.array(), HDF5_SIGNATURE);
+        }
+    }
+
+    /** Whether the file is a zip holding a config.json (a .keras archive). */
+    static boolean isKerasZip(Path file) throws IOException {
+        byte[] head = new byte[4];
+        try (InputStream in = Files.newInputStream(file)) {
+            if (in.readNBytes(head, 0, 4) != 4 || head[0] != 'P' || head[1] != 'K' || head[2] != 3 || head[3] != 4) {
+                return false;
+            }
+        }
+        try (ZipFile z = new ZipFile(file.toFile())) {
+            return z.getEntry("config.json") != null;
+        } catch (java.util.zip.ZipException e) {
+            return false;
+        }
+    }
+
+    static KerasFile open(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new java.nio.file.NoSuchFileException(file.toString());
+        }
+        if (isHdf5(file)) {
+            return openH5(file);
+        }
+        if (isKerasZip(file)) {
+            return openZip(file);
+        }
+        throw new IllegalArgumentException("not a Keras model: neither HDF5 (model.save('x.h5')) nor a .keras zip with "
+                + "config.json");
+    }
+
+    // ------------------------------------------------------------------------------------------------ HDF5
+
+    private static KerasFile openH5(Path file) {
+        HdfFile h = new HdfFile(file);
+        try {
+            H5.checkComplete(h, Files.size(file), "the file");
+            String config = H5.string(h, "model_config");
+            if (config == null) {
+                boolean weightsOnly = h.getAttribute("layer_names") != null || h.getChildren().containsKey("layers")
+                        || h.getChildren().containsKey("vars");
+                throw new IllegalArgumentException(weightsOnly
+                        ? "a weights-only file (model.save_weights): it has no model_config; save the whole model "
+                        + "with model.save"
+                        : "an HDF5 file without a Keras model_config attribute");
+            }
+            String version = H5.string(h, "keras_version");
+            if (version != null && version.startsWith("1.")) {
+                throw new IllegalArgumentException("a Keras " + version + " file; Dense4J reads Keras 2 and 3 files");
+            }
+            String training = H5.string(h, "training_config");
+            Group mw = H5.group(h, "model_weights");
+            if (mw == null) {
+                throw new IllegalArgumentException("the file has a model_config but no model_weights group (saved "
+                        + "without weights?)");
+            }
+            String fmt = version != null && version.startsWith("3.") ? "Keras 3 HDF5" : "Keras 2 HDF5";
+            return new KerasFile(file, fmt, version, json(config, "model_config"),
+                    training == null ? null : json(training, "training_config"), java.util.List.of(),
+                    new LegacyH5Store(mw, Files.size(file)), h, null);
+        } catch (RuntimeException | IOException e) {
+            h.close();
+            throw e instanceof RuntimeException r ? r : new java.io.UncheckedIOException((IOException) e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ .keras zip
+
+    private static KerasFile openZip(Path file) throws IOException {
+        try (ZipFile z = new ZipFile(file.toFile())) {
+            JsonNode config = json(new String(read(z, "config.json", MAX_CONFIG_BYTES), StandardCharsets.UTF_8),
+                    "config.json");
+            String version = null;
+            java.util.List<String> classNames = new ArrayList<>();
+            if (z.getEntry("metadata.json") != null) {
+                JsonNode meta = json(new String(read(z, "metadata.json", 1 << 20), StandardCharsets.UTF_8), "metadata.json");
+                version = meta.path("keras_version").isTextual() ? meta.get("keras_version").asText() : null;
+                meta.path("dense4j").path("class_names").forEach(n -> classNames.add(n.asText()));
+            }
+            if (z.getEntry("model.weights.h5") == null) {
+                throw new IllegalArgumentException(z.getEntry("model.weights.npz") != null
+                        ? "its weights are in model.weights.npz (weights_format='npz'); Dense4J reads model.weights.h5"
+                        : z.getEntry("model.weights.json") != null
+                        ? "its weights are sharded (model.weights.json); Dense4J reads a single model.weights.h5"
+                        : "the archive has no model.weights.h5");
+            }
+            Path tmp = Files.createTempFile("dense4j-keras-", ".weights.h5");
+            HdfFile h = null;
+            try {
+                extract(z, "model.weights.h5", tmp);
+                h = new HdfFile(tmp);
+                H5.checkComplete(h, Files.size(tmp), "model.weights.h5");
+                String major = version != null && version.startsWith("2.") ? "2" : "3";
+                return new KerasFile(file, "Keras " + major + " .keras", version,
+                        config, config.get("compile_config"), classNames, new SavingLibStore(h, Files.size(tmp)), h, tmp);
+            } catch (RuntimeException | IOException e) {
+                if (h != null) {
+                    h.close();
+                }
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+        }
+    }
+
+    private static ZipEntry entry(ZipFile z, String name, long limit) {
+        ZipEntry e = z.getEntry(name);
+        if (e == null) {
+            throw new IllegalArgumentException("the archive has no " + name);
+        }
+        long size = e.getSize();
+        long packed = e.getCompressedSize();
+        if (size < 0 || size > limit
+                || (e.getMethod() != ZipEntry.STORED && size > 1 << 20 && size > MAX_ZIP_EXPANSION * packed)) {
+            throw new IllegalArgumentException(name + " declares " + size + " bytes from " + packed
+                    + " stored bytes (limit " + limit + "): not a Keras archive member");
+        }
+        return e;
+    }
+
+    private static byte[] read(ZipFile z, String name, long limit) throws IOException {
+        ZipEntry e = entry(z, name, limit);
+        try (InputStream in = z.getInputStream(e)) {
+            byte[] b = in.readNBytes((int) e.getSize());
+            if (b.length != e.getSize() || in.read() != -1) {
+                throw new IllegalArgumentException(name + " does not hold the " + e.getSize() + " bytes it declares");
+            }
+            return b;
+        }
+    }
+
+    private static void extract(ZipFile z, String name, Path to) throws IOException {
+        ZipEntry e = entry(z, name, Long.MAX_VALUE);
+        long want = e.getSize();
+        try (InputStream in = z.getInputStream(e); OutputStream out = Files.newOutputStream(to)) {
+            byte[] buf = new byte[1 << 16];
+            long got = 0;
+            int r;
+            while ((r = in.read(buf)) > 0) {
+                got += r;
+                if (got > want) {
+                    throw new IllegalArgumentException(name + " holds more than the " + want + " bytes it declares");
+                }
+                out.write(buf, 0, r);
+            }
+            if (got != want) {
+                throw new IllegalArgumentException(name + " holds " + got + " of the " + want + " bytes it declares "
+                        + "(truncated)");
+            }
+        } catch (java.util.zip.ZipException | java.io.EOFException ex) {
+            throw new IllegalArgumentException(name + " cannot be read from the archive: " + ex.getMessage());
+        }
+    }
+
+    private static JsonNode json(String text, String what) {
+        if (text.length() > MAX_CONFIG_BYTES) {
+            throw new IllegalArgumentException(what + " is " + text.length() + " characters long");
+        }
+        try {
+            return JSON.readTree(text);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(what + " is not valid JSON: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        hdf.close();
+        if (tempFile != null) {
+            Files.deleteIfExists(tempFile);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ weights
+
+    /** A layer as the weight stores see it: its position among the model's layers, name and class. */
+    record LayerRef(int index, String name, String className, boolean hasWeights) {
+        String describe() {
+            return "layer '" + name + "' (" + className + ")";
+        }
+    }
+
+    /** The saved variables of each layer. */
+    interface WeightStore {
+        /** Binds the model's layers (in the model's order, InputLayer excluded) to their saved variables. */
+        Map<LayerRef, List<Dataset>> bind(List<LayerRef> layers);
+
+        /** Bytes of the HDF5 file, the ceiling for what any dataset may claim. */
+        long fileBytes();
+
+        /** Where the variables of a layer are expected, for messages. */
+        String where(LayerRef layer);
+    }
+
+    /**
+     * hdf5_format.py / legacy_h5_format.py: {@code model_weights.attrs["layer_names"]} lists the layers; those whose
+     * {@code weight_names} is not empty are matched IN ORDER to the model's layers that have weights (as Keras's
+     * load_weights_from_hdf5_group does), and each weight name is a path under the layer's group
+     * ({@code dense/kernel:0} in Keras 2, {@code dense/kernel} or {@code sequential/dense/kernel} in Keras 3).
+     */
+    static final class LegacyH5Store implements WeightStore {
+        private final Group root;
+        private final long bytes;
+        private final Map<LayerRef, String> groupOf = new HashMap<>();
+
+        LegacyH5Store(Group modelWeights, long bytes) {
+            this.root = modelWeights;
+            this.bytes = bytes;
+        }
+
+        @Override
+        public Map<LayerRef, List<Dataset>> bind(List<LayerRef> layers) {
+            List<String> saved = new ArrayList<>();
+            Map<String, List<String>> names = new HashMap<>();
+            for (String layer : H5.strings(root, "layer_names")) {
+                Group g = H5.group(root, layer);
+                if (g == null) {
+                    throw new IllegalArgumentException("model_weights lists layer '" + layer + "' but has no group for it");
+                }
+                List<String> w = H5.strings(g, "weight_names");
+                if (!w.isEmpty()) {
+                    saved.add(layer);
+                    names.put(layer, w);
+                }
+            }
+            List<LayerRef> weighted = layers.stream().filter(LayerRef::hasWeights).toList();
+            if (saved.size() != weighted.size()) {
+                throw new IllegalArgumentException("the model has " + weighted.size() + " layers with weights "
+                        + weighted.stream().map(LayerRef::name).toList() + " but model_weights holds weights for "
+                        + saved.size() + " " + saved + " (missing weights?)");
+            }
+            Map<LayerRef, List<Dataset>> out = new HashMap<>();
+            for (int i = 0; i < weighted.size(); i++) {
+                String layer = saved.get(i);
+                Group g = H5.group(root, layer);
+                List<Dataset> ds = new ArrayList<>();
+                for (String w : names.get(layer)) {
+                    Dataset d = H5.dataset(g, w);
+                    if (d == null) {
+                        throw new IllegalArgumentException(weighted.get(i).describe() + ": weight '" + w + "' listed in "
+                                + "model_weights/" + layer + " is missing");
+                    }
+                    ds.add(d);
+                }
+                out.put(weighted.get(i), ds);
+                groupOf.put(weighted.get(i), "model_weights/" + layer + " " + names.get(layer));
+            }
+            return out;
+        }
+
+        @Override
+        public long fileBytes() {
+            return bytes;
+        }
+
+        @Override
+        public String where(LayerRef layer) {
+            return groupOf.getOrDefault(layer, "model_weights");
+        }
+    }
+
+    /**
+     * saving_lib.py: each layer's variables are datasets {@code 0, 1, ...} of {@code layers/<name>/vars}, where the name
+     * is the snake_case class name made unique with {@code _1, _2, ...} in the order of {@code model.layers}; the config's
+     * layer names do not appear. tf.keras 2.13 wrote {@code _layer_checkpoint_dependencies} instead of {@code layers}.
+     */
+    static final class SavingLibStore implements WeightStore {
+        private final Group root;
+        private final long bytes;
+        private final Map<LayerRef, String> pathOf = new HashMap<>();
+
+        SavingLibStore(Group root, long bytes) {
+            this.root = root;
+            this.bytes = bytes;
+        }
+
+        @Override
+        public Map<LayerRef, List<Dataset>> bind(List<LayerRef> layers) {
+            Map<String, Integer> used = new HashMap<>();
+            Map<LayerRef, List<Dataset>> out = new HashMap<>();
+            for (LayerRef l : layers) {
+                String base = KerasNames.snake(l.className());
+                Integer n = used.get(base);
+                String name = n == null ? base : base + "_" + (n + 1);
+                used.put(base, n == null ? 0 : n + 1);
+                String path = "layers/" + name + "/vars";
+                Group vars = H5.group(root, path);
+                if (vars == null && H5.group(root, "_layer_checkpoint_dependencies/" + name + "/vars") != null) {
+                    path = "_layer_checkpoint_dependencies/" + name + "/vars";
+                    vars = H5.group(root, path);
+                }
+                pathOf.put(l, path);
+                if (!l.hasWeights()) {
+                    continue;
+                }
+                if (vars == null) {
+                    throw new IllegalArgumentException("the weights of " + l.describe() + " are missing: model.weights.h5 "
+                            + "has no group " + path);
+                }
+                List<Dataset> ds = new ArrayList<>();
+                for (int i = 0; ; i++) {
+                    Node v = vars.getChildren().get(Integer.toString(i));
+                    if (v == null) {
+                        break;
+                    }
+                    if (!(v instanceof Dataset d)) {
+                        throw new IllegalArgumentException(path + "/" + i + " is not a dataset");
+                    }
+                    ds.add(d);
+                }
+                if (ds.size() != vars.getChildren().size()) {
+                    throw new IllegalArgumentException(path + " holds " + vars.getChildren().keySet()
+                            + ", expected datasets named 0, 1, ...");
+                }
+                out.put(l, ds);
+            }
+            return out;
+        }
+
+        @Override
+        public long fileBytes() {
+            return bytes;
+        }
+
+        @Override
+        public String where(LayerRef layer) {
+            return "model.weights.h5 " + pathOf.getOrDefault(layer, "layers/...");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package io.dense4j.interop.keras;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.interop.NetworkSpec.Affine;
+import io.dense4j.interop.NetworkSpec.Preprocessing;
+import io.dense4j.interop.NetworkSpec.Scale;
+import io.dense4j.interop.keras.KerasTopology.KLayer;
+import io.jhdf.api.Dataset;
+import java.util.List;
+
+/** Keras's Rescaling and Normalization layers as Dense4J preprocessing (a scale normalizer, (x - mean) / std). */
+final class KerasPreprocessing {
+    /** Keras's backend.epsilon(), the floor Normalization puts under sqrt(variance). */
+    static final float EPSILON = 1e-7f;
+
+    private KerasPreprocessing() {}
+
+    /** Rescaling(scale, offset=0): x * scale, in float32 as Keras computes it. */
+    static Preprocessing rescaling(KLayer l) {
+        JsonNode c = l.config();
+        JsonNode scale = c.get("scale");
+        JsonNode offset = c.get("offset");
+        if (scale == null || !scale.isNumber()) {
+            throw new IllegalArgumentException(l.describe() + " has scale " + scale + ": Dense4J supports one number");
+        }
+        if (offset != null && !offset.isNull() && !(offset.isNumber() && offset.asDouble() == 0)) {
+            throw new IllegalArgumentException(l.describe() + " has offset " + offset + ": Dense4J's scale "
+                    + "preprocessing has no offset");
+        }
+        return new Scale((float) scale.asDouble());
+    }
+
+    /**
+     * Normalization(axis=-1): (x - mean) / max(sqrt(variance), epsilon), with mean and variance from its config or,
+     * when adapted, from its saved variables (mean, variance, count).
+     */
+    static Preprocessing normalization(KLayer l, List<Dataset> saved, long[] shape, long fileBytes) {
+        JsonNode c = l.config();
+        if (c.path("invert").asBoolean(false)) {
+            throw new IllegalArgumentException(l.describe() + " inverts the normalization; Dense4J does not");
+        }
+        JsonNode axis = c.get("axis");
+        boolean lastAxis = axis == null || axis.isNull() ? false
+                : axis.isArray() ? axis.size() == 1 && axis.get(0).asInt() == -1 : axis.asInt(0) == -1;
+        if (!lastAxis) {
+            throw new IllegalArgumentException(l.describe() + " normalizes over axis " + axis + "; Dense4J normalizes "
+                    + "each feature (axis -1)");
+        }
+        if (shape == null || shape.length != 1) {
+            throw new IllegalArgumentException(l.describe() + " needs a flat input of known width, it gets "
+                    + (shape == null ? "an undeclared shape" : java.util.Arrays.toString(shape)));
+        }
+        int d = (int) shape[0];
+        float[] mean;
+        float[] variance;
+        if (c.hasNonNull("mean")) {
+            mean = values(c.get("mean"), d, l, "mean");
+            variance = values(c.get("variance"), d, l, "variance");
+        } else {
+            if (saved == null || saved.size() < 2) {
+                throw new IllegalArgumentException(l.describe() + " has neither mean/variance in its config nor saved "
+                        + "statistics");
+            }
+            mean = H5.floats(saved.get(0), new long[] {d}, "the mean of " + l.describe(), fileBytes);
+            variance = H5.floats(saved.get(1), new long[] {d}, "the variance of " + l.describe(), fileBytes);
+        }
+        float[] std = new float[d];
+        for (int j = 0; j < d; j++) {
+            if (!(variance[j] >= 0)) {
+                throw new IllegalArgumentException(l.describe() + " has variance " + variance[j] + " for feature " + j);
+            }
+            std[j] = Math.max((float) Math.sqrt(variance[j]), EPSILON);
+        }
+        return new Affine(mean, std);
+    }
+
+    private static float[] values(JsonNode v, int d, KLayer l, String what) {
+        float[] out = new float[d];
+        if (v != null && v.isNumber()) {
+            java.util.Arrays.fill(out, (float) v.asDouble());
+            return out;
+        }
+        if (v == null || !v.isArray() || v.size() != d) {
+            throw new IllegalArgumentException(l.describe() + " has " + what + " " + v + ", expected " + d + " numbers");
+        }
+        for (int j = 0; j < d; j++) {
+            if (!v.get(j).isNumber()) {
+                throw new IllegalArgumentException(l.describe() + " has a non-number in its " + what);
+            }
+            out[j] = (float) v.get(j).asDouble();
+        }
+        return out;
+    }
+}

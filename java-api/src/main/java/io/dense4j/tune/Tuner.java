@@ -1,0 +1,576 @@
+package io.dense4j.tune;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.Sequential;
+import io.dense4j.data.Dataset;
+import io.dense4j.tensor.Device;
+import io.dense4j.train.Callback;
+import io.dense4j.train.CrossValidation;
+import io.dense4j.train.EpochLog;
+import io.dense4j.train.Evaluation;
+import io.dense4j.train.History;
+import io.dense4j.train.Loss;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Hyperparameter search over a model + training config (JSON), usable from the Java API without a server:
+ *
+ * <pre>{@code
+ * TuneSpec spec = TuneSpec.parse(Json.parse(specJson), ConfigAdapter.parse(config));
+ * TuneResult r = new Tuner(spec, config).search(trainRows);
+ * try (Sequential best = new Tuner(spec, config).retrain(r.best().orElseThrow(), trainRows)) { best.save(...); }
+ * }</pre>
+ *
+ * <p>Trials run on {@code max_parallel_trials} worker threads. Each worker holds its own copy of the objective's
+ * data (a native data set is not safe to read from two threads at once) and, with {@link Options#devices}, its
+ * own device (worker i uses device i mod n). A trial's k folds train {@code threads_per_trial} at a time; the
+ * kernels themselves stay single-threaded (the process-wide BLAS setting is left alone). So a search uses at most
+ * {@code max_parallel_trials * threads_per_trial} threads.
+ *
+ * <p>The objective is the validation metric of a holdout split of the rows, or the mean over k folds cut
+ * exactly as {@link CrossValidation#kFold} cuts them (the same folds, models, seeds and results for a trial
+ * trained in one go). With successive halving a promoted trial continues from where it stopped: its models
+ * (weights, optimizer state and step) are kept in memory between rungs and trained for the further epochs only.
+ * A continued fit draws its shuffles from a seed derived from the epochs done, and per-epoch step decay is run
+ * as the equivalent per-step staircase, so the continuation matches a single fit in schedule (not bit for bit
+ * in shuffling order).
+ */
+public final class Tuner {
+    /** Where trials run, who hears about them, and when to stop. */
+    public record Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled) {
+        public Options {
+            devices = devices == null || devices.isEmpty() ? List.of(Device.cpu()) : List.copyOf(devices);
+            listener = listener == null ? TuneListener.NONE : listener;
+            cancelled = cancelled == null ? () -> false : cancelled;
+        }
+
+        public static Options defaults() {
+            return new Options(null, null, null);
+        }
+
+        public Options withListener(TuneListener l) {
+            return new Options(devices, l, cancelled);
+        }
+
+        public Options withCancellation(BooleanSupplier c) {
+            return new Options(devices, listener, c);
+        }
+
+        public Options withDevices(List<Device> d) {
+            return new Options(d, listener, cancelled);
+        }
+    }
+
+    private final TuneSpec spec;
+    private final JsonNode baseConfig;
+    private final ConfigAdapter base;
+    private final Options options;
+
+    public Tuner(TuneSpec spec, JsonNode baseConfig) {
+        this(spec, baseConfig, Options.defaults());
+    }
+
+    public Tuner(TuneSpec spec, JsonNode baseConfig, Options options) {
+        this.spec = spec;
+        this.baseConfig = baseConfig.deepCopy();
+        this.base = ConfigAdapter.parse(baseConfig);
+        this.options = options;
+        validate();
+    }
+
+    /**
+     * Checks what can be checked before any training: the metric suits the loss, and the first trials' configs
+     * (every pointer resolves, every value is accepted) parse, so a wrong path fails at submission, not 16 times.
+     */
+    private void validate() {
+        if (spec.metric().equals("accuracy") && base.loss() == Loss.MEAN_SQUARED_ERROR
+                && spec.space().parameters().stream().noneMatch(p -> p.path().equals("/loss"))) {
+            throw new ConfigException("/metric", "accuracy is not defined for mean_squared_error; use loss");
+        }
+        Sampler sampler = spec.sampler();
+        long probe = Math.min(sampler.size(), 4);
+        ConfigException last = null;
+        int ok = 0;
+        for (long i = 0; i < probe; i++) {
+            try {
+                ConfigAdapter.parse(spec.space().assignValues(baseConfig, sampler.values(i)).config());
+                ok++;
+            } catch (ConfigException e) {
+                last = e;
+            }
+        }
+        if (ok == 0 && last != null) {
+            throw new ConfigException("/search_space", "the first trials' configs are invalid: " + last.getMessage());
+        }
+    }
+
+    public TuneSpec spec() {
+        return spec;
+    }
+
+    // ------------------------------------------------------------------------------------------ search
+
+    /**
+     * Runs the search on {@code data} (the caller keeps ownership). Failed trials are recorded with their error;
+     * the search itself fails only when cancelled ({@link CancellationException}) or on a bad data set.
+     */
+    public TuneResult search(Dataset data) {
+        base.checkData(data);
+        long t0 = System.nanoTime();
+        TuneSpec.Halving h = spec.halving();
+        SuccessiveHalving sh = h == null ? SuccessiveHalving.none(base.epochs(), spec.maxTrials(), spec.maximize())
+                : new SuccessiveHalving(h.rungs(), h.reductionFactor(), h.asynchronous(), spec.maxTrials(), spec.maximize());
+        int workers = (int) Math.min(spec.maxParallelTrials(), Math.min(spec.maxTrials(), spec.sampler().size()));
+        Sampler sampler = spec.sampler();
+        Map<Integer, Trial> trials = new LinkedHashMap<>();
+        List<WorkerData> data_ = new ArrayList<>();
+        List<ExecutorService> pools = new ArrayList<>();
+        BlockingQueue<Trial> finished = new LinkedBlockingQueue<>();
+        Deque<Integer> free = new ArrayDeque<>();
+        SamplerCursor cursor = new SamplerCursor(sampler);
+        boolean cancelled = false;
+        try {
+            for (int w = 0; w < workers; w++) {
+                data_.add(WorkerData.of(data, spec.objective()));
+                int id = w;
+                pools.add(Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "tune-worker-" + id);
+                    t.setDaemon(true);
+                    return t;
+                }));
+                free.add(w);
+            }
+            int inFlight = 0;
+            while (true) {
+                if (!cancelled && options.cancelled().getAsBoolean()) {
+                    cancelled = true;
+                    sh.stopStarting();
+                }
+                if (!cancelled && !cursor.hasNext()) {
+                    sh.noMoreTrials();
+                }
+                SuccessiveHalving.Decision d = free.isEmpty() ? new SuccessiveHalving.Wait() : sh.next();
+                if (cancelled && d instanceof SuccessiveHalving.Promote p) {
+                    // a cancelled search promotes nothing: the promotion is recorded as failed at once
+                    sh.fail(p.trial());
+                    continue;
+                }
+                if (d instanceof SuccessiveHalving.Start s) {
+                    Object next = cursor.next();
+                    SearchSpace.Assignment a = next instanceof SearchSpace.Assignment x ? x
+                            : (SearchSpace.Assignment) ((Object[]) next)[0];
+                    Trial trial = new Trial(s.trial(), a);
+                    trials.put(trial.id, trial);
+                    try {
+                        if (next instanceof Object[] bad) {
+                            throw (ConfigException) bad[1];
+                        }
+                        trial.adapter = ConfigAdapter.parse(a.config());
+                        trial.adapter.checkData(data);
+                    } catch (ConfigException e) {
+                        trial.fail("invalid config: " + e.getMessage());
+                        sh.fail(trial.id);
+                        options.listener().onTrialResult(trial.snapshot());
+                        continue;
+                    }
+                    dispatch(trial, s.epochs(), free.poll(), pools, data_, finished);
+                    inFlight++;
+                } else if (d instanceof SuccessiveHalving.Promote p) {
+                    dispatch(trials.get(p.trial()), p.epochs(), free.poll(), pools, data_, finished);
+                    inFlight++;
+                } else if (d instanceof SuccessiveHalving.Wait) {
+                    if (inFlight == 0) {
+                        throw new IllegalStateException("the search waits with nothing running");
+                    }
+                    Trial t = finished.poll(200, TimeUnit.MILLISECONDS);
+                    if (t == null) {
+                        continue; // re-check cancellation
+                    }
+                    inFlight--;
+                    free.add(t.worker);
+                    settle(t, sh, trials);
+                } else {
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            cancelled = true;
+            throw new CancellationException("the search was interrupted");
+        } finally {
+            for (ExecutorService p : pools) {
+                p.shutdownNow();
+            }
+            for (ExecutorService p : pools) {
+                try {
+                    p.awaitTermination(1, TimeUnit.HOURS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            for (Trial t : trials.values()) {
+                if (t.state == TrialRecord.State.PAUSED) {
+                    t.state = TrialRecord.State.STOPPED;
+                    options.listener().onTrialResult(t.snapshot());
+                }
+                t.closeModels();
+            }
+            data_.forEach(WorkerData::close);
+        }
+        List<TrialRecord> records = new ArrayList<>();
+        trials.values().forEach(t -> records.add(t.snapshot()));
+        int best = sh.best();
+        TuneResult result = new TuneResult(records, best < 0 ? Optional.empty() : Optional.of(trials.get(best).snapshot()),
+                spec.metric(), spec.maximize(), sampler.description(), spec.objective().describe(), sh.rungs(),
+                (System.nanoTime() - t0) / 1e9);
+        if (cancelled) {
+            throw new TuneCancelledException(result);
+        }
+        options.listener().onSearchEnd(result);
+        return result;
+    }
+
+    /** A cancelled search, with what it had found so far. */
+    public static final class TuneCancelledException extends CancellationException {
+        private final transient TuneResult partial;
+
+        TuneCancelledException(TuneResult partial) {
+            super("the search was cancelled after " + partial.trials().size() + " trials");
+            this.partial = partial;
+        }
+
+        public TuneResult partial() {
+            return partial;
+        }
+    }
+
+    /** Records a trial's rung result with the halving state and closes models that can no longer be promoted. */
+    private void settle(Trial t, SuccessiveHalving sh, Map<Integer, Trial> trials) {
+        if (t.state == TrialRecord.State.FAILED || t.state == TrialRecord.State.CANCELLED) {
+            sh.fail(t.id);
+            t.closeModels();
+        } else {
+            sh.report(t.id, t.score);
+            t.state = sh.lastRung(t.id) == sh.rungs().length - 1 ? TrialRecord.State.COMPLETED
+                    : TrialRecord.State.PAUSED;
+        }
+        for (Trial o : trials.values()) {
+            if (o.state == TrialRecord.State.PAUSED && !sh.mayBePromoted(o.id) && !sh.isRunning(o.id)) {
+                o.state = TrialRecord.State.STOPPED;
+                o.closeModels();
+                if (o != t) {
+                    options.listener().onTrialResult(o.snapshot());
+                }
+            } else if (o.state == TrialRecord.State.COMPLETED) {
+                o.closeModels();
+            }
+        }
+        options.listener().onTrialResult(t.snapshot());
+    }
+
+    private void dispatch(Trial trial, int targetEpochs, int worker, List<ExecutorService> pools,
+                          List<WorkerData> data, BlockingQueue<Trial> finished) {
+        trial.worker = worker;
+        trial.state = TrialRecord.State.RUNNING;
+        options.listener().onTrialStart(trial.snapshot(), targetEpochs);
+        pools.get(worker).execute(() -> {
+            try {
+                advance(trial, targetEpochs, data.get(worker), options.devices().get(worker % options.devices().size()));
+            } catch (CancellationException e) {
+                trial.state = TrialRecord.State.CANCELLED;
+                trial.error = "cancelled";
+            } catch (RuntimeException | Error e) {
+                trial.fail(e.getClass().getSimpleName() + ": " + e.getMessage());
+            } finally {
+                finished.add(trial);
+            }
+        });
+    }
+
+    /** Trains every fold model of the trial to {@code targetEpochs} and scores it (runs on the worker thread). */
+    private void advance(Trial trial, int targetEpochs, WorkerData data, Device device) {
+        long t0 = System.nanoTime();
+        ConfigAdapter cfg = trial.adapter;
+        int from = trial.epochs;
+        int folds = data.folds.size();
+        if (trial.models == null) {
+            trial.models = new Sequential[folds];
+        }
+        long fitSeed = from == 0 ? cfg.seed() : cfg.seed() ^ (0xD1B54A32D192ED03L * from);
+        FoldOutcome[] out = new FoldOutcome[folds];
+        int threads = Math.min(spec.threadsPerTrial(), folds);
+        List<Thread> helpers = new ArrayList<>();
+        RuntimeException[] failure = new RuntimeException[1];
+        for (int g = 1; g < threads; g++) {
+            int group = g;
+            Thread th = new Thread(() -> {
+                try {
+                    for (int f = group; f < folds; f += threads) {
+                        out[f] = trainFold(trial, f, from, targetEpochs, fitSeed, data, device);
+                    }
+                } catch (RuntimeException e) {
+                    synchronized (failure) {
+                        failure[0] = failure[0] == null ? e : failure[0];
+                    }
+                }
+            }, Thread.currentThread().getName() + "-fold-" + g);
+            th.setDaemon(true);
+            th.start();
+            helpers.add(th);
+        }
+        RuntimeException mine = null;
+        try {
+            for (int f = 0; f < folds; f += threads) {
+                out[f] = trainFold(trial, f, from, targetEpochs, fitSeed, data, device);
+            }
+        } catch (RuntimeException e) {
+            mine = e;
+        }
+        for (Thread th : helpers) {
+            try {
+                th.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("interrupted");
+            }
+        }
+        RuntimeException err = mine != null ? mine : failure[0];
+        if (err != null) {
+            throw err;
+        }
+        List<CrossValidation.FoldResult> results = new ArrayList<>();
+        List<Map<String, List<Double>>> histories = new ArrayList<>();
+        for (int f = 0; f < folds; f++) {
+            results.add(out[f].result);
+            histories.add(out[f].result.history().asMap());
+        }
+        CrossValidation.Report report = new CrossValidation.Report(results);
+        double score = spec.metric().equals("accuracy") ? report.meanAccuracy() : report.meanLoss();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        trial.epochs = targetEpochs;
+        trial.score = score;
+        trial.seconds += seconds;
+        trial.rungs.add(new TrialRecord.RungResult(trial.rungs.size(), targetEpochs, report.meanLoss(), report.stdLoss(),
+                report.meanAccuracy(), report.stdAccuracy(), score, histories, seconds));
+        trial.lastReport = report;
+    }
+
+    private record FoldOutcome(CrossValidation.FoldResult result) {}
+
+    private FoldOutcome trainFold(Trial trial, int fold, int from, int target, long seed, WorkerData data, Device device) {
+        ConfigAdapter cfg = trial.adapter;
+        Dataset train = data.folds.get(fold).train();
+        Dataset test = data.folds.get(fold).test();
+        Sequential m = trial.models[fold];
+        if (m == null) {
+            if (from > 0) {
+                throw new IllegalStateException("trial " + trial.id + " lost its models after " + from + " epochs");
+            }
+            m = cfg.newResumableModel(train.numFeatures(), train.classNames(), train.size());
+            trial.models[fold] = m;
+        }
+        if (!device.equals(m.device())) {
+            m.to(device);
+        }
+        Callback watch = new Callback() {
+            @Override
+            public void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {
+                if (options.cancelled().getAsBoolean()) {
+                    throw new CancellationException("cancelled");
+                }
+            }
+
+            @Override
+            public boolean onEpochEnd(Sequential model, EpochLog log) {
+                options.listener().onTrialEpoch(trial.id, fold, from + log.epoch() + 1, log);
+                return false;
+            }
+        };
+        Dataset preparedTrain = cfg.prepare(train);
+        Dataset preparedTest = cfg.prepare(test);
+        try {
+            History h = m.fit(preparedTrain, cfg.fit(target - from, seed, watch));
+            Evaluation e = m.evaluate(preparedTest);
+            return new FoldOutcome(new CrossValidation.FoldResult(fold, train.size(), test.size(), e.loss(),
+                    e.accuracy(), h));
+        } finally {
+            if (preparedTrain != train) {
+                preparedTrain.close();
+            }
+            if (preparedTest != test) {
+                preparedTest.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ retrain
+
+    /**
+     * Trains the trial's config on all of {@code data} (the search's holdout or folds included) for the epochs the
+     * trial was scored at, from scratch with the config's seed. The caller owns (and closes) the model.
+     */
+    public Sequential retrain(TrialRecord trial, Dataset data, Callback... callbacks) {
+        ConfigAdapter cfg = ConfigAdapter.parse(trial.config());
+        cfg.checkData(data);
+        int epochs = spec.halving() == null ? cfg.epochs() : trial.epochs();
+        Sequential m = cfg.newModel(data.numFeatures(), data.classNames());
+        Dataset prepared = cfg.prepare(data);
+        try {
+            Device d = options.devices().get(0);
+            if (!d.isCpu()) {
+                m.to(d);
+            }
+            m.fit(prepared, cfg.fit(epochs, cfg.seed(), callbacks));
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        } finally {
+            if (prepared != data) {
+                prepared.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ internals
+
+    /** One trial's mutable state; touched by one thread at a time (the worker while running, else the tuner). */
+    private final class Trial {
+        final int id;
+        final SearchSpace.Assignment assignment;
+        ConfigAdapter adapter;
+        Sequential[] models;
+        int epochs;
+        double score = Double.NaN;
+        final List<TrialRecord.RungResult> rungs = new ArrayList<>();
+        TrialRecord.State state = TrialRecord.State.RUNNING;
+        String error;
+        double seconds;
+        int worker;
+        CrossValidation.Report lastReport;
+
+        Trial(int id, SearchSpace.Assignment assignment) {
+            this.id = id;
+            this.assignment = assignment;
+        }
+
+        void fail(String message) {
+            state = TrialRecord.State.FAILED;
+            error = message;
+        }
+
+        void closeModels() {
+            if (models != null) {
+                for (Sequential m : models) {
+                    if (m != null) {
+                        m.close();
+                    }
+                }
+                models = null;
+            }
+        }
+
+        TrialRecord snapshot() {
+            return new TrialRecord(id, assignment.values(), assignment.config(), state, epochs, score,
+                    new ArrayList<>(rungs), error, seconds);
+        }
+    }
+
+    /** A worker's own copy of the objective's data: one (train, validation) pair per fold, or one for a holdout. */
+    private record WorkerData(List<Dataset.Fold> folds) implements AutoCloseable {
+        static WorkerData of(Dataset data, TuneSpec.Objective o) {
+            List<Dataset.Fold> folds = new ArrayList<>();
+            try {
+                if (o.isKFold()) {
+                    for (CrossValidation.FoldRows f : CrossValidation.folds(data.size(), o.k(), o.seed())) {
+                        Dataset train = data.subset(f.train());
+                        try {
+                            folds.add(new Dataset.Fold(train, data.subset(f.test())));
+                        } catch (RuntimeException e) {
+                            train.close();
+                            throw e;
+                        }
+                    }
+                } else {
+                    Dataset.Split s = data.split(1 - o.fraction(), o.seed());
+                    if (s.first().size() == 0 || s.second().size() == 0) {
+                        s.close();
+                        throw new ConfigException("/objective/fraction", "a holdout of " + o.fraction() + " of "
+                                + data.size() + " rows leaves an empty part");
+                    }
+                    folds.add(new Dataset.Fold(s.first(), s.second()));
+                }
+            } catch (RuntimeException e) {
+                folds.forEach(Dataset.Fold::close);
+                throw e;
+            }
+            return new WorkerData(List.copyOf(folds));
+        }
+
+        @Override
+        public void close() {
+            folds.forEach(Dataset.Fold::close);
+        }
+    }
+
+    /**
+     * The sampler's assignments in order. For a finite (grid) sampler, assignments equal to an earlier one are skipped:
+     * a conditional parameter that does not apply would otherwise repeat the same trial.
+     */
+    private final class SamplerCursor {
+        private final Sampler sampler;
+        private final boolean dedupe;
+        private final Set<Map<String, JsonNode>> seen = new HashSet<>();
+        private long index;
+        private Object peeked; // an Assignment, or the ConfigException its values gave
+
+        SamplerCursor(Sampler sampler) {
+            this.sampler = sampler;
+            this.dedupe = sampler.size() != Long.MAX_VALUE;
+        }
+
+        boolean hasNext() {
+            while (peeked == null && index < sampler.size()) {
+                List<JsonNode> values = sampler.values(index++);
+                try {
+                    SearchSpace.Assignment a = spec.space().assignValues(baseConfig, values);
+                    if (!dedupe || seen.add(a.values())) {
+                        peeked = a;
+                    }
+                } catch (ConfigException e) {
+                    Map<String, JsonNode> raw = new LinkedHashMap<>();
+                    for (int i = 0; i < values.size(); i++) {
+                        raw.put(spec.space().parameters().get(i).path(), values.get(i));
+                    }
+                    peeked = new Object[] {new SearchSpace.Assignment(raw, base.json()), e};
+                }
+            }
+            return peeked != null;
+        }
+
+        /** The next assignment; a ConfigException's trial comes back as {assignment, exception}. */
+        Object next() {
+            if (!hasNext()) {
+                throw new IllegalStateException("the sampler is exhausted");
+            }
+            Object a = peeked;
+            peeked = null;
+            return a;
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package io.dense4j.tune;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.Sequential;
+import io.dense4j.data.Dataset;
+import io.dense4j.train.CrossValidation;
+import io.dense4j.train.EpochLog;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class TunerTest {
+    static Dataset data;
+    static final JsonNode CONFIG = Json.parse(SearchSpaceTest.CONFIG);
+
+    @BeforeAll
+    static void load() {
+        data = Blobs.of(600, 8, 3, 1.2, 7);
+    }
+
+    @AfterAll
+    static void close() {
+        data.close();
+    }
+
+    static TuneSpec spec(String json) {
+        return TuneSpec.parse(Json.parse(json), ConfigAdapter.parse(CONFIG));
+    }
+
+    @Test
+    void aKFoldTrialIsExactlyCrossValidationKFold() {
+        TuneSpec s = spec("""
+                {"search_space": {"/optimizer/learning_rate": {"type": "choice", "values": [0.02]}},
+                 "objective": {"type": "kfold", "k": 3, "seed": 5}, "max_trials": 1, "threads_per_trial": 2}""");
+        TuneResult r = new Tuner(s, CONFIG).search(data);
+        TrialRecord t = r.trials().get(0);
+        JsonNode cfg = t.config();
+        ConfigAdapter c = ConfigAdapter.parse(cfg);
+        CrossValidation.Report cv = CrossValidation.kFold(3, () -> c.newModel(8, data.classNames()), data, c.fit(), 5);
+        assertEquals(cv.meanAccuracy(), t.score(), 0.0);
+        assertEquals(cv.meanLoss(), t.rungs().get(0).loss(), 0.0);
+        assertEquals(cv.stdAccuracy(), t.rungs().get(0).accuracyStd(), 0.0);
+        assertTrue(t.score() > 0.8, "the blobs are learnable: " + t.score());
+    }
+
+    @Test
+    void parallelTrialsGiveTheSameTrialsAsSequentialOnes() {
+        String json = """
+                {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
+                                  "/layers/0/units": {"type": "int", "min": 4, "max": 32, "log": true}},
+                 "sampler": {"type": "sobol", "seed": 2}, "objective": {"type": "holdout", "fraction": 0.25},
+                 "max_trials": 6, "max_parallel_trials": %d,
+                 "early_stopping": {"type": "successive_halving", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}}""";
+        TuneResult one = new Tuner(spec(json.formatted(1)), CONFIG).search(data);
+        TuneResult two = new Tuner(spec(json.formatted(3)), CONFIG).search(data);
+        assertEquals(6, one.trials().size());
+        for (int i = 0; i < 6; i++) {
+            TrialRecord a = one.trials().get(i);
+            TrialRecord b = two.trials().get(i);
+            assertEquals(a.values(), b.values());
+            assertEquals(a.epochs(), b.epochs(), "trial " + i);
+            assertEquals(a.score(), b.score(), 0.0, "trial " + i);
+        }
+        assertEquals(one.best().orElseThrow().id(), two.best().orElseThrow().id());
+        // rungs 1, 2, 4: six trials, three go to 2 epochs, one to 4
+        assertEquals(List.of(1, 2, 4), List.of(one.rungs()[0], one.rungs()[1], one.rungs()[2]));
+        assertEquals(3, one.trials().stream().filter(t -> t.epochs() >= 2).count());
+        assertEquals(1, one.trials().stream().filter(t -> t.epochs() == 4).count());
+        assertEquals(4, one.best().orElseThrow().epochs());
+        assertEquals(TrialRecord.State.COMPLETED, one.best().orElseThrow().state());
+        assertEquals(5, one.trials().stream().filter(t -> t.state() == TrialRecord.State.STOPPED).count());
+    }
+
+    /** A promoted trial continues its models: the epochs go on counting, and the loss starts where it stopped. */
+    @Test
+    void promotedTrialsContinueFromWhereTheyStopped() {
+        Map<Integer, List<EpochLog>> epochs = new ConcurrentHashMap<>();
+        Map<Integer, List<Integer>> epochNumbers = new ConcurrentHashMap<>();
+        TuneListener l = new TuneListener() {
+            @Override
+            public void onTrialEpoch(int trial, int fold, int totalEpoch, EpochLog log) {
+                epochs.computeIfAbsent(trial, k -> Collections.synchronizedList(new ArrayList<>())).add(log);
+                epochNumbers.computeIfAbsent(trial, k -> Collections.synchronizedList(new ArrayList<>())).add(totalEpoch);
+            }
+        };
+        TuneSpec s = spec("""
+                {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 3e-3, "max": 3e-2}},
+                 "sampler": {"type": "random", "seed": 9}, "max_trials": 4, "max_parallel_trials": 2,
+                 "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}}""");
+        TuneResult r = new Tuner(s, CONFIG, Tuner.Options.defaults().withListener(l)).search(data);
+        TrialRecord best = r.best().orElseThrow();
+        assertTrue(best.rungs().size() >= 2, "the best trial was promoted");
+        List<Integer> numbers = epochNumbers.get(best.id());
+        assertEquals(best.epochs(), numbers.size(), "each epoch trained once: no restart from scratch");
+        for (int i = 0; i < numbers.size(); i++) {
+            assertEquals(i + 1, numbers.get(i));
+        }
+        // the first epoch after the promotion starts from trained weights: its loss is far below the first epoch's
+        List<EpochLog> logs = epochs.get(best.id());
+        assertTrue(logs.get(1).loss() < 0.8 * logs.get(0).loss(), logs.toString());
+        assertEquals(best.rungs().get(1).history().get(0).get("loss").size(), best.rungs().get(1).epochs() - best.rungs().get(0).epochs());
+    }
+
+    @Test
+    void optimizerSettingsAndSchedulesAreSearchedLikeAnythingElse() {
+        TuneSpec s = spec("""
+                {"search_space": {
+                   "/optimizer/schedule": {"type": "choice", "values": [
+                       {"type": "constant"}, {"type": "step", "every_epochs": 1, "gamma": 0.5},
+                       {"type": "cosine", "decay_steps": 60}]},
+                   "/optimizer/type": {"type": "choice", "values": ["adam", "rmsprop"]},
+                   "/optimizer/beta2": {"type": "uniform", "min": 0.9, "max": 0.999, "when": {"/optimizer/type": "adam"}},
+                   "/optimizer/centered": {"type": "choice", "values": [true, false], "when": {"/optimizer/type": "rmsprop"}}},
+                 "sampler": {"type": "grid"}, "max_trials": 12}""".replace("\"uniform\", \"min\": 0.9, \"max\": 0.999",
+                "\"uniform\", \"min\": 0.9, \"max\": 0.999, \"grid_points\": 2"));
+        TuneResult r = new Tuner(s, CONFIG).search(data);
+        // 3 schedules x (adam x 2 beta2 + rmsprop x 2 centered) = 12 distinct configs
+        assertEquals(12, r.trials().size());
+        assertTrue(r.trials().stream().allMatch(t -> t.state() == TrialRecord.State.COMPLETED), r.toJson().toString());
+        for (TrialRecord t : r.trials()) {
+            boolean adam = t.config().at("/optimizer/type").asText().equals("adam");
+            assertEquals(adam, t.values().containsKey("/optimizer/beta2"));
+            assertEquals(!adam, t.values().containsKey("/optimizer/centered"));
+        }
+        assertEquals(12, r.trials().stream().map(t -> t.values().toString()).distinct().count());
+    }
+
+    @Test
+    void failedTrialsAreRecordedAndTheSearchGoesOn() {
+        TuneSpec s = spec("""
+                {"search_space": {"/optimizer": {"type": "choice", "values": [
+                      {"type": "sgd", "learning_rate": 0.05, "nesterov": true},
+                      {"type": "adam", "learning_rate": 0.01},
+                      {"type": "sgd", "learning_rate": 1e30}]}},
+                 "sampler": {"type": "grid"}}""");
+        TuneResult r = new Tuner(s, CONFIG).search(data);
+        assertEquals(3, r.trials().size());
+        TrialRecord nesterov = r.trials().get(0);
+        assertEquals(TrialRecord.State.FAILED, nesterov.state());
+        assertTrue(nesterov.error().contains("Nesterov"), nesterov.error());
+        assertEquals(TrialRecord.State.COMPLETED, r.trials().get(1).state());
+        TrialRecord huge = r.trials().get(2);
+        assertEquals(TrialRecord.State.FAILED, huge.state());
+        assertTrue(huge.error().toLowerCase().contains("nan") || huge.error().contains("finite"), huge.error());
+        assertEquals(1, r.best().orElseThrow().id());
+        String json = r.toJson().toString();
+        assertTrue(json.contains("\"best_trial\":1"), json);
+    }
+
+    @Test
+    void cancellationStopsWithinAChunkAndKeepsWhatWasFound() {
+        AtomicBoolean cancel = new AtomicBoolean();
+        TuneListener l = new TuneListener() {
+            @Override
+            public void onTrialResult(TrialRecord trial) {
+                cancel.set(true);
+            }
+        };
+        TuneSpec s = spec("""
+                {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                 "max_trials": 50, "max_parallel_trials": 2}""");
+        Tuner.TuneCancelledException e = assertThrows(Tuner.TuneCancelledException.class,
+                () -> new Tuner(s, CONFIG, Tuner.Options.defaults().withListener(l).withCancellation(cancel::get))
+                        .search(data));
+        assertTrue(e.partial().trials().size() < 10, "stopped early: " + e.partial().trials().size());
+        assertTrue(e.partial().trials().stream().anyMatch(t -> t.state() == TrialRecord.State.COMPLETED));
+        assertFalse(Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().startsWith("tune-worker") && t.isAlive() && !t.getState().equals(Thread.State.TERMINATED)
+                        && waitDead(t)), "worker threads are gone");
+    }
+
+    private static boolean waitDead(Thread t) {
+        try {
+            t.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return t.isAlive();
+    }
+
+    @Test
+    void theBestTrialIsRetrainedOnAllRows() {
+        TuneSpec s = spec("""
+                {"search_space": {"/layers/0/units": {"type": "choice", "values": [4, 16]}},
+                 "sampler": {"type": "grid"}, "objective": {"type": "holdout", "fraction": 0.3, "seed": 1}}""");
+        Tuner tuner = new Tuner(s, CONFIG);
+        TuneResult r = tuner.search(data);
+        TrialRecord best = r.best().orElseThrow();
+        try (Sequential m = tuner.retrain(best, data)) {
+            assertEquals(600, ((Number) m.trainingInfo().get("training_rows")).intValue());
+            assertEquals(best.config().at("/layers/0/units").asInt(), m.architecture().sizes()[1]);
+            assertTrue(m.evaluate(data).accuracy() > 0.8);
+        }
+    }
+
+    @Test
+    void badSpecsAreRefusedBeforeTraining() {
+        assertRefused("{\"search_space\": {\"/layers/7/units\": {\"type\": \"int\", \"min\": 1, \"max\": 4}}}",
+                "outside the config's array");
+        assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"metric\": \"f1\"}",
+                "expected accuracy");
+        assertRefused("{\"search_space\": {\"/training/epochs\": {\"type\": \"choice\", \"values\": [1]}}, "
+                + "\"early_stopping\": {\"type\": \"asha\", \"max_epochs\": 3}}", "cannot be searched");
+        assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"max_trials\": 0}",
+                "/max_trials");
+        assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"threads_per_trial\": 2}",
+                "k-fold");
+        assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"samplr\": {}}",
+                "unknown field [samplr]");
+    }
+
+    private static void assertRefused(String spec, String expected) {
+        ConfigException e = assertThrows(ConfigException.class, () -> new Tuner(spec(spec), CONFIG));
+        assertNotNull(e.getMessage());
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+}
