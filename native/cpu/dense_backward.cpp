@@ -60,7 +60,10 @@ static bool openblas_has_avx512_kernels() {
 }
 
 bool input_grad_uses_openblas(const GemmKernels& k, int n, int out) {
-    return k.isa == ISA_AVX512 && n >= 128 && out >= 128 && openblas_has_avx512_kernels();
+    // only while OpenBLAS is on one thread (d4j_set_num_threads keeps it so): its own pool inside ours would
+    // oversubscribe the cores
+    return k.isa == ISA_AVX512 && n >= 128 && out >= 128 && openblas_has_avx512_kernels() &&
+           openblas_get_num_threads() == 1;
 }
 
 void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,

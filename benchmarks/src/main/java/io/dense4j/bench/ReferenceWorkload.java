@@ -132,7 +132,8 @@ public final class ReferenceWorkload {
         System.out.println("load average at end: " + Suite.loadavg());
     }
 
-    static String isaName(int isa) {
+    /** The kernel variant by name (d4j_get_isa). */
+    public static String isaName(int isa) {
         return switch (isa) {
             case CpuKernels.ISA_AVX512 -> "avx512";
             case CpuKernels.ISA_AVX2 -> "avx2";

@@ -64,12 +64,17 @@ public final class CpuOps implements DeviceOps {
     @Override
     public String description() {
         return "Dense4J native CPU kernels (libdense4j_cpu), " + openblas.OPENBLAS_VERSION.trim()
-                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s)";
+                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s), kernels "
+                + io.dense4j.bench.ReferenceWorkload.isaName(CpuKernels.d4j_get_isa());
     }
 
     @Override
     public void setThreads(int threads) {
+        // Dense4J's pool for its kernels; OpenBLAS's own threads for the vendor-GEMM ceiling this device also
+        // measures (d4j_set_num_threads keeps OpenBLAS on one thread; the kernels then stay off OpenBLAS while
+        // it has more, see input_grad_uses_openblas)
         CpuKernels.d4j_set_num_threads(threads);
+        openblas.openblas_set_num_threads(threads);
     }
 
     @Override
