@@ -8,9 +8,14 @@
 //     % of the sgemm peak at the same thread count, the floor (the epoch's FLOPs at that peak), the share of
 //     each phase of the step (measured inside the real step, d4j_net_phase_seconds) and the pool's counters;
 //  4. inference with the reference network: one row (p50, p99), 32 and 256 rows.
-// Usage: bench_cpu [--threads 1,2] [--epochs N] [--quick] [--only peak|ops|train|infer]
+//  5. no collapse: the reference network at 1, 2 and 4 threads, interleaved, without and with another
+//     process spinning on a core: medians and the ratio to 1 thread (goal: never above 1.2).
+// Usage: bench_cpu [--threads 1,2] [--epochs N] [--quick] [--only peak|ops|train|collapse|infer]
 // The kernel variant is the one d4j chose (or D4J_CPU_ISA); OpenBLAS's is whatever OPENBLAS_CORETYPE says.
 #include <cblas.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -274,6 +279,67 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     d4j_set_num_threads(1);
 }
 
+// ---- 3b. no collapse: thread counts interleaved, with and without another process burning a core ------------
+// Epochs of the reference network (batch 32) at each thread count, taken in rounds (1, 2, 4, 1, 2, 4, ...) so
+// that a drifting machine load hits every count alike; medians and the ratio to 1 thread. With --hog, a forked
+// child process spins on a core for the whole section (another user's busy process).
+static void no_collapse(const Data& d, const std::vector<int>& counts, int rounds, bool hog) {
+    pid_t child = -1;
+    if (hog) {
+        child = fork();
+        if (child == 0) {
+            volatile uint64_t x = 1;
+            for (;;) x = x * 6364136223846793005ull + 1;
+        }
+    }
+    const std::vector<int32_t> sizes = {784, 128, 10}, acts = {D4J_ACT_RELU, D4J_ACT_SOFTMAX};
+    const int64_t np = d4j_param_count(2, sizes.data());
+    std::mt19937 g(5);
+    std::vector<float> p0 = rnd(np, g, -0.05f, 0.05f);
+    const float hp[5] = {0.9f, 0.999f, 1e-7f, 0, 0};
+    std::vector<int32_t> order(d.N);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), g);
+    const int nb = (d.N + 31) / 32;
+    std::vector<float> lrs(nb, 1e-3f);
+    std::vector<std::vector<double>> secs(counts.size());
+    std::vector<int64_t> backoffs(counts.size(), 0);
+    for (int r = 0; r <= rounds; r++)  // round 0 warms up
+        for (size_t c = 0; c < counts.size(); c++) {
+            d4j_set_num_threads(counts[c]);
+            std::vector<float> params = p0, grads(np), state(3 * np, 0.0f);
+            d4j_net* net = d4j_net_create(2, sizes.data(), acts.data(), nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(),
+                                          grads.data(), D4J_OPT_ADAM, hp, state.data(), 0, 0);
+            int64_t step = 0, s0[6], s1[6];
+            d4j_thread_stats(s0);
+            const auto a = Clock::now();
+            for (int b0 = 0; b0 < nb; b0 += 64)
+                d4j_net_train(net, d.x.data(), d.labels.data(), nullptr, order.data(), d.N, (int64_t)b0 * 32, 32,
+                              std::min(64, nb - b0), lrs.data() + b0, &step, 1, nullptr);
+            const double sec = seconds_since(a);
+            d4j_thread_stats(s1);
+            d4j_net_destroy(net);
+            if (r > 0) {
+                secs[c].push_back(sec);
+                backoffs[c] += s1[3] - s0[3];
+            }
+        }
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, nullptr, 0);
+    }
+    const double one = median(secs[0]);
+    for (size_t c = 0; c < counts.size(); c++)
+        std::printf("| %s | %d | %.3f | %.2fx | %s | %lld |\n", hog ? "yes" : "no", counts[c], median(secs[c]),
+                    median(secs[c]) / one, [&] {
+                        std::string all;
+                        for (double v : secs[c]) all += (all.empty() ? "" : " ") + std::to_string(v).substr(0, 5);
+                        return all;
+                    }().c_str(), (long long)backoffs[c]);
+    std::fflush(stdout);
+    d4j_set_num_threads(1);
+}
+
 // ---- 4. inference --------------------------------------------------------------------------------------
 static void infer(const Data& d, int threads) {
     d4j_set_num_threads(threads);
@@ -321,7 +387,7 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::printf("usage: bench_cpu [--threads 1,2] [--epochs N] [--quick] [--only peak|ops|train|infer]\n");
+            std::printf("usage: bench_cpu [--threads 1,2] [--epochs N] [--quick] [--only peak|ops|train|collapse|infer]\n");
             return 2;
         }
     }
@@ -337,7 +403,7 @@ int main(int argc, char** argv) {
     if (only.empty() || only == "peak" || only == "train") peak(threads);
     if (only.empty() || only == "ops")
         for (int t : threads) ops(t);
-    if (only.empty() || only == "train" || only == "infer") {
+    if (only.empty() || only == "train" || only == "infer" || only == "collapse") {
         const Data d;
         if (only.empty() || only == "train") {
             std::printf("\n## Training epochs (60000 rows, Adam; floor = the epoch's GEMM FLOPs at the sgemm peak of the"
@@ -350,6 +416,18 @@ int main(int argc, char** argv) {
                 for (int t : threads) train(d, ref, batch, t, epochs);
             for (int batch : {32, 256})
                 for (int t : threads) train(d, big, batch, t, quick ? 1 : std::max(1, epochs - 1));
+        }
+        if (only.empty() || only == "collapse") {
+            std::printf("\n## No collapse: reference network (784-128-10, batch 32), one epoch per run, thread counts "
+                        "interleaved (%d rounds), without and with another process spinning on a core\n\n"
+                        "| busy process | threads | median s/epoch | vs 1 thread | all runs | pool back-offs |\n"
+                        "|---|---|---|---|---|---|\n", quick ? 2 : 5);
+            std::vector<int> counts = {1};
+            for (int t : threads)
+                if (t != 1) counts.push_back(t);
+            if (std::find(counts.begin(), counts.end(), 4) == counts.end()) counts.push_back(4);
+            no_collapse(d, counts, quick ? 2 : 5, false);
+            no_collapse(d, counts, quick ? 2 : 5, true);
         }
         if (only.empty() || only == "infer") {
             std::printf("\n## Inference, 784-128-10 (d4j_net_forward)\n\n| rows | threads | median us | p99 us | rows/s |\n"
