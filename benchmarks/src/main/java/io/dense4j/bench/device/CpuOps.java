@@ -74,7 +74,7 @@ public final class CpuOps implements DeviceOps {
         // measures (d4j_set_num_threads keeps OpenBLAS on one thread; the kernels then stay off OpenBLAS while
         // it has more, see input_grad_uses_openblas)
         CpuKernels.d4j_set_num_threads(threads);
-        org.bytedeco.openblas.global.openblas_nolapack.openblas_set_num_threads(threads);
+        org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads); // libopenblas.so.0, ours too
     }
 
     @Override
