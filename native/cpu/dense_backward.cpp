@@ -120,8 +120,9 @@ void dense_backward(const float* x, const float* w, const float* dz, float* dw, 
                     input_grad_uses_openblas(k, n, out)};
     job.gx = dx ? input_grad_grid(n, in, out, team) : Grid{};
     const int nw = job.gw.count(), nx = dx ? job.gx.count() : 0;
-    if (nw + nx <= 1 || nw + nx > 256) {  // serial, or too many to weigh on the stack (never with plan())
-        for (int i = 0; i < nw + nx; i++) BackwardJob::run(&job, i);
+    const double work = 2.0 * n * in * out * (dx ? 2 : 1);
+    if (nw + nx > 256) {  // too many to weigh on the stack (never with plan())
+        parallel(Region{BackwardJob::run, &job, nw + nx, nullptr, work});
         return;
     }
     float cost[256];
@@ -133,7 +134,7 @@ void dense_backward(const float* x, const float* w, const float* dz, float* dw, 
         const Block b = job.gx.block(i);
         cost[nw + i] = (float)(b.r1 - b.r0) * (b.c1 - b.c0) * out / n;
     }
-    parallel(Region{BackwardJob::run, &job, nw + nx, cost});
+    parallel(Region{BackwardJob::run, &job, nw + nx, cost, work});
 }
 
 }  // namespace d4j

@@ -221,7 +221,7 @@ static void forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, 
                           int64_t step) {
     ForwardLayer f{&k, &L, a, w, b, z, y, act, layer, dropout, seed, step,
                    d4j::forward_grid(k, rows, L.in, L.out, act, d4j::team_size())};
-    d4j::parallel(d4j::Region{ForwardLayer::run, &f, f.g.count(), nullptr});
+    d4j::parallel(d4j::Region{ForwardLayer::run, &f, f.g.count(), nullptr, 2.0 * rows * L.in * L.out});
 }
 
 // Forward of one batch of rows already in `x`. Training: dropout on, the last layer stops at its
@@ -261,7 +261,9 @@ struct FlushDenormals {
     ~FlushDenormals() { _mm_setcsr(saved); }
 };
 
-// Gathers one step's rows (by shuffled index) into one of the two batch buffers, in row pieces.
+// Gathers one step's rows (by shuffled index) into one of the two batch buffers, in row pieces. A float copied
+// from a random row in memory costs about the time of 50 GEMM FLOPs (the unit chunk costs are weighed in).
+constexpr double GATHER_COST = 50.0;
 struct GatherRows {
     d4j_net* net;
     const float* x;
@@ -422,7 +424,8 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     PhaseClock clock(net->phase_seconds);
     GatherRows gather{net, x, labels, targets, order, n_order, batch, 0, 0};
     gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
-    d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr});
+    d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr,
+                              GATHER_COST * in0 * gather.rows()});
     for (int s = 0; s < n_batches; s++) {
         clock.start();
         const int64_t pos = first + (int64_t)s * batch;
@@ -453,7 +456,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             InputGradLayer j{&kern, &L, &P, net->params + L.off, d4j::Grid{},
                              d4j::input_grad_uses_openblas(kern, rows, L.out)};
             j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, team);
-            d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr});
+            d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr, 2.0 * rows * L.in * L.out});
         }
         clock.lap(PHASE_INPUT_GRAD);
         // then every weight gradient, with the update when it can be done per block
@@ -490,9 +493,11 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
                     net->chunk_cost[net->chunk_first[l] + c] = (float)(per_elem * (b.r1 - b.r0) * (b.c1 - b.c0));
                 }
             }
-            for (int c = 0; c < gather_chunks; c++)  // ~50 flops' time per float copied from memory
-                net->chunk_cost[net->chunk_first[L_count] + c] = 50.0f * (float)in0 * gather.rows_of(c, gather_chunks);
-            d4j::parallel(d4j::Region{WeightGradStep::run, &wg, chunks, net->chunk_cost});
+            for (int c = 0; c < gather_chunks; c++)
+                net->chunk_cost[net->chunk_first[L_count] + c] = (float)(GATHER_COST * in0 * gather.rows_of(c, gather_chunks));
+            double work = 0;
+            for (int c = 0; c < chunks; c++) work += net->chunk_cost[c];
+            d4j::parallel(d4j::Region{WeightGradStep::run, &wg, chunks, net->chunk_cost, work});
         } else {
             for (int c = 0; c < chunks; c++) WeightGradStep::run(&wg, c);
         }
@@ -501,7 +506,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
             UpdateAll u{net, d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), 1};
             if (team > 1 && net->n_params >= 65536) u.chunks = (int)std::min<int64_t>(4 * team, net->n_params / 16384);
-            d4j::parallel(d4j::Region{UpdateAll::run, &u, u.chunks, nullptr});
+            d4j::parallel(d4j::Region{UpdateAll::run, &u, u.chunks, nullptr, 12.0 * (double)net->n_params});
         }
         clock.lap(PHASE_CLIP_UPDATE);
         clock.step_done();

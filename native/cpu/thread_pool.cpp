@@ -8,14 +8,16 @@
 //   per thread, each claimed with a CAS on that thread's own cache line; a thread that runs out takes chunks
 //   from the far end of the others' ranges. A worker that wakes late finds its range already done by the
 //   caller and costs nothing. The caller only waits for chunks a worker has started.
-// - Idle workers spin (with pause) for a bounded time, D4J_SPIN_US (default 100 us: the gaps between regions
+// - Idle workers spin (with pause) for a bounded time, D4J_SPIN_US (default 50 us: the gaps between regions
 //   inside a training step are a few us), then park on a futex; the caller makes the wake-up syscall only when
 //   a worker is parked. A caller waiting for a started chunk spins 50 us, then sleeps on a futex too, so that
 //   its core goes idle and the scheduler can move a descheduled worker onto it.
-// - Back-off: when the caller had to sleep for a worker, or workers keep arriving after the caller did their
-//   share, in several of the last 64 regions, the pool runs serially for the next 256 regions (doubling, up to
-//   16384, while this keeps happening; the workers stay parked) and then tries again. So another process
-//   holding a core costs about what one thread costs.
+// - Threads are used only while they are measured to pay: the caller times its regions per unit of work in
+//   windows of 2 ms, alternately parallel and serial, and runs serially (workers parked) for 20 ms .. 2 s
+//   whenever the parallel windows are not at least 1.25x faster (see account()). Another process holding a
+//   core, a CPU quota, a worker sharing the caller's core: all show up as slow parallel windows, so asking for
+//   threads costs about what one thread costs at worst. A caller that has to sleep for a descheduled worker
+//   switches to serial at once.
 // - One region at a time: a second thread that calls in while a region runs (concurrent predicts) runs its
 //   region serially on its own thread, instead of queueing behind the first.
 // - Claim words carry the region's generation (they are never reset to zero), so a worker delayed across
@@ -89,7 +91,7 @@ struct alignas(64) Slot {
 
 class Pool {
 public:
-    Pool() : spin_ns_(env_int("D4J_SPIN_US", 100, 0, 100000) * 1000) {}
+    Pool() : spin_ns_(env_int("D4J_SPIN_US", 50, 0, 100000) * 1000) {}
 
     void set_threads(int requested) {
         std::lock_guard<std::mutex> busy(busy_);  // no region is running while the team changes
@@ -113,29 +115,43 @@ public:
             });
             pthread_sigmask(SIG_SETMASK, &saved, nullptr);
         }
-        backoff_until_ns_.store(0, std::memory_order_relaxed);
+        mode_.store(PARALLEL, std::memory_order_relaxed);
         backoff_ns_ = 0;
-        window_strikes_ = window_regions_ = 0;
+        probing_ = false;
+        rate_par_ = rate_ser_ = 0;
+        win_ns_ = 0;
+        win_work_ = 0;
+        win_regions_ = 0;
     }
 
     int requested() const { return requested_.load(std::memory_order_relaxed); }
     int team_now() const {
         const int team = team_.load(std::memory_order_relaxed);
-        return team == 1 || backing_off() ? 1 : team;
+        return team == 1 || mode_.load(std::memory_order_relaxed) == SERIAL ? 1 : team;
     }
 
     void run(const Region& r) {
         if (r.chunks <= 0) return;
-        if (team_.load(std::memory_order_relaxed) == 1 || r.chunks == 1 || r.chunks > MAX_CHUNKS) return serial(r);
-        if (backing_off()) {
-            stats_[STAT_BACKED_OFF].fetch_add(1, std::memory_order_relaxed);
-            return serial(r);
-        }
-        if (!busy_.try_lock()) {
+        if (team_.load(std::memory_order_relaxed) == 1 || r.chunks > MAX_CHUNKS) return serial(r);
+        if (!busy_.try_lock()) {  // another thread's region is running: this one runs on its own thread
             stats_[STAT_BUSY].fetch_add(1, std::memory_order_relaxed);
             return serial(r);
         }
-        run_parallel(r);
+        const int64_t t0 = now_ns();
+        bool slept = false;
+        if (mode_.load(std::memory_order_relaxed) == PARALLEL) {
+            if (r.chunks > 1) {
+                slept = run_parallel(r);
+                stats_[STAT_PARALLEL].fetch_add(1, std::memory_order_relaxed);
+            } else {
+                serial(r);
+            }
+        } else {
+            serial(r);
+            stats_[STAT_SERIAL].fetch_add(1, std::memory_order_relaxed);
+        }
+        const int64_t t1 = now_ns();
+        account(t1 - t0, r.work, slept, t1);
         busy_.unlock();
     }
 
@@ -144,15 +160,66 @@ public:
     }
 
 private:
-    enum { STAT_PARALLEL, STAT_BACKED_OFF, STAT_BUSY, STAT_BACKOFFS, STAT_SLEPT, STAT_ALONE, STAT_COUNT };
-
-    bool backing_off() const {
-        const int64_t until = backoff_until_ns_.load(std::memory_order_relaxed);
-        return until != 0 && now_ns() < until;
-    }
+    enum { STAT_PARALLEL, STAT_SERIAL, STAT_BUSY, STAT_BACKOFFS, STAT_SLEPT, STAT_ALONE, STAT_COUNT };
+    enum { PARALLEL = 0, SERIAL = 1 };
 
     static void serial(const Region& r) {
         for (int i = 0; i < r.chunks; i++) r.run(r.ctx, i);
+    }
+
+    // Whether threads pay off is measured, not assumed: the caller times its regions (wall clock, per unit of
+    // work) in windows of at least WINDOW_NS, alternately with the team and serially; the team is used only
+    // while it is at least 1.25x faster (a smaller gain is not worth the cores it takes from others, and is
+    // within the noise of a loaded machine). Another process holding a core, a cgroup quota, a core shared with the
+    // caller: whatever makes threads slower shows up as a slower parallel window, and the pool then runs
+    // serially for 20 ms, doubling up to 2 s while parallel keeps losing (halving when it wins). Serial is re-measured every
+    // REMEASURE_NS (one window), since the machine's load changes. A caller that had to sleep for a descheduled
+    // worker switches to serial at once.
+    void account(int64_t ns, double work, bool slept, int64_t now) {
+        if (slept && mode_.load(std::memory_order_relaxed) == PARALLEL) {
+            lose(now);
+            return;
+        }
+        win_ns_ += ns;
+        win_work_ += work > 0 ? work : 0;
+        win_regions_++;
+        if (win_ns_ < WINDOW_NS || win_regions_ < 8) return;
+        const double rate = (double)win_ns_ / (win_work_ > 1 ? win_work_ : 1);
+        win_ns_ = 0;
+        win_work_ = 0;
+        win_regions_ = 0;
+        if (mode_.load(std::memory_order_relaxed) == PARALLEL) {
+            rate_par_ = rate;
+            if (rate_ser_ > 0 && rate_par_ > WIN * rate_ser_) {
+                lose(now);
+            } else if (rate_ser_ <= 0 || now - ser_measured_ns_ > REMEASURE_NS) {
+                probing_ = true;  // one serial window, then back
+                mode_.store(SERIAL, std::memory_order_relaxed);
+            } else {
+                backoff_ns_ /= 2;  // parallel wins: the next back-off starts shorter
+            }
+        } else {
+            rate_ser_ = rate;
+            ser_measured_ns_ = now;
+            if (probing_) {
+                probing_ = false;
+                if (rate_par_ > WIN * rate_ser_) lose(now);
+                else mode_.store(PARALLEL, std::memory_order_relaxed);
+            } else if (now >= serial_until_ns_) {
+                mode_.store(PARALLEL, std::memory_order_relaxed);
+            }
+        }
+    }
+
+    void lose(int64_t now) {
+        backoff_ns_ = std::min<int64_t>(std::max<int64_t>(backoff_ns_ * 2, 20000000), 2000000000);
+        serial_until_ns_ = now + backoff_ns_;
+        probing_ = false;
+        win_ns_ = 0;
+        win_work_ = 0;
+        win_regions_ = 0;
+        mode_.store(SERIAL, std::memory_order_relaxed);
+        stats_[STAT_BACKOFFS].fetch_add(1, std::memory_order_relaxed);
     }
 
     // Each thread's home range of chunks: by cost (a chunk goes to the thread its cost midpoint falls in) or by
@@ -179,7 +246,7 @@ private:
         for (const int team = team_.load(std::memory_order_relaxed); t < team; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);
     }
 
-    void run_parallel(const Region& r) {
+    bool run_parallel(const Region& r) {
         const int64_t t0 = now_ns();
         region_ = &r;
         csr_ = _mm_getcsr();
@@ -206,31 +273,12 @@ private:
             }
             waited = now_ns() - t1;
         }
-        stats_[STAT_PARALLEL].fetch_add(1, std::memory_order_relaxed);
         // A worker descheduled in the middle of a chunk makes the caller wait far longer than the imbalance of
-        // one chunk (a scheduler time slice); a worker that never gets a chunk is too late to be of use.
+        // one chunk (a scheduler time slice).
+        if (mine == r.chunks) stats_[STAT_ALONE].fetch_add(1, std::memory_order_relaxed);
         const bool slept = waited > WAIT_SPIN_NS && waited > (t1 - t0) / 2;
-        const bool alone = mine == r.chunks;
         if (slept) stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
-        if (alone) stats_[STAT_ALONE].fetch_add(1, std::memory_order_relaxed);
-        account(slept, alone);
-    }
-
-    // Contention detection over windows of 64 parallel regions: a sleep for a worker counts 4, a region no
-    // worker took part in counts 1; 8 in a window backs off to serial for 10 ms, doubling up to 1 s while it
-    // keeps happening, back to 10 ms after a clean window.
-    void account(bool slept, bool alone) {
-        window_regions_++;
-        window_strikes_ += slept ? 4 : alone ? 1 : 0;
-        if (window_strikes_ >= 8) {
-            backoff_ns_ = backoff_ns_ == 0 ? 10000000 : std::min<int64_t>(backoff_ns_ * 2, 1000000000);
-            backoff_until_ns_.store(now_ns() + backoff_ns_, std::memory_order_relaxed);
-            window_strikes_ = window_regions_ = 0;
-            stats_[STAT_BACKOFFS].fetch_add(1, std::memory_order_relaxed);
-        } else if (window_regions_ >= 64) {
-            if (window_strikes_ == 0) backoff_ns_ = 0;
-            window_strikes_ = window_regions_ = 0;
-        }
+        return slept;
     }
 
     // Claims and runs chunks of region g until none is left: its own range from the front, then the others'
@@ -312,9 +360,16 @@ private:
     const Region* region_ = nullptr;
     unsigned csr_ = 0;
     uint32_t gen_counter_ = 0;
-    int64_t backoff_ns_ = 0;
-    int window_strikes_ = 0, window_regions_ = 0;
-    std::atomic<int64_t> backoff_until_ns_{0};
+    // throughput accounting (account()), by the caller holding busy_
+    std::atomic<int> mode_{PARALLEL};
+    int64_t win_ns_ = 0;
+    double win_work_ = 0;
+    int win_regions_ = 0;
+    double rate_par_ = 0, rate_ser_ = 0;  // ns per unit of work, last window of each mode
+    int64_t ser_measured_ns_ = 0, serial_until_ns_ = 0, backoff_ns_ = 0;
+    bool probing_ = false;
+    static constexpr int64_t WINDOW_NS = 2000000, REMEASURE_NS = 200000000;
+    static constexpr double WIN = 0.8;  // parallel must take at most 80% of the serial time per unit of work
     std::atomic<int64_t> stats_[STAT_COUNT] = {};
     alignas(64) std::atomic<uint32_t> gen_{0};
     alignas(64) std::atomic<int> sleepers_{0};

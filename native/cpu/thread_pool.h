@@ -16,11 +16,12 @@ struct Region {
     void* ctx;
     int chunks;
     const float* cost;
+    double work;  // the region's work in FLOP-like units (GEMM FLOPs; others by estimate): the pool's yardstick
 };
 
 // Runs every chunk of the region and returns when all are done. Serial (on the calling thread, in order) when
 // the pool has one thread, when another thread is using the pool (concurrent predicts), and while the pool
-// has backed off after seeing its workers descheduled (another process holding the cores).
+// measures that running in parallel is not faster (another process holding the cores): see thread_pool.cpp.
 void parallel(const Region& r);
 
 // Threads a region may use now (1 = serial). Chunk plans use it to decide how finely to split.

@@ -67,8 +67,9 @@ void d4j_set_num_threads(int n);
 int d4j_get_num_threads(void);
 
 /* Counters of the thread pool since the library loaded, into out[6]: regions run in parallel; regions run
- * serially while backed off; regions run serially because another thread was using the pool; back-offs;
- * parallel regions where the caller had to sleep for a descheduled worker; parallel regions no worker joined. */
+ * serially because parallel was measured slower (or to measure serial); regions run serially because another
+ * thread was using the pool; switches to serial; parallel regions where the caller had to sleep for a
+ * descheduled worker; parallel regions no worker joined. */
 void d4j_thread_stats(int64_t* out);
 
 /* ---- kernel variant ----------------------------------------------------------------------------------- */

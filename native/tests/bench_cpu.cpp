@@ -35,6 +35,14 @@ using Clock = std::chrono::steady_clock;
 
 static double seconds_since(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
 
+// CPU time of the whole process (every thread of ours; a forked busy process is not included): on a machine
+// shared with other work, wall time depends on the share the scheduler gives us, CPU time on what we burn.
+static double process_cpu_seconds() {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 static double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const size_t n = v.size();
@@ -235,7 +243,7 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     double flops = 0;
     for (int b = 0; b < nb; b++) flops += step_flops(sizes, std::min(batch, d.N - b * batch));
     int64_t step = 0;
-    std::vector<double> times;
+    std::vector<double> times, cpu_times;
     double ph0[D4J_NET_PHASES] = {}, ph1[D4J_NET_PHASES] = {};
     int64_t st0[6], st1[6];
     double acc = 0;
@@ -246,6 +254,7 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
             d4j_thread_stats(st0);
         }
         double stats[3] = {0, 0, 0};
+        const double c0 = process_cpu_seconds();
         const auto a = Clock::now();
         for (int b0 = 0; b0 < nb; b0 += 64) {  // 64 steps per call, as Sequential.fit does
             const int rc = d4j_net_train(net, d.x.data(), d.labels.data(), nullptr, order.data(), d.N,
@@ -254,7 +263,10 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
             if (rc != D4J_OK) { std::printf("train failed rc=%d\n", rc); return; }
         }
         const double s = seconds_since(a);
-        if (e > 0) times.push_back(s);
+        if (e > 0) {
+            times.push_back(s);
+            cpu_times.push_back(process_cpu_seconds() - c0);
+        }
         acc = stats[1] / stats[2];
     }
     d4j_net_phase_seconds(net, ph1, D4J_NET_PHASES);
@@ -271,8 +283,8 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     }
     const double steps = ph1[6] - ph0[6];
     auto share = [&](int p) { return steps > 0 ? 100 * (ph1[p] - ph0[p]) / steps : 0.0; };
-    std::printf("| %s | %d | %d | %.3f | %.1f | %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f / %.0f | %lld / %lld / %lld | %.4f |\n",
-                name.c_str(), batch, threads, sec, 1e6 * sec / nb, gf, peak_txt, floor_txt, share(0), share(1), share(2),
+    std::printf("| %s | %d | %d | %.3f | %.3f | %.1f | %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f / %.0f | %lld / %lld / %lld | %.4f |\n",
+                name.c_str(), batch, threads, sec, median(cpu_times), 1e6 * sec / nb, gf, peak_txt, floor_txt, share(0), share(1), share(2),
                 share(3), share(4), (long long)(st1[0] - st0[0]), (long long)(st1[1] - st0[1]),
                 (long long)(st1[3] - st0[3]), acc);
     std::fflush(stdout);
@@ -302,7 +314,7 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
     std::shuffle(order.begin(), order.end(), g);
     const int nb = (d.N + 31) / 32;
     std::vector<float> lrs(nb, 1e-3f);
-    std::vector<std::vector<double>> secs(counts.size());
+    std::vector<std::vector<double>> secs(counts.size()), cpus(counts.size());
     std::vector<int64_t> backoffs(counts.size(), 0);
     for (int r = 0; r <= rounds; r++)  // round 0 warms up
         for (size_t c = 0; c < counts.size(); c++) {
@@ -312,15 +324,18 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
                                           grads.data(), D4J_OPT_ADAM, hp, state.data(), 0, 0);
             int64_t step = 0, s0[6], s1[6];
             d4j_thread_stats(s0);
+            const double c0 = process_cpu_seconds();
             const auto a = Clock::now();
             for (int b0 = 0; b0 < nb; b0 += 64)
                 d4j_net_train(net, d.x.data(), d.labels.data(), nullptr, order.data(), d.N, (int64_t)b0 * 32, 32,
                               std::min(64, nb - b0), lrs.data() + b0, &step, 1, nullptr);
             const double sec = seconds_since(a);
+            const double cpu = process_cpu_seconds() - c0;
             d4j_thread_stats(s1);
             d4j_net_destroy(net);
             if (r > 0) {
                 secs[c].push_back(sec);
+                cpus[c].push_back(cpu);
                 backoffs[c] += s1[3] - s0[3];
             }
         }
@@ -328,10 +343,10 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
         kill(child, SIGKILL);
         waitpid(child, nullptr, 0);
     }
-    const double one = median(secs[0]);
+    const double one = median(secs[0]), one_cpu = median(cpus[0]);
     for (size_t c = 0; c < counts.size(); c++)
-        std::printf("| %s | %d | %.3f | %.2fx | %s | %lld |\n", hog ? "yes" : "no", counts[c], median(secs[c]),
-                    median(secs[c]) / one, [&] {
+        std::printf("| %s | %d | %.3f | %.2fx | %.3f | %.2fx | %s | %lld |\n", hog ? "yes" : "no", counts[c],
+                    median(secs[c]), median(secs[c]) / one, median(cpus[c]), median(cpus[c]) / one_cpu, [&] {
                         std::string all;
                         for (double v : secs[c]) all += (all.empty() ? "" : " ") + std::to_string(v).substr(0, 5);
                         return all;
@@ -408,9 +423,9 @@ int main(int argc, char** argv) {
         if (only.empty() || only == "train") {
             std::printf("\n## Training epochs (60000 rows, Adam; floor = the epoch's GEMM FLOPs at the sgemm peak of the"
                         " same thread count; phases = %% of the step in gather / forward / loss / input grads / weight"
-                        " grads + update; pool = parallel regions / serial while backed off / back-offs)\n\n"
-                        "| network | batch | threads | s/epoch | us/step | GFLOP/s | %% of peak | floor s | phases %% | pool |"
-                        " train acc |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+                        " grads + update; pool = parallel regions / serial regions / switches to serial; CPU s = all our threads)\n\n"
+                        "| network | batch | threads | s/epoch | CPU s/epoch | us/step | GFLOP/s | %% of peak | floor s | phases %% | pool |"
+                        " train acc |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             const std::vector<int32_t> ref = {784, 128, 10}, big = {784, 1024, 1024, 10};
             for (int batch : {32, 256})
                 for (int t : threads) train(d, ref, batch, t, epochs);
@@ -420,8 +435,8 @@ int main(int argc, char** argv) {
         if (only.empty() || only == "collapse") {
             std::printf("\n## No collapse: reference network (784-128-10, batch 32), one epoch per run, thread counts "
                         "interleaved (%d rounds), without and with another process spinning on a core\n\n"
-                        "| busy process | threads | median s/epoch | vs 1 thread | all runs | pool back-offs |\n"
-                        "|---|---|---|---|---|---|\n", quick ? 2 : 5);
+                        "| busy process | threads | median s/epoch | vs 1 thread | CPU s/epoch | CPU vs 1 thread | all runs (s) |"
+                        " pool switches to serial |\n|---|---|---|---|---|---|---|---|\n", quick ? 2 : 5);
             std::vector<int> counts = {1};
             for (int t : threads)
                 if (t != 1) counts.push_back(t);
