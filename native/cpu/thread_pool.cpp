@@ -133,6 +133,8 @@ public:
     void run(const Region& r) {
         if (r.chunks <= 0) return;
         if (team_.load(std::memory_order_relaxed) == 1 || r.chunks > MAX_CHUNKS) return serial(r);
+        // too small to be split in either mode (split.h): nothing to measure, no lock to take (single-row predicts)
+        if (r.chunks == 1 && r.work < SMALL_WORK) return serial(r);
         if (!busy_.try_lock()) {  // another thread's region is running: this one runs on its own thread
             stats_[STAT_BUSY].fetch_add(1, std::memory_order_relaxed);
             return serial(r);
@@ -369,6 +371,7 @@ private:
     int64_t ser_measured_ns_ = 0, serial_until_ns_ = 0, backoff_ns_ = 0;
     bool probing_ = false;
     static constexpr int64_t WINDOW_NS = 2000000, REMEASURE_NS = 200000000;
+    static constexpr double SMALL_WORK = 4e5;  // = PAR_MIN_FLOPS
     static constexpr double WIN = 0.8;  // parallel must take at most 80% of the serial time per unit of work
     std::atomic<int64_t> stats_[STAT_COUNT] = {};
     alignas(64) std::atomic<uint32_t> gen_{0};
