@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -90,10 +91,53 @@ static std::vector<float> rnd(size_t n, std::mt19937& g, float lo = -1, float hi
 
 static bool quick = false;
 static double peak_gflops[3] = {0, 0, 0};  // OpenBLAS sgemm 2048^3 at 1 and 2 threads
+static double fma_peak_gflops = 0;         // one core, the vector width of the kernels in use
+
+// The core's FMA peak: 12 independent chains of vfmadd231ps (latency 4 x 2 pipes needs 8), timed in thread CPU
+// time so that other processes do not lower it; zmm for the AVX-512 kernels, ymm for the others.
+#define D4J_FMA12(R)                                                                                              \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "0\n vfmadd231ps %%" R "12, %%" R "13, %%" R "1\n"                     \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "2\n vfmadd231ps %%" R "12, %%" R "13, %%" R "3\n"                     \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "4\n vfmadd231ps %%" R "12, %%" R "13, %%" R "5\n"                     \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "6\n vfmadd231ps %%" R "12, %%" R "13, %%" R "7\n"                     \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "8\n vfmadd231ps %%" R "12, %%" R "13, %%" R "9\n"                     \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "10\n vfmadd231ps %%" R "12, %%" R "13, %%" R "11\n"
+__attribute__((target("avx512f"))) static void fma_loop_zmm(long n) {
+    __asm__ volatile("vxorps %%xmm12,%%xmm12,%%xmm12\n vxorps %%xmm13,%%xmm13,%%xmm13\n1:\n" D4J_FMA12("zmm")
+                     "dec %0\n jnz 1b\n" : "+r"(n) :: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                     "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13");
+}
+__attribute__((target("avx2,fma"))) static void fma_loop_ymm(long n) {
+    __asm__ volatile("vxorps %%xmm12,%%xmm12,%%xmm12\n vxorps %%xmm13,%%xmm13,%%xmm13\n1:\n" D4J_FMA12("ymm")
+                     "dec %0\n jnz 1b\n" : "+r"(n) :: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                     "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13");
+}
+static double thread_cpu_seconds() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+static double fma_peak() {
+    const bool zmm = d4j_get_isa() == D4J_ISA_AVX512;
+    if (d4j_get_isa() == D4J_ISA_PORTABLE) return 0;
+    const long n = quick ? 5000000 : 20000000;
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        const double t0 = thread_cpu_seconds();
+        if (zmm) fma_loop_zmm(n);
+        else fma_loop_ymm(n);
+        const double sec = thread_cpu_seconds() - t0;
+        best = std::max(best, 12.0 * 2 * (zmm ? 16 : 8) * n / sec / 1e9);
+    }
+    return best;
+}
 
 // ---- 1. peak ----------------------------------------------------------------------------------------------
 static void peak(const std::vector<int>& threads) {
     std::printf("\n## Peak\n\n| what | threads | median | GFLOP/s |\n|---|---|---|---|\n");
+    fma_peak_gflops = fma_peak();
+    std::printf("| FMA peak of one core, %s (12 FMA chains, thread CPU time: the clock other processes leave us) | 1 | "
+                "| %.1f |\n", d4j_get_isa() == D4J_ISA_AVX512 ? "zmm" : "ymm", fma_peak_gflops);
     const int n = 2048;
     std::mt19937 g(1);
     auto a = rnd((size_t)n * n, g), b = rnd((size_t)n * n, g);
@@ -173,11 +217,9 @@ static void ops(int threads) {
     row("backward 32x784x128 (dW, db; no dx)", time_us([&] {
             d4j_dense_backward(x.data(), w0.data(), dz0.data(), dw0.data(), db0.data(), nullptr, n, 784, 128);
         }, it), f0, sgemm(CblasTrans, CblasNoTrans, 784, 128, n, x.data(), 784, dz0.data(), 128, dw0.data(), 128));
-    row("(dx 32x128 . 128x784, not needed by layer 0)", time_us([&] {
+    row("backward 32x784x128 with dx (dW, db, dx; layer 0 never needs dx)", time_us([&] {
             d4j_dense_backward(x.data(), w0.data(), dz0.data(), dw0.data(), db0.data(), dx0.data(), n, 784, 128);
-        }, it) - time_us([&] {
-            d4j_dense_backward(x.data(), w0.data(), dz0.data(), dw0.data(), db0.data(), nullptr, n, 784, 128);
-        }, it), f0, sgemm(CblasNoTrans, CblasTrans, n, 784, 128, dz0.data(), 128, w0.data(), 128, dx0.data(), 784));
+        }, it), 2 * f0, sgemm(CblasNoTrans, CblasTrans, n, 784, 128, dz0.data(), 128, w0.data(), 128, dx0.data(), 784));
     const int64_t np = 784 * 128 + 128 + 128 * 10 + 10;
     auto params = rnd(np, g), grads = rnd(np, g, -0.01f, 0.01f);
     std::vector<float> state(3 * np, 0.0f);
@@ -276,15 +318,17 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     for (size_t l = 0; l < sizes.size(); l++) name += (l ? "-" : "") + std::to_string(sizes[l]);
     const double sec = median(times), gf = flops / sec / 1e9;
     const double pk = threads <= 2 ? peak_gflops[threads] : 0;
-    char peak_txt[64] = "—", floor_txt[64] = "—";
+    char peak_txt[64] = "—", floor_txt[64] = "—", fma_txt[64] = "—";
     if (pk > 0) {
         std::snprintf(peak_txt, sizeof peak_txt, "%.0f%%", 100 * gf / pk);
         std::snprintf(floor_txt, sizeof floor_txt, "%.3f", flops / pk / 1e9);
     }
+    const int cores = std::min<int>(threads, (int)std::thread::hardware_concurrency());
+    if (fma_peak_gflops > 0) std::snprintf(fma_txt, sizeof fma_txt, "%.0f%%", 100 * gf / (fma_peak_gflops * cores));
     const double steps = ph1[6] - ph0[6];
     auto share = [&](int p) { return steps > 0 ? 100 * (ph1[p] - ph0[p]) / steps : 0.0; };
-    std::printf("| %s | %d | %d | %.3f | %.3f | %.1f | %.1f | %s | %s | %.0f / %.0f / %.0f / %.0f / %.0f | %lld / %lld / %lld | %.4f |\n",
-                name.c_str(), batch, threads, sec, median(cpu_times), 1e6 * sec / nb, gf, peak_txt, floor_txt, share(0), share(1), share(2),
+    std::printf("| %s | %d | %d | %.3f | %.3f | %.1f | %.1f | %s | %s | %s | %.0f / %.0f / %.0f / %.0f / %.0f | %lld / %lld / %lld | %.4f |\n",
+                name.c_str(), batch, threads, sec, median(cpu_times), 1e6 * sec / nb, gf, peak_txt, floor_txt, fma_txt, share(0), share(1), share(2),
                 share(3), share(4), (long long)(st1[0] - st0[0]), (long long)(st1[1] - st0[1]),
                 (long long)(st1[3] - st0[3]), acc);
     std::fflush(stdout);
@@ -424,8 +468,8 @@ int main(int argc, char** argv) {
             std::printf("\n## Training epochs (60000 rows, Adam; floor = the epoch's GEMM FLOPs at the sgemm peak of the"
                         " same thread count; phases = %% of the step in gather / forward / loss / input grads / weight"
                         " grads + update; pool = parallel regions / serial regions / switches to serial; CPU s = all our threads)\n\n"
-                        "| network | batch | threads | s/epoch | CPU s/epoch | us/step | GFLOP/s | %% of peak | floor s | phases %% | pool |"
-                        " train acc |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                        "| network | batch | threads | s/epoch | CPU s/epoch | us/step | GFLOP/s | %% of sgemm peak | floor s |"
+                        " %% of FMA peak | phases %% | pool | train acc |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             const std::vector<int32_t> ref = {784, 128, 10}, big = {784, 1024, 1024, 10};
             for (int batch : {32, 256})
                 for (int t : threads) train(d, ref, batch, t, epochs);
