@@ -53,7 +53,10 @@ struct d4j_net {
     // weight-gradient region of a step: each layer's block grid, its first chunk, and every chunk's cost
     d4j::Grid* grids = nullptr;
     int* chunk_first = nullptr;
-    float* chunk_cost = nullptr;
+    float* chunk_cost = nullptr;  // by position in the region
+    int* chunk_id = nullptr;      // position in the region -> chunk (layers' blocks, then gather pieces)
+    int* split = nullptr;         // first position of each thread, pool_max_team() + 1 entries
+    float* thread_cost = nullptr; // scratch, pool_max_team() entries
     int max_chunks = 0;
     double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
     // gathered batch rows, twice: a step computes on one while the next step's rows are gathered into the other
@@ -125,7 +128,13 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->grids = new (std::nothrow) d4j::Grid[n_layers];
     net->chunk_first = new (std::nothrow) int[n_layers + 1];
     net->chunk_cost = new (std::nothrow) float[net->max_chunks];
-    if (!net->grids || !net->chunk_first || !net->chunk_cost) { d4j_net_destroy(net); return nullptr; }
+    net->chunk_id = new (std::nothrow) int[net->max_chunks];
+    net->split = new (std::nothrow) int[d4j::pool_max_team() + 1];
+    net->thread_cost = new (std::nothrow) float[d4j::pool_max_team()];
+    if (!net->grids || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost) {
+        d4j_net_destroy(net);
+        return nullptr;
+    }
 
     // Workspace sizes, in floats, each rounded up to 64 bytes; then one allocation carved into pieces.
     const size_t mb = (size_t)max_batch;
@@ -176,6 +185,9 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     delete[] net->grids;
     delete[] net->chunk_first;
     delete[] net->chunk_cost;
+    delete[] net->chunk_id;
+    delete[] net->split;
+    delete[] net->thread_cost;
     delete net;
 }
 
@@ -334,8 +346,12 @@ struct WeightGradStep {
     const d4j::Grid* grids;
     const GatherRows* gather;  // the next step's rows (chunks after the layers'), or nullptr
     int gather_chunks;
-    static void run(void* p, int i) {
+    const int* id;             // position in the region -> chunk
+    static void run(void* p, int pos) {
         const WeightGradStep& j = *static_cast<const WeightGradStep*>(p);
+        run_id(j, j.id[pos]);
+    }
+    static void run_id(const WeightGradStep& j, int i) {
         if (i >= j.first[j.n_layers]) {
             j.gather->run_part(i - j.first[j.n_layers], j.gather_chunks);
             return;
@@ -494,21 +510,57 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         wg.gather_chunks = gather_chunks;
         chunks += gather_chunks;
         if (chunks <= net->max_chunks) {
-            for (int l = 0; l < L_count; l++) {
-                const d4j::Grid& g = net->grids[l];
-                const double per_elem = 2.0 * rows + (per_layer ? 12.0 : 0.0);  // GEMM flops + optimizer work
-                for (int c = 0; c < g.count(); c++) {
-                    const d4j::Block b = g.block(c);
-                    net->chunk_cost[net->chunk_first[l] + c] = (float)(per_elem * (b.r1 - b.r0) * (b.c1 - b.c0));
+            // Positions grouped by thread: thread t starts with the same blocks of each layer as in that layer's
+            // forward region (count-based: the blocks of W it read there, and whose optimizer state it updated
+            // last step, are in its core's cache), then the gather pieces that went to it (each piece to the
+            // thread with least work so far).
+            const int T = std::min(team, chunks);
+            const int gfirst = net->chunk_first[L_count];
+            auto cost_of = [&](int id) -> float {
+                if (id >= gfirst) return (float)(GATHER_COST * in0 * gather.rows_of(id - gfirst, gather_chunks));
+                int l = 0;
+                while (id >= net->chunk_first[l + 1]) l++;
+                const d4j::Block b = net->grids[l].block(id - net->chunk_first[l]);
+                return (float)((2.0 * rows + (per_layer ? 12.0 : 0.0)) * (b.r1 - b.r0) * (b.c1 - b.c0));
+            };
+            float* load = net->thread_cost;
+            for (int t = 0; t < T; t++) {
+                load[t] = 0;
+                for (int l = 0; l < L_count; l++) {
+                    const int n = net->grids[l].count();
+                    for (int c = n * t / T; c < n * (t + 1) / T; c++) load[t] += cost_of(net->chunk_first[l] + c);
                 }
             }
-            for (int c = 0; c < gather_chunks; c++)
-                net->chunk_cost[net->chunk_first[L_count] + c] = (float)(GATHER_COST * in0 * gather.rows_of(c, gather_chunks));
+            int owner[4] = {0, 0, 0, 0};
+            for (int g = 0; g < gather_chunks; g++) {
+                int best = 0;
+                for (int t = 1; t < T; t++) if (load[t] < load[best]) best = t;
+                owner[g] = best;
+                load[best] += cost_of(gfirst + g);
+            }
+            int pos = 0;
             double work = 0;
-            for (int c = 0; c < chunks; c++) work += net->chunk_cost[c];
-            d4j::parallel(d4j::Region{WeightGradStep::run, &wg, chunks, net->chunk_cost, work});
-        } else {
-            for (int c = 0; c < chunks; c++) WeightGradStep::run(&wg, c);
+            auto put = [&](int id) {
+                net->chunk_id[pos] = id;
+                net->chunk_cost[pos] = cost_of(id);
+                work += net->chunk_cost[pos++];
+            };
+            for (int t = 0; t < T; t++) {
+                net->split[t] = pos;
+                for (int l = 0; l < L_count; l++) {
+                    const int n = net->grids[l].count();
+                    for (int c = n * t / T; c < n * (t + 1) / T; c++) put(net->chunk_first[l] + c);
+                }
+                for (int g = 0; g < gather_chunks; g++) if (owner[g] == t) put(gfirst + g);
+            }
+            net->split[T] = pos;
+            wg.id = net->chunk_id;
+            d4j::Region region{WeightGradStep::run, &wg, chunks, net->chunk_cost, work};
+            region.split = net->split;
+            region.split_threads = T;
+            d4j::parallel(region);
+        } else {  // (not with plan()'s chunk counts) serially, in order
+            for (int c = 0; c < chunks; c++) WeightGradStep::run_id(wg, c);
         }
         clock.lap(PHASE_WEIGHT_GRAD);
         if (!per_layer) {

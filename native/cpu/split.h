@@ -23,8 +23,8 @@ struct Grid {
 };
 
 // A parallel region costs about a microsecond of hand-offs: below PAR_MIN_FLOPS a product runs on one
-// thread, and no chunk is made smaller than CHUNK_MIN_FLOPS. Up to 4 chunks per thread, so that a thread
-// that is late (or shares its core) leaves work that the others take over.
+// thread, and no chunk is made smaller than CHUNK_MIN_FLOPS. Up to 4 chunks per thread when there are that many
+// column blocks, so that a thread that is late leaves work that the others take over.
 constexpr double PAR_MIN_FLOPS = 4e5;
 constexpr double CHUNK_MIN_FLOPS = 2e5;
 constexpr int ROW_MIN = 24;  // rows per chunk when rows are split (4 row tiles of the kernels)
@@ -46,7 +46,10 @@ inline Grid plan(int m, int n, double flops, int col_unit, bool whole_rows, int 
         g.cw = (units + cols - 1) / cols * col_unit;
         g.cols = (n + g.cw - 1) / g.cw;
     }
-    if (g.cols < want && m >= 2 * ROW_MIN) {
+    // Rows only when there are fewer column blocks than threads: a layer's forward and weight gradient then
+    // split the same columns the same way, and each thread keeps its block of W (and of its optimizer state) in
+    // its own core's cache from step to step (weight_grad_step assigns the blocks to the same threads).
+    if (g.cols < team && m >= 2 * ROW_MIN) {
         const int rows = std::min(want / g.cols, m / ROW_MIN);
         g.rh = (m + rows - 1) / rows;
         g.rows = (m + g.rh - 1) / g.rh;

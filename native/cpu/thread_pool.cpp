@@ -228,7 +228,9 @@ private:
     // count. Written with the new generation; published by the store to gen_.
     void assign(const Region& r, int T, uint32_t g) {
         int t = 0, start = 0;
-        if (r.cost) {
+        if (r.split && r.split_threads == T && r.split[0] == 0 && r.split[T] == r.chunks) {
+            for (; t < T; t++) slots_[t].word.store(pack(g, r.split[t], r.split[t + 1]), std::memory_order_relaxed);
+        } else if (r.cost) {
             double total = 0, before = 0;
             for (int i = 0; i < r.chunks; i++) total += r.cost[i] > 0 ? r.cost[i] : 0;
             for (int i = 0; i < r.chunks; i++) {

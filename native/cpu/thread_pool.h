@@ -17,6 +17,10 @@ struct Region {
     int chunks;
     const float* cost;
     double work;  // the region's work in FLOP-like units (GEMM FLOPs; others by estimate): the pool's yardstick
+    // Optional: thread t starts with chunks [split[t], split[t+1]) when the region runs on split_threads threads
+    // (the caller keeps chunks on the threads that ran them before: cache affinity). Overrides cost.
+    const int* split = nullptr;
+    int split_threads = 0;
 };
 
 // Runs every chunk of the region and returns when all are done. Serial (on the calling thread, in order) when
