@@ -58,8 +58,9 @@ static void contention() {
     const auto p4 = train_params(4, steps, true);
     d4j_thread_stats(after);
     t::expect(p4 == p1, "4 threads with a core taken: weights differ from 1 thread");
-    std::printf("thread_pool_test: 4 threads with a busy core: %lld parallel regions, %lld serial while backed off, "
-                "%lld back-offs, %lld waits for a descheduled worker, %lld regions no worker joined\n",
+    std::printf("thread_pool_test: 4 threads with a busy core: %lld parallel regions, %lld serial (parallel measured "
+                "slower, or measuring serial), %lld switches to serial, %lld waits for a descheduled worker, %lld "
+                "regions no worker joined\n",
                 (long long)(after[0] - before[0]), (long long)(after[1] - before[1]), (long long)(after[3] - before[3]),
                 (long long)(after[4] - before[4]), (long long)(after[5] - before[5]));
     const auto p2 = train_params(2, steps, true);
