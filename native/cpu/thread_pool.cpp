@@ -14,7 +14,7 @@
 //   its core goes idle and the scheduler can move a descheduled worker onto it.
 // - Threads are used only while they are measured to pay: the caller times its regions per unit of work in
 //   windows of 2 ms, alternately parallel and serial, and runs serially (workers parked) for 20 ms .. 2 s
-//   whenever the parallel windows are not at least 1.25x faster (see account()). Another process holding a
+//   whenever the parallel windows are not at least 1.18x faster (see account()). Another process holding a
 //   core, a CPU quota, a worker sharing the caller's core: all show up as slow parallel windows, so asking for
 //   threads costs about what one thread costs at worst. A caller that has to sleep for a descheduled worker
 //   switches to serial at once.
@@ -171,7 +171,7 @@ private:
 
     // Whether threads pay off is measured, not assumed: the caller times its regions (wall clock, per unit of
     // work) in windows of at least WINDOW_NS, alternately with the team and serially; the team is used only
-    // while it is at least 1.25x faster (a smaller gain is not worth the cores it takes from others, and is
+    // while it is at least 1.18x faster (a smaller gain is not worth the cores it takes from others, and is
     // within the noise of a loaded machine). Another process holding a core, a cgroup quota, a core shared with the
     // caller: whatever makes threads slower shows up as a slower parallel window, and the pool then runs
     // serially for 20 ms, doubling up to 2 s while parallel keeps losing (halving when it wins). Serial is re-measured every
@@ -374,7 +374,7 @@ private:
     bool probing_ = false;
     static constexpr int64_t WINDOW_NS = 2000000, REMEASURE_NS = 200000000;
     static constexpr double SMALL_WORK = 4e5;  // = PAR_MIN_FLOPS
-    static constexpr double WIN = 0.8;  // parallel must take at most 80% of the serial time per unit of work
+    static constexpr double WIN = 0.85;  // parallel must take at most 85% of the serial time per unit of work
     std::atomic<int64_t> stats_[STAT_COUNT] = {};
     alignas(64) std::atomic<uint32_t> gen_{0};
     alignas(64) std::atomic<int> sleepers_{0};
