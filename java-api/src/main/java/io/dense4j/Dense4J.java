@@ -1,6 +1,6 @@
 package io.dense4j;
 
-import io.dense4j.nativelib.CpuKernels;
+import io.dense4j.backend.cpu.CpuBackend;
 
 /** Process-wide settings of the native engine. */
 public final class Dense4J {
@@ -14,10 +14,10 @@ public final class Dense4J {
      * Results are the same for every thread count (each output is computed entirely by one thread).
      */
     public static void setThreads(int n) {
-        CpuKernels.d4j_set_num_threads(n);
+        CpuBackend.setThreads(n);
     }
 
     public static int threads() {
-        return CpuKernels.d4j_get_num_threads();
+        return CpuBackend.threads();
     }
 }

@@ -1,6 +1,7 @@
 package io.dense4j;
 
 import io.dense4j.io.ModelFormat;
+import io.dense4j.model.ModelState;
 import java.nio.file.Path;
 
 /**
@@ -24,6 +25,11 @@ public final class Models {
      *         not support (its name and class)
      */
     public static Sequential importKeras(Path file) {
-        return ModelFormat.named("keras").importModel(file);
+        ModelState state = ModelFormat.named("keras").importModel(file);
+        try {
+            return Sequential.fromState(state);
+        } catch (RuntimeException e) {
+            throw new io.dense4j.io.ModelFormatException(file + ": " + e.getMessage(), e);
+        }
     }
 }

@@ -2,6 +2,7 @@ package io.dense4j;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dense4j.backend.kernels.OpCodes;
 import io.dense4j.data.Dataset;
 import io.dense4j.layers.Activation;
 import io.dense4j.layers.Dense;
@@ -74,10 +75,10 @@ class GradientCheckTest {
                 grad[i] = p0[i] - p1[i];
             }
             // reference: central differences of the float64 mean loss
-            int[] acts = {hidden.nativeCode(), hidden.nativeCode(), output.nativeCode()};
-            int lossKind = loss.nativeCode();
-            if (output == Activation.LINEAR && lossKind != 3) {
-                acts[2] = lossKind == 2 ? Reference.SIGMOID : Reference.SOFTMAX; // linear output = logits
+            int[] acts = {OpCodes.activation(hidden), OpCodes.activation(hidden), OpCodes.activation(output)};
+            int lossKind = OpCodes.loss(loss);
+            if (output == Activation.LINEAR && loss != Loss.MEAN_SQUARED_ERROR) {
+                acts[2] = loss == Loss.BINARY_CROSSENTROPY ? Reference.SIGMOID : Reference.SOFTMAX; // linear output = logits
             }
             double[] p = Reference.toDouble(p0);
             double[] xd = Reference.toDouble(x);

@@ -1,5 +1,6 @@
 package io.dense4j;
 
+import io.dense4j.nativelib.CpuKernels;
 import java.util.Random;
 
 /**
@@ -9,7 +10,9 @@ import java.util.Random;
 final class Reference {
     private Reference() {}
 
-    static final int LINEAR = 0, RELU = 1, SIGMOID = 2, TANH = 3, GELU = 4, SOFTMAX = 5;
+    /** The kernels' codes (native/include/dense4j.h, checked by OpCatalogueTest), named as the reference uses them. */
+    static final int LINEAR = CpuKernels.ACT_LINEAR, RELU = CpuKernels.ACT_RELU, SIGMOID = CpuKernels.ACT_SIGMOID,
+            TANH = CpuKernels.ACT_TANH, GELU = CpuKernels.ACT_GELU, SOFTMAX = CpuKernels.ACT_SOFTMAX;
 
     static double[] random(Random r, int n, double scale) {
         double[] v = new double[n];
@@ -123,13 +126,13 @@ final class Reference {
         double total = 0;
         for (int r = 0; r < n; r++) {
             switch (lossKind) {
-                case 0 -> total -= Math.log(y[r * k + labels[r]]);
-                case 1 -> {
+                case CpuKernels.LOSS_SPARSE_CCE -> total -= Math.log(y[r * k + labels[r]]);
+                case CpuKernels.LOSS_CCE -> {
                     for (int j = 0; j < k; j++) {
                         total -= targets[r * k + j] * Math.log(y[r * k + j]);
                     }
                 }
-                case 2 -> {
+                case CpuKernels.LOSS_BCE -> {
                     double s = 0;
                     for (int j = 0; j < k; j++) {
                         double p = y[r * k + j];
@@ -138,7 +141,7 @@ final class Reference {
                     }
                     total += s / k;
                 }
-                case 3 -> {
+                case CpuKernels.LOSS_MSE -> {
                     double s = 0;
                     for (int j = 0; j < k; j++) {
                         double d = y[r * k + j] - targets[r * k + j];

@@ -1,9 +1,9 @@
 package io.dense4j.cli;
 
-import io.dense4j.Sequential;
 import io.dense4j.train.Callback;
 import io.dense4j.train.EpochLog;
 import io.dense4j.train.Fit;
+import io.dense4j.train.TrainableModel;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -21,7 +21,7 @@ final class ProgressCallback implements Callback {
     }
 
     @Override
-    public void onTrainBegin(Sequential model, Fit fit, int stepsPerEpoch) {
+    public void onTrainBegin(TrainableModel model, Fit fit, int stepsPerEpoch) {
         this.stepsPerEpoch = stepsPerEpoch;
     }
 
@@ -43,7 +43,7 @@ final class ProgressCallback implements Callback {
     }
 
     @Override
-    public boolean onEpochEnd(Sequential model, EpochLog log) {
+    public boolean onEpochEnd(TrainableModel model, EpochLog log) {
         if (bar != null) {
             bar.close();
             bar = null;

@@ -8,9 +8,12 @@ import io.dense4j.layers.Activation;
 import io.dense4j.layers.Dense;
 import io.dense4j.layers.Dropout;
 import io.dense4j.layers.Layer;
+import io.dense4j.model.ModelConfig;
+import io.dense4j.model.TrainingConfig;
 import io.dense4j.optim.LearningRateSchedule;
 import io.dense4j.optim.Optimizer;
 import io.dense4j.optim.Optimizers;
+import io.dense4j.plots.Plots;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
 import io.dense4j.train.EarlyStopping;
@@ -25,12 +28,31 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** {@code dense4j train}: the Keras workflow from a shell (build, compile, fit, evaluate, save). */
+/**
+ * {@code dense4j train}: the Keras workflow from a shell (build, compile, fit, evaluate, save). The model comes
+ * from options ({@code --layers}, {@code --optimizer}...) or from a JSON config ({@code --config}), which can
+ * describe any model the API can build.
+ */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a Sequential model of Dense layers on an IDX directory or a CSV file, then save it.")
 public final class TrainCommand implements Callable<Integer> {
+    /** Options that define the model; a --config defines it instead. */
+    private static final List<String> MODEL_OPTIONS = List.of("--layers", "--activations", "--dropout", "--loss",
+            "--optimizer", "--lr", "--momentum", "--nesterov", "--weight-decay", "--beta1", "--beta2", "--eps",
+            "--alpha", "--centered", "--amsgrad", "--clip-norm", "--clip-value", "--schedule", "--decay-steps",
+            "--decay-rate", "--step-epochs", "--normalize");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", description = "JSON model config (ModelConfig, or {\"model\": ..., \"fit\": ...}) "
+            + "instead of the model options; a first Dense layer without input_dim takes the data's width")
+    Path config;
+
     @Option(names = "--data", required = true, description = "IDX directory (MNIST format) or CSV file")
     Path data;
 
@@ -143,7 +165,10 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Device dev = Device.parse(device); // before loading the data: a missing GPU is reported at once
+        // before loading the data: a bad config or a missing GPU is reported at once
+        TrainingConfig fromFile = config == null ? null : readConfig();
+        Fit settings = fitSettings(fromFile == null ? null : fromFile.fit());
+        Device dev = Device.parse(device);
         if (!dev.isCpu()) {
             System.out.println("device: " + dev.description());
         }
@@ -156,24 +181,15 @@ public final class TrainCommand implements Callable<Integer> {
             Dataset train = loaded.train();
             System.out.printf("data: %d training rows x %d features%s (%.1fs)%n", train.size(), train.numFeatures(),
                     loaded.test() == null ? "" : ", " + loaded.test().size() + " test rows", (System.nanoTime() - t0) / 1e9);
-            try (Sequential model = Sequential.of(buildLayers(train.numFeatures()))) {
+            try (Sequential model = fromFile == null ? fromOptions(train) : fromConfig(fromFile.model(), train)) {
                 model.to(dev);
-                Loss lossFn = Loss.fromName(loss);
-                int stepsPerEpoch = (int) Math.ceil(train.size() * (1 - validationSplit) / batchSize);
-                model.compile(buildOptimizer(stepsPerEpoch), lossFn, Metrics.ACCURACY);
+                Loss lossFn = model.loss();
                 if (!train.classNames().isEmpty() && train.classNames().size() == model.outputSize()) {
                     model.classNames(train.classNames());
                 }
-                if (!normalize.equals("none")) {
-                    model.preprocessing(switch (normalize) {
-                        case "standardize" -> Normalizer.standardize();
-                        case "minmax" -> Normalizer.minMax();
-                        default -> throw new IllegalArgumentException("--normalize must be none, standardize or minmax");
-                    });
-                }
                 System.out.print(model.summary());
                 List<Callback> callbacks = new ArrayList<>();
-                callbacks.add(new ProgressCallback(epochs, !noProgress));
+                callbacks.add(new ProgressCallback(settings.epochs(), !noProgress));
                 if (patience != null) {
                     callbacks.add(EarlyStopping.onValLoss(patience, true));
                 }
@@ -182,8 +198,7 @@ public final class TrainCommand implements Callable<Integer> {
                 }
                 Dataset trainSet = lossFn.sparseLabels() || !train.hasLabels() ? train : train.oneHot();
                 try {
-                    Fit fit = Fit.epochs(epochs).batchSize(batchSize).seed(seed).validationSplit(validationSplit)
-                            .callbacks(callbacks.toArray(new Callback[0]));
+                    Fit fit = settings.callbacks(callbacks.toArray(new Callback[0]));
                     History h = model.fit(trainSet, fit);
                     System.out.printf("trained %d epochs in %.2fs%n", h.epochs().size(), h.totalSeconds());
                     if (plot != null) {
@@ -211,6 +226,68 @@ public final class TrainCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The model the options describe, compiled. */
+    private Sequential fromOptions(Dataset train) {
+        Sequential model = Sequential.of(buildLayers(train.numFeatures()));
+        try {
+            int stepsPerEpoch = (int) Math.ceil(train.size() * (1 - validationSplit) / batchSize);
+            model.compile(buildOptimizer(stepsPerEpoch), Loss.fromName(loss), Metrics.ACCURACY);
+            if (!normalize.equals("none")) {
+                model.preprocessing(switch (normalize) {
+                    case "standardize" -> Normalizer.standardize();
+                    case "minmax" -> Normalizer.minMax();
+                    default -> throw new IllegalArgumentException("--normalize must be none, standardize or minmax");
+                });
+            }
+            return model;
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** The --config file, refused with the options it would contradict. */
+    private TrainingConfig readConfig() {
+        for (String option : MODEL_OPTIONS) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + " cannot be combined with --config: the config defines the model");
+            }
+        }
+        TrainingConfig c = TrainingConfig.fromJson(config);
+        if (c.model().compile() == null) {
+            throw new IllegalArgumentException(config + ": the config has no compile_config; training needs an "
+                    + "optimizer and a loss");
+        }
+        return c;
+    }
+
+    /** The model a config describes (its first layer's width taken from the data when the config leaves it out). */
+    private Sequential fromConfig(ModelConfig c, Dataset train) {
+        return Sequential.fromConfig(c.withInputs(train.numFeatures()));
+    }
+
+    /** The config's fit settings (or Keras's defaults), with the fit options given on the command line on top. */
+    private Fit fitSettings(Fit fromFile) {
+        var given = spec.commandLine().getParseResult();
+        Fit f = fromFile != null ? fromFile : Fit.epochs(epochs).batchSize(batchSize).seed(seed)
+                .validationSplit(validationSplit);
+        if (fromFile != null) {
+            if (given.hasMatchedOption("--epochs")) {
+                f = f.withEpochs(epochs);
+            }
+            if (given.hasMatchedOption("--batch-size")) {
+                f = f.batchSize(batchSize);
+            }
+            if (given.hasMatchedOption("--seed")) {
+                f = f.seed(seed);
+            }
+            if (given.hasMatchedOption("--validation-split")) {
+                f = f.validationSplit(validationSplit);
+            }
+        }
+        return f;
     }
 
     private List<Layer> buildLayers(int inputs) {

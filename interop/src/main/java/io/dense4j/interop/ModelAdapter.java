@@ -1,6 +1,5 @@
 package io.dense4j.interop;
 
-import io.dense4j.Sequential;
 import io.dense4j.data.Normalizer;
 import io.dense4j.interop.NetworkSpec.Affine;
 import io.dense4j.interop.NetworkSpec.DenseSpec;
@@ -9,26 +8,34 @@ import io.dense4j.interop.NetworkSpec.LayerSpec;
 import io.dense4j.interop.NetworkSpec.Preprocessing;
 import io.dense4j.interop.NetworkSpec.Scale;
 import io.dense4j.interop.NetworkSpec.Training;
+import io.dense4j.layers.Architecture;
 import io.dense4j.layers.Dense;
 import io.dense4j.layers.Dropout;
 import io.dense4j.layers.Layer;
-import io.dense4j.train.Metric;
+import io.dense4j.model.CompileConfig;
+import io.dense4j.model.ModelConfig;
+import io.dense4j.model.ModelState;
+import io.dense4j.optim.OptimizerState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The one place where the converters meet Dense4J's model API: builds a {@link Sequential} from a
- * {@link NetworkSpec} and describes a Sequential as one. Only public, stable calls are used (Sequential.of, Dense.of,
- * Dropout.of, compile, setParameters / kernel / bias, preprocessing, classNames), so a change of the model API means
- * changing this class alone.
+ * The one place where the converters meet Dense4J's model API: turns a {@link NetworkSpec} into a
+ * {@link ModelState} (the plain values a model is built from and a model file holds) and describes a state as one.
+ * Only the public config and state types are used (layers, {@code ModelConfig}, {@code CompileConfig},
+ * {@code ModelState}, {@code Normalizer}), so a change of the model API means changing this class alone, and
+ * converting needs no native memory.
  */
 public final class ModelAdapter {
     private ModelAdapter() {}
 
-    /** A new model with the spec's layers, weights, preprocessing, class names and (when given) training setup. */
-    public static Sequential build(NetworkSpec spec) {
+    /**
+     * A validated model state with the spec's layers, weights, preprocessing, class names and (when given) training
+     * setup, and {@code training} as its training record.
+     */
+    public static ModelState build(NetworkSpec spec, Map<String, Object> training) {
         List<Layer> layers = new ArrayList<>();
         List<float[]> params = new ArrayList<>();
         long count = 0;
@@ -48,46 +55,38 @@ public final class ModelAdapter {
             throw new IllegalArgumentException("the model has " + count + " parameters; Dense4J holds at most "
                     + (Integer.MAX_VALUE - 8));
         }
-        Sequential model = Sequential.of(layers);
-        try {
-            float[] all = new float[(int) count];
-            int at = 0;
-            for (float[] p : params) {
-                System.arraycopy(p, 0, all, at, p.length);
-                at += p.length;
-            }
-            model.setParameters(all);
-            if (spec.preprocessing() != null) {
-                model.preprocessing(normalizer(spec.preprocessing()));
-            }
-            model.classNames(spec.classNames());
-            Training t = spec.training();
-            if (t != null) {
-                model.compile(t.optimizer(), t.loss(), t.metrics().toArray(new Metric[0]));
-            }
-            return model;
-        } catch (RuntimeException e) {
-            model.close();
-            throw e;
+        float[] all = new float[(int) count];
+        int at = 0;
+        for (float[] p : params) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
         }
+        Training t = spec.training();
+        ModelConfig config = new ModelConfig(layers,
+                spec.preprocessing() == null ? null : normalizer(spec.preprocessing()),
+                t == null ? null : new CompileConfig(t.optimizer(), t.loss(), t.metrics()));
+        return new ModelState(config, all, OptimizerState.initial(), spec.classNames(), training).validate();
     }
 
-    /** The model as a spec: its layers with a copy of their weights, preprocessing, class names, training setup. */
-    public static NetworkSpec describe(Sequential model) {
-        int[] sizes = model.architecture().sizes();
+    /** The state as a spec: its layers with a copy of their weights, preprocessing, class names, training setup. */
+    public static NetworkSpec describe(ModelState state) {
+        ModelConfig config = state.config();
+        Architecture arch = config.architecture();
         List<LayerSpec> layers = new ArrayList<>();
         int dense = 0;
-        for (Layer l : model.layers()) {
+        for (Layer l : config.layers()) {
             if (l instanceof Dense d) {
-                layers.add(new DenseSpec(sizes[dense], sizes[dense + 1], d.activation(), model.kernel(dense),
-                        model.bias(dense)));
+                List<float[]> w = state.layerWeights(dense);
+                layers.add(new DenseSpec(arch.size(dense), arch.size(dense + 1), d.activation(), w.get(0), w.get(1)));
                 dense++;
             } else if (l instanceof Dropout r) {
                 layers.add(new DropoutSpec(r.rate()));
             }
         }
-        Training training = model.loss() == null ? null : new Training(model.optimizer(), model.loss(), model.metrics());
-        return new NetworkSpec(sizes[0], preprocessing(model.preprocessing()), layers, training, model.classNames());
+        CompileConfig c = config.compile();
+        Training training = c == null ? null : new Training(c.optimizer(), c.loss(), c.metrics());
+        return new NetworkSpec(arch.inputs(), preprocessing(config.preprocessing()), layers, training,
+                state.classNames());
     }
 
     private static Normalizer normalizer(Preprocessing p) {

@@ -1,11 +1,7 @@
 package io.dense4j.data;
 
 import io.dense4j.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * Base of the fitted normalizers: per feature {@code x' = (x - shift[j]) / div[j]}, with the statistics
@@ -53,23 +49,18 @@ abstract class AffineNormalizer implements Normalizer {
             throw new IllegalArgumentException("normalizer was fitted on " + shift.length + " features, tensor has "
                     + d + " " + Arrays.toString(features.shape()));
         }
-        FloatPointer p = features.floats();
         long total = features.size();
         int rowsPerChunk = Math.max(1, CHUNK_VALUES / Math.max(d, 1));
         float[] buf = new float[rowsPerChunk * d];
-        try {
-            for (long off = 0; off < total; off += buf.length) {
-                int len = (int) Math.min(buf.length, total - off);
-                p.position(off).get(buf, 0, len);
-                // chunks hold whole rows, so index i is feature i % d
-                for (int i = 0; i < len; i++) {
-                    int j = i % d;
-                    buf[i] = (buf[i] - shift[j]) / div[j];
-                }
-                p.position(off).put(buf, 0, len);
+        for (long off = 0; off < total; off += buf.length) {
+            int len = (int) Math.min(buf.length, total - off);
+            features.read(off, buf, 0, len);
+            // chunks hold whole rows, so index i is feature i % d
+            for (int i = 0; i < len; i++) {
+                int j = i % d;
+                buf[i] = (buf[i] - shift[j]) / div[j];
             }
-        } finally {
-            p.position(0);
+            features.write(off, buf, 0, len);
         }
     }
 
@@ -106,14 +97,13 @@ abstract class AffineNormalizer implements Normalizer {
         double[] sum = new double[d];
         Arrays.fill(min, Double.POSITIVE_INFINITY);
         Arrays.fill(max, Double.NEGATIVE_INFINITY);
-        FloatPointer p = features.floats();
         long total = features.size();
         int rowsPerChunk = Math.max(1, CHUNK_VALUES / Math.max(d, 1));
         float[] buf = new float[rowsPerChunk * d];
-        try {
+        {
             for (long off = 0; off < total; off += buf.length) {
                 int len = (int) Math.min(buf.length, total - off);
-                p.position(off).get(buf, 0, len);
+                features.read(off, buf, 0, len);
                 for (int i = 0; i < len; i++) {
                     int j = i % d;
                     float v = buf[i];
@@ -133,7 +123,7 @@ abstract class AffineNormalizer implements Normalizer {
             double[] sq = new double[d];
             for (long off = 0; off < total; off += buf.length) {
                 int len = (int) Math.min(buf.length, total - off);
-                p.position(off).get(buf, 0, len);
+                features.read(off, buf, 0, len);
                 for (int i = 0; i < len; i++) {
                     int j = i % d;
                     double dev = buf[i] - mean[j];
@@ -145,70 +135,37 @@ abstract class AffineNormalizer implements Normalizer {
                 std[j] = Math.sqrt(sq[j] / n);
             }
             return new Stats(min, max, mean, std);
-        } finally {
-            p.position(0);
         }
     }
 
     // ---------------------------------------------------------------- config helpers
 
-    static List<Float> toList(float[] a) {
-        List<Float> l = new ArrayList<>(a.length);
-        for (float v : a) {
-            l.add(v);
-        }
-        return l;
-    }
-
-    /** A float array from a List of Numbers or a float/double array, every value finite. */
-    static float[] floats(Map<String, ?> config, String key) {
-        Object o = config.get(key);
-        float[] out;
-        if (o instanceof float[] f) {
-            out = f.clone();
-        } else if (o instanceof double[] dd) {
-            out = new float[dd.length];
-            for (int i = 0; i < dd.length; i++) {
-                out[i] = (float) dd[i];
-            }
-        } else if (o instanceof List<?> l) {
-            out = new float[l.size()];
-            for (int i = 0; i < l.size(); i++) {
-                if (!(l.get(i) instanceof Number num)) {
-                    throw new IllegalArgumentException("normalizer config \"" + key + "\"[" + i + "] is not a number: "
-                            + l.get(i));
-                }
-                out[i] = num.floatValue();
-            }
-        } else {
-            throw new IllegalArgumentException("normalizer config \"" + key + "\" must be a list of numbers, got "
-                    + (o == null ? "nothing" : o.getClass().getSimpleName()));
-        }
-        for (int i = 0; i < out.length; i++) {
-            if (!Float.isFinite(out[i])) {
-                throw new IllegalArgumentException("normalizer config \"" + key + "\"[" + i + "] is " + out[i]);
-            }
-        }
-        return out;
-    }
-
-    /** Reads the two parameter lists of a fitted config, or none (unfitted); half of them is an error. */
-    static float[][] pair(Map<String, ?> config, String a, String b) {
-        boolean hasA = config.get(a) != null;
-        boolean hasB = config.get(b) != null;
-        if (!hasA && !hasB) {
+    /**
+     * The two parameter lists of a fitted config, or null for an unfitted one (neither); half of them, lists of
+     * different lengths or a non-finite value are errors.
+     */
+    static float[][] pair(float[] x, float[] y, String a, String b) {
+        if (x == null && y == null) {
             return null;
         }
-        if (hasA != hasB) {
-            throw new IllegalArgumentException("normalizer config has \"" + (hasA ? a : b) + "\" without \""
-                    + (hasA ? b : a) + "\"");
+        if (x == null || y == null) {
+            throw new IllegalArgumentException("normalizer config has \"" + (x != null ? a : b) + "\" without \""
+                    + (x != null ? b : a) + "\"");
         }
-        float[] x = floats(config, a);
-        float[] y = floats(config, b);
         if (x.length != y.length) {
             throw new IllegalArgumentException("normalizer config \"" + a + "\" has " + x.length + " values, \""
                     + b + "\" " + y.length);
         }
-        return new float[][] {x, y};
+        checkFinite(x, a);
+        checkFinite(y, b);
+        return new float[][] {x.clone(), y.clone()};
+    }
+
+    private static void checkFinite(float[] v, String key) {
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                throw new IllegalArgumentException("normalizer config \"" + key + "\"[" + i + "] is " + v[i]);
+            }
+        }
     }
 }

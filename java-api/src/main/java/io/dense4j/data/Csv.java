@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
-import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * Reader of delimited text (CSV) into a {@link Dataset}: one label column, every other column a numeric
@@ -218,7 +217,6 @@ public final class Csv {
             // ---- pass 2: features straight into the native tensor
             int d = layout.featureCols.length;
             features = Tensor.zeros(rows, d);
-            FloatPointer p = features.floats();
             float[] row = new float[d];
             int r = 0;
             try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {
@@ -235,11 +233,10 @@ public final class Csv {
                         row[j] = parseNumber(rec.get(layout.featureCols[j]), src, in.recordLine(),
                                 layout.featureCols[j], layout.names);
                     }
-                    p.position((long) r * d).put(row);
+                    features.write((long) r * d, row, 0, d);
                     r++;
                 }
             }
-            p.position(0);
             if (r != rows) {
                 throw new DataFormatException(src + ": file changed while being read");
             }

@@ -6,8 +6,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Random;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * A supervised data set held in native memory: float32 features {@code [N, d]} plus exactly one of
@@ -96,22 +94,19 @@ public final class Dataset implements AutoCloseable {
         }
         int declared = numClasses >= 0 ? numClasses : names.isEmpty() ? -1 : names.size();
         int max = -1;
-        IntPointer p = labels.ints();
         int[] chunk = new int[Math.min(n, 1 << 16)];
         for (int start = 0; start < n; start += chunk.length) {
             int len = Math.min(chunk.length, n - start);
-            p.position(start).get(chunk, 0, len);
+            labels.read(start, chunk, 0, len);
             for (int i = 0; i < len; i++) {
                 int y = chunk[i];
                 if (y < 0 || (declared >= 0 && y >= declared)) {
-                    p.position(0);
                     throw new IllegalArgumentException("label " + y + " at row " + (start + i) + " is outside [0, "
                             + (declared >= 0 ? declared : "inf") + ")");
                 }
                 max = Math.max(max, y);
             }
         }
-        p.position(0);
         return new Dataset(features, labels, null, declared >= 0 ? declared : max + 1, names);
     }
 
@@ -416,9 +411,8 @@ public final class Dataset implements AutoCloseable {
         Tensor t = null;
         try {
             t = Tensor.zeros(size(), numClasses);
-            FloatPointer p = t.floats();
             for (int i = 0; i < y.length; i++) {
-                p.put((long) i * numClasses + y[i], 1f);
+                t.setFloat((long) i * numClasses + y[i], 1f);
             }
             return new Dataset(x, null, t, numClasses, classNames);
         } catch (RuntimeException e) {

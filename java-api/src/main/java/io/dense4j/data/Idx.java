@@ -10,8 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * Reader of the IDX format of MNIST and Fashion-MNIST: a big-endian magic number {@code 0x0000TTDD} (type
@@ -70,7 +68,6 @@ public final class Idx {
             checkRawSize(file, 16 + total);
             Tensor t = Tensor.zeros(n, pixels);
             try {
-                FloatPointer dst = t.floats();
                 byte[] buf = new byte[CHUNK];
                 float[] vals = new float[CHUNK];
                 for (long done = 0; done < total; ) {
@@ -83,10 +80,9 @@ public final class Idx {
                     for (int i = 0; i < len; i++) {
                         vals[i] = SCALE[buf[i] & 0xff];
                     }
-                    dst.position(done).put(vals, 0, len);
+                    t.write(done, vals, 0, len);
                     done += len;
                 }
-                dst.position(0);
                 checkEnd(file, in);
                 return t;
             } catch (IOException | RuntimeException e) {
@@ -113,7 +109,6 @@ public final class Idx {
             checkRawSize(file, 8 + n);
             Tensor t = Tensor.zerosInt(n);
             try {
-                IntPointer dst = t.ints();
                 byte[] buf = new byte[CHUNK];
                 int[] vals = new int[CHUNK];
                 for (long done = 0; done < n; ) {
@@ -126,10 +121,9 @@ public final class Idx {
                     for (int i = 0; i < len; i++) {
                         vals[i] = buf[i] & 0xff;
                     }
-                    dst.position(done).put(vals, 0, len);
+                    t.write(done, vals, 0, len);
                     done += len;
                 }
-                dst.position(0);
                 checkEnd(file, in);
                 return t;
             } catch (IOException | RuntimeException e) {

@@ -1,16 +1,27 @@
 package io.dense4j.data;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
-/** {@link Normalizer#minMax}: {@code (x - min) / (max - min)} per feature, a zero range taken as 1. */
+/**
+ * {@link Normalizer#minMax}: {@code (x - min) / (max - min)} per feature, a zero range taken as 1.
+ * Config: {@code {"type": "minmax", "min": [...], "max": [...]}} (no lists while not fitted).
+ */
+@JsonPropertyOrder({"min", "max"})
+@JsonInclude(JsonInclude.Include.NON_NULL)
 final class MinMaxNormalizer extends AffineNormalizer {
     static final String TYPE = "minmax";
     private float[] max;
 
-    static Normalizer fromConfig(Map<String, ?> config) {
+    MinMaxNormalizer() {
+    }
+
+    @JsonCreator
+    static MinMaxNormalizer fromConfig(@JsonProperty("min") float[] min, @JsonProperty("max") float[] max) {
         MinMaxNormalizer n = new MinMaxNormalizer();
-        float[][] p = pair(config, "min", "max");
+        float[][] p = pair(min, max, "min", "max");
         if (p != null) {
             n.set(p[0], p[1]);
         }
@@ -44,15 +55,14 @@ final class MinMaxNormalizer extends AffineNormalizer {
         div = range;
     }
 
-    @Override
-    public Map<String, Object> config() {
-        Map<String, Object> c = new LinkedHashMap<>();
-        c.put("type", TYPE);
-        if (isFitted()) {
-            c.put("min", toList(shift));
-            c.put("max", toList(max));
-        }
-        return c;
+    @JsonProperty("min")
+    float[] min() {
+        return shift == null ? null : shift.clone();
+    }
+
+    @JsonProperty("max")
+    float[] max() {
+        return max == null ? null : max.clone();
     }
 
     @Override

@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * Loader of MNIST-layout directories (MNIST, Fashion-MNIST): {@code train-images-idx3-ubyte},
@@ -138,9 +137,9 @@ public final class Mnist {
     }
 
     private static void checkLabels(Path file, Tensor labels, int numClasses) {
-        IntPointer p = labels.ints();
-        for (long i = 0; i < labels.size(); i++) {
-            int y = p.get(i);
+        int[] all = labels.toIntArray();
+        for (int i = 0; i < all.length; i++) {
+            int y = all[i];
             if (y >= numClasses) {
                 throw new DataFormatException(file + ": label " + y + " at index " + i + " is out of range [0, "
                         + numClasses + ")");

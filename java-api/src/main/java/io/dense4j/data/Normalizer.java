@@ -1,5 +1,8 @@
 package io.dense4j.data;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import io.dense4j.config.Configs;
 import io.dense4j.tensor.Tensor;
 import java.util.Map;
 import java.util.Objects;
@@ -18,6 +21,10 @@ import java.util.Objects;
  * norm.apply(test.features());
  * }</pre>
  */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
+@JsonSubTypes({@JsonSubTypes.Type(value = ScaleNormalizer.class, name = ScaleNormalizer.TYPE),
+        @JsonSubTypes.Type(value = MinMaxNormalizer.class, name = MinMaxNormalizer.TYPE),
+        @JsonSubTypes.Type(value = StandardNormalizer.class, name = StandardNormalizer.TYPE)})
 public interface Normalizer {
 
     /**
@@ -58,7 +65,9 @@ public interface Normalizer {
      * parameters ({@code "scale"}: a number; {@code "min"}/{@code "max"} or {@code "mean"}/{@code "std"}:
      * lists of numbers, absent when not fitted). The map is a fresh copy.
      */
-    Map<String, Object> config();
+    default Map<String, Object> config() {
+        return Configs.toMap(this);
+    }
 
     /**
      * Rebuilds a normalizer from {@link #config()}, also after a JSON round trip (numbers as any
@@ -68,21 +77,7 @@ public interface Normalizer {
      */
     static Normalizer fromConfig(Map<String, ?> config) {
         Objects.requireNonNull(config, "config");
-        Object type = config.get("type");
-        if (!(type instanceof String)) {
-            throw new IllegalArgumentException("normalizer config needs a string \"type\", got " + config);
-        }
-        switch ((String) type) {
-            case ScaleNormalizer.TYPE:
-                return ScaleNormalizer.fromConfig(config);
-            case MinMaxNormalizer.TYPE:
-                return MinMaxNormalizer.fromConfig(config);
-            case StandardNormalizer.TYPE:
-                return StandardNormalizer.fromConfig(config);
-            default:
-                throw new IllegalArgumentException("unknown normalizer type '" + type + "', expected one of "
-                        + ScaleNormalizer.TYPE + ", " + MinMaxNormalizer.TYPE + ", " + StandardNormalizer.TYPE);
-        }
+        return Configs.fromMap(config, Normalizer.class);
     }
 
     /** Multiplies every value by {@code factor} (e.g. {@code 1/255f} for raw pixels); needs no fitting. */

@@ -1,17 +1,28 @@
 package io.dense4j.data;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
-/** {@link Normalizer#standardize}: {@code (x - mean) / std} per feature. */
+/**
+ * {@link Normalizer#standardize}: {@code (x - mean) / std} per feature.
+ * Config: {@code {"type": "standardize", "mean": [...], "std": [...]}} (no lists while not fitted).
+ */
+@JsonPropertyOrder({"mean", "std"})
+@JsonInclude(JsonInclude.Include.NON_NULL)
 final class StandardNormalizer extends AffineNormalizer {
     static final String TYPE = "standardize";
     /** Below this a standard deviation is rounding noise of a constant feature (scikit-learn's threshold). */
     private static final double TINY_STD = 10 * Math.ulp(1.0);
 
-    static Normalizer fromConfig(Map<String, ?> config) {
+    StandardNormalizer() {
+    }
+
+    @JsonCreator
+    static StandardNormalizer fromConfig(@JsonProperty("mean") float[] mean, @JsonProperty("std") float[] std) {
         StandardNormalizer n = new StandardNormalizer();
-        float[][] p = pair(config, "mean", "std");
+        float[][] p = pair(mean, std, "mean", "std");
         if (p != null) {
             for (int j = 0; j < p[1].length; j++) {
                 if (p[1][j] <= 0f) {
@@ -40,15 +51,14 @@ final class StandardNormalizer extends AffineNormalizer {
         div = std;
     }
 
-    @Override
-    public Map<String, Object> config() {
-        Map<String, Object> c = new LinkedHashMap<>();
-        c.put("type", TYPE);
-        if (isFitted()) {
-            c.put("mean", toList(shift));
-            c.put("std", toList(div));
-        }
-        return c;
+    @JsonProperty("mean")
+    float[] mean() {
+        return shift == null ? null : shift.clone();
+    }
+
+    @JsonProperty("std")
+    float[] std() {
+        return div == null ? null : div.clone();
     }
 
     @Override

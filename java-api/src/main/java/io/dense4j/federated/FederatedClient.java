@@ -12,6 +12,7 @@ import io.dense4j.federated.protocol.ServerConnection;
 import io.dense4j.federated.protocol.TrainingPlan;
 import io.dense4j.federated.secagg.Quantizer;
 import io.dense4j.federated.secagg.SecAggClient;
+import io.dense4j.model.ModelConfig;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
@@ -229,7 +230,7 @@ public final class FederatedClient implements AutoCloseable {
 
     private void prepareModel(Message.RoundTask t) {
         if (model == null || !t.modelConfig().equals(modelConfig)) {
-            Sequential m = Sequential.fromConfig(t.modelConfig());
+            Sequential m = Sequential.fromConfig(ModelConfig.fromMap(t.modelConfig()));
             if (m.loss() == null) {
                 m.close();
                 throw new ProtocolException(Code.BAD_MESSAGE, "the task's model config has no loss and optimizer");

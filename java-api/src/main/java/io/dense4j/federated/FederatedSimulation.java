@@ -2,6 +2,7 @@ package io.dense4j.federated;
 
 import io.dense4j.Sequential;
 import io.dense4j.data.Dataset;
+import io.dense4j.model.ModelConfig;
 import io.dense4j.train.Evaluation;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -39,7 +40,7 @@ public final class FederatedSimulation implements AutoCloseable {
      */
     public FederatedSimulation(String taskId, FederatedConfig config, Sequential model, List<Dataset> partitions,
                                long clientSeed, InMemoryTransport.Tap tap) {
-        this.modelConfig = model.config();
+        this.modelConfig = model.config().toMap();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < partitions.size(); i++) {
             ids.add(String.format("client-%02d", i));
@@ -103,7 +104,7 @@ public final class FederatedSimulation implements AutoCloseable {
 
     /** A model with the current global weights (caller closes it). */
     public Sequential globalModel() {
-        Sequential m = Sequential.fromConfig(modelConfig);
+        Sequential m = Sequential.fromConfig(ModelConfig.fromMap(modelConfig));
         m.setParameters(coordinator.weights());
         return m;
     }

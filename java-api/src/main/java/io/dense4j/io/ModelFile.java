@@ -1,14 +1,17 @@
 package io.dense4j.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.dense4j.Sequential;
+import io.dense4j.config.Configs;
 import io.dense4j.data.Normalizer;
-import io.dense4j.engine.Architecture;
+import io.dense4j.layers.Architecture;
+import io.dense4j.model.ModelConfig;
+import io.dense4j.model.ModelState;
+import io.dense4j.optim.OptimizerState;
 import io.dense4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,155 +19,203 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The Dense4J model file (.d4j): ONE safetensors file, so any safetensors reader can open the weights.
+ * The Dense4J model file (.d4j): ONE safetensors file, so any safetensors reader can open the weights. It holds a
+ * {@link ModelState}, never a live model: {@link #write} takes one, {@link #read} validates the file completely and
+ * returns one, and {@code Sequential} builds itself from it.
  *
  * <ul>
  *   <li>tensors {@code dense_<i>.kernel} F32 [inputs, units] and {@code dense_<i>.bias} F32 [units], for the
- *       i-th Dense layer;</li>
+ *       i-th Dense layer; {@code optimizer.state} F32 [3, parameters] only when the state's optimizer buffers are
+ *       saved ({@code save(file, true)}, checkpoints for an exact resume);</li>
  *   <li>{@code __metadata__} (string to string): {@code format} = "dense4j-model", {@code format_version} = "1",
- *       {@code config} (JSON: layers, loss, optimizer, metrics), {@code preprocessing} (JSON normalizer config or
- *       null), {@code class_names} (JSON array), {@code training} (JSON: history, seed, steps, time),
- *       {@code optimizer_step}.</li>
+ *       {@code config} (JSON: the {@link ModelConfig} without its preprocessing), {@code preprocessing} (JSON
+ *       normalizer config or null), {@code class_names} (JSON array), {@code training} (JSON: history, seed, steps,
+ *       time), {@code optimizer_step}.</li>
  * </ul>
- * Writes are atomic (temp file + fsync + rename) through {@link SafeTensors#write}.
+ * Files written before config schema version 2 hold a version-1 config and load unchanged. Writes are atomic
+ * (temp file + fsync + rename) through {@link AtomicFiles}.
  */
 public final class ModelFile {
     public static final String FORMAT = "dense4j-model";
     public static final String VERSION = "1";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The tensor of the optimizer's buffers, when saved. */
+    public static final String OPTIMIZER_STATE = "optimizer.state";
 
     private ModelFile() {}
 
-    public static void write(Path file, Sequential model, Normalizer normalizer, List<String> classNames,
-                             Map<String, Object> training) {
-        Architecture arch = model.architecture();
+    /**
+     * Writes {@code state} to {@code file} atomically (creating missing directories). The optimizer's buffers are
+     * written when the state has them; {@link OptimizerState#withoutSlots()} leaves them out.
+     *
+     * @throws java.io.UncheckedIOException the file cannot be written (any previous file stays intact)
+     */
+    public static void write(Path file, ModelState state) {
+        Architecture arch = state.config().architecture();
+        float[] params = state.parameters();
         LinkedHashMap<String, Tensor> tensors = new LinkedHashMap<>();
         try {
             for (int l = 0; l < arch.layers(); l++) {
-                tensors.put("dense_" + l + ".kernel", Tensor.of(model.kernel(l), arch.sizes()[l], arch.sizes()[l + 1]));
-                tensors.put("dense_" + l + ".bias", Tensor.of(model.bias(l), arch.sizes()[l + 1]));
+                int in = arch.size(l);
+                int out = arch.size(l + 1);
+                tensors.put(kernelName(l), Tensor.of(Arrays.copyOfRange(params, (int) arch.kernelOffset(l),
+                        (int) (arch.kernelOffset(l) + arch.kernelSize(l))), in, out));
+                tensors.put(biasName(l), Tensor.of(Arrays.copyOfRange(params, (int) arch.biasOffset(l),
+                        (int) arch.biasOffset(l) + out), out));
+            }
+            if (state.optimizer().hasSlots()) {
+                tensors.put(OPTIMIZER_STATE, Tensor.of(state.optimizer().slots(), OptimizerState.SLOTS,
+                        arch.parameterCount()));
             }
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("format", FORMAT);
             meta.put("format_version", VERSION);
-            meta.put("config", JSON.writeValueAsString(model.config()));
-            meta.put("preprocessing", JSON.writeValueAsString(normalizer == null ? null : normalizer.config()));
-            meta.put("class_names", JSON.writeValueAsString(classNames));
-            meta.put("training", JSON.writeValueAsString(training));
-            meta.put("optimizer_step", Long.toString(model.optimizerStep()));
+            meta.put("config", state.config().withPreprocessing(null).toJson());
+            Normalizer pre = state.config().preprocessing();
+            meta.put("preprocessing", pre == null ? "null" : Configs.toJson(pre));
+            meta.put("class_names", Configs.toJson(state.classNames()));
+            meta.put("training", Configs.toJson(state.training()));
+            meta.put("optimizer_step", Long.toString(state.optimizer().step()));
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
-                java.nio.file.Files.createDirectories(parent);
+                Files.createDirectories(parent);
             }
             SafeTensors.write(file, tensors, meta);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialize the model config: " + e.getMessage(), e);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot save the model to " + file + ": " + e.getMessage(), e);
         } finally {
             tensors.values().forEach(Tensor::close);
         }
     }
 
-    public static Sequential read(Path file) {
+    /**
+     * Reads and validates a model file completely before returning: the safetensors layout (sizes and offsets
+     * against the file's length), the format and version, the config, every tensor's name, dtype and shape against
+     * the architecture (before any data is read), the values (finite), the metadata.
+     *
+     * @throws ModelFormatException naming the file and the problem
+     */
+    public static ModelState read(Path file) {
         try (SafeTensors.File st = open(file)) {
             return read(file, st);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new ModelFormatException(file + ": " + e.getMessage(), e);
         }
     }
 
-    private static Sequential read(Path file, SafeTensors.File st) throws java.io.IOException {
-        {
-            Map<String, String> meta = st.metadata();
-            if (!FORMAT.equals(meta.get("format"))) {
-                throw new ModelFormatException(file + ": not a Dense4J model (safetensors metadata 'format' is "
-                        + meta.get("format") + ", expected " + FORMAT + ")");
-            }
-            if (!VERSION.equals(meta.get("format_version"))) {
-                throw new ModelFormatException(file + ": unsupported Dense4J format version "
-                        + meta.get("format_version") + " (this build reads " + VERSION + ")");
-            }
-            Map<String, Object> config = json(file, meta, "config", new TypeReference<>() {});
-            ModelFileCheck.configMatchesTensors(file, config, st); // before anything is allocated from the config
-            Sequential model;
-            try {
-                model = Sequential.fromConfig(config);
-            } catch (RuntimeException e) {
-                throw new ModelFormatException(file + ": invalid model config: " + e.getMessage());
-            }
-            try {
-                Architecture arch = model.architecture();
-                Set<String> expected = new TreeSet<>();
-                float[] params = new float[Math.toIntExact(arch.parameterCount())];
-                for (int l = 0; l < arch.layers(); l++) {
-                    int in = arch.sizes()[l];
-                    int out = arch.sizes()[l + 1];
-                    copy(file, st, "dense_" + l + ".kernel", new long[] {in, out}, params, arch.kernelOffset(l));
-                    copy(file, st, "dense_" + l + ".bias", new long[] {out}, params, arch.biasOffset(l));
-                    expected.add("dense_" + l + ".kernel");
-                    expected.add("dense_" + l + ".bias");
-                }
-                Set<String> extra = new TreeSet<>(st.names());
-                extra.removeAll(expected);
-                if (!extra.isEmpty()) {
-                    throw new ModelFormatException(file + ": tensors " + extra + " do not belong to the architecture");
-                }
-                model.setParameters(params);
-                Map<String, Object> pre = json(file, meta, "preprocessing", new TypeReference<>() {});
-                List<String> names = meta.containsKey("class_names")
-                        ? json(file, meta, "class_names", new TypeReference<List<String>>() {}) : List.of();
-                Map<String, Object> training = meta.containsKey("training")
-                        ? json(file, meta, "training", new TypeReference<Map<String, Object>>() {}) : Map.of();
-                long step = Long.parseLong(meta.getOrDefault("optimizer_step", "0"));
-                if (names != null && !names.isEmpty() && names.size() != arch.outputs()) {
-                    throw new ModelFormatException(file + ": " + names.size() + " class names for " + arch.outputs()
-                            + " outputs");
-                }
-                model.restore(pre == null ? null : Normalizer.fromConfig(pre), names == null ? List.of() : names,
-                        training == null ? Map.of() : training, step);
-                return model;
-            } catch (RuntimeException e) {
-                model.close();
-                if (e instanceof ModelFormatException) {
-                    throw e;
-                }
-                throw new ModelFormatException(file + ": " + e.getMessage());
-            }
+    private static ModelState read(Path file, SafeTensors.File st) throws IOException {
+        Map<String, String> meta = st.metadata();
+        if (!FORMAT.equals(meta.get("format"))) {
+            throw new ModelFormatException(file + ": not a Dense4J model (safetensors metadata 'format' is "
+                    + meta.get("format") + ", expected " + FORMAT + ")");
         }
+        if (!VERSION.equals(meta.get("format_version"))) {
+            throw new ModelFormatException(file + ": unsupported Dense4J format version "
+                    + meta.get("format_version") + " (this build reads " + VERSION + ")");
+        }
+        String configJson = meta.get("config");
+        if (configJson == null) {
+            throw new ModelFormatException(file + ": metadata 'config' is missing");
+        }
+        ModelConfig config;
+        Architecture arch;
+        try {
+            config = ModelConfig.fromJson(configJson);
+            String pre = meta.get("preprocessing");
+            if (pre != null && !pre.trim().equals("null")) {
+                config = config.withPreprocessing(Configs.fromJson(pre, Normalizer.class));
+            }
+            arch = config.validate().architecture();
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(file + ": invalid model config: " + e.getMessage());
+        }
+
+        // every shape is checked against the architecture before any tensor data is read
+        Set<String> expected = new TreeSet<>();
+        for (int l = 0; l < arch.layers(); l++) {
+            checkEntry(file, st, kernelName(l), new long[] {arch.size(l), arch.size(l + 1)});
+            checkEntry(file, st, biasName(l), new long[] {arch.size(l + 1)});
+            expected.add(kernelName(l));
+            expected.add(biasName(l));
+        }
+        boolean hasSlots = st.contains(OPTIMIZER_STATE);
+        if (hasSlots) {
+            checkEntry(file, st, OPTIMIZER_STATE, new long[] {OptimizerState.SLOTS, arch.parameterCount()});
+            expected.add(OPTIMIZER_STATE);
+        }
+        Set<String> extra = new TreeSet<>(st.names());
+        extra.removeAll(expected);
+        if (!extra.isEmpty()) {
+            throw new ModelFormatException(file + ": tensors " + extra + " do not belong to the architecture");
+        }
+
+        float[] params = new float[Math.toIntExact(arch.parameterCount())];
+        for (int l = 0; l < arch.layers(); l++) {
+            copy(file, st, kernelName(l), params, arch.kernelOffset(l));
+            copy(file, st, biasName(l), params, arch.biasOffset(l));
+        }
+        long step;
+        try {
+            step = Long.parseLong(meta.getOrDefault("optimizer_step", "0").trim());
+        } catch (NumberFormatException e) {
+            throw new ModelFormatException(file + ": metadata 'optimizer_step' is not a number: "
+                    + meta.get("optimizer_step"));
+        }
+        List<String> names = meta.containsKey("class_names")
+                ? json(file, meta, "class_names", new TypeReference<List<String>>() {}) : List.of();
+        Map<String, Object> training = meta.containsKey("training")
+                ? json(file, meta, "training", new TypeReference<Map<String, Object>>() {}) : Map.of();
+        try {
+            OptimizerState optimizer = new OptimizerState(step, hasSlots ? st.floats(OPTIMIZER_STATE) : null);
+            return new ModelState(config, params, optimizer, names == null ? List.of() : names,
+                    training == null ? Map.of() : training).validate();
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(file + ": " + e.getMessage());
+        }
+    }
+
+    private static String kernelName(int l) {
+        return "dense_" + l + ".kernel";
+    }
+
+    private static String biasName(int l) {
+        return "dense_" + l + ".bias";
     }
 
     /** Opens the safetensors container; every I/O problem becomes a ModelFormatException naming the file. */
     private static SafeTensors.File open(Path file) {
-        if (!java.nio.file.Files.isRegularFile(file)) {
+        if (!Files.isRegularFile(file)) {
             throw new ModelFormatException(file + ": no such model file");
         }
         try {
             return SafeTensors.read(file);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new ModelFormatException(file + ": cannot read the model file: " + e.getMessage(), e);
         }
     }
 
-    private static void copy(Path file, SafeTensors.File st, String name, long[] shape, float[] dst, long offset)
-            throws java.io.IOException {
-        if (!st.names().contains(name)) {
-            throw new ModelFormatException(file + ": tensor " + name + " is missing");
+    /** The config and the tensors must agree: a mismatch is reported as what the config asks for. */
+    private static void checkEntry(Path file, SafeTensors.File st, String name, long[] shape) {
+        if (!st.contains(name)) {
+            throw new ModelFormatException(file + ": invalid model config: the architecture needs tensor " + name
+                    + ", the file has none (tensor " + name + " is missing)");
         }
-        try (Tensor t = st.tensor(name)) {
-            if (t.dtype() != Tensor.DType.FLOAT32 || !java.util.Arrays.equals(t.shape(), shape)) {
-                throw new ModelFormatException(file + ": tensor " + name + " is " + t.dtype() + " "
-                        + java.util.Arrays.toString(t.shape()) + ", the architecture needs FLOAT32 "
-                        + java.util.Arrays.toString(shape));
-            }
-            float[] v = t.toFloatArray();
-            for (int i = 0; i < v.length; i++) {
-                if (!Float.isFinite(v[i])) {
-                    throw new ModelFormatException(file + ": tensor " + name + " holds " + v[i] + " at index " + i);
-                }
-            }
-            System.arraycopy(v, 0, dst, (int) offset, v.length);
+        SafeTensors.Entry e = st.entry(name);
+        // any float dtype is read as float32 (F16, BF16 and F64 are converted), as safetensors readers do
+        if (e.dtype().tensorType() != Tensor.DType.FLOAT32 || !Arrays.equals(e.shape(), shape)) {
+            throw new ModelFormatException(file + ": invalid model config: the architecture needs tensor " + name
+                    + " as FLOAT32 " + Arrays.toString(shape) + ", the file holds " + e.dtype().tensorType() + " "
+                    + Arrays.toString(e.shape()));
         }
+    }
+
+    private static void copy(Path file, SafeTensors.File st, String name, float[] dst, long offset) throws IOException {
+        float[] v = st.floats(name);
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                throw new ModelFormatException(file + ": tensor " + name + " holds " + v[i] + " at index " + i);
+            }
+        }
+        System.arraycopy(v, 0, dst, (int) offset, v.length);
     }
 
     private static <T> T json(Path file, Map<String, String> meta, String key, TypeReference<T> type) {
@@ -173,9 +224,9 @@ public final class ModelFile {
             throw new ModelFormatException(file + ": metadata '" + key + "' is missing");
         }
         try {
-            return JSON.readValue(s, type);
-        } catch (JsonProcessingException e) {
-            throw new ModelFormatException(file + ": metadata '" + key + "' is not valid JSON: " + e.getOriginalMessage());
+            return Configs.fromJson(s, type);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(file + ": metadata '" + key + "' is not valid: " + e.getMessage());
         }
     }
 
@@ -183,9 +234,8 @@ public final class ModelFile {
     public static Map<String, String> metadata(Path file) {
         try (SafeTensors.File st = open(file)) {
             return new LinkedHashMap<>(st.metadata());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new ModelFormatException(file + ": " + e.getMessage(), e);
         }
     }
-
 }

@@ -1,6 +1,6 @@
 package io.dense4j.io;
 
-import io.dense4j.Sequential;
+import io.dense4j.model.ModelState;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,7 +12,9 @@ import java.util.ServiceLoader;
 /**
  * A foreign model format (Keras, ONNX) that Dense4J can import from and/or export to. Implementations live in the
  * {@code dense4j-interop} module and are found with {@link ServiceLoader}, so the core API carries no HDF5 or protobuf
- * library; {@link io.dense4j.Models}, {@link Sequential#exportKeras} and the registry reach them through here.
+ * library; {@code Models.importKeras}, {@code Sequential.exportKeras} and the registry reach them through here. A
+ * format converts files to and from a {@link ModelState} (plain values: config, weights, metadata), never a live
+ * model, so converting needs no native memory and this package depends on no model class.
  */
 public interface ModelFormat {
     /** Short lower-case name: "keras", "onnx". */
@@ -24,15 +26,15 @@ public interface ModelFormat {
     }
 
     /**
-     * Reads a model of this format. Fails with {@link ModelFormatException} naming the file and the reason (an
-     * unsupported layer names the layer and its class) and creates nothing.
+     * Reads a model of this format as a validated state. Fails with {@link ModelFormatException} naming the file and
+     * the reason (an unsupported layer names the layer and its class).
      */
-    default Sequential importModel(Path file) {
+    default ModelState importModel(Path file) {
         throw new UnsupportedOperationException("Dense4J cannot import " + name() + " models");
     }
 
     /** Writes {@code model} in this format to {@code file} (atomically: a temporary file renamed into place). */
-    default void exportModel(Sequential model, Path file) {
+    default void exportModel(ModelState model, Path file) {
         throw new UnsupportedOperationException("Dense4J cannot export " + name() + " models");
     }
 

@@ -28,8 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * Reader and writer of the <a href="https://github.com/huggingface/safetensors">safetensors</a> format, so
@@ -95,11 +93,6 @@ public final class SafeTensors {
         }
     }
 
-    /** Test seam: runs after the temporary file is complete and synced, before it replaces the target. */
-    interface CommitHook {
-        void beforeMove(Path temp) throws IOException;
-    }
-
     private SafeTensors() {
     }
 
@@ -124,44 +117,20 @@ public final class SafeTensors {
         write(file, tensors, metadata, temp -> { });
     }
 
-    static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata, CommitHook hook)
-            throws IOException {
+    static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata,
+                      AtomicFiles.CommitHook hook) throws IOException {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(tensors, "tensors");
         byte[] header = header(tensors, metadata == null ? Map.of() : metadata);
-
-        Path target = file.toAbsolutePath();
-        Path dir = target.getParent();
-        Path temp = createTemp(dir, target.getFileName().toString());
-        boolean committed = false;
-        try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
-                writeFully(ch, len);
-                writeFully(ch, ByteBuffer.wrap(header));
-                ByteBuffer buf = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                for (Tensor t : tensors.values()) {
-                    writeData(ch, t, buf);
-                }
-                ch.force(true); // the data must be on disk before the rename makes it visible
+        AtomicFiles.write(file, ch -> {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+            AtomicFiles.writeFully(ch, len);
+            AtomicFiles.writeFully(ch, ByteBuffer.wrap(header));
+            ByteBuffer buf = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            for (Tensor t : tensors.values()) {
+                writeData(ch, t, buf);
             }
-            hook.beforeMove(temp);
-            try {
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot replace " + target + " atomically: " + e.getMessage(), e);
-            }
-            committed = true;
-            syncDirectory(dir);
-        } finally {
-            if (!committed) {
-                try {
-                    Files.deleteIfExists(temp);
-                } catch (IOException e) {
-                    // the original failure matters more; a stray temp file is only litter
-                }
-            }
-        }
+        }, hook);
     }
 
     /** The JSON header, padded with spaces to a multiple of 8 bytes. Validates the input first. */
@@ -208,66 +177,25 @@ public final class SafeTensors {
         long n = t.size();
         int per = CHUNK_BYTES / 4;
         if (t.dtype() == Tensor.DType.FLOAT32) {
-            FloatPointer p = t.floats();
             float[] vals = new float[per];
-            try {
-                for (long off = 0; off < n; off += per) {
-                    int len = (int) Math.min(per, n - off);
-                    p.position(off).get(vals, 0, len);
-                    buf.clear();
-                    buf.asFloatBuffer().put(vals, 0, len);
-                    buf.limit(len * 4);
-                    writeFully(ch, buf);
-                }
-            } finally {
-                p.position(0);
+            for (long off = 0; off < n; off += per) {
+                int len = (int) Math.min(per, n - off);
+                t.read(off, vals, 0, len);
+                buf.clear();
+                buf.asFloatBuffer().put(vals, 0, len);
+                buf.limit(len * 4);
+                AtomicFiles.writeFully(ch, buf);
             }
         } else {
-            IntPointer p = t.ints();
             int[] vals = new int[per];
-            try {
-                for (long off = 0; off < n; off += per) {
-                    int len = (int) Math.min(per, n - off);
-                    p.position(off).get(vals, 0, len);
-                    buf.clear();
-                    buf.asIntBuffer().put(vals, 0, len);
-                    buf.limit(len * 4);
-                    writeFully(ch, buf);
-                }
-            } finally {
-                p.position(0);
+            for (long off = 0; off < n; off += per) {
+                int len = (int) Math.min(per, n - off);
+                t.read(off, vals, 0, len);
+                buf.clear();
+                buf.asIntBuffer().put(vals, 0, len);
+                buf.limit(len * 4);
+                AtomicFiles.writeFully(ch, buf);
             }
-        }
-    }
-
-    private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            ch.write(b);
-        }
-    }
-
-    /** A new empty temporary file beside the target, created with default permissions (unlike createTempFile). */
-    private static Path createTemp(Path dir, String name) throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            Path temp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-                    + ".tmp");
-            try {
-                Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
-                return temp;
-            } catch (FileAlreadyExistsException e) {
-                if (attempt > 100) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    /** Makes the rename itself durable; not every platform can open a directory, which is then fine. */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // best effort: the file content is already synced
         }
     }
 
@@ -534,6 +462,40 @@ public final class SafeTensors {
             }
         }
 
+        /**
+         * Reads a float tensor ({@code F32} bit-exact, {@code F64}, {@code F16}, {@code BF16} converted) straight
+         * into a Java array, without native memory.
+         *
+         * @throws IllegalArgumentException the tensor has an integer dtype
+         * @throws ModelFormatException it has more elements than a Java array holds, or the file shrank
+         */
+        public float[] floats(String name) throws IOException {
+            if (!channel.isOpen()) {
+                throw new IllegalStateException(path + " was closed");
+            }
+            Entry e = entry(name);
+            if (e.dtype().tensorType() != Tensor.DType.FLOAT32) {
+                throw new IllegalArgumentException("tensor " + name + " is " + e.dtype() + ", not a float tensor");
+            }
+            if (e.size() > Integer.MAX_VALUE - 8) {
+                throw bad("tensor " + name + " has " + e.size() + " elements, more than a Java array holds");
+            }
+            int width = e.dtype().bytes();
+            int perChunk = CHUNK_BYTES / width;
+            ByteBuffer buf = ByteBuffer.allocate(perChunk * width).order(ByteOrder.LITTLE_ENDIAN);
+            float[] out = new float[(int) e.size()];
+            float[] chunk = new float[perChunk];
+            for (int off = 0; off < out.length; off += perChunk) {
+                int len = Math.min(perChunk, out.length - off);
+                buf.clear().limit(len * width);
+                readFully(dataStart + e.begin() + (long) off * width, buf);
+                buf.flip();
+                decodeFloats(e.dtype(), buf, chunk, len);
+                System.arraycopy(chunk, 0, out, off, len);
+            }
+            return out;
+        }
+
         /** Reads every tensor, in data order; the caller owns (and closes) them. */
         public LinkedHashMap<String, Tensor> tensors() throws IOException {
             LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
@@ -556,28 +518,17 @@ public final class SafeTensors {
             boolean isFloat = t.dtype() == Tensor.DType.FLOAT32;
             float[] fv = isFloat ? new float[perChunk] : null;
             int[] iv = isFloat ? null : new int[perChunk];
-            FloatPointer fp = isFloat ? t.floats() : null;
-            IntPointer ip = isFloat ? null : t.ints();
-            try {
-                for (long off = 0; off < n; off += perChunk) {
-                    int len = (int) Math.min(perChunk, n - off);
-                    buf.clear().limit(len * width);
-                    readFully(dataStart + e.begin() + off * width, buf);
-                    buf.flip();
-                    if (isFloat) {
-                        decodeFloats(e.dtype(), buf, fv, len);
-                        fp.position(off).put(fv, 0, len);
-                    } else {
-                        decodeInts(e, buf, iv, len, off);
-                        ip.position(off).put(iv, 0, len);
-                    }
-                }
-            } finally {
-                if (fp != null) {
-                    fp.position(0);
-                }
-                if (ip != null) {
-                    ip.position(0);
+            for (long off = 0; off < n; off += perChunk) {
+                int len = (int) Math.min(perChunk, n - off);
+                buf.clear().limit(len * width);
+                readFully(dataStart + e.begin() + off * width, buf);
+                buf.flip();
+                if (isFloat) {
+                    decodeFloats(e.dtype(), buf, fv, len);
+                    t.write(off, fv, 0, len);
+                } else {
+                    decodeInts(e, buf, iv, len, off);
+                    t.write(off, iv, 0, len);
                 }
             }
         }

@@ -1,35 +1,27 @@
 package io.dense4j.layers;
 
-import io.dense4j.nativelib.CpuKernels;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
 import java.util.Locale;
 
-/** Activation of a Dense layer, applied in the same kernel pass as the bias. */
+/** Activation of a Dense layer, applied in the same kernel pass as the bias. In configs: its lower-case name. */
 public enum Activation {
-    LINEAR(CpuKernels.ACT_LINEAR),
-    RELU(CpuKernels.ACT_RELU),
-    SIGMOID(CpuKernels.ACT_SIGMOID),
-    TANH(CpuKernels.ACT_TANH),
+    LINEAR,
+    RELU,
+    SIGMOID,
+    TANH,
     /** exact GELU, x * Phi(x) (the erf form Keras and PyTorch default to) */
-    GELU(CpuKernels.ACT_GELU),
+    GELU,
     /** softmax over the units; only meaningful on the last layer */
-    SOFTMAX(CpuKernels.ACT_SOFTMAX);
-
-    private final int nativeCode;
-
-    Activation(int nativeCode) {
-        this.nativeCode = nativeCode;
-    }
-
-    /** The enum value of native/include/dense4j.h. */
-    public int nativeCode() {
-        return nativeCode;
-    }
+    SOFTMAX;
 
     /** The name used in configs and on the command line ("relu", "softmax", ...). */
+    @JsonValue
     public String configName() {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    @JsonCreator
     public static Activation fromName(String name) {
         for (Activation a : values()) {
             if (a.configName().equalsIgnoreCase(name.trim())) {

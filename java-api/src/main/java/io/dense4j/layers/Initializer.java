@@ -1,9 +1,11 @@
 package io.dense4j.layers;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
-/** Weight initializers with Keras's definitions (fan_in = inputs, fan_out = units). */
+/** Weight initializers with Keras's definitions (fan_in = inputs, fan_out = units). In configs: the lower-case name. */
 public enum Initializer {
     /** U(-l, l), l = sqrt(6 / (fan_in + fan_out)); Keras's default for Dense kernels */
     GLOROT_UNIFORM,
@@ -46,10 +48,12 @@ public enum Initializer {
         return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
+    @JsonValue
     public String configName() {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    @JsonCreator
     public static Initializer fromName(String name) {
         for (Initializer i : values()) {
             if (i.configName().equalsIgnoreCase(name.trim())) {

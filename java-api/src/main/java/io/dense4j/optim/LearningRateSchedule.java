@@ -1,88 +1,136 @@
 package io.dense4j.optim;
 
-import java.util.LinkedHashMap;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import io.dense4j.config.Configs;
 import java.util.Map;
 
 /**
  * Learning rate as a function of the optimizer step (0-based) and the epoch. Evaluated in Java for each
  * step of a chunk and handed to the native training loop as an array, so schedules cost no JNI calls.
+ *
+ * <p>In an optimizer's config a constant rate is a plain number ({@code "learning_rate": 0.001}); a schedule is an
+ * object with its {@code "type"}: {@code {"type": "cosine_decay", "initial_learning_rate": 0.01, "decay_steps":
+ * 1000, "alpha": 0.0}}, as Keras's schedules.
  */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type",
+        defaultImpl = LearningRateSchedule.Constant.class)
+@JsonSubTypes({@JsonSubTypes.Type(value = LearningRateSchedule.Constant.class, name = "constant"),
+        @JsonSubTypes.Type(value = LearningRateSchedule.StepDecay.class, name = "step_decay"),
+        @JsonSubTypes.Type(value = LearningRateSchedule.Exponential.class, name = "exponential_decay"),
+        @JsonSubTypes.Type(value = LearningRateSchedule.Cosine.class, name = "cosine_decay")})
 public sealed interface LearningRateSchedule {
     double at(long step, int epoch);
 
-    Map<String, Object> config();
+    /** The schedule's config as plain JSON values. */
+    default Map<String, Object> config() {
+        return Configs.toMap(this);
+    }
 
-    /** The same rate throughout. */
-    record Constant(double lr) implements LearningRateSchedule {
+    /** The same rate throughout. Config: a plain number where a learning rate is expected. */
+    record Constant(@JsonProperty("learning_rate") double lr) implements LearningRateSchedule {
+        public Constant {
+            checkRate(lr);
+        }
+
+        /** A plain number in a config. */
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        static Constant of(double lr) {
+            return new Constant(lr);
+        }
+
+        @JsonCreator(mode = JsonCreator.Mode.PROPERTIES)
+        static Constant fromConfig(@JsonProperty(value = "learning_rate", required = true) double lr) {
+            return new Constant(lr);
+        }
+
         public double at(long step, int epoch) {
             return lr;
         }
-
-        public Map<String, Object> config() {
-            return map("constant", "lr", lr);
-        }
     }
 
-    /** lr * gamma^floor(epoch / everyEpochs) (PyTorch StepLR stepped once per epoch). */
-    record StepDecay(double lr, int everyEpochs, double gamma) implements LearningRateSchedule {
+    /**
+     * lr * decayRate^floor(epoch / everyEpochs) (PyTorch StepLR stepped once per epoch). Config: {@code
+     * {"type": "step_decay", "initial_learning_rate": 0.1, "step_epochs": 10, "decay_rate": 0.5}}.
+     */
+    record StepDecay(@JsonProperty("initial_learning_rate") double lr, @JsonProperty("step_epochs") int everyEpochs,
+                     @JsonProperty("decay_rate") double gamma) implements LearningRateSchedule {
+        @JsonCreator
+        static StepDecay fromConfig(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
+                                    @JsonProperty(value = "step_epochs", required = true) int everyEpochs,
+                                    @JsonProperty(value = "decay_rate", required = true) double gamma) {
+            return new StepDecay(lr, everyEpochs, gamma);
+        }
+
         public StepDecay {
+            checkRate(lr);
             if (everyEpochs < 1) {
                 throw new IllegalArgumentException("step decay period must be >= 1 epoch, got " + everyEpochs);
             }
+            checkFactor("decay_rate", gamma);
         }
 
         public double at(long step, int epoch) {
             return lr * Math.pow(gamma, epoch / everyEpochs);
         }
-
-        public Map<String, Object> config() {
-            Map<String, Object> c = map("step", "lr", lr);
-            c.put("every_epochs", everyEpochs);
-            c.put("gamma", gamma);
-            return c;
-        }
     }
 
-    /** lr * rate^(step / decaySteps), floored exponent when staircase (Keras ExponentialDecay). */
-    record Exponential(double lr, long decaySteps, double rate, boolean staircase) implements LearningRateSchedule {
+    /**
+     * lr * rate^(step / decaySteps), floored exponent when staircase (Keras ExponentialDecay). Config: {@code
+     * {"type": "exponential_decay", "initial_learning_rate": 0.1, "decay_steps": 1000, "decay_rate": 0.96,
+     * "staircase": false}}.
+     */
+    record Exponential(@JsonProperty("initial_learning_rate") double lr, @JsonProperty("decay_steps") long decaySteps,
+                       @JsonProperty("decay_rate") double rate, @JsonProperty("staircase") boolean staircase)
+            implements LearningRateSchedule {
+        @JsonCreator
+        static Exponential fromConfig(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
+                                      @JsonProperty(value = "decay_steps", required = true) long decaySteps,
+                                      @JsonProperty(value = "decay_rate", required = true) double rate,
+                                      @JsonProperty("staircase") Boolean staircase) {
+            return new Exponential(lr, decaySteps, rate, staircase != null && staircase);
+        }
+
         public Exponential {
+            checkRate(lr);
             if (decaySteps < 1) {
                 throw new IllegalArgumentException("decay steps must be >= 1, got " + decaySteps);
             }
+            checkFactor("decay_rate", rate);
         }
 
         public double at(long step, int epoch) {
             double e = (double) step / decaySteps;
             return lr * Math.pow(rate, staircase ? Math.floor(e) : e);
         }
-
-        public Map<String, Object> config() {
-            Map<String, Object> c = map("exponential", "lr", lr);
-            c.put("decay_steps", decaySteps);
-            c.put("rate", rate);
-            c.put("staircase", staircase);
-            return c;
-        }
     }
 
-    /** Keras CosineDecay: lr * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decaySteps) / decaySteps)) + alpha). */
-    record Cosine(double lr, long decaySteps, double alpha) implements LearningRateSchedule {
+    /**
+     * Keras CosineDecay: lr * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decaySteps) / decaySteps)) + alpha).
+     * Config: {@code {"type": "cosine_decay", "initial_learning_rate": 0.1, "decay_steps": 1000, "alpha": 0.0}}.
+     */
+    record Cosine(@JsonProperty("initial_learning_rate") double lr, @JsonProperty("decay_steps") long decaySteps,
+                  @JsonProperty("alpha") double alpha) implements LearningRateSchedule {
+        @JsonCreator
+        static Cosine fromConfig(@JsonProperty(value = "initial_learning_rate", required = true) double lr,
+                                 @JsonProperty(value = "decay_steps", required = true) long decaySteps,
+                                 @JsonProperty("alpha") Double alpha) {
+            return new Cosine(lr, decaySteps, alpha == null ? 0 : alpha);
+        }
+
         public Cosine {
+            checkRate(lr);
             if (decaySteps < 1) {
                 throw new IllegalArgumentException("decay steps must be >= 1, got " + decaySteps);
             }
+            checkFactor("alpha", alpha);
         }
 
         public double at(long step, int epoch) {
             double p = Math.min(step, decaySteps) / (double) decaySteps;
             return lr * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * p)) + alpha);
-        }
-
-        public Map<String, Object> config() {
-            Map<String, Object> c = map("cosine", "lr", lr);
-            c.put("decay_steps", decaySteps);
-            c.put("alpha", alpha);
-            return c;
         }
     }
 
@@ -102,30 +150,20 @@ public sealed interface LearningRateSchedule {
         return new Cosine(lr, decaySteps, 0);
     }
 
-    static LearningRateSchedule fromConfig(Map<String, Object> c) {
-        double lr = num(c, "lr");
-        return switch (String.valueOf(c.get("type"))) {
-            case "constant" -> new Constant(lr);
-            case "step" -> new StepDecay(lr, (int) num(c, "every_epochs"), num(c, "gamma"));
-            case "exponential" -> new Exponential(lr, (long) num(c, "decay_steps"), num(c, "rate"),
-                    Boolean.TRUE.equals(c.get("staircase")));
-            case "cosine" -> new Cosine(lr, (long) num(c, "decay_steps"), num(c, "alpha"));
-            default -> throw new IllegalArgumentException("unknown learning rate schedule " + c);
-        };
+    /** Rebuilds a schedule from {@link #config()}. */
+    static LearningRateSchedule fromConfig(Map<String, ?> c) {
+        return Configs.fromMap(c, LearningRateSchedule.class);
     }
 
-    private static double num(Map<String, Object> c, String key) {
-        Object v = c.get(key);
-        if (!(v instanceof Number n)) {
-            throw new IllegalArgumentException("schedule config lacks number '" + key + "': " + c);
+    private static void checkRate(double lr) {
+        if (!Double.isFinite(lr) || lr < 0) {
+            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
         }
-        return n.doubleValue();
     }
 
-    private static Map<String, Object> map(String type, String k, Object v) {
-        Map<String, Object> c = new LinkedHashMap<>();
-        c.put("type", type);
-        c.put(k, v);
-        return c;
+    private static void checkFactor(String name, double v) {
+        if (!Double.isFinite(v) || v < 0) {
+            throw new IllegalArgumentException(name + " must be finite and >= 0, got " + v);
+        }
     }
 }

@@ -1,139 +1,127 @@
 package io.dense4j.optim;
 
-import io.dense4j.nativelib.CpuKernels;
-import java.util.LinkedHashMap;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.config.Configs;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 
 /**
- * An optimizer's configuration (the update itself runs natively over the one contiguous parameter buffer,
- * with PyTorch's documented formulas). Immutable: the {@code with*} methods return modified copies.
+ * An optimizer's settings, typed: {@link Sgd}, {@link Adam}, {@link AdamW}, {@link RmsProp} (the update itself runs
+ * natively over the one contiguous parameter buffer, with the formulas of the PyTorch documentation). Immutable:
+ * the {@code with*} methods return modified copies. Build them with {@link Optimizers} or their constructors.
  *
- * @param kind       sgd, adam, adamw or rmsprop
- * @param schedule   learning rate per step
- * @param hp         the five native hyperparameters in the order of dense4j.h for this kind
- * @param clipNorm   clip gradients by global L2 norm when &gt; 0
- * @param clipValue  clip each gradient element to [-v, v] when &gt; 0
+ * <p>Config (Keras's field names): {@code {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+ * "epsilon": 1e-8, "weight_decay": 0.0, "amsgrad": false, "global_clipnorm": null, "clipvalue": null}};
+ * {@code learning_rate} is a number or a {@link LearningRateSchedule} object. Absent fields take the defaults of
+ * {@link Optimizers} (PyTorch's), except the learning rate, whose default is Keras's (0.01 for SGD, else 0.001).
  */
-public record Optimizer(Kind kind, LearningRateSchedule schedule, float[] hp, float clipNorm, float clipValue) {
-    public enum Kind {
-        SGD(CpuKernels.OPT_SGD, "momentum", "dampening", "weight_decay", "nesterov"),
-        ADAM(CpuKernels.OPT_ADAM, "beta1", "beta2", "eps", "weight_decay", "amsgrad"),
-        ADAMW(CpuKernels.OPT_ADAMW, "beta1", "beta2", "eps", "weight_decay", "amsgrad"),
-        RMSPROP(CpuKernels.OPT_RMSPROP, "alpha", "eps", "weight_decay", "momentum", "centered");
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
+@JsonSubTypes({@JsonSubTypes.Type(value = Sgd.class, name = "sgd"),
+        @JsonSubTypes.Type(value = Adam.class, name = "adam"),
+        @JsonSubTypes.Type(value = AdamW.class, name = "adamw"),
+        @JsonSubTypes.Type(value = RmsProp.class, name = "rmsprop")})
+public sealed interface Optimizer permits Sgd, Adam, AdamW, RmsProp {
+    /** Learning rate per step. */
+    LearningRateSchedule schedule();
 
-        final int nativeCode;
-        final String[] names;
+    /** Weight decay (L2 added to the gradient; decoupled for {@link AdamW}). */
+    double weightDecay();
 
-        Kind(int nativeCode, String... names) {
-            this.nativeCode = nativeCode;
-            this.names = names;
-        }
+    /** Clip gradients by their global L2 norm when &gt; 0 (Keras's {@code global_clipnorm}). */
+    double clipNorm();
 
-        public int nativeCode() {
-            return nativeCode;
-        }
+    /** Clip each gradient element to [-v, v] when &gt; 0 (Keras's {@code clipvalue}). */
+    double clipValue();
+
+    Optimizer withSchedule(LearningRateSchedule schedule);
+
+    Optimizer withWeightDecay(double weightDecay);
+
+    Optimizer withClipNorm(double maxNorm);
+
+    Optimizer withClipValue(double value);
+
+    /** The config name of this optimizer ("sgd", "adam", "adamw", "rmsprop"). */
+    default String typeName() {
+        return Configs.toTree(this).get("type").asText();
     }
 
-    public Optimizer {
-        if (hp.length != CpuKernels.OPT_HP_COUNT) {
-            throw new IllegalArgumentException("optimizer needs " + CpuKernels.OPT_HP_COUNT + " hyperparameters");
+    /**
+     * A copy with one setting changed, by its config name ({@code "beta_2"}, {@code "momentum"}, {@code "nesterov"},
+     * {@code "learning_rate"}...; the PyTorch-style names {@code beta1}, {@code beta2}, {@code eps}, {@code alpha},
+     * {@code clip_norm}, {@code clip_value} are accepted too). A flag is set by a non-zero value.
+     *
+     * @throws IllegalArgumentException no such setting for this optimizer, or an invalid value
+     */
+    default Optimizer with(String name, double value) {
+        String key = canonicalName(name);
+        ObjectNode tree = Configs.toTree(this);
+        JsonNode old = tree.get(key);
+        if (key.equals("type") || !tree.has(key)) {
+            throw new IllegalArgumentException(typeName() + " has no setting '" + name + "'; it has "
+                    + String.join(", ", settingNames()));
         }
-        hp = hp.clone();
-        if (!(clipNorm >= 0) || !(clipValue >= 0)) {
-            throw new IllegalArgumentException("clip thresholds must be >= 0");
+        if (old != null && old.isBoolean()) {
+            tree.put(key, value != 0);
+        } else {
+            tree.put(key, value);
         }
-        if (kind == Kind.SGD && hp[3] != 0 && (hp[0] <= 0 || hp[1] != 0)) {
-            throw new IllegalArgumentException("Nesterov momentum requires a momentum > 0 and zero dampening");
+        return Configs.fromTree(tree, Optimizer.class);
+    }
+
+    /** A setting's value by its config name (flags are 1 or 0, an unset clip 0, a schedule its rate at step 0). */
+    default double get(String name) {
+        String key = canonicalName(name);
+        JsonNode v = Configs.toTree(this).get(key);
+        if (v == null || key.equals("type")) {
+            throw new IllegalArgumentException(typeName() + " has no setting '" + name + "'; it has "
+                    + String.join(", ", settingNames()));
         }
-        for (float v : hp) {
-            if (!Float.isFinite(v) || v < 0) {
-                throw new IllegalArgumentException("optimizer hyperparameters must be finite and >= 0: " + describe(kind, hp));
+        if (key.equals("learning_rate")) {
+            return schedule().at(0, 0);
+        }
+        return v.isBoolean() ? (v.asBoolean() ? 1 : 0) : v.isNull() ? 0 : v.asDouble();
+    }
+
+    /** The names of this optimizer's settings, in config order. */
+    default List<String> settingNames() {
+        List<String> names = new ArrayList<>();
+        for (Iterator<String> it = Configs.toTree(this).fieldNames(); it.hasNext(); ) {
+            String n = it.next();
+            if (!n.equals("type")) {
+                names.add(n);
             }
         }
+        return names;
     }
 
-    @Override
-    public float[] hp() {
-        return hp.clone();
+    /** The optimizer's config as plain JSON values. */
+    default Map<String, Object> config() {
+        return Configs.toMap(this);
     }
 
-    /** A hyperparameter by its PyTorch name ("beta1", "weight_decay", ...). */
-    public float get(String name) {
-        for (int i = 0; i < kind.names.length; i++) {
-            if (kind.names[i].equals(name)) {
-                return hp[i];
-            }
-        }
-        throw new IllegalArgumentException(kind + " has no hyperparameter " + name);
+    /** Rebuilds an optimizer from {@link #config()}. */
+    static Optimizer fromConfig(Map<String, ?> config) {
+        return Configs.fromMap(config, Optimizer.class);
     }
 
-    /** A copy with one hyperparameter changed. */
-    public Optimizer with(String name, double value) {
-        for (int i = 0; i < kind.names.length; i++) {
-            if (kind.names[i].equals(name)) {
-                float[] h = hp.clone();
-                h[i] = (float) value;
-                return new Optimizer(kind, schedule, h, clipNorm, clipValue);
-            }
-        }
-        throw new IllegalArgumentException(kind.name().toLowerCase() + " has no hyperparameter '" + name
-                + "'; it has " + String.join(", ", kind.names));
-    }
-
-    public Optimizer withWeightDecay(double wd) {
-        return with("weight_decay", wd);
-    }
-
-    public Optimizer withSchedule(LearningRateSchedule s) {
-        return new Optimizer(kind, s, hp, clipNorm, clipValue);
-    }
-
-    public Optimizer withClipNorm(double maxNorm) {
-        return new Optimizer(kind, schedule, hp, (float) maxNorm, clipValue);
-    }
-
-    public Optimizer withClipValue(double value) {
-        return new Optimizer(kind, schedule, hp, clipNorm, (float) value);
-    }
-
-    public Map<String, Object> config() {
-        Map<String, Object> c = new LinkedHashMap<>();
-        c.put("type", kind.name().toLowerCase());
-        for (int i = 0; i < kind.names.length; i++) {
-            c.put(kind.names[i], (double) hp[i]);
-        }
-        c.put("learning_rate", schedule.config());
-        c.put("clip_norm", (double) clipNorm);
-        c.put("clip_value", (double) clipValue);
-        return c;
-    }
-
-    @SuppressWarnings("unchecked")
-    public static Optimizer fromConfig(Map<String, Object> c) {
-        Kind kind = Kind.valueOf(String.valueOf(c.get("type")).toUpperCase());
-        float[] h = new float[CpuKernels.OPT_HP_COUNT];
-        for (int i = 0; i < kind.names.length; i++) {
-            Object v = c.get(kind.names[i]);
-            if (!(v instanceof Number n)) {
-                throw new IllegalArgumentException("optimizer config lacks '" + kind.names[i] + "': " + c);
-            }
-            h[i] = n.floatValue();
-        }
-        return new Optimizer(kind, LearningRateSchedule.fromConfig((Map<String, Object>) c.get("learning_rate")), h,
-                ((Number) c.getOrDefault("clip_norm", 0)).floatValue(),
-                ((Number) c.getOrDefault("clip_value", 0)).floatValue());
-    }
-
-    private static String describe(Kind kind, float[] hp) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < kind.names.length; i++) {
-            b.append(i == 0 ? "" : ", ").append(kind.names[i]).append('=').append(hp[i]);
-        }
-        return b.toString();
-    }
-
-    @Override
-    public String toString() {
-        return kind.name().toLowerCase() + "(" + describe(kind, hp) + ", lr=" + schedule + ")";
+    /** Maps the PyTorch-style names of earlier versions to the config names. */
+    private static String canonicalName(String name) {
+        String n = name.trim();
+        return switch (n) {
+            case "beta1" -> "beta_1";
+            case "beta2" -> "beta_2";
+            case "eps" -> "epsilon";
+            case "alpha" -> "rho";
+            case "clip_norm", "clipnorm" -> "global_clipnorm";
+            case "clip_value" -> "clipvalue";
+            case "lr" -> "learning_rate";
+            default -> n;
+        };
     }
 }

@@ -5,36 +5,33 @@ public final class Optimizers {
     private Optimizers() {}
 
     /** Plain SGD. */
-    public static Optimizer sgd(double lr) {
+    public static Sgd sgd(double lr) {
         return sgd(lr, 0, false);
     }
 
     /** SGD with momentum (dampening 0), optionally Nesterov. */
-    public static Optimizer sgd(double lr, double momentum, boolean nesterov) {
-        return new Optimizer(Optimizer.Kind.SGD, LearningRateSchedule.constant(lr),
-                new float[] {(float) momentum, 0f, 0f, nesterov ? 1f : 0f, 0f}, 0f, 0f);
+    public static Sgd sgd(double lr, double momentum, boolean nesterov) {
+        return new Sgd(LearningRateSchedule.constant(lr), momentum, 0, 0, nesterov, 0, 0);
     }
 
     /** Adam with betas (0.9, 0.999), eps 1e-8, no weight decay. */
-    public static Optimizer adam(double lr) {
-        return new Optimizer(Optimizer.Kind.ADAM, LearningRateSchedule.constant(lr),
-                new float[] {0.9f, 0.999f, 1e-8f, 0f, 0f}, 0f, 0f);
+    public static Adam adam(double lr) {
+        return new Adam(LearningRateSchedule.constant(lr), 0.9, 0.999, 1e-8, 0, false, 0, 0);
     }
 
-    /** AdamW with betas (0.9, 0.999), eps 1e-8 and decoupled weight decay (PyTorch's default 0.01). */
-    public static Optimizer adamw(double lr, double weightDecay) {
-        return new Optimizer(Optimizer.Kind.ADAMW, LearningRateSchedule.constant(lr),
-                new float[] {0.9f, 0.999f, 1e-8f, (float) weightDecay, 0f}, 0f, 0f);
+    /** AdamW with betas (0.9, 0.999), eps 1e-8 and decoupled weight decay. */
+    public static AdamW adamw(double lr, double weightDecay) {
+        return new AdamW(LearningRateSchedule.constant(lr), 0.9, 0.999, 1e-8, weightDecay, false, 0, 0);
     }
 
-    public static Optimizer adamw(double lr) {
+    /** AdamW with PyTorch's default weight decay, 0.01. */
+    public static AdamW adamw(double lr) {
         return adamw(lr, 0.01);
     }
 
-    /** RMSprop with alpha 0.99, eps 1e-8, no momentum, not centered. */
-    public static Optimizer rmsprop(double lr) {
-        return new Optimizer(Optimizer.Kind.RMSPROP, LearningRateSchedule.constant(lr),
-                new float[] {0.99f, 1e-8f, 0f, 0f, 0f}, 0f, 0f);
+    /** RMSprop with alpha (rho) 0.99, eps 1e-8, no momentum, not centered. */
+    public static RmsProp rmsprop(double lr) {
+        return new RmsProp(LearningRateSchedule.constant(lr), 0.99, 1e-8, 0, 0, false, 0, 0);
     }
 
     /** By name as the command line takes it: sgd, adam, adamw, rmsprop. */

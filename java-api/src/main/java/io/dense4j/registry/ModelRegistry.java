@@ -4,7 +4,10 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.dense4j.Model;
+import io.dense4j.io.AtomicFiles;
+import io.dense4j.io.ModelFile;
+import io.dense4j.layers.Architecture;
+import io.dense4j.model.ModelState;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -369,14 +372,14 @@ public final class ModelRegistry {
                 ModelVersionInfo info = new ModelVersionInfo(model, version, Instant.now().toString(),
                         options.source(), options.actor(), MODEL_FILE, sha, bytes, sig.inputs(),
                         sig.outputs(), sig.classes(), options.metrics(), imported);
-                writeDurably(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
-                fsyncDir(staging);
+                AtomicFiles.write(staging.resolve(METADATA_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info));
+                AtomicFiles.syncDirectory(staging);
                 if (crashPoint.equals("before-publish")) {
                     Runtime.getRuntime().halt(86);
                 }
                 Path target = mdir.resolve(Integer.toString(version));
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
-                fsyncDir(mdir);
+                AtomicFiles.syncDirectory(mdir);
                 appendHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
                         model, version, null, null, imported == null ? null : imported.sha256(), null));
                 return info;
@@ -439,7 +442,7 @@ public final class ModelRegistry {
                 }
             }
             Optional<TrafficSplit> previous = traffic(model);
-            writeAtomically(mdir, TRAFFIC_FILE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(split));
+            AtomicFiles.write(mdir.resolve(TRAFFIC_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(split));
             appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.TRAFFIC, model,
                     split.canary(), null, null, null, split));
             return previous;
@@ -452,7 +455,7 @@ public final class ModelRegistry {
             Path mdir = existingModelDir(model);
             TrafficSplit previous = traffic(model).orElseThrow(() -> notFound("model '" + model + "' has no traffic split"));
             Files.delete(mdir.resolve(TRAFFIC_FILE));
-            fsyncDir(mdir);
+            AtomicFiles.syncDirectory(mdir);
             appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNTRAFFIC, model,
                     null, null, null, null, previous));
             return null;
@@ -572,7 +575,7 @@ public final class ModelRegistry {
             Path trash = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-del-" + UUID.randomUUID());
             Files.createDirectories(trash.getParent());
             Files.move(vdir, trash, StandardCopyOption.ATOMIC_MOVE);
-            fsyncDir(mdir);
+            AtomicFiles.syncDirectory(mdir);
             appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.DELETE, model,
                     version, null, null));
             deleteTree(trash);
@@ -584,25 +587,25 @@ public final class ModelRegistry {
 
     /**
      * When {@code file} is a model of a foreign format on the class path (Keras, through dense4j-interop), replaces it
-     * with its Dense4J conversion and returns what it was; null for anything else (a Dense4J file).
+     * with its Dense4J conversion and returns what it was; null for anything else (a Dense4J file). The conversion is
+     * a {@link ModelState}: no model is built for it.
      */
     private static ImportedFrom convertForeign(Path file, String sha, long size) throws IOException {
         java.util.Optional<io.dense4j.io.ModelFormat> format = io.dense4j.io.ModelFormat.recognizing(file);
         if (format.isEmpty()) {
             return null;
         }
-        Path converted = file.resolveSibling("converted.d4j");
         String described;
-        try (io.dense4j.Sequential m = format.get().importModel(file)) {
-            Object info = m.trainingInfo().get("imported");
+        try {
+            ModelState state = format.get().importModel(file);
+            Object info = state.training().get("imported");
             described = info instanceof Map<?, ?> i && i.get("format") != null ? String.valueOf(i.get("format"))
                     : format.get().name();
-            m.save(converted);
+            ModelFile.write(file, state); // atomically replaces the staged upload
         } catch (RuntimeException e) {
             throw new RegistryException(RegistryException.Kind.INVALID, "not a valid " + format.get().name()
                     + " model: " + e.getMessage(), e);
         }
-        Files.move(converted, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         return new ImportedFrom(described, sha, size);
     }
 
@@ -614,13 +617,18 @@ public final class ModelRegistry {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    /** Input/output sizes of a model file, read by loading it (which also proves it is loadable). */
+    /**
+     * Input/output sizes of a model file, read by validating it completely (which proves it loads) without
+     * building a model.
+     */
     private record Signature(int inputs, int outputs, List<String> classes) {
         static final Signature UNKNOWN = new Signature(-1, -1, List.of());
 
         static Signature of(Path file) {
-            try (Model m = Model.load(file)) {
-                return new Signature(m.inputSize(), m.outputSize(), m.classNames());
+            try {
+                ModelState state = ModelFile.read(file);
+                Architecture arch = state.config().architecture();
+                return new Signature(arch.inputs(), arch.outputs(), state.classNames());
             } catch (RuntimeException e) {
                 // the staging path (with the PID) is ours, not the caller's: name the file without it
                 String why = String.valueOf(e.getMessage()).replace(file.toString() + ": ", "").replace(file.toString(), "the file");
@@ -667,22 +675,13 @@ public final class ModelRegistry {
         }
         int next = last + 1;
         // persist before publishing: a crash after this wastes a number, never reuses one
-        Path tmp = mdir.resolve(COUNTER_FILE + ".tmp");
-        writeDurably(tmp, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
-        Files.move(tmp, counter, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.write(counter, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
         return next;
     }
 
     private void writeAliases(Path mdir, Map<String, Integer> aliases) throws IOException {
-        writeAtomically(mdir, ALIASES_FILE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
-    }
-
-    /** Replaces {@code mdir/name} by {@code bytes} in one rename: readers see the old or the new file. */
-    private static void writeAtomically(Path mdir, String name, byte[] bytes) throws IOException {
-        Path tmp = mdir.resolve(name + ".tmp");
-        writeDurably(tmp, bytes);
-        Files.move(tmp, mdir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        fsyncDir(mdir);
+        AtomicFiles.write(mdir.resolve(ALIASES_FILE),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
     }
 
     private void appendHistory(Path mdir, HistoryEntry entry) throws IOException {
@@ -695,26 +694,6 @@ public final class ModelRegistry {
                 ch.write(bb);
             }
             ch.force(true);
-        }
-    }
-
-    private static void writeDurably(Path file, byte[] bytes) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer bb = ByteBuffer.wrap(bytes);
-            while (bb.hasRemaining()) {
-                ch.write(bb);
-            }
-            ch.force(true);
-        }
-    }
-
-    /** Makes a directory's entries (a rename into it) durable. */
-    private static void fsyncDir(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // some file systems refuse fsync on directories; the rename itself is still atomic
         }
     }
 

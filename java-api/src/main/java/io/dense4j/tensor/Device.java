@@ -1,6 +1,6 @@
 package io.dense4j.tensor;
 
-import io.dense4j.engine.Cuda;
+import io.dense4j.internal.Cuda;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

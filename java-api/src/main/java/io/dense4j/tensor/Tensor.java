@@ -1,5 +1,6 @@
 package io.dense4j.tensor;
 
+import io.dense4j.internal.NativeMemory;
 import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -10,10 +11,25 @@ import org.bytedeco.javacpp.Pointer;
  *
  * <p>The memory is owned explicitly: {@link #close()} frees it at once (try-with-resources); the garbage
  * collector only frees what a caller forgot. Shapes are checked on every access path with messages that
- * name the expected and actual shape.
+ * name the expected and actual shape. Values move in and out through Java arrays ({@link #read}, {@link #write},
+ * {@link #toFloatArray}, {@link #row}...); the native pointer itself is reserved to the backends.
  */
 public final class Tensor implements AutoCloseable {
     public enum DType { FLOAT32, INT32 }
+
+    static {
+        NativeMemory.register(new NativeMemory.Access() {
+            @Override
+            public FloatPointer floats(Object tensor) {
+                return new FloatPointer(((Tensor) tensor).floats());
+            }
+
+            @Override
+            public IntPointer ints(Object tensor) {
+                return new IntPointer(((Tensor) tensor).ints());
+            }
+        });
+    }
 
     private final DType dtype;
     private final long[] shape;
@@ -120,8 +136,8 @@ public final class Tensor implements AutoCloseable {
         return device;
     }
 
-    /** The native float buffer (position 0). Only for float32 tensors on the CPU. */
-    public FloatPointer floats() {
+    /** The native float buffer (position 0). Only for float32 tensors. */
+    private FloatPointer floats() {
         checkOpen();
         if (dtype != DType.FLOAT32) {
             throw new IllegalStateException("tensor is " + dtype + ", not FLOAT32");
@@ -129,8 +145,8 @@ public final class Tensor implements AutoCloseable {
         return (FloatPointer) data.position(0);
     }
 
-    /** The native int buffer (position 0). Only for int32 tensors on the CPU. */
-    public IntPointer ints() {
+    /** The native int buffer (position 0). Only for int32 tensors. */
+    private IntPointer ints() {
         checkOpen();
         if (dtype != DType.INT32) {
             throw new IllegalStateException("tensor is " + dtype + ", not INT32");
@@ -162,6 +178,45 @@ public final class Tensor implements AutoCloseable {
         floats().put(index, v);
     }
 
+    /**
+     * Copies {@code length} float32 elements starting at element {@code offset} into {@code dst[dstOffset...]}.
+     *
+     * @throws IndexOutOfBoundsException when either range is outside its array
+     */
+    public void read(long offset, float[] dst, int dstOffset, int length) {
+        checkRange(offset, length, dst.length, dstOffset);
+        new FloatPointer(floats()).position(offset).get(dst, dstOffset, length);
+    }
+
+    /** Copies {@code length} int32 elements starting at element {@code offset} into {@code dst[dstOffset...]}. */
+    public void read(long offset, int[] dst, int dstOffset, int length) {
+        checkRange(offset, length, dst.length, dstOffset);
+        new IntPointer(ints()).position(offset).get(dst, dstOffset, length);
+    }
+
+    /** Copies {@code src[srcOffset...srcOffset+length)} into the float32 elements starting at {@code offset}. */
+    public void write(long offset, float[] src, int srcOffset, int length) {
+        checkRange(offset, length, src.length, srcOffset);
+        new FloatPointer(floats()).position(offset).put(src, srcOffset, length);
+    }
+
+    /** Copies {@code src[srcOffset...srcOffset+length)} into the int32 elements starting at {@code offset}. */
+    public void write(long offset, int[] src, int srcOffset, int length) {
+        checkRange(offset, length, src.length, srcOffset);
+        new IntPointer(ints()).position(offset).put(src, srcOffset, length);
+    }
+
+    private void checkRange(long offset, int length, int arrayLength, int arrayOffset) {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IndexOutOfBoundsException("elements [" + offset + ", " + (offset + length) + ") outside [0, "
+                    + size + ")");
+        }
+        if (arrayOffset < 0 || arrayOffset > arrayLength - length) {
+            throw new IndexOutOfBoundsException("array range [" + arrayOffset + ", " + (arrayOffset + length)
+                    + ") outside [0, " + arrayLength + ")");
+        }
+    }
+
     /** Copies every element out (float32). */
     public float[] toFloatArray() {
         float[] out = new float[Math.toIntExact(size)];
@@ -185,9 +240,7 @@ public final class Tensor implements AutoCloseable {
             throw new IndexOutOfBoundsException("row " + r + " outside [0, " + shape[0] + ")");
         }
         float[] out = new float[Math.toIntExact(shape[1])];
-        FloatPointer p = floats();
-        p.position(r * shape[1]).get(out);
-        p.position(0);
+        new FloatPointer(floats()).position(r * shape[1]).get(out);
         return out;
     }
 
@@ -204,17 +257,16 @@ public final class Tensor implements AutoCloseable {
                 throw new IndexOutOfBoundsException("row " + idx[i] + " outside [0, " + shape[0] + ")");
             }
             // Pointer.memcpy takes void* arguments, so JavaCPP applies the positions in BYTES, not elements
-            Pointer.memcpy(out.data.position(i * bytes), data.position(idx[i] * bytes), bytes);
+            Pointer.memcpy(new Pointer(out.data).position(i * bytes), new Pointer(data).position(idx[i] * bytes), bytes);
         }
-        out.data.position(0);
-        data.position(0);
         return out;
     }
 
     /** A deep copy. */
     public Tensor copy() {
         Tensor out = new Tensor(dtype, device, shape);
-        Pointer.memcpy(out.data, data.position(0), size * 4);
+        checkOpen();
+        Pointer.memcpy(out.data, new Pointer(data), size * 4);
         return out;
     }
 

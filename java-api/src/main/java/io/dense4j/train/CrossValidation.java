@@ -1,6 +1,5 @@
 package io.dense4j.train;
 
-import io.dense4j.Sequential;
 import io.dense4j.data.Dataset;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -50,7 +49,7 @@ public final class CrossValidation {
     }
 
     /** k folds with {@code Fit.epochs(5).batchSize(32)} and seed 0. */
-    public static Report kFold(int k, Supplier<Sequential> modelFactory, Dataset data) {
+    public static Report kFold(int k, Supplier<? extends TrainableModel> modelFactory, Dataset data) {
         return kFold(k, modelFactory, data, Fit.epochs(5).batchSize(32), 0);
     }
 
@@ -59,14 +58,14 @@ public final class CrossValidation {
      * @param fit          training settings of every fold (its seed also seeds each model's initialization)
      * @param seed         shuffles the rows before cutting the folds
      */
-    public static Report kFold(int k, Supplier<Sequential> modelFactory, Dataset data, Fit fit, long seed) {
+    public static Report kFold(int k, Supplier<? extends TrainableModel> modelFactory, Dataset data, Fit fit, long seed) {
         List<FoldRows> cuts = folds(data.size(), k, seed);
         List<FoldResult> results = new ArrayList<>();
         for (int f = 0; f < k; f++) {
             int[] train = cuts.get(f).train();
             int[] test = cuts.get(f).test();
             try (Dataset trainSet = data.subset(train); Dataset testSet = data.subset(test);
-                 Sequential model = modelFactory.get()) {
+                 TrainableModel model = modelFactory.get()) {
                 History h = model.fit(trainSet, fit);
                 Evaluation e = model.evaluate(testSet);
                 results.add(new FoldResult(f, train.length, test.length, e.loss(), e.accuracy(), h));

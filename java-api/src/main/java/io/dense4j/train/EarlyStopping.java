@@ -1,12 +1,17 @@
 package io.dense4j.train;
 
-import io.dense4j.Sequential;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
 /**
  * Stops when the monitored metric has not improved by more than {@code minDelta} for {@code patience}
  * epochs; with {@code restoreBestWeights} the model ends with the weights of its best epoch (Keras semantics).
+ * Config: {@code {"type": "early_stopping", "monitor": "val_loss", "patience": 3, "min_delta": 0.0,
+ * "restore_best_weights": true}}.
  */
-public final class EarlyStopping implements Callback {
+@JsonPropertyOrder({"monitor", "patience", "min_delta", "restore_best_weights"})
+public final class EarlyStopping implements ConfigurableCallback {
     private final String monitor;
     private final int patience;
     private final double minDelta;
@@ -21,11 +26,20 @@ public final class EarlyStopping implements Callback {
         if (patience < 0) {
             throw new IllegalArgumentException("patience must be >= 0");
         }
+        EpochLog.checkMetricName(monitor);
         this.monitor = monitor;
         this.patience = patience;
         this.minDelta = Math.abs(minDelta);
         this.restoreBest = restoreBestWeights;
         this.maximize = monitor.contains("accuracy");
+    }
+
+    @JsonCreator
+    static EarlyStopping fromConfig(@JsonProperty("monitor") String monitor, @JsonProperty("patience") Integer patience,
+                                    @JsonProperty("min_delta") Double minDelta,
+                                    @JsonProperty("restore_best_weights") Boolean restoreBestWeights) {
+        return new EarlyStopping(monitor == null ? "val_loss" : monitor, patience == null ? 0 : patience,
+                minDelta == null ? 0 : minDelta, restoreBestWeights != null && restoreBestWeights);
     }
 
     /** Monitors val_loss. */
@@ -34,7 +48,7 @@ public final class EarlyStopping implements Callback {
     }
 
     @Override
-    public void onTrainBegin(Sequential model, Fit fit, int stepsPerEpoch) {
+    public void onTrainBegin(TrainableModel model, Fit fit, int stepsPerEpoch) {
         best = maximize ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
         wait = 0;
         bestEpoch = -1;
@@ -42,7 +56,7 @@ public final class EarlyStopping implements Callback {
     }
 
     @Override
-    public boolean onEpochEnd(Sequential model, EpochLog log) {
+    public boolean onEpochEnd(TrainableModel model, EpochLog log) {
         double v = log.get(monitor);
         if (Double.isNaN(v)) {
             throw new IllegalStateException("early stopping monitors " + monitor
@@ -63,10 +77,31 @@ public final class EarlyStopping implements Callback {
     }
 
     @Override
-    public void onTrainEnd(Sequential model, History history) {
-        if (restoreBest && bestWeights != null && bestEpoch != history.last().epoch()) {
+    public void onTrainEnd(TrainableModel model, History history) {
+        if (restoreBest && bestWeights != null && !history.epochs().isEmpty()
+                && bestEpoch != history.last().epoch()) {
             model.setParameters(bestWeights);
         }
+    }
+
+    @JsonProperty("monitor")
+    public String monitor() {
+        return monitor;
+    }
+
+    @JsonProperty("patience")
+    public int patience() {
+        return patience;
+    }
+
+    @JsonProperty("min_delta")
+    public double minDelta() {
+        return minDelta;
+    }
+
+    @JsonProperty("restore_best_weights")
+    public boolean restoreBestWeights() {
+        return restoreBest;
     }
 
     public int bestEpoch() {

@@ -23,6 +23,11 @@ public record EpochLog(int epoch, double loss, double accuracy, double valLoss, 
         };
     }
 
+    /** Refuses a name that {@link #get} would not know (for callbacks that monitor a metric). */
+    static void checkMetricName(String name) {
+        new EpochLog(0, 0, 0, 0, 0, 0, 0).get(name);
+    }
+
     /** One summary line, as printed after each epoch. */
     public String summary(int totalEpochs) {
         StringBuilder b = new StringBuilder(String.format("epoch %d/%d - loss %.4f - accuracy %.4f",

@@ -6,10 +6,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** What fit returns: one {@link EpochLog} per epoch run (fewer than asked when early stopping fired). */
+/**
+ * What fit returns: one {@link EpochLog} per epoch run (fewer than asked when early stopping fired or the fit was
+ * cancelled; an epoch cancelled half-way has no log).
+ */
 public final class History {
     private final List<EpochLog> epochs = new ArrayList<>();
     private boolean stoppedEarly;
+    private boolean cancelled;
 
     public void add(EpochLog log) {
         epochs.add(log);
@@ -18,6 +22,16 @@ public final class History {
     /** Called by fit when a callback stopped training before the last epoch. */
     public void markStoppedEarly() {
         stoppedEarly = true;
+    }
+
+    /** Called by fit when its {@link Cancellation} stopped it. */
+    void markCancelled() {
+        cancelled = true;
+    }
+
+    /** Whether a {@link Cancellation} stopped the fit. */
+    public boolean cancelled() {
+        return cancelled;
     }
 
     public List<EpochLog> epochs() {

@@ -1,31 +1,33 @@
 package io.dense4j.train;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
 import io.dense4j.layers.Activation;
-import io.dense4j.nativelib.CpuKernels;
 import java.util.Locale;
 
 /**
  * Training losses. The cross-entropies are fused with the output activation (softmax or sigmoid) in one
- * numerically stable kernel; a LINEAR output layer means "from logits".
+ * numerically stable kernel; a LINEAR output layer means "from logits". In configs: the Keras name
+ * ({@code "sparse_categorical_crossentropy"}, ...).
  */
 public enum Loss {
     /** integer class labels; softmax (or linear = logits) output; per-sample loss sums over classes */
-    SPARSE_CATEGORICAL_CROSSENTROPY(CpuKernels.LOSS_SPARSE_CCE),
+    SPARSE_CATEGORICAL_CROSSENTROPY,
     /** one-hot or probability targets; softmax (or linear) output */
-    CATEGORICAL_CROSSENTROPY(CpuKernels.LOSS_CCE),
+    CATEGORICAL_CROSSENTROPY,
     /** 0/1 targets per output; sigmoid (or linear) output; per-sample loss averages over outputs */
-    BINARY_CROSSENTROPY(CpuKernels.LOSS_BCE),
+    BINARY_CROSSENTROPY,
     /** any targets, any output activation; per-sample loss averages over outputs */
-    MEAN_SQUARED_ERROR(CpuKernels.LOSS_MSE);
+    MEAN_SQUARED_ERROR;
 
-    private final int nativeCode;
-
-    Loss(int nativeCode) {
-        this.nativeCode = nativeCode;
+    /** Accuracy counts one decision per output for binary cross-entropy, one per row otherwise. */
+    public double accuracyDivisor(int outputs) {
+        return this == BINARY_CROSSENTROPY ? outputs : 1;
     }
 
-    public int nativeCode() {
-        return nativeCode;
+    /** Whether the loss has an accuracy (every loss but mean squared error). */
+    public boolean hasAccuracy() {
+        return this != MEAN_SQUARED_ERROR;
     }
 
     /** Whether the targets are integer class labels rather than a float matrix. */
@@ -49,10 +51,23 @@ public enum Loss {
         }
     }
 
+    /**
+     * Checks that this loss suits a model's output layer: its activation (see {@link #checkOutputActivation}) and
+     * at least 2 units for the categorical cross-entropies.
+     */
+    public void checkOutputs(Activation outputActivation, int outputs) {
+        checkOutputActivation(outputActivation);
+        if ((this == SPARSE_CATEGORICAL_CROSSENTROPY || this == CATEGORICAL_CROSSENTROPY) && outputs < 2) {
+            throw new IllegalArgumentException(configName() + " needs at least 2 output units, the model has " + outputs);
+        }
+    }
+
+    @JsonValue
     public String configName() {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    @JsonCreator
     public static Loss fromName(String name) {
         String n = name.trim().toLowerCase(Locale.ROOT).replace('-', '_');
         for (Loss l : values()) {

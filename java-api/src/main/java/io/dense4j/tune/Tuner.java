@@ -10,6 +10,7 @@ import io.dense4j.train.EpochLog;
 import io.dense4j.train.Evaluation;
 import io.dense4j.train.History;
 import io.dense4j.train.Loss;
+import io.dense4j.train.TrainableModel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -396,7 +397,7 @@ public final class Tuner {
             }
 
             @Override
-            public boolean onEpochEnd(Sequential model, EpochLog log) {
+            public boolean onEpochEnd(TrainableModel model, EpochLog log) {
                 options.listener().onTrialEpoch(trial.id, fold, from + log.epoch() + 1, log);
                 return false;
             }

@@ -24,7 +24,7 @@ class FederatedClientTest {
     void declinesPlainRoundsWhenItRequiresSecureAggregation() {
         try (TinyTask t = new TinyTask(40)) {
             List<Message.ClientMessage> sent = new ArrayList<>();
-            Message.RoundTask task = new Message.RoundTask("tiny", 1, new byte[16], t.model.config(), PLAIN, t.model.parameters());
+            Message.RoundTask task = new Message.RoundTask("tiny", 1, new byte[16], t.model.config().toMap(), PLAIN, t.model.parameters());
             try (FederatedClient c = FederatedClient.builder("tiny", "a", t.partitions.get(0), m -> {
                 sent.add(m);
                 return task;
@@ -44,14 +44,14 @@ class FederatedClientTest {
             float[] nan = t.model.parameters();
             nan[2] = Float.NaN;
             for (float[] w : List.of(wrongCount, nan)) {
-                Message.RoundTask task = new Message.RoundTask("tiny", 1, new byte[16], t.model.config(), PLAIN, w);
+                Message.RoundTask task = new Message.RoundTask("tiny", 1, new byte[16], t.model.config().toMap(), PLAIN, w);
                 try (FederatedClient c = FederatedClient.builder("tiny", "a", t.partitions.get(0), m -> task).build()) {
                     assertEquals(ProtocolException.Code.BAD_MESSAGE, assertThrows(ProtocolException.class, c::step).code());
                 }
             }
             try (Sequential other = Sequential.of(Dense.of(9, 3, Activation.SOFTMAX))) {
                 other.compile(Optimizers.sgd(0.1), Losses.SPARSE_CATEGORICAL_CROSSENTROPY);
-                Message.RoundTask task = new Message.RoundTask("tiny", 1, new byte[16], other.config(), PLAIN, other.parameters());
+                Message.RoundTask task = new Message.RoundTask("tiny", 1, new byte[16], other.config().toMap(), PLAIN, other.parameters());
                 try (FederatedClient c = FederatedClient.builder("tiny", "a", t.partitions.get(0), m -> task).build()) {
                     ProtocolException e = assertThrows(ProtocolException.class, c::step);
                     assertTrue(e.getMessage().contains("takes 9 features, this client's data has 7"), e.getMessage());

@@ -43,7 +43,7 @@ class SafeTensorsTest {
             v[2] = Float.NEGATIVE_INFINITY;
             v[3] = Float.NaN;
         }
-        t.floats().put(v);
+        t.write(0, v, 0, v.length);
         return t;
     }
 
@@ -54,7 +54,7 @@ class SafeTensorsTest {
         for (int i = 0; i < v.length; i++) {
             v[i] = r.nextInt();
         }
-        t.ints().put(v);
+        t.write(0, v, 0, v.length);
         return t;
     }
 

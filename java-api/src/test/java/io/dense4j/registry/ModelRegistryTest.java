@@ -264,11 +264,30 @@ class ModelRegistryTest {
         assertTrue(reg.verify("m").stream().allMatch(VerifyResult::ok));
     }
 
+    /**
+     * This JVM's classes as one class path: the tests' own directory, the module path (surefire runs the API as a
+     * module) and the class path.
+     */
+    private static String childClassPath() {
+        List<String> parts = new ArrayList<>();
+        try {
+            parts.add(Path.of(RegistryChild.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        for (String p : new String[] {System.getProperty("jdk.module.path"), System.getProperty("java.class.path")}) {
+            if (p != null && !p.isEmpty()) {
+                parts.add(p);
+            }
+        }
+        return String.join(java.io.File.pathSeparator, parts);
+    }
+
     private Process startChild(Path root, Path file, int count, String crashPoint) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(childClassPath());
         if (crashPoint != null) {
             cmd.add("-D" + ModelRegistry.CRASH_POINT_PROPERTY + "=" + crashPoint);
         }

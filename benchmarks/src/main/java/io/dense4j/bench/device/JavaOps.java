@@ -1,5 +1,6 @@
 package io.dense4j.bench.device;
 
+import io.dense4j.nativelib.CpuKernels;
 import java.util.SplittableRandom;
 
 /**
@@ -8,8 +9,11 @@ import java.util.SplittableRandom;
  * cleverer: no blocking, no threads). It shows what the native kernels buy.
  */
 public final class JavaOps implements DeviceOps {
-    static final int LINEAR = 0, RELU = 1, SIGMOID = 2, TANH = 3, SOFTMAX = 5;
-    static final int SGD = 0, ADAM = 1, ADAMW = 2, RMSPROP = 3;
+    /** The kernels' codes (dense4j.h via the binding), so that the same arguments drive every device. */
+    static final int LINEAR = CpuKernels.ACT_LINEAR, RELU = CpuKernels.ACT_RELU, SIGMOID = CpuKernels.ACT_SIGMOID,
+            TANH = CpuKernels.ACT_TANH, SOFTMAX = CpuKernels.ACT_SOFTMAX;
+    static final int SGD = CpuKernels.OPT_SGD, ADAM = CpuKernels.OPT_ADAM, ADAMW = CpuKernels.OPT_ADAMW,
+            RMSPROP = CpuKernels.OPT_RMSPROP;
 
     /** A float[] or int[] buffer. */
     static final class Buf implements DeviceBuffer {

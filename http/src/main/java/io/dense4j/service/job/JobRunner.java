@@ -14,6 +14,7 @@ import io.dense4j.train.EpochLog;
 import io.dense4j.train.Evaluation;
 import io.dense4j.train.Fit;
 import io.dense4j.train.History;
+import io.dense4j.train.TrainableModel;
 import io.dense4j.tune.ConfigAdapter;
 import io.dense4j.tune.ConfigException;
 import io.dense4j.tune.Json;
@@ -517,7 +518,7 @@ public final class JobRunner {
         }
 
         @Override
-        public void onTrainBegin(Sequential model, Fit fit, int stepsPerEpoch) {
+        public void onTrainBegin(TrainableModel model, Fit fit, int stepsPerEpoch) {
             this.epochs = fit.epochs();
             this.stepsPerEpoch = stepsPerEpoch;
             this.start = System.nanoTime();
@@ -551,7 +552,7 @@ public final class JobRunner {
         }
 
         @Override
-        public boolean onEpochEnd(Sequential model, EpochLog log) {
+        public boolean onEpochEnd(TrainableModel model, EpochLog log) {
             ObjectNode m = Json.MAPPER.createObjectNode();
             m.put("epoch", epochsBefore + log.epoch() + 1);
             putNumber(m, "loss", log.loss());
@@ -582,7 +583,7 @@ public final class JobRunner {
         }
 
         @Override
-        public void onTrainEnd(Sequential model, History h) {
+        public void onTrainEnd(TrainableModel model, History h) {
             if (checkpoint != null && h.stoppedEarly()) {
                 // early stopping may have restored its best weights: that is the model to resume from
                 model.save(checkpoint);

@@ -1,9 +1,9 @@
 package io.dense4j.interop.keras;
 
-import io.dense4j.Sequential;
 import io.dense4j.interop.ModelAdapter;
 import io.dense4j.io.ModelFormat;
 import io.dense4j.io.ModelFormatException;
+import io.dense4j.model.ModelState;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -18,8 +18,9 @@ import java.util.Map;
  * Keras models in and out: imports Keras 2 / tf.keras HDF5 ({@code model.save("x.h5")}), Keras 3 HDF5 and
  * {@code .keras} archives (Keras 3 and tf.keras 2.13+); exports Keras 3 {@code .keras} archives.
  *
- * <p>An imported model records where it came from in {@code trainingInfo().get("imported")}: format, Keras version,
- * the source file's SHA-256 and the notes on what could not be carried over exactly.
+ * <p>An imported model records where it came from in its training record ({@code training().get("imported")}, a
+ * model's {@code trainingInfo()}): format, Keras version, the source file's SHA-256 and the notes on what could not be
+ * carried over exactly.
  */
 public final class KerasFormat implements ModelFormat {
     @Override
@@ -33,7 +34,7 @@ public final class KerasFormat implements ModelFormat {
     }
 
     @Override
-    public Sequential importModel(Path file) {
+    public ModelState importModel(Path file) {
         KerasImporter.Result r;
         String format;
         String version;
@@ -55,24 +56,21 @@ public final class KerasFormat implements ModelFormat {
         } catch (StackOverflowError | OutOfMemoryError e) {
             throw new ModelFormatException(file + ": corrupt file (" + e.getClass().getSimpleName() + " while reading it)");
         }
-        Sequential model;
-        try {
-            model = ModelAdapter.build(r.spec());
-        } catch (RuntimeException e) {
-            throw new ModelFormatException(file + ": " + e.getMessage(), e);
-        }
         Map<String, Object> imported = new LinkedHashMap<>();
         imported.put("format", format);
         imported.put("keras_version", version);
         imported.put("source", file.getFileName().toString());
         imported.put("source_sha256", sha256(file));
         imported.put("notes", r.notes());
-        model.trainingInfo().put("imported", imported);
-        return model;
+        try {
+            return ModelAdapter.build(r.spec(), Map.of("imported", imported));
+        } catch (RuntimeException e) {
+            throw new ModelFormatException(file + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
-    public void exportModel(Sequential model, Path file) {
+    public void exportModel(ModelState model, Path file) {
         KerasExporter.write(ModelAdapter.describe(model), file);
     }
 

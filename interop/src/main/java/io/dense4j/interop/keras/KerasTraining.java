@@ -5,9 +5,13 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dense4j.interop.NetworkSpec.Training;
 import io.dense4j.layers.Activation;
+import io.dense4j.optim.Adam;
+import io.dense4j.optim.AdamW;
 import io.dense4j.optim.LearningRateSchedule;
 import io.dense4j.optim.Optimizer;
 import io.dense4j.optim.Optimizers;
+import io.dense4j.optim.RmsProp;
+import io.dense4j.optim.Sgd;
 import io.dense4j.train.Loss;
 import io.dense4j.train.Metric;
 import java.util.ArrayList;
@@ -323,62 +327,58 @@ final class KerasTraining {
         n.put("module", "keras.optimizers");
         ObjectNode c = F.objectNode();
         String cls;
-        switch (o.kind()) {
-            case SGD -> {
-                cls = "SGD";
-                c.put("name", "SGD");
-            }
-            case ADAM -> {
-                cls = "Adam";
-                c.put("name", "adam");
-            }
-            case ADAMW -> {
-                cls = "AdamW";
-                c.put("name", "adamw");
-            }
-            default -> {
-                cls = "RMSprop";
-                c.put("name", "rmsprop");
-            }
+        if (o instanceof Sgd) {
+            cls = "SGD";
+            c.put("name", "SGD");
+        } else if (o instanceof Adam) {
+            cls = "Adam";
+            c.put("name", "adam");
+        } else if (o instanceof AdamW) {
+            cls = "AdamW";
+            c.put("name", "adamw");
+        } else {
+            cls = "RMSprop";
+            c.put("name", "rmsprop");
         }
         c.set("learning_rate", scheduleToKeras(o.schedule()));
-        float wd = o.get("weight_decay");
-        if (wd > 0 && o.kind() != Optimizer.Kind.ADAM) {
-            c.put("weight_decay", (double) wd);
+        double wd = o.weightDecay();
+        if (wd > 0 && !(o instanceof Adam)) {
+            c.put("weight_decay", wd);
         } else {
             c.putNull("weight_decay");
         }
         c.putNull("clipnorm");
         if (o.clipNorm() > 0) {
-            c.put("global_clipnorm", (double) o.clipNorm());
+            c.put("global_clipnorm", o.clipNorm());
         } else {
             c.putNull("global_clipnorm");
         }
         if (o.clipValue() > 0) {
-            c.put("clipvalue", (double) o.clipValue());
+            c.put("clipvalue", o.clipValue());
         } else {
             c.putNull("clipvalue");
         }
         c.put("use_ema", false);
         c.put("ema_momentum", 0.99);
         c.putNull("ema_overwrite_frequency");
-        switch (o.kind()) {
-            case SGD -> {
-                c.put("momentum", (double) o.get("momentum"));
-                c.put("nesterov", o.get("nesterov") != 0);
-            }
-            case ADAM, ADAMW -> {
-                c.put("beta_1", (double) o.get("beta1"));
-                c.put("beta_2", (double) o.get("beta2"));
-                c.put("epsilon", (double) o.get("eps"));
-                c.put("amsgrad", o.get("amsgrad") != 0);
-            }
-            case RMSPROP -> {
-                c.put("rho", (double) o.get("alpha"));
-                c.put("momentum", (double) o.get("momentum"));
-                c.put("epsilon", (double) o.get("eps"));
-                c.put("centered", o.get("centered") != 0);
-            }
+        if (o instanceof Sgd sgd) {
+            c.put("momentum", sgd.momentum());
+            c.put("nesterov", sgd.nesterov());
+        } else if (o instanceof Adam a) {
+            c.put("beta_1", a.beta1());
+            c.put("beta_2", a.beta2());
+            c.put("epsilon", a.epsilon());
+            c.put("amsgrad", a.amsgrad());
+        } else if (o instanceof AdamW a) {
+            c.put("beta_1", a.beta1());
+            c.put("beta_2", a.beta2());
+            c.put("epsilon", a.epsilon());
+            c.put("amsgrad", a.amsgrad());
+        } else if (o instanceof RmsProp r) {
+            c.put("rho", r.rho());
+            c.put("momentum", r.momentum());
+            c.put("epsilon", r.epsilon());
+            c.put("centered", r.centered());
         }
         n.put("class_name", cls);
         n.set("config", c);

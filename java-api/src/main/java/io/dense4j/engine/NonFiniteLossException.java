@@ -1,8 +1,0 @@
-package io.dense4j.engine;
-
-/** Training stopped because the loss became NaN or infinite; the offending update was not applied. */
-public class NonFiniteLossException extends ArithmeticException {
-    public NonFiniteLossException(String message) {
-        super(message);
-    }
-}

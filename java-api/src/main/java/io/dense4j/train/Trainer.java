@@ -1,0 +1,208 @@
+package io.dense4j.train;
+
+import io.dense4j.data.Dataset;
+import io.dense4j.data.Normalizer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * THE fit loop, the same for every backend: data checks, Keras's validation split, preprocessing fitted on the
+ * training rows only, host-side shuffling, chunks of up to {@link #STEPS_PER_CALL} steps per backend call with their
+ * learning rates evaluated here, validation after each epoch, callbacks, early stopping, cancellation between chunks,
+ * and the training record saved with the model. A backend only runs chunks ({@link TrainingSession}); a model only
+ * provides a {@link TrainingTarget}.
+ *
+ * <p>Reproducible: the shuffle of epoch e is the e-th draw of a stream seeded by {@code Fit.seed}, dropout masks
+ * derive from (seed, epoch, step), so the same seed and thread count give bit-identical weights, and a fit resumed
+ * at {@link Fit#initialEpoch} draws what the uninterrupted one would have.
+ */
+public final class Trainer {
+    /** Training steps per backend call: progress, callbacks and cancellation are handled between calls. */
+    public static final int STEPS_PER_CALL = 64;
+
+    private Trainer() {}
+
+    /**
+     * Trains {@code target} on {@code data} with {@code fit}'s settings; returns the per-epoch metrics.
+     *
+     * @throws IllegalStateException the target is not compiled
+     * @throws IllegalArgumentException the data does not suit the model (the message says what and where)
+     * @throws NonFiniteLossException the loss became NaN or infinite (that update was not applied)
+     */
+    public static History fit(TrainingTarget target, Dataset data, Fit fit) {
+        Loss loss = target.loss();
+        if (loss == null || target.optimizer() == null) {
+            throw new IllegalStateException("compile the model (optimizer, loss) before fit");
+        }
+        DataChecks.check(data, "training data", target.inputSize(), target.outputSize(), loss);
+        target.initializeIfNeeded(fit.seed());
+
+        int n = data.size();
+        int nTrain = n;
+        Dataset validation = fit.validationData();
+        if (fit.validationSplit() > 0) {
+            // Keras semantics: the last fraction of the rows, before shuffling
+            nTrain = n - (int) Math.round(n * fit.validationSplit());
+            if (nTrain < 1 || nTrain == n) {
+                throw new IllegalArgumentException("validation split " + fit.validationSplit() + " of " + n
+                        + " rows leaves " + nTrain + " training rows and " + (n - nTrain) + " validation rows");
+            }
+        }
+        if (validation != null) {
+            DataChecks.check(validation, "validation data", target.inputSize(), target.outputSize(), loss);
+        }
+
+        Normalizer normalizer = target.preprocessing();
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            Dataset train = data;
+            if (normalizer != null) {
+                // normalize copies: the caller's data stays as it was; statistics come from training rows only
+                if (!normalizer.isFitted()) {
+                    try (Dataset fitRows = data.subset(DataChecks.range(0, nTrain))) {
+                        normalizer.fit(fitRows);
+                    }
+                }
+                train = data.subset(DataChecks.range(0, n));
+                owned.add(train);
+                normalizer.apply(train.features());
+                if (validation != null) {
+                    validation = validation.subset(DataChecks.range(0, validation.size()));
+                    owned.add(validation);
+                    normalizer.apply(validation.features());
+                }
+            }
+            return run(target, train, nTrain, validation, fit);
+        } finally {
+            for (AutoCloseable c : owned) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing native tensors does not fail
+                }
+            }
+        }
+    }
+
+    private static History run(TrainingTarget target, Dataset train, int nTrain, Dataset validation, Fit fit) {
+        Loss loss = target.loss();
+        double accuracyDivisor = loss.accuracyDivisor(target.outputSize());
+        int batch = Math.min(fit.batchSize(), nTrain);
+        int fullEpoch = (nTrain + batch - 1) / batch;
+        int stepsPerEpoch = fit.stepsPerEpoch() > 0 ? Math.min(fit.stepsPerEpoch(), fullEpoch) : fullEpoch;
+        int callSteps = Math.min(STEPS_PER_CALL, stepsPerEpoch);
+        History history = new History();
+        SplittableRandom shuffleRng = new SplittableRandom(fit.seed() ^ 0x5DEECE66DL);
+        int[] order = DataChecks.range(0, nTrain);
+        if (fit.shuffle()) {
+            // a resumed fit draws the shuffles the uninterrupted one would have drawn for the epochs it skips
+            for (int e = 0; e < fit.initialEpoch(); e++) {
+                shuffle(order, shuffleRng);
+            }
+        }
+        float[] lrs = new float[callSteps];
+        List<Callback> callbacks = fit.callbacks();
+        Cancellation cancellation = fit.cancellation();
+        TrainableModel model = target.model();
+        for (Callback c : callbacks) {
+            c.onTrainBegin(model, fit, stepsPerEpoch);
+        }
+        try (TrainingSession run = target.startTraining(train, nTrain, batch)) {
+            epochs:
+            for (int epoch = fit.initialEpoch(); epoch < fit.epochs(); epoch++) {
+                for (Callback c : callbacks) {
+                    c.onEpochBegin(epoch);
+                }
+                long t0 = System.nanoTime();
+                if (fit.shuffle()) {
+                    shuffle(order, shuffleRng);
+                }
+                run.order(order);
+                double lossSum = 0;
+                double correct = 0;
+                double rows = 0;
+                double lastLr = Double.NaN;
+                for (int s = 0; s < stepsPerEpoch; s += callSteps) {
+                    if (cancellation != null && cancellation.isCancelled()) {
+                        history.markCancelled();
+                        break epochs;
+                    }
+                    int nb = Math.min(callSteps, stepsPerEpoch - s);
+                    long step0 = run.step();
+                    for (int i = 0; i < nb; i++) {
+                        lrs[i] = (float) target.optimizer().schedule().at(step0 + i, epoch);
+                    }
+                    lastLr = lrs[nb - 1];
+                    LossStats st = run.train((long) s * batch, batch, nb, lrs,
+                            fit.seed() + 0x9E3779B97F4A7C15L * (epoch + 1));
+                    lossSum += st.lossSum();
+                    correct += st.correct();
+                    rows += st.rows();
+                    for (Callback c : callbacks) {
+                        c.onBatchProgress(epoch, s + nb, lossSum / rows, correct / (rows * accuracyDivisor));
+                    }
+                }
+                double valLoss = Double.NaN;
+                double valAcc = Double.NaN;
+                if (nTrain < train.size() || validation != null) {
+                    LossStats vs = validation != null ? run.evaluate(validation, 0, validation.size())
+                            : run.evaluate(train, nTrain, train.size() - nTrain);
+                    valLoss = vs.lossSum() / vs.rows();
+                    valAcc = vs.correct() / (vs.rows() * accuracyDivisor);
+                }
+                EpochLog log = new EpochLog(epoch, lossSum / rows,
+                        accuracyOrNaN(loss, correct / (rows * accuracyDivisor)), valLoss, accuracyOrNaN(loss, valAcc),
+                        lastLr, (System.nanoTime() - t0) / 1e9);
+                history.add(log);
+                boolean stop = false;
+                for (Callback c : callbacks) {
+                    stop |= c.onEpochEnd(model, log);
+                }
+                if (stop && epoch + 1 < fit.epochs()) {
+                    history.markStoppedEarly();
+                    break;
+                }
+            }
+        }
+        for (Callback c : callbacks) {
+            c.onTrainEnd(model, history);
+        }
+        target.recordTraining(record(train, fit, history, stepsPerEpoch, target.model().optimizerStep()));
+        return history;
+    }
+
+    private static Map<String, Object> record(Dataset train, Fit fit, History history, int stepsPerEpoch, long steps) {
+        Map<String, Object> t = new LinkedHashMap<>();
+        t.put("epochs_run", history.epochs().size());
+        t.put("batch_size", fit.batchSize());
+        t.put("steps_per_epoch", stepsPerEpoch);
+        t.put("optimizer_steps", steps);
+        t.put("seed", fit.seed());
+        t.put("training_rows", train.size());
+        if (fit.initialEpoch() > 0) {
+            t.put("initial_epoch", fit.initialEpoch());
+        }
+        if (history.cancelled()) {
+            t.put("cancelled", true);
+        }
+        t.put("history", history.asMap());
+        t.put("trained_at", java.time.Instant.now().toString());
+        return t;
+    }
+
+    private static double accuracyOrNaN(Loss loss, double acc) {
+        return loss.hasAccuracy() ? acc : Double.NaN;
+    }
+
+    private static void shuffle(int[] a, SplittableRandom rng) {
+        for (int i = a.length - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+    }
+}

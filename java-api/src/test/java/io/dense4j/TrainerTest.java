@@ -1,0 +1,339 @@
+package io.dense4j;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.dense4j.backend.Backend;
+import io.dense4j.backend.BackendFactory;
+import io.dense4j.backend.cpu.CpuBackend;
+import io.dense4j.data.Dataset;
+import io.dense4j.io.ModelFile;
+import io.dense4j.io.SafeTensors;
+import io.dense4j.layers.Activation;
+import io.dense4j.layers.Architecture;
+import io.dense4j.layers.Dense;
+import io.dense4j.layers.Dropout;
+import io.dense4j.model.ModelState;
+import io.dense4j.optim.LearningRateSchedule;
+import io.dense4j.optim.Optimizer;
+import io.dense4j.optim.OptimizerState;
+import io.dense4j.optim.Optimizers;
+import io.dense4j.tensor.Device;
+import io.dense4j.tensor.Tensor;
+import io.dense4j.train.Callback;
+import io.dense4j.train.Cancellation;
+import io.dense4j.train.EpochLog;
+import io.dense4j.train.Fit;
+import io.dense4j.train.History;
+import io.dense4j.train.Loss;
+import io.dense4j.train.LossStats;
+import io.dense4j.train.Losses;
+import io.dense4j.train.Metrics;
+import io.dense4j.train.ModelCheckpoint;
+import io.dense4j.train.TrainableModel;
+import io.dense4j.train.TrainingSession;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Trainer's capabilities that the training service, Spark and federated trainers build on: cancellation
+ * within one chunk, exact resume from a checkpoint with optimizer state, a step limit per epoch, a third backend
+ * attached without touching Sequential, and model states that move, average and round-trip through files.
+ */
+class TrainerTest {
+    static Dataset data;
+
+    /** 900 rows, 6 features, 3 classes: 29 steps of 32 per epoch (a partial last batch). */
+    @BeforeAll
+    static void data() {
+        Random r = new Random(5);
+        int n = 900;
+        float[] x = new float[n * 6];
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = r.nextInt(3);
+            for (int j = 0; j < 6; j++) {
+                x[i * 6 + j] = (float) (r.nextGaussian() + (j % 3 == y[i] ? 1.5 : 0));
+            }
+        }
+        data = Dataset.of(Tensor.of(x, n, 6), Tensor.ofInts(y, n));
+    }
+
+    @AfterAll
+    static void free() {
+        data.close();
+    }
+
+    static Sequential model() {
+        Sequential m = Sequential.of(Dense.of(6, 16, Activation.RELU), Dropout.of(0.1), Dense.of(3, Activation.SOFTMAX));
+        m.compile(Optimizers.adam(3e-3).withSchedule(new LearningRateSchedule.StepDecay(3e-3, 1, 0.7)),
+                Losses.SPARSE_CATEGORICAL_CROSSENTROPY, Metrics.ACCURACY);
+        return m;
+    }
+
+    @Test
+    void cancellationStopsWithinOneChunkAndKeepsThatChunksWeights() {
+        Cancellation cancel = new Cancellation();
+        AtomicInteger ended = new AtomicInteger();
+        Callback cancelAfterFirstChunk = new Callback() {
+            @Override
+            public void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {
+                cancel.cancel();
+            }
+
+            @Override
+            public void onTrainEnd(TrainableModel model, History history) {
+                ended.incrementAndGet();
+            }
+        };
+        Fit fit = Fit.epochs(3).batchSize(8).seed(4); // 113 steps an epoch: two chunks
+        try (Sequential a = model(); Sequential b = model()) {
+            History h = a.fit(data, fit.callbacks(cancelAfterFirstChunk).cancellation(cancel));
+            assertTrue(h.cancelled());
+            assertEquals(0, h.epochs().size(), "the half-done epoch has no log");
+            assertEquals(64, a.optimizerStep(), "stopped after the chunk that was running");
+            assertEquals(1, ended.get(), "onTrainEnd runs for a cancelled fit too");
+            assertEquals(Boolean.TRUE, a.trainingInfo().get("cancelled"));
+            // the same 64 steps, run as a fit of one 64-step epoch, give the same weights
+            b.fit(data, Fit.epochs(1).batchSize(8).seed(4).stepsPerEpoch(64));
+            assertArrayEquals(b.parameters(), a.parameters());
+        }
+        try (Sequential c = model()) {
+            Cancellation already = new Cancellation();
+            already.cancel();
+            History h = c.fit(data, Fit.epochs(2).cancellation(already));
+            assertTrue(h.cancelled());
+            assertEquals(0, c.optimizerStep(), "cancelled before the first chunk: nothing trained");
+        }
+    }
+
+    @Test
+    void stepsPerEpochLimitsEveryEpoch() {
+        try (Sequential m = model()) {
+            History h = m.fit(data, Fit.epochs(2).batchSize(32).stepsPerEpoch(5).seed(1));
+            assertEquals(2, h.epochs().size());
+            assertEquals(10, m.optimizerStep());
+            assertEquals(5, m.trainingInfo().get("steps_per_epoch"));
+        }
+    }
+
+    @Test
+    void aFitResumedFromACheckpointWithOptimizerStateMatchesTheUninterruptedOne(@TempDir Path dir) {
+        Fit fit = Fit.epochs(4).batchSize(16).seed(9).validationSplit(0.1);
+        float[] straight;
+        try (Sequential m = model()) {
+            m.fit(data, fit);
+            straight = m.parameters();
+        }
+        try (Sequential m = model()) {
+            m.fit(data, Fit.epochs(2).batchSize(16).seed(9).validationSplit(0.1)
+                    .callbacks(ModelCheckpoint.everyEpoch(dir.resolve("ckpt-{epoch}.d4j").toString()).withOptimizerState()));
+        }
+        try (Sequential resumed = Sequential.load(dir.resolve("ckpt-2.d4j"))) {
+            History h = resumed.fit(data, fit.initialEpoch(2));
+            assertEquals(List.of(2, 3), h.epochs().stream().map(EpochLog::epoch).toList());
+            assertEquals((float) (3e-3 * 0.7 * 0.7 * 0.7), h.last().learningRate(), 1e-12, "epoch-based schedule continues");
+            assertArrayEquals(straight, resumed.parameters(), "bit-identical to the uninterrupted fit");
+        }
+        // without the optimizer's buffers (a plain save) Adam restarts its moments: a different result
+        try (Sequential m = model()) {
+            m.fit(data, Fit.epochs(2).batchSize(16).seed(9).validationSplit(0.1));
+            m.save(dir.resolve("plain.d4j"));
+        }
+        try (Sequential resumed = Sequential.load(dir.resolve("plain.d4j"))) {
+            resumed.fit(data, fit.initialEpoch(2));
+            assertFalse(java.util.Arrays.equals(straight, resumed.parameters()));
+        }
+    }
+
+    /** A backend of another kind, here delegating to the CPU one and counting what Sequential asks of it. */
+    static final class CountingBackend implements Backend {
+        final Backend inner;
+        final AtomicInteger chunks = new AtomicInteger();
+        final AtomicInteger forwards = new AtomicInteger();
+
+        CountingBackend(Architecture arch) {
+            inner = new CpuBackend(arch);
+        }
+
+        @Override
+        public Device device() {
+            return inner.device();
+        }
+
+        @Override
+        public Architecture architecture() {
+            return inner.architecture();
+        }
+
+        @Override
+        public float[] parameters() {
+            return inner.parameters();
+        }
+
+        @Override
+        public void setParameters(float[] values) {
+            inner.setParameters(values);
+        }
+
+        @Override
+        public void compile(Optimizer optimizer, Loss loss) {
+            inner.compile(optimizer, loss);
+        }
+
+        @Override
+        public OptimizerState optimizerState() {
+            return inner.optimizerState();
+        }
+
+        @Override
+        public void setOptimizerState(OptimizerState state) {
+            inner.setOptimizerState(state);
+        }
+
+        @Override
+        public long optimizerStep() {
+            return inner.optimizerStep();
+        }
+
+        @Override
+        public TrainingSession startTraining(Dataset train, int nTrain, int batch) {
+            TrainingSession s = inner.startTraining(train, nTrain, batch);
+            return new TrainingSession() {
+                @Override
+                public long step() {
+                    return s.step();
+                }
+
+                @Override
+                public void order(int[] order) {
+                    s.order(order);
+                }
+
+                @Override
+                public LossStats train(long first, int b, int steps, float[] lrs, long seed) {
+                    chunks.incrementAndGet();
+                    return s.train(first, b, steps, lrs, seed);
+                }
+
+                @Override
+                public LossStats evaluate(Dataset d, int first, int count) {
+                    return s.evaluate(d, first, count);
+                }
+
+                @Override
+                public void close() {
+                    s.close();
+                }
+            };
+        }
+
+        @Override
+        public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
+            forwards.incrementAndGet();
+            return inner.forward(x, outputs, labels, targets);
+        }
+
+        @Override
+        public float[][] predict(float[][] rows) {
+            forwards.incrementAndGet();
+            return inner.predict(rows);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
+    @Test
+    void aThirdBackendRunsTheSameLoopAndReceivesTheModelsState() {
+        CountingBackend[] made = new CountingBackend[1];
+        BackendFactory counting = arch -> made[0] = new CountingBackend(arch);
+        Fit fit = Fit.epochs(1).batchSize(8).seed(2); // 113 steps: chunks of 64 and 49
+        try (Sequential cpu = model(); Sequential other = model()) {
+            cpu.fit(data, fit);
+            other.fit(data, fit.stepsPerEpoch(10)); // some state to move: weights, Adam's moments, the step
+            cpu.close();
+            try (Sequential reference = model()) {
+                reference.fit(data, fit.stepsPerEpoch(10));
+                other.to(counting);
+                assertEquals(reference.parameters().length, other.parameters().length);
+                assertArrayEquals(reference.parameters(), other.parameters());
+                assertEquals(10, other.optimizerStep());
+                reference.fit(data, fit.seed(3));
+                other.fit(data, fit.seed(3));
+                assertEquals(2, made[0].chunks.get(), "the Trainer ran its chunks on the attached backend");
+                assertArrayEquals(reference.parameters(), other.parameters(), "moved optimizer state: same result");
+                assertEquals(reference.evaluate(data).loss(), other.evaluate(data).loss());
+                assertTrue(made[0].forwards.get() >= 1);
+            }
+            other.to(Device.cpu());
+            assertThrows(IllegalStateException.class, () -> made[0].inner.parameters(), "the old backend was closed");
+        }
+    }
+
+    @Test
+    void statesRoundTripThroughFilesAndAverage(@TempDir Path dir) throws IOException {
+        try (Sequential a = model(); Sequential b = model()) {
+            a.fit(data, Fit.epochs(1).seed(1));
+            b.fit(data, Fit.epochs(1).seed(2));
+            ModelState sa = a.state();
+            assertTrue(sa.optimizer().hasSlots());
+            assertEquals(29, sa.optimizer().step());
+            try (Sequential copy = Sequential.fromState(sa)) {
+                ModelState sc = copy.state();
+                assertEquals(sa.config().toJson(), sc.config().toJson());
+                assertArrayEquals(sa.parameters(), sc.parameters());
+                assertEquals(sa.optimizer(), sc.optimizer());
+                assertEquals(sa.training(), sc.training());
+                assertEquals(sa, sc);
+            }
+            a.save(dir.resolve("full.d4j"), true);
+            a.save(dir.resolve("plain.d4j"));
+            assertEquals(sa, ModelFile.read(dir.resolve("full.d4j")));
+            assertEquals(sa.withOptimizer(sa.optimizer().withoutSlots()), ModelFile.read(dir.resolve("plain.d4j")));
+            try (SafeTensors.File plain = SafeTensors.read(dir.resolve("plain.d4j"));
+                 SafeTensors.File full = SafeTensors.read(dir.resolve("full.d4j"))) {
+                assertEquals(List.of("dense_0.kernel", "dense_0.bias", "dense_1.kernel", "dense_1.bias"), plain.names());
+                assertArrayEquals(new long[] {3, a.parameterCount()}, full.shape(ModelFile.OPTIMIZER_STATE));
+            }
+
+            ModelState avg = ModelState.weightedAverage(List.of(sa, b.state()), new double[] {1, 3});
+            float[] pa = a.parameters();
+            float[] pb = b.parameters();
+            float[] pavg = avg.parameters();
+            for (int i = 0; i < pa.length; i++) {
+                assertEquals((pa[i] + 3.0 * pb[i]) / 4, pavg[i], 1e-6, "parameter " + i);
+            }
+            try (Sequential other = Sequential.of(Dense.of(6, 4, Activation.RELU), Dense.of(3, Activation.SOFTMAX))) {
+                var e = assertThrows(IllegalArgumentException.class,
+                        () -> ModelState.weightedAverage(List.of(sa, other.state()), new double[] {1, 1}));
+                assertTrue(e.getMessage().contains("another architecture"), e.getMessage());
+            }
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> sa.withParameters(new float[3]).validate());
+            assertTrue(e.getMessage().contains("parameters"), e.getMessage());
+
+            // Keras's get_weights / set_weights order: what a converter from another framework uses
+            List<float[]> w = a.weights();
+            assertEquals(4, w.size());
+            assertEquals(6 * 16, w.get(0).length);
+            assertEquals(sa.layerWeights(1).get(1).length, w.get(3).length);
+            try (Sequential copy = model()) {
+                copy.setWeights(w);
+                assertArrayEquals(a.parameters(), copy.parameters());
+                w.set(2, new float[5]);
+                e = assertThrows(IllegalArgumentException.class, () -> copy.setWeights(w));
+                assertTrue(e.getMessage().contains("Dense layer 1: the kernel needs 16 x 3 = 48 values, got 5"),
+                        e.getMessage());
+            }
+        }
+    }
+}
