@@ -5,7 +5,7 @@ import io.dense4j.Sequential;
 import io.dense4j.data.Mnist;
 import io.dense4j.layers.Activation;
 import io.dense4j.layers.Dense;
-import io.dense4j.nativelib.CpuKernels;
+import io.dense4j.bench.device.CpuOps;
 import io.dense4j.optim.Optimizers;
 import io.dense4j.train.Evaluation;
 import io.dense4j.train.Fit;
@@ -54,7 +54,7 @@ public final class ReferenceWorkload {
                 ? Arrays.stream(positional.get(3).split(",")).mapToInt(Integer::parseInt).toArray() : new int[] {1};
         String coretype = System.getenv("OPENBLAS_CORETYPE");
         System.out.printf("machine: %s, %d cores; Dense4J kernels %s; OPENBLAS_CORETYPE=%s; load average %s%n",
-                Suite.cpuModel(), Runtime.getRuntime().availableProcessors(), isaName(CpuKernels.d4j_get_isa()),
+                Suite.cpuModel(), Runtime.getRuntime().availableProcessors(), CpuOps.kernelVariant(),
                 coretype == null ? "(unset)" : coretype, Suite.loadavg());
 
         List<Run> runs = new ArrayList<>();
@@ -88,7 +88,7 @@ public final class ReferenceWorkload {
                         t, med, med / epochs, secs, accuracy, latency[0], latency[1], b256, peakRssMiB());
             }
         }
-        Dense4J.setThreads(CpuKernels.DEFAULT_THREADS);
+        Dense4J.setThreads(1); // the library's default
 
         List<Map<String, Object>> pt = new ArrayList<>();
         if (torch) {
@@ -130,15 +130,6 @@ public final class ReferenceWorkload {
                     r.p50(), r.p99(), r.batch256(), torchCol, ratio);
         }
         System.out.println("load average at end: " + Suite.loadavg());
-    }
-
-    /** The kernel variant by name (d4j_get_isa). */
-    public static String isaName(int isa) {
-        return switch (isa) {
-            case CpuKernels.ISA_AVX512 -> "avx512";
-            case CpuKernels.ISA_AVX2 -> "avx2";
-            default -> "portable";
-        };
     }
 
     /** Median and 99th percentile of predict(one row), after a warm-up. */

@@ -64,8 +64,17 @@ public final class CpuOps implements DeviceOps {
     @Override
     public String description() {
         return "Dense4J native CPU kernels (libdense4j_cpu), " + openblas.OPENBLAS_VERSION.trim()
-                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s), kernels "
-                + io.dense4j.bench.ReferenceWorkload.isaName(CpuKernels.d4j_get_isa());
+                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s), kernels " + kernelVariant();
+    }
+
+    /** The GEMM kernel variant the CPU engine runs (chosen by CPUID, or D4J_CPU_ISA): avx512, avx2 or portable. */
+    public static String kernelVariant() {
+        CpuKernels.load();
+        return switch (CpuKernels.d4j_get_isa()) {
+            case CpuKernels.ISA_AVX512 -> "avx512";
+            case CpuKernels.ISA_AVX2 -> "avx2";
+            default -> "portable";
+        };
     }
 
     @Override
