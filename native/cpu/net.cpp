@@ -55,8 +55,13 @@ struct d4j_net {
     int* chunk_first = nullptr;
     float* chunk_cost = nullptr;  // by position in the region
     int* chunk_id = nullptr;      // position in the region -> chunk (layers' blocks, then gather pieces)
-    int* split = nullptr;         // first position of each thread, pool_max_team() + 1 entries
-    float* thread_cost = nullptr; // scratch, pool_max_team() entries
+    int* split = nullptr;         // first position of each thread, max_team + 1 entries
+    float* thread_cost = nullptr; // scratch, max_team entries
+    int* thread_next = nullptr;   // scratch, max_team entries
+    int* chunk_owner = nullptr;   // scratch: each chunk's first thread
+    d4j::Grid* forward_grids = nullptr;  // each layer's forward blocks in this step's training forward,
+    int* forward_threads = nullptr;      // and the threads that started on them (see d4j::forward_owner)
+    int max_team = 1;             // pool_max_team() when created (the CPUs this process may use can change)
     int max_chunks = 0;
     double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
     // gathered batch rows, twice: a step computes on one while the next step's rows are gathered into the other
@@ -129,9 +134,15 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->chunk_first = new (std::nothrow) int[n_layers + 1];
     net->chunk_cost = new (std::nothrow) float[net->max_chunks];
     net->chunk_id = new (std::nothrow) int[net->max_chunks];
-    net->split = new (std::nothrow) int[d4j::pool_max_team() + 1];
-    net->thread_cost = new (std::nothrow) float[d4j::pool_max_team()];
-    if (!net->grids || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost) {
+    net->max_team = d4j::pool_max_team();
+    net->split = new (std::nothrow) int[net->max_team + 1];
+    net->thread_cost = new (std::nothrow) float[net->max_team];
+    net->thread_next = new (std::nothrow) int[net->max_team];
+    net->chunk_owner = new (std::nothrow) int[net->max_chunks];
+    net->forward_grids = new (std::nothrow) d4j::Grid[n_layers];
+    net->forward_threads = new (std::nothrow) int[n_layers];
+    if (!net->grids || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
+        !net->thread_next || !net->chunk_owner || !net->forward_grids || !net->forward_threads) {
         d4j_net_destroy(net);
         return nullptr;
     }
@@ -188,6 +199,10 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     delete[] net->chunk_id;
     delete[] net->split;
     delete[] net->thread_cost;
+    delete[] net->thread_next;
+    delete[] net->chunk_owner;
+    delete[] net->forward_grids;
+    delete[] net->forward_threads;
     delete net;
 }
 
@@ -228,16 +243,22 @@ struct ForwardLayer {
 };
 }  // namespace
 
-static void forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a, const float* w,
-                          const float* b, float* z, float* y, int act, int rows, bool dropout, uint64_t seed,
-                          int64_t step) {
+// Returns its grid and how many threads started on its blocks (the pool splits them by count: home_chunks).
+static d4j::Grid forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a,
+                               const float* w, const float* b, float* z, float* y, int act, int rows, bool dropout,
+                               uint64_t seed, int64_t step, int* threads) {
+    const int team = d4j::team_size();
     ForwardLayer f{&k, &L, a, w, b, z, y, act, layer, dropout, seed, step,
-                   d4j::forward_grid(k, rows, L.in, L.out, act, d4j::team_size())};
+                   d4j::forward_grid(k, rows, L.in, L.out, act, team)};
     d4j::parallel(d4j::Region{ForwardLayer::run, &f, f.g.count(), nullptr, 2.0 * rows * L.in * L.out});
+    *threads = std::min(team, f.g.count());
+    return f.g;
 }
 
 // Forward of one batch of rows already in `x`. Training: dropout on, the last layer stops at its
-// pre-activation when the loss takes logits. Inference: y_last, when not NULL, receives the activated output.
+// pre-activation when the loss takes logits, and net->forward_threads records each layer's threads (the
+// weight-gradient region gives them the same columns). Inference: y_last, when not NULL, receives the
+// activated output.
 static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const float* x, int rows, bool train,
                                  uint64_t seed, int64_t step, float* y_last) {
     const float* a = x;
@@ -246,17 +267,28 @@ static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const 
         const float* w = net->params + L.off;
         const float* b = w + (int64_t)L.in * L.out;
         const bool last = l == net->n_layers - 1;
+        int threads = 1;
+        d4j::Grid g;
+        const float* result = nullptr;
         if (last) {
             float* y = y_last ? y_last : L.y;
             if (train && net->logits) {
-                forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0);
-                return L.z;
+                g = forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0, &threads);
+                result = L.z;
+            } else {
+                g = forward_layer(k, L, l, a, w, b, L.z, y, L.act, rows, false, 0, 0, &threads);
+                result = net->logits ? L.z : y;
             }
-            forward_layer(k, L, l, a, w, b, L.z, y, L.act, rows, false, 0, 0);
-            return net->logits ? L.z : y;
+        } else {
+            g = forward_layer(k, L, l, a, w, b, train ? L.z : nullptr, L.y, L.act, rows, train && L.rate > 0.0f,
+                              seed, step, &threads);
+            a = L.input(train);
         }
-        forward_layer(k, L, l, a, w, b, train ? L.z : nullptr, L.y, L.act, rows, train && L.rate > 0.0f, seed, step);
-        a = L.input(train);
+        if (train) {
+            net->forward_grids[l] = g;
+            net->forward_threads[l] = threads;
+        }
+        if (result) return result;
     }
     return nullptr;  // unreachable
 }
@@ -510,11 +542,12 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         wg.gather_chunks = gather_chunks;
         chunks += gather_chunks;
         if (chunks <= net->max_chunks) {
-            // Positions grouped by thread: thread t starts with the same blocks of each layer as in that layer's
-            // forward region (count-based: the blocks of W it read there, and whose optimizer state it updated
-            // last step, are in its core's cache), then the gather pieces that went to it (each piece to the
-            // thread with least work so far).
-            const int T = std::min(team, chunks);
+            // Positions grouped by thread: thread t starts with the blocks of each layer whose columns it had in
+            // that layer's forward region (d4j::forward_owner: the part of W it read there, and whose optimizer
+            // state it updated last step, is in its core's cache), then the gather pieces that went to it (each
+            // piece to the thread with least work so far). Imbalance that this leaves (a layer whose forward
+            // ran on fewer threads) is evened out by the pool, which moves unstarted chunks to idle threads.
+            const int T = std::min({team, chunks, net->max_team});
             const int gfirst = net->chunk_first[L_count];
             auto cost_of = [&](int id) -> float {
                 if (id >= gfirst) return (float)(GATHER_COST * in0 * gather.rows_of(id - gfirst, gather_chunks));
@@ -523,37 +556,35 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
                 const d4j::Block b = net->grids[l].block(id - net->chunk_first[l]);
                 return (float)((2.0 * rows + (per_layer ? 12.0 : 0.0)) * (b.r1 - b.r0) * (b.c1 - b.c0));
             };
+            // each chunk's thread (net->chunk_owner), then the chunks grouped by thread (a counting sort)
+            int* owner = net->chunk_owner;
             float* load = net->thread_cost;
-            for (int t = 0; t < T; t++) {
-                load[t] = 0;
-                for (int l = 0; l < L_count; l++) {
-                    const int n = net->grids[l].count();
-                    for (int c = n * t / T; c < n * (t + 1) / T; c++) load[t] += cost_of(net->chunk_first[l] + c);
+            for (int t = 0; t < T; t++) load[t] = 0;
+            for (int l = 0; l < L_count; l++)
+                for (int c = 0, n = net->grids[l].count(); c < n; c++) {
+                    const int id = net->chunk_first[l] + c;
+                    owner[id] = std::min(T - 1, d4j::forward_owner(net->forward_grids[l], net->forward_threads[l],
+                                                                   net->grids[l], c));
+                    load[owner[id]] += cost_of(id);
                 }
-            }
-            int owner[4] = {0, 0, 0, 0};
-            for (int g = 0; g < gather_chunks; g++) {
+            for (int id = gfirst; id < chunks; id++) {
                 int best = 0;
                 for (int t = 1; t < T; t++) if (load[t] < load[best]) best = t;
-                owner[g] = best;
-                load[best] += cost_of(gfirst + g);
+                owner[id] = best;
+                load[best] += cost_of(id);
             }
-            int pos = 0;
+            for (int t = 0; t <= T; t++) net->split[t] = 0;
+            for (int id = 0; id < chunks; id++) net->split[owner[id] + 1]++;
+            for (int t = 0; t < T; t++) net->split[t + 1] += net->split[t];
+            int* next = net->thread_next;
+            for (int t = 0; t < T; t++) next[t] = net->split[t];
             double work = 0;
-            auto put = [&](int id) {
+            for (int id = 0; id < chunks; id++) {
+                const int pos = next[owner[id]]++;
                 net->chunk_id[pos] = id;
                 net->chunk_cost[pos] = cost_of(id);
-                work += net->chunk_cost[pos++];
-            };
-            for (int t = 0; t < T; t++) {
-                net->split[t] = pos;
-                for (int l = 0; l < L_count; l++) {
-                    const int n = net->grids[l].count();
-                    for (int c = n * t / T; c < n * (t + 1) / T; c++) put(net->chunk_first[l] + c);
-                }
-                for (int g = 0; g < gather_chunks; g++) if (owner[g] == t) put(gfirst + g);
+                work += net->chunk_cost[pos];
             }
-            net->split[T] = pos;
             wg.id = net->chunk_id;
             d4j::Region region{WeightGradStep::run, &wg, chunks, net->chunk_cost, work};
             region.split = net->split;

@@ -16,11 +16,27 @@ struct Grid {
     int rows = 1, cols = 1;  // chunks along each
     int rh = 1, cw = 1;      // chunk height and width
     int count() const { return rows * cols; }
+    // Chunks are numbered column block by column block (every row block of a column block, then the next), so
+    // that a split of the chunks by count gives thread t of T the same share of the columns, [t/T, (t+1)/T),
+    // whatever the number of row blocks: a layer's forward (rows = batch rows) and weight gradient (rows = rows
+    // of W) then hand each thread about the same columns of W (forward_owner makes it exact).
     Block block(int i) const {
-        const int r = i / cols, c = i % cols;
+        const int c = i / rows, r = i % rows;
         return {r * rh, std::min(m, (r + 1) * rh), c * cw, std::min(n, (c + 1) * cw)};
     }
 };
+
+// Cache affinity between a layer's forward and its weight gradient: the thread that started, in the forward
+// region (grid `fwd`, split by count over `threads`: home_chunks), on the block holding the first column of
+// chunk i of the weight-gradient grid `wg`, at the same fraction of the rows. That thread has just read those
+// columns of W (and, last step, updated them and their optimizer state): giving it chunk i first keeps that part
+// of W in one core's cache instead of moving it between cores every step.
+inline int forward_owner(const Grid& fwd, int threads, const Grid& wg, int i) {
+    const int c = i / wg.rows, r = i % wg.rows;
+    const int fc = std::min(fwd.cols - 1, c * wg.cw / fwd.cw);
+    const int fr = (int)((int64_t)r * fwd.rows / wg.rows);
+    return home_thread(fwd.count(), std::max(1, std::min(threads, fwd.count())), fc * fwd.rows + fr);
+}
 
 // A parallel region costs about a microsecond of hand-offs: below PAR_MIN_FLOPS a product runs on one
 // thread, and no chunk is made smaller than CHUNK_MIN_FLOPS. Up to 4 chunks per thread when there are that many

@@ -242,9 +242,8 @@ private:
             for (; t < T; t++, start = r.chunks) slots_[t].word.store(pack(g, start, r.chunks), std::memory_order_relaxed);
         } else {
             for (; t < T; t++) {
-                const int hi = (int)((int64_t)r.chunks * (t + 1) / T);
-                slots_[t].word.store(pack(g, start, hi), std::memory_order_relaxed);
-                start = hi;
+                const ChunkRange h = home_chunks(r.chunks, T, t);
+                slots_[t].word.store(pack(g, h.first, h.end), std::memory_order_relaxed);
             }
         }
         for (const int team = team_.load(std::memory_order_relaxed); t < team; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);

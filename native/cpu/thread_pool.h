@@ -23,6 +23,18 @@ struct Region {
     int split_threads = 0;
 };
 
+// The chunks [first, end) that thread t of `threads` starts with in a region without cost or split: an even
+// split by count, in order. Callers that want a later region to give thread t the same data use it too.
+struct ChunkRange { int first, end; };
+inline ChunkRange home_chunks(int chunks, int threads, int t) {
+    if (t >= threads) return {chunks, chunks};
+    return {(int)((int64_t)chunks * t / threads), (int)((int64_t)chunks * (t + 1) / threads)};
+}
+// The thread whose home_chunks holds `chunk` (the last t with chunks * t / threads <= chunk).
+inline int home_thread(int chunks, int threads, int chunk) {
+    return (int)(((int64_t)(chunk + 1) * threads + chunks - 1) / chunks) - 1;
+}
+
 // Runs every chunk of the region and returns when all are done. Serial (on the calling thread, in order) when
 // the pool has one thread, when another thread is using the pool (concurrent predicts), and while the pool
 // measures that running in parallel is not faster (another process holding the cores): see thread_pool.cpp.

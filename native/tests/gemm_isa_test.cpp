@@ -1,8 +1,8 @@
 // The hand-written GEMM kernels, every variant this CPU can run (portable, AVX2+FMA, AVX-512), at 1, 2 and 3
 // threads, through the public ops d4j_dense_forward / d4j_dense_backward, against the float64 reference:
-// - batch sizes 1..64 around every row tile (1, 2, 3, 5, 6, 7, 13, 31, 32, 33, 64) and larger ones, widths
+// - batch sizes 1..64 around every row tile (1, 2, 3, 5, 6, 7, 13, 31, 32, 33, 64) and larger ones (784, 1000), widths
 //   around every column tile of every variant (1, 7, 10, 16, 17, 31, 33, 63, 64, 65, 128, 129, 1000), depths
-//   around the reduction slices (1, 31, 33, 129, 784), with operands at misaligned addresses for half of them;
+//   around the reduction slices (1, 31, 33, 129, 784, 1000), with operands at misaligned addresses for half of them;
 //   layers whose rows are a page apart (packed operands) and batches over 256 rows (weight gradient in slices);
 // - every output poisoned with NaN first (an unwritten element fails);
 // - forward and weight gradient are bit-identical across variants (one FMA chain per element, see
@@ -39,7 +39,7 @@ static bool bounded(const std::string& what, const std::vector<float>& got, cons
     if (!ok) t::failures()++;
     return ok;
 }
-static const char* isa_name(int isa) { return isa == 0 ? "portable" : isa == 1 ? "avx2" : "avx512"; }
+using t::isa_name;
 
 static bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 
@@ -91,6 +91,10 @@ int main() {
     shapes.push_back({300, 40, 1030});  // rows of W and dz a page apart: packed operands; > 256 rows: batch slices
     shapes.push_back({513, 20, 70});
     shapes.push_back({40, 1100, 1024});
+    // 784 and 1000 in every position (batch, depth, width), against 1, 31 and 33
+    for (Shape s : {Shape{784, 1000, 33}, Shape{1000, 31, 784}, Shape{1, 1000, 784}, Shape{33, 1000, 1000},
+                    Shape{31, 784, 784}, Shape{1000, 1, 1}})
+        shapes.push_back(s);
     int case_no = 0;
     for (const Shape& s : shapes) {
         const int n = s.n, in = s.in, out = s.out, mis = case_no++ % 2;
