@@ -11,8 +11,11 @@
 #     OpenBLAS (LD_PRELOAD) at the same thread counts in the same run.
 # Build first (repository root):
 #   mvn -B install -DskipTests -pl native,java-api -am && mvn -B package -DskipTests -pl benchmarks -am
-# Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~6 minutes on 2 cores)
-# Output: benchmarks/results/cpu-<part>.md (also printed). PyTorch needs python3-torch (apt-get install python3-torch).
+# Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~8 minutes on 2 cores)
+# Output: benchmarks/results/cpu-<part>.md (also printed). PyTorch needs python3-torch (apt-get install python3-torch);
+# without it the PyTorch column says so and the rest runs.
+# benchmarks/cpu.sh --quick: a ~2-minute check that every part runs (1 epoch, 1 repeat, fewer rounds, no PyTorch),
+#   written to benchmarks/results/quick/ so that the real figures are not overwritten. Its numbers are not results.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -20,6 +23,15 @@ bench=${D4J_BENCH_CPU:-$root/native/target/cmake-build/bench_cpu}
 jar=$here/target/benchmarks.jar
 data=${D4J_DATA:-/usr/share/datasets/fashion-mnist}
 out=$here/results
+native_args=(--threads 1,2 --epochs 3)
+java_args=(5 32 1,2 --repeats 3 --torch-openblas)
+if [ "${1:-}" = --quick ]; then
+  out=$here/results/quick
+  native_args=(--threads 1,2 --quick)
+  java_args=(1 32 1,2 --repeats 1 --no-torch)
+elif [ $# -gt 0 ]; then
+  echo "usage: benchmarks/cpu.sh [--quick]"; exit 2
+fi
 mkdir -p "$out"
 [ -x "$bench" ] || { echo "missing $bench: build first (see the top of this script)"; exit 1; }
 [ -f "$jar" ] || { echo "missing $jar: build first (see the top of this script)"; exit 1; }
@@ -33,8 +45,7 @@ run() {  # run LABEL COMMAND...: output to the terminal and to results/cpu-LABEL
 
 for family in set unset; do
   if [ "$family" = set ]; then pre=(env); else pre=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE); fi
-  run "native-openblas-env-$family" "${pre[@]}" "$bench" --threads 1,2 --epochs 3
-  run "java-openblas-env-$family" "${pre[@]}" java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" 5 32 1,2 \
-    --repeats 3 --torch-openblas
+  run "native-openblas-env-$family" "${pre[@]}" "$bench" "${native_args[@]}"
+  run "java-openblas-env-$family" "${pre[@]}" java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" "${java_args[@]}"
 done
-run native-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" --threads 1,2 --epochs 3
+run native-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" "${native_args[@]}"
