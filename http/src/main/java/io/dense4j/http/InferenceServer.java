@@ -168,6 +168,11 @@ public final class InferenceServer implements AutoCloseable {
                 ? q.getBusyThreads() : -1;
     }
 
+    /** The federated tasks of this server, or null without a state store (tests inspect what it holds). */
+    io.dense4j.service.federated.FederatedService federatedService() {
+        return training == null ? null : training.federated();
+    }
+
     /** Open job event streams (tests). */
     int openEventStreams() {
         return jobEvents == null ? 0 : jobEvents.openStreams();

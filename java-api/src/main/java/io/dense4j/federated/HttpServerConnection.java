@@ -181,6 +181,10 @@ public final class HttpServerConnection implements ServerConnection {
                 }
                 transientFailure = errorText(resp) + " (HTTP " + status + ")";
                 wait = retryAfterMillis(resp, backoff);
+            } catch (javax.net.ssl.SSLException e) {
+                // not transient: this client does not trust the server's certificate, or the server speaks no TLS
+                throw new UncheckedIOException(new IOException("TLS with " + base + " failed: " + e.getMessage()
+                        + " (trust the server's certificate with trust(...) / --trust)", e));
             } catch (HttpTimeoutException e) {
                 transientFailure = base + " did not answer within " + requestTimeout.toSeconds() + " s";
                 wait = backoff;
