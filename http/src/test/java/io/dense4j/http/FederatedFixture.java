@@ -25,23 +25,24 @@ import java.util.function.Predicate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * Federated tasks for the server tests: a small learnable problem (12 features, 3 classes, a 12-16-3 network), each
- * party's rows drawn from it (as a {@link Dataset} or a CSV file), task creation through the admin API and client
- * threads driving {@link FederatedClient}s over HTTP.
+ * Federated tasks for the server tests: a small learnable problem (4x4 "images", 3 classes, a 16-16-3 network), each
+ * party's rows drawn from it (as a {@link Dataset}, a CSV file or an MNIST-layout IDX directory: the three give the
+ * same features), task creation through the admin API and client threads driving {@link FederatedClient}s over HTTP.
  */
 final class FederatedFixture {
-    static final int FEATURES = 12;
+    static final int SIDE = 4;
+    static final int FEATURES = SIDE * SIDE;
     static final int CLASSES = 3;
     static final ObjectMapper JSON = new ObjectMapper();
 
     private FederatedFixture() {}
 
-    /** The task's model config: 12-16 relu-3 softmax, SGD 0.1 (the clients' local optimizer), sparse CE. */
+    /** The task's model config: 16-16 relu-3 softmax, SGD 0.1 (the clients' local optimizer), sparse CE. */
     static ObjectNode modelConfig() {
         try {
             return (ObjectNode) JSON.readTree("""
                     {"class_name": "Sequential", "config_version": 2,
-                     "layers": [{"type": "dense", "units": 16, "activation": "relu", "input_dim": 12},
+                     "layers": [{"type": "dense", "units": 16, "activation": "relu", "input_dim": 16},
                                 {"type": "dense", "units": 3, "activation": "softmax"}],
                      "compile_config": {"optimizer": {"type": "sgd", "learning_rate": 0.1},
                                         "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}}""");
@@ -50,42 +51,80 @@ final class FederatedFixture {
         }
     }
 
-    /** Rows of the shared problem: Gaussian features, a class from two linear rules. Distinct seeds, distinct rows. */
-    static float[][] features(int rows, long seed, int[] labels) {
+    /**
+     * Rows of the shared problem as pixel bytes: Gaussian latent values g, pixel = 128 + 40 g (clamped), the class
+     * from two linear rules on g. Distinct seeds, distinct rows.
+     */
+    static int[][] pixels(int rows, long seed, int[] labels) {
         SplittableRandom r = new SplittableRandom(seed);
-        float[][] x = new float[rows][FEATURES];
+        int[][] x = new int[rows][FEATURES];
         for (int i = 0; i < rows; i++) {
+            double[] g = new double[FEATURES];
             for (int j = 0; j < FEATURES; j++) {
-                x[i][j] = (float) r.nextGaussian();
+                g[j] = r.nextGaussian();
+                x[i][j] = (int) Math.max(0, Math.min(255, Math.round(128 + 40 * g[j])));
             }
-            labels[i] = (x[i][0] + 0.5 * x[i][1] > 0.3 ? 1 : 0) + (x[i][2] - x[i][3] > 1 ? 1 : 0);
+            labels[i] = (g[0] + 0.5 * g[1] > 0.3 ? 1 : 0) + (g[2] - g[3] > 1 ? 1 : 0);
         }
         return x;
     }
 
+    /** The rows in [0, 1], as the IDX loader reads pixels. */
     static Dataset data(int rows, long seed) {
         int[] y = new int[rows];
-        float[][] x = features(rows, seed, y);
+        int[][] p = pixels(rows, seed, y);
+        float[][] x = new float[rows][FEATURES];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < FEATURES; j++) {
+                x[i][j] = p[i][j] / 255f;
+            }
+        }
         return Dataset.of(x, y);
     }
 
-    /** The same rows as {@link #data} as a CSV file (header f0..f11,label), what a party keeps on its disk. */
+    /** The same rows as {@link #data} as a CSV file (header p0..p15,label), what a party keeps on its disk. */
     static Path csv(Path file, int rows, long seed) throws IOException {
         int[] y = new int[rows];
-        float[][] x = features(rows, seed, y);
+        int[][] p = pixels(rows, seed, y);
         StringBuilder sb = new StringBuilder();
         for (int j = 0; j < FEATURES; j++) {
-            sb.append('f').append(j).append(',');
+            sb.append('p').append(j).append(',');
         }
         sb.append("label\n");
         for (int i = 0; i < rows; i++) {
             for (int j = 0; j < FEATURES; j++) {
-                sb.append(String.format(Locale.ROOT, "%.6f", x[i][j])).append(',');
+                sb.append(String.format(Locale.ROOT, "%.8f", p[i][j] / 255f)).append(',');
             }
             sb.append(y[i]).append('\n');
         }
         Files.writeString(file, sb.toString());
         return file;
+    }
+
+    /** The same rows as an MNIST-layout directory (train-images-idx3-ubyte and train-labels-idx1-ubyte, raw). */
+    static Path idx(Path dir, int rows, long seed) throws IOException {
+        int[] y = new int[rows];
+        int[][] p = pixels(rows, seed, y);
+        Files.createDirectories(dir);
+        java.io.ByteArrayOutputStream images = new java.io.ByteArrayOutputStream();
+        java.io.DataOutputStream im = new java.io.DataOutputStream(images);
+        im.writeInt(0x00000803);
+        im.writeInt(rows);
+        im.writeInt(SIDE);
+        im.writeInt(SIDE);
+        java.io.ByteArrayOutputStream labels = new java.io.ByteArrayOutputStream();
+        java.io.DataOutputStream lb = new java.io.DataOutputStream(labels);
+        lb.writeInt(0x00000801);
+        lb.writeInt(rows);
+        for (int i = 0; i < rows; i++) {
+            for (int v : p[i]) {
+                im.writeByte(v);
+            }
+            lb.writeByte(y[i]);
+        }
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images.toByteArray());
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), labels.toByteArray());
+        return dir;
     }
 
     /** A created task: its id and each client's token. */

@@ -138,6 +138,13 @@ public final class FederatedService implements AutoCloseable {
         }
         Map<String, String> byClient = new LinkedHashMap<>();
         hashes.forEach((h, c) -> byClient.put(c, h));
+        synchronized (claimLock) { // the claim sweep must not take the new task for one to resume
+            return start(spec, actor, init, hashes, byClient, issued);
+        }
+    }
+
+    private Created start(TaskSpec spec, String actor, Initial init, Map<String, String> hashes,
+                          Map<String, String> byClient, Map<String, String> issued) {
         FederatedStore.Task t = store.insert(new FederatedStore.NewTask(spec.name(), actor, Json.write(spec.config().toMap()),
                 Json.write(init.modelConfig), spec.registerAs(), Json.write(init.origin), byClient, settings.serverId(),
                 settings.lease()));
