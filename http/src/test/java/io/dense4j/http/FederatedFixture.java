@@ -136,7 +136,11 @@ final class FederatedFixture {
 
     /** POST /admin/federated/tasks with these federated settings and clients; asserts 201. */
     static Task create(TrainingClient server, String adminToken, String federatedJson, String clients) {
-        String body = "{\"name\": \"test task\", \"model\": " + modelConfig() + ", \"federated\": " + federatedJson
+        return create(server, adminToken, federatedJson, clients, modelConfig());
+    }
+
+    static Task create(TrainingClient server, String adminToken, String federatedJson, String clients, JsonNode model) {
+        String body = "{\"name\": \"test task\", \"model\": " + model + ", \"federated\": " + federatedJson
                 + ", \"clients\": " + clients + ", \"initial\": {\"seed\": 3}}";
         var r = server.post("/admin/federated/tasks", adminToken, "application/json", body);
         assertEquals(201, r.statusCode(), r.body());
