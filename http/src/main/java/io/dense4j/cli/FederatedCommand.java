@@ -343,14 +343,20 @@ public final class FederatedCommand implements Runnable {
             cb.sslContext(ssl);
         }
         HttpServerConnection connection = cb.build();
-        String client;
+        JsonNode identity;
         try {
-            client = connection.clientId(); // checks the token and the task before the data is loaded
+            identity = connection.identity(); // checks the token and the task before the data is loaded
         } catch (HttpServerConnection.RefusedException e) {
             throw new ApiClient.ClientException(e.getMessage(), e.status() == 404 ? 3 : 1);
         }
+        String client = connection.clientId();
         try (DataArgs.Loaded loaded = DataArgs.forTraining(data, csv)) {
             Dataset rows = loaded.train();
+            int inputs = identity.path("inputs").asInt();
+            if (inputs > 0 && rows.numFeatures() != inputs) {
+                throw new IllegalArgumentException("task " + task + "'s model takes " + inputs + " features; " + data
+                        + " has " + rows.numFeatures());
+            }
             PrintStream out = System.out;
             out.printf("joined federated task %s as %s with %d rows of %d features from %s%n", task, client, rows.size(),
                     rows.numFeatures(), data);

@@ -100,7 +100,10 @@ final class FederatedHandlers {
         Json.error(ctx, e.code().httpStatus(), e.getMessage());
     }
 
-    /** GET /v1/federated/tasks/{task}/client: the client this token speaks for, and its task's state. */
+    /**
+     * GET /v1/federated/tasks/{task}/client: the client this token speaks for, its task's state and model config (so
+     * a party can check its data fits before it trains).
+     */
     void client(Context ctx) {
         FederatedService.Identity who = callerOf(ctx);
         FederatedStore.Task t = service().task(who.task())
@@ -111,6 +114,10 @@ final class FederatedHandlers {
         m.put("name", t.name());
         m.put("state", t.state());
         m.put("rounds_run", t.roundsRun());
+        io.dense4j.model.ModelConfig model = io.dense4j.model.ModelConfig.fromJson(t.modelConfig());
+        m.put("inputs", model.architecture().inputs());
+        m.put("outputs", model.architecture().outputs());
+        m.put("model_config", FederatedService.parse(t.modelConfig()));
         Json.ok(ctx, m);
     }
 

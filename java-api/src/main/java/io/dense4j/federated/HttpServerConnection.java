@@ -114,13 +114,17 @@ public final class HttpServerConnection implements ServerConnection {
     }
 
     /**
-     * {@code GET /v1/federated/tasks/{task}/client}: the task, the client this token speaks for and the task's state,
-     * as the server's JSON.
+     * {@code GET /v1/federated/tasks/{task}/client}: the task, the client this token speaks for, the task's state and
+     * its model config with the input and output widths, as the server's JSON.
      */
     public JsonNode identity() {
         HttpResponse<byte[]> r = send(request("/client").GET().build());
         try {
-            return JSON.readTree(r.body());
+            JsonNode who = JSON.readTree(r.body());
+            if (who != null && who.hasNonNull("client") && clientId == null) {
+                clientId = who.get("client").asText();
+            }
+            return who;
         } catch (IOException e) {
             throw new IllegalStateException("the server answered something that is not JSON to " + base + path("/client"));
         }
