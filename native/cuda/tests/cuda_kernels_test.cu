@@ -1,4 +1,5 @@
-// Checks every CUDA kernel of libdense4j_cuda against the float64 CPU reference (reference.h) on random inputs
+// Checks every CUDA kernel of libdense4j_cuda against the float64 reference (native/reference/, the same one the
+// CPU tests use) on random inputs
 // of awkward sizes (1 to 1000, leading dimensions that are not multiples of 4, operands 4 bytes off a 16-byte
 // boundary, split-K up to 16 ways, more than 65535 row tiles), outputs poisoned (NaN) before each kernel runs, with
 // the tolerances of shared/docs/kernels.md; then whole training steps and many steps of loss of several networks,
@@ -67,12 +68,12 @@ static std::vector<float> randn(size_t n, double sd = 1.0) {
     for (auto& x : v) x = (float)d(g_rng);
     return v;
 }
-static ref::vec to_d(const std::vector<float>& v) { return ref::vec(v.begin(), v.end()); }
+static ref::V to_d(const std::vector<float>& v) { return ref::V(v.begin(), v.end()); }
 
 // Compares got against want: NaN never passes; relative error ||got-want|| / max(||want||, scale) <= tol
 // (or max |err| <= tol when both are 0). scale: the size of the inputs the result was computed from, where the
 // result itself can be much smaller than they are (an element of a single-element update that cancels).
-static bool compare(const std::string& what, const std::vector<float>& got, const ref::vec& want, double tol,
+static bool compare(const std::string& what, const std::vector<float>& got, const ref::V& want, double tol,
                     double scale = 0) {
     ++g_checks;
     double num = 0, den = 0, maxabs = 0;
@@ -115,7 +116,7 @@ static void check_gemm(const GemmShape& s, int layout, const int* variants, int 
     const int lda = (ta ? s.M : s.K) + s.pad, ldb = (tb ? s.K : s.N) + s.pad, ldc = s.N + s.pad;
     const size_t a_rows = ta ? s.K : s.M, b_rows = tb ? s.N : s.K;
     auto A = randn(a_rows * lda), B = randn(b_rows * ldb);
-    ref::vec want = ref::gemm(ta, tb, s.M, s.N, s.K, A.data(), lda, B.data(), ldb);
+    ref::V want = ref::gemm(ta, tb, s.M, s.N, s.K, A.data(), lda, B.data(), ldb);
     std::vector<float> A0(s.off, 0.f), B0(s.off, 0.f);
     A0.insert(A0.end(), A.begin(), A.end());
     B0.insert(B0.end(), B.begin(), B.end());
@@ -172,12 +173,11 @@ static void test_dense() {
     if (g_quick) shapes = {{31, 784, 127}};
     for (const Shape& s : shapes) {
         auto x = randn((size_t)s.n * s.in), w = randn((size_t)s.in * s.out, 1.0 / std::sqrt(s.in)), b = randn(s.out);
-        ref::vec z = ref::gemm(false, false, s.n, s.out, s.in, x.data(), s.in, w.data(), s.out);
-        for (int r = 0; r < s.n; ++r) for (int c = 0; c < s.out; ++c) z[(size_t)r * s.out + c] += b[c];
+        ref::V z((size_t)s.n * s.out), y((size_t)s.n * s.out);
+        ref::dense_forward(x.data(), w.data(), b.data(), z.data(), y.data(), s.n, s.in, s.out, D4J_CUDA_ACT_LINEAR);
         Dev<float> dx(x), dw(w), db(b), dz((size_t)s.n * s.out), dy((size_t)s.n * s.out);
         for (int act = 0; act <= 5; ++act) {
-            ref::vec y;
-            ref::activate(act, z, y, s.n, s.out);
+            ref::act_rows(z.data(), y.data(), s.n, s.out, act);
             dz.poison();
             dy.poison();
             API(d4j_cuda_dense_forward(dx.p, dw.p, db.p, dz.p, dy.p, s.n, s.in, s.out, act));
@@ -194,8 +194,10 @@ static void test_dense() {
             auto g = randn((size_t)s.n * s.out);
             std::vector<float> mask(g.size());
             for (auto& m : mask) m = (g_rng() % 4 == 0) ? 0.f : 1.f / 0.75f;
-            ref::vec md = to_d(mask);
-            ref::vec want = ref::act_backward(act, to_d(zf), to_d(yf), &md, to_d(g), s.n, s.out);
+            ref::V md = to_d(mask);
+            const ref::V zd = to_d(zf), yd = to_d(yf), gd = to_d(g);
+            ref::V want(g.size());
+            ref::act_backward(zd.data(), yd.data(), md.data(), gd.data(), want.data(), s.n, s.out, act);
             Dev<float> dg(g), dm(mask), dd((size_t)s.n * s.out);
             dd.poison();
             API(d4j_cuda_activation_backward(dz.p, dy.p, dm.p, dg.p, dd.p, s.n, s.out, act));
@@ -211,10 +213,8 @@ static void test_dense() {
         Dev<float> dg(g), dW((size_t)s.in * s.out), dB(s.out), dX((size_t)s.n * s.in);
         dW.poison(); dB.poison(); dX.poison();
         API(d4j_cuda_dense_backward(dx.p, dw.p, dg.p, dW.p, dB.p, dX.p, s.n, s.in, s.out));
-        ref::vec wantW = ref::gemm(true, false, s.in, s.out, s.n, x.data(), s.in, g.data(), s.out);
-        ref::vec wantX = ref::gemm(false, true, s.n, s.in, s.out, g.data(), s.out, w.data(), s.out);
-        ref::vec wantB(s.out, 0.0);
-        for (int r = 0; r < s.n; ++r) for (int c = 0; c < s.out; ++c) wantB[c] += g[(size_t)r * s.out + c];
+        ref::V wantW((size_t)s.in * s.out), wantB(s.out), wantX((size_t)s.n * s.in);
+        ref::dense_backward(x.data(), w.data(), g.data(), wantW.data(), wantB.data(), wantX.data(), s.n, s.in, s.out);
         char what[160];
         snprintf(what, sizeof what, "dense_backward %dx%dx%d: dW", s.n, s.in, s.out);
         compare(what, dW.down(), wantW, 1e-5);
@@ -233,42 +233,46 @@ static void test_losses() {
     for (const Shape& s : shapes) {
         for (int kind = 0; kind <= 3; ++kind) {
             auto out = randn((size_t)s.n * s.k, 2.0);
-            if (kind == ref::MSE) for (auto& v : out) v = std::tanh(v);
+            if (kind == D4J_CUDA_LOSS_MSE) for (auto& v : out) v = std::tanh(v);
             std::vector<int32_t> labels(s.n);
             std::vector<float> targets((size_t)s.n * s.k);
             for (int r = 0; r < s.n; ++r) {
                 labels[r] = (int)(g_rng() % s.k);
                 for (int c = 0; c < s.k; ++c)
-                    targets[(size_t)r * s.k + c] = kind == ref::CCE ? (float)(g_rng() % 3) / 4.f
-                                                 : kind == ref::BCE ? (float)(g_rng() % 2)
+                    targets[(size_t)r * s.k + c] = kind == D4J_CUDA_LOSS_CCE ? (float)(g_rng() % 3) / 4.f
+                                                 : kind == D4J_CUDA_LOSS_BCE ? (float)(g_rng() % 2)
                                                                     : (float)std::normal_distribution<double>(0, 1)(g_rng);
             }
             const double gs = 0.5;
-            ref::LossResult R = ref::loss(kind, to_d(out), labels.data(), targets.data(), s.n, s.k, gs);
+            const ref::V od = to_d(out), td = to_d(targets);
+            ref::V want_grad((size_t)s.n * s.k), want_probs((size_t)s.n * s.k);
+            int64_t want_correct = -1;
+            const double want_sum = ref::loss(kind, od.data(), labels.data(), td.data(), want_grad.data(),
+                                              want_probs.data(), s.n, s.k, gs, &want_correct);
             Dev<float> dout(out), dt(targets), dgrad((size_t)s.n * s.k), dprob((size_t)s.n * s.k);
             Dev<int32_t> dl(labels);
             dgrad.poison();
             dprob.poison();
             double sum = 0;
             int64_t correct = -1;
-            API(d4j_cuda_loss(kind, dout.p, dl.p, dt.p, dgrad.p, kind == ref::MSE ? nullptr : dprob.p, s.n, s.k,
+            API(d4j_cuda_loss(kind, dout.p, dl.p, dt.p, dgrad.p, kind == D4J_CUDA_LOSS_MSE ? nullptr : dprob.p, s.n, s.k,
                               (float)gs, &sum, &correct));
             char what[160];
             static const char* kn[] = {"sparse_cce", "cce", "bce", "mse"};
             snprintf(what, sizeof what, "loss %s %dx%d: grad", kn[kind], s.n, s.k);
             // p - t cancels when p is near t: each row's gradient is accurate to ~1e-7 of its natural size
             // (grad_scale / n per element for CE, / (n k) for BCE and MSE)
-            const double unit = gs / s.n / (kind <= ref::CCE ? 1.0 : s.k) * std::sqrt((double)s.n * s.k);
-            compare(what, dgrad.down(), R.grad, 1e-6, unit);
-            if (kind != ref::MSE) {
+            const double unit = gs / s.n / (kind <= D4J_CUDA_LOSS_CCE ? 1.0 : s.k) * std::sqrt((double)s.n * s.k);
+            compare(what, dgrad.down(), want_grad, 1e-6, unit);
+            if (kind != D4J_CUDA_LOSS_MSE) {
                 snprintf(what, sizeof what, "loss %s %dx%d: probs", kn[kind], s.n, s.k);
-                compare(what, dprob.down(), R.probs, 1e-6);
+                compare(what, dprob.down(), want_probs, 1e-6);
             }
             snprintf(what, sizeof what, "loss %s %dx%d: sum", kn[kind], s.n, s.k);
-            compare(what, {(float)sum}, {R.sum}, 1e-5);
+            compare(what, {(float)sum}, {want_sum}, 1e-5);
             snprintf(what, sizeof what, "loss %s %dx%d: correct %lld == %lld", kn[kind], s.n, s.k, (long long)correct,
-                     (long long)R.correct);
-            expect(correct == R.correct, what);
+                     (long long)want_correct);
+            expect(correct == want_correct, what);
         }
     }
 }
@@ -277,15 +281,15 @@ static void test_losses() {
 static void test_optimizers() {
     struct Case { int kind; float hp[5]; const char* name; };
     const Case cases[] = {
-        {ref::SGD, {0, 0, 0, 0, 0}, "sgd"},
-        {ref::SGD, {0.9f, 0.1f, 1e-2f, 0, 0}, "sgd momentum dampening wd"},
-        {ref::SGD, {0.9f, 0, 0, 1, 0}, "sgd nesterov"},
-        {ref::ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, "adam"},
-        {ref::ADAM, {0.8f, 0.99f, 1e-8f, 1e-2f, 1}, "adam wd amsgrad"},
-        {ref::ADAMW, {0.9f, 0.999f, 1e-8f, 1e-2f, 0}, "adamw"},
-        {ref::ADAMW, {0.9f, 0.999f, 1e-8f, 1e-2f, 1}, "adamw amsgrad"},
-        {ref::RMSPROP, {0.99f, 1e-8f, 0, 0, 0}, "rmsprop"},
-        {ref::RMSPROP, {0.9f, 1e-7f, 1e-2f, 0.9f, 1}, "rmsprop wd momentum centered"},
+        {D4J_CUDA_OPT_SGD, {0, 0, 0, 0, 0}, "sgd"},
+        {D4J_CUDA_OPT_SGD, {0.9f, 0.1f, 1e-2f, 0, 0}, "sgd momentum dampening wd"},
+        {D4J_CUDA_OPT_SGD, {0.9f, 0, 0, 1, 0}, "sgd nesterov"},
+        {D4J_CUDA_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, "adam"},
+        {D4J_CUDA_OPT_ADAM, {0.8f, 0.99f, 1e-8f, 1e-2f, 1}, "adam wd amsgrad"},
+        {D4J_CUDA_OPT_ADAMW, {0.9f, 0.999f, 1e-8f, 1e-2f, 0}, "adamw"},
+        {D4J_CUDA_OPT_ADAMW, {0.9f, 0.999f, 1e-8f, 1e-2f, 1}, "adamw amsgrad"},
+        {D4J_CUDA_OPT_RMSPROP, {0.99f, 1e-8f, 0, 0, 0}, "rmsprop"},
+        {D4J_CUDA_OPT_RMSPROP, {0.9f, 1e-7f, 1e-2f, 0.9f, 1}, "rmsprop wd momentum centered"},
     };
     std::vector<int> sizes = {1, 1000, 101770};
     if (g_quick) sizes = {1000};
@@ -293,8 +297,8 @@ static void test_optimizers() {
         for (const Case& c : cases) {
             auto p = randn(n), st0 = std::vector<float>(3 * (size_t)n, 0.f);
             Dev<float> dp(p), dg(n), ds(st0);
-            ref::vec rp = to_d(p), rs(3 * (size_t)n, 0.0);
-            ref::Hyper H{c.kind, {c.hp[0], c.hp[1], c.hp[2], c.hp[3], c.hp[4]}};
+            ref::V rp = to_d(p), rs(3 * (size_t)n, 0.0);
+            const double h[5] = {c.hp[0], c.hp[1], c.hp[2], c.hp[3], c.hp[4]};
             const double lr = 1e-2;
             for (int t = 1; t <= 3; ++t) {
                 auto g = randn(n, 0.1);
@@ -303,12 +307,12 @@ static void test_optimizers() {
                 rp = to_d(dp.down());
                 auto sf = ds.down();
                 rs = to_d(sf);
-                ref::vec before = rp;
-                ref::optimizer(H, lr, t, rp, to_d(g), rs);
+                ref::V before = rp;
+                ref::optimizer_step(c.kind, h, lr, t, rp, to_d(g), rs);
                 API(d4j_cuda_optimizer_step(c.kind, c.hp, (float)lr, t, dp.p, dg.p, ds.p, n));
                 auto got = dp.down();
                 std::vector<float> dgot(n);
-                ref::vec dwant(n);
+                ref::V dwant(n);
                 double err2 = 0, want2 = 0, p2 = 0, before2 = 0, inputs2 = 0;
                 for (size_t i = 0; i < rs.size(); ++i) inputs2 += (double)sf[i] * sf[i];
                 for (int i = 0; i < n; ++i) {
@@ -340,7 +344,7 @@ static void test_optimizers() {
         auto g = randn(n);
         for (int mode = 0; mode < 3; ++mode) {
             double max_norm = mode == 1 ? 0.0 : 0.5, cv = mode == 0 ? 0.0 : 0.3;
-            ref::vec rg = to_d(g);
+            ref::V rg = to_d(g);
             double rn = ref::clip(rg, max_norm, cv);
             Dev<float> dg(g);
             float norm = -1;
@@ -383,7 +387,7 @@ static void test_data() {
         for (int i = 0; i < N; ++i) ord[i] = (int32_t)((i * 7919) % N);
         Dev<int32_t> dord(ord);
         Dev<float> out((size_t)rows * w);
-        ref::vec want((size_t)rows * w), wantf((size_t)rows * w);
+        ref::V want((size_t)rows * w), wantf((size_t)rows * w);
         for (int r = 0; r < rows; ++r)
             for (int c = 0; c < w; ++c) {
                 want[(size_t)r * w + c] = u8[(size_t)ord[first + r] * w + c] / 255.0;
@@ -401,8 +405,8 @@ static void test_data() {
         Dev<float> m((size_t)rows * w);
         m.poison();
         API(d4j_cuda_dropout_mask(m.p, rows, w, rate, 99, 12, 3));
-        ref::vec want((size_t)rows * w);
-        for (size_t i = 0; i < want.size(); ++i) want[i] = rate > 0 ? ref::dropout(99, 12, 3, i, rate) : 1.0;
+        ref::V want((size_t)rows * w);
+        for (size_t i = 0; i < want.size(); ++i) want[i] = rate > 0 ? ref::dropout_mask_cuda(99, 12, 3, (int64_t)i, rate) : 1.0;
         auto got = m.down();
         double kept = 0;
         for (float v : got) kept += v != 0.f;
@@ -456,8 +460,8 @@ static void test_net(const NetSpec& s) {
     for (int r = 0; r < rows; ++r) {
         labels[r] = (int)(g_rng() % k);
         for (int c = 0; c < k; ++c)
-            targets[(size_t)r * k + c] = s.loss == ref::CCE ? (c == labels[r] ? 0.9f : 0.1f / (k - 1))
-                                       : s.loss == ref::BCE ? (float)(g_rng() % 2)
+            targets[(size_t)r * k + c] = s.loss == D4J_CUDA_LOSS_CCE ? (c == labels[r] ? 0.9f : 0.1f / (k - 1))
+                                       : s.loss == D4J_CUDA_LOSS_BCE ? (float)(g_rng() % 2)
                                                             : (float)std::normal_distribution<double>(0, 0.5)(g_rng);
     }
     Dev<uint8_t> dxu(xu);
@@ -481,13 +485,13 @@ static void test_net(const NetSpec& s) {
         }
     }
     ref::Net R;
-    R.sizes = s.sizes; R.acts = s.acts; R.drop.assign(s.drop.begin(), s.drop.end()); R.loss_kind = s.loss;
-    R.opt = {s.opt, {s.hp[0], s.hp[1], s.hp[2], s.hp[3], s.hp[4]}};
-    R.clip_norm = s.clip_norm; R.clip_value = s.clip_value;
-    R.params = to_d(p0); R.state.assign(3 * (size_t)P, 0.0);
-    R.seed = 2024;
+    R.sizes = s.sizes; R.acts = s.acts; R.rates.assign(s.drop.begin(), s.drop.end()); R.loss_kind = s.loss;
+    R.masks = ref::Net::CUDA_MASKS;
+    R.params = to_d(p0);
+    ref::Optimizer R_opt(s.opt, s.hp, (size_t)P);
+    const uint64_t seed = 2024;
     auto batch_x = [&](int64_t first, int n) {
-        ref::vec x((size_t)n * in);
+        ref::V x((size_t)n * in);
         for (int r = 0; r < n; ++r)
             for (int c = 0; c < in; ++c)
                 x[(size_t)r * in + c] = u8 ? (double)(float)(xu[(size_t)order[first + r] * in + c] * scale)
@@ -516,13 +520,15 @@ static void test_net(const NetSpec& s) {
         const int n = (int)std::min<int64_t>(s.batch, rows - first);
         std::vector<int32_t> lb; std::vector<float> tg;
         batch_lab(first, n, lb, tg);
-        ref::vec x = batch_x(first, n);
-        ref::vec rg;
-        if (i == 0) R.run(x, n, lb.data(), tg.data(), true, &rg);
-        double rl = R.train_step(x, n, lb.data(), tg.data(), lrs[i]) / n;
+        ref::V x = batch_x(first, n);
+        ref::V rg;
+        const ref::V tgd = to_d(tg);
+        if (i == 0) rg = R.backward(x.data(), n, lb.data(), tgd.data(), seed, i + 1);
+        double rl = R.train_step(R_opt, s.clip_norm, s.clip_value, x.data(), n, lb.data(), tgd.data(), lrs[i], seed,
+                                 i + 1) / n;
         double stats[3] = {0, 0, 0};
         int rc = d4j_cuda_net_train(A.net, X, xtype, scale, dl.p, dt.p, dord.p, rows, first, s.batch, 1, &lrs[i], &step,
-                                    R.seed, stats);
+                                    seed, stats);
         if (rc) { all_ok = false; printf("FAIL net_train rc %d: %s\n", rc, d4j_cuda_last_error()); ++g_fail; break; }
         double gl = stats[0] / stats[2];
         double rel = std::fabs(gl - rl) / std::max(1e-12, std::fabs(rl));
@@ -533,8 +539,8 @@ static void test_net(const NetSpec& s) {
             compare(std::string(s.name) + ": step 1 gradients [dW; db]", A.grads.down(), rg, 1e-5);
             // Adam and RMSprop divide by sqrt(v) + eps: for a gradient element near eps, the FP32 gradient's last
             // bits move that element's first step by up to a few 1e-3 of lr (the gradients match at ~1e-7 above)
-            compare(std::string(s.name) + ": step 1 params", A.params.down(), R.params, s.opt == ref::SGD ? 1e-6 : 1e-4);
-            compare(std::string(s.name) + ": step 1 optimizer state", A.state.down(), R.state, 1e-5);
+            compare(std::string(s.name) + ": step 1 params", A.params.down(), R.params, s.opt == D4J_CUDA_OPT_SGD ? 1e-6 : 1e-4);
+            compare(std::string(s.name) + ": step 1 optimizer state", A.state.down(), R_opt.state, 1e-5);
         }
     }
     expect(all_ok && step == n_batches, std::string(s.name) + ": every step trained, step counter " + std::to_string(step));
@@ -550,7 +556,7 @@ static void test_net(const NetSpec& s) {
     int64_t stepB = 0;
     double statsB[3] = {0, 0, 0};
     API(d4j_cuda_net_train(B.net, X, xtype, scale, dl.p, dt.p, dord.p, rows, 0, s.batch, n_batches, lrs.data(), &stepB,
-                           R.seed, statsB));
+                           seed, statsB));
     auto pB = B.params.down();
     expect(pB == pA && stepB == n_batches && statsB[2] == rows,
            std::string(s.name) + ": one call with graphs == step-by-step calls, bit for bit");
@@ -566,8 +572,10 @@ static void test_net(const NetSpec& s) {
         ref::Net E = R;
         E.params = to_d(pB);
         int64_t corr = 0;
-        ref::vec outs;
-        double rl = E.run(to_d(xs), rows, labels.data(), targets.data(), false, nullptr, &corr, &outs);
+        ref::V outs;
+        const ref::V xsd = to_d(xs), tgd = to_d(targets);
+        double rl = E.forward(xsd.data(), rows, labels.data(), tgd.data(), false, seed, 0, &corr);
+        outs = E.y.back();
         compare(std::string(s.name) + ": forward outputs", out.down(), outs, 1e-5);
         compare(std::string(s.name) + ": forward loss", {(float)(st[0] / rows)}, {rl / rows}, 1e-5);
         expect(std::fabs(st[1] - corr) <= std::max(1.0, rows * 0.002) && st[2] == rows,
@@ -583,7 +591,7 @@ static void test_net(const NetSpec& s) {
         int64_t stepC = 0;
         double statsC[3] = {0, 0, 0};
         API(d4j_cuda_net_train(C.net, X, xtype, scale, dl.p, dt.p, dord.p, rows, 0, s.batch, n_batches, lrs.data(),
-                               &stepC, R.seed, statsC));
+                               &stepC, seed, statsC));
         compare(std::string(s.name) + (mode == 0 ? ": simple GEMMs, loss sum" : ": TF32, loss sum"), {(float)statsC[0]},
                 {statsB[0]}, mode == 0 ? 1e-4 : 2e-2);
         // TF32 vs FP32 after up to 101 steps: Adam's normalised steps turn the ~1e-3 gradient differences of
@@ -596,7 +604,7 @@ static void test_net(const NetSpec& s) {
 }
 
 static void test_nonfinite() {
-    NetSpec s{"nonfinite", {4, 3, 2}, {D4J_CUDA_ACT_LINEAR, D4J_CUDA_ACT_LINEAR}, {0, 0}, ref::MSE, ref::SGD,
+    NetSpec s{"nonfinite", {4, 3, 2}, {D4J_CUDA_ACT_LINEAR, D4J_CUDA_ACT_LINEAR}, {0, 0}, D4J_CUDA_LOSS_MSE, D4J_CUDA_OPT_SGD,
               {0, 0, 0, 0, 0}, 0, 0, 4, 4, DATA_HALF, 1e30};
     std::vector<float> p0(d4j_cuda_param_count(2, std::vector<int32_t>{4, 3, 2}.data()), 1.f);
     GpuNet A(s, p0, 4);
@@ -631,7 +639,7 @@ static void test_bad_labels() {
            "loss: label k is a bad argument naming the first bad row (rc " + std::to_string(rc) + "): " + msg);
 
     // training: one bad label among the rows of the call -> no step at all, parameters bit-identical
-    NetSpec spec{"bad labels", {6, 5, 3}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_SOFTMAX}, {0, 0}, ref::SPARSE_CCE, ref::ADAM,
+    NetSpec spec{"bad labels", {6, 5, 3}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_SOFTMAX}, {0, 0}, D4J_CUDA_LOSS_SPARSE_CCE, D4J_CUDA_OPT_ADAM,
                  {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 4, 3, DATA_F32, 1e-2};
     const int rows = 12, bad_row = 7;
     auto p0 = randn(d4j_cuda_param_count(2, std::vector<int32_t>{6, 5, 3}.data()), 0.3);
@@ -695,8 +703,8 @@ static void test_emulated_failures() {
 
     // A failed capture or graph launch returns after the stream is idle: the next call clears and refills the
     // pinned state buffer while no copy from it is in flight (else the harness reports a problem).
-    NetSpec spec{"capture failure", {12, 9, 4}, {D4J_CUDA_ACT_TANH, D4J_CUDA_ACT_SOFTMAX}, {0, 0}, ref::SPARSE_CCE,
-                 ref::SGD, {0, 0, 0, 0, 0}, 0, 0, 8, 2, DATA_F32, 1e-2};
+    NetSpec spec{"capture failure", {12, 9, 4}, {D4J_CUDA_ACT_TANH, D4J_CUDA_ACT_SOFTMAX}, {0, 0}, D4J_CUDA_LOSS_SPARSE_CCE,
+                 D4J_CUDA_OPT_SGD, {0, 0, 0, 0, 0}, 0, 0, 8, 2, DATA_F32, 1e-2};
     auto p0 = randn(d4j_cuda_param_count(2, std::vector<int32_t>{12, 9, 4}.data()), 0.3);
     GpuNet A(spec, p0, 8);
     if (!A.net) return;
@@ -754,22 +762,22 @@ int main(int argc, char** argv) {
     test_data();
     std::vector<NetSpec> nets = {
         {"mlp 784-128-10 relu/softmax sparse-CCE adam", {784, 128, 10}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_SOFTMAX},
-         {0, 0}, ref::SPARSE_CCE, ref::ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 32, 100, DATA_U8, 1e-3},
+         {0, 0}, D4J_CUDA_LOSS_SPARSE_CCE, D4J_CUDA_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 32, 100, DATA_U8, 1e-3},
         {"mlp 37-64-33-5 gelu+drop/tanh+drop/linear MSE sgd-nesterov clip", {37, 64, 33, 5},
-         {D4J_CUDA_ACT_GELU, D4J_CUDA_ACT_TANH, D4J_CUDA_ACT_LINEAR}, {0.2f, 0.1f, 0}, ref::MSE, ref::SGD,
+         {D4J_CUDA_ACT_GELU, D4J_CUDA_ACT_TANH, D4J_CUDA_ACT_LINEAR}, {0.2f, 0.1f, 0}, D4J_CUDA_LOSS_MSE, D4J_CUDA_OPT_SGD,
          {0.9f, 0, 1e-3f, 1, 0}, 1.0f, 0.5f, 31, 20, DATA_HALF, 1e-2},
         {"mlp 20-16-3 sigmoid/sigmoid BCE rmsprop-centered", {20, 16, 3}, {D4J_CUDA_ACT_SIGMOID, D4J_CUDA_ACT_SIGMOID},
-         {0, 0}, ref::BCE, ref::RMSPROP, {0.9f, 1e-7f, 1e-3f, 0.5f, 1}, 0, 0, 33, 20, DATA_HALF, 1e-3},
+         {0, 0}, D4J_CUDA_LOSS_BCE, D4J_CUDA_OPT_RMSPROP, {0.9f, 1e-7f, 1e-3f, 0.5f, 1}, 0, 0, 33, 20, DATA_HALF, 1e-3},
         {"mlp 12-9-4 softmax+drop/linear CCE adamw-amsgrad", {12, 9, 4}, {D4J_CUDA_ACT_SOFTMAX, D4J_CUDA_ACT_LINEAR},
-         {0.3f, 0}, ref::CCE, ref::ADAMW, {0.9f, 0.99f, 1e-8f, 1e-2f, 1}, 0, 0, 16, 20, DATA_HALF, 1e-2},
+         {0.3f, 0}, D4J_CUDA_LOSS_CCE, D4J_CUDA_OPT_ADAMW, {0.9f, 0.99f, 1e-8f, 1e-2f, 1}, 0, 0, 16, 20, DATA_HALF, 1e-2},
         {"mlp 1-127-1 relu/sigmoid-output MSE adam", {1, 127, 1}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_SIGMOID},
-         {0, 0}, ref::MSE, ref::ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 1, 10, DATA_HALF, 1e-3},
+         {0, 0}, D4J_CUDA_LOSS_MSE, D4J_CUDA_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 1, 10, DATA_HALF, 1e-3},
         {"mlp 37-33-6 tanh/softmax-output MSE adam, f32 data", {37, 33, 6}, {D4J_CUDA_ACT_TANH, D4J_CUDA_ACT_SOFTMAX},
-         {0, 0}, ref::MSE, ref::ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 29, 12, DATA_F32, 1e-2},
+         {0, 0}, D4J_CUDA_LOSS_MSE, D4J_CUDA_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 29, 12, DATA_F32, 1e-2},
         {"mlp 9-17-4 relu/gelu-output MSE sgd, f32 data", {9, 17, 4}, {D4J_CUDA_ACT_RELU, D4J_CUDA_ACT_GELU},
-         {0, 0}, ref::MSE, ref::SGD, {0.5f, 0, 0, 0, 0}, 0, 0, 13, 12, DATA_F32, 1e-2},
+         {0, 0}, D4J_CUDA_LOSS_MSE, D4J_CUDA_OPT_SGD, {0.5f, 0, 0, 0, 0}, 0, 0, 13, 12, DATA_F32, 1e-2},
         {"mlp 20-16-3 tanh/linear-output BCE adam", {20, 16, 3}, {D4J_CUDA_ACT_TANH, D4J_CUDA_ACT_LINEAR},
-         {0, 0}, ref::BCE, ref::ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 17, 12, DATA_F32, 1e-2},
+         {0, 0}, D4J_CUDA_LOSS_BCE, D4J_CUDA_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0, 17, 12, DATA_F32, 1e-2},
     };
     if (g_quick) { nets.resize(1); nets[0].steps = 9; }
     for (const auto& s : nets) test_net(s);
