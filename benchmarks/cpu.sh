@@ -14,7 +14,7 @@
 # Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~8 minutes on 2 cores)
 # Output: benchmarks/results/cpu-<part>.md (also printed). PyTorch needs python3-torch (apt-get install python3-torch);
 # without it the PyTorch column says so and the rest runs.
-# benchmarks/cpu.sh --quick: a ~2-minute check that every part runs (1 epoch, 1 repeat, fewer rounds, no PyTorch),
+# benchmarks/cpu.sh --quick: a short check that every part runs (1 epoch, 1 repeat, fewer rounds, no PyTorch; 5 min at load 8-12),
 #   written to benchmarks/results/quick/ so that the real figures are not overwritten. Its numbers are not results.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
