@@ -88,8 +88,10 @@ void input_grad_block(const GemmKernels& k, const float* w, const float* dz, flo
 }
 
 // dW [in, out]: column blocks of the kernel's width, rows of dW when the layer is tall
-Grid weight_grad_grid(const GemmKernels& k, int n, int in, int out, int team) {
-    return plan(in, out, 2.0 * n * in * out, k.col_block, false, team);
+// dW [in, out]: bands of whole rows (split.h plan_rows: contiguous pieces of dW, and of W and its optimizer state
+// when the update is fused), 12 rows at a time: a multiple of every variant's rows per tile (TN_KR 4 or 6)
+Grid weight_grad_grid(const GemmKernels&, int n, int in, int out, int team) {
+    return plan_rows(in, out, 2.0 * n * in * out, 12, team);
 }
 // dx [n, in]: blocks of input features (a block reads only its rows of W), batch rows for large batches
 Grid input_grad_grid(int n, int in, int out, int team) {

@@ -59,8 +59,6 @@ struct d4j_net {
     float* thread_cost = nullptr; // scratch, max_team entries
     int* thread_next = nullptr;   // scratch, max_team entries
     int* chunk_owner = nullptr;   // scratch: each chunk's first thread
-    d4j::Grid* forward_grids = nullptr;  // each layer's forward blocks in this step's training forward,
-    int* forward_threads = nullptr;      // and the threads that started on them (see d4j::forward_owner)
     int max_team = 1;             // pool_max_team() when created (the CPUs this process may use can change)
     int max_chunks = 0;
     double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
@@ -139,10 +137,8 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->thread_cost = new (std::nothrow) float[net->max_team];
     net->thread_next = new (std::nothrow) int[net->max_team];
     net->chunk_owner = new (std::nothrow) int[net->max_chunks];
-    net->forward_grids = new (std::nothrow) d4j::Grid[n_layers];
-    net->forward_threads = new (std::nothrow) int[n_layers];
     if (!net->grids || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
-        !net->thread_next || !net->chunk_owner || !net->forward_grids || !net->forward_threads) {
+        !net->thread_next || !net->chunk_owner) {
         d4j_net_destroy(net);
         return nullptr;
     }
@@ -201,8 +197,6 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     delete[] net->thread_cost;
     delete[] net->thread_next;
     delete[] net->chunk_owner;
-    delete[] net->forward_grids;
-    delete[] net->forward_threads;
     delete net;
 }
 
@@ -243,22 +237,16 @@ struct ForwardLayer {
 };
 }  // namespace
 
-// Returns its grid and how many threads started on its blocks (the pool splits them by count: home_chunks).
-static d4j::Grid forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a,
-                               const float* w, const float* b, float* z, float* y, int act, int rows, bool dropout,
-                               uint64_t seed, int64_t step, int* threads) {
-    const int team = d4j::team_size();
+static void forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a, const float* w,
+                          const float* b, float* z, float* y, int act, int rows, bool dropout, uint64_t seed,
+                          int64_t step) {
     ForwardLayer f{&k, &L, a, w, b, z, y, act, layer, dropout, seed, step,
-                   d4j::forward_grid(k, rows, L.in, L.out, act, team)};
+                   d4j::forward_grid(k, rows, L.in, L.out, act, d4j::team_size())};
     d4j::parallel(d4j::Region{ForwardLayer::run, &f, f.g.count(), nullptr, 2.0 * rows * L.in * L.out});
-    *threads = std::min(team, f.g.count());
-    return f.g;
 }
 
-// Forward of one batch of rows already in `x`. Training: dropout on, the last layer stops at its
-// pre-activation when the loss takes logits, and net->forward_threads records each layer's threads (the
-// weight-gradient region gives them the same columns). Inference: y_last, when not NULL, receives the
-// activated output.
+// Forward of one batch of rows already in `x`. Training: dropout on, and the last layer stops at its
+// pre-activation when the loss takes logits. Inference: y_last, when not NULL, receives the activated output.
 static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const float* x, int rows, bool train,
                                  uint64_t seed, int64_t step, float* y_last) {
     const float* a = x;
@@ -266,29 +254,19 @@ static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const 
         Layer& L = net->layers[l];
         const float* w = net->params + L.off;
         const float* b = w + (int64_t)L.in * L.out;
-        const bool last = l == net->n_layers - 1;
-        int threads = 1;
-        d4j::Grid g;
-        const float* result = nullptr;
-        if (last) {
-            float* y = y_last ? y_last : L.y;
-            if (train && net->logits) {
-                g = forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0, &threads);
-                result = L.z;
-            } else {
-                g = forward_layer(k, L, l, a, w, b, L.z, y, L.act, rows, false, 0, 0, &threads);
-                result = net->logits ? L.z : y;
-            }
-        } else {
-            g = forward_layer(k, L, l, a, w, b, train ? L.z : nullptr, L.y, L.act, rows, train && L.rate > 0.0f,
-                              seed, step, &threads);
+        if (l < net->n_layers - 1) {
+            forward_layer(k, L, l, a, w, b, train ? L.z : nullptr, L.y, L.act, rows, train && L.rate > 0.0f, seed,
+                          step);
             a = L.input(train);
+            continue;
         }
-        if (train) {
-            net->forward_grids[l] = g;
-            net->forward_threads[l] = threads;
+        float* y = y_last ? y_last : L.y;
+        if (train && net->logits) {
+            forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0);
+            return L.z;
         }
-        if (result) return result;
+        forward_layer(k, L, l, a, w, b, L.z, y, L.act, rows, false, 0, 0);
+        return net->logits ? L.z : y;
     }
     return nullptr;  // unreachable
 }
@@ -431,19 +409,6 @@ struct PhaseClock {
     void step_done() { acc[PHASE_STEP] += std::chrono::duration<double>(last - step0).count(); }
 };
 
-// The whole-buffer optimizer update (after global-norm clipping), in contiguous pieces.
-struct UpdateAll {
-    d4j_net* net;
-    d4j::OptStep opt;
-    int chunks;
-    static void run(void* p, int i) {
-        const UpdateAll& j = *static_cast<const UpdateAll*>(p);
-        d4j_net* net = j.net;
-        const int64_t N = net->n_params, off = N * i / j.chunks, n = N * (i + 1) / j.chunks - off;
-        float* s = net->opt_state;
-        j.opt.fn(j.opt, net->params + off, net->grads + off, s + off, s + N + off, s + 2 * N + off, 1, n, 0);
-    }
-};
 }  // namespace
 
 extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
@@ -479,7 +444,6 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
-        const int team = d4j::team_size();
         const int cur = s % 2;
         float* xb = net->xb[cur];
         const int32_t* lb = net->lb[cur];
@@ -512,7 +476,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             const Layer& P = net->layers[l - 1];
             InputGradLayer j{&kern, &L, &P, net->params + L.off, d4j::Grid{},
                              d4j::input_grad_uses_openblas(kern, rows, L.out)};
-            j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, team);
+            j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, d4j::team_size());
             d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr, 2.0 * rows * L.in * L.out});
         }
         clock.lap(PHASE_INPUT_GRAD);
@@ -528,6 +492,10 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         wg.n_layers = L_count;
         wg.first = net->chunk_first;
         wg.grids = net->grids;
+        // Every region is cut for the team it will run with, read just before it: the pool may switch between
+        // serial and parallel after any region, and a region cut for one thread but run on two leaves one thread
+        // waiting for the other's coarse chunk (which the pool used to take for a descheduled worker).
+        const int team = d4j::team_size();
         int chunks = 0;
         for (int l = 0; l < L_count; l++) {
             const Layer& L = net->layers[l];
@@ -542,11 +510,11 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         wg.gather_chunks = gather_chunks;
         chunks += gather_chunks;
         if (chunks <= net->max_chunks) {
-            // Positions grouped by thread: thread t starts with the blocks of each layer whose columns it had in
-            // that layer's forward region (d4j::forward_owner: the part of W it read there, and whose optimizer
-            // state it updated last step, is in its core's cache), then the gather pieces that went to it (each
-            // piece to the thread with least work so far). Imbalance that this leaves (a layer whose forward
-            // ran on fewer threads) is evened out by the pool, which moves unstarted chunks to idle threads.
+            // Positions grouped by thread: thread t starts with the t-th share of each layer's row bands (the same
+            // rows every step, so the part of dW and of the optimizer state it updates stays in its core's
+            // cache), then the layers cut in one band and the gather pieces, each to the thread with least work
+            // so far. Imbalance that this leaves is evened out by the pool, which moves unstarted chunks to idle
+            // threads.
             const int T = std::min({team, chunks, net->max_team});
             const int gfirst = net->chunk_first[L_count];
             auto cost_of = [&](int id) -> float {
@@ -561,13 +529,18 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             float* load = net->thread_cost;
             for (int t = 0; t < T; t++) load[t] = 0;
             for (int l = 0; l < L_count; l++)
-                for (int c = 0, n = net->grids[l].count(); c < n; c++) {
+                for (int c = 0, n = net->grids[l].count(); n > 1 && c < n; c++) {
                     const int id = net->chunk_first[l] + c;
-                    owner[id] = std::min(T - 1, d4j::forward_owner(net->forward_grids[l], net->forward_threads[l],
-                                                                   net->grids[l], c));
+                    owner[id] = d4j::home_thread(n, std::min(T, n), c);
                     load[owner[id]] += cost_of(id);
                 }
-            for (int id = gfirst; id < chunks; id++) {
+            for (int id = 0; id < chunks; id++) {
+                const bool banded = id < gfirst && [&] {
+                    int l = 0;
+                    while (id >= net->chunk_first[l + 1]) l++;
+                    return net->grids[l].count() > 1;
+                }();
+                if (banded) continue;
                 int best = 0;
                 for (int t = 1; t < T; t++) if (load[t] < load[best]) best = t;
                 owner[id] = best;
@@ -596,9 +569,8 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         clock.lap(PHASE_WEIGHT_GRAD);
         if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
-            UpdateAll u{net, d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), 1};
-            if (team > 1 && net->n_params >= 65536) u.chunks = (int)std::min<int64_t>(4 * team, net->n_params / 16384);
-            d4j::parallel(d4j::Region{UpdateAll::run, &u, u.chunks, nullptr, 12.0 * (double)net->n_params});
+            d4j::optimizer_update(d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), net->params,
+                                  net->grads, net->opt_state, net->n_params);
         }
         clock.lap(PHASE_CLIP_UPDATE);
         clock.step_done();

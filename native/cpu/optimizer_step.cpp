@@ -12,6 +12,7 @@
 // (bias corrections, flags) hoisted and the flags turned into template parameters, so the inner loops have
 // no branches and vectorise (sqrt and div included; 16 wide on AVX-512, see optimizer_kernels.inc); each
 // element is read and written exactly once.
+#include <algorithm>
 #include <cmath>
 #include "activations.h"
 #include "internal.h"
@@ -80,10 +81,34 @@ OptStep optimizer_prepare(int kind, const float* hp, float lr, int64_t step) {
     return o;
 }
 
-void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
-                       float* s0, float* s1, float* s2, int64_t n) {
-    const OptStep o = optimizer_prepare(kind, hp, lr, step);
-    o.fn(o, p, g, s0, s1, s2, 1, n, n);
+namespace {
+// A piece of the buffer for the pool: pieces start at multiples of 16 floats (64 bytes), so that two threads never
+// write one cache line and every piece but the last is whole vectors; any cut gives the same bits (see above).
+struct UpdatePieces {
+    const OptStep* o;
+    float *p, *state;
+    const float* g;
+    int64_t n;
+    int pieces;
+    static void run(void* ctx, int i) {
+        const UpdatePieces& u = *static_cast<const UpdatePieces*>(ctx);
+        const int64_t lines = (u.n + 15) / 16;
+        const int64_t b = std::min(u.n, lines * i / u.pieces * 16), e = std::min(u.n, lines * (i + 1) / u.pieces * 16);
+        if (e > b) u.o->fn(*u.o, u.p + b, u.g + b, u.state + b, u.state + u.n + b, u.state + 2 * u.n + b, 1, e - b, 0);
+    }
+};
+}  // namespace
+
+void optimizer_update(const OptStep& o, float* p, const float* g, float* state, int64_t n) {
+    // ~12 flop-like operations per element (the pool's yardstick); pieces of at least OPT_PIECE_MIN elements
+    // (a couple of microseconds each, against about one of hand-off), up to 4 per thread
+    constexpr int64_t OPT_PIECE_MIN = 8192;
+    const double work = 12.0 * (double)n;
+    const int team = team_size();
+    int pieces = 1;
+    if (team > 1 && work >= PAR_MIN_FLOPS) pieces = (int)std::max<int64_t>(1, std::min<int64_t>(4 * team, n / OPT_PIECE_MIN));
+    UpdatePieces u{&o, p, state, g, n, pieces};
+    parallel(Region{UpdatePieces::run, &u, pieces, nullptr, work});
 }
 
 }  // namespace d4j
@@ -91,5 +116,6 @@ void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float*
 extern "C" void d4j_optimizer_step(int kind, const float* hp, float lr, int64_t step, float* params,
                                    const float* grads, float* state, int64_t n) {
     if (!d4j::valid_opt(kind) || !hp || !params || !grads || !state || n <= 0 || step < 1) return;
-    d4j::optimizer_segment(kind, hp, lr, step, params, grads, state, state + n, state + 2 * n, n);
+    const d4j::OptStep o = d4j::optimizer_prepare(kind, hp, lr, step);
+    d4j::optimizer_update(o, params, grads, state, n);
 }

@@ -18,25 +18,12 @@ struct Grid {
     int count() const { return rows * cols; }
     // Chunks are numbered column block by column block (every row block of a column block, then the next), so
     // that a split of the chunks by count gives thread t of T the same share of the columns, [t/T, (t+1)/T),
-    // whatever the number of row blocks: a layer's forward (rows = batch rows) and weight gradient (rows = rows
-    // of W) then hand each thread about the same columns of W (forward_owner makes it exact).
+    // whatever the number of row blocks.
     Block block(int i) const {
         const int c = i / rows, r = i % rows;
         return {r * rh, std::min(m, (r + 1) * rh), c * cw, std::min(n, (c + 1) * cw)};
     }
 };
-
-// Cache affinity between a layer's forward and its weight gradient: the thread that started, in the forward
-// region (grid `fwd`, split by count over `threads`: home_chunks), on the block holding the first column of
-// chunk i of the weight-gradient grid `wg`, at the same fraction of the rows. That thread has just read those
-// columns of W (and, last step, updated them and their optimizer state): giving it chunk i first keeps that part
-// of W in one core's cache instead of moving it between cores every step.
-inline int forward_owner(const Grid& fwd, int threads, const Grid& wg, int i) {
-    const int c = i / wg.rows, r = i % wg.rows;
-    const int fc = std::min(fwd.cols - 1, c * wg.cw / fwd.cw);
-    const int fr = (int)((int64_t)r * fwd.rows / wg.rows);
-    return home_thread(fwd.count(), std::max(1, std::min(threads, fwd.count())), fc * fwd.rows + fr);
-}
 
 // A parallel region costs about a microsecond of hand-offs: below PAR_MIN_FLOPS a product runs on one
 // thread, and no chunk is made smaller than CHUNK_MIN_FLOPS. Up to 4 chunks per thread when there are that many
@@ -70,6 +57,28 @@ inline Grid plan(int m, int n, double flops, int col_unit, bool whole_rows, int 
         g.rh = (m + rows - 1) / rows;
         g.rows = (m + g.rh - 1) / g.rh;
     }
+    return g;
+}
+
+// Cuts an m x n output into bands of whole rows (multiples of row_unit rows) for `team` threads: each band is
+// ONE contiguous piece of a row-major buffer, so two threads share at most the cache line at a band's edge. Why
+// (the weight gradient and the optimizer update fused with it, which write dW, W and the optimizer state): a
+// split by columns makes the threads write the two halves of every row, and whenever a row does not start on a
+// 64-byte line (a buffer that is not 64-byte aligned, a row length that is not a multiple of 16 floats, or the
+// state slices m, v, vmax, which start N floats apart) every row's edge line bounces between the cores: measured
+// on the 2-core VM, the reference network's weight-gradient phase took 55-170 us per step at 2 threads with
+// columns (50 us on one thread), 270-400 us with the buffers 16 bytes off a line.
+inline Grid plan_rows(int m, int n, double flops, int row_unit, int team) {
+    Grid g;
+    g.m = m;
+    g.n = n;
+    g.rh = m;
+    g.cw = n;
+    if (team <= 1 || flops < PAR_MIN_FLOPS || m < 2 * row_unit) return g;
+    const int want = (int)std::min<double>(4.0 * team, std::max(2.0, flops / CHUNK_MIN_FLOPS));
+    const int units = (m + row_unit - 1) / row_unit;
+    g.rh = (units + want - 1) / want * row_unit;
+    g.rows = (m + g.rh - 1) / g.rh;
     return g;
 }
 

@@ -17,7 +17,7 @@
 //   whenever the parallel windows are not at least 1.18x faster (see account()). Another process holding a
 //   core, a CPU quota, a worker sharing the caller's core: all show up as slow parallel windows, so asking for
 //   threads costs about what one thread costs at worst. A caller that has to sleep for a descheduled worker
-//   switches to serial at once.
+//   (far longer than the largest chunk takes at the caller's own pace) switches to serial at once.
 // - One region at a time: a second thread that calls in while a region runs (concurrent predicts) runs its
 //   region serially on its own thread, instead of queueing behind the first.
 // - Claim words carry the region's generation (they are never reset to zero), so a worker delayed across
@@ -107,11 +107,14 @@ public:
             sigset_t all, saved;
             sigfillset(&all);
             pthread_sigmask(SIG_SETMASK, &all, &saved);
-            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g] {
+            const int caller_cpu = sched_getcpu();
+            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g, caller_cpu] {
                 char name[16];
                 std::snprintf(name, sizeof name, "d4j-pool-%d", id);
                 pthread_setname_np(pthread_self(), name);
-                worker_loop(id, g);
+                cpu_set_t allowed;
+                const bool pinned = pin_new_worker(id, caller_cpu, &allowed);
+                worker_loop(id, g, pinned ? &allowed : nullptr);
             });
             pthread_sigmask(SIG_SETMASK, &saved, nullptr);
         }
@@ -259,7 +262,8 @@ private:
         gen_.store(g, std::memory_order_seq_cst);
         if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake(&gen_, MAX_THREADS);
 
-        const int mine = participate(0, g, false);
+        double mine_cost = 0;
+        const int mine = participate(0, g, false, &mine_cost);
         const uint32_t target = (uint32_t)(r.chunks - mine);
         const int64_t t1 = now_ns();
         int64_t waited = 0;
@@ -277,16 +281,29 @@ private:
             waited = now_ns() - t1;
         }
         // A worker descheduled in the middle of a chunk makes the caller wait far longer than the imbalance of
-        // one chunk (a scheduler time slice).
+        // one chunk (a scheduler time slice). The caller can only be left waiting for chunks a worker started
+        // before the caller ran out (it takes over every other one), so a running worker keeps it waiting at
+        // most about the time of the largest chunk, which the caller's own pace in this region estimates: only
+        // a wait well beyond that counts as a descheduled worker (a region of a few coarse chunks, e.g. one per
+        // layer, legitimately keeps the caller waiting for a whole chunk), and at least SLEPT_NS: a worker
+        // that shares its core with another process loses whole scheduler slices (milliseconds), while a
+        // vCPU that the host holds back for a moment (measured on the 2-vCPU VM: several waits of 50-500 us a
+        // second on a quiet machine) is noise that the timed windows absorb; taking those for a busy core
+        // sent the pool to serial for 20 ms .. 2 s at a time.
         if (mine == r.chunks) stats_[STAT_ALONE].fetch_add(1, std::memory_order_relaxed);
-        const bool slept = waited > WAIT_SPIN_NS && waited > (t1 - t0) / 2;
+        double max_cost = 0;
+        for (int i = 0; i < r.chunks; i++) max_cost = std::max(max_cost, chunk_cost(r, i));
+        const double chunk_ns = mine_cost > 0 ? (double)(t1 - t0) * max_cost / mine_cost : 0.0;
+        const bool slept = waited > SLEPT_NS && (double)waited > 2.0 * chunk_ns + WAIT_SPIN_NS;
         if (slept) stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
         return slept;
     }
 
     // Claims and runs chunks of region g until none is left: its own range from the front, then the others'
     // from the back. Returns how many it ran.
-    int participate(int id, uint32_t g, bool worker) {
+    static double chunk_cost(const Region& r, int i) { return r.cost ? std::max(0.0f, r.cost[i]) : 1.0; }
+
+    int participate(int id, uint32_t g, bool worker, double* cost_ran = nullptr) {
         int ran = 0;
         const Region* r = nullptr;
         const int T = team_.load(std::memory_order_relaxed);
@@ -304,7 +321,9 @@ private:
                     r = region_;
                     if (worker) _mm_setcsr(csr_);
                 }
-                r->run(r->ctx, k == 0 ? lo : hi - 1);
+                const int chunk = k == 0 ? lo : hi - 1;
+                r->run(r->ctx, chunk);
+                if (cost_ran) *cost_ran += chunk_cost(*r, chunk);
                 ran++;
                 w = s.word.load(std::memory_order_relaxed);
             }
@@ -312,7 +331,31 @@ private:
         return ran;
     }
 
-    void worker_loop(int id, uint32_t seen) {
+    // Pins a new worker `id` to a CPU other than the caller's (the id-th of the others this process may use) for
+    // its first PIN_NS; the worker then gives itself back every allowed CPU (worker_loop), so that afterwards the
+    // scheduler can move it away from a core another process holds. Why: a scheduler that packs threads onto few
+    // CPUs (as the kernels of small VMs do) keeps a new thread, whose measured load starts at zero, on its
+    // creator's CPU for its first ~0.1 s, time-sharing the caller's core: measured on the 2-vCPU VM, the first
+    // 110 ms of a new team ran regions at half the serial speed, the pool judged threads a loss, backed off, and
+    // the thread never got the busy history that would have earned it its own CPU. Pinned, the first windows
+    // already run 1.5x the serial speed; once unpinned the thread keeps its CPU (its load is known by then).
+    // Returns whether it pinned (then `allowed` holds the mask to restore).
+    static bool pin_new_worker(int id, int caller_cpu, cpu_set_t* allowed) {
+        CPU_ZERO(allowed);
+        if (caller_cpu < 0 || sched_getaffinity(0, sizeof *allowed, allowed) != 0 || CPU_COUNT(allowed) < 2) return false;
+        const int others = CPU_COUNT(allowed) - (CPU_ISSET(caller_cpu, allowed) ? 1 : 0);
+        int seen = 0, target = -1;
+        for (int c = 0; c < CPU_SETSIZE && target < 0; c++)
+            if (CPU_ISSET(c, allowed) && c != caller_cpu && ++seen == 1 + (id - 1) % others) target = c;
+        if (target < 0) return false;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(target, &one);
+        return sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+
+    void worker_loop(int id, uint32_t seen, const cpu_set_t* unpin_to) {
+        const int64_t unpin_at = now_ns() + PIN_NS;
         for (;;) {
             uint32_t g = gen_.load(std::memory_order_acquire);
             if (g == seen) {
@@ -331,6 +374,10 @@ private:
             }
             if (stop_.load(std::memory_order_acquire)) return;
             seen = g;
+            if (unpin_to && now_ns() >= unpin_at) {
+                sched_setaffinity(0, sizeof *unpin_to, unpin_to);
+                unpin_to = nullptr;
+            }
             const int ran = participate(id, g, true);
             if (ran > 0) {
                 done_.fetch_add((uint32_t)ran, std::memory_order_seq_cst);
@@ -351,7 +398,8 @@ private:
         stop_.store(false, std::memory_order_seq_cst);
     }
 
-    static constexpr int64_t WAIT_SPIN_NS = 50000;
+    static constexpr int64_t WAIT_SPIN_NS = 50000, SLEPT_NS = 500000;
+    static constexpr int64_t PIN_NS = 300000000;  // a new worker's first 0.3 s (pin_new_worker)
 
     const int64_t spin_ns_;
     std::mutex busy_;

@@ -2,6 +2,7 @@
 // over several steps of every optimizer variant: SGD (momentum, dampening, nesterov, weight decay), Adam and
 // AdamW (weight decay, amsgrad), RMSprop (momentum, centered, weight decay). Parameters and all state
 // buffers are compared after every step.
+#include <cstring>
 #include <string>
 #include "reference.h"
 #include "test_util.h"
@@ -9,6 +10,71 @@
 using t::isa_name;
 
 struct Case { int kind; float hp[5]; const char* name; };
+
+// d4j_optimizer_step cut across the thread pool (cpu/optimizer_step.cpp optimizer_update): at 1, 2 and 3 threads
+// the parameters and every state buffer are the same bits (each element is updated by exactly one thread with the
+// same arithmetic), and the 1-thread result matches the float64 reference; the awkward sizes run in one piece,
+// the large ones (whose work pays for a region) in pieces whose edges fall inside vectors of the tail.
+// d4j_set_num_threads before every call puts the pool back in parallel mode, so that the region of each large
+// update is certainly run by the team (counted: the pool's parallel regions must grow by one per such call).
+template <size_t K>
+static void parallel_update(t::Rng& rng, const Case (&cases)[K]) {
+    const int saved = d4j_get_num_threads();
+    int64_t before[6], after[6];
+    int64_t split_calls = 0;
+    d4j_thread_stats(before);
+    for (const Case& c : cases)
+        for (int64_t n : {1, 31, 33, 784, 1000, 101770, 250007}) {
+            const auto p0 = rng.vec(n);
+            std::vector<std::vector<float>> gs;
+            for (int step = 0; step < 3; step++) gs.push_back(rng.vec(n));
+            std::vector<float> p1, s1;
+            for (int threads : {1, 2, 3}) {
+                std::vector<float> p = p0, state(3 * n, 0.0f);
+                ref::V pd = t::widen(p0);
+                ref::Optimizer opt(c.kind, c.hp, n);
+                for (int64_t step = 1; step <= 3; step++) {
+                    const float lr = 0.01f * (float)step;
+                    d4j_set_num_threads(threads);
+                    d4j_optimizer_step(c.kind, c.hp, lr, step, p.data(), gs[step - 1].data(), state.data(), n);
+                    if (threads > 1 && n >= 101770) split_calls++;
+                    if (threads == 1) opt.step(pd, t::widen(gs[step - 1]), lr, step);
+                }
+                const std::string name = std::string(c.name) + " n=" + std::to_string(n) + " threads " +
+                                         std::to_string(threads);
+                if (threads == 1) {
+                    if (n == 1) t::close(name + " params", p, pd, 1e-5, 1e-6);
+                    else t::close(name + " params", p, pd, 1e-6);
+                    t::close(name + " state", state.data(), opt.state.data(), 3 * n, 1e-5);
+                    p1 = p;
+                    s1 = state;
+                } else {
+                    t::expect(std::memcmp(p.data(), p1.data(), sizeof(float) * n) == 0,
+                              name + ": parameters differ from the 1-thread update");
+                    t::expect(std::memcmp(state.data(), s1.data(), sizeof(float) * 3 * n) == 0,
+                              name + ": optimizer state differs from the 1-thread update");
+                }
+            }
+        }
+    d4j_thread_stats(after);
+    d4j_set_num_threads(2);
+    const bool team = d4j_get_num_threads() == 2 && [] {
+        int64_t a[6], b[6];
+        std::vector<float> p(101770, 0.5f), g(101770, 0.25f), s(3 * 101770, 0.0f);
+        const float hp[5] = {0.9f, 0.999f, 1e-8f, 0, 0};
+        d4j_thread_stats(a);
+        d4j_optimizer_step(D4J_OPT_ADAM, hp, 0.01f, 1, p.data(), g.data(), s.data(), 101770);
+        d4j_thread_stats(b);
+        return b[0] > a[0];
+    }();
+    if (team)
+        t::expect(after[0] - before[0] >= split_calls,
+                  "every large update at 2-3 threads ran as a parallel region (" +
+                      std::to_string(after[0] - before[0]) + " of " + std::to_string(split_calls) + ")");
+    else
+        std::printf("clip_optimizer_test: one CPU available: the parallel update ran on one thread here\n");
+    d4j_set_num_threads(saved);
+}
 
 int main() {
     t::Rng rng(5);
@@ -81,5 +147,6 @@ int main() {
         }
     }
     d4j_set_isa(D4J_ISA_AUTO);
+    parallel_update(rng, cases);
     return t::finish("clip_optimizer_test");
 }
