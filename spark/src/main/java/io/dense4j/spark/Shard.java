@@ -1,0 +1,154 @@
+package io.dense4j.spark;
+
+import io.dense4j.data.Dataset;
+import io.dense4j.tensor.Tensor;
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * One worker's rows, packed and checked once, before training: row i of the input (in the input's order) belongs
+ * to worker {@code i mod workers}, and each shard keeps its rows in input order, so the training rows (those
+ * before the validation split) are a prefix. Spark caches the shards between rounds (memory, else disk) and
+ * rebuilds a lost one from its input; the layout is a pure function of the input's order, so a rebuilt shard
+ * equals the lost one.
+ *
+ * <p>Features are {@code rows x width} floats; the supervision is either int class labels or {@code rows x
+ * targetWidth} float targets. {@link #error} names the first bad row of the shard (in input order), if any: a bad
+ * row is reported, not trained on, so that the driver can fail the fit with its message before any round.
+ */
+final class Shard implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    final int partition;
+    final int rows;
+    final int width;
+    final int targetWidth;
+    final long[] index;
+    final float[] features;
+    final int[] labels;
+    final float[] targets;
+    /** Input index of the first bad row, or -1. */
+    final long badRow;
+    final String error;
+
+    Shard(int partition, int width, int targetWidth, long[] index, float[] features, int[] labels, float[] targets,
+          long badRow, String error) {
+        this.partition = partition;
+        this.rows = index.length;
+        this.width = width;
+        this.targetWidth = targetWidth;
+        this.index = index;
+        this.features = features;
+        this.labels = labels;
+        this.targets = targets;
+        this.badRow = badRow;
+        this.error = error;
+    }
+
+    /**
+     * Packs a partition's rows (in any order; they are put in input order), or reports its first bad row (the one
+     * with the lowest input index).
+     */
+    static Shard pack(int partition, java.util.Iterator<EncodedRow> it, Supervision sup, String what) {
+        java.util.ArrayList<EncodedRow> rows = new java.util.ArrayList<>();
+        EncodedRow firstBad = null;
+        while (it.hasNext()) {
+            EncodedRow r = it.next();
+            if (r.error() != null) {
+                if (firstBad == null || r.index() < firstBad.index()) {
+                    firstBad = r;
+                }
+            } else if (firstBad == null) {
+                rows.add(r);
+            }
+        }
+        if (firstBad != null) {
+            return failed(partition, firstBad.index(), what + " row " + firstBad.index() + ": " + firstBad.error());
+        }
+        rows.sort(java.util.Comparator.comparingLong(EncodedRow::index));
+        int n = rows.size();
+        int width = sup.inputs;
+        int tw = sup.targetWidth();
+        if ((long) n * Math.max(width, tw) > Integer.MAX_VALUE - 8) {
+            return failed(partition, rows.get(0).index(), what + ": worker " + partition + " would hold " + n
+                    + " rows of " + width + " features, more than one array can hold: use more workers");
+        }
+        long[] index = new long[n];
+        float[] x = new float[n * width];
+        int[] labels = sup.sparse() ? new int[n] : null;
+        float[] targets = sup.sparse() ? null : new float[n * tw];
+        for (int i = 0; i < n; i++) {
+            EncodedRow r = rows.get(i);
+            index[i] = r.index();
+            System.arraycopy(r.features(), 0, x, i * width, width);
+            if (labels != null) {
+                labels[i] = r.label();
+            } else {
+                System.arraycopy(r.targets(), 0, targets, i * tw, tw);
+            }
+        }
+        return new Shard(partition, width, tw, index, x, labels, targets, -1, null);
+    }
+
+    static Shard failed(int partition, long badRow, String error) {
+        return new Shard(partition, 0, 0, new long[0], new float[0], null, null, badRow, error);
+    }
+
+    /** How many of this shard's rows come before input row {@code firstValidationRow} (the training rows). */
+    int rowsBefore(long firstValidationRow) {
+        int lo = 0;
+        int hi = rows;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (index[mid] < firstValidationRow) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /**
+     * The rows at {@code positions} (indices into this shard) as a new data set the caller closes, with
+     * {@code classes} declared when the rows have labels.
+     */
+    Dataset gather(int[] positions, int from, int to, int classes) {
+        int n = to - from;
+        float[] x = new float[n * width];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(features, positions[from + i] * width, x, i * width, width);
+        }
+        Tensor xt = Tensor.of(x, n, width);
+        Tensor yt = null;
+        try {
+            if (labels != null) {
+                int[] y = new int[n];
+                for (int i = 0; i < n; i++) {
+                    y[i] = labels[positions[from + i]];
+                }
+                yt = Tensor.ofInts(y, n);
+                return Dataset.of(xt, yt, classes, List.of());
+            }
+            float[] t = new float[n * targetWidth];
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(targets, positions[from + i] * targetWidth, t, i * targetWidth, targetWidth);
+            }
+            yt = Tensor.of(t, n, targetWidth);
+            return Dataset.ofTargets(xt, yt);
+        } catch (RuntimeException e) {
+            xt.close();
+            if (yt != null) {
+                yt.close();
+            }
+            throw e;
+        }
+    }
+
+    /** What the driver learns of a shard when it is built: its size and its first bad row. */
+    record Summary(int partition, int rows, long badRow, String error) implements Serializable {}
+
+    Summary summary() {
+        return new Summary(partition, rows, badRow, error);
+    }
+}

@@ -1,0 +1,384 @@
+package io.dense4j.spark;
+
+import io.dense4j.data.Csv;
+import io.dense4j.data.Dataset;
+import io.dense4j.data.Mnist;
+import io.dense4j.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.apache.spark.HashPartitioner;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BooleanType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import scala.Tuple2;
+
+/**
+ * Where a distributed fit's rows come from: a DataFrame (a features column of numeric arrays or ML vectors and a
+ * label column: a number per row, or an array or vector of targets), or files every executor can read at the same
+ * path (an MNIST-layout IDX directory, a CSV file) that each partition reads itself, keeping its own rows.
+ *
+ * <p>Rows are spread over the workers by their position in the input: row i goes to worker {@code i mod workers},
+ * so every worker gets a stride of the input (the same class mix when the input is sorted by class) and the
+ * layout is a pure function of the input's order. Give an input whose order is deterministic (files, a sorted
+ * table) for a reproducible fit.
+ */
+public abstract class SparkData implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    /** The driver's session (never shipped: file sources are shipped to the tasks that read them). */
+    final transient SparkSession spark;
+
+    SparkData(SparkSession spark) {
+        this.spark = Objects.requireNonNull(spark, "spark");
+    }
+
+    /**
+     * An MNIST-layout directory ({@code <split>-images-idx3-ubyte[.gz]}, {@code <split>-labels-idx1-ubyte[.gz]}):
+     * {@code dir} must be readable at the same path on the driver and every executor (a shared file system, or a
+     * copy on each machine). Each partition reads the files and keeps its rows; for data larger than one executor
+     * can read, use a DataFrame.
+     */
+    public static SparkData idx(SparkSession spark, Path dir, String split) {
+        return new IdxFiles(spark, dir.toString(), split);
+    }
+
+    /** A CSV file read with {@code options} ({@link Csv}); readable at the same path everywhere, as {@link #idx}. */
+    public static SparkData csv(SparkSession spark, Path file, Csv.Options options) {
+        return new CsvFile(spark, file.toString(), options);
+    }
+
+    /** Label column and features column of a DataFrame, checked against its schema here, on the driver. */
+    static SparkData dataFrame(org.apache.spark.sql.Dataset<Row> df, String featuresColumn, String labelColumn,
+                               String what) {
+        return new Frame(df, featuresColumn, labelColumn, what);
+    }
+
+    /** Whether the supervision is a vector per row (targets), rather than one number (a class or one target). */
+    abstract boolean vectorLabels();
+
+    /** The feature width, read from the data (for a model config without {@code input_dim}). */
+    abstract int width();
+
+    /** The shards of {@code workers} workers, built lazily (the caller persists and checks them). */
+    abstract JavaRDD<Shard> shards(int workers, Supervision sup);
+
+    /** "training data" or "validation data", for messages. */
+    abstract String what();
+
+    abstract SparkData as(String what);
+
+    // ------------------------------------------------------------------------------------------------- DataFrame
+
+    /** A DataFrame's two columns. */
+    static final class Frame extends SparkData {
+        private final transient org.apache.spark.sql.Dataset<Row> df;
+        private final String featuresColumn;
+        private final String labelColumn;
+        private final ColumnKind features;
+        private final ColumnKind label;
+        private final String what;
+
+        Frame(org.apache.spark.sql.Dataset<Row> df, String featuresColumn, String labelColumn, String what) {
+            super(df.sparkSession());
+            this.df = df;
+            this.featuresColumn = featuresColumn;
+            this.labelColumn = labelColumn;
+            this.what = what;
+            StructType schema = df.schema();
+            this.features = ColumnKind.of(schema, featuresColumn, what, false);
+            this.label = ColumnKind.of(schema, labelColumn, what, true);
+            if (features == ColumnKind.NUMBER) {
+                throw new IllegalArgumentException(what + ": features column '" + featuresColumn + "' is "
+                        + schema.apply(featuresColumn).dataType().simpleString()
+                        + "; it must hold one array<float>, array<double> or ML vector per row (assemble the "
+                        + "feature columns first, e.g. with array(...) or VectorAssembler)");
+            }
+        }
+
+        @Override
+        boolean vectorLabels() {
+            return label != ColumnKind.NUMBER;
+        }
+
+        @Override
+        String what() {
+            return what;
+        }
+
+        @Override
+        SparkData as(String what) {
+            return new Frame(df, featuresColumn, labelColumn, what);
+        }
+
+        @Override
+        int width() {
+            List<Row> first = df.select(featuresColumn).limit(1).collectAsList();
+            if (first.isEmpty()) {
+                throw new IllegalArgumentException(what + " has no rows");
+            }
+            float[] x = features.floats(first.get(0), 0);
+            if (x == null) {
+                throw new IllegalArgumentException(what + " row 0: column '" + featuresColumn + "' is null");
+            }
+            return x.length;
+        }
+
+        @Override
+        JavaRDD<Shard> shards(int workers, Supervision sup) {
+            ColumnKind fk = features;
+            ColumnKind lk = label;
+            String w = what;
+            return df.select(featuresColumn, labelColumn).toJavaRDD().zipWithIndex()
+                    .mapToPair(t -> new Tuple2<>((int) (t._2() % workers), decode(t._2(), t._1(), fk, lk, sup)))
+                    .partitionBy(new HashPartitioner(workers))
+                    .mapPartitionsWithIndex((p, it) -> List.of(Shard.pack(p, values(it), sup, w)).iterator(), true);
+        }
+
+        private static EncodedRow decode(long index, Row row, ColumnKind fk, ColumnKind lk, Supervision sup) {
+            try {
+                float[] x = fk.floats(row, 0);
+                String bad = sup.checkFeatures(x);
+                if (bad != null) {
+                    return EncodedRow.bad(index, bad);
+                }
+                if (row.isNullAt(1)) {
+                    return EncodedRow.bad(index, "column '" + sup.labelName + "' is null");
+                }
+                if (sup.sparse()) {
+                    return new EncodedRow(index, x, sup.classOf(lk.number(row, 1)), null, null);
+                }
+                float[] t = lk == ColumnKind.NUMBER ? sup.targetsOf(lk.number(row, 1)) : sup.targetsOf(lk.floats(row, 1));
+                return new EncodedRow(index, x, -1, t, null);
+            } catch (Supervision.BadRow e) {
+                return EncodedRow.bad(index, e.getMessage());
+            }
+        }
+    }
+
+    private static <T> java.util.Iterator<T> values(java.util.Iterator<Tuple2<Integer, T>> it) {
+        return new java.util.Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return it.hasNext();
+            }
+
+            @Override
+            public T next() {
+                return it.next()._2();
+            }
+        };
+    }
+
+    /** How a DataFrame column's values are read. */
+    enum ColumnKind {
+        NUMBER, ARRAY, VECTOR;
+
+        static ColumnKind of(StructType schema, String column, String what, boolean label) {
+            if (!Arrays.asList(schema.fieldNames()).contains(column)) {
+                throw new IllegalArgumentException(what + " has no column '" + column + "' (its columns: "
+                        + String.join(", ", schema.fieldNames()) + "); name the " + (label ? "label" : "features")
+                        + " column with SparkTrainer.builder()." + (label ? "labelColumn" : "featuresColumn") + "(...)");
+            }
+            StructField f = schema.apply(column);
+            DataType t = f.dataType();
+            if (t instanceof NumericType || t instanceof BooleanType) {
+                return NUMBER;
+            }
+            if (t instanceof ArrayType a && a.elementType() instanceof NumericType) {
+                return ARRAY;
+            }
+            String cls = t.getClass().getName();
+            if (cls.equals(MlVectors.UDT)) {
+                return VECTOR;
+            }
+            if (cls.equals(MlVectors.OLD_UDT)) {
+                throw new IllegalArgumentException(what + ": column '" + column + "' holds org.apache.spark.mllib "
+                        + "vectors; convert them to org.apache.spark.ml vectors (MLUtils.convertVectorColumnsToML)");
+            }
+            throw new IllegalArgumentException(what + ": column '" + column + "' is " + t.simpleString() + "; "
+                    + (label ? "a label column holds a number (a class index or a target) or an array or vector of "
+                    + "targets per row" : "a features column holds an array<float>, array<double> or ML vector per row"));
+        }
+
+        float[] floats(Row row, int i) {
+            if (row.isNullAt(i)) {
+                return null;
+            }
+            if (this == VECTOR) {
+                return MlVectors.toFloats(row.get(i));
+            }
+            List<Object> values = row.getList(i);
+            float[] x = new float[values.size()];
+            for (int j = 0; j < x.length; j++) {
+                Object v = values.get(j);
+                if (v == null) {
+                    throw new Supervision.BadRow("column '" + row.schema().fieldNames()[i] + "' value " + j + " is null");
+                }
+                x[j] = ((Number) v).floatValue();
+            }
+            return x;
+        }
+
+        double number(Row row, int i) {
+            Object v = row.get(i);
+            return v instanceof Boolean b ? (b ? 1 : 0) : ((Number) v).doubleValue();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- files
+
+    /** Files that each partition reads whole, keeping its own rows. */
+    abstract static class Files extends SparkData {
+        final String path;
+        final String what;
+
+        Files(SparkSession spark, String path, String what) {
+            super(spark);
+            this.path = path;
+            this.what = what;
+        }
+
+        @Override
+        String what() {
+            return what;
+        }
+
+        /** Reads the whole data set (on the driver or an executor). */
+        abstract Dataset read() throws IOException;
+
+        @Override
+        boolean vectorLabels() {
+            try (Dataset d = read()) {
+                return !d.hasLabels() && d.targets().dim(1) > 1;
+            } catch (IOException e) {
+                throw new UncheckedIOException(what + ": " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        int width() {
+            try (Dataset d = read()) {
+                return d.numFeatures();
+            } catch (IOException e) {
+                throw new UncheckedIOException(what + ": " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        JavaRDD<Shard> shards(int workers, Supervision sup) {
+            Files self = this;
+            List<Integer> parts = new ArrayList<>();
+            for (int p = 0; p < workers; p++) {
+                parts.add(p);
+            }
+            return JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(parts, workers)
+                    .map(p -> self.shard(p, workers, sup));
+        }
+
+        /** Partition {@code p}'s rows: p, p + workers, p + 2 workers... */
+        Shard shard(int p, int workers, Supervision sup) {
+            Dataset d;
+            try {
+                d = read();
+            } catch (IOException | RuntimeException e) {
+                return Shard.failed(p, -1, what + ": worker " + p + " cannot read " + path + " (every executor must see "
+                        + "it at that path): " + e.getMessage());
+            }
+            try (d) {
+                if (d.numFeatures() != sup.inputs) {
+                    return Shard.failed(p, 0, what + " row 0: " + path + " has " + d.numFeatures()
+                            + " features per row, the model takes " + sup.inputs);
+                }
+                int n = d.size();
+                int[] labels = d.hasLabels() ? d.labels().toIntArray() : null;
+                int tw = d.hasLabels() ? 0 : (int) d.targets().dim(1);
+                float[] targets = d.hasLabels() ? null : d.targets().toFloatArray();
+                Tensor x = d.features();
+                List<EncodedRow> rows = new ArrayList<>();
+                for (int i = p; i < n; i += workers) {
+                    rows.add(encode(i, x.row(i), labels, targets, tw, sup));
+                }
+                return Shard.pack(p, rows.iterator(), sup, what);
+            }
+        }
+
+        private static EncodedRow encode(int i, float[] x, int[] labels, float[] targets, int tw, Supervision sup) {
+            try {
+                String bad = sup.checkFeatures(x);
+                if (bad != null) {
+                    return EncodedRow.bad(i, bad);
+                }
+                if (labels != null) {
+                    return sup.sparse() ? new EncodedRow(i, x, sup.classOf(labels[i]), null, null)
+                            : new EncodedRow(i, x, -1, sup.targetsOf(labels[i]), null);
+                }
+                if (sup.sparse()) {
+                    return EncodedRow.bad(i, "the file has float targets, " + "sparse_categorical_crossentropy needs "
+                            + "class labels");
+                }
+                float[] t = Arrays.copyOfRange(targets, i * tw, (i + 1) * tw);
+                return new EncodedRow(i, x, -1, tw == 1 && sup.kind != Supervision.Kind.VECTOR ? sup.targetsOf(t[0])
+                        : sup.targetsOf(t), null);
+            } catch (Supervision.BadRow e) {
+                return EncodedRow.bad(i, e.getMessage());
+            }
+        }
+    }
+
+    static final class IdxFiles extends Files {
+        private final String split;
+
+        IdxFiles(SparkSession spark, String dir, String split) {
+            this(spark, dir, split, "training data");
+        }
+
+        IdxFiles(SparkSession spark, String dir, String split, String what) {
+            super(spark, dir, what);
+            this.split = Objects.requireNonNull(split, "split");
+        }
+
+        @Override
+        Dataset read() throws IOException {
+            return Mnist.loadSplit(Path.of(path), split);
+        }
+
+        @Override
+        SparkData as(String what) {
+            return new IdxFiles(spark, path, split, what);
+        }
+    }
+
+    static final class CsvFile extends Files {
+        private final Csv.Options options;
+
+        CsvFile(SparkSession spark, String file, Csv.Options options) {
+            this(spark, file, options, "training data");
+        }
+
+        CsvFile(SparkSession spark, String file, Csv.Options options, String what) {
+            super(spark, file, what);
+            this.options = Objects.requireNonNull(options, "options");
+        }
+
+        @Override
+        Dataset read() throws IOException {
+            return Csv.read(Path.of(path), options);
+        }
+
+        @Override
+        SparkData as(String what) {
+            return new CsvFile(spark, path, options, what);
+        }
+    }
+}
