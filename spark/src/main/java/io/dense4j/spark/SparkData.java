@@ -67,8 +67,11 @@ public abstract class SparkData implements java.io.Serializable {
     /** Whether the supervision is a vector per row (targets), rather than one number (a class or one target). */
     abstract boolean vectorLabels();
 
-    /** The feature width, read from the data (for a model config without {@code input_dim}). */
-    abstract int width();
+    /** What the data says about itself: its feature width and class names (for a model config to fit it). */
+    record Layout(int width, List<String> classNames) {}
+
+    /** The feature width and class names, read on the driver (a DataFrame's first row, a file source's files). */
+    abstract Layout layout();
 
     /** The shards of {@code workers} workers, built lazily (the caller persists and checks them). */
     abstract JavaRDD<Shard> shards(int workers, Supervision sup);
@@ -122,7 +125,7 @@ public abstract class SparkData implements java.io.Serializable {
         }
 
         @Override
-        int width() {
+        Layout layout() {
             List<Row> first = df.select(featuresColumn).limit(1).collectAsList();
             if (first.isEmpty()) {
                 throw new IllegalArgumentException(what + " has no rows");
@@ -131,7 +134,7 @@ public abstract class SparkData implements java.io.Serializable {
             if (x == null) {
                 throw new IllegalArgumentException(what + " row 0: column '" + featuresColumn + "' is null");
             }
-            return x.length;
+            return new Layout(x.length, List.of());
         }
 
         @Override
@@ -259,17 +262,16 @@ public abstract class SparkData implements java.io.Serializable {
 
         @Override
         boolean vectorLabels() {
-            try (Dataset d = read()) {
-                return !d.hasLabels() && d.targets().dim(1) > 1;
-            } catch (IOException e) {
-                throw new UncheckedIOException(what + ": " + e.getMessage(), e);
-            }
+            // the loaders give class labels, or regression targets of one column
+            return false;
         }
 
         @Override
-        int width() {
+        Layout layout() {
             try (Dataset d = read()) {
-                return d.numFeatures();
+                return new Layout(d.numFeatures(), d.classNames());
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new UncheckedIOException(what + ": no such file or directory: " + e.getMessage(), e);
             } catch (IOException e) {
                 throw new UncheckedIOException(what + ": " + e.getMessage(), e);
             }

@@ -36,9 +36,21 @@ final class Tasks {
     /** Test hook; null in production. Tasks of a local master run in the JVM that sets it. */
     static volatile Hook hook;
 
-    /** Worker {@code shard.partition}'s steps of round r of an epoch, from {@code state}. */
+    /** Worker {@code shard.partition}'s steps of round r of an epoch, from {@code state}, on the task's device. */
     static Results.Worker trainRound(Shard shard, Schedule plan, int epoch, int round, String config,
                                      Results.State state, int threads) {
+        Device device;
+        try {
+            device = taskDevice(threads);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return Results.Worker.failed(noDevice(shard, e), false);
+        }
+        return trainRound(shard, plan, epoch, round, config, state, device);
+    }
+
+    /** As above, on {@code device}. */
+    static Results.Worker trainRound(Shard shard, Schedule plan, int epoch, int round, String config,
+                                     Results.State state, Device device) {
         int p = shard.partition;
         int steps = plan.steps(p, round);
         if (steps == 0) {
@@ -48,7 +60,7 @@ final class Tasks {
         int to = plan.rowTo(p, round);
         try (Sequential model = modelOf(config, state);
              Dataset rows = shard.gather(plan.order(p, epoch), from, to, model.outputSize())) {
-            model.to(taskDevice(threads));
+            model.to(device);
             LossStats st = Trainer.trainOnBatches(model.trainingTarget(), rows, plan.batch, epoch,
                     plan.dropoutSeed(p, epoch, round));
             ModelState after = model.state();
@@ -64,7 +76,7 @@ final class Tasks {
             return Results.Worker.failed("worker " + p + ", epoch " + (epoch + 1) + ", round " + (round + 1) + ": "
                     + e.getMessage(), true);
         } catch (UnsupportedOperationException e) {
-            return Results.Worker.failed("worker " + p + " was given a GPU it cannot use: " + e.getMessage(), false);
+            return Results.Worker.failed(noDevice(shard, e), false);
         }
     }
 
@@ -73,11 +85,17 @@ final class Tasks {
         if (from >= shard.rows) {
             return Results.Stats.ZERO;
         }
+        Device device;
+        try {
+            device = taskDevice(threads);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return new Results.Stats(0, 0, 0, noDevice(shard, e));
+        }
         int[] positions = new int[shard.rows];
         Arrays.setAll(positions, i -> i);
         try (Sequential model = modelOf(config, state);
              Dataset rows = shard.gather(positions, from, shard.rows, model.outputSize())) {
-            model.to(taskDevice(threads));
+            model.to(device);
             Normalizer n = model.preprocessing();
             if (n != null) {
                 n.apply(rows.features()); // our own copy of the rows
@@ -85,9 +103,12 @@ final class Tasks {
             LossStats st = model.trainingTarget().forward(rows, null);
             return new Results.Stats(st.lossSum(), st.correct(), st.rows(), null);
         } catch (UnsupportedOperationException e) {
-            return new Results.Stats(0, 0, 0, "worker " + shard.partition + " was given a GPU it cannot use: "
-                    + e.getMessage());
+            return new Results.Stats(0, 0, 0, noDevice(shard, e));
         }
+    }
+
+    private static String noDevice(Shard shard, RuntimeException e) {
+        return "worker " + shard.partition + " was given a GPU it cannot use: " + e.getMessage();
     }
 
     /** Count, sum, min and max of each feature over the shard's first {@code rows} rows. */
@@ -147,7 +168,13 @@ final class Tasks {
         TaskContext tc = TaskContext.get();
         ResourceInformation gpu = tc == null ? null : tc.resourcesJMap().get("gpu");
         if (gpu != null && gpu.addresses().length > 0) {
-            return Device.parse("cuda:" + gpu.addresses()[0].trim());
+            String address = gpu.addresses()[0].trim();
+            try {
+                return Device.cuda(Integer.parseInt(address));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("GPU address '" + address + "' is not a CUDA device index (the "
+                        + "discovery script must report indices such as 0, 1...)");
+            }
         }
         if (Dense4J.threads() != threads) {
             Dense4J.setThreads(threads);
