@@ -46,46 +46,52 @@ final class Shard implements Serializable {
     }
 
     /**
-     * Packs a partition's rows (in any order; they are put in input order), or reports its first bad row (the one
-     * with the lowest input index).
+     * Packs a worker's blocks into its shard, rows in input order (blocks hold consecutive ascending rows, so
+     * they are ordered by their first row), or reports its first bad row (the lowest input index).
      */
-    static Shard pack(int partition, java.util.Iterator<EncodedRow> it, Supervision sup, String what) {
-        java.util.ArrayList<EncodedRow> rows = new java.util.ArrayList<>();
-        EncodedRow firstBad = null;
+    static Shard pack(int partition, java.util.Iterator<Block> it, String what) {
+        java.util.List<Block> blocks = new java.util.ArrayList<>();
+        Block firstBad = null;
+        long n = 0;
         while (it.hasNext()) {
-            EncodedRow r = it.next();
-            if (r.error() != null) {
-                if (firstBad == null || r.index() < firstBad.index()) {
-                    firstBad = r;
-                }
-            } else if (firstBad == null) {
-                rows.add(r);
+            Block b = it.next();
+            if (b.error != null && (firstBad == null || b.badRow < firstBad.badRow)) {
+                firstBad = b;
+            }
+            if (b.rows > 0) {
+                blocks.add(b);
+                n += b.rows;
             }
         }
         if (firstBad != null) {
-            return failed(partition, firstBad.index(), what + " row " + firstBad.index() + ": " + firstBad.error());
+            return failed(partition, firstBad.badRow, what + " row " + firstBad.badRow + ": " + firstBad.error);
         }
-        rows.sort(java.util.Comparator.comparingLong(EncodedRow::index));
-        int n = rows.size();
-        int width = sup.inputs;
-        int tw = sup.targetWidth();
-        if ((long) n * Math.max(width, tw) > Integer.MAX_VALUE - 8) {
-            return failed(partition, rows.get(0).index(), what + ": worker " + partition + " would hold " + n
+        if (blocks.isEmpty()) {
+            return new Shard(partition, 0, 0, new long[0], new float[0], new int[0], new float[0], -1, null);
+        }
+        blocks.sort(java.util.Comparator.comparingLong(b -> b.index[0]));
+        Block first = blocks.get(0);
+        int width = first.width;
+        int tw = first.targetWidth;
+        if (n * Math.max(width, tw) > Integer.MAX_VALUE - 8) {
+            return failed(partition, first.index[0], what + ": worker " + partition + " would hold " + n
                     + " rows of " + width + " features, more than one array can hold: use more workers");
         }
-        long[] index = new long[n];
-        float[] x = new float[n * width];
-        int[] labels = sup.sparse() ? new int[n] : null;
-        float[] targets = sup.sparse() ? null : new float[n * tw];
-        for (int i = 0; i < n; i++) {
-            EncodedRow r = rows.get(i);
-            index[i] = r.index();
-            System.arraycopy(r.features(), 0, x, i * width, width);
+        int rows = (int) n;
+        long[] index = new long[rows];
+        float[] x = new float[rows * width];
+        int[] labels = first.labels != null ? new int[rows] : null;
+        float[] targets = first.labels != null ? null : new float[rows * tw];
+        int at = 0;
+        for (Block b : blocks) {
+            System.arraycopy(b.index, 0, index, at, b.rows);
+            System.arraycopy(b.features, 0, x, at * width, b.rows * width);
             if (labels != null) {
-                labels[i] = r.label();
+                System.arraycopy(b.labels, 0, labels, at, b.rows);
             } else {
-                System.arraycopy(r.targets(), 0, targets, i * tw, tw);
+                System.arraycopy(b.targets, 0, targets, at * tw, b.rows * tw);
             }
+            at += b.rows;
         }
         return new Shard(partition, width, tw, index, x, labels, targets, -1, null);
     }

@@ -143,29 +143,45 @@ public abstract class SparkData implements java.io.Serializable {
             ColumnKind lk = label;
             String w = what;
             return df.select(featuresColumn, labelColumn).toJavaRDD().zipWithIndex()
-                    .mapToPair(t -> new Tuple2<>((int) (t._2() % workers), decode(t._2(), t._1(), fk, lk, sup)))
+                    .mapPartitionsToPair(it -> blocks(it, workers, fk, lk, sup))
                     .partitionBy(new HashPartitioner(workers))
-                    .mapPartitionsWithIndex((p, it) -> List.of(Shard.pack(p, values(it), sup, w)).iterator(), true);
+                    .mapPartitionsWithIndex((p, it) -> List.of(Shard.pack(p, values(it), w)).iterator(), true);
         }
 
-        private static EncodedRow decode(long index, Row row, ColumnKind fk, ColumnKind lk, Supervision sup) {
-            try {
-                float[] x = fk.floats(row, 0);
-                String bad = sup.checkFeatures(x);
-                if (bad != null) {
-                    return EncodedRow.bad(index, bad);
+        /** One input partition's rows, decoded, checked and dealt into one block per worker. */
+        private static java.util.Iterator<Tuple2<Integer, Block>> blocks(java.util.Iterator<Tuple2<Row, Long>> it,
+                                                                         int workers, ColumnKind fk, ColumnKind lk,
+                                                                         Supervision sup) {
+            Block[] blocks = new Block[workers];
+            while (it.hasNext()) {
+                Tuple2<Row, Long> t = it.next();
+                long i = t._2();
+                int p = (int) (i % workers);
+                if (blocks[p] == null) {
+                    blocks[p] = new Block(sup);
                 }
-                if (row.isNullAt(1)) {
-                    return EncodedRow.bad(index, "column '" + sup.labelName + "' is null");
+                Row row = t._1();
+                try {
+                    float[] x = fk.floats(row, 0);
+                    if (row.isNullAt(1)) {
+                        blocks[p].bad(i, x == null ? "column '" + sup.featuresName + "' is null"
+                                : "column '" + sup.labelName + "' is null");
+                    } else if (lk == ColumnKind.NUMBER) {
+                        sup.add(blocks[p], i, x, lk.number(row, 1));
+                    } else {
+                        sup.add(blocks[p], i, x, lk.floats(row, 1));
+                    }
+                } catch (Supervision.BadRow e) {
+                    blocks[p].bad(i, e.getMessage());
                 }
-                if (sup.sparse()) {
-                    return new EncodedRow(index, x, sup.classOf(lk.number(row, 1)), null, null);
-                }
-                float[] t = lk == ColumnKind.NUMBER ? sup.targetsOf(lk.number(row, 1)) : sup.targetsOf(lk.floats(row, 1));
-                return new EncodedRow(index, x, -1, t, null);
-            } catch (Supervision.BadRow e) {
-                return EncodedRow.bad(index, e.getMessage());
             }
+            List<Tuple2<Integer, Block>> out = new ArrayList<>();
+            for (int p = 0; p < workers; p++) {
+                if (blocks[p] != null) {
+                    out.add(new Tuple2<>(p, blocks[p].trim()));
+                }
+            }
+            return out.iterator();
         }
     }
 
@@ -307,33 +323,18 @@ public abstract class SparkData implements java.io.Serializable {
                 int tw = d.hasLabels() ? 0 : (int) d.targets().dim(1);
                 float[] targets = d.hasLabels() ? null : d.targets().toFloatArray();
                 Tensor x = d.features();
-                List<EncodedRow> rows = new ArrayList<>();
+                Block b = new Block(sup);
                 for (int i = p; i < n; i += workers) {
-                    rows.add(encode(i, x.row(i), labels, targets, tw, sup));
+                    float[] row = x.row(i);
+                    if (labels != null) {
+                        sup.add(b, i, row, labels[i]);
+                    } else if (tw == 1 && sup.kind != Supervision.Kind.VECTOR) {
+                        sup.add(b, i, row, targets[i]);
+                    } else {
+                        sup.add(b, i, row, Arrays.copyOfRange(targets, i * tw, (i + 1) * tw));
+                    }
                 }
-                return Shard.pack(p, rows.iterator(), sup, what);
-            }
-        }
-
-        private static EncodedRow encode(int i, float[] x, int[] labels, float[] targets, int tw, Supervision sup) {
-            try {
-                String bad = sup.checkFeatures(x);
-                if (bad != null) {
-                    return EncodedRow.bad(i, bad);
-                }
-                if (labels != null) {
-                    return sup.sparse() ? new EncodedRow(i, x, sup.classOf(labels[i]), null, null)
-                            : new EncodedRow(i, x, -1, sup.targetsOf(labels[i]), null);
-                }
-                if (sup.sparse()) {
-                    return EncodedRow.bad(i, "the file has float targets, " + "sparse_categorical_crossentropy needs "
-                            + "class labels");
-                }
-                float[] t = Arrays.copyOfRange(targets, i * tw, (i + 1) * tw);
-                return new EncodedRow(i, x, -1, tw == 1 && sup.kind != Supervision.Kind.VECTOR ? sup.targetsOf(t[0])
-                        : sup.targetsOf(t), null);
-            } catch (Supervision.BadRow e) {
-                return EncodedRow.bad(i, e.getMessage());
+                return Shard.pack(p, List.of(b.trim()).iterator(), what);
             }
         }
     }

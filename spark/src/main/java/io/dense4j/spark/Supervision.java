@@ -135,6 +135,36 @@ final class Supervision implements Serializable {
         return label;
     }
 
+    /** Checks input row i (one number of supervision) and adds it to {@code block}, or records why it is bad. */
+    void add(Block block, long i, float[] x, double label) {
+        try {
+            String bad = checkFeatures(x);
+            if (bad != null) {
+                block.bad(i, bad);
+            } else if (sparse()) {
+                block.add(i, x, classOf(label), null);
+            } else {
+                block.add(i, x, -1, targetsOf(label));
+            }
+        } catch (BadRow e) {
+            block.bad(i, e.getMessage());
+        }
+    }
+
+    /** Checks input row i (a vector of targets) and adds it to {@code block}, or records why it is bad. */
+    void add(Block block, long i, float[] x, float[] targets) {
+        try {
+            String bad = checkFeatures(x);
+            if (bad != null) {
+                block.bad(i, bad);
+            } else {
+                block.add(i, x, -1, targetsOf(targets));
+            }
+        } catch (BadRow e) {
+            block.bad(i, e.getMessage());
+        }
+    }
+
     /** A row that cannot be trained on; the message says why (the caller adds where). */
     static final class BadRow extends RuntimeException {
         BadRow(String message) {

@@ -11,7 +11,6 @@ import io.dense4j.optim.Optimizers;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Losses;
 import io.dense4j.train.Metrics;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -33,12 +32,12 @@ class GpuWorkerTest {
         assumeTrue(noGpu == null, "no GPU: " + noGpu);
 
         SparkTrainerTest.start();
-        List<EncodedRow> rows = new ArrayList<>();
-        for (int i = 0; i < SparkTrainerTest.x.size(); i += 2) {
-            rows.add(new EncodedRow(i, SparkTrainerTest.x.get(i), SparkTrainerTest.y.get(i), null, null));
-        }
         Supervision sup = new Supervision(6, 3, Supervision.Kind.CLASS_LABEL, "features", "label");
-        Shard shard = Shard.pack(0, rows.iterator(), sup, "training data");
+        Block rows = new Block(sup);
+        for (int i = 0; i < SparkTrainerTest.x.size(); i += 2) {
+            sup.add(rows, i, SparkTrainerTest.x.get(i), SparkTrainerTest.y.get(i));
+        }
+        Shard shard = Shard.pack(0, List.of(rows.trim()).iterator(), "training data");
         Schedule plan = new Schedule(32, 8, 0, true, 3, new int[] {shard.rows});
         try (Sequential m = Sequential.of(Dense.of(6, 16, Activation.RELU), Dense.of(3, Activation.SOFTMAX))) {
             m.compile(Optimizers.adam(3e-3), Losses.SPARSE_CATEGORICAL_CROSSENTROPY, Metrics.ACCURACY);

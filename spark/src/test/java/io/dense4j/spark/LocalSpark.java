@@ -38,6 +38,10 @@ final class LocalSpark {
 
     /** A DataFrame (features array&lt;float&gt;, label int) of the data set's rows, in order. */
     static org.apache.spark.sql.Dataset<Row> frame(Dataset d) {
+        return frameIn(session(), d);
+    }
+
+    static org.apache.spark.sql.Dataset<Row> frameIn(SparkSession spark, Dataset d) {
         StructType schema = new StructType()
                 .add("features", DataTypes.createArrayType(DataTypes.FloatType, false), false)
                 .add("label", DataTypes.IntegerType, false);
@@ -48,6 +52,6 @@ final class LocalSpark {
         for (int i = 0; i < d.size(); i++) {
             rows.add(RowFactory.create(java.util.Arrays.copyOfRange(x, i * w, (i + 1) * w), labels[i]));
         }
-        return session().createDataFrame(rows, schema);
+        return spark.createDataFrame(rows, schema);
     }
 }
