@@ -17,9 +17,10 @@ import scala.Tuple2;
  * partition contributes one leaf, and leaves are combined in one fixed order whatever the arrival order: leaves
  * are grouped as Spark's tree groups them at depth 2 (leaf p in group {@code p mod k}, k as Spark chooses it; with
  * few partitions there is no intermediate level and one group), a group is summed in ascending partition order as
- * soon as all its leaves are present (where Spark reduces that key: on an executor when there is an intermediate
- * level), and the groups are summed in ascending order at the end. A node holds leaves and group sums until they
- * can be combined, so when Spark groups as expected the tree's traffic is what {@code treeAggregate}'s would be.
+ * soon as a merge brings all its leaves together (where Spark reduces that key: on an executor when there is an
+ * intermediate level, else on the driver), and the groups are summed in ascending order at the end. A node holds
+ * leaves and group sums until they can be combined, so when Spark groups as expected the tree's traffic is what
+ * {@code treeAggregate}'s would be: each task ships its leaf, each intermediate reducer its group's sum.
  */
 final class OrderedTree {
     private OrderedTree() {}
@@ -66,9 +67,12 @@ final class OrderedTree {
             this.reduction = reduction;
         }
 
+        /**
+         * Adds a partition's leaf (Spark's seqOp, in the partition's own task): kept as it is, so that the task
+         * ships the leaf, not a group sum (which may be wider, e.g. doubles for floats).
+         */
         Node<L, A> add(Tuple2<Integer, L> leaf) {
             put(leaf._1(), leaf._2());
-            complete(leaf._1() % groups);
             return this;
         }
 
@@ -114,6 +118,9 @@ final class OrderedTree {
 
         /** The groups' sums in ascending order. */
         A result() {
+            for (int g = 0; g < groups; g++) {
+                complete(g);
+            }
             if (sums.size() != groups || !leaves.isEmpty()) {
                 throw new IllegalStateException("the results of " + leaves.size() + " partitions and "
                         + (groups - sums.size()) + " groups of " + parts + " partitions are missing");

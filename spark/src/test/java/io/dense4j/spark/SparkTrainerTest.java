@@ -329,6 +329,13 @@ class SparkTrainerTest {
                 assertEquals(e.loss(), h.last().valLoss(), 1e-6);
                 assertEquals(e.accuracy(), h.last().valAccuracy(), 1e-9);
             }
+            // validation data held by the driver: evaluated there, after each epoch
+            try (Dataset v = all.subset(first300)) {
+                History hv = trainer(16).fit(m, blobs(), Fit.epochs(1).seed(8).validationData(v));
+                var e = m.evaluate(v);
+                assertEquals(e.loss(), hv.last().valLoss(), 1e-12);
+                assertEquals(e.accuracy(), hv.last().valAccuracy(), 1e-12);
+            }
             var bad = assertThrows(IllegalArgumentException.class, () -> trainer(16).fit(m, blobs(), blobs(),
                     Fit.epochs(1).validationSplit(0.1)));
             assertTrue(bad.getMessage().contains("not both"), bad.getMessage());
@@ -385,6 +392,47 @@ class SparkTrainerTest {
             var e = assertThrows(NonFiniteLossException.class, () -> trainer(4).fit(m, blobs(), Fit.epochs(3).seed(1)));
             assertTrue(e.getMessage().startsWith("worker "), e.getMessage());
             assertTrue(e.getMessage().contains("epoch 1, round"), e.getMessage());
+        }
+    }
+
+    /**
+     * A fit resumed from a checkpoint with optimizer state (initialEpoch) ends where the uninterrupted fit ends,
+     * bit for bit: every shuffle and dropout mask is drawn from (seed, epoch, round, worker), and the state is the
+     * driver's.
+     */
+    @Test
+    void aFitResumedFromACheckpointMatchesTheUninterruptedOne(@TempDir Path dir) {
+        Fit fit = Fit.epochs(3).batchSize(32).seed(6);
+        float[] whole;
+        try (Sequential m = model()) {
+            trainer(8).fit(m, blobs(), fit.callbacks(
+                    ModelCheckpoint.everyEpoch(dir.resolve("ck-{epoch}.d4j").toString()).withOptimizerState()));
+            whole = m.parameters();
+        }
+        try (Sequential resumed = Sequential.load(dir.resolve("ck-1.d4j"))) {
+            History h = trainer(8).fit(resumed, blobs(), fit.initialEpoch(1));
+            assertEquals(2, h.epochs().size());
+            assertEquals(1, h.epochs().get(0).epoch());
+            assertArrayEquals(whole, resumed.parameters());
+        }
+    }
+
+    /** A cancellation stops the fit between rounds; the model keeps the last round's average. */
+    @Test
+    void cancellationStopsBetweenRounds() {
+        io.dense4j.train.Cancellation cancel = new io.dense4j.train.Cancellation();
+        AtomicInteger rounds = new AtomicInteger();
+        SparkTrainer t = SparkTrainer.builder().workers(2).averagingFrequency(4).onRound(s -> {
+            if (rounds.incrementAndGet() == 3) {
+                cancel.cancel();
+            }
+        }).build();
+        try (Sequential m = model()) {
+            History h = t.fit(m, blobs(), Fit.epochs(5).seed(1).cancellation(cancel));
+            assertTrue(h.cancelled());
+            assertEquals(3, rounds.get());
+            assertEquals(12, m.optimizerStep());
+            assertTrue(h.epochs().isEmpty());
         }
     }
 }
