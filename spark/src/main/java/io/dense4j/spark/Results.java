@@ -4,7 +4,10 @@ import io.dense4j.optim.OptimizerState;
 import java.io.Serializable;
 import java.util.Arrays;
 
-/** What tasks send back to the driver, and how the driver's {@link OrderedTree} adds them up. */
+/**
+ * What tasks send back to the driver, and how the driver's {@link OrderedTree} adds them up. Plain classes, not
+ * records: Spark ships them with the serializer the application chose, and Kryo (Spark's) cannot build records.
+ */
 final class Results {
     private Results() {}
 
@@ -52,7 +55,22 @@ final class Results {
     }
 
     /** The parameters and optimizer state a round starts from (broadcast to every task). */
-    record State(float[] params, float[][] slots, long step) implements Serializable {
+    static final class State implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final float[] params;
+        private final float[][] slots;
+        private final long step;
+
+        State(float[] params, float[][] slots, long step) {
+            this.params = params;
+            this.slots = slots;
+            this.step = step;
+        }
+
+        float[] params() {
+            return params;
+        }
+
         /** Bytes of numbers shipped (slots that are all zero are not shipped). */
         long payloadBytes() {
             return bytes(params, slots);
@@ -64,8 +82,67 @@ final class Results {
     }
 
     /** One worker's round: its rows and steps, its parameters and optimizer buffers after them, its loss stats. */
-    record Worker(int rows, int steps, float[] params, float[][] slots, double lossSum, double correct,
-                  double statRows, String error, boolean nonFiniteLoss) implements Serializable {
+    static final class Worker implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final int rows;
+        private final int steps;
+        private final float[] params;
+        private final float[][] slots;
+        private final double lossSum;
+        private final double correct;
+        private final double statRows;
+        private final String error;
+        private final boolean nonFiniteLoss;
+
+        Worker(int rows, int steps, float[] params, float[][] slots, double lossSum, double correct, double statRows,
+               String error, boolean nonFiniteLoss) {
+            this.rows = rows;
+            this.steps = steps;
+            this.params = params;
+            this.slots = slots;
+            this.lossSum = lossSum;
+            this.correct = correct;
+            this.statRows = statRows;
+            this.error = error;
+            this.nonFiniteLoss = nonFiniteLoss;
+        }
+
+        int rows() {
+            return rows;
+        }
+
+        int steps() {
+            return steps;
+        }
+
+        float[] params() {
+            return params;
+        }
+
+        float[][] slots() {
+            return slots;
+        }
+
+        double lossSum() {
+            return lossSum;
+        }
+
+        double correct() {
+            return correct;
+        }
+
+        double statRows() {
+            return statRows;
+        }
+
+        String error() {
+            return error;
+        }
+
+        boolean nonFiniteLoss() {
+            return nonFiniteLoss;
+        }
+
         static Worker idle() {
             return new Worker(0, 0, null, null, 0, 0, 0, null, false);
         }
@@ -100,7 +177,14 @@ final class Results {
      * {@link OrderedTree}; with one group (few workers) exactly {@code ModelState.weightedAverage}'s arithmetic.
      * A worker whose buffers are all zero sent none: they add nothing.
      */
-    record RoundReduction(long totalRows) implements OrderedTree.Reduction<Worker, Average> {
+    static final class RoundReduction implements OrderedTree.Reduction<Worker, Average> {
+        private static final long serialVersionUID = 1L;
+        private final long totalRows;
+
+        RoundReduction(long totalRows) {
+            this.totalRows = totalRows;
+        }
+
         @Override
         public Average empty() {
             return new Average();
@@ -172,15 +256,45 @@ final class Results {
     }
 
     /** Loss stats summed over workers (validation rows), or the first worker's error. */
-    record Stats(double lossSum, double correct, double rows, String error) implements Serializable {
+    static final class Stats implements Serializable {
+        private static final long serialVersionUID = 1L;
         static final Stats ZERO = new Stats(0, 0, 0, null);
+        private final double lossSum;
+        private final double correct;
+        private final double rows;
+        private final String error;
+
+        Stats(double lossSum, double correct, double rows, String error) {
+            this.lossSum = lossSum;
+            this.correct = correct;
+            this.rows = rows;
+            this.error = error;
+        }
+
+        double lossSum() {
+            return lossSum;
+        }
+
+        double correct() {
+            return correct;
+        }
+
+        double rows() {
+            return rows;
+        }
+
+        String error() {
+            return error;
+        }
 
         Stats plus(Stats o) {
             return new Stats(lossSum + o.lossSum, correct + o.correct, rows + o.rows, error != null ? error : o.error);
         }
     }
 
-    record StatsReduction() implements OrderedTree.Reduction<Stats, Stats> {
+    static final class StatsReduction implements OrderedTree.Reduction<Stats, Stats> {
+        private static final long serialVersionUID = 1L;
+
         @Override
         public Stats empty() {
             return Stats.ZERO;
@@ -231,7 +345,9 @@ final class Results {
         }
     }
 
-    record ColumnsReduction() implements OrderedTree.Reduction<Columns, Columns> {
+    static final class ColumnsReduction implements OrderedTree.Reduction<Columns, Columns> {
+        private static final long serialVersionUID = 1L;
+
         @Override
         public Columns empty() {
             return new Columns();

@@ -152,7 +152,36 @@ final class Shard implements Serializable {
     }
 
     /** What the driver learns of a shard when it is built: its size and its first bad row. */
-    record Summary(int partition, int rows, long badRow, String error) implements Serializable {}
+    static final class Summary implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final int partition;
+        private final int rows;
+        private final long badRow;
+        private final String error;
+
+        Summary(int partition, int rows, long badRow, String error) {
+            this.partition = partition;
+            this.rows = rows;
+            this.badRow = badRow;
+            this.error = error;
+        }
+
+        int partition() {
+            return partition;
+        }
+
+        int rows() {
+            return rows;
+        }
+
+        long badRow() {
+            return badRow;
+        }
+
+        String error() {
+            return error;
+        }
+    }
 
     Summary summary() {
         return new Summary(partition, rows, badRow, error);

@@ -221,6 +221,9 @@ public final class SparkTrainer {
             for (Shard.Summary s : sums) {
                 n += s.rows();
             }
+            if (n == 0) {
+                throw new IllegalArgumentException(train.what() + " has no rows");
+            }
             long nTrain = n;
             if (fit.validationSplit() > 0) {
                 // Keras semantics: the last fraction of the rows, before shuffling

@@ -13,7 +13,12 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
-/** The tests' Spark: local, 2 threads, a failed task retried up to 4 times; no UI, no network beyond loopback. */
+/**
+ * The tests' Spark: local, 2 threads, a failed task retried up to 4 times; no UI, no network beyond loopback.
+ * Data, results and broadcasts go through Kryo, the serializer clusters usually choose and the stricter one (it
+ * cannot build records, for one); closures go through Java serialization, as always. Spark's default, Java
+ * serialization throughout, is what SparkBench runs under.
+ */
 final class LocalSpark {
     static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist");
 
@@ -25,6 +30,7 @@ final class LocalSpark {
                 .config("spark.driver.host", "127.0.0.1")
                 .config("spark.driver.bindAddress", "127.0.0.1")
                 .config("spark.sql.shuffle.partitions", "2")
+                .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 .getOrCreate();
     }
 

@@ -269,6 +269,8 @@ class SparkTrainerTest {
                     "case when label = 0 then null else features end as features", "label"), Fit.epochs(1)));
             assertTrue(e.getMessage().contains("column 'features' is null"), e.getMessage());
 
+            e = assertThrows(IllegalArgumentException.class, () -> t.fit(m, blobs().limit(0), Fit.epochs(1)));
+            assertEquals("training data has no rows", e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> SparkTrainer.builder().workers(2000).build()
                     .fit(m, blobs(), Fit.epochs(1)));
             assertTrue(e.getMessage().contains("1203 training rows for 2000 workers"), e.getMessage());
