@@ -53,10 +53,10 @@ cudaError_t activation_forward_rows(const float* z, float* y, float* yd, int n, 
                                     int layer, const DevState* st, cudaStream_t s) {
     if (n <= 0 || k <= 0) return cudaSuccess;
     if (act == D4J_CUDA_ACT_SOFTMAX)
-        softmax_rows<<<grid_for(n, 8, 4096), 256, 0, s>>>(z, y, yd, n, k, drop, layer, st);
+        D4J_LAUNCH(grid_for(n, 8, 4096), 256, 0, s, softmax_rows)(z, y, yd, n, k, drop, layer, st);
     else {
         long long total = (long long)n * k;
-        act_forward_elem<<<grid_for(total, 256 * 4, 4096), 256, 0, s>>>(z, y, yd, total, act, drop, layer, st);
+        D4J_LAUNCH(grid_for(total, 256 * 4, 4096), 256, 0, s, act_forward_elem)(z, y, yd, total, act, drop, layer, st);
     }
     return cudaGetLastError();
 }
@@ -91,10 +91,10 @@ cudaError_t activation_backward(const float* z, const float* y, const float* mas
                                 int n, int k, int act, cudaStream_t s) {
     if (n <= 0 || k <= 0) return cudaSuccess;
     if (act == D4J_CUDA_ACT_SOFTMAX)
-        softmax_backward_rows<<<grid_for(n, 8, 4096), 256, 0, s>>>(y, mask, dy, dz, n, k);
+        D4J_LAUNCH(grid_for(n, 8, 4096), 256, 0, s, softmax_backward_rows)(y, mask, dy, dz, n, k);
     else {
         long long total = (long long)n * k;
-        act_backward_elem<<<grid_for(total, 256 * 4, 4096), 256, 0, s>>>(z, y, mask, dy, dz, total, act);
+        D4J_LAUNCH(grid_for(total, 256 * 4, 4096), 256, 0, s, act_backward_elem)(z, y, mask, dy, dz, total, act);
     }
     return cudaGetLastError();
 }

@@ -1,32 +1,22 @@
-// The C API of dense4j_cuda.h outside the network: error messages, device query, memory helpers, settings and
-// the single-op wrappers (which run on the legacy default stream with a per-device shared workspace).
+// The C API of dense4j_cuda.h outside the network: error classification, device query, memory helpers and the
+// single-op wrappers (which run on the legacy default stream with a per-device shared workspace). The host-only
+// functions (last error, settings, parameter count) are in host_api.cpp.
 #include "reduce.cuh"
 #include <atomic>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <string>
 
 namespace d4j {
 
-static thread_local std::string g_error;
-
-int set_error(int code, const char* fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    g_error = buf;
-    return code;
-}
-
+// "No device" means no usable driver or device at all (what Java turns into "CUDA is not available"): a missing
+// or stub driver, one too old or mismatched for this runtime, no device, or every device unavailable. A driver
+// that fails to initialise, an invalid device ordinal or an unsupported operation are real errors, reported as
+// D4J_CUDA_ERR_CUDA with their name, never hidden behind "no device".
 static bool is_no_device(cudaError_t e) {
     return e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e == cudaErrorStubLibrary ||
            e == cudaErrorCallRequiresNewerDriver || e == cudaErrorSystemDriverMismatch ||
-           e == cudaErrorCompatNotSupportedOnDevice || e == cudaErrorInitializationError ||
-           e == cudaErrorDevicesUnavailable || e == cudaErrorInvalidDevice || e == cudaErrorNotSupported;
+           e == cudaErrorCompatNotSupportedOnDevice || e == cudaErrorDevicesUnavailable;
 }
 
 int cuda_fail(cudaError_t e, const char* what) {
@@ -40,10 +30,8 @@ int cuda_fail(cudaError_t e, const char* what) {
                      cudaGetErrorName(e));
 }
 
-static std::atomic<int> g_precision{D4J_CUDA_PRECISION_FP32};
-static std::atomic<int> g_variant{D4J_CUDA_GEMM_AUTO};
-int current_precision() { return g_precision.load(); }
-int current_variant() { return g_variant.load(); }
+int current_precision();  // host_api.cpp
+int current_variant();
 
 // Per-device resources of the single-op API.
 struct OpCtx {
@@ -55,6 +43,20 @@ struct OpCtx {
     unsigned* opt_counter = nullptr;
 };
 static OpCtx g_ops[64];
+
+int bad_label_error(uint64_t key, const int32_t* labels, const int32_t* order, int k) {
+    const int64_t pos = (int64_t)~key;
+    int32_t row = (int32_t)pos, label = 0;
+    if (order && cudaMemcpy(&row, order + pos, sizeof row, cudaMemcpyDeviceToHost) != cudaSuccess) row = -1;
+    if (row < 0 || cudaMemcpy(&label, labels + row, sizeof label, cudaMemcpyDeviceToHost) != cudaSuccess) {
+        cudaGetLastError();
+        return set_error(D4J_CUDA_ERR_ARGUMENT, "a label at position %lld is outside [0, %d)", (long long)pos, k);
+    }
+    if (order)
+        return set_error(D4J_CUDA_ERR_ARGUMENT, "label %d of row %d (position %lld of the order) is outside [0, %d)",
+                         label, row, (long long)pos, k);
+    return set_error(D4J_CUDA_ERR_ARGUMENT, "label %d of row %d is outside [0, %d)", label, row, k);
+}
 
 #define D4J_TRY(call, what)                                      \
     do {                                                         \
@@ -110,7 +112,7 @@ using namespace d4j;
 
 extern "C" {
 
-const char* d4j_cuda_last_error(void) { return g_error.c_str(); }
+int d4j_cuda_built_with_cuda(void) { return 1; }
 
 int d4j_cuda_device_count(int* count) {
     if (!count) return set_error(D4J_CUDA_ERR_ARGUMENT, "count is NULL");
@@ -119,6 +121,7 @@ int d4j_cuda_device_count(int* count) {
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         cudaGetLastError();
+        if (!is_no_device(e)) return cuda_fail(e, "cudaGetDeviceCount");
         return set_error(D4J_CUDA_ERR_NO_DEVICE,
                          "no CUDA device available: cudaGetDeviceCount failed with CUDA error %d (%s: %s)%s", (int)e,
                          cudaGetErrorName(e), cudaGetErrorString(e),
@@ -176,22 +179,6 @@ int d4j_cuda_get_device(int* device) {
     D4J_TRY(cudaGetDevice(device), "cudaGetDevice");
     return D4J_CUDA_OK;
 }
-
-int d4j_cuda_set_precision(int precision) {
-    if (precision != D4J_CUDA_PRECISION_FP32 && precision != D4J_CUDA_PRECISION_TF32)
-        return set_error(D4J_CUDA_ERR_ARGUMENT, "unknown precision %d", precision);
-    g_precision = precision;
-    return D4J_CUDA_OK;
-}
-int d4j_cuda_get_precision(void) { return g_precision.load(); }
-
-int d4j_cuda_set_gemm_variant(int variant) {
-    if (variant < D4J_CUDA_GEMM_AUTO || variant > D4J_CUDA_GEMM_TILE_S)
-        return set_error(D4J_CUDA_ERR_ARGUMENT, "unknown GEMM variant %d", variant);
-    g_variant = variant;
-    return D4J_CUDA_OK;
-}
-int d4j_cuda_get_gemm_variant(void) { return g_variant.load(); }
 
 void* d4j_cuda_malloc(int64_t bytes) {
     if (bytes < 0) { set_error(D4J_CUDA_ERR_ARGUMENT, "negative size %lld", (long long)bytes); return nullptr; }
@@ -322,6 +309,7 @@ int d4j_cuda_loss(int loss, const float* out, const int32_t* labels, const float
     if (rc) return rc;
     std::lock_guard<std::mutex> lock(c->mu);
     D4J_TRY(cudaMemsetAsync(c->st, 0, sizeof(DevState), 0), "cudaMemsetAsync");
+    if (loss == D4J_CUDA_LOSS_SPARSE_CCE) D4J_TRY(check_labels(labels, nullptr, 0, n, k, c->st, 0), "label check kernel");
     LossSink sink{c->st, nullptr, 0, 0.f, 0.f};
     cudaError_t e;
     if (loss <= D4J_CUDA_LOSS_CCE)
@@ -332,6 +320,7 @@ int d4j_cuda_loss(int loss, const float* out, const int32_t* labels, const float
     if (e != cudaSuccess) return cuda_fail(e, "loss kernel");
     DevState h;
     D4J_TRY(cudaMemcpy(&h, c->st, sizeof h, cudaMemcpyDeviceToHost), "cudaMemcpy(loss)");
+    if (h.bad_label) return bad_label_error(h.bad_label, labels, nullptr, k);
     *loss_sum = h.loss_sum;
     if (correct) *correct = (int64_t)h.correct;
     return D4J_CUDA_OK;

@@ -26,7 +26,7 @@ __global__ void bias_grad_kernel(const float* __restrict__ dz, float* __restrict
 
 cudaError_t bias_grad(const float* dz, float* db, int n, int k, cudaStream_t s) {
     if (k <= 0) return cudaSuccess;
-    bias_grad_kernel<<<(k + 31) / 32, dim3(32, 8), 0, s>>>(dz, db, n, k);
+    D4J_LAUNCH((k + 31) / 32, dim3(32, 8), 0, s, bias_grad_kernel)(dz, db, n, k);
     return cudaGetLastError();
 }
 

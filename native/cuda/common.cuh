@@ -64,6 +64,7 @@ struct DevState {
     int64_t first;        // position in order[] of this call's first row
     int32_t nonfinite;    // sticky: a loss was NaN/inf; later updates are skipped
     int32_t pad0;
+    uint64_t bad_label;   // 0, or ~position of the first label outside [0, k) (check_labels): no update is applied
     float lr;             // learning rate of the pending update
     float clip_factor;    // global-norm clipping factor of the pending update (1 = none)
     double bc1, bc2;      // Adam bias corrections 1 - beta^t of the pending update
@@ -150,6 +151,11 @@ cudaError_t softmax_xent(bool sparse, const float* logits, const int32_t* labels
 // BCE on logits, or MSE on the activated output y (with act' folded into grad when act != LINEAR; z for GELU).
 cudaError_t loss_bce_mse(int loss, const float* out, const float* z, int act, const float* targets, float* grad,
                          float* probs, int n, int k, float grad_scale, LossWork w, LossSink sink, cudaStream_t s);
+// Sparse labels must be class indices in [0, k): records in st->bad_label the first position p of
+// [first, first + count) whose label labels[order ? order[p] : p] is not, so that the training step skips every
+// update and the host reports a bad argument, as the CPU engine does (never a NaN loss).
+cudaError_t check_labels(const int32_t* labels, const int32_t* order, int64_t first, int64_t count, int k,
+                         DevState* st, cudaStream_t s);
 
 struct OptHyper {
     int kind;
@@ -172,10 +178,20 @@ cudaError_t permutation(int32_t* order, int64_t n, uint64_t seed, cudaStream_t s
 cudaError_t dropout_mask(float* mask, int rows, int width, float rate, uint64_t seed, int64_t step, int layer,
                          cudaStream_t s);
 
-// Error reporting of the C API (api.cu).
+// Error reporting of the C API (api.cu, host_api.cpp).
 int set_error(int code, const char* fmt, ...);
 int cuda_fail(cudaError_t e, const char* what);
+// D4J_CUDA_ERR_ARGUMENT naming the label that check_labels found (key = DevState::bad_label, nonzero), its row
+// and position; reads the label back from the device (the stream that ran check_labels must be idle).
+int bad_label_error(uint64_t key, const int32_t* labels, const int32_t* order, int k);
 
 }  // namespace d4j
 
-#define D4J_LAUNCH_CHECK() cudaGetLastError()
+// Every kernel launch is written D4J_LAUNCH(grid, block, shared_bytes, stream, kernel)(arguments...): with nvcc it
+// is kernel<<<grid, block, shared_bytes, stream>>>(arguments...); in the CPU execution harness (emu/, built with
+// D4J_CUDA_EMULATION) the same sources compile as C++ and the launch runs the kernel on host threads.
+#ifdef D4J_CUDA_EMULATION
+#define D4J_LAUNCH(grid, block, smem, stream, ...) ::d4j_emu::launch(grid, block, smem, stream, __VA_ARGS__)
+#else
+#define D4J_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#endif

@@ -16,7 +16,7 @@ cudaError_t dropout_mask(float* mask, int rows, int width, float rate, uint64_t 
                          cudaStream_t s) {
     int64_t total = (int64_t)rows * width;
     if (total <= 0) return cudaSuccess;
-    dropout_mask_kernel<<<grid_for(total, 256 * 4, 4096), 256, 0, s>>>(mask, total, rate,
+    D4J_LAUNCH(grid_for(total, 256 * 4, 4096), 256, 0, s, dropout_mask_kernel)(mask, total, rate,
                                                                         dropout_key(seed, step, layer));
     return cudaGetLastError();
 }

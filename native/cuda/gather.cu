@@ -65,11 +65,11 @@ cudaError_t gather(const void* data, int u8, float scale, int width, const int32
         // uchar4 loads need 4-byte aligned rows; the float4 stores need a 16-byte aligned out (a caller's offset
         // pointer may not be)
         int vec = width % 4 == 0 && (uintptr_t)data % 4 == 0 && (uintptr_t)out % 16 == 0;
-        gather_kernel<true><<<grid, threads, 0, s>>>(data, scale, width, order, first_host, batch, st, rows, out,
+        D4J_LAUNCH(grid, threads, 0, s, gather_kernel<true>)(data, scale, width, order, first_host, batch, st, rows, out,
                                                      labels, labels_out, targets, k, targets_out, vec);
     } else {
         int vec = width % 4 == 0 && (uintptr_t)data % 16 == 0 && (uintptr_t)out % 16 == 0;
-        gather_kernel<false><<<grid, threads, 0, s>>>(data, scale, width, order, first_host, batch, st, rows, out,
+        D4J_LAUNCH(grid, threads, 0, s, gather_kernel<false>)(data, scale, width, order, first_host, batch, st, rows, out,
                                                       labels, labels_out, targets, k, targets_out, vec);
     }
     return cudaGetLastError();
@@ -106,7 +106,7 @@ cudaError_t permutation(int32_t* order, int64_t n, uint64_t seed, cudaStream_t s
     f.half = bits / 2;
     f.mask = (uint32_t)((1ull << f.half) - 1);
     for (int i = 0; i < 4; ++i) f.k[i] = (uint32_t)splitmix64(seed + 0x632BE59BD9B4E019ull * (uint64_t)(i + 1));
-    permutation_kernel<<<grid_for(n, 256 * 4, 4096), 256, 0, s>>>(order, n, f);
+    D4J_LAUNCH(grid_for(n, 256 * 4, 4096), 256, 0, s, permutation_kernel)(order, n, f);
     return cudaGetLastError();
 }
 

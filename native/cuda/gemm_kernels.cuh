@@ -11,8 +11,13 @@
 //  - 16-byte (float4) global loads along whichever dimension is contiguous in memory (K for a row-major A,
 //    M for a transposed A, N for row-major B, K for transposed B), with a scalar fallback at ragged edges and
 //    for leading dimensions that are not multiples of 4; tiles are stored K-major in shared memory ([BK][BM])
-//    so the inner loop reads float4 fragments of both operands, with +4 (FP32) / +8 (TF32) float padding to
-//    keep the transposing stores and the fragment loads free of bank conflicts;
+//    so the inner loop reads float4 fragments of both operands. Bank conflicts: rows of a tile are padded so
+//    that row k starts 8 banks after row k-1 for BK = 16 (TF32 fragment loads: lanes t4 = 0..3 read rows
+//    k..k+3 at 8 columns g, 32 distinct banks) and 4 banks after it for BK = 8 (the FP32 128x128 tile). A
+//    transposing store (K contiguous in memory, M or N in shared memory) has a warp hold 8 columns x 4 groups
+//    of 4 k; with the 8-bank row offset, rows 4 apart share banks, so in store step j the thread of k-group q
+//    writes row 4q + (j + q) % 4 rather than 4q + j: the 4 groups then hit 4 different 8-bank ranges, 32
+//    distinct banks per step (written straight, step j of every group lands in one range: 4-way conflicts);
 //  - FP32: register blocking, each thread accumulating a TMxTN (8x8 or 4x4) block of C as outer products of
 //    two float4-loaded fragments whose rows/columns are interleaved (ty*4 + c*BM/(TM/4)) so a quarter warp
 //    reads 128 contiguous bytes;
@@ -23,6 +28,8 @@
 //    split 10 ways over K it runs 40 blocks). Split-K is reduced deterministically without float atomics:
 //    each split writes its partial tile to a workspace, the last block to arrive at a tile (integer atomic
 //    counter) sums the partials in split order 0..S-1 and runs the epilogue; results repeat bit for bit;
+//  - row tiles along blockIdx.x (up to 2^31 - 1) and column tiles along blockIdx.y (up to 65535), so any
+//    number of rows fits (with M on gridDim.y, 65535 row tiles stopped it at about 2 million rows of 32);
 //  - the epilogue (bias + activation + dropout, or activation derivative) runs in registers on the finished
 //    sums, so the output is written once and no separate elementwise kernel reads it back.
 // The simple variant (one thread per output, FP32, no shared memory) is kept as a reference for benchmarks.
@@ -42,11 +49,24 @@ struct Params {
     Epilogue ep;
 };
 
+// Output tile (m0, n0) of this block: row tiles along blockIdx.x (up to 2^31 - 1, so any M fits), column tiles
+// along blockIdx.y (65535 at most: N up to 1 million even for the 16-wide tiles of the simple kernel).
+template <int BM, int BN>
+__device__ __forceinline__ void tile_origin(const Params& p, int& m0, int& n0) {
+    m0 = (int)blockIdx.x * BM;
+    n0 = (int)blockIdx.y * BN;
+}
+
 __device__ __forceinline__ float to_tf32(float x) {
+#ifdef D4J_CUDA_EMULATION
+    return ::d4j_emu::cvt_rna_tf32(x);
+#else
     uint32_t r;
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
     return __uint_as_float(r);
+#endif
 }
+
 
 template <bool TA>
 __device__ __forceinline__ float ld_a(const Params& p, int m, int k, int kend) {
@@ -172,6 +192,21 @@ struct TileLoader {
     static __device__ __forceinline__ float cv(float x) { return TF32 ? to_tf32(x) : x; }
     static __device__ __forceinline__ float4 cv4(float4 v) { return make_float4(cv(v.x), cv(v.y), cv(v.z), cv(v.w)); }
 
+    // Transposing store of v = 4 consecutive k (kq..kq+3) of column col into a K-major tile with row stride S.
+    // With BK = 16 a warp spans 4 groups of k and rows 4 apart share banks: group q writes its rows in the order
+    // rotated by q, so each of the 4 store instructions touches 4 different 8-bank ranges (see the header).
+    template <int S>
+    static __device__ __forceinline__ void store_kmajor(float* t, int kq, int col, float4 v) {
+        constexpr bool kRotate = BK == 16;
+        const int q = kRotate ? (kq >> 2) & 3 : 0;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int r = (j + q) & 3;
+            const float e = r == 0 ? v.x : r == 1 ? v.y : r == 2 ? v.z : v.w;
+            t[(kq + r) * S + col] = cv(e);
+        }
+    }
+
     __device__ __forceinline__ void store(float* As, float* Bs) const {
         const int tid = threadIdx.x;
 #pragma unroll
@@ -179,10 +214,7 @@ struct TileLoader {
             int idx = tid + i * NT;
             if (!TA) {
                 int m = idx / (BK / 4), kq = (idx % (BK / 4)) * 4;
-                As[(kq + 0) * SA + m] = cv(ra[i].x);
-                As[(kq + 1) * SA + m] = cv(ra[i].y);
-                As[(kq + 2) * SA + m] = cv(ra[i].z);
-                As[(kq + 3) * SA + m] = cv(ra[i].w);
+                store_kmajor<SA>(As, kq, m, ra[i]);
             } else {
                 int k = idx / (BM / 4), mq = (idx % (BM / 4)) * 4;
                 *reinterpret_cast<float4*>(As + k * SA + mq) = cv4(ra[i]);
@@ -196,10 +228,7 @@ struct TileLoader {
                 *reinterpret_cast<float4*>(Bs + k * SB + nq) = cv4(rb[i]);
             } else {
                 int n = idx / (BK / 4), kq = (idx % (BK / 4)) * 4;
-                Bs[(kq + 0) * SB + n] = cv(rb[i].x);
-                Bs[(kq + 1) * SB + n] = cv(rb[i].y);
-                Bs[(kq + 2) * SB + n] = cv(rb[i].z);
-                Bs[(kq + 3) * SB + n] = cv(rb[i].w);
+                store_kmajor<SB>(Bs, kq, n, rb[i]);
             }
         }
     }
@@ -208,7 +237,8 @@ struct TileLoader {
 // ---- FP32 SIMT kernel: BMxBN tile, BK slices, TMxTN register block per thread ----------------------------
 template <bool TA, bool TB, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_simt(Params p) {
-    constexpr int NT = (BM / TM) * (BN / TN), PAD = 4;
+    // Row padding (see the header): 8 banks between rows for BK = 16 (rotated transposing stores), 4 for BK = 8.
+    constexpr int NT = (BM / TM) * (BN / TN), PAD = BK == 16 ? 8 : 4;
     using Loader = TileLoader<TA, TB, BM, BN, BK, NT, PAD, false>;
     constexpr int SA = Loader::SA, SB = Loader::SB;
     constexpr int CM = TM / 4, CN = TN / 4;  // float4 chunks per thread along M and N
@@ -216,7 +246,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_simt(Params p) 
     __shared__ __align__(16) float Bs[2][BK * SB];
 
     const int tid = threadIdx.x, tx = tid % (BN / TN), ty = tid / (BN / TN);
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    int m0, n0;
+    tile_origin<BM, BN>(p, m0, n0);
     const int kbeg = blockIdx.z * p.k_chunk, kend = min(p.K, kbeg + p.k_chunk);
     float acc[TM][TN];
 #pragma unroll
@@ -269,15 +300,22 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_simt(Params p) 
 
 // ---- TF32 tensor-core kernel: WMxWN warps, each a (BM/WM)x(BN/WN) tile of m16n8k8 MMAs ------------------
 __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#ifdef D4J_CUDA_EMULATION
+    ::d4j_emu::mma_m16n8k8_tf32(d, a, b);  // a warp-wide operation, emulated from the PTX fragment layout
+#else
     asm volatile(
         "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
         "{%0,%1,%2,%3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
 }
 
+// Registers (nvcc 13.0 -Xptxas -v, sm_90): capped at 128 for 2 blocks per SM, the 128x128 tile spilled 60-72
+// bytes (64 accumulators + 16 prefetch registers + fragments); with 1 block per SM it takes 160-177 registers and
+// spills nothing. The 64x64 and 32x32 tiles keep 2 blocks per SM without spilling.
 template <bool TA, bool TB, int BM, int BN, int BK, int WM, int WN>
-__global__ void __launch_bounds__(WM * WN * 32, 2) gemm_tf32(Params p) {
+__global__ void __launch_bounds__(WM * WN * 32, BM * BN >= 128 * 128 ? 1 : 2) gemm_tf32(Params p) {
     constexpr int NT = WM * WN * 32, PAD = 8;
     using Loader = TileLoader<TA, TB, BM, BN, BK, NT, PAD, true>;
     constexpr int SA = Loader::SA, SB = Loader::SB;
@@ -288,7 +326,8 @@ __global__ void __launch_bounds__(WM * WN * 32, 2) gemm_tf32(Params p) {
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane >> 2, t4 = lane & 3;
     const int wy = warp / WN, wx = warp % WN;
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    int m0, n0;
+    tile_origin<BM, BN>(p, m0, n0);
     const int kbeg = blockIdx.z * p.k_chunk, kend = min(p.K, kbeg + p.k_chunk);
     float acc[MI][NI][4];
 #pragma unroll
@@ -311,15 +350,9 @@ __global__ void __launch_bounds__(WM * WN * 32, 2) gemm_tf32(Params p) {
             const float* bs = Bs[cur];
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 8) {
-                uint32_t a[MI][4], b[NI][2];
-#pragma unroll
-                for (int mi = 0; mi < MI; ++mi) {
-                    int mb = wy * WTM + mi * 16 + g;
-                    a[mi][0] = __float_as_uint(as[(kk + t4) * SA + mb]);
-                    a[mi][1] = __float_as_uint(as[(kk + t4) * SA + mb + 8]);
-                    a[mi][2] = __float_as_uint(as[(kk + t4 + 4) * SA + mb]);
-                    a[mi][3] = __float_as_uint(as[(kk + t4 + 4) * SA + mb + 8]);
-                }
+                // All B fragments of the slice, then one A fragment at a time: 4 live A registers instead of
+                // 4 * MI keeps the 128x128 tile (64 accumulators + the prefetched next slice) out of local memory.
+                uint32_t b[NI][2];
 #pragma unroll
                 for (int ni = 0; ni < NI; ++ni) {
                     int nb = wx * WTN + ni * 8 + g;
@@ -327,9 +360,16 @@ __global__ void __launch_bounds__(WM * WN * 32, 2) gemm_tf32(Params p) {
                     b[ni][1] = __float_as_uint(bs[(kk + t4 + 4) * SB + nb]);
                 }
 #pragma unroll
-                for (int mi = 0; mi < MI; ++mi)
+                for (int mi = 0; mi < MI; ++mi) {
+                    int mb = wy * WTM + mi * 16 + g;
+                    uint32_t a[4];
+                    a[0] = __float_as_uint(as[(kk + t4) * SA + mb]);
+                    a[1] = __float_as_uint(as[(kk + t4) * SA + mb + 8]);
+                    a[2] = __float_as_uint(as[(kk + t4 + 4) * SA + mb]);
+                    a[3] = __float_as_uint(as[(kk + t4 + 4) * SA + mb + 8]);
 #pragma unroll
-                    for (int ni = 0; ni < NI; ++ni) mma_tf32(acc[mi][ni], a[mi], b[ni]);
+                    for (int ni = 0; ni < NI; ++ni) mma_tf32(acc[mi][ni], a, b[ni]);
+                }
             }
             if (next) ld.store(As[cur ^ 1], Bs[cur ^ 1]);
             __syncthreads();
@@ -350,7 +390,9 @@ __global__ void __launch_bounds__(WM * WN * 32, 2) gemm_tf32(Params p) {
 // ---- simple reference kernel: one thread per output element ----------------------------------------------
 template <bool TA, bool TB>
 __global__ void gemm_naive(Params p) {
-    int c = blockIdx.x * 16 + threadIdx.x % 16, r = blockIdx.y * 16 + threadIdx.x / 16;
+    int m0, n0;
+    tile_origin<16, 16>(p, m0, n0);
+    int c = n0 + threadIdx.x % 16, r = m0 + threadIdx.x / 16;
     if (r >= p.M || c >= p.N) return;
     float acc = 0.f;
     for (int k = 0; k < p.K; ++k) acc = fmaf(ld_a<TA>(p, r, k, p.K), ld_b<TB>(p, k, c, p.K), acc);
@@ -372,23 +414,24 @@ cudaError_t launch(const GemmCall& c, const GemmPlan& pl, const GemmWorkspace& w
     p.k_chunk = pl.k_chunk;
     p.ws = w.ws; p.counters = w.counters;
     p.ep = c.ep;
-    dim3 grid(pl.tiles_n, pl.tiles_m, pl.splits);
+    if (pl.tiles_n > 65535) return cudaErrorInvalidConfiguration;  // N > 65535 tiles (gemm() reports it first)
+    dim3 grid(pl.tiles_m, pl.tiles_n, pl.splits);
     const bool tf32 = c.precision == D4J_CUDA_PRECISION_TF32;
     switch (pl.cfg) {
         case 0:
-            if (tf32) gemm_tf32<TA, TB, 128, 128, 16, 2, 4><<<grid, 256, 0, s>>>(p);
-            else gemm_simt<TA, TB, 128, 128, 8, 8, 8><<<grid, 256, 0, s>>>(p);
+            if (tf32) D4J_LAUNCH(grid, 256, 0, s, gemm_tf32<TA, TB, 128, 128, 16, 2, 4>)(p);
+            else D4J_LAUNCH(grid, 256, 0, s, gemm_simt<TA, TB, 128, 128, 8, 8, 8>)(p);
             break;
         case 1:
-            if (tf32) gemm_tf32<TA, TB, 64, 64, 16, 2, 2><<<grid, 128, 0, s>>>(p);
-            else gemm_simt<TA, TB, 64, 64, 16, 4, 4><<<grid, 256, 0, s>>>(p);
+            if (tf32) D4J_LAUNCH(grid, 128, 0, s, gemm_tf32<TA, TB, 64, 64, 16, 2, 2>)(p);
+            else D4J_LAUNCH(grid, 256, 0, s, gemm_simt<TA, TB, 64, 64, 16, 4, 4>)(p);
             break;
         case 2:
-            if (tf32) gemm_tf32<TA, TB, 32, 32, 16, 2, 2><<<grid, 128, 0, s>>>(p);
-            else gemm_simt<TA, TB, 32, 32, 16, 4, 4><<<grid, 64, 0, s>>>(p);
+            if (tf32) D4J_LAUNCH(grid, 128, 0, s, gemm_tf32<TA, TB, 32, 32, 16, 2, 2>)(p);
+            else D4J_LAUNCH(grid, 64, 0, s, gemm_simt<TA, TB, 32, 32, 16, 4, 4>)(p);
             break;
         default:
-            gemm_naive<TA, TB><<<dim3((c.N + 15) / 16, (c.M + 15) / 16), 256, 0, s>>>(p);
+            D4J_LAUNCH(grid, 256, 0, s, gemm_naive<TA, TB>)(p);
             break;
     }
     return cudaGetLastError();

@@ -38,13 +38,13 @@ __global__ void clip_scale_kernel(float* g, int64_t n, float cv, const DevState*
 
 cudaError_t grad_norm(const float* g, int64_t n, float max_norm, float clip_value, LossWork w, DevState* st,
                       cudaStream_t s) {
-    grad_norm_kernel<<<grid_for(n, 256 * 8), 256, 0, s>>>(g, n, max_norm, clip_value, w, st);
+    D4J_LAUNCH(grid_for(n, 256 * 8), 256, 0, s, grad_norm_kernel)(g, n, max_norm, clip_value, w, st);
     return cudaGetLastError();
 }
 
 cudaError_t clip_scale(float* g, int64_t n, float clip_value, const DevState* st, cudaStream_t s) {
     if (n <= 0) return cudaSuccess;
-    clip_scale_kernel<<<grid_for(n, 256 * 4, 4096), 256, 0, s>>>(g, n, clip_value, st);
+    D4J_LAUNCH(grid_for(n, 256 * 4, 4096), 256, 0, s, clip_scale_kernel)(g, n, clip_value, st);
     return cudaGetLastError();
 }
 

@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(256) bce_mse_kernel(int loss, const float* __r
 cudaError_t loss_bce_mse(int loss, const float* out, const float* z, int act, const float* targets, float* grad,
                          float* probs, int n, int k, float grad_scale, LossWork w, LossSink sink, cudaStream_t s) {
     if (n <= 0 || k <= 0) return cudaErrorInvalidValue;
-    bce_mse_kernel<<<grid_for(n, 8), 256, 0, s>>>(loss, out, z, act, targets, grad, probs, n, k, grad_scale, w,
+    D4J_LAUNCH(grid_for(n, 8), 256, 0, s, bce_mse_kernel)(loss, out, z, act, targets, grad, probs, n, k, grad_scale, w,
                                                   sink);
     return cudaGetLastError();
 }

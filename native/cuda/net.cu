@@ -239,16 +239,17 @@ cudaError_t join_legacy(d4j_cuda_net* n) {
     return cudaStreamWaitEvent(n->stream, n->legacy_done, 0);
 }
 
+// Every failure of a network call after its first enqueue: first wait for what this call already put on the
+// stream (above all the asynchronous copy to or from the pinned st_host, which the next call clears and refills
+// on the host), then report the original error. The stream's own error, if any, is this failure or a later one.
+int sync_and_fail(d4j_cuda_net* n, cudaError_t e, const char* what) {
+    cudaStreamSynchronize(n->stream);
+    return cuda_fail(e, what);
+}
+
 }  // namespace
 
 extern "C" {
-
-int64_t d4j_cuda_param_count(int n_layers, const int32_t* sizes) {
-    if (n_layers <= 0 || !sizes) return 0;
-    int64_t c = 0;
-    for (int l = 0; l < n_layers; ++l) c += (int64_t)sizes[l] * sizes[l + 1] + sizes[l + 1];
-    return c;
-}
 
 d4j_cuda_net* d4j_cuda_net_create(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout,
                                   int loss, int max_batch, float* params, float* grads, int optimizer,
@@ -353,8 +354,8 @@ int d4j_cuda_net_train(d4j_cuda_net* n, const void* x, int x_type, float x_scale
     const int full = last_rows == batch ? n_batches : n_batches - 1;
     const int tail = last_rows == batch ? 0 : (int)last_rows;
     cudaError_t e;
-    if ((e = cudaSetDevice(n->device)) != cudaSuccess) return cuda_fail(e, "cudaSetDevice");
-    if ((e = join_legacy(n)) != cudaSuccess) return cuda_fail(e, "cudaStreamWaitEvent(legacy stream)");
+    if ((e = cudaSetDevice(n->device)) != cudaSuccess) return sync_and_fail(n, e, "cudaSetDevice");
+    if ((e = join_legacy(n)) != cudaSuccess) return sync_and_fail(n, e, "cudaStreamWaitEvent(legacy stream)");
     const int prec = current_precision(), var = current_variant();
     // Learning rates of this call, to the device (read by the loss kernel's bookkeeping).
     if ((size_t)n_batches > n->lrs_cap) {
@@ -366,16 +367,20 @@ int d4j_cuda_net_train(d4j_cuda_net* n, const void* x, int x_type, float x_scale
             n->lrs_dev = nullptr;
         }
         size_t cap = std::max<size_t>(n_batches, 2048);
-        if ((e = dalloc(n, &n->lrs_dev, cap)) != cudaSuccess) { n->lrs_cap = 0; return cuda_fail(e, "cudaMalloc(lrs)"); }
+        if ((e = dalloc(n, &n->lrs_dev, cap)) != cudaSuccess) { n->lrs_cap = 0; return sync_and_fail(n, e, "cudaMalloc(lrs)"); }
         n->lrs_cap = cap;
     }
     if ((e = cudaMemcpyAsync(n->lrs_dev, lrs, sizeof(float) * n_batches, cudaMemcpyHostToDevice, n->stream)) != cudaSuccess)
-        return cuda_fail(e, "cudaMemcpyAsync(lrs)");
+        return sync_and_fail(n, e, "cudaMemcpyAsync(lrs)");
     DevState* h = n->st_host;
     memset(h, 0, sizeof *h);
     h->seed = seed; h->step = *step; h->t = *step; h->first = first; h->clip_factor = 1.f; h->bc1 = h->bc2 = 1.0;
     if ((e = cudaMemcpyAsync(n->st, h, sizeof *h, cudaMemcpyHostToDevice, n->stream)) != cudaSuccess)
-        return cuda_fail(e, "cudaMemcpyAsync(state)");
+        return sync_and_fail(n, e, "cudaMemcpyAsync(state)");
+    if (n->loss == D4J_CUDA_LOSS_SPARSE_CCE &&
+        (e = check_labels(labels, order, first, (int64_t)(n_batches - 1) * batch + last_rows, n->sizes[n->L], n->st,
+                          n->stream)) != cudaSuccess)
+        return sync_and_fail(n, e, "label check kernel");
     TrainArgs a{x, x_type, x_scale, labels, targets, order, batch};
     if (full > 0) {
         GraphKey k;
@@ -386,24 +391,25 @@ int d4j_cuda_net_train(d4j_cuda_net* n, const void* x, int x_type, float x_scale
         if (full >= 8) {
             if (!n->graph8 && (e = capture(n, a, 8, prec, var, &n->graph8)) != cudaSuccess) {
                 free_graphs(n);
-                return cuda_fail(e, "CUDA graph capture (8 steps)");
+                return sync_and_fail(n, e, "CUDA graph capture (8 steps)");
             }
             for (; done + 8 <= full; done += 8)
-                if ((e = cudaGraphLaunch(n->graph8, n->stream)) != cudaSuccess) return cuda_fail(e, "cudaGraphLaunch");
+                if ((e = cudaGraphLaunch(n->graph8, n->stream)) != cudaSuccess) return sync_and_fail(n, e, "cudaGraphLaunch");
         }
         if (done < full) {
             if (!n->graph1 && (e = capture(n, a, 1, prec, var, &n->graph1)) != cudaSuccess) {
                 free_graphs(n);
-                return cuda_fail(e, "CUDA graph capture");
+                return sync_and_fail(n, e, "CUDA graph capture");
             }
             for (; done < full; ++done)
-                if ((e = cudaGraphLaunch(n->graph1, n->stream)) != cudaSuccess) return cuda_fail(e, "cudaGraphLaunch");
+                if ((e = cudaGraphLaunch(n->graph1, n->stream)) != cudaSuccess) return sync_and_fail(n, e, "cudaGraphLaunch");
         }
     }
-    if (tail > 0 && (e = enqueue_step(n, a, tail, prec, var, n->stream)) != cudaSuccess) return cuda_fail(e, "training step");
+    if (tail > 0 && (e = enqueue_step(n, a, tail, prec, var, n->stream)) != cudaSuccess) return sync_and_fail(n, e, "training step");
     if ((e = cudaMemcpyAsync(h, n->st, sizeof *h, cudaMemcpyDeviceToHost, n->stream)) != cudaSuccess)
-        return cuda_fail(e, "cudaMemcpyAsync(state)");
-    if ((e = cudaStreamSynchronize(n->stream)) != cudaSuccess) return cuda_fail(e, "training step (asynchronous error)");
+        return sync_and_fail(n, e, "cudaMemcpyAsync(state)");
+    if ((e = cudaStreamSynchronize(n->stream)) != cudaSuccess) return sync_and_fail(n, e, "training step (asynchronous error)");
+    if (h->bad_label) return bad_label_error(h->bad_label, labels, order, n->sizes[n->L]);
     *step = h->step;
     if (stats) { stats[0] += h->loss_sum; stats[1] += h->correct; stats[2] += h->rows; }
     if (h->nonfinite)
@@ -419,12 +425,14 @@ int d4j_cuda_net_forward(d4j_cuda_net* n, const void* x, int x_type, float x_sca
     const bool sparse = n->loss == D4J_CUDA_LOSS_SPARSE_CCE;
     const bool with_loss = stats && (sparse ? labels != nullptr : targets != nullptr);
     cudaError_t e;
-    if ((e = cudaSetDevice(n->device)) != cudaSuccess) return cuda_fail(e, "cudaSetDevice");
+    if ((e = cudaSetDevice(n->device)) != cudaSuccess) return sync_and_fail(n, e, "cudaSetDevice");
     cudaStream_t s = n->stream;
-    if ((e = join_legacy(n)) != cudaSuccess) return cuda_fail(e, "cudaStreamWaitEvent(legacy stream)");
+    if ((e = join_legacy(n)) != cudaSuccess) return sync_and_fail(n, e, "cudaStreamWaitEvent(legacy stream)");
     const int prec = current_precision(), var = current_variant();
     const int L = n->L, k = n->sizes[L], in0 = n->sizes[0], last_act = n->acts[L - 1];
-    if (with_loss && (e = cudaMemsetAsync(n->st_eval, 0, sizeof(DevState), s)) != cudaSuccess) return cuda_fail(e, "cudaMemsetAsync");
+    if (with_loss && (e = cudaMemsetAsync(n->st_eval, 0, sizeof(DevState), s)) != cudaSuccess) return sync_and_fail(n, e, "cudaMemsetAsync");
+    if (with_loss && sparse && (e = check_labels(labels, nullptr, 0, rows_total, k, n->st_eval, s)) != cudaSuccess)
+        return sync_and_fail(n, e, "label check kernel");
     // The eval loss kernel accumulates into st_eval; forward_layers uses n->st only for dropout (off here).
     for (int64_t start = 0; start < rows_total; start += n->max_batch) {
         const int rows = (int)std::min<int64_t>(n->max_batch, rows_total - start);
@@ -434,13 +442,13 @@ int d4j_cuda_net_forward(d4j_cuda_net* n, const void* x, int x_type, float x_sca
         } else {
             if ((e = gather(x, x_type == D4J_CUDA_DATA_U8, x_scale, in0, nullptr, start, 0, nullptr, rows, n->xb, nullptr,
                             nullptr, nullptr, 0, nullptr, s)) != cudaSuccess)
-                return cuda_fail(e, "gather kernel");
+                return sync_and_fail(n, e, "gather kernel");
             x0 = n->xb;
         }
         float* out_chunk = out ? out + start * k : nullptr;
         const bool ce = n->loss != D4J_CUDA_LOSS_MSE;
         float* dst = (out_chunk && (!ce || last_act == D4J_CUDA_ACT_LINEAR)) ? out_chunk : n->y[L - 1];
-        if ((e = forward_layers(n, x0, rows, false, dst, prec, var, s)) != cudaSuccess) return cuda_fail(e, "forward pass");
+        if ((e = forward_layers(n, x0, rows, false, dst, prec, var, s)) != cudaSuccess) return sync_and_fail(n, e, "forward pass");
         float* probs = (out_chunk && ce && last_act != D4J_CUDA_ACT_LINEAR) ? out_chunk : nullptr;
         if (with_loss) {
             LossSink sink{n->st_eval, nullptr, 0, 0.f, 0.f};
@@ -450,16 +458,17 @@ int d4j_cuda_net_forward(d4j_cuda_net* n, const void* x, int x_type, float x_sca
                 e = softmax_xent(sparse, dst, lab, tg, nullptr, probs, rows, k, 1.f, n->lw, sink, s);
             else
                 e = loss_bce_mse(n->loss, dst, nullptr, 0, tg, nullptr, probs, rows, k, 1.f, n->lw, sink, s);
-            if (e != cudaSuccess) return cuda_fail(e, "loss kernel");
+            if (e != cudaSuccess) return sync_and_fail(n, e, "loss kernel");
         } else if (probs) {
             if ((e = activation_forward_rows(dst, probs, nullptr, rows, k, last_act, 0.f, 0, nullptr, s)) != cudaSuccess)
-                return cuda_fail(e, "output activation");
+                return sync_and_fail(n, e, "output activation");
         }
     }
     DevState* h = n->st_host;
     if (with_loss && (e = cudaMemcpyAsync(h, n->st_eval, sizeof *h, cudaMemcpyDeviceToHost, s)) != cudaSuccess)
-        return cuda_fail(e, "cudaMemcpyAsync(stats)");
-    if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return cuda_fail(e, "forward pass (asynchronous error)");
+        return sync_and_fail(n, e, "cudaMemcpyAsync(stats)");
+    if ((e = cudaStreamSynchronize(s)) != cudaSuccess) return sync_and_fail(n, e, "forward pass (asynchronous error)");
+    if (with_loss && h->bad_label) return bad_label_error(h->bad_label, labels, nullptr, k);
     if (with_loss) { stats[0] += h->loss_sum; stats[1] += h->correct; stats[2] += h->rows; }
     return D4J_CUDA_OK;
 }

@@ -18,7 +18,7 @@ namespace d4j {
 
 __global__ void __launch_bounds__(256) optimizer_kernel(OptHyper hp, float* __restrict__ params,
         const float* __restrict__ grads, float* __restrict__ state, int64_t n, DevState* st, unsigned* counter) {
-    if (st->nonfinite) return;
+    if (st->nonfinite || st->bad_label) return;
     const int64_t t = st->t;
     const float lr = st->lr, cf = st->clip_factor, cv = hp.clip_value;
     float* s0 = state;
@@ -96,7 +96,7 @@ cudaError_t optimizer_update(const OptHyper& hp, float* params, const float* gra
                              DevState* st, unsigned* counter, cudaStream_t s) {
     if (n <= 0) return cudaSuccess;
     int blocks = grid_for(n, 256 * 2, 2048);
-    optimizer_kernel<<<blocks, 256, 0, s>>>(hp, params, grads, state, n, st, counter);
+    D4J_LAUNCH(blocks, 256, 0, s, optimizer_kernel)(hp, params, grads, state, n, st, counter);
     return cudaGetLastError();
 }
 

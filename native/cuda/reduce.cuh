@@ -68,7 +68,9 @@ __device__ inline void loss_sink(const LossSink& s, double loss, double correct,
         if (!isfinite(loss)) st->nonfinite = 1;
         return;
     }
-    if (st->nonfinite || !isfinite(loss)) {
+    if (st->bad_label) {
+        // a label outside [0, k) in this call (check_labels ran first): no update at all, the host reports it
+    } else if (st->nonfinite || !isfinite(loss)) {
         st->nonfinite = 1;  // this and later updates are skipped; the host reports D4J_CUDA_ERR_NONFINITE
     } else {
         st->loss_sum += loss; st->correct += correct; st->rows += n;

@@ -99,16 +99,33 @@ __global__ void __launch_bounds__(256) softmax_xent_kernel(bool sparse, const fl
     if (grid_sum2_last(w, loss_acc, correct_acc)) loss_sink(sink, loss_acc, correct_acc, n);
 }
 
+__global__ void check_labels_kernel(const int32_t* __restrict__ labels, const int32_t* __restrict__ order,
+                                    int64_t first, int64_t count, int k, DevState* st) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t pos = first + i;
+        const int32_t label = labels[order ? (int64_t)order[pos] : pos];
+        // ~pos: the largest key is the first position, whatever order the threads run in
+        if (label < 0 || label >= k) atomicMax((unsigned long long*)&st->bad_label, ~(unsigned long long)pos);
+    }
+}
+
+cudaError_t check_labels(const int32_t* labels, const int32_t* order, int64_t first, int64_t count, int k,
+                         DevState* st, cudaStream_t s) {
+    if (count <= 0) return cudaSuccess;
+    D4J_LAUNCH(grid_for(count, 256 * 4, 4096), 256, 0, s, check_labels_kernel)(labels, order, first, count, k, st);
+    return cudaGetLastError();
+}
+
 cudaError_t softmax_xent(bool sparse, const float* logits, const int32_t* labels, const float* targets,
                          float* grad, float* probs, int n, int k, float grad_scale, LossWork w, LossSink sink,
                          cudaStream_t s) {
     if (n <= 0 || k <= 0) return cudaErrorInvalidValue;
     int blocks = grid_for(n, 8);
     if (k <= 32)
-        softmax_xent_kernel<true><<<blocks, 256, 0, s>>>(sparse, logits, labels, targets, grad, probs, n, k,
+        D4J_LAUNCH(blocks, 256, 0, s, softmax_xent_kernel<true>)(sparse, logits, labels, targets, grad, probs, n, k,
                                                          grad_scale, w, sink);
     else
-        softmax_xent_kernel<false><<<blocks, 256, 0, s>>>(sparse, logits, labels, targets, grad, probs, n, k,
+        D4J_LAUNCH(blocks, 256, 0, s, softmax_xent_kernel<false>)(sparse, logits, labels, targets, grad, probs, n, k,
                                                           grad_scale, w, sink);
     return cudaGetLastError();
 }

@@ -1,7 +1,9 @@
 /*
  * Dense4J CUDA kernel API (C ABI, bound to Java by JavaCPP in io.dense4j.nativelib.CudaKernels).
  * Library: libdense4j_cuda (separate from libdense4j_cpu; cudart linked statically, so it loads on machines
- * without a GPU or driver, and every call then reports D4J_CUDA_ERR_NO_DEVICE).
+ * without a GPU or driver, and every call then reports D4J_CUDA_ERR_NO_DEVICE). A build on a machine without a
+ * CUDA compiler produces a placeholder library of the same name with the same functions: every call that needs
+ * CUDA returns D4J_CUDA_ERR_NO_DEVICE saying "this build has no CUDA library" (see d4j_cuda_built_with_cuda).
  *
  * It mirrors dense4j.h (same layouts, enums and formulas) with these differences:
  *  - every tensor pointer (x, w, b, params, grads, opt_state, labels, targets, order, out...) is DEVICE memory,
@@ -73,8 +75,14 @@ enum {
 /* Message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
 const char* d4j_cuda_last_error(void);
 
+/* 1 in the library compiled with nvcc; 0 in the placeholder built without a CUDA compiler, whose every CUDA call
+ * returns D4J_CUDA_ERR_NO_DEVICE with a message starting "this build has no CUDA library". */
+int d4j_cuda_built_with_cuda(void);
+
 /* *count gets the number of CUDA devices. Returns D4J_CUDA_ERR_NO_DEVICE (and *count = 0) when there is no
- * driver (cudaGetDeviceCount error 35 "insufficient driver" on machines without one) or no device. */
+ * driver (cudaGetDeviceCount error 35 "insufficient driver" on machines without one), the driver is too old or
+ * mismatched, or there is no device; any other CUDA failure (a driver that fails to initialise, say) is
+ * D4J_CUDA_ERR_CUDA with the CUDA error named. */
 int d4j_cuda_device_count(int* count);
 
 /* Properties of device `device`: name (host char[name_capacity], NUL-terminated), info (host int64[6]):

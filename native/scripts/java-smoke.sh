@@ -4,12 +4,15 @@
 # Turns train_cuda's data set (DATA_BIN, "D4JDATA1": 60000 + 10000 MNIST-shaped uint8 rows) into an MNIST-layout IDX
 # directory, then through the CLI: trains the reference workload on cuda (784-128-10, Adam 1e-3, batch 32, 5 epochs,
 # evaluated on the 10000 test rows), and times single-row Model.predict from Java on cuda (issue 3 goal: < 30 us).
-# Prints RESULT lines for gpu_table.py.
-set -euo pipefail
+# Prints its RESULT lines (for gpu_table.py) whatever happens, then exits non-zero if a step failed. Needs bash,
+# python3 with numpy, date and sed (no bc: the GPU machine may not have it).
+set -uo pipefail
 JAVA=$1 JAR=$2 BIN=$3
 IDX=${D4J_JAVA_IDX:-/tmp/d4j_idx}
 MODEL=/tmp/d4j_java.d4j
-python3 - "$BIN" "$IDX" <<'PY'
+CACHE=-Dorg.bytedeco.javacpp.cachedir=${D4J_JAVACPP_CACHE:-/tmp/d4j-javacpp-cache}  # native libraries unpacked here
+rc=0
+python3 - "$BIN" "$IDX" <<'PY' || rc=1
 import os, struct, sys
 import numpy as np
 src, dst = sys.argv[1], sys.argv[2]
@@ -28,17 +31,24 @@ for split, x, y, n in (("train", xtr, ytr, n_tr), ("t10k", xte, yte, n_te)):
 print(f"IDX data: {n_tr} train + {n_te} test rows in {dst}")
 PY
 "$JAVA" -version 2>&1 | head -1
-t0=$(date +%s.%N)
-"$JAVA" -jar "$JAR" train --data "$IDX" --device cuda --layers 128,10 --activations relu,softmax --optimizer adam \
-  --lr 0.001 --epochs 5 --batch-size 32 --seed 42 --no-progress -o "$MODEL" | tee /tmp/d4j_java_train.txt
-wall=$(echo "$(date +%s.%N) - $t0" | bc -l)
+t0=$(date +%s%N)
+"$JAVA" "$CACHE" -jar "$JAR" train --data "$IDX" --device cuda --layers 128,10 --activations relu,softmax --optimizer adam \
+  --lr 0.001 --epochs 5 --batch-size 32 --seed 42 --no-progress -o "$MODEL" 2>&1 | tee /tmp/d4j_java_train.txt || rc=1
+wall_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 train_s=$(sed -n 's/^trained [0-9]* epochs in \([0-9.]*\)s$/\1/p' /tmp/d4j_java_train.txt)
 acc=$(sed -n 's/^test: .* accuracy \([0-9.]*\).*/\1/p' /tmp/d4j_java_train.txt | head -1)
-printf 'RESULT java=cuda_train epochs=5 train_s=%s test_acc=%s jvm_wall_s=%.2f\n' "${train_s:--}" "${acc:--}" "$wall"
-"$JAVA" -jar "$JAR" predict -m "$MODEL" --data "$IDX" --rows 0 --device cuda --repeat 20000 | tee /tmp/d4j_java_predict.txt
+printf 'RESULT java=cuda_train epochs=5 train_s=%s test_acc=%s jvm_wall_s=%d.%03d\n' "${train_s:--}" "${acc:--}" \
+  $((wall_ms / 1000)) $((wall_ms % 1000))
+if [ -f "$MODEL" ]; then
+  "$JAVA" "$CACHE" -jar "$JAR" predict -m "$MODEL" --data "$IDX" --rows 0 --device cuda --repeat 20000 2>&1 \
+    | tee /tmp/d4j_java_predict.txt || rc=1
+else
+  echo "no model was saved: predict not run"; : > /tmp/d4j_java_predict.txt; rc=1
+fi
 lat=$(grep '^latency:' /tmp/d4j_java_predict.txt)
 mean=$(echo "$lat" | sed -n 's/.*mean \([0-9.]*\) us.*/\1/p')
 p50=$(echo "$lat" | sed -n 's/.*p50 \([0-9.]*\) us.*/\1/p')
 p99=$(echo "$lat" | sed -n 's/.*p99 \([0-9.]*\) us.*/\1/p')
 printf 'RESULT java=cuda_predict rows=1 mean_us=%s p50_us=%s p99_us=%s\n' "${mean:--}" "${p50:--}" "${p99:--}"
-[ -n "$train_s" ] && [ -n "$mean" ]
+[ -n "$train_s" ] && [ -n "$mean" ] || rc=1
+exit $rc

@@ -11,6 +11,13 @@ OUT=${1:-$ROOT/target/gpu-java}
 JAR=$ROOT/http/target/dense4j.jar
 LIMIT=$((64 * 1024 * 1024))
 [ -f "$JAR" ] || { echo "no $JAR: build first (mvn -q -B install -DskipTests)" >&2; exit 1; }
+# The jar must carry the CUDA library itself, not the placeholder a build without nvcc makes.
+CUDA_LIB=io/dense4j/nativelib/linux-x86_64/libdense4j_cuda.so
+unzip -l "$JAR" "$CUDA_LIB" >/dev/null 2>&1 || { echo "$JAR has no $CUDA_LIB" >&2; exit 1; }
+if unzip -p "$JAR" "$CUDA_LIB" | grep -qa "this build has no CUDA library"; then
+  echo "$JAR carries the no-CUDA placeholder (it was built without nvcc): rebuild where nvcc is installed" >&2
+  exit 1
+fi
 rm -rf "$OUT"; mkdir -p "$OUT"
 # Modules: what `jdeps --print-module-deps` reports for the jar, less java.desktop, java.instrument,
 # java.security.jgss and jdk.management (only optional code paths of libraries use them; train, evaluate,
@@ -20,6 +27,6 @@ jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,
 cp "$JAR" "$OUT/dense4j-gpu.jar"
 zip -q -d "$OUT/dense4j-gpu.jar" 'org/bytedeco/openblas/*' 'org/jline/nativ/*' >/dev/null
 jre=$(du -sb "$OUT/jre" | cut -f1); jar=$(stat -c %s "$OUT/dense4j-gpu.jar"); total=$((jre + jar))
-printf 'jre %.1f MiB + jar %.1f MiB = %.1f MiB (limit 64 MiB)\n' "$(echo "$jre/1048576" | bc -l)" \
-  "$(echo "$jar/1048576" | bc -l)" "$(echo "$total/1048576" | bc -l)"
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+echo "jre $(mib "$jre") MiB + jar $(mib "$jar") MiB = $(mib "$total") MiB (limit 64 MiB, with the rest of the working tree)"
 (( total < LIMIT )) || { echo "too big for one carry" >&2; exit 1; }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
-import io.dense4j.cli.Plots;
+import io.dense4j.plots.Plots;
 import io.dense4j.data.Mnist;
 import io.dense4j.layers.Activation;
 import io.dense4j.layers.Dense;

@@ -3,7 +3,7 @@ package io.dense4j.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.dense4j.Sequential;
-import io.dense4j.cli.Plots;
+import io.dense4j.plots.Plots;
 import io.dense4j.data.Dataset;
 import io.dense4j.data.Mnist;
 import io.dense4j.federated.DirichletPartitioner;

@@ -13,6 +13,7 @@ import io.dense4j.model.TrainingConfig;
 import io.dense4j.optim.LearningRateSchedule;
 import io.dense4j.optim.Optimizer;
 import io.dense4j.optim.Optimizers;
+import io.dense4j.plots.Plots;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
 import io.dense4j.train.EarlyStopping;

@@ -15,9 +15,16 @@ import org.bytedeco.javacpp.annotation.Properties;
 /**
  * JNI binding of native/include/dense4j.h (the CPU kernels, libdense4j_cpu). Hand-written rather than
  * parsed so that a build does not re-parse the OpenBLAS/LAPACK headers. See the header for semantics.
+ *
+ * <p>libdense4j_cpu calls cblas itself, so Loader preloads only OpenBLAS's shared library and the Fortran runtime it
+ * needs (in this order), from the openblas:linux-x86_64 jar ({@code preloadresource}); the {@code ##} suffix tells the
+ * build's copyLibs not to copy them beside our libraries. The binding does not inherit the OpenBLAS preset: that
+ * makes Loader initialize the preset's global classes, which load OpenBLAS's own JNI wrappers (libjniopenblas,
+ * 24 MB) and a second, renamed copy of libopenblas; the shaded CLI jar leaves the wrappers out.
  */
-@Properties(inherit = org.bytedeco.openblas.presets.openblas.class,
-        value = @Platform(include = "dense4j.h", link = "dense4j_cpu"))
+@Properties(value = @Platform(include = "dense4j.h", link = "dense4j_cpu",
+        preload = {"gcc_s@.1##", "quadmath@.0##", "gfortran@.5##", "openblas@.0##"},
+        preloadresource = "/org/bytedeco/openblas/"))
 public final class CpuKernels {
     /** Threads used unless the system property dense4j.threads says otherwise. */
     public static final int DEFAULT_THREADS = 1;

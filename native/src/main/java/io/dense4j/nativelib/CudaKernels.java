@@ -17,7 +17,9 @@ import org.bytedeco.javacpp.annotation.Properties;
  * JNI binding of native/include/dense4j_cuda.h (the CUDA kernels, libdense4j_cuda). Hand-written, and
  * independent of the CPU binding and of OpenBLAS. The library links the CUDA runtime statically, so it loads on
  * machines without a GPU or driver; every call then returns {@link #ERR_NO_DEVICE} with a message in
- * {@link #lastError()}.
+ * {@link #lastError()}. A build without a CUDA compiler links this binding against a placeholder library of the
+ * same name ({@link #d4j_cuda_built_with_cuda} returns 0) that answers every CUDA call so, saying "this build has no
+ * CUDA library".
  *
  * <p>Tensor arguments are DEVICE pointers: obtain them from {@link #d4j_cuda_malloc} (wrap the result in
  * {@code new FloatPointer(p)} etc.) and never call {@code get}/{@code put} on them (that would dereference GPU
@@ -63,6 +65,11 @@ public final class CudaKernels {
 
     // ---- errors, devices, settings
     public static native @Cast("const char*") BytePointer d4j_cuda_last_error();
+    /**
+     * 1 for the library compiled with nvcc; 0 for the placeholder that a build without a CUDA compiler produces,
+     * whose every CUDA call returns {@link #ERR_NO_DEVICE} with a message starting "this build has no CUDA library".
+     */
+    public static native int d4j_cuda_built_with_cuda();
     public static native int d4j_cuda_device_count(IntPointer count);
     public static native int d4j_cuda_device_count(int[] count);
     public static native int d4j_cuda_device_info(int device, @Cast("char*") BytePointer name, int nameCapacity,

@@ -1,4 +1,4 @@
-package io.dense4j.cli;
+package io.dense4j.plots;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

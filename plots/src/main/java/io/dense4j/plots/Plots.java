@@ -1,4 +1,4 @@
-package io.dense4j.cli;
+package io.dense4j.plots;
 
 import io.dense4j.io.AtomicFiles;
 import io.dense4j.train.EpochLog;
@@ -21,8 +21,9 @@ import org.knowm.xchart.style.XYStyler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * PNG charts of training (XChart, rendered headless). {@code train --plot curves.png} calls
- * {@link #trainingCurves(History, Path)}.
+ * PNG charts of training (XChart, rendered headless), shared by the command line ({@code train --plot curves.png}
+ * calls {@link #trainingCurves(History, Path)}) and the benchmarks (EndToEnd's training curves and throughput
+ * chart, drawn with {@link #style(XYChart)} and {@link #writePng(List, Path)}).
  */
 public final class Plots {
     static final int WIDTH = 640, HEIGHT = 440;
