@@ -203,14 +203,9 @@ public final class SparkTrainer {
         int threads = threadsPerTask > 0 ? threadsPerTask : taskCpus;
         Supervision sup = Supervision.forLoss(loss, model.inputSize(), model.outputSize(), train.vectorLabels(),
                 featuresColumn, labelColumn);
-        if (validation != null) {
-            Supervision.forLoss(loss, model.inputSize(), model.outputSize(), validation.vectorLabels(), featuresColumn,
-                    labelColumn);
-        }
+        Supervision valSup = validation == null ? null : Supervision.forLoss(loss, model.inputSize(),
+                model.outputSize(), validation.vectorLabels(), featuresColumn, labelColumn);
         target.initializeIfNeeded(fit.seed());
-        if (fit.validationData() != null) {
-            Evaluator.evaluate(target, fit.validationData()); // its checks, before anything is shipped
-        }
         List<JavaRDD<Shard>> cached = new ArrayList<>();
         List<Broadcast<?>> broadcasts = new ArrayList<>();
         try {
@@ -244,7 +239,7 @@ public final class SparkTrainer {
             }
             JavaRDD<Shard> valShards = null;
             if (validation != null) {
-                valShards = prepare(validation.shards(p, sup), jsc, "dense4j: reading, checking and caching the "
+                valShards = prepare(validation.shards(p, valSup), jsc, "dense4j: reading, checking and caching the "
                         + validation.what(), cached);
                 summaries(valShards);
             }
@@ -252,6 +247,9 @@ public final class SparkTrainer {
             if (norm != null && !norm.isFitted()) {
                 jsc.setJobDescription("dense4j: fitting the preprocessing on the training rows");
                 norm.fit(featureStats(shards, trainRows));
+            }
+            if (fit.validationData() != null) {
+                Evaluator.evaluate(target, fit.validationData()); // its checks, before the first round
             }
             Schedule plan = new Schedule(fit.batchSize(), averagingFrequency, fit.stepsPerEpoch(), fit.shuffle(),
                     fit.seed(), trainRows);

@@ -365,10 +365,16 @@ class SparkTrainerTest {
         }
     }
 
-    /** A standardize preprocessing is fitted on the training rows across the workers, as a local fit would. */
+    /**
+     * A standardize preprocessing is fitted on the training rows across the workers, as a local fit would; then
+     * validation data held by the driver is checked and evaluated with it.
+     */
     @Test
     void preprocessingIsFittedOnTheTrainingRowsOfAllWorkers() {
-        try (Sequential m = model(); Dataset all = blobsDataset()) {
+        try (Sequential m = model(); Dataset all = blobsDataset(); Sequential v = model()) {
+            v.preprocessing(Normalizer.standardize());
+            History hv = trainer(16).fit(v, blobs(), Fit.epochs(1).seed(8).validationData(all));
+            assertTrue(hv.last().hasValidation());
             m.preprocessing(Normalizer.standardize());
             trainer(16).fit(m, blobs(), Fit.epochs(1).seed(8).validationSplit(0.25));
             int[] train = new int[902]; // 1203 - round(1203 * 0.25)
