@@ -10,7 +10,7 @@ cp_file=$(mktemp)
 mvn -B -q -pl spark dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" >/dev/null
 cp="spark/target/test-classes:spark/target/classes:$(cat "$cp_file")"
 rm -f "$cp_file"
-opts=$(sed -n 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:p' spark/pom.xml)
+opts=$(grep -m1 '<spark.jvm.options>' spark/pom.xml | sed 's:.*<spark.jvm.options>\(.*\)</spark.jvm.options>.*:\1:')
 export SPARK_LOCAL_IP=127.0.0.1
 java=(java -Xmx4g $opts -Dorg.bytedeco.javacpp.cachedir="$PWD/spark/target/javacpp-cache" -cp "$cp"
   io.dense4j.spark.SparkBench)

@@ -77,6 +77,13 @@ final class OrderedTree {
         }
 
         Node<L, A> merge(Node<L, A> other) {
+            if (leaves.isEmpty() && sums.isEmpty()) {
+                // merging into the zero value (Spark folds every partial result into one first, even in the
+                // partition's own task): nothing to add yet, so nothing is summed and the leaves stay as narrow
+                leaves.putAll(other.leaves);
+                sums.putAll(other.sums);
+                return this;
+            }
             List<Integer> touched = new ArrayList<>();
             for (Map.Entry<Integer, L> e : other.leaves.entrySet()) {
                 put(e.getKey(), e.getValue());
