@@ -411,10 +411,28 @@ def broken_files():
         save_attr_list(f, "layer_names", ["dense"], False)
 
 
+
+def float_layouts():
+    """Weights stored as HDF5 floats of each width: IEEE binary16 (every pattern, which jHDF widens), and a 16-bit
+    type with bfloat16's layout (8 exponent, 7 fraction bits), which jHDF would read as binary16: refused, not misread."""
+    with h5py.File(os.path.join(OUT, "float_layouts.h5"), "w") as f:
+        f.create_dataset("f16", data=np.arange(65536, dtype="<u2").view("<f2"))
+        f.create_dataset("f64", data=np.array([0.1, -2.5, 1e-300], dtype="<f8"))
+        bf16 = h5py.h5t.IEEE_F16LE.copy()
+        bf16.set_fields(15, 7, 8, 0, 7)  # sign bit, exponent position and size, mantissa position and size
+        bf16.set_ebias(127)
+        space = h5py.h5s.create_simple((2,))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_obj_track_times(False)  # no timestamp: the file is rewritten byte for byte
+        ds = h5py.h5d.create(f.id, b"bf16", bf16, space, dcpl=dcpl)
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([0x3F80, 0x4049], dtype="<u2"), mtype=bf16)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     keras2_files()
     keras3_h5_files()
     keras3_files()
     broken_files()
+    float_layouts()
     print("wrote", sorted(os.listdir(OUT)))

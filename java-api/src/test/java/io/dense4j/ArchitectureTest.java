@@ -12,11 +12,13 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaCodeUnit;
 import com.tngtech.archunit.core.domain.JavaField;
 import com.tngtech.archunit.core.domain.JavaMember;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.library.dependencies.SliceAssignment;
 import com.tngtech.archunit.library.dependencies.SliceIdentifier;
+import io.dense4j.tensor.ElementCodec;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -152,6 +154,27 @@ class ArchitectureTest {
         if (p.startsWith("org.bytedeco") || p.equals("io.dense4j.nativelib") || INTERNAL.contains(p)) {
             leaks.add(where + " -> " + type.getName());
         }
+    }
+
+    /** Bit-level float conversions and typed buffer access: what converting element types to and from bytes takes. */
+    static final DescribedPredicate<JavaMethodCall> CONVERTS_ELEMENTS = DescribedPredicate.describe(
+            "convert element types to or from bits or bytes", call -> {
+                String owner = call.getTargetOwner().getName();
+                return (owner.equals("java.lang.Float") || owner.equals("java.lang.Double"))
+                        && Set.of("intBitsToFloat", "floatToRawIntBits", "floatToIntBits", "float16ToFloat", "floatToFloat16",
+                                "longBitsToDouble", "doubleToRawLongBits", "doubleToLongBits").contains(call.getName())
+                        || owner.equals("java.nio.ByteBuffer") && Set.of("getShort", "putShort", "getFloat", "putFloat",
+                                "getDouble", "putDouble", "asShortBuffer", "asFloatBuffer", "asDoubleBuffer").contains(call.getName());
+            });
+
+    /** One element-type codec: safetensors, federated messages (and the server, ApiBoundaryTest) call ElementCodec. */
+    @Test
+    void elementTypesAreConvertedOnlyByTheCodec() {
+        noClasses().that().doNotHaveFullyQualifiedName(ElementCodec.class.getName())
+                .and().resideOutsideOfPackage("io.dense4j.nativelib")
+                .should().callMethodWhere(CONVERTS_ELEMENTS)
+                .because("half floats, byte orders and integer ranges are handled once, by io.dense4j.tensor.ElementCodec")
+                .check(main);
     }
 
     /** module-info.java exports the API packages and nothing else. */

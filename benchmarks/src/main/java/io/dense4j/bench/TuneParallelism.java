@@ -31,18 +31,19 @@ import java.nio.file.Path;
  */
 public final class TuneParallelism {
     static final String CONFIG = """
-            {"layers": [{"type": "dense", "units": 128, "activation": "relu"},
-                        {"type": "dropout", "rate": 0.0},
-                        {"type": "dense", "units": 10, "activation": "softmax"}],
-             "loss": "sparse_categorical_crossentropy",
-             "optimizer": {"type": "adam", "learning_rate": 0.001},
-             "training": {"epochs": %d, "batch_size": 32, "seed": 42}}""";
+            {"model": {"class_name": "Sequential", "config_version": 2,
+                       "layers": [{"type": "dense", "units": 128, "activation": "relu"},
+                                  {"type": "dropout", "rate": 0.0},
+                                  {"type": "dense", "units": 10, "activation": "softmax"}],
+                       "compile_config": {"optimizer": {"type": "adam", "learning_rate": 0.001},
+                                          "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}},
+             "fit": {"epochs": %d, "batch_size": 32, "seed": 42}}""";
     static final String SPEC = """
             {"search_space": {
-               "/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-4, "max": 1e-2},
-               "/training/batch_size": {"type": "choice", "values": [32, 64]},
-               "/layers/0/units": {"type": "choice", "values": [64, 128, 256]},
-               "/layers/1/rate": {"type": "uniform", "min": 0.0, "max": 0.3}},
+               "/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-4, "max": 1e-2},
+               "/fit/batch_size": {"type": "choice", "values": [32, 64]},
+               "/model/layers/0/units": {"type": "choice", "values": [64, 128, 256]},
+               "/model/layers/1/rate": {"type": "uniform", "min": 0.0, "max": 0.3}},
              "sampler": {"type": "sobol", "seed": 1},
              "objective": {"type": "holdout", "fraction": 0.1, "seed": 0},
              "max_trials": %d, "max_parallel_trials": %d, "retrain_best": true}""";

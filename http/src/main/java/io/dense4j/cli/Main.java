@@ -8,10 +8,11 @@ import picocli.CommandLine.Command;
  * The {@code dense4j} command line. Each subcommand is its own class, listed below.
  */
 @Command(name = "dense4j", mixinStandardHelpOptions = true, version = "dense4j 0.1.0",
-        description = "Dense neural networks for the JVM: train, register, serve.",
+        description = "Dense neural networks for the JVM: train, register, serve; and the client of a training server "
+                + "(datasets, jobs).",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ImportCommand.class,
                 ExportCommand.class, ServeCommand.class,
-                RegistryCommand.class, CommandLine.HelpCommand.class})
+                RegistryCommand.class, DatasetsCommand.class, JobsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -39,6 +40,10 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof ApiClient.ClientException ce) {
+                cmd.getErr().println("error: " + ce.getMessage());
+                return ce.exitCode;
+            }
             if (e instanceof RegistryException re) {
                 cmd.getErr().println("error: " + re.getMessage());
                 return re.kind() == RegistryException.Kind.NOT_FOUND ? 3 : re.kind() == RegistryException.Kind.CONFLICT ? 4 : 1;

@@ -3,6 +3,7 @@ package io.dense4j.cli;
 import io.dense4j.Model;
 import io.dense4j.data.Dataset;
 import io.dense4j.tensor.Device;
+import io.dense4j.tensor.ElementType;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,7 +126,7 @@ public final class PredictCommand implements Callable<Integer> {
         var in = body.putArray("inputs").addObject();
         in.put("name", "input");
         in.putArray("shape").add(rows.size()).add(width);
-        in.put("datatype", "FP32");
+        in.put("datatype", ElementType.FLOAT32.v2Name());
         var data = in.putArray("data");
         for (float[] r : rows) {
             for (float v : r) {

@@ -122,6 +122,67 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--no-access-log", description = "do not log every request")
     boolean noAccessLog;
 
+    // ---- the training service (off without --state)
+
+    @Option(names = "--state", description = "turns the training service on: its state store (jobs, trials, data sets), "
+            + "a SQLite file (created if absent) or a jdbc:postgresql: URL shared by several servers (user and password "
+            + "from the URL or $PGUSER / $PGPASSWORD)")
+    String state;
+
+    @Option(names = "--train-token", defaultValue = "${env:DENSE4J_TRAIN_TOKEN}",
+            description = "bearer token for data sets and jobs, named 'train' (default: $DENSE4J_TRAIN_TOKEN)")
+    String trainToken;
+
+    @Option(names = "--train-tokens-file", description = "more training tokens, one 'NAME TOKEN' per line ('#' starts a "
+            + "comment); the name, never the token, is recorded as the owner of jobs and data sets")
+    Path trainTokensFile;
+
+    @Option(names = "--cpus", description = "CPU threads of this server (default: every core)")
+    Integer cpus;
+
+    @Option(names = "--gpus", split = ",", description = "GPU ids jobs may use, e.g. 0,1 (default: none)")
+    java.util.List<Integer> gpus;
+
+    @Option(names = "--inference-reserve", description = "CPU threads never given to jobs: a count or a share of "
+            + "--cpus (default " + ServerConfig.TrainingConfig.DEFAULT_INFERENCE_RESERVE + ")")
+    String inferenceReserve;
+
+    @Option(names = "--max-jobs-per-token", description = "running jobs per token, over every server sharing the "
+            + "state store (default " + ServerConfig.TrainingConfig.DEFAULT_MAX_RUNNING_JOBS_PER_TOKEN + ")")
+    Integer maxJobsPerToken;
+
+    @Option(names = "--max-queued-jobs-per-token", description = "queued jobs per token (default "
+            + ServerConfig.TrainingConfig.DEFAULT_MAX_QUEUED_JOBS_PER_TOKEN + ")")
+    Integer maxQueuedJobsPerToken;
+
+    @Option(names = "--jobs-dir", description = "job work directories (checkpoints), shared by servers sharing the state "
+            + "store (default <registry>/.jobs)")
+    Path jobsDir;
+
+    @Option(names = "--datasets-dir", description = "uploaded data sets, shared by servers sharing the state store "
+            + "(default <registry>/.datasets)")
+    Path datasetsDir;
+
+    @Option(names = "--server-id", description = "this server's name in the job queue, unique per process (default: "
+            + "host, pid and a random suffix)")
+    String serverId;
+
+    @Option(names = "--job-lease-ms", description = "a running job whose server sends no heartbeat for this long is "
+            + "re-queued (default " + ServerConfig.TrainingConfig.DEFAULT_LEASE_MS + ")")
+    Long jobLeaseMs;
+
+    @Option(names = "--max-dataset-bytes", description = "largest data set upload, and the most pixel bytes an IDX set "
+            + "may expand to (default " + ServerConfig.TrainingConfig.DEFAULT_MAX_DATASET_BYTES + ")")
+    Long maxDatasetBytes;
+
+    @Option(names = "--max-event-streams-per-token", description = "open job event streams per token (default "
+            + ServerConfig.TrainingConfig.DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN + ")")
+    Integer maxEventStreamsPerToken;
+
+    @Option(names = "--job-nice", description = "nice value (0-19) of training threads, so that inference keeps the CPU "
+            + "it needs (default " + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + ")")
+    Integer jobNice;
+
     static boolean isServing() {
         return serving;
     }
@@ -154,6 +215,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (defaultAlias != null) b.defaultAlias(defaultAlias);
         if (latestVersions != null) b.latestVersions(latestVersions);
         if (pollMs != null) b.pollInterval(Duration.ofMillis(pollMs));
+        b.training(training());
         ServerConfig cfg = b.build();
         InferenceServer server = InferenceServer.start(cfg);
         serving = true;
@@ -161,8 +223,64 @@ public final class ServeCommand implements Callable<Integer> {
         System.out.println("dense4j serving " + registry + " on " + (cfg.tls().enabled() ? "https" : "http") + "://"
                 + cfg.host() + ":" + server.port() + (server.healthPort() >= 0 ? " (health port " + server.healthPort() + ")" : "")
                 + "  (OpenAPI: /openapi.json, metrics: /metrics)");
+        if (cfg.training() != null) {
+            ServerConfig.TrainingConfig t = cfg.training();
+            System.out.println("training service on: " + t.cpus() + " cpus (" + t.inferenceReserve()
+                    + " kept for inference)" + (t.gpus().isEmpty() ? "" : ", gpus " + t.gpus()) + ", " + t.tokens().size()
+                    + " training token" + (t.tokens().size() == 1 ? "" : "s"));
+        }
         server.awaitShutdown();
         return 0;
+    }
+
+    /** The training service's settings, or null without --state (then no training option may be given). */
+    private ServerConfig.TrainingConfig training() throws java.io.IOException {
+        if (state == null || state.isBlank()) {
+            boolean given = trainTokensFile != null || cpus != null || gpus != null || inferenceReserve != null
+                    || maxJobsPerToken != null || maxQueuedJobsPerToken != null || jobsDir != null || datasetsDir != null
+                    || serverId != null || jobLeaseMs != null || maxDatasetBytes != null || maxEventStreamsPerToken != null
+                    || jobNice != null;
+            if (given) {
+                throw new IllegalArgumentException("the training options need --state (the training service's state store)");
+            }
+            return null;
+        }
+        java.util.Map<String, String> tokens = new java.util.LinkedHashMap<>();
+        if (trainToken != null && !trainToken.isBlank()) {
+            tokens.put("train", trainToken);
+        }
+        if (trainTokensFile != null) {
+            int n = 0;
+            for (String line : java.nio.file.Files.readAllLines(trainTokensFile)) {
+                n++;
+                String l = line.strip();
+                if (l.isEmpty() || l.startsWith("#")) {
+                    continue;
+                }
+                String[] parts = l.split("\\s+");
+                if (parts.length != 2) {
+                    throw new IllegalArgumentException(trainTokensFile + " line " + n + ": expected 'NAME TOKEN'");
+                }
+                if (tokens.put(parts[0], parts[1]) != null) {
+                    throw new IllegalArgumentException(trainTokensFile + " line " + n + ": the name '" + parts[0]
+                            + "' is given twice");
+                }
+            }
+        }
+        ServerConfig.TrainingConfig.Builder t = ServerConfig.TrainingConfig.builder(state).tokens(tokens);
+        if (cpus != null) t.cpus(cpus);
+        if (gpus != null) t.gpus(gpus);
+        if (inferenceReserve != null) t.inferenceReserve(inferenceReserve);
+        if (maxJobsPerToken != null) t.maxRunningJobsPerToken(maxJobsPerToken);
+        if (maxQueuedJobsPerToken != null) t.maxQueuedJobsPerToken(maxQueuedJobsPerToken);
+        if (jobsDir != null) t.jobsDir(jobsDir);
+        if (datasetsDir != null) t.datasetsDir(datasetsDir);
+        if (serverId != null) t.serverId(serverId);
+        if (jobLeaseMs != null) t.lease(Duration.ofMillis(jobLeaseMs));
+        if (maxDatasetBytes != null) t.maxDatasetBytes(maxDatasetBytes);
+        if (maxEventStreamsPerToken != null) t.maxEventStreamsPerToken(maxEventStreamsPerToken);
+        if (jobNice != null) t.jobNice(jobNice);
+        return t.build();
     }
 
     private static <T> T or(T given, T fallback) {

@@ -8,7 +8,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.cert.X509Certificate;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The access check of a route's {@link Role}, run by the route's own handler before it reads anything.
@@ -27,12 +29,41 @@ final class Access {
     private final ServerState state;
     private final byte[] inferenceDigest;
     private final byte[] adminDigest;
+    /** Training token digests by token name. */
+    private final Map<String, byte[]> trainingDigests = new LinkedHashMap<>();
 
     Access(ServerConfig cfg, ServerState state) {
         this.cfg = cfg;
         this.state = state;
         this.inferenceDigest = cfg.inferenceToken() == null ? null : sha256(cfg.inferenceToken().getBytes(StandardCharsets.UTF_8));
         this.adminDigest = cfg.adminToken() == null ? null : sha256(cfg.adminToken().getBytes(StandardCharsets.UTF_8));
+        if (cfg.training() != null) {
+            cfg.training().tokens().forEach((name, token) -> trainingDigests.put(name,
+                    sha256(token.getBytes(StandardCharsets.UTF_8))));
+        }
+    }
+
+    /** Who made a request, for the routes that record an owner (set by {@link #require} for those roles). */
+    record Caller(String name, boolean admin) {
+        private static final String ATTRIBUTE = "dense4j.caller";
+
+        static Caller of(Context ctx) {
+            Caller c = ctx.attribute(ATTRIBUTE);
+            if (c == null) {
+                throw new IllegalStateException("no caller: the route does not require the training or admin role");
+            }
+            return c;
+        }
+
+        /** True when this caller may see or change what {@code owner} created. */
+        boolean mayAccess(String owner) {
+            return admin || name.equals(owner);
+        }
+    }
+
+    /** True when the training API is on: the training service runs and some credential may use it. */
+    boolean trainingEnabled() {
+        return cfg.training() != null && (!trainingDigests.isEmpty() || managementEnabled());
     }
 
     /** True when the management API is on: an admin token or an admin client CA is configured. */
@@ -55,14 +86,45 @@ final class Access {
                     requireToken(ctx, inferenceDigest);
                 }
             }
+            case TRAINING -> {
+                if (!trainingEnabled()) {
+                    throw new ApiException(403, cfg.training() == null
+                            ? "the training service is off: start the server with --state and a training token"
+                            : "the training API is disabled: start the server with a training token or an admin token");
+                }
+                if (adminCredentials(ctx, false)) {
+                    ctx.attribute(Caller.ATTRIBUTE, new Caller(ServerConfig.TrainingConfig.ADMIN_NAME, true));
+                } else {
+                    if (trainingDigests.isEmpty()) {
+                        adminCredentials(ctx, true); // only admins may: say what is missing
+                    }
+                    ctx.attribute(Caller.ATTRIBUTE, new Caller(trainingTokenName(ctx), false));
+                }
+            }
             case ADMIN -> {
                 if (!managementEnabled()) {
                     throw new ApiException(403, "the management API is disabled: start the server with an admin token "
                             + "or an admin client CA");
                 }
                 adminCredentials(ctx, true);
+                ctx.attribute(Caller.ATTRIBUTE, new Caller(ServerConfig.TrainingConfig.ADMIN_NAME, true));
             }
         }
+    }
+
+    /** The name of the training token sent (401 without one, 403 when it matches none). Every digest is compared. */
+    private String trainingTokenName(Context ctx) {
+        byte[] given = sha256(bearer(ctx, true));
+        String match = null;
+        for (Map.Entry<String, byte[]> e : trainingDigests.entrySet()) {
+            if (MessageDigest.isEqual(given, e.getValue()) && match == null) {
+                match = e.getKey();
+            }
+        }
+        if (match == null) {
+            throw new ApiException(403, "the bearer token is not valid for this endpoint");
+        }
+        return match;
     }
 
     /**

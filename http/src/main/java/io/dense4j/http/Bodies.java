@@ -56,8 +56,11 @@ final class Bodies {
         }
     }
 
-    /** Ends the body deadline of {@link ConnectionGuard} for this request. */
-    private static void bodyReceived(Context ctx) {
+    /**
+     * Ends the body deadline of {@link ConnectionGuard} for this request: an authenticated upload may stream for as
+     * long as it keeps sending (Jetty's idle timeout still closes a connection that stops).
+     */
+    static void bodyReceived(Context ctx) {
         if (ctx.req().getAttribute(ConnectionGuard.BODY_READ_ATTRIBUTE) instanceof Runnable r) {
             r.run();
         }

@@ -2,6 +2,15 @@ package io.dense4j.http;
 
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.RegistryException;
+import io.dense4j.service.JobService;
+import io.dense4j.service.QuotaException;
+import io.dense4j.service.TrainingService;
+import io.dense4j.service.dataset.DatasetException;
+import io.dense4j.service.scheduler.Capacity;
+import io.dense4j.service.scheduler.ImpossibleRequestException;
+import io.dense4j.service.store.StoreException;
+import io.dense4j.tensor.Device;
+import io.dense4j.tune.ConfigException;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -12,17 +21,20 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Path;
 import java.util.List;
 
 import static io.dense4j.http.Role.ADMIN;
 import static io.dense4j.http.Role.INFERENCE;
 import static io.dense4j.http.Role.PUBLIC;
+import static io.dense4j.http.Role.TRAINING;
 
 /**
  * The Dense4J inference server: serves every model of a registry over the Open Inference Protocol
  * (KServe V2) REST API with its binary tensor data and model repository extensions, the TensorFlow
  * Serving REST API, a management API behind admin credentials, Prometheus metrics and an OpenAPI
- * document. Every route, with the role it requires, is listed in {@link #routes()}.
+ * document; with a state store configured, also the training service (data sets, training and tuning jobs, live
+ * job events). Every route, with the role it requires, is listed in {@link #routes()}.
  *
  * <pre>{@code
  * try (InferenceServer s = InferenceServer.start(ServerConfig.builder(Path.of("registry")).port(8080).build())) {
@@ -47,6 +59,11 @@ public final class InferenceServer implements AutoCloseable {
     private final V2Handlers v2;
     private final TfServingHandlers tf;
     private final AdminHandlers admin;
+    /** The training service, or null when the server runs without a state store. */
+    private final TrainingService training;
+    private final JobEventStreams jobEvents;
+    private final DatasetHandlers datasets;
+    private final JobHandlers jobs;
     private final ServerConnectors connectors;
     private final AccessLog accessLog;
     private final BodyBudget bodyBudget;
@@ -62,6 +79,18 @@ public final class InferenceServer implements AutoCloseable {
         this.v2 = new V2Handlers(manager, cfg, state);
         this.tf = new TfServingHandlers(manager, cfg);
         this.admin = new AdminHandlers(manager, cfg);
+        this.training = cfg.training() == null ? null : openTraining(cfg, manager);
+        this.jobEvents = training == null ? null
+                : new JobEventStreams(training.jobs(), cfg.training().maxEventStreamsPerToken());
+        if (training != null) {
+            metrics.gauge("dense4j.jobs.running", "jobs running on this server",
+                    () -> training.jobs().runningHere().size());
+            metrics.gauge("dense4j.jobs.cpus.used", "CPU threads held by the jobs running on this server",
+                    () -> training.jobs().runningHere().stream().mapToInt(a -> a.cpus()).sum());
+            metrics.gauge("dense4j.jobs.event.streams", "open job event streams", jobEvents::openStreams);
+        }
+        this.datasets = new DatasetHandlers(training);
+        this.jobs = new JobHandlers(training == null ? null : training.jobs(), jobEvents);
         this.connectors = new ServerConnectors(cfg);
         this.accessLog = cfg.accessLog() ? new AccessLog() : null;
         this.bodyBudget = new BodyBudget(Math.max(cfg.maxBufferedBodyBytes(), cfg.maxRequestBytes()));
@@ -69,13 +98,46 @@ public final class InferenceServer implements AutoCloseable {
         this.app = Javalin.create(this::configure);
     }
 
-    /** Loads the registry's models and starts listening. */
+    /**
+     * The training side, wired to this server: jobs register models in the served registry and promote through the
+     * same alias path as the admin API (so serving reloads), under this server's capacity.
+     */
+    private static TrainingService openTraining(ServerConfig cfg, ModelManager manager) {
+        ServerConfig.TrainingConfig t = cfg.training();
+        for (int g : t.gpus()) {
+            try {
+                Device.cuda(g);
+            } catch (UnsupportedOperationException e) {
+                throw new IllegalArgumentException("--gpus: " + e.getMessage());
+            }
+        }
+        Capacity capacity = Capacity.of(t.cpus(), t.gpus(), Capacity.parseReserve(t.inferenceReserve(), t.cpus()));
+        Path jobsDir = t.jobsDir() != null ? t.jobsDir() : cfg.registry().resolve(".jobs");
+        Path datasetsDir = t.datasetsDir() != null ? t.datasetsDir() : cfg.registry().resolve(".datasets");
+        JobService.Settings settings = new JobService.Settings(
+                t.serverId() != null ? t.serverId() : TrainingService.defaultServerId(), capacity,
+                t.maxRunningJobsPerToken(), jobsDir, t.lease(), TrainingService.heartbeatFor(t.lease()),
+                java.time.Duration.ofSeconds(1), t.maxQueuedJobsPerToken(), t.jobNice());
+        return TrainingService.open(t.state(), datasetsDir, t.maxDatasetBytes(), settings, manager.registry(),
+                (model, alias, version, actor) -> manager.setAlias(model, alias, version, actor));
+    }
+
+    /** Loads the registry's models, starts the training service (when configured) and starts listening. */
     public static InferenceServer start(ServerConfig cfg) {
         InferenceServer s = new InferenceServer(cfg);
         s.manager.start();
         try {
+            if (s.training != null) {
+                s.training.start();
+            }
             s.app.start();
         } catch (RuntimeException e) {
+            if (s.jobEvents != null) {
+                s.jobEvents.close();
+            }
+            if (s.training != null) {
+                s.training.close();
+            }
             s.manager.close();
             throw e;
         }
@@ -95,6 +157,17 @@ public final class InferenceServer implements AutoCloseable {
     /** The health port actually bound, or -1 when there is none. */
     public int healthPort() {
         return connectors.healthPort();
+    }
+
+    /** Request threads busy now (tests: an open event stream must hold none). */
+    int busyRequestThreads() {
+        return app.jettyServer().server().getThreadPool() instanceof org.eclipse.jetty.util.thread.QueuedThreadPool q
+                ? q.getBusyThreads() : -1;
+    }
+
+    /** Open job event streams (tests). */
+    int openEventStreams() {
+        return jobEvents == null ? 0 : jobEvents.openStreams();
     }
 
     // ------------------------------------------------------------------ routes
@@ -141,9 +214,26 @@ public final class InferenceServer implements AutoCloseable {
                 Route.delete("/admin/models/{model}/traffic", ADMIN, admin::clearTraffic),
                 Route.post("/admin/models/{model}/load", ADMIN, req, v2::repositoryLoad),
                 Route.post("/admin/models/{model}/unload", ADMIN, req, v2::repositoryUnload),
+                // training service: data sets and jobs (a training token; admins too; off without --state)
+                Route.post("/v1/datasets", TRAINING, maxDatasetUpload(), datasets::upload),
+                Route.get("/v1/datasets", TRAINING, datasets::list),
+                Route.get("/v1/datasets/{sha256}", TRAINING, datasets::describe),
+                Route.delete("/v1/datasets/{sha256}", TRAINING, datasets::delete),
+                Route.post("/admin/datasets", ADMIN, req, datasets::registerLocal),
+                Route.post("/v1/jobs", TRAINING, JobHandlers.MAX_SPEC_BYTES, jobs::submit),
+                Route.get("/v1/jobs", TRAINING, jobs::list),
+                Route.get("/v1/jobs/{id}", TRAINING, jobs::get),
+                Route.delete("/v1/jobs/{id}", TRAINING, jobs::cancel),
+                Route.get("/v1/jobs/{id}/events", TRAINING, jobs::events),
+                Route.get("/v1/jobs/{id}/logs", TRAINING, jobs::logs),
                 // operations
                 Route.get("/metrics", PUBLIC, this::prometheus),
                 Route.get("/openapi.json", PUBLIC, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi)));
+    }
+
+    private long maxDatasetUpload() {
+        return (cfg.training() == null ? cfg.maxUploadBytes() : cfg.training().maxDatasetBytes())
+                + DatasetHandlers.MULTIPART_OVERHEAD;
     }
 
     /**
@@ -179,6 +269,11 @@ public final class InferenceServer implements AutoCloseable {
         }
         config.routes.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
         config.routes.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
+        config.routes.exception(ConfigException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
+        config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
+        config.routes.exception(DatasetException.class, (e, ctx) -> Json.error(ctx, DatasetHandlers.status(e), e.getMessage()));
+        config.routes.exception(QuotaException.class, (e, ctx) -> Json.error(ctx, 429, e.getMessage()));
+        config.routes.exception(StoreException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
         config.routes.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
         config.routes.exception(Exception.class, (e, ctx) -> {
             LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e); // details stay in the log
@@ -247,6 +342,22 @@ public final class InferenceServer implements AutoCloseable {
         };
     }
 
+    private static int status(StoreException e) {
+        return switch (e.kind()) {
+            case NOT_FOUND -> 404;
+            case CONFLICT -> 409;
+            case ERROR -> 500;
+        };
+    }
+
+    private static String clientMessage(StoreException e) {
+        if (e.kind() == StoreException.Kind.ERROR) {
+            LOG.error("state store error", e);
+            return "state store error";
+        }
+        return e.getMessage();
+    }
+
     private static String clientMessage(RegistryException e) {
         if (e.kind() == RegistryException.Kind.IO) {
             LOG.error("registry storage error", e);
@@ -267,8 +378,9 @@ public final class InferenceServer implements AutoCloseable {
     // ------------------------------------------------------------------ lifecycle
 
     /**
-     * Graceful stop: readiness turns 503, Jetty stops accepting and lets requests in flight finish
-     * (up to the configured timeout), then every model version is released and freed.
+     * Graceful stop: readiness turns 503, event streams end, running jobs are handed back to the queue (to resume
+     * from their checkpoints, here after a restart or on another server), Jetty stops accepting and lets requests in
+     * flight finish (up to the configured timeout), then every model version is released and freed.
      */
     @Override
     public void close() {
@@ -280,6 +392,12 @@ public final class InferenceServer implements AutoCloseable {
             state.stopAccepting();
             LOG.info("shutting down: draining requests in flight");
             try {
+                if (jobEvents != null) {
+                    jobEvents.close(); // open streams would otherwise hold the drain for its whole timeout
+                }
+                if (training != null) {
+                    training.close(); // running jobs stop within a chunk of steps and go back to the queue
+                }
                 app.stop();
             } finally {
                 manager.close();

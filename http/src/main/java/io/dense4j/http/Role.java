@@ -12,6 +12,11 @@ enum Role implements RouteRole {
     PUBLIC,
     /** Inference and metadata: the inference token when one is configured (the admin credentials also pass). */
     INFERENCE,
+    /**
+     * The training service (data sets, jobs): a training token (whose name becomes the owner of what its holder
+     * creates) or the admin credentials; off without the training service or any of those credentials.
+     */
+    TRAINING,
     /** Management: the admin token and/or an admin client certificate; off when neither is configured. */
     ADMIN;
 

@@ -4,6 +4,8 @@ import io.dense4j.tensor.Device;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -33,6 +35,7 @@ import java.util.Objects;
  * @param shutdownTimeout    how long a graceful stop waits for requests in flight
  * @param clients            limits that keep slow or greedy clients from starving the others
  * @param tls                HTTPS settings (off by default)
+ * @param training           the training service (datasets, jobs), or null: off
  */
 public record ServerConfig(
         Path registry,
@@ -54,7 +57,8 @@ public record ServerConfig(
         boolean accessLog,
         Duration shutdownTimeout,
         ClientLimits clients,
-        TlsConfig tls) {
+        TlsConfig tls,
+        TrainingConfig training) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -95,6 +99,14 @@ public record ServerConfig(
         }
         inferenceToken = checkToken(inferenceToken, "inference token");
         adminToken = checkToken(adminToken, "admin token");
+        if (training != null) {
+            for (Map.Entry<String, String> t : training.tokens().entrySet()) {
+                if (t.getValue().equals(inferenceToken) || t.getValue().equals(adminToken)) {
+                    throw new IllegalArgumentException("the training token '" + t.getKey() + "' equals the "
+                            + (t.getValue().equals(adminToken) ? "admin" : "inference") + " token: give each role its own");
+                }
+            }
+        }
     }
 
     /** Tokens are visible ASCII, so the bytes on the wire and the configured string are the same thing. */
@@ -221,6 +233,129 @@ public record ServerConfig(
         }
     }
 
+    /**
+     * The training service: data sets, training/tuning/evaluation jobs and their scheduler. Jobs, trials and data
+     * set records live in the state store; job work directories and uploaded data sets in directories that servers
+     * sharing a queue must share too (by default beside the registry, which they share already).
+     *
+     * @param state                 SQLite file path, or a {@code jdbc:postgresql:} URL for servers sharing a queue
+     * @param tokens                training bearer tokens by name; the name (never the token) is recorded as the
+     *                              owner of what its holder creates. The admin credentials also pass, as "admin"
+     * @param cpus                  CPU threads of this server
+     * @param gpus                  GPU device ids jobs may use
+     * @param inferenceReserve      threads kept from jobs for inference ("1", or a share: "25%")
+     * @param maxRunningJobsPerToken jobs one token may have running at once (over every server sharing the queue)
+     * @param maxQueuedJobsPerToken jobs one token may have waiting
+     * @param jobsDir               job work directories (checkpoints, model files); null: {@code <registry>/.jobs}
+     * @param datasetsDir           uploaded data sets; null: {@code <registry>/.datasets}
+     * @param serverId              unique per server process (claims, logs); null: host, pid and a random suffix
+     * @param lease                 how long a claimed job stays claimed without a heartbeat (a dead server's job is
+     *                              re-queued after it)
+     * @param maxDatasetBytes       largest data set upload, and the most pixel bytes an IDX set may expand to
+     * @param maxEventStreamsPerToken open event streams (Server-Sent Events) per token
+     * @param jobNice               nice value of training threads (Linux), so training yields the CPU to inference
+     */
+    public record TrainingConfig(String state, Map<String, String> tokens, int cpus, List<Integer> gpus,
+                                 String inferenceReserve, int maxRunningJobsPerToken, int maxQueuedJobsPerToken,
+                                 Path jobsDir, Path datasetsDir, String serverId, Duration lease, long maxDatasetBytes,
+                                 int maxEventStreamsPerToken, int jobNice) {
+        public static final String DEFAULT_INFERENCE_RESERVE = "25%";
+        public static final int DEFAULT_MAX_RUNNING_JOBS_PER_TOKEN = 2;
+        public static final int DEFAULT_MAX_QUEUED_JOBS_PER_TOKEN = 100;
+        public static final long DEFAULT_LEASE_MS = 30_000;
+        public static final long DEFAULT_MAX_DATASET_BYTES = 2L << 30;
+        public static final int DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN = 8;
+        public static final int DEFAULT_JOB_NICE = 10;
+        /** The owner name recorded for callers holding the admin credentials. */
+        public static final String ADMIN_NAME = "admin";
+
+        public TrainingConfig {
+            Objects.requireNonNull(state, "state");
+            Objects.requireNonNull(lease, "lease");
+            Map<String, String> t = new java.util.LinkedHashMap<>();
+            for (Map.Entry<String, String> e : tokens.entrySet()) {
+                String name = e.getKey();
+                if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}") || name.equals(ADMIN_NAME)) {
+                    throw new IllegalArgumentException("bad training token name '" + name + "': letters, digits, '.', "
+                            + "'_' and '-', at most 64, and not '" + ADMIN_NAME + "'");
+                }
+                String token = checkToken(e.getValue(), "training token '" + name + "'");
+                if (token == null) {
+                    throw new IllegalArgumentException("the training token '" + name + "' is empty");
+                }
+                if (t.containsValue(token)) {
+                    throw new IllegalArgumentException("two training tokens are equal: give each name its own token");
+                }
+                t.put(name, token);
+            }
+            tokens = java.util.Collections.unmodifiableMap(t);
+            gpus = List.copyOf(gpus);
+            if (cpus < 1) {
+                throw new IllegalArgumentException("--cpus must be >= 1, got " + cpus);
+            }
+            if (maxRunningJobsPerToken < 1 || maxQueuedJobsPerToken < 1 || maxEventStreamsPerToken < 1) {
+                throw new IllegalArgumentException("per-token limits must be >= 1");
+            }
+            if (lease.toMillis() < 1000) {
+                throw new IllegalArgumentException("the job lease must be at least 1 s, got " + lease.toMillis() + " ms");
+            }
+            if (maxDatasetBytes < 1) {
+                throw new IllegalArgumentException("the data set size limit must be positive");
+            }
+            if (jobNice < 0 || jobNice > 19) {
+                throw new IllegalArgumentException("the nice value of job threads is 0..19, got " + jobNice);
+            }
+            inferenceReserve = inferenceReserve == null ? DEFAULT_INFERENCE_RESERVE : inferenceReserve;
+        }
+
+        /** A builder with the defaults above for everything but the state store. */
+        public static Builder builder(String state) {
+            return new Builder(state);
+        }
+
+        /** Builder of a {@link TrainingConfig}. */
+        public static final class Builder {
+            private final String state;
+            private Map<String, String> tokens = Map.of();
+            private int cpus = Runtime.getRuntime().availableProcessors();
+            private List<Integer> gpus = List.of();
+            private String inferenceReserve = DEFAULT_INFERENCE_RESERVE;
+            private int maxRunningJobsPerToken = DEFAULT_MAX_RUNNING_JOBS_PER_TOKEN;
+            private int maxQueuedJobsPerToken = DEFAULT_MAX_QUEUED_JOBS_PER_TOKEN;
+            private Path jobsDir;
+            private Path datasetsDir;
+            private String serverId;
+            private Duration lease = Duration.ofMillis(DEFAULT_LEASE_MS);
+            private long maxDatasetBytes = DEFAULT_MAX_DATASET_BYTES;
+            private int maxEventStreamsPerToken = DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN;
+            private int jobNice = DEFAULT_JOB_NICE;
+
+            private Builder(String state) {
+                this.state = state;
+            }
+
+            public Builder tokens(Map<String, String> v) { tokens = v; return this; }
+            public Builder cpus(int v) { cpus = v; return this; }
+            public Builder gpus(List<Integer> v) { gpus = v; return this; }
+            public Builder inferenceReserve(String v) { inferenceReserve = v; return this; }
+            public Builder maxRunningJobsPerToken(int v) { maxRunningJobsPerToken = v; return this; }
+            public Builder maxQueuedJobsPerToken(int v) { maxQueuedJobsPerToken = v; return this; }
+            public Builder jobsDir(Path v) { jobsDir = v; return this; }
+            public Builder datasetsDir(Path v) { datasetsDir = v; return this; }
+            public Builder serverId(String v) { serverId = v; return this; }
+            public Builder lease(Duration v) { lease = v; return this; }
+            public Builder maxDatasetBytes(long v) { maxDatasetBytes = v; return this; }
+            public Builder maxEventStreamsPerToken(int v) { maxEventStreamsPerToken = v; return this; }
+            public Builder jobNice(int v) { jobNice = v; return this; }
+
+            public TrainingConfig build() {
+                return new TrainingConfig(state, tokens, cpus, gpus, inferenceReserve, maxRunningJobsPerToken,
+                        maxQueuedJobsPerToken, jobsDir, datasetsDir, serverId, lease, maxDatasetBytes,
+                        maxEventStreamsPerToken, jobNice);
+            }
+        }
+    }
+
     /** Builder with the defaults above. */
     public static final class Builder {
         private final Path registry;
@@ -243,6 +378,7 @@ public record ServerConfig(
         private Duration shutdownTimeout = Duration.ofSeconds(10);
         private ClientLimits clients = ClientLimits.defaults();
         private TlsConfig tls = TlsConfig.OFF;
+        private TrainingConfig training;
 
         private Builder(Path registry) {
             this.registry = registry;
@@ -267,11 +403,12 @@ public record ServerConfig(
         public Builder shutdownTimeout(Duration v) { shutdownTimeout = v; return this; }
         public Builder clients(ClientLimits v) { clients = v; return this; }
         public Builder tls(TlsConfig v) { tls = v; return this; }
+        public Builder training(TrainingConfig v) { training = v; return this; }
 
         public ServerConfig build() {
             return new ServerConfig(registry, host, port, healthPort, device, inferenceToken, adminToken,
                     maxRequestBytes, maxUploadBytes, maxRequestRows, maxBufferedBodyBytes, batching, defaultAlias, latestVersions,
-                    pollInterval, rejectNonFinite, accessLog, shutdownTimeout, clients, tls);
+                    pollInterval, rejectNonFinite, accessLog, shutdownTimeout, clients, tls, training);
         }
     }
 }

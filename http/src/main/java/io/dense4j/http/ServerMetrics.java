@@ -120,6 +120,11 @@ final class ServerMetrics {
         }
     }
 
+    /** A gauge read at each scrape (for the training service: jobs and threads in use here, open event streams). */
+    void gauge(String name, String description, java.util.function.DoubleSupplier value) {
+        Gauge.builder(name, value::getAsDouble).description(description).register(registry);
+    }
+
     /** Prometheus text exposition. */
     String scrape() {
         return registry.scrape();

@@ -1,53 +1,38 @@
 package io.dense4j.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.tensor.ElementCodec;
+import io.dense4j.tensor.ElementConversionException;
+import io.dense4j.tensor.ElementType;
 
 import java.nio.ByteBuffer;
 import java.util.Locale;
 
 /**
- * Tensor datatypes of the Open Inference Protocol and their conversion to the float rows a model
- * takes, from JSON numbers or from little-endian binary data; with the validation that turns a bad
- * tensor into a 400 that says what is wrong.
+ * Open Inference Protocol tensors to the float rows a model takes, from JSON numbers or from little-endian binary
+ * data; with the validation that turns a bad tensor into a 400 that says what is wrong. The datatypes and their
+ * conversions are the Java API's ({@link ElementType}, {@link ElementCodec}): a value reaches the model as the
+ * float32 nearest to what the declared datatype holds, integers and booleans are checked against their range.
  */
 final class Tensors {
     private Tensors() {
     }
 
-    /** The protocol's datatypes; {@code size} is bytes per element in binary form (-1: variable). */
-    enum Datatype {
-        BOOL(1), UINT8(1), UINT16(2), UINT32(4), UINT64(8), INT8(1), INT16(2), INT32(4), INT64(8),
-        FP16(2), FP32(4), FP64(8), BYTES(-1);
-
-        final int size;
-
-        Datatype(int size) {
-            this.size = size;
+    /** The datatype named {@code name}, or a 400 listing the protocol's datatypes. */
+    static ElementType datatype(String name, String input) {
+        ElementType dt = ElementType.fromV2Name(name);
+        if (dt == null) {
+            throw ApiException.badRequest("input '" + input + "' has unknown datatype '" + name
+                    + "'; the protocol's datatypes are " + String.join(", ", ElementType.v2Names()));
         }
-
-        boolean isInteger() {
-            return this != FP16 && this != FP32 && this != FP64 && this != BOOL && this != BYTES;
-        }
-
-        boolean isUnsigned() {
-            return name().startsWith("UINT");
-        }
-
-        static Datatype parse(String s, String input) {
-            try {
-                return valueOf(s);
-            } catch (IllegalArgumentException e) {
-                throw ApiException.badRequest("input '" + input + "' has unknown datatype '" + s
-                        + "'; the protocol's datatypes are BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BYTES");
-            }
-        }
+        return dt;
     }
 
     /** Rejects datatypes a numeric model cannot take. */
-    static void requireNumeric(Datatype dt, String input) {
-        if (dt == Datatype.BOOL || dt == Datatype.BYTES) {
-            throw ApiException.badRequest("input '" + input + "' has datatype " + dt
-                    + ", but the model takes numbers: use FP32 (or FP16, FP64, INT8..INT64, UINT8..UINT64)");
+    static void requireNumeric(ElementType dt, String input) {
+        if (!dt.isNumeric()) {
+            throw ApiException.badRequest("input '" + input + "' has datatype " + dt.v2Name()
+                    + ", but the model takes numbers: use FP32 (or FP16, BF16, FP64, INT8..INT64, UINT8..UINT64, BOOL)");
         }
     }
 
@@ -55,7 +40,7 @@ final class Tensors {
      * Reads {@code out.length} numbers from JSON {@code data} (flat or nested arrays, row-major) into
      * {@code out}.
      */
-    static void fromJson(JsonNode data, Datatype dt, float[] out, String input) {
+    static void fromJson(JsonNode data, ElementType dt, float[] out, String input) {
         if (data == null || data.isMissingNode() || data.isNull()) {
             throw ApiException.badRequest("input '" + input + "' has no 'data' (and no binary_data_size parameter)");
         }
@@ -87,27 +72,35 @@ final class Tensors {
         return n;
     }
 
-    private static int fill(JsonNode array, Datatype dt, float[] out, int at, String input) {
+    private static int fill(JsonNode array, ElementType dt, float[] out, int at, String input) {
         for (int i = 0, size = array.size(); i < size; i++) {
             JsonNode e = array.get(i);
             if (e.isArray()) {
                 at = fill(e, dt, out, at, input);
                 continue;
             }
-            if (!e.isNumber()) {
-                throw ApiException.badRequest("'data' of input '" + input + "' must hold only numbers; element "
-                        + at + " is " + describe(e));
-            }
-            if (dt.isInteger() && !e.isIntegralNumber()) {
-                throw ApiException.badRequest("input '" + input + "' is " + dt + " but element " + at
-                        + " is not an integer: " + e);
-            }
-            if (dt.isUnsigned() && e.doubleValue() < 0) {
-                throw ApiException.badRequest("input '" + input + "' is " + dt + " but element " + at
-                        + " is negative: " + e);
+            float v;
+            try {
+                if (e.isBoolean() && dt == ElementType.BOOL) {
+                    v = ElementCodec.toFloat(dt, e.booleanValue());
+                } else if (!e.isNumber()) {
+                    throw ApiException.badRequest("'data' of input '" + input + "' must hold only "
+                            + (dt == ElementType.BOOL ? "booleans" : "numbers") + "; element " + at + " is " + describe(e));
+                } else if (e.isIntegralNumber()) {
+                    v = e.canConvertToLong() ? ElementCodec.toFloat(dt, e.longValue())
+                            : ElementCodec.toFloat(dt, e.bigIntegerValue());
+                } else if (!dt.isFloatingPoint()) {
+                    throw ApiException.badRequest("input '" + input + "' is " + dt.v2Name() + " but element " + at
+                            + " is not an integer: " + abbreviate(e.toString()));
+                } else {
+                    v = ElementCodec.toFloat(dt, e.doubleValue());
+                }
+            } catch (ElementConversionException x) {
+                throw ApiException.badRequest("input '" + input + "' is " + dt.v2Name() + " but element " + at + " is refused: "
+                        + x.problem());
             }
             if (at < out.length) {
-                out[at] = (float) e.doubleValue();
+                out[at] = v;
             }
             at++;
         }
@@ -126,46 +119,13 @@ final class Tensors {
     }
 
     /** Reads {@code out.length} little-endian elements of {@code dt} from {@code buf}. */
-    static void fromBinary(ByteBuffer buf, Datatype dt, float[] out) {
-        for (int i = 0; i < out.length; i++) {
-            out[i] = switch (dt) {
-                case INT8 -> buf.get();
-                case UINT8 -> buf.get() & 0xff;
-                case INT16 -> buf.getShort();
-                case UINT16 -> buf.getShort() & 0xffff;
-                case INT32 -> buf.getInt();
-                case UINT32 -> buf.getInt() & 0xffffffffL;
-                case INT64 -> buf.getLong();
-                case UINT64 -> unsignedToFloat(buf.getLong());
-                case FP16 -> halfToFloat(buf.getShort());
-                case FP32 -> buf.getFloat();
-                case FP64 -> (float) buf.getDouble();
-                default -> throw new IllegalStateException(dt + " is not numeric");
-            };
+    static void fromBinary(ByteBuffer buf, ElementType dt, float[] out, String input) {
+        try {
+            ElementCodec.decode(dt, buf, out, 0, out.length);
+        } catch (ElementConversionException x) {
+            throw ApiException.badRequest("binary data of input '" + input + "' (" + dt.v2Name() + ") is refused: "
+                    + x.problem() + " at element " + x.index());
         }
-    }
-
-    private static float unsignedToFloat(long v) {
-        return v >= 0 ? v : (float) ((v >>> 1) * 2.0 + (v & 1));
-    }
-
-    /** IEEE 754 half precision to float (Float.float16ToFloat arrives only in Java 20). */
-    static float halfToFloat(short h) {
-        int bits = h & 0xffff;
-        int sign = (bits & 0x8000) << 16;
-        int exp = (bits >>> 10) & 0x1f;
-        int mant = bits & 0x3ff;
-        if (exp == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13)); // Inf or NaN
-        }
-        if (exp == 0) {
-            if (mant == 0) {
-                return Float.intBitsToFloat(sign); // +-0
-            }
-            float f = mant / 1024f / 16384f; // subnormal: mant * 2^-24
-            return sign != 0 ? -f : f;
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 
     /** 400 naming the first NaN or infinite value, by row and column. */
@@ -174,7 +134,8 @@ final class Tensors {
             if (!Float.isFinite(flat[i])) {
                 throw ApiException.badRequest("input '" + input + "' holds " + (Float.isNaN(flat[i]) ? "NaN" : "an infinite value")
                         + " at row " + (i / columns) + ", column " + (i % columns)
-                        + " (values that do not fit a 32-bit float count as infinite); NaN and infinity are rejected");
+                        + " (values beyond the range of their datatype or of a 32-bit float count as infinite);"
+                        + " NaN and infinity are rejected");
             }
         }
     }

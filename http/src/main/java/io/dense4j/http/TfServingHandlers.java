@@ -3,6 +3,7 @@ package io.dense4j.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.tensor.ElementType;
 import io.javalin.http.Context;
 
 import java.util.ArrayList;
@@ -220,7 +221,7 @@ final class TfServingHandlers {
         }
         float[] row = new float[width];
         try {
-            Tensors.fromJson(node, Tensors.Datatype.FP32, row, V2Codec.INPUT);
+            Tensors.fromJson(node, ElementType.FLOAT32, row, V2Codec.INPUT);
         } catch (ApiException e) {
             throw ApiException.badRequest(what + ": " + e.getMessage());
         }

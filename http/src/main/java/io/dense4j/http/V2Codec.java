@@ -3,18 +3,19 @@ package io.dense4j.http;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.tensor.ElementCodec;
+import io.dense4j.tensor.ElementType;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /**
  * Open Inference Protocol (KServe V2) inference requests and responses, JSON and with the binary
  * tensor data extension. Dense4J models have one input named {@value #INPUT} of shape
  * {@code [-1, inputSize]} and one output named {@value #OUTPUT} of shape {@code [-1, outputSize]},
- * both FP32.
+ * both FP32. Inputs of every other numeric datatype are accepted and converted ({@link Tensors}).
  */
 final class V2Codec {
     static final String INPUT = "input";
@@ -80,7 +81,7 @@ final class V2Codec {
         if (inputs.size() != 1) {
             throw ApiException.badRequest("the model takes 1 input ('" + INPUT + "'), the request has " + inputs.size());
         }
-        ByteBuffer binary = ByteBuffer.wrap(body, jsonLen, body.length - jsonLen).slice().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer binary = ByteBuffer.wrap(body, jsonLen, body.length - jsonLen).slice();
         float[] flat = decodeInput(inputs.get(0), inputSize, maxRows, binary, headerLength != null);
         if (binary.hasRemaining()) {
             throw ApiException.badRequest("the body has " + binary.remaining()
@@ -105,7 +106,7 @@ final class V2Codec {
         if (!INPUT.equals(name)) {
             throw ApiException.badRequest("unknown input '" + name + "': the model's input is '" + INPUT + "'");
         }
-        Tensors.Datatype dt = Tensors.Datatype.parse(text(in, "datatype", "input '" + name + "'"), name);
+        ElementType dt = Tensors.datatype(text(in, "datatype", "input '" + name + "'"), name);
         Tensors.requireNumeric(dt, name);
         int rows = rowsOf(in.get("shape"), inputSize, name);
         if (rows > maxRows) {
@@ -122,17 +123,17 @@ final class V2Codec {
             if (in.has("data")) {
                 throw ApiException.badRequest("input '" + name + "' has both 'data' and binary_data_size");
             }
-            long expected = elements * dt.size;
+            long expected = dt.byteCount(elements);
             if (!size.canConvertToLong() || size.asLong() != expected) {
                 throw ApiException.badRequest("input '" + name + "' declares binary_data_size " + size + " but shape "
-                        + "[" + rows + ", " + inputSize + "] of " + dt + " needs " + expected + " bytes");
+                        + "[" + rows + ", " + inputSize + "] of " + dt.v2Name() + " needs " + expected + " bytes");
             }
             if (binary.remaining() < expected) {
                 throw ApiException.badRequest("input '" + name + "' needs " + expected + " bytes of binary data, the body has "
                         + binary.remaining());
             }
             float[] flat = new float[(int) elements];
-            Tensors.fromBinary(binary, dt, flat);
+            Tensors.fromBinary(binary, dt, flat, name);
             return flat;
         }
         JsonNode data = in.get("data");
@@ -212,7 +213,7 @@ final class V2Codec {
             g.writeArrayFieldStart("outputs");
             g.writeStartObject();
             g.writeStringField("name", OUTPUT);
-            g.writeStringField("datatype", "FP32");
+            g.writeStringField("datatype", ElementType.FLOAT32.v2Name());
             g.writeArrayFieldStart("shape");
             g.writeNumber(rows);
             g.writeNumber(cols);
@@ -242,11 +243,9 @@ final class V2Codec {
             return new Encoded(bos.toByteArray(), -1);
         }
         int jsonLength = bos.size();
-        ByteBuffer data = ByteBuffer.allocate(4 * rows * cols).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer data = ByteBuffer.allocate(4 * rows * cols);
         for (float[] row : out) {
-            for (float v : row) {
-                data.putFloat(v);
-            }
+            ElementCodec.encode(ElementType.FLOAT32, row, 0, row.length, data);
         }
         bos.writeBytes(data.array());
         return new Encoded(bos.toByteArray(), jsonLength);

@@ -3,6 +3,7 @@ package io.dense4j.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.tensor.ElementType;
 import io.javalin.http.Context;
 
 import java.util.LinkedHashMap;
@@ -75,7 +76,7 @@ final class V2Handlers {
     private static JsonNode tensor(String name, int width) {
         ObjectNode t = Json.MAPPER.createObjectNode();
         t.put("name", name);
-        t.put("datatype", "FP32");
+        t.put("datatype", ElementType.FLOAT32.v2Name());
         t.putArray("shape").add(-1).add(width);
         return t;
     }

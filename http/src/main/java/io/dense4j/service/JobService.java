@@ -14,6 +14,10 @@ import io.dense4j.service.scheduler.JobRequest;
 import io.dense4j.service.scheduler.Scheduler;
 import io.dense4j.service.store.JobStore;
 import io.dense4j.service.store.Records;
+import io.dense4j.service.store.StoreException;
+import io.dense4j.service.dataset.DatasetCatalog;
+import io.dense4j.data.Dataset;
+import io.dense4j.tune.ConfigAdapter;
 import io.dense4j.tune.ConfigException;
 import io.dense4j.tune.Json;
 import io.dense4j.tune.TrialRecord;
@@ -58,14 +62,31 @@ public final class JobService implements AutoCloseable {
      * @param lease      how long a claim lasts without a heartbeat
      * @param heartbeat  how often leases are renewed (well under {@code lease})
      * @param poll       how often the queue is read when nothing signals a change
+     * @param maxQueuedPerOwner jobs one owner may have waiting in the queue (more: {@link QuotaException})
+     * @param jobNice    the nice value of job threads (0..19; Linux), so training yields the CPU to inference
      */
     public record Settings(String serverId, Capacity capacity, int maxRunningPerOwner, Path workRoot, Duration lease,
-                           Duration heartbeat, Duration poll) {
+                           Duration heartbeat, Duration poll, int maxQueuedPerOwner, int jobNice) {
+        public static final int DEFAULT_MAX_QUEUED_PER_OWNER = 100;
+        public static final int DEFAULT_JOB_NICE = 10;
+
         public Settings {
             if (heartbeat.compareTo(lease.dividedBy(2)) > 0) {
                 throw new IllegalArgumentException("the heartbeat (" + heartbeat + ") must be at most half the lease ("
                         + lease + ")");
             }
+            if (maxRunningPerOwner < 1 || maxQueuedPerOwner < 1) {
+                throw new IllegalArgumentException("the per-owner job limits must be >= 1");
+            }
+            if (jobNice < 0 || jobNice > 19) {
+                throw new IllegalArgumentException("the nice value of job threads is 0..19, got " + jobNice);
+            }
+        }
+
+        public Settings(String serverId, Capacity capacity, int maxRunningPerOwner, Path workRoot, Duration lease,
+                        Duration heartbeat, Duration poll) {
+            this(serverId, capacity, maxRunningPerOwner, workRoot, lease, heartbeat, poll, DEFAULT_MAX_QUEUED_PER_OWNER,
+                    DEFAULT_JOB_NICE);
         }
     }
 
@@ -108,14 +129,49 @@ public final class JobService implements AutoCloseable {
      * @throws ConfigException a malformed or invalid spec (400)
      * @throws io.dense4j.service.scheduler.ImpossibleRequestException resources this server can never give (400)
      * @throws io.dense4j.service.store.StoreException NOT_FOUND for an unknown data set (404)
+     * @throws QuotaException the owner already has its limit of queued jobs (429)
      */
     public Records.Job submit(JsonNode specJson, String owner) {
         JobSpec spec = JobSpec.parse(specJson);
         Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
+        checkAgainstData(spec);
+        int queued = store.count(owner, JobState.QUEUED);
+        if (queued >= settings.maxQueuedPerOwner()) {
+            throw new QuotaException(owner + " already has " + queued + " jobs queued, the most this server takes; "
+                    + "wait for some to start or cancel some");
+        }
         Records.Job job = store.insertJob(new Records.NewJob(spec.type().jsonName(), owner, spec.priority(), spec.cpus(),
                 spec.gpus(), spec.datasetSha256(), spec.json().toString()));
         signal();
         return job;
+    }
+
+    /**
+     * Checks a train or tune config against the data set's recorded schema (features, classes or targets, test
+     * split) before the job is queued, exactly as the runner will check it against the loaded rows.
+     */
+    private void checkAgainstData(JobSpec spec) {
+        Records.Dataset d = store.dataset(spec.datasetSha256()).orElseThrow(() -> new StoreException(
+                StoreException.Kind.NOT_FOUND, "no data set " + spec.datasetSha256() + " (upload it first: POST /v1/datasets)"));
+        if (spec.holdout() != null && spec.holdout().testSplit()
+                && DatasetCatalog.details(d).path("test_rows").asLong(0) == 0) {
+            throw new ConfigException("/dataset/holdout", "data set " + d.sha256() + " has no test split; give "
+                    + "{\"fraction\": f}");
+        }
+        if (spec.config() == null) {
+            return;
+        }
+        float[][] row = new float[1][d.features()];
+        try (Dataset probe = d.classes() > 0 ? Dataset.of(row, new int[] {0}, d.classes(), d.classNames())
+                : Dataset.ofTargets(row, new float[1][1])) {
+            ConfigAdapter.parse(spec.config()).checkData(probe);
+        } catch (ConfigException e) {
+            String m = e.getMessage();
+            String bare = !e.path().isEmpty() && m.startsWith(e.path() + ": ") ? m.substring(e.path().length() + 2) : m;
+            throw new ConfigException("/config" + e.path(), bare + " (data set " + d.sha256().substring(0, 12) + "...: "
+                    + d.features() + " features, " + (d.classes() > 0 ? d.classes() + " classes" : "regression targets")
+                    + ")");
+        }
     }
 
     public Optional<Records.Job> get(long id) {
@@ -124,6 +180,12 @@ public final class JobService implements AutoCloseable {
 
     public List<Records.Job> list(String owner, JobState state, int limit) {
         return store.jobs(owner, state, limit);
+    }
+
+    /** The latest progress (or epoch) report of a job running in this process, fresher than the stored one; or null. */
+    public String liveProgress(long id) {
+        Running r = running.get(id);
+        return r == null ? null : r.lastProgress;
     }
 
     public List<Records.Trial> trials(long id) {
@@ -140,6 +202,9 @@ public final class JobService implements AutoCloseable {
         Running r = running.get(id);
         if (r != null) {
             r.cancel.set(true); // here: no need to wait for the next heartbeat
+        }
+        if (o != Records.CancelOutcome.ALREADY_FINISHED) {
+            emit(id, "state", o == Records.CancelOutcome.CANCELLED ? "{\"state\":\"cancelled\"}" : "{}");
         }
         signal();
         return o;
@@ -255,6 +320,7 @@ public final class JobService implements AutoCloseable {
                 continue; // another server took it
             }
             Records.Job job = store.job(a.jobId()).orElseThrow();
+            emit(a.jobId(), "state", "{\"state\":\"running\"}");
             Running r = new Running(claim.get(), a, job);
             running.put(a.jobId(), r);
             try {
@@ -290,6 +356,7 @@ public final class JobService implements AutoCloseable {
 
     private void runJob(Running r) {
         long id = r.claim.jobId();
+        ThreadPriority.lowerCurrentThread(settings.jobNice()); // trial workers it starts inherit it
         try {
             JobSpec spec = JobSpec.parse(Json.parse(r.job.spec()));
             ObjectNode result = runner.run(spec, r);
@@ -311,6 +378,7 @@ public final class JobService implements AutoCloseable {
             finishFailed(r, e.getClass().getSimpleName() + ": " + e.getMessage());
         } finally {
             running.remove(id);
+            emit(id, "state", "{}"); // listeners read the final state from the store
             signal();
         }
     }

@@ -29,7 +29,6 @@ import static io.dense4j.http.ServerFixture.error;
 import static io.dense4j.http.ServerFixture.inferBody;
 import static io.dense4j.http.ServerFixture.json;
 import static io.dense4j.http.ServerFixture.ok;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -485,16 +484,5 @@ class InferenceServerTest {
     void batchingOffStillServes() {
         start(b -> b.batching(ServerConfig.BatchingConfig.disabled()));
         assertOutputs(f.expected(1, ROWS), ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null))).get("outputs").get(0));
-    }
-
-    @Test
-    void halfPrecisionConversion() {
-        assertEquals(1.0f, Tensors.halfToFloat((short) 0x3c00));
-        assertEquals(-2.0f, Tensors.halfToFloat((short) 0xc000));
-        assertEquals(65504f, Tensors.halfToFloat((short) 0x7bff));
-        assertTrue(Float.isNaN(Tensors.halfToFloat((short) 0x7e00)));
-        assertEquals(Float.POSITIVE_INFINITY, Tensors.halfToFloat((short) 0x7c00));
-        assertEquals(5.9604645e-8f, Tensors.halfToFloat((short) 0x0001));
-        assertArrayEquals(new float[] {0f}, new float[] {Tensors.halfToFloat((short) 0)});
     }
 }

@@ -29,6 +29,11 @@ class OpenApiRoutesTest {
                     documented.put(op.getKey().toUpperCase(Locale.ROOT) + " " + p.getKey(),
                             op.getValue().path("x-dense4j-role").asText("(no role)"))));
             assertEquals(routes, documented);
+            // the documented job spec example is a valid job spec
+            JsonNode example = api.at("/components/schemas/JobSpec/example");
+            io.dense4j.service.job.JobSpec spec = io.dense4j.service.job.JobSpec.parse(
+                    io.dense4j.tune.Json.parse(example.toString()));
+            assertEquals("fashion", spec.registerAs());
         }
     }
 }

@@ -39,11 +39,12 @@ class JobServiceTest {
 
     static String config(String optimizer, int epochs) {
         return """
-                {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
-                            {"type": "dense", "units": 3, "activation": "softmax"}],
-                 "loss": "sparse_categorical_crossentropy",
-                 "optimizer": %s,
-                 "training": {"epochs": %d, "batch_size": 16, "seed": 1}}""".formatted(optimizer, epochs);
+                {"model": {"class_name": "Sequential", "config_version": 2,
+                           "layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                                      {"type": "dense", "units": 3, "activation": "softmax"}],
+                           "compile_config": {"optimizer": %s, "loss": "sparse_categorical_crossentropy",
+                                              "metrics": ["accuracy"]}},
+                 "fit": {"epochs": %d, "batch_size": 16, "seed": 1}}""".formatted(optimizer, epochs);
     }
 
     static String train(String sha, String optimizer, int epochs, String extra) {
@@ -175,8 +176,8 @@ class JobServiceTest {
         String spec = """
                 {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}},
                  "config": %s,
-                 "tune": {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
-                                           "/layers/0/units": {"type": "choice", "values": [4, 16]}},
+                 "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
+                                           "/model/layers/0/units": {"type": "choice", "values": [4, 16]}},
                           "max_trials": 5, "max_parallel_trials": 2,
                           "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 3, "reduction_factor": 2}},
                  "resources": {"cpus": 2}, "register_as": "tuned"}""".formatted(TestData.BLOBS,
@@ -194,7 +195,7 @@ class JobServiceTest {
         try (Sequential m = Sequential.load(registry.modelFile("tuned", 1))) {
             Map<?, ?> lineage = (Map<?, ?>) m.trainingInfo().get("lineage");
             assertEquals(5, ((List<?>) lineage.get("trials")).size());
-            assertEquals(bestTrial.at("/params/~1layers~10~1units").asInt(), m.architecture().sizes()[1]);
+            assertEquals(bestTrial.at("/params/~1model~1layers~10~1units").asInt(), m.architecture().sizes()[1]);
             assertEquals(480, ((Number) m.trainingInfo().get("training_rows")).intValue(), "retrained on every non-holdout row");
         }
     }

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dense4j.tensor.ElementCodec;
+import io.dense4j.tensor.ElementConversionException;
+import io.dense4j.tensor.ElementType;
 import io.dense4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -46,8 +49,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * is flushed to disk, then renamed over the target; on any failure the target is untouched.
  *
  * <p>The reader validates the whole layout when opening ({@link ModelFormatException} naming the file for
- * every violation) and reads tensors on demand. Besides F32 and I32 it reads F64, F16 and BF16 (converted to
- * float32) and I64, U32, U64, I16, U16, I8, U8 and BOOL (converted to int32; 64-bit values must fit).
+ * every violation) and reads tensors on demand. Besides F32 and I32 it reads every other numeric
+ * {@link ElementType}: F64, F16 and BF16 as float32, I64, U64, U32, I16, U16, I8, U8 and BOOL as int32 (values must
+ * fit; BOOL bytes must be 0 or 1). The conversions are {@link ElementCodec}'s.
  */
 public final class SafeTensors {
     /** The largest header accepted; larger ones are corrupt or hostile files (the reference limit is 100 MB). */
@@ -59,39 +63,6 @@ public final class SafeTensors {
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-
-    /** Element types of the format, with their sizes; those this reader converts are listed in the class doc. */
-    public enum Dtype {
-        BOOL(1), U8(1), I8(1), I16(2), U16(2), F16(2), BF16(2), I32(4), U32(4), F32(4), F64(8), I64(8), U64(8);
-
-        private final int bytes;
-
-        Dtype(int bytes) {
-            this.bytes = bytes;
-        }
-
-        /** Bytes per element. */
-        public int bytes() {
-            return bytes;
-        }
-
-        /** The Dense4J tensor type this dtype is read as. */
-        public Tensor.DType tensorType() {
-            return switch (this) {
-                case F16, BF16, F32, F64 -> Tensor.DType.FLOAT32;
-                default -> Tensor.DType.INT32;
-            };
-        }
-
-        static Dtype parse(String s) {
-            for (Dtype d : values()) {
-                if (d.name().equals(s)) {
-                    return d;
-                }
-            }
-            return null;
-        }
-    }
 
     private SafeTensors() {
     }
@@ -126,7 +97,7 @@ public final class SafeTensors {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
             AtomicFiles.writeFully(ch, len);
             AtomicFiles.writeFully(ch, ByteBuffer.wrap(header));
-            ByteBuffer buf = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = ByteBuffer.allocate(CHUNK_BYTES);
             for (Tensor t : tensors.values()) {
                 writeData(ch, t, buf);
             }
@@ -154,13 +125,10 @@ public final class SafeTensors {
             if (t == null || t.isClosed()) {
                 throw new IllegalArgumentException("tensor '" + name + "' is " + (t == null ? "null" : "closed"));
             }
-            String dtype = switch (t.dtype()) {
-                case FLOAT32 -> "F32";
-                case INT32 -> "I32";
-            };
-            long bytes = Math.multiplyExact(t.size(), 4L);
+            ElementType type = storedAs(t.dtype());
+            long bytes = type.byteCount(t.size());
             Map<String, Object> info = new LinkedHashMap<>();
-            info.put("dtype", dtype);
+            info.put("dtype", type.safetensorsName());
             info.put("shape", t.shape());
             info.put("data_offsets", new long[] {offset, offset + bytes});
             root.put(name, info);
@@ -173,29 +141,32 @@ public final class SafeTensors {
         return out;
     }
 
+    /** The dtype a tensor is written as: its own, bit for bit. */
+    private static ElementType storedAs(Tensor.DType dtype) {
+        return switch (dtype) {
+            case FLOAT32 -> ElementType.FLOAT32;
+            case INT32 -> ElementType.INT32;
+        };
+    }
+
     private static void writeData(FileChannel ch, Tensor t, ByteBuffer buf) throws IOException {
+        ElementType type = storedAs(t.dtype());
         long n = t.size();
-        int per = CHUNK_BYTES / 4;
-        if (t.dtype() == Tensor.DType.FLOAT32) {
-            float[] vals = new float[per];
-            for (long off = 0; off < n; off += per) {
-                int len = (int) Math.min(per, n - off);
-                t.read(off, vals, 0, len);
-                buf.clear();
-                buf.asFloatBuffer().put(vals, 0, len);
-                buf.limit(len * 4);
-                AtomicFiles.writeFully(ch, buf);
+        int per = CHUNK_BYTES / type.byteSize();
+        float[] floats = t.dtype() == Tensor.DType.FLOAT32 ? new float[per] : null;
+        int[] ints = floats == null ? new int[per] : null;
+        for (long off = 0; off < n; off += per) {
+            int len = (int) Math.min(per, n - off);
+            buf.clear();
+            if (floats != null) {
+                t.read(off, floats, 0, len);
+                ElementCodec.encode(type, floats, 0, len, buf);
+            } else {
+                t.read(off, ints, 0, len);
+                ElementCodec.encode(type, ints, 0, len, buf);
             }
-        } else {
-            int[] vals = new int[per];
-            for (long off = 0; off < n; off += per) {
-                int len = (int) Math.min(per, n - off);
-                t.read(off, vals, 0, len);
-                buf.clear();
-                buf.asIntBuffer().put(vals, 0, len);
-                buf.limit(len * 4);
-                AtomicFiles.writeFully(ch, buf);
-            }
+            buf.flip();
+            AtomicFiles.writeFully(ch, buf);
         }
     }
 
@@ -226,10 +197,10 @@ public final class SafeTensors {
     }
 
     /** One tensor's header entry. */
-    public record Entry(String name, Dtype dtype, long[] shape, long begin, long end) {
+    public record Entry(String name, ElementType dtype, long[] shape, long begin, long end) {
         /** Number of elements. */
         public long size() {
-            return (end - begin) / dtype.bytes();
+            return (end - begin) / dtype.byteSize();
         }
     }
 
@@ -360,10 +331,10 @@ public final class SafeTensors {
             if (dt == null || !dt.isTextual()) {
                 throw bad("tensor '" + name + "' has no string \"dtype\"");
             }
-            Dtype dtype = Dtype.parse(dt.textValue());
+            ElementType dtype = ElementType.fromSafetensorsName(dt.textValue());
             if (dtype == null) {
                 throw bad("tensor '" + name + "' has unknown or unsupported dtype '" + dt.textValue()
-                        + "' (supported: " + Arrays.toString(Dtype.values()) + ")");
+                        + "' (supported: " + ElementType.safetensorsNames() + ")");
             }
             JsonNode sh = node.get("shape");
             if (sh == null || !sh.isArray()) {
@@ -388,13 +359,14 @@ public final class SafeTensors {
                 for (long d : shape) {
                     n = Math.multiplyExact(n, d);
                 }
-                bytes = Math.multiplyExact(n, (long) dtype.bytes());
+                bytes = dtype.byteCount(n);
             } catch (ArithmeticException e) {
                 throw bad("tensor '" + name + "' shape " + Arrays.toString(shape) + " overflows");
             }
             if (bytes != end - begin) {
                 throw bad("tensor '" + name + "' data_offsets [" + begin + ", " + end + "] span " + (end - begin)
-                        + " bytes, but shape " + Arrays.toString(shape) + " of " + dtype + " needs " + bytes);
+                        + " bytes, but shape " + Arrays.toString(shape) + " of " + dtype.safetensorsName() + " needs "
+                        + bytes);
             }
             return new Entry(name, dtype, shape, begin, end);
         }
@@ -475,23 +447,22 @@ public final class SafeTensors {
             }
             Entry e = entry(name);
             if (e.dtype().tensorType() != Tensor.DType.FLOAT32) {
-                throw new IllegalArgumentException("tensor " + name + " is " + e.dtype() + ", not a float tensor");
+                throw new IllegalArgumentException("tensor " + name + " is " + e.dtype().safetensorsName()
+                        + ", not a float tensor");
             }
             if (e.size() > Integer.MAX_VALUE - 8) {
                 throw bad("tensor " + name + " has " + e.size() + " elements, more than a Java array holds");
             }
-            int width = e.dtype().bytes();
+            int width = e.dtype().byteSize();
             int perChunk = CHUNK_BYTES / width;
-            ByteBuffer buf = ByteBuffer.allocate(perChunk * width).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = ByteBuffer.allocate(perChunk * width);
             float[] out = new float[(int) e.size()];
-            float[] chunk = new float[perChunk];
             for (int off = 0; off < out.length; off += perChunk) {
                 int len = Math.min(perChunk, out.length - off);
                 buf.clear().limit(len * width);
                 readFully(dataStart + e.begin() + (long) off * width, buf);
                 buf.flip();
-                decodeFloats(e.dtype(), buf, chunk, len);
-                System.arraycopy(chunk, 0, out, off, len);
+                ElementCodec.decode(e.dtype(), buf, out, off, len); // floats: nothing to refuse
             }
             return out;
         }
@@ -511,9 +482,9 @@ public final class SafeTensors {
         }
 
         private void readInto(Entry e, Tensor t) throws IOException {
-            int width = e.dtype().bytes();
+            int width = e.dtype().byteSize();
             int perChunk = CHUNK_BYTES / width;
-            ByteBuffer buf = ByteBuffer.allocate(perChunk * width).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = ByteBuffer.allocate(perChunk * width);
             long n = e.size();
             boolean isFloat = t.dtype() == Tensor.DType.FLOAT32;
             float[] fv = isFloat ? new float[perChunk] : null;
@@ -523,103 +494,19 @@ public final class SafeTensors {
                 buf.clear().limit(len * width);
                 readFully(dataStart + e.begin() + off * width, buf);
                 buf.flip();
-                if (isFloat) {
-                    decodeFloats(e.dtype(), buf, fv, len);
-                    t.write(off, fv, 0, len);
-                } else {
-                    decodeInts(e, buf, iv, len, off);
-                    t.write(off, iv, 0, len);
+                try {
+                    if (isFloat) {
+                        ElementCodec.decode(e.dtype(), buf, fv, 0, len);
+                        t.write(off, fv, 0, len);
+                    } else {
+                        ElementCodec.decode(e.dtype(), buf, iv, 0, len);
+                        t.write(off, iv, 0, len);
+                    }
+                } catch (ElementConversionException x) {
+                    throw bad("tensor '" + e.name() + "' (" + e.dtype().safetensorsName() + "): " + x.problem()
+                            + " at index " + (off + x.index()));
                 }
             }
-        }
-
-        private static void decodeFloats(Dtype dt, ByteBuffer b, float[] out, int len) {
-            switch (dt) {
-                case F32 -> b.asFloatBuffer().get(out, 0, len);
-                case F64 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = (float) b.getDouble(i * 8);
-                    }
-                }
-                case BF16 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = Float.intBitsToFloat((b.getShort(i * 2) & 0xffff) << 16);
-                    }
-                }
-                case F16 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = halfToFloat(b.getShort(i * 2));
-                    }
-                }
-                default -> throw new AssertionError(dt);
-            }
-        }
-
-        private void decodeInts(Entry e, ByteBuffer b, int[] out, int len, long off) {
-            switch (e.dtype()) {
-                case I32 -> b.asIntBuffer().get(out, 0, len);
-                case BOOL, U8 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = b.get(i) & 0xff;
-                    }
-                }
-                case I8 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = b.get(i);
-                    }
-                }
-                case I16 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = b.getShort(i * 2);
-                    }
-                }
-                case U16 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = b.getShort(i * 2) & 0xffff;
-                    }
-                }
-                case U32 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = narrow(e, Integer.toUnsignedLong(b.getInt(i * 4)), off + i);
-                    }
-                }
-                case I64 -> {
-                    for (int i = 0; i < len; i++) {
-                        out[i] = narrow(e, b.getLong(i * 8), off + i);
-                    }
-                }
-                case U64 -> {
-                    for (int i = 0; i < len; i++) {
-                        long v = b.getLong(i * 8);
-                        out[i] = narrow(e, v < 0 ? Long.MAX_VALUE : v, off + i); // v < 0: above 2^63
-                    }
-                }
-                default -> throw new AssertionError(e.dtype());
-            }
-        }
-
-        private int narrow(Entry e, long v, long index) {
-            if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
-                throw bad("tensor '" + e.name() + "' (" + e.dtype() + ") value " + v + " at index " + index
-                        + " does not fit int32");
-            }
-            return (int) v;
-        }
-
-        /** IEEE 754 binary16 to float32, exact (every half value is a float value). */
-        static float halfToFloat(short h) {
-            int bits = h & 0xffff;
-            int sign = (bits & 0x8000) << 16;
-            int exp = (bits >>> 10) & 0x1f;
-            int mant = bits & 0x3ff;
-            if (exp == 0x1f) { // inf or NaN
-                return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-            }
-            if (exp == 0) { // zero or subnormal: mant * 2^-24
-                float v = mant * 0x1p-24f;
-                return sign != 0 ? -v : v;
-            }
-            return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
         }
 
         private void readFully(long position, ByteBuffer b) throws IOException {

@@ -16,12 +16,13 @@ import java.util.Map;
  *
  * <pre>
  * {
- *   "/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-4, "max": 1e-2},
- *   "/training/batch_size":     {"type": "choice", "values": [32, 64, 128]},
- *   "/layers/0/units":          {"type": "int", "min": 32, "max": 256, "log": true},
- *   "/layers/1/rate":           {"type": "uniform", "min": 0.0, "max": 0.5},
- *   "/optimizer/type":          {"type": "choice", "values": ["adam", "sgd"]},
- *   "/optimizer/momentum":      {"type": "uniform", "min": 0.5, "max": 0.99, "when": {"/optimizer/type": "sgd"}}
+ *   "/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-4, "max": 1e-2},
+ *   "/fit/batch_size":                {"type": "choice", "values": [32, 64, 128]},
+ *   "/model/layers/0/units":          {"type": "int", "min": 32, "max": 256, "log": true},
+ *   "/model/layers/1/rate":           {"type": "uniform", "min": 0.0, "max": 0.5},
+ *   "/model/compile_config/optimizer": {"type": "choice", "values": [{"type": "adam"}, {"type": "sgd"}]},
+ *   "/model/compile_config/optimizer/momentum": {"type": "uniform", "min": 0.5, "max": 0.99,
+ *                                                "when": {"/model/compile_config/optimizer/type": "sgd"}}
  * }
  * </pre>
  *

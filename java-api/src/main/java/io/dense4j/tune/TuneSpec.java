@@ -10,7 +10,7 @@ import java.util.Set;
  *
  * <pre>
  * {
- *   "search_space": { "/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-4, "max": 1e-2}, ... },
+ *   "search_space": { "/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-4, "max": 1e-2}, ... },
  *   "sampler":   {"type": "sobol", "seed": 1},                 random | sobol | halton | grid (default sobol)
  *   "objective": {"type": "holdout", "fraction": 0.2, "seed": 0} or {"type": "kfold", "k": 3, "seed": 0},
  *   "metric": "accuracy",                                      accuracy (maximized) | loss (minimized)
@@ -21,7 +21,7 @@ import java.util.Set;
  *   "retrain_best": true
  * }
  * </pre>
- * Without {@code early_stopping} every trial trains for the config's {@code /training/epochs}. With it, trials
+ * Without {@code early_stopping} every trial trains for the config's {@code /fit/epochs}. With it, trials
  * are trained rung by rung (epochs min, min*eta, min*eta^2, ... capped by and ending at max) and only the best
  * 1/eta of a rung go on: {@code asha} promotes asynchronously (a free slot never waits for a rung to fill),
  * {@code successive_halving} waits for each rung to complete (max_trials is the bracket size).
@@ -87,8 +87,8 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
                     + "more threads per trial are used by k-fold objectives only");
         }
         Halving halving = parseHalving(n.get("early_stopping"));
-        if (halving != null && space.parameters().stream().anyMatch(q -> q.path().equals("/training/epochs"))) {
-            throw new ConfigException("/search_space", "/training/epochs cannot be searched while early_stopping "
+        if (halving != null && space.parameters().stream().anyMatch(q -> q.path().equals("/fit/epochs"))) {
+            throw new ConfigException("/search_space", "/fit/epochs cannot be searched while early_stopping "
                     + "decides each trial's epochs");
         }
         return new TuneSpec(space, n.get("sampler"), objective, metric, maxTrials, parallel, threads, halving,

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dense4j.tensor.ElementReference;
+import io.dense4j.tensor.ElementType;
 import io.dense4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -104,7 +106,7 @@ class SafeTensorsTest {
                 assertEquals(meta, f.metadata());
                 assertEquals(new ArrayList<>(in.keySet()), f.names(), "data order is the write order");
                 assertArrayEquals(new long[] {784, 128}, f.shape("dense.weight"));
-                assertEquals(SafeTensors.Dtype.I32, f.entry("counts").dtype());
+                assertEquals(ElementType.INT32, f.entry("counts").dtype());
                 for (Map.Entry<String, Tensor> e : in.entrySet()) {
                     try (Tensor back = f.tensor(e.getKey())) {
                         assertBitExact(e.getValue(), back);
@@ -264,15 +266,59 @@ class SafeTensorsTest {
         }
     }
 
+    /** Every F16 and BF16 bit pattern, through the reader (tensor and floats), against the float64 definitions. */
     @Test
-    void halfFloatConversion() {
-        assertEquals(0f, SafeTensors.File.halfToFloat((short) 0));
-        assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(SafeTensors.File.halfToFloat((short) 0x8000)));
-        assertEquals(65504f, SafeTensors.File.halfToFloat((short) 0x7bff));
-        assertEquals(0x1p-24f, SafeTensors.File.halfToFloat((short) 1));
-        assertEquals(0x1p-14f, SafeTensors.File.halfToFloat((short) 0x0400));
-        assertEquals(Float.POSITIVE_INFINITY, SafeTensors.File.halfToFloat((short) 0x7c00));
-        assertTrue(Float.isNaN(SafeTensors.File.halfToFloat((short) 0x7e00)));
+    void readsEveryHalfAndBfloat16Pattern() throws IOException {
+        ByteBuffer data = ByteBuffer.allocate(4 * 65536).order(ByteOrder.LITTLE_ENDIAN);
+        for (int h = 0; h < 65536; h++) {
+            data.putShort((short) h);
+        }
+        for (int h = 0; h < 65536; h++) {
+            data.putShort((short) h);
+        }
+        String header = "{" + t("h", "F16", "[256,256]", 0, 131072) + "," + t("b", "BF16", "[65536]", 131072, 262144) + "}";
+        try (SafeTensors.File f = SafeTensors.read(craft(header, data.array()));
+             Tensor h = f.tensor("h")) {
+            float[] viaTensor = h.toFloatArray();
+            float[] half = f.floats("h");
+            float[] bf16 = f.floats("b");
+            for (int i = 0; i < 65536; i++) {
+                double expected = ElementReference.halfValue(i);
+                assertEquals(Double.isNaN(expected) ? Double.NaN : expected, (double) half[i], "F16 0x" + Integer.toHexString(i));
+                assertEquals(Float.floatToRawIntBits(half[i]), Float.floatToRawIntBits(viaTensor[i]));
+                expected = ElementReference.bfloat16Value(i);
+                assertEquals(Double.isNaN(expected) ? Double.NaN : expected, (double) bf16[i], "BF16 0x" + Integer.toHexString(i));
+            }
+        }
+    }
+
+    /** Integer values the int32 tensor cannot hold, and BOOL bytes that are not booleans, are refused by index. */
+    @Test
+    void refusesIntegersOutsideInt32AndBadBooleans() throws IOException {
+        ByteBuffer d = ByteBuffer.allocate(8 + 8 + 8 + 4 + 3).order(ByteOrder.LITTLE_ENDIAN);
+        d.putLong(-1).putLong(1L << 31) // U64 [2]: 2^64-1, 2^31
+                .putInt(7).putInt(-1) // U32 [2]: 7, 2^32-1
+                .putInt(0) // I32 [1]
+                .put((byte) 1).put((byte) 0).put((byte) 2); // BOOL [3]
+        String header = "{" + t("u64", "U64", "[2]", 0, 16) + "," + t("u32", "U32", "[2]", 16, 24) + ","
+                + t("i32", "I32", "[1]", 24, 28) + "," + t("bool", "BOOL", "[3]", 28, 31) + "}";
+        Path file = craft(header, d.array());
+        try (SafeTensors.File f = SafeTensors.read(file)) {
+            var e = assertThrows(ModelFormatException.class, () -> f.tensor("u64"));
+            assertTrue(e.getMessage().contains("tensor 'u64' (U64): 18446744073709551615 does not fit int32 at index 0"),
+                    e.getMessage());
+            e = assertThrows(ModelFormatException.class, () -> f.tensor("u32"));
+            assertTrue(e.getMessage().contains("tensor 'u32' (U32): 4294967295 does not fit int32 at index 1"), e.getMessage());
+            e = assertThrows(ModelFormatException.class, () -> f.tensor("bool"));
+            assertTrue(e.getMessage().contains("tensor 'bool' (BOOL): byte 2 is not a boolean (0 or 1) at index 2"),
+                    e.getMessage());
+            assertTrue(e.getMessage().startsWith(file.toString()), "names the file");
+            try (Tensor i32 = f.tensor("i32")) {
+                assertArrayEquals(new int[] {0}, i32.toIntArray());
+            }
+            var notFloat = assertThrows(IllegalArgumentException.class, () -> f.floats("i32"));
+            assertTrue(notFloat.getMessage().contains("is I32, not a float tensor"), notFloat.getMessage());
+        }
     }
 
     // ------------------------------------------------------------------ atomic writes

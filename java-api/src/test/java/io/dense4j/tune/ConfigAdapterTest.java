@@ -43,21 +43,33 @@ class ConfigAdapterTest {
         }
     }
 
+    /** One schema: the Java API's config of a model and fit settings is a document the tuner and jobs take as is. */
+    @Test
+    void theJavaApisConfigIsTheDocument() {
+        try (Sequential m = Sequential.of(Dense.of(6, 16, Activation.RELU), Dropout.of(0.1),
+                Dense.of(3, Activation.SOFTMAX))) {
+            m.compile(Optimizers.adam(0.01), Losses.SPARSE_CATEGORICAL_CROSSENTROPY, Metrics.ACCURACY);
+            ObjectNode doc = ConfigAdapter.document(m.config(), Fit.epochs(2).batchSize(16).seed(1));
+            ConfigAdapter c = ConfigAdapter.parse(doc);
+            assertEquals(m.config(), c.model());
+            assertEquals(2, c.epochs());
+            assertEquals(16, c.batchSize());
+            // and what `dense4j train --config` reads
+            io.dense4j.model.TrainingConfig tc = io.dense4j.model.TrainingConfig.fromJson(doc.toString());
+            assertEquals(m.config(), tc.model());
+        }
+    }
+
     @Test
     void optimizerSettingsAndSchedulesAreApplied() {
         ObjectNode cfg = (ObjectNode) Json.parse(SearchSpaceTest.CONFIG);
-        cfg.set("optimizer", Json.parse("""
-                {"type": "sgd", "learning_rate": 0.1, "nesterov": true, "momentum": 0.9, "weight_decay": 1e-4,
-                 "clip_norm": 1.0, "schedule": {"type": "step", "every_epochs": 2, "gamma": 0.5}}"""));
+        ((ObjectNode) cfg.at("/model/compile_config")).set("optimizer", Json.parse("""
+                {"type": "sgd", "momentum": 0.9, "nesterov": true, "weight_decay": 1e-4, "global_clipnorm": 1.0,
+                 "learning_rate": {"type": "step_decay", "initial_learning_rate": 0.1, "step_epochs": 2, "decay_rate": 0.5}}"""));
         ConfigAdapter c = ConfigAdapter.parse(cfg);
         try (Sequential m = c.newModel(6, java.util.List.of())) {
             Optimizer o = m.optimizer();
-            assertEquals("sgd", o.typeName());
-            assertEquals(0.9f, (float) o.get("momentum"));
-            assertEquals(1f, (float) o.get("nesterov"));
-            assertEquals(1e-4f, (float) o.get("weight_decay"));
-            assertEquals(1f, o.clipNorm());
-            assertEquals(new LearningRateSchedule.StepDecay(0.1, 2, 0.5), o.schedule());
+            assertEquals(new io.dense4j.optim.Sgd(new LearningRateSchedule.StepDecay(0.1, 2, 0.5), 0.9, 0, 1e-4, true, 1.0, 0), o);
         }
         // resumable: the per-epoch decay becomes the same per-step staircase (100 rows, batch 16 -> 7 steps an epoch)
         try (Sequential m = c.newResumableModel(6, java.util.List.of(), 100)) {
@@ -71,31 +83,42 @@ class ConfigAdapterTest {
 
     @Test
     void badConfigsSayWhatAndWhere() {
-        assertMessage("/layers/0/units", "\"units\": 16", "\"units\": 0", "must be in [1, 65536]");
-        assertMessage("/loss", "\"loss\": \"sparse_categorical_crossentropy\"", "\"loss\": \"hinge\"", "unknown loss 'hinge'");
-        assertMessage("/layers", "\"activation\": \"softmax\"", "\"activation\": \"relu\"", "needs a softmax output");
-        assertMessage("", "\"training\"", "\"trainig\"", "unknown field [trainig]");
-        assertMessage("/optimizer", "\"learning_rate\": 0.01}", "\"learning_rate\": 0.01, \"momentum\": 0.9}",
-                "unknown field [momentum]");
-        assertMessage("/optimizer/learning_rate", "\"learning_rate\": 0.01", "\"learning_rate\": -1", "must be > 0");
-        assertMessage("/optimizer", "{\"type\": \"adam\", \"learning_rate\": 0.01}",
-                "{\"type\": \"sgd\", \"learning_rate\": 0.01, \"nesterov\": true}", "Nesterov");
-        assertMessage("/training/epochs", "\"epochs\": 2", "\"epochs\": \"2\"", "expected an integer");
-        assertMessage("/layers/1", "{\"type\": \"dropout\", \"rate\": 0.1}", "{\"type\": \"dropout\", \"rate\": 1.5}",
-                "dropout rate must be in [0, 1)");
-        assertMessage("/training/early_stopping", "\"seed\": 1}", "\"seed\": 1, \"early_stopping\": {\"patience\": 1}}",
-                "validation_split must be > 0");
+        assertMessage("/model/layers/0", "\"units\": 16", "\"units\": 0", "units must be positive");
+        assertMessage("/model/compile_config/loss", "\"loss\": \"sparse_categorical_crossentropy\"", "\"loss\": \"hinge\"",
+                "hinge");
+        assertMessage("/model/layers", "\"activation\": \"softmax\"", "\"activation\": \"relu\"", "softmax");
+        assertMessage("", "\"fit\"", "\"fitt\"", "unknown field [fitt]");
+        assertMessage("/fit/epochs", "\"fit\": {\"epochs\": 2, \"batch_size\": 16, \"seed\": 1}", "\"fit\": {}", "is required");
+        assertMessage("/model/compile_config/optimizer/momentum", "\"learning_rate\": 0.01}",
+                "\"learning_rate\": 0.01, \"momentum\": 0.9}", "unknown field \"momentum\"");
+        assertMessage("/model/compile_config/optimizer/learning_rate", "\"learning_rate\": 0.01", "\"learning_rate\": -1", "must be finite and >= 0");
+        assertMessage("/fit/epochs", "\"epochs\": 2", "\"epochs\": \"two\"", "");
+        assertMessage("/model/layers/1", "{\"type\": \"dropout\", \"rate\": 0.1}", "{\"type\": \"dropout\", \"rate\": 1.5}",
+                "rate");
+        assertMessage("/model/layers/1", "\"type\": \"dropout\"", "\"type\": \"conv2d\"", "conv2d");
+        assertMessage("/fit/callbacks/0", "\"seed\": 1}", "\"seed\": 1, \"callbacks\": [{\"type\": \"early_stopping\", "
+                + "\"patience\": 1}]}", "validation_split must be > 0");
+        assertMessage("/fit/callbacks/0", "\"seed\": 1}", "\"seed\": 1, \"callbacks\": [{\"type\": \"model_checkpoint\", "
+                + "\"filepath\": \"/etc/passwd\"}]}", "model_checkpoint is not taken here");
+        assertMessage("/fit/initial_epoch", "\"seed\": 1}", "\"seed\": 1, \"initial_epoch\": 1}", "must be 0");
+        assertMessage("/model/compile_config_", "\"compile_config\"", "\"compile_config_\"", "unknown field");
+        ObjectNode uncompiled = (ObjectNode) Json.parse(SearchSpaceTest.CONFIG);
+        ((ObjectNode) uncompiled.get("model")).remove("compile_config");
+        ConfigException e0 = assertThrows(ConfigException.class, () -> ConfigAdapter.parse(uncompiled));
+        assertEquals("/model/compile_config", e0.path(), e0.getMessage());
         try (Dataset data = Blobs.of(30, 5, 4, 1, 2)) {
             ConfigException e = assertThrows(ConfigException.class,
                     () -> ConfigAdapter.parse(Json.parse(SearchSpaceTest.CONFIG)).checkData(data));
             assertTrue(e.getMessage().contains("3 units but the data has 4 classes"), e.getMessage());
+            assertEquals("/model/layers", e.path());
         }
-        StringBuilder deep = new StringBuilder("{\"layers\": [");
+        StringBuilder deep = new StringBuilder("{\"model\": {\"class_name\": \"Sequential\", \"config_version\": 2, \"layers\": [");
         for (int i = 0; i < 63; i++) {
             deep.append("{\"type\": \"dense\", \"units\": 65536, \"activation\": \"relu\"}, ");
         }
-        deep.append("{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}], \"loss\": \"sparse_categorical_crossentropy\", "
-                + "\"optimizer\": {\"type\": \"adam\", \"learning_rate\": 0.01}, \"training\": {\"epochs\": 1}}");
+        deep.append("{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}], \"compile_config\": {\"loss\": "
+                + "\"sparse_categorical_crossentropy\", \"optimizer\": {\"type\": \"adam\", \"learning_rate\": 0.01}}}, "
+                + "\"fit\": {\"epochs\": 1}}");
         ConfigException huge = assertThrows(ConfigException.class, () -> ConfigAdapter.parse(Json.parse(deep.toString())));
         assertTrue(huge.getMessage().contains("at least 266292363267 parameters"), huge.getMessage());
         ConfigException big = assertThrows(ConfigException.class, () -> {

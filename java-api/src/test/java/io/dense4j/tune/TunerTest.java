@@ -42,7 +42,7 @@ class TunerTest {
     @Test
     void aKFoldTrialIsExactlyCrossValidationKFold() {
         TuneSpec s = spec("""
-                {"search_space": {"/optimizer/learning_rate": {"type": "choice", "values": [0.02]}},
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "choice", "values": [0.02]}},
                  "objective": {"type": "kfold", "k": 3, "seed": 5}, "max_trials": 1, "threads_per_trial": 2}""");
         TuneResult r = new Tuner(s, CONFIG).search(data);
         TrialRecord t = r.trials().get(0);
@@ -58,8 +58,8 @@ class TunerTest {
     @Test
     void parallelTrialsGiveTheSameTrialsAsSequentialOnes() {
         String json = """
-                {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
-                                  "/layers/0/units": {"type": "int", "min": 4, "max": 32, "log": true}},
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
+                                  "/model/layers/0/units": {"type": "int", "min": 4, "max": 32, "log": true}},
                  "sampler": {"type": "sobol", "seed": 2}, "objective": {"type": "holdout", "fraction": 0.25},
                  "max_trials": 6, "max_parallel_trials": %d,
                  "early_stopping": {"type": "successive_halving", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}}""";
@@ -96,7 +96,7 @@ class TunerTest {
             }
         };
         TuneSpec s = spec("""
-                {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 3e-3, "max": 3e-2}},
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 3e-3, "max": 3e-2}},
                  "sampler": {"type": "random", "seed": 9}, "max_trials": 4, "max_parallel_trials": 2,
                  "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}}""");
         TuneResult r = new Tuner(s, CONFIG, Tuner.Options.defaults().withListener(l)).search(data);
@@ -117,12 +117,12 @@ class TunerTest {
     void optimizerSettingsAndSchedulesAreSearchedLikeAnythingElse() {
         TuneSpec s = spec("""
                 {"search_space": {
-                   "/optimizer/schedule": {"type": "choice", "values": [
-                       {"type": "constant"}, {"type": "step", "every_epochs": 1, "gamma": 0.5},
-                       {"type": "cosine", "decay_steps": 60}]},
-                   "/optimizer/type": {"type": "choice", "values": ["adam", "rmsprop"]},
-                   "/optimizer/beta2": {"type": "uniform", "min": 0.9, "max": 0.999, "when": {"/optimizer/type": "adam"}},
-                   "/optimizer/centered": {"type": "choice", "values": [true, false], "when": {"/optimizer/type": "rmsprop"}}},
+                   "/model/compile_config/optimizer/learning_rate": {"type": "choice", "values": [
+                       0.01, {"type": "step_decay", "initial_learning_rate": 0.01, "step_epochs": 1, "decay_rate": 0.5},
+                       {"type": "cosine_decay", "initial_learning_rate": 0.01, "decay_steps": 60}]},
+                   "/model/compile_config/optimizer/type": {"type": "choice", "values": ["adam", "rmsprop"]},
+                   "/model/compile_config/optimizer/beta_2": {"type": "uniform", "min": 0.9, "max": 0.999, "when": {"/model/compile_config/optimizer/type": "adam"}},
+                   "/model/compile_config/optimizer/centered": {"type": "choice", "values": [true, false], "when": {"/model/compile_config/optimizer/type": "rmsprop"}}},
                  "sampler": {"type": "grid"}, "max_trials": 12}""".replace("\"uniform\", \"min\": 0.9, \"max\": 0.999",
                 "\"uniform\", \"min\": 0.9, \"max\": 0.999, \"grid_points\": 2"));
         TuneResult r = new Tuner(s, CONFIG).search(data);
@@ -130,9 +130,9 @@ class TunerTest {
         assertEquals(12, r.trials().size());
         assertTrue(r.trials().stream().allMatch(t -> t.state() == TrialRecord.State.COMPLETED), r.toJson().toString());
         for (TrialRecord t : r.trials()) {
-            boolean adam = t.config().at("/optimizer/type").asText().equals("adam");
-            assertEquals(adam, t.values().containsKey("/optimizer/beta2"));
-            assertEquals(!adam, t.values().containsKey("/optimizer/centered"));
+            boolean adam = t.config().at("/model/compile_config/optimizer/type").asText().equals("adam");
+            assertEquals(adam, t.values().containsKey("/model/compile_config/optimizer/beta_2"));
+            assertEquals(!adam, t.values().containsKey("/model/compile_config/optimizer/centered"));
         }
         assertEquals(12, r.trials().stream().map(t -> t.values().toString()).distinct().count());
     }
@@ -140,7 +140,7 @@ class TunerTest {
     @Test
     void failedTrialsAreRecordedAndTheSearchGoesOn() {
         TuneSpec s = spec("""
-                {"search_space": {"/optimizer": {"type": "choice", "values": [
+                {"search_space": {"/model/compile_config/optimizer": {"type": "choice", "values": [
                       {"type": "sgd", "learning_rate": 0.05, "nesterov": true},
                       {"type": "adam", "learning_rate": 0.01},
                       {"type": "sgd", "learning_rate": 1e30}]}},
@@ -169,7 +169,7 @@ class TunerTest {
             }
         };
         TuneSpec s = spec("""
-                {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
                  "max_trials": 50, "max_parallel_trials": 2}""");
         Tuner.TuneCancelledException e = assertThrows(Tuner.TuneCancelledException.class,
                 () -> new Tuner(s, CONFIG, Tuner.Options.defaults().withListener(l).withCancellation(cancel::get))
@@ -193,25 +193,25 @@ class TunerTest {
     @Test
     void theBestTrialIsRetrainedOnAllRows() {
         TuneSpec s = spec("""
-                {"search_space": {"/layers/0/units": {"type": "choice", "values": [4, 16]}},
+                {"search_space": {"/model/layers/0/units": {"type": "choice", "values": [4, 16]}},
                  "sampler": {"type": "grid"}, "objective": {"type": "holdout", "fraction": 0.3, "seed": 1}}""");
         Tuner tuner = new Tuner(s, CONFIG);
         TuneResult r = tuner.search(data);
         TrialRecord best = r.best().orElseThrow();
         try (Sequential m = tuner.retrain(best, data)) {
             assertEquals(600, ((Number) m.trainingInfo().get("training_rows")).intValue());
-            assertEquals(best.config().at("/layers/0/units").asInt(), m.architecture().sizes()[1]);
+            assertEquals(best.config().at("/model/layers/0/units").asInt(), m.architecture().sizes()[1]);
             assertTrue(m.evaluate(data).accuracy() > 0.8);
         }
     }
 
     @Test
     void badSpecsAreRefusedBeforeTraining() {
-        assertRefused("{\"search_space\": {\"/layers/7/units\": {\"type\": \"int\", \"min\": 1, \"max\": 4}}}",
+        assertRefused("{\"search_space\": {\"/model/layers/7/units\": {\"type\": \"int\", \"min\": 1, \"max\": 4}}}",
                 "outside the config's array");
         assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"metric\": \"f1\"}",
                 "expected accuracy");
-        assertRefused("{\"search_space\": {\"/training/epochs\": {\"type\": \"choice\", \"values\": [1]}}, "
+        assertRefused("{\"search_space\": {\"/fit/epochs\": {\"type\": \"choice\", \"values\": [1]}}, "
                 + "\"early_stopping\": {\"type\": \"asha\", \"max_epochs\": 3}}", "cannot be searched");
         assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"max_trials\": 0}",
                 "/max_trials");

@@ -89,8 +89,8 @@ public final class JobStore {
     public Dataset putDataset(Dataset d) {
         return tx(c -> {
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO datasets (sha256, name, format, rows_count, "
-                    + "features, classes, class_names, location, size_bytes, created_at, created_by) "
-                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING")) {
+                    + "features, classes, class_names, location, size_bytes, created_at, created_by, details) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING")) {
                 ps.setString(1, d.sha256());
                 ps.setString(2, d.name());
                 ps.setString(3, d.format());
@@ -102,6 +102,7 @@ public final class JobStore {
                 ps.setLong(9, d.sizeBytes());
                 ps.setLong(10, d.createdAt());
                 ps.setString(11, d.createdBy());
+                ps.setString(12, d.details());
                 ps.executeUpdate();
             }
             return datasetIn(c, d.sha256(), "").orElseThrow();
@@ -146,7 +147,8 @@ public final class JobStore {
             }
             if (!users.isEmpty()) {
                 throw new StoreException(StoreException.Kind.CONFLICT, "data set " + sha256 + " is used by "
-                        + (users.size() == 1 ? "job " : "jobs ") + users + "; delete it once they have finished");
+                        + (users.size() == 1 ? "job " + users.get(0) : "jobs " + users) + "; delete it once "
+                        + (users.size() == 1 ? "it has" : "they have") + " finished");
             }
             try (PreparedStatement ps = c.prepareStatement("DELETE FROM datasets WHERE sha256 = ?")) {
                 ps.setString(1, sha256);
@@ -168,7 +170,8 @@ public final class JobStore {
     private static Dataset dataset(ResultSet rs) throws SQLException {
         return new Dataset(rs.getString("sha256"), rs.getString("name"), rs.getString("format"), rs.getLong("rows_count"),
                 rs.getInt("features"), rs.getInt("classes"), fromJson(rs.getString("class_names")),
-                rs.getString("location"), rs.getLong("size_bytes"), rs.getLong("created_at"), rs.getString("created_by"));
+                rs.getString("location"), rs.getLong("size_bytes"), rs.getLong("created_at"), rs.getString("created_by"),
+                rs.getString("details"));
     }
 
     // ------------------------------------------------------------------------------------------ jobs
@@ -240,6 +243,20 @@ public final class JobStore {
             try (PreparedStatement ps = c.prepareStatement("SELECT " + JOB_COLUMNS
                     + " FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id")) {
                 return jobs(ps);
+            }
+        });
+    }
+
+    /** Jobs of {@code owner} in {@code state}, over every server sharing the database. */
+    public int count(String owner, JobState state) {
+        return tx(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM jobs WHERE owner = ? AND state = ?")) {
+                ps.setString(1, owner);
+                ps.setString(2, state.dbName());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getInt(1);
+                }
             }
         });
     }

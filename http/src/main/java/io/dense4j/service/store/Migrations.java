@@ -86,10 +86,21 @@ public final class Migrations {
               payload TEXT NOT NULL);
             CREATE INDEX job_events_job ON job_events (job_id, seq)""";
 
+    /**
+     * What the service needs to read a data set back exactly as it was checked: where its files come from (an
+     * upload or a server directory), each file's SHA-256, the CSV reading options, the test split's rows.
+     */
+    private static final String V2 = """
+            ALTER TABLE datasets ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+            CREATE INDEX jobs_owner ON jobs (owner, state)""";
+
     static final List<Migration> ALL = List.of(
             new Migration(1, "datasets, jobs, trials, job events", Map.of(
                     Database.Dialect.SQLITE, V1.formatted(IDENTITY_SQLITE),
-                    Database.Dialect.POSTGRESQL, V1.formatted(IDENTITY_PG))));
+                    Database.Dialect.POSTGRESQL, V1.formatted(IDENTITY_PG))),
+            new Migration(2, "data set details; jobs by owner", Map.of(
+                    Database.Dialect.SQLITE, V2,
+                    Database.Dialect.POSTGRESQL, V2)));
 
     /** The schema version this code writes. */
     public static int latest() {

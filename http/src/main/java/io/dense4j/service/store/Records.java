@@ -11,11 +11,20 @@ public final class Records {
      * A data set known to the service, content-addressed.
      *
      * @param location where the server keeps its files (a server-side path; never shown to non-admins)
+     * @param details  JSON: how to read it back (source, files and their SHA-256, CSV options, test rows)
      */
     public record Dataset(String sha256, String name, String format, long rows, int features, int classes,
-                          List<String> classNames, String location, long sizeBytes, long createdAt, String createdBy) {
+                          List<String> classNames, String location, long sizeBytes, long createdAt, String createdBy,
+                          String details) {
         public Dataset {
             classNames = List.copyOf(classNames);
+            details = details == null || details.isBlank() ? "{}" : details;
+        }
+
+        public Dataset(String sha256, String name, String format, long rows, int features, int classes,
+                       List<String> classNames, String location, long sizeBytes, long createdAt, String createdBy) {
+            this(sha256, name, format, rows, features, classes, classNames, location, sizeBytes, createdAt, createdBy,
+                    "{}");
         }
     }
 

@@ -12,16 +12,17 @@ import org.junit.jupiter.api.Test;
 class JobSpecTest {
     static final String SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     static final String CONFIG = """
-            {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
-                        {"type": "dense", "units": 3, "activation": "softmax"}],
-             "loss": "sparse_categorical_crossentropy",
-             "optimizer": {"type": "adam", "learning_rate": 0.01},
-             "training": {"epochs": 3, "batch_size": 16, "seed": 1}}""";
+            {"model": {"class_name": "Sequential", "config_version": 2,
+                       "layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                                  {"type": "dense", "units": 3, "activation": "softmax"}],
+                       "compile_config": {"optimizer": {"type": "adam", "learning_rate": 0.01},
+                                          "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}},
+             "fit": {"epochs": 3, "batch_size": 16, "seed": 1}}""";
     static final String TUNE = """
             {"type": "tune",
              "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2, "seed": 3}},
              "config": %s,
-             "tune": {"search_space": {"/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+             "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
                       "max_trials": 4, "max_parallel_trials": 2},
              "resources": {"cpus": 2},
              "priority": 3,
@@ -52,10 +53,10 @@ class JobSpecTest {
     void badSpecsNameTheField() {
         bad(TUNE.replace("\"type\": \"tune\"", "\"type\": \"fit\""), "/type", "expected train, tune or evaluate");
         bad(TUNE.replace(SHA, "xyz"), "/dataset/sha256", "64 lowercase hex");
-        bad(TUNE.replace("\"units\": 16", "\"units\": -1"), "/config/layers/0/units", "must be in");
+        bad(TUNE.replace("\"units\": 16", "\"units\": -1"), "/config/model/layers/0", "units must be positive");
         bad(TUNE.replace("\"max_parallel_trials\": 2", "\"max_parallel_trials\": 3"), "/resources/cpus",
                 "needs 3 cpus; it asks for 2");
-        bad(TUNE.replace("\"log_uniform\", \"min\": 1e-3", "\"log_uniform\", \"min\": -1"), "/tune/search_space/~1optimizer~1learning_rate/min",
+        bad(TUNE.replace("\"log_uniform\", \"min\": 1e-3", "\"log_uniform\", \"min\": -1"), "/tune/search_space/~1model~1compile_config~1optimizer~1learning_rate/min",
                 "must be positive");
         bad(TUNE.replace("\"register_as\": \"blobs\"", "\"register_as\": \"../etc\""), "/register_as", "");
         bad(TUNE.replace("\"register_as\": \"blobs\",", ""), "/promote", "needs register_as");

@@ -143,6 +143,16 @@ final class H5 {
         if (elem != 2 && elem != 4 && elem != 8) {
             throw new IllegalArgumentException(what + " has " + elem + "-byte floats");
         }
+        // jHDF reads every 2-, 4- and 8-byte float as IEEE binary16, 32 and 64: another layout (bfloat16 written as an
+        // HDF5 float type, say) would be misread, so it is refused
+        int exponentBits = elem == 2 ? 5 : elem == 4 ? 8 : 11;
+        if (fp.getExponentSize() != exponentBits || fp.getMantissaSize() != 8 * elem - 1 - exponentBits
+                || fp.getExponentBias() != (1 << (exponentBits - 1)) - 1 || fp.getBitPrecision() != 8 * elem
+                || fp.getBitOffset() != 0) {
+            throw new IllegalArgumentException(what + " is a " + 8 * elem + "-bit float with " + fp.getExponentSize()
+                    + " exponent and " + fp.getMantissaSize() + " mantissa bits, not IEEE 754 binary" + 8 * elem
+                    + " (bfloat16?): not supported; save the weights as float16, float32 or float64");
+        }
         long declared = Math.multiplyExact(n, elem);
         long stored = ds.getStorageInBytes();
         boolean filtered = !ds.getFilters().isEmpty();

@@ -16,11 +16,12 @@ import io.dense4j.interop.onnx.proto.OnnxProto.TensorShapeProto;
 import io.dense4j.interop.onnx.proto.OnnxProto.TypeProto;
 import io.dense4j.interop.onnx.proto.OnnxProto.ValueInfoProto;
 import io.dense4j.layers.Activation;
+import io.dense4j.tensor.ElementCodec;
+import io.dense4j.tensor.ElementType;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -156,8 +157,8 @@ public final class OnnxExporter {
 
     /** A float32 tensor, little-endian raw data; no dims = a scalar. */
     private static TensorProto tensor(String name, float[] values, long... dims) {
-        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(values);
+        ByteBuffer b = ByteBuffer.allocate(values.length * ElementType.FLOAT32.byteSize());
+        ElementCodec.encode(ElementType.FLOAT32, values, 0, values.length, b);
         TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT_VALUE)
                 .setRawData(ByteString.copyFrom(b.array()));
         for (long d : dims) {

@@ -11,6 +11,8 @@ import io.dense4j.federated.protocol.Message.Envelope;
 import io.dense4j.federated.protocol.Message.KeyShare;
 import io.dense4j.federated.protocol.Message.Peer;
 import io.dense4j.federated.protocol.Message.Sealed;
+import io.dense4j.tensor.ElementCodec;
+import io.dense4j.tensor.ElementType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -135,9 +137,9 @@ public final class MessageCodec {
         ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 1 + 4 + header.length + 1 + 4 + 4 * n).order(ByteOrder.LITTLE_ENDIAN);
         b.put(MAGIC).put((byte) VERSION).putInt(header.length).put(header).put((byte) kind).putInt(n);
         if (floats != null) {
-            b.asFloatBuffer().put(floats);
+            ElementCodec.encode(ElementType.FLOAT32, floats, 0, floats.length, b);
         } else if (ints != null) {
-            b.asIntBuffer().put(ints);
+            ElementCodec.encode(ElementType.INT32, ints, 0, ints.length, b);
         }
         return b.array();
     }
@@ -247,10 +249,10 @@ public final class MessageCodec {
         int[] ints = null;
         if (kind == KIND_F32) {
             floats = new float[(int) count];
-            b.asFloatBuffer().get(floats);
+            ElementCodec.decode(ElementType.FLOAT32, b, floats, 0, floats.length);
         } else if (kind == KIND_I32) {
             ints = new int[(int) count];
-            b.asIntBuffer().get(ints);
+            ElementCodec.decode(ElementType.INT32, b, ints, 0, ints.length);
         }
         Message m = switch (t) {
             case "poll" -> new Message.Poll(envelope(f));

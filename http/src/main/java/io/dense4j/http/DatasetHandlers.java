@@ -1,0 +1,264 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.service.TrainingService;
+import io.dense4j.service.dataset.DatasetCatalog;
+import io.dense4j.service.dataset.DatasetException;
+import io.dense4j.service.store.Records;
+import io.javalin.http.Context;
+import jakarta.servlet.MultipartConfigElement;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.Part;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Data set routes: upload (streamed to disk, checked, stored under its SHA-256), list, describe, delete, and an
+ * admin's registration of data already on the server. The data itself is never sent back by any route; where the
+ * server keeps it is shown to admins only.
+ */
+final class DatasetHandlers {
+    /** Room for multipart boundaries and part headers on top of the data itself. */
+    static final long MULTIPART_OVERHEAD = 64 << 10;
+    private static final String MULTIPART_CONFIG = "org.eclipse.jetty.multipartConfig";
+
+    private final TrainingService training;
+
+    DatasetHandlers(TrainingService training) {
+        this.training = training;
+    }
+
+    private DatasetCatalog catalog() {
+        return training.datasets();
+    }
+
+    /**
+     * POST /v1/datasets: {@code multipart/form-data} with one file part per file (IDX pairs, or one CSV), or a raw
+     * CSV body ({@code text/csv}; {@code ?filename=} names it). Query: {@code name}, and for CSV {@code label_column},
+     * {@code ignore_columns}, {@code delimiter}, {@code header}, {@code label_kind}; {@code class_names}.
+     */
+    void upload(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        DatasetCatalog.Options options = options(ctx);
+        long limit = catalog().maxBytes();
+        String type = ctx.req().getContentType() == null ? "" : ctx.req().getContentType().toLowerCase(Locale.ROOT);
+        try (DatasetCatalog.Upload upload = catalog().newUpload()) {
+            try {
+                if (type.startsWith("multipart/form-data")) {
+                    receiveParts(ctx, upload, limit);
+                } else if (type.startsWith("text/csv") || type.startsWith("text/tab-separated-values")
+                        || type.startsWith("application/octet-stream") || type.startsWith("text/plain")) {
+                    String name = ctx.queryParam("filename");
+                    if (name == null) {
+                        name = type.startsWith("text/tab-separated-values") ? "data.tsv" : "data.csv";
+                    }
+                    try (InputStream body = Bodies.stream(ctx, limit)) {
+                        upload.receive(name, body);
+                    }
+                } else {
+                    throw ApiException.badRequest("send the data as multipart/form-data (one file part per file: IDX "
+                            + "pairs or one CSV) or as a text/csv body; got Content-Type '"
+                            + (type.isEmpty() ? "(none)" : type) + "'");
+                }
+            } catch (IOException e) {
+                throw cutOff(upload);
+            }
+            DatasetCatalog.Stored stored = catalog().commit(upload, options, caller.name());
+            Json.write(ctx, stored.created() ? 201 : 200, view(stored.dataset(), caller.admin()));
+        }
+    }
+
+    /**
+     * Lets Jetty parse the multipart body into files inside the upload's staging area (nothing is held in memory,
+     * its size limits apply as the bytes arrive), then receives each file part.
+     */
+    private void receiveParts(Context ctx, DatasetCatalog.Upload upload, long limit) throws IOException {
+        ctx.req().setAttribute(MULTIPART_CONFIG, new MultipartConfigElement(upload.scratch().toString(), limit,
+                limit + MULTIPART_OVERHEAD, 0));
+        Bodies.bodyReceived(ctx);
+        Collection<Part> parts;
+        try {
+            parts = ctx.req().getParts();
+        } catch (ServletException | RuntimeException e) {
+            throw multipartError(e, limit, upload);
+        }
+        if (parts.isEmpty()) {
+            throw ApiException.badRequest("the multipart body holds no part");
+        }
+        for (Part p : parts) {
+            if (p.getSubmittedFileName() == null) {
+                throw ApiException.badRequest("part '" + p.getName() + "' is not a file: every part must be a file "
+                        + "(Content-Disposition: form-data; name=...; filename=...); options go in the query string");
+            }
+            try (InputStream in = p.getInputStream()) {
+                upload.receive(p.getSubmittedFileName(), in);
+            } finally {
+                p.delete();
+            }
+        }
+    }
+
+    private static RuntimeException multipartError(Exception e, long limit, DatasetCatalog.Upload upload) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (t instanceof EOFException || m.contains("unexpected EOF") || m.contains("Early EOF")) {
+                return cutOff(upload);
+            }
+            if (m.contains("memory file size exceeded")) {
+                return ApiException.badRequest("every part must be a file (filename=...); options go in the query string");
+            }
+            if (m.contains("exceeded")) {
+                return Bodies.tooLarge(limit);
+            }
+        }
+        return ApiException.badRequest("malformed multipart body");
+    }
+
+    private static ApiException cutOff(DatasetCatalog.Upload upload) {
+        return ApiException.badRequest("the upload was cut off after " + upload.bytes() + " bytes of data: nothing was "
+                + "stored; send it again");
+    }
+
+    private static DatasetCatalog.Options options(Context ctx) {
+        String delimiter = ctx.queryParam("delimiter");
+        char delim = ',';
+        if (delimiter != null) {
+            if (delimiter.equalsIgnoreCase("tab") || delimiter.equals("\\t")) {
+                delim = '\t';
+            } else if (delimiter.length() == 1) {
+                delim = delimiter.charAt(0);
+            } else {
+                throw ApiException.badRequest("delimiter is one character (or 'tab'), got '" + delimiter + "'");
+            }
+        }
+        String header = ctx.queryParam("header");
+        if (header != null && !header.equals("true") && !header.equals("false")) {
+            throw ApiException.badRequest("header is true or false, got '" + header + "'");
+        }
+        String kind = ctx.queryParam("label_kind");
+        if (kind != null && !kind.equals("classes") && !kind.equals("regression")) {
+            throw ApiException.badRequest("label_kind is classes or regression, got '" + kind + "'");
+        }
+        DatasetCatalog.CsvOptions csv = new DatasetCatalog.CsvOptions(ctx.queryParam("label_column"),
+                list(ctx.queryParams("ignore_columns")), delim, !"false".equals(header), "regression".equals(kind));
+        return new DatasetCatalog.Options(ctx.queryParam("name"), csv, list(ctx.queryParams("class_names")));
+    }
+
+    /** A repeated parameter, or one comma-separated value. */
+    private static List<String> list(List<String> values) {
+        List<String> out = new ArrayList<>();
+        for (String v : values) {
+            if (values.size() == 1) {
+                Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).forEach(out::add);
+            } else {
+                out.add(v);
+            }
+        }
+        return out;
+    }
+
+    /** POST /admin/datasets with {"path": "/srv/data/fashion-mnist", "name": ..., CSV options, "class_names": [...]} */
+    void registerLocal(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        JsonNode body = Json.parse(Bodies.read(ctx, 1 << 20));
+        if (!body.isObject() || !body.path("path").isTextual()) {
+            throw ApiException.badRequest("the body must be {\"path\": \"/absolute/path/on/the/server\", \"name\": ...}");
+        }
+        List<String> known = List.of("path", "name", "label_column", "ignore_columns", "delimiter", "header",
+                "label_kind", "class_names");
+        body.fieldNames().forEachRemaining(f -> {
+            if (!known.contains(f)) {
+                throw ApiException.badRequest("unknown field '" + f + "'; known: " + known);
+            }
+        });
+        List<String> ignore = new ArrayList<>();
+        body.path("ignore_columns").forEach(n -> ignore.add(n.asText()));
+        List<String> classes = new ArrayList<>();
+        body.path("class_names").forEach(n -> classes.add(n.asText()));
+        String d = body.path("delimiter").asText(",");
+        if (d.length() != 1 && !d.equalsIgnoreCase("tab")) {
+            throw ApiException.badRequest("delimiter is one character (or 'tab')");
+        }
+        DatasetCatalog.CsvOptions csv = new DatasetCatalog.CsvOptions(
+                body.hasNonNull("label_column") ? body.get("label_column").asText() : null, ignore,
+                d.equalsIgnoreCase("tab") ? '\t' : d.charAt(0), body.path("header").asBoolean(true),
+                body.path("label_kind").asText("classes").equals("regression"));
+        DatasetCatalog.Options options = new DatasetCatalog.Options(body.hasNonNull("name") ? body.get("name").asText()
+                : null, csv, classes);
+        DatasetCatalog.Stored stored = catalog().registerLocal(Path.of(body.get("path").asText()), options, caller.name());
+        Json.write(ctx, stored.created() ? 201 : 200, view(stored.dataset(), true));
+    }
+
+    /** GET /v1/datasets */
+    void list(Context ctx) {
+        boolean admin = Access.Caller.of(ctx).admin();
+        List<Object> out = new ArrayList<>();
+        for (Records.Dataset d : catalog().list()) {
+            out.add(view(d, admin));
+        }
+        Json.ok(ctx, Map.of("datasets", out));
+    }
+
+    /** GET /v1/datasets/{sha256} */
+    void describe(Context ctx) {
+        Json.ok(ctx, view(catalog().get(ctx.pathParam("sha256")), Access.Caller.of(ctx).admin()));
+    }
+
+    /** DELETE /v1/datasets/{sha256}: its uploader or an admin; 409 while a queued or running job uses it. */
+    void delete(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        Records.Dataset d = catalog().delete(ctx.pathParam("sha256"), caller.name(), caller.admin());
+        Json.ok(ctx, Map.of("deleted", d.sha256(), "name", d.name()));
+    }
+
+    /** A data set as clients see it: the schema and the files' checksums; where it lies only for admins. */
+    static Map<String, Object> view(Records.Dataset d, boolean admin) {
+        JsonNode det = DatasetCatalog.details(d);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("sha256", d.sha256());
+        m.put("name", d.name());
+        m.put("format", d.format());
+        m.put("rows", d.rows());
+        m.put("test_rows", det.path("test_rows").asLong(0));
+        m.put("features", d.features());
+        m.put("label_kind", d.classes() > 0 ? "classes" : "regression");
+        m.put("classes", d.classes());
+        m.put("class_names", d.classNames());
+        List<Object> files = new ArrayList<>();
+        det.path("files").fields().forEachRemaining(f -> files.add(Map.of("name", f.getKey(),
+                "sha256", f.getValue().path("sha256").asText(), "bytes", f.getValue().path("bytes").asLong())));
+        m.put("files", files);
+        if (det.has("csv")) {
+            m.put("csv", det.get("csv"));
+        }
+        m.put("size_bytes", d.sizeBytes());
+        m.put("created_at", Instant.ofEpochMilli(d.createdAt()).toString());
+        m.put("created_by", d.createdBy());
+        if (admin) {
+            m.put("source", det.path("source").asText());
+            m.put("location", d.location());
+        }
+        return m;
+    }
+
+    static int status(DatasetException e) {
+        return switch (e.kind()) {
+            case INVALID -> 400;
+            case FORBIDDEN -> 403;
+            case NOT_FOUND -> 404;
+            case CONFLICT -> 409;
+            case TOO_LARGE -> 413;
+        };
+    }
+}

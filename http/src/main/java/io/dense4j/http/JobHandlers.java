@@ -1,0 +1,251 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.service.JobService;
+import io.dense4j.service.job.JobState;
+import io.dense4j.service.store.Records;
+import io.javalin.http.Context;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Job routes: submit, list, get (with progress and trials), cancel, logs, and the live event stream. A caller sees
+ * and cancels its own jobs (those its token name owns); an admin sees every job. Another caller's job is answered
+ * as if it did not exist.
+ */
+final class JobHandlers {
+    /** Largest job spec accepted: a spec is a config, not data. */
+    static final long MAX_SPEC_BYTES = 1 << 20;
+    private static final int MAX_LIST = 500;
+
+    private final JobService jobs;
+    private final JobEventStreams streams;
+
+    JobHandlers(JobService jobs, JobEventStreams streams) {
+        this.jobs = jobs;
+        this.streams = streams;
+    }
+
+    /** POST /v1/jobs with a job spec (JSON): 201 with the queued job. */
+    void submit(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        String text = new String(Bodies.read(ctx, MAX_SPEC_BYTES), StandardCharsets.UTF_8);
+        if (text.isBlank()) {
+            throw ApiException.badRequest("the request body is empty; a job spec (JSON object) was expected");
+        }
+        JsonNode spec = io.dense4j.tune.Json.parse(text); // strict: duplicate keys and trailing tokens are errors
+        Records.Job job = jobs.submit(spec, caller.name());
+        ctx.header("Location", "/v1/jobs/" + job.id());
+        Json.write(ctx, 201, view(job, caller.admin(), false));
+    }
+
+    /** GET /v1/jobs?state=&owner=&limit=: newest first; a caller's own jobs (an admin: everyone's, or one owner's). */
+    void list(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        String owner = caller.admin() ? ctx.queryParam("owner") : caller.name();
+        if (!caller.admin() && ctx.queryParam("owner") != null && !ctx.queryParam("owner").equals(caller.name())) {
+            throw new ApiException(403, "only an admin lists other owners' jobs");
+        }
+        JobState state = null;
+        String s = ctx.queryParam("state");
+        if (s != null) {
+            try {
+                state = JobState.fromDb(s);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("state is one of queued, running, succeeded, failed, cancelled; got '" + s + "'");
+            }
+        }
+        int limit = intParam(ctx, "limit", 50, 1, MAX_LIST);
+        List<Object> out = new ArrayList<>();
+        for (Records.Job j : jobs.list(owner, state, limit)) {
+            out.add(view(j, caller.admin(), false));
+        }
+        Json.ok(ctx, Map.of("jobs", out));
+    }
+
+    /** GET /v1/jobs/{id}: state, progress, result, error, spec and (tune) trials. */
+    void get(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        Records.Job j = visibleJob(ctx, caller);
+        Map<String, Object> v = view(j, caller.admin(), true);
+        if (j.type().equals("tune")) {
+            List<Object> trials = new ArrayList<>();
+            for (Records.Trial t : jobs.trials(j.id())) {
+                trials.add(io.dense4j.tune.Json.parse(t.record()));
+            }
+            v.put("trials", trials);
+        }
+        Json.ok(ctx, v);
+    }
+
+    /**
+     * DELETE /v1/jobs/{id}: a queued job is cancelled at once; a running one stops within one chunk of steps (on
+     * whichever server runs it) and frees its resources. 202 while it stops, 409 when it had already finished.
+     */
+    void cancel(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        Records.Job j = visibleJob(ctx, caller);
+        Records.CancelOutcome o = jobs.cancel(j.id());
+        if (o == Records.CancelOutcome.ALREADY_FINISHED) {
+            throw new ApiException(409, "job " + j.id() + " already " + jobs.get(j.id()).map(x -> x.state().dbName())
+                    .orElse("finished"));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("id", j.id());
+        out.put("outcome", o == Records.CancelOutcome.CANCELLED ? "cancelled" : "cancel_requested");
+        out.put("state", jobs.get(j.id()).map(x -> x.state().dbName()).orElse(null));
+        Json.write(ctx, o == Records.CancelOutcome.CANCELLED ? 200 : 202, out);
+    }
+
+    /**
+     * GET /v1/jobs/{id}/logs?after=SEQ&format=text|json: the job's log (state changes, phases, epochs, trials), one
+     * line per event, oldest first.
+     */
+    void logs(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        long after = longParam(ctx, "after", 0);
+        int limit = intParam(ctx, "limit", 10_000, 1, 100_000);
+        String format = ctx.queryParam("format");
+        if (format != null && !format.equals("text") && !format.equals("json")) {
+            throw ApiException.badRequest("format is text or json, got '" + format + "'");
+        }
+        Records.Job j = visibleJob(ctx, caller);
+        List<Records.Event> events = jobs.events(j.id(), after, limit);
+        if ("json".equals(format)) {
+            List<Object> out = new ArrayList<>();
+            for (Records.Event e : events) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("seq", e.seq());
+                m.put("at", Instant.ofEpochMilli(e.at()).toString());
+                m.put("kind", e.kind());
+                m.put("data", io.dense4j.tune.Json.parse(e.payload()));
+                out.add(m);
+            }
+            Json.ok(ctx, Map.of("events", out));
+            return;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Records.Event e : events) {
+            sb.append(Instant.ofEpochMilli(e.at())).append("  ").append(String.format(Locale.ROOT, "%-8s", e.kind()))
+                    .append(' ').append(io.dense4j.service.job.EventText.describe(e.kind(), io.dense4j.tune.Json.parse(e.payload()))).append('\n');
+        }
+        ctx.contentType("text/plain; charset=utf-8").result(sb.toString());
+    }
+
+    /**
+     * GET /v1/jobs/{id}/events: Server-Sent Events. Replays the log after {@code Last-Event-ID} (or {@code ?after=}),
+     * then follows it live (state changes, phases, epochs with ETA, trials, progress) until the job ends.
+     */
+    void events(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        String last = ctx.header("Last-Event-ID");
+        long after = last != null && !last.isBlank() ? parseSeq(last.trim(), "Last-Event-ID") : longParam(ctx, "after", 0);
+        Records.Job j = visibleJob(ctx, caller);
+        streams.open(ctx, j.id(), caller, after);
+    }
+
+    // ------------------------------------------------------------------------------------------ helpers
+
+    private Records.Job visibleJob(Context ctx, Access.Caller caller) {
+        String raw = ctx.pathParam("id");
+        long id = parseSeq(raw, "job id");
+        Records.Job j = jobs.get(id).orElseThrow(() -> ApiException.notFound("no job " + id));
+        if (!caller.mayAccess(j.owner())) {
+            throw ApiException.notFound("no job " + id); // another owner's job: not even its existence is told
+        }
+        return j;
+    }
+
+    private static long parseSeq(String s, String what) {
+        if (!s.matches("[0-9]{1,18}")) {
+            throw ApiException.badRequest(what + " must be a non-negative integer, got '"
+                    + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "'");
+        }
+        return Long.parseLong(s);
+    }
+
+    private static long longParam(Context ctx, String name, long dflt) {
+        String v = ctx.queryParam(name);
+        return v == null ? dflt : parseSeq(v, name);
+    }
+
+    private static int intParam(Context ctx, String name, int dflt, int min, int max) {
+        String v = ctx.queryParam(name);
+        if (v == null) {
+            return dflt;
+        }
+        long n = parseSeq(v, name);
+        if (n < min || n > max) {
+            throw ApiException.badRequest(name + " must be in [" + min + ", " + max + "], got " + n);
+        }
+        return (int) n;
+    }
+
+    /**
+     * A job as clients see it. Non-admins do not see which server runs it or where its files lie (the server's own
+     * layout); {@code full} adds the spec.
+     */
+    Map<String, Object> view(Records.Job j, boolean admin, boolean full) {
+        return view(j, admin, full, jobs.liveProgress(j.id()));
+    }
+
+    /** @param live the progress of a job running in this process (fresher than the stored one), or null */
+    static Map<String, Object> view(Records.Job j, boolean admin, boolean full, String live) {
+        JsonNode spec = io.dense4j.tune.Json.parse(j.spec());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", j.id());
+        m.put("type", j.type());
+        m.put("name", spec.path("name").asText(""));
+        m.put("state", j.state().dbName());
+        m.put("owner", j.owner());
+        m.put("priority", j.priority());
+        m.put("resources", Map.of("cpus", j.cpus(), "gpus", j.gpus()));
+        m.put("dataset_sha256", j.datasetSha256());
+        m.put("register_as", spec.hasNonNull("register_as") ? spec.get("register_as").asText() : null);
+        m.put("submitted_at", time(j.submittedAt()));
+        m.put("started_at", time(j.startedAt()));
+        m.put("finished_at", time(j.finishedAt()));
+        m.put("attempt", j.attempt());
+        if (admin) {
+            m.put("server", j.server());
+        }
+        m.put("cancel_requested", j.cancelRequested());
+        String progress = live != null ? live : j.progress();
+        m.put("progress", j.state() == JobState.RUNNING && progress != null ? io.dense4j.tune.Json.parse(progress) : null);
+        JsonNode result = j.result() == null ? null : io.dense4j.tune.Json.parse(j.result());
+        if (result instanceof ObjectNode o && !admin) {
+            o.remove("model_file");
+        }
+        m.put("result", full ? result : summary(result));
+        m.put("error", j.error());
+        if (full) {
+            m.put("spec", spec);
+        }
+        return m;
+    }
+
+    /** The headline of a result for lists: metrics, the registered version, the promotion decision. */
+    private static JsonNode summary(JsonNode result) {
+        if (result == null) {
+            return null;
+        }
+        ObjectNode s = io.dense4j.tune.Json.MAPPER.createObjectNode();
+        for (String k : List.of("metrics", "registered", "promotion", "best_trial", "evaluation")) {
+            if (result.has(k)) {
+                s.set(k, result.get(k));
+            }
+        }
+        return s;
+    }
+
+    private static String time(Long millis) {
+        return millis == null ? null : Instant.ofEpochMilli(millis).toString();
+    }
+}

@@ -1,0 +1,212 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.InputStream;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static io.dense4j.http.TrainingFixture.ALICE;
+import static io.dense4j.http.TrainingClient.json;
+import static io.dense4j.http.TrainingClient.trainSpec;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Hostile and mistaken input to the training service: every case is a clear 4xx {@code {"error": ...}} naming what
+ * is wrong (the JSON path of a spec field, the line and column of a CSV value), nothing is queued or stored, no
+ * server path is revealed, and an upload cut off half-way leaves nothing behind.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class TrainingBadInputTest {
+    @TempDir
+    static Path tmp;
+    TrainingFixture f;
+    String sha;
+
+    @BeforeAll
+    void start() throws Exception {
+        f = new TrainingFixture(tmp, t -> t);
+        sha = f.uploadCsv(TrainingData.csv(tmp.resolve("ok.csv"), 120, 4, 1), "?ignore_columns=id", ALICE)
+                .get("sha256").asText();
+    }
+
+    @AfterAll
+    void stop() {
+        f.close();
+    }
+
+    private String submitError(String spec, int status) {
+        return ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", spec), status);
+    }
+
+    @Test
+    void malformedOrImpossibleJobSpecsAreRefusedWithTheFieldAtFault() {
+        String strong = "{\"type\": \"adam\", \"learning_rate\": 0.01}";
+        assertTrue(submitError("{\"type\": \"train\",", 400).contains("malformed JSON"));
+        assertTrue(submitError("", 400).contains("empty"));
+        assertTrue(submitError("[1, 2]", 400).contains("object"));
+        assertTrue(submitError("{\"type\": \"train\", \"type\": \"tune\"}", 400).contains("type"), "duplicate key");
+        assertTrue(submitError("{}", 400).startsWith("/type"));
+        assertTrue(submitError("{\"type\": \"fit\"}", 400).startsWith("/type: expected train, tune or evaluate"));
+        assertTrue(submitError("{\"type\": \"train\", \"dataset\": {\"sha256\": \"abc\"}}", 400).startsWith("/dataset/sha256"));
+        assertTrue(submitError(trainSpec(sha, strong, 0, ""), 400).startsWith("/config/fit"));
+        assertTrue(submitError(trainSpec(sha, "{\"type\": \"adam\", \"learning_rate\": -1}", 1, ""), 400)
+                .startsWith("/config/model/compile_config/optimizer/learning_rate"));
+        assertTrue(submitError(trainSpec(sha, strong, 1, ", \"colour\": \"red\""), 400).contains("colour"));
+        assertTrue(submitError(trainSpec(sha, strong, 1, ", \"promote\": \"always\""), 400).startsWith("/promote"));
+        String classes = submitError(trainSpec(sha, strong, 1, "").replace("\"units\": 3", "\"units\": 5"), 400);
+        assertTrue(classes.startsWith("/config/model/layers") && classes.contains("3 classes"), classes);
+        assertTrue(submitError(trainSpec(sha, strong, 1, "").replace("\"sha256\": \"" + sha + "\"",
+                "\"sha256\": \"" + sha + "\", \"holdout\": \"test_split\""), 400).contains("no test split"));
+        assertTrue(submitError(trainSpec("e".repeat(64), strong, 1, ""), 404).contains("no data set " + "e".repeat(64)));
+        String cpus = submitError(trainSpec(sha, strong, 1, ", \"resources\": {\"cpus\": 3}"), 400);
+        assertTrue(cpus.contains("3 CPU threads") && cpus.contains("at most 2"), cpus);
+        assertTrue(submitError(trainSpec(sha, strong, 1, ", \"resources\": {\"gpus\": 1}"), 400).contains("has none"));
+        assertTrue(submitError(trainSpec(sha, strong, 1, ", \"resources\": {\"cpus\": 0}"), 400).startsWith("/resources/cpus"));
+        ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", "{\"x\": \"" + "a".repeat(1_100_000) + "\"}"), 413);
+        assertTrue(json(f.get("/v1/jobs", ALICE)).get("jobs").isEmpty(), "nothing was queued");
+    }
+
+    @Test
+    void csvWithBadRowsIsRefusedWithLineAndColumn() throws Exception {
+        String bad = ServerFixture.error(f.post("/v1/datasets?name=bad", ALICE, "text/csv",
+                "a,b,label\n1,2,x\n3,oops,y\n"), 400);
+        assertTrue(bad.contains("line 3") && bad.contains("oops") && bad.startsWith("data.csv"), bad);
+        String ragged = ServerFixture.error(f.post("/v1/datasets?filename=ragged.csv", ALICE, "text/csv",
+                "a,b,label\n1,2,x\n3,y\n"), 400);
+        assertTrue(ragged.startsWith("ragged.csv") && ragged.contains("line 3"), ragged);
+        assertTrue(ServerFixture.error(f.post("/v1/datasets", ALICE, "text/csv", "a,b,label\n1,2,\n"), 400)
+                .contains("missing label"));
+        assertTrue(ServerFixture.error(f.post("/v1/datasets?label_column=nope", ALICE, "text/csv",
+                "a,b,label\n1,2,x\n"), 400).contains("nope"));
+        ServerFixture.error(f.post("/v1/datasets?delimiter=ab", ALICE, "text/csv", "a\n"), 400);
+        ServerFixture.error(f.post("/v1/datasets", ALICE, "application/json", "{}"), 400);
+        for (String m : List.of(bad, ragged)) {
+            assertFalse(m.contains(tmp.toString()) || m.contains("/.datasets") || m.contains(".staging"), "no server path: " + m);
+        }
+        assertNothingStaged();
+    }
+
+    @Test
+    void broken_IDX_filesAreRefusedBeforeAnythingIsAllocated() throws Exception {
+        Path dir = TrainingData.idxDirectory(tmp.resolve("idx"), 30, 0, 3, 4);
+        Path images = dir.resolve("train-images-idx3-ubyte.gz");
+        Path labels = dir.resolve("train-labels-idx1-ubyte.gz");
+        // a header that declares two billion images, on a few bytes of data
+        Path lying = tmp.resolve("lie/train-images-idx3-ubyte.gz");
+        Files.createDirectories(lying.getParent());
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        d.writeInt(0x803);
+        d.writeInt(Integer.MAX_VALUE);
+        d.writeInt(28);
+        d.writeInt(28);
+        d.write(new byte[100]);
+        TrainingData.gzip(lying, b.toByteArray());
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of(lying, labels)), 413).contains("limit"));
+        Path truncated = tmp.resolve("trunc/train-images-idx3-ubyte");
+        Files.createDirectories(truncated.getParent());
+        byte[] raw = new java.util.zip.GZIPInputStream(Files.newInputStream(images)).readAllBytes();
+        Files.write(truncated, java.util.Arrays.copyOf(raw, raw.length - 5));
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of(truncated, labels)), 400).contains("truncated"));
+        Path corrupt = tmp.resolve("corrupt/train-images-idx3-ubyte.gz");
+        Files.createDirectories(corrupt.getParent());
+        byte[] gz = Files.readAllBytes(images);
+        Files.write(corrupt, java.util.Arrays.copyOf(gz, gz.length / 2));
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of(corrupt, labels)), 400).contains("gzip"));
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of(labels, labels)), 400).contains("twice"));
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of(images)), 400).contains("train-labels"));
+        Path stray = Files.writeString(tmp.resolve("notes.txt"), "hello");
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of(images, labels, stray)), 400).contains("unexpected file"));
+        assertTrue(ServerFixture.error(f.uploadFiles("", ALICE, List.of()), 400).contains("no part"));
+        assertTrue(ServerFixture.error(f.uploadFiles("?class_names=a,b", ALICE, List.of(images, labels)), 400)
+                .contains("class names"));
+        String boundary = "xyz";
+        ServerFixture.error(f.post("/v1/datasets", ALICE, "multipart/form-data; boundary=" + boundary, "--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nvalue\r\n--" + boundary + "--\r\n"), 400);
+        assertNothingStaged();
+    }
+
+    @Test
+    void uploadsOverTheLimitAre413WhetherDeclaredOrNot() throws Exception {
+        byte[] big = new byte[(4 << 20) + 100];
+        java.util.Arrays.fill(big, (byte) '1');
+        HttpResponse<String> declared = f.send(f.req("/v1/datasets", ALICE).header("Content-Type", "text/csv")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(big)).build());
+        ServerFixture.error(declared, 413);
+        HttpResponse<String> chunked = f.send(f.req("/v1/datasets", ALICE).header("Content-Type", "text/csv")
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> (InputStream) new ByteArrayInputStream(big))).build());
+        ServerFixture.error(chunked, 413);
+        assertNothingStaged();
+    }
+
+    /** The client stops sending half-way (half-closes its socket): 400 "cut off", and no file and no record stay. */
+    @Test
+    void anUploadCutOffHalfWayLeavesNothingBehind() throws Exception {
+        int datasetsBefore = json(f.get("/v1/datasets", ALICE)).get("datasets").size();
+        Set<String> dirsBefore = entries(datasetsDir());
+        Path dir = TrainingData.idxDirectory(tmp.resolve("cut"), 600, 0, 8, 5);
+        byte[] images = Files.readAllBytes(dir.resolve("train-images-idx3-ubyte.gz"));
+        String boundary = "cut-boundary";
+        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"train-images-idx3-ubyte.gz\""
+                + "\r\n\r\n";
+        for (String type : List.of("multipart/form-data; boundary=" + boundary, "text/csv")) {
+            try (RawHttp c = new RawHttp(f.server.port())) {
+                c.write("POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ALICE + "\r\nContent-Type: "
+                        + type + "\r\nContent-Length: " + (images.length * 4) + "\r\n\r\n" + head);
+                c.socket.getOutputStream().write(images, 0, images.length / 2);
+                c.socket.getOutputStream().flush();
+                Thread.sleep(200);
+                c.socket.shutdownOutput();
+                RawHttp.Response r = c.read();
+                assertEquals(400, r.status(), r.body());
+                assertTrue(r.body().contains("cut off") && r.body().contains("nothing was stored"), r.body());
+            }
+        }
+        assertEquals(datasetsBefore, json(f.get("/v1/datasets", ALICE)).get("datasets").size());
+        assertEquals(dirsBefore, entries(datasetsDir()));
+        assertNothingStaged();
+    }
+
+    private Path datasetsDir() {
+        return f.registry.root().resolve(".datasets");
+    }
+
+    private void assertNothingStaged() throws Exception {
+        for (int i = 0; i < 50 && !entries(datasetsDir().resolve(".staging")).isEmpty(); i++) {
+            Thread.sleep(20); // the handler's cleanup runs as its response goes out
+        }
+        assertEquals(Set.of(), entries(datasetsDir().resolve(".staging")), "staging is empty");
+    }
+
+    private static Set<String> entries(Path dir) throws Exception {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).collect(Collectors.toSet());
+        }
+    }
+
+    @Test
+    void errorsAreJsonEvenForUnknownRoutesUnderV1() {
+        ServerFixture.error(f.get("/v1/jobs/1/nothing", ALICE), 404);
+        ServerFixture.error(f.send(f.req("/v1/jobs", ALICE).PUT(HttpRequest.BodyPublishers.ofString("{}")).build()), 404);
+    }
+}

@@ -1,0 +1,40 @@
+package io.dense4j.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/** Training threads run at a lower CPU priority than the rest of the server; threads they start inherit it. */
+class ThreadPriorityTest {
+    @Test
+    void onlyTheCallingThreadAndItsChildrenAreLowered() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/proc/thread-self")), "not Linux: thread priorities are left alone");
+        int mine = ThreadPriority.niceOf(ThreadPriority.currentTid());
+        Assumptions.assumeTrue(mine < 7, "this test runs at nice " + mine + " already");
+        CompletableFuture<int[]> seen = new CompletableFuture<>();
+        Thread job = new Thread(() -> {
+            int after = ThreadPriority.lowerCurrentThread(7);
+            int[] child = new int[1];
+            Thread worker = new Thread(() -> child[0] = ThreadPriority.niceOf(ThreadPriority.currentTid()));
+            worker.start();
+            try {
+                worker.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            seen.complete(new int[] {after, ThreadPriority.niceOf(ThreadPriority.currentTid()), child[0]});
+        });
+        job.start();
+        int[] r = seen.get(30, TimeUnit.SECONDS);
+        Assumptions.assumeTrue(r[0] >= 0 && r[0] != mine || r[0] == 7, "renice is not available here");
+        assertEquals(7, r[0]);
+        assertEquals(7, r[1], "read back from /proc");
+        assertEquals(7, r[2], "a thread the job starts (a trial worker) inherits it");
+        assertEquals(mine, ThreadPriority.niceOf(ThreadPriority.currentTid()), "other threads keep theirs");
+    }
+}
