@@ -100,19 +100,17 @@ final class Shard implements Serializable {
         return new Shard(partition, 0, 0, new long[0], new float[0], null, null, badRow, error);
     }
 
-    /** How many of this shard's rows come before input row {@code firstValidationRow} (the training rows). */
-    int rowsBefore(long firstValidationRow) {
-        int lo = 0;
-        int hi = rows;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (index[mid] < firstValidationRow) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    /**
+     * The first of this shard's rows that is not where dealing {@code workers} ways puts it (its j-th row must be
+     * input row {@code partition + j x workers}), as an input index, or -1 when every row is in its place.
+     */
+    long strayRow(int workers) {
+        for (int j = 0; j < rows; j++) {
+            if (index[j] != partition + (long) j * workers) {
+                return index[j];
             }
         }
-        return lo;
+        return -1;
     }
 
     /**
@@ -158,12 +156,14 @@ final class Shard implements Serializable {
         private final int rows;
         private final long badRow;
         private final String error;
+        private final long strayRow;
 
-        Summary(int partition, int rows, long badRow, String error) {
+        Summary(int partition, int rows, long badRow, String error, long strayRow) {
             this.partition = partition;
             this.rows = rows;
             this.badRow = badRow;
             this.error = error;
+            this.strayRow = strayRow;
         }
 
         int partition() {
@@ -181,9 +181,15 @@ final class Shard implements Serializable {
         String error() {
             return error;
         }
+
+        /** The first row out of its dealt place ({@link #strayRow}), or -1. */
+        long strayRow() {
+            return strayRow;
+        }
     }
 
-    Summary summary() {
-        return new Summary(partition, rows, badRow, error);
+    /** Size, first bad row and first stray row of this shard of one of {@code workers} workers. */
+    Summary summary(int workers) {
+        return new Summary(partition, rows, badRow, error, error != null ? -1 : strayRow(workers));
     }
 }

@@ -211,11 +211,7 @@ public final class SparkTrainer {
         try {
             JavaRDD<Shard> shards = prepare(train.shards(p, sup), jsc, "dense4j: reading, checking and caching the "
                     + train.what(), cached);
-            Shard.Summary[] sums = summaries(shards);
-            long n = 0;
-            for (Shard.Summary s : sums) {
-                n += s.rows();
-            }
+            long n = dealtRows(summaries(shards, p), train.what());
             if (n == 0) {
                 throw new IllegalArgumentException(train.what() + " has no rows");
             }
@@ -230,8 +226,8 @@ public final class SparkTrainer {
             }
             int[] trainRows = new int[p];
             for (int w = 0; w < p; w++) {
-                // rows w, w + p, w + 2p... of the input, those before nTrain being training rows
-                trainRows[w] = (int) (nTrain > w ? (nTrain - w + p - 1) / p : 0);
+                // rows w, w + p, w + 2p... of the input (dealtRows checked it), those before nTrain being training rows
+                trainRows[w] = (int) rowsOf(nTrain, w, p);
                 if (trainRows[w] < 1) {
                     throw new IllegalArgumentException(nTrain + " training rows for " + p + " workers: every worker "
                             + "needs at least one row; use fewer workers");
@@ -241,7 +237,7 @@ public final class SparkTrainer {
             if (validation != null) {
                 valShards = prepare(validation.shards(p, valSup), jsc, "dense4j: reading, checking and caching the "
                         + validation.what(), cached);
-                summaries(valShards);
+                dealtRows(summaries(valShards, p), validation.what());
             }
             Normalizer norm = model.preprocessing();
             if (norm != null && !norm.isFitted()) {
@@ -280,6 +276,43 @@ public final class SparkTrainer {
         }
     }
 
+    /** How many of the input rows 0 .. n-1 go to worker w of p (rows w, w + p, w + 2p...). */
+    static long rowsOf(long n, int w, int p) {
+        return n > w ? (n - w + p - 1) / p : 0;
+    }
+
+    /**
+     * The number of input rows n, once every worker w is seen to hold exactly the rows w, w + p, w + 2p... below n.
+     * The split into training and validation rows, the schedule and the preprocessing statistics all rest on that;
+     * it fails when the input gave other rows to the pass that numbered them than to the pass that read them (a
+     * DataFrame that is not deterministic, files that differ between executors or change during the fit), where
+     * training would otherwise go on with rows missing, doubled or in the wrong part.
+     */
+    static long dealtRows(Shard.Summary[] sums, String what) {
+        int p = sums.length;
+        long n = 0;
+        for (Shard.Summary s : sums) {
+            n += s.rows();
+        }
+        for (int w = 0; w < p; w++) {
+            Shard.Summary s = sums[w];
+            if (s.partition() != w) {
+                throw new IllegalStateException("worker " + w + " has no shard (got the shard of worker "
+                        + s.partition() + ")");
+            }
+            if (s.rows() != rowsOf(n, w, p) || s.strayRow() >= 0) {
+                throw new IllegalArgumentException(what + " changed while it was read: worker " + w + " of " + p
+                        + " holds " + s.rows() + " rows" + (s.strayRow() >= 0 ? " including input row "
+                        + s.strayRow() + ", out of its place," : "") + " where dealing " + n + " rows gives it "
+                        + rowsOf(n, w, p) + " (rows " + w + ", " + (w + p) + ", " + (w + 2L * p) + "...). The "
+                        + "input must give the same rows in the same order every time it is read: cache or "
+                        + "checkpoint a DataFrame built with rand(), limit() without orderBy() or a source that "
+                        + "changes, and give every executor the same files");
+            }
+        }
+        return n;
+    }
+
     /** Persists shards, marks them for clean-up. */
     private static JavaRDD<Shard> prepare(JavaRDD<Shard> shards, JavaSparkContext jsc, String description,
                                           List<JavaRDD<Shard>> cached) {
@@ -289,9 +322,9 @@ public final class SparkTrainer {
         return s;
     }
 
-    /** Builds (and caches) the shards; fails with the first bad row of the input, if any. */
-    private static Shard.Summary[] summaries(JavaRDD<Shard> shards) {
-        List<Shard.Summary> list = shards.map(Shard::summary).collect();
+    /** Builds (and caches) the shards of p workers; fails with the first bad row of the input, if any. */
+    private static Shard.Summary[] summaries(JavaRDD<Shard> shards, int p) {
+        List<Shard.Summary> list = shards.map(s -> s.summary(p)).collect();
         Shard.Summary[] sums = list.toArray(new Shard.Summary[0]);
         Arrays.sort(sums, (a, b) -> Integer.compare(a.partition(), b.partition()));
         Shard.Summary worst = null;

@@ -41,6 +41,9 @@ import org.apache.spark.ml.linalg.SQLDataTypes;
 import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -277,6 +280,64 @@ class SparkTrainerTest {
 
             assertEquals(0, rounds.get(), "no round ran");
             assertArrayEquals(before, m.parameters(), "the model is untouched");
+        }
+    }
+
+    /** Reads of id 10 so far, by the filter of {@link #aDataFrameThatChangesBetweenReadsIsRefused}. */
+    static final AtomicInteger readsOfRow10 = new AtomicInteger();
+
+    /**
+     * A DataFrame that gives other rows on another read (here a nondeterministic filter drops row 10 from the
+     * second read on, after Spark's zipWithIndex has counted the first partition with it) is refused before any
+     * round, naming the worker and the row out of place, rather than trained with rows shifted between workers.
+     */
+    @Test
+    void aDataFrameThatChangesBetweenReadsIsRefused() {
+        readsOfRow10.set(0);
+        UserDefinedFunction keep = functions.udf((UDF1<Long, Boolean>) id -> id != 10
+                || readsOfRow10.getAndIncrement() == 0, DataTypes.BooleanType).asNondeterministic();
+        var changing = spark.range(0, 100, 1, 2).filter(keep.apply(functions.col("id")))
+                .selectExpr("array_repeat(cast(id % 7 as float), 6) as features", "cast(id % 3 as int) as label");
+        AtomicInteger rounds = new AtomicInteger();
+        try (Sequential m = model()) {
+            float[] before = m.parameters();
+            var e = assertThrows(IllegalArgumentException.class, () -> SparkTrainer.builder().workers(2)
+                    .onRound(s -> rounds.incrementAndGet()).build().fit(m, changing, Fit.epochs(1).seed(1)));
+            assertTrue(readsOfRow10.get() >= 2, "row 10 was read twice: " + readsOfRow10.get());
+            assertTrue(e.getMessage().startsWith("training data changed while it was read: worker 1 of 2 holds 49 "
+                    + "rows including input row 51, out of its place, where dealing 99 rows gives it 49"),
+                    e.getMessage());
+            assertEquals(0, rounds.get());
+            assertArrayEquals(before, m.parameters());
+        }
+        // the same DataFrame, cached and counted first, reads the same rows every time and trains
+        readsOfRow10.set(0);
+        var cached = changing.cache();
+        assertEquals(100, cached.count());
+        try (Sequential m = model()) {
+            History h = SparkTrainer.builder().workers(2).build().fit(m, cached, Fit.epochs(1).seed(1));
+            assertEquals(1, h.epochs().size());
+        } finally {
+            cached.unpersist();
+        }
+    }
+
+    /** The rows dealt to worker w of p are w, w + p, w + 2p... below n. */
+    @Test
+    void rowsOfCountsAStride() {
+        for (int n = 0; n <= 23; n++) {
+            for (int p = 1; p <= 7; p++) {
+                long total = 0;
+                for (int w = 0; w < p; w++) {
+                    long expected = 0;
+                    for (int i = w; i < n; i += p) {
+                        expected++;
+                    }
+                    assertEquals(expected, SparkTrainer.rowsOf(n, w, p), "n " + n + ", w " + w + ", p " + p);
+                    total += expected;
+                }
+                assertEquals(n, total);
+            }
         }
     }
 
