@@ -14,6 +14,8 @@ import java.util.Objects;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.DoubleFunction;
+import org.apache.spark.api.java.function.Function;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.ArrayType;
@@ -26,7 +28,7 @@ import scala.Tuple2;
 
 /**
  * Where a distributed fit's rows come from: a DataFrame (a features column of numeric arrays or ML vectors and a
- * label column: a number per row, or an array or vector of targets), or files every executor can read at the same
+ * label column: a number per row, or an array or vector of targets), an RDD read through two functions, or files every executor can read at the same
  * path (an MNIST-layout IDX directory, a CSV file) that each partition reads itself, keeping its own rows.
  *
  * <p>Rows are spread over the workers by their position in the input: row i goes to worker {@code i mod workers},
@@ -56,6 +58,18 @@ public abstract class SparkData implements java.io.Serializable {
     /** A CSV file read with {@code options} ({@link Csv}); readable at the same path everywhere, as {@link #idx}. */
     public static SparkData csv(SparkSession spark, Path file, Csv.Options options) {
         return new CsvFile(spark, file.toString(), options);
+    }
+
+    /**
+     * An RDD of any row type, read through two functions: {@code features} gives a row's feature values, {@code
+     * label} its class index (or regression target). Rows are numbered in the RDD's order (as zipWithIndex numbers
+     * them) and checked like a DataFrame's; a function that throws or returns null marks its row bad. The RDD must
+     * give the same rows in the same order on every read (cache it when it is built with randomness). For
+     * example, {@code SparkData.rdd(spark, points, p -> toFloats(p.features().toArray()), LabeledPoint::label)}.
+     */
+    public static <T> SparkData rdd(SparkSession spark, JavaRDD<T> rows, Function<T, float[]> features,
+                                    DoubleFunction<T> label) {
+        return new Rdd<>(spark, rows, features, label, "training data");
     }
 
     /** Label column and features column of a DataFrame, checked against its schema here, on the driver. */
@@ -141,48 +155,139 @@ public abstract class SparkData implements java.io.Serializable {
         JavaRDD<Shard> shards(int workers, Supervision sup) {
             ColumnKind fk = features;
             ColumnKind lk = label;
-            String w = what;
-            return df.select(featuresColumn, labelColumn).toJavaRDD().zipWithIndex()
-                    .mapPartitionsToPair(it -> blocks(it, workers, fk, lk, sup))
-                    .partitionBy(new HashPartitioner(workers))
-                    .mapPartitionsWithIndex((p, it) -> List.of(Shard.pack(p, values(it), w)).iterator(), true);
+            return deal(df.select(featuresColumn, labelColumn).toJavaRDD(), workers, sup, what, (b, i, row, s) -> {
+                float[] x = fk.floats(row, 0);
+                if (row.isNullAt(1)) {
+                    b.bad(i, x == null ? "column '" + s.featuresName + "' is null"
+                            : "column '" + s.labelName + "' is null");
+                } else if (lk == ColumnKind.NUMBER) {
+                    s.add(b, i, x, lk.number(row, 1));
+                } else {
+                    s.add(b, i, x, lk.floats(row, 1));
+                }
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- RDD
+
+    /** An RDD's rows, read through the caller's two functions. */
+    static final class Rdd<T> extends SparkData {
+        private final transient JavaRDD<T> rows;
+        private final Function<T, float[]> features;
+        private final DoubleFunction<T> label;
+        private final String what;
+
+        Rdd(SparkSession spark, JavaRDD<T> rows, Function<T, float[]> features, DoubleFunction<T> label,
+            String what) {
+            super(spark);
+            this.rows = Objects.requireNonNull(rows, "rows");
+            this.features = Objects.requireNonNull(features, "features");
+            this.label = Objects.requireNonNull(label, "label");
+            this.what = what;
         }
 
-        /** One input partition's rows, decoded, checked and dealt into one block per worker. */
-        private static java.util.Iterator<Tuple2<Integer, Block>> blocks(java.util.Iterator<Tuple2<Row, Long>> it,
-                                                                         int workers, ColumnKind fk, ColumnKind lk,
-                                                                         Supervision sup) {
-            Block[] blocks = new Block[workers];
-            while (it.hasNext()) {
-                Tuple2<Row, Long> t = it.next();
-                long i = t._2();
-                int p = (int) (i % workers);
-                if (blocks[p] == null) {
-                    blocks[p] = new Block(sup);
-                }
-                Row row = t._1();
-                try {
-                    float[] x = fk.floats(row, 0);
-                    if (row.isNullAt(1)) {
-                        blocks[p].bad(i, x == null ? "column '" + sup.featuresName + "' is null"
-                                : "column '" + sup.labelName + "' is null");
-                    } else if (lk == ColumnKind.NUMBER) {
-                        sup.add(blocks[p], i, x, lk.number(row, 1));
-                    } else {
-                        sup.add(blocks[p], i, x, lk.floats(row, 1));
-                    }
-                } catch (Supervision.BadRow e) {
-                    blocks[p].bad(i, e.getMessage());
-                }
-            }
-            List<Tuple2<Integer, Block>> out = new ArrayList<>();
-            for (int p = 0; p < workers; p++) {
-                if (blocks[p] != null) {
-                    out.add(new Tuple2<>(p, blocks[p].trim()));
-                }
-            }
-            return out.iterator();
+        @Override
+        boolean vectorLabels() {
+            return false;
         }
+
+        @Override
+        String what() {
+            return what;
+        }
+
+        @Override
+        SparkData as(String what) {
+            return new Rdd<>(spark, rows, features, label, what);
+        }
+
+        @Override
+        Layout layout() {
+            List<T> first = rows.take(1);
+            if (first.isEmpty()) {
+                throw new IllegalArgumentException(what + " has no rows");
+            }
+            float[] x;
+            try {
+                x = features.call(first.get(0));
+            } catch (Exception e) {
+                throw new IllegalArgumentException(what + " row 0: the features function failed: " + e, e);
+            }
+            if (x == null) {
+                throw new IllegalArgumentException(what + " row 0: the features function returned null");
+            }
+            return new Layout(x.length, List.of());
+        }
+
+        @Override
+        JavaRDD<Shard> shards(int workers, Supervision sup) {
+            Function<T, float[]> f = features;
+            DoubleFunction<T> l = label;
+            return deal(rows, workers, sup, what, (b, i, row, s) -> {
+                float[] x;
+                double y;
+                try {
+                    x = f.call(row);
+                    y = l.call(row);
+                } catch (Exception e) {
+                    // the caller's function failed on this row: a bad row, named, like a value that does not fit
+                    b.bad(i, "the features or label function failed: " + e);
+                    return;
+                }
+                if (x == null) {
+                    b.bad(i, "the features function returned null");
+                    return;
+                }
+                s.add(b, i, x, y);
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- dealing
+
+    /** Reads input row {@code i} into a block: its features and supervision, checked, or why it is bad. */
+    interface RowReader<T> extends java.io.Serializable {
+        void add(Block block, long i, T row, Supervision sup);
+    }
+
+    /**
+     * Numbers the rows in input order (zipWithIndex) and deals row i to worker {@code i mod workers}: every input
+     * partition decodes and checks its rows into one block of primitive arrays per worker, the blocks are shuffled
+     * to their workers, and each worker packs its blocks into its shard.
+     */
+    static <T> JavaRDD<Shard> deal(JavaRDD<T> rows, int workers, Supervision sup, String what, RowReader<T> reader) {
+        return rows.zipWithIndex()
+                .mapPartitionsToPair(it -> blocks(it, workers, sup, reader))
+                .partitionBy(new HashPartitioner(workers))
+                .mapPartitionsWithIndex((p, it) -> List.of(Shard.pack(p, values(it), what)).iterator(), true);
+    }
+
+    /** One input partition's rows, decoded, checked and dealt into one block per worker. */
+    private static <T> java.util.Iterator<Tuple2<Integer, Block>> blocks(java.util.Iterator<Tuple2<T, Long>> it,
+                                                                         int workers, Supervision sup,
+                                                                         RowReader<T> reader) {
+        Block[] blocks = new Block[workers];
+        while (it.hasNext()) {
+            Tuple2<T, Long> t = it.next();
+            long i = t._2();
+            int p = (int) (i % workers);
+            if (blocks[p] == null) {
+                blocks[p] = new Block(sup);
+            }
+            try {
+                reader.add(blocks[p], i, t._1(), sup);
+            } catch (Supervision.BadRow e) {
+                blocks[p].bad(i, e.getMessage());
+            }
+        }
+        List<Tuple2<Integer, Block>> out = new ArrayList<>();
+        for (int p = 0; p < workers; p++) {
+            if (blocks[p] != null) {
+                out.add(new Tuple2<>(p, blocks[p].trim()));
+            }
+        }
+        return out.iterator();
     }
 
     private static <T> java.util.Iterator<T> values(java.util.Iterator<Tuple2<Integer, T>> it) {

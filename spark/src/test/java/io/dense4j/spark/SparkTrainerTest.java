@@ -37,6 +37,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.Function;
+import org.apache.spark.ml.feature.LabeledPoint;
 import org.apache.spark.ml.linalg.SQLDataTypes;
 import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.Row;
@@ -423,6 +427,61 @@ class SparkTrainerTest {
             trainer(8).fit(a, spark.createDataFrame(rows, schema), fit);
             trainer(8).fit(b, blobs(), fit);
             assertArrayEquals(b.parameters(), a.parameters());
+        }
+    }
+
+    /**
+     * An RDD of LabeledPoint read through two functions trains the model its DataFrame trains, bit for bit (the
+     * rows are dealt by their position, whatever the input's partitioning); a bad row of an RDD (a NaN feature, a
+     * function that throws) fails the fit before any round, naming the row.
+     */
+    @Test
+    void rddsTrainAsTheirDataFrame() {
+        List<LabeledPoint> points = new ArrayList<>();
+        for (int i = 0; i < x.size(); i++) {
+            double[] d = new double[6];
+            for (int j = 0; j < 6; j++) {
+                d[j] = x.get(i)[j];
+            }
+            points.add(new LabeledPoint(y.get(i), Vectors.dense(d)));
+        }
+        JavaRDD<LabeledPoint> rdd = JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(points, 3);
+        Function<LabeledPoint, float[]> features = p -> {
+            double[] d = p.features().toArray();
+            float[] f = new float[d.length];
+            for (int j = 0; j < d.length; j++) {
+                f[j] = (float) d[j];
+            }
+            return f;
+        };
+        Fit fit = Fit.epochs(1).seed(6);
+        AtomicInteger rounds = new AtomicInteger();
+        SparkTrainer t = SparkTrainer.builder().averagingFrequency(8).workers(2).onRound(s -> rounds.incrementAndGet())
+                .build();
+        try (Sequential a = model(); Sequential b = model()) {
+            t.fit(a, SparkData.rdd(spark, rdd, features, LabeledPoint::label), fit);
+            trainer(8).fit(b, blobs(), fit);
+            assertArrayEquals(b.parameters(), a.parameters());
+        }
+        rounds.set(0);
+        try (Sequential m = model()) {
+            float[] before = m.parameters();
+            JavaRDD<LabeledPoint> nan = rdd.map(p -> p.features().apply(2) > 2.7
+                    ? new LabeledPoint(p.label(), Vectors.dense(1, 2, Double.NaN, 4, 5, 6)) : p);
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> t.fit(m, SparkData.rdd(spark, nan, features, LabeledPoint::label), fit));
+            int firstNan = -1;
+            for (int i = 0; i < x.size() && firstNan < 0; i++) {
+                firstNan = x.get(i)[2] > 2.7 ? i : -1;
+            }
+            assertTrue(e.getMessage().startsWith("training data row " + firstNan + ": column 'features' value 2 is NaN"),
+                    e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> t.fit(m, SparkData.rdd(spark, rdd, features,
+                    p -> { if (p.label() == 2) { throw new IllegalStateException("no twos"); } return p.label(); }), fit));
+            assertTrue(e.getMessage().startsWith("training data row " + y.indexOf(2)
+                    + ": the features or label function failed: java.lang.IllegalStateException: no twos"), e.getMessage());
+            assertEquals(0, rounds.get());
+            assertArrayEquals(before, m.parameters());
         }
     }
 
