@@ -1,6 +1,7 @@
 package io.dense4j.spark;
 
 import io.dense4j.data.Csv;
+import io.dense4j.data.DataFormatException;
 import io.dense4j.data.Dataset;
 import io.dense4j.data.Mnist;
 import io.dense4j.tensor.Tensor;
@@ -414,6 +415,9 @@ public abstract class SparkData implements java.io.Serializable {
             Dataset d;
             try {
                 d = read();
+            } catch (DataFormatException e) {
+                // the file is there and wrong: its own message says where (line, column)
+                return Shard.failed(p, -1, what + ": " + e.getMessage());
             } catch (IOException | RuntimeException e) {
                 return Shard.failed(p, -1, what + ": worker " + p + " cannot read " + path + " (every executor must see "
                         + "it at that path): " + e.getMessage());

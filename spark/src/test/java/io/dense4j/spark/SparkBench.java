@@ -30,7 +30,9 @@ import org.apache.spark.sql.SparkSession;
  *
  * <p>Arguments: {@code --data DIR} (default /usr/share/datasets/fashion-mnist), {@code --epochs N} (default 5),
  * {@code --h1-epochs N} (epochs of the H = 1 runs, default 1: a round per step makes them long), {@code --only
- * single} (the single-process line alone), {@code --masters local[1],local[2]}, {@code --h 1,16,128}.
+ * single} (the single-process line alone), {@code --masters local[1],local[2]}, {@code --h 1,16,128}, {@code
+ * --h1-steps N} (cap the H = 1 runs' epoch at N local steps per worker, i.e. N rounds: their s / round, rounds / s
+ * and bytes are measured on those rounds; their accuracy is then that of a partial epoch, not comparable).
  */
 public final class SparkBench {
     private SparkBench() {}
@@ -43,6 +45,7 @@ public final class SparkBench {
         Path dir = Path.of("/usr/share/datasets/fashion-mnist");
         int epochs = 5;
         int h1Epochs = 1;
+        int h1Steps = 0;
         boolean singleOnly = false;
         List<String> masters = List.of("local[1]", "local[2]");
         List<Integer> hs = List.of(1, 16, 128);
@@ -51,6 +54,7 @@ public final class SparkBench {
                 case "--data" -> dir = Path.of(args[++i]);
                 case "--epochs" -> epochs = Integer.parseInt(args[++i]);
                 case "--h1-epochs" -> h1Epochs = Integer.parseInt(args[++i]);
+                case "--h1-steps" -> h1Steps = Integer.parseInt(args[++i]);
                 case "--only" -> singleOnly = args[++i].equals("single");
                 case "--masters" -> masters = List.of(args[++i].split(","));
                 case "--h" -> hs = Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
@@ -72,7 +76,7 @@ public final class SparkBench {
             }
             if (!singleOnly) {
                 for (String master : masters) {
-                    rows.addAll(onSpark(master, data, dir, epochs, h1Epochs, hs));
+                    rows.addAll(onSpark(master, data, dir, epochs, h1Epochs, h1Steps, hs));
                 }
             }
         }
@@ -105,7 +109,8 @@ public final class SparkBench {
     }
 
     /** Every H on one master: a fresh local session with that many task slots, the same data. */
-    static List<Row> onSpark(String master, Mnist.Data data, Path dir, int epochs, int h1Epochs, List<Integer> hs) {
+    static List<Row> onSpark(String master, Mnist.Data data, Path dir, int epochs, int h1Epochs, int h1Steps,
+                             List<Integer> hs) {
         List<Row> rows = new ArrayList<>();
         SparkSession spark = SparkSession.builder().master(master).appName("dense4j-spark-bench")
                 .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
@@ -134,13 +139,18 @@ public final class SparkBench {
                     SparkTrainer t = SparkTrainer.builder().averagingFrequency(h).workers(workers).onRound(stats::add)
                             .build();
                     long t0 = System.nanoTime();
-                    History hist = t.fit(m, frame, Fit.epochs(e).batchSize(32).seed(42));
+                    Fit fit = Fit.epochs(e).batchSize(32).seed(42);
+                    if (h == 1 && h1Steps > 0) {
+                        fit = fit.stepsPerEpoch(h1Steps);
+                    }
+                    History hist = t.fit(m, frame, fit);
                     double fitSeconds = (System.nanoTime() - t0) / 1e9;
                     long before = resultBytes.get();
                     double[] secs = stats.stream().mapToDouble(RoundStats::seconds).sorted().toArray();
                     double total = Arrays.stream(secs).sum();
                     RoundStats any = stats.get(stats.size() - 1); // the first round broadcasts no optimizer state
-                    rows.add(new Row("Spark " + master, workers, h, e, median(hist), fitSeconds,
+                    String setup = "Spark " + master + (h == 1 && h1Steps > 0 ? " (" + h1Steps + " steps / epoch)" : "");
+                    rows.add(new Row(setup, workers, h, e, median(hist), fitSeconds,
                             m.evaluate(data.test()).accuracy(), stats.size(), stats.size() / total, secs[secs.length / 2],
                             any.broadcastBytes() * workers, any.resultBytes(), before / Math.max(1, stats.size())));
                     System.out.println(rows.get(rows.size() - 1));

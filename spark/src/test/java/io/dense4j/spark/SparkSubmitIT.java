@@ -55,6 +55,48 @@ class SparkSubmitIT {
 
     @Test
     void sparkSubmitRunsTheMainClassFromTheJar() throws Exception {
+        Path data = Files.writeString(tmp.resolve("data.csv"), csv(-1));
+        Path out = tmp.resolve("model.d4j");
+        Submitted run = submit(data, out);
+        assertEquals(0, run.exit(), run.log());
+        assertTrue(run.log().contains("epoch 2/2 - loss") && run.log().contains("saved " + out), run.log());
+        try (Model m = Model.load(out)) {
+            assertEquals(2, m.predict(new float[] {2, 0, -1}).length);
+        }
+        try (var files = Files.walk(tmp.resolve("cache"))) {
+            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("libdense4j_cpu")),
+                    "the native libraries were unpacked into the given cache");
+        }
+    }
+
+    /** Hostile data through spark-submit: one error line naming the row, exit code 1, no model written. */
+    @Test
+    void sparkSubmitRefusesBadDataWithOneLine() throws Exception {
+        Path data = Files.writeString(tmp.resolve("bad.csv"), csv(237));
+        Path out = tmp.resolve("model.d4j");
+        Submitted run = submit(data, out);
+        assertEquals(1, run.exit(), run.log());
+        assertTrue(run.log().contains("error: ") && run.log().contains("line 239")
+                && run.log().contains("missing value 'nan'"), run.log());
+        assertFalse(Files.exists(out), "no model is written");
+    }
+
+    /** 400 rows of 3 features and a class; row {@code nanRow} (0-based, or -1 for none) has "nan" in column b. */
+    static String csv(int nanRow) {
+        StringBuilder csv = new StringBuilder("a,b,c,label\n");
+        Random r = new Random(3);
+        for (int i = 0; i < 400; i++) {
+            int c = r.nextInt(2);
+            csv.append(r.nextGaussian() + 2 * c).append(',').append(i == nanRow ? "nan" : r.nextGaussian())
+                    .append(',').append(r.nextGaussian() - c).append(',').append(c).append('\n');
+        }
+        return csv.toString();
+    }
+
+    record Submitted(int exit, String log) {}
+
+    /** SparkTrain through Spark's SparkSubmit (local[2]), on Spark's jars and the dense4j-spark jar alone. */
+    Submitted submit(Path data, Path out) throws Exception {
         // Spark's jars: this JVM's classpath less Dense4J, its dependencies and the build's own classes
         List<String> spark = new ArrayList<>();
         for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
@@ -65,14 +107,6 @@ class SparkSubmitIT {
                 spark.add(e);
             }
         }
-        StringBuilder csv = new StringBuilder("a,b,c,label\n");
-        Random r = new Random(3);
-        for (int i = 0; i < 400; i++) {
-            int c = r.nextInt(2);
-            csv.append(r.nextGaussian() + 2 * c).append(',').append(r.nextGaussian()).append(',')
-                    .append(r.nextGaussian() - c).append(',').append(c).append('\n');
-        }
-        Path data = Files.writeString(tmp.resolve("data.csv"), csv);
         Path config = Files.writeString(tmp.resolve("model.json"), """
                 {"model": {"class_name": "Sequential", "config_version": 2,
                            "layers": [{"type": "dense", "units": 8, "activation": "relu"},
@@ -81,7 +115,6 @@ class SparkSubmitIT {
                                               "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}},
                  "fit": {"epochs": 2, "batch_size": 16, "seed": 1}}
                 """);
-        Path out = tmp.resolve("model.d4j");
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(Arrays.asList(System.getProperty("spark.jvm.options", "").trim().split("\\s+")));
@@ -97,15 +130,6 @@ class SparkSubmitIT {
         pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
         Process p = pb.start();
         assertTrue(p.waitFor(240, TimeUnit.SECONDS), "spark-submit did not finish");
-        String log = Files.readString(tmp.resolve("log.txt"), StandardCharsets.UTF_8);
-        assertEquals(0, p.exitValue(), log);
-        assertTrue(log.contains("epoch 2/2 - loss") && log.contains("saved " + out), log);
-        try (Model m = Model.load(out)) {
-            assertEquals(2, m.predict(new float[] {2, 0, -1}).length);
-        }
-        try (var files = Files.walk(tmp.resolve("cache"))) {
-            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("libdense4j_cpu")),
-                    "the native libraries were unpacked into the given cache");
-        }
+        return new Submitted(p.exitValue(), Files.readString(tmp.resolve("log.txt"), StandardCharsets.UTF_8));
     }
 }

@@ -287,6 +287,34 @@ class SparkTrainerTest {
         }
     }
 
+    /**
+     * Files read per partition: a malformed CSV fails the fit before any round with the reader's own line and column
+     * (not as a file the executors cannot see); a path no executor can read says so.
+     */
+    @Test
+    void badFilesFailBeforeAnyRound(@TempDir Path dir) throws Exception {
+        StringBuilder csv = new StringBuilder("a,b,c,d,e,f,label\n");
+        for (int i = 0; i < 40; i++) {
+            for (int j = 0; j < 6; j++) {
+                csv.append(i == 17 && j == 3 ? "nan" : String.valueOf(x.get(i)[j])).append(',');
+            }
+            csv.append(y.get(i)).append('\n');
+        }
+        Path bad = Files.writeString(dir.resolve("bad.csv"), csv);
+        AtomicInteger rounds = new AtomicInteger();
+        SparkTrainer t = SparkTrainer.builder().workers(2).onRound(s -> rounds.incrementAndGet()).build();
+        try (Sequential m = model()) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> t.fit(m, SparkData.csv(spark, bad, io.dense4j.data.Csv.options()), Fit.epochs(1)));
+            assertEquals("training data: " + bad + ": line 19, column 4 ('d'): missing value 'nan'", e.getMessage());
+            Path missing = dir.resolve("missing.csv");
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> t.fit(m, SparkData.csv(spark, missing, io.dense4j.data.Csv.options()), Fit.epochs(1)));
+            assertTrue(e.getMessage().startsWith("training data: worker 0 cannot read " + missing), e.getMessage());
+            assertEquals(0, rounds.get());
+        }
+    }
+
     /** Reads of id 10 so far, by the filter of {@link #aDataFrameThatChangesBetweenReadsIsRefused}. */
     static final AtomicInteger readsOfRow10 = new AtomicInteger();
 
