@@ -2,6 +2,9 @@
 // forward here, and the network engine (net.cpp) calls these directly on its preallocated workspace.
 #pragma once
 #include <cstdint>
+#include "gemm_kernels.h"
+#include "optimizer.h"
+#include "split.h"
 
 #pragma GCC visibility push(hidden)  // internal: not exported from libdense4j_cpu
 namespace d4j {
@@ -22,6 +25,23 @@ void scale(float* g, int64_t n, float s);
 void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
                        float* s0, float* s1, float* s2, int64_t n);
 bool valid_hp(int kind, const float* hp);
+
+// Blocks of the products of a dense layer, for the thread pool (dense_forward.cpp, dense_backward.cpp): each
+// computes its block of the output completely, with the same arithmetic whatever the block.
+void dense_forward_block(const GemmKernels& k, const float* x, const float* w, const float* b, float* z, float* y,
+                         int in, int out, int act, const Block& blk);
+// dW rows [r0,r1) x columns [c0,c1); db for those columns when r0 == 0 and db != nullptr
+void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
+                       int out, const Block& blk);
+// dx batch rows [r0,r1) x input features [c0,c1); openblas: by a single-threaded OpenBLAS call (decided per
+// product by input_grad_uses_openblas, so that every block of one product is computed the same way)
+void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,
+                      const Block& blk, bool openblas);
+bool input_grad_uses_openblas(const GemmKernels& k, int n, int out);
+void column_sums(const float* dz, int64_t ld, int rows, int c0, int c1, float* db);
+Grid forward_grid(const GemmKernels& k, int n, int in, int out, int act, int team);
+Grid weight_grad_grid(const GemmKernels& k, int n, int in, int out, int team);
+Grid input_grad_grid(int n, int in, int out, int team);
 
 }  // namespace d4j
 #pragma GCC visibility pop

@@ -8,6 +8,7 @@
 // global-norm clipping needs every gradient first, each layer's parameters are updated right after its
 // backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <xmmintrin.h>
 #include "activations.h"
 #include "internal.h"
+#include "thread_pool.h"
 
 namespace {
 
@@ -48,9 +50,24 @@ struct d4j_net {
     float hp[D4J_OPT_HP_COUNT] = {};
     float clip_norm = 0.0f, clip_value = 0.0f;
     int64_t n_params = 0;
-    float* xb = nullptr;     // gathered input rows [max_batch, in0]
-    int32_t* lb = nullptr;   // gathered labels [max_batch]
-    float* tb = nullptr;     // gathered targets [max_batch, out_last]
+    // weight-gradient region of a step: each layer's block grid, its first chunk, and every chunk's cost
+    d4j::Grid* grids = nullptr;
+    int* chunk_first = nullptr;
+    float* chunk_cost = nullptr;  // by position in the region
+    int* chunk_id = nullptr;      // position in the region -> chunk (layers' blocks, then gather pieces)
+    int* split = nullptr;         // first position of each thread, max_team + 1 entries
+    float* thread_cost = nullptr; // scratch, max_team entries
+    int* thread_next = nullptr;   // scratch, max_team entries
+    int* chunk_owner = nullptr;   // scratch: each chunk's first thread
+    d4j::Grid* forward_grids = nullptr;  // each layer's forward blocks in this step's training forward,
+    int* forward_threads = nullptr;      // and the threads that started on them (see d4j::forward_owner)
+    int max_team = 1;             // pool_max_team() when created (the CPUs this process may use can change)
+    int max_chunks = 0;
+    double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
+    // gathered batch rows, twice: a step computes on one while the next step's rows are gathered into the other
+    float* xb[2] = {};       // input rows [max_batch, in0]
+    int32_t* lb[2] = {};     // labels [max_batch]
+    float* tb[2] = {};       // targets [max_batch, out_last]
     void* mem = nullptr;
 };
 
@@ -111,6 +128,24 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->clip_norm = clip_norm;
     net->clip_value = clip_value;
     net->n_params = n_params;
+    // up to 4 chunks per thread per layer (split.h), no more threads than CPUs, and up to 4 pieces of gather
+    net->max_chunks = (int)std::min<int64_t>(d4j::MAX_CHUNKS, (int64_t)n_layers * 4 * d4j::pool_max_team() + 4);
+    net->grids = new (std::nothrow) d4j::Grid[n_layers];
+    net->chunk_first = new (std::nothrow) int[n_layers + 1];
+    net->chunk_cost = new (std::nothrow) float[net->max_chunks];
+    net->chunk_id = new (std::nothrow) int[net->max_chunks];
+    net->max_team = d4j::pool_max_team();
+    net->split = new (std::nothrow) int[net->max_team + 1];
+    net->thread_cost = new (std::nothrow) float[net->max_team];
+    net->thread_next = new (std::nothrow) int[net->max_team];
+    net->chunk_owner = new (std::nothrow) int[net->max_chunks];
+    net->forward_grids = new (std::nothrow) d4j::Grid[n_layers];
+    net->forward_threads = new (std::nothrow) int[n_layers];
+    if (!net->grids || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
+        !net->thread_next || !net->chunk_owner || !net->forward_grids || !net->forward_threads) {
+        d4j_net_destroy(net);
+        return nullptr;
+    }
 
     // Workspace sizes, in floats, each rounded up to 64 bytes; then one allocation carved into pieces.
     const size_t mb = (size_t)max_batch;
@@ -128,8 +163,8 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
         total += k * (1 + need_z + (trainable ? 1 : 0) + (trainable && L.rate > 0.0f ? 2 : 0));
     }
-    total += round_up(mb * (size_t)sizes[0]);
-    total += loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]);
+    total += 2 * round_up(mb * (size_t)sizes[0]);
+    total += 2 * (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
     if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
         net->mem = nullptr;
         d4j_net_destroy(net);
@@ -146,9 +181,11 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         if (trainable) L.dz = take(k);
         if (trainable && L.rate > 0.0f) { L.mask = take(k); L.yd = take(k); }
     }
-    net->xb = take(mb * (size_t)sizes[0]);
-    if (loss == D4J_LOSS_SPARSE_CCE) net->lb = reinterpret_cast<int32_t*>(take(mb));
-    else net->tb = take(mb * (size_t)sizes[n_layers]);
+    for (int b = 0; b < 2; b++) {
+        net->xb[b] = take(mb * (size_t)sizes[0]);
+        if (loss == D4J_LOSS_SPARSE_CCE) net->lb[b] = reinterpret_cast<int32_t*>(take(mb));
+        else net->tb[b] = take(mb * (size_t)sizes[n_layers]);
+    }
     return net;
 }
 
@@ -156,66 +193,258 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     if (!net) return;
     free(net->mem);
     delete[] net->layers;
+    delete[] net->grids;
+    delete[] net->chunk_first;
+    delete[] net->chunk_cost;
+    delete[] net->chunk_id;
+    delete[] net->split;
+    delete[] net->thread_cost;
+    delete[] net->thread_next;
+    delete[] net->chunk_owner;
+    delete[] net->forward_grids;
+    delete[] net->forward_threads;
     delete net;
 }
 
-// Inverted dropout fused with mask generation: mask = keep ? 1/(1-rate) : 0, yd = y * mask.
-static void dropout_forward(const Layer& L, uint64_t seed, int64_t step, int layer, int64_t count) {
+// Inverted dropout fused with mask generation over a block of the layer's output: mask = keep ? 1/(1-rate) : 0,
+// yd = y * mask. The mask of an element is a function of its flat index, so any block split gives the same.
+static void dropout_block(const Layer& L, uint64_t seed, int64_t step, int layer, const d4j::Block& blk) {
     const uint64_t key = d4j::dropout_key(seed, step, layer);
     const uint32_t threshold = (uint32_t)std::llround((double)L.rate * 16777216.0);  // P(drop) = rate (2^-24)
     const float scale = 1.0f / (1.0f - L.rate);
-    for (int64_t i = 0; i < count; i++) {
-        const uint32_t u = (uint32_t)(d4j::splitmix64(key + (uint64_t)i) >> 40);
-        const float m = u >= threshold ? scale : 0.0f;
-        L.mask[i] = m;
-        L.yd[i] = L.y[i] * m;
+    for (int r = blk.r0; r < blk.r1; r++)
+        for (int64_t i = (int64_t)r * L.out + blk.c0, e = (int64_t)r * L.out + blk.c1; i < e; i++) {
+            const uint32_t u = (uint32_t)(d4j::splitmix64(key + (uint64_t)i) >> 40);
+            const float m = u >= threshold ? scale : 0.0f;
+            L.mask[i] = m;
+            L.yd[i] = L.y[i] * m;
+        }
+}
+
+// One layer's forward as a parallel region: blocks of the output (see split.h), each with its bias, activation
+// and dropout. Small layers run on the calling thread (plan() gives one chunk).
+namespace {
+struct ForwardLayer {
+    const d4j::GemmKernels* k;
+    const Layer* L;
+    const float *a, *w, *b;
+    float *z, *y;
+    int act, layer;
+    bool dropout;
+    uint64_t seed;
+    int64_t step;
+    d4j::Grid g;
+    static void run(void* p, int i) {
+        const ForwardLayer& f = *static_cast<const ForwardLayer*>(p);
+        const d4j::Block blk = f.g.block(i);
+        d4j::dense_forward_block(*f.k, f.a, f.w, f.b, f.z, f.y, f.L->in, f.L->out, f.act, blk);
+        if (f.dropout) dropout_block(*f.L, f.seed, f.step, f.layer, blk);
     }
+};
+}  // namespace
+
+// Returns its grid and how many threads started on its blocks (the pool splits them by count: home_chunks).
+static d4j::Grid forward_layer(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a,
+                               const float* w, const float* b, float* z, float* y, int act, int rows, bool dropout,
+                               uint64_t seed, int64_t step, int* threads) {
+    const int team = d4j::team_size();
+    ForwardLayer f{&k, &L, a, w, b, z, y, act, layer, dropout, seed, step,
+                   d4j::forward_grid(k, rows, L.in, L.out, act, team)};
+    d4j::parallel(d4j::Region{ForwardLayer::run, &f, f.g.count(), nullptr, 2.0 * rows * L.in * L.out});
+    *threads = std::min(team, f.g.count());
+    return f.g;
 }
 
 // Forward of one batch of rows already in `x`. Training: dropout on, the last layer stops at its
-// pre-activation when the loss takes logits. Inference: y_last, when not NULL, receives the activated output.
-static const float* forward_rows(d4j_net* net, const float* x, int rows, bool train, uint64_t seed,
-                                 int64_t step, float* y_last) {
+// pre-activation when the loss takes logits, and net->forward_threads records each layer's threads (the
+// weight-gradient region gives them the same columns). Inference: y_last, when not NULL, receives the
+// activated output.
+static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const float* x, int rows, bool train,
+                                 uint64_t seed, int64_t step, float* y_last) {
     const float* a = x;
     for (int l = 0; l < net->n_layers; l++) {
         Layer& L = net->layers[l];
         const float* w = net->params + L.off;
         const float* b = w + (int64_t)L.in * L.out;
         const bool last = l == net->n_layers - 1;
+        int threads = 1;
+        d4j::Grid g;
+        const float* result = nullptr;
         if (last) {
             float* y = y_last ? y_last : L.y;
             if (train && net->logits) {
-                d4j::dense_forward(a, w, b, nullptr, L.z, rows, L.in, L.out, D4J_ACT_LINEAR);
-                return L.z;
+                g = forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0, &threads);
+                result = L.z;
+            } else {
+                g = forward_layer(k, L, l, a, w, b, L.z, y, L.act, rows, false, 0, 0, &threads);
+                result = net->logits ? L.z : y;
             }
-            d4j::dense_forward(a, w, b, L.z, y, rows, L.in, L.out, L.act);
-            return net->logits ? L.z : y;
+        } else {
+            g = forward_layer(k, L, l, a, w, b, train ? L.z : nullptr, L.y, L.act, rows, train && L.rate > 0.0f,
+                              seed, step, &threads);
+            a = L.input(train);
         }
-        d4j::dense_forward(a, w, b, train ? L.z : nullptr, L.y, rows, L.in, L.out, L.act);
-        if (train && L.rate > 0.0f) dropout_forward(L, seed, step, l, (int64_t)rows * L.out);
-        a = L.input(train);
+        if (train) {
+            net->forward_grids[l] = g;
+            net->forward_threads[l] = threads;
+        }
+        if (result) return result;
     }
     return nullptr;  // unreachable
 }
 
 // Denormals flushed to zero (FTZ + DAZ in MXCSR) for the duration of a call, the caller's mode restored on
-// return. Why: optimizer state of weights whose gradient is exactly 0 (dead relu units) decays
-// geometrically (Adam m *= 0.9 per step) into the subnormal range, where every operation takes a
-// microcode assist: measured 0.43 -> 0.58 s per reference epoch after a few hundred steps without this.
+// return (the pool's workers take the caller's mode for each region). Why: optimizer state of weights whose
+// gradient is exactly 0 (dead relu units) decays geometrically (Adam m *= 0.9 per step) into the subnormal
+// range, where every operation takes a microcode assist: measured 0.43 -> 0.58 s per reference epoch after a
+// few hundred steps without this.
 namespace {
 struct FlushDenormals {
     unsigned saved;
     FlushDenormals() : saved(_mm_getcsr()) { _mm_setcsr(saved | 0x8040u); }
     ~FlushDenormals() { _mm_setcsr(saved); }
 };
-}  // namespace
 
-static void update(d4j_net* net, float lr, int64_t step, int64_t off, int64_t n) {
-    const int64_t N = net->n_params;
-    float* s = net->opt_state;
-    d4j::optimizer_segment(net->optimizer, net->hp, lr, step, net->params + off, net->grads + off,
-                           s + off, s + N + off, s + 2 * N + off, n);
-}
+// Gathers one step's rows (by shuffled index) into one of the two batch buffers, in row pieces. A float copied
+// from a random row in memory costs about the time of 50 GEMM FLOPs (the unit chunk costs are weighed in).
+constexpr double GATHER_COST = 50.0;
+struct GatherRows {
+    d4j_net* net;
+    const float* x;
+    const int32_t* labels;
+    const float* targets;
+    const int32_t* order;
+    int64_t n_order;
+    int batch;
+    int64_t pos;  // first index into order
+    int buf;
+    void into(int64_t p, int b) { pos = p; buf = b; }
+    int rows() const { return (int)std::min<int64_t>(batch, n_order - pos); }
+    int chunks() const { return std::max(1, std::min(4, rows() / 8)); }  // at least 8 rows a piece
+    int rows_of(int c, int parts) const { return rows() * (c + 1) / parts - rows() * c / parts; }
+    void run_part(int c, int parts) const {
+        const int n = rows(), r0 = n * c / parts, r1 = n * (c + 1) / parts;
+        const int in0 = net->layers[0].in, k = net->layers[net->n_layers - 1].out;
+        float* xb = net->xb[buf];
+        for (int r = r0; r < r1; r++) {
+            const int64_t src = order[pos + r];
+            std::memcpy(xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
+            if (net->lb[buf]) net->lb[buf][r] = labels[src];
+            else std::memcpy(net->tb[buf] + (int64_t)r * k, targets + src * k, sizeof(float) * k);
+        }
+    }
+    static void run(void* p, int c) {
+        const GatherRows& g = *static_cast<const GatherRows*>(p);
+        g.run_part(c, g.chunks());
+    }
+};
+
+// The input gradient of layer l (dx = dz_l . W_l^T, into layer l-1's dz) with layer l-1's activation
+// derivative and dropout mask applied to the same block: one region per layer, last layer first.
+struct InputGradLayer {
+    const d4j::GemmKernels* k;
+    const Layer *L, *P;  // layer l and layer l-1
+    const float* w;
+    d4j::Grid g;
+    bool openblas;
+    static void run(void* p, int i) {
+        const InputGradLayer& j = *static_cast<const InputGradLayer*>(p);
+        const d4j::Block blk = j.g.block(i);
+        d4j::input_grad_block(*j.k, j.w, j.L->dz, j.P->dz, j.L->in, j.L->out, blk, j.openblas);
+        const Layer& P = *j.P;
+        if (P.act == D4J_ACT_LINEAR && !(P.rate > 0.0f)) return;
+        for (int r = blk.r0; r < blk.r1; r++) {
+            const int64_t o = (int64_t)r * P.out + blk.c0;
+            d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
+                                     P.dz + o, 1, blk.c1 - blk.c0, P.act);
+        }
+    }
+};
+
+// Every layer's weight gradient (dW, db) in ONE region (they are independent once every dz is known), each
+// block followed, unless global-norm clipping needs the whole gradient first, by value clipping and the
+// optimizer update of the same block of parameters while its gradient is still in cache. The blocks of a
+// layer are the same columns as its forward blocks, so on a quiet machine each thread keeps updating (and
+// reading in the next forward) the same part of the weights, in its own core's cache.
+struct WeightGradStep {
+    const d4j::GemmKernels* k;
+    d4j_net* net;
+    const float* x0;     // the gathered input batch (layer 0's input)
+    int rows;
+    bool update;
+    d4j::OptStep opt;
+    int n_layers;
+    const int* first;    // first chunk of each layer, n_layers + 1 entries
+    const d4j::Grid* grids;
+    const GatherRows* gather;  // the next step's rows (chunks after the layers'), or nullptr
+    int gather_chunks;
+    const int* id;             // position in the region -> chunk
+    static void run(void* p, int pos) {
+        const WeightGradStep& j = *static_cast<const WeightGradStep*>(p);
+        run_id(j, j.id[pos]);
+    }
+    static void run_id(const WeightGradStep& j, int i) {
+        if (i >= j.first[j.n_layers]) {
+            j.gather->run_part(i - j.first[j.n_layers], j.gather_chunks);
+            return;
+        }
+        int l = 0;
+        while (i >= j.first[l + 1]) l++;
+        d4j_net* net = j.net;
+        const Layer& L = net->layers[l];
+        const d4j::Block blk = j.grids[l].block(i - j.first[l]);
+        const float* a = l == 0 ? j.x0 : net->layers[l - 1].input(true);
+        const int64_t nw = (int64_t)L.in * L.out;
+        float* dw = net->grads + L.off;
+        float* db = dw + nw;
+        d4j::weight_grad_block(*j.k, a, L.dz, dw, db, j.rows, L.in, L.out, blk);
+        if (!j.update) return;
+        const int64_t N = net->n_params;
+        const int cols = blk.c1 - blk.c0;
+        for (int part = 0; part < 2; part++) {  // the block of W, then (first row block only) its part of b
+            if (part == 1 && blk.r0 != 0) break;
+            const int64_t off = part == 0 ? L.off + (int64_t)blk.r0 * L.out + blk.c0 : L.off + nw + blk.c0;
+            const int64_t nrows = part == 0 ? blk.r1 - blk.r0 : 1;
+            float* g = net->grads + off;
+            if (net->clip_value > 0.0f)
+                for (int64_t r = 0; r < nrows; r++) d4j::clip_values(g + r * L.out, cols, net->clip_value);
+            float* s = net->opt_state;
+            j.opt.fn(j.opt, net->params + off, g, s + off, s + N + off, s + 2 * N + off, nrows, cols, L.out);
+        }
+    }
+};
+
+// Seconds per phase of the training step, accumulated in the network (d4j_net_phase_seconds): a handful of
+// clock reads per step (~0.2 us), so it is always on and the benchmarks read the share of each phase of the
+// real step at any thread count.
+enum { PHASE_GATHER, PHASE_FORWARD, PHASE_LOSS, PHASE_INPUT_GRAD, PHASE_WEIGHT_GRAD, PHASE_CLIP_UPDATE, PHASE_STEP };
+struct PhaseClock {
+    double* acc;
+    std::chrono::steady_clock::time_point step0, last;
+    explicit PhaseClock(double* a) : acc(a) {}
+    void start() { step0 = last = std::chrono::steady_clock::now(); }
+    void lap(int phase) {
+        const auto now = std::chrono::steady_clock::now();
+        acc[phase] += std::chrono::duration<double>(now - last).count();
+        last = now;
+    }
+    void step_done() { acc[PHASE_STEP] += std::chrono::duration<double>(last - step0).count(); }
+};
+
+// The whole-buffer optimizer update (after global-norm clipping), in contiguous pieces.
+struct UpdateAll {
+    d4j_net* net;
+    d4j::OptStep opt;
+    int chunks;
+    static void run(void* p, int i) {
+        const UpdateAll& j = *static_cast<const UpdateAll*>(p);
+        d4j_net* net = j.net;
+        const int64_t N = net->n_params, off = N * i / j.chunks, n = N * (i + 1) / j.chunks - off;
+        float* s = net->opt_state;
+        j.opt.fn(j.opt, net->params + off, net->grads + off, s + off, s + N + off, s + 2 * N + off, 1, n, 0);
+    }
+};
+}  // namespace
 
 extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
                              const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
@@ -236,60 +465,143 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     }
     for (int s = 0; s < n_batches; s++) if (!std::isfinite(lrs[s])) return D4J_ERR_ARGUMENT;
 
+    const d4j::GemmKernels& kern = d4j::gemm_kernels();
     const bool per_layer = !(net->clip_norm > 0.0f);
+    const int L_count = net->n_layers;
     FlushDenormals ftz;
+    PhaseClock clock(net->phase_seconds);
+    GatherRows gather{net, x, labels, targets, order, n_order, batch, 0, 0};
+    gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
+    d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr,
+                              GATHER_COST * in0 * gather.rows()});
     for (int s = 0; s < n_batches; s++) {
+        clock.start();
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
-        // gather
-        for (int r = 0; r < rows; r++) {
-            const int64_t src = order[pos + r];
-            std::memcpy(net->xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
-            if (sparse) net->lb[r] = labels[src];
-            else std::memcpy(net->tb + (int64_t)r * k, targets + src * k, sizeof(float) * k);
-        }
-        // Prefetch the rows of the next step (random rows of x, usually not in cache): they arrive while this
-        // step computes, so the next gather copies from cache instead of waiting on memory.
-        if (s + 1 < n_batches) {
-            const int64_t npos = pos + batch;
-            const int nrows = (int)std::min<int64_t>(batch, n_order - npos);
-            for (int r = 0; r < nrows; r++) {
-                const char* row = reinterpret_cast<const char*>(x + (int64_t)order[npos + r] * in0);
+        const int team = d4j::team_size();
+        const int cur = s % 2;
+        float* xb = net->xb[cur];
+        const int32_t* lb = net->lb[cur];
+        const float* tb = net->tb[cur];
+        const bool gather_next = s + 1 < n_batches;
+        if (gather_next) {
+            gather.into(pos + batch, 1 - cur);
+            // Prefetch the next step's rows (random rows of x, usually not in cache): they arrive while this step
+            // computes, and the gather later in the step copies from cache (measured: 0.198 -> 0.192 CPU-s per
+            // reference epoch on one thread).
+            for (int r = 0, n = gather.rows(); r < n; r++) {
+                const char* row = reinterpret_cast<const char*>(x + (int64_t)order[pos + batch + r] * in0);
                 for (int64_t b = 0; b < (int64_t)in0 * 4; b += 64) _mm_prefetch(row + b, _MM_HINT_T2);
             }
         }
+        clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
-        const float* out = forward_rows(net, net->xb, rows, true, seed, t, nullptr);
-        Layer& last = net->layers[net->n_layers - 1];
+        const float* out = forward_rows(net, kern, xb, rows, true, seed, t, nullptr);
+        clock.lap(PHASE_FORWARD);
+        Layer& last = net->layers[L_count - 1];
         int64_t correct = 0;
-        const double ls = d4j::loss(net->loss, out, net->lb, net->tb, last.dz, nullptr, rows, k, 1.0f, &correct);
+        const double ls = d4j::loss(net->loss, out, lb, tb, last.dz, nullptr, rows, k, 1.0f, &correct);
         if (!std::isfinite(ls)) return D4J_ERR_NONFINITE;
         if (!net->logits && last.act != D4J_ACT_LINEAR)  // MSE: d/dy -> d/dz
             d4j::activation_backward(last.z, last.y, nullptr, last.dz, last.dz, rows, k, last.act);
-        // backward, last layer first
-        for (int l = net->n_layers - 1; l >= 0; l--) {
-            Layer& L = net->layers[l];
-            const float* a = l == 0 ? net->xb : net->layers[l - 1].input(true);
-            float* dx = l == 0 ? nullptr : net->layers[l - 1].dz;
-            const int64_t nw = (int64_t)L.in * L.out;
-            d4j::dense_backward(a, net->params + L.off, L.dz, net->grads + L.off, net->grads + L.off + nw, dx,
-                                rows, L.in, L.out);
-            if (l > 0) {
-                const Layer& P = net->layers[l - 1];
-                if (P.act != D4J_ACT_LINEAR || P.rate > 0.0f)
-                    d4j::activation_backward(P.z, P.y, P.rate > 0.0f ? P.mask : nullptr, P.dz, P.dz, rows, P.out,
-                                             P.act);
-            }
-            if (per_layer) {  // W_l is no longer needed this step: update it while dW_l is hot in cache
-                if (net->clip_value > 0.0f) d4j::clip_values(net->grads + L.off, nw + L.out, net->clip_value);
-                update(net, lrs[s], t, L.off, nw + L.out);
-            }
+        clock.lap(PHASE_LOSS);
+        // backward: input gradients, last layer first (each needs the one after it), with the old weights
+        for (int l = L_count - 1; l >= 1; l--) {
+            const Layer& L = net->layers[l];
+            const Layer& P = net->layers[l - 1];
+            InputGradLayer j{&kern, &L, &P, net->params + L.off, d4j::Grid{},
+                             d4j::input_grad_uses_openblas(kern, rows, L.out)};
+            j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, team);
+            d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr, 2.0 * rows * L.in * L.out});
         }
+        clock.lap(PHASE_INPUT_GRAD);
+        // then every weight gradient, with the update when it can be done per block
+        WeightGradStep wg;
+        wg.k = &kern;
+        wg.net = net;
+        wg.x0 = xb;
+        wg.gather = gather_next ? &gather : nullptr;
+        wg.rows = rows;
+        wg.update = per_layer;
+        if (per_layer) wg.opt = d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t);
+        wg.n_layers = L_count;
+        wg.first = net->chunk_first;
+        wg.grids = net->grids;
+        int chunks = 0;
+        for (int l = 0; l < L_count; l++) {
+            const Layer& L = net->layers[l];
+            net->grids[l] = d4j::weight_grad_grid(kern, rows, L.in, L.out, team);
+            net->chunk_first[l] = chunks;
+            chunks += net->grids[l].count();
+        }
+        net->chunk_first[L_count] = chunks;
+        // the next step's rows, gathered alongside (they go into the other buffer): random rows of x are
+        // usually not in cache, and a thread waiting on memory here overlaps another's arithmetic
+        const int gather_chunks = gather_next && team > 1 ? gather.chunks() : gather_next ? 1 : 0;
+        wg.gather_chunks = gather_chunks;
+        chunks += gather_chunks;
+        if (chunks <= net->max_chunks) {
+            // Positions grouped by thread: thread t starts with the blocks of each layer whose columns it had in
+            // that layer's forward region (d4j::forward_owner: the part of W it read there, and whose optimizer
+            // state it updated last step, is in its core's cache), then the gather pieces that went to it (each
+            // piece to the thread with least work so far). Imbalance that this leaves (a layer whose forward
+            // ran on fewer threads) is evened out by the pool, which moves unstarted chunks to idle threads.
+            const int T = std::min({team, chunks, net->max_team});
+            const int gfirst = net->chunk_first[L_count];
+            auto cost_of = [&](int id) -> float {
+                if (id >= gfirst) return (float)(GATHER_COST * in0 * gather.rows_of(id - gfirst, gather_chunks));
+                int l = 0;
+                while (id >= net->chunk_first[l + 1]) l++;
+                const d4j::Block b = net->grids[l].block(id - net->chunk_first[l]);
+                return (float)((2.0 * rows + (per_layer ? 12.0 : 0.0)) * (b.r1 - b.r0) * (b.c1 - b.c0));
+            };
+            // each chunk's thread (net->chunk_owner), then the chunks grouped by thread (a counting sort)
+            int* owner = net->chunk_owner;
+            float* load = net->thread_cost;
+            for (int t = 0; t < T; t++) load[t] = 0;
+            for (int l = 0; l < L_count; l++)
+                for (int c = 0, n = net->grids[l].count(); c < n; c++) {
+                    const int id = net->chunk_first[l] + c;
+                    owner[id] = std::min(T - 1, d4j::forward_owner(net->forward_grids[l], net->forward_threads[l],
+                                                                   net->grids[l], c));
+                    load[owner[id]] += cost_of(id);
+                }
+            for (int id = gfirst; id < chunks; id++) {
+                int best = 0;
+                for (int t = 1; t < T; t++) if (load[t] < load[best]) best = t;
+                owner[id] = best;
+                load[best] += cost_of(id);
+            }
+            for (int t = 0; t <= T; t++) net->split[t] = 0;
+            for (int id = 0; id < chunks; id++) net->split[owner[id] + 1]++;
+            for (int t = 0; t < T; t++) net->split[t + 1] += net->split[t];
+            int* next = net->thread_next;
+            for (int t = 0; t < T; t++) next[t] = net->split[t];
+            double work = 0;
+            for (int id = 0; id < chunks; id++) {
+                const int pos = next[owner[id]]++;
+                net->chunk_id[pos] = id;
+                net->chunk_cost[pos] = cost_of(id);
+                work += net->chunk_cost[pos];
+            }
+            wg.id = net->chunk_id;
+            d4j::Region region{WeightGradStep::run, &wg, chunks, net->chunk_cost, work};
+            region.split = net->split;
+            region.split_threads = T;
+            d4j::parallel(region);
+        } else {  // (not with plan()'s chunk counts) serially, in order
+            for (int c = 0; c < chunks; c++) WeightGradStep::run_id(wg, c);
+        }
+        clock.lap(PHASE_WEIGHT_GRAD);
         if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
-            update(net, lrs[s], t, 0, net->n_params);
+            UpdateAll u{net, d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), 1};
+            if (team > 1 && net->n_params >= 65536) u.chunks = (int)std::min<int64_t>(4 * team, net->n_params / 16384);
+            d4j::parallel(d4j::Region{UpdateAll::run, &u, u.chunks, nullptr, 12.0 * (double)net->n_params});
         }
+        clock.lap(PHASE_CLIP_UPDATE);
+        clock.step_done();
         *step = t;
         if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
     }
@@ -306,10 +618,11 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     if (want_stats && sparse)
         for (int64_t i = 0; i < n; i++) if (labels[i] < 0 || labels[i] >= k) return D4J_ERR_ARGUMENT;
     double loss_sum = 0.0, correct_sum = 0.0;
+    const d4j::GemmKernels& kern = d4j::gemm_kernels();
     FlushDenormals ftz;
     for (int64_t pos = 0; pos < n; pos += net->max_batch) {
         const int rows = (int)std::min<int64_t>(net->max_batch, n - pos);
-        const float* o = forward_rows(net, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr);
+        const float* o = forward_rows(net, kern, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr);
         if (want_stats) {
             int64_t correct = 0;
             loss_sum += d4j::loss(net->loss, o, sparse ? labels + pos : nullptr, sparse ? nullptr : targets + pos * k,
@@ -319,4 +632,11 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     }
     if (want_stats) { stats[0] += loss_sum; stats[1] += correct_sum; stats[2] += (double)n; }
     return D4J_OK;
+}
+
+extern "C" int d4j_net_phase_seconds(d4j_net* net, double* out, int n) {
+    if (!net || !out || n <= 0) return 0;
+    const int m = std::min(n, (int)D4J_NET_PHASES);
+    std::copy(net->phase_seconds, net->phase_seconds + m, out);
+    return m;
 }

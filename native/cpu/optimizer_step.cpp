@@ -10,81 +10,19 @@
 //          mu > 0: b = mu b + g/d, p -= lr b else p -= lr g/d.          state: v [0,n) b [n,2n) ga [2n,3n)
 // Fast because every variant is one fused streaming pass over (p, g, state) with the per-step scalars
 // (bias corrections, flags) hoisted and the flags turned into template parameters, so the inner loops have
-// no branches and vectorise 8 wide (sqrt and div included); each element is read and written exactly once.
+// no branches and vectorise (sqrt and div included; 16 wide on AVX-512, see optimizer_kernels.inc); each
+// element is read and written exactly once.
 #include <cmath>
-#include <algorithm>
-#include <type_traits>
 #include "activations.h"
 #include "internal.h"
 
 namespace d4j {
+namespace {
+#include "optimizer_kernels.inc"
+}  // namespace
 
-template <bool MOM, bool NEST, bool FIRST, bool WD>
-static void sgd(float* p, const float* g, float* b, int64_t n, float lr, float mu, float damp, float wd) {
-    const float keep = 1.0f - damp;
-    for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
-        if (WD) gi += wd * p[i];
-        if (MOM) {
-            const float bi = FIRST ? gi : mu * b[i] + keep * gi;
-            b[i] = bi;
-            gi = NEST ? gi + mu * bi : bi;
-        }
-        p[i] -= lr * gi;
-    }
-}
+OptFn optimizer_kernel_baseline(int kind, unsigned flags) { return opt_pick(kind, flags); }
 
-template <bool DECOUPLED, bool AMS, bool WD>
-static void adam(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, float lr, float b1,
-                 float b2, float eps, float wd, int64_t step) {
-    const double bc1 = 1.0 - std::pow((double)b1, (double)step);
-    const double bc2 = 1.0 - std::pow((double)b2, (double)step);
-    const float step_size = (float)((double)lr / bc1);
-    const float inv_bc2_sqrt = (float)(1.0 / std::sqrt(bc2));
-    const float decay = (float)(1.0 - (double)lr * wd);
-    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
-    for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
-        float pi = p[i];
-        if (WD) {
-            if (DECOUPLED) pi *= decay;
-            else gi += wd * pi;
-        }
-        const float mi = b1 * m[i] + c1 * gi;
-        float vi = b2 * v[i] + c2 * (gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        if (AMS) { vi = std::max(vmax[i], vi); vmax[i] = vi; }
-        const float denom = std::sqrt(vi) * inv_bc2_sqrt + eps;
-        p[i] = pi - step_size * (mi / denom);
-    }
-}
-
-template <bool CENTERED, bool MOM, bool WD>
-static void rmsprop(float* p, const float* g, float* v, float* b, float* ga, int64_t n, float lr, float alpha,
-                    float eps, float wd, float mu) {
-    const float c = 1.0f - alpha;
-    for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
-        if (WD) gi += wd * p[i];
-        const float vi = alpha * v[i] + c * (gi * gi);
-        v[i] = vi;
-        float var = vi;
-        if (CENTERED) {
-            const float gai = alpha * ga[i] + c * gi;
-            ga[i] = gai;
-            var = std::max(vi - gai * gai, 0.0f);  // >= 0 mathematically; rounding must not give sqrt(<0)
-        }
-        const float d = std::sqrt(var) + eps;
-        if (MOM) {
-            const float bi = mu * b[i] + gi / d;
-            b[i] = bi;
-            p[i] -= lr * bi;
-        } else {
-            p[i] -= lr * (gi / d);
-        }
-    }
-}
 
 bool valid_hp(int kind, const float* hp) {
     if (!hp || !valid_opt(kind)) return false;
@@ -100,49 +38,52 @@ bool valid_hp(int kind, const float* hp) {
     }
 }
 
-// Calls f(std::bool_constant<a>, std::bool_constant<b>, std::bool_constant<c>): runtime flags -> template flags.
-template <class F>
-static void dispatch3(bool a, bool b, bool c, F&& f) {
-    using T = std::true_type;
-    using N = std::false_type;
-    if (a) {
-        if (b) { if (c) f(T{}, T{}, T{}); else f(T{}, T{}, N{}); }
-        else { if (c) f(T{}, N{}, T{}); else f(T{}, N{}, N{}); }
-    } else {
-        if (b) { if (c) f(N{}, T{}, T{}); else f(N{}, T{}, N{}); }
-        else { if (c) f(N{}, N{}, T{}); else f(N{}, N{}, N{}); }
+OptStep optimizer_prepare(int kind, const float* hp, float lr, int64_t step) {
+    OptStep o;
+    o.lr = lr;
+    unsigned flags = 0;
+    switch (kind) {
+        case D4J_OPT_SGD:
+            o.mu = hp[0];
+            o.keep = 1.0f - hp[1];
+            o.wd = hp[2];
+            flags = o.wd != 0.0f ? 1 : 0;
+            if (o.mu != 0.0f) flags |= 8 | (hp[3] != 0.0f ? 4 : 0) | (step <= 1 ? 2 : 0);
+            break;
+        case D4J_OPT_ADAM:
+        case D4J_OPT_ADAMW: {
+            o.b1 = hp[0];
+            o.b2 = hp[1];
+            o.eps = hp[2];
+            o.wd = hp[3];
+            o.c1 = 1.0f - o.b1;
+            o.c2 = 1.0f - o.b2;
+            const double bc1 = 1.0 - std::pow((double)o.b1, (double)step);
+            const double bc2 = 1.0 - std::pow((double)o.b2, (double)step);
+            o.step_size = (float)((double)lr / bc1);
+            o.inv_bc2_sqrt = (float)(1.0 / std::sqrt(bc2));
+            o.decay = (float)(1.0 - (double)lr * o.wd);
+            flags = (kind == D4J_OPT_ADAMW ? 4 : 0) | (hp[4] != 0.0f ? 2 : 0) | (hp[3] != 0.0f ? 1 : 0);
+            break;
+        }
+        default:  // RMSprop
+            o.alpha = hp[0];
+            o.c2 = 1.0f - o.alpha;
+            o.eps = hp[1];
+            o.wd = hp[2];
+            o.mu = hp[3];
+            flags = (hp[4] != 0.0f ? 4 : 0) | (hp[3] > 0.0f ? 2 : 0) | (hp[2] != 0.0f ? 1 : 0);
+            break;
     }
+    // the optimizer follows the GEMM kernels' variant (forced variants are tested op by op)
+    o.fn = gemm_kernels().isa == ISA_AVX512 ? optimizer_kernel_avx512(kind, flags) : optimizer_kernel_baseline(kind, flags);
+    return o;
 }
-#define D4J_V(x) decltype(x)::value
 
 void optimizer_segment(int kind, const float* hp, float lr, int64_t step, float* p, const float* g,
                        float* s0, float* s1, float* s2, int64_t n) {
-    switch (kind) {
-        case D4J_OPT_SGD: {
-            const float mu = hp[0], damp = hp[1], wd = hp[2];
-            const bool nest = hp[3] != 0.0f, wdb = wd != 0.0f;
-            if (mu == 0.0f) {
-                if (wdb) sgd<false, false, false, true>(p, g, s0, n, lr, mu, damp, wd);
-                else sgd<false, false, false, false>(p, g, s0, n, lr, mu, damp, wd);
-            } else {
-                dispatch3(nest, step <= 1, wdb, [&](auto a, auto b, auto c) {
-                    sgd<true, D4J_V(a), D4J_V(b), D4J_V(c)>(p, g, s0, n, lr, mu, damp, wd);
-                });
-            }
-            break;
-        }
-        case D4J_OPT_ADAM:
-        case D4J_OPT_ADAMW:
-            dispatch3(kind == D4J_OPT_ADAMW, hp[4] != 0.0f, hp[3] != 0.0f, [&](auto a, auto b, auto c) {
-                adam<D4J_V(a), D4J_V(b), D4J_V(c)>(p, g, s0, s1, s2, n, lr, hp[0], hp[1], hp[2], hp[3], step);
-            });
-            break;
-        case D4J_OPT_RMSPROP:
-            dispatch3(hp[4] != 0.0f, hp[3] > 0.0f, hp[2] != 0.0f, [&](auto a, auto b, auto c) {
-                rmsprop<D4J_V(a), D4J_V(b), D4J_V(c)>(p, g, s0, s1, s2, n, lr, hp[0], hp[1], hp[2], hp[3]);
-            });
-            break;
-    }
+    const OptStep o = optimizer_prepare(kind, hp, lr, step);
+    o.fn(o, p, g, s0, s1, s2, 1, n, n);
 }
 
 }  // namespace d4j

@@ -1,13 +1,17 @@
-// Thread count of the CPU path. Our own loops are single-threaded on purpose (a 32-row batch is far too
-// small to split), so the only pool is OpenBLAS's: one setting controls all of it.
+// Thread count of the CPU path: our own pool (thread_pool.cpp) runs the kernels; OpenBLAS, used only outside
+// the training engine's hot path, is kept on ONE thread whatever is asked: its spinning pool collapses when
+// another process holds a core, and it would oversubscribe the cores our pool already uses.
 #include "dense4j.h"
 #include <cblas.h>
+#include "thread_pool.h"
 
 extern "C" void d4j_set_num_threads(int n) {
-    // OpenBLAS keeps its current count for n < 1; the contract says "one per core".
-    openblas_set_num_threads(n > 0 ? n : openblas_get_num_procs());
+    openblas_set_num_threads(1);
+    d4j::pool_set_threads(n);
 }
 
-extern "C" int d4j_get_num_threads(void) {
-    return openblas_get_num_threads();
+extern "C" int d4j_get_num_threads(void) { return d4j::pool_requested_threads(); }
+
+extern "C" void d4j_thread_stats(int64_t* out) {
+    if (out) d4j::pool_stats(out);
 }

@@ -59,9 +59,35 @@ enum {
 };
 
 /* ---- threads ---------------------------------------------------------------------------------------- */
-/* Sets the thread count of OpenBLAS (and of any parallel loop of ours). n <= 0 means one per core. */
+/* Sets the threads of the CPU kernels (our own pool; OpenBLAS always runs on one thread). n <= 0 means one per
+ * core. The pool never runs more threads than CPUs the process may use, and runs serially while it sees its
+ * workers descheduled (another process holding a core), so any n is safe. Results depend on the kernel
+ * variant (d4j_set_isa), never on the thread count. d4j_get_num_threads returns the count last set. */
 void d4j_set_num_threads(int n);
 int d4j_get_num_threads(void);
+
+/* Counters of the thread pool since the library loaded, into out[6]: regions run in parallel; regions run
+ * serially because parallel was measured slower (or to measure serial); regions run serially because another
+ * thread was using the pool; switches to serial; parallel regions where the caller had to sleep for a
+ * descheduled worker; parallel regions no worker joined. */
+void d4j_thread_stats(int64_t* out);
+
+/* ---- kernel variant ----------------------------------------------------------------------------------- */
+/* The hand-written GEMM kernels of the CPU path exist per instruction set; the best one the CPU supports is
+ * chosen when the library loads, or the one named by the environment variable D4J_CPU_ISA
+ * (portable|avx2|avx512|auto). */
+enum {
+    D4J_ISA_AUTO = -1,
+    D4J_ISA_PORTABLE = 0,  /* plain C++ (fused multiply-add per element), any x86-64 */
+    D4J_ISA_AVX2 = 1,      /* AVX2 + FMA */
+    D4J_ISA_AVX512 = 2     /* AVX-512 F/VL/BW/DQ */
+};
+/* Forces a variant (D4J_ISA_AUTO: the best supported). Returns D4J_OK, or D4J_ERR_ARGUMENT when this CPU
+ * cannot run it (nothing changes then). */
+int d4j_set_isa(int isa);
+int d4j_get_isa(void);
+/* 1 when this CPU can run the variant, else 0. */
+int d4j_isa_supported(int isa);
 
 /* ---- single ops (also used by tests and benchmarks) -------------------------------------------------- */
 
@@ -135,6 +161,14 @@ int64_t d4j_param_count(int n_layers, const int32_t* sizes);
 int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
                   const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
                   const float* lrs, int64_t* step, uint64_t seed, double* stats);
+
+/* Seconds spent by d4j_net_train in each phase of its steps since the network was created, accumulated:
+ * out[0] gathering the batch rows, [1] forward, [2] loss and its gradient, [3] input gradients (with the
+ * activation derivatives), [4] weight gradients with the optimizer update (unless global-norm clipping),
+ * [5] global-norm clipping and the update after it, [6] whole steps. Writes min(n, D4J_NET_PHASES) values
+ * and returns how many (0 for a NULL net or out). */
+#define D4J_NET_PHASES 7
+int d4j_net_phase_seconds(d4j_net* net, double* out, int n);
 
 /* Inference over n rows (any n; processed in chunks of max_batch), no dropout.
  * out (may be NULL) gets the activated outputs [n, out_last]. When labels or targets are given,

@@ -1,8 +1,9 @@
 // Whole training runs of d4j_net_train against the float64 reference training loop (same data order,
 // same learning-rate schedule, partial last batches): loss curve and final parameters agree; one call of
-// many steps equals many calls of one step bit for bit; two identical runs are bit-identical (1 and 2
-// threads); a non-finite loss stops training before its update; d4j_net_forward (chunked inference) and
-// its stats match the reference.
+// many steps equals many calls of one step bit for bit; the same with layers wide enough that every product
+// is split across 2 threads; at 1, 2, 3, 4 and 8 threads two identical runs are bit-identical and equal to
+// the 1-thread run (within float tolerance, and bit for bit); a non-finite loss stops training before its
+// update; d4j_net_forward (chunked inference) and its stats match the reference.
 #include <cstring>
 #include <string>
 #include "net_util.h"
@@ -59,11 +60,11 @@ static void run_native(NativeNet& nn, const Problem& pb, const std::vector<std::
     }
 }
 
-static void training_vs_reference(const Config& c, uint64_t seed) {
+static void training_vs_reference(const Config& c, uint64_t seed, int epochs = 15) {
     t::Rng rng(seed);
     Problem pb;
     pb.make(rng, 200, c.sizes[0], c.sizes.back(), c.loss);
-    const int batch = 32, epochs = 15, nb = 7;  // 200 = 6 * 32 + 8: the last step of each epoch has 8 rows
+    const int batch = 32, nb = 7;  // 200 = 6 * 32 + 8: the last step of each epoch has 8 rows
     std::vector<std::vector<int32_t>> orders;
     for (int e = 0; e < epochs; e++) orders.push_back(permutation(rng, pb.N));
     auto lrs = schedule(epochs * nb);
@@ -107,28 +108,59 @@ static void training_vs_reference(const Config& c, uint64_t seed) {
                     nat_losses.back());
 }
 
-static void determinism(int threads) {
+// The same config with layers wide enough that the engine splits every product across threads.
+static Config wide(const Config& c) {
+    Config w = c;
+    w.sizes.front() = 160;
+    for (size_t l = 1; l + 1 < w.sizes.size(); l++) w.sizes[l] = l == 1 ? 192 : 96;
+    return w;
+}
+
+static std::vector<float> trained(const Config& c, int threads, std::vector<float>* state, int64_t* parallel) {
     d4j_set_num_threads(threads);
-    const Config& c = configs[1];  // dropout + clipping + momentum: the most state
-    std::vector<float> p[2], s[2];
-    for (int run = 0; run < 2; run++) {
-        t::Rng rng(3);
-        Problem pb;
-        pb.make(rng, 500, 20, 5, c.loss);
-        NativeNet nn;
-        nn.create({20, 64, 32, 5}, c.acts, c.dropout, c.loss, 64, c.opt, c.hp, rng, c.clip_norm, c.clip_value);
-        auto order = permutation(rng, pb.N);
-        std::vector<float> lrs(8, 0.01f);
-        int64_t step = 0;
-        d4j_net_train(nn.net, pb.x.data(), pb.labels.data(), pb.targets.data(), order.data(), pb.N, 0, 64, 8,
-                      lrs.data(), &step, 99, nullptr);
-        p[run] = nn.params;
-        s[run] = nn.state;
-    }
-    t::expect(std::memcmp(p[0].data(), p[1].data(), p[0].size() * 4) == 0 &&
-                  std::memcmp(s[0].data(), s[1].data(), s[0].size() * 4) == 0,
-              "determinism: two identical runs differ with " + std::to_string(threads) + " threads");
+    int64_t before[6], after[6];
+    d4j_thread_stats(before);
+    t::Rng rng(3);
+    Problem pb;
+    pb.make(rng, 640, c.sizes[0], c.sizes.back(), c.loss);
+    NativeNet nn;
+    nn.create(c.sizes, c.acts, c.dropout, c.loss, 64, c.opt, c.hp, rng, c.clip_norm, c.clip_value);
+    auto order = permutation(rng, pb.N);
+    std::vector<float> lrs(10, 0.01f);
+    int64_t step = 0;
+    const int rc = d4j_net_train(nn.net, pb.x.data(), pb.labels.data(), pb.targets.data(), order.data(), pb.N, 0, 64,
+                                 10, lrs.data(), &step, 99, nullptr);
+    t::expect(rc == D4J_OK, std::string(c.name) + ": rc at " + std::to_string(threads) + " threads");
+    d4j_thread_stats(after);
+    if (parallel) *parallel = after[0] - before[0];
+    if (state) *state = nn.state;
     d4j_set_num_threads(1);
+    return nn.params;
+}
+
+// Per thread count: two runs are bit-identical (determinism), and equal to the 1-thread run, within float
+// tolerance as promised and in fact bit for bit (blocks of outputs, never of a reduction, are split).
+static void thread_counts() {
+    for (size_t ci = 0; ci < sizeof(configs) / sizeof(configs[0]); ci++) {
+        Config c = wide(configs[ci]);
+        if (ci == 1) c.sizes = {200, 256, 128, 5};  // clip_norm: the whole-buffer update is split too (>= 64K params)
+        std::vector<float> s1;
+        const auto p1 = trained(c, 1, &s1, nullptr);
+        const auto p1ref = t::widen(p1);
+        for (int threads : {2, 3, 4, 8}) {
+            std::vector<float> sa, sb;
+            int64_t parallel = 0;
+            const auto pa = trained(c, threads, &sa, &parallel);
+            const auto pb = trained(c, threads, &sb, nullptr);
+            const std::string name = std::string(c.name) + " at " + std::to_string(threads) + " threads";
+            t::expect(pa == pb && sa == sb, "determinism: two identical runs differ, " + name);
+            t::close(name + ": params vs 1 thread", pa, p1ref, 1e-6);
+            t::expect(std::memcmp(pa.data(), p1.data(), pa.size() * 4) == 0 &&
+                          std::memcmp(sa.data(), s1.data(), sa.size() * 4) == 0,
+                      name + ": not bit-identical to 1 thread");
+            t::expect(parallel > 0, name + ": no region ran in parallel (the test would prove nothing)");
+        }
+    }
 }
 
 static void nonfinite() {
@@ -243,8 +275,10 @@ int main() {
     d4j_set_num_threads(1);
     uint64_t seed = 1000;
     for (const Config& c : configs) training_vs_reference(c, seed++);
-    determinism(1);
-    determinism(2);
+    d4j_set_num_threads(2);  // again with every product split across threads
+    for (const Config& c : configs) training_vs_reference(wide(c), seed++, 3);
+    d4j_set_num_threads(1);
+    thread_counts();
     nonfinite();
     inference();
     dropout_statistics();

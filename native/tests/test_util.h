@@ -95,6 +95,10 @@ inline bool close_scalar(const std::string& what, double got, double ref, double
     return ok;
 }
 
+// the kernel variants (D4J_ISA_*), as D4J_CPU_ISA spells them
+inline const char* isa_name(int isa) {
+    return isa == D4J_ISA_PORTABLE ? "portable" : isa == D4J_ISA_AVX2 ? "avx2" : isa == D4J_ISA_AVX512 ? "avx512" : "?";
+}
 inline const char* act_name(int a) {
     static const char* n[] = {"linear", "relu", "sigmoid", "tanh", "gelu", "softmax"};
     return a >= 0 && a <= 5 ? n[a] : "?";

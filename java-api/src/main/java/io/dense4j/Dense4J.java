@@ -7,10 +7,11 @@ public final class Dense4J {
     private Dense4J() {}
 
     /**
-     * Threads of the CPU kernels (OpenBLAS's pool; our own loops are single-threaded). n &lt;= 0 means one
-     * per core. The default is 1 (or the system property {@code dense4j.threads}): small GEMMs such as
-     * the 32-row batches of the reference workload are fastest on one thread, and OpenBLAS's spinning
-     * pool slows down badly when another process holds a core; large batches gain from more.
+     * Threads of the CPU kernels (Dense4J's own pool; OpenBLAS always runs on one). n &lt;= 0 means one per
+     * core. The default is 1 (or the system property {@code dense4j.threads}). Any count is safe: the pool
+     * never runs more threads than the cores this process may use, and runs serially while another process
+     * holds them, so asking for more than the machine has, or sharing it, costs about what one thread costs.
+     * Results are the same for every thread count (each output is computed entirely by one thread).
      */
     public static void setThreads(int n) {
         CpuBackend.setThreads(n);

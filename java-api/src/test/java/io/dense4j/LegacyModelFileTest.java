@@ -41,8 +41,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 class LegacyModelFileTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String[] NAMES = {"classifier", "regressor", "binary", "uncompiled", "onehot"};
-    /** Bit-identical arithmetic needs the same OpenBLAS kernels as the build that wrote the files (CI's setting). */
-    static final boolean SAME_KERNELS = "Haswell".equals(System.getenv("OPENBLAS_CORETYPE"));
+    /**
+     * The build that wrote the files multiplied with OpenBLAS; since issue 11 the products are Dense4J's own kernels
+     * (one FMA chain per element, the same bits for every kernel variant and thread count), so retraining cannot be
+     * bit-identical to it any more: it must agree to rounding (the fit loop's order, data and updates unchanged).
+     */
+    static final float RETRAIN_TOLERANCE = 1e-5f;  // measured: at most 4.8e-7 (classifier), 20x headroom
 
     @TempDir
     Path dir;
@@ -237,13 +241,13 @@ class LegacyModelFileTest {
                 "onehot", onehot);
         for (Map.Entry<String, float[]> e : got.entrySet()) {
             float[] want = floats(expected(e.getKey()).get("parameters"));
-            if (SAME_KERNELS) {
-                assertArrayEquals(want, e.getValue(), 0f, e.getKey() + ": bit-identical with the old build");
-            } else {
-                System.out.println("LegacyModelFileTest: OPENBLAS_CORETYPE is not Haswell, comparing " + e.getKey()
-                        + " to 1e-4 instead of bit-exactly");
-                assertArrayEquals(want, e.getValue(), 1e-4f, e.getKey());
+            float worst = 0;
+            for (int i = 0; i < want.length && i < e.getValue().length; i++) {
+                worst = Math.max(worst, Math.abs(want[i] - e.getValue()[i]));
             }
+            System.out.printf("LegacyModelFileTest: %s retrained, largest difference to the old build %.3g%n", e.getKey(),
+                    worst);
+            assertArrayEquals(want, e.getValue(), RETRAIN_TOLERANCE, e.getKey() + ": the old build's weights");
         }
         assertEquals(NAMES.length, got.size() + 1);
     }

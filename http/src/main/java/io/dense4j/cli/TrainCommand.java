@@ -147,7 +147,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "save after every epoch to this path; {epoch} is replaced")
     String checkpoint;
 
-    @Option(names = "--threads", description = "CPU threads for the kernels (default: 1, fastest for small batches)")
+    @Option(names = "--threads", description = "CPU threads for the kernels (default: 1; any count is safe: at most one per core is used, serially while other processes hold the cores; results do not depend on it)")
     Integer threads;
 
     @Option(names = "--device", defaultValue = "cpu",

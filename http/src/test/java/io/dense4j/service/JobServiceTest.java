@@ -242,6 +242,23 @@ class JobServiceTest {
         Records.Job mid = store.job(id).orElseThrow();
         assertEquals(JobState.RUNNING, mid.state(), "only the lease says A is gone");
         assertEquals(2, Json.parse(mid.checkpoint()).get("epochs").asInt());
+        // the checkpoint carries Adam's moments, so the resumed run continues the optimizer, not a fresh one
+        io.dense4j.model.ModelState saved = io.dense4j.io.ModelFile.read(
+                Path.of(Json.parse(mid.checkpoint()).get("path").asText()));
+        float[] moments = saved.optimizer().slots();
+        assertTrue(moments != null
+                && moments.length == io.dense4j.optim.OptimizerState.SLOTS * saved.parameters().length,
+                "optimizer buffers for every weight: " + (moments == null ? "none" : moments.length + " for "
+                + saved.parameters().length));
+        assertTrue(saved.optimizer().step() > 0);
+        int n = saved.parameters().length;
+        double firstMoments = 0;
+        double secondMoments = 0;
+        for (int i = 0; i < n; i++) {
+            firstMoments += Math.abs(moments[i]);
+            secondMoments += moments[n + i];
+        }
+        assertTrue(firstMoments > 0 && secondMoments > 0, "Adam's moments were trained, not zero");
         JobService b = service("B", 1, Duration.ofMillis(1500));
         Records.Job done = await(b, id, JobState.SUCCEEDED, 60);
         assertEquals(2, done.attempt());

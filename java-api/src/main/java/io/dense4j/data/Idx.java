@@ -182,21 +182,38 @@ public final class Idx {
     }
 
     /**
-     * For an uncompressed file, compares the size the header implies with the file size before anything is
-     * allocated, so that a corrupt header cannot make us allocate gigabytes first.
+     * Compares the size the header implies with the bytes the file actually holds, before anything is
+     * allocated, so that a corrupt or hostile header cannot make us allocate gigabytes first. For a gzip file
+     * the uncompressed size is only known by decompressing, so it is counted in a first streaming pass that
+     * stores nothing and stops as soon as it passes the expected size.
      */
     private static void checkRawSize(Path file, long expected) throws IOException {
-        if (isGzip(file)) {
-            return; // the uncompressed size is only known by decompressing; the read loop checks it
-        }
-        long actual = Files.size(file);
+        long actual = isGzip(file) ? uncompressedSize(file, expected) : Files.size(file);
         if (actual < expected) {
             throw new DataFormatException(file + ": truncated: the header implies " + expected
-                    + " bytes, the file has " + actual);
+                    + " bytes, the " + (isGzip(file) ? "uncompressed " : "") + "file has " + actual);
         }
         if (actual > expected) {
-            throw new DataFormatException(file + ": " + (actual - expected) + " unexpected trailing bytes after the "
-                    + expected + " bytes the header implies");
+            throw new DataFormatException(file + ": unexpected trailing bytes after the " + expected
+                    + " bytes the header implies");
+        }
+    }
+
+    /** Decompressed byte count of a gzip file, counting at most {@code limit + 1} bytes. */
+    private static long uncompressedSize(Path file, long limit) throws IOException {
+        try (InputStream in = open(file)) {
+            byte[] buf = new byte[CHUNK];
+            long count = 0;
+            while (count <= limit) {
+                int got = in.read(buf, 0, (int) Math.min(buf.length, limit + 1 - count));
+                if (got < 0) {
+                    break;
+                }
+                count += got;
+            }
+            return count;
+        } catch (EOFException | ZipException e) {
+            throw new DataFormatException(file + ": truncated or corrupt (" + e.getMessage() + ")", e);
         }
     }
 

@@ -31,8 +31,8 @@ public final class CpuKernels {
 
     static {
         Loader.load();
-        // One OpenBLAS thread by default: the reference shapes (32-row batches) run fastest on one, and
-        // OpenBLAS's spinning pool collapses when another process or request thread holds the other core.
+        // Threads of our own pool (OpenBLAS always runs on one). Any count is safe: the pool never uses more
+        // threads than cores and runs serially while another process holds them (see d4j_set_num_threads).
         d4j_set_num_threads(Integer.getInteger("dense4j.threads", DEFAULT_THREADS));
     }
 
@@ -43,6 +43,8 @@ public final class CpuKernels {
     public static final int OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2, OPT_RMSPROP = 3;
     public static final int OPT_HP_COUNT = 5, OPT_STATE_PER_PARAM = 3;
     public static final int OK = 0, ERR_ARGUMENT = 1, ERR_NONFINITE = 2, ERR_MEMORY = 3;
+    /** GEMM kernel variants (d4j_set_isa); the environment variable D4J_CPU_ISA chooses one at load. */
+    public static final int ISA_AUTO = -1, ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2;
 
     /** Opaque handle of a native network (d4j_net*). */
     @Opaque
@@ -56,6 +58,11 @@ public final class CpuKernels {
 
     public static native void d4j_set_num_threads(int n);
     public static native int d4j_get_num_threads();
+    public static native void d4j_thread_stats(@Cast("int64_t*") LongPointer out);
+
+    public static native int d4j_set_isa(int isa);
+    public static native int d4j_get_isa();
+    public static native int d4j_isa_supported(int isa);
 
     public static native void d4j_dense_forward(@Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer b,
             FloatPointer z, FloatPointer y, int n, int in, int out, int act);

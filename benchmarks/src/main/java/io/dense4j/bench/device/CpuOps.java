@@ -64,12 +64,26 @@ public final class CpuOps implements DeviceOps {
     @Override
     public String description() {
         return "Dense4J native CPU kernels (libdense4j_cpu), " + openblas.OPENBLAS_VERSION.trim()
-                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s)";
+                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s), kernels " + kernelVariant();
+    }
+
+    /** The GEMM kernel variant the CPU engine runs (chosen by CPUID, or D4J_CPU_ISA): avx512, avx2 or portable. */
+    public static String kernelVariant() {
+        CpuKernels.load();
+        return switch (CpuKernels.d4j_get_isa()) {
+            case CpuKernels.ISA_AVX512 -> "avx512";
+            case CpuKernels.ISA_AVX2 -> "avx2";
+            default -> "portable";
+        };
     }
 
     @Override
     public void setThreads(int threads) {
+        // Dense4J's pool for its kernels; OpenBLAS's own threads for the vendor-GEMM ceiling this device also
+        // measures (d4j_set_num_threads keeps OpenBLAS on one thread; the kernels then stay off OpenBLAS while
+        // it has more, see input_grad_uses_openblas)
         CpuKernels.d4j_set_num_threads(threads);
+        org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads); // libopenblas.so.0, ours too
     }
 
     @Override

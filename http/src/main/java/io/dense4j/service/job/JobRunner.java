@@ -37,10 +37,10 @@ import java.util.Optional;
  *   <li><b>Cancellation</b>: {@link JobContext#cancelRequested()} is checked between chunks of training steps (and
  *       between trials); the job ends with {@link JobCancelledException}.</li>
  *   <li><b>Checkpoints</b> (train): the model is saved atomically after every epoch and the context told; a later
- *       attempt (the server died) resumes from the last one with the remaining epochs. A resumed run keeps the
- *       weights, normalizer and optimizer step (so every schedule continues exactly); Adam/RMSprop moments restart at
- *       zero because today's model file does not store them, and early stopping restarts its patience. A tune job
- *       restarts its search.</li>
+ *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
+ *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
+ *       continues exactly) and the Adam/RMSprop/momentum buffers; only early stopping restarts its patience, and the
+ *       remaining epochs shuffle with a seed derived from the epoch count. A tune job restarts its search.</li>
  *   <li><b>Exactly one version per job</b>: the version is registered with source {@code job:<id>}; an attempt that
  *       finds that version already registered (its predecessor died after registering) reuses it.</li>
  *   <li><b>Lineage</b>, stored in the model file's training metadata under {@code lineage}: the job id and spec, the
@@ -569,7 +569,7 @@ public final class JobRunner {
             putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1) * left);
             ctx.event(e);
             if (checkpoint != null) {
-                model.save(checkpoint);
+                model.save(checkpoint, true);
                 ObjectNode ck = Json.MAPPER.createObjectNode();
                 ck.put("path", checkpoint.toString());
                 ck.put("epochs", epochsBefore + log.epoch() + 1);
@@ -586,7 +586,7 @@ public final class JobRunner {
         public void onTrainEnd(TrainableModel model, History h) {
             if (checkpoint != null && h.stoppedEarly()) {
                 // early stopping may have restored its best weights: that is the model to resume from
-                model.save(checkpoint);
+                model.save(checkpoint, true);
                 ObjectNode ck = Json.MAPPER.createObjectNode();
                 ck.put("path", checkpoint.toString());
                 ck.put("epochs", epochsBefore + h.epochs().size());

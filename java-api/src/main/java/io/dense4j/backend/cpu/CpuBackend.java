@@ -46,7 +46,7 @@ public final class CpuBackend implements Backend {
         this.paramsPtr = NativeMemory.floats(params);
     }
 
-    /** Threads of the CPU kernels (OpenBLAS's pool); see {@code Dense4J.setThreads}. Loads the native library. */
+    /** Threads of the CPU kernels (Dense4J's own pool); see {@code Dense4J.setThreads}. Loads the native library. */
     public static void setThreads(int n) {
         CpuKernels.d4j_set_num_threads(n);
     }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Every CPU figure of issue 11 in one command, for both OpenBLAS kernel families: the environment as set
+# (OPENBLAS_CORETYPE=Haswell on our machines: AVX2 kernels) and with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
+# in this command only (OpenBLAS picks its kernels for the CPU, AVX-512 here); then Dense4J's own AVX2 kernels
+# forced (D4J_CPU_ISA=avx2: what an AVX2-only server runs).
+#   native bench_cpu: sgemm peak at 1 and 2 threads; ops at the reference shapes; epochs of 784-128-10 and
+#     784-1024-1024-10 at batch 32 and 256, 1 and 2 threads, with GFLOP/s, % of peak, floor, phase shares;
+#     inference (1 row p50/p99, 32 and 256 rows);
+#   Java ReferenceWorkload: the reference workload on Fashion-MNIST (5 epochs, batch 32) at 1 and 2 threads,
+#     median of 3, accuracy, Sequential.predict latency (1 row p50/p99, 256 rows), and PyTorch 1.13 with the same
+#     OpenBLAS (LD_PRELOAD) at the same thread counts in the same run.
+# Build first (repository root):
+#   mvn -B install -DskipTests -pl native,java-api -am && mvn -B package -DskipTests -pl benchmarks -am
+# Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~8 minutes on 2 cores)
+# Output: benchmarks/results/cpu-<part>.md (also printed). PyTorch needs python3-torch (apt-get install python3-torch);
+# without it the PyTorch column says so and the rest runs.
+# benchmarks/cpu.sh --quick: a short check that every part runs (1 epoch, 1 repeat, fewer rounds, no PyTorch; 5 min at load 8-12),
+#   written to benchmarks/results/quick/ so that the real figures are not overwritten. Its numbers are not results.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bench=${D4J_BENCH_CPU:-$root/native/target/cmake-build/bench_cpu}
+jar=$here/target/benchmarks.jar
+data=${D4J_DATA:-/usr/share/datasets/fashion-mnist}
+out=$here/results
+native_args=(--threads 1,2 --epochs 3)
+java_args=(5 32 1,2 --repeats 3 --torch-openblas)
+if [ "${1:-}" = --quick ]; then
+  out=$here/results/quick
+  native_args=(--threads 1,2 --quick)
+  java_args=(1 32 1,2 --repeats 1 --no-torch)
+elif [ $# -gt 0 ]; then
+  echo "usage: benchmarks/cpu.sh [--quick]"; exit 2
+fi
+mkdir -p "$out"
+[ -x "$bench" ] || { echo "missing $bench: build first (see the top of this script)"; exit 1; }
+[ -f "$jar" ] || { echo "missing $jar: build first (see the top of this script)"; exit 1; }
+export JAVA_TOOL_OPTIONS="-Dorg.bytedeco.javacpp.cachedir=$root/target/javacpp-cache ${JAVA_TOOL_OPTIONS:-}"
+
+run() {  # run LABEL COMMAND...: output to the terminal and to results/cpu-LABEL.md
+  local label=$1
+  shift
+  { echo "# $label: $*"; echo; echo "uptime: $(uptime)"; echo; "$@"; } 2>&1 | tee "$out/cpu-$label.md"
+}
+
+for family in set unset; do
+  if [ "$family" = set ]; then pre=(env); else pre=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE); fi
+  run "native-openblas-env-$family" "${pre[@]}" "$bench" "${native_args[@]}"
+  run "java-openblas-env-$family" "${pre[@]}" java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" "${java_args[@]}"
+done
+run native-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" "${native_args[@]}"

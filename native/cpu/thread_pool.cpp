@@ -1,0 +1,406 @@
+// The fork-join pool of the CPU kernels, built so that asking for threads is never a trap.
+//
+// Why not OpenBLAS's pool: its idle workers spin for ~0.1 s and its caller waits in a pure spin loop, so when
+// another process holds a core a spinning thread burns the time slice of the one it waits for (the reference
+// workload took 20x longer at 2 threads than at 1 with one busy process). This pool follows the measurements
+// in ../shared/docs/cpu-kernels.md section 5:
+// - The caller works too and never waits for a worker to ARRIVE: a region's chunks are split into one range
+//   per thread, each claimed with a CAS on that thread's own cache line; a thread that runs out takes chunks
+//   from the far end of the others' ranges. A worker that wakes late finds its range already done by the
+//   caller and costs nothing. The caller only waits for chunks a worker has started.
+// - Idle workers spin (with pause) for a bounded time, D4J_SPIN_US (default 50 us: the gaps between regions
+//   inside a training step are a few us), then park on a futex; the caller makes the wake-up syscall only when
+//   a worker is parked. A caller waiting for a started chunk spins 50 us, then sleeps on a futex too, so that
+//   its core goes idle and the scheduler can move a descheduled worker onto it.
+// - Threads are used only while they are measured to pay: the caller times its regions per unit of work in
+//   windows of 2 ms, alternately parallel and serial, and runs serially (workers parked) for 20 ms .. 2 s
+//   whenever the parallel windows are not at least 1.18x faster (see account()). Another process holding a
+//   core, a CPU quota, a worker sharing the caller's core: all show up as slow parallel windows, so asking for
+//   threads costs about what one thread costs at worst. A caller that has to sleep for a descheduled worker
+//   switches to serial at once.
+// - One region at a time: a second thread that calls in while a region runs (concurrent predicts) runs its
+//   region serially on its own thread, instead of queueing behind the first.
+// - Claim words carry the region's generation (they are never reset to zero), so a worker delayed across
+//   regions cannot claim a chunk of a region it did not see start.
+// - Workers take the caller's floating-point mode (MXCSR: flush-to-zero during training) for each region, so
+//   every chunk computes the same bits whichever thread runs it.
+// The team never has more threads than CPUs this process may run on (more cannot speed up compute-bound
+// chunks, and oversubscribing is how spinning pools collapse).
+#include "thread_pool.h"
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <xmmintrin.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+#include "dense4j.h"
+
+namespace d4j {
+namespace {
+
+constexpr int MAX_THREADS = 256;
+
+inline void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+inline void futex_wake(std::atomic<uint32_t>* addr, int n) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+inline void cpu_relax() { _mm_pause(); }
+
+inline int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+int cpus_available() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int64_t env_int(const char* name, int64_t dflt, int64_t lo, int64_t hi) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return dflt;
+    char* end = nullptr;
+    const long long x = std::strtoll(v, &end, 10);
+    if (!end || *end) return dflt;
+    return std::min<int64_t>(hi, std::max<int64_t>(lo, x));
+}
+
+// claim word: generation (32 bits) | next chunk (16) | end (16)
+inline uint64_t pack(uint32_t gen, int lo, int hi) { return (uint64_t)gen << 32 | (uint64_t)lo << 16 | (uint64_t)hi; }
+
+struct alignas(64) Slot {
+    std::atomic<uint64_t> word{0};
+};
+
+class Pool {
+public:
+    Pool() : spin_ns_(env_int("D4J_SPIN_US", 50, 0, 100000) * 1000) {}
+
+    void set_threads(int requested) {
+        std::lock_guard<std::mutex> busy(busy_);  // no region is running while the team changes
+        const int req = requested > 0 ? requested : cpus_available();
+        requested_.store(req, std::memory_order_relaxed);
+        const int team = std::max(1, std::min({req, cpus_available(), MAX_THREADS}));
+        if (team != team_.load(std::memory_order_relaxed)) {  // rare: stop every worker, start the new team
+            stop_workers();
+            team_.store(team, std::memory_order_relaxed);
+            const uint32_t g = gen_.load(std::memory_order_relaxed);  // a worker may start after later regions
+            // Workers are born with every signal blocked (the mask is inherited), so that the JVM's
+            // process-directed signals are delivered to its own threads, never to ours.
+            sigset_t all, saved;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &saved);
+            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g] {
+                char name[16];
+                std::snprintf(name, sizeof name, "d4j-pool-%d", id);
+                pthread_setname_np(pthread_self(), name);
+                worker_loop(id, g);
+            });
+            pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+        }
+        mode_.store(PARALLEL, std::memory_order_relaxed);
+        backoff_ns_ = 0;
+        probing_ = false;
+        rate_par_ = rate_ser_ = 0;
+        win_ns_ = 0;
+        win_work_ = 0;
+        win_regions_ = 0;
+    }
+
+    int requested() const { return requested_.load(std::memory_order_relaxed); }
+    int team_now() const {
+        const int team = team_.load(std::memory_order_relaxed);
+        return team == 1 || mode_.load(std::memory_order_relaxed) == SERIAL ? 1 : team;
+    }
+
+    void run(const Region& r) {
+        if (r.chunks <= 0) return;
+        if (team_.load(std::memory_order_relaxed) == 1 || r.chunks > MAX_CHUNKS) return serial(r);
+        // too small to be split in either mode (split.h): nothing to measure, no lock to take (single-row predicts)
+        if (r.chunks == 1 && r.work < SMALL_WORK) return serial(r);
+        if (!busy_.try_lock()) {  // another thread's region is running: this one runs on its own thread
+            stats_[STAT_BUSY].fetch_add(1, std::memory_order_relaxed);
+            return serial(r);
+        }
+        const int64_t t0 = now_ns();
+        bool slept = false;
+        if (mode_.load(std::memory_order_relaxed) == PARALLEL) {
+            if (r.chunks > 1) {
+                slept = run_parallel(r);
+                stats_[STAT_PARALLEL].fetch_add(1, std::memory_order_relaxed);
+            } else {
+                serial(r);
+            }
+        } else {
+            serial(r);
+            stats_[STAT_SERIAL].fetch_add(1, std::memory_order_relaxed);
+        }
+        const int64_t t1 = now_ns();
+        account(t1 - t0, r.work, slept, t1);
+        busy_.unlock();
+    }
+
+    void stats(int64_t* out) const {
+        for (int i = 0; i < STAT_COUNT; i++) out[i] = stats_[i].load(std::memory_order_relaxed);
+    }
+
+private:
+    enum { STAT_PARALLEL, STAT_SERIAL, STAT_BUSY, STAT_BACKOFFS, STAT_SLEPT, STAT_ALONE, STAT_COUNT };
+    enum { PARALLEL = 0, SERIAL = 1 };
+
+    static void serial(const Region& r) {
+        for (int i = 0; i < r.chunks; i++) r.run(r.ctx, i);
+    }
+
+    // Whether threads pay off is measured, not assumed: the caller times its regions (wall clock, per unit of
+    // work) in windows of at least WINDOW_NS, alternately with the team and serially; the team is used only
+    // while it is at least 1.18x faster (a smaller gain is not worth the cores it takes from others, and is
+    // within the noise of a loaded machine). Another process holding a core, a cgroup quota, a core shared with the
+    // caller: whatever makes threads slower shows up as a slower parallel window, and the pool then runs
+    // serially for 20 ms, doubling up to 2 s while parallel keeps losing (halving when it wins). Serial is re-measured every
+    // REMEASURE_NS (one window), since the machine's load changes. A caller that had to sleep for a descheduled
+    // worker switches to serial at once.
+    void account(int64_t ns, double work, bool slept, int64_t now) {
+        if (slept && mode_.load(std::memory_order_relaxed) == PARALLEL) {
+            lose(now);
+            return;
+        }
+        win_ns_ += ns;
+        win_work_ += work > 0 ? work : 0;
+        win_regions_++;
+        if (win_ns_ < WINDOW_NS || win_regions_ < 8) return;
+        const double rate = (double)win_ns_ / (win_work_ > 1 ? win_work_ : 1);
+        win_ns_ = 0;
+        win_work_ = 0;
+        win_regions_ = 0;
+        if (mode_.load(std::memory_order_relaxed) == PARALLEL) {
+            rate_par_ = rate;
+            if (rate_ser_ > 0 && rate_par_ > WIN * rate_ser_) {
+                lose(now);
+            } else if (rate_ser_ <= 0 || now - ser_measured_ns_ > REMEASURE_NS) {
+                probing_ = true;  // one serial window, then back
+                mode_.store(SERIAL, std::memory_order_relaxed);
+            } else {
+                backoff_ns_ /= 2;  // parallel wins: the next back-off starts shorter
+            }
+        } else {
+            rate_ser_ = rate;
+            ser_measured_ns_ = now;
+            if (probing_) {
+                probing_ = false;
+                if (rate_par_ > WIN * rate_ser_) lose(now);
+                else mode_.store(PARALLEL, std::memory_order_relaxed);
+            } else if (now >= serial_until_ns_) {
+                mode_.store(PARALLEL, std::memory_order_relaxed);
+            }
+        }
+    }
+
+    void lose(int64_t now) {
+        backoff_ns_ = std::min<int64_t>(std::max<int64_t>(backoff_ns_ * 2, 20000000), 2000000000);
+        serial_until_ns_ = now + backoff_ns_;
+        probing_ = false;
+        win_ns_ = 0;
+        win_work_ = 0;
+        win_regions_ = 0;
+        mode_.store(SERIAL, std::memory_order_relaxed);
+        stats_[STAT_BACKOFFS].fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // Each thread's home range of chunks: by cost (a chunk goes to the thread its cost midpoint falls in) or by
+    // count. Written with the new generation; published by the store to gen_.
+    void assign(const Region& r, int T, uint32_t g) {
+        int t = 0, start = 0;
+        if (r.split && r.split_threads == T && r.split[0] == 0 && r.split[T] == r.chunks) {
+            for (; t < T; t++) slots_[t].word.store(pack(g, r.split[t], r.split[t + 1]), std::memory_order_relaxed);
+        } else if (r.cost) {
+            double total = 0, before = 0;
+            for (int i = 0; i < r.chunks; i++) total += r.cost[i] > 0 ? r.cost[i] : 0;
+            for (int i = 0; i < r.chunks; i++) {
+                const double c = r.cost[i] > 0 ? r.cost[i] : 0;
+                const int owner = total > 0 ? std::min(T - 1, (int)(T * (before + 0.5 * c) / total)) : 0;
+                for (; t < owner; t++, start = i) slots_[t].word.store(pack(g, start, i), std::memory_order_relaxed);
+                before += c;
+            }
+            for (; t < T; t++, start = r.chunks) slots_[t].word.store(pack(g, start, r.chunks), std::memory_order_relaxed);
+        } else {
+            for (; t < T; t++) {
+                const ChunkRange h = home_chunks(r.chunks, T, t);
+                slots_[t].word.store(pack(g, h.first, h.end), std::memory_order_relaxed);
+            }
+        }
+        for (const int team = team_.load(std::memory_order_relaxed); t < team; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);
+    }
+
+    bool run_parallel(const Region& r) {
+        const int64_t t0 = now_ns();
+        region_ = &r;
+        csr_ = _mm_getcsr();
+        done_.store(0, std::memory_order_relaxed);
+        const uint32_t g = ++gen_counter_;
+        assign(r, std::min(team_.load(std::memory_order_relaxed), r.chunks), g);
+        gen_.store(g, std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake(&gen_, MAX_THREADS);
+
+        const int mine = participate(0, g, false);
+        const uint32_t target = (uint32_t)(r.chunks - mine);
+        const int64_t t1 = now_ns();
+        int64_t waited = 0;
+        if (done_.load(std::memory_order_acquire) != target) {
+            int spins = 0;
+            while (done_.load(std::memory_order_acquire) != target) {
+                cpu_relax();
+                if (++spins % 64 == 0 && now_ns() - t1 > WAIT_SPIN_NS) {
+                    caller_waiting_.store(1, std::memory_order_seq_cst);
+                    for (uint32_t d; (d = done_.load(std::memory_order_seq_cst)) != target;) futex_wait(&done_, d);
+                    caller_waiting_.store(0, std::memory_order_relaxed);
+                    break;
+                }
+            }
+            waited = now_ns() - t1;
+        }
+        // A worker descheduled in the middle of a chunk makes the caller wait far longer than the imbalance of
+        // one chunk (a scheduler time slice).
+        if (mine == r.chunks) stats_[STAT_ALONE].fetch_add(1, std::memory_order_relaxed);
+        const bool slept = waited > WAIT_SPIN_NS && waited > (t1 - t0) / 2;
+        if (slept) stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
+        return slept;
+    }
+
+    // Claims and runs chunks of region g until none is left: its own range from the front, then the others'
+    // from the back. Returns how many it ran.
+    int participate(int id, uint32_t g, bool worker) {
+        int ran = 0;
+        const Region* r = nullptr;
+        const int T = team_.load(std::memory_order_relaxed);
+        for (int k = 0; k < T; k++) {
+            Slot& s = slots_[(id + k) % T];
+            uint64_t w = s.word.load(std::memory_order_relaxed);
+            for (;;) {
+                if ((uint32_t)(w >> 32) != g) break;
+                const int lo = (int)(w >> 16 & 0xFFFF), hi = (int)(w & 0xFFFF);
+                if (lo >= hi) break;
+                const uint64_t nw = k == 0 ? w + ((uint64_t)1 << 16) : w - 1;
+                if (!s.word.compare_exchange_weak(w, nw, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
+                // Holding a chunk of region g: the region, and so its descriptor, cannot end before we report it.
+                if (!r) {
+                    r = region_;
+                    if (worker) _mm_setcsr(csr_);
+                }
+                r->run(r->ctx, k == 0 ? lo : hi - 1);
+                ran++;
+                w = s.word.load(std::memory_order_relaxed);
+            }
+        }
+        return ran;
+    }
+
+    void worker_loop(int id, uint32_t seen) {
+        for (;;) {
+            uint32_t g = gen_.load(std::memory_order_acquire);
+            if (g == seen) {
+                const int64_t t0 = now_ns();
+                int spins = 0;
+                while ((g = gen_.load(std::memory_order_acquire)) == seen) {
+                    cpu_relax();
+                    if (++spins % 64 == 0 && now_ns() - t0 > spin_ns_) break;
+                }
+                if (g == seen) {
+                    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+                    while ((g = gen_.load(std::memory_order_seq_cst)) == seen && !stop_.load(std::memory_order_seq_cst))
+                        futex_wait(&gen_, seen);
+                    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+                }
+            }
+            if (stop_.load(std::memory_order_acquire)) return;
+            seen = g;
+            const int ran = participate(id, g, true);
+            if (ran > 0) {
+                done_.fetch_add((uint32_t)ran, std::memory_order_seq_cst);
+                if (caller_waiting_.load(std::memory_order_seq_cst)) futex_wake(&done_, 1);
+            }
+        }
+    }
+
+    // Called holding busy_: no region runs, workers only wait. A new generation (with no chunks) wakes them.
+    void stop_workers() {
+        stop_.store(true, std::memory_order_seq_cst);
+        const uint32_t g = ++gen_counter_;
+        for (int t = 0; t < MAX_THREADS; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);
+        gen_.store(g, std::memory_order_seq_cst);
+        futex_wake(&gen_, MAX_THREADS);
+        for (auto& w : workers_) w.join();
+        workers_.clear();
+        stop_.store(false, std::memory_order_seq_cst);
+    }
+
+    static constexpr int64_t WAIT_SPIN_NS = 50000;
+
+    const int64_t spin_ns_;
+    std::mutex busy_;
+    std::atomic<int> requested_{1};
+    std::atomic<int> team_{1};  // read without the lock by run(); changed only under it with no region running
+    std::vector<std::thread> workers_;
+    std::atomic<bool> stop_{false};
+    // written by the caller holding busy_
+    const Region* region_ = nullptr;
+    unsigned csr_ = 0;
+    uint32_t gen_counter_ = 0;
+    // throughput accounting (account()), by the caller holding busy_
+    std::atomic<int> mode_{PARALLEL};
+    int64_t win_ns_ = 0;
+    double win_work_ = 0;
+    int win_regions_ = 0;
+    double rate_par_ = 0, rate_ser_ = 0;  // ns per unit of work, last window of each mode
+    int64_t ser_measured_ns_ = 0, serial_until_ns_ = 0, backoff_ns_ = 0;
+    bool probing_ = false;
+    static constexpr int64_t WINDOW_NS = 2000000, REMEASURE_NS = 200000000;
+    static constexpr double SMALL_WORK = 4e5;  // = PAR_MIN_FLOPS
+    static constexpr double WIN = 0.85;  // parallel must take at most 85% of the serial time per unit of work
+    std::atomic<int64_t> stats_[STAT_COUNT] = {};
+    alignas(64) std::atomic<uint32_t> gen_{0};
+    alignas(64) std::atomic<int> sleepers_{0};
+    alignas(64) std::atomic<uint32_t> done_{0};
+    alignas(64) std::atomic<int> caller_waiting_{0};
+    Slot slots_[MAX_THREADS];
+};
+
+Pool& pool() {
+    // Never destroyed: workers parked on a futex at process exit are simply ended with it (destroying the pool
+    // from a static destructor could join threads while the JVM is tearing down).
+    static Pool* p = [] {
+        Pool* q = new Pool();
+        q->set_threads(1);
+        return q;
+    }();
+    return *p;
+}
+
+}  // namespace
+
+void parallel(const Region& r) { pool().run(r); }
+
+int team_size() { return pool().team_now(); }
+void pool_set_threads(int n) { pool().set_threads(n); }
+int pool_requested_threads() { return pool().requested(); }
+int pool_max_team() { return std::max(1, std::min(cpus_available(), MAX_THREADS)); }
+void pool_stats(int64_t* out) { pool().stats(out); }
+
+}  // namespace d4j
