@@ -10,6 +10,7 @@ module io.dense4j {
     requires io.dense4j.nativelib;
     requires org.bytedeco.javacpp;
     requires transitive com.fasterxml.jackson.databind;
+    requires java.net.http; // the federated client's HTTP connection
 
     // foreign model formats (Keras, ONNX) come from dense4j-interop through ServiceLoader
     uses io.dense4j.io.ModelFormat;

@@ -305,14 +305,21 @@ public final class FederatedBench {
 
     @SuppressWarnings("unchecked")
     static void plot(List<Map<String, Object>> results, Path png) throws java.io.IOException {
-        XYChart c = new XYChartBuilder().width(860).height(520).title("Federated Fashion-MNIST, 10 clients, Dirichlet(0.5)")
+        plot(results, png, "Federated Fashion-MNIST, 10 clients, Dirichlet(0.5)");
+    }
+
+    /** Test accuracy per round of each run ({@code name}, {@code rounds[].round}, {@code rounds[].accuracy}). */
+    @SuppressWarnings("unchecked")
+    static void plot(List<Map<String, Object>> results, Path png, String title) throws java.io.IOException {
+        XYChart c = new XYChartBuilder().width(860).height(520).title(title)
                 .xAxisTitle("round").yAxisTitle("test accuracy").build();
         Plots.style(c);
         c.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
         for (Map<String, Object> r : results) {
             List<Map<String, Object>> rounds = (List<Map<String, Object>>) r.get("rounds");
-            double[] x = rounds.stream().mapToDouble(m -> ((Number) m.get("round")).doubleValue()).toArray();
-            double[] y = rounds.stream().mapToDouble(m -> (Double) m.get("accuracy")).toArray();
+            List<Map<String, Object>> scored = rounds.stream().filter(m -> m.get("accuracy") instanceof Number).toList();
+            double[] x = scored.stream().mapToDouble(m -> ((Number) m.get("round")).doubleValue()).toArray();
+            double[] y = scored.stream().mapToDouble(m -> ((Number) m.get("accuracy")).doubleValue()).toArray();
             XYSeries s = c.addSeries((String) r.get("name"), x, y);
             s.setMarker(SeriesMarkers.CIRCLE);
         }

@@ -36,8 +36,11 @@ final class ApiClient {
                 description = "training (or admin) bearer token (default: $DENSE4J_TRAIN_TOKEN)")
         String token;
 
+        @picocli.CommandLine.Mixin
+        TrustOptions trust = new TrustOptions();
+
         ApiClient client() {
-            return new ApiClient(server, token);
+            return new ApiClient(server, token, trust.sslContext());
         }
     }
 
@@ -46,13 +49,22 @@ final class ApiClient {
     private final HttpClient http;
 
     ApiClient(String server, String token) {
+        this(server, token, null);
+    }
+
+    /** @param ssl the trust for an https:// server, or null for the JDK's default */
+    ApiClient(String server, String token, javax.net.ssl.SSLContext ssl) {
         String s = server == null ? "" : server.strip();
         if (!s.startsWith("http://") && !s.startsWith("https://")) {
             throw new IllegalArgumentException("--server must be an http:// or https:// URL, got '" + s + "'");
         }
         this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
         this.token = token == null || token.isBlank() ? null : token.strip();
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        if (ssl != null) {
+            b.sslContext(ssl);
+        }
+        this.http = b.build();
     }
 
     URI uri(String path) {

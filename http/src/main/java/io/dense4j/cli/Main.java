@@ -9,10 +9,11 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dense4j", mixinStandardHelpOptions = true, version = "dense4j 0.1.0",
         description = "Dense neural networks for the JVM: train, register, serve; and the client of a training server "
-                + "(datasets, jobs).",
+                + "(datasets, jobs, federated learning).",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ImportCommand.class,
                 ExportCommand.class, ServeCommand.class,
-                RegistryCommand.class, DatasetsCommand.class, JobsCommand.class, CommandLine.HelpCommand.class})
+                RegistryCommand.class, DatasetsCommand.class, JobsCommand.class, FederatedCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

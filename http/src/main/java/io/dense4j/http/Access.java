@@ -1,5 +1,6 @@
 package io.dense4j.http;
 
+import io.dense4j.service.federated.FederatedService;
 import io.javalin.http.Context;
 import jakarta.servlet.http.HttpServletRequest;
 
@@ -27,14 +28,17 @@ final class Access {
 
     private final ServerConfig cfg;
     private final ServerState state;
+    /** The federated tasks whose client tokens pass {@link Role#FEDERATED}, or null (no state store). */
+    private final FederatedService federated;
     private final byte[] inferenceDigest;
     private final byte[] adminDigest;
     /** Training token digests by token name. */
     private final Map<String, byte[]> trainingDigests = new LinkedHashMap<>();
 
-    Access(ServerConfig cfg, ServerState state) {
+    Access(ServerConfig cfg, ServerState state, FederatedService federated) {
         this.cfg = cfg;
         this.state = state;
+        this.federated = federated;
         this.inferenceDigest = cfg.inferenceToken() == null ? null : sha256(cfg.inferenceToken().getBytes(StandardCharsets.UTF_8));
         this.adminDigest = cfg.adminToken() == null ? null : sha256(cfg.adminToken().getBytes(StandardCharsets.UTF_8));
         if (cfg.training() != null) {
@@ -58,6 +62,19 @@ final class Access {
         /** True when this caller may see or change what {@code owner} created. */
         boolean mayAccess(String owner) {
             return admin || name.equals(owner);
+        }
+    }
+
+    /** The federated client a request speaks for (set by {@link #require} for {@link Role#FEDERATED} routes). */
+    record FederatedCaller(FederatedService.Identity identity, byte[] tokenDigest) {
+        private static final String ATTRIBUTE = "dense4j.federated.caller";
+
+        static FederatedCaller of(Context ctx) {
+            FederatedCaller c = ctx.attribute(ATTRIBUTE);
+            if (c == null) {
+                throw new IllegalStateException("no federated caller: the route does not require the federated role");
+            }
+            return c;
         }
     }
 
@@ -100,6 +117,16 @@ final class Access {
                     }
                     ctx.attribute(Caller.ATTRIBUTE, new Caller(trainingTokenName(ctx), false));
                 }
+            }
+            case FEDERATED -> {
+                if (federated == null) {
+                    throw new ApiException(403, "federated learning is off: its tasks and client tokens live in the "
+                            + "state store, so start the server with --state");
+                }
+                byte[] digest = sha256(bearer(ctx, true));
+                FederatedService.Identity id = federated.authenticate(digest).orElseThrow(() ->
+                        new ApiException(403, "the bearer token is not a federated client token"));
+                ctx.attribute(FederatedCaller.ATTRIBUTE, new FederatedCaller(id, digest));
             }
             case ADMIN -> {
                 if (!managementEnabled()) {

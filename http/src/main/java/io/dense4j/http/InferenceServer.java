@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static io.dense4j.http.Role.ADMIN;
+import static io.dense4j.http.Role.FEDERATED;
 import static io.dense4j.http.Role.INFERENCE;
 import static io.dense4j.http.Role.PUBLIC;
 import static io.dense4j.http.Role.TRAINING;
@@ -34,7 +35,7 @@ import static io.dense4j.http.Role.TRAINING;
  * (KServe V2) REST API with its binary tensor data and model repository extensions, the TensorFlow
  * Serving REST API, a management API behind admin credentials, Prometheus metrics and an OpenAPI
  * document; with a state store configured, also the training service (data sets, training and tuning jobs, live
- * job events). Every route, with the role it requires, is listed in {@link #routes()}.
+ * job events) and federated learning (tasks coordinated here, their clients' protocol messages). Every route, with the role it requires, is listed in {@link #routes()}.
  *
  * <pre>{@code
  * try (InferenceServer s = InferenceServer.start(ServerConfig.builder(Path.of("registry")).port(8080).build())) {
@@ -64,6 +65,7 @@ public final class InferenceServer implements AutoCloseable {
     private final JobEventStreams jobEvents;
     private final DatasetHandlers datasets;
     private final JobHandlers jobs;
+    private final FederatedHandlers federated;
     private final ServerConnectors connectors;
     private final AccessLog accessLog;
     private final BodyBudget bodyBudget;
@@ -75,11 +77,12 @@ public final class InferenceServer implements AutoCloseable {
     private InferenceServer(ServerConfig cfg) {
         this.cfg = cfg;
         this.manager = new ModelManager(ModelRegistry.open(cfg.registry()), cfg, metrics);
-        this.access = new Access(cfg, state);
         this.v2 = new V2Handlers(manager, cfg, state);
         this.tf = new TfServingHandlers(manager, cfg);
         this.admin = new AdminHandlers(manager, cfg);
         this.training = cfg.training() == null ? null : openTraining(cfg, manager);
+        this.access = new Access(cfg, state, training == null ? null : training.federated());
+        this.federated = new FederatedHandlers(training == null ? null : training.federated());
         this.jobEvents = training == null ? null
                 : new JobEventStreams(training.jobs(), cfg.training().maxEventStreamsPerToken());
         if (training != null) {
@@ -165,6 +168,11 @@ public final class InferenceServer implements AutoCloseable {
                 ? q.getBusyThreads() : -1;
     }
 
+    /** The federated tasks of this server, or null without a state store (tests inspect what it holds). */
+    io.dense4j.service.federated.FederatedService federatedService() {
+        return training == null ? null : training.federated();
+    }
+
     /** Open job event streams (tests). */
     int openEventStreams() {
         return jobEvents == null ? 0 : jobEvents.openStreams();
@@ -226,6 +234,14 @@ public final class InferenceServer implements AutoCloseable {
                 Route.delete("/v1/jobs/{id}", TRAINING, jobs::cancel),
                 Route.get("/v1/jobs/{id}/events", TRAINING, jobs::events),
                 Route.get("/v1/jobs/{id}/logs", TRAINING, jobs::logs),
+                // federated learning (off without --state): clients speak for themselves with their client tokens;
+                // a message's size is checked again against its task's limit before it is read
+                Route.post("/v1/federated/tasks/{task}/messages", FEDERATED, cfg.maxUploadBytes(), federated::message),
+                Route.get("/v1/federated/tasks/{task}/client", FEDERATED, federated::client),
+                Route.post("/admin/federated/tasks", ADMIN, FederatedHandlers.MAX_SPEC_BYTES, federated::create),
+                Route.get("/admin/federated/tasks", ADMIN, federated::list),
+                Route.get("/admin/federated/tasks/{task}", ADMIN, federated::status),
+                Route.delete("/admin/federated/tasks/{task}", ADMIN, federated::cancel),
                 // operations
                 Route.get("/metrics", PUBLIC, this::prometheus),
                 Route.get("/openapi.json", PUBLIC, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi)));

@@ -17,6 +17,12 @@ enum Role implements RouteRole {
      * creates) or the admin credentials; off without the training service or any of those credentials.
      */
     TRAINING,
+    /**
+     * A federated client: the token the admin was given for one client of one federated task when it was created
+     * (stored hashed). It speaks for that client of that task only; no other token passes, the admin's included
+     * (an admin creates, inspects and cancels tasks but cannot impersonate a party).
+     */
+    FEDERATED,
     /** Management: the admin token and/or an admin client certificate; off when neither is configured. */
     ADMIN;
 

@@ -2,19 +2,23 @@ package io.dense4j.service;
 
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.service.dataset.DatasetCatalog;
+import io.dense4j.service.federated.FederatedService;
 import io.dense4j.service.job.JobRunner;
 import io.dense4j.service.job.Promoter;
 import io.dense4j.service.store.Database;
+import io.dense4j.service.store.FederatedStore;
 import io.dense4j.service.store.JobStore;
 import java.net.InetAddress;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The training side of a server, put together: the state store (one database, migrated on open), the data set
- * catalogue, and the job service whose dispatcher runs jobs on this server's capacity. The HTTP routes call its
+ * catalogue, the job service whose dispatcher runs jobs on this server's capacity, and the federated tasks this
+ * server coordinates. The HTTP routes call its
  * parts; the server starts it with itself and closes it on a graceful stop (running jobs are handed back to the
  * queue, to resume from their checkpoints).
  */
@@ -25,11 +29,13 @@ public final class TrainingService implements AutoCloseable {
     private final JobStore store;
     private final DatasetCatalog catalog;
     private final JobService jobs;
+    private final FederatedService federated;
 
-    private TrainingService(JobStore store, DatasetCatalog catalog, JobService jobs) {
+    private TrainingService(JobStore store, DatasetCatalog catalog, JobService jobs, FederatedService federated) {
         this.store = store;
         this.catalog = catalog;
         this.jobs = jobs;
+        this.federated = federated;
     }
 
     /**
@@ -45,7 +51,10 @@ public final class TrainingService implements AutoCloseable {
         JobStore store = new JobStore(Database.open(state));
         DatasetCatalog catalog = new DatasetCatalog(store, datasetsDir, maxDatasetBytes);
         JobService jobs = new JobService(store, new JobRunner(registry, catalog, promoter), jobSettings);
-        return new TrainingService(store, catalog, jobs);
+        FederatedService federated = new FederatedService(new FederatedStore(store.database(), Clock.systemUTC()),
+                registry, new FederatedService.Settings(jobSettings.serverId(), jobSettings.lease(),
+                jobSettings.workRoot(), Duration.ofMillis(500)), Clock.systemUTC());
+        return new TrainingService(store, catalog, jobs, federated);
     }
 
     /** A name unique to this server process: host, process id and a random suffix. */
@@ -82,13 +91,22 @@ public final class TrainingService implements AutoCloseable {
         return jobs;
     }
 
+    public FederatedService federated() {
+        return federated;
+    }
+
     public void start() {
         catalog.cleanStaging(STALE_STAGING_MS);
         jobs.start();
+        federated.start();
     }
 
     @Override
     public void close() {
-        jobs.close();
+        try {
+            federated.close();
+        } finally {
+            jobs.close();
+        }
     }
 }

@@ -34,6 +34,11 @@ class OpenApiRoutesTest {
             io.dense4j.service.job.JobSpec spec = io.dense4j.service.job.JobSpec.parse(
                     io.dense4j.tune.Json.parse(example.toString()));
             assertEquals("fashion", spec.registerAs());
+            // and so is the documented federated task
+            io.dense4j.service.federated.TaskSpec task = io.dense4j.service.federated.TaskSpec.parse(
+                    io.dense4j.tune.Json.parse(api.at("/components/schemas/FederatedTaskRequest/example").toString()), 0);
+            assertEquals(8, task.config().clientsPerRound());
+            assertEquals(10, task.clients().size());
         }
     }
 }

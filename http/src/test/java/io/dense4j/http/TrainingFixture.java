@@ -23,16 +23,23 @@ public final class TrainingFixture extends TrainingClient implements AutoCloseab
     public final InferenceServer server;
 
     public TrainingFixture(Path dir, UnaryOperator<ServerConfig.TrainingConfig.Builder> tweak) {
+        this(dir, tweak, b -> b);
+    }
+
+    /** @param server changes to the server's settings (TLS, port...) */
+    public TrainingFixture(Path dir, UnaryOperator<ServerConfig.TrainingConfig.Builder> tweak,
+                           UnaryOperator<ServerConfig.Builder> server) {
         super(null);
         this.dir = dir;
         this.registry = ModelRegistry.open(dir.resolve("registry"));
         ServerConfig.TrainingConfig.Builder t = ServerConfig.TrainingConfig.builder(dir.resolve("state.db").toString())
                 .tokens(Map.of("alice", ALICE, "bob", BOB, "carol", CAROL)).cpus(3).inferenceReserve("1")
                 .lease(Duration.ofSeconds(5)).maxDatasetBytes(4 << 20).serverId("test-server");
-        this.server = InferenceServer.start(ServerConfig.builder(registry.root()).host("127.0.0.1").port(0)
+        ServerConfig cfg = server.apply(ServerConfig.builder(registry.root()).host("127.0.0.1").port(0)
                 .pollInterval(Duration.ofMillis(200)).accessLog(false).adminToken(ADMIN).inferenceToken(INFERENCE)
-                .training(tweak.apply(t).build()).build());
-        this.base = "http://127.0.0.1:" + server.port();
+                .training(tweak.apply(t).build())).build();
+        this.server = InferenceServer.start(cfg);
+        this.base = (cfg.tls().enabled() ? "https" : "http") + "://127.0.0.1:" + this.server.port();
     }
 
     @Override

@@ -12,7 +12,7 @@ import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
 /**
- * Reader of the IDX format of MNIST and Fashion-MNIST: a big-endian magic number {@code 0x0000TTDD} (type
+ * Reader (and writer) of the IDX format of MNIST and Fashion-MNIST: a big-endian magic number {@code 0x0000TTDD} (type
  * {@code TT = 0x08} unsigned bytes, {@code DD} dimensions), {@code DD} big-endian unsigned 32-bit sizes, then
  * the values in row-major order. Files may be gzip-compressed; compression is detected from the gzip magic
  * bytes {@code 1f 8b}, not from the file name.
@@ -132,6 +132,88 @@ public final class Idx {
             }
         } catch (EOFException | ZipException e) {
             throw new DataFormatException(file + ": truncated or corrupt (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Writes {@code images} ({@code [N, rows * cols]}, pixels in [0, 1]) as a raw image file that
+     * {@link #readImages} reads back exactly: each pixel is stored as {@code round(x * 255)}, so pixels read from
+     * an IDX file round-trip bit for bit. Written to a temporary file and renamed: no half-written file is left.
+     *
+     * @throws IllegalArgumentException a shape that is not {@code [N, rows * cols]}, or a pixel outside [0, 1]
+     */
+    public static void writeImages(Path file, Tensor images, int rows, int cols) throws IOException {
+        if (images.rank() != 2 || rows <= 0 || cols <= 0 || images.dim(1) != (long) rows * cols) {
+            throw new IllegalArgumentException("images of shape " + java.util.Arrays.toString(images.shape())
+                    + " are not [N, " + rows + " * " + cols + "]");
+        }
+        long n = images.dim(0);
+        write(file, MAGIC_IMAGES, new long[] {n, rows, cols}, out -> {
+            float[] vals = new float[CHUNK];
+            byte[] buf = new byte[CHUNK];
+            long total = n * rows * cols;
+            for (long done = 0; done < total; ) {
+                int len = (int) Math.min(CHUNK, total - done);
+                images.read(done, vals, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float x = vals[i];
+                    if (!(x >= 0f && x <= 1f)) {
+                        throw new IllegalArgumentException("pixel " + (done + i) + " is " + x + ", outside [0, 1]");
+                    }
+                    buf[i] = (byte) Math.round(x * 255f);
+                }
+                out.write(buf, 0, len);
+                done += len;
+            }
+        });
+    }
+
+    /** Writes class labels ({@code [N]}, integers in 0..255) as a raw label file that {@link #readLabels} reads. */
+    public static void writeLabels(Path file, Tensor labels) throws IOException {
+        if (labels.rank() != 1) {
+            throw new IllegalArgumentException("labels of shape " + java.util.Arrays.toString(labels.shape())
+                    + " are not [N]");
+        }
+        long n = labels.dim(0);
+        write(file, MAGIC_LABELS, new long[] {n}, out -> {
+            int[] vals = new int[CHUNK];
+            byte[] buf = new byte[CHUNK];
+            for (long done = 0; done < n; ) {
+                int len = (int) Math.min(CHUNK, n - done);
+                labels.read(done, vals, 0, len);
+                for (int i = 0; i < len; i++) {
+                    if (vals[i] < 0 || vals[i] > 255) {
+                        throw new IllegalArgumentException("label " + (done + i) + " is " + vals[i]
+                                + ": IDX labels are bytes (0..255)");
+                    }
+                    buf[i] = (byte) vals[i];
+                }
+                out.write(buf, 0, len);
+                done += len;
+            }
+        });
+    }
+
+    private interface Body {
+        void write(java.io.OutputStream out) throws IOException;
+    }
+
+    private static void write(Path file, int magic, long[] dims, Body body) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        try {
+            try (java.io.DataOutputStream out = new java.io.DataOutputStream(
+                    new java.io.BufferedOutputStream(Files.newOutputStream(tmp), CHUNK))) {
+                out.writeInt(magic);
+                for (long d : dims) {
+                    out.writeInt((int) d);
+                }
+                body.write(out);
+            }
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 

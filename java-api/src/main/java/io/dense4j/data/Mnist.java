@@ -122,6 +122,22 @@ public final class Mnist {
         }
     }
 
+    /**
+     * Writes {@code rows} (28x28 images, pixels in [0, 1], class labels) as the raw split {@code split} of an
+     * MNIST-layout directory, created if needed: what {@link #loadSplit} reads back, e.g. one party's share of a
+     * data set for a federated client, or a subset handed to the command line.
+     */
+    public static void writeSplit(Dataset rows, Path dir, String split) throws IOException {
+        Objects.requireNonNull(split, "split");
+        if (!rows.hasLabels() || rows.numFeatures() != 28 * 28) {
+            throw new IllegalArgumentException("an MNIST-layout split holds labelled 28x28 images; these rows have "
+                    + rows.numFeatures() + " features" + (rows.hasLabels() ? "" : " and no class labels"));
+        }
+        java.nio.file.Files.createDirectories(dir);
+        Idx.writeImages(dir.resolve(split + "-images-idx3-ubyte"), rows.features(), 28, 28);
+        Idx.writeLabels(dir.resolve(split + "-labels-idx1-ubyte"), rows.labels());
+    }
+
     /** True when {@code dir} holds both files of {@code split} (raw or gzipped). */
     public static boolean hasSplit(Path dir, String split) {
         return find(dir, split + "-images-idx3-ubyte") != null && find(dir, split + "-labels-idx1-ubyte") != null;

@@ -69,6 +69,7 @@ public final class FederatedClient implements AutoCloseable {
     private final SecureRandom random;
     private final int minSecAggCohort;
     private final boolean requireSecureAggregation;
+    private final StepListener listener;
 
     private Sequential model;
     private Map<String, Object> modelConfig;
@@ -95,6 +96,14 @@ public final class FederatedClient implements AutoCloseable {
         this.random = b.random;
         this.minSecAggCohort = b.minSecAggCohort;
         this.requireSecureAggregation = b.requireSecureAggregation;
+        this.listener = b.listener;
+    }
+
+    /** Sees every step {@link #run} takes (progress display, metrics); runs on the polling thread. */
+    @FunctionalInterface
+    public interface StepListener {
+        /** @param refused the refusal that ended this client's part of the round, or null */
+        void stepped(FederatedClient client, Step step, ProtocolException refused);
     }
 
     public static Builder builder(String task, String clientId, Dataset data, ServerConnection server) {
@@ -107,11 +116,16 @@ public final class FederatedClient implements AutoCloseable {
     public void run(Duration maxWait) throws InterruptedException {
         while (true) {
             Step s;
+            ProtocolException refused = null;
             try {
                 s = step();
             } catch (ProtocolException e) {
                 LOG.log(System.Logger.Level.WARNING, "client {0}: round {1} abandoned: {2}", clientId, round, e.getMessage());
                 s = Step.ROUND_OVER;
+                refused = e;
+            }
+            if (listener != null) {
+                listener.stepped(this, s, refused);
             }
             if (s == Step.FINISHED) {
                 return;
@@ -349,6 +363,7 @@ public final class FederatedClient implements AutoCloseable {
         private SecureRandom random = new SecureRandom();
         private int minSecAggCohort = 3;
         private boolean requireSecureAggregation;
+        private StepListener listener;
 
         private Builder(String task, String clientId, Dataset data, ServerConnection server) {
             if (data.size() == 0) {
@@ -389,6 +404,12 @@ public final class FederatedClient implements AutoCloseable {
         /** Refuse rounds whose plan sends plain updates. */
         public Builder requireSecureAggregation(boolean r) {
             requireSecureAggregation = r;
+            return this;
+        }
+
+        /** Called after every step of {@link FederatedClient#run}. */
+        public Builder listener(StepListener l) {
+            listener = l;
             return this;
         }
 

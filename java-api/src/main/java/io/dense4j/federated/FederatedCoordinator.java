@@ -67,7 +67,7 @@ public final class FederatedCoordinator {
     private final TreeSet<String> enrolled;
     private final double samplingRate;
     private final SecureRandom random;
-    private final SplittableRandom sampler;
+    private SplittableRandom sampler;
     private final Clock clock;
     private final RdpAccountant accountant;
     private final Limits limits;
@@ -137,6 +137,45 @@ public final class FederatedCoordinator {
         this.parameterCount = initialWeights.length;
         this.vectorLength = plan.vectorLength(parameterCount);
         this.limits = Limits.forTask(vectorLength, enrolled.size(), MessageCodec.jsonBytes(modelConfig));
+    }
+
+    /**
+     * A coordinator for a task that already ran {@code roundsRun} rounds before its server stopped (a restart): the
+     * global weights after them, their summaries, and the privacy accountant charged for every one of them, as
+     * {@link #start()} would have left it. The round that was in flight when the server stopped is lost (its keys,
+     * masked inputs and shares lived in this process only, and are not recoverable by design): it is recorded as
+     * aborted with {@code lostRoundReason} and charged to the accountant (its clients were sampled and may have
+     * trained and answered), unless the task would not have started another round (all rounds ran, or the budget
+     * would have refused it). {@link #start()} then starts the next round with a new number, nonce and cohort, so
+     * nothing sent for the lost round is accepted. A seeded sampler continues from a seed mixed with the round
+     * number rather than replaying round 1's cohorts.
+     */
+    public static FederatedCoordinator resume(String taskId, FederatedConfig config, Map<String, Object> modelConfig,
+                                              float[] weights, Collection<String> clients, long roundsRun,
+                                              List<RoundSummary> history, String lostRoundReason, SecureRandom random,
+                                              Clock clock) {
+        if (roundsRun < 0 || roundsRun > config.rounds()) {
+            throw new IllegalArgumentException("rounds run must be in [0, " + config.rounds() + "], got " + roundsRun);
+        }
+        FederatedCoordinator c = new FederatedCoordinator(taskId, config, modelConfig, weights, clients, random, clock);
+        c.round = roundsRun;
+        c.history.addAll(history);
+        if (c.accountant != null) {
+            c.accountant.composePoissonSampledGaussian(c.samplingRate, config.noiseMultiplier(), roundsRun);
+        }
+        if (config.samplingSeed() != null) {
+            c.sampler = new SplittableRandom(config.samplingSeed() ^ (roundsRun * 0x9E3779B97F4A7C15L));
+        }
+        if (c.wouldStartAnotherRound() == null) {
+            c.round++;
+            c.charge();
+            RoundSummary lost = new RoundSummary(c.round, "ABORTED", lostRoundReason, 0, 0, new int[0],
+                    c.epsilonNow(), config.delta(), Double.NaN, 0, 0, 0, 0);
+            c.history.add(lost);
+            LOG.log(System.Logger.Level.INFO, "federated task {0} resumed after round {1}; round {2} was lost: {3}",
+                    taskId, roundsRun, c.round, lostRoundReason);
+        }
+        return c;
     }
 
     public void addListener(RoundListener l) {
@@ -404,12 +443,20 @@ public final class FederatedCoordinator {
         endRound(r, "ABORTED", reason, 0, Double.NaN);
     }
 
-    private void endRound(Round r, String status, String reason, int participants, double updateNorm) {
-        double eps = Double.NaN;
+    /** Charges one round to the accountant (no-op without DP). */
+    private void charge() {
         if (accountant != null) {
             accountant.composePoissonSampledGaussian(samplingRate, config.noiseMultiplier(), 1);
-            eps = accountant.epsilon(config.delta()).epsilon();
         }
+    }
+
+    private double epsilonNow() {
+        return accountant == null ? Double.NaN : accountant.epsilon(config.delta()).epsilon();
+    }
+
+    private void endRound(Round r, String status, String reason, int participants, double updateNorm) {
+        charge();
+        double eps = epsilonNow();
         long up = 0;
         long down = 0;
         for (long[] b : r.bytes.values()) {
@@ -434,18 +481,10 @@ public final class FederatedCoordinator {
     /** Samples the next round, aborting rounds with too few sampled clients, until one starts or the task ends. */
     private void startNextRound() {
         while (current == null && finishedReason == null) {
-            if (round >= config.rounds()) {
-                finish("all " + config.rounds() + " rounds ran");
+            String stop = wouldStartAnotherRound();
+            if (stop != null) {
+                finish(stop);
                 return;
-            }
-            if (accountant != null && Double.isFinite(config.epsilonBudget())) {
-                double next = accountant.copy().composePoissonSampledGaussian(samplingRate, config.noiseMultiplier(), 1)
-                        .epsilon(config.delta()).epsilon();
-                if (next > config.epsilonBudget()) {
-                    finish(String.format("privacy budget: another round would reach epsilon %.4g > budget %.4g at delta %.2g",
-                            next, config.epsilonBudget(), config.delta()));
-                    return;
-                }
             }
             round++;
             Set<String> selected = new TreeSet<>();
@@ -463,6 +502,22 @@ public final class FederatedCoordinator {
                         selected.size());
             }
         }
+    }
+
+    /** Null when another round may start; otherwise why the task ends instead. */
+    private String wouldStartAnotherRound() {
+        if (round >= config.rounds()) {
+            return "all " + config.rounds() + " rounds ran";
+        }
+        if (accountant != null && Double.isFinite(config.epsilonBudget())) {
+            double next = accountant.copy().composePoissonSampledGaussian(samplingRate, config.noiseMultiplier(), 1)
+                    .epsilon(config.delta()).epsilon();
+            if (next > config.epsilonBudget()) {
+                return String.format("privacy budget: another round would reach epsilon %.4g > budget %.4g at delta %.2g",
+                        next, config.epsilonBudget(), config.delta());
+            }
+        }
+        return null;
     }
 
     private void finish(String reason) {
@@ -486,6 +541,11 @@ public final class FederatedCoordinator {
 
     public FederatedConfig config() {
         return config;
+    }
+
+    /** The enrolled clients (fixed for the task: the privacy accounting assumes a fixed population). */
+    public Set<String> enrolled() {
+        return java.util.Collections.unmodifiableSet(enrolled);
     }
 
     public double samplingRate() {
@@ -514,7 +574,7 @@ public final class FederatedCoordinator {
 
     /** ε spent so far at the configured δ (NaN without DP). */
     public synchronized double epsilon() {
-        return accountant == null ? Double.NaN : accountant.epsilon(config.delta()).epsilon();
+        return epsilonNow();
     }
 
     /** "round 3: MASKED_INPUT" and the like. */

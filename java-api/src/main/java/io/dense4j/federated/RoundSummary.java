@@ -1,6 +1,7 @@
 package io.dense4j.federated;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -44,5 +45,56 @@ public record RoundSummary(long round, String status, String reason, int selecte
         m.put("bytes_down", bytesDown);
         m.put("clients_seen", clientsSeen);
         return m;
+    }
+
+    /**
+     * Rebuilds a summary from {@link #toMap()} as it comes back from JSON (numbers of any width, {@code secagg_sets}
+     * as a list), for a coordinator resumed after a restart; unknown or missing keys are an error.
+     */
+    public static RoundSummary fromMap(Map<String, ?> m) {
+        if (!m.keySet().equals(KEYS)) {
+            throw new IllegalArgumentException("a round summary has the keys " + KEYS + ", got " + m.keySet());
+        }
+        Object sets = m.get("secagg_sets");
+        int[] secAggSets;
+        if (sets instanceof int[] a) {
+            secAggSets = a.clone();
+        } else if (sets instanceof List<?> l) {
+            secAggSets = new int[l.size()];
+            for (int i = 0; i < secAggSets.length; i++) {
+                secAggSets[i] = Math.toIntExact(number(l.get(i), "secagg_sets").longValue());
+            }
+        } else {
+            throw new IllegalArgumentException("secagg_sets must be a list of integers, got " + sets);
+        }
+        return new RoundSummary(number(m.get("round"), "round").longValue(), text(m.get("status"), "status"),
+                text(m.get("reason"), "reason"), Math.toIntExact(number(m.get("selected"), "selected").longValue()),
+                Math.toIntExact(number(m.get("participants"), "participants").longValue()), secAggSets,
+                orNaN(m.get("epsilon"), "epsilon"), number(m.get("delta"), "delta").doubleValue(),
+                orNaN(m.get("update_norm"), "update_norm"), number(m.get("seconds"), "seconds").doubleValue(),
+                number(m.get("bytes_up"), "bytes_up").longValue(), number(m.get("bytes_down"), "bytes_down").longValue(),
+                Math.toIntExact(number(m.get("clients_seen"), "clients_seen").longValue()));
+    }
+
+    private static final java.util.Set<String> KEYS = java.util.Set.of("round", "status", "reason", "selected",
+            "participants", "secagg_sets", "epsilon", "delta", "update_norm", "seconds", "bytes_up", "bytes_down",
+            "clients_seen");
+
+    private static Number number(Object v, String key) {
+        if (v instanceof Number n) {
+            return n;
+        }
+        throw new IllegalArgumentException("round summary '" + key + "' must be a number, got " + v);
+    }
+
+    private static double orNaN(Object v, String key) {
+        return v == null ? Double.NaN : number(v, key).doubleValue();
+    }
+
+    private static String text(Object v, String key) {
+        if (v instanceof String s) {
+            return s;
+        }
+        throw new IllegalArgumentException("round summary '" + key + "' must be a string, got " + v);
     }
 }

@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -223,5 +224,61 @@ class IdxTest {
         assertEquals(Mnist.DIGIT_CLASS_NAMES, Mnist.classNamesFor(Path.of("/data/mnist")));
         assertEquals(10, Mnist.FASHION_CLASS_NAMES.size());
         assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), Mnist.DIGIT_CLASS_NAMES);
+    }
+
+    @Test
+    void writtenFilesAreTheSameBytesAReaderGaveAndReadBack() throws IOException {
+        java.util.Random r = new java.util.Random(31);
+        for (int n : new int[] {1, 31, 33, 1000}) { // 1000 images: more than one 64 KiB chunk
+            byte[] px = new byte[n * 28 * 28];
+            r.nextBytes(px);
+            byte[] lab = new byte[n];
+            for (int i = 0; i < n; i++) {
+                lab[i] = (byte) r.nextInt(10);
+            }
+            byte[] imageFile = images(n, 28, 28, px);
+            byte[] labelFile = labels(lab);
+            try (Tensor t = Idx.readImages(write("in-img-" + n + ".gz", gzip(imageFile)));
+                 Tensor l = Idx.readLabels(write("in-lab-" + n, labelFile))) {
+                Path outImages = dir.resolve("out-img-" + n);
+                Path outLabels = dir.resolve("out-lab-" + n);
+                Idx.writeImages(outImages, t, 28, 28);
+                Idx.writeLabels(outLabels, l);
+                assertArrayEquals(imageFile, Files.readAllBytes(outImages), n + " images");
+                assertArrayEquals(labelFile, Files.readAllBytes(outLabels), n + " labels");
+            }
+        }
+    }
+
+    @Test
+    void aSplitWrittenFromASubsetLoadsAsThoseRows() throws IOException {
+        byte[] px = pixels(5 * 28 * 28);
+        Files.createDirectories(dir.resolve("src"));
+        write("src/train-images-idx3-ubyte", images(5, 28, 28, px));
+        write("src/train-labels-idx1-ubyte", labels((byte) 3, (byte) 1, (byte) 4, (byte) 1, (byte) 5));
+        try (Dataset all = Mnist.loadSplit(dir.resolve("src"), "train", Mnist.DIGIT_CLASS_NAMES);
+             Dataset some = all.subset(new int[] {4, 0, 2})) {
+            Mnist.writeSplit(some, dir.resolve("party"), "train");
+            try (Dataset back = Mnist.loadSplit(dir.resolve("party"), "train", Mnist.DIGIT_CLASS_NAMES)) {
+                assertArrayEquals(new int[] {5, 3, 4}, back.labels().toIntArray());
+                assertArrayEquals(some.features().toFloatArray(), back.features().toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void writingRefusesWhatIdxCannotHoldAndLeavesNoFile() throws IOException {
+        try (Tensor bright = Tensor.of(new float[][] {{0f, 0.5f, 1.0001f, 0f}});
+             Tensor nan = Tensor.of(new float[][] {{0f, Float.NaN, 0f, 0f}});
+             Tensor square = Tensor.of(new float[][] {{0f, 0.5f, 1f, 0f}})) {
+            var e = assertThrows(IllegalArgumentException.class, () -> Idx.writeImages(dir.resolve("x"), bright, 2, 2));
+            assertTrue(e.getMessage().contains("pixel 2 is 1.0001, outside [0, 1]"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Idx.writeImages(dir.resolve("x"), nan, 2, 2));
+            e = assertThrows(IllegalArgumentException.class, () -> Idx.writeImages(dir.resolve("x"), square, 3, 3));
+            assertTrue(e.getMessage().contains("are not [N, 3 * 3]"), e.getMessage());
+            try (Stream<Path> left = Files.list(dir)) {
+                assertEquals(List.of(), left.toList(), "no file and no temporary file is left");
+            }
+        }
     }
 }

@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * inputs with the self masks removed that it can rebuild from the unmasking shares it received), and reports, per
  * client, the best cosine similarity between any candidate and that client's true update.
  */
-final class ServerViewAttack implements InMemoryTransport.Tap {
+public final class ServerViewAttack implements InMemoryTransport.Tap {
     private final List<Message> messages = new ArrayList<>();
     private final List<Map<String, Object>> states = new ArrayList<>();
     private final List<String> logLines = new ArrayList<>();
@@ -49,12 +49,25 @@ final class ServerViewAttack implements InMemoryTransport.Tap {
     };
     private FederatedCoordinator server;
 
-    ServerViewAttack() {
+    public ServerViewAttack() {
         logger.addHandler(handler);
     }
 
-    void watch(FederatedCoordinator c) {
+    /** The coordinator whose state is read after every submission (may be null: then only what is added). */
+    public void watch(FederatedCoordinator c) {
         this.server = c;
+    }
+
+    /** Something else the server stored (a database row, a registry file's tensors), as plain values and arrays. */
+    public synchronized void addStoredState(Map<String, Object> state) {
+        states.add(state);
+    }
+
+    /** A line the server logged elsewhere (its own log files, standard error). */
+    public void addLogLine(String line) {
+        synchronized (logLines) {
+            logLines.add(line);
+        }
     }
 
     @Override
@@ -64,25 +77,29 @@ final class ServerViewAttack implements InMemoryTransport.Tap {
         if (response != null) {
             messages.add(MessageCodec.decode(response, Limits.DEFAULT));
         }
-        if (!(m instanceof Message.Poll)) {
+        if (!(m instanceof Message.Poll) && server != null) {
             states.add(server.snapshot()); // the stored state after every submission
         }
     }
 
-    void stop() {
+    public void stop() {
         logger.removeHandler(handler);
     }
 
-    int messagesSeen() {
+    public int messagesSeen() {
         return messages.size();
     }
 
-    int logLinesSeen() {
+    public int logLinesSeen() {
         return logLines.size();
     }
 
+    public int statesSeen() {
+        return states.size();
+    }
+
     /** Best cosine similarity, per client id, between any candidate and that client's true update (first p values). */
-    Map<String, Double> attack(Map<String, float[]> truth, int p, double quantizationBound) {
+    public Map<String, Double> attack(Map<String, float[]> truth, int p, double quantizationBound) {
         List<double[]> candidates = new ArrayList<>();
         // 1. every vector in the frames; masked ones are dequantized with the scale the server knows
         Map<String, Integer> indexOf = new HashMap<>();
@@ -200,7 +217,7 @@ final class ServerViewAttack implements InMemoryTransport.Tap {
         return Quantizer.dequantize(v, scale);
     }
 
-    static double cosine(double[] a, float[] b, int p) {
+    public static double cosine(double[] a, float[] b, int p) {
         double ab = 0;
         double aa = 0;
         double bb = 0;

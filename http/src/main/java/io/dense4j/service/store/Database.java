@@ -82,6 +82,40 @@ public final class Database {
         return DriverManager.getConnection(url, properties);
     }
 
+    /** One unit of work on a connection, run inside a transaction by {@link #transaction}. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in one transaction: committed when it returns, rolled back when it throws. SQLite's "database
+     * is locked" beyond the busy timeout and PostgreSQL's serialization failures and deadlocks are retried (up to 5
+     * attempts); other SQL errors become a {@link StoreException}.
+     */
+    public <T> T transaction(Work<T> work) {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection c = connect()) {
+                c.setAutoCommit(false);
+                try {
+                    T result = work.run(c);
+                    c.commit();
+                    return result;
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                }
+            } catch (SQLException e) {
+                boolean busy = dialect == Dialect.SQLITE && (e.getErrorCode() == 5 || e.getErrorCode() == 6);
+                boolean retryable = busy || "40001".equals(e.getSQLState()) || "40P01".equals(e.getSQLState());
+                if (retryable && attempt < 5) {
+                    continue;
+                }
+                throw new StoreException("state store error: " + e.getMessage(), e);
+            }
+        }
+    }
+
     @Override
     public String toString() {
         // never the credentials

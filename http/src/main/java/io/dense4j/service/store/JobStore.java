@@ -619,33 +619,8 @@ public final class JobStore {
         return db.dialect() == Database.Dialect.POSTGRESQL ? clause : "";
     }
 
-    @FunctionalInterface
-    private interface Work<T> {
-        T run(Connection c) throws SQLException;
-    }
-
-    /** Runs {@code work} in one transaction; SQLite's "database is locked" beyond the busy timeout is retried. */
-    private <T> T tx(Work<T> work) {
-        for (int attempt = 1; ; attempt++) {
-            try (Connection c = db.connect()) {
-                c.setAutoCommit(false);
-                try {
-                    T result = work.run(c);
-                    c.commit();
-                    return result;
-                } catch (SQLException | RuntimeException e) {
-                    c.rollback();
-                    throw e;
-                }
-            } catch (SQLException e) {
-                boolean busy = db.dialect() == Database.Dialect.SQLITE && (e.getErrorCode() == 5 || e.getErrorCode() == 6);
-                boolean retryable = busy || "40001".equals(e.getSQLState()) || "40P01".equals(e.getSQLState());
-                if (retryable && attempt < 5) {
-                    continue;
-                }
-                throw new StoreException("state store error: " + e.getMessage(), e);
-            }
-        }
+    private <T> T tx(Database.Work<T> work) {
+        return db.transaction(work);
     }
 
     private static String json(Object o) {

@@ -94,13 +94,54 @@ public final class Migrations {
             ALTER TABLE datasets ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
             CREATE INDEX jobs_owner ON jobs (owner, state)""";
 
+    /**
+     * Federated learning: tasks (their definition, the coordinating server's lease, rounds run, ε spent and the
+     * registry version holding the current global model), their enrolled clients with the SHA-256 of each client's
+     * token (never the token), and one row per finished round (its summary: counts, ε, bytes, never an update).
+     */
+    private static final String V3 = """
+            CREATE TABLE federated_tasks (
+              id %1$s,
+              name TEXT NOT NULL,
+              state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'cancelled', 'failed')),
+              created_by TEXT NOT NULL,
+              created_at BIGINT NOT NULL,
+              updated_at BIGINT NOT NULL,
+              config TEXT NOT NULL,
+              model_config TEXT NOT NULL,
+              register_as TEXT NOT NULL,
+              origin TEXT NOT NULL,
+              rounds_run BIGINT NOT NULL DEFAULT 0,
+              epsilon DOUBLE PRECISION,
+              model_version INTEGER,
+              finished_reason TEXT,
+              server TEXT,
+              lease_expires_at BIGINT);
+            CREATE INDEX federated_tasks_state ON federated_tasks (state, id);
+            CREATE TABLE federated_clients (
+              task_id BIGINT NOT NULL REFERENCES federated_tasks (id),
+              client TEXT NOT NULL,
+              token_sha256 TEXT NOT NULL UNIQUE,
+              PRIMARY KEY (task_id, client));
+            CREATE TABLE federated_rounds (
+              task_id BIGINT NOT NULL REFERENCES federated_tasks (id),
+              round BIGINT NOT NULL,
+              status TEXT NOT NULL,
+              summary TEXT NOT NULL,
+              model_version INTEGER,
+              finished_at BIGINT NOT NULL,
+              PRIMARY KEY (task_id, round))""";
+
     static final List<Migration> ALL = List.of(
             new Migration(1, "datasets, jobs, trials, job events", Map.of(
                     Database.Dialect.SQLITE, V1.formatted(IDENTITY_SQLITE),
                     Database.Dialect.POSTGRESQL, V1.formatted(IDENTITY_PG))),
             new Migration(2, "data set details; jobs by owner", Map.of(
                     Database.Dialect.SQLITE, V2,
-                    Database.Dialect.POSTGRESQL, V2)));
+                    Database.Dialect.POSTGRESQL, V2)),
+            new Migration(3, "federated tasks, clients and rounds", Map.of(
+                    Database.Dialect.SQLITE, V3.formatted(IDENTITY_SQLITE),
+                    Database.Dialect.POSTGRESQL, V3.formatted(IDENTITY_PG))));
 
     /** The schema version this code writes. */
     public static int latest() {

@@ -59,7 +59,9 @@ abstract class JobStoreContract {
     @Test
     void migrationsAreRecordedOnceAndANewerSchemaIsRefused() throws Exception {
         Database db = newDatabase();
-        assertEquals(List.of(1, 2), Migrations.migrate(db));
+        assertEquals(java.util.stream.IntStream.rangeClosed(1, Migrations.latest()).boxed().toList(), Migrations.migrate(db),
+                "every migration, in order, on a new database");
+        assertTrue(Migrations.latest() >= 3, "migration 3 holds the federated tables");
         assertEquals(List.of(), Migrations.migrate(db));
         store(db); // opening again is fine
         try (Connection c = db.connect(); Statement st = c.createStatement()) {
