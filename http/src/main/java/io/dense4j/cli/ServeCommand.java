@@ -77,9 +77,17 @@ public final class ServeCommand implements Callable<Integer> {
             + "they are decoded; over it: 503 (default " + DEFAULT_MAX_BUFFERED_BODY_BYTES + ")")
     Long maxBufferedBodyBytes;
 
-    @Option(names = "--max-connections-per-client", description = "open connections per client address (default "
+    @Option(names = "--max-connections-per-client", description = "connections per client address served in full; "
+            + "further ones are answered for health, readiness, metrics and OpenAPI only, 429 otherwise (default "
             + DEFAULT_MAX_CONNECTIONS_PER_CLIENT + ")")
     Integer maxConnectionsPerClient;
+
+    @Option(names = "--max-connections", description = "open connections in all (default " + DEFAULT_MAX_CONNECTIONS + ")")
+    Integer maxConnections;
+
+    @Option(names = "--max-active-requests-per-client", description = "requests of one client address handled at once "
+            + "(each holds a thread); more get 429 (default " + DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT + ")")
+    Integer maxActiveRequestsPerClient;
 
     @Option(names = "--header-timeout-ms", description = "time a request may take to send its headers (default "
             + DEFAULT_HEADER_TIMEOUT_MS + ")")
@@ -88,6 +96,18 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--body-timeout-ms", description = "time a request may take to send its body (default "
             + DEFAULT_BODY_TIMEOUT_MS + ")")
     Long bodyTimeoutMs;
+
+    @Option(names = "--probation-timeout-ms", description = "time a connection beyond its client's share may take to "
+            + "send its headers (default " + DEFAULT_PROBATION_TIMEOUT_MS + ")")
+    Long probationTimeoutMs;
+
+    @Option(names = "--max-uploads", description = "uploads (model files, data sets) streamed in at once, all clients "
+            + "together; more get 503 (default " + ServerConfig.DEFAULT_MAX_UPLOADS + ")")
+    Integer maxUploads;
+
+    @Option(names = "--min-upload-bytes-per-second", description = "the slowest an upload may arrive, averaged over "
+            + "each body timeout; slower ones get 408; 0: no minimum (default " + ServerConfig.DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND + ")")
+    Long minUploadBytesPerSecond;
 
     @Option(names = "--no-batching", description = "turn dynamic batching off")
     boolean noBatching;
@@ -196,9 +216,12 @@ public final class ServeCommand implements Callable<Integer> {
                 or(queueCapacity, d.queueCapacity()), or(batchThreads, d.threads()), d.timeout());
         ServerConfig.ClientLimits c = ServerConfig.ClientLimits.defaults();
         ServerConfig.ClientLimits clients = new ServerConfig.ClientLimits(
-                or(maxConnectionsPerClient, c.maxConnectionsPerClient()), c.maxConnections(),
+                or(maxConnectionsPerClient, c.maxConnectionsPerClient()), or(maxConnections, c.maxConnections()),
+                or(maxActiveRequestsPerClient, c.maxActiveRequestsPerClient()),
                 headerTimeoutMs == null ? c.headerTimeout() : Duration.ofMillis(headerTimeoutMs),
-                bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout());
+                bodyTimeoutMs == null ? c.bodyTimeout() : Duration.ofMillis(bodyTimeoutMs), c.idleTimeout(),
+                probationTimeoutMs == null ? c.probationTimeout() : Duration.ofMillis(probationTimeoutMs),
+                or(maxUploads, c.maxUploads()), or(minUploadBytesPerSecond, c.minUploadBytesPerSecond()));
         ServerConfig.TlsConfig tls = new ServerConfig.TlsConfig(tlsKeyStore, tlsKeyStorePassword, null, tlsCert, tlsKey,
                 adminClientCa);
         ServerConfig.Builder b = ServerConfig.builder(registry)

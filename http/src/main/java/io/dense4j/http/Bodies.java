@@ -5,6 +5,7 @@ import io.javalin.http.Context;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.concurrent.TimeoutException;
 
 /** Reads request bodies with a size limit, whether or not the client sent Content-Length. */
 final class Bodies {
@@ -36,9 +37,25 @@ final class Bodies {
             bodyReceived(ctx);
             return body;
         } catch (IOException e) {
-            throw ApiException.badRequest("could not read the request body (the client stopped sending, or sent it "
-                    + "too slowly)");
+            throw unreadable(ctx, e);
         }
+    }
+
+    /**
+     * The answer to a body that could not be read: the guard's refusal if it cut the body off (408 past the body
+     * deadline, 503 when shed), 408 if the connection's idle timeout did, else 400.
+     */
+    private static ApiException unreadable(Context ctx, IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ConnectionGuard.Refusal r) {
+                return r.answer(ctx);
+            }
+            if (t instanceof TimeoutException) {
+                return new ApiException(408, "the request body stopped arriving (nothing received within the idle timeout)");
+            }
+        }
+        return ApiException.badRequest("could not read the request body (the client stopped sending, or sent it "
+                + "too slowly)");
     }
 
     /** The body as a stream that fails with 413 past {@code limit} bytes (for uploads). */
@@ -49,17 +66,24 @@ final class Bodies {
         }
         try {
             InputStream in = new Limited(ctx.req().getInputStream(), limit);
-            bodyReceived(ctx); // an authenticated upload may stream for as long as it keeps sending
+            bodyStreaming(ctx);
             return in;
         } catch (IOException e) {
-            throw ApiException.badRequest("could not read the request body: " + e.getMessage());
+            throw unreadable(ctx, e);
         }
     }
 
     /**
-     * Ends the body deadline of {@link ConnectionGuard} for this request: an authenticated upload may stream for as
-     * long as it keeps sending (Jetty's idle timeout still closes a connection that stops).
+     * The handler streams the body in from now on (an upload): instead of the body deadline of
+     * {@link ConnectionGuard}, the body must keep its minimum upload rate.
      */
+    static void bodyStreaming(Context ctx) {
+        if (ctx.req().getAttribute(ConnectionGuard.BODY_STREAMING_ATTRIBUTE) instanceof Runnable r) {
+            r.run();
+        }
+    }
+
+    /** Ends the body deadline of {@link ConnectionGuard} for this request: the handler has the whole body. */
     static void bodyReceived(Context ctx) {
         if (ctx.req().getAttribute(ConnectionGuard.BODY_READ_ATTRIBUTE) instanceof Runnable r) {
             r.run();

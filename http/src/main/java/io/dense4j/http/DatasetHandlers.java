@@ -86,7 +86,7 @@ final class DatasetHandlers {
     private void receiveParts(Context ctx, DatasetCatalog.Upload upload, long limit) throws IOException {
         ctx.req().setAttribute(MULTIPART_CONFIG, new MultipartConfigElement(upload.scratch().toString(), limit,
                 limit + MULTIPART_OVERHEAD, 0));
-        Bodies.bodyReceived(ctx);
+        Bodies.bodyStreaming(ctx);
         Collection<Part> parts;
         try {
             parts = ctx.req().getParts();

@@ -69,6 +69,7 @@ public final class InferenceServer implements AutoCloseable {
     private final ServerConnectors connectors;
     private final AccessLog accessLog;
     private final BodyBudget bodyBudget;
+    private final UploadSlots uploads;
     private final byte[] openApi;
     private final Javalin app;
     private final Object stopLock = new Object();
@@ -95,7 +96,10 @@ public final class InferenceServer implements AutoCloseable {
         this.datasets = new DatasetHandlers(training);
         this.jobs = new JobHandlers(training == null ? null : training.jobs(), jobEvents);
         this.connectors = new ServerConnectors(cfg);
+        connectors.publish(metrics);
         this.accessLog = cfg.accessLog() ? new AccessLog() : null;
+        this.uploads = new UploadSlots(cfg.clients().maxUploads());
+        metrics.gauge("dense4j.uploads.in.progress", "uploads streaming in now", uploads::inProgress);
         this.bodyBudget = new BodyBudget(Math.max(cfg.maxBufferedBodyBytes(), cfg.maxRequestBytes()));
         this.openApi = resource("openapi.json");
         this.app = Javalin.create(this::configure);
@@ -162,6 +166,11 @@ public final class InferenceServer implements AutoCloseable {
         return connectors.healthPort();
     }
 
+    /** The main port's connection guard (tests and diagnostics). */
+    ConnectionGuard connectionGuard() {
+        return connectors.guard();
+    }
+
     /** Request threads busy now (tests: an open event stream must hold none). */
     int busyRequestThreads() {
         return app.jettyServer().server().getThreadPool() instanceof org.eclipse.jetty.util.thread.QueuedThreadPool q
@@ -213,7 +222,7 @@ public final class InferenceServer implements AutoCloseable {
                 Route.get("/admin/models/{model}", ADMIN, admin::describe),
                 Route.get("/admin/models/{model}/history", ADMIN, admin::history),
                 Route.get("/admin/models/{model}/verify", ADMIN, admin::verify),
-                Route.post("/admin/models/{model}/versions", ADMIN, cfg.maxUploadBytes(), admin::upload),
+                Route.upload("/admin/models/{model}/versions", ADMIN, cfg.maxUploadBytes(), admin::upload),
                 Route.delete("/admin/models/{model}/versions/{version}", ADMIN, admin::deleteVersion),
                 Route.put("/admin/models/{model}/aliases/{alias}", ADMIN, req, admin::setAlias),
                 Route.delete("/admin/models/{model}/aliases/{alias}", ADMIN, admin::removeAlias),
@@ -223,7 +232,7 @@ public final class InferenceServer implements AutoCloseable {
                 Route.post("/admin/models/{model}/load", ADMIN, req, v2::repositoryLoad),
                 Route.post("/admin/models/{model}/unload", ADMIN, req, v2::repositoryUnload),
                 // training service: data sets and jobs (a training token; admins too; off without --state)
-                Route.post("/v1/datasets", TRAINING, maxDatasetUpload(), datasets::upload),
+                Route.upload("/v1/datasets", TRAINING, maxDatasetUpload(), datasets::upload),
                 Route.get("/v1/datasets", TRAINING, datasets::list),
                 Route.get("/v1/datasets/{sha256}", TRAINING, datasets::describe),
                 Route.delete("/v1/datasets/{sha256}", TRAINING, datasets::delete),
@@ -254,19 +263,28 @@ public final class InferenceServer implements AutoCloseable {
 
     /**
      * The registered handler of a route: the role check and the body-size check run first, inside the
-     * handler itself, so whatever path spelling the router matched, this route's own role applies.
+     * handler itself, so whatever path spelling the router matched, this route's own role applies. Before it,
+     * the connection guard's check: a connection on probation (its client is over its share of connections)
+     * reaches public routes only. An upload route's request then takes one of the upload slots.
      */
     private Handler guarded(Route route) {
         return ctx -> {
+            ConnectionGuard.checkRequest(ctx, route.role());
             access.require(route.role(), ctx);
             if (route.maxBodyBytes() > 0 && ctx.req().getContentLengthLong() > route.maxBodyBytes()) {
                 throw Bodies.tooLarge(route.maxBodyBytes());
             }
+            String uploader = route.upload() ? uploads.take(ctx) : null;
             ctx.attribute(Bodies.BUDGET_ATTRIBUTE, bodyBudget);
             try {
                 route.handler().handle(ctx);
+            } catch (Exception e) {
+                throw ConnectionGuard.refusalOr(ctx, e);
             } finally {
                 bodyBudget.release(ctx);
+                if (uploader != null) {
+                    uploads.give(uploader);
+                }
             }
         };
     }

@@ -76,4 +76,13 @@ final class Json {
     static void error(Context ctx, int status, String message) {
         write(ctx, status, Map.of("error", message == null ? "error" : message));
     }
+
+    /** {@code {"error": message}} as bytes, for answers written below Javalin (Jetty's own errors, refusals). */
+    static byte[] errorBody(String message) {
+        try {
+            return MAPPER.writeValueAsBytes(Map.of("error", message == null || message.isBlank() ? "error" : message));
+        } catch (JsonProcessingException e) {
+            return "{\"error\":\"error\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
 }

@@ -73,9 +73,16 @@ public record ServerConfig(
     public static final int DEFAULT_QUEUE_CAPACITY = 1024;
     public static final int DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+    /** A quarter of the server's threads (Javalin's pool has 250). */
+    public static final int DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT = 64;
     public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
     public static final long DEFAULT_BODY_TIMEOUT_MS = 30_000;
     public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+    public static final long DEFAULT_PROBATION_TIMEOUT_MS = 2_000;
+    /** Uploads streamed at once: each holds a thread while its body arrives, so they are kept to a few. */
+    public static final int DEFAULT_MAX_UPLOADS = 16;
+    /** The slowest a streamed upload may arrive, averaged over each body timeout: 16 KiB/s. */
+    public static final long DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND = 16L << 10;
 
     public ServerConfig {
         Objects.requireNonNull(registry, "registry");
@@ -162,22 +169,42 @@ public record ServerConfig(
     }
 
     /**
-     * What one client (one remote address) may hold, and how long a request may take to arrive. Request
-     * headers and bodies are received without holding a thread; these bounds free the connection too.
+     * What one client may hold, and how long a request may take to arrive. A client is one remote address (IPv6:
+     * one /64 network). Request headers and bodies are received without holding a thread; these bounds free the
+     * connection too. See {@link ConnectionGuard} for how they are enforced.
      *
-     * @param maxConnectionsPerClient open connections per remote address; more are closed at once
-     * @param maxConnections          open connections in all
-     * @param headerTimeout           from the first byte of a request to its last header
-     * @param bodyTimeout             from the last header to the last body byte
-     * @param idleTimeout             a connection with nothing to do (or no byte for this long) is closed
+     * @param maxConnectionsPerClient    connections per client served in full; further ones are on probation: they
+     *                                   answer one request to a public route (health, readiness, metrics,
+     *                                   OpenAPI), anything else gets 429, then they close
+     * @param maxConnections             open connections in all (file descriptors); near it, each new connection
+     *                                   closes a waiting one of a client holding at least the average number
+     * @param maxActiveRequestsPerClient requests of one client handled at once, each holding a thread (a client
+     *                                   that reads its responses slowly holds them longer); more get 429, and
+     *                                   fewer near the end of the server's threads for clients holding at least
+     *                                   the average. Health and readiness probes are exempt
+     * @param headerTimeout              from the first byte of a request (or the connection's opening, TLS
+     *                                   handshake included) to its last header
+     * @param bodyTimeout                from the last header to the last body byte (then 408)
+     * @param idleTimeout                a connection with nothing to do (or no byte for this long, either way) is
+     *                                   closed
+     * @param probationTimeout           the header timeout of a connection on probation (under TLS, from the end of
+     *                                   the handshake, which the header timeout bounds)
+     * @param maxUploads                 uploads (model files, data sets) whose bodies stream in at once, all clients
+     *                                   together: each holds a thread while it arrives, so slow ones cannot take
+     *                                   the threads inference needs; one client may hold a quarter of them; more
+     *                                   get 503 with Retry-After
+     * @param minUploadBytesPerSecond    the slowest a streamed upload may arrive, over each body timeout (then 408),
+     *                                   so a trickle cannot hold an upload's thread for ever (0: no minimum)
      */
-    public record ClientLimits(int maxConnectionsPerClient, int maxConnections, Duration headerTimeout,
-                               Duration bodyTimeout, Duration idleTimeout) {
+    public record ClientLimits(int maxConnectionsPerClient, int maxConnections, int maxActiveRequestsPerClient,
+                               Duration headerTimeout, Duration bodyTimeout, Duration idleTimeout,
+                               Duration probationTimeout, int maxUploads, long minUploadBytesPerSecond) {
         public ClientLimits {
-            if (maxConnectionsPerClient < 1 || maxConnections < 1) {
-                throw new IllegalArgumentException("connection limits must be positive");
+            if (maxConnectionsPerClient < 1 || maxConnections < 1 || maxActiveRequestsPerClient < 1 || maxUploads < 1
+                    || minUploadBytesPerSecond < 0) {
+                throw new IllegalArgumentException("connection and request limits must be positive");
             }
-            for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout}) {
+            for (Duration d : new Duration[] {headerTimeout, bodyTimeout, idleTimeout, probationTimeout}) {
                 if (d == null || d.isNegative() || d.isZero()) {
                     throw new IllegalArgumentException("client timeouts must be positive");
                 }
@@ -186,8 +213,55 @@ public record ServerConfig(
 
         public static ClientLimits defaults() {
             return new ClientLimits(DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_CONNECTIONS,
-                    Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS),
-                    Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS));
+                    DEFAULT_MAX_ACTIVE_REQUESTS_PER_CLIENT, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS),
+                    Duration.ofMillis(DEFAULT_BODY_TIMEOUT_MS), Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS),
+                    Duration.ofMillis(DEFAULT_PROBATION_TIMEOUT_MS), DEFAULT_MAX_UPLOADS,
+                    DEFAULT_MIN_UPLOAD_BYTES_PER_SECOND);
+        }
+
+        public ClientLimits withMaxConnectionsPerClient(int v) {
+            return new ClientLimits(v, maxConnections, maxActiveRequestsPerClient, headerTimeout, bodyTimeout,
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withMaxConnections(int v) {
+            return new ClientLimits(maxConnectionsPerClient, v, maxActiveRequestsPerClient, headerTimeout, bodyTimeout,
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withMaxActiveRequestsPerClient(int v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, v, headerTimeout, bodyTimeout,
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withHeaderTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, v, bodyTimeout,
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withBodyTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout, v,
+                    idleTimeout, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withIdleTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, v, probationTimeout, maxUploads, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withMaxUploads(int v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, idleTimeout, probationTimeout, v, minUploadBytesPerSecond);
+        }
+
+        public ClientLimits withMinUploadBytesPerSecond(long v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, idleTimeout, probationTimeout, maxUploads, v);
+        }
+
+        public ClientLimits withProbationTimeout(Duration v) {
+            return new ClientLimits(maxConnectionsPerClient, maxConnections, maxActiveRequestsPerClient, headerTimeout,
+                    bodyTimeout, idleTimeout, v, maxUploads, minUploadBytesPerSecond);
         }
     }
 

@@ -2,7 +2,6 @@ package io.dense4j.http;
 
 import jakarta.servlet.http.HttpServletRequest;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
-import org.eclipse.jetty.server.ConnectionLimit;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
@@ -18,15 +17,13 @@ import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
-import java.util.Map;
 
 /**
- * The Jetty side of the server: the main connector (HTTP or HTTPS, with the connection limits and request
- * deadlines of {@link ConnectionGuard}), the optional health connector with its own small thread pool, the
- * handler that receives request bodies before a thread is given to them, and Jetty's own error responses as
- * JSON.
+ * The Jetty side of the server: the main connector (HTTP or HTTPS) and the optional health connector with its own
+ * small thread pool, each with its {@link ConnectionGuard} (client shares, request deadlines, connection cap);
+ * the handlers in front of Javalin (the guard's request gate, the one that receives request bodies before a
+ * thread is given to them, the guard's per-client thread share); and Jetty's own error responses as JSON.
  */
 final class ServerConnectors {
     /**
@@ -35,21 +32,40 @@ final class ServerConnectors {
      * covers a JSON batch of about 64 rows of 784 features.
      */
     static final long EAGER_BODY_BYTES = 256L << 10;
+    /**
+     * Connections the kernel queues for the acceptor: a burst of connections (an attack, a client pool warming up)
+     * waits its turn instead of being dropped, which would cost every client caught in it, probes included, a 1 s
+     * SYN retransmission (Java's default backlog is 50; Linux caps it at net.core.somaxconn, 4096 by default).
+     */
+    static final int ACCEPT_QUEUE = 4096;
+    /** Open connections on the health port: probes need few, and it must not become a way around the main cap. */
+    static final int HEALTH_MAX_CONNECTIONS = 256;
     static final String MAIN = "main";
     static final String HEALTH = "health";
 
     private final ServerConfig cfg;
-    private final ConnectionGuard guard;
+    private final ConnectionGuard mainGuard;
+    private final ConnectionGuard healthGuard;
     private ServerConnector main;
     private ServerConnector health;
 
     ServerConnectors(ServerConfig cfg) {
         this.cfg = cfg;
-        this.guard = new ConnectionGuard(cfg.clients());
+        this.mainGuard = new ConnectionGuard(cfg.clients(), cfg.clients().maxConnections());
+        this.healthGuard = new ConnectionGuard(cfg.clients(), Math.min(HEALTH_MAX_CONNECTIONS, cfg.clients().maxConnections()));
     }
 
+    /** The guard of the main port. */
     ConnectionGuard guard() {
-        return guard;
+        return mainGuard;
+    }
+
+    /** Publishes the guards' counters. */
+    void publish(ServerMetrics metrics) {
+        metrics.connections(MAIN, mainGuard);
+        if (cfg.healthPort() >= 0) {
+            metrics.connections(HEALTH, healthGuard);
+        }
     }
 
     /** Called by Javalin with its Jetty server before start: connectors, handlers, error handler. */
@@ -68,8 +84,8 @@ final class ServerConnectors {
         main.setHost(cfg.host());
         main.setPort(cfg.port());
         main.setIdleTimeout(cfg.clients().idleTimeout().toMillis());
-        main.addBean(guard);
-        main.addBean(new ConnectionLimit(cfg.clients().maxConnections(), main));
+        main.setAcceptQueueSize(ACCEPT_QUEUE);
+        mainGuard.attach(main);
         server.addConnector(main);
 
         if (cfg.healthPort() >= 0) {
@@ -82,14 +98,18 @@ final class ServerConnectors {
             health.setHost(cfg.host());
             health.setPort(cfg.healthPort());
             health.setIdleTimeout(cfg.clients().idleTimeout().toMillis());
+            health.setAcceptQueueSize(ACCEPT_QUEUE);
+            healthGuard.attach(health);
             server.addConnector(health);
         }
 
-        // insertHandler puts each new wrapper outermost: the deadlines start when the headers are in, then the
-        // body is received asynchronously, then Javalin gets a thread
+        // insertHandler puts each new wrapper outermost: the deadlines start when the headers are in (and a
+        // probation connection's request with a body is refused there), then the body is received
+        // asynchronously, then the request takes a thread within its client's share, then Javalin
+        server.insertHandler(ConnectionGuard.threadShare());
         server.insertHandler(new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
                 EAGER_BODY_BYTES, -1, false)));
-        server.insertHandler(guard.headersReceived());
+        server.insertHandler(ConnectionGuard.requestGate());
         server.setErrorHandler(new JsonErrorHandler());
         server.setStopTimeout(cfg.shutdownTimeout().toMillis());
     }
@@ -161,12 +181,13 @@ final class ServerConnectors {
             if (code == 400 && message != null && !message.isBlank() && message.length() < 200) {
                 reason = "bad request: " + message.toLowerCase(Locale.ROOT);
             }
-            byte[] body;
-            try {
-                body = Json.MAPPER.writeValueAsBytes(Map.of("error", reason));
-            } catch (java.io.IOException e) {
-                body = "{\"error\":\"bad request\"}".getBytes(StandardCharsets.UTF_8);
+            if (cause instanceof ConnectionGuard.Refusal r) {
+                reason = r.getMessage(); // written for the client by the guard
+                if (code == 503) {
+                    response.getHeaders().put("Retry-After", Integer.toString(ConnectionGuard.RETRY_AFTER_SECONDS));
+                }
             }
+            byte[] body = Json.errorBody(reason);
             response.getHeaders().put("Content-Type", Json.CONTENT_TYPE);
             response.getHeaders().put("Content-Length", Integer.toString(body.length));
             response.write(true, ByteBuffer.wrap(body), callback);
@@ -175,12 +196,8 @@ final class ServerConnectors {
         @Override
         public ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
             fields.put("Content-Type", Json.CONTENT_TYPE);
-            String msg = "bad request" + (reason == null || reason.isBlank() ? "" : ": " + reason.toLowerCase(Locale.ROOT));
-            try {
-                return ByteBuffer.wrap(Json.MAPPER.writeValueAsBytes(Map.of("error", msg)));
-            } catch (java.io.IOException e) {
-                return ByteBuffer.wrap("{\"error\":\"bad request\"}".getBytes(StandardCharsets.UTF_8));
-            }
+            return ByteBuffer.wrap(Json.errorBody("bad request" + (reason == null || reason.isBlank() ? ""
+                    : ": " + reason.toLowerCase(Locale.ROOT))));
         }
     }
 }

@@ -2,6 +2,7 @@ package io.dense4j.http;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
@@ -18,7 +19,7 @@ import java.util.function.Supplier;
 
 /**
  * The server's Prometheus metrics (Micrometer): requests and errors by route and status, latency
- * histograms, batch sizes, queue depth and loaded versions per model.
+ * histograms, batch sizes, queue depth and loaded versions per model, and what the connection guards do.
  */
 final class ServerMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -118,6 +119,31 @@ final class ServerMetrics {
         if (b != null) {
             registry.remove(b);
         }
+    }
+
+    /** Publishes what a connector's {@link ConnectionGuard} sees: open connections, probation, refusals, timeouts. */
+    void connections(String connector, ConnectionGuard guard) {
+        Gauge.builder("dense4j.connections.open", guard, ConnectionGuard::openConnections)
+                .description("open connections").tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.connections.opened", guard, ConnectionGuard::admittedConnections)
+                .description("connections accepted").tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.connections.probation", guard, ConnectionGuard::probationAdmitted)
+                .description("connections admitted on probation: their client was over its share")
+                .tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.requests.refused", guard, ConnectionGuard::refusedRequests)
+                .description("requests refused with 429 to protect other clients")
+                .tags("connector", connector, "reason", "probation").register(registry);
+        FunctionCounter.builder("dense4j.requests.refused", guard, ConnectionGuard::busyRequests)
+                .description("requests refused with 429 to protect other clients")
+                .tags("connector", connector, "reason", "busy").register(registry);
+        FunctionCounter.builder("dense4j.connections.shed", guard, ConnectionGuard::shedConnections)
+                .description("connections closed to make room for new ones").tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.connections.timeouts", guard, ConnectionGuard::headerTimeouts)
+                .description("requests that missed a deadline").tags("connector", connector, "part", "headers")
+                .register(registry);
+        FunctionCounter.builder("dense4j.connections.timeouts", guard, ConnectionGuard::bodyTimeouts)
+                .description("requests that missed a deadline").tags("connector", connector, "part", "body")
+                .register(registry);
     }
 
     /** A gauge read at each scrape (for the training service: jobs and threads in use here, open event streams). */

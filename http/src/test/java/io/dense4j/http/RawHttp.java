@@ -2,7 +2,7 @@ package io.dense4j.http;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.PushbackInputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +17,7 @@ final class RawHttp implements AutoCloseable {
     }
 
     final Socket socket;
-    private final InputStream in;
+    private final PushbackInputStream in;
 
     RawHttp(int port) throws IOException {
         this(null, port);
@@ -25,14 +25,25 @@ final class RawHttp implements AutoCloseable {
 
     /** Connects from {@code sourceAddress} (e.g. 127.0.0.2: another client on the loopback), or any. */
     RawHttp(String sourceAddress, int port) throws IOException {
+        this(sourceAddress, port, 0);
+    }
+
+    /**
+     * Connects with a receive buffer of {@code receiveBuffer} bytes (0: the default): a small one advertises a
+     * small window, so a client that does not read makes the server's writes wait (a slow reader).
+     */
+    RawHttp(String sourceAddress, int port, int receiveBuffer) throws IOException {
         socket = new Socket();
+        if (receiveBuffer > 0) {
+            socket.setReceiveBufferSize(receiveBuffer);
+        }
         if (sourceAddress != null) {
             socket.bind(new InetSocketAddress(sourceAddress, 0));
         }
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         socket.setSoTimeout(15_000);
         socket.setTcpNoDelay(true);
-        in = socket.getInputStream();
+        in = new PushbackInputStream(socket.getInputStream(), 1);
     }
 
     void write(String s) throws IOException {
@@ -69,7 +80,7 @@ final class RawHttp implements AutoCloseable {
         }
         String headers = head.toString(StandardCharsets.ISO_8859_1);
         int status = Integer.parseInt(headers.substring(9, 12));
-        int length = 0;
+        int length = -1;
         boolean chunked = false;
         for (String line : headers.split("\r\n")) {
             String l = line.toLowerCase(Locale.ROOT);
@@ -79,8 +90,13 @@ final class RawHttp implements AutoCloseable {
                 chunked = true;
             }
         }
+        if (!chunked && length < 0 && (status == 204 || status == 304 || status < 200)) {
+            length = 0; // no body by definition
+        }
         if (!chunked) {
-            return new Response(status, headers, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+            // without a length or chunking, a response's body runs to the end of the connection (RFC 9112 6.3)
+            byte[] body = length >= 0 ? in.readNBytes(length) : in.readAllBytes();
+            return new Response(status, headers, new String(body, StandardCharsets.UTF_8));
         }
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         for (;;) {
@@ -107,6 +123,23 @@ final class RawHttp implements AutoCloseable {
             }
         }
         return b.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    /** True when the server has sent nothing (no byte, no close) within {@code millis}; consumes nothing. */
+    boolean silentFor(int millis) throws IOException {
+        int before = socket.getSoTimeout();
+        socket.setSoTimeout(millis);
+        try {
+            int b = in.read();
+            if (b >= 0) {
+                in.unread(b);
+            }
+            return false;
+        } catch (java.net.SocketTimeoutException e) {
+            return true;
+        } finally {
+            socket.setSoTimeout(before);
+        }
     }
 
     /** True when the server closed the connection (EOF or reset) within the socket timeout. */

@@ -8,18 +8,25 @@ import org.junit.jupiter.api.io.TempDir;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
@@ -96,6 +103,10 @@ class TlsTest {
 
     /** A client trusting the server's self-signed certificate, presenting {@code clientStore}'s key if given. */
     private static HttpClient client(String clientStore) throws Exception {
+        return HttpClient.newBuilder().sslContext(sslContext(clientStore)).version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    private static SSLContext sslContext(String clientStore) throws Exception {
         KeyStore trust = KeyStore.getInstance("PKCS12");
         trust.load(null, null);
         trust.setCertificateEntry("server", load(certs.resolve("server.p12")).getCertificate("server"));
@@ -108,7 +119,7 @@ class TlsTest {
         }
         SSLContext ssl = SSLContext.getInstance("TLS");
         ssl.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-        return HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build();
+        return ssl;
     }
 
     private static HttpResponse<String> get(HttpClient c, String url, String token) throws Exception {
@@ -202,6 +213,194 @@ class TlsTest {
         // a client CA without TLS is a configuration error
         assertThrows(IllegalArgumentException.class, () -> new ServerConfig.TlsConfig(null, null, null, null, null,
                 certs.resolve("ca.pem")));
+    }
+
+    /** One request over a fresh TLS connection from the loopback, as a probe makes it: the status, or 0. */
+    private static int httpsStatus(SSLContext ssl, int port, String path) {
+        try (SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            String head = new String(s.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
+            return head.startsWith("HTTP/1.1 ") ? Integer.parseInt(head.substring(9, 12)) : 0;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** The first flight of a TLS client: a real ClientHello record. */
+    private static byte[] clientHello(SSLContext ssl, int port) throws Exception {
+        SSLEngine engine = ssl.createSSLEngine("localhost", port);
+        engine.setUseClientMode(true);
+        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        engine.beginHandshake();
+        engine.wrap(ByteBuffer.allocate(0), out);
+        out.flip();
+        byte[] hello = new byte[out.remaining()];
+        out.get(hello);
+        assertEquals(0x16, hello[0], "a TLS handshake record");
+        return hello;
+    }
+
+    @Test
+    void halfOpenHandshakesAreCutAndProbesOverTlsAnswered() throws Exception {
+        ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(40)
+                .withHeaderTimeout(Duration.ofSeconds(2)).withProbationTimeout(Duration.ofSeconds(1));
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).clients(limits))) {
+            int port = f.server.port();
+            SSLContext ssl = sslContext(null);
+            byte[] hello = clientHello(ssl, port);
+            List<Socket> attack = new ArrayList<>();
+            long t0 = System.nanoTime();
+            try {
+                // 90 connections from the probes' address, more than its share of 40: 30 send nothing, 30 half a
+                // ClientHello, 30 complete the handshake and never send a request
+                for (int i = 0; i < 30; i++) {
+                    attack.add(new Socket("127.0.0.1", port));
+                    Socket half = new Socket("127.0.0.1", port);
+                    half.getOutputStream().write(hello, 0, hello.length / 2);
+                    attack.add(half);
+                    SSLSocket shaken = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", port);
+                    shaken.startHandshake();
+                    attack.add(shaken);
+                }
+                // probes over TLS from the same address are answered meanwhile
+                for (int i = 0; i < 3; i++) {
+                    long p0 = System.nanoTime();
+                    assertEquals(200, httpsStatus(ssl, port, "/v2/health/live"));
+                    assertEquals(200, httpsStatus(ssl, port, "/v2/health/ready"));
+                    assertTrue(System.nanoTime() - p0 < TimeUnit.MILLISECONDS.toNanos(SameAddressAttackTest.PROBE_TIMEOUT_MS * 2));
+                }
+                // every one of them is closed by the server once its header deadline (2 s, 1 s on probation) passes
+                for (Socket s : attack) {
+                    s.setSoTimeout((int) Math.max(1, 6000 - (System.nanoTime() - t0) / 1_000_000));
+                    try {
+                        assertEquals(-1, s.getInputStream().read(), "nothing but the close");
+                    } catch (javax.net.ssl.SSLException | java.net.SocketException closed) {
+                        // closed during the handshake, or reset
+                    }
+                }
+                assertTrue(f.server.connectionGuard().headerTimeouts() >= 90, "header timeouts " + f.server.connectionGuard().headerTimeouts());
+            } finally {
+                for (Socket s : attack) {
+                    s.close();
+                }
+            }
+            // each TLS socket counts once toward the connection cap (Jetty announces two connections per socket)
+            List<SSLSocket> open = new ArrayList<>();
+            try {
+                for (int i = 0; i < 10; i++) {
+                    SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", port);
+                    s.startHandshake();
+                    open.add(s);
+                }
+                assertEquals(10, f.server.connectionGuard().cappedConnections());
+            } finally {
+                for (SSLSocket s : open) {
+                    s.close();
+                }
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (f.server.connectionGuard().cappedConnections() != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, f.server.connectionGuard().cappedConnections(), "connections counted after all closed");
+        }
+    }
+
+    @Test
+    void tricklingHandshakesFromManyAddressesAreCutWhileProbesOverTlsAreAnswered() throws Exception {
+        SameAddressAttackTest.assumeFileDescriptors(2 * 400 + 500);
+        ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
+        // default shares (256 per client), a short header deadline to keep the test short
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withHeaderTimeout(Duration.ofSeconds(2));
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).clients(limits))) {
+            int port = f.server.port();
+            SSLContext ssl = sslContext(null);
+            byte[] hello = clientHello(ssl, port);
+            List<Socket> attack = new ArrayList<>();
+            try {
+                // 300 from the probes' own address (over its share), 20 from each of five others: a real
+                // ClientHello, one byte per connection every 100 ms, which would take the attackers half a minute
+                for (int i = 0; i < 300; i++) {
+                    attack.add(new Socket("127.0.0.1", port));
+                }
+                for (int a = 0; a < 5; a++) {
+                    for (int i = 0; i < 20; i++) {
+                        Socket s = new Socket();
+                        s.bind(new java.net.InetSocketAddress("127.0.0." + (40 + a), 0));
+                        s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 5000);
+                        attack.add(s);
+                    }
+                }
+                long t0 = System.nanoTime();
+                int open = attack.size();
+                for (int round = 0; open > 0 && round < hello.length; round++) {
+                    open = 0;
+                    for (Socket s : attack) {
+                        if (!s.isClosed()) {
+                            try {
+                                s.getOutputStream().write(hello[round]);
+                                open++;
+                            } catch (IOException cut) {
+                                s.close(); // the server closed it
+                            }
+                        }
+                    }
+                    if (round % 5 == 0) { // probes over TLS from the attacked address, fresh connections
+                        long p0 = System.nanoTime();
+                        assertEquals(200, httpsStatus(ssl, port, round % 10 == 0 ? "/v2/health/live" : "/v2/health/ready"));
+                        long ms = (System.nanoTime() - p0) / 1_000_000;
+                        assertTrue(ms < 5000, "a probe over TLS took " + ms + " ms");
+                    }
+                    if (System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(12)) {
+                        break;
+                    }
+                    Thread.sleep(100);
+                }
+                // the handshake counts toward the header deadline however it trickles: each was cut at about 2 s
+                assertEquals(0, open, "trickling handshakes still open after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                assertTrue(f.server.connectionGuard().headerTimeouts() >= attack.size(),
+                        "header timeouts " + f.server.connectionGuard().headerTimeouts());
+            } finally {
+                for (Socket s : attack) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void overItsShareATlsClientGetsAnswersNotClosedConnections() throws Exception {
+        ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).clients(ServerConfig.ClientLimits.defaults()
+                .withMaxConnectionsPerClient(2).withProbationTimeout(Duration.ofSeconds(1)).withHeaderTimeout(Duration.ofSeconds(5))))) {
+            int port = f.server.port();
+            SSLContext ssl = sslContext(null);
+            List<SSLSocket> held = new ArrayList<>();
+            try {
+                for (int i = 0; i < 2; i++) {
+                    SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", port);
+                    s.startHandshake();
+                    held.add(s);
+                }
+                assertEquals(429, httpsStatus(ssl, port, "/v2/models/iris"));
+                assertEquals(200, httpsStatus(ssl, port, "/v2/health/ready"));
+                // a probe whose handshake starts late (it waited behind others') still has its probation time after it
+                try (Socket tcp = new Socket("127.0.0.1", port)) {
+                    Thread.sleep(1500); // past the probation timeout, within the header timeout
+                    SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket(tcp, "127.0.0.1", port, true);
+                    s.setSoTimeout(5000);
+                    s.startHandshake();
+                    s.getOutputStream().write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                    assertEquals("HTTP/1.1 200", new String(s.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1));
+                }
+            } finally {
+                for (SSLSocket s : held) {
+                    s.close();
+                }
+            }
+        }
     }
 
     @Test
