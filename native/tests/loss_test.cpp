@@ -70,6 +70,19 @@ int main() {
             t::close_scalar(name + " value", ln, lr, 1e-6);
             t::close(name + " grad", g, gr, 1e-6);
         }
+        // a label trailing by 3e4: the loss is 3e4 (not inf), the gradient finite
+        std::vector<float> huge = {1000, -1000, 0, 3e4f};
+        std::vector<int32_t> zeros = {0, 0};
+        auto hd = t::widen(huge);
+        ref::V gr(4);
+        const double lr = ref::loss(D4J_LOSS_SPARSE_CCE, hd.data(), zeros.data(), nullptr, gr.data(), nullptr, 2, 2,
+                                    1.0, nullptr);
+        auto g = t::poisoned(4);
+        const double ln = d4j_loss(D4J_LOSS_SPARSE_CCE, huge.data(), zeros.data(), nullptr, g.data(), nullptr, 2, 2,
+                                   1.0f, nullptr);
+        t::close_scalar("stability sparse_cce label trailing by 3e4: value", ln, lr, 1e-6);
+        t::expect(std::fabs(ln - 3e4) < 1e-2, "stability sparse_cce label trailing by 3e4: loss " + std::to_string(ln));
+        t::close("stability sparse_cce label trailing by 3e4: grad", g, gr, 1e-6);
         // non-finite logits give a non-finite loss (the trainer stops on it)
         std::vector<float> bad = {NAN, 0, 1};
         std::vector<int32_t> l0 = {0};

@@ -87,10 +87,8 @@ static void training_vs_reference(const Config& c, uint64_t seed, int epochs = 1
             std::vector<int32_t> lo;
             pb.gather(order.data() + bi * batch, rows, xo, lo, to);
             step++;
-            const double l = r.forward(xo.data(), rows, lo.data(), to.data(), true, 77, step);
-            ref::V g = r.backward(xo.data(), rows, lo.data(), to.data(), 77, step);
-            ref::clip(g, c.clip_norm, c.clip_value);
-            opt.step(r.params, g, lrs[step - 1], step);
+            const double l = r.train_step(opt, c.clip_norm, c.clip_value, xo.data(), rows, lo.data(), to.data(),
+                                          lrs[step - 1], 77, step);
             ref_losses.push_back(l / rows);
         }
     run_native(a, pb, orders, batch, lrs, true, nat_losses);
@@ -244,7 +242,7 @@ static void dropout_statistics() {
         const int n = 200000;
         bool scale_ok = true;
         for (int e = 0; e < n; e++) {
-            const double m = ref::dropout_mask(5, 17, 1, e, (float)rate);
+            const double m = ref::dropout_mask_cpu(5, 17, 1, e, (float)rate);
             kept += m != 0;
             scale_ok &= m == 0 || std::fabs(m * (1 - rate) - 1) < 1e-6;
         }

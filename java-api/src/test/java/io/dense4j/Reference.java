@@ -4,8 +4,10 @@ import io.dense4j.nativelib.CpuKernels;
 import java.util.Random;
 
 /**
- * An independent float64 reference of the Dense4J math, written from the textbook / PyTorch definitions
- * with plain loops. Tests compare the native float32 kernels against it.
+ * The float64 loss of a whole network, for GradientCheckTest: finite differences of it are the oracle of the
+ * gradient that training through the Java API (Sequential.fit) produces, so that the Java side's parameter layout,
+ * op codes and logits handling are checked end to end. The ops themselves are checked natively, each against the
+ * one float64 reference per op in native/reference/ (native/README.md).
  */
 final class Reference {
     private Reference() {}
