@@ -226,6 +226,17 @@ public final class Sequential extends Model implements TrainableModel {
         return Evaluator.evaluate(target, data);
     }
 
+    /**
+     * The model as {@link Trainer} and {@link Evaluator} see it: its settings, its backend's training sessions and
+     * forward passes, its weight initialization and training record. What a trainer other than {@link #fit} (a
+     * distributed one: its driver loop and its workers) drives the model through, e.g. with
+     * {@link Trainer#trainOnBatches}.
+     */
+    public TrainingTarget trainingTarget() {
+        checkOpen();
+        return target;
+    }
+
     /** The model as the Trainer and the Evaluator see it: its settings and its backend's runs. */
     private final class Target implements TrainingTarget {
         @Override
@@ -388,6 +399,21 @@ public final class Sequential extends Model implements TrainableModel {
         }
         backend.setParameters(values);
         initialized = true;
+    }
+
+    /**
+     * Replaces the optimizer state (step and buffers; null buffers mean zeros), e.g. with the average of
+     * data-parallel workers' states, so that training continues from it. {@link #state()} reads it.
+     *
+     * @throws IllegalStateException the model is not compiled
+     * @throws IllegalArgumentException buffers of the wrong size or not finite
+     */
+    public void setOptimizerState(OptimizerState state) {
+        checkOpen();
+        if (optimizer == null) {
+            throw new IllegalStateException("compile the model before setting its optimizer state");
+        }
+        backend.setOptimizerState(state.checkFor(arch.parameterCount()));
     }
 
     /**

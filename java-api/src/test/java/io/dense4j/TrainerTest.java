@@ -30,6 +30,7 @@ import io.dense4j.train.Losses;
 import io.dense4j.train.Metrics;
 import io.dense4j.train.ModelCheckpoint;
 import io.dense4j.train.TrainableModel;
+import io.dense4j.train.Trainer;
 import io.dense4j.train.TrainingSession;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -333,6 +334,103 @@ class TrainerTest {
                 e = assertThrows(IllegalArgumentException.class, () -> copy.setWeights(w));
                 assertTrue(e.getMessage().contains("Dense layer 1: the kernel needs 16 x 3 = 48 values, got 5"),
                         e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * trainOnBatches is the fit loop's own step code: over the rows in fit's order, with fit's dropout seed for that
+     * epoch, it gives fit's weights and optimizer state bit for bit; split into two calls it continues exactly
+     * (optimizer step, per-step and per-epoch learning rates); its loss stats are the epoch's.
+     */
+    @Test
+    void trainOnBatchesRunsFitsStepsAndContinuesAcrossCalls() {
+        long seed = 9;
+        int epoch = 2;
+        try (Sequential a = model(); Sequential b = model(); Sequential c = model()) {
+            a.initialize(3);
+            b.setParameters(a.parameters());
+            c.setParameters(a.parameters());
+            // fit's epoch 2 (the step decay gives it its own learning rate), unshuffled
+            History h = a.fit(data, Fit.epochs(epoch + 1).initialEpoch(epoch).shuffle(false).batchSize(32).seed(seed));
+            long dropoutSeed = seed + 0x9E3779B97F4A7C15L * (epoch + 1);
+            LossStats st = Trainer.trainOnBatches(b.trainingTarget(), data, 32, epoch, dropoutSeed);
+            assertArrayEquals(a.parameters(), b.parameters());
+            assertEquals(a.state().optimizer(), b.state().optimizer());
+            assertEquals(29, b.optimizerStep());
+            assertEquals(900, st.rows());
+            assertEquals(h.last().loss(), st.meanLoss(), 1e-12);
+            assertEquals(h.last().accuracy(), st.correct() / st.rows(), 1e-12);
+
+            // 10 batches, then the other 19 (the last partial): the same as one call
+            int[] first = new int[320];
+            int[] rest = new int[580];
+            for (int i = 0; i < 900; i++) {
+                if (i < 320) {
+                    first[i] = i;
+                } else {
+                    rest[i - 320] = i;
+                }
+            }
+            try (Dataset d1 = data.subset(first); Dataset d2 = data.subset(rest)) {
+                LossStats s1 = Trainer.trainOnBatches(c.trainingTarget(), d1, 32, epoch, dropoutSeed);
+                assertEquals(10, c.optimizerStep());
+                LossStats s2 = Trainer.trainOnBatches(c.trainingTarget(), d2, 32, epoch, dropoutSeed);
+                assertEquals(29, c.optimizerStep());
+                assertArrayEquals(b.parameters(), c.parameters());
+                assertEquals(b.state().optimizer(), c.state().optimizer());
+                assertEquals(st.rows(), s1.plus(s2).rows());
+            }
+        }
+    }
+
+    @Test
+    void trainOnBatchesRefusesWhatFitRefuses() {
+        try (Sequential m = model(); Sequential raw = Sequential.of(Dense.of(6, 3, Activation.SOFTMAX));
+             Dataset nan = Dataset.of(new float[][] {{1, 2, 3, 4, 5, Float.NaN}}, new int[] {1}, 3, List.of());
+             Dataset wide = Dataset.of(new float[][] {{1, 2, 3, 4, 5, 6, 7}}, new int[] {1}, 3, List.of())) {
+            var e = assertThrows(IllegalStateException.class,
+                    () -> Trainer.trainOnBatches(raw.trainingTarget(), data, 32, 0, 1));
+            assertTrue(e.getMessage().contains("compile"), e.getMessage());
+            var bad = assertThrows(IllegalArgumentException.class,
+                    () -> Trainer.trainOnBatches(m.trainingTarget(), nan, 32, 0, 1));
+            assertTrue(bad.getMessage().contains("NaN at row 0, column 5"), bad.getMessage());
+            bad = assertThrows(IllegalArgumentException.class,
+                    () -> Trainer.trainOnBatches(m.trainingTarget(), wide, 32, 0, 1));
+            assertTrue(bad.getMessage().contains("7 features per row, the model takes 6"), bad.getMessage());
+            m.preprocessing(io.dense4j.data.Normalizer.standardize());
+            e = assertThrows(IllegalStateException.class, () -> Trainer.trainOnBatches(m.trainingTarget(), data, 32, 0, 1));
+            assertTrue(e.getMessage().contains("preprocessing is not fitted"), e.getMessage());
+            m.preprocessing().fit(data);
+            float[] before = m.parameters();
+            Trainer.trainOnBatches(m.trainingTarget(), data, 64, 0, 1);
+            assertEquals(15, m.optimizerStep());
+            assertFalse(java.util.Arrays.equals(before, m.parameters()));
+        }
+    }
+
+    /** The optimizer state of one model set into another makes the next steps identical. */
+    @Test
+    void setOptimizerStateContinuesFromAnotherModelsState() {
+        try (Sequential a = model(); Sequential b = model()) {
+            a.fit(data, Fit.epochs(1).seed(4));
+            b.setParameters(a.parameters());
+            b.setOptimizerState(a.state().optimizer());
+            assertEquals(a.state().optimizer(), b.state().optimizer());
+            a.fit(data, Fit.epochs(2).initialEpoch(1).seed(4));
+            b.fit(data, Fit.epochs(2).initialEpoch(1).seed(4));
+            assertArrayEquals(a.parameters(), b.parameters());
+
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> b.setOptimizerState(new OptimizerState(3, new float[9])));
+            assertTrue(e.getMessage().contains("holds 9 floats, the model needs " + 3 * a.parameterCount()),
+                    e.getMessage());
+            float[] inf = new float[(int) (3 * a.parameterCount())];
+            inf[7] = Float.POSITIVE_INFINITY;
+            e = assertThrows(IllegalArgumentException.class, () -> b.setOptimizerState(new OptimizerState(3, inf)));
+            assertTrue(e.getMessage().contains("value 7 is Infinity"), e.getMessage());
+            try (Sequential raw = Sequential.of(Dense.of(6, 3, Activation.SOFTMAX))) {
+                assertThrows(IllegalStateException.class, () -> raw.setOptimizerState(OptimizerState.initial()));
             }
         }
     }

@@ -4,8 +4,9 @@ import io.dense4j.tensor.Tensor;
 import java.util.Arrays;
 
 /**
- * Base of the fitted normalizers: per feature {@code x' = (x - shift[j]) / div[j]}, with the statistics
- * computed in double precision over the native data in chunks (no Java copy of the whole tensor).
+ * Base of the fitted normalizers: per feature {@code x' = (x - shift[j]) / div[j]}, fitted from
+ * {@link FeatureStats} (computed in double precision over the native data in chunks, or summed over the partitions
+ * of a distributed data set).
  */
 abstract class AffineNormalizer implements Normalizer {
     private static final int CHUNK_VALUES = 1 << 16;
@@ -16,11 +17,7 @@ abstract class AffineNormalizer implements Normalizer {
     protected float[] div;
 
     /** Sets {@link #shift} and {@link #div} from the per-feature statistics. */
-    protected abstract void fitFrom(Stats stats);
-
-    /** Per-feature minimum, maximum, mean and population standard deviation. */
-    record Stats(double[] min, double[] max, double[] mean, double[] std) {
-    }
+    protected abstract void fitFrom(FeatureStats stats);
 
     @Override
     public Normalizer fit(Dataset train) {
@@ -29,7 +26,12 @@ abstract class AffineNormalizer implements Normalizer {
 
     @Override
     public Normalizer fit(Tensor features) {
-        fitFrom(stats(features));
+        return fit(FeatureStats.of(features));
+    }
+
+    @Override
+    public Normalizer fit(FeatureStats stats) {
+        fitFrom(stats);
         return this;
     }
 
@@ -83,59 +85,6 @@ abstract class AffineNormalizer implements Normalizer {
                     + Arrays.toString(features.shape()));
         }
         return Math.toIntExact(features.dim(1));
-    }
-
-    /** Two passes (mean, then squared deviations) for a numerically sound variance. */
-    static Stats stats(Tensor features) {
-        int d = checkFeatures(features);
-        long n = features.dim(0);
-        if (n == 0) {
-            throw new IllegalArgumentException("cannot fit a normalizer on 0 rows");
-        }
-        double[] min = new double[d];
-        double[] max = new double[d];
-        double[] sum = new double[d];
-        Arrays.fill(min, Double.POSITIVE_INFINITY);
-        Arrays.fill(max, Double.NEGATIVE_INFINITY);
-        long total = features.size();
-        int rowsPerChunk = Math.max(1, CHUNK_VALUES / Math.max(d, 1));
-        float[] buf = new float[rowsPerChunk * d];
-        {
-            for (long off = 0; off < total; off += buf.length) {
-                int len = (int) Math.min(buf.length, total - off);
-                features.read(off, buf, 0, len);
-                for (int i = 0; i < len; i++) {
-                    int j = i % d;
-                    float v = buf[i];
-                    if (!Float.isFinite(v)) {
-                        throw new IllegalArgumentException("feature " + j + " of row " + ((off + i) / d)
-                                + " is " + v + "; cannot fit a normalizer on non-finite values");
-                    }
-                    min[j] = Math.min(min[j], v);
-                    max[j] = Math.max(max[j], v);
-                    sum[j] += v;
-                }
-            }
-            double[] mean = new double[d];
-            for (int j = 0; j < d; j++) {
-                mean[j] = sum[j] / n;
-            }
-            double[] sq = new double[d];
-            for (long off = 0; off < total; off += buf.length) {
-                int len = (int) Math.min(buf.length, total - off);
-                features.read(off, buf, 0, len);
-                for (int i = 0; i < len; i++) {
-                    int j = i % d;
-                    double dev = buf[i] - mean[j];
-                    sq[j] += dev * dev;
-                }
-            }
-            double[] std = new double[d];
-            for (int j = 0; j < d; j++) {
-                std[j] = Math.sqrt(sq[j] / n);
-            }
-            return new Stats(min, max, mean, std);
-        }
     }
 
     // ---------------------------------------------------------------- config helpers

@@ -45,8 +45,12 @@ public final class Csv {
         REGRESSION
     }
 
-    /** Reading options; a fluent, mutable builder. Defaults: ',' delimiter, header row, last column, classes. */
-    public static final class Options {
+    /**
+     * Reading options; a fluent, mutable builder. Defaults: ',' delimiter, header row, last column, classes.
+     * Serializable, so that a distributed reader can ship them to the machines that read the file.
+     */
+    public static final class Options implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
         private char delimiter = ',';
         private boolean header = true;
         private String labelName;

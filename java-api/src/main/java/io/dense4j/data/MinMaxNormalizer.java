@@ -29,13 +29,15 @@ final class MinMaxNormalizer extends AffineNormalizer {
     }
 
     @Override
-    protected void fitFrom(Stats s) {
-        float[] lo = new float[s.min().length];
+    protected void fitFrom(FeatureStats s) {
+        double[] min = s.min();
+        double[] max = s.max();
+        float[] lo = new float[min.length];
         float[] hi = new float[lo.length];
         for (int j = 0; j < lo.length; j++) {
             // the values are floats, so their min and max are exactly representable
-            lo[j] = (float) s.min()[j];
-            hi[j] = (float) s.max()[j];
+            lo[j] = (float) min[j];
+            hi[j] = (float) max[j];
         }
         set(lo, hi);
     }

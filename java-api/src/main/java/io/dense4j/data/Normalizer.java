@@ -39,6 +39,16 @@ public interface Normalizer {
     Normalizer fit(Tensor features);
 
     /**
+     * As {@link #fit(Dataset)}, from statistics computed elsewhere (e.g. summed over the partitions of a
+     * distributed data set); returns this normalizer.
+     *
+     * @throws UnsupportedOperationException a normalizer that cannot be fitted from these statistics
+     */
+    default Normalizer fit(FeatureStats stats) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot be fitted from FeatureStats");
+    }
+
+    /**
      * Transforms {@code features} (float32 {@code [N, d]}, {@code d} the fitted feature count) in place.
      *
      * @throws IllegalStateException when the normalizer needs fitting and was not fitted

@@ -35,6 +35,11 @@ final class ScaleNormalizer implements Normalizer {
     }
 
     @Override
+    public Normalizer fit(FeatureStats stats) {
+        return this;
+    }
+
+    @Override
     public boolean isFitted() {
         return true;
     }

@@ -37,15 +37,17 @@ final class StandardNormalizer extends AffineNormalizer {
     }
 
     @Override
-    protected void fitFrom(Stats s) {
-        int d = s.mean().length;
+    protected void fitFrom(FeatureStats s) {
+        double[] m = s.mean();
+        double[] sdev = s.std();
+        int d = m.length;
         float[] mean = new float[d];
         float[] std = new float[d];
         for (int j = 0; j < d; j++) {
-            mean[j] = (float) s.mean()[j];
-            float sd = (float) s.std()[j];
+            mean[j] = (float) m[j];
+            float sd = (float) sdev[j];
             // a constant feature would divide by ~0; leaving it centred at 0 is what callers expect
-            std[j] = s.std()[j] < TINY_STD || sd == 0f ? 1f : sd;
+            std[j] = sdev[j] < TINY_STD || sd == 0f ? 1f : sd;
         }
         shift = mean;
         div = std;

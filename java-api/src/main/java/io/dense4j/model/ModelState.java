@@ -60,17 +60,7 @@ public record ModelState(ModelConfig config, float[] parameters, OptimizerState 
             if (config.compile() == null) {
                 throw new IllegalArgumentException("optimizer state without an optimizer (the config has no compile_config)");
             }
-            long expected = arch.parameterCount() * OptimizerState.SLOTS;
-            float[] slots = optimizer.slots();
-            if (slots.length != expected) {
-                throw new IllegalArgumentException("optimizer state holds " + slots.length + " floats, the model needs "
-                        + expected);
-            }
-            for (int i = 0; i < slots.length; i++) {
-                if (!Float.isFinite(slots[i])) {
-                    throw new IllegalArgumentException("optimizer state value " + i + " is " + slots[i]);
-                }
-            }
+            optimizer.checkFor(arch.parameterCount());
         }
         if (!classNames.isEmpty() && classNames.size() != arch.outputs()) {
             throw new IllegalArgumentException(classNames.size() + " class names for " + arch.outputs() + " outputs");

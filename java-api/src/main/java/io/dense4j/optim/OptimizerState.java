@@ -42,6 +42,28 @@ public record OptimizerState(long step, float[] slots) {
         return slots != null;
     }
 
+    /**
+     * Checks the buffers, when there are any, against a model of {@code parameters} parameters: {@link #SLOTS}
+     * floats per parameter, all finite. Returns this state.
+     *
+     * @throws IllegalArgumentException naming the problem
+     */
+    public OptimizerState checkFor(long parameters) {
+        if (slots != null) {
+            long expected = parameters * SLOTS;
+            if (slots.length != expected) {
+                throw new IllegalArgumentException("optimizer state holds " + slots.length + " floats, the model needs "
+                        + expected);
+            }
+            for (int i = 0; i < slots.length; i++) {
+                if (!Float.isFinite(slots[i])) {
+                    throw new IllegalArgumentException("optimizer state value " + i + " is " + slots[i]);
+                }
+            }
+        }
+        return this;
+    }
+
     /** The same step without the buffers (what a model file stores unless asked for the full state). */
     public OptimizerState withoutSlots() {
         return new OptimizerState(step, null);

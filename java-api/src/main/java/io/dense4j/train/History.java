@@ -24,8 +24,8 @@ public final class History {
         stoppedEarly = true;
     }
 
-    /** Called by fit when its {@link Cancellation} stopped it. */
-    void markCancelled() {
+    /** Called by fit (or a distributed trainer's loop) when its {@link Cancellation} stopped it. */
+    public void markCancelled() {
         cancelled = true;
     }
 

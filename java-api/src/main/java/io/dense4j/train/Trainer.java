@@ -131,13 +131,9 @@ public final class Trainer {
                         break epochs;
                     }
                     int nb = Math.min(callSteps, stepsPerEpoch - s);
-                    long step0 = run.step();
-                    for (int i = 0; i < nb; i++) {
-                        lrs[i] = (float) target.optimizer().schedule().at(step0 + i, epoch);
-                    }
-                    lastLr = lrs[nb - 1];
-                    LossStats st = run.train((long) s * batch, batch, nb, lrs,
+                    LossStats st = chunk(run, target, epoch, s, batch, nb, lrs,
                             fit.seed() + 0x9E3779B97F4A7C15L * (epoch + 1));
+                    lastLr = lrs[nb - 1];
                     lossSum += st.lossSum();
                     correct += st.correct();
                     rows += st.rows();
@@ -170,18 +166,95 @@ public final class Trainer {
         for (Callback c : callbacks) {
             c.onTrainEnd(model, history);
         }
-        target.recordTraining(record(train, fit, history, stepsPerEpoch, target.model().optimizerStep()));
+        target.recordTraining(trainingRecord(fit, history, stepsPerEpoch, target.model().optimizerStep(),
+                train.size()));
         return history;
     }
 
-    private static Map<String, Object> record(Dataset train, Fit fit, History history, int stepsPerEpoch, long steps) {
+    /**
+     * Runs {@code steps} training steps of one chunk, step s on the rows of the session's order from
+     * {@code (firstStep + s) * batch}, with the optimizer's learning rates at (step, epoch) written to
+     * {@code lrs[0, steps)}.
+     */
+    private static LossStats chunk(TrainingSession run, TrainingTarget target, int epoch, int firstStep, int batch,
+                                   int steps, float[] lrs, long seed) {
+        long step0 = run.step();
+        for (int i = 0; i < steps; i++) {
+            lrs[i] = (float) target.optimizer().schedule().at(step0 + i, epoch);
+        }
+        return run.train((long) firstStep * batch, batch, steps, lrs, seed);
+    }
+
+    /**
+     * Runs one optimizer step per batch of {@code batchSize} consecutive rows of {@code rows}, in their order (the
+     * last batch may be partial), continuing from the target's parameters and optimizer state: the steps a
+     * data-parallel worker runs between two averages (local SGD), or a caller that orders its rows itself runs. The
+     * learning rates are the optimizer's schedule at (optimizer step, {@code epoch}); dropout masks derive from
+     * {@code seed} and the step. No shuffling, validation, callbacks or training record: those belong to whoever
+     * drives the steps. The target's preprocessing, if any, must be fitted; it is applied to a copy of the rows.
+     *
+     * @return the loss stats of these steps (before each step's update)
+     * @throws IllegalStateException the target is not compiled, or its preprocessing is not fitted
+     * @throws IllegalArgumentException the rows do not suit the model (the message says what and where)
+     * @throws NonFiniteLossException the loss became NaN or infinite (that update was not applied)
+     */
+    public static LossStats trainOnBatches(TrainingTarget target, Dataset rows, int batchSize, int epoch, long seed) {
+        Loss loss = target.loss();
+        if (loss == null || target.optimizer() == null) {
+            throw new IllegalStateException("compile the model (optimizer, loss) before training");
+        }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        }
+        if (epoch < 0) {
+            throw new IllegalArgumentException("epoch must be >= 0, got " + epoch);
+        }
+        DataChecks.check(rows, "training rows", target.inputSize(), target.outputSize(), loss);
+        Normalizer normalizer = target.preprocessing();
+        if (normalizer != null && !normalizer.isFitted()) {
+            throw new IllegalStateException("the model's preprocessing is not fitted: fit it (Normalizer.fit) before "
+                    + "training on batches");
+        }
+        target.initializeIfNeeded(seed);
+        int n = rows.size();
+        int batch = Math.min(batchSize, n);
+        int steps = (n + batch - 1) / batch;
+        Dataset train = rows;
+        try {
+            if (normalizer != null) {
+                train = rows.subset(DataChecks.range(0, n));
+                normalizer.apply(train.features());
+            }
+            float[] lrs = new float[Math.min(STEPS_PER_CALL, steps)];
+            LossStats total = LossStats.ZERO;
+            try (TrainingSession run = target.startTraining(train, n, batch)) {
+                run.order(DataChecks.range(0, n));
+                for (int s = 0; s < steps; s += lrs.length) {
+                    total = total.plus(chunk(run, target, epoch, s, batch, Math.min(lrs.length, steps - s), lrs, seed));
+                }
+            }
+            return total;
+        } finally {
+            if (train != rows) {
+                train.close();
+            }
+        }
+    }
+
+    /**
+     * The record of a finished fit that a model keeps (and saves as its "training" metadata): epochs run, batch
+     * size, steps per epoch, optimizer steps, seed, training rows, initial epoch, cancellation, the per-epoch history
+     * and the time. A distributed trainer records its fits with it too (and may add its own keys).
+     */
+    public static Map<String, Object> trainingRecord(Fit fit, History history, int stepsPerEpoch, long steps,
+                                                     long trainingRows) {
         Map<String, Object> t = new LinkedHashMap<>();
         t.put("epochs_run", history.epochs().size());
         t.put("batch_size", fit.batchSize());
         t.put("steps_per_epoch", stepsPerEpoch);
         t.put("optimizer_steps", steps);
         t.put("seed", fit.seed());
-        t.put("training_rows", train.size());
+        t.put("training_rows", trainingRows);
         if (fit.initialEpoch() > 0) {
             t.put("initial_epoch", fit.initialEpoch());
         }

@@ -85,6 +85,38 @@ class NormalizerTest {
         }
     }
 
+    /** Statistics computed elsewhere (a distributed trainer's sums) fit the same normalizer as the rows do. */
+    @Test
+    void fitFromFeatureStats() {
+        try (Dataset all = data(1000, 2)) {
+            FeatureStats st = FeatureStats.of(all.features());
+            assertEquals(1000, st.rows());
+            assertEquals(3, st.features());
+            assertArrayEquals(columnMean(all.features()), st.mean(), 1e-9);
+            assertArrayEquals(columnStd(all.features()), st.std(), 1e-9);
+            assertEquals(3.0, st.min()[1]);
+            assertEquals(0.0, st.std()[1]);
+            for (Normalizer fresh : List.of(Normalizer.standardize(), Normalizer.minMax(), Normalizer.scale(2f))) {
+                Normalizer fromRows = Normalizer.fromConfig(fresh.config()).fit(all);
+                Normalizer fromStats = Normalizer.fromConfig(fresh.config()).fit(st);
+                assertEquals(fromRows.config(), fromStats.config());
+            }
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> new FeatureStats(0, new double[1], new double[1], new double[1], new double[1]));
+            assertTrue(e.getMessage().contains("0 rows"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> new FeatureStats(5, new double[] {1}, new double[] {0}, new double[1], new double[1]));
+            assertTrue(e.getMessage().contains("feature 0 has invalid statistics"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> new FeatureStats(5, new double[2], new double[1], new double[1], new double[1]));
+            assertTrue(e.getMessage().contains("different lengths"), e.getMessage());
+            try (Tensor nan = Tensor.of(new float[] {1, Float.NaN}, 1, 2)) {
+                e = assertThrows(IllegalArgumentException.class, () -> FeatureStats.of(nan));
+                assertTrue(e.getMessage().contains("feature 1 of row 0 is NaN"), e.getMessage());
+            }
+        }
+    }
+
     @Test
     void minMaxAndScale() {
         try (Dataset train = Dataset.of(new float[][] {{0, 10, 4}, {5, 20, 4}, {10, 15, 4}}, new int[] {0, 0, 0});
