@@ -170,8 +170,11 @@ final class JobEventStreams implements JobService.Listener, AutoCloseable {
             if (from == Long.MAX_VALUE) {
                 return; // every stream is still sending what it has
             }
-            List<Records.Event> events = jobs.events(jobId, from, PAGE);
+            // the job before its events: a job's final state and its last event are committed together, so a job
+            // read as terminal has every event in the read that follows (read the other way round, a job finishing
+            // between the two reads ended the stream without its last "state" event)
             Records.Job job = jobs.get(jobId).orElse(null);
+            List<Records.Event> events = jobs.events(jobId, from, PAGE);
             boolean complete = events.size() < PAGE;
             for (Stream s : ss) {
                 if (!s.wantsMore()) {
