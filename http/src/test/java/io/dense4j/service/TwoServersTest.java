@@ -9,7 +9,7 @@ import io.dense4j.service.job.JobState;
 import io.dense4j.service.scheduler.Capacity;
 import io.dense4j.service.store.Database;
 import io.dense4j.service.store.JobStore;
-import io.dense4j.service.store.PostgresCluster;
+import io.dense4j.service.store.PostgresDatabases;
 import io.dense4j.service.store.Records;
 import io.dense4j.tune.Json;
 import java.nio.file.Path;
@@ -18,10 +18,8 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,22 +27,11 @@ import org.junit.jupiter.api.io.TempDir;
  * and one registry: every job runs exactly once, both servers take part, each version is registered once.
  */
 class TwoServersTest {
-    private static PostgresCluster cluster;
+    @RegisterExtension
+    static final PostgresDatabases POSTGRES = new PostgresDatabases();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startCluster() {
-        cluster = PostgresCluster.start();
-    }
-
-    @AfterAll
-    static void stopCluster() {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
 
     @Test
     void sqlite() throws Exception {
@@ -53,8 +40,7 @@ class TwoServersTest {
 
     @Test
     void postgres() throws Exception {
-        Assumptions.assumeTrue(cluster != null, () -> "PostgreSQL unavailable: " + PostgresCluster.skipReason);
-        shareOneQueue(cluster.newDatabase());
+        shareOneQueue(POSTGRES.newDatabase());
     }
 
     private void shareOneQueue(Database db) throws Exception {
