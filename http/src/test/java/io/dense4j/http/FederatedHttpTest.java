@@ -331,7 +331,8 @@ class FederatedHttpTest {
 
             JsonNode status = FederatedFixture.status(f, TrainingFixture.ADMIN, id);
             assertEquals("running", status.get("state").asText());
-            assertTrue(status.get("phase").asText().startsWith("round 1"), status.toString());
+            // round 1, or a later one when rounds without enough clients already timed out on a slow machine
+            assertTrue(status.get("phase").asText().matches("round [1-9][0-9]*\\b.*"), status.toString());
             assertEquals(0.75, status.at("/clients/sampling_rate").asDouble(), 1e-12);
             assertTrue(status.at("/privacy/differential_privacy").asBoolean());
             String text = status.toString();
