@@ -270,10 +270,11 @@ public final class Idx {
      * stores nothing and stops as soon as it passes the expected size.
      */
     private static void checkRawSize(Path file, long expected) throws IOException {
-        long actual = isGzip(file) ? uncompressedSize(file, expected) : Files.size(file);
+        boolean gzip = isGzip(file);
+        long actual = gzip ? uncompressedSize(file, expected) : Files.size(file);
         if (actual < expected) {
             throw new DataFormatException(file + ": truncated: the header implies " + expected
-                    + " bytes, the " + (isGzip(file) ? "uncompressed " : "") + "file has " + actual);
+                    + " bytes, the " + (gzip ? "uncompressed " : "") + "file has " + actual);
         }
         if (actual > expected) {
             throw new DataFormatException(file + ": unexpected trailing bytes after the " + expected
