@@ -4,10 +4,7 @@
 // accumulators (vectorised, deterministic, accurate for any batch); and the work is cut into blocks of dW
 // (columns, and rows for large layers) and of dx for the thread pool, in ONE region, each block computed
 // entirely by one thread, so results are the same for any thread count.
-#include <cblas.h>
 #include <algorithm>
-#include <cctype>
-#include <string>
 #include "gemm_kernels.h"
 #include "internal.h"
 #include "split.h"
@@ -44,36 +41,18 @@ void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, fl
     if (blk.r0 == 0 && db) column_sums(dz, out, n, blk.c0, blk.c1, db);
 }
 
-// OpenBLAS's packed AVX-512 kernels (SkylakeX / Cooperlake / Sapphire Rapids, chosen by OpenBLAS at run time
-// or by OPENBLAS_CORETYPE) beat our dot-product input-gradient kernel once both the batch and the layer are
-// large (measured 512x1024x1024: 221 vs 131 GFLOP/s; at 32 rows ours is faster, and OpenBLAS's AVX2 kernels
-// are slower than ours everywhere). So the input gradient goes to OpenBLAS, one single-threaded call per block,
-// only then; the forward and weight-gradient kernels are ours at every size (as fast or faster).
-static bool openblas_has_avx512_kernels() {
-    static const bool yes = [] {
-        std::string core = openblas_get_corename();
-        for (char& c : core) c = (char)std::tolower((unsigned char)c);
-        return core.find("skylakex") != std::string::npos || core.find("cooperlake") != std::string::npos ||
-               core.find("sapphire") != std::string::npos;
-    }();
-    return yes;
-}
-
-bool input_grad_uses_openblas(const GemmKernels& k, int n, int out) {
-    // only while OpenBLAS is on one thread (d4j_set_num_threads keeps it so): its own pool inside ours would
-    // oversubscribe the cores
-    return k.isa == ISA_AVX512 && n >= 128 && out >= 128 && openblas_has_avx512_kernels() &&
-           openblas_get_num_threads() == 1;
+// Which form of the input-gradient kernel a product uses (gemm_kernels.h NTArgs::packed), decided from the
+// whole product, never per block, so that every block of it is computed the same way at any thread count.
+// The packed form (a panel of W transposed once per thread, then the forward's broadcast-FMA tile) wins once
+// the batch is large enough to pay for the transposition (from 128 rows with AVX-512, 32 with AVX2, where it
+// also matches or beats OpenBLAS's own AVX-512 kernels); the dot-product form wins for short batches.
+// Measured by native/tests/bench_input_grad.cpp (benchmarks/RESULTS.md, "Input gradient").
+bool input_grad_packs(const GemmKernels& k, int n, int out) {
+    return k.nt_pack_rows > 0 && n >= k.nt_pack_rows && out >= 32;
 }
 
 void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,
-                      const Block& blk, bool openblas) {
-    if (openblas) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blk.r1 - blk.r0, blk.c1 - blk.c0, out, 1.0f,
-                    dz + (int64_t)blk.r0 * out, out, w + (int64_t)blk.c0 * out, out, 0.0f,
-                    dx + (int64_t)blk.r0 * in + blk.c0, in);
-        return;
-    }
+                      const Block& blk, bool packed) {
     NTArgs a;
     a.dz = dz + (int64_t)blk.r0 * out;
     a.lddz = out;
@@ -84,6 +63,7 @@ void input_grad_block(const GemmKernels& k, const float* w, const float* dz, flo
     a.m = blk.r1 - blk.r0;
     a.n = out;
     a.k = blk.c1 - blk.c0;
+    a.packed = packed;
     k.nt(a);
 }
 
@@ -105,11 +85,11 @@ struct BackwardJob {
     float *dw, *db, *dx;
     int n, in, out;
     Grid gw, gx;
-    bool openblas;
+    bool packed;
     static void run(void* p, int i) {
         const BackwardJob& j = *static_cast<const BackwardJob*>(p);
         if (i < j.gw.count()) weight_grad_block(*j.k, j.x, j.dz, j.dw, j.db, j.n, j.in, j.out, j.gw.block(i));
-        else input_grad_block(*j.k, j.w, j.dz, j.dx, j.in, j.out, j.gx.block(i - j.gw.count()), j.openblas);
+        else input_grad_block(*j.k, j.w, j.dz, j.dx, j.in, j.out, j.gx.block(i - j.gw.count()), j.packed);
     }
 };
 }  // namespace
@@ -119,7 +99,7 @@ void dense_backward(const float* x, const float* w, const float* dz, float* dw, 
     const GemmKernels& k = gemm_kernels();
     const int team = team_size();
     BackwardJob job{&k, x, w, dz, dw, db, dx, n, in, out, weight_grad_grid(k, n, in, out, team), Grid{},
-                    input_grad_uses_openblas(k, n, out)};
+                    input_grad_packs(k, n, out)};
     job.gx = dx ? input_grad_grid(n, in, out, team) : Grid{};
     const int nw = job.gw.count(), nx = dx ? job.gx.count() : 0;
     const double work = 2.0 * n * in * out * (dx ? 2 : 1);

@@ -55,7 +55,7 @@ constexpr int NT_MR = 2, NT_KR = 4;
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx2() {
-    static const GemmKernels k = {ISA_AVX2, "avx2", NN_NV * V::W, nn_block, tn_block, nt_block};
+    static const GemmKernels k = {ISA_AVX2, "avx2", NN_NV * V::W, 32, nn_block, tn_block, nt_block};
     return k;
 }
 

@@ -62,7 +62,7 @@ constexpr int NT_MR = 4, NT_KR = 4;
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx512() {
-    static const GemmKernels k = {ISA_AVX512, "avx512", NN_NV * V::W, nn_block, tn_block, nt_block};
+    static const GemmKernels k = {ISA_AVX512, "avx512", NN_NV * V::W, 128, nn_block, tn_block, nt_block};
     return k;
 }
 

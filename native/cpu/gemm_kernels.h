@@ -50,6 +50,8 @@ struct NTArgs {
     float* dx;           // [m, k], row stride lddx (overwritten)
     int64_t lddz, ldw, lddx;
     int m, n, k;
+    bool packed;         // the packed form (one FMA chain per element, as nn) instead of dot products; chosen per
+                         // product by the caller (input_grad_packs), never per block, so any split gives the same bits
 };
 
 enum Isa { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
@@ -58,6 +60,8 @@ struct GemmKernels {
     int isa;
     const char* name;
     int col_block;       // column width the kernels are blocked by (floats): split outputs on multiples of it
+    int nt_pack_rows;    // batch rows from which nt's packed form beats its dot-product form (0: never), measured
+                         // by tests/bench_input_grad.cpp
     void (*nn)(const NNArgs&);
     void (*tn)(const TNArgs&);
     void (*nt)(const NTArgs&);

@@ -34,7 +34,7 @@ constexpr int NT_MR = 2, NT_KR = 4;
 }  // namespace
 
 const GemmKernels& gemm_kernels_portable() {
-    static const GemmKernels k = {ISA_PORTABLE, "portable", NN_NV * V::W, nn_block, tn_block, nt_block};
+    static const GemmKernels k = {ISA_PORTABLE, "portable", NN_NV * V::W, 0, nn_block, tn_block, nt_block};
     return k;
 }
 

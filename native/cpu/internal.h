@@ -33,11 +33,11 @@ void dense_forward_block(const GemmKernels& k, const float* x, const float* w, c
 // dW rows [r0,r1) x columns [c0,c1); db for those columns when r0 == 0 and db != nullptr
 void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
                        int out, const Block& blk);
-// dx batch rows [r0,r1) x input features [c0,c1); openblas: by a single-threaded OpenBLAS call (decided per
-// product by input_grad_uses_openblas, so that every block of one product is computed the same way)
+// dx batch rows [r0,r1) x input features [c0,c1); packed: the packed kernel form (decided per product by
+// input_grad_packs, so that every block of one product is computed the same way)
 void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,
-                      const Block& blk, bool openblas);
-bool input_grad_uses_openblas(const GemmKernels& k, int n, int out);
+                      const Block& blk, bool packed);
+bool input_grad_packs(const GemmKernels& k, int n, int out);
 void column_sums(const float* dz, int64_t ld, int rows, int c0, int c1, float* db);
 Grid forward_grid(const GemmKernels& k, int n, int in, int out, int act, int team);
 Grid weight_grad_grid(const GemmKernels& k, int n, int in, int out, int team);

@@ -324,11 +324,11 @@ struct InputGradLayer {
     const Layer *L, *P;  // layer l and layer l-1
     const float* w;
     d4j::Grid g;
-    bool openblas;
+    bool packed;
     static void run(void* p, int i) {
         const InputGradLayer& j = *static_cast<const InputGradLayer*>(p);
         const d4j::Block blk = j.g.block(i);
-        d4j::input_grad_block(*j.k, j.w, j.L->dz, j.P->dz, j.L->in, j.L->out, blk, j.openblas);
+        d4j::input_grad_block(*j.k, j.w, j.L->dz, j.P->dz, j.L->in, j.L->out, blk, j.packed);
         const Layer& P = *j.P;
         if (P.act == D4J_ACT_LINEAR && !(P.rate > 0.0f)) return;
         for (int r = blk.r0; r < blk.r1; r++) {
@@ -475,7 +475,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             const Layer& L = net->layers[l];
             const Layer& P = net->layers[l - 1];
             InputGradLayer j{&kern, &L, &P, net->params + L.off, d4j::Grid{},
-                             d4j::input_grad_uses_openblas(kern, rows, L.out)};
+                             d4j::input_grad_packs(kern, rows, L.out)};
             j.g = d4j::plan(rows, L.in, 2.0 * rows * L.in * L.out, 16, P.act == D4J_ACT_SOFTMAX, d4j::team_size());
             d4j::parallel(d4j::Region{InputGradLayer::run, &j, j.g.count(), nullptr, 2.0 * rows * L.in * L.out});
         }

@@ -3,7 +3,8 @@
 // - batch sizes 1..64 around every row tile (1, 2, 3, 5, 6, 7, 13, 31, 32, 33, 64) and larger ones (784, 1000), widths
 //   around every column tile of every variant (1, 7, 10, 16, 17, 31, 33, 63, 64, 65, 128, 129, 1000), depths
 //   around the reduction slices (1, 31, 33, 129, 784, 1000), with operands at misaligned addresses for half of them;
-//   layers whose rows are a page apart (packed operands) and batches over 256 rows (weight gradient in slices);
+//   layers whose rows are a page apart (packed operands), batches over 256 rows (weight gradient in slices) and
+//   batches large enough for the input gradient's packed form (128 rows and more, panel and slice edges);
 // - every output poisoned with NaN first (an unwritten element fails);
 // - forward and weight gradient are bit-identical across variants (one FMA chain per element, see
 //   cpu/gemm_kernels.h); every output is bit-identical across thread counts for the same variant;
@@ -91,6 +92,10 @@ int main() {
     shapes.push_back({300, 40, 1030});  // rows of W and dz a page apart: packed operands; > 256 rows: batch slices
     shapes.push_back({513, 20, 70});
     shapes.push_back({40, 1100, 1024});
+    // the input gradient's packed form (large batches): panel tails (65, 17 features), reduction slices (513, 1025)
+    shapes.push_back({128, 65, 513});
+    shapes.push_back({131, 17, 1025});
+    shapes.push_back({1000, 784, 128});
     // 784 and 1000 in every position (batch, depth, width), against 1, 31 and 33
     for (Shape s : {Shape{784, 1000, 33}, Shape{1000, 31, 784}, Shape{1, 1000, 784}, Shape{33, 1000, 1000},
                     Shape{31, 784, 784}, Shape{1000, 1, 1}})
