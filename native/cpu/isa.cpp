@@ -1,7 +1,7 @@
 // Which GEMM kernel variant runs: the best this CPU supports (AVX-512 F/VL/BW/DQ, else AVX2 + FMA, else the
 // portable one), chosen once from CPUID when the library loads. D4J_CPU_ISA=portable|avx2|avx512|auto in the
 // environment, or d4j_set_isa at run time, forces one (tests run every variant the CPU has; benchmarks compare
-// them). OPENBLAS_CORETYPE has no say in this: the small-batch speed no longer depends on OpenBLAS's choice.
+// them). The library does not use OpenBLAS: OPENBLAS_CORETYPE has no say in any of this.
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-// Our own fork-join pool for the CPU kernels (OpenBLAS stays single-threaded). See thread_pool.cpp for how it
+// Our own fork-join pool for the CPU kernels (no BLAS library runs threads of its own). See thread_pool.cpp for how it
 // avoids the collapse of spinning pools when another process holds a core.
 #pragma once
 #include <cstdint>

@@ -59,7 +59,7 @@ enum {
 };
 
 /* ---- threads ---------------------------------------------------------------------------------------- */
-/* Sets the threads of the CPU kernels (our own pool; OpenBLAS always runs on one thread). n <= 0 means one per
+/* Sets the threads of the CPU kernels (our own pool, which runs every product). n <= 0 means one per
  * core. The pool never runs more threads than CPUs the process may use, and runs serially while it sees its
  * workers descheduled (another process holding a core), so any n is safe. Results depend on the kernel
  * variant (d4j_set_isa), never on the thread count. d4j_get_num_threads returns the count last set. */

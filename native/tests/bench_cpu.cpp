@@ -451,6 +451,7 @@ int main(int argc, char** argv) {
         }
     }
     if (quick) epochs = std::min(epochs, 1);
+    openblas_set_num_threads(1);  // the bare sgemm columns are one thread; peak() sets its own counts
     const char* ct = std::getenv("OPENBLAS_CORETYPE");
     const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
     std::printf("# bench_cpu\n\nCPU: %s (family %s, model %s), %s CPUs\n", cpuinfo("model name").c_str(),

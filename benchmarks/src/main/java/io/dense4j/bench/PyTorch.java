@@ -110,9 +110,9 @@ final class PyTorch {
         return run(dir, epochs, batches, threads, null);
     }
 
-    /** The libopenblas.so.0 the JavaCPP presets extracted for Dense4J itself (loads the kernels to find it). */
+    /** The libopenblas.so.0 of the JavaCPP OpenBLAS preset the benchmarks measure against (loads it to find it). */
     static Path javacppOpenBlas() throws Exception {
-        io.dense4j.nativelib.CpuKernels.load();
+        org.bytedeco.javacpp.Loader.load(org.bytedeco.openblas.global.openblas.class);
         Path cache = Path.of(org.bytedeco.javacpp.Loader.getCacheDir().getPath());
         try (var s = Files.walk(cache)) {
             return s.filter(f -> f.getFileName().toString().equals("libopenblas.so.0")

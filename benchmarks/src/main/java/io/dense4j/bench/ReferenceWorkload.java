@@ -25,8 +25,8 @@ import java.util.SplittableRandom;
  * requested thread count: training time (median of repeats), test accuracy, peak RSS, single-row predict
  * latency (p50, p99) and a 256-row predict; then (when python3 with torch is installed) the same workload in
  * PyTorch at the same thread counts, in the same run, with the ratios. {@code --torch-openblas} gives PyTorch
- * the OpenBLAS library Dense4J loads (LD_PRELOAD, same kernel family: it inherits OPENBLAS_CORETYPE), which
- * is the fair comparison; without it PyTorch uses Debian's default BLAS.
+ * the OpenBLAS library of the JavaCPP preset (LD_PRELOAD; it inherits OPENBLAS_CORETYPE), the GEMM Dense4J's own
+ * kernels are measured against; without it PyTorch uses Debian's default BLAS.
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.dense4j.bench.ReferenceWorkload
  * [data-dir] [epochs] [batch] [threads, e.g. 1 or 1,2] [--repeats N] [--no-torch] [--torch-openblas]}

@@ -14,24 +14,19 @@ import org.bytedeco.javacpp.annotation.Properties;
 
 /**
  * JNI binding of native/include/dense4j.h (the CPU kernels, libdense4j_cpu). Hand-written rather than
- * parsed so that a build does not re-parse the OpenBLAS/LAPACK headers. See the header for semantics.
+ * parsed, so the build needs no header parser. See the header for semantics.
  *
- * <p>libdense4j_cpu calls cblas itself, so Loader preloads only OpenBLAS's shared library and the Fortran runtime it
- * needs (in this order), from the openblas:linux-x86_64 jar ({@code preloadresource}); the {@code ##} suffix tells the
- * build's copyLibs not to copy them beside our libraries. The binding does not inherit the OpenBLAS preset: that
- * makes Loader initialize the preset's global classes, which load OpenBLAS's own JNI wrappers (libjniopenblas,
- * 24 MB) and a second, renamed copy of libopenblas; the shaded CLI jar leaves the wrappers out.
+ * <p>libdense4j_cpu needs nothing but the C and C++ runtimes: every product is our own kernel (no BLAS library), so
+ * Loader loads only our library and its JNI glue.
  */
-@Properties(value = @Platform(include = "dense4j.h", link = "dense4j_cpu",
-        preload = {"gcc_s@.1##", "quadmath@.0##", "gfortran@.5##", "openblas@.0##"},
-        preloadresource = "/org/bytedeco/openblas/"))
+@Properties(value = @Platform(include = "dense4j.h", link = "dense4j_cpu"))
 public final class CpuKernels {
     /** Threads used unless the system property dense4j.threads says otherwise. */
     public static final int DEFAULT_THREADS = 1;
 
     static {
         Loader.load();
-        // Threads of our own pool (OpenBLAS always runs on one). Any count is safe: the pool never uses more
+        // Threads of our own pool, which runs every kernel. Any count is safe: the pool never uses more
         // threads than cores and runs serially while another process holds them (see d4j_set_num_threads).
         d4j_set_num_threads(Integer.getInteger("dense4j.threads", DEFAULT_THREADS));
     }

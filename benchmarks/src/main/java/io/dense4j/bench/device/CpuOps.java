@@ -63,8 +63,8 @@ public final class CpuOps implements DeviceOps {
 
     @Override
     public String description() {
-        return "Dense4J native CPU kernels (libdense4j_cpu), " + openblas.OPENBLAS_VERSION.trim()
-                + ", " + CpuKernels.d4j_get_num_threads() + " thread(s), kernels " + kernelVariant();
+        return "Dense4J native CPU kernels (libdense4j_cpu; vendor GEMM: " + openblas.OPENBLAS_VERSION.trim()
+                + "), " + CpuKernels.d4j_get_num_threads() + " thread(s), kernels " + kernelVariant();
     }
 
     /** The GEMM kernel variant the CPU engine runs (chosen by CPUID, or D4J_CPU_ISA): avx512, avx2 or portable. */
@@ -80,10 +80,9 @@ public final class CpuOps implements DeviceOps {
     @Override
     public void setThreads(int threads) {
         // Dense4J's pool for its kernels; OpenBLAS's own threads for the vendor-GEMM ceiling this device also
-        // measures (d4j_set_num_threads keeps OpenBLAS on one thread; the kernels then stay off OpenBLAS while
-        // it has more, see input_grad_uses_openblas)
+        // measures (libdense4j_cpu does not use OpenBLAS: the two never share a thread pool)
         CpuKernels.d4j_set_num_threads(threads);
-        org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads); // libopenblas.so.0, ours too
+        org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads);
     }
 
     @Override
