@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine (no Java, no Maven, no network) needs to run the Java CUDA path, under 64 MiB:
 #   target/gpu-java/jre/              a jlink-ed runtime (only the modules the CLI uses)
-#   target/gpu-java/dense4j-gpu.jar   the shaded CLI jar without the OpenBLAS and jline natives (the CUDA path never
-#                                     loads the CPU kernels; libdense4j_cuda.so and its JNI glue stay in)
+#   target/gpu-java/dense4j-gpu.jar   the shaded CLI jar without the jline natives (libdense4j_cuda.so and its JNI
+#                                     glue stay in)
 # Run from the repository root after `mvn -q -B install -DskipTests`; then pass carry=["target/gpu-java"] to the
 # device tool and run native/scripts/gpu-check.sh there (its java stage finds these paths by default).
 set -euo pipefail
@@ -25,7 +25,7 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,jdk.unsupported \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$OUT/jre"
 cp "$JAR" "$OUT/dense4j-gpu.jar"
-zip -q -d "$OUT/dense4j-gpu.jar" 'org/bytedeco/openblas/*' 'org/jline/nativ/*' >/dev/null
+zip -q -d "$OUT/dense4j-gpu.jar" 'org/jline/nativ/*' >/dev/null
 jre=$(du -sb "$OUT/jre" | cut -f1); jar=$(stat -c %s "$OUT/dense4j-gpu.jar"); total=$((jre + jar))
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 echo "jre $(mib "$jre") MiB + jar $(mib "$jar") MiB = $(mib "$total") MiB (limit 64 MiB, with the rest of the working tree)"

@@ -2,12 +2,14 @@
 // forms of it (cpu/gemm_tiles.inc: the dot-product tiles, and the packed form that transposes a panel of w and
 // runs the forward's broadcast-FMA tile) for every variant this CPU runs, next to OpenBLAS's sgemm (NoTrans,
 // Trans) of the same shape. Each repetition times every method once, in turn (A/B interleaved), and the table
-// gives medians; every result is first checked against the float64 reference. This is the figure that decides
+// gives medians; every result is first checked against the float64 reference. Times are the thread's CPU time
+// (CLOCK_THREAD_CPUTIME_ID), so that on a shared machine the time other processes hold the core is not counted
+// (their cache traffic still is). This is the figure that decides
 // input_grad_packs() in cpu/dense_backward.cpp.
 // Usage: bench_input_grad [--quick]   (run it both with OPENBLAS_CORETYPE as set and unset: see benchmarks/RESULTS.md)
 #include <cblas.h>
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +20,11 @@
 #include <vector>
 #include "../cpu/gemm_kernels.h"
 
-using Clock = std::chrono::steady_clock;
+static double thread_cpu_seconds() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
 
 static double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -50,7 +56,7 @@ int main(int argc, char** argv) {
     const char* ct = std::getenv("OPENBLAS_CORETYPE");
     const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
     openblas_set_num_threads(1);
-    std::printf("# bench_input_grad: dx = dz . W^T, one thread, GFLOP/s (median of %d interleaved repetitions)\n\n"
+    std::printf("# bench_input_grad: dx = dz . W^T, one thread, GFLOP/s of thread CPU time (median of %d interleaved repetitions)\n\n"
                 "OpenBLAS %s, core %s; OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n\n",
                 quick ? 3 : 9, openblas_get_config(), openblas_get_corename(), ct ? ct : "(unset)", l2 ? l2 : "(unset)");
     struct Variant { const char* name; const d4j::GemmKernels* k; bool ok; };
@@ -108,9 +114,9 @@ int main(int argc, char** argv) {
                 }
                 for (int r = 0; r < reps; r++)
                     for (size_t i = 0; i < methods.size(); i++) {
-                        const auto t0 = Clock::now();
+                        const double t0 = thread_cpu_seconds();
                         for (int it = 0; it < iters; it++) methods[i].second();
-                        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+                        const double s = thread_cpu_seconds() - t0;
                         gf[i].push_back(flops * iters / s / 1e9);
                     }
                 std::printf("| %d | %d | %d |", m, k, n);

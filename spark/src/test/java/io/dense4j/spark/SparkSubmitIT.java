@@ -44,12 +44,12 @@ class SparkSubmitIT {
         assertTrue(entries.contains("io/dense4j/spark/SparkTrain.class"));
         assertTrue(entries.contains("io/dense4j/Sequential.class"));
         assertTrue(entries.stream().anyMatch(e -> e.matches("io/dense4j/nativelib/linux-x86_64/libdense4j_cpu\\.so")));
-        assertTrue(entries.stream().anyMatch(e -> e.matches("org/bytedeco/openblas/linux-x86_64/libopenblas\\.so.*")));
         assertTrue(entries.contains("org/bytedeco/javacpp/Loader.class"), "org.bytedeco is neither left out nor moved");
         assertTrue(entries.stream().anyMatch(e -> e.startsWith("io/dense4j/shaded/jackson/databind/")));
         for (String e : entries) {
             assertFalse(e.startsWith("org/apache/spark/") || e.startsWith("scala/") || e.startsWith("com/fasterxml/")
-                    || e.contains("libjniopenblas"), e + " does not belong in the jar");
+                    || e.startsWith("org/bytedeco/openblas/"), e + " does not belong in the jar (no BLAS library: the CPU"
+                    + " kernels do every product)");
         }
     }
 
