@@ -1,6 +1,7 @@
 // Dense layer backward: dW = x^T.dz, db = column sums of dz, dx = dz.W^T (skipped for the first layer).
 // Fast because both products are our register-blocked kernels (gemm_tiles.inc) on the row-major buffers as
-// they are (no transposed copies, no packing); db is one streaming pass over dz adding whole rows into double
+// they are (no transposed copies; only the input gradient of a large batch packs a panel of W per thread, see
+// input_grad_packs); db is one streaming pass over dz adding whole rows into double
 // accumulators (vectorised, deterministic, accurate for any batch); and the work is cut into blocks of dW
 // (columns, and rows for large layers) and of dx for the thread pool, in ONE region, each block computed
 // entirely by one thread, so results are the same for any thread count.

@@ -10,9 +10,9 @@
 // Every variant computes each element of nn and tn as ONE fused multiply-add chain over the reduction index
 // in increasing order, starting from 0 (bias added after the chain): the result of an element does not depend
 // on the tiling, the block a thread was given or the vector width. So the AVX-512, AVX2 and portable variants
-// give bit-identical nn/tn results, and so does any split of the outputs across threads. nt reduces over n
-// in vector lanes and then a fixed tree, so it is deterministic per variant, and equal across variants within
-// rounding.
+// give bit-identical nn/tn results, and so does any split of the outputs across threads. nt's dot-product form
+// reduces over n in vector lanes and then a fixed tree, so it is deterministic per variant, and equal across
+// variants within rounding; its packed form (large batches) is one FMA chain per element like nn.
 //
 // Variants live in their own translation units compiled with their own ISA flags (gemm_avx512.cpp,
 // gemm_avx2.cpp, gemm_portable.cpp), with every helper in an anonymous namespace: nothing inline is shared

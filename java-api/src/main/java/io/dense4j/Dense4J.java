@@ -7,7 +7,7 @@ public final class Dense4J {
     private Dense4J() {}
 
     /**
-     * Threads of the CPU kernels (Dense4J's own pool; OpenBLAS always runs on one). n &lt;= 0 means one per
+     * Threads of the CPU kernels (Dense4J's own pool, which runs every product). n &lt;= 0 means one per
      * core. The default is 1 (or the system property {@code dense4j.threads}). Any count is safe: the pool
      * never runs more threads than the cores this process may use, and runs serially while another process
      * holds them, so asking for more than the machine has, or sharing it, costs about what one thread costs.

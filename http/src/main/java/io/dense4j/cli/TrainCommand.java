@@ -173,7 +173,7 @@ public final class TrainCommand implements Callable<Integer> {
             System.out.println("device: " + dev.description());
         }
         if (dev.isCpu()) {
-            // (on a GPU the CPU kernels, and OpenBLAS with them, are never loaded)
+            // (on a GPU the CPU kernels are never loaded)
             Dense4J.setThreads(threads == null ? 1 : threads);
         }
         long t0 = System.nanoTime();

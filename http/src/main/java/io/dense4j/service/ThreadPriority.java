@@ -11,7 +11,7 @@ import java.util.logging.Logger;
  * Lowers the CPU scheduling priority of the calling thread (Linux: its nice value), so that training yields the
  * processor to inference when both want it. Java's {@code Thread.setPriority} does nothing on Linux without root
  * and a JVM flag; a Linux thread has its own nice value, which threads it creates inherit (a tune job's trial
- * workers, OpenBLAS threads). Raising one's own nice value needs no privilege. Elsewhere this does nothing.
+ * workers, the native kernels' pool threads). Raising one's own nice value needs no privilege. Elsewhere this does nothing.
  */
 public final class ThreadPriority {
     private static final Logger LOG = Logger.getLogger(ThreadPriority.class.getName());
