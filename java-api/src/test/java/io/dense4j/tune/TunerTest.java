@@ -84,6 +84,29 @@ class TunerTest {
     }
 
     /** A promoted trial continues its models: the epochs go on counting, and the loss starts where it stopped. */
+    /** With cpus, every model trained at once runs on a private team of an equal share of them. */
+    @Test
+    void parallelTrialsShareTheSearchsCpusOut() {
+        String json = """
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                 "objective": {"type": "kfold", "k": 2, "seed": 1}, "max_trials": 4, "max_parallel_trials": 2,
+                 "threads_per_trial": %d}""";
+        for (int[] c : new int[][] {{1, 8, 4}, {2, 8, 2}, {2, 3, 1}}) { // threads per trial, cpus, expected team
+            Map<String, Integer> teams = new ConcurrentHashMap<>();
+            TuneListener l = new TuneListener() {
+                @Override
+                public void onTrialEpoch(int trial, int fold, int totalEpoch, EpochLog log) {
+                    teams.put(Thread.currentThread().getName(), io.dense4j.Dense4J.threads()); // the training thread
+                }
+            };
+            TuneResult r = new Tuner(spec(json.formatted(c[0])), CONFIG, Tuner.Options.defaults().withListener(l)
+                    .withCpus(c[1])).search(data);
+            assertEquals(4, r.trials().size());
+            assertEquals(2 * c[0], teams.size(), "training threads: " + teams);
+            assertTrue(teams.values().stream().allMatch(t -> t == c[2]), c[1] + " cpus, " + c[0] + " threads per trial: " + teams);
+        }
+    }
+
     @Test
     void promotedTrialsContinueFromWhereTheyStopped() {
         Map<Integer, List<EpochLog>> epochs = new ConcurrentHashMap<>();
