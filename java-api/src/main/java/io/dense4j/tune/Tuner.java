@@ -50,9 +50,9 @@ import java.util.function.BooleanSupplier;
  * exactly as {@link CrossValidation#kFold} cuts them (the same folds, models, seeds and results for a trial
  * trained in one go). With successive halving a promoted trial continues from where it stopped: its models
  * (weights, optimizer state and step) are kept in memory between rungs and trained for the further epochs only.
- * A continued fit draws its shuffles from a seed derived from the epochs done, and per-epoch step decay is run
- * as the equivalent per-step staircase, so the continuation matches a single fit in schedule (not bit for bit
- * in shuffling order).
+ * A continued fit starts at the epoch it stopped at ({@code initialEpoch}), drawing the shuffles and dropout masks a
+ * single fit would, and per-epoch step decay is run as the equivalent per-step staircase: a promoted trial ends
+ * with the weights of the same trial trained to its epochs in one go, bit for bit.
  */
 public final class Tuner {
     /**
@@ -331,7 +331,6 @@ public final class Tuner {
         if (trial.models == null) {
             trial.models = new Sequential[folds];
         }
-        long fitSeed = from == 0 ? cfg.seed() : cfg.seed() ^ (0xD1B54A32D192ED03L * from);
         FoldOutcome[] out = new FoldOutcome[folds];
         int threads = Math.min(spec.threadsPerTrial(), folds);
         int team = options.cpus() == 0 ? 0 : Math.max(1, options.cpus() / (workers * threads)); // each model's share
@@ -342,7 +341,7 @@ public final class Tuner {
             Thread th = new Thread(() -> {
                 try (ThreadTeam t = team > 0 ? Dense4J.threadTeam(team) : null) {
                     for (int f = group; f < folds; f += threads) {
-                        out[f] = trainFold(trial, f, from, targetEpochs, fitSeed, data, device);
+                        out[f] = trainFold(trial, f, from, targetEpochs, data, device);
                     }
                 } catch (RuntimeException e) {
                     synchronized (failure) {
@@ -357,7 +356,7 @@ public final class Tuner {
         RuntimeException mine = null;
         try (ThreadTeam t = team > 0 ? Dense4J.threadTeam(team) : null) {
             for (int f = 0; f < folds; f += threads) {
-                out[f] = trainFold(trial, f, from, targetEpochs, fitSeed, data, device);
+                out[f] = trainFold(trial, f, from, targetEpochs, data, device);
             }
         } catch (RuntimeException e) {
             mine = e;
@@ -393,7 +392,7 @@ public final class Tuner {
 
     private record FoldOutcome(CrossValidation.FoldResult result) {}
 
-    private FoldOutcome trainFold(Trial trial, int fold, int from, int target, long seed, WorkerData data, Device device) {
+    private FoldOutcome trainFold(Trial trial, int fold, int from, int target, WorkerData data, Device device) {
         ConfigAdapter cfg = trial.adapter;
         Dataset train = data.folds.get(fold).train();
         Dataset test = data.folds.get(fold).test();
@@ -418,14 +417,15 @@ public final class Tuner {
 
             @Override
             public boolean onEpochEnd(TrainableModel model, EpochLog log) {
-                options.listener().onTrialEpoch(trial.id, fold, from + log.epoch() + 1, log);
+                options.listener().onTrialEpoch(trial.id, fold, log.epoch() + 1, log);
                 return false;
             }
         };
         Dataset preparedTrain = cfg.prepare(train);
         Dataset preparedTest = cfg.prepare(test);
         try {
-            History h = m.fit(preparedTrain, cfg.fit(target - from, seed, watch));
+            // a continued fit starts at its epoch: the shuffles and dropout masks of a fit of `target` epochs
+            History h = m.fit(preparedTrain, cfg.fit(target, cfg.seed(), watch).initialEpoch(from));
             Evaluation e = m.evaluate(preparedTest);
             return new FoldOutcome(new CrossValidation.FoldResult(fold, train.size(), test.size(), e.loss(),
                     e.accuracy(), h));

@@ -136,6 +136,29 @@ class TunerTest {
         assertEquals(best.rungs().get(1).history().get(0).get("loss").size(), best.rungs().get(1).epochs() - best.rungs().get(0).epochs());
     }
 
+    /** A trial promoted rung by rung ends exactly where the same trial trained to its epochs in one go ends. */
+    @Test
+    void aPromotedTrialMatchesTheSameTrialTrainedInOneGo() {
+        String space = """
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 3e-3, "max": 3e-2}},
+                 "sampler": {"type": "random", "seed": 9}, "max_trials": 4, "max_parallel_trials": 2 %s}""";
+        TuneResult halving = new Tuner(spec(space.formatted(
+                ", \"early_stopping\": {\"type\": \"successive_halving\", \"min_epochs\": 1, \"max_epochs\": 4, \"reduction_factor\": 2}")),
+                CONFIG).search(data);
+        TrialRecord promoted = halving.trials().stream().filter(t -> t.epochs() == 4).findFirst().orElseThrow();
+        assertEquals(3, promoted.rungs().size(), "trained 1, then 2, then 4 epochs");
+        JsonNode fourEpochs = Json.parse(SearchSpaceTest.CONFIG.replace("\"epochs\": 2", "\"epochs\": 4"));
+        TuneSpec oneGo = TuneSpec.parse(Json.parse(space.formatted("")), ConfigAdapter.parse(fourEpochs));
+        TrialRecord straight = new Tuner(oneGo, fourEpochs).search(data).trials().stream()
+                .filter(t -> t.id() == promoted.id()).findFirst().orElseThrow();
+        assertEquals(promoted.values(), straight.values());
+        assertEquals(4, straight.epochs());
+        TrialRecord.RungResult a = promoted.rungs().get(2);
+        TrialRecord.RungResult b = straight.rungs().get(0);
+        assertEquals(b.loss(), a.loss(), 0.0, "holdout loss after 4 epochs, promoted vs in one go");
+        assertEquals(b.accuracy(), a.accuracy(), 0.0);
+    }
+
     @Test
     void optimizerSettingsAndSchedulesAreSearchedLikeAnythingElse() {
         TuneSpec s = spec("""
