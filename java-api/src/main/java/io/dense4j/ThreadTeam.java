@@ -20,7 +20,7 @@ public final class ThreadTeam implements AutoCloseable {
     private final Thread owner;
     private final int threads;
     private final int previous;
-    private final CpuThreads.Stats start;
+    private final long[] start;
     private boolean closed;
 
     ThreadTeam(int threads) {
@@ -40,12 +40,18 @@ public final class ThreadTeam implements AutoCloseable {
     }
 
     /**
-     * Counters of this team's parallel regions since it was opened, as {@link CpuThreads#stats()} (read on
-     * the owning thread, while open).
+     * Counters of this team's parallel regions since it was opened: run in parallel; run serially because parallel
+     * was measured slower here (or to measure serial); run serially because another thread held the pool (never, on
+     * a private team); switches to serial; waits for a descheduled worker. A team of one runs every region itself
+     * and counts none.
      */
-    public CpuThreads.Stats stats() {
+    public record Stats(long parallel, long serial, long busy, long backoffs, long slept) {}
+
+    /** This team's counters since it was opened (read on the owning thread, while open). */
+    public Stats stats() {
         checkOwner();
-        return CpuThreads.stats().minus(start);
+        long[] now = CpuThreads.stats();
+        return new Stats(now[0] - start[0], now[1] - start[1], now[2] - start[2], now[3] - start[3], now[4] - start[4]);
     }
 
     @Override

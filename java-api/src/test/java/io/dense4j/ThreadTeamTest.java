@@ -53,7 +53,7 @@ class ThreadTeamTest {
             }
             AtomicReference<Throwable> failed = new AtomicReference<>();
             float[][] params = new float[2][];
-            CpuThreads.Stats[] stats = new CpuThreads.Stats[2];
+            ThreadTeam.Stats[] stats = new ThreadTeam.Stats[2];
             int[] teams = new int[2];
             Thread[] th = new Thread[2];
             for (int i = 0; i < 2; i++) {

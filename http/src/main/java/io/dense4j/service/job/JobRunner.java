@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
 import io.dense4j.ThreadTeam;
-import io.dense4j.backend.cpu.CpuThreads;
 import io.dense4j.data.Dataset;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.ModelVersionInfo;
@@ -84,7 +83,7 @@ public final class JobRunner {
 
     /** The job thread's team and its counters: whether the job's kernels ran on the threads it was given. */
     private static ObjectNode threadsJson(ThreadTeam team) {
-        CpuThreads.Stats st = team.stats();
+        ThreadTeam.Stats st = team.stats();
         ObjectNode t = Json.MAPPER.createObjectNode();
         t.put("team", Dense4J.threads());
         t.put("parallel_regions", st.parallel());

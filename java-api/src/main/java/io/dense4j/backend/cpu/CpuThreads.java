@@ -21,22 +21,17 @@ public final class CpuThreads {
     }
 
     /**
-     * Counters of a pool (d4j_thread_stats): regions run in parallel; serially because parallel was measured slower
-     * (or to measure serial); serially because another thread held the pool; switches to serial; waits for a
-     * descheduled worker; parallel regions no worker joined.
+     * The 6 counters of the calling thread's pool (its private team's, else the shared pool's), as d4j_thread_stats:
+     * regions run in parallel; serially because parallel was measured slower (or to measure serial); serially
+     * because another thread held the pool; switches to serial; waits for a descheduled worker; parallel regions no
+     * worker joined.
      */
-    public record Stats(long parallel, long serial, long busy, long backoffs, long slept, long alone) {
-        public Stats minus(Stats o) {
-            return new Stats(parallel - o.parallel, serial - o.serial, busy - o.busy, backoffs - o.backoffs,
-                    slept - o.slept, alone - o.alone);
-        }
-    }
-
-    /** The counters of the calling thread's pool: its private team's, else the shared pool's. */
-    public static Stats stats() {
+    public static long[] stats() {
         try (LongPointer p = new LongPointer(6)) {
             CpuKernels.d4j_thread_stats(p);
-            return new Stats(p.get(0), p.get(1), p.get(2), p.get(3), p.get(4), p.get(5));
+            long[] out = new long[6];
+            p.get(out);
+            return out;
         }
     }
 }
