@@ -15,7 +15,7 @@ import org.bytedeco.javacpp.annotation.Properties;
 
 /**
  * JNI binding of native/include/dense4j_cuda.h (the CUDA kernels, libdense4j_cuda). Hand-written, and
- * independent of the CPU binding and of OpenBLAS. The library links the CUDA runtime statically, so it loads on
+ * independent of the CPU binding. The library links the CUDA runtime statically, so it loads on
  * machines without a GPU or driver; every call then returns {@link #ERR_NO_DEVICE} with a message in
  * {@link #lastError()}. A build without a CUDA compiler links this binding against a placeholder library of the
  * same name ({@link #d4j_cuda_built_with_cuda} returns 0) that answers every CUDA call so, saying "this build has no
