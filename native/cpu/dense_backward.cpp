@@ -49,7 +49,7 @@ void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, fl
 // also matches or beats OpenBLAS's own AVX-512 kernels); the dot-product form wins for short batches.
 // Measured by native/tests/bench_input_grad.cpp (benchmarks/RESULTS.md, "Input gradient").
 bool input_grad_packs(const GemmKernels& k, int n, int out) {
-    return k.nt_pack_rows > 0 && n >= k.nt_pack_rows && out >= 32;
+    return k.nt_pack_rows > 0 && n >= k.nt_pack_rows;  // (narrow layers, out < 32, take nt's transposed path anyway)
 }
 
 void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,
