@@ -2,7 +2,9 @@
 # Every CPU figure of issue 11 in one command, for both OpenBLAS kernel families: the environment as set
 # (OPENBLAS_CORETYPE=Haswell on our machines: AVX2 kernels) and with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
 # in this command only (OpenBLAS picks its kernels for the CPU, AVX-512 here); then Dense4J's own AVX2 kernels
-# forced (D4J_CPU_ISA=avx2: what an AVX2-only server runs).
+# forced (D4J_CPU_ISA=avx2: what an AVX2-only server runs). Dense4J itself uses no OpenBLAS (since issue 10):
+# the setting changes only the yardstick (sgemm peak, bare sgemm columns, PyTorch's BLAS).
+#   native bench_input_grad: the two forms of our input-gradient kernel next to OpenBLAS sgemm, one thread;
 #   native bench_cpu: sgemm peak at 1 and 2 threads; ops at the reference shapes; epochs of 784-128-10 and
 #     784-1024-1024-10 at batch 32 and 256, 1 and 2 threads, with GFLOP/s, % of peak, floor, phase shares;
 #     inference (1 row p50/p99, 32 and 256 rows);
@@ -11,7 +13,7 @@
 #     OpenBLAS (LD_PRELOAD) at the same thread counts in the same run.
 # Build first (repository root):
 #   mvn -B install -DskipTests -pl native,java-api -am && mvn -B package -DskipTests -pl benchmarks -am
-# Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~8 minutes on 2 cores)
+# Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~12 minutes on 2 cores)
 # Output: benchmarks/results/cpu-<part>.md (also printed). PyTorch needs python3-torch (apt-get install python3-torch);
 # without it the PyTorch column says so and the rest runs.
 # benchmarks/cpu.sh --quick: a short check that every part runs (1 epoch, 1 repeat, fewer rounds, no PyTorch; 5 min at load 8-12),
@@ -20,6 +22,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 bench=${D4J_BENCH_CPU:-$root/native/target/cmake-build/bench_cpu}
+input_grad_bench=$(dirname "$bench")/bench_input_grad
+input_grad_args=()
 jar=$here/target/benchmarks.jar
 data=${D4J_DATA:-/usr/share/datasets/fashion-mnist}
 out=$here/results
@@ -28,12 +32,15 @@ java_args=(5 32 1,2 --repeats 3 --torch-openblas)
 if [ "${1:-}" = --quick ]; then
   out=$here/results/quick
   native_args=(--threads 1,2 --quick)
+  input_grad_args=(--quick)
   java_args=(1 32 1,2 --repeats 1 --no-torch)
 elif [ $# -gt 0 ]; then
   echo "usage: benchmarks/cpu.sh [--quick]"; exit 2
 fi
 mkdir -p "$out"
-[ -x "$bench" ] || { echo "missing $bench: build first (see the top of this script)"; exit 1; }
+for b in "$bench" "$input_grad_bench"; do
+  [ -x "$b" ] || { echo "missing $b: build first (see the top of this script)"; exit 1; }
+done
 [ -f "$jar" ] || { echo "missing $jar: build first (see the top of this script)"; exit 1; }
 export JAVA_TOOL_OPTIONS="-Dorg.bytedeco.javacpp.cachedir=$root/target/javacpp-cache ${JAVA_TOOL_OPTIONS:-}"
 
@@ -45,6 +52,7 @@ run() {  # run LABEL COMMAND...: output to the terminal and to results/cpu-LABEL
 
 for family in set unset; do
   if [ "$family" = set ]; then pre=(env); else pre=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE); fi
+  run "input-grad-openblas-env-$family" "${pre[@]}" "$input_grad_bench" "${input_grad_args[@]}"
   run "native-openblas-env-$family" "${pre[@]}" "$bench" "${native_args[@]}"
   run "java-openblas-env-$family" "${pre[@]}" java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" "${java_args[@]}"
 done
