@@ -72,8 +72,8 @@ public final class CpuBackend extends HostStateBackend {
     public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
         InferenceSession s = acquire();
         try {
-            return s.net.forward(NativeMemory.floats(x), x.dim(0), outputs == null ? null : NativeMemory.floats(outputs),
-                    labels == null ? null : NativeMemory.ints(labels), targets == null ? null : NativeMemory.floats(targets));
+            return s.net.forward(NativeMemory.floats(x), x.dim(0), NativeMemory.floatsOrNull(outputs),
+                    NativeMemory.intsOrNull(labels), NativeMemory.floatsOrNull(targets));
         } finally {
             release(s);
         }

@@ -9,7 +9,6 @@ import io.dense4j.tensor.Device;
 import io.dense4j.tensor.Tensor;
 import io.dense4j.train.LossStats;
 import io.dense4j.train.TrainingSession;
-import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * The CUDA backend: our CUDA kernels on one GPU ({@link CudaEngine} owns the device memory and networks), with host
@@ -74,9 +73,8 @@ public final class CudaBackend extends HostStateBackend {
     @Override
     public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
         checkOpen();
-        FloatPointer out = outputs == null ? null : NativeMemory.floats(outputs);
-        return engine.forward(OpCodes.loss(loss()), NativeMemory.floats(x), 0, x.dim(0), out,
-                labels == null ? null : NativeMemory.ints(labels), targets == null ? null : NativeMemory.floats(targets));
+        return engine.forward(OpCodes.loss(loss()), NativeMemory.floats(x), 0, x.dim(0),
+                NativeMemory.floatsOrNull(outputs), NativeMemory.intsOrNull(labels), NativeMemory.floatsOrNull(targets));
     }
 
     @Override
