@@ -206,10 +206,10 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
 // gives the same.
 static void dropout_block(const Layer& L, uint64_t seed, int64_t step, int layer, const d4j::Block& blk) {
     const uint64_t key = d4j::dropout_key(seed, step, layer);
-    const float rate = L.rate;
+    const float threshold = d4j::dropout_threshold(L.rate), scale = d4j::dropout_scale(L.rate);
     for (int r = blk.r0; r < blk.r1; r++)
         for (int64_t i = (int64_t)r * L.out + blk.c0, e = (int64_t)r * L.out + blk.c1; i < e; i++) {
-            const float m = d4j::dropout_factor(key, (uint64_t)i, rate);
+            const float m = d4j::dropout_mask(key, (uint64_t)i, threshold, scale);
             L.mask[i] = m;
             L.yd[i] = L.y[i] * m;
         }

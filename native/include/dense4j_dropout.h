@@ -41,10 +41,20 @@ D4J_HOST_DEVICE inline uint64_t dropout_key(uint64_t seed, int64_t step, int lay
     return splitmix64(splitmix64(seed ^ splitmix64((uint64_t)step)) + (uint64_t)layer);
 }
 
-// The mask of element e: 0 (dropped) or 1 / (1 - rate) (kept).
+// The keep threshold and the scale of a rate: computed once per layer, outside the loop over elements (a per-element
+// division and a branch keep the CPU loop from vectorizing: measured 7x slower).
+D4J_HOST_DEVICE inline float dropout_threshold(float rate) { return rate * 16777216.f; }
+D4J_HOST_DEVICE inline float dropout_scale(float rate) { return 1.f / (1.f - rate); }
+
+// The mask of element e: 0 (dropped) or scale = 1 / (1 - rate) (kept). bits < 2^24 converts to float exactly.
+D4J_HOST_DEVICE inline float dropout_mask(uint64_t key, uint64_t element, float threshold, float scale) {
+    const int32_t bits = (int32_t)(splitmix64(key + element) >> 40);
+    return (float)bits >= threshold ? scale : 0.f;
+}
+
+// The same for one element, from the rate (the GPU epilogues, where the rate is a kernel parameter).
 D4J_HOST_DEVICE inline float dropout_factor(uint64_t key, uint64_t element, float rate) {
-    const uint32_t bits = (uint32_t)(splitmix64(key + element) >> 40);
-    return (float)bits >= rate * 16777216.f ? 1.f / (1.f - rate) : 0.f;
+    return dropout_mask(key, element, dropout_threshold(rate), dropout_scale(rate));
 }
 
 }  // namespace d4j
