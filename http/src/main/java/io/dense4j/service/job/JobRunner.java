@@ -145,6 +145,7 @@ public final class JobRunner {
                     model = Sequential.load(Path.of(ck.get().get("path").asText()));
                     done = ck.get().path("epochs").asInt();
                     progress = new Progress(ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx));
+                    progress.recorded = Path.of(ck.get().get("path").asText());
                     phase(ctx, "resuming", "from the checkpoint after epoch " + done);
                     parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
                 } else if (spec.parent() != null) {
@@ -543,6 +544,7 @@ public final class JobRunner {
         private final JobContext ctx;
         final ArrayNode history;
         private final Path checkpoint;
+        Path recorded; // the checkpoint file the job's last record points to: the next save goes to the other one
         ObjectNode parent;
         private int firstEpoch;
         private int epochs;
@@ -614,8 +616,7 @@ public final class JobRunner {
             putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1 - firstEpoch) * left);
             ctx.event(e);
             if (checkpoint != null) {
-                model.save(checkpoint, true);
-                ctx.checkpointed(checkpointJson(log.epoch() + 1, false));
+                saveCheckpoint(model, log.epoch() + 1, false);
             }
             return false;
         }
@@ -624,15 +625,28 @@ public final class JobRunner {
         public void onTrainEnd(TrainableModel model, History h) {
             if (checkpoint != null && h.stoppedEarly()) {
                 // early stopping may have restored its best weights: that is the model to resume from
-                model.save(checkpoint, true);
-                ctx.checkpointed(checkpointJson(firstEpoch + h.epochs().size(), true));
+                saveCheckpoint(model, firstEpoch + h.epochs().size(), true);
             }
         }
 
+        /**
+         * Two checkpoint files taken in turn: each save goes to the one the job's record does not point at, and the
+         * record moves to it once it is written. A process killed between the save and the record (with one file,
+         * overwritten, the file could hold epoch N+1's weights while the record still counted N) leaves the record
+         * on a file holding exactly the epochs it counts, so a resumed job ends with the uninterrupted run's weights.
+         */
+        private void saveCheckpoint(TrainableModel model, int epochsDone, boolean stoppedEarly) {
+            Path a = checkpoint.resolveSibling("checkpoint-a.d4j");
+            Path file = a.equals(recorded) ? checkpoint.resolveSibling("checkpoint-b.d4j") : a;
+            model.save(file, true);
+            ctx.checkpointed(checkpointJson(file, epochsDone, stoppedEarly));
+            recorded = file;
+        }
+
         /** Where the checkpoint is and how many epochs it holds: bounded, whatever the epoch count. */
-        private ObjectNode checkpointJson(int epochsDone, boolean stoppedEarly) {
+        private ObjectNode checkpointJson(Path file, int epochsDone, boolean stoppedEarly) {
             ObjectNode ck = Json.MAPPER.createObjectNode();
-            ck.put("path", checkpoint.toString());
+            ck.put("path", file.toString());
             ck.put("epochs", epochsDone);
             if (parent != null) {
                 ck.set("parent", parent);
