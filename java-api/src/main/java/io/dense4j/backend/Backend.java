@@ -17,7 +17,7 @@ import io.dense4j.data.Dataset;
  * and optimizer state as plain arrays. {@code Sequential} keeps the model (layers, compile settings,
  * preprocessing, metadata) and delegates the numbers to one backend; the fit loop is the {@link io.dense4j.train.Trainer}'s.
  *
- * <p>Built in: the CPU backend (our C++ kernels with OpenBLAS) and the CUDA backend (our CUDA kernels), chosen by
+ * <p>Built in: the CPU backend (our C++ kernels) and the CUDA backend (our CUDA kernels), chosen by
  * {@code Sequential.to(Device)}. Another backend (a remote worker, an accelerator of a different kind) implements
  * this interface and is attached with {@code Sequential.to(BackendFactory)}; nothing else changes. Extending
  * {@link HostStateBackend}, as both built-in backends do, leaves it only its device work: the base keeps the host

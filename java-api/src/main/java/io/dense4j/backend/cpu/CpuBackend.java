@@ -18,7 +18,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 
 /**
- * The CPU backend: our C++ kernels (OpenBLAS for the GEMMs) over host buffers. All weights and biases live in ONE
+ * The CPU backend: our C++ kernels (own GEMM microkernels, dispatched by ISA) over host buffers. All weights and biases live in ONE
  * contiguous native buffer, and so do the gradients and the optimizer state: a whole training step is one pass of
  * native code over them, and a training session trains them in place. Inference uses a pool of per-thread native
  * workspaces over the shared read-only parameters, so concurrent predicts never share one.
