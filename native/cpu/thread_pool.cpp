@@ -246,7 +246,7 @@ private:
             if (hor_ns_ < HORIZON_NS) return;
             new_horizon();
             if (rate_ser_ > 0 && rate_par_ > WIN * rate_ser_) {
-                lose(now, false, "lost horizon");
+                if (!(colocated() && separate(now))) lose(now, false, "lost horizon");
             } else if (rate_ser_ <= 0 || now - ser_measured_ns_ > REMEASURE_NS) {
                 probing_ = true;  // one serial window, then back
                 mode_.store(SERIAL, std::memory_order_relaxed);
@@ -258,8 +258,8 @@ private:
             ser_measured_ns_ = now;
             if (probing_) {
                 probing_ = false;
-                if (rate_par_ > WIN * rate_ser_) lose(now, false, "probe: serial faster");
-                else mode_.store(PARALLEL, std::memory_order_relaxed);
+                if (rate_par_ <= WIN * rate_ser_) mode_.store(PARALLEL, std::memory_order_relaxed);
+                else if (!(colocated() && separate(now))) lose(now, false, "probe: serial faster");
             } else if (now >= serial_until_ns_) {
                 mode_.store(PARALLEL, std::memory_order_relaxed);
                 new_horizon();
@@ -317,8 +317,10 @@ private:
         }
         if (!moved) return false;
         separated_ns_ = now;
+        probing_ = false;
         new_window();
         new_horizon();
+        mode_.store(PARALLEL, std::memory_order_relaxed);
         trace(now, "separated a worker from the caller's CPU", 0);
         return true;
     }
