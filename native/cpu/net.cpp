@@ -7,6 +7,9 @@
 // works on the pre-activation so the output softmax/sigmoid is never materialised in training; and, unless
 // global-norm clipping needs every gradient first, each layer's parameters are updated right after its
 // backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer).
+// At 2+ threads each thread keeps the same rows of a tall layer's W in its core's cache from step to step: the
+// weight gradient and update are cut in row bands, and the training forward of such a layer in the matching
+// two slices of its inputs (ForwardSplitK).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
