@@ -128,7 +128,7 @@ public:
                     const int tid = (int)syscall(SYS_gettid);
                     char path[64];
                     std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
-                    me.schedstat.store(open(path, O_RDONLY | O_CLOEXEC), std::memory_order_relaxed);
+                    me.schedstat.store(open(path, O_RDONLY | O_CLOEXEC), std::memory_order_release);
                     me.tid.store(tid, std::memory_order_release);
                     pin_away(id, 0, caller_cpu);
                     worker_loop(id, g);
@@ -216,8 +216,8 @@ private:
         if (slept > 0 && parallel) {
             stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
             if (colocated() && separate(now)) return;
-            const int64_t delay = run_delay_ns();  // without schedstat: taken for a core held by another thread
-            if (delay < 0 || delay - win_delay0_ >= slept / 2) {
+            const int64_t delay = run_delay_ns();  // unknown (no schedstat): taken for a core held by another thread
+            if (delay < 0 || win_delay0_ < 0 || delay - win_delay0_ >= slept / 2) {
                 lose(now, true, "slept, worker waited for its CPU");
                 return;
             }
@@ -238,7 +238,7 @@ private:
             if (rate_ser_ > 0 && rate > WIN * rate_ser_) {  // this window lost: why?
                 if (colocated() && separate(now)) return;
                 const int64_t delay = run_delay_ns();
-                if (delay >= 0 && delay - win_delay0_ > win_ns / 5) {
+                if (delay >= 0 && win_delay0_ >= 0 && delay - win_delay0_ > win_ns / 5) {
                     lose(now, true, "lost window, worker waited for its CPU");
                     return;
                 }
@@ -326,19 +326,19 @@ private:
     }
 
     // The workers' run-queue delay so far, summed (ns they were runnable but not running: their CPU was held by
-    // another thread), from /proc/self/task/<tid>/schedstat; -1 where the kernel does not report it.
+    // another thread), from /proc/self/task/<tid>/schedstat; -1 when it cannot be read for every worker (a kernel
+    // without it, or a worker that has not opened its file yet), so that two readings always cover the same threads.
     int64_t run_delay_ns() const {
-        int64_t sum = -1;
+        int64_t sum = 0;
         for (int id = 1, team = team_.load(std::memory_order_relaxed); id < team; id++) {
-            const int fd = info_[id].schedstat.load(std::memory_order_relaxed);
-            if (fd < 0) continue;
+            const int fd = info_[id].schedstat.load(std::memory_order_acquire);
             char buf[96];
-            const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-            if (n <= 0) continue;
+            const ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof buf - 1, 0);
+            if (n <= 0) return -1;
             buf[n] = 0;
             char* p = buf;
             std::strtoull(p, &p, 10);  // time on the CPU
-            sum = std::max<int64_t>(sum, 0) + (int64_t)std::strtoull(p, nullptr, 10);
+            sum += (int64_t)std::strtoull(p, nullptr, 10);
         }
         return sum;
     }
