@@ -6,7 +6,8 @@
 # Starts `dense4j serve` with the training service (--cpus CPUS, --inference-reserve RESERVE, --job-nice NICE) on a
 # scratch registry holding the reference network (784-128-10, trained one epoch), uploads Fashion-MNIST as a data
 # set, then alternates ROUNDS times: wrk with 32 connections (batch-1 JSON V2 infer) on the idle server, then the
-# same while a job trains the reference network (1 CPU thread, cancelled after the run). Prints each run, the medians
+# same while a job trains the reference network (JOB_CPUS CPU threads, default 1: the job's kernels run on a private
+# team of exactly that many, whatever the server's --threads; cancelled after the run). Prints each run, the medians
 # of p50 / p99 and the ratio p99(training) / p99(idle), with the machine's load average before and after.
 # Needs http/target/dense4j.jar (mvn -pl http -am package -DskipTests) and wrk. Only 127.0.0.1 is used.
 set -euo pipefail
@@ -18,6 +19,7 @@ THREADS=${THREADS:-2}
 CPUS=${CPUS:-$(nproc)}
 RESERVE=${RESERVE:-25%}
 NICE=${NICE:-10}
+JOB_CPUS=${JOB_CPUS:-1}
 PORT=${PORT:-18182}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -29,7 +31,7 @@ trap cleanup EXIT
 J=(java -jar "$JAR")
 export DENSE4J_SERVER=http://127.0.0.1:$PORT DENSE4J_TRAIN_TOKEN=bench-train
 
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server --cpus $CPUS --inference-reserve $RESERVE --job-nice $NICE"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server --cpus $CPUS --inference-reserve $RESERVE --job-nice $NICE; job cpus $JOB_CPUS"
 "${J[@]}" train --data "$DATA" --layers 128,10 --activations relu,softmax --epochs 1 --seed 1 -o "$WORK/ref.d4j" >/dev/null 2>&1
 "${J[@]}" registry register --registry "$WORK/reg" --model ref --alias stable "$WORK/ref.d4j" >/dev/null
 python3 - "$WORK" <<'PY'
@@ -52,7 +54,7 @@ cat >"$WORK/job.json" <<EOF
                       "compile_config": {"optimizer": {"type": "adam", "learning_rate": 0.001},
                                          "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}},
             "fit": {"epochs": 1000, "batch_size": 32, "seed": 42}},
- "resources": {"cpus": 1}}
+ "resources": {"cpus": $JOB_CPUS}}
 EOF
 URL=http://127.0.0.1:$PORT/v2/models/ref/infer
 BODY=$WORK/json.body wrk -t1 -c16 -d5s -s "$HERE/infer.lua" "$URL" >/dev/null # warm-up (JIT)

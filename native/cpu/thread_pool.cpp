@@ -590,7 +590,7 @@ const bool Pool::TRACE = [] {
     return v && *v && *v != '0';
 }();
 
-Pool& pool() {
+Pool& shared_pool() {
     // Never destroyed: workers parked on a futex at process exit are simply ended with it (destroying the pool
     // from a static destructor could join threads while the JVM is tearing down).
     static Pool* p = [] {
@@ -601,14 +601,50 @@ Pool& pool() {
     return *p;
 }
 
+// A caller's private team (d4j_set_caller_threads): a Pool of its own, so that its regions never go serial
+// because another thread's region holds the shared pool, and use exactly the threads it was given. `active` is
+// what every region reads (a trivial thread_local: no guard on the hot path); the owner frees the team, and
+// with it its workers, when the thread ends.
+thread_local Pool* active = nullptr;
+
+struct PrivateTeam {
+    Pool* pool = nullptr;
+    void release() {
+        if (!pool) return;
+        active = nullptr;
+        pool->set_threads(1);  // joins its workers: none is running a region (only this thread starts them)
+        delete pool;
+        pool = nullptr;
+    }
+    ~PrivateTeam() { release(); }
+};
+thread_local PrivateTeam owned;
+
+Pool& pool() {
+    Pool* p = active;
+    return p ? *p : shared_pool();
+}
+
 }  // namespace
 
 void parallel(const Region& r) { pool().run(r); }
 
 int team_size() { return pool().team_now(); }
-void pool_set_threads(int n) { pool().set_threads(n); }
+void pool_set_threads(int n) { shared_pool().set_threads(n); }
 int pool_requested_threads() { return pool().requested(); }
 int pool_max_team() { return std::max(1, std::min(cpus_available(), MAX_THREADS)); }
 void pool_stats(int64_t* out) { pool().stats(out); }
+
+void pool_set_caller_threads(int n) {
+    if (n <= 0) {
+        owned.release();
+        return;
+    }
+    if (!owned.pool) owned.pool = new Pool();
+    owned.pool->set_threads(n);
+    active = owned.pool;
+}
+
+int pool_caller_threads() { return owned.pool ? owned.pool->requested() : 0; }
 
 }  // namespace d4j

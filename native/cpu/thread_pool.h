@@ -46,8 +46,10 @@ int team_size();
 constexpr int MAX_CHUNKS = 65535;
 
 // d4j_set_num_threads / d4j_get_num_threads / d4j_thread_stats (threads.cpp)
-void pool_set_threads(int n);
-int pool_requested_threads();
+void pool_set_threads(int n);     // the shared pool
+int pool_requested_threads();     // the calling thread's pool (its private team, else the shared one)
+void pool_set_caller_threads(int n);  // d4j_set_caller_threads
+int pool_caller_threads();
 int pool_max_team();            // the largest team this process can get (CPUs it may run on)
 void pool_stats(int64_t* out);  // 6 counters, see dense4j.h
 

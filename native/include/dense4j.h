@@ -62,7 +62,8 @@ enum {
 /* Sets the threads of the CPU kernels (our own pool; OpenBLAS always runs on one thread). n <= 0 means one per
  * core. The pool never runs more threads than CPUs the process may use, and runs serially while it sees its
  * workers descheduled (another process holding a core), so any n is safe. Results depend on the kernel
- * variant (d4j_set_isa), never on the thread count. d4j_get_num_threads returns the count last set. */
+ * variant (d4j_set_isa), never on the thread count. d4j_get_num_threads returns the count last set (for a thread
+ * with a private team, d4j_set_caller_threads, its team's). */
 void d4j_set_num_threads(int n);
 int d4j_get_num_threads(void);
 
@@ -71,6 +72,15 @@ int d4j_get_num_threads(void);
  * thread was using the pool; switches to serial; parallel regions where the caller had to sleep for a
  * descheduled worker; parallel regions no worker joined. */
 void d4j_thread_stats(int64_t* out);
+
+/* Gives the CALLING thread a private team of n threads (itself and n - 1 workers it owns, parked when idle,
+ * capped at the CPUs the process may use), or with n <= 0 returns it to the shared pool and ends its workers
+ * (they also end with the thread). Every parallel region the thread starts then runs on its own team, so two
+ * callers (two training jobs) each get exactly their threads and never turn each other serial; the shared pool
+ * (d4j_set_num_threads) is left alone. While a team is set, d4j_get_num_threads and d4j_thread_stats answer for
+ * it. Results stay those of every other thread count. d4j_get_caller_threads: the count set, 0 for none. */
+void d4j_set_caller_threads(int n);
+int d4j_get_caller_threads(void);
 
 /* ---- kernel variant ----------------------------------------------------------------------------------- */
 /* The hand-written GEMM kernels of the CPU path exist per instruction set; the best one the CPU supports is

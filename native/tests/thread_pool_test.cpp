@@ -8,12 +8,16 @@
 //   finishes with the weights of the 1-thread run;
 // - more threads than CPUs, and every count from 1 to 8, on a product that is split: same bits;
 // - a worker put on the caller's CPU (as a scheduler sometimes does) is moved to another CPU by the pool instead
-//   of the pool falling back to serial.
+//   of the pool falling back to serial;
+// - private teams (d4j_set_caller_threads): two threads training at once, each on its own team of 2, never
+//   serial because of the other and with the 1-thread weights; the workers end on 0 and with the thread, over
+//   many cycles (counted in /proc/self/task).
 #include <dirent.h>
 #include <sched.h>
-#include <cstdlib>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -141,6 +145,107 @@ static void every_count() {
     d4j_set_num_threads(1);
 }
 
+// Threads of this process now (the pools' workers included).
+static int os_threads() {
+    DIR* d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+// The thread count once exiting threads are gone (an ended thread may linger for a moment after its join).
+static int settled_threads(int want) {
+    int n = os_threads();
+    for (int i = 0; i < 200 && n != want; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        n = os_threads();
+    }
+    return n;
+}
+
+static int allowed_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
+}
+
+static void caller_teams() {
+    const int steps = 200;
+    const auto p1 = train_params(1, steps, false);
+    d4j_set_num_threads(1);
+    const int base = os_threads();
+    const int team2 = std::min(2, allowed_cpus());
+
+    // two callers at once, each with its own team
+    struct Job {
+        std::vector<float> params;
+        int64_t stats[6] = {};
+        int team = 0, rc = -1;
+    } jobs[2];
+    std::vector<std::thread> th;
+    for (auto& j : jobs)
+        th.emplace_back([&j, steps] {
+            d4j_set_caller_threads(2);
+            j.team = d4j_get_num_threads();
+            RefNet r(steps * 32, 17);
+            j.rc = r.train(steps);
+            d4j_thread_stats(j.stats);
+            j.params = r.nn.params;
+            // the thread ends with its team still set: its workers end with it
+        });
+    for (auto& t : th) t.join();
+    for (int i = 0; i < 2; i++) {
+        const Job& j = jobs[i];
+        const std::string who = "private team " + std::to_string(i) + ": ";
+        t::expect(j.rc == D4J_OK && j.params == p1, who + "rc or weights differ from the 1-thread run");
+        t::expect(j.team == 2, who + "d4j_get_num_threads " + std::to_string(j.team) + ", not 2");
+        t::expect(j.stats[2] == 0, who + std::to_string(j.stats[2]) + " regions went serial for another thread");
+        if (team2 == 2) t::expect(j.stats[0] > 0, who + "no region ran in parallel");
+        std::printf("thread_pool_test: private team %d: %lld parallel regions, %lld serial, %lld busy, %lld switches "
+                    "to serial\n", i, (long long)j.stats[0], (long long)j.stats[1], (long long)j.stats[2],
+                    (long long)j.stats[3]);
+    }
+    t::expect(settled_threads(base) == base, "private teams' workers outlived their threads: " +
+              std::to_string(os_threads()) + " threads, " + std::to_string(base) + " before");
+
+    // set and freed on this thread; a product on the team equals the shared pool's
+    const int n = 64, in = 300, out = 500;
+    t::Rng rng(37);
+    auto x = rng.vec((size_t)n * in), w = rng.vec((size_t)in * out), b = rng.vec(out);
+    std::vector<float> y1((size_t)n * out), y3((size_t)n * out);
+    d4j_dense_forward(x.data(), w.data(), b.data(), nullptr, y1.data(), n, in, out, D4J_ACT_RELU);
+    d4j_set_caller_threads(3);
+    const int team3 = std::min(3, allowed_cpus());
+    t::expect(d4j_get_caller_threads() == 3 && d4j_get_num_threads() == 3, "caller threads not reported as 3");
+    t::expect(os_threads() == base + team3 - 1, "a team of 3: " + std::to_string(os_threads() - base) +
+              " workers, expected " + std::to_string(team3 - 1));
+    d4j_dense_forward(x.data(), w.data(), b.data(), nullptr, y3.data(), n, in, out, D4J_ACT_RELU);
+    t::expect(y3 == y1, "a private team's product differs from the shared pool's");
+    d4j_set_caller_threads(0);
+    t::expect(d4j_get_caller_threads() == 0 && d4j_get_num_threads() == 1, "back on the shared pool");
+    t::expect(os_threads() == base, "d4j_set_caller_threads(0) left workers: " + std::to_string(os_threads() - base));
+
+    // many cycles, on short-lived threads and on this one: no thread is leaked
+    std::atomic<int> bad{0};
+    for (int cycle = 0; cycle < 100; cycle++) {
+        std::thread([&, cycle] {
+            d4j_set_caller_threads(1 + cycle % 3);
+            std::vector<float> y((size_t)n * out);
+            d4j_dense_forward(x.data(), w.data(), b.data(), nullptr, y.data(), n, in, out, D4J_ACT_RELU);
+            if (y != y1) bad++;
+            if (cycle % 2) d4j_set_caller_threads(0);
+        }).join();
+        d4j_set_caller_threads(2);
+        d4j_set_caller_threads(cycle % 4 == 0 ? 3 : 0);
+    }
+    d4j_set_caller_threads(0);
+    t::expect(bad == 0, "cycles: " + std::to_string(bad.load()) + " products differ");
+    t::expect(settled_threads(base) == base, "after 100 team cycles: " + std::to_string(os_threads()) +
+              " threads, " + std::to_string(base) + " before");
+}
+
 // The thread id of the pool's worker 1 (its name is d4j-pool-1), or 0.
 static int worker_tid() {
     DIR* d = opendir("/proc/self/task");
@@ -201,6 +306,7 @@ int main() {
     concurrent_inference();
     changing_thread_count();
     every_count();
+    caller_teams();
     colocated_worker_separated();
     return t::finish("thread_pool_test");
 }

@@ -11,13 +11,23 @@ public final class Dense4J {
      * core. The default is 1 (or the system property {@code dense4j.threads}). Any count is safe: the pool
      * never runs more threads than the cores this process may use, and runs serially while another process
      * holds them, so asking for more than the machine has, or sharing it, costs about what one thread costs.
-     * Results are the same for every thread count (each output is computed entirely by one thread).
+     * Results are the same for every thread count (each output is computed entirely by one thread). A thread
+     * with its own {@link #threadTeam} is not affected.
      */
     public static void setThreads(int n) {
         CpuBackend.setThreads(n);
     }
 
+    /** The calling thread's kernel threads: its {@link ThreadTeam}'s when it has one, else the shared count. */
     public static int threads() {
         return CpuBackend.threads();
+    }
+
+    /**
+     * Opens a private team of {@code threads} kernel threads for the calling thread (close it on the same thread,
+     * with try-with-resources): see {@link ThreadTeam}. {@link #setThreads} sets the shared pool other threads use.
+     */
+    public static ThreadTeam threadTeam(int threads) {
+        return new ThreadTeam(threads);
     }
 }

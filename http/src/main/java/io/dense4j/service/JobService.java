@@ -483,5 +483,25 @@ public final class JobService implements AutoCloseable {
         public List<Integer> gpus() {
             return allocation.gpus();
         }
+
+        @Override
+        public int cpus() {
+            return allocation.cpus();
+        }
+
+        @Override
+        public List<ObjectNode> pastEvents(String kind) {
+            List<ObjectNode> out = new ArrayList<>();
+            long after = 0;
+            for (List<Records.Event> page; !(page = store.events(claim.jobId(), after, 1000)).isEmpty(); ) {
+                for (Records.Event e : page) {
+                    if (e.kind().equals(kind)) {
+                        out.add((ObjectNode) Json.parse(e.payload()));
+                    }
+                }
+                after = page.get(page.size() - 1).seq();
+            }
+            return out;
+        }
     }
 }

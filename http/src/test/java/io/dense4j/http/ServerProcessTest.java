@@ -84,8 +84,12 @@ class ServerProcessTest {
         assertTrue(checkpointed >= 3 && checkpointed < epochs, "checkpoint after epoch " + checkpointed);
         assertEquals(JobState.QUEUED, store.job(second).orElseThrow().state());
 
+        long straight;
         try (ServerProcess b = ServerProcess.start(serveArgs(state, "second", 3000))) {
             TrainingClient c = new TrainingClient(b.base());
+            // the same job again, never interrupted: the resumed one must end with its weights
+            straight = c.submit(trainSpec(store.job(first).orElseThrow().datasetSha256(), STRONG, epochs,
+                    ", \"register_as\": \"straight\""), TOKEN);
             JsonNode done = c.awaitEnd(first, TOKEN, 240);
             assertEquals("succeeded", done.get("state").asText(), done.toString() + "\n" + b.output());
             assertEquals(2, done.get("attempt").asInt());
@@ -99,12 +103,18 @@ class ServerProcessTest {
             assertTrue(log.contains("lease expired"), log);
             assertEquals("succeeded", c.awaitEnd(second, TOKEN, 120).get("state").asText());
             assertEquals(1, c.job(second, TOKEN).get("attempt").asInt());
+            assertEquals("succeeded", c.awaitEnd(straight, TOKEN, 240).get("state").asText());
         }
         var registry = io.dense4j.registry.ModelRegistry.open(tmp.resolve("registry"));
         assertEquals(List.of(1), registry.versionNumbers("resumed"), "registered once");
         try (Sequential m = Sequential.load(registry.modelFile("resumed", 1))) {
             Map<?, ?> lineage = (Map<?, ?>) m.trainingInfo().get("lineage");
             assertEquals(epochs, ((List<?>) lineage.get("epochs")).size());
+            try (Sequential s = Sequential.load(registry.modelFile("straight", 1))) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(s.parameters(), m.parameters(),
+                        "killed after epoch " + checkpointed + " and resumed in another process: the uninterrupted "
+                        + "run's weights, bit for bit");
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.dense4j.service;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Jobs end to end without HTTP: submit, schedule, claim, run, register with lineage, promote, cancel, resume. */
 class JobServiceTest {
@@ -224,8 +227,22 @@ class JobServiceTest {
     }
 
     /** Server A dies after two epochs; server B re-queues the job when A's lease expires and resumes it. */
-    @Test
-    void aJobWhoseServerDiedResumesFromItsCheckpointElsewhere() throws Exception {
+    /** The same job with a dropout layer after the hidden one. */
+    static String withDropout(String job) {
+        String hidden = "{\"type\": \"dense\", \"units\": 16, \"activation\": \"relu\"},";
+        assertTrue(job.contains(hidden));
+        return job.replace(hidden, hidden + " {\"type\": \"dropout\", \"rate\": 0.3},");
+    }
+
+    float[] registeredParameters(String model, int version) {
+        try (Sequential m = Sequential.load(registry.modelFile(model, version))) {
+            return m.parameters();
+        }
+    }
+
+    @ParameterizedTest(name = "dropout {0}")
+    @ValueSource(booleans = {false, true})
+    void aJobWhoseServerDiedResumesFromItsCheckpointElsewhere(boolean dropout) throws Exception {
         JobService a = service("A", 1, Duration.ofMillis(1500));
         AtomicInteger crashed = new AtomicInteger();
         a.addListener((job, kind, payload) -> {
@@ -233,8 +250,9 @@ class JobServiceTest {
                 a.crashForTest();
             }
         });
-        long id = a.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 6,
-                ", \"register_as\": \"resumed\"")), "u").id();
+        String job = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 6, "");
+        job = dropout ? withDropout(job) : job;
+        long id = a.submit(Json.parse(job.replaceFirst("}$", ", \"register_as\": \"resumed\"}")), "u").id();
         while (crashed.get() == 0) {
             Thread.sleep(10);
         }
@@ -242,6 +260,7 @@ class JobServiceTest {
         Records.Job mid = store.job(id).orElseThrow();
         assertEquals(JobState.RUNNING, mid.state(), "only the lease says A is gone");
         assertEquals(2, Json.parse(mid.checkpoint()).get("epochs").asInt());
+        assertFalse(mid.checkpoint().contains("history"), "the epochs' metrics are events, not the checkpoint");
         // the checkpoint carries Adam's moments, so the resumed run continues the optimizer, not a fresh one
         io.dense4j.model.ModelState saved = io.dense4j.io.ModelFile.read(
                 Path.of(Json.parse(mid.checkpoint()).get("path").asText()));
@@ -272,6 +291,86 @@ class JobServiceTest {
         }
         assertTrue(store.events(id, 0, 1000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")));
         assertEquals(List.of(1), registry.versionNumbers("resumed"), "registered once");
+
+        // the same job uninterrupted: the same weights, bit for bit (shuffles and dropout masks of epochs 3..6 are
+        // those the uninterrupted run draws), and the same metrics per epoch in both lineages
+        long straight = b.submit(Json.parse(job.replaceFirst("}$", ", \"register_as\": \"straight\"}")), "u").id();
+        JsonNode s = Json.parse(await(b, straight, JobState.SUCCEEDED, 60).result());
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1));
+        for (int e = 0; e < 6; e++) {
+            assertEquals(s.get("epochs").get(e).get("loss").asDouble(), r.get("epochs").get(e).get("loss").asDouble(),
+                    "epoch " + (e + 1) + " loss");
+        }
+        try (Sequential m = Sequential.load(registry.modelFile("resumed", 1))) {
+            Object epochs = ((Map<?, ?>) m.trainingInfo().get("lineage")).get("epochs");
+            assertEquals(6, ((List<?>) epochs).size(), "lineage keeps every epoch: " + epochs);
+        }
+    }
+
+    @Test
+    void eachCheckpointWritesABoundedRecordWhateverTheEpochCount() throws Exception {
+        JobService s = service("S", 1, Duration.ofSeconds(30));
+        List<Integer> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Long> files = new java.util.concurrent.CopyOnWriteArrayList<>();
+        s.addListener((job, kind, payload) -> {
+            if (kind.equals("epoch")) { // the previous epoch's checkpoint, as stored
+                String ck = store.job(job).orElseThrow().checkpoint();
+                if (ck != null) {
+                    records.add(ck.length());
+                    try {
+                        files.add(java.nio.file.Files.size(Path.of(Json.parse(ck).get("path").asText())));
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            }
+        });
+        int epochs = 120;
+        long id = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"sgd\", \"learning_rate\": 0.01}", epochs,
+                ", \"register_as\": \"long\"")), "u").id();
+        JsonNode r = Json.parse(await(s, id, JobState.SUCCEEDED, 120).result());
+        assertEquals(epochs - 1, records.size());
+        // the record grows only by the digits of the epoch count (was: the whole history, quadratic over a job)
+        assertTrue(records.get(records.size() - 1) - records.get(0) <= 2, "checkpoint records: " + records);
+        assertTrue(records.stream().allMatch(n -> n < 300), "checkpoint records: " + records);
+        assertEquals(1, files.stream().distinct().count(), "checkpoint files of one size: " + files);
+        assertEquals(epochs, r.get("epochs").size());
+        try (Sequential m = Sequential.load(registry.modelFile("long", 1))) {
+            List<?> lineage = (List<?>) ((Map<?, ?>) m.trainingInfo().get("lineage")).get("epochs");
+            assertEquals(epochs, lineage.size());
+            assertEquals(epochs, ((Map<?, ?>) lineage.get(epochs - 1)).get("epoch"));
+        }
+    }
+
+    @Test
+    void eachJobTrainsOnATeamOfItsOwnCpusWhileAnotherRuns() throws Exception {
+        JobService s = service("T", 3, Duration.ofSeconds(30));
+        // wide enough that the kernels split their products across a team
+        String job = train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 2, "")
+                .replace("\"units\": 16", "\"units\": 512").replace("\"batch_size\": 16", "\"batch_size\": 256");
+        long two = s.submit(Json.parse(job.replaceFirst("}$", ", \"resources\": {\"cpus\": 2}, \"register_as\": \"two\"}")),
+                "u").id();
+        long one = s.submit(Json.parse(job.replaceFirst("}$", ", \"resources\": {\"cpus\": 1}, \"register_as\": \"one\"}")),
+                "v").id();
+        boolean together = false;
+        while (!(s.get(two).orElseThrow().state().terminal() && s.get(one).orElseThrow().state().terminal())) {
+            together |= s.get(two).orElseThrow().state() == JobState.RUNNING && s.get(one).orElseThrow().state() == JobState.RUNNING;
+            Thread.sleep(5);
+        }
+        assertTrue(together, "the two jobs ran at the same time");
+        JsonNode t2 = Json.parse(await(s, two, JobState.SUCCEEDED, 1).result()).get("cpu_threads");
+        JsonNode t1 = Json.parse(await(s, one, JobState.SUCCEEDED, 1).result()).get("cpu_threads");
+        assertEquals(2, t2.get("team").asInt(), t2.toString());
+        assertEquals(1, t1.get("team").asInt(), t1.toString());
+        // neither job's regions went serial because the other held a shared pool
+        assertEquals(0, t2.get("regions_serial_for_another_thread").asLong(), t2.toString());
+        assertEquals(0, t1.get("regions_serial_for_another_thread").asLong(), t1.toString());
+        assertEquals(0, t1.get("parallel_regions").asLong(), "a team of one runs every region itself: " + t1);
+        if (Runtime.getRuntime().availableProcessors() >= 2) {
+            assertTrue(t2.get("parallel_regions").asLong() > 0, "the 2-thread team ran regions in parallel: " + t2);
+        }
+        // the thread count changes nothing in the result
+        assertArrayEquals(registeredParameters("one", 1), registeredParameters("two", 1));
     }
 
     @Test

@@ -1,7 +1,9 @@
 package io.dense4j.tune;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
+import io.dense4j.ThreadTeam;
 import io.dense4j.data.Dataset;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
@@ -39,25 +41,41 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Trials run on {@code max_parallel_trials} worker threads. Each worker holds its own copy of the objective's
  * data (a native data set is not safe to read from two threads at once) and, with {@link Options#devices}, its
- * own device (worker i uses device i mod n). A trial's k folds train {@code threads_per_trial} at a time; the
- * kernels themselves stay single-threaded (the process-wide BLAS setting is left alone). So a search uses at most
- * {@code max_parallel_trials * threads_per_trial} threads.
+ * own device (worker i uses device i mod n). A trial's k folds train {@code threads_per_trial} at a time. With
+ * {@link Options#cpus} each model trained at once runs its kernels on a private {@link ThreadTeam} of an equal share
+ * of those cpus (at least 1); without, on the caller's threads setting. So a search uses at most
+ * {@code max(cpus, max_parallel_trials * threads_per_trial)} threads.
  *
  * <p>The objective is the validation metric of a holdout split of the rows, or the mean over k folds cut
  * exactly as {@link CrossValidation#kFold} cuts them (the same folds, models, seeds and results for a trial
  * trained in one go). With successive halving a promoted trial continues from where it stopped: its models
  * (weights, optimizer state and step) are kept in memory between rungs and trained for the further epochs only.
- * A continued fit draws its shuffles from a seed derived from the epochs done, and per-epoch step decay is run
- * as the equivalent per-step staircase, so the continuation matches a single fit in schedule (not bit for bit
- * in shuffling order).
+ * A continued fit starts at the epoch it stopped at ({@code initialEpoch}), drawing the shuffles and dropout masks a
+ * single fit would, and per-epoch step decay is run as the equivalent per-step staircase: a promoted trial ends
+ * with the weights of the same trial trained to its epochs in one go, bit for bit.
  */
 public final class Tuner {
-    /** Where trials run, who hears about them, and when to stop. */
-    public record Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled) {
+    /**
+     * Where trials run, who hears about them, when to stop, and the CPU threads the search may use ({@code cpus}:
+     * each model trained at once gets an equal share as its private {@link ThreadTeam}; 0, the default, leaves the
+     * threads as the caller has them).
+     */
+    public record Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled, int cpus) {
         public Options {
             devices = devices == null || devices.isEmpty() ? List.of(Device.cpu()) : List.copyOf(devices);
             listener = listener == null ? TuneListener.NONE : listener;
             cancelled = cancelled == null ? () -> false : cancelled;
+            if (cpus < 0) {
+                throw new IllegalArgumentException("cpus must be >= 0, got " + cpus);
+            }
+        }
+
+        public Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled) {
+            this(devices, listener, cancelled, 0);
+        }
+
+        public Options withCpus(int n) {
+            return new Options(devices, listener, cancelled, n);
         }
 
         public static Options defaults() {
@@ -65,15 +83,15 @@ public final class Tuner {
         }
 
         public Options withListener(TuneListener l) {
-            return new Options(devices, l, cancelled);
+            return new Options(devices, l, cancelled, cpus);
         }
 
         public Options withCancellation(BooleanSupplier c) {
-            return new Options(devices, listener, c);
+            return new Options(devices, listener, c, cpus);
         }
 
         public Options withDevices(List<Device> d) {
-            return new Options(d, listener, cancelled);
+            return new Options(d, listener, cancelled, cpus);
         }
     }
 
@@ -291,7 +309,8 @@ public final class Tuner {
         options.listener().onTrialStart(trial.snapshot(), targetEpochs);
         pools.get(worker).execute(() -> {
             try {
-                advance(trial, targetEpochs, data.get(worker), options.devices().get(worker % options.devices().size()));
+                advance(trial, targetEpochs, data.get(worker), options.devices().get(worker % options.devices().size()),
+                        pools.size());
             } catch (CancellationException e) {
                 trial.state = TrialRecord.State.CANCELLED;
                 trial.error = "cancelled";
@@ -304,7 +323,7 @@ public final class Tuner {
     }
 
     /** Trains every fold model of the trial to {@code targetEpochs} and scores it (runs on the worker thread). */
-    private void advance(Trial trial, int targetEpochs, WorkerData data, Device device) {
+    private void advance(Trial trial, int targetEpochs, WorkerData data, Device device, int workers) {
         long t0 = System.nanoTime();
         ConfigAdapter cfg = trial.adapter;
         int from = trial.epochs;
@@ -312,17 +331,17 @@ public final class Tuner {
         if (trial.models == null) {
             trial.models = new Sequential[folds];
         }
-        long fitSeed = from == 0 ? cfg.seed() : cfg.seed() ^ (0xD1B54A32D192ED03L * from);
         FoldOutcome[] out = new FoldOutcome[folds];
         int threads = Math.min(spec.threadsPerTrial(), folds);
+        int team = options.cpus() == 0 ? 0 : Math.max(1, options.cpus() / (workers * threads)); // each model's share
         List<Thread> helpers = new ArrayList<>();
         RuntimeException[] failure = new RuntimeException[1];
         for (int g = 1; g < threads; g++) {
             int group = g;
             Thread th = new Thread(() -> {
-                try {
+                try (ThreadTeam t = team > 0 ? Dense4J.threadTeam(team) : null) {
                     for (int f = group; f < folds; f += threads) {
-                        out[f] = trainFold(trial, f, from, targetEpochs, fitSeed, data, device);
+                        out[f] = trainFold(trial, f, from, targetEpochs, data, device);
                     }
                 } catch (RuntimeException e) {
                     synchronized (failure) {
@@ -335,9 +354,9 @@ public final class Tuner {
             helpers.add(th);
         }
         RuntimeException mine = null;
-        try {
+        try (ThreadTeam t = team > 0 ? Dense4J.threadTeam(team) : null) {
             for (int f = 0; f < folds; f += threads) {
-                out[f] = trainFold(trial, f, from, targetEpochs, fitSeed, data, device);
+                out[f] = trainFold(trial, f, from, targetEpochs, data, device);
             }
         } catch (RuntimeException e) {
             mine = e;
@@ -373,7 +392,7 @@ public final class Tuner {
 
     private record FoldOutcome(CrossValidation.FoldResult result) {}
 
-    private FoldOutcome trainFold(Trial trial, int fold, int from, int target, long seed, WorkerData data, Device device) {
+    private FoldOutcome trainFold(Trial trial, int fold, int from, int target, WorkerData data, Device device) {
         ConfigAdapter cfg = trial.adapter;
         Dataset train = data.folds.get(fold).train();
         Dataset test = data.folds.get(fold).test();
@@ -398,14 +417,15 @@ public final class Tuner {
 
             @Override
             public boolean onEpochEnd(TrainableModel model, EpochLog log) {
-                options.listener().onTrialEpoch(trial.id, fold, from + log.epoch() + 1, log);
+                options.listener().onTrialEpoch(trial.id, fold, log.epoch() + 1, log);
                 return false;
             }
         };
         Dataset preparedTrain = cfg.prepare(train);
         Dataset preparedTest = cfg.prepare(test);
         try {
-            History h = m.fit(preparedTrain, cfg.fit(target - from, seed, watch));
+            // a continued fit starts at its epoch: the shuffles and dropout masks of a fit of `target` epochs
+            History h = m.fit(preparedTrain, cfg.fit(target, cfg.seed(), watch).initialEpoch(from));
             Evaluation e = m.evaluate(preparedTest);
             return new FoldOutcome(new CrossValidation.FoldResult(fold, train.size(), test.size(), e.loss(),
                     e.accuracy(), h));

@@ -84,6 +84,29 @@ class TunerTest {
     }
 
     /** A promoted trial continues its models: the epochs go on counting, and the loss starts where it stopped. */
+    /** With cpus, every model trained at once runs on a private team of an equal share of them. */
+    @Test
+    void parallelTrialsShareTheSearchsCpusOut() {
+        String json = """
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                 "objective": {"type": "kfold", "k": 2, "seed": 1}, "max_trials": 4, "max_parallel_trials": 2,
+                 "threads_per_trial": %d}""";
+        for (int[] c : new int[][] {{1, 8, 4}, {2, 8, 2}, {2, 3, 1}}) { // threads per trial, cpus, expected team
+            Map<String, Integer> teams = new ConcurrentHashMap<>();
+            TuneListener l = new TuneListener() {
+                @Override
+                public void onTrialEpoch(int trial, int fold, int totalEpoch, EpochLog log) {
+                    teams.put(Thread.currentThread().getName(), io.dense4j.Dense4J.threads()); // the training thread
+                }
+            };
+            TuneResult r = new Tuner(spec(json.formatted(c[0])), CONFIG, Tuner.Options.defaults().withListener(l)
+                    .withCpus(c[1])).search(data);
+            assertEquals(4, r.trials().size());
+            assertEquals(2 * c[0], teams.size(), "training threads: " + teams);
+            assertTrue(teams.values().stream().allMatch(t -> t == c[2]), c[1] + " cpus, " + c[0] + " threads per trial: " + teams);
+        }
+    }
+
     @Test
     void promotedTrialsContinueFromWhereTheyStopped() {
         Map<Integer, List<EpochLog>> epochs = new ConcurrentHashMap<>();
@@ -111,6 +134,29 @@ class TunerTest {
         List<EpochLog> logs = epochs.get(best.id());
         assertTrue(logs.get(1).loss() < 0.8 * logs.get(0).loss(), logs.toString());
         assertEquals(best.rungs().get(1).history().get(0).get("loss").size(), best.rungs().get(1).epochs() - best.rungs().get(0).epochs());
+    }
+
+    /** A trial promoted rung by rung ends exactly where the same trial trained to its epochs in one go ends. */
+    @Test
+    void aPromotedTrialMatchesTheSameTrialTrainedInOneGo() {
+        String space = """
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 3e-3, "max": 3e-2}},
+                 "sampler": {"type": "random", "seed": 9}, "max_trials": 4, "max_parallel_trials": 2 %s}""";
+        TuneResult halving = new Tuner(spec(space.formatted(
+                ", \"early_stopping\": {\"type\": \"successive_halving\", \"min_epochs\": 1, \"max_epochs\": 4, \"reduction_factor\": 2}")),
+                CONFIG).search(data);
+        TrialRecord promoted = halving.trials().stream().filter(t -> t.epochs() == 4).findFirst().orElseThrow();
+        assertEquals(3, promoted.rungs().size(), "trained 1, then 2, then 4 epochs");
+        JsonNode fourEpochs = Json.parse(SearchSpaceTest.CONFIG.replace("\"epochs\": 2", "\"epochs\": 4"));
+        TuneSpec oneGo = TuneSpec.parse(Json.parse(space.formatted("")), ConfigAdapter.parse(fourEpochs));
+        TrialRecord straight = new Tuner(oneGo, fourEpochs).search(data).trials().stream()
+                .filter(t -> t.id() == promoted.id()).findFirst().orElseThrow();
+        assertEquals(promoted.values(), straight.values());
+        assertEquals(4, straight.epochs());
+        TrialRecord.RungResult a = promoted.rungs().get(2);
+        TrialRecord.RungResult b = straight.rungs().get(0);
+        assertEquals(b.loss(), a.loss(), 0.0, "holdout loss after 4 epochs, promoted vs in one go");
+        assertEquals(b.accuracy(), a.accuracy(), 0.0);
     }
 
     @Test

@@ -59,6 +59,8 @@ public final class CpuKernels {
     public static native void d4j_set_num_threads(int n);
     public static native int d4j_get_num_threads();
     public static native void d4j_thread_stats(@Cast("int64_t*") LongPointer out);
+    public static native void d4j_set_caller_threads(int n);
+    public static native int d4j_get_caller_threads();
 
     public static native int d4j_set_isa(int isa);
     public static native int d4j_get_isa();

@@ -30,8 +30,21 @@ public interface JobContext {
     /** The checkpoint of an earlier attempt of this job, to resume from. */
     Optional<ObjectNode> lastCheckpoint();
 
-    /** A new checkpoint is on disk: {"path": ..., "epochs": n, "history": [...]}. */
+    /**
+     * A new checkpoint is on disk: {"path": ..., "epochs": n} (and "parent", "stopped_early"): a few bytes whatever
+     * the epoch count. The metrics of its epochs are the job's "epoch" events ({@link #pastEvents}).
+     */
     void checkpointed(ObjectNode checkpoint);
+
+    /** The payloads of this job's earlier events of one kind, from every attempt, oldest first. */
+    default java.util.List<ObjectNode> pastEvents(String kind) {
+        return java.util.List.of();
+    }
+
+    /** The CPU threads the scheduler gave the job: its kernels run on a private team of that many. */
+    default int cpus() {
+        return 1;
+    }
 
     /** The GPU ids the scheduler gave the job (empty: CPU). */
     default java.util.List<Integer> gpus() {

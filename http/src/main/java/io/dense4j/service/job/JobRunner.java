@@ -3,7 +3,9 @@ package io.dense4j.service.job;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
+import io.dense4j.ThreadTeam;
 import io.dense4j.data.Dataset;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.ModelVersionInfo;
@@ -39,8 +41,12 @@ import java.util.Optional;
  *   <li><b>Checkpoints</b> (train): the model is saved atomically after every epoch and the context told; a later
  *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
  *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
- *       continues exactly) and the Adam/RMSprop/momentum buffers; only early stopping restarts its patience, and the
- *       remaining epochs shuffle with a seed derived from the epoch count. A tune job restarts its search.</li>
+ *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
+ *       dropout masks the uninterrupted run draws: a resumed job ends with the same weights, bit for bit (only
+ *       early stopping restarts its patience). The checkpoint record is a few bytes; the epochs' metrics are the
+ *       job's "epoch" events. A tune job restarts its search.</li>
+ *   <li><b>Threads</b>: the job runs on a private team of the CPU threads the scheduler gave it
+ *       ({@link Dense4J#threadTeam}); a tune job's parallel trials share them out.</li>
  *   <li><b>Exactly one version per job</b>: the version is registered with source {@code job:<id>}; an attempt that
  *       finds that version already registered (its predecessor died after registering) reuses it.</li>
  *   <li><b>Lineage</b>, stored in the model file's training metadata under {@code lineage}: the job id and spec, the
@@ -61,13 +67,29 @@ public final class JobRunner {
 
     /** Runs the job to its end; returns its result (JSON). Throws {@link JobCancelledException} when cancelled. */
     public ObjectNode run(JobSpec spec, JobContext ctx) {
-        try (DatasetResolver.Loaded data = datasets.load(spec.datasetSha256())) {
-            phase(ctx, "loading", "data set " + spec.datasetSha256() + ": " + data.train().size() + " rows");
-            return switch (spec.type()) {
+        // the job's kernels run on exactly the threads the scheduler gave it (a tune's trials share them out)
+        try (ThreadTeam team = Dense4J.threadTeam(ctx.cpus());
+             DatasetResolver.Loaded data = datasets.load(spec.datasetSha256())) {
+            phase(ctx, "loading", "data set " + spec.datasetSha256() + ": " + data.train().size() + " rows, "
+                    + team.threads() + " CPU thread" + (team.threads() == 1 ? "" : "s"));
+            ObjectNode result = switch (spec.type()) {
                 case TRAIN, TUNE -> trainOrTune(spec, ctx, data);
                 case EVALUATE -> evaluate(spec, ctx, data);
             };
+            result.set("cpu_threads", threadsJson(team));
+            return result;
         }
+    }
+
+    /** The job thread's team and its counters: whether the job's kernels ran on the threads it was given. */
+    private static ObjectNode threadsJson(ThreadTeam team) {
+        ThreadTeam.Stats st = team.stats();
+        ObjectNode t = Json.MAPPER.createObjectNode();
+        t.put("team", Dense4J.threads());
+        t.put("parallel_regions", st.parallel());
+        t.put("serial_regions", st.serial());
+        t.put("regions_serial_for_another_thread", st.busy());
+        return t;
     }
 
     // ---------------------------------------------------------------------------------------------- train / tune
@@ -93,7 +115,7 @@ public final class JobRunner {
             Sequential model;
             if (spec.type() == JobSpec.Type.TUNE) {
                 Tuner tuner = new Tuner(spec.tune(), spec.config(), new Tuner.Options(devices(ctx),
-                        tuneListener(ctx), ctx::cancelRequested));
+                        tuneListener(ctx), ctx::cancelRequested).withCpus(ctx.cpus()));
                 phase(ctx, "searching", spec.tune().maxTrials() + " trials, " + spec.tune().maxParallelTrials()
                         + " at a time");
                 TuneResult r;
@@ -111,19 +133,18 @@ public final class JobRunner {
                     return result;
                 }
                 phase(ctx, "retraining", "trial " + best.id() + " on all " + parts.fit.size() + " training rows");
-                Progress progress = new Progress(ctx, 0, null, null);
+                Progress progress = new Progress(ctx, null, null);
                 model = tuner.retrain(best, parts.fit, progress);
                 epochs = progress.history;
                 result.put("best_trial", best.id());
             } else {
                 Progress progress;
                 Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText(""))));
+                int done = 0;
                 if (ck.isPresent()) {
                     model = Sequential.load(Path.of(ck.get().get("path").asText()));
-                    int done = ck.get().path("epochs").asInt();
-                    ArrayNode past = ck.get().has("history") ? (ArrayNode) ck.get().get("history").deepCopy()
-                            : Json.MAPPER.createArrayNode();
-                    progress = new Progress(ctx, done, past, checkpointPath(ctx));
+                    done = ck.get().path("epochs").asInt();
+                    progress = new Progress(ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx));
                     phase(ctx, "resuming", "from the checkpoint after epoch " + done);
                     parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
                 } else if (spec.parent() != null) {
@@ -131,10 +152,10 @@ public final class JobRunner {
                     parentJson = spec.parent().toJson();
                     parentJson.put("version", v);
                     model = fromParent(cfg, parts.fit, spec.parent().model(), v);
-                    progress = new Progress(ctx, 0, null, checkpointPath(ctx));
+                    progress = new Progress(ctx, null, checkpointPath(ctx));
                 } else {
                     model = cfg.newResumableModel(parts.fit.numFeatures(), parts.fit.classNames(), parts.fit.size());
-                    progress = new Progress(ctx, 0, null, checkpointPath(ctx));
+                    progress = new Progress(ctx, null, checkpointPath(ctx));
                 }
                 progress.parent = parentJson;
                 try {
@@ -142,14 +163,14 @@ public final class JobRunner {
                     if (!dev.get(0).isCpu()) {
                         model.to(dev.get(0));
                     }
-                    int remaining = cfg.epochs() - progress.epochsBefore;
+                    int remaining = cfg.epochs() - done;
                     if (remaining > 0 && !progress.stoppedEarlyBefore()) {
                         phase(ctx, "training", remaining + " epochs on " + parts.fit.size() + " rows");
-                        long seed = progress.epochsBefore == 0 ? cfg.seed()
-                                : cfg.seed() ^ (0xD1B54A32D192ED03L * progress.epochsBefore);
                         Dataset prepared = cfg.prepare(parts.fit);
                         try {
-                            model.fit(prepared, cfg.fit(remaining, seed, progress));
+                            // a resumed fit starts at its epoch: it draws the shuffles and dropout masks the
+                            // uninterrupted one would have (Trainer), so the result is the same bits
+                            model.fit(prepared, cfg.fit(progress).initialEpoch(done));
                         } finally {
                             if (prepared != parts.fit) {
                                 prepared.close();
@@ -440,6 +461,28 @@ public final class JobRunner {
         return d.isEmpty() ? List.of(Device.cpu()) : d;
     }
 
+    /**
+     * The metrics of the epochs a checkpoint holds: the job's "epoch" events up to it (an epoch an earlier attempt
+     * ran past its last checkpoint was run again, and its later event is the one that counts). A checkpoint written
+     * before the events were its history carries it itself.
+     */
+    private static ArrayNode pastEpochs(JobContext ctx, ObjectNode checkpoint, int epochs) {
+        if (checkpoint.has("history")) {
+            return (ArrayNode) checkpoint.get("history").deepCopy();
+        }
+        java.util.TreeMap<Integer, ObjectNode> byEpoch = new java.util.TreeMap<>();
+        for (ObjectNode e : ctx.pastEvents("epoch")) {
+            int epoch = e.path("epoch").asInt();
+            if (epoch >= 1 && epoch <= epochs) {
+                e.remove(List.of("epochs", "eta_seconds"));
+                byEpoch.put(epoch, e);
+            }
+        }
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        byEpoch.values().forEach(a::add);
+        return a;
+    }
+
     private static Path checkpointPath(JobContext ctx) {
         return ctx.workDir().resolve("checkpoint.d4j");
     }
@@ -492,23 +535,23 @@ public final class JobRunner {
 
     /**
      * Reports progress (rate-limited), per-epoch metrics and ETA; checks for cancellation between chunks; saves a
-     * checkpoint after every epoch when it has a path.
+     * checkpoint after every epoch when it has a path. Epochs are the fit's own (a resumed fit starts at its
+     * {@code initialEpoch}), reported 1-based.
      */
     private static final class Progress implements Callback {
         private static final long MIN_INTERVAL_NANOS = 1_000_000_000L;
         private final JobContext ctx;
-        final int epochsBefore;
         final ArrayNode history;
         private final Path checkpoint;
         ObjectNode parent;
+        private int firstEpoch;
         private int epochs;
         private int stepsPerEpoch;
         private long start;
         private long lastReport;
 
-        Progress(JobContext ctx, int epochsBefore, ArrayNode history, Path checkpoint) {
+        Progress(JobContext ctx, ArrayNode history, Path checkpoint) {
             this.ctx = ctx;
-            this.epochsBefore = epochsBefore;
             this.history = history == null ? Json.MAPPER.createArrayNode() : history;
             this.checkpoint = checkpoint;
         }
@@ -519,6 +562,7 @@ public final class JobRunner {
 
         @Override
         public void onTrainBegin(TrainableModel model, Fit fit, int stepsPerEpoch) {
+            this.firstEpoch = fit.initialEpoch();
             this.epochs = fit.epochs();
             this.stepsPerEpoch = stepsPerEpoch;
             this.start = System.nanoTime();
@@ -537,11 +581,11 @@ public final class JobRunner {
                 return;
             }
             lastReport = now;
-            long done = (long) epoch * stepsPerEpoch + stepsDone;
-            long total = (long) epochs * stepsPerEpoch;
+            long done = (long) (epoch - firstEpoch) * stepsPerEpoch + stepsDone;
+            long total = (long) (epochs - firstEpoch) * stepsPerEpoch;
             JobEvent e = JobEvent.of("progress");
-            e.payload().put("epoch", epochsBefore + epoch + 1);
-            e.payload().put("epochs", epochsBefore + epochs);
+            e.payload().put("epoch", epoch + 1);
+            e.payload().put("epochs", epochs);
             e.payload().put("step", stepsDone);
             e.payload().put("steps", stepsPerEpoch);
             putNumber(e.payload(), "loss", loss);
@@ -554,7 +598,7 @@ public final class JobRunner {
         @Override
         public boolean onEpochEnd(TrainableModel model, EpochLog log) {
             ObjectNode m = Json.MAPPER.createObjectNode();
-            m.put("epoch", epochsBefore + log.epoch() + 1);
+            m.put("epoch", log.epoch() + 1);
             putNumber(m, "loss", log.loss());
             putNumber(m, "accuracy", log.accuracy());
             putNumber(m, "val_loss", log.valLoss());
@@ -562,22 +606,16 @@ public final class JobRunner {
             putNumber(m, "learning_rate", log.learningRate());
             m.put("seconds", log.seconds());
             history.add(m);
+            // the event is the epoch's durable record (the job log), written before the checkpoint that counts it
             JobEvent e = new JobEvent("epoch", m.deepCopy());
-            e.payload().put("epochs", epochsBefore + epochs);
+            e.payload().put("epochs", epochs);
             double elapsed = (System.nanoTime() - start) / 1e9;
             int left = epochs - log.epoch() - 1;
-            putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1) * left);
+            putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1 - firstEpoch) * left);
             ctx.event(e);
             if (checkpoint != null) {
                 model.save(checkpoint, true);
-                ObjectNode ck = Json.MAPPER.createObjectNode();
-                ck.put("path", checkpoint.toString());
-                ck.put("epochs", epochsBefore + log.epoch() + 1);
-                ck.set("history", history.deepCopy());
-                if (parent != null) {
-                    ck.set("parent", parent);
-                }
-                ctx.checkpointed(ck);
+                ctx.checkpointed(checkpointJson(log.epoch() + 1, false));
             }
             return false;
         }
@@ -587,13 +625,22 @@ public final class JobRunner {
             if (checkpoint != null && h.stoppedEarly()) {
                 // early stopping may have restored its best weights: that is the model to resume from
                 model.save(checkpoint, true);
-                ObjectNode ck = Json.MAPPER.createObjectNode();
-                ck.put("path", checkpoint.toString());
-                ck.put("epochs", epochsBefore + h.epochs().size());
-                ck.set("history", history.deepCopy());
-                ck.put("stopped_early", true);
-                ctx.checkpointed(ck);
+                ctx.checkpointed(checkpointJson(firstEpoch + h.epochs().size(), true));
             }
+        }
+
+        /** Where the checkpoint is and how many epochs it holds: bounded, whatever the epoch count. */
+        private ObjectNode checkpointJson(int epochsDone, boolean stoppedEarly) {
+            ObjectNode ck = Json.MAPPER.createObjectNode();
+            ck.put("path", checkpoint.toString());
+            ck.put("epochs", epochsDone);
+            if (parent != null) {
+                ck.set("parent", parent);
+            }
+            if (stoppedEarly) {
+                ck.put("stopped_early", true);
+            }
+            return ck;
         }
     }
 }

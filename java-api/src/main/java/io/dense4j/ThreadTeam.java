@@ -1,0 +1,72 @@
+package io.dense4j;
+
+import io.dense4j.backend.cpu.CpuThreads;
+
+/**
+ * A private team of CPU kernel threads for the calling thread, for as long as it is open: every kernel this thread
+ * runs (fit, evaluate, predict on the CPU) runs on itself plus {@code threads - 1} workers of its own, whatever the
+ * process-wide count ({@link Dense4J#setThreads}) and whatever other threads run at the same time. The training
+ * service gives each job (and each parallel trial) the threads the scheduler allocated to it this way. Results are
+ * those of every other thread count. Closing it (on the thread that opened it) ends its workers and gives the
+ * thread back what it had before: the shared pool, or an enclosing team.
+ *
+ * <pre>{@code
+ * try (ThreadTeam team = Dense4J.threadTeam(2)) {
+ *     model.fit(data, fit);
+ * }
+ * }</pre>
+ */
+public final class ThreadTeam implements AutoCloseable {
+    private final Thread owner;
+    private final int threads;
+    private final int previous;
+    private final long[] start;
+    private boolean closed;
+
+    ThreadTeam(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("a thread team needs at least 1 thread, got " + threads);
+        }
+        this.owner = Thread.currentThread();
+        this.threads = threads;
+        this.previous = CpuThreads.callerThreads();
+        CpuThreads.setCallerThreads(threads);
+        this.start = CpuThreads.stats();
+    }
+
+    /** The threads asked for (the team never has more than the CPUs this process may use). */
+    public int threads() {
+        return threads;
+    }
+
+    /**
+     * Counters of this team's parallel regions since it was opened: run in parallel; run serially because parallel
+     * was measured slower here (or to measure serial); run serially because another thread held the pool (never, on
+     * a private team); switches to serial; waits for a descheduled worker. A team of one runs every region itself
+     * and counts none.
+     */
+    public record Stats(long parallel, long serial, long busy, long backoffs, long slept) {}
+
+    /** This team's counters since it was opened (read on the owning thread, while open). */
+    public Stats stats() {
+        checkOwner();
+        long[] now = CpuThreads.stats();
+        return new Stats(now[0] - start[0], now[1] - start[1], now[2] - start[2], now[3] - start[3], now[4] - start[4]);
+    }
+
+    @Override
+    public void close() {
+        checkOwner();
+        if (!closed) {
+            closed = true;
+            CpuThreads.setCallerThreads(previous);
+        }
+    }
+
+    private void checkOwner() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("a thread team belongs to the thread that opened it (" + owner.getName()
+                    + "), not " + Thread.currentThread().getName());
+        }
+    }
+}
