@@ -29,15 +29,4 @@ inline float gelu_grad(float x) {
     return cdf + x * pdf;
 }
 
-// Counter-based hash (splitmix64 finaliser): dropout masks are a pure function of (seed, step, layer, element).
-inline uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-inline uint64_t dropout_key(uint64_t seed, int64_t step, int layer) {
-    return splitmix64(splitmix64(seed) ^ ((uint64_t)step << 16) ^ (uint64_t)(uint32_t)layer);
-}
-
 }  // namespace d4j

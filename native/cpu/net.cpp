@@ -18,6 +18,7 @@
 #include <new>
 #include <xmmintrin.h>
 #include "activations.h"
+#include "dense4j_dropout.h"
 #include "internal.h"
 #include "thread_pool.h"
 
@@ -209,16 +210,15 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     delete net;
 }
 
-// Inverted dropout fused with mask generation over a block of the layer's output: mask = keep ? 1/(1-rate) : 0,
-// yd = y * mask. The mask of an element is a function of its flat index, so any block split gives the same.
+// Inverted dropout fused with mask generation over a block of the layer's output: yd = y * mask, the mask of
+// dense4j_dropout.h (the CUDA engine's too). It is a function of the element's flat index, so any block split
+// gives the same.
 static void dropout_block(const Layer& L, uint64_t seed, int64_t step, int layer, const d4j::Block& blk) {
     const uint64_t key = d4j::dropout_key(seed, step, layer);
-    const uint32_t threshold = (uint32_t)std::llround((double)L.rate * 16777216.0);  // P(drop) = rate (2^-24)
-    const float scale = 1.0f / (1.0f - L.rate);
+    const float threshold = d4j::dropout_threshold(L.rate), scale = d4j::dropout_scale(L.rate);
     for (int r = blk.r0; r < blk.r1; r++)
         for (int64_t i = (int64_t)r * L.out + blk.c0, e = (int64_t)r * L.out + blk.c1; i < e; i++) {
-            const uint32_t u = (uint32_t)(d4j::splitmix64(key + (uint64_t)i) >> 40);
-            const float m = u >= threshold ? scale : 0.0f;
+            const float m = d4j::dropout_mask(key, (uint64_t)i, threshold, scale);
             L.mask[i] = m;
             L.yd[i] = L.y[i] * m;
         }
@@ -565,7 +565,7 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         }
         clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
-        const float* out = forward_rows(net, kern, xb, rows, true, seed, t, nullptr);
+        const float* out = forward_rows(net, kern, xb, rows, true, seed, t - 1, nullptr);  // masks: updates before
         clock.lap(PHASE_FORWARD);
         Layer& last = net->layers[L_count - 1];
         int64_t correct = 0;

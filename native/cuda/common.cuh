@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <math.h>
 #include "dense4j_cuda.h"
+#include "dense4j_dropout.h"
 
 namespace d4j {
 
@@ -36,22 +37,7 @@ __host__ __device__ inline float act_grad(int act, float z, float y) {
     }
 }
 
-// ---- dropout: counter-based hash, no mask buffer --------------------------------------------------------------
-__host__ __device__ inline uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-// Per (seed, step, layer) key; element e of the batch (row * width + col) is kept when the top 24 bits of
-// splitmix64(key + e) are >= rate * 2^24. Kept elements are scaled by 1 / (1 - rate).
-__host__ __device__ inline uint64_t dropout_key(uint64_t seed, int64_t step, int layer) {
-    return splitmix64(splitmix64(seed ^ splitmix64((uint64_t)step)) + (uint64_t)layer);
-}
-__host__ __device__ inline float dropout_factor(uint64_t key, uint64_t element, float rate) {
-    uint32_t u = (uint32_t)(splitmix64(key + element) >> 40);
-    return (float)u >= rate * 16777216.f ? 1.f / (1.f - rate) : 0.f;
-}
+// ---- dropout: splitmix64, dropout_key and dropout_factor come from dense4j_dropout.h (one hash for both engines)
 
 // ---- device-side training state of a network ------------------------------------------------------------------
 // One struct in device memory. The training step reads it instead of kernel arguments, so that one captured

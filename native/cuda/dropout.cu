@@ -1,8 +1,9 @@
-// Dropout with a counter-based hash: the keep/drop decision for element e (row * width + col of the batch) of
-// layer `layer` at optimizer step `step` is splitmix64(key(seed, step, layer) + e) (top 24 bits) >= rate * 2^24,
-// kept elements scaled by 1 / (1 - rate). Being a pure function, the mask is never stored: the forward GEMM
-// epilogue applies it to the layer output and the input-gradient GEMM epilogue recomputes it for the gradient
-// (common.cuh). This kernel materialises the mask for the single-op API and for tests.
+// Dropout mask of dense4j_dropout.h (one counter-based hash for the CPU and CUDA engines): the keep/drop decision
+// for element e (row * width + col of the batch) of layer `layer` at step `step` is a pure function of
+// (seed, step, layer, e), kept elements scaled by 1 / (1 - rate). Being a pure function, the mask is never
+// stored: the forward GEMM epilogue applies it to the layer output and the input-gradient GEMM epilogue
+// recomputes it for the gradient (gemm_kernels.cuh). This kernel materialises the mask for the single-op API and
+// for tests.
 #include "reduce.cuh"
 
 namespace d4j {

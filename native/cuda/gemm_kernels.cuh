@@ -83,8 +83,14 @@ __device__ __forceinline__ float ld_b(const Params& p, int k, int n, int kend) {
     return TB ? __ldg(p.B + (size_t)n * p.ldb + k) : __ldg(p.B + (size_t)k * p.ldb + n);
 }
 
-// Writes one finished element through the epilogue.
-__device__ __forceinline__ void epilogue_store(const Params& p, int r, int c, float v) {
+// The dropout key of the epilogue's layer at this step (dense4j_dropout.h), read once per thread before its
+// elements are written: each element then costs one hash, not four.
+__device__ __forceinline__ uint64_t epilogue_dropout_key(const Params& p) {
+    return p.ep.drop > 0.f ? dropout_key(p.ep.st->seed, p.ep.st->step, p.ep.layer) : 0;
+}
+
+// Writes one finished element through the epilogue (key: epilogue_dropout_key(p)).
+__device__ __forceinline__ void epilogue_store(const Params& p, uint64_t key, int r, int c, float v) {
     const Epilogue& e = p.ep;
     size_t o = (size_t)r * p.ldc + c;
     if (e.mode == EPI_FORWARD) {
@@ -92,12 +98,10 @@ __device__ __forceinline__ void epilogue_store(const Params& p, int r, int c, fl
         if (e.z) e.z[o] = v;
         float a = act_forward(e.act, v);
         if (e.y_keep) e.y_keep[o] = a;
-        if (e.drop > 0.f)
-            a *= dropout_factor(dropout_key(e.st->seed, e.st->step, e.layer), (uint64_t)r * p.N + c, e.drop);
+        if (e.drop > 0.f) a *= dropout_factor(key, (uint64_t)r * p.N + c, e.drop);
         p.C[o] = a;
     } else if (e.mode == EPI_BACKWARD) {
-        if (e.drop > 0.f)
-            v *= dropout_factor(dropout_key(e.st->seed, e.st->step, e.layer), (uint64_t)r * p.N + c, e.drop);
+        if (e.drop > 0.f) v *= dropout_factor(key, (uint64_t)r * p.N + c, e.drop);
         if (e.act != D4J_CUDA_ACT_LINEAR) v *= act_grad(e.act, e.zin ? e.zin[o] : 0.f, e.y[o]);
         p.C[o] = v;
     } else {
@@ -122,19 +126,20 @@ __device__ void splitk_finish(const Params& p, int m0, int n0) {
     if (!is_last) return;
     __threadfence();
     const size_t plane = (size_t)p.M * p.N;
+    const uint64_t key = epilogue_dropout_key(p);
     for (int e = threadIdx.x; e < BM * BN; e += NT) {
         int r = m0 + e / BN, c = n0 + e % BN;
         if (r >= p.M || c >= p.N) continue;
         const float* src = p.ws + (size_t)r * p.N + c;
         float s = 0.f;
         for (unsigned z = 0; z < gridDim.z; ++z) s += __ldcg(src + z * plane);
-        epilogue_store(p, r, c, s);
+        epilogue_store(p, key, r, c, s);
     }
 }
 
-__device__ __forceinline__ void emit(const Params& p, int r, int c, float v) {
+__device__ __forceinline__ void emit(const Params& p, uint64_t key, int r, int c, float v) {
     if (r >= p.M || c >= p.N) return;
-    if (gridDim.z == 1) epilogue_store(p, r, c, v);
+    if (gridDim.z == 1) epilogue_store(p, key, r, c, v);
     else p.ws[(size_t)blockIdx.z * p.M * p.N + (size_t)r * p.N + c] = v;
 }
 
@@ -289,11 +294,12 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_simt(Params p) 
             cur ^= 1;
         }
     }
+    const uint64_t key = epilogue_dropout_key(p);
 #pragma unroll
     for (int i = 0; i < TM; ++i) {
         int r = m0 + (i / 4) * (BM / CM) + ty * 4 + (i % 4);
 #pragma unroll
-        for (int j = 0; j < TN; ++j) emit(p, r, n0 + (j / 4) * (BN / CN) + tx * 4 + (j % 4), acc[i][j]);
+        for (int j = 0; j < TN; ++j) emit(p, key, r, n0 + (j / 4) * (BN / CN) + tx * 4 + (j % 4), acc[i][j]);
     }
     if (gridDim.z > 1) splitk_finish<BM, BN, NT>(p, m0, n0);
 }
@@ -376,13 +382,14 @@ __global__ void __launch_bounds__(WM * WN * 32, BM * BN >= 128 * 128 ? 1 : 2) ge
             cur ^= 1;
         }
     }
+    const uint64_t key = epilogue_dropout_key(p);
 #pragma unroll
     for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
         for (int ni = 0; ni < NI; ++ni)
 #pragma unroll
             for (int r = 0; r < 4; ++r)
-                emit(p, m0 + wy * WTM + mi * 16 + g + (r >= 2 ? 8 : 0), n0 + wx * WTN + ni * 8 + 2 * t4 + (r & 1),
+                emit(p, key, m0 + wy * WTM + mi * 16 + g + (r >= 2 ? 8 : 0), n0 + wx * WTN + ni * 8 + 2 * t4 + (r & 1),
                      acc[mi][ni][r]);
     if (gridDim.z > 1) splitk_finish<BM, BN, NT>(p, m0, n0);
 }
@@ -396,7 +403,7 @@ __global__ void gemm_naive(Params p) {
     if (r >= p.M || c >= p.N) return;
     float acc = 0.f;
     for (int k = 0; k < p.K; ++k) acc = fmaf(ld_a<TA>(p, r, k, p.K), ld_b<TB>(p, k, c, p.K), acc);
-    epilogue_store(p, r, c, acc);
+    epilogue_store(p, epilogue_dropout_key(p), r, c, acc);
 }
 
 // Tile configurations: 0 = 128x128, 1 = 64x64, 2 = 32x32, 3 = simple.

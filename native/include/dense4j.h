@@ -163,7 +163,8 @@ int64_t d4j_param_count(int n_layers, const int32_t* sizes);
  * order[n_order-1] (so the last batch of an epoch may be partial), gathered from x [N,in] and
  * labels [N] (SPARSE_CCE) or targets [N,out] (other losses). lrs[s] is the learning rate of step s.
  * *step is the optimizer step counter before the call and is advanced by each update. seed makes dropout
- * masks reproducible (mask = f(seed, step, layer, element)).
+ * masks reproducible: the mask is dense4j_dropout.h's function of (seed, updates before the step, layer,
+ * element), the same one the CUDA engine draws.
  * stats (double[3], may be NULL) is ACCUMULATED into: loss sum, correct count, rows.
  * Everything this call would read (row indices >= 0, labels in range, finite lrs) is checked before the first
  * step. Training and inference run with subnormal floats flushed to zero (FTZ/DAZ, the caller's floating-point

@@ -160,7 +160,7 @@ int d4j_cuda_gather_f32(const float* data, float scale, int width, const int32_t
 int d4j_cuda_permutation(int32_t* order, int64_t n, uint64_t seed);
 
 /* Writes the dropout mask the networks use (float [rows*width], 0 or 1/(1-rate)) for (seed, step, layer):
- * element e of the batch is kept when hash(seed, step, layer, e) >= rate * 2^24 (see dropout.cu). */
+ * the function of dense4j_dropout.h, the CPU engine's too (step: the updates done before the training step). */
 int d4j_cuda_dropout_mask(float* mask, int rows, int width, float rate, uint64_t seed, int64_t step, int layer);
 
 /* ---- whole network (the training engine) ------------------------------------------------------------- */

@@ -1,7 +1,7 @@
-// Float64 reference of the dropout masks (inverted dropout: 0 or 1 / (1 - rate)), each engine's counter-based
-// hash written from its specification (splitmix64 finaliser): a mask element is a pure function of (seed, step,
-// layer, element). The two engines specify different hashes (so the same seed draws different masks on the CPU
-// and on the GPU); each is one function here, used by that engine's tests.
+// Float64 reference of the dropout mask (inverted dropout: 0 or 1 / (1 - rate)), written from its specification
+// in include/dense4j_dropout.h, which both engines use: a mask element is a pure function of (seed, step, layer,
+// element), the same on the CPU and on the GPU. The hash is integer arithmetic (exact); the keep threshold is
+// ceil(rate * 2^24) computed in float64 (exact for a float32 rate).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -15,20 +15,12 @@ inline uint64_t splitmix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// CPU engine (cpu/activations.h): step = the number of the update (1 for the first); kept when the top 24 bits
-// of the hash, as a fraction of 2^24, are at least rate rounded to a multiple of 2^-24.
-inline double dropout_mask_cpu(uint64_t seed, int64_t step, int layer, int64_t element, double rate) {
-    const uint64_t key = splitmix64(splitmix64(seed) ^ ((uint64_t)step << 16) ^ (uint64_t)(uint32_t)layer);
-    const double u = (double)(splitmix64(key + (uint64_t)element) >> 40) / 16777216.0;
-    return u >= std::llround(rate * 16777216.0) / 16777216.0 ? 1.0 / (1.0 - (float)rate) : 0.0;
-}
-
-// CUDA engine (dense4j_cuda.h, cuda/dropout.cu): step = the number of updates before this one (0 for the
-// first); kept when the top 24 bits of the hash >= rate * 2^24 in float.
-inline double dropout_mask_cuda(uint64_t seed, int64_t step, int layer, int64_t element, double rate) {
+// step: the optimizer updates done before the training step (0 for the first); element: row * width + col.
+inline double dropout_mask(uint64_t seed, int64_t step, int layer, int64_t element, double rate) {
+    const double r = (float)rate;  // the engines take the rate as float32
     const uint64_t key = splitmix64(splitmix64(seed ^ splitmix64((uint64_t)step)) + (uint64_t)layer);
-    const uint32_t u = (uint32_t)(splitmix64(key + (uint64_t)element) >> 40);
-    return (float)u >= (float)rate * 16777216.f ? 1.0 / (1.0 - (float)rate) : 0.0;
+    const uint64_t bits = splitmix64(key + (uint64_t)element) >> 40;
+    return (double)bits >= std::ceil(r * 16777216.0) ? 1.0 / (1.0 - r) : 0.0;
 }
 
 }  // namespace ref

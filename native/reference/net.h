@@ -13,11 +13,9 @@
 namespace ref {
 
 struct Net {
-    enum Masks { CPU_MASKS, CUDA_MASKS };  // whose dropout hash the network draws its masks with
     std::vector<int> sizes, acts;
     std::vector<double> rates;  // dropout on each layer's output (training only); empty or 0: none
     int loss_kind = D4J_LOSS_SPARSE_CCE;
-    Masks masks = CPU_MASKS;
     V params;
     std::vector<V> z, y, a, mask;  // per layer, from the last forward: pre-activation, activation, next input, mask
 
@@ -36,8 +34,7 @@ struct Net {
     bool logits() const { return loss_kind != D4J_LOSS_MSE; }
     // mask element e of layer l for the update numbered `update` (1 for the first optimizer step)
     double mask_of(uint64_t seed, int64_t update, int l, int64_t e) const {
-        return masks == CPU_MASKS ? dropout_mask_cpu(seed, update, l, e, rates[l])
-                                  : dropout_mask_cuda(seed, update - 1, l, e, rates[l]);
+        return dropout_mask(seed, update - 1, l, e, rates[l]);
     }
 
     // Forward of n rows; returns the loss sum. labels for sparse CE, targets t [n,k] otherwise. train: dropout on

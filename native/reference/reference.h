@@ -10,5 +10,5 @@
 #include "loss.h"        // fused losses with gradient, probabilities, correct count
 #include "clip.h"        // gradient clipping by value and global norm
 #include "optimizer.h"   // SGD, Adam, AdamW, RMSprop updates
-#include "dropout.h"     // each engine's dropout mask hash
+#include "dropout.h"     // the dropout mask (one hash, both engines)
 #include "net.h"         // a whole network: forward, backward, training step

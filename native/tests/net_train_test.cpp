@@ -236,20 +236,7 @@ static void inference() {
 }
 
 static void dropout_statistics() {
-    // the mask keeps a fraction 1 - rate of the elements and scales them by 1/(1-rate)
-    for (double rate : {0.1, 0.5, 0.9}) {
-        int64_t kept = 0;
-        const int n = 200000;
-        bool scale_ok = true;
-        for (int e = 0; e < n; e++) {
-            const double m = ref::dropout_mask_cpu(5, 17, 1, e, (float)rate);
-            kept += m != 0;
-            scale_ok &= m == 0 || std::fabs(m * (1 - rate) - 1) < 1e-6;
-        }
-        const double frac = (double)kept / n;
-        t::expect(std::fabs(frac - (1 - rate)) < 0.005 && scale_ok,
-                  "dropout keep fraction " + std::to_string(frac) + " for rate " + std::to_string(rate));
-    }
+    // the mask itself is the reference's (training_vs_reference; its statistics: reference_test)
     // different seeds give different masks, the same seed the same result (checked through training)
     const Config& c = configs[2];
     std::vector<float> p[3];

@@ -1,7 +1,8 @@
 // Checks the float64 reference itself (reference/), on the CPU, in every build (no library, no GPU):
 //  - each derivative the reference states against central finite differences of its own value: the activation
 //    backward of every activation, the gradient of every loss, and the parameter gradients of whole networks
-//    (every activation, every loss, dropout with each engine's masks);
+//    (every activation, every loss, dropout);
+//  - the dropout mask's hash against the published splitmix64 outputs, its keep fraction and scale;
 //  - the optimizer formulas and clipping against values worked out by hand for the first steps.
 // Every kernel test (tests/*_test.cpp on the CPU, cuda/tests/cuda_kernels_test.cu on the GPU and in cuda/emu/)
 // compares against this reference, so a wrong derivative here would be a wrong oracle everywhere.
@@ -95,11 +96,11 @@ static void fd_loss(int kind, int n, int k) {
 }
 
 static void fd_net(const char* name, std::vector<int> sizes, std::vector<int> acts, std::vector<double> drop,
-                   int loss, unsigned seed, ref::Net::Masks masks) {
+                   int loss, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<double> N01(0, 1);
     ref::Net net;
-    net.sizes = sizes; net.acts = acts; net.rates = drop; net.loss_kind = loss; net.masks = masks;
+    net.sizes = sizes; net.acts = acts; net.rates = drop; net.loss_kind = loss;
     net.params.resize(ref::Net::count(sizes));
     for (double& p : net.params) p = 0.5 * N01(rng);
     const int n = 5, in = sizes[0], k = sizes.back();
@@ -131,9 +132,47 @@ static void fd_net(const char* name, std::vector<int> sizes, std::vector<int> ac
         max_g = std::max(max_g, std::fabs(g[i]));
     }
     check(max_err <= 1e-6 * std::max(1.0, max_g) && max_g > 0,
-          std::string("finite differences: net ") + name + (masks == ref::Net::CUDA_MASKS ? " (CUDA masks)" : "") +
+          std::string("finite differences: net ") + name +
               " (max |err|, max |grad|)",
           max_err, max_g);
+}
+
+// The dropout mask: the hash is splitmix64 (checked against the outputs published with its reference code for the
+// generator seeded with 1234567), the mask keeps a fraction 1 - rate (to the 2^-24 step of its threshold) scaled
+// by 1 / (1 - rate), and each of seed, step, layer and element changes it.
+static void dropout_mask() {
+    const uint64_t published[] = {6457827717110365317ull, 3203168211198807973ull, 9817491932198370423ull,
+                                  4593380528125082431ull, 16408922859458223821ull};
+    uint64_t state = 1234567;
+    bool same = true;
+    for (uint64_t want : published) {
+        same &= ref::splitmix64(state) == want;  // the generator's state advances by its golden gamma
+        state += 0x9E3779B97F4A7C15ull;
+    }
+    check(same, "dropout hash: splitmix64 published outputs", (double)ref::splitmix64(1234567), 6457827717110365317.0);
+    for (double rate : {0.1, 0.5, 0.9}) {
+        const int n = 200000;
+        int64_t kept = 0;
+        bool scale_ok = true;
+        for (int e = 0; e < n; e++) {
+            const double m = ref::dropout_mask(5, 17, 1, e, rate);
+            kept += m != 0;
+            scale_ok &= m == 0 || std::fabs(m * (1 - rate) - 1) < 1e-6;
+        }
+        check(std::fabs((double)kept / n - (1 - rate)) < 0.005 && scale_ok,
+              "dropout mask: keep fraction for rate " + std::to_string(rate), (double)kept / n, 1 - rate);
+    }
+    int differ[4] = {0, 0, 0, 0};
+    for (int e = 0; e < 1000; e++) {
+        const double m = ref::dropout_mask(5, 17, 1, e, 0.5);
+        differ[0] += m != ref::dropout_mask(6, 17, 1, e, 0.5);
+        differ[1] += m != ref::dropout_mask(5, 18, 1, e, 0.5);
+        differ[2] += m != ref::dropout_mask(5, 17, 2, e, 0.5);
+        differ[3] += m != ref::dropout_mask(5, 17, 1, e + 1000, 0.5);
+    }
+    bool independent = true;
+    for (int d : differ) independent &= d > 400 && d < 600;  // about half of the decisions differ
+    check(independent, "dropout mask: seed, step, layer and element each draw another mask", differ[0], differ[1]);
 }
 
 static void optimizer(int kind, std::vector<double> h, double lr, int64_t t, ref::V& p, const ref::V& g, ref::V& s) {
@@ -146,17 +185,16 @@ int main() {
         for (auto nk : {std::pair<int, int>{1, 2}, {31, 10}, {33, 1}, {1000, 33}})
             if (nk.second > 1 || kind > D4J_LOSS_CCE) fd_loss(kind, nk.first, nk.second);  // one-class CE: grad 0
 
-    using M = ref::Net;
-    for (M::Masks m : {M::CPU_MASKS, M::CUDA_MASKS}) {
-        fd_net("relu/softmax sparse-CCE", {6, 7, 4}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {0, 0}, D4J_LOSS_SPARSE_CCE, 1, m);
-        fd_net("tanh+dropout/linear CCE", {5, 8, 3}, {D4J_ACT_TANH, D4J_ACT_LINEAR}, {0.3, 0}, D4J_LOSS_CCE, 2, m);
-        fd_net("sigmoid/sigmoid BCE", {4, 6, 3}, {D4J_ACT_SIGMOID, D4J_ACT_SIGMOID}, {0, 0}, D4J_LOSS_BCE, 3, m);
-        fd_net("gelu/softmax-hidden/linear MSE", {5, 6, 4, 3}, {D4J_ACT_GELU, D4J_ACT_SOFTMAX, D4J_ACT_LINEAR},
-               {0.2, 0.25, 0}, D4J_LOSS_MSE, 4, m);
-        fd_net("relu/tanh MSE", {3, 5, 2}, {D4J_ACT_RELU, D4J_ACT_TANH}, {0, 0}, D4J_LOSS_MSE, 5, m);
-        fd_net("linear/gelu MSE", {3, 4, 2}, {D4J_ACT_LINEAR, D4J_ACT_GELU}, {0, 0}, D4J_LOSS_MSE, 6, m);
-        fd_net("softmax output MSE", {4, 5, 3}, {D4J_ACT_TANH, D4J_ACT_SOFTMAX}, {0, 0}, D4J_LOSS_MSE, 7, m);
-    }
+    fd_net("relu/softmax sparse-CCE", {6, 7, 4}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {0, 0}, D4J_LOSS_SPARSE_CCE, 1);
+    fd_net("tanh+dropout/linear CCE", {5, 8, 3}, {D4J_ACT_TANH, D4J_ACT_LINEAR}, {0.3, 0}, D4J_LOSS_CCE, 2);
+    fd_net("sigmoid/sigmoid BCE", {4, 6, 3}, {D4J_ACT_SIGMOID, D4J_ACT_SIGMOID}, {0, 0}, D4J_LOSS_BCE, 3);
+    fd_net("gelu/softmax-hidden/linear MSE", {5, 6, 4, 3}, {D4J_ACT_GELU, D4J_ACT_SOFTMAX, D4J_ACT_LINEAR},
+           {0.2, 0.25, 0}, D4J_LOSS_MSE, 4);
+    fd_net("relu/tanh MSE", {3, 5, 2}, {D4J_ACT_RELU, D4J_ACT_TANH}, {0, 0}, D4J_LOSS_MSE, 5);
+    fd_net("linear/gelu MSE", {3, 4, 2}, {D4J_ACT_LINEAR, D4J_ACT_GELU}, {0, 0}, D4J_LOSS_MSE, 6);
+    fd_net("softmax output MSE", {4, 5, 3}, {D4J_ACT_TANH, D4J_ACT_SOFTMAX}, {0, 0}, D4J_LOSS_MSE, 7);
+
+    dropout_mask();
 
     // Optimizers, first steps by hand.
     {

@@ -23,6 +23,8 @@ MUTANTS=(
   "grid_rows_on_y|cuda/gemm_kernels.cuh|s.replace('dim3 grid(pl.tiles_m, pl.tiles_n, pl.splits);', 'dim3 grid(pl.tiles_n, pl.tiles_m, pl.splits);', 1).replace('m0 = (int)blockIdx.x * BM;\n    n0 = (int)blockIdx.y * BN;', 'm0 = (int)blockIdx.y * BM;\n    n0 = (int)blockIdx.x * BN;', 1)"
   "no_sync_on_failure|cuda/net.cu|s.replace('    cudaStreamSynchronize(n->stream);\n    return cuda_fail(e, what);', '    return cuda_fail(e, what);', 1)"
   "adam_bias_correction|cuda/optimizers.cu|s.replace('const float step_size = (float)((double)lr / st->bc1);', 'const float step_size = lr;', 1)"
+  "dropout_epilogue_step|cuda/gemm_kernels.cuh|s.replace('dropout_key(p.ep.st->seed, p.ep.st->step, p.ep.layer)', 'dropout_key(p.ep.st->seed, p.ep.st->step + 1, p.ep.layer)', 1)"
+  "dropout_hash_counter|include/dense4j_dropout.h|s.replace('splitmix64(key + element)', 'splitmix64(key ^ element)', 1)"
 )
 
 build_and_run() {  # build_and_run DIR: builds the copy in DIR, runs the test with a fixed seed; sets rc
@@ -36,7 +38,7 @@ build_and_run() {  # build_and_run DIR: builds the copy in DIR, runs the test wi
 }
 
 # The unmutated copy must pass with the same seed, else a "caught" mutant proves nothing.
-rm -rf "$WORK/baseline"; mkdir -p "$WORK/baseline"; cp -r "$NATIVE/cuda" "$NATIVE/include" "$WORK/baseline/"
+rm -rf "$WORK/baseline"; mkdir -p "$WORK/baseline"; cp -r "$NATIVE/cuda" "$NATIVE/include" "$NATIVE/reference" "$WORK/baseline/"
 build_and_run "$WORK/baseline"
 if [ "$rc" != 0 ]; then
   echo "BASELINE: the unmutated harness does not pass (rc $rc; see $WORK/baseline): fix that first"; exit 2
@@ -50,7 +52,7 @@ for m in "${MUTANTS[@]}"; do
   [ "$want" != "  " ] && [[ "$want" != *" $name "* ]] && continue
   dir="$WORK/$name"
   rm -rf "$dir"; mkdir -p "$dir"
-  cp -r "$NATIVE/cuda" "$NATIVE/include" "$dir/"
+  cp -r "$NATIVE/cuda" "$NATIVE/include" "$NATIVE/reference" "$dir/"
   if ! python3 - "$dir/$file" "$expr" <<'PY'
 import sys
 path, expr = sys.argv[1], sys.argv[2]

@@ -1,4 +1,5 @@
-// d4j_cuda_permutation, d4j_cuda_gather_u8 / _f32 and d4j_cuda_dropout_mask (against ref::dropout_mask_cuda).
+// d4j_cuda_permutation, d4j_cuda_gather_u8 / _f32 and d4j_cuda_dropout_mask (against ref::dropout_mask, the CPU
+// engine's mask too: every keep/drop decision equal).
 #include "cuda_test.h"
 
 // ---- gather, permutation, dropout -----------------------------------------------------------------------------------
@@ -43,17 +44,25 @@ void test_data() {
         API(d4j_cuda_gather_f32(df.p, 0.5f, w, dord.p, first, rows, out.p));
         compare("gather_f32 width " + std::to_string(w), out.down(), wantf, 1e-6);
     }
-    for (float rate : {0.f, 0.1f, 0.5f}) {
-        const int rows = 127, w = 33;
-        Dev<float> m((size_t)rows * w);
-        m.poison();
-        API(d4j_cuda_dropout_mask(m.p, rows, w, rate, 99, 12, 3));
-        ref::V want((size_t)rows * w);
-        for (size_t i = 0; i < want.size(); ++i) want[i] = rate > 0 ? ref::dropout_mask_cuda(99, 12, 3, (int64_t)i, rate) : 1.0;
-        auto got = m.down();
-        double kept = 0;
-        for (float v : got) kept += v != 0.f;
-        compare("dropout mask rate " + std::to_string(rate), got, want, 1e-7);
-        expect(std::fabs(kept / got.size() - (1 - rate)) < 0.05, "dropout keep fraction " + std::to_string(kept / got.size()));
-    }
+    for (float rate : {0.f, 0.1f, 0.5f, 0.9f})
+        for (auto rw : {std::pair<int, int>{127, 33}, {1, 784}}) {
+            const int rows = rw.first, w = rw.second;
+            Dev<float> m((size_t)rows * w);
+            m.poison();
+            API(d4j_cuda_dropout_mask(m.p, rows, w, rate, 99, 12, 3));
+            ref::V want((size_t)rows * w);
+            for (size_t i = 0; i < want.size(); ++i) want[i] = rate > 0 ? ref::dropout_mask(99, 12, 3, (int64_t)i, rate) : 1.0;
+            auto got = m.down();
+            double kept = 0;
+            size_t decisions_differ = 0;
+            for (size_t i = 0; i < got.size(); ++i) {
+                kept += got[i] != 0.f;
+                decisions_differ += (got[i] != 0.f) != (want[i] != 0.0);
+            }
+            const std::string what = "dropout mask rate " + std::to_string(rate) + " " + std::to_string(rows) + "x" +
+                                     std::to_string(w);
+            compare(what, got, want, 1e-7);
+            expect(decisions_differ == 0, what + ": every keep/drop decision the reference's");
+            expect(std::fabs(kept / got.size() - (1 - rate)) < 0.05, "dropout keep fraction " + std::to_string(kept / got.size()));
+        }
 }

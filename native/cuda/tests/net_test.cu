@@ -45,7 +45,6 @@ void test_net(const NetSpec& s) {
     }
     ref::Net R;
     R.sizes = s.sizes; R.acts = s.acts; R.rates.assign(s.drop.begin(), s.drop.end()); R.loss_kind = s.loss;
-    R.masks = ref::Net::CUDA_MASKS;
     R.params = to_d(p0);
     ref::Optimizer R_opt(s.opt, s.hp, (size_t)P);
     const uint64_t seed = 2024;

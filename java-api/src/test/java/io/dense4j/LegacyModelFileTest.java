@@ -36,7 +36,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Model files written by the build before issue 10 (src/test/resources/legacy, see its README) load with the same
  * weights, settings and predictions; re-saved, they keep the container layout; and training with the same seeds
- * reproduces the weights that build trained, so the fit loop's behaviour did not change.
+ * reproduces the weights that build trained (models without dropout: the masks changed since), so the fit loop's
+ * behaviour did not change.
  */
 class LegacyModelFileTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -46,7 +47,7 @@ class LegacyModelFileTest {
      * (one FMA chain per element, the same bits for every kernel variant and thread count), so retraining cannot be
      * bit-identical to it any more: it must agree to rounding (the fit loop's order, data and updates unchanged).
      */
-    static final float RETRAIN_TOLERANCE = 1e-5f;  // measured: at most 4.8e-7 (classifier), 20x headroom
+    static final float RETRAIN_TOLERANCE = 1e-5f;  // measured: at most 4.8e-7 (the classifier, before its dropout masks changed), 20x headroom
 
     @TempDir
     Path dir;
@@ -237,8 +238,12 @@ class LegacyModelFileTest {
             m.fit(d, Fit.epochs(2).batchSize(8).seed(3).shuffle(false));
             onehot = m.parameters();
         }
-        Map<String, float[]> got = Map.of("classifier", classifier, "regressor", regressor, "binary", binary,
-                "onehot", onehot);
+        // The classifier has Dropout(0.25): since the CPU and the GPU draw their masks with one hash
+        // (native/include/dense4j_dropout.h), it trains with other masks than the old build drew, so its weights
+        // differ by design. It still runs the fit loop above (AdamW + AMSGrad, clipping, cosine schedule, validation
+        // split); the three models without dropout must reproduce the old build's weights.
+        assertEquals(floats(expected("classifier").get("parameters")).length, classifier.length);
+        Map<String, float[]> got = Map.of("regressor", regressor, "binary", binary, "onehot", onehot);
         for (Map.Entry<String, float[]> e : got.entrySet()) {
             float[] want = floats(expected(e.getKey()).get("parameters"));
             float worst = 0;
@@ -249,7 +254,7 @@ class LegacyModelFileTest {
                     worst);
             assertArrayEquals(want, e.getValue(), RETRAIN_TOLERANCE, e.getKey() + ": the old build's weights");
         }
-        assertEquals(NAMES.length, got.size() + 1);
+        assertEquals(NAMES.length, got.size() + 2); // + the classifier (dropout) and the uncompiled model
     }
 
     // the generator's data, call for call

@@ -19,7 +19,9 @@ import io.dense4j.data.Dataset;
  *
  * <p>Built in: the CPU backend (our C++ kernels with OpenBLAS) and the CUDA backend (our CUDA kernels), chosen by
  * {@code Sequential.to(Device)}. Another backend (a remote worker, an accelerator of a different kind) implements
- * this interface and is attached with {@code Sequential.to(BackendFactory)}; nothing else changes.
+ * this interface and is attached with {@code Sequential.to(BackendFactory)}; nothing else changes. Extending
+ * {@link HostStateBackend}, as both built-in backends do, leaves it only its device work: the base keeps the host
+ * copies of the parameters and optimizer state, their checks, the step and the closed state.
  *
  * <p>Layouts are the kernels': parameters as {@link Architecture} lays them out, optimizer state as
  * {@link OptimizerState} does. {@link #predict} and {@link #forward} may be called from many threads at once;

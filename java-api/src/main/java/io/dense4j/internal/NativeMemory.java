@@ -41,6 +41,16 @@ public final class NativeMemory {
         return access().ints(tensor);
     }
 
+    /** {@link #floats} of an optional tensor argument: null for null. */
+    public static FloatPointer floatsOrNull(Object tensor) {
+        return tensor == null ? null : floats(tensor);
+    }
+
+    /** {@link #ints} of an optional tensor argument: null for null. */
+    public static IntPointer intsOrNull(Object tensor) {
+        return tensor == null ? null : ints(tensor);
+    }
+
     private static Access access() {
         Access a = access;
         if (a == null) {

@@ -217,6 +217,15 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Sets every element to zero, in place (PyTorch's {@code zero_()}). */
+    public void zero() {
+        if (dtype == DType.FLOAT32) {
+            floats().zero();
+        } else {
+            ints().zero();
+        }
+    }
+
     /** Copies every element out (float32). */
     public float[] toFloatArray() {
         float[] out = new float[Math.toIntExact(size)];

@@ -33,7 +33,7 @@ import java.nio.file.StandardCopyOption;
  * Dropout is the identity at inference and is left out. The input is "input" [batch, inputs] and the output "output"
  * [batch, outputs], float32, with a symbolic batch dimension: the names the inference server uses.
  */
-public final class OnnxExporter {
+final class OnnxExporter {
     public static final String INPUT = "input";
     public static final String OUTPUT = "output";
     static final int OPSET = 17;

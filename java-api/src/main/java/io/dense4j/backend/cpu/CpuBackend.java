@@ -1,13 +1,13 @@
 package io.dense4j.backend.cpu;
 
-import io.dense4j.backend.Backend;
+import io.dense4j.backend.HostStateBackend;
 import io.dense4j.backend.kernels.OpCodes;
 import io.dense4j.data.Dataset;
 import io.dense4j.internal.NativeMemory;
+import io.dense4j.internal.RowStaging;
 import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CpuKernels;
 import io.dense4j.optim.Optimizer;
-import io.dense4j.optim.OptimizerState;
 import io.dense4j.tensor.Device;
 import io.dense4j.tensor.Tensor;
 import io.dense4j.train.Loss;
@@ -23,27 +23,18 @@ import org.bytedeco.javacpp.IntPointer;
  * native code over them, and a training session trains them in place. Inference uses a pool of per-thread native
  * workspaces over the shared read-only parameters, so concurrent predicts never share one.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend extends HostStateBackend {
     /** Rows per native call at inference: bounds the per-thread workspace. */
     static final int INFERENCE_BATCH = 256;
 
-    private final Architecture arch;
-    private final Tensor params;
     private final FloatPointer paramsPtr;
-    private Tensor grads;     // allocated with the optimizer state, at the first compile
-    private Tensor optState;
-    private Optimizer optimizer;
-    private Loss loss;
-    private volatile int lossCode = OpCodes.INFERENCE_LOSS;
-    private long step;
+    private Tensor grads; // allocated by the first training session
     private final ConcurrentLinkedQueue<InferenceSession> sessions = new ConcurrentLinkedQueue<>();
-    private volatile boolean closed;
 
     /** Allocates zeroed parameters; the native library loads with the first network (predict, fit, evaluate). */
     public CpuBackend(Architecture arch) {
-        this.arch = arch;
-        this.params = Tensor.zeros(arch.parameterCount());
-        this.paramsPtr = NativeMemory.floats(params);
+        super(arch);
+        this.paramsPtr = NativeMemory.floats(parameterBuffer());
     }
 
     /** Threads of the CPU kernels (Dense4J's own pool); see {@code Dense4J.setThreads}. Loads the native library. */
@@ -60,78 +51,19 @@ public final class CpuBackend implements Backend {
         return Device.cpu();
     }
 
+    /** Retires the inference workspaces built for the previous loss. */
     @Override
-    public Architecture architecture() {
-        return arch;
-    }
-
-    @Override
-    public float[] parameters() {
-        checkOpen();
-        return params.toFloatArray();
-    }
-
-    @Override
-    public void setParameters(float[] values) {
-        checkOpen();
-        params.write(0, values, 0, values.length);
-    }
-
-    @Override
-    public void compile(Optimizer optimizer, Loss loss) {
-        checkOpen();
-        ensureOptimizerBuffers();
-        NativeMemory.floats(optState).zero();
-        this.optimizer = optimizer;
-        this.loss = loss;
-        this.step = 0;
-        this.lossCode = OpCodes.loss(loss);
+    protected void compiled() {
         InferenceSession stale;
         while ((stale = sessions.poll()) != null) {
-            stale.close(); // built for the previous loss
+            stale.close();
         }
     }
 
-    private void ensureOptimizerBuffers() {
+    @Override
+    protected TrainingSession openSession(Dataset train, int nTrain, int batch) {
         if (grads == null) {
-            grads = Tensor.zeros(arch.parameterCount());
-            optState = Tensor.zeros(arch.parameterCount() * CpuKernels.OPT_STATE_PER_PARAM);
-        }
-    }
-
-    @Override
-    public OptimizerState optimizerState() {
-        checkOpen();
-        return new OptimizerState(step, optState == null ? null : optState.toFloatArray());
-    }
-
-    @Override
-    public void setOptimizerState(OptimizerState state) {
-        checkOpen();
-        float[] slots = state.slots();
-        if (slots != null && slots.length != arch.parameterCount() * CpuKernels.OPT_STATE_PER_PARAM) {
-            throw new IllegalArgumentException("optimizer state holds " + slots.length + " floats, the model needs "
-                    + arch.parameterCount() * CpuKernels.OPT_STATE_PER_PARAM);
-        }
-        ensureOptimizerBuffers();
-        if (slots == null) {
-            NativeMemory.floats(optState).zero();
-        } else {
-            optState.write(0, slots, 0, slots.length);
-        }
-        step = state.step();
-    }
-
-    @Override
-    public long optimizerStep() {
-        return step;
-    }
-
-    @Override
-    public TrainingSession startTraining(Dataset train, int nTrain, int batch) {
-        checkOpen();
-        if (optimizer == null) {
-            throw new IllegalStateException("compile the model (optimizer, loss) before training");
+            grads = Tensor.zeros(architecture().parameterCount());
         }
         return new CpuTrainingSession(train, nTrain, batch);
     }
@@ -140,8 +72,8 @@ public final class CpuBackend implements Backend {
     public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
         InferenceSession s = acquire();
         try {
-            return s.net.forward(NativeMemory.floats(x), x.dim(0), outputs == null ? null : NativeMemory.floats(outputs),
-                    labels == null ? null : NativeMemory.ints(labels), targets == null ? null : NativeMemory.floats(targets));
+            return s.net.forward(NativeMemory.floats(x), x.dim(0), NativeMemory.floatsOrNull(outputs),
+                    NativeMemory.intsOrNull(labels), NativeMemory.floatsOrNull(targets));
         } finally {
             release(s);
         }
@@ -149,23 +81,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public float[][] predict(float[][] rows) {
-        int d = arch.inputs();
-        int k = arch.outputs();
-        float[][] result = new float[rows.length][k];
+        float[][] result = new float[rows.length][architecture().outputs()];
         InferenceSession s = acquire();
         try {
-            for (int start = 0; start < rows.length; start += INFERENCE_BATCH) {
-                int nb = Math.min(INFERENCE_BATCH, rows.length - start);
-                for (int r = 0; r < nb; r++) {
-                    s.in.position((long) r * d).put(rows[start + r]);
-                }
-                s.in.position(0);
-                s.net.forward(s.in, nb, s.out, null, null);
-                for (int r = 0; r < nb; r++) {
-                    s.out.position((long) r * k).get(result[start + r]);
-                }
-                s.out.position(0);
-            }
+            RowStaging.run(rows, result, INFERENCE_BATCH, s.in, architecture().inputs(), s.out, architecture().outputs(),
+                    nb -> s.net.forward(s.in, nb, s.out, null, null));
         } finally {
             release(s);
         }
@@ -175,10 +95,10 @@ public final class CpuBackend implements Backend {
     /** Per-thread native workspace for inference; pooled so that concurrent predicts never share one. */
     private final class InferenceSession {
         /** The loss its network computes statistics with: a later compile with another loss retires it. */
-        final int builtFor = lossCode;
-        final CpuNetwork net = CpuNetwork.forInference(arch, builtFor, INFERENCE_BATCH, paramsPtr);
-        final Tensor inTensor = Tensor.zeros(INFERENCE_BATCH, arch.inputs());
-        final Tensor outTensor = Tensor.zeros(INFERENCE_BATCH, arch.outputs());
+        final int builtFor = OpCodes.loss(loss());
+        final CpuNetwork net = CpuNetwork.forInference(architecture(), builtFor, INFERENCE_BATCH, paramsPtr);
+        final Tensor inTensor = Tensor.zeros(INFERENCE_BATCH, architecture().inputs());
+        final Tensor outTensor = Tensor.zeros(INFERENCE_BATCH, architecture().outputs());
         final FloatPointer in = NativeMemory.floats(inTensor);
         final FloatPointer out = NativeMemory.floats(outTensor);
 
@@ -196,7 +116,7 @@ public final class CpuBackend implements Backend {
     }
 
     private void release(InferenceSession s) {
-        if (closed || s.builtFor != lossCode) {
+        if (isClosed() || s.builtFor != OpCodes.loss(loss())) {
             s.close();
         } else {
             sessions.offer(s);
@@ -214,16 +134,19 @@ public final class CpuBackend implements Backend {
         private final int nTrain;
 
         CpuTrainingSession(Dataset train, int nTrain, int batch) {
+            Loss loss = loss();
+            Optimizer optimizer = optimizer();
             this.x = NativeMemory.floats(train.features());
             this.labels = loss.sparseLabels() ? NativeMemory.ints(train.labels()) : null;
             this.targets = loss.sparseLabels() ? null : NativeMemory.floats(train.targets());
             this.nTrain = nTrain;
-            this.net = CpuNetwork.forTraining(arch, OpCodes.loss(loss), batch, paramsPtr, NativeMemory.floats(grads),
-                    OpCodes.optimizer(optimizer), OpCodes.hyperparameters(optimizer), NativeMemory.floats(optState),
-                    (float) optimizer.clipNorm(), (float) optimizer.clipValue());
+            this.net = CpuNetwork.forTraining(architecture(), OpCodes.loss(loss), batch, paramsPtr,
+                    NativeMemory.floats(grads), OpCodes.optimizer(optimizer), OpCodes.hyperparameters(optimizer),
+                    NativeMemory.floats(optimizerStateBuffer()), (float) optimizer.clipNorm(),
+                    (float) optimizer.clipValue());
             this.orderPtr = new IntPointer(nTrain);
             this.lrPtr = new FloatPointer(64);
-            net.setStep(step);
+            net.setStep(CpuBackend.this.step());
         }
 
         @Override
@@ -246,7 +169,7 @@ public final class CpuBackend implements Backend {
             try {
                 return net.train(x, labels, targets, orderPtr, nTrain, first, batch, steps, lrPtr, seed);
             } finally {
-                step = net.step(); // even after a failure, the updates before it were applied
+                setStep(net.step()); // even after a failure, the updates before it were applied
             }
         }
 
@@ -254,10 +177,11 @@ public final class CpuBackend implements Backend {
         public LossStats evaluate(Dataset d, int first, int count) {
             InferenceSession s = acquire();
             try {
-                FloatPointer px = NativeMemory.floats(d.features()).position((long) first * arch.inputs());
-                IntPointer lab = loss.sparseLabels() ? NativeMemory.ints(d.labels()).position(first) : null;
-                FloatPointer tgt = loss.sparseLabels() ? null
-                        : NativeMemory.floats(d.targets()).position((long) first * arch.outputs());
+                boolean sparse = loss().sparseLabels();
+                FloatPointer px = NativeMemory.floats(d.features()).position((long) first * architecture().inputs());
+                IntPointer lab = sparse ? NativeMemory.ints(d.labels()).position(first) : null;
+                FloatPointer tgt = sparse ? null
+                        : NativeMemory.floats(d.targets()).position((long) first * architecture().outputs());
                 return s.net.forward(px, count, null, lab, tgt);
             } finally {
                 release(s);
@@ -272,26 +196,15 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("model was closed");
-        }
-    }
-
+    /** Frees the inference workspaces and the gradients; the host buffers are the base's. */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
+    protected void releaseDevice() {
         InferenceSession s;
         while ((s = sessions.poll()) != null) {
             s.close();
         }
-        params.close();
         if (grads != null) {
             grads.close();
-            optState.close();
         }
     }
 }

@@ -4,6 +4,7 @@ import io.dense4j.backend.kernels.OpCodes;
 import io.dense4j.data.Dataset;
 import io.dense4j.internal.Cuda;
 import io.dense4j.internal.NativeMemory;
+import io.dense4j.internal.RowStaging;
 import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CudaKernels;
 import io.dense4j.optim.Optimizer;
@@ -207,22 +208,13 @@ final class CudaEngine implements AutoCloseable {
                 predictIn = new FloatPointer((long) PREDICT_ROWS * in);
                 predictOut = new FloatPointer((long) PREDICT_ROWS * out);
             }
-            for (int start = 0; start < rows.length; start += PREDICT_ROWS) {
-                int nb = Math.min(PREDICT_ROWS, rows.length - start);
-                for (int r = 0; r < nb; r++) {
-                    predictIn.position((long) r * in).put(rows[start + r]);
-                }
-                predictIn.position(0);
+            RowStaging.run(rows, result, PREDICT_ROWS, predictIn, in, predictOut, out, nb -> {
                 h2d(stageX, predictIn, (long) nb * in * 4);
                 Cuda.check(CudaKernels.d4j_cuda_net_forward(inference, stageX.ptr(), CudaKernels.DATA_F32, 1f, nb,
                         stageOut.floats(0), null, null, stats), "the forward pass");
                 Cuda.check(CudaKernels.d4j_cuda_memcpy_d2h(predictOut, stageOut.ptr(), (long) nb * out * 4),
                         "copying outputs to the host");
-                for (int r = 0; r < nb; r++) {
-                    predictOut.position((long) r * out).get(result[start + r]);
-                }
-                predictOut.position(0);
-            }
+            });
         } finally {
             lock.unlock();
         }
