@@ -8,9 +8,12 @@
 #   native bench_cpu: sgemm peak at 1 and 2 threads; ops at the reference shapes; epochs of 784-128-10 and
 #     784-1024-1024-10 at batch 32 and 256, 1 and 2 threads, with GFLOP/s, % of peak, floor, phase shares;
 #     inference (1 row p50/p99, 32 and 256 rows);
+#   native bench_cpu --only ref: the reference network at 1 and 2 threads interleaved (7 rounds of one epoch):
+#     the 2-thread speed-up side by side, with the pool's switches to serial (0 expected on a quiet machine);
 #   Java ReferenceWorkload: the reference workload on Fashion-MNIST (5 epochs, batch 32) at 1 and 2 threads,
 #     median of 3, accuracy, Sequential.predict latency (1 row p50/p99, 256 rows), and PyTorch 1.13 with the same
 #     OpenBLAS (LD_PRELOAD) at the same thread counts in the same run.
+# The Dense4J AVX2 kernels (D4J_CPU_ISA=avx2) get bench_cpu, the interleaved speed-up and the Java workload too.
 # Build first (repository root):
 #   mvn -B install -DskipTests -pl native,java-api -am && mvn -B package -DskipTests -pl benchmarks -am
 # Run from the repository root, on a quiet machine (check uptime): benchmarks/cpu.sh   (~12 minutes on 2 cores)
@@ -29,11 +32,13 @@ data=${D4J_DATA:-/usr/share/datasets/fashion-mnist}
 out=$here/results
 native_args=(--threads 1,2 --epochs 3)
 java_args=(5 32 1,2 --repeats 3 --torch-openblas)
+ref_args=(--only ref --threads 1,2 --rounds 7)
 if [ "${1:-}" = --quick ]; then
   out=$here/results/quick
   native_args=(--threads 1,2 --quick)
   input_grad_args=(--quick)
   java_args=(1 32 1,2 --repeats 1 --no-torch)
+  ref_args=(--only ref --threads 1,2 --rounds 2)
 elif [ $# -gt 0 ]; then
   echo "usage: benchmarks/cpu.sh [--quick]"; exit 2
 fi
@@ -54,6 +59,11 @@ for family in set unset; do
   if [ "$family" = set ]; then pre=(env); else pre=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE); fi
   run "input-grad-openblas-env-$family" "${pre[@]}" "$input_grad_bench" "${input_grad_args[@]}"
   run "native-openblas-env-$family" "${pre[@]}" "$bench" "${native_args[@]}"
+  run "speedup-openblas-env-$family" "${pre[@]}" "$bench" "${ref_args[@]}"
   run "java-openblas-env-$family" "${pre[@]}" java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" "${java_args[@]}"
 done
 run native-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" "${native_args[@]}"
+run speedup-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" "${ref_args[@]}"
+java_avx2_args=("${java_args[@]}")
+java_avx2_args[${#java_avx2_args[@]}-1]=--no-torch  # PyTorch's side does not depend on our kernels
+run java-d4j-avx2-kernels env D4J_CPU_ISA=avx2 java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" "${java_avx2_args[@]}"

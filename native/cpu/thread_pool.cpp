@@ -13,11 +13,14 @@
 //   a worker is parked. A caller waiting for a started chunk spins 50 us, then sleeps on a futex too, so that
 //   its core goes idle and the scheduler can move a descheduled worker onto it.
 // - Threads are used only while they are measured to pay: the caller times its regions per unit of work in
-//   windows of 2 ms, alternately parallel and serial, and runs serially (workers parked) for 20 ms .. 2 s
-//   whenever the parallel windows are not at least 1.18x faster (see account()). Another process holding a
-//   core, a CPU quota, a worker sharing the caller's core: all show up as slow parallel windows, so asking for
-//   threads costs about what one thread costs at worst. A caller that has to sleep for a descheduled worker
-//   (far longer than the largest chunk takes at the caller's own pace) switches to serial at once.
+//   windows of 2 ms, parallel and serial, and runs serially (workers parked) for 20 ms .. 0.5 s whenever
+//   parallel is not at least 1.18x faster (see account()). Another process holding a core, a CPU quota: both
+//   show up as slow parallel windows with the workers waiting on a run queue, so asking for threads costs about
+//   what one thread costs at worst. A worker found on the caller's CPU is moved to another CPU instead, and a
+//   window slowed by neither (a late wake-up) is judged over a longer horizon, so that the pool does not lock
+//   itself serial on a quiet machine. A caller that has to sleep for a worker descheduled in a chunk (far
+//   longer than the largest chunk takes at the caller's own pace) switches to serial at once when the worker's
+//   run-queue delay confirms it.
 // - One region at a time: a second thread that calls in while a region runs (concurrent predicts) runs its
 //   region serially on its own thread, instead of queueing behind the first.
 // - Claim words carry the region's generation (they are never reset to zero), so a worker delayed across
@@ -27,6 +30,7 @@
 // The team never has more threads than CPUs this process may run on (more cannot speed up compute-bound
 // chunks, and oversubscribing is how spinning pools collapse).
 #include "thread_pool.h"
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -39,6 +43,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -107,24 +112,37 @@ public:
             sigset_t all, saved;
             sigfillset(&all);
             pthread_sigmask(SIG_SETMASK, &all, &saved);
+            can_pin_ = sched_getaffinity(0, sizeof allowed_, &allowed_) == 0 && CPU_COUNT(&allowed_) >= 2;
             const int caller_cpu = sched_getcpu();
-            for (int id = 1; id < team; id++) workers_.emplace_back([this, id, g, caller_cpu] {
-                char name[16];
-                std::snprintf(name, sizeof name, "d4j-pool-%d", id);
-                pthread_setname_np(pthread_self(), name);
-                cpu_set_t allowed;
-                const bool pinned = pin_new_worker(id, caller_cpu, &allowed);
-                worker_loop(id, g, pinned ? &allowed : nullptr);
-            });
+            for (int id = 1; id < team; id++) {
+                WorkerInfo& w = info_[id];
+                w.tid.store(0, std::memory_order_relaxed);
+                w.cpu.store(-1, std::memory_order_relaxed);
+                w.unpin_at.store(0, std::memory_order_relaxed);
+                w.schedstat.store(-1, std::memory_order_relaxed);
+                workers_.emplace_back([this, id, g, caller_cpu] {
+                    char name[16];
+                    std::snprintf(name, sizeof name, "d4j-pool-%d", id);
+                    pthread_setname_np(pthread_self(), name);
+                    WorkerInfo& me = info_[id];
+                    const int tid = (int)syscall(SYS_gettid);
+                    char path[64];
+                    std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+                    me.schedstat.store(open(path, O_RDONLY | O_CLOEXEC), std::memory_order_release);
+                    me.tid.store(tid, std::memory_order_release);
+                    pin_away(id, 0, caller_cpu);
+                    worker_loop(id, g);
+                });
+            }
             pthread_sigmask(SIG_SETMASK, &saved, nullptr);
         }
         mode_.store(PARALLEL, std::memory_order_relaxed);
         backoff_ns_ = 0;
         probing_ = false;
         rate_par_ = rate_ser_ = 0;
-        win_ns_ = 0;
-        win_work_ = 0;
-        win_regions_ = 0;
+        separated_ns_ = INT64_MIN / 2;
+        new_window();
+        new_horizon();
     }
 
     int requested() const { return requested_.load(std::memory_order_relaxed); }
@@ -142,8 +160,9 @@ public:
             stats_[STAT_BUSY].fetch_add(1, std::memory_order_relaxed);
             return serial(r);
         }
+        if (win_regions_ == 0 && mode_.load(std::memory_order_relaxed) == PARALLEL) win_delay0_ = run_delay_ns();
         const int64_t t0 = now_ns();
-        bool slept = false;
+        int64_t slept = 0;
         if (mode_.load(std::memory_order_relaxed) == PARALLEL) {
             if (r.chunks > 1) {
                 slept = run_parallel(r);
@@ -173,30 +192,61 @@ private:
     }
 
     // Whether threads pay off is measured, not assumed: the caller times its regions (wall clock, per unit of
-    // work) in windows of at least WINDOW_NS, alternately with the team and serially; the team is used only
-    // while it is at least 1.18x faster (a smaller gain is not worth the cores it takes from others, and is
-    // within the noise of a loaded machine). Another process holding a core, a cgroup quota, a core shared with the
-    // caller: whatever makes threads slower shows up as a slower parallel window, and the pool then runs
-    // serially for 20 ms, doubling up to 2 s while parallel keeps losing (halving when it wins). Serial is re-measured every
-    // REMEASURE_NS (one window), since the machine's load changes. A caller that had to sleep for a descheduled
-    // worker switches to serial at once.
-    void account(int64_t ns, double work, bool slept, int64_t now) {
-        if (slept && mode_.load(std::memory_order_relaxed) == PARALLEL) {
-            lose(now);
-            return;
+    // work) in windows of at least WINDOW_NS, with the team and serially; the team is used only while it is at
+    // least 1.18x faster (a smaller gain is not worth the cores it takes from others, and is within the noise of a
+    // loaded machine). Serial is re-measured every REMEASURE_NS (one window), since the machine's load changes.
+    // A parallel window that loses is explained before the pool backs off, because the three causes seen on the
+    // 2-vCPU VM need different answers, and treating them alike locked whole runs serial (the worker parked,
+    // the back-off doubling to 2 s, while nothing held the other core):
+    // - a worker on the caller's CPU (the scheduler woke it there, or moved the caller onto it): both time-share
+    //   one core while the other idles, and a parked worker never shows the load that would make the scheduler
+    //   separate them. The pool pins that worker to another CPU for PIN_NS and measures again (separate()).
+    // - another thread holding the worker's core (another process, the JVM's compiler threads): the worker was
+    //   runnable but waiting for its CPU, which its run-queue delay (/proc/self/task/<tid>/schedstat) shows. A
+    //   "hard" loss: serial for 20 ms, doubling up to HARD_BACKOFF_MAX_NS while it lasts (halving when parallel
+    //   wins again), so that asking for threads costs about what one thread costs.
+    // - neither (a worker that woke late, a vCPU the host held back for a few ms, parallel simply not faster for
+    //   these regions): one window with such a stall says little, so these are judged over a horizon of
+    //   HORIZON_NS of parallel windows, stalls included, and a loss there backs off for at most
+    //   SOFT_BACKOFF_MAX_NS before measuring again.
+    // A caller that had to sleep for a worker descheduled in the middle of a chunk (run_parallel) goes serial at
+    // once when the worker's run-queue delay confirms it (the first of those causes is separated instead).
+    void account(int64_t ns, double work, int64_t slept, int64_t now) {
+        const bool parallel = mode_.load(std::memory_order_relaxed) == PARALLEL;
+        if (slept > 0 && parallel) {
+            stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
+            if (colocated() && separate(now)) return;
+            const int64_t delay = run_delay_ns();  // unknown (no schedstat): taken for a core held by another thread
+            if (delay < 0 || win_delay0_ < 0 || delay - win_delay0_ >= slept / 2) {
+                lose(now, true, "slept, worker waited for its CPU");
+                return;
+            }
+            // else counted in the window below, and judged with the horizon
         }
         win_ns_ += ns;
         win_work_ += work > 0 ? work : 0;
         win_regions_++;
         if (win_ns_ < WINDOW_NS || win_regions_ < 8) return;
         const double rate = (double)win_ns_ / (win_work_ > 1 ? win_work_ : 1);
-        win_ns_ = 0;
-        win_work_ = 0;
-        win_regions_ = 0;
-        if (mode_.load(std::memory_order_relaxed) == PARALLEL) {
-            rate_par_ = rate;
+        const int64_t win_ns = win_ns_;
+        const double win_work = win_work_;
+        new_window();
+        if (parallel) {
+            hor_ns_ += win_ns;
+            hor_work_ += win_work;
+            rate_par_ = (double)hor_ns_ / (hor_work_ > 1 ? hor_work_ : 1);
+            if (rate_ser_ > 0 && rate > WIN * rate_ser_) {  // this window lost: why?
+                if (colocated() && separate(now)) return;
+                const int64_t delay = run_delay_ns();
+                if (delay >= 0 && win_delay0_ >= 0 && delay - win_delay0_ > win_ns / 5) {
+                    lose(now, true, "lost window, worker waited for its CPU");
+                    return;
+                }
+            }
+            if (hor_ns_ < HORIZON_NS) return;
+            new_horizon();
             if (rate_ser_ > 0 && rate_par_ > WIN * rate_ser_) {
-                lose(now);
+                if (!(colocated() && separate(now))) lose(now, false, "lost horizon");
             } else if (rate_ser_ <= 0 || now - ser_measured_ns_ > REMEASURE_NS) {
                 probing_ = true;  // one serial window, then back
                 mode_.store(SERIAL, std::memory_order_relaxed);
@@ -208,23 +258,97 @@ private:
             ser_measured_ns_ = now;
             if (probing_) {
                 probing_ = false;
-                if (rate_par_ > WIN * rate_ser_) lose(now);
-                else mode_.store(PARALLEL, std::memory_order_relaxed);
+                if (rate_par_ <= WIN * rate_ser_) mode_.store(PARALLEL, std::memory_order_relaxed);
+                else if (!(colocated() && separate(now))) lose(now, false, "probe: serial faster");
             } else if (now >= serial_until_ns_) {
                 mode_.store(PARALLEL, std::memory_order_relaxed);
+                new_horizon();
             }
         }
+        trace(now, parallel ? "window parallel" : "window serial", rate);
     }
 
-    void lose(int64_t now) {
-        backoff_ns_ = std::min<int64_t>(std::max<int64_t>(backoff_ns_ * 2, 20000000), 2000000000);
-        serial_until_ns_ = now + backoff_ns_;
-        probing_ = false;
+    void new_window() {
         win_ns_ = 0;
         win_work_ = 0;
         win_regions_ = 0;
+    }
+    void new_horizon() {
+        hor_ns_ = 0;
+        hor_work_ = 0;
+    }
+
+    void lose(int64_t now, bool hard, const char* why) {
+        const int64_t cap = hard ? HARD_BACKOFF_MAX_NS : SOFT_BACKOFF_MAX_NS;
+        backoff_ns_ = std::min<int64_t>(std::max<int64_t>(std::min(backoff_ns_, cap) * 2, BACKOFF_MIN_NS), cap);
+        serial_until_ns_ = now + backoff_ns_;
+        probing_ = false;
+        new_window();
+        new_horizon();
         mode_.store(SERIAL, std::memory_order_relaxed);
         stats_[STAT_BACKOFFS].fetch_add(1, std::memory_order_relaxed);
+        trace(now, why, 0);
+    }
+
+    // Whether a worker last woke on the CPU the caller runs on now.
+    bool colocated() const {
+        const int cpu = sched_getcpu();
+        if (cpu < 0) return false;
+        for (int id = 1, team = team_.load(std::memory_order_relaxed); id < team; id++)
+            if (info_[id].cpu.load(std::memory_order_relaxed) == cpu) return true;
+        return false;
+    }
+
+    // Pins every worker that last woke on the caller's CPU to another one for PIN_NS, at most once per
+    // SEPARATE_GAP_NS (a scheduler that keeps putting them back together then gets the back-off); returns whether
+    // it moved one, and then starts a new window.
+    bool separate(int64_t now) {
+        if (!can_pin_ || now - separated_ns_ < SEPARATE_GAP_NS) return false;
+        const int cpu = sched_getcpu();
+        bool moved = false;
+        for (int id = 1, team = team_.load(std::memory_order_relaxed); id < team; id++) {
+            WorkerInfo& w = info_[id];
+            const int tid = w.tid.load(std::memory_order_acquire);
+            if (tid <= 0 || w.cpu.load(std::memory_order_relaxed) != cpu) continue;
+            if (pin_away(id, tid, cpu)) {
+                w.cpu.store(-1, std::memory_order_relaxed);
+                moved = true;
+            }
+        }
+        if (!moved) return false;
+        separated_ns_ = now;
+        probing_ = false;
+        new_window();
+        new_horizon();
+        mode_.store(PARALLEL, std::memory_order_relaxed);
+        trace(now, "separated a worker from the caller's CPU", 0);
+        return true;
+    }
+
+    // The workers' run-queue delay so far, summed (ns they were runnable but not running: their CPU was held by
+    // another thread), from /proc/self/task/<tid>/schedstat; -1 when it cannot be read for every worker (a kernel
+    // without it, or a worker that has not opened its file yet), so that two readings always cover the same threads.
+    int64_t run_delay_ns() const {
+        int64_t sum = 0;
+        for (int id = 1, team = team_.load(std::memory_order_relaxed); id < team; id++) {
+            const int fd = info_[id].schedstat.load(std::memory_order_acquire);
+            char buf[96];
+            const ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof buf - 1, 0);
+            if (n <= 0) return -1;
+            buf[n] = 0;
+            char* p = buf;
+            std::strtoull(p, &p, 10);  // time on the CPU
+            sum += (int64_t)std::strtoull(p, nullptr, 10);
+        }
+        return sum;
+    }
+
+    void trace(int64_t now, const char* what, double rate) const {
+        if (!TRACE) return;
+        std::fprintf(stderr, "d4j-pool %.1f ms: %s%s rate %.4g (parallel %.4g, serial %.4g), back-off %.0f ms, caller cpu %d, worker cpu %d\n",
+                     (now - trace_t0_) / 1e6, what, mode_.load(std::memory_order_relaxed) == SERIAL ? " -> serial" : "",
+                     rate, rate_par_, rate_ser_, backoff_ns_ / 1e6, sched_getcpu(),
+                     team_.load(std::memory_order_relaxed) > 1 ? info_[1].cpu.load(std::memory_order_relaxed) : -1);
     }
 
     // Each thread's home range of chunks: by cost (a chunk goes to the thread its cost midpoint falls in) or by
@@ -252,7 +376,8 @@ private:
         for (const int team = team_.load(std::memory_order_relaxed); t < team; t++) slots_[t].word.store(pack(g, 0, 0), std::memory_order_relaxed);
     }
 
-    bool run_parallel(const Region& r) {
+    // Returns how long the caller slept for a worker descheduled in a chunk (0: it did not).
+    int64_t run_parallel(const Region& r) {
         const int64_t t0 = now_ns();
         region_ = &r;
         csr_ = _mm_getcsr();
@@ -295,8 +420,7 @@ private:
         for (int i = 0; i < r.chunks; i++) max_cost = std::max(max_cost, chunk_cost(r, i));
         const double chunk_ns = mine_cost > 0 ? (double)(t1 - t0) * max_cost / mine_cost : 0.0;
         const bool slept = waited > SLEPT_NS && (double)waited > 2.0 * chunk_ns + WAIT_SPIN_NS;
-        if (slept) stats_[STAT_SLEPT].fetch_add(1, std::memory_order_relaxed);
-        return slept;
+        return slept ? waited : 0;
     }
 
     // Claims and runs chunks of region g until none is left: its own range from the front, then the others'
@@ -331,31 +455,32 @@ private:
         return ran;
     }
 
-    // Pins a new worker `id` to a CPU other than the caller's (the id-th of the others this process may use) for
-    // its first PIN_NS; the worker then gives itself back every allowed CPU (worker_loop), so that afterwards the
-    // scheduler can move it away from a core another process holds. Why: a scheduler that packs threads onto few
-    // CPUs (as the kernels of small VMs do) keeps a new thread, whose measured load starts at zero, on its
-    // creator's CPU for its first ~0.1 s, time-sharing the caller's core: measured on the 2-vCPU VM, the first
-    // 110 ms of a new team ran regions at half the serial speed, the pool judged threads a loss, backed off, and
-    // the thread never got the busy history that would have earned it its own CPU. Pinned, the first windows
-    // already run 1.5x the serial speed; once unpinned the thread keeps its CPU (its load is known by then).
-    // Returns whether it pinned (then `allowed` holds the mask to restore).
-    static bool pin_new_worker(int id, int caller_cpu, cpu_set_t* allowed) {
-        CPU_ZERO(allowed);
-        if (caller_cpu < 0 || sched_getaffinity(0, sizeof *allowed, allowed) != 0 || CPU_COUNT(allowed) < 2) return false;
-        const int others = CPU_COUNT(allowed) - (CPU_ISSET(caller_cpu, allowed) ? 1 : 0);
+    // Pins worker `id` (thread `tid`, 0: the calling thread) to a CPU other than `caller_cpu` (the id-th of the
+    // others this process may use) for PIN_NS; the worker then gives itself back every allowed CPU (worker_loop),
+    // so that afterwards the scheduler can move it away from a core another process holds. Done for every new
+    // worker, and again by separate(). Why: a scheduler that packs threads onto few CPUs (as the kernels of small
+    // VMs do) keeps a new thread, whose measured load starts at zero, on its creator's CPU for its first ~0.1 s,
+    // time-sharing the caller's core: measured on the 2-vCPU VM, the first 110 ms of a new team ran regions at
+    // half the serial speed, the pool judged threads a loss, backed off, and the thread never got the busy
+    // history that would have earned it its own CPU. Pinned, the first windows already run 1.5x the serial
+    // speed; once unpinned the thread keeps its CPU (its load is known by then). Returns whether it pinned.
+    bool pin_away(int id, int tid, int caller_cpu) {
+        if (!can_pin_ || caller_cpu < 0) return false;
+        const int others = CPU_COUNT(&allowed_) - (CPU_ISSET(caller_cpu, &allowed_) ? 1 : 0);
         int seen = 0, target = -1;
         for (int c = 0; c < CPU_SETSIZE && target < 0; c++)
-            if (CPU_ISSET(c, allowed) && c != caller_cpu && ++seen == 1 + (id - 1) % others) target = c;
+            if (CPU_ISSET(c, &allowed_) && c != caller_cpu && ++seen == 1 + (id - 1) % others) target = c;
         if (target < 0) return false;
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(target, &one);
-        return sched_setaffinity(0, sizeof one, &one) == 0;
+        if (sched_setaffinity(tid, sizeof one, &one) != 0) return false;
+        info_[id].unpin_at.store(now_ns() + PIN_NS, std::memory_order_relaxed);
+        return true;
     }
 
-    void worker_loop(int id, uint32_t seen, const cpu_set_t* unpin_to) {
-        const int64_t unpin_at = now_ns() + PIN_NS;
+    void worker_loop(int id, uint32_t seen) {
+        WorkerInfo& me = info_[id];
         for (;;) {
             uint32_t g = gen_.load(std::memory_order_acquire);
             if (g == seen) {
@@ -374,10 +499,10 @@ private:
             }
             if (stop_.load(std::memory_order_acquire)) return;
             seen = g;
-            if (unpin_to && now_ns() >= unpin_at) {
-                sched_setaffinity(0, sizeof *unpin_to, unpin_to);
-                unpin_to = nullptr;
-            }
+            me.cpu.store(sched_getcpu(), std::memory_order_relaxed);  // where it woke: see colocated()
+            int64_t unpin_at = me.unpin_at.load(std::memory_order_relaxed);
+            if (unpin_at != 0 && now_ns() >= unpin_at && me.unpin_at.compare_exchange_strong(unpin_at, 0))
+                sched_setaffinity(0, sizeof allowed_, &allowed_);
             const int ran = participate(id, g, true);
             if (ran > 0) {
                 done_.fetch_add((uint32_t)ran, std::memory_order_seq_cst);
@@ -395,11 +520,25 @@ private:
         futex_wake(&gen_, MAX_THREADS);
         for (auto& w : workers_) w.join();
         workers_.clear();
+        for (int id = 1; id < MAX_THREADS; id++) {
+            const int fd = info_[id].schedstat.exchange(-1, std::memory_order_relaxed);
+            if (fd >= 0) close(fd);
+            info_[id].tid.store(0, std::memory_order_relaxed);
+        }
         stop_.store(false, std::memory_order_seq_cst);
     }
 
     static constexpr int64_t WAIT_SPIN_NS = 50000, SLEPT_NS = 500000;
-    static constexpr int64_t PIN_NS = 300000000;  // a new worker's first 0.3 s (pin_new_worker)
+    static constexpr int64_t PIN_NS = 300000000;  // a pin lasts 0.3 s (pin_away)
+    static constexpr int64_t SEPARATE_GAP_NS = 50000000;
+    // Serial back-off after a lost window or horizon (account()). The cap was 2 s: a disturbance that passes (the
+    // JVM's compiler threads in its first seconds) then kept a whole training run serial after it had gone. What
+    // one more parallel try costs while a core stays taken is about one window: ~1% at 0.5 s, far inside the
+    // 1.2x no-collapse bound.
+    static constexpr int64_t BACKOFF_MIN_NS = 20000000, HARD_BACKOFF_MAX_NS = 500000000,
+                             SOFT_BACKOFF_MAX_NS = 160000000;
+    static constexpr int64_t HORIZON_NS = 16000000;
+    static const bool TRACE;  // D4J_POOL_TRACE=1: every decision on stderr (for diagnosing a machine)
 
     const int64_t spin_ns_;
     std::mutex busy_;
@@ -416,6 +555,11 @@ private:
     int64_t win_ns_ = 0;
     double win_work_ = 0;
     int win_regions_ = 0;
+    int64_t win_delay0_ = 0;             // workers' run-queue delay when the window started
+    int64_t hor_ns_ = 0;                 // parallel windows since the horizon started
+    double hor_work_ = 0;
+    int64_t separated_ns_ = INT64_MIN / 2;
+    const int64_t trace_t0_ = now_ns();
     double rate_par_ = 0, rate_ser_ = 0;  // ns per unit of work, last window of each mode
     int64_t ser_measured_ns_ = 0, serial_until_ns_ = 0, backoff_ns_ = 0;
     bool probing_ = false;
@@ -423,12 +567,28 @@ private:
     static constexpr double SMALL_WORK = 4e5;  // = PAR_MIN_FLOPS
     static constexpr double WIN = 0.85;  // parallel must take at most 85% of the serial time per unit of work
     std::atomic<int64_t> stats_[STAT_COUNT] = {};
+    // Per worker (index = id): its thread id, the CPU it last woke on, when its pin ends (0: not pinned), its
+    // schedstat file. allowed_ is the caller's CPU mask when the team was made (workers inherit it).
+    struct alignas(64) WorkerInfo {
+        std::atomic<int> tid{0};
+        std::atomic<int> cpu{-1};
+        std::atomic<int64_t> unpin_at{0};
+        std::atomic<int> schedstat{-1};
+    };
+    WorkerInfo info_[MAX_THREADS];
+    cpu_set_t allowed_;
+    bool can_pin_ = false;
     alignas(64) std::atomic<uint32_t> gen_{0};
     alignas(64) std::atomic<int> sleepers_{0};
     alignas(64) std::atomic<uint32_t> done_{0};
     alignas(64) std::atomic<int> caller_waiting_{0};
     Slot slots_[MAX_THREADS];
 };
+
+const bool Pool::TRACE = [] {
+    const char* v = std::getenv("D4J_POOL_TRACE");
+    return v && *v && *v != '0';
+}();
 
 Pool& shared_pool() {
     // Never destroyed: workers parked on a futex at process exit are simply ended with it (destroying the pool

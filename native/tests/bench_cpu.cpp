@@ -10,7 +10,9 @@
 //  4. inference with the reference network: one row (p50, p99), 32 and 256 rows.
 //  5. no collapse: the reference network at 1, 2 and 4 threads, interleaved, without and with another
 //     process spinning on a core: medians and the ratio to 1 thread (goal: never above 1.2).
-// Usage: bench_cpu [--threads 1,2] [--epochs N] [--quick] [--only peak|ops|train|collapse|infer]
+//  6. (--only ref) the reference network alone at the given thread counts, interleaved, --rounds N rounds of one
+//     epoch each: the 2-thread speed-up, side by side (what the no-collapse section does without a busy process).
+// Usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref]
 // The kernel variant is the one d4j chose (or D4J_CPU_ISA); OpenBLAS's is whatever OPENBLAS_CORETYPE says.
 #include <cblas.h>
 #include <signal.h>
@@ -431,13 +433,14 @@ static void infer(const Data& d, int threads) {
 
 int main(int argc, char** argv) {
     std::vector<int> threads = {1, 2};
-    int epochs = 3;
+    int epochs = 3, rounds = 5;
     std::string only;
     for (int i = 1; i < argc; i++) {
         const std::string a = argv[i];
         if (a == "--quick") quick = true;
         else if (a == "--epochs" && i + 1 < argc) epochs = std::atoi(argv[++i]);
         else if (a == "--only" && i + 1 < argc) only = argv[++i];
+        else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
         else if (a == "--threads" && i + 1 < argc) {
             threads.clear();
             for (const char* p = argv[++i]; *p;) {
@@ -446,7 +449,7 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::printf("usage: bench_cpu [--threads 1,2] [--epochs N] [--quick] [--only peak|ops|train|collapse|infer]\n");
+            std::printf("usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref]\n");
             return 2;
         }
     }
@@ -463,8 +466,15 @@ int main(int argc, char** argv) {
     if (only.empty() || only == "peak" || only == "train") peak(threads);
     if (only.empty() || only == "ops")
         for (int t : threads) ops(t);
-    if (only.empty() || only == "train" || only == "infer" || only == "collapse") {
+    if (only.empty() || only == "train" || only == "infer" || only == "collapse" || only == "ref") {
         const Data d;
+        if (only == "ref") {
+            std::printf("\n## Reference network (784-128-10, batch 32), one epoch per run, thread counts interleaved (%d "
+                        "rounds after a warm-up round)\n\n| busy process | threads | median s/epoch | vs %d thread(s) | CPU "
+                        "s/epoch | CPU vs %d thread(s) | all runs (s) | pool switches to serial |\n|---|---|---|---|---|---|---|---|\n",
+                        rounds, threads[0], threads[0]);
+            no_collapse(d, threads, rounds, false);
+        }
         if (only.empty() || only == "train") {
             std::printf("\n## Training epochs (60000 rows, Adam; floor = the epoch's GEMM FLOPs at the sgemm peak of the"
                         " same thread count; phases = %% of the step in gather / forward / loss / input grads / weight"

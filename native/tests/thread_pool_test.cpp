@@ -7,6 +7,8 @@
 // - the thread count changed over and over (1, 2, 4, one per core) while another thread trains: training
 //   finishes with the weights of the 1-thread run;
 // - more threads than CPUs, and every count from 1 to 8, on a product that is split: same bits;
+// - a worker put on the caller's CPU (as a scheduler sometimes does) is moved to another CPU by the pool instead
+//   of the pool falling back to serial;
 // - private teams (d4j_set_caller_threads): two threads training at once, each on its own team of 2, never
 //   serial because of the other and with the 1-thread weights; the workers end on 0 and with the thread, over
 //   many cycles (counted in /proc/self/task).
@@ -14,7 +16,10 @@
 #include <sched.h>
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include "net_util.h"
@@ -241,11 +246,67 @@ static void caller_teams() {
               " threads, " + std::to_string(base) + " before");
 }
 
+// The thread id of the pool's worker 1 (its name is d4j-pool-1), or 0.
+static int worker_tid() {
+    DIR* d = opendir("/proc/self/task");
+    int found = 0;
+    for (dirent* e; d && !found && (e = readdir(d));) {
+        std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+        std::string name;
+        if (e->d_name[0] != '.' && comm && std::getline(comm, name) && name == "d4j-pool-1") found = std::atoi(e->d_name);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static void colocated_worker_separated() {
+    cpu_set_t all;
+    if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) {
+        std::printf("thread_pool_test: colocated worker: skipped (fewer than 2 CPUs)\n");
+        return;
+    }
+    d4j_set_num_threads(1);
+    d4j_set_num_threads(2);  // a new worker, pinned away from the caller for its first 0.3 s
+    RefNet warm(64 * 32, 41);
+    warm.train(64);
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+    // the worker must wake once more after its pin ended (it then gives itself every CPU back): train until
+    // regions have run in parallel again (the pool may be serial for a while on a busy machine)
+    int64_t s0[6], s1[6];
+    d4j_thread_stats(s0);
+    for (int i = 0; i < 200; i++) {
+        warm.train(8);
+        d4j_thread_stats(s1);
+        if (s1[0] - s0[0] >= 20) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const int tid = worker_tid();
+    t::expect(tid > 0, "colocated worker: no thread named d4j-pool-1");
+    int cpu0 = 0;
+    while (!CPU_ISSET(cpu0, &all)) cpu0++;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu0, &one);
+    const bool pinned = tid > 0 && sched_setaffinity(0, sizeof one, &one) == 0 && sched_setaffinity(tid, sizeof one, &one) == 0;
+    t::expect(pinned, "colocated worker: could not pin the caller and the worker to one CPU");
+    if (pinned) {
+        RefNet r(800 * 32, 43);
+        t::expect(r.train(800) == D4J_OK, "colocated worker: train");
+        cpu_set_t now;
+        CPU_ZERO(&now);
+        t::expect(sched_getaffinity(tid, sizeof now, &now) == 0 && !(CPU_COUNT(&now) == 1 && CPU_ISSET(cpu0, &now)),
+                  "colocated worker: the pool left its worker on the caller's CPU");
+    }
+    sched_setaffinity(0, sizeof all, &all);
+    d4j_set_num_threads(1);
+}
+
 int main() {
     contention();
     concurrent_inference();
     changing_thread_count();
     every_count();
     caller_teams();
+    colocated_worker_separated();
     return t::finish("thread_pool_test");
 }
