@@ -9,6 +9,7 @@
 # same while a job trains the reference network (JOB_CPUS CPU threads, default 1: the job's kernels run on a private
 # team of exactly that many, whatever the server's --threads; cancelled after the run). Prints each run, the medians
 # of p50 / p99 and the ratio p99(training) / p99(idle), with the machine's load average before and after.
+# NICE=idle puts the job's threads under SCHED_IDLE (serve --job-nice idle).
 # Needs http/target/dense4j.jar (mvn -pl http -am package -DskipTests) and wrk. Only 127.0.0.1 is used.
 set -euo pipefail
 DATA=${1:-/usr/share/datasets/fashion-mnist}

@@ -2,7 +2,9 @@ package io.dense4j.cli;
 
 import io.dense4j.http.InferenceServer;
 import io.dense4j.http.ServerConfig;
+import io.dense4j.service.ThreadPriority;
 import io.dense4j.tensor.Device;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -199,9 +201,25 @@ public final class ServeCommand implements Callable<Integer> {
             + ServerConfig.TrainingConfig.DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN + ")")
     Integer maxEventStreamsPerToken;
 
-    @Option(names = "--job-nice", description = "nice value (0-19) of training threads, so that inference keeps the CPU "
-            + "it needs (default " + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + ")")
+    @Option(names = "--job-nice", description = "nice value (0-19) of training threads, or 'idle' (Linux SCHED_IDLE: "
+            + "training runs only on CPU time inference leaves), so that inference keeps the CPU it needs (default "
+            + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + ")", converter = JobNice.class)
     Integer jobNice;
+
+    /** {@code --job-nice}: 0..19, or "idle" for {@link ThreadPriority#IDLE}; the range is checked with the config. */
+    static final class JobNice implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            if ("idle".equalsIgnoreCase(value.trim())) {
+                return ThreadPriority.IDLE;
+            }
+            try {
+                return Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is neither a nice value (0-19) nor idle");
+            }
+        }
+    }
 
     static boolean isServing() {
         return serving;

@@ -1,5 +1,6 @@
 package io.dense4j.http;
 
+import io.dense4j.service.ThreadPriority;
 import io.dense4j.tensor.Device;
 
 import java.nio.file.Path;
@@ -327,7 +328,7 @@ public record ServerConfig(
      *                              re-queued after it)
      * @param maxDatasetBytes       largest data set upload, and the most pixel bytes an IDX set may expand to
      * @param maxEventStreamsPerToken open event streams (Server-Sent Events) per token
-     * @param jobNice               nice value of training threads (Linux), so training yields the CPU to inference
+     * @param jobNice               nice value of training threads (0..19, or ThreadPriority.IDLE; Linux), so training yields the CPU to inference
      */
     public record TrainingConfig(String state, Map<String, String> tokens, int cpus, List<Integer> gpus,
                                  String inferenceReserve, int maxRunningJobsPerToken, int maxQueuedJobsPerToken,
@@ -376,8 +377,9 @@ public record ServerConfig(
             if (maxDatasetBytes < 1) {
                 throw new IllegalArgumentException("the data set size limit must be positive");
             }
-            if (jobNice < 0 || jobNice > 19) {
-                throw new IllegalArgumentException("the nice value of job threads is 0..19, got " + jobNice);
+            if (jobNice < 0 || jobNice > ThreadPriority.IDLE) {
+                throw new IllegalArgumentException("the nice value of job threads is 0..19 or idle ("
+                        + ThreadPriority.IDLE + "), got " + jobNice);
             }
             inferenceReserve = inferenceReserve == null ? DEFAULT_INFERENCE_RESERVE : inferenceReserve;
         }

@@ -63,7 +63,8 @@ public final class JobService implements AutoCloseable {
      * @param heartbeat  how often leases are renewed (well under {@code lease})
      * @param poll       how often the queue is read when nothing signals a change
      * @param maxQueuedPerOwner jobs one owner may have waiting in the queue (more: {@link QuotaException})
-     * @param jobNice    the nice value of job threads (0..19; Linux), so training yields the CPU to inference
+     * @param jobNice    the nice value of job threads (0..19, or ThreadPriority.IDLE: SCHED_IDLE; Linux), so training yields
+     *                   the CPU to inference
      */
     public record Settings(String serverId, Capacity capacity, int maxRunningPerOwner, Path workRoot, Duration lease,
                            Duration heartbeat, Duration poll, int maxQueuedPerOwner, int jobNice) {
@@ -78,8 +79,9 @@ public final class JobService implements AutoCloseable {
             if (maxRunningPerOwner < 1 || maxQueuedPerOwner < 1) {
                 throw new IllegalArgumentException("the per-owner job limits must be >= 1");
             }
-            if (jobNice < 0 || jobNice > 19) {
-                throw new IllegalArgumentException("the nice value of job threads is 0..19, got " + jobNice);
+            if (jobNice < 0 || jobNice > ThreadPriority.IDLE) {
+                throw new IllegalArgumentException("the nice value of job threads is 0..19 or idle ("
+                        + ThreadPriority.IDLE + "), got " + jobNice);
             }
         }
 

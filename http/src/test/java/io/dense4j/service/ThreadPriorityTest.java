@@ -37,4 +37,31 @@ class ThreadPriorityTest {
         assertEquals(7, r[2], "a thread the job starts (a trial worker) inherits it");
         assertEquals(mine, ThreadPriority.niceOf(ThreadPriority.currentTid()), "other threads keep theirs");
     }
+
+    @Test
+    void idleMeansSchedIdleForTheThreadAndWhatItStarts() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/proc/thread-self")), "not Linux: thread priorities are left alone");
+        int mine = ThreadPriority.policyOf(ThreadPriority.currentTid());
+        CompletableFuture<int[]> seen = new CompletableFuture<>();
+        Thread job = new Thread(() -> {
+            int after = ThreadPriority.lowerCurrentThread(ThreadPriority.IDLE);
+            int[] child = new int[1];
+            Thread worker = new Thread(() -> child[0] = ThreadPriority.policyOf(ThreadPriority.currentTid()));
+            worker.start();
+            try {
+                worker.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            long tid = ThreadPriority.currentTid();
+            seen.complete(new int[] {after, ThreadPriority.policyOf(tid), child[0], ThreadPriority.niceOf(tid)});
+        });
+        job.start();
+        int[] r = seen.get(30, TimeUnit.SECONDS);
+        Assumptions.assumeTrue(r[0] == ThreadPriority.IDLE, "chrt --idle is not available here (got " + r[0] + ")");
+        assertEquals(5, r[1], "SCHED_IDLE read back from /proc");
+        assertEquals(5, r[2], "a thread the job starts (a kernel team worker) inherits it");
+        assertEquals(19, r[3], "and the lowest nice value, should the policy be reset");
+        assertEquals(mine, ThreadPriority.policyOf(ThreadPriority.currentTid()), "other threads keep theirs");
+    }
 }
