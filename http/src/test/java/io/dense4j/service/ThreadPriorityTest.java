@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongToIntFunction;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -16,21 +17,7 @@ class ThreadPriorityTest {
         Assumptions.assumeTrue(Files.exists(Path.of("/proc/thread-self")), "not Linux: thread priorities are left alone");
         int mine = ThreadPriority.niceOf(ThreadPriority.currentTid());
         Assumptions.assumeTrue(mine < 7, "this test runs at nice " + mine + " already");
-        CompletableFuture<int[]> seen = new CompletableFuture<>();
-        Thread job = new Thread(() -> {
-            int after = ThreadPriority.lowerCurrentThread(7);
-            int[] child = new int[1];
-            Thread worker = new Thread(() -> child[0] = ThreadPriority.niceOf(ThreadPriority.currentTid()));
-            worker.start();
-            try {
-                worker.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            seen.complete(new int[] {after, ThreadPriority.niceOf(ThreadPriority.currentTid()), child[0]});
-        });
-        job.start();
-        int[] r = seen.get(30, TimeUnit.SECONDS);
+        int[] r = lowerOnAJobThread(7, ThreadPriority::niceOf);
         Assumptions.assumeTrue(r[0] >= 0 && r[0] != mine || r[0] == 7, "renice is not available here");
         assertEquals(7, r[0]);
         assertEquals(7, r[1], "read back from /proc");
@@ -42,11 +29,24 @@ class ThreadPriorityTest {
     void idleMeansSchedIdleForTheThreadAndWhatItStarts() throws Exception {
         Assumptions.assumeTrue(Files.exists(Path.of("/proc/thread-self")), "not Linux: thread priorities are left alone");
         int mine = ThreadPriority.policyOf(ThreadPriority.currentTid());
+        int[] r = lowerOnAJobThread(ThreadPriority.IDLE, ThreadPriority::policyOf);
+        Assumptions.assumeTrue(r[0] == ThreadPriority.IDLE, "chrt --idle is not available here (got " + r[0] + ")");
+        assertEquals(5, r[1], "SCHED_IDLE read back from /proc");
+        assertEquals(5, r[2], "a thread the job starts (a kernel team worker) inherits it");
+        assertEquals(19, r[3], "and the lowest nice value, should the policy be reset");
+        assertEquals(mine, ThreadPriority.policyOf(ThreadPriority.currentTid()), "other threads keep theirs");
+    }
+
+    /**
+     * On a new "job" thread: lowerCurrentThread(level), then {what it returned, probe(job thread), probe(a thread the
+     * job thread starts), the job thread's nice value}.
+     */
+    private static int[] lowerOnAJobThread(int level, LongToIntFunction probe) throws Exception {
         CompletableFuture<int[]> seen = new CompletableFuture<>();
         Thread job = new Thread(() -> {
-            int after = ThreadPriority.lowerCurrentThread(ThreadPriority.IDLE);
+            int after = ThreadPriority.lowerCurrentThread(level);
             int[] child = new int[1];
-            Thread worker = new Thread(() -> child[0] = ThreadPriority.policyOf(ThreadPriority.currentTid()));
+            Thread worker = new Thread(() -> child[0] = probe.applyAsInt(ThreadPriority.currentTid()));
             worker.start();
             try {
                 worker.join();
@@ -54,14 +54,9 @@ class ThreadPriorityTest {
                 Thread.currentThread().interrupt();
             }
             long tid = ThreadPriority.currentTid();
-            seen.complete(new int[] {after, ThreadPriority.policyOf(tid), child[0], ThreadPriority.niceOf(tid)});
+            seen.complete(new int[] {after, probe.applyAsInt(tid), child[0], ThreadPriority.niceOf(tid)});
         });
         job.start();
-        int[] r = seen.get(30, TimeUnit.SECONDS);
-        Assumptions.assumeTrue(r[0] == ThreadPriority.IDLE, "chrt --idle is not available here (got " + r[0] + ")");
-        assertEquals(5, r[1], "SCHED_IDLE read back from /proc");
-        assertEquals(5, r[2], "a thread the job starts (a kernel team worker) inherits it");
-        assertEquals(19, r[3], "and the lowest nice value, should the policy be reset");
-        assertEquals(mine, ThreadPriority.policyOf(ThreadPriority.currentTid()), "other threads keep theirs");
+        return seen.get(30, TimeUnit.SECONDS);
     }
 }

@@ -2,6 +2,7 @@ package io.dense4j.spark;
 
 import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
+import io.dense4j.ThreadTeam;
 import io.dense4j.data.Dataset;
 import io.dense4j.data.Normalizer;
 import io.dense4j.model.ModelConfig;
@@ -41,11 +42,13 @@ final class Tasks {
                                      Results.State state, int threads) {
         Device device;
         try {
-            device = taskDevice(threads);
+            device = taskDevice();
         } catch (UnsupportedOperationException | IllegalArgumentException e) {
             return Results.Worker.failed(noDevice(shard, e), false);
         }
-        return trainRound(shard, plan, epoch, round, config, state, device);
+        try (ThreadTeam team = Dense4J.threadTeam(threads)) {
+            return trainRound(shard, plan, epoch, round, config, state, device);
+        }
     }
 
     /** As above, on {@code device}. */
@@ -87,13 +90,14 @@ final class Tasks {
         }
         Device device;
         try {
-            device = taskDevice(threads);
+            device = taskDevice();
         } catch (UnsupportedOperationException | IllegalArgumentException e) {
             return new Results.Stats(0, 0, 0, noDevice(shard, e));
         }
         int[] positions = new int[shard.rows];
         Arrays.setAll(positions, i -> i);
-        try (Sequential model = modelOf(config, state);
+        try (ThreadTeam team = Dense4J.threadTeam(threads);
+             Sequential model = modelOf(config, state);
              Dataset rows = shard.gather(positions, from, shard.rows, model.outputSize())) {
             model.to(device);
             Normalizer n = model.preprocessing();
@@ -160,11 +164,11 @@ final class Tasks {
 
     /**
      * The device Spark gave this task: the GPU named by its "gpu" resource when it has one (then the CUDA
-     * backend trains there), else the CPU, whose kernels then use {@code threads} threads (process-wide: every
-     * task of an executor asks for the same count, spark.task.cpus by default, so n tasks on n cores do not
-     * oversubscribe them).
+     * backend trains there), else the CPU. On the CPU the task's kernels run on its own team of {@code threads}
+     * (spark.task.cpus by default; opened by the caller around the task's work), so concurrent tasks of one executor
+     * each get the cores Spark gave them instead of sharing one pool.
      */
-    static Device taskDevice(int threads) {
+    static Device taskDevice() {
         TaskContext tc = TaskContext.get();
         ResourceInformation gpu = tc == null ? null : tc.resourcesJMap().get("gpu");
         if (gpu != null && gpu.addresses().length > 0) {
@@ -175,9 +179,6 @@ final class Tasks {
                 throw new IllegalArgumentException("GPU address '" + address + "' is not a CUDA device index (the "
                         + "discovery script must report indices such as 0, 1...)");
             }
-        }
-        if (Dense4J.threads() != threads) {
-            Dense4J.setThreads(threads);
         }
         return Device.cpu();
     }

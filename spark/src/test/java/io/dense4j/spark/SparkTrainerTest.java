@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.dense4j.Model;
+import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
 import io.dense4j.data.Dataset;
 import io.dense4j.data.FeatureStats;
@@ -205,6 +206,29 @@ class SparkTrainerTest {
         try (Sequential m = model()) {
             trainer(5).fit(m, blobs(), fit);
             assertFalse(java.util.Arrays.equals(first, m.parameters()));
+        }
+    }
+
+    /**
+     * Each task's kernels run on its own team of threadsPerTask threads (two tasks of one executor at once get two
+     * teams, not one shared pool), the process-wide count is left as it was, and the model is the one-thread model.
+     */
+    @Test
+    void eachTaskTrainsOnItsOwnTeamOfThreadsPerTask() {
+        Fit fit = Fit.epochs(2).seed(7);
+        float[] oneThread;
+        try (Sequential m = model()) {
+            SparkTrainer.builder().averagingFrequency(4).workers(2).threadsPerTask(1).build().fit(m, blobs(), fit);
+            oneThread = m.parameters();
+        }
+        int before = Dense4J.threads();
+        java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        Tasks.hook = (epoch, round, partition, attempt) -> seen.add(Dense4J.threads());
+        try (Sequential m = model()) {
+            SparkTrainer.builder().averagingFrequency(4).workers(2).threadsPerTask(3).build().fit(m, blobs(), fit);
+            assertEquals(java.util.Set.of(3), seen, "the task threads' kernel team sizes");
+            assertEquals(before, Dense4J.threads(), "the process-wide count is not the tasks' business");
+            assertArrayEquals(oneThread, m.parameters(), 1e-5f);
         }
     }
 
