@@ -16,22 +16,12 @@ EPOCHS=${EPOCHS:-2}
 COUNTS=${COUNTS:-1 2}
 CPUS=${CPUS:-$(nproc)}
 PORT=${PORT:-18183}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-JAR=$ROOT/http/target/dense4j.jar
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-J=(java -jar "$JAR")
-export DENSE4J_SERVER=http://127.0.0.1:$PORT DENSE4J_TRAIN_TOKEN=bench-train
+source "$(dirname "$0")/training-server.sh"
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server --cpus $CPUS; counts $COUNTS; $EPOCHS epochs a job"
 mkdir -p "$WORK/reg"
-"${J[@]}" serve --registry "$WORK/reg" --port "$PORT" --state "$WORK/state.db" --cpus "$CPUS" --inference-reserve 0 \
-  --job-nice 0 --train-token bench-train --no-access-log >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 150); do curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null && break; sleep 0.2; done
+start_server --registry "$WORK/reg" --state "$WORK/state.db" --cpus "$CPUS" --inference-reserve 0 --job-nice 0 \
+  --train-token bench-train
 SHA=$("${J[@]}" datasets upload "$DATA" --name fashion 2>/dev/null)
 
 declare -A TIMES

@@ -22,15 +22,7 @@ RESERVE=${RESERVE:-25%}
 NICE=${NICE:-10}
 JOB_CPUS=${JOB_CPUS:-1}
 PORT=${PORT:-18182}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-JAR=$ROOT/http/target/dense4j.jar
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-J=(java -jar "$JAR")
-export DENSE4J_SERVER=http://127.0.0.1:$PORT DENSE4J_TRAIN_TOKEN=bench-train
+source "$(dirname "$0")/training-server.sh"
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server --cpus $CPUS --inference-reserve $RESERVE --job-nice $NICE; job cpus $JOB_CPUS"
 "${J[@]}" train --data "$DATA" --layers 128,10 --activations relu,softmax --epochs 1 --seed 1 -o "$WORK/ref.d4j" >/dev/null 2>&1
@@ -42,10 +34,8 @@ row = [round(random.random(), 4) for _ in range(784)]
 json.dump({"inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32", "data": row}]}, open(sys.argv[1] + "/json.body", "w"))
 PY
 
-"${J[@]}" serve --registry "$WORK/reg" --port "$PORT" --state "$WORK/state.db" --cpus "$CPUS" --inference-reserve "$RESERVE" \
-  --job-nice "$NICE" --no-access-log >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 150); do curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null && break; sleep 0.2; done
+start_server --registry "$WORK/reg" --state "$WORK/state.db" --cpus "$CPUS" --inference-reserve "$RESERVE" \
+  --job-nice "$NICE"
 SHA=$("${J[@]}" datasets upload "$DATA" --name fashion 2>/dev/null)
 cat >"$WORK/job.json" <<EOF
 {"type": "train", "name": "interference", "dataset": {"sha256": "$SHA"},
