@@ -13,6 +13,9 @@
 //  6. (--only ref) the reference network alone at the given thread counts, interleaved, --rounds N rounds of one
 //     epoch each: the 2-thread speed-up, side by side (what the no-collapse section does without a busy process).
 // Usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref]
+// D4J_BENCH_IDX=<dir> trains sections 3, 5 and 6 on real images instead of the synthetic rows: <dir> holds the
+// uncompressed train-images-idx3-ubyte and train-labels-idx1-ubyte (e.g. Fashion-MNIST, `zcat` of Debian's .gz),
+// pixels / 255 as the Java loader gives them (real images have zeros in runs, random rows have none).
 // The kernel variant is the one d4j chose (or D4J_CPU_ISA); OpenBLAS's is whatever OPENBLAS_CORETYPE says.
 #include <cblas.h>
 #include <signal.h>
@@ -238,7 +241,13 @@ struct Data {
     int N = 60000, in = 784, k = 10;
     std::vector<float> x;
     std::vector<int32_t> labels;
+    bool load_idx(const std::string& dir);
     Data() {
+        if (const char* dir = std::getenv("D4J_BENCH_IDX")) {  // real images: uncompressed IDX train files
+            if (load_idx(dir)) return;
+            std::fprintf(stderr, "D4J_BENCH_IDX=%s: no readable train-images-idx3-ubyte / train-labels-idx1-ubyte\n", dir);
+            std::exit(2);
+        }
         // learnable synthetic data: the label is the argmax of a fixed random linear map of the row
         std::mt19937 g(7);
         x = rnd((size_t)N * in, g, 0, 1);
@@ -253,6 +262,30 @@ struct Data {
         }
     }
 };
+
+// Reads <dir>/train-images-idx3-ubyte and train-labels-idx1-ubyte (uncompressed): pixels / 255 as float.
+bool Data::load_idx(const std::string& dir) {
+    auto read = [](const std::string& path) {
+        std::vector<unsigned char> b;
+        if (FILE* f = std::fopen(path.c_str(), "rb")) {
+            unsigned char buf[1 << 16];
+            size_t n;
+            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) b.insert(b.end(), buf, buf + n);
+            std::fclose(f);
+        }
+        return b;
+    };
+    const auto img = read(dir + "/train-images-idx3-ubyte"), lab = read(dir + "/train-labels-idx1-ubyte");
+    auto be32 = [](const unsigned char* p) { return (int)((unsigned)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]); };
+    if (img.size() < 16 || lab.size() < 8 || be32(img.data()) != 2051 || be32(lab.data()) != 2049) return false;
+    const int n = be32(img.data() + 4), rows = be32(img.data() + 8), cols = be32(img.data() + 12);
+    if (n <= 0 || rows * cols != in || img.size() != 16 + (size_t)n * in || lab.size() != 8 + (size_t)n) return false;
+    N = n;
+    x.resize((size_t)N * in);
+    for (size_t i = 0; i < x.size(); i++) x[i] = img[16 + i] / 255.0f;
+    labels.assign(lab.begin() + 8, lab.end());
+    return true;
+}
 
 static double step_flops(const std::vector<int32_t>& sizes, int rows) {
     double f = 0;
