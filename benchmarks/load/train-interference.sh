@@ -3,13 +3,18 @@
 #
 #   benchmarks/load/train-interference.sh [FASHION_DIR]
 #
-# Starts `dense4j serve` with the training service (--cpus CPUS, --inference-reserve RESERVE, --job-nice NICE) on a
-# scratch registry holding the reference network (784-128-10, trained one epoch), uploads Fashion-MNIST as a data
-# set, then alternates ROUNDS times: wrk with 32 connections (batch-1 JSON V2 infer) on the idle server, then the
-# same while a job trains the reference network (JOB_CPUS CPU threads, default 1: the job's kernels run on a private
-# team of exactly that many, whatever the server's --threads; cancelled after the run). Prints each run, the medians
-# of p50 / p99 and the ratio p99(training) / p99(idle), with the machine's load average before and after.
-# NICE=idle puts the job's threads under SCHED_IDLE (serve --job-nice idle).
+# Starts `dense4j serve` with the training service (--cpus CPUS, --inference-reserve RESERVE, and --job-nice NICE
+# when NICE is set, else the server's default, idle; SERVE_OPTS: more serve options) on a scratch registry holding the
+# reference network (784-128-10, trained one epoch), uploads Fashion-MNIST as a data set, and warms up: inference at
+# the measured shape for WARMUP (15s), then the first job of this JVM, whose window is measured and reported apart
+# ("cold": the JIT compiling the training path), then inference again for WARMUP. Then it alternates ROUNDS times:
+# wrk with 32 connections (batch-1 JSON V2 infer) on the idle server, then the same while a new job trains the
+# reference network (JOB_CPUS CPU threads, default 1: the job's kernels run on a private team of exactly that many;
+# measured once it is past loading the data, cancelled after). Prints each window with the server's CPU seconds in
+# it by thread group (thread-cpu.py), the medians of p50 / p99 and the ratio p99(training) / p99(idle) (and the worst
+# round's, and the cold window's against the median idle), with the machine's load average before and after.
+# SERVER_JAVA_OPTS / LOGS (training-server.sh) keep the server's GC log for gc-windows.py; train-interference-ab.sh
+# runs several settings interleaved.
 # Needs http/target/dense4j.jar (mvn -pl http -am package -DskipTests) and wrk. Only 127.0.0.1 is used.
 set -euo pipefail
 DATA=${1:-/usr/share/datasets/fashion-mnist}

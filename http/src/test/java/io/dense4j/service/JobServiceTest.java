@@ -327,19 +327,18 @@ class JobServiceTest {
     void withAnIntervalLongerThanTheJobItCheckpointsOnlyAtTheEndAndStillResumesExactly() throws Exception {
         JobService a = service("A", 1, Duration.ofMillis(1500), Duration.ZERO);
         AtomicInteger crashed = new AtomicInteger();
-        List<String> checkpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.CompletableFuture<String> checkpointAtCrash = new java.util.concurrent.CompletableFuture<>();
         a.addListener((job, kind, payload) -> {
             if (kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() >= 4 && crashed.getAndIncrement() == 0) {
-                checkpoints.add(String.valueOf(store.job(job).orElseThrow().checkpoint()));
+                String ck = store.job(job).orElseThrow().checkpoint();
                 a.crashForTest();
+                checkpointAtCrash.complete(String.valueOf(ck));
             }
         });
         String job = withDropout(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 8, ""));
         long id = a.submit(Json.parse(job.replaceFirst("}$", ", \"register_as\": \"late\"}")), "u").id();
-        while (crashed.get() == 0) {
-            Thread.sleep(10);
-        }
-        assertEquals(List.of("null"), checkpoints, "no checkpoint before the end of the job");
+        assertEquals("null", checkpointAtCrash.get(60, java.util.concurrent.TimeUnit.SECONDS),
+                "no checkpoint before the end of the job");
         JobService b = service("B", 1, Duration.ofMillis(1500));
         Records.Job done = await(b, id, JobState.SUCCEEDED, 60);
         assertEquals(2, done.attempt());
