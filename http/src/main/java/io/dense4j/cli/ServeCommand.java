@@ -278,7 +278,10 @@ public final class ServeCommand implements Callable<Integer> {
             ServerConfig.TrainingConfig t = cfg.training();
             System.out.println("training service on: " + t.cpus() + " cpus (" + t.inferenceReserve()
                     + " kept for inference)" + (t.gpus().isEmpty() ? "" : ", gpus " + t.gpus()) + ", " + t.tokens().size()
-                    + " training token" + (t.tokens().size() == 1 ? "" : "s"));
+                    + " training token" + (t.tokens().size() == 1 ? "" : "s") + "; training threads "
+                    + (t.jobNice() == ThreadPriority.IDLE ? "under SCHED_IDLE" : "at nice " + t.jobNice())
+                    + ", checkpoints " + (t.checkpointInterval().isZero() ? "after every epoch"
+                    : "at most every " + t.checkpointInterval().toMillis() / 1000.0 + " s"));
         }
         server.awaitShutdown();
         return 0;
