@@ -5,21 +5,22 @@
 #
 #   benchmarks/load/train-interference-ab.sh [FASHION_DIR]        # REPEATS (2) x each variant, ROUNDS=3 DURATION=10s
 #
-# Variants (VARIANTS, space-separated): default (the server's defaults: --job-nice idle, checkpoints at most every
-# 30 s), nice10 (--job-nice 10, the earlier default), ck0 (--checkpoint-interval 0: a checkpoint after every epoch).
+# Variants (VARIANTS, space-separated; default "default idle"): default (the server's defaults: --job-nice 10,
+# checkpoints at most every 30 s), idle (--job-nice idle: SCHED_IDLE), ck0 (--checkpoint-interval 0: a checkpoint
+# after every epoch, as before).
 # Raw output in OUT (default benchmarks/results/interference-<date>), one file per run, and a summary line per run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 DATA=${1:-/usr/share/datasets/fashion-mnist}
 REPEATS=${REPEATS:-2}
-VARIANTS=${VARIANTS:-default nice10 ck0}
+VARIANTS=${VARIANTS:-default idle}
 OUT=${OUT:-$HERE/../results/interference-$(date -u +%Y%m%d-%H%M)}
 mkdir -p "$OUT"
 for rep in $(seq "$REPEATS"); do
   for v in $VARIANTS; do
     case $v in
       default) nice=; opts= ;;
-      nice10) nice=10; opts= ;;
+      idle) nice=idle; opts= ;;
       ck0) nice=; opts="--checkpoint-interval 0" ;;
       *) echo "unknown variant $v" >&2; exit 2 ;;
     esac

@@ -204,10 +204,11 @@ public final class ServeCommand implements Callable<Integer> {
             + ServerConfig.TrainingConfig.DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN + ")")
     Integer maxEventStreamsPerToken;
 
-    @Option(names = "--job-nice", description = "CPU priority of training threads: 'idle' (the default; Linux "
-            + "SCHED_IDLE: training runs only on CPU time inference leaves and yields the moment a request's thread "
-            + "wakes; nice 19 with a warning where it cannot be set) or a nice value 0-19 (training then takes a share "
-            + "of the CPU even when inference wants it)", converter = JobNice.class)
+    @Option(names = "--job-nice", description = "CPU priority of training threads: a nice value 0-19 (default "
+            + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + "), or 'idle' (Linux SCHED_IDLE: training runs only on CPU "
+            + "time inference leaves and yields the moment a request's thread wakes; nice 19 with a warning where it "
+            + "cannot be set; on a saturated machine a starved job can hold the state store's lock for long)",
+            converter = JobNice.class)
     Integer jobNice;
 
     @Option(names = "--checkpoint-interval", paramLabel = "SECONDS", description = "seconds: a train job saves a checkpoint at the end of an "

@@ -74,8 +74,12 @@ public final class JobService implements AutoCloseable {
                            Duration heartbeat, Duration poll, int maxQueuedPerOwner, int jobNice,
                            Duration checkpointInterval, Duration eventInterval) {
         public static final int DEFAULT_MAX_QUEUED_PER_OWNER = 100;
-        /** Training threads under SCHED_IDLE (nice 19 where that cannot be set): inference first, always. */
-        public static final int DEFAULT_JOB_NICE = ThreadPriority.IDLE;
+        /**
+         * Nice 10, not SCHED_IDLE: a job thread takes the state store's write lock (events, checkpoint records), and
+         * under SCHED_IDLE on a saturated machine it can be starved while holding it, stalling submissions and
+         * heartbeats (priority inversion). {@code idle} stays an option.
+         */
+        public static final int DEFAULT_JOB_NICE = 10;
 
         public Settings {
             if (heartbeat.compareTo(lease.dividedBy(2)) > 0) {
