@@ -165,8 +165,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--gpus", split = ",", description = "GPU ids jobs may use, e.g. 0,1 (default: none)")
     java.util.List<Integer> gpus;
 
+    /** The default reserve as a picocli description needs it: '%' doubled (HelpTextTest checks it against the default). */
+    static final String INFERENCE_RESERVE_DEFAULT_ESCAPED = "25%%";
+
     @Option(names = "--inference-reserve", description = "CPU threads never given to jobs: a count or a share of "
-            + "--cpus (default " + ServerConfig.TrainingConfig.DEFAULT_INFERENCE_RESERVE + ")")
+            + "--cpus (default " + INFERENCE_RESERVE_DEFAULT_ESCAPED + ")")
     String inferenceReserve;
 
     @Option(names = "--max-jobs-per-token", description = "running jobs per token, over every server sharing the "
@@ -201,10 +204,18 @@ public final class ServeCommand implements Callable<Integer> {
             + ServerConfig.TrainingConfig.DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN + ")")
     Integer maxEventStreamsPerToken;
 
-    @Option(names = "--job-nice", description = "nice value (0-19) of training threads, or 'idle' (Linux SCHED_IDLE: "
-            + "training runs only on CPU time inference leaves), so that inference keeps the CPU it needs (default "
-            + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + ")", converter = JobNice.class)
+    @Option(names = "--job-nice", description = "CPU priority of training threads: a nice value 0-19 (default "
+            + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + "), or 'idle' (Linux SCHED_IDLE: training runs only on CPU "
+            + "time inference leaves and yields the moment a request's thread wakes; nice 19 with a warning where it "
+            + "cannot be set; on a saturated machine a starved job can hold the state store's lock for long)",
+            converter = JobNice.class)
     Integer jobNice;
+
+    @Option(names = "--checkpoint-interval", paramLabel = "SECONDS", description = "seconds: a train job saves a checkpoint at the end of an "
+            + "epoch once this long has passed since its last one, and after its last epoch; a restarted job redoes at "
+            + "most this much (0: after every epoch; a job spec's checkpoint.min_interval_seconds overrides it; default "
+            + io.dense4j.service.job.CheckpointSchedule.DEFAULT_MIN_INTERVAL_SECONDS + ")")
+    Double checkpointIntervalSeconds;
 
     /** {@code --job-nice}: 0..19, or "idle" for {@link ThreadPriority#IDLE}; the range is checked with the config. */
     static final class JobNice implements CommandLine.ITypeConverter<Integer> {
@@ -268,7 +279,10 @@ public final class ServeCommand implements Callable<Integer> {
             ServerConfig.TrainingConfig t = cfg.training();
             System.out.println("training service on: " + t.cpus() + " cpus (" + t.inferenceReserve()
                     + " kept for inference)" + (t.gpus().isEmpty() ? "" : ", gpus " + t.gpus()) + ", " + t.tokens().size()
-                    + " training token" + (t.tokens().size() == 1 ? "" : "s"));
+                    + " training token" + (t.tokens().size() == 1 ? "" : "s") + "; training threads "
+                    + (t.jobNice() == ThreadPriority.IDLE ? "under SCHED_IDLE" : "at nice " + t.jobNice())
+                    + ", checkpoints " + (t.checkpointInterval().isZero() ? "after every epoch"
+                    : "at most every " + t.checkpointInterval().toMillis() / 1000.0 + " s"));
         }
         server.awaitShutdown();
         return 0;
@@ -280,7 +294,7 @@ public final class ServeCommand implements Callable<Integer> {
             boolean given = trainTokensFile != null || cpus != null || gpus != null || inferenceReserve != null
                     || maxJobsPerToken != null || maxQueuedJobsPerToken != null || jobsDir != null || datasetsDir != null
                     || serverId != null || jobLeaseMs != null || maxDatasetBytes != null || maxEventStreamsPerToken != null
-                    || jobNice != null;
+                    || jobNice != null || checkpointIntervalSeconds != null;
             if (given) {
                 throw new IllegalArgumentException("the training options need --state (the training service's state store)");
             }
@@ -321,6 +335,15 @@ public final class ServeCommand implements Callable<Integer> {
         if (maxDatasetBytes != null) t.maxDatasetBytes(maxDatasetBytes);
         if (maxEventStreamsPerToken != null) t.maxEventStreamsPerToken(maxEventStreamsPerToken);
         if (jobNice != null) t.jobNice(jobNice);
+        if (checkpointIntervalSeconds != null) {
+            double sec = checkpointIntervalSeconds;
+            if (!(sec >= 0 && sec <= io.dense4j.service.job.JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS)) {
+                throw new IllegalArgumentException("--checkpoint-interval must be 0 (every epoch) to "
+                        + io.dense4j.service.job.JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS + " seconds, got "
+                        + checkpointIntervalSeconds);
+            }
+            t.checkpointInterval(Duration.ofNanos(Math.round(sec * 1e9)));
+        }
         return t.build();
     }
 

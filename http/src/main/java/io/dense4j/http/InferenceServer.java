@@ -124,7 +124,8 @@ public final class InferenceServer implements AutoCloseable {
         JobService.Settings settings = new JobService.Settings(
                 t.serverId() != null ? t.serverId() : TrainingService.defaultServerId(), capacity,
                 t.maxRunningJobsPerToken(), jobsDir, t.lease(), TrainingService.heartbeatFor(t.lease()),
-                java.time.Duration.ofSeconds(1), t.maxQueuedJobsPerToken(), t.jobNice());
+                java.time.Duration.ofSeconds(1), t.maxQueuedJobsPerToken(), t.jobNice(), t.checkpointInterval(),
+                io.dense4j.service.job.EventWriter.DEFAULT_MIN_INTERVAL);
         return TrainingService.open(t.state(), datasetsDir, t.maxDatasetBytes(), settings, manager.registry(),
                 (model, alias, version, actor) -> manager.setAlias(model, alias, version, actor));
     }

@@ -1,6 +1,8 @@
 package io.dense4j.http;
 
 import io.dense4j.service.ThreadPriority;
+import io.dense4j.service.job.CheckpointSchedule;
+import io.dense4j.service.job.JobSpec;
 import io.dense4j.tensor.Device;
 
 import java.nio.file.Path;
@@ -329,18 +331,20 @@ public record ServerConfig(
      * @param maxDatasetBytes       largest data set upload, and the most pixel bytes an IDX set may expand to
      * @param maxEventStreamsPerToken open event streams (Server-Sent Events) per token
      * @param jobNice               nice value of training threads (0..19, or ThreadPriority.IDLE; Linux), so training yields the CPU to inference
+     * @param checkpointInterval    a train job checkpoints at the end of an epoch once this long has passed since its
+     *                              last checkpoint (and after its last epoch), unless its spec says otherwise; 0: every epoch
      */
     public record TrainingConfig(String state, Map<String, String> tokens, int cpus, List<Integer> gpus,
                                  String inferenceReserve, int maxRunningJobsPerToken, int maxQueuedJobsPerToken,
                                  Path jobsDir, Path datasetsDir, String serverId, Duration lease, long maxDatasetBytes,
-                                 int maxEventStreamsPerToken, int jobNice) {
+                                 int maxEventStreamsPerToken, int jobNice, Duration checkpointInterval) {
         public static final String DEFAULT_INFERENCE_RESERVE = "25%";
         public static final int DEFAULT_MAX_RUNNING_JOBS_PER_TOKEN = 2;
         public static final int DEFAULT_MAX_QUEUED_JOBS_PER_TOKEN = 100;
         public static final long DEFAULT_LEASE_MS = 30_000;
         public static final long DEFAULT_MAX_DATASET_BYTES = 2L << 30;
         public static final int DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN = 8;
-        public static final int DEFAULT_JOB_NICE = 10;
+        public static final int DEFAULT_JOB_NICE = io.dense4j.service.JobService.Settings.DEFAULT_JOB_NICE;
         /** The owner name recorded for callers holding the admin credentials. */
         public static final String ADMIN_NAME = "admin";
 
@@ -381,6 +385,12 @@ public record ServerConfig(
                 throw new IllegalArgumentException("the nice value of job threads is 0..19 or idle ("
                         + ThreadPriority.IDLE + "), got " + jobNice);
             }
+            Objects.requireNonNull(checkpointInterval, "checkpointInterval");
+            if (checkpointInterval.isNegative()
+                    || checkpointInterval.compareTo(Duration.ofSeconds(JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS)) > 0) {
+                throw new IllegalArgumentException("the checkpoint interval must be 0 (every epoch) to "
+                        + JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS + " seconds, got " + checkpointInterval.toMillis() / 1000.0);
+            }
             inferenceReserve = inferenceReserve == null ? DEFAULT_INFERENCE_RESERVE : inferenceReserve;
         }
 
@@ -405,6 +415,7 @@ public record ServerConfig(
             private long maxDatasetBytes = DEFAULT_MAX_DATASET_BYTES;
             private int maxEventStreamsPerToken = DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN;
             private int jobNice = DEFAULT_JOB_NICE;
+            private Duration checkpointInterval = CheckpointSchedule.DEFAULT_MIN_INTERVAL;
 
             private Builder(String state) {
                 this.state = state;
@@ -423,11 +434,12 @@ public record ServerConfig(
             public Builder maxDatasetBytes(long v) { maxDatasetBytes = v; return this; }
             public Builder maxEventStreamsPerToken(int v) { maxEventStreamsPerToken = v; return this; }
             public Builder jobNice(int v) { jobNice = v; return this; }
+            public Builder checkpointInterval(Duration v) { checkpointInterval = v; return this; }
 
             public TrainingConfig build() {
                 return new TrainingConfig(state, tokens, cpus, gpus, inferenceReserve, maxRunningJobsPerToken,
                         maxQueuedJobsPerToken, jobsDir, datasetsDir, serverId, lease, maxDatasetBytes,
-                        maxEventStreamsPerToken, jobNice);
+                        maxEventStreamsPerToken, jobNice, checkpointInterval);
             }
         }
     }

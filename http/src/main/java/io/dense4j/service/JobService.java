@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dense4j.service.job.JobCancelledException;
 import io.dense4j.service.job.JobContext;
+import io.dense4j.service.job.CheckpointSchedule;
+import io.dense4j.service.job.EventWriter;
 import io.dense4j.service.job.JobEvent;
 import io.dense4j.service.job.JobRunner;
 import io.dense4j.service.job.JobSpec;
@@ -65,10 +67,18 @@ public final class JobService implements AutoCloseable {
      * @param maxQueuedPerOwner jobs one owner may have waiting in the queue (more: {@link QuotaException})
      * @param jobNice    the nice value of job threads (0..19, or ThreadPriority.IDLE: SCHED_IDLE; Linux), so training yields
      *                   the CPU to inference
+     * @param checkpointInterval a train job's checkpoint interval when its spec gives none ({@link CheckpointSchedule})
+     * @param eventInterval how long a job's epoch events may wait to be written in one batch ({@link EventWriter})
      */
     public record Settings(String serverId, Capacity capacity, int maxRunningPerOwner, Path workRoot, Duration lease,
-                           Duration heartbeat, Duration poll, int maxQueuedPerOwner, int jobNice) {
+                           Duration heartbeat, Duration poll, int maxQueuedPerOwner, int jobNice,
+                           Duration checkpointInterval, Duration eventInterval) {
         public static final int DEFAULT_MAX_QUEUED_PER_OWNER = 100;
+        /**
+         * Nice 10, not SCHED_IDLE: a job thread takes the state store's write lock (events, checkpoint records), and
+         * under SCHED_IDLE on a saturated machine it can be starved while holding it, stalling submissions and
+         * heartbeats (priority inversion). {@code idle} stays an option.
+         */
         public static final int DEFAULT_JOB_NICE = 10;
 
         public Settings {
@@ -83,12 +93,15 @@ public final class JobService implements AutoCloseable {
                 throw new IllegalArgumentException("the nice value of job threads is 0..19 or idle ("
                         + ThreadPriority.IDLE + "), got " + jobNice);
             }
+            if (checkpointInterval.isNegative() || eventInterval.isNegative()) {
+                throw new IllegalArgumentException("the checkpoint and event intervals must be >= 0");
+            }
         }
 
         public Settings(String serverId, Capacity capacity, int maxRunningPerOwner, Path workRoot, Duration lease,
                         Duration heartbeat, Duration poll) {
             this(serverId, capacity, maxRunningPerOwner, workRoot, lease, heartbeat, poll, DEFAULT_MAX_QUEUED_PER_OWNER,
-                    DEFAULT_JOB_NICE);
+                    DEFAULT_JOB_NICE, CheckpointSchedule.DEFAULT_MIN_INTERVAL, EventWriter.DEFAULT_MIN_INTERVAL);
         }
     }
 
@@ -338,6 +351,7 @@ public final class JobService implements AutoCloseable {
         while (!stopping.get()) {
             for (Running r : running.values()) {
                 try {
+                    r.flushEvents(); // an epoch's event waits at most a heartbeat when no other event follows it
                     Records.Heartbeat hb = store.heartbeat(r.claim, settings.lease(), r.lastProgress);
                     if (!hb.leaseHeld()) {
                         r.lost.set(true);
@@ -361,7 +375,12 @@ public final class JobService implements AutoCloseable {
         ThreadPriority.lowerCurrentThread(settings.jobNice()); // trial workers it starts inherit it
         try {
             JobSpec spec = JobSpec.parse(Json.parse(r.job.spec()));
-            ObjectNode result = runner.run(spec, r);
+            ObjectNode result;
+            try {
+                result = runner.run(spec, r);
+            } finally {
+                r.flushEvents(); // the log is complete before the job's final state
+            }
             if (!store.finish(r.claim, JobState.SUCCEEDED, result.toString(), null)) {
                 LOG.warning("job " + id + " finished after its lease was lost; another attempt owns it");
             }
@@ -417,11 +436,14 @@ public final class JobService implements AutoCloseable {
         final AtomicBoolean shutdown = new AtomicBoolean();
         /** The latest progress or epoch event, stored with the next heartbeat (what "jobs get" shows). */
         volatile String lastProgress;
+        /** The job's event log: epochs' events coalesced into a write at most every eventInterval. */
+        final EventWriter log;
 
         Running(Records.Claim claim, Allocation allocation, Records.Job job) {
             this.claim = claim;
             this.allocation = allocation;
             this.job = job;
+            this.log = new EventWriter(this::writeEvents, settings.eventInterval(), System::nanoTime);
         }
 
         @Override
@@ -452,14 +474,35 @@ public final class JobService implements AutoCloseable {
 
         @Override
         public void event(JobEvent e) {
-            String payload = e.payloadJson();
             if (e.kind().equals("progress") || e.kind().equals("epoch")) {
-                lastProgress = payload;
+                lastProgress = e.payloadJson();
             }
-            if (!e.kind().equals("progress") && !store.appendEvent(claim, e.kind(), payload)) {
-                lost.set(true); // progress (at most one a second) goes with the heartbeat, not into the event log
+            if (e.kind().equals("progress")) {
+                // progress (at most one a second) goes with the heartbeat, not into the event log
+                emit(claim.jobId(), e.kind(), e.payloadJson());
+            } else if (!log.add(e)) {
+                lost.set(true);
             }
-            emit(claim.jobId(), e.kind(), payload);
+        }
+
+        /** Writes a batch of this job's events to the store, then tells the listeners (streams read the store). */
+        private boolean writeEvents(List<JobEvent> batch) {
+            List<Map.Entry<String, String>> rows = new ArrayList<>(batch.size());
+            for (JobEvent e : batch) {
+                rows.add(Map.entry(e.kind(), e.payloadJson()));
+            }
+            boolean held = store.appendEvents(claim, rows);
+            if (held) {
+                rows.forEach(r -> emit(claim.jobId(), r.getKey(), r.getValue()));
+            }
+            return held;
+        }
+
+        /** Writes the events still waiting (before a checkpoint record, a heartbeat, the job's end). */
+        void flushEvents() {
+            if (!log.flush()) {
+                lost.set(true);
+            }
         }
 
         @Override
@@ -476,6 +519,7 @@ public final class JobService implements AutoCloseable {
 
         @Override
         public void checkpointed(ObjectNode checkpoint) {
+            flushEvents(); // the epochs' events before the checkpoint that counts them
             if (!store.checkpoint(claim, checkpoint.toString())) {
                 lost.set(true);
             }

@@ -78,6 +78,36 @@ class MainTest {
         assertEquals(1, Main.run("serve", "--registry", tmp.toString(), "--device", "tpu", "--port", "0"));
     }
 
+    @Test
+    void serveRefusesBadTrainingOptionsWithAOneLineError() {
+        String state = tmp.resolve("state.db").toString();
+        java.io.PrintStream savedErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            for (String bad : new String[] {"-1", "NaN", "Infinity", "604801", "1e300"}) {
+                err.reset();
+                assertEquals(1, Main.run("serve", "--registry", tmp.toString(), "--state", state, "--port", "0",
+                        "--checkpoint-interval", bad), bad);
+                String e = err.toString(StandardCharsets.UTF_8);
+                assertTrue(e.startsWith("error: --checkpoint-interval must be 0 (every epoch) to 604800 seconds"), bad + ": " + e);
+                assertEquals(1, e.lines().count(), e);
+            }
+            err.reset();
+            assertEquals(2, Main.run("serve", "--registry", tmp.toString(), "--state", state, "--checkpoint-interval", "soon"));
+            assertTrue(err.toString(StandardCharsets.UTF_8).contains("soon"), err.toString(StandardCharsets.UTF_8));
+            err.reset();
+            assertEquals(1, Main.run("serve", "--registry", tmp.toString(), "--checkpoint-interval", "5", "--port", "0"));
+            assertTrue(err.toString(StandardCharsets.UTF_8).contains("need --state"), err.toString(StandardCharsets.UTF_8));
+            err.reset();
+            assertEquals(2, Main.run("serve", "--registry", tmp.toString(), "--state", state, "--job-nice", "lowest"));
+            assertTrue(err.toString(StandardCharsets.UTF_8).contains("neither a nice value (0-19) nor idle"),
+                    err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(savedErr);
+        }
+    }
+
     /** A 3-class CSV of 150 rows and 4 features (iris-like blobs), label in the last column. */
     private Path smallCsv() throws Exception {
         StringBuilder b = new StringBuilder("a,b,c,d,label\n");

@@ -34,7 +34,7 @@ class GracefulStopTest {
             String sha = a.uploadCsv(TrainingData.csv(tmp.resolve("d.csv"), 600, 6, 3), "?ignore_columns=id", ALICE)
                     .get("sha256").asText();
             id = a.submit(TrainingClient.trainSpec(sha, "{\"type\": \"adam\", \"learning_rate\": 0.003}", epochs,
-                    ", \"register_as\": \"handed\""), ALICE);
+                    ", \"register_as\": \"handed\", \"checkpoint\": {\"min_interval_seconds\": 0}"), ALICE);
             JsonNode j = a.job(id, ALICE);
             for (int i = 0; i < 1200 && (j.get("progress").isNull() || j.at("/progress/epoch").asInt() < 3); i++) {
                 Thread.sleep(20);

@@ -59,7 +59,8 @@ class ServerProcessTest {
             TrainingClient c = new TrainingClient(a.base());
             String sha = c.uploadCsv(TrainingData.csv(tmp.resolve("data.csv"), 1500, 8, 4), "?ignore_columns=id", TOKEN)
                     .get("sha256").asText();
-            first = c.submit(trainSpec(sha, STRONG, epochs, ", \"register_as\": \"resumed\", \"promote\": \"if_better\""),
+            first = c.submit(trainSpec(sha, STRONG, epochs, ", \"register_as\": \"resumed\", \"promote\": \"if_better\", "
+                    + "\"checkpoint\": {\"min_interval_seconds\": 0}"),
                     TOKEN);
             second = c.submit(trainSpec(sha, STRONG, 2, ", \"register_as\": \"after\""), TOKEN);
             int reached = 0;

@@ -82,6 +82,11 @@ class TrainingBadInputTest {
         assertTrue(cpus.contains("3 CPU threads") && cpus.contains("at most 2"), cpus);
         assertTrue(submitError(trainSpec(sha, strong, 1, ", \"resources\": {\"gpus\": 1}"), 400).contains("has none"));
         assertTrue(submitError(trainSpec(sha, strong, 1, ", \"resources\": {\"cpus\": 0}"), 400).startsWith("/resources/cpus"));
+        for (String ck : new String[] {"{\"min_interval_seconds\": -1}", "{\"min_interval_seconds\": 1e300}",
+                "{\"min_interval_seconds\": \"30\"}", "{\"min_interval_seconds\": null}", "{\"every\": 3}", "30", "[]"}) {
+            String e = submitError(trainSpec(sha, strong, 1, ", \"checkpoint\": " + ck), 400);
+            assertTrue(e.startsWith("/checkpoint"), ck + " -> " + e);
+        }
         ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", "{\"x\": \"" + "a".repeat(1_100_000) + "\"}"), 413);
         assertTrue(json(f.get("/v1/jobs", ALICE)).get("jobs").isEmpty(), "nothing was queued");
     }

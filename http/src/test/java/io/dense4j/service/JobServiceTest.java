@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dense4j.Sequential;
 import io.dense4j.registry.ModelRegistry;
+import io.dense4j.service.job.EventWriter;
 import io.dense4j.service.job.JobRunner;
 import io.dense4j.service.job.JobState;
 import io.dense4j.service.scheduler.Capacity;
@@ -50,6 +51,9 @@ class JobServiceTest {
                  "fit": {"epochs": %d, "batch_size": 16, "seed": 1}}""".formatted(optimizer, epochs);
     }
 
+    /** A spec field: checkpoint after every epoch (the default is at most every 30 s, i.e. once for these jobs). */
+    static final String EVERY_EPOCH = ", \"checkpoint\": {\"min_interval_seconds\": 0}";
+
     static String train(String sha, String optimizer, int epochs, String extra) {
         return "{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + sha + "\", \"holdout\": {\"fraction\": 0.2}}, "
                 + "\"config\": " + config(optimizer, epochs) + extra + "}";
@@ -70,9 +74,16 @@ class JobServiceTest {
     }
 
     JobService service(String id, int cpus, Duration lease) {
+        return service(id, cpus, lease, EventWriter.DEFAULT_MIN_INTERVAL);
+    }
+
+    /** With {@code events} ZERO every epoch event is written, and heard by listeners, as it happens. */
+    JobService service(String id, int cpus, Duration lease, Duration events) {
+        JobService.Settings d = new JobService.Settings(id, Capacity.of(cpus, List.of(), 0), 10, dir.resolve("work"),
+                lease, lease.dividedBy(4), Duration.ofMillis(50));
         JobService s = new JobService(store, new JobRunner(registry, TestData.resolver(), registry::setAlias),
-                new JobService.Settings(id, Capacity.of(cpus, List.of(), 0), 10, dir.resolve("work"), lease,
-                        lease.dividedBy(4), Duration.ofMillis(50)));
+                new JobService.Settings(d.serverId(), d.capacity(), d.maxRunningPerOwner(), d.workRoot(), d.lease(),
+                        d.heartbeat(), d.poll(), d.maxQueuedPerOwner(), d.jobNice(), d.checkpointInterval(), events));
         services.add(s);
         s.start();
         return s;
@@ -206,7 +217,7 @@ class JobServiceTest {
     @Test
     void cancellingARunningJobStopsItWithinAChunkAndFreesItsThreads() throws Exception {
         JobService s = service("s1", 1, Duration.ofSeconds(10));
-        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 500, "")), "u").id();
+        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 1_000_000, "")), "u").id();
         long queued = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u").id();
         await(s, id, JobState.RUNNING, 30);
         assertEquals(JobState.QUEUED, s.get(queued).orElseThrow().state(), "one thread: the second job waits");
@@ -250,7 +261,7 @@ class JobServiceTest {
                 a.crashForTest();
             }
         });
-        String job = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 6, "");
+        String job = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 6, EVERY_EPOCH);
         job = dropout ? withDropout(job) : job;
         long id = a.submit(Json.parse(job.replaceFirst("}$", ", \"register_as\": \"resumed\"}")), "u").id();
         while (crashed.get() == 0) {
@@ -307,6 +318,45 @@ class JobServiceTest {
         }
     }
 
+    /**
+     * The default checkpoint interval (30 s) is far longer than these jobs: a job checkpoints once, after its last
+     * epoch, and its epochs' events are still all in the log. A server dying before that leaves no checkpoint: the
+     * job starts again from its first epoch and still ends with the uninterrupted run's weights.
+     */
+    @Test
+    void withAnIntervalLongerThanTheJobItCheckpointsOnlyAtTheEndAndStillResumesExactly() throws Exception {
+        JobService a = service("A", 1, Duration.ofMillis(1500), Duration.ZERO);
+        AtomicInteger crashed = new AtomicInteger();
+        java.util.concurrent.CompletableFuture<String> checkpointAtCrash = new java.util.concurrent.CompletableFuture<>();
+        a.addListener((job, kind, payload) -> {
+            if (kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() >= 4 && crashed.getAndIncrement() == 0) {
+                String ck = store.job(job).orElseThrow().checkpoint();
+                a.crashForTest();
+                checkpointAtCrash.complete(String.valueOf(ck));
+            }
+        });
+        String job = withDropout(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 8, ""));
+        long id = a.submit(Json.parse(job.replaceFirst("}$", ", \"register_as\": \"late\"}")), "u").id();
+        assertEquals("null", checkpointAtCrash.get(60, java.util.concurrent.TimeUnit.SECONDS),
+                "no checkpoint before the end of the job");
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 60);
+        assertEquals(2, done.attempt());
+        assertEquals(8, Json.parse(done.checkpoint()).get("epochs").asInt(), "the last epoch is checkpointed");
+        assertFalse(store.events(id, 0, 1000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")),
+                "nothing to resume from: it started again");
+        JsonNode r = Json.parse(done.result());
+        assertEquals(8, r.get("epochs").size());
+        long logged = store.events(id, 0, 1000).stream().filter(e -> e.kind().equals("epoch")
+                && e.seq() > store.events(id, 0, 1000).stream().filter(x -> x.payload().contains("\"server\":\"B\""))
+                .findFirst().orElseThrow().seq()).count();
+        assertEquals(8, logged, "every epoch of the second attempt is in the log, once");
+
+        long straight = b.submit(Json.parse(job.replaceFirst("}$", ", \"register_as\": \"straight\"}")), "u").id();
+        await(b, straight, JobState.SUCCEEDED, 60);
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("late", 1));
+    }
+
     @Test
     void eachCheckpointWritesABoundedRecordWhateverTheEpochCount() throws Exception {
         JobService s = service("S", 1, Duration.ofSeconds(30));
@@ -327,7 +377,7 @@ class JobServiceTest {
         });
         int epochs = 120;
         long id = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"sgd\", \"learning_rate\": 0.01}", epochs,
-                ", \"register_as\": \"long\"")), "u").id();
+                ", \"register_as\": \"long\"" + EVERY_EPOCH)), "u").id();
         JsonNode r = Json.parse(await(s, id, JobState.SUCCEEDED, 120).result());
         assertEquals(epochs - 1, records.size());
         // the record grows only by the digits of the epoch count (was: the whole history, quadratic over a job)

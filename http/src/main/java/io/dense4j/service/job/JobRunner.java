@@ -38,7 +38,9 @@ import java.util.Optional;
  * <ul>
  *   <li><b>Cancellation</b>: {@link JobContext#cancelRequested()} is checked between chunks of training steps (and
  *       between trials); the job ends with {@link JobCancelledException}.</li>
- *   <li><b>Checkpoints</b> (train): the model is saved atomically after every epoch and the context told; a later
+ *   <li><b>Checkpoints</b> (train): the model is saved atomically at the end of an epoch once the job's checkpoint
+ *       interval has passed since the last one, and after the last epoch ({@link CheckpointSchedule}), and the
+ *       context told; a later
  *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
  *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
  *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
@@ -58,11 +60,20 @@ public final class JobRunner {
     private final ModelRegistry registry;
     private final DatasetResolver datasets;
     private final Promoter promoter;
+    private final java.time.Duration checkpointInterval;
 
+    /** A runner whose train jobs checkpoint at {@link CheckpointSchedule#DEFAULT_MIN_INTERVAL} unless they say. */
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter) {
+        this(registry, datasets, promoter, CheckpointSchedule.DEFAULT_MIN_INTERVAL);
+    }
+
+    /** @param checkpointInterval a train job's checkpoint interval when its spec gives none */
+    public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter,
+                     java.time.Duration checkpointInterval) {
         this.registry = registry;
         this.datasets = datasets;
         this.promoter = promoter;
+        this.checkpointInterval = checkpointInterval;
     }
 
     /** Runs the job to its end; returns its result (JSON). Throws {@link JobCancelledException} when cancelled. */
@@ -133,7 +144,7 @@ public final class JobRunner {
                     return result;
                 }
                 phase(ctx, "retraining", "trial " + best.id() + " on all " + parts.fit.size() + " training rows");
-                Progress progress = new Progress(ctx, null, null);
+                Progress progress = new Progress(ctx, null, null, java.time.Duration.ZERO);
                 model = tuner.retrain(best, parts.fit, progress);
                 epochs = progress.history;
                 result.put("best_trial", best.id());
@@ -144,7 +155,7 @@ public final class JobRunner {
                 if (ck.isPresent()) {
                     model = Sequential.load(Path.of(ck.get().get("path").asText()));
                     done = ck.get().path("epochs").asInt();
-                    progress = new Progress(ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx));
+                    progress = new Progress(ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx), interval(spec));
                     progress.recorded = Path.of(ck.get().get("path").asText());
                     phase(ctx, "resuming", "from the checkpoint after epoch " + done);
                     parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
@@ -153,10 +164,10 @@ public final class JobRunner {
                     parentJson = spec.parent().toJson();
                     parentJson.put("version", v);
                     model = fromParent(cfg, parts.fit, spec.parent().model(), v);
-                    progress = new Progress(ctx, null, checkpointPath(ctx));
+                    progress = new Progress(ctx, null, checkpointPath(ctx), interval(spec));
                 } else {
                     model = cfg.newResumableModel(parts.fit.numFeatures(), parts.fit.classNames(), parts.fit.size());
-                    progress = new Progress(ctx, null, checkpointPath(ctx));
+                    progress = new Progress(ctx, null, checkpointPath(ctx), interval(spec));
                 }
                 progress.parent = parentJson;
                 try {
@@ -484,6 +495,10 @@ public final class JobRunner {
         return a;
     }
 
+    private java.time.Duration interval(JobSpec spec) {
+        return spec.checkpointInterval() != null ? spec.checkpointInterval() : checkpointInterval;
+    }
+
     private static Path checkpointPath(JobContext ctx) {
         return ctx.workDir().resolve("checkpoint.d4j");
     }
@@ -536,7 +551,7 @@ public final class JobRunner {
 
     /**
      * Reports progress (rate-limited), per-epoch metrics and ETA; checks for cancellation between chunks; saves a
-     * checkpoint after every epoch when it has a path. Epochs are the fit's own (a resumed fit starts at its
+     * checkpoint when its {@link CheckpointSchedule} says, when it has a path. Epochs are the fit's own (a resumed fit starts at its
      * {@code initialEpoch}), reported 1-based.
      */
     private static final class Progress implements Callback {
@@ -544,6 +559,8 @@ public final class JobRunner {
         private final JobContext ctx;
         final ArrayNode history;
         private final Path checkpoint;
+        private final java.time.Duration checkpointInterval;
+        private CheckpointSchedule schedule;
         Path recorded; // the checkpoint file the job's last record points to: the next save goes to the other one
         ObjectNode parent;
         private int firstEpoch;
@@ -552,10 +569,11 @@ public final class JobRunner {
         private long start;
         private long lastReport;
 
-        Progress(JobContext ctx, ArrayNode history, Path checkpoint) {
+        Progress(JobContext ctx, ArrayNode history, Path checkpoint, java.time.Duration checkpointInterval) {
             this.ctx = ctx;
             this.history = history == null ? Json.MAPPER.createArrayNode() : history;
             this.checkpoint = checkpoint;
+            this.checkpointInterval = checkpointInterval;
         }
 
         boolean stoppedEarlyBefore() {
@@ -568,6 +586,7 @@ public final class JobRunner {
             this.epochs = fit.epochs();
             this.stepsPerEpoch = stepsPerEpoch;
             this.start = System.nanoTime();
+            this.schedule = new CheckpointSchedule(checkpointInterval, start);
             if (ctx.cancelRequested()) {
                 throw new JobCancelledException();
             }
@@ -615,8 +634,10 @@ public final class JobRunner {
             int left = epochs - log.epoch() - 1;
             putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1 - firstEpoch) * left);
             ctx.event(e);
-            if (checkpoint != null) {
+            long now = System.nanoTime();
+            if (checkpoint != null && schedule.due(log.epoch() + 1, epochs, now)) {
                 saveCheckpoint(model, log.epoch() + 1, false);
+                schedule.saved(now);
             }
             return false;
         }

@@ -30,13 +30,17 @@ import java.util.Set;
  *   "priority": 0,                                    higher runs first, in [-1000, 1000]
  *   "register_as": "fashion",                         train and tune: register the result as a new version
  *   "promote": "if_better",                           never (default) | if_better: move "stable" if the holdout
- *   "promote_metric": "accuracy"                      metric beats the current stable's on the same holdout
+ *   "promote_metric": "accuracy",                     metric beats the current stable's on the same holdout
+ *   "checkpoint": {"min_interval_seconds": 30}        train: checkpoint at the end of an epoch once this long has
+ *                                                     passed since the last one (0: every epoch; default: the
+ *                                                     server's --checkpoint-interval); the last epoch always
  * }
  * </pre>
  */
 public record JobSpec(Type type, String name, String datasetSha256, Holdout holdout, ObjectNode config,
                       TuneSpec tune, ModelRef parent, ModelRef model, int cpus, int gpus, int priority,
-                      String registerAs, boolean promoteIfBetter, String promoteMetric, ObjectNode json) {
+                      String registerAs, boolean promoteIfBetter, String promoteMetric,
+                      java.time.Duration checkpointInterval, ObjectNode json) {
 
     public enum Type { TRAIN, TUNE, EVALUATE;
 
@@ -70,8 +74,10 @@ public record JobSpec(Type type, String name, String datasetSha256, Holdout hold
     }
 
     private static final Set<String> FIELDS = Set.of("type", "name", "dataset", "config", "tune", "parent", "model",
-            "resources", "priority", "register_as", "promote", "promote_metric");
+            "resources", "priority", "register_as", "promote", "promote_metric", "checkpoint");
     static final int MAX_CPUS = 1024;
+    /** The longest checkpoint interval a job may ask for: a week. */
+    public static final long MAX_CHECKPOINT_INTERVAL_SECONDS = 7 * 24 * 3600;
     static final int MAX_GPUS = 64;
 
     /** Parses and validates; every error is a {@link ConfigException} naming the field. */
@@ -196,8 +202,28 @@ public record JobSpec(Type type, String name, String datasetSha256, Holdout hold
         if (o.has("promote_metric") && !promote.equals("if_better")) {
             throw new ConfigException("/promote_metric", "only means something with \"promote\": \"if_better\"");
         }
+        java.time.Duration checkpointInterval = parseCheckpoint(o.get("checkpoint"), type);
         return new JobSpec(type, name, sha, holdout, config, tune, parent, model, cpus, gpus, priority, registerAs,
-                promote.equals("if_better"), metric, o.deepCopy());
+                promote.equals("if_better"), metric, checkpointInterval, o.deepCopy());
+    }
+
+    /** {@code "checkpoint": {"min_interval_seconds": s}} (train only); null when absent: the server's default. */
+    private static java.time.Duration parseCheckpoint(JsonNode c, Type type) {
+        String p = "/checkpoint";
+        if (c == null || c.isNull()) {
+            return null;
+        }
+        if (type != Type.TRAIN) {
+            throw new ConfigException(p, "only a train job checkpoints (a tune restarts its search, an evaluate is short)");
+        }
+        Json.object(c, p);
+        Json.allowOnly(c, p, Set.of("min_interval_seconds"));
+        double s = Json.number(c, "min_interval_seconds", p, null);
+        if (!(s >= 0 && s <= MAX_CHECKPOINT_INTERVAL_SECONDS)) {
+            throw new ConfigException(p + "/min_interval_seconds", "must be in [0, " + MAX_CHECKPOINT_INTERVAL_SECONDS
+                    + "] seconds (0: every epoch), got " + s);
+        }
+        return java.time.Duration.ofNanos(Math.round(s * 1e9));
     }
 
     private static Holdout parseHoldout(JsonNode h) {

@@ -563,11 +563,21 @@ public final class JobStore {
 
     /** Appends a runner event (epoch metrics, progress, trial result). False when the claim is no longer current. */
     public boolean appendEvent(Claim claim, String kind, String payload) {
+        return appendEvents(claim, List.of(Map.entry(kind, payload)));
+    }
+
+    /**
+     * Appends runner events (kind, payload JSON) in order, in one transaction: all or, when the claim is no longer
+     * current, none (false).
+     */
+    public boolean appendEvents(Claim claim, List<Map.Entry<String, String>> events) {
         return tx(c -> {
             if (!holds(c, claim)) {
                 return false;
             }
-            event(c, claim.jobId(), kind, payload);
+            for (Map.Entry<String, String> e : events) {
+                event(c, claim.jobId(), e.getKey(), e.getValue());
+            }
             return true;
         });
     }

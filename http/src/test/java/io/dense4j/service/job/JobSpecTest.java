@@ -74,6 +74,43 @@ class JobSpecTest {
         bad("[1, 2]", "", "expected a JSON object");
     }
 
+    @Test
+    void aTrainJobMayChooseItsCheckpointInterval() {
+        String train = "{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, \"config\": " + CONFIG;
+        assertNull(JobSpec.parse(Json.parse(train + "}")).checkpointInterval(), "absent: the server's default");
+        assertEquals(java.time.Duration.ZERO, JobSpec.parse(Json.parse(train
+                + ", \"checkpoint\": {\"min_interval_seconds\": 0}}")).checkpointInterval());
+        assertEquals(java.time.Duration.ofMillis(2500), JobSpec.parse(Json.parse(train
+                + ", \"checkpoint\": {\"min_interval_seconds\": 2.5}}")).checkpointInterval());
+        assertEquals(java.time.Duration.ofSeconds(JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS), JobSpec.parse(Json.parse(train
+                + ", \"checkpoint\": {\"min_interval_seconds\": " + JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS + "}}"))
+                .checkpointInterval());
+    }
+
+    @Test
+    void hostileCheckpointIntervalsAreRefused() {
+        String train = "{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, \"config\": " + CONFIG
+                + ", \"checkpoint\": %s}";
+        String[][] cases = {
+                {"{\"min_interval_seconds\": -0.001}", "/checkpoint/min_interval_seconds", "must be in [0, 604800]"},
+                {"{\"min_interval_seconds\": 604801}", "/checkpoint/min_interval_seconds", "must be in [0, 604800]"},
+                {"{\"min_interval_seconds\": 1e309}", "/checkpoint/min_interval_seconds", "finite"},
+                {"{\"min_interval_seconds\": \"NaN\"}", "/checkpoint/min_interval_seconds", "expected a number"},
+                {"{\"min_interval_seconds\": true}", "/checkpoint/min_interval_seconds", "expected a number"},
+                {"{}", "/checkpoint/min_interval_seconds", "is required"},
+                {"{\"min_interval_seconds\": 1, \"every_epochs\": 2}", "/checkpoint", "every_epochs"},
+                {"30", "/checkpoint", "object"},
+        };
+        for (String[] c : cases) {
+            ConfigException e = assertThrows(ConfigException.class, () -> JobSpec.parse(Json.parse(train.formatted(c[0]))),
+                    c[0]);
+            assertEquals(c[1], e.path(), c[0] + ": " + e.getMessage());
+            assertTrue(e.getMessage().contains(c[2]), c[0] + ": " + e.getMessage());
+        }
+        bad(TUNE.replace("\"priority\": 3", "\"priority\": 3, \"checkpoint\": {\"min_interval_seconds\": 1}"),
+                "/checkpoint", "only a train job checkpoints");
+    }
+
     private static void bad(String spec, String path, String message) {
         assertTrue(!spec.equals(TUNE), "the replacement changed nothing");
         ConfigException e = assertThrows(ConfigException.class, () -> JobSpec.parse(Json.parse(spec)));
