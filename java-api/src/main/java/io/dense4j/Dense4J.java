@@ -30,4 +30,16 @@ public final class Dense4J {
     public static ThreadTeam threadTeam(int threads) {
         return new ThreadTeam(threads);
     }
+
+    /**
+     * Until it is closed, the {@link ThreadTeam}s this thread opens (and those opened by threads it starts meanwhile,
+     * such as a tuner's trial workers) run their kernels on a thread made by {@code factory}, and the workers it starts,
+     * while the opening thread waits for them. A factory whose threads lower their own scheduling priority (e.g.
+     * Linux SCHED_IDLE) makes the arithmetic yield the CPU to other work, while the opening thread's own code (which
+     * may hold locks other threads wait for) keeps its priority. The hand-over costs a few microseconds per native
+     * call (a training call runs many steps).
+     */
+    public static KernelThreads kernelThreads(java.util.concurrent.ThreadFactory factory) {
+        return new KernelThreads(factory);
+    }
 }

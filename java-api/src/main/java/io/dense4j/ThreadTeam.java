@@ -1,6 +1,8 @@
 package io.dense4j;
 
 import io.dense4j.backend.cpu.CpuThreads;
+import io.dense4j.backend.cpu.KernelThread;
+import java.util.concurrent.ThreadFactory;
 
 /**
  * A private team of CPU kernel threads for the calling thread, for as long as it is open: every kernel this thread
@@ -9,6 +11,10 @@ import io.dense4j.backend.cpu.CpuThreads;
  * service gives each job (and each parallel trial) the threads the scheduler allocated to it this way. Results are
  * those of every other thread count. Closing it (on the thread that opened it) ends its workers and gives the
  * thread back what it had before: the shared pool, or an enclosing team.
+ *
+ * <p>Inside a {@link Dense4J#kernelThreads} scope (opened by this thread or by one that started it) the team's
+ * kernels run on a thread of that scope's factory instead, while this thread waits: the kernels can run at a lower
+ * scheduling priority than this thread's own work.
  *
  * <pre>{@code
  * try (ThreadTeam team = Dense4J.threadTeam(2)) {
@@ -21,6 +27,7 @@ public final class ThreadTeam implements AutoCloseable {
     private final int threads;
     private final int previous;
     private final long[] start;
+    private final KernelThread kernel; // null: the kernels run on the owner itself
     private boolean closed;
 
     ThreadTeam(int threads) {
@@ -29,9 +36,22 @@ public final class ThreadTeam implements AutoCloseable {
         }
         this.owner = Thread.currentThread();
         this.threads = threads;
-        this.previous = CpuThreads.callerThreads();
-        CpuThreads.setCallerThreads(threads);
-        this.start = CpuThreads.stats();
+        ThreadFactory factory = KernelThreads.factory();
+        if (factory != null) {
+            this.previous = 0;
+            this.kernel = KernelThread.open(factory, threads);
+            this.start = KernelThread.call(CpuThreads::stats);
+        } else {
+            this.kernel = null;
+            this.previous = CpuThreads.callerThreads();
+            CpuThreads.setCallerThreads(threads);
+            this.start = CpuThreads.stats();
+        }
+    }
+
+    /** Whether this team's kernels run on a kernel thread of a {@link Dense4J#kernelThreads} scope. */
+    public boolean onKernelThread() {
+        return kernel != null;
     }
 
     /** The threads asked for (the team never has more than the CPUs this process may use). */
@@ -50,7 +70,7 @@ public final class ThreadTeam implements AutoCloseable {
     /** This team's counters since it was opened (read on the owning thread, while open). */
     public Stats stats() {
         checkOwner();
-        long[] now = CpuThreads.stats();
+        long[] now = KernelThread.call(CpuThreads::stats);
         return new Stats(now[0] - start[0], now[1] - start[1], now[2] - start[2], now[3] - start[3], now[4] - start[4]);
     }
 
@@ -59,7 +79,11 @@ public final class ThreadTeam implements AutoCloseable {
         checkOwner();
         if (!closed) {
             closed = true;
-            CpuThreads.setCallerThreads(previous);
+            if (kernel != null) {
+                kernel.close();
+            } else {
+                CpuThreads.setCallerThreads(previous);
+            }
         }
     }
 

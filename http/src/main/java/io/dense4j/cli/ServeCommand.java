@@ -204,10 +204,11 @@ public final class ServeCommand implements Callable<Integer> {
             + ServerConfig.TrainingConfig.DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN + ")")
     Integer maxEventStreamsPerToken;
 
-    @Option(names = "--job-nice", description = "CPU priority of training threads: a nice value 0-19 (default "
-            + ServerConfig.TrainingConfig.DEFAULT_JOB_NICE + "), or 'idle' (Linux SCHED_IDLE: training runs only on CPU "
-            + "time inference leaves and yields the moment a request's thread wakes; nice 19 with a warning where it "
-            + "cannot be set; on a saturated machine a starved job can hold the state store's lock for long)",
+    @Option(names = "--job-nice", description = "CPU priority of a job's kernel threads (its arithmetic): 'idle' "
+            + "(the default: Linux SCHED_IDLE, they run only on CPU time inference leaves and yield the moment a request's "
+            + "thread wakes; nice 19 with a warning where it cannot be set), or a nice value 0-19 (0: the kernels run on "
+            + "the job thread). The job thread itself (events, checkpoints, store and registry writes) keeps the "
+            + "server's priority.",
             converter = JobNice.class)
     Integer jobNice;
 
@@ -279,7 +280,7 @@ public final class ServeCommand implements Callable<Integer> {
             ServerConfig.TrainingConfig t = cfg.training();
             System.out.println("training service on: " + t.cpus() + " cpus (" + t.inferenceReserve()
                     + " kept for inference)" + (t.gpus().isEmpty() ? "" : ", gpus " + t.gpus()) + ", " + t.tokens().size()
-                    + " training token" + (t.tokens().size() == 1 ? "" : "s") + "; training threads "
+                    + " training token" + (t.tokens().size() == 1 ? "" : "s") + "; job kernels "
                     + (t.jobNice() == ThreadPriority.IDLE ? "under SCHED_IDLE" : "at nice " + t.jobNice())
                     + ", checkpoints " + (t.checkpointInterval().isZero() ? "after every epoch"
                     : "at most every " + t.checkpointInterval().toMillis() / 1000.0 + " s"));

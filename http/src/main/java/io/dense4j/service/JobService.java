@@ -75,11 +75,12 @@ public final class JobService implements AutoCloseable {
                            Duration checkpointInterval, Duration eventInterval) {
         public static final int DEFAULT_MAX_QUEUED_PER_OWNER = 100;
         /**
-         * Nice 10, not SCHED_IDLE: a job thread takes the state store's write lock (events, checkpoint records), and
-         * under SCHED_IDLE on a saturated machine it can be starved while holding it, stalling submissions and
-         * heartbeats (priority inversion). {@code idle} stays an option.
+         * SCHED_IDLE for a job's kernel threads: its arithmetic runs only on CPU time inference leaves. Only the
+         * kernels run at that priority (on kernel threads, {@code Dense4J.kernelThreads}); the job thread, which
+         * takes the state store's write lock (events, checkpoint records) and the registry's, keeps the server's, so
+         * a starved thread never holds a lock that others wait for (priority inversion).
          */
-        public static final int DEFAULT_JOB_NICE = 10;
+        public static final int DEFAULT_JOB_NICE = ThreadPriority.IDLE;
 
         public Settings {
             if (heartbeat.compareTo(lease.dividedBy(2)) > 0) {
@@ -372,7 +373,7 @@ public final class JobService implements AutoCloseable {
 
     private void runJob(Running r) {
         long id = r.claim.jobId();
-        ThreadPriority.lowerCurrentThread(settings.jobNice()); // trial workers it starts inherit it
+        // the job's kernels run at settings.jobNice() on kernel threads (JobRunner); this thread keeps the server's priority
         try {
             JobSpec spec = JobSpec.parse(Json.parse(r.job.spec()));
             ObjectNode result;

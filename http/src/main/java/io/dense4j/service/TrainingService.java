@@ -50,7 +50,7 @@ public final class TrainingService implements AutoCloseable {
                                        JobService.Settings jobSettings, ModelRegistry registry, Promoter promoter) {
         JobStore store = new JobStore(Database.open(state));
         DatasetCatalog catalog = new DatasetCatalog(store, datasetsDir, maxDatasetBytes);
-        JobService jobs = new JobService(store, new JobRunner(registry, catalog, promoter, jobSettings.checkpointInterval()), jobSettings);
+        JobService jobs = new JobService(store, new JobRunner(registry, catalog, promoter, jobSettings.checkpointInterval(), jobSettings.jobNice()), jobSettings);
         FederatedService federated = new FederatedService(new FederatedStore(store.database(), Clock.systemUTC()),
                 registry, new FederatedService.Settings(jobSettings.serverId(), jobSettings.lease(),
                 jobSettings.workRoot(), Duration.ofMillis(500)), Clock.systemUTC());

@@ -7,6 +7,13 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongToIntFunction;
+import io.dense4j.Dense4J;
+import io.dense4j.KernelThreads;
+import io.dense4j.ThreadTeam;
+import io.dense4j.backend.cpu.KernelThread;
+import io.dense4j.service.job.JobRunner;
+import java.io.IOException;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -35,6 +42,37 @@ class ThreadPriorityTest {
         assertEquals(5, r[2], "a thread the job starts (a kernel team worker) inherits it");
         assertEquals(19, r[3], "and the lowest nice value, should the policy be reset");
         assertEquals(mine, ThreadPriority.policyOf(ThreadPriority.currentTid()), "other threads keep theirs");
+    }
+
+    @Test
+    void aJobsKernelsRunUnderSchedIdleWhileTheJobThreadKeepsItsPriority() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/proc/thread-self")), "not Linux: thread priorities are left alone");
+        long me = ThreadPriority.currentTid();
+        int policy = ThreadPriority.policyOf(me);
+        int nice = ThreadPriority.niceOf(me);
+        Assumptions.assumeTrue(policy != 5, "this test runs under SCHED_IDLE already");
+        long idleBefore = idleTasks();
+        try (KernelThreads scope = Dense4J.kernelThreads(JobRunner.kernelThreadFactory(ThreadPriority.IDLE, "job-t-kernels"));
+             ThreadTeam team = Dense4J.threadTeam(2)) {
+            int kernelPolicy = KernelThread.call(() -> ThreadPriority.policyOf(ThreadPriority.currentTid()));
+            Assumptions.assumeTrue(kernelPolicy == 5, "chrt --idle is not available here (policy " + kernelPolicy + ")");
+            Dense4J.threads(); // (the team's worker is started with the team)
+            assertEquals(policy, ThreadPriority.policyOf(me), "the job thread keeps its policy");
+            assertEquals(nice, ThreadPriority.niceOf(me), "and its nice value");
+            assertEquals(idleBefore + 2, idleTasks(), "the kernel thread and the team's worker run under SCHED_IDLE");
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (idleTasks() != idleBefore && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(idleBefore, idleTasks(), "closing the team ends both");
+    }
+
+    /** Threads of this process under SCHED_IDLE. */
+    private static long idleTasks() throws IOException {
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+            return tasks.filter(t -> ThreadPriority.policyOf(Long.parseLong(t.getFileName().toString())) == 5).count();
+        }
     }
 
     /**

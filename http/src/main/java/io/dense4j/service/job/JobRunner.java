@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dense4j.Dense4J;
+import io.dense4j.KernelThreads;
 import io.dense4j.Sequential;
 import io.dense4j.ThreadTeam;
 import io.dense4j.data.Dataset;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.ModelVersionInfo;
 import io.dense4j.registry.RegisterOptions;
+import io.dense4j.service.ThreadPriority;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
 import io.dense4j.train.EpochLog;
@@ -29,6 +31,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ThreadFactory;
 
 /**
  * Runs one job from its {@link JobSpec}: train, tune or evaluate, on the rows of its data set minus a holdout that
@@ -47,8 +50,10 @@ import java.util.Optional;
  *       dropout masks the uninterrupted run draws: a resumed job ends with the same weights, bit for bit (only
  *       early stopping restarts its patience). The checkpoint record is a few bytes; the epochs' metrics are the
  *       job's "epoch" events. A tune job restarts its search.</li>
- *   <li><b>Threads</b>: the job runs on a private team of the CPU threads the scheduler gave it
- *       ({@link Dense4J#threadTeam}); a tune job's parallel trials share them out.</li>
+ *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
+ *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
+ *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
+ *       locks of the state store and the registry when it writes, keeps the server's priority.</li>
  *   <li><b>Exactly one version per job</b>: the version is registered with source {@code job:<id>}; an attempt that
  *       finds that version already registered (its predecessor died after registering) reuses it.</li>
  *   <li><b>Lineage</b>, stored in the model file's training metadata under {@code lineage}: the job id and spec, the
@@ -61,25 +66,34 @@ public final class JobRunner {
     private final DatasetResolver datasets;
     private final Promoter promoter;
     private final java.time.Duration checkpointInterval;
+    private final int kernelNice;
 
     /** A runner whose train jobs checkpoint at {@link CheckpointSchedule#DEFAULT_MIN_INTERVAL} unless they say. */
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter) {
-        this(registry, datasets, promoter, CheckpointSchedule.DEFAULT_MIN_INTERVAL);
+        this(registry, datasets, promoter, CheckpointSchedule.DEFAULT_MIN_INTERVAL, 0);
     }
 
-    /** @param checkpointInterval a train job's checkpoint interval when its spec gives none */
+    /**
+     * @param checkpointInterval a train job's checkpoint interval when its spec gives none
+     * @param kernelNice         the priority of a job's kernel threads: a nice value 1..19, {@link ThreadPriority#IDLE}
+     *                           (Linux SCHED_IDLE), or 0 to run the kernels on the job thread itself
+     */
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter,
-                     java.time.Duration checkpointInterval) {
+                     java.time.Duration checkpointInterval, int kernelNice) {
         this.registry = registry;
         this.datasets = datasets;
         this.promoter = promoter;
         this.checkpointInterval = checkpointInterval;
+        this.kernelNice = kernelNice;
     }
 
     /** Runs the job to its end; returns its result (JSON). Throws {@link JobCancelledException} when cancelled. */
     public ObjectNode run(JobSpec spec, JobContext ctx) {
-        // the job's kernels run on exactly the threads the scheduler gave it (a tune's trials share them out)
-        try (ThreadTeam team = Dense4J.threadTeam(ctx.cpus());
+        // The job's kernels run on exactly the threads the scheduler gave it (a tune's trials share them out), on
+        // kernel threads at the job priority, while this thread (its events, checkpoints, registry and store writes,
+        // which hold locks other threads wait for) keeps the server's: a starved thread holding a lock stalls them all.
+        try (KernelThreads kernels = kernelNice > 0 ? Dense4J.kernelThreads(kernelThreadFactory()) : null;
+             ThreadTeam team = Dense4J.threadTeam(ctx.cpus());
              DatasetResolver.Loaded data = datasets.load(spec.datasetSha256())) {
             phase(ctx, "loading", "data set " + spec.datasetSha256() + ": " + data.train().size() + " rows, "
                     + team.threads() + " CPU thread" + (team.threads() == 1 ? "" : "s"));
@@ -90,6 +104,18 @@ public final class JobRunner {
             result.set("cpu_threads", threadsJson(team));
             return result;
         }
+    }
+
+    private ThreadFactory kernelThreadFactory() {
+        return kernelThreadFactory(kernelNice, Thread.currentThread().getName() + "-kernels");
+    }
+
+    /** Kernel threads called {@code name}, each lowering its own priority to {@code nice} (or SCHED_IDLE) first. */
+    public static ThreadFactory kernelThreadFactory(int nice, String name) {
+        return r -> new Thread(() -> {
+            ThreadPriority.lowerCurrentThread(nice); // the team workers it starts inherit it
+            r.run();
+        }, name);
     }
 
     /** The job thread's team and its counters: whether the job's kernels ran on the threads it was given. */

@@ -43,7 +43,8 @@ public final class CpuBackend extends HostStateBackend {
     }
 
     public static int threads() {
-        return CpuKernels.d4j_get_num_threads();
+        KernelThread k = KernelThread.current(); // the kernels of a team on a kernel thread run there
+        return k != null ? k.threads() : CpuKernels.d4j_get_num_threads();
     }
 
     @Override

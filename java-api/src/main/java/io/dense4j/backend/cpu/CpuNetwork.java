@@ -78,8 +78,8 @@ final class CpuNetwork implements AutoCloseable {
                     int batch, int nBatches, FloatPointer lrs, long seed) {
         checkOpen();
         stats.put(0, 0).put(1, 0).put(2, 0);
-        int rc = CpuKernels.d4j_net_train(handle, x, labels, targets, order, nOrder, first, batch, nBatches, lrs, step,
-                seed, stats);
+        int rc = KernelThread.call(() -> CpuKernels.d4j_net_train(handle, x, labels, targets, order, nOrder, first, batch,
+                nBatches, lrs, step, seed, stats));
         check(rc, "training step " + (step.get(0) + 1));
         return new LossStats(stats.get(0), stats.get(1), stats.get(2));
     }
@@ -88,7 +88,7 @@ final class CpuNetwork implements AutoCloseable {
     LossStats forward(FloatPointer x, long n, FloatPointer out, IntPointer labels, FloatPointer targets) {
         checkOpen();
         stats.put(0, 0).put(1, 0).put(2, 0);
-        int rc = CpuKernels.d4j_net_forward(handle, x, n, out, labels, targets, stats);
+        int rc = KernelThread.call(() -> CpuKernels.d4j_net_forward(handle, x, n, out, labels, targets, stats));
         check(rc, "forward pass");
         return new LossStats(stats.get(0), stats.get(1), stats.get(2));
     }
