@@ -2,6 +2,7 @@ package io.dense4j.http;
 
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,6 +20,9 @@ final class Json {
      */
     static final ObjectMapper MAPPER = JsonMapper.builder()
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            // numbers parsed from the parser's buffer (FastDoubleParser: correctly rounded, like Double.parseDouble)
+            // instead of a String and FloatingDecimal's buffers per number: a batch-1 V2 request has 784 of them
+            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
             .build();
 
     static final String CONTENT_TYPE = "application/json";
