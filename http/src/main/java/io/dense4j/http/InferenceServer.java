@@ -15,6 +15,7 @@ import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -300,6 +301,11 @@ public final class InferenceServer implements AutoCloseable {
         config.requestLogger.http(this::logRequest);
         for (Route r : routes()) {
             config.routes.addHttpHandler(r.method(), r.path(), guarded(r), r.role());
+            if (r.method() == HandlerType.GET) {
+                // HEAD is GET without the body (RFC 9110): same role, same checks, same status. Unregistered, Javalin
+                // answers 200 to a HEAD of any GET route's path without running it: no credentials, no readiness
+                config.routes.addHttpHandler(HandlerType.HEAD, r.path(), guarded(r), r.role());
+            }
         }
         config.routes.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
         config.routes.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));

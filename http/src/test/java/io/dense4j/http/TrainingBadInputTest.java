@@ -191,6 +191,31 @@ class TrainingBadInputTest {
         return f.registry.root().resolve(".datasets");
     }
 
+    /**
+     * CSV uploads whose reading would need far more memory than their bytes: a 26-byte file labelled 999999999
+     * (a billion classes, each given a name), a column of more distinct labels than a model can have classes, one
+     * record of two million fields. Each was an OutOfMemoryError on the server (a 500 after seconds of garbage
+     * collection, every other request starved meanwhile); now each is a 400 at once, and nothing is stored.
+     */
+    @Test
+    void csvUploadsThatWouldExhaustMemoryAreRefused() throws Exception {
+        int before = json(f.get("/v1/datasets", ALICE)).get("datasets").size();
+        String classes = ServerFixture.error(f.post("/v1/datasets?filename=bomb.csv", ALICE, "text/csv",
+                "a,label\n0,999999999\n1,0\n"), 400);
+        assertTrue(classes.startsWith("bomb.csv: line 2") && classes.contains("at most 65536"), classes);
+        StringBuilder ids = new StringBuilder("x,id\n");
+        for (int i = 0; i <= 65536; i++) {
+            ids.append("1,r").append(i).append('\n');
+        }
+        assertTrue(ServerFixture.error(f.post("/v1/datasets", ALICE, "text/csv", ids.toString()), 400)
+                .contains("distinct labels"));
+        String wide = ServerFixture.error(f.post("/v1/datasets", ALICE, "text/csv",
+                "a,label\n" + "0,".repeat(2_000_000) + "1\n"), 400);
+        assertTrue(wide.contains("line 2") && wide.contains("fields"), wide);
+        assertEquals(before, json(f.get("/v1/datasets", ALICE)).get("datasets").size(), "nothing stored");
+        assertNothingStaged();
+    }
+
     private void assertNothingStaged() throws Exception {
         for (int i = 0; i < 50 && !entries(datasetsDir().resolve(".staging")).isEmpty(); i++) {
             Thread.sleep(20); // the handler's cleanup runs as its response goes out

@@ -37,7 +37,7 @@ import java.util.TreeSet;
  *
  * <p>What the reader holds while it reads is bounded whatever the file says: one record at a time, of at most
  * {@link #MAX_COLUMNS} fields and {@link #MAX_RECORD_CHARS} characters; per row an int or a float; and the distinct
- * class labels, at most {@link #MAX_CLASSES}.
+ * class labels, at most {@link #MAX_CLASSES} of at most {@link #MAX_LABEL_CHARS} characters.
  */
 public final class Csv {
     /** Most fields in one record. */
@@ -49,6 +49,8 @@ public final class Csv {
      * almost always the wrong column (an id) or numeric targets (read them as {@link LabelKind#REGRESSION}).
      */
     public static final int MAX_CLASSES = 1 << 16;
+    /** Longest class label: a name, kept (and reported with the data set) once per class. */
+    public static final int MAX_LABEL_CHARS = 1 << 10;
 
     /** How the label column is read. */
     public enum LabelKind {
@@ -183,6 +185,10 @@ public final class Csv {
                     }
                     Integer id = labelIds.get(s);
                     if (id == null) {
+                        if (s.length() > MAX_LABEL_CHARS) {
+                            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
+                                    + ": a class label of " + s.length() + " characters; at most " + MAX_LABEL_CHARS);
+                        }
                         if (distinctLabels.size() == MAX_CLASSES) {
                             throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
                                     + ": more than " + MAX_CLASSES + " distinct labels, the most classes this reader "

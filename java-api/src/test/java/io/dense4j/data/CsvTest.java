@@ -162,6 +162,13 @@ class CsvTest {
         assertTrue(e.getMessage().contains("line " + (Csv.MAX_CLASSES + 2))
                 && e.getMessage().contains("more than " + Csv.MAX_CLASSES + " distinct labels"), e.getMessage());
 
+        e = error("a,label\n1," + "y".repeat(Csv.MAX_LABEL_CHARS + 1) + "\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("at most " + Csv.MAX_LABEL_CHARS),
+                e.getMessage());
+        try (Dataset d = Csv.read(csv("a,label\n1," + "y".repeat(Csv.MAX_LABEL_CHARS) + "\n"))) {
+            assertEquals(List.of("y".repeat(Csv.MAX_LABEL_CHARS)), d.classNames());
+        }
+
         // one record wider than any row may be: refused while it is read, and no message lists every column
         String wide = "1,".repeat(Csv.MAX_COLUMNS) + "0\n";
         e = error("a,label\n" + wide, Csv.options());
