@@ -118,6 +118,13 @@ final class DatasetHandlers {
             if (m.contains("memory file size exceeded")) {
                 return ApiException.badRequest("every part must be a file (filename=...); options go in the query string");
             }
+            if (m.contains("headers max length exceeded")) { // Jetty's bound on one part's headers, not the upload's
+                return ApiException.badRequest("a part's headers are too long (its name and file name are short words)");
+            }
+            if (m.contains("too many keys")) {
+                return ApiException.badRequest("too many parts: an upload is " + DatasetCatalog.MAX_FILES
+                        + " files at most (an IDX pair per split, or one CSV)");
+            }
             if (m.contains("exceeded")) {
                 return Bodies.tooLarge(limit);
             }

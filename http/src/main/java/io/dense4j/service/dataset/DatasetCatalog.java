@@ -61,7 +61,8 @@ public final class DatasetCatalog implements DatasetResolver {
             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
     private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-    private static final int MAX_FILES = 4;
+    /** Files in one data set: an IDX pair per split, or one CSV. */
+    public static final int MAX_FILES = 4;
     private static final String STAGING = ".staging";
 
     private final JobStore store;
