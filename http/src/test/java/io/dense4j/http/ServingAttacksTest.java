@@ -365,4 +365,22 @@ class ServingAttacksTest {
         ServerFixture.error(f.post("/v1/models/iris:predict", "{\"instances\": [[1,2,3,4]], \"instances\": [[1,2,3,4],[1,2,3,4]]}"), 400);
         assertStillServing();
     }
+
+    /**
+     * A client may send any method name; each used to become a new latency histogram (about 80 series) that lived
+     * as long as the server: memory and scrape size grew with every request of an unauthenticated client.
+     */
+    @Test
+    void inventedMethodsDoNotGrowTheMetrics() throws Exception {
+        start(b -> b.adminToken("admin-tok"));
+        try (RawHttp raw = new RawHttp(f.server.port())) {
+            for (int i = 0; i < 50; i++) {
+                RawHttp.Response r = raw.send("XMETHOD" + i, "/v2/health/live", null, "");
+                assertTrue(r.status() >= 400 && r.body().startsWith("{\"error\":"), r.status() + " " + r.body());
+            }
+        }
+        String scrape = f.get("/metrics").body();
+        assertFalse(scrape.contains("XMETHOD"), "a series per invented method");
+        assertTrue(scrape.contains("method=\"other\""), "invented methods are counted together");
+    }
 }
