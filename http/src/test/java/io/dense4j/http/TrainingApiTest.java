@@ -12,6 +12,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -271,6 +272,13 @@ class TrainingApiTest {
             assertTrue(ServerFixture.error(f.get(path, BOB), 404).contains("no job " + job), path);
         }
         ServerFixture.error(f.delete("/v1/jobs/" + job, BOB), 404);
+        // HEAD answers as GET would, without a body: the owner's stream exists (nothing is opened), another's does not
+        HttpResponse<String> head = f.send(f.req("/v1/jobs/" + job + "/events", ALICE)
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(200, head.statusCode());
+        assertTrue(head.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"), head.headers().toString());
+        assertEquals(404, f.send(f.req("/v1/jobs/" + job + "/events", BOB).method("HEAD", HttpRequest.BodyPublishers.noBody())
+                .build()).statusCode());
         assertFalse(f.get("/v1/jobs", BOB).body().contains("\"id\":" + job + ","), "bob lists only his own jobs");
         ServerFixture.error(f.get("/v1/jobs?owner=alice", BOB), 403);
         JsonNode all = json(f.get("/v1/jobs?owner=alice", ADMIN)).get("jobs");
