@@ -54,6 +54,7 @@ final class DatasetHandlers {
         long limit = catalog().maxBytes();
         String type = ctx.req().getContentType() == null ? "" : ctx.req().getContentType().toLowerCase(Locale.ROOT);
         try (DatasetCatalog.Upload upload = catalog().newUpload()) {
+            upload.requireRoomFor(ctx.req().getContentLengthLong());
             try {
                 if (type.startsWith("multipart/form-data")) {
                     receiveParts(ctx, upload, limit);
@@ -266,6 +267,7 @@ final class DatasetHandlers {
             case NOT_FOUND -> 404;
             case CONFLICT -> 409;
             case TOO_LARGE -> 413;
+            case NO_SPACE -> 507;
         };
     }
 }
