@@ -66,6 +66,8 @@ class TrainingBadInputTest {
         assertTrue(submitError("[1, 2]", 400).contains("object"));
         assertTrue(submitError("{\"type\": \"train\", \"type\": \"tune\"}", 400).contains("type"), "duplicate key");
         assertTrue(submitError("{}", 400).startsWith("/type"));
+        assertTrue(submitError(trainSpec(sha, strong, 1, ", \"name\": \"\\u001b[2J\\u009b31m\""), 400).startsWith("/name"),
+                "terminal escapes in a name");
         assertTrue(submitError("{\"type\": \"fit\"}", 400).startsWith("/type: expected train, tune or evaluate"));
         assertTrue(submitError("{\"type\": \"train\", \"dataset\": {\"sha256\": \"abc\"}}", 400).startsWith("/dataset/sha256"));
         assertTrue(submitError(trainSpec(sha, strong, 0, ""), 400).startsWith("/config/fit"));
@@ -99,6 +101,8 @@ class TrainingBadInputTest {
         assertTrue(ServerFixture.error(f.post("/v1/datasets?label_column=nope", ALICE, "text/csv",
                 "a,b,label\n1,2,x\n"), 400).contains("nope"));
         ServerFixture.error(f.post("/v1/datasets?delimiter=ab", ALICE, "text/csv", "a\n"), 400);
+        assertTrue(ServerFixture.error(f.post("/v1/datasets?name=x%C2%9B31m", ALICE, "text/csv", "a,b,label\n1,2,x\n"), 400)
+                .contains("name"), "a C1 control (CSI) in a name");
         ServerFixture.error(f.post("/v1/datasets", ALICE, "application/json", "{}"), 400);
         for (String m : List.of(bad, ragged)) {
             assertFalse(m.contains(tmp.toString()) || m.contains("/.datasets") || m.contains(".staging"), "no server path: " + m);

@@ -174,7 +174,8 @@ public final class DatasetCatalog implements DatasetResolver {
      */
     public record Options(String name, CsvOptions csv, List<String> classNames) {
         public Options {
-            if (name != null && (name.length() > 200 || !name.chars().allMatch(c -> c >= 0x20 && c != 0x7f))) {
+            // no control character, C1 included (U+009B is a terminal's CSI: names are printed by `datasets list`)
+            if (name != null && (name.length() > 200 || name.chars().anyMatch(Character::isISOControl))) {
                 throw DatasetException.invalid("a data set name is at most 200 printable characters");
             }
             csv = csv == null ? CsvOptions.defaults() : csv;
