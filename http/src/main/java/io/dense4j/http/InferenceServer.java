@@ -3,6 +3,7 @@ package io.dense4j.http;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.RegistryException;
 import io.dense4j.service.JobService;
+import io.dense4j.service.ForbiddenException;
 import io.dense4j.service.QuotaException;
 import io.dense4j.service.TrainingService;
 import io.dense4j.service.dataset.DatasetException;
@@ -313,6 +314,7 @@ public final class InferenceServer implements AutoCloseable {
         config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
         config.routes.exception(DatasetException.class, (e, ctx) -> Json.error(ctx, DatasetHandlers.status(e), e.getMessage()));
         config.routes.exception(QuotaException.class, (e, ctx) -> Json.error(ctx, 429, e.getMessage()));
+        config.routes.exception(ForbiddenException.class, (e, ctx) -> Json.error(ctx, 403, e.getMessage()));
         config.routes.exception(StoreException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
         config.routes.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
         config.routes.exception(Exception.class, (e, ctx) -> {

@@ -342,7 +342,7 @@ public record ServerConfig(
         public static final int DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN = 8;
         public static final int DEFAULT_JOB_NICE = 10;
         /** The owner name recorded for callers holding the admin credentials. */
-        public static final String ADMIN_NAME = "admin";
+        public static final String ADMIN_NAME = io.dense4j.service.job.JobRunner.ADMIN_OWNER;
 
         public TrainingConfig {
             Objects.requireNonNull(state, "state");

@@ -318,6 +318,29 @@ class TrainingApiTest {
         assertTrue(Files.isDirectory(local), "a server directory is never deleted");
     }
 
+    /**
+     * A training token's jobs register (and promote) only new models or models they created. Any token could add a
+     * version to any model - the admin's production model included - and with "promote": "if_better" on a holdout
+     * of its own choosing move that model's stable alias, i.e. change what inference serves.
+     */
+    @Test
+    void aTrainingTokenRegistersOnlyIntoModelsItsJobsCreated() throws Exception {
+        String sha = f.uploadCsv(TrainingData.csv(tmp.resolve("mine.csv"), 90, 3, 5), "?name=mine&ignore_columns=id",
+                ALICE).get("sha256").asText();
+        String into = ", \"register_as\": \"alices\"";
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ALICE), ALICE, 60)
+                .get("state").asText());
+        String refused = ServerFixture.error(f.post("/v1/jobs", BOB, "application/json",
+                trainSpec(sha, STRONG, 1, into + ", \"promote\": \"if_better\"")), 403);
+        assertTrue(refused.contains("'alices'"), refused);
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ALICE), ALICE, 60)
+                .get("state").asText(), "its own model, again");
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ADMIN), ADMIN, 60)
+                .get("state").asText(), "an admin registers anywhere");
+        ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", trainSpec(sha, STRONG, 1, into)), 403);
+        assertEquals(List.of(1, 2, 3), f.registry.versionNumbers("alices"));
+    }
+
     /** Event streams hold no request thread (idle or slow clients cannot starve requests) and are bounded per token. */
     @Test
     void eventStreamsHoldNoThreadAndAreBoundedPerToken() throws Exception {
