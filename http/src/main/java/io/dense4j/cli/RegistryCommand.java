@@ -200,7 +200,7 @@ public final class RegistryCommand implements Runnable {
     }
 
     @Command(name = "traffic", mixinStandardHelpOptions = true,
-            description = "Split the default route: PERCENT% of requests without a version go to CANARY, the rest to "
+            description = "Split the default route: PERCENT%% of requests without a version go to CANARY, the rest to "
                     + "BASELINE; --clear removes the split. Servers sharing the registry pick it up.")
     int traffic(@Mixin Options opts,
                 @Parameters(index = "0", description = "model") String model,
