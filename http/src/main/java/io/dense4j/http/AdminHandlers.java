@@ -93,11 +93,16 @@ final class AdminHandlers {
                 .source(Optional.ofNullable(ctx.queryParam("source")).orElse("http upload"));
         for (String m : ctx.queryParams("metric")) {
             int colon = m.lastIndexOf(':');
+            double value;
             try {
-                opts.metric(m.substring(0, colon), Double.parseDouble(m.substring(colon + 1)));
+                value = Double.parseDouble(m.substring(colon + 1));
             } catch (RuntimeException e) {
-                throw ApiException.badRequest("bad metric '" + m + "': expected name:number, e.g. accuracy:0.98");
+                value = Double.NaN;
             }
+            if (colon < 1 || !Double.isFinite(value)) {
+                throw ApiException.badRequest("bad metric '" + m + "': expected name:number (finite), e.g. accuracy:0.98");
+            }
+            opts.metric(m.substring(0, colon), value);
         }
         ModelVersionInfo info;
         try (InputStream body = Bodies.stream(ctx, cfg.maxUploadBytes())) {
@@ -123,7 +128,7 @@ final class AdminHandlers {
         JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
         JsonNode v = body.get("version");
         int version;
-        if (v != null && v.isIntegralNumber()) {
+        if (v != null && v.isIntegralNumber() && v.canConvertToInt()) { // asInt() alone wraps 2^32 + 1 to 1
             version = v.asInt();
         } else if (v != null && v.isTextual() && ModelManager.isNumber(v.asText())) {
             version = ModelManager.parseVersion(v.asText());

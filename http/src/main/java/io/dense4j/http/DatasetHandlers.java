@@ -54,6 +54,7 @@ final class DatasetHandlers {
         long limit = catalog().maxBytes();
         String type = ctx.req().getContentType() == null ? "" : ctx.req().getContentType().toLowerCase(Locale.ROOT);
         try (DatasetCatalog.Upload upload = catalog().newUpload()) {
+            upload.requireRoomFor(ctx.req().getContentLengthLong());
             try {
                 if (type.startsWith("multipart/form-data")) {
                     receiveParts(ctx, upload, limit);
@@ -117,6 +118,13 @@ final class DatasetHandlers {
             }
             if (m.contains("memory file size exceeded")) {
                 return ApiException.badRequest("every part must be a file (filename=...); options go in the query string");
+            }
+            if (m.contains("headers max length exceeded")) { // Jetty's bound on one part's headers, not the upload's
+                return ApiException.badRequest("a part's headers are too long (its name and file name are short words)");
+            }
+            if (m.contains("too many keys")) {
+                return ApiException.badRequest("too many parts: an upload is " + DatasetCatalog.MAX_FILES
+                        + " files at most (an IDX pair per split, or one CSV)");
             }
             if (m.contains("exceeded")) {
                 return Bodies.tooLarge(limit);
@@ -259,6 +267,7 @@ final class DatasetHandlers {
             case NOT_FOUND -> 404;
             case CONFLICT -> 409;
             case TOO_LARGE -> 413;
+            case NO_SPACE -> 507;
         };
     }
 }

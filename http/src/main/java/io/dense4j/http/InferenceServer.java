@@ -3,6 +3,7 @@ package io.dense4j.http;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.RegistryException;
 import io.dense4j.service.JobService;
+import io.dense4j.service.ForbiddenException;
 import io.dense4j.service.QuotaException;
 import io.dense4j.service.TrainingService;
 import io.dense4j.service.dataset.DatasetException;
@@ -15,6 +16,7 @@ import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -301,6 +303,11 @@ public final class InferenceServer implements AutoCloseable {
         config.requestLogger.http(this::logRequest);
         for (Route r : routes()) {
             config.routes.addHttpHandler(r.method(), r.path(), guarded(r), r.role());
+            if (r.method() == HandlerType.GET) {
+                // HEAD is GET without the body (RFC 9110): same role, same checks, same status. Unregistered, Javalin
+                // answers 200 to a HEAD of any GET route's path without running it: no credentials, no readiness
+                config.routes.addHttpHandler(HandlerType.HEAD, r.path(), guarded(r), r.role());
+            }
         }
         config.routes.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
         config.routes.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
@@ -308,6 +315,7 @@ public final class InferenceServer implements AutoCloseable {
         config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
         config.routes.exception(DatasetException.class, (e, ctx) -> Json.error(ctx, DatasetHandlers.status(e), e.getMessage()));
         config.routes.exception(QuotaException.class, (e, ctx) -> Json.error(ctx, 429, e.getMessage()));
+        config.routes.exception(ForbiddenException.class, (e, ctx) -> Json.error(ctx, 403, e.getMessage()));
         config.routes.exception(StoreException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
         config.routes.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
         config.routes.exception(Exception.class, (e, ctx) -> {

@@ -47,6 +47,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class JobEventStreams implements JobService.Listener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobEventStreams.class);
+    static final String CONTENT_TYPE = "text/event-stream;charset=utf-8";
     private static final long POLL_MS = 1000;
     private static final long KEEP_ALIVE_NANOS = TimeUnit.SECONDS.toNanos(15);
     /** A stream with this much unsent is not given more until the client catches up. */
@@ -92,7 +93,7 @@ final class JobEventStreams implements JobService.Listener, AutoCloseable {
         }
         Stream s = new Stream(jobId, caller, afterSeq);
         ctx.status(200);
-        ctx.res().setContentType("text/event-stream;charset=utf-8");
+        ctx.res().setContentType(CONTENT_TYPE);
         ctx.res().setHeader("Cache-Control", "no-cache");
         ctx.res().setHeader("X-Accel-Buffering", "no"); // proxies such as nginx must not hold frames back
         try {

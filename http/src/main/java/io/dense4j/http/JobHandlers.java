@@ -6,6 +6,7 @@ import io.dense4j.service.JobService;
 import io.dense4j.service.job.JobState;
 import io.dense4j.service.store.Records;
 import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -148,6 +149,10 @@ final class JobHandlers {
         String last = ctx.header("Last-Event-ID");
         long after = last != null && !last.isBlank() ? parseSeq(last.trim(), "Last-Event-ID") : longParam(ctx, "after", 0);
         Records.Job j = visibleJob(ctx, caller);
+        if (ctx.method() == HandlerType.HEAD) {
+            ctx.status(200).contentType(JobEventStreams.CONTENT_TYPE); // what a GET would start, without a stream
+            return;
+        }
         streams.open(ctx, j.id(), caller, after);
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -16,10 +17,14 @@ import java.util.Map;
 final class Json {
     /**
      * Accepts NaN and Infinity literals on input, so that such a request gets the precise
-     * "NaN at row r, column c" message instead of a generic parse error.
+     * "NaN at row r, column c" message instead of a generic parse error. A body means one thing only: a key given
+     * twice, or anything after the value, is a 400 (read leniently, {@code {"version": 1, "version": 2}} or
+     * {@code {...} trailing} would be acted on as whatever the last key or the first value said).
      */
     static final ObjectMapper MAPPER = JsonMapper.builder()
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             // numbers parsed from the parser's buffer (FastDoubleParser: correctly rounded, like Double.parseDouble)
             // instead of a String and FloatingDecimal's buffers per number: a batch-1 V2 request has 784 of them
             .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)

@@ -346,7 +346,7 @@ public record ServerConfig(
         public static final int DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN = 8;
         public static final int DEFAULT_JOB_NICE = io.dense4j.service.JobService.Settings.DEFAULT_JOB_NICE;
         /** The owner name recorded for callers holding the admin credentials. */
-        public static final String ADMIN_NAME = "admin";
+        public static final String ADMIN_NAME = io.dense4j.service.job.JobRunner.ADMIN_OWNER;
 
         public TrainingConfig {
             Objects.requireNonNull(state, "state");

@@ -27,12 +27,19 @@ final class ServerMetrics {
     private final Map<String, QueueDepth> queueGauges = new ConcurrentHashMap<>();
     private final Map<String, Meter> loadedGauges = new ConcurrentHashMap<>();
 
-    /** Records one finished HTTP request. {@code route} is the route template, never the raw path. */
+    /** The request methods a series is kept for; any other (a client may invent one per request) counts as "other". */
+    private static final java.util.Set<String> METHODS = java.util.Set.of("GET", "HEAD", "POST", "PUT", "DELETE",
+            "PATCH", "OPTIONS", "TRACE", "CONNECT");
+
+    /**
+     * Records one finished HTTP request. {@code route} is the route template, never the raw path, and the method one
+     * of {@link #METHODS}: every label takes a bounded set of values, whatever clients send.
+     */
     void request(String method, String route, int status, float millis) {
         String s = Integer.toString(status);
         Timer.builder("dense4j.http.requests")
                 .description("HTTP requests by route and status, with latency")
-                .tags("method", method, "route", route, "status", s)
+                .tags("method", METHODS.contains(method) ? method : "other", "route", route, "status", s)
                 .publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofMillis(5).dividedBy(100))
                 .maximumExpectedValue(Duration.ofSeconds(10))

@@ -149,6 +149,11 @@ public final class JobService implements AutoCloseable {
      */
     public Records.Job submit(JsonNode specJson, String owner) {
         JobSpec spec = JobSpec.parse(specJson);
+        if (spec.registerAs() != null) {
+            runner.registrationRefusal(spec.registerAs(), owner).ifPresent(why -> {
+                throw new ForbiddenException(why);
+            });
+        }
         Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
         checkAgainstData(spec);
         int queued = store.count(owner, JobState.QUEUED);

@@ -311,4 +311,76 @@ class ServingAttacksTest {
         assertFalse(msg.contains("/"), msg);
         assertFalse(json(r).toString().contains(String.valueOf(ProcessHandle.current().pid())), msg);
     }
+
+    /**
+     * HEAD is GET without the body (RFC 9110): the same role, checks and status. Javalin answered 200 to a HEAD of
+     * any GET route's path without running the route: the admin API without credentials, a model that does not
+     * exist "ready", for any load balancer or probe that checks with HEAD.
+     */
+    @Test
+    void headAnswersWhatGetWouldWithoutABody() {
+        start(b -> b.inferenceToken("infer-tok").adminToken("admin-tok"));
+        List<String> paths = List.of("/admin/models", "/admin/models/iris", "/admin/models/nosuch", "/v2",
+                "/v2/models/iris/ready", "/v2/models/nosuch/ready", "/v2/models/iris/versions/9/ready",
+                "/v1/models/iris", "/v1/models/iris/versions/0", "/v2/health/ready", "/v1/jobs", "/v1/jobs/1/events");
+        java.util.Arrays.asList(null, "wrong", "infer-tok", "admin-tok").forEach(bearer -> {
+            f.bearer = bearer;
+            for (String path : paths) {
+                HttpResponse<String> get = f.get(path);
+                HttpResponse<String> head = f.send(f.req(path).method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+                assertEquals(get.statusCode(), head.statusCode(), "HEAD " + path + " as " + bearer + " (GET: " + get.body() + ")");
+                assertEquals("", head.body(), "HEAD " + path);
+            }
+        });
+        f.bearer = null;
+        assertEquals(401, f.send(f.req("/admin/models").method("HEAD", HttpRequest.BodyPublishers.noBody()).build())
+                .statusCode());
+    }
+
+    /**
+     * A body means one thing: a key given twice or anything after the value is a 400, and a number beyond an int is
+     * not wrapped into one. {"version": 4294967298} moved the alias to version 2, {"version": 1, "version": 2}
+     * to version 2, {...} followed by anything was acted on; a metric of NaN was recorded.
+     */
+    @Test
+    void ambiguousBodiesAreRefusedAndNumbersAreNotWrapped() throws Exception {
+        start(b -> b.adminToken("admin-tok"));
+        f.bearer = "admin-tok";
+        for (String body : List.of("{\"version\": 4294967298}", "{\"version\": 18446744073709551618}",
+                "{\"version\": 1, \"version\": 2}", "{\"version\": 2} {\"version\": 1}", "{\"version\": 2} x")) {
+            ServerFixture.error(f.put("/admin/models/iris/aliases/stable", body), 400);
+            assertEquals(1, f.registry.aliases(MODEL).get("stable"), body + " must leave the alias alone");
+        }
+        byte[] model = Files.readAllBytes(tmp.resolve("v2.d4j"));
+        for (String metric : List.of("accuracy:NaN", "loss:Infinity", "accuracy:1e999", ":0.5")) {
+            HttpResponse<String> r = f.send(f.req("/admin/models/iris/versions?metric=" + metric)
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(model)).build());
+            assertTrue(ServerFixture.error(r, 400).contains("bad metric"), metric);
+        }
+        assertEquals(List.of(1, 2), f.registry.versionNumbers(MODEL), "nothing registered");
+        f.bearer = null;
+        String infer = inferBody(ROWS, null);
+        ServerFixture.error(f.post("/v2/models/iris/infer", infer + " x"), 400);
+        ServerFixture.error(f.post("/v2/models/iris/infer", infer.replace("{\"inputs\"", "{\"id\": \"a\", \"id\": \"b\", \"inputs\"")), 400);
+        ServerFixture.error(f.post("/v1/models/iris:predict", "{\"instances\": [[1,2,3,4]], \"instances\": [[1,2,3,4],[1,2,3,4]]}"), 400);
+        assertStillServing();
+    }
+
+    /**
+     * A client may send any method name; each used to become a new latency histogram (about 80 series) that lived
+     * as long as the server: memory and scrape size grew with every request of an unauthenticated client.
+     */
+    @Test
+    void inventedMethodsDoNotGrowTheMetrics() throws Exception {
+        start(b -> b.adminToken("admin-tok"));
+        try (RawHttp raw = new RawHttp(f.server.port())) {
+            for (int i = 0; i < 50; i++) {
+                RawHttp.Response r = raw.send("XMETHOD" + i, "/v2/health/live", null, "");
+                assertTrue(r.status() >= 400 && r.body().startsWith("{\"error\":"), r.status() + " " + r.body());
+            }
+        }
+        String scrape = f.get("/metrics").body();
+        assertFalse(scrape.contains("XMETHOD"), "a series per invented method");
+        assertTrue(scrape.contains("method=\"other\""), "invented methods are counted together");
+    }
 }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -271,6 +272,13 @@ class TrainingApiTest {
             assertTrue(ServerFixture.error(f.get(path, BOB), 404).contains("no job " + job), path);
         }
         ServerFixture.error(f.delete("/v1/jobs/" + job, BOB), 404);
+        // HEAD answers as GET would, without a body: the owner's stream exists (nothing is opened), another's does not
+        HttpResponse<String> head = f.send(f.req("/v1/jobs/" + job + "/events", ALICE)
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(200, head.statusCode());
+        assertTrue(head.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"), head.headers().toString());
+        assertEquals(404, f.send(f.req("/v1/jobs/" + job + "/events", BOB).method("HEAD", HttpRequest.BodyPublishers.noBody())
+                .build()).statusCode());
         assertFalse(f.get("/v1/jobs", BOB).body().contains("\"id\":" + job + ","), "bob lists only his own jobs");
         ServerFixture.error(f.get("/v1/jobs?owner=alice", BOB), 403);
         JsonNode all = json(f.get("/v1/jobs?owner=alice", ADMIN)).get("jobs");
@@ -308,6 +316,29 @@ class TrainingApiTest {
         ServerFixture.error(f.delete("/v1/datasets/" + localSha, ALICE), 403);
         assertEquals(200, c(f.delete("/v1/datasets/" + localSha, ADMIN)));
         assertTrue(Files.isDirectory(local), "a server directory is never deleted");
+    }
+
+    /**
+     * A training token's jobs register (and promote) only new models or models they created. Any token could add a
+     * version to any model - the admin's production model included - and with "promote": "if_better" on a holdout
+     * of its own choosing move that model's stable alias, i.e. change what inference serves.
+     */
+    @Test
+    void aTrainingTokenRegistersOnlyIntoModelsItsJobsCreated() throws Exception {
+        String sha = f.uploadCsv(TrainingData.csv(tmp.resolve("mine.csv"), 90, 3, 5), "?name=mine&ignore_columns=id",
+                ALICE).get("sha256").asText();
+        String into = ", \"register_as\": \"alices\"";
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ALICE), ALICE, 60)
+                .get("state").asText());
+        String refused = ServerFixture.error(f.post("/v1/jobs", BOB, "application/json",
+                trainSpec(sha, STRONG, 1, into + ", \"promote\": \"if_better\"")), 403);
+        assertTrue(refused.contains("'alices'"), refused);
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ALICE), ALICE, 60)
+                .get("state").asText(), "its own model, again");
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ADMIN), ADMIN, 60)
+                .get("state").asText(), "an admin registers anywhere");
+        ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", trainSpec(sha, STRONG, 1, into)), 403);
+        assertEquals(List.of(1, 2, 3), f.registry.versionNumbers("alices"));
     }
 
     /** Event streams hold no request thread (idle or slow clients cannot starve requests) and are bounded per token. */

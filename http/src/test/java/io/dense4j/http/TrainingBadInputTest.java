@@ -66,6 +66,8 @@ class TrainingBadInputTest {
         assertTrue(submitError("[1, 2]", 400).contains("object"));
         assertTrue(submitError("{\"type\": \"train\", \"type\": \"tune\"}", 400).contains("type"), "duplicate key");
         assertTrue(submitError("{}", 400).startsWith("/type"));
+        assertTrue(submitError(trainSpec(sha, strong, 1, ", \"name\": \"\\u001b[2J\\u009b31m\""), 400).startsWith("/name"),
+                "terminal escapes in a name");
         assertTrue(submitError("{\"type\": \"fit\"}", 400).startsWith("/type: expected train, tune or evaluate"));
         assertTrue(submitError("{\"type\": \"train\", \"dataset\": {\"sha256\": \"abc\"}}", 400).startsWith("/dataset/sha256"));
         assertTrue(submitError(trainSpec(sha, strong, 0, ""), 400).startsWith("/config/fit"));
@@ -104,6 +106,8 @@ class TrainingBadInputTest {
         assertTrue(ServerFixture.error(f.post("/v1/datasets?label_column=nope", ALICE, "text/csv",
                 "a,b,label\n1,2,x\n"), 400).contains("nope"));
         ServerFixture.error(f.post("/v1/datasets?delimiter=ab", ALICE, "text/csv", "a\n"), 400);
+        assertTrue(ServerFixture.error(f.post("/v1/datasets?name=x%C2%9B31m", ALICE, "text/csv", "a,b,label\n1,2,x\n"), 400)
+                .contains("name"), "a C1 control (CSI) in a name");
         ServerFixture.error(f.post("/v1/datasets", ALICE, "application/json", "{}"), 400);
         for (String m : List.of(bad, ragged)) {
             assertFalse(m.contains(tmp.toString()) || m.contains("/.datasets") || m.contains(".staging"), "no server path: " + m);
@@ -194,6 +198,62 @@ class TrainingBadInputTest {
 
     private Path datasetsDir() {
         return f.registry.root().resolve(".datasets");
+    }
+
+    /**
+     * CSV uploads whose reading would need far more memory than their bytes: a 26-byte file labelled 999999999
+     * (a billion classes, each given a name), a column of more distinct labels than a model can have classes, one
+     * record of two million fields. Each was an OutOfMemoryError on the server (a 500 after seconds of garbage
+     * collection, every other request starved meanwhile); now each is a 400 at once, and nothing is stored.
+     */
+    @Test
+    void csvUploadsThatWouldExhaustMemoryAreRefused() throws Exception {
+        int before = json(f.get("/v1/datasets", ALICE)).get("datasets").size();
+        String classes = ServerFixture.error(f.post("/v1/datasets?filename=bomb.csv", ALICE, "text/csv",
+                "a,label\n0,999999999\n1,0\n"), 400);
+        assertTrue(classes.startsWith("bomb.csv: line 2") && classes.contains("at most 65536"), classes);
+        StringBuilder ids = new StringBuilder("x,id\n");
+        for (int i = 0; i <= 65536; i++) {
+            ids.append("1,r").append(i).append('\n');
+        }
+        assertTrue(ServerFixture.error(f.post("/v1/datasets", ALICE, "text/csv", ids.toString()), 400)
+                .contains("distinct labels"));
+        String wide = ServerFixture.error(f.post("/v1/datasets", ALICE, "text/csv",
+                "a,label\n" + "0,".repeat(2_000_000) + "1\n"), 400);
+        assertTrue(wide.contains("line 2") && wide.contains("fields"), wide);
+        assertEquals(before, json(f.get("/v1/datasets", ALICE)).get("datasets").size(), "nothing stored");
+        assertNothingStaged();
+    }
+
+    /**
+     * Multipart bodies Jetty refuses for its own bounds get the reason, not a misleading one: a part with 100 KB of
+     * headers was "request body too large: the limit is 2147483648 bytes" (413) for a 100 KB body, and 1,500 tiny
+     * parts only "malformed multipart body".
+     */
+    @Test
+    void multipartBoundsAreNamed() throws Exception {
+        String longHeaders = multipart(List.of("name=\"" + "f".repeat(100_000) + "\"; filename=\"a.csv\""));
+        String headers = ServerFixture.error(f.post("/v1/datasets", ALICE, "multipart/form-data; boundary=b0undary",
+                longHeaders), 400);
+        assertTrue(headers.contains("headers are too long"), headers);
+        List<String> many = new java.util.ArrayList<>();
+        // over Jetty's 1,000 parts, under the 256 KiB a body may take to arrive whole before its handler runs: a body
+        // refused while it still arrives may see its connection reset instead of the answer (Jetty does not linger)
+        for (int i = 0; i < 1500; i++) {
+            many.add("name=\"f" + i + "\"; filename=\"f" + i + ".csv\"");
+        }
+        String parts = ServerFixture.error(f.post("/v1/datasets", ALICE, "multipart/form-data; boundary=b0undary",
+                multipart(many)), 400);
+        assertTrue(parts.contains("too many parts"), parts);
+        assertNothingStaged();
+    }
+
+    private static String multipart(List<String> dispositions) {
+        StringBuilder b = new StringBuilder();
+        for (String d : dispositions) {
+            b.append("--b0undary\r\nContent-Disposition: form-data; ").append(d).append("\r\n\r\na,label\n1,0\n\r\n");
+        }
+        return b.append("--b0undary--\r\n").toString();
     }
 
     private void assertNothingStaged() throws Exception {

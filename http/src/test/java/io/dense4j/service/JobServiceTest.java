@@ -124,9 +124,12 @@ class JobServiceTest {
         assertEquals(r2.at("/promotion/candidate").asDouble(), r2.at("/promotion/stable").asDouble(), 0.0);
         assertEquals(1, registry.resolveAlias("blobs", "stable").orElseThrow());
 
+        // another token's jobs may not add versions to alice's model, nor promote over it
+        String better = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 5, promote);
+        assertTrue(assertThrows(ForbiddenException.class, () -> s.submit(Json.parse(better), "bob")).getMessage()
+                .contains("'blobs'"));
         // a better model on the same holdout: promoted
-        long good = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 5,
-                promote)), "bob").id();
+        long good = s.submit(Json.parse(better), "alice").id();
         JsonNode r3 = Json.parse(await(s, good, JobState.SUCCEEDED, 60).result());
         assertTrue(r3.at("/promotion/promoted").asBoolean(), r3.toString());
         assertTrue(r3.at("/promotion/candidate").asDouble() < r3.at("/promotion/stable").asDouble());
@@ -146,7 +149,7 @@ class JobServiceTest {
             assertTrue(lineage.containsKey("parent"));
         }
         assertEquals("job:" + good, registry.describe("blobs", 3).source());
-        assertEquals("bob", registry.describe("blobs", 3).actor());
+        assertEquals("alice", registry.describe("blobs", 3).actor());
         List<String> kinds = s.events(good, 0, 1000).stream().map(Records.Event::kind).distinct().toList();
         assertTrue(kinds.containsAll(List.of("state", "phase", "epoch")), kinds.toString());
     }

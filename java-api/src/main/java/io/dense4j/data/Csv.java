@@ -34,8 +34,23 @@ import java.util.TreeSet;
  * <p>The file is read twice: the first pass validates every value and counts the rows, the second decodes
  * the features straight into the native tensor, so a large file never sits in memory twice. Every problem is
  * a {@link DataFormatException} naming the file, line and, for values, the column.
+ *
+ * <p>What the reader holds while it reads is bounded whatever the file says: one record at a time, of at most
+ * {@link #MAX_COLUMNS} fields and {@link #MAX_RECORD_CHARS} characters; per row an int or a float; and the distinct
+ * class labels, at most {@link #MAX_CLASSES} of at most {@link #MAX_LABEL_CHARS} characters.
  */
 public final class Csv {
+    /** Most fields in one record. */
+    public static final int MAX_COLUMNS = 1 << 20;
+    /** Most characters in one record (all its fields together, quoted line breaks included). */
+    public static final int MAX_RECORD_CHARS = 1 << 26;
+    /**
+     * Most classes: distinct string labels, or for integer labels the largest plus one. A label column with more is
+     * almost always the wrong column (an id) or numeric targets (read them as {@link LabelKind#REGRESSION}).
+     */
+    public static final int MAX_CLASSES = 1 << 16;
+    /** Longest class label: a name, kept (and reported with the data set) once per class. */
+    public static final int MAX_LABEL_CHARS = 1 << 10;
 
     /** How the label column is read. */
     public enum LabelKind {
@@ -137,7 +152,11 @@ public final class Csv {
         // ---- pass 1: layout, validation, labels, row count
         Layout layout;
         int rows = 0;
-        List<String> classLabels = new ArrayList<>();
+        // class labels are kept once each (an id per row), never a string per row
+        Map<String, Integer> labelIds = new HashMap<>();
+        List<String> distinctLabels = new ArrayList<>();
+        List<Integer> firstLines = new ArrayList<>();
+        int[] rowLabels = new int[1024];
         float[] regression = new float[1024];
         int[] labelLines = new int[1024];
         try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {
@@ -153,6 +172,7 @@ public final class Csv {
                 if (rows == labelLines.length) {
                     labelLines = Arrays.copyOf(labelLines, rows * 2);
                     regression = Arrays.copyOf(regression, rows * 2);
+                    rowLabels = Arrays.copyOf(rowLabels, rows * 2);
                 }
                 labelLines[rows] = line;
                 if (options.labelKind == LabelKind.REGRESSION) {
@@ -163,7 +183,23 @@ public final class Csv {
                         throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
                                 + ": missing label");
                     }
-                    classLabels.add(s);
+                    Integer id = labelIds.get(s);
+                    if (id == null) {
+                        if (s.length() > MAX_LABEL_CHARS) {
+                            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
+                                    + ": a class label of " + s.length() + " characters; at most " + MAX_LABEL_CHARS);
+                        }
+                        if (distinctLabels.size() == MAX_CLASSES) {
+                            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
+                                    + ": more than " + MAX_CLASSES + " distinct labels, the most classes this reader "
+                                    + "takes (is this the label column? numeric targets are read as regression)");
+                        }
+                        id = distinctLabels.size();
+                        labelIds.put(s, id);
+                        distinctLabels.add(s);
+                        firstLines.add(line);
+                    }
+                    rowLabels[rows] = id;
                 }
                 rows++;
             }
@@ -182,7 +218,8 @@ public final class Csv {
             if (options.labelKind == LabelKind.REGRESSION) {
                 targets = Tensor.of(Arrays.copyOf(regression, rows), rows, 1);
             } else {
-                int[] y = new int[rows];
+                // the class index of each distinct label (ids are in order of first appearance)
+                int[] classOf = new int[distinctLabels.size()];
                 if (options.classNames != null) {
                     classNames = options.classNames;
                     numClasses = classNames.size();
@@ -190,30 +227,39 @@ public final class Csv {
                     for (int i = 0; i < classNames.size(); i++) {
                         index.putIfAbsent(classNames.get(i), i);
                     }
-                    for (int r = 0; r < rows; r++) {
-                        Integer k = index.get(classLabels.get(r));
+                    for (int id = 0; id < classOf.length; id++) {
+                        Integer k = index.get(distinctLabels.get(id));
                         if (k == null) {
-                            throw new DataFormatException(where(src, labelLines[r], layout.labelCol, layout.names)
-                                    + ": label '" + classLabels.get(r) + "' is not one of " + classNames);
+                            throw new DataFormatException(where(src, firstLines.get(id), layout.labelCol, layout.names)
+                                    + ": label '" + distinctLabels.get(id) + "' is not one of " + listed(classNames));
                         }
-                        y[r] = k;
+                        classOf[id] = k;
                     }
-                } else if (classLabels.stream().allMatch(Csv::isSmallNonNegativeInt)) {
+                } else if (distinctLabels.stream().allMatch(Csv::isSmallNonNegativeInt)) {
                     // integer labels are class indices already; renumbering them would scramble their meaning
-                    for (int r = 0; r < rows; r++) {
-                        y[r] = Integer.parseInt(classLabels.get(r));
+                    for (int id = 0; id < classOf.length; id++) {
+                        classOf[id] = Integer.parseInt(distinctLabels.get(id));
+                        if (classOf[id] >= MAX_CLASSES) {
+                            throw new DataFormatException(where(src, firstLines.get(id), layout.labelCol, layout.names)
+                                    + ": label " + classOf[id] + " would make " + (classOf[id] + 1L) + " classes; at most "
+                                    + MAX_CLASSES + " (is this the label column? numeric targets are read as regression)");
+                        }
                     }
                 } else {
                     // sorted, so that the mapping does not depend on row order (as scikit-learn's LabelEncoder)
-                    classNames = List.copyOf(new TreeSet<>(classLabels));
+                    classNames = List.copyOf(new TreeSet<>(distinctLabels));
                     numClasses = classNames.size();
                     Map<String, Integer> index = new HashMap<>();
                     for (int i = 0; i < classNames.size(); i++) {
                         index.put(classNames.get(i), i);
                     }
-                    for (int r = 0; r < rows; r++) {
-                        y[r] = index.get(classLabels.get(r));
+                    for (int id = 0; id < classOf.length; id++) {
+                        classOf[id] = index.get(distinctLabels.get(id));
                     }
+                }
+                int[] y = new int[rows];
+                for (int r = 0; r < rows; r++) {
+                    y[r] = classOf[rowLabels[r]];
                 }
                 labels = Tensor.ofInts(y, rows);
             }
@@ -282,22 +328,22 @@ public final class Csv {
         if (o.labelName != null) {
             labelCol = names.indexOf(o.labelName);
             if (labelCol < 0) {
-                throw new DataFormatException(src + ": no label column '" + o.labelName + "' among " + names);
+                throw new DataFormatException(src + ": no label column '" + o.labelName + "' among " + listed(names));
             }
             if (names.lastIndexOf(o.labelName) != labelCol) {
                 throw new DataFormatException(src + ": label column name '" + o.labelName + "' appears twice in "
-                        + names);
+                        + listed(names));
             }
         } else {
             labelCol = o.labelIndex < 0 ? names.size() + o.labelIndex : o.labelIndex;
             if (labelCol < 0 || labelCol >= names.size()) {
                 throw new DataFormatException(src + ": label column index " + o.labelIndex + " outside the "
-                        + names.size() + " columns " + names);
+                        + names.size() + " columns " + listed(names));
             }
         }
         for (String ign : o.ignored) {
             if (!names.contains(ign)) {
-                throw new DataFormatException(src + ": no column '" + ign + "' to ignore among " + names);
+                throw new DataFormatException(src + ": no column '" + ign + "' to ignore among " + listed(names));
             }
         }
         List<Integer> cols = new ArrayList<>();
@@ -335,6 +381,13 @@ public final class Csv {
             throw new DataFormatException(where(src, line, col, names) + ": " + s + " is outside the float32 range");
         }
         return v;
+    }
+
+    /** A list for a message: the first few entries, then how many there are in all. */
+    private static String listed(List<String> items) {
+        final int shown = 20;
+        return items.size() <= shown ? items.toString()
+                : items.subList(0, shown).toString().replaceFirst("]$", ", ... (" + items.size() + " in all)]");
     }
 
     private static String where(String src, int line, int col, List<String> names) {
@@ -411,6 +464,7 @@ public final class Csv {
         private int peeked = -2;
         private List<String> pushedBack;
         private final StringBuilder field = new StringBuilder();
+        private int recordChars;
 
         RecordReader(Reader in, char delim, String src) {
             this.in = in;
@@ -456,13 +510,18 @@ public final class Csv {
         /** Reads one record; a blank unquoted field is null so that blank lines can be told apart. */
         private List<String> readRecord() throws IOException {
             List<String> rec = new ArrayList<>();
+            recordChars = 0;
             while (true) {
+                if (rec.size() == MAX_COLUMNS) {
+                    throw new DataFormatException(src + ": line " + recordLine + ": more than " + MAX_COLUMNS
+                            + " fields in one record");
+                }
                 field.setLength(0);
                 int c = peek();
                 boolean quoted = false;
                 // leading spaces before an opening quote are tolerated
                 while (c == ' ' && delim != ' ') {
-                    field.append(' ');
+                    append(' ');
                     read();
                     c = peek();
                 }
@@ -480,12 +539,12 @@ public final class Csv {
                         if (c == '"') {
                             if (peek() == '"') {
                                 read();
-                                field.append('"');
+                                append('"');
                             } else {
                                 break;
                             }
                         } else {
-                            field.append((char) c);
+                            append((char) c);
                         }
                     }
                     // only spaces may follow the closing quote before the delimiter or the line end
@@ -503,7 +562,7 @@ public final class Csv {
                             throw new DataFormatException(src + ": line " + line
                                     + ": quote inside an unquoted field (quote the whole field and double the quote)");
                         }
-                        field.append((char) read());
+                        append((char) read());
                     }
                 }
                 rec.add(!quoted && field.toString().isBlank() ? null : field.toString());
@@ -516,6 +575,15 @@ public final class Csv {
                 }
                 return rec; // end of line or input
             }
+        }
+
+        /** Adds a character to the field, within the record's bound. */
+        private void append(char c) {
+            if (++recordChars > MAX_RECORD_CHARS) {
+                throw new DataFormatException(src + ": line " + recordLine + ": a record longer than "
+                        + MAX_RECORD_CHARS + " characters");
+            }
+            field.append(c);
         }
 
         private int peek() throws IOException {

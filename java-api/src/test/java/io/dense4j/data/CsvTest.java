@@ -138,4 +138,69 @@ class CsvTest {
             assertFalse(Csv.isDecimal(bad), bad);
         }
     }
+
+    /**
+     * What the reader holds is bounded whatever a file says: a 20-byte file whose label claims a billion classes, a
+     * label column of more distinct values than a classifier can have, one record of more fields or characters than
+     * a row can have. Before these bounds, each was an OutOfMemoryError (a server reading an upload went down with it).
+     */
+    @Test
+    void hostileFilesAreRefusedBeforeTheyCanExhaustMemory() throws IOException {
+        var e = error("a,label\n0,999999999\n1,0\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("at most " + Csv.MAX_CLASSES),
+                e.getMessage());
+        // the largest integer label allowed still reads
+        try (Dataset d = Csv.read(csv("a,label\n0," + (Csv.MAX_CLASSES - 1) + "\n1,0\n"))) {
+            assertEquals(Csv.MAX_CLASSES, d.numClasses());
+        }
+
+        StringBuilder ids = new StringBuilder("x,id\n");
+        for (int i = 0; i <= Csv.MAX_CLASSES; i++) {
+            ids.append("1,r").append(i).append('\n');
+        }
+        e = error(ids.toString(), Csv.options());
+        assertTrue(e.getMessage().contains("line " + (Csv.MAX_CLASSES + 2))
+                && e.getMessage().contains("more than " + Csv.MAX_CLASSES + " distinct labels"), e.getMessage());
+
+        e = error("a,label\n1," + "y".repeat(Csv.MAX_LABEL_CHARS + 1) + "\n", Csv.options());
+        assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("at most " + Csv.MAX_LABEL_CHARS),
+                e.getMessage());
+        try (Dataset d = Csv.read(csv("a,label\n1," + "y".repeat(Csv.MAX_LABEL_CHARS) + "\n"))) {
+            assertEquals(List.of("y".repeat(Csv.MAX_LABEL_CHARS)), d.classNames());
+        }
+
+        // one record wider than any row may be: refused while it is read, and no message lists every column
+        String wide = "1,".repeat(Csv.MAX_COLUMNS) + "0\n";
+        e = error("a,label\n" + wide, Csv.options());
+        assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("more than " + Csv.MAX_COLUMNS
+                + " fields"), e.getMessage());
+        e = error("c".repeat(Csv.MAX_COLUMNS / 2).replace("c", "c,") + "label\n", Csv.options().labelColumn("nope"));
+        assertTrue(e.getMessage().length() < 1000 && e.getMessage().contains("in all)"), e.getMessage().length() + " chars");
+
+        // one quoted field longer than a record may be
+        Path f = dir.resolve("long.csv");
+        try (var w = Files.newBufferedWriter(f, StandardCharsets.UTF_8)) {
+            w.write("a,label\n1,\"");
+            char[] chunk = new char[1 << 16];
+            java.util.Arrays.fill(chunk, 'x');
+            for (int i = 0; i <= Csv.MAX_RECORD_CHARS / chunk.length; i++) {
+                w.write(chunk);
+            }
+            w.write("\"\n");
+        }
+        e = assertThrows(DataFormatException.class, () -> Csv.read(f, Csv.options()));
+        assertTrue(e.getMessage().contains("line 2") && e.getMessage().contains("longer than"), e.getMessage());
+    }
+
+    @Test
+    void labelsMapToClassesAsBefore() throws IOException {
+        // integer labels spelled two ways are one class index; explicit names report the first row of an unknown label
+        try (Dataset d = Csv.read(csv("a,label\n1,007\n2,7\n3,0\n"))) {
+            assertArrayEquals(new int[] {7, 7, 0}, d.labels().toIntArray());
+            assertEquals(8, d.numClasses());
+        }
+        var e = error("a,label\n1,b\n2,z\n3,y\n4,z\n", Csv.options().classNames(List.of("a", "b")));
+        assertTrue(e.getMessage().contains("line 3") && e.getMessage().contains("'z' is not one of [a, b]"),
+                e.getMessage());
+    }
 }

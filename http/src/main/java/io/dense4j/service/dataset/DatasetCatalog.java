@@ -61,21 +61,38 @@ public final class DatasetCatalog implements DatasetResolver {
             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
     private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-    private static final int MAX_FILES = 4;
+    /** Files in one data set: an IDX pair per split, or one CSV. */
+    public static final int MAX_FILES = 4;
     private static final String STAGING = ".staging";
+
+    /**
+     * Free space uploads always leave on the data sets' file system: the registry, the state store and job
+     * checkpoints usually share it, and must still be able to write when uploads (each within its size limit, but
+     * any number of them) would fill it.
+     */
+    public static final long DEFAULT_DISK_RESERVE_BYTES = 512L << 20;
+    /** An upload checks the free space each time this much more of it has arrived. */
+    private static final long SPACE_CHECK_BYTES = 8L << 20;
 
     private final JobStore store;
     private final Path root;
     private final long maxBytes;
+    private final long diskReserveBytes;
 
     /**
      * @param root     where uploaded data sets live
      * @param maxBytes the most bytes one upload may hold, and the most pixel bytes an IDX set may expand to
      */
     public DatasetCatalog(JobStore store, Path root, long maxBytes) {
+        this(store, root, maxBytes, DEFAULT_DISK_RESERVE_BYTES);
+    }
+
+    /** @param diskReserveBytes free space an upload must leave on the file system of {@code root} (else 507) */
+    public DatasetCatalog(JobStore store, Path root, long maxBytes, long diskReserveBytes) {
         this.store = store;
         this.root = root.toAbsolutePath();
         this.maxBytes = maxBytes;
+        this.diskReserveBytes = diskReserveBytes;
         try {
             Files.createDirectories(this.root.resolve(STAGING));
         } catch (IOException e) {
@@ -157,7 +174,8 @@ public final class DatasetCatalog implements DatasetResolver {
      */
     public record Options(String name, CsvOptions csv, List<String> classNames) {
         public Options {
-            if (name != null && (name.length() > 200 || !name.chars().allMatch(c -> c >= 0x20 && c != 0x7f))) {
+            // no control character, C1 included (U+009B is a terminal's CSI: names are printed by `datasets list`)
+            if (name != null && (name.length() > 200 || name.chars().anyMatch(Character::isISOControl))) {
                 throw DatasetException.invalid("a data set name is at most 200 printable characters");
             }
             csv = csv == null ? CsvOptions.defaults() : csv;
@@ -210,6 +228,7 @@ public final class DatasetCatalog implements DatasetResolver {
             Path target = files.resolve(name);
             MessageDigest md = sha256();
             long size = 0;
+            long spaceChecked = -SPACE_CHECK_BYTES;
             byte[] buf = new byte[1 << 16];
             try (OutputStream out = Files.newOutputStream(target)) {
                 for (int r; (r = in.read(buf)) >= 0; ) {
@@ -221,12 +240,37 @@ public final class DatasetCatalog implements DatasetResolver {
                         throw new DatasetException(DatasetException.Kind.TOO_LARGE, "the upload is larger than this "
                                 + "server's limit of " + maxBytes + " bytes");
                     }
+                    if (size - spaceChecked >= SPACE_CHECK_BYTES) {
+                        requireFreeSpace(target, 0);
+                        spaceChecked = size;
+                    }
                     md.update(buf, 0, r);
                     out.write(buf, 0, r);
                 }
             }
             bytes += size;
             received.put(name, new FileInfo(name, HexFormat.of().formatHex(md.digest()), size));
+        }
+
+        /**
+         * Checks, before any byte is received, that an upload declaring {@code declaredBytes} (negative: unknown)
+         * leaves the reserve free: 507 otherwise. While it arrives, the space is checked again every few MiB.
+         */
+        public void requireRoomFor(long declaredBytes) {
+            try {
+                requireFreeSpace(dir, Math.max(0, declaredBytes));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the free space of the data set directory", e);
+            }
+        }
+
+        /** 507 (nothing kept: the staging area is removed with the upload) once the disk is down to the reserve. */
+        private void requireFreeSpace(Path file, long more) throws IOException {
+            if (Files.getFileStore(file).getUsableSpace() - more < diskReserveBytes) {
+                throw new DatasetException(DatasetException.Kind.NO_SPACE, "the server's disk for data sets is full "
+                        + "(it keeps " + (diskReserveBytes >> 20) + " MiB free for models and jobs): nothing was stored; "
+                        + "delete data sets that are no longer needed, or ask an admin for room");
+            }
         }
 
         @Override

@@ -2,7 +2,9 @@ package io.dense4j.service.dataset;
 
 /** A data set request that cannot be done; {@link #kind()} says how a server answers it. */
 public final class DatasetException extends RuntimeException {
-    public enum Kind { INVALID, TOO_LARGE, NOT_FOUND, CONFLICT, FORBIDDEN }
+    public enum Kind { INVALID, TOO_LARGE, NOT_FOUND, CONFLICT, FORBIDDEN,
+        /** The file system holding data sets is (nearly) full. */
+        NO_SPACE }
 
     private final Kind kind;
 

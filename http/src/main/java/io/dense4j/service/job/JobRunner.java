@@ -68,6 +68,25 @@ public final class JobRunner {
     private final java.time.Duration checkpointInterval;
     private final int kernelNice;
 
+    /** The owner name of jobs submitted with the admin credentials (no training token may be named so). */
+    public static final String ADMIN_OWNER = "admin";
+
+    /**
+     * Why {@code owner}'s jobs may not register versions of {@code model} (and so, through {@code promote}, move what
+     * it serves), or empty when they may: a training token's jobs register new models and models they created; a
+     * model with a version registered otherwise (an admin's upload, the CLI, another token's job) is not theirs to
+     * change. Admins' jobs register anywhere.
+     */
+    public Optional<String> registrationRefusal(String model, String owner) {
+        if (owner.equals(ADMIN_OWNER) || !registry.exists(model)
+                || registry.versions(model).stream().allMatch(v -> owner.equals(v.actor()))) {
+            return Optional.empty();
+        }
+        return Optional.of("model '" + model + "' has versions that " + owner + "'s jobs did not register: a training "
+                + "token's jobs register (and promote) only new models or models they created; choose another "
+                + "register_as, or ask an admin");
+    }
+
     /** A runner whose train jobs checkpoint at {@link CheckpointSchedule#DEFAULT_MIN_INTERVAL} unless they say. */
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter) {
         this(registry, datasets, promoter, CheckpointSchedule.DEFAULT_MIN_INTERVAL, 0);
@@ -253,6 +272,9 @@ public final class JobRunner {
             version = earlier.get().version(); // an earlier attempt registered it, then died before finishing
             phase(ctx, "registering", "version " + version + " was already registered by an earlier attempt");
         } else {
+            registrationRefusal(name, ctx.owner()).ifPresent(why -> { // another may have registered since submission
+                throw new IllegalStateException(why);
+            });
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
             Path out = ctx.workDir().resolve("model.d4j");
             model.save(out);

@@ -92,8 +92,8 @@ public record JobSpec(Type type, String name, String datasetSha256, Holdout hold
             default -> throw new ConfigException("/type", "expected train, tune or evaluate, got '" + typeName + "'");
         };
         String name = Json.text(o, "name", "", "");
-        if (name.length() > 200) {
-            throw new ConfigException("/name", "at most 200 characters");
+        if (name.length() > 200 || name.chars().anyMatch(Character::isISOControl)) {
+            throw new ConfigException("/name", "at most 200 characters, none a control character");
         }
         JsonNode ds = o.get("dataset");
         if (ds == null || ds.isNull()) {
