@@ -292,12 +292,18 @@ public final class InferenceServer implements AutoCloseable {
         };
     }
 
+    /** Bytes Javalin copies a response through at a time (one array per response; it sets no Jetty buffer). */
+    static final int RESPONSE_COPY_BUFFER = 4096;
+
     private void configure(JavalinConfig config) {
         config.startup.showJavalinBanner = false;
         config.startup.showOldJavalinVersionWarning = false;
         config.startup.startupWatcherEnabled = false;
         config.http.maxRequestSize = Math.max(cfg.maxRequestBytes(), 1);
         config.http.defaultContentType = Json.CONTENT_TYPE;
+        // Javalin copies each response into Jetty's (buffered) output through an array of this size, allocated per
+        // response: its default, Jetty's 32 KiB output buffer, was the largest allocation of a batch-1 inference
+        config.http.responseBufferSize = RESPONSE_COPY_BUFFER;
         config.router.ignoreTrailingSlashes = true;
         config.jetty.modifyServer(connectors::install);
         config.requestLogger.http(this::logRequest);
