@@ -6,8 +6,10 @@
 #   benchmarks/load/train-interference-ab.sh [FASHION_DIR]        # REPEATS (2) x each variant, ROUNDS=3 DURATION=10s
 #
 # Variants (VARIANTS, space-separated; default "default nice10"): default (the server's defaults: the job's kernel
-# threads under SCHED_IDLE, checkpoints at most every 30 s), nice10 (--job-nice 10: kernel threads at nice 10),
-# idle (--job-nice idle, the default said explicitly), ck0 (--checkpoint-interval 0: a checkpoint after every epoch).
+# threads under SCHED_IDLE, a job waits up to 200 ms a chunk while inference requests are in flight, checkpoints at
+# most every 30 s), nice10 (--job-nice 10: kernel threads at nice 10),
+# idle (--job-nice idle, the default said explicitly), noyield (--job-yield 0: jobs do not wait for inference in
+# flight between chunks), ck0 (--checkpoint-interval 0: a checkpoint after every epoch).
 # Raw output in OUT (default benchmarks/results/interference-<date>), one file per run, and a summary line per run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +24,7 @@ for rep in $(seq "$REPEATS"); do
       default) nice=; opts= ;;
       idle) nice=idle; opts= ;;
       nice10) nice=10; opts= ;;
+      noyield) nice=; opts="--job-yield 0" ;;
       ck0) nice=; opts="--checkpoint-interval 0" ;;
       *) echo "unknown variant $v" >&2; exit 2 ;;
     esac

@@ -218,6 +218,11 @@ public final class ServeCommand implements Callable<Integer> {
             + io.dense4j.service.job.CheckpointSchedule.DEFAULT_MIN_INTERVAL_SECONDS + ")")
     Double checkpointIntervalSeconds;
 
+    @Option(names = "--job-yield", paramLabel = "MILLIS", description = "milliseconds: between chunks of training "
+            + "steps a job waits at most this long while inference requests are being served, so that a busy server "
+            + "serves first (0: jobs never wait; default 200, at most 10000)")
+    Long jobYieldMs;
+
     /** {@code --job-nice}: 0..19, or "idle" for {@link ThreadPriority#IDLE}; the range is checked with the config. */
     static final class JobNice implements CommandLine.ITypeConverter<Integer> {
         @Override
@@ -283,7 +288,9 @@ public final class ServeCommand implements Callable<Integer> {
                     + " training token" + (t.tokens().size() == 1 ? "" : "s") + "; job kernels "
                     + (t.jobNice() == ThreadPriority.IDLE ? "under SCHED_IDLE" : "at nice " + t.jobNice())
                     + ", checkpoints " + (t.checkpointInterval().isZero() ? "after every epoch"
-                    : "at most every " + t.checkpointInterval().toMillis() / 1000.0 + " s"));
+                    : "at most every " + t.checkpointInterval().toMillis() / 1000.0 + " s")
+                    + ", jobs wait " + (t.jobYield().isZero() ? "for nothing" : "up to " + t.jobYield().toMillis()
+                    + " ms a chunk") + " while inference is served");
         }
         server.awaitShutdown();
         return 0;
@@ -295,7 +302,7 @@ public final class ServeCommand implements Callable<Integer> {
             boolean given = trainTokensFile != null || cpus != null || gpus != null || inferenceReserve != null
                     || maxJobsPerToken != null || maxQueuedJobsPerToken != null || jobsDir != null || datasetsDir != null
                     || serverId != null || jobLeaseMs != null || maxDatasetBytes != null || maxEventStreamsPerToken != null
-                    || jobNice != null || checkpointIntervalSeconds != null;
+                    || jobNice != null || checkpointIntervalSeconds != null || jobYieldMs != null;
             if (given) {
                 throw new IllegalArgumentException("the training options need --state (the training service's state store)");
             }
@@ -336,6 +343,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (maxDatasetBytes != null) t.maxDatasetBytes(maxDatasetBytes);
         if (maxEventStreamsPerToken != null) t.maxEventStreamsPerToken(maxEventStreamsPerToken);
         if (jobNice != null) t.jobNice(jobNice);
+        if (jobYieldMs != null) t.jobYield(Duration.ofMillis(jobYieldMs));
         if (checkpointIntervalSeconds != null) {
             double sec = checkpointIntervalSeconds;
             if (!(sec >= 0 && sec <= io.dense4j.service.job.JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS)) {

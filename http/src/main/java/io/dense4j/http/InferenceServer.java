@@ -4,6 +4,7 @@ import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.RegistryException;
 import io.dense4j.service.JobService;
 import io.dense4j.service.ForbiddenException;
+import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.QuotaException;
 import io.dense4j.service.TrainingService;
 import io.dense4j.service.dataset.DatasetException;
@@ -71,6 +72,8 @@ public final class InferenceServer implements AutoCloseable {
     private final ServerConnectors connectors;
     private final AccessLog accessLog;
     private final BodyBudget bodyBudget;
+    /** Inference requests in flight: training jobs wait for them between chunks of steps ({@code --job-yield}). */
+    private final InferenceActivity inferenceActivity = new InferenceActivity();
     private final UploadSlots uploads;
     private final byte[] openApi;
     private final Javalin app;
@@ -83,7 +86,7 @@ public final class InferenceServer implements AutoCloseable {
         this.v2 = new V2Handlers(manager, cfg, state);
         this.tf = new TfServingHandlers(manager, cfg);
         this.admin = new AdminHandlers(manager, cfg);
-        this.training = cfg.training() == null ? null : openTraining(cfg, manager);
+        this.training = cfg.training() == null ? null : openTraining(cfg, manager, inferenceActivity);
         this.access = new Access(cfg, state, training == null ? null : training.federated());
         this.federated = new FederatedHandlers(training == null ? null : training.federated());
         this.jobEvents = training == null ? null
@@ -111,7 +114,7 @@ public final class InferenceServer implements AutoCloseable {
      * The training side, wired to this server: jobs register models in the served registry and promote through the
      * same alias path as the admin API (so serving reloads), under this server's capacity.
      */
-    private static TrainingService openTraining(ServerConfig cfg, ModelManager manager) {
+    private static TrainingService openTraining(ServerConfig cfg, ModelManager manager, InferenceActivity inferenceActivity) {
         ServerConfig.TrainingConfig t = cfg.training();
         for (int g : t.gpus()) {
             try {
@@ -129,7 +132,8 @@ public final class InferenceServer implements AutoCloseable {
                 java.time.Duration.ofSeconds(1), t.maxQueuedJobsPerToken(), t.jobNice(), t.checkpointInterval(),
                 io.dense4j.service.job.EventWriter.DEFAULT_MIN_INTERVAL);
         return TrainingService.open(t.state(), datasetsDir, t.maxDatasetBytes(), settings, manager.registry(),
-                (model, alias, version, actor) -> manager.setAlias(model, alias, version, actor));
+                (model, alias, version, actor) -> manager.setAlias(model, alias, version, actor), inferenceActivity,
+                t.jobYield());
     }
 
     /** Loads the registry's models, starts the training service (when configured) and starts listening. */
@@ -279,11 +283,18 @@ public final class InferenceServer implements AutoCloseable {
             }
             String uploader = route.upload() ? uploads.take(ctx) : null;
             ctx.attribute(Bodies.BUDGET_ATTRIBUTE, bodyBudget);
+            boolean inference = route.role() == INFERENCE; // training jobs wait for these between chunks
+            if (inference) {
+                inferenceActivity.begin();
+            }
             try {
                 route.handler().handle(ctx);
             } catch (Exception e) {
                 throw ConnectionGuard.refusalOr(ctx, e);
             } finally {
+                if (inference) {
+                    inferenceActivity.end();
+                }
                 bodyBudget.release(ctx);
                 if (uploader != null) {
                     uploads.give(uploader);

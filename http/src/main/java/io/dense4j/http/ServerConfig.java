@@ -333,11 +333,14 @@ public record ServerConfig(
      * @param jobNice               nice value of training threads (0..19, or ThreadPriority.IDLE; Linux), so training yields the CPU to inference
      * @param checkpointInterval    a train job checkpoints at the end of an epoch once this long has passed since its
      *                              last checkpoint (and after its last epoch), unless its spec says otherwise; 0: every epoch
+     * @param jobYield              between chunks of training steps a job waits at most this long while inference
+     *                              requests are in flight (0: never waits)
      */
     public record TrainingConfig(String state, Map<String, String> tokens, int cpus, List<Integer> gpus,
                                  String inferenceReserve, int maxRunningJobsPerToken, int maxQueuedJobsPerToken,
                                  Path jobsDir, Path datasetsDir, String serverId, Duration lease, long maxDatasetBytes,
-                                 int maxEventStreamsPerToken, int jobNice, Duration checkpointInterval) {
+                                 int maxEventStreamsPerToken, int jobNice, Duration checkpointInterval,
+                                 Duration jobYield) {
         public static final String DEFAULT_INFERENCE_RESERVE = "25%";
         public static final int DEFAULT_MAX_RUNNING_JOBS_PER_TOKEN = 2;
         public static final int DEFAULT_MAX_QUEUED_JOBS_PER_TOKEN = 100;
@@ -345,6 +348,9 @@ public record ServerConfig(
         public static final long DEFAULT_MAX_DATASET_BYTES = 2L << 30;
         public static final int DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN = 8;
         public static final int DEFAULT_JOB_NICE = io.dense4j.service.JobService.Settings.DEFAULT_JOB_NICE;
+        /** A chunk of a job waits at most this long for the inference in flight to end (a 6 ms chunk: ~3% duty at worst). */
+        public static final Duration DEFAULT_JOB_YIELD = Duration.ofMillis(200);
+        public static final Duration MAX_JOB_YIELD = Duration.ofSeconds(10);
         /** The owner name recorded for callers holding the admin credentials. */
         public static final String ADMIN_NAME = io.dense4j.service.job.JobRunner.ADMIN_OWNER;
 
@@ -391,6 +397,11 @@ public record ServerConfig(
                 throw new IllegalArgumentException("the checkpoint interval must be 0 (every epoch) to "
                         + JobSpec.MAX_CHECKPOINT_INTERVAL_SECONDS + " seconds, got " + checkpointInterval.toMillis() / 1000.0);
             }
+            Objects.requireNonNull(jobYield, "jobYield");
+            if (jobYield.isNegative() || jobYield.compareTo(MAX_JOB_YIELD) > 0) {
+                throw new IllegalArgumentException("a job's wait for inference must be 0 (never) to "
+                        + MAX_JOB_YIELD.toMillis() + " ms, got " + jobYield.toMillis() + " ms");
+            }
             inferenceReserve = inferenceReserve == null ? DEFAULT_INFERENCE_RESERVE : inferenceReserve;
         }
 
@@ -416,6 +427,7 @@ public record ServerConfig(
             private int maxEventStreamsPerToken = DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN;
             private int jobNice = DEFAULT_JOB_NICE;
             private Duration checkpointInterval = CheckpointSchedule.DEFAULT_MIN_INTERVAL;
+            private Duration jobYield = DEFAULT_JOB_YIELD;
 
             private Builder(String state) {
                 this.state = state;
@@ -435,11 +447,12 @@ public record ServerConfig(
             public Builder maxEventStreamsPerToken(int v) { maxEventStreamsPerToken = v; return this; }
             public Builder jobNice(int v) { jobNice = v; return this; }
             public Builder checkpointInterval(Duration v) { checkpointInterval = v; return this; }
+            public Builder jobYield(Duration v) { jobYield = v; return this; }
 
             public TrainingConfig build() {
                 return new TrainingConfig(state, tokens, cpus, gpus, inferenceReserve, maxRunningJobsPerToken,
                         maxQueuedJobsPerToken, jobsDir, datasetsDir, serverId, lease, maxDatasetBytes,
-                        maxEventStreamsPerToken, jobNice, checkpointInterval);
+                        maxEventStreamsPerToken, jobNice, checkpointInterval, jobYield);
             }
         }
     }

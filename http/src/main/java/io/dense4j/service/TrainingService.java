@@ -48,9 +48,22 @@ public final class TrainingService implements AutoCloseable {
      */
     public static TrainingService open(String state, Path datasetsDir, long maxDatasetBytes,
                                        JobService.Settings jobSettings, ModelRegistry registry, Promoter promoter) {
+        return open(state, datasetsDir, maxDatasetBytes, jobSettings, registry, promoter, new InferenceActivity(),
+                Duration.ZERO);
+    }
+
+    /**
+     * As above, with the server's inference requests in flight ({@code activity}), which a job waits for between
+     * chunks of training steps, at most {@code jobYield} each time.
+     */
+    public static TrainingService open(String state, Path datasetsDir, long maxDatasetBytes,
+                                       JobService.Settings jobSettings, ModelRegistry registry, Promoter promoter,
+                                       InferenceActivity activity, Duration jobYield) {
         JobStore store = new JobStore(Database.open(state));
         DatasetCatalog catalog = new DatasetCatalog(store, datasetsDir, maxDatasetBytes);
-        JobService jobs = new JobService(store, new JobRunner(registry, catalog, promoter, jobSettings.checkpointInterval(), jobSettings.jobNice()), jobSettings);
+        JobRunner runner = new JobRunner(registry, catalog, promoter, jobSettings.checkpointInterval(),
+                jobSettings.jobNice()).yieldingTo(activity, jobYield);
+        JobService jobs = new JobService(store, runner, jobSettings);
         FederatedService federated = new FederatedService(new FederatedStore(store.database(), Clock.systemUTC()),
                 registry, new FederatedService.Settings(jobSettings.serverId(), jobSettings.lease(),
                 jobSettings.workRoot(), Duration.ofMillis(500)), Clock.systemUTC());

@@ -99,6 +99,15 @@ class MainTest {
             err.reset();
             assertEquals(1, Main.run("serve", "--registry", tmp.toString(), "--checkpoint-interval", "5", "--port", "0"));
             assertTrue(err.toString(StandardCharsets.UTF_8).contains("need --state"), err.toString(StandardCharsets.UTF_8));
+            for (String bad : new String[] {"-1", "10001", "9223372036854775807"}) {
+                err.reset();
+                assertEquals(1, Main.run("serve", "--registry", tmp.toString(), "--state", state, "--port", "0",
+                        "--job-yield", bad), bad);
+                String e = err.toString(StandardCharsets.UTF_8);
+                assertTrue(e.startsWith("error: a job's wait for inference must be 0 (never) to 10000 ms"), bad + ": " + e);
+            }
+            err.reset();
+            assertEquals(2, Main.run("serve", "--registry", tmp.toString(), "--state", state, "--job-yield", "1.5"));
             err.reset();
             assertEquals(2, Main.run("serve", "--registry", tmp.toString(), "--state", state, "--job-nice", "lowest"));
             assertTrue(err.toString(StandardCharsets.UTF_8).contains("neither a nice value (0-19) nor idle"),

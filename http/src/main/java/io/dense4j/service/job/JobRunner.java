@@ -11,6 +11,7 @@ import io.dense4j.data.Dataset;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.registry.ModelVersionInfo;
 import io.dense4j.registry.RegisterOptions;
+import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.ThreadPriority;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
@@ -67,6 +68,8 @@ public final class JobRunner {
     private final Promoter promoter;
     private final java.time.Duration checkpointInterval;
     private final int kernelNice;
+    private final InferenceActivity inference;
+    private final java.time.Duration yield;
 
     /** The owner name of jobs submitted with the admin credentials (no training token may be named so). */
     public static final String ADMIN_OWNER = "admin";
@@ -99,11 +102,33 @@ public final class JobRunner {
      */
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter,
                      java.time.Duration checkpointInterval, int kernelNice) {
+        this(registry, datasets, promoter, checkpointInterval, kernelNice, new InferenceActivity(),
+                java.time.Duration.ZERO);
+    }
+
+    private JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter,
+                      java.time.Duration checkpointInterval, int kernelNice, InferenceActivity inference,
+                      java.time.Duration yield) {
         this.registry = registry;
         this.datasets = datasets;
         this.promoter = promoter;
         this.checkpointInterval = checkpointInterval;
         this.kernelNice = kernelNice;
+        this.inference = inference;
+        this.yield = yield;
+    }
+
+    /**
+     * This runner, with its jobs waiting between chunks of training steps (and between a tune's trial epochs) while
+     * {@code inference} has requests in flight, at most {@code maxWait} each time (zero: never).
+     */
+    public JobRunner yieldingTo(InferenceActivity inference, java.time.Duration maxWait) {
+        return new JobRunner(registry, datasets, promoter, checkpointInterval, kernelNice, inference, maxWait);
+    }
+
+    /** Serving first: waits (bounded) while inference requests are in flight; on the job thread, holding no lock. */
+    private void yieldToInference() {
+        inference.awaitQuiet(yield);
     }
 
     /** Runs the job to its end; returns its result (JSON). Throws {@link JobCancelledException} when cancelled. */
@@ -171,7 +196,10 @@ public final class JobRunner {
             Sequential model;
             if (spec.type() == JobSpec.Type.TUNE) {
                 Tuner tuner = new Tuner(spec.tune(), spec.config(), new Tuner.Options(devices(ctx),
-                        tuneListener(ctx), ctx::cancelRequested).withCpus(ctx.cpus()));
+                        tuneListener(ctx), () -> {
+                            yieldToInference();
+                            return ctx.cancelRequested();
+                        }).withCpus(ctx.cpus()));
                 phase(ctx, "searching", spec.tune().maxTrials() + " trials, " + spec.tune().maxParallelTrials()
                         + " at a time");
                 TuneResult r;
@@ -189,7 +217,7 @@ public final class JobRunner {
                     return result;
                 }
                 phase(ctx, "retraining", "trial " + best.id() + " on all " + parts.fit.size() + " training rows");
-                Progress progress = new Progress(ctx, null, null, java.time.Duration.ZERO);
+                Progress progress = new Progress(this::yieldToInference, ctx, null, null, java.time.Duration.ZERO);
                 model = tuner.retrain(best, parts.fit, progress);
                 epochs = progress.history;
                 result.put("best_trial", best.id());
@@ -200,7 +228,7 @@ public final class JobRunner {
                 if (ck.isPresent()) {
                     model = Sequential.load(Path.of(ck.get().get("path").asText()));
                     done = ck.get().path("epochs").asInt();
-                    progress = new Progress(ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx), interval(spec));
+                    progress = new Progress(this::yieldToInference, ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx), interval(spec));
                     progress.recorded = Path.of(ck.get().get("path").asText());
                     phase(ctx, "resuming", "from the checkpoint after epoch " + done);
                     parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
@@ -209,10 +237,10 @@ public final class JobRunner {
                     parentJson = spec.parent().toJson();
                     parentJson.put("version", v);
                     model = fromParent(cfg, parts.fit, spec.parent().model(), v);
-                    progress = new Progress(ctx, null, checkpointPath(ctx), interval(spec));
+                    progress = new Progress(this::yieldToInference, ctx, null, checkpointPath(ctx), interval(spec));
                 } else {
                     model = cfg.newResumableModel(parts.fit.numFeatures(), parts.fit.classNames(), parts.fit.size());
-                    progress = new Progress(ctx, null, checkpointPath(ctx), interval(spec));
+                    progress = new Progress(this::yieldToInference, ctx, null, checkpointPath(ctx), interval(spec));
                 }
                 progress.parent = parentJson;
                 try {
@@ -604,6 +632,7 @@ public final class JobRunner {
      */
     private static final class Progress implements Callback {
         private static final long MIN_INTERVAL_NANOS = 1_000_000_000L;
+        private final Runnable yieldToInference;
         private final JobContext ctx;
         final ArrayNode history;
         private final Path checkpoint;
@@ -617,7 +646,9 @@ public final class JobRunner {
         private long start;
         private long lastReport;
 
-        Progress(JobContext ctx, ArrayNode history, Path checkpoint, java.time.Duration checkpointInterval) {
+        Progress(Runnable yieldToInference, JobContext ctx, ArrayNode history, Path checkpoint,
+                 java.time.Duration checkpointInterval) {
+            this.yieldToInference = yieldToInference;
             this.ctx = ctx;
             this.history = history == null ? Json.MAPPER.createArrayNode() : history;
             this.checkpoint = checkpoint;
@@ -645,6 +676,7 @@ public final class JobRunner {
             if (ctx.cancelRequested()) {
                 throw new JobCancelledException();
             }
+            yieldToInference.run(); // before the next chunk: serving first, a bounded wait
             long now = System.nanoTime();
             if (now - lastReport < MIN_INTERVAL_NANOS) {
                 return;
