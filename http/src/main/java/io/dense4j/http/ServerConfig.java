@@ -330,7 +330,7 @@ public record ServerConfig(
      *                              re-queued after it)
      * @param maxDatasetBytes       largest data set upload, and the most pixel bytes an IDX set may expand to
      * @param maxEventStreamsPerToken open event streams (Server-Sent Events) per token
-     * @param jobNice               nice value of training threads (0..19, or ThreadPriority.IDLE; Linux), so training yields the CPU to inference
+     * @param jobNice               priority of a job's kernel threads (nice 0..19, or ThreadPriority.IDLE; Linux), so training yields the CPU to inference
      * @param checkpointInterval    a train job checkpoints at the end of an epoch once this long has passed since its
      *                              last checkpoint (and after its last epoch), unless its spec says otherwise; 0: every epoch
      * @param jobYield              between chunks of training steps a job waits at most this long while inference

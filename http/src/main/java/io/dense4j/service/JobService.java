@@ -65,8 +65,8 @@ public final class JobService implements AutoCloseable {
      * @param heartbeat  how often leases are renewed (well under {@code lease})
      * @param poll       how often the queue is read when nothing signals a change
      * @param maxQueuedPerOwner jobs one owner may have waiting in the queue (more: {@link QuotaException})
-     * @param jobNice    the nice value of job threads (0..19, or ThreadPriority.IDLE: SCHED_IDLE; Linux), so training yields
-     *                   the CPU to inference
+     * @param jobNice    the priority of a job's kernel threads (nice 1..19, or ThreadPriority.IDLE: SCHED_IDLE; Linux; 0: the
+     *                   kernels run on the job thread), so training yields the CPU to inference
      * @param checkpointInterval a train job's checkpoint interval when its spec gives none ({@link CheckpointSchedule})
      * @param eventInterval how long a job's epoch events may wait to be written in one batch ({@link EventWriter})
      */

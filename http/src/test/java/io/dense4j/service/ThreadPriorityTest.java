@@ -56,7 +56,6 @@ class ThreadPriorityTest {
              ThreadTeam team = Dense4J.threadTeam(2)) {
             int kernelPolicy = KernelThread.call(() -> ThreadPriority.policyOf(ThreadPriority.currentTid()));
             Assumptions.assumeTrue(kernelPolicy == 5, "chrt --idle is not available here (policy " + kernelPolicy + ")");
-            Dense4J.threads(); // (the team's worker is started with the team)
             assertEquals(policy, ThreadPriority.policyOf(me), "the job thread keeps its policy");
             assertEquals(nice, ThreadPriority.niceOf(me), "and its nice value");
             assertEquals(idleBefore + 2, idleTasks(), "the kernel thread and the team's worker run under SCHED_IDLE");
