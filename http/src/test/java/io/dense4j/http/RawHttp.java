@@ -53,6 +53,12 @@ final class RawHttp implements AutoCloseable {
 
     /** Sends one request (keep-alive) and reads its response. */
     Response send(String method, String path, String authorization, String body) throws IOException {
+        writeRequest(method, path, authorization, body);
+        return read();
+    }
+
+    /** Sends one request (keep-alive) without waiting for its response ({@link #read} it). */
+    void writeRequest(String method, String path, String authorization, String body) throws IOException {
         byte[] b = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
         StringBuilder r = new StringBuilder().append(method).append(' ').append(path).append(" HTTP/1.1\r\nHost: localhost\r\n");
         if (authorization != null) {
@@ -63,7 +69,6 @@ final class RawHttp implements AutoCloseable {
         byte[] all = java.util.Arrays.copyOf(head, head.length + b.length);
         System.arraycopy(b, 0, all, head.length, b.length);
         socket.getOutputStream().write(all);
-        return read();
     }
 
     /** Reads one response (Content-Length framed). */

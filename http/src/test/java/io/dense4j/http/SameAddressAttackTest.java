@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 
 import static io.dense4j.http.ServerFixture.inferBody;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -52,6 +54,14 @@ class SameAddressAttackTest {
     /**
      * Probes from one address on a fresh connection each time, as a kubelet or a load balancer does, every
      * {@code periodMs} until closed; records status and time of each.
+     *
+     * <p>With a {@code connecting} lock shared with the test's other clients, each probe connects and sends its
+     * request while holding it, so no other connection of the test opens between a probe's opening and its request.
+     * A server near its cap sheds a connection that has sent nothing before one whose request is arriving: a
+     * probe accepted in the instant before its client thread wrote (a busy machine may stall that thread for many
+     * milliseconds) would be shed as "silent" at the next connection's opening, which the server documents; the
+     * lock keeps the probes' requests on the wire before the flood goes on, so what is checked is that a probe
+     * whose request has arrived is answered, however the threads are scheduled.
      */
     static final class Prober implements AutoCloseable {
         record Probe(String path, int status, long millis, String failure) {
@@ -62,16 +72,32 @@ class SameAddressAttackTest {
         private final Thread thread;
 
         Prober(String source, int port, long periodMs, String... paths) {
+            this(source, port, periodMs, new ReentrantLock(), paths);
+        }
+
+        Prober(String source, int port, long periodMs, Lock connecting, String... paths) {
             thread = new Thread(() -> {
                 for (int i = 0; running.get(); i++) {
                     String path = paths[i % paths.length];
-                    long t0 = System.nanoTime();
-                    try (RawHttp c = new RawHttp(source, port)) {
+                    RawHttp c = null;
+                    connecting.lock();
+                    long t0 = System.nanoTime(); // the probe's own time: from its connect, not the wait for the lock
+                    try {
+                        c = new RawHttp(source, port);
                         c.socket.setSoTimeout(5000);
-                        RawHttp.Response r = c.send("GET", path, null, null);
-                        probes.add(new Probe(path, r.status(), (System.nanoTime() - t0) / 1_000_000, null));
+                        c.writeRequest("GET", path, null, null);
                     } catch (IOException e) {
                         probes.add(new Probe(path, 0, (System.nanoTime() - t0) / 1_000_000, e.toString()));
+                    } finally {
+                        connecting.unlock();
+                    }
+                    if (c != null) {
+                        try (RawHttp open = c) {
+                            RawHttp.Response r = open.read();
+                            probes.add(new Probe(path, r.status(), (System.nanoTime() - t0) / 1_000_000, null));
+                        } catch (IOException e) {
+                            probes.add(new Probe(path, 0, (System.nanoTime() - t0) / 1_000_000, e.toString()));
+                        }
                     }
                     try {
                         Thread.sleep(periodMs);
@@ -142,11 +168,21 @@ class SameAddressAttackTest {
 
     /** Opens {@code n} attack connections from {@code source}, each sending {@code request}. */
     static List<RawHttp> attack(String source, int port, int n, String request) throws IOException {
+        return attack(source, port, n, request, new ReentrantLock());
+    }
+
+    /** {@link #attack(String, int, int, String)}, opening and writing each connection under {@code connecting}. */
+    static List<RawHttp> attack(String source, int port, int n, String request, Lock connecting) throws IOException {
         List<RawHttp> attack = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            RawHttp c = new RawHttp(source, port);
-            c.write(request);
-            attack.add(c);
+            connecting.lock();
+            try {
+                RawHttp c = new RawHttp(source, port);
+                attack.add(c);
+                c.write(request);
+            } finally {
+                connecting.unlock();
+            }
         }
         return attack;
     }
@@ -186,8 +222,26 @@ class SameAddressAttackTest {
     }
 
     private static void inferenceServed(int port, String source) throws IOException {
-        try (RawHttp c = new RawHttp(source, port)) {
-            RawHttp.Response r = c.send("POST", "/v2/models/iris/infer", "Bearer infer-tok", inferBody(ROWS, null));
+        inferenceServed(port, source, new ReentrantLock());
+    }
+
+    /** Inference from {@code source} is answered; the connection opens and sends under {@code connecting}. */
+    private static void inferenceServed(int port, String source, Lock connecting) throws IOException {
+        RawHttp opened;
+        connecting.lock();
+        try {
+            opened = new RawHttp(source, port);
+            try {
+                opened.writeRequest("POST", "/v2/models/iris/infer", "Bearer infer-tok", inferBody(ROWS, null));
+            } catch (IOException e) {
+                opened.close();
+                throw e;
+            }
+        } finally {
+            connecting.unlock();
+        }
+        try (RawHttp c = opened) {
+            RawHttp.Response r = c.read();
             assertEquals(200, r.status(), r.body());
             assertEquals(3, ServerFixture.JSON.readTree(r.body()).path("outputs").path(0).path("data").size(), r.body());
         }
@@ -302,13 +356,16 @@ class SameAddressAttackTest {
         try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).inferenceToken("infer-tok"))) {
             int port = f.server.port();
             List<RawHttp> flood = new ArrayList<>();
-            try (Prober same = new Prober(ATTACKER, port, 200, "/v2/health/live", "/v2/health/ready");
-                 Prober other = new Prober(OTHER, port, 200, "/v2/health/ready")) {
+            // every connection of this test opens and sends its first bytes under this lock (see Prober); fair, so
+            // that the flood does not keep the probes waiting
+            Lock connecting = new ReentrantLock(true);
+            try (Prober same = new Prober(ATTACKER, port, 200, connecting, "/v2/health/live", "/v2/health/ready");
+                 Prober other = new Prober(OTHER, port, 200, connecting, "/v2/health/ready")) {
                 // connections that never send a byte, then ones that trickle a request, 1500 in all
-                flood.addAll(attack(ATTACKER, port, 1000, ""));
-                flood.addAll(attack(ATTACKER, port, 500, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: "));
-                Thread.sleep(2000);
-                inferenceServed(port, OTHER);
+                flood.addAll(attack(ATTACKER, port, 1000, "", connecting));
+                flood.addAll(attack(ATTACKER, port, 500, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ", connecting));
+                Thread.sleep(2000); // the probes go on meanwhile (the test's timeline, not a synchronisation)
+                inferenceServed(port, OTHER, connecting);
                 assertTrue(f.server.connectionGuard().cappedConnections() <= 400,
                         "open connections " + f.server.connectionGuard().cappedConnections());
                 same.assertAllAnswered(5);
