@@ -29,9 +29,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -47,7 +49,8 @@ import java.util.logging.Logger;
  * The training service of one server: takes job submissions, and runs the queued jobs its {@link Scheduler} lets
  * it start, on the state store's queue that other servers may share. What the HTTP routes call.
  *
- * <p>A dispatcher thread loops: re-queue jobs whose lease expired (on any server), read the queue, plan with the
+ * <p>A dispatcher thread loops: re-queue jobs whose lease expired (on any server; not one running here, whose
+ * heartbeat was only late), read the queue, plan with the
  * scheduler against this server's capacity (the per-owner limit counts running jobs on every server), claim what the
  * plan starts (a claim lost to another server is skipped) and run each claimed job on its own thread. A heartbeat
  * thread renews the leases of the jobs running here, learns of cancel requests made on any server, and stops a job
@@ -319,7 +322,13 @@ public final class JobService implements AutoCloseable {
 
     /** One round: recover expired leases, plan, claim, start. Package-private for tests. */
     void dispatchOnce() {
-        for (Records.Job j : store.recoverExpired()) {
+        Set<Records.Claim> alive = new HashSet<>(); // running here: a late heartbeat is no death
+        for (Running r : running.values()) {
+            if (!r.lost.get()) {
+                alive.add(r.claim);
+            }
+        }
+        for (Records.Job j : store.recoverExpired(alive)) {
             LOG.info("job " + j.id() + ": lease expired, now " + j.state().dbName());
         }
         if (stopping.get()) {

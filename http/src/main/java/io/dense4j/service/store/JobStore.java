@@ -24,6 +24,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Jobs, trials, data sets and job events in plain JDBC, with the same SQL on SQLite and PostgreSQL except where
@@ -444,15 +445,28 @@ public final class JobStore {
      * failed after {@code maxAttempts} claims, cancelled when a cancel was requested. Returns the jobs changed.
      */
     public List<Job> recoverExpired() {
+        return recoverExpired(Set.of());
+    }
+
+    /**
+     * {@link #recoverExpired()}, except the claims in {@code alive}: those the calling server is running right now.
+     * Their lease only looks expired because its heartbeat came late (a stalled disk, a busy machine); the server
+     * knows better, and its next heartbeat renews the lease. (Re-queued, such a job would only be claimed again,
+     * resumed from its checkpoint, and after {@code maxAttempts} late heartbeats failed, though it never stopped.)
+     * Other servers still take it over once the lease is expired: to them its server may be gone.
+     */
+    public List<Job> recoverExpired(Set<Claim> alive) {
         return tx(c -> {
             long now = now();
             List<long[]> changed = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT id, attempt, cancel_requested FROM jobs "
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, attempt, cancel_requested, server FROM jobs "
                     + "WHERE state = 'running' AND lease_expires_at < ? ORDER BY id" + pg(" FOR UPDATE SKIP LOCKED"))) {
                 ps.setLong(1, now);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        changed.add(new long[] {rs.getLong(1), rs.getInt(2), rs.getInt(3)});
+                        if (!alive.contains(new Claim(rs.getLong(1), rs.getString(4), rs.getInt(2)))) {
+                            changed.add(new long[] {rs.getLong(1), rs.getInt(2), rs.getInt(3)});
+                        }
                     }
                 }
             }

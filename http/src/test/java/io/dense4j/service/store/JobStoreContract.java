@@ -121,6 +121,29 @@ abstract class JobStoreContract {
     }
 
     /**
+     * A server whose heartbeat came late (a stalled disk, a busy machine) does not re-queue the job it is running
+     * itself: its next heartbeat renews the lease. Any other server, which cannot tell it from a dead one, takes
+     * the job over; so does the same server for an older attempt it no longer runs.
+     */
+    @Test
+    void aServerDoesNotRequeueItsOwnRunningJobWhoseHeartbeatIsLate() {
+        JobStore s = store(newDatabase());
+        s.putDataset(dataset(SHA));
+        long id = s.insertJob(job("u", 0)).id();
+        Claim running = s.claimNext("s1", LEASE).orElseThrow();
+        clock.advance(LEASE.plusSeconds(1));
+        assertTrue(s.recoverExpired(Set.of(running)).isEmpty(), "s1 runs the job: its heartbeat is only late");
+        assertEquals(JobState.RUNNING, s.job(id).orElseThrow().state());
+        assertTrue(s.heartbeat(running, LEASE, null).leaseHeld(), "the late heartbeat renews the lease");
+        clock.advance(LEASE.plusSeconds(1));
+        Claim olderAttempt = new Claim(id, "s1", running.attempt() - 1);
+        List<Job> recovered = s.recoverExpired(Set.of(olderAttempt, new Claim(id, "s2", running.attempt())));
+        assertEquals(List.of(id), recovered.stream().map(Job::id).toList(), "not running there: taken over");
+        assertEquals(JobState.QUEUED, s.job(id).orElseThrow().state());
+        assertFalse(s.heartbeat(running, LEASE, null).leaseHeld(), "s1's claim is fenced off");
+    }
+
+    /**
      * A server dies: its lease expires, the job is re-queued with its checkpoint, claimed again, and the dead
      * server's late writes (success included) change nothing.
      */
