@@ -18,6 +18,7 @@ import io.dense4j.service.store.Database;
 import io.dense4j.service.store.JobStore;
 import io.dense4j.service.store.Records;
 import io.dense4j.service.store.StoreException;
+import io.dense4j.service.store.TestClock;
 import io.dense4j.tune.ConfigException;
 import io.dense4j.tune.Json;
 import java.nio.file.Path;
@@ -215,6 +216,40 @@ class JobServiceTest {
             assertEquals(bestTrial.at("/params/~1model~1layers~10~1units").asInt(), m.architecture().sizes()[1]);
             assertEquals(480, ((Number) m.trainingInfo().get("training_rows")).intValue(), "retrained on every non-holdout row");
         }
+    }
+
+    /**
+     * The lease of a running job looks expired to its own server when a heartbeat comes late (a stalled disk, a
+     * busy machine; here the store's clock jumps past the lease): the server does not re-queue its live job, and the
+     * next heartbeat renews the lease.
+     */
+    @Test
+    void aLateHeartbeatDoesNotMakeTheServerRequeueItsOwnJob() throws Exception {
+        TestClock clock = new TestClock();
+        store = new JobStore(Database.sqlite(dir.resolve("late-heartbeat.db")), clock, 3);
+        store.putDataset(new Records.Dataset(TestData.BIG, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
+        Duration lease = Duration.ofSeconds(10);
+        JobService s = service("s1", 1, lease);
+        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 1_000_000, "")), "u").id();
+        await(s, id, JobState.RUNNING, 30);
+        while (s.get(id).orElseThrow().progress() == null) {
+            Thread.sleep(20); // a first heartbeat: the job has started on its thread, the dispatcher is done with it
+        }
+        clock.advance(lease.plusSeconds(1)); // no heartbeat for longer than the lease, as far as the store can tell
+        s.dispatchOnce(); // what the dispatcher thread does every 50 ms
+        Records.Job j = s.get(id).orElseThrow();
+        assertEquals(JobState.RUNNING, j.state());
+        assertEquals(1, j.attempt(), "claimed once: its server kept it");
+        assertFalse(store.events(id, 0, 1000).stream().anyMatch(e -> e.payload().contains("lease expired")),
+                "nothing re-queued it");
+        long renewedBy = clock.millis() + lease.toMillis() / 2;
+        for (Records.Job now = store.job(id).orElseThrow(); now.leaseExpiresAt() < renewedBy; now = store.job(id).orElseThrow()) {
+            assertEquals(JobState.RUNNING, now.state());
+            Thread.sleep(20); // the next heartbeat (every 2.5 s) renews the lease from the store's clock
+        }
+        assertEquals(Records.CancelOutcome.REQUESTED, s.cancel(id));
+        assertEquals(JobState.CANCELLED, awaitTerminal(s, id).state());
+        assertEquals(1, s.get(id).orElseThrow().attempt());
     }
 
     @Test

@@ -8,10 +8,10 @@ import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** A clock the test moves by hand (lease expiry without sleeping). */
-final class TestClock extends Clock {
+public final class TestClock extends Clock {
     private final AtomicLong millis = new AtomicLong(1_700_000_000_000L);
 
-    void advance(Duration d) {
+    public void advance(Duration d) {
         millis.addAndGet(d.toMillis());
     }
 
