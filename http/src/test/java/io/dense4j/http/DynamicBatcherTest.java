@@ -73,7 +73,7 @@ class DynamicBatcherTest {
             Future<float[][]> first = pool.submit(() -> b.submit(new float[][] {{1}}));
             assertTrue(running.await(5, TimeUnit.SECONDS)); // the worker is busy with the first
             Future<float[][]> second = pool.submit(() -> b.submit(new float[][] {{2}}));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20); // a bound, not a wait: exits once queued
             while (b.queueDepth() < 1 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }

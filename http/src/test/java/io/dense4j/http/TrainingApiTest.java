@@ -357,7 +357,8 @@ class TrainingApiTest {
                         + "\r\nAccept: text/event-stream\r\n\r\n");
                 clients.add(c);
             }
-            for (int i = 0; i < 100 && f.server.openEventStreams() < 4; i++) {
+            long opened = System.nanoTime() + TimeUnit.SECONDS.toNanos(30); // a bound: exits once the 4 are open
+            while (f.server.openEventStreams() < 4 && System.nanoTime() < opened) {
                 Thread.sleep(50);
             }
             assertEquals(4, f.server.openEventStreams());
@@ -375,7 +376,8 @@ class TrainingApiTest {
         }
         assertEquals(202, c(f.delete("/v1/jobs/" + job, CAROL)));
         assertEquals("cancelled", f.awaitEnd(job, CAROL, 30).get("state").asText());
-        for (int i = 0; i < 100 && f.server.openEventStreams() > 0; i++) {
+        long released = System.nanoTime() + TimeUnit.SECONDS.toNanos(30); // a bound: exits once released
+        while (f.server.openEventStreams() > 0 && System.nanoTime() < released) {
             Thread.sleep(50); // a stream notices its client left at its next write (the job's end)
         }
         assertEquals(0, f.server.openEventStreams(), "streams of departed clients are released");
