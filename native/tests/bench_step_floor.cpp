@@ -108,8 +108,11 @@ GatherFigures gather(const float* x, int n_rows, int in, int steps) {
         for (int r = 0; r < 32; r++) std::memcpy(&xb[(size_t)r * in], x + (size_t)rows[r] * in, sizeof(float) * in);
     };
     std::vector<double> cold, burst, after, hot;
-    for (int s = 0, pos = 0; s < steps; s++, pos = (pos + 32) % (n_rows - 32)) {
-        const int32_t* rows = &order[pos];
+    // two disjoint halves of the rows: the cold copies take theirs from the first, the prefetched ones from the
+    // second; `steps` <= half / 32, so no row is used twice
+    const int half = n_rows / 2;
+    for (int s = 0; s < steps && (s + 1) * 32 <= half; s++) {
+        const int32_t* rows = &order[s * 32];
         traffic();
         double t0 = thread_cpu();
         copy(rows);
@@ -117,7 +120,7 @@ GatherFigures gather(const float* x, int n_rows, int in, int steps) {
         t0 = thread_cpu();
         copy(rows);
         hot.push_back(thread_cpu() - t0);
-        const int32_t* next = &order[(pos + 16 * 32) % (n_rows - 32)];  // rows not touched yet
+        const int32_t* next = &order[half + s * 32];
         t0 = thread_cpu();
         for (int r = 0; r < 32; r++) {
             const char* row = reinterpret_cast<const char*>(x + (size_t)next[r] * in);
@@ -194,8 +197,8 @@ int main(int argc, char** argv) {
 
     const double peak = fma_gflops_avx512();
     const double div_s = divider_seconds_per_param_avx512();
-    const GatherFigures g4 = gather(x4k.data(), N, IN, 2000);
-    const GatherFigures g2 = gather(x, N, IN, 2000);
+    const GatherFigures g4 = gather(x4k.data(), N, IN, 900);
+    const GatherFigures g2 = gather(x, N, IN, 900);
 
     // the step: the engine on one thread, rows from the 4 KB-page copy (what a JVM's malloc gives)
     d4j_set_num_threads(1);
