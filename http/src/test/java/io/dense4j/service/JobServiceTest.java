@@ -63,7 +63,7 @@ class JobServiceTest {
     void open() {
         registry = ModelRegistry.open(dir.resolve("registry"));
         store = new JobStore(Database.sqlite(dir.resolve("state.db")));
-        for (String sha : List.of(TestData.BLOBS, TestData.BIG, TestData.WIDE)) {
+        for (String sha : List.of(TestData.BLOBS, TestData.BIG, TestData.WIDE, TestData.NOISY)) {
             store.putDataset(new Records.Dataset(sha, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
         }
     }
@@ -319,6 +319,83 @@ class JobServiceTest {
             Object epochs = ((Map<?, ?>) m.trainingInfo().get("lineage")).get("epochs");
             assertEquals(6, ((List<?>) epochs).size(), "lineage keeps every epoch: " + epochs);
         }
+    }
+
+    /** A train job whose early stopping (patience 3, best weights restored) fires well before its 60 epochs. */
+    static String earlyStoppingJob(String registerAs) {
+        String cfg = config("{\"type\": \"adam\", \"learning_rate\": 0.03}", 60).replace(
+                "\"fit\": {\"epochs\": 60, \"batch_size\": 16, \"seed\": 1}",
+                "\"fit\": {\"epochs\": 60, \"batch_size\": 16, \"seed\": 1, \"validation_split\": 0.25, "
+                        + "\"callbacks\": [{\"type\": \"early_stopping\", \"monitor\": \"val_loss\", \"patience\": 3, "
+                        + "\"restore_best_weights\": true}]}");
+        assertTrue(cfg.contains("early_stopping"));
+        return "{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + TestData.NOISY + "\", \"holdout\": "
+                + "{\"fraction\": 0.2}}, \"config\": " + cfg + EVERY_EPOCH + ", \"register_as\": \"" + registerAs + "\"}";
+    }
+
+    /**
+     * Killed inside early stopping's patience window and resumed elsewhere, a job stops at the epoch, with the
+     * weights, of the same job never interrupted: the checkpoint kept the patience count, the best value and the
+     * best weights.
+     */
+    @Test
+    void aJobKilledInsideAPatienceWindowStopsWhereTheUninterruptedOneDid() throws Exception {
+        JobService a = service("A", 1, Duration.ofMillis(1500));
+        long straight = a.submit(Json.parse(earlyStoppingJob("straight")), "u").id();
+        JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 120).result());
+        int stoppedAfter = s.get("epochs").size();
+        assertTrue(stoppedAfter < 60, "early stopping must fire: " + stoppedAfter + " epochs");
+        // replay early stopping on the logged validation losses: the last epoch inside the final patience window
+        // whose best epoch came before it (so the count, the best value and the best weights all matter)
+        double best = Double.POSITIVE_INFINITY;
+        int bestEpoch = -1;
+        int crashAfter = -1;
+        for (int e = 1; e <= stoppedAfter; e++) {
+            double v = s.get("epochs").get(e - 1).get("val_loss").asDouble();
+            if (v < best) {
+                best = v;
+                bestEpoch = e;
+            } else if (e < stoppedAfter && e > bestEpoch) {
+                crashAfter = e;
+            }
+        }
+        assertTrue(crashAfter > bestEpoch && crashAfter < stoppedAfter, "no epoch inside the last patience window: "
+                + s.get("epochs"));
+        int crashAt = crashAfter;
+
+        AtomicInteger crashed = new AtomicInteger();
+        long id = a.submit(Json.parse(earlyStoppingJob("resumed")), "u").id();
+        a.addListener((job, kind, payload) -> {
+            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == crashAt
+                    && crashed.getAndIncrement() == 0) {
+                a.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + 120_000_000_000L;
+        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null
+                && Json.parse(store.job(id).orElseThrow().checkpoint()).get("epochs").asInt() == crashAt)) {
+            assertTrue(System.nanoTime() < end, "no checkpoint after epoch " + crashAt + ": "
+                    + store.job(id).orElseThrow().checkpoint());
+            assertFalse(store.job(id).orElseThrow().state().terminal());
+            Thread.sleep(20);
+        }
+        JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
+        JsonNode state = ck.get("early_stopping").get("states").get(0);
+        assertEquals(crashAt - bestEpoch, state.get("epochs_without_improvement").asInt(), ck.toString());
+        assertEquals(bestEpoch - 1, state.get("best_epoch").asInt());
+        assertEquals(best, state.get("best").asDouble());
+        assertTrue(java.nio.file.Files.isRegularFile(Path.of(ck.get("early_stopping").get("weights_file").asText())));
+
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 120);
+        assertEquals(2, done.attempt());
+        assertTrue(store.events(id, 0, 1000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")));
+        JsonNode r = Json.parse(done.result());
+        assertEquals(stoppedAfter, r.get("epochs").size(), "stops after the same epoch");
+        assertTrue(Json.parse(done.checkpoint()).get("stopped_early").asBoolean());
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1),
+                "the best epoch's weights, bit for bit");
+        assertEquals(s.get("metrics"), r.get("metrics"));
     }
 
     /**

@@ -15,6 +15,7 @@ import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.ThreadPriority;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
+import io.dense4j.train.EarlyStopping;
 import io.dense4j.train.EpochLog;
 import io.dense4j.train.Evaluation;
 import io.dense4j.train.Fit;
@@ -48,9 +49,10 @@ import java.util.concurrent.ThreadFactory;
  *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
  *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
  *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
- *       dropout masks the uninterrupted run draws: a resumed job ends with the same weights, bit for bit (only
- *       early stopping restarts its patience). The checkpoint record is a few bytes; the epochs' metrics are the
- *       job's "epoch" events. A tune job restarts its search.</li>
+ *       dropout masks the uninterrupted run draws, and early stopping continues its patience window, best value
+ *       and best weights ({@link EarlyStoppingStates}): a resumed job stops at the same epoch with the same
+ *       weights, bit for bit. The checkpoint record is a few bytes; the epochs' metrics are the job's "epoch"
+ *       events. A tune job restarts its search.</li>
  *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
  *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
  *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
@@ -223,7 +225,8 @@ public final class JobRunner {
                 result.put("best_trial", best.id());
             } else {
                 Progress progress;
-                Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText(""))));
+                Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText("")))
+                        && EarlyStoppingStates.filesPresent(c));
                 int done = 0;
                 if (ck.isPresent()) {
                     model = Sequential.load(Path.of(ck.get().get("path").asText()));
@@ -251,11 +254,17 @@ public final class JobRunner {
                     int remaining = cfg.epochs() - done;
                     if (remaining > 0 && !progress.stoppedEarlyBefore()) {
                         phase(ctx, "training", remaining + " epochs on " + parts.fit.size() + " rows");
+                        Fit fit = cfg.fit(progress);
+                        progress.watch(fit);
+                        if (ck.isPresent()) {
+                            EarlyStoppingStates.resume(ck.get(), progress.stoppers);
+                        }
                         Dataset prepared = cfg.prepare(parts.fit);
                         try {
                             // a resumed fit starts at its epoch: it draws the shuffles and dropout masks the
-                            // uninterrupted one would have (Trainer), so the result is the same bits
-                            model.fit(prepared, cfg.fit(progress).initialEpoch(done));
+                            // uninterrupted one would have (Trainer), and early stopping continues its patience
+                            // window, so the result is the same bits
+                            model.fit(prepared, fit.initialEpoch(done));
                         } finally {
                             if (prepared != parts.fit) {
                                 prepared.close();
@@ -640,6 +649,7 @@ public final class JobRunner {
         private CheckpointSchedule schedule;
         Path recorded; // the checkpoint file the job's last record points to: the next save goes to the other one
         ObjectNode parent;
+        List<EarlyStopping> stoppers = List.of(); // the fit's early stopping, whose state each checkpoint keeps
         private int firstEpoch;
         private int epochs;
         private int stepsPerEpoch;
@@ -653,6 +663,12 @@ public final class JobRunner {
             this.history = history == null ? Json.MAPPER.createArrayNode() : history;
             this.checkpoint = checkpoint;
             this.checkpointInterval = checkpointInterval;
+        }
+
+        /** Checkpoints keep the state of {@code fit}'s early stopping. */
+        void watch(Fit fit) {
+            stoppers = fit.callbacks().stream().filter(c -> c instanceof EarlyStopping).map(c -> (EarlyStopping) c)
+                    .toList();
         }
 
         boolean stoppedEarlyBefore() {
@@ -714,8 +730,12 @@ public final class JobRunner {
             int left = epochs - log.epoch() - 1;
             putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1 - firstEpoch) * left);
             ctx.event(e);
+            // the fit's last epoch (its end, or early stopping's) is checkpointed by onTrainEnd, after early
+            // stopping has restored its best weights: that is the model a resumed job must continue from
+            boolean ending = log.epoch() + 1 >= epochs
+                    || stoppers.stream().anyMatch(s -> s.epochsWithoutImprovement() > s.patience());
             long now = System.nanoTime();
-            if (checkpoint != null && schedule.due(log.epoch() + 1, epochs, now)) {
+            if (checkpoint != null && !ending && schedule.due(log.epoch() + 1, epochs, now)) {
                 saveCheckpoint(model, log.epoch() + 1, false);
                 schedule.saved(now);
             }
@@ -724,9 +744,8 @@ public final class JobRunner {
 
         @Override
         public void onTrainEnd(TrainableModel model, History h) {
-            if (checkpoint != null && h.stoppedEarly()) {
-                // early stopping may have restored its best weights: that is the model to resume from
-                saveCheckpoint(model, firstEpoch + h.epochs().size(), true);
+            if (checkpoint != null && !h.cancelled() && !h.epochs().isEmpty()) {
+                saveCheckpoint(model, h.last().epoch() + 1, h.stoppedEarly());
             }
         }
 
@@ -735,12 +754,17 @@ public final class JobRunner {
          * record moves to it once it is written. A process killed between the save and the record (with one file,
          * overwritten, the file could hold epoch N+1's weights while the record still counted N) leaves the record
          * on a file holding exactly the epochs it counts, so a resumed job ends with the uninterrupted run's weights.
+         * Early stopping's state goes with it (its best weights in a file of the same slot).
          */
         private void saveCheckpoint(TrainableModel model, int epochsDone, boolean stoppedEarly) {
             Path a = checkpoint.resolveSibling("checkpoint-a.d4j");
             Path file = a.equals(recorded) ? checkpoint.resolveSibling("checkpoint-b.d4j") : a;
             model.save(file, true);
-            ctx.checkpointed(checkpointJson(file, epochsDone, stoppedEarly));
+            ObjectNode ck = checkpointJson(file, epochsDone, stoppedEarly);
+            if (!stoppers.isEmpty()) {
+                ck.set("early_stopping", EarlyStoppingStates.save(stoppers, EarlyStoppingStates.weightsFile(file)));
+            }
+            ctx.checkpointed(ck);
             recorded = file;
         }
 
