@@ -513,7 +513,19 @@ public final class JobService implements AutoCloseable {
 
         @Override
         public void trial(TrialRecord t) {
+            if (lost.get()) {
+                return; // another server may be running the job now
+            }
             store.putTrial(claim, t.id(), t.state().jsonName(), t.toJson().toString());
+        }
+
+        @Override
+        public List<TrialRecord> pastTrials() {
+            List<TrialRecord> out = new ArrayList<>();
+            for (Records.Trial t : store.trials(claim.jobId())) {
+                out.add(TrialRecord.fromJson(Json.parse(t.record()))); // ConfigException: the runner starts afresh
+            }
+            return out;
         }
 
         @Override

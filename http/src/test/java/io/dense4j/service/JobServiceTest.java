@@ -217,6 +217,67 @@ class JobServiceTest {
         }
     }
 
+    /**
+     * A tune job whose server died resumes its search elsewhere: the trials that had ended keep their first
+     * attempt's records and are not run again, the rest run, and the search ends with the trials, best and
+     * registered weights of the same job never interrupted.
+     */
+    @Test
+    void aTuneJobWhoseServerDiedKeepsItsFinishedTrialsAndEndsAsTheUninterruptedOne() throws Exception {
+        String spec = """
+                {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}},
+                 "config": %s,
+                 "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
+                                           "/model/layers/0/units": {"type": "int", "min": 4, "max": 24}},
+                          "sampler": {"type": "random", "seed": 4}, "max_trials": 6, "max_parallel_trials": 1,
+                          "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}},
+                 "register_as": "%s"}""";
+        String config = config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 4);
+        JobService a = service("A", 1, Duration.ofMillis(1500), Duration.ZERO);
+        long straight = a.submit(Json.parse(spec.formatted(TestData.BLOBS, config, "straight")), "u").id();
+        JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 120).result());
+
+        AtomicInteger results = new AtomicInteger();
+        long id = a.submit(Json.parse(spec.formatted(TestData.BLOBS, config, "resumed")), "u").id();
+        a.addListener((job, kind, payload) -> {
+            if (job == id && kind.equals("trial") && results.incrementAndGet() == 4) {
+                a.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + 120_000_000_000L;
+        while (results.get() < 4) {
+            assertTrue(System.nanoTime() < end, "the job did not get to its fourth trial result");
+            Thread.sleep(20);
+        }
+        List<Records.Trial> atCrash = store.trials(id);
+        List<Integer> ended = atCrash.stream().filter(t -> List.of("completed", "stopped", "failed").contains(t.state()))
+                .map(Records.Trial::trial).toList();
+        assertTrue(atCrash.stream().anyMatch(t -> !ended.contains(t.trial())), "some trials had not ended: "
+                + atCrash.stream().map(Records.Trial::state).toList());
+
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 120);
+        assertEquals(2, done.attempt());
+        assertTrue(store.events(id, 0, 10_000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")));
+        JsonNode r = Json.parse(done.result());
+        for (Records.Trial t : store.trials(id)) {
+            if (ended.contains(t.trial())) {
+                assertEquals(1, t.attempt(), "trial " + t.trial() + " had ended: kept, not run again");
+            }
+        }
+        assertTrue(store.trials(id).stream().anyMatch(t -> t.attempt() == 2), "the others ran again");
+        JsonNode st = s.at("/tune/trials");
+        JsonNode rt = r.at("/tune/trials");
+        assertEquals(st.size(), rt.size());
+        for (int i = 0; i < st.size(); i++) {
+            for (String f : List.of("id", "params", "state", "epochs", "score")) {
+                assertEquals(st.get(i).get(f), rt.get(i).get(f), "trial " + i + " " + f);
+            }
+        }
+        assertEquals(s.get("best_trial"), r.get("best_trial"));
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1));
+    }
+
     @Test
     void cancellingARunningJobStopsItWithinAChunkAndFreesItsThreads() throws Exception {
         JobService s = service("s1", 1, Duration.ofSeconds(10));

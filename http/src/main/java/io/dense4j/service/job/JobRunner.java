@@ -52,7 +52,8 @@ import java.util.concurrent.ThreadFactory;
  *       dropout masks the uninterrupted run draws, and early stopping continues its patience window, best value
  *       and best weights ({@link EarlyStoppingStates}): a resumed job stops at the same epoch with the same
  *       weights, bit for bit. The checkpoint record is a few bytes; the epochs' metrics are the job's "epoch"
- *       events. A tune job restarts its search.</li>
+ *       events. A tune job resumes its search: finished trials are kept, unfinished ones run again, and new
+ *       trials get the configs the uninterrupted search draws ({@link Tuner#search(Dataset, List)}).</li>
  *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
  *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
  *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
@@ -202,11 +203,12 @@ public final class JobRunner {
                             yieldToInference();
                             return ctx.cancelRequested();
                         }).withCpus(ctx.cpus()));
+                List<TrialRecord> earlier = resumableTrials(ctx, tuner);
                 phase(ctx, "searching", spec.tune().maxTrials() + " trials, " + spec.tune().maxParallelTrials()
                         + " at a time");
                 TuneResult r;
                 try {
-                    r = tuner.search(parts.fit);
+                    r = tuner.search(parts.fit, earlier);
                 } catch (Tuner.TuneCancelledException e) {
                     throw new JobCancelledException();
                 }
@@ -421,6 +423,36 @@ public final class JobRunner {
             a.add(o);
         }
         return a;
+    }
+
+    /**
+     * The trials of this job's earlier attempts that its search resumes from: those that ended are kept, the rest
+     * run again ({@link Tuner#search(Dataset, List)}). Records the search cannot resume from (another code version
+     * draws other parameters, a record does not read back) are said in the log, and the search starts again.
+     */
+    private static List<TrialRecord> resumableTrials(JobContext ctx, Tuner tuner) {
+        List<TrialRecord> earlier;
+        try {
+            earlier = ctx.pastTrials();
+        } catch (ConfigException e) {
+            phase(ctx, "searching", "the earlier attempt's trials do not read back (" + e.getMessage()
+                    + "): the search starts again");
+            return List.of();
+        }
+        if (earlier.isEmpty()) {
+            return earlier;
+        }
+        Optional<String> problem = tuner.resumeProblem(earlier);
+        if (problem.isPresent()) {
+            phase(ctx, "searching", "the earlier attempt's trials cannot be resumed (" + problem.get()
+                    + "): the search starts again");
+            return List.of();
+        }
+        long ended = earlier.stream().filter(t -> t.state().terminal() && t.state() != TrialRecord.State.CANCELLED)
+                .count();
+        phase(ctx, "resuming", "the search from the earlier attempt's " + earlier.size() + " trials: " + ended
+                + " ended and are kept, the others run again");
+        return earlier;
     }
 
     private Sequential fromParent(ConfigAdapter cfg, Dataset fit, String name, int version) {
