@@ -46,8 +46,8 @@ final class TestData {
             if (n == null) {
                 throw new IllegalArgumentException("no data set " + sha);
             }
-            return new DatasetResolver.Loaded(blobs(n, sha.equals(WIDE) ? 12 : 8, 3, sha.equals(NOISY) ? 3.0 : 1.5, 7),
-                    null);
+            return allocation -> new DatasetResolver.Loaded(blobs(n, sha.equals(WIDE) ? 12 : 8, 3,
+                    sha.equals(NOISY) ? 3.0 : 1.5, 7), null);
         };
     }
 }

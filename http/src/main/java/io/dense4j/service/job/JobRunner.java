@@ -57,7 +57,8 @@ import java.util.concurrent.ThreadFactory;
  *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
  *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
  *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
- *       locks of the state store and the registry when it writes, keeps the server's priority.</li>
+ *       locks of the state store and the registry when it writes, keeps the server's priority. The data set is read
+ *       (hashed, decoded) at the kernels' priority too, its native allocations handed back to the job thread.</li>
  *   <li><b>Exactly one version per job</b>: the version is registered with source {@code job:<id>}; an attempt that
  *       finds that version already registered (its predecessor died after registering) reuses it.</li>
  *   <li><b>Lineage</b>, stored in the model file's training metadata under {@code lineage}: the job id and spec, the
@@ -141,7 +142,7 @@ public final class JobRunner {
         // which hold locks other threads wait for) keeps the server's: a starved thread holding a lock stalls them all.
         try (KernelThreads kernels = kernelNice > 0 ? Dense4J.kernelThreads(kernelThreadFactory()) : null;
              ThreadTeam team = Dense4J.threadTeam(ctx.cpus());
-             DatasetResolver.Loaded data = datasets.load(spec.datasetSha256())) {
+             DatasetResolver.Loaded data = loadData(spec)) {
             phase(ctx, "loading", "data set " + spec.datasetSha256() + ": " + data.train().size() + " rows, "
                     + team.threads() + " CPU thread" + (team.threads() == 1 ? "" : "s"));
             ObjectNode result = switch (spec.type()) {
@@ -151,6 +152,19 @@ public final class JobRunner {
             result.set("cpu_threads", threadsJson(team));
             return result;
         }
+    }
+
+    /**
+     * The job's data set: looked up here (the state store), then read (hashed and decoded) at the priority of the
+     * job's kernels, this thread running only its few native allocations (see {@link LoweredCall}).
+     */
+    private DatasetResolver.Loaded loadData(JobSpec spec) {
+        DatasetResolver.Reader reader = datasets.locate(spec.datasetSha256());
+        if (kernelNice <= 0) {
+            return reader.read(io.dense4j.data.TensorAllocation.DIRECT);
+        }
+        return LoweredCall.call(kernelThreadFactory(kernelNice, Thread.currentThread().getName() + "-data"),
+                reader::read);
     }
 
     private ThreadFactory kernelThreadFactory() {
