@@ -199,8 +199,8 @@ public final class JobService implements AutoCloseable {
         return store.job(id);
     }
 
-    public List<Records.Job> list(String owner, JobState state, int limit) {
-        return store.jobs(owner, state, limit);
+    public List<Records.JobSummary> list(String owner, JobState state, Long beforeId, int limit) {
+        return store.jobSummaries(owner, state, beforeId, limit);
     }
 
     /** The latest progress (or epoch) report of a job running in this process, fresher than the stored one; or null. */

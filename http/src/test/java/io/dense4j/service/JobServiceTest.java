@@ -595,6 +595,6 @@ class JobServiceTest {
         StoreException unknown = assertThrows(StoreException.class, () -> s.submit(Json.parse(
                 train("e".repeat(64), "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u"));
         assertEquals(StoreException.Kind.NOT_FOUND, unknown.kind());
-        assertTrue(s.list(null, null, 10).isEmpty());
+        assertTrue(s.list(null, null, null, 10).isEmpty());
     }
 }

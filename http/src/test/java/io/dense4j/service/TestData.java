@@ -11,7 +11,7 @@ final class TestData {
     static final String BLOBS = "b".repeat(64);
     static final String BIG = "c".repeat(64);
     static final String WIDE = "d".repeat(64);
-    static final String NOISY = "e".repeat(64);
+    static final String NOISY = "f".repeat(64);
 
     private TestData() {}
 
