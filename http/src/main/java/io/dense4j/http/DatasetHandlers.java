@@ -9,6 +9,7 @@ import io.javalin.http.Context;
 import jakarta.servlet.MultipartConfigElement;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.Part;
+import org.eclipse.jetty.http.MultiPartFormData;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -91,7 +92,11 @@ final class DatasetHandlers {
         Collection<Part> parts;
         try {
             parts = ctx.req().getParts();
+        } catch (IOException e) {
+            forgetFailedParse(ctx);
+            throw e;
         } catch (ServletException | RuntimeException e) {
+            forgetFailedParse(ctx);
             throw multipartError(e, limit, upload);
         }
         if (parts.isEmpty()) {
@@ -108,6 +113,16 @@ final class DatasetHandlers {
                 p.delete();
             }
         }
+    }
+
+    /**
+     * Drops Jetty's record of a failed parse once the handler answers for it. Jetty 12.1's end-of-request cleanup
+     * reads that record to delete the parts' files and rethrows the parse failure from there, which aborts the
+     * exchange: the client got a 500 or a reset connection instead of the handler's 400. The parts' files are
+     * deleted when the parse fails, and the upload's staging area when the upload closes.
+     */
+    private static void forgetFailedParse(Context ctx) {
+        ctx.req().removeAttribute(MultiPartFormData.class.getName());
     }
 
     private static RuntimeException multipartError(Exception e, long limit, DatasetCatalog.Upload upload) {

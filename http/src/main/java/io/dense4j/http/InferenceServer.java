@@ -7,6 +7,7 @@ import io.dense4j.service.ForbiddenException;
 import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.QuotaException;
 import io.dense4j.service.TrainingService;
+import io.dense4j.service.dataset.DatasetCatalog;
 import io.dense4j.service.dataset.DatasetException;
 import io.dense4j.service.scheduler.Capacity;
 import io.dense4j.service.scheduler.ImpossibleRequestException;
@@ -317,6 +318,10 @@ public final class InferenceServer implements AutoCloseable {
         config.http.responseBufferSize = RESPONSE_COPY_BUFFER;
         config.router.ignoreTrailingSlashes = true;
         config.jetty.modifyServer(connectors::install);
+        // a multipart body is parsed into one staged file per part before the handler sees any: Jetty's default of
+        // 1,000 parts made a refused upload create and delete 1,000 files. Data set uploads are the only multipart
+        // (and form) bodies the server takes, and they are MAX_FILES files at most
+        config.jetty.modifyServletContextHandler(h -> h.setMaxFormKeys(DatasetCatalog.MAX_FILES));
         config.requestLogger.http(this::logRequest);
         for (Route r : routes()) {
             config.routes.addHttpHandler(r.method(), r.path(), guarded(r), r.role());
