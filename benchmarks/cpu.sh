@@ -10,6 +10,8 @@
 #     inference (1 row p50/p99, 32 and 256 rows);
 #   native bench_cpu --only ref: the reference network at 1 and 2 threads interleaved (7 rounds of one epoch):
 #     the 2-thread speed-up side by side, with the pool's switches to serial (0 expected on a quiet machine);
+#   native bench_step_floor: the one-thread floor of the reference step op by op (FMA peak, Adam's divider, the
+#     batch gather from DRAM in 4 KB and 2 MB pages) next to the engine's step and its phase shares;
 #   Java ReferenceWorkload: the reference workload on Fashion-MNIST (5 epochs, batch 32) at 1 and 2 threads,
 #     median of 3, accuracy, Sequential.predict latency (1 row p50/p99, 256 rows), and PyTorch 1.13 with the same
 #     OpenBLAS (LD_PRELOAD) at the same thread counts in the same run.
@@ -27,6 +29,8 @@ root=$(dirname "$here")
 bench=${D4J_BENCH_CPU:-$root/native/target/cmake-build/bench_cpu}
 input_grad_bench=$(dirname "$bench")/bench_input_grad
 input_grad_args=()
+floor_bench=$(dirname "$bench")/bench_step_floor
+floor_args=(--rounds 5)
 jar=$here/target/benchmarks.jar
 data=${D4J_DATA:-/usr/share/datasets/fashion-mnist}
 out=$here/results
@@ -37,13 +41,14 @@ if [ "${1:-}" = --quick ]; then
   out=$here/results/quick
   native_args=(--threads 1,2 --quick)
   input_grad_args=(--quick)
+  floor_args=(--rounds 1)
   java_args=(1 32 1,2 --repeats 1 --no-torch)
   ref_args=(--only ref --threads 1,2 --rounds 2)
 elif [ $# -gt 0 ]; then
   echo "usage: benchmarks/cpu.sh [--quick]"; exit 2
 fi
 mkdir -p "$out"
-for b in "$bench" "$input_grad_bench"; do
+for b in "$bench" "$input_grad_bench" "$floor_bench"; do
   [ -x "$b" ] || { echo "missing $b: build first (see the top of this script)"; exit 1; }
 done
 [ -f "$jar" ] || { echo "missing $jar: build first (see the top of this script)"; exit 1; }
@@ -62,6 +67,7 @@ for family in set unset; do
   run "speedup-openblas-env-$family" "${pre[@]}" "$bench" "${ref_args[@]}"
   run "java-openblas-env-$family" "${pre[@]}" java -cp "$jar" io.dense4j.bench.ReferenceWorkload "$data" "${java_args[@]}"
 done
+run step-floor "$floor_bench" "${floor_args[@]}"  # our kernels only: the OpenBLAS setting does not change it
 run native-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" "${native_args[@]}"
 run speedup-d4j-avx2-kernels env D4J_CPU_ISA=avx2 "$bench" "${ref_args[@]}"
 java_avx2_args=("${java_args[@]}")
