@@ -64,17 +64,24 @@ public final class JobsCommand implements Runnable {
     int list(@Mixin ApiClient.Options api,
              @Option(names = "--state", description = "queued, running, succeeded, failed or cancelled") String state,
              @Option(names = "--owner", description = "admin: one owner's jobs") String owner,
-             @Option(names = "--limit", defaultValue = "50", description = "at most this many (default 50)") int limit) {
+             @Option(names = "--limit", defaultValue = "50", description = "at most this many (default 50)") int limit,
+             @Option(names = "--page-token", description = "the next page: the token the previous list printed")
+             String pageToken) {
         Map<String, String> q = new LinkedHashMap<>();
         q.put("state", state);
         q.put("owner", owner);
         q.put("limit", Integer.toString(limit));
-        JsonNode jobs = api.client().get("/v1/jobs" + ApiClient.query(q)).path("jobs");
+        q.put("page_token", pageToken);
+        JsonNode page = api.client().get("/v1/jobs" + ApiClient.query(q));
+        JsonNode jobs = page.path("jobs");
         System.out.printf("%-6s %-8s %-10s %-12s %-20s  %s%n", "ID", "TYPE", "STATE", "OWNER", "SUBMITTED", "PROGRESS / RESULT");
         for (JsonNode j : jobs) {
             System.out.printf(Locale.ROOT, "%-6d %-8s %-10s %-12s %-20s  %s%n", j.path("id").asLong(), j.path("type").asText(),
                     j.path("state").asText(), DatasetsCommand.clip(j.path("owner").asText(), 12),
                     j.path("submitted_at").asText().replace('T', ' ').replaceAll("\\.[0-9]+Z$|Z$", ""), outcome(j));
+        }
+        if (page.hasNonNull("next_page_token")) {
+            System.out.println("more: --page-token " + page.get("next_page_token").asText());
         }
         return 0;
     }

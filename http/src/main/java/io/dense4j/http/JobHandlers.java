@@ -47,7 +47,12 @@ final class JobHandlers {
         Json.write(ctx, 201, view(job, caller.admin(), false));
     }
 
-    /** GET /v1/jobs?state=&owner=&limit=: newest first; a caller's own jobs (an admin: everyone's, or one owner's). */
+    /**
+     * GET /v1/jobs?state=&owner=&limit=&page_token=: newest first, a page at a time; a caller's own jobs (an admin:
+     * everyone's, or one owner's). Lists read the jobs' summary columns, never their specs or results. When more
+     * jobs follow, {@code next_page_token} is returned: pass it back (with the same filters) for the next page; the
+     * pages neither skip nor repeat jobs while new ones are queued.
+     */
     void list(Context ctx) {
         Access.Caller caller = Access.Caller.of(ctx);
         String owner = caller.admin() ? ctx.queryParam("owner") : caller.name();
@@ -60,15 +65,67 @@ final class JobHandlers {
             try {
                 state = JobState.fromDb(s);
             } catch (IllegalArgumentException e) {
-                throw ApiException.badRequest("state is one of queued, running, succeeded, failed, cancelled; got '" + s + "'");
+                throw ApiException.badRequest("state is one of queued, running, succeeded, failed, cancelled; got '"
+                        + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "'");
             }
         }
         int limit = intParam(ctx, "limit", 50, 1, MAX_LIST);
+        Long before = PageToken.parse(ctx.queryParam("page_token"));
+        List<Records.JobSummary> page = jobs.list(owner, state, before, limit + 1);
         List<Object> out = new ArrayList<>();
-        for (Records.Job j : jobs.list(owner, state, limit)) {
-            out.add(view(j, caller.admin(), false));
+        for (Records.JobSummary j : page.subList(0, Math.min(limit, page.size()))) {
+            out.add(view(j, caller.admin(), jobs.liveProgress(j.id())));
         }
-        Json.ok(ctx, Map.of("jobs", out));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("jobs", out);
+        if (page.size() > limit) {
+            body.put("next_page_token", PageToken.after(page.get(limit - 1).id()));
+        }
+        Json.ok(ctx, body);
+    }
+
+    /**
+     * The opaque token of the page after the job with a given id: "j" and the id in base 36, Base64url-encoded.
+     * Anything else is refused with a 400 before the store is asked.
+     */
+    static final class PageToken {
+        private static final int MAX_CHARS = 32;
+
+        private PageToken() {}
+
+        static String after(long id) {
+            return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                    ("j" + Long.toString(id, 36)).getBytes(StandardCharsets.US_ASCII));
+        }
+
+        /** The id the next page starts below, or null for the first page. */
+        static Long parse(String token) {
+            if (token == null) {
+                return null;
+            }
+            if (token.isEmpty() || token.length() > MAX_CHARS || !token.matches("[A-Za-z0-9_-]+")) {
+                throw invalid();
+            }
+            String text;
+            try {
+                text = new String(java.util.Base64.getUrlDecoder().decode(token), StandardCharsets.US_ASCII);
+            } catch (IllegalArgumentException e) {
+                throw invalid();
+            }
+            if (!text.matches("j[0-9a-z]{1,12}")) {
+                throw invalid();
+            }
+            long id = Long.parseLong(text.substring(1), 36);
+            if (id < 1) {
+                throw invalid();
+            }
+            return id;
+        }
+
+        private static ApiException invalid() {
+            return ApiException.badRequest("page_token is not one this server returned (pass next_page_token "
+                    + "back unchanged, or leave it out for the first page)");
+        }
     }
 
     /** GET /v1/jobs/{id}: state, progress, result, error, spec and (tune) trials. */
@@ -195,7 +252,7 @@ final class JobHandlers {
 
     /**
      * A job as clients see it. Non-admins do not see which server runs it or where its files lie (the server's own
-     * layout); {@code full} adds the spec.
+     * layout); {@code full} adds the spec and the whole result (a list shows the result's headline).
      */
     Map<String, Object> view(Records.Job j, boolean admin, boolean full) {
         return view(j, admin, full, jobs.liveProgress(j.id()));
@@ -203,17 +260,30 @@ final class JobHandlers {
 
     /** @param live the progress of a job running in this process (fresher than the stored one), or null */
     static Map<String, Object> view(Records.Job j, boolean admin, boolean full, String live) {
-        JsonNode spec = io.dense4j.tune.Json.parse(j.spec());
+        Map<String, Object> m = view(Records.JobSummary.of(j), admin, live);
+        if (full) {
+            JsonNode result = j.result() == null ? null : io.dense4j.tune.Json.parse(j.result());
+            if (result instanceof ObjectNode o && !admin) {
+                o.remove("model_file");
+            }
+            m.put("result", result);
+            m.put("spec", io.dense4j.tune.Json.parse(j.spec()));
+        }
+        return m;
+    }
+
+    /** A job as lists show it: from its summary columns. */
+    static Map<String, Object> view(Records.JobSummary j, boolean admin, String live) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", j.id());
         m.put("type", j.type());
-        m.put("name", spec.path("name").asText(""));
+        m.put("name", j.name() == null ? "" : j.name());
         m.put("state", j.state().dbName());
         m.put("owner", j.owner());
         m.put("priority", j.priority());
         m.put("resources", Map.of("cpus", j.cpus(), "gpus", j.gpus()));
         m.put("dataset_sha256", j.datasetSha256());
-        m.put("register_as", spec.hasNonNull("register_as") ? spec.get("register_as").asText() : null);
+        m.put("register_as", j.registerAs());
         m.put("submitted_at", time(j.submittedAt()));
         m.put("started_at", time(j.startedAt()));
         m.put("finished_at", time(j.finishedAt()));
@@ -224,30 +294,9 @@ final class JobHandlers {
         m.put("cancel_requested", j.cancelRequested());
         String progress = live != null ? live : j.progress();
         m.put("progress", j.state() == JobState.RUNNING && progress != null ? io.dense4j.tune.Json.parse(progress) : null);
-        JsonNode result = j.result() == null ? null : io.dense4j.tune.Json.parse(j.result());
-        if (result instanceof ObjectNode o && !admin) {
-            o.remove("model_file");
-        }
-        m.put("result", full ? result : summary(result));
+        m.put("result", j.resultSummary() == null ? null : io.dense4j.tune.Json.parse(j.resultSummary()));
         m.put("error", j.error());
-        if (full) {
-            m.put("spec", spec);
-        }
         return m;
-    }
-
-    /** The headline of a result for lists: metrics, the registered version, the promotion decision. */
-    private static JsonNode summary(JsonNode result) {
-        if (result == null) {
-            return null;
-        }
-        ObjectNode s = io.dense4j.tune.Json.MAPPER.createObjectNode();
-        for (String k : List.of("metrics", "registered", "promotion", "best_trial", "evaluation")) {
-            if (result.has(k)) {
-                s.set(k, result.get(k));
-            }
-        }
-        return s;
     }
 
     private static String time(Long millis) {

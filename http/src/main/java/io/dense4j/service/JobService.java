@@ -202,8 +202,8 @@ public final class JobService implements AutoCloseable {
         return store.job(id);
     }
 
-    public List<Records.Job> list(String owner, JobState state, int limit) {
-        return store.jobs(owner, state, limit);
+    public List<Records.JobSummary> list(String owner, JobState state, Long beforeId, int limit) {
+        return store.jobSummaries(owner, state, beforeId, limit);
     }
 
     /** The latest progress (or epoch) report of a job running in this process, fresher than the stored one; or null. */
@@ -522,7 +522,19 @@ public final class JobService implements AutoCloseable {
 
         @Override
         public void trial(TrialRecord t) {
+            if (lost.get()) {
+                return; // another server may be running the job now
+            }
             store.putTrial(claim, t.id(), t.state().jsonName(), t.toJson().toString());
+        }
+
+        @Override
+        public List<TrialRecord> pastTrials() {
+            List<TrialRecord> out = new ArrayList<>();
+            for (Records.Trial t : store.trials(claim.jobId())) {
+                out.add(TrialRecord.fromJson(Json.parse(t.record()))); // ConfigException: the runner starts afresh
+            }
+            return out;
         }
 
         @Override

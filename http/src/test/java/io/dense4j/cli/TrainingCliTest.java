@@ -100,6 +100,13 @@ class TrainingCliTest {
 
         long longJob = f.submit(TrainingClient.trainSpec(csvSha, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 100_000, ""),
                 TrainingFixture.ALICE);
+        // a page at a time: the newest job, then the token the list printed for the next page
+        String first = client(0, "jobs", "list", "--limit", "1")[0];
+        assertTrue(first.contains("\n" + longJob + " ") && first.contains("more: --page-token "), first);
+        String token = first.substring(first.indexOf("more: --page-token ") + "more: --page-token ".length()).strip();
+        String next = client(0, "jobs", "list", "--limit", "1", "--page-token", token)[0];
+        assertTrue(next.contains("\n" + id + " ") && !next.contains("\n" + longJob + " "), next);
+        assertTrue(client(1, "jobs", "list", "--page-token", "forged")[1].contains("page_token"));
         String cancelled = client(0, "jobs", "cancel", Long.toString(longJob))[0];
         assertTrue(cancelled.contains("cancel"), cancelled);
         assertEquals("cancelled", f.awaitEnd(longJob, TrainingFixture.ALICE, 60).get("state").asText());

@@ -294,4 +294,51 @@ class TrainingBadInputTest {
         ServerFixture.error(f.get("/v1/jobs/1/nothing", ALICE), 404);
         ServerFixture.error(f.send(f.req("/v1/jobs", ALICE).PUT(HttpRequest.BodyPublishers.ofString("{}")).build()), 404);
     }
+
+    /**
+     * Job lists come a page at a time: walking the pages with next_page_token sees every job once, newest first,
+     * even when a job is queued meanwhile; a token this server did not return, or a limit out of range, is a 400.
+     */
+    @Test
+    void jobListsComeInPagesAndRefuseForgedTokensAndHugeLimits() throws Exception {
+        String strong = "{\"type\": \"adam\", \"learning_rate\": 0.01}";
+        List<Long> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            HttpResponse<String> r = f.post("/v1/jobs", TrainingFixture.BOB, "application/json",
+                    trainSpec(sha, strong, 1, ", \"name\": \"page-" + i + "\""));
+            assertEquals(201, r.statusCode(), r.body());
+            ids.add(0, json(r).get("id").asLong());
+        }
+        List<Long> seen = new java.util.ArrayList<>();
+        String token = null;
+        int pages = 0;
+        do {
+            JsonNode page = json(f.get("/v1/jobs?limit=2" + (token == null ? "" : "&page_token=" + token),
+                    TrainingFixture.BOB));
+            assertTrue(page.get("jobs").size() <= 2);
+            page.get("jobs").forEach(j -> seen.add(j.get("id").asLong()));
+            token = page.path("next_page_token").asText(null);
+            if (pages++ == 0) { // newer than every page still to come: it shows on a first page, not in this walk
+                assertEquals(201, f.post("/v1/jobs", TrainingFixture.BOB, "application/json",
+                        trainSpec(sha, strong, 1, ", \"name\": \"late\"")).statusCode());
+            }
+        } while (token != null && pages < 10);
+        assertEquals(ids, seen, "every job once, newest first");
+        assertEquals(3, pages);
+        JsonNode newest = json(f.get("/v1/jobs?limit=1", TrainingFixture.BOB)).get("jobs").get(0);
+        assertEquals("late", newest.get("name").asText(), "names come from the summary columns");
+        assertTrue(newest.has("register_as") && newest.has("result"));
+
+        java.util.Base64.Encoder b64 = java.util.Base64.getUrlEncoder().withoutPadding();
+        for (String bad : List.of("", "x", "%21%21", "a".repeat(5000), b64.encodeToString("j-1".getBytes()),
+                b64.encodeToString("j0".getBytes()), b64.encodeToString("k12".getBytes()),
+                b64.encodeToString("jzzzzzzzzzzzzz".getBytes()), b64.encodeToString("j12\u0000".getBytes()),
+                b64.encodeToString("j1".getBytes()) + "==", "'%20OR%201=1")) {
+            String e = ServerFixture.error(f.get("/v1/jobs?page_token=" + bad, TrainingFixture.BOB), 400);
+            assertTrue(e.contains("page_token"), bad + ": " + e);
+        }
+        for (String limit : List.of("0", "-1", "501", "99999999999999999999", "1e9", "2.5")) {
+            ServerFixture.error(f.get("/v1/jobs?limit=" + limit, TrainingFixture.BOB), 400);
+        }
+    }
 }

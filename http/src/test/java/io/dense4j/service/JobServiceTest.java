@@ -64,7 +64,7 @@ class JobServiceTest {
     void open() {
         registry = ModelRegistry.open(dir.resolve("registry"));
         store = new JobStore(Database.sqlite(dir.resolve("state.db")));
-        for (String sha : List.of(TestData.BLOBS, TestData.BIG, TestData.WIDE)) {
+        for (String sha : List.of(TestData.BLOBS, TestData.BIG, TestData.WIDE, TestData.NOISY)) {
             store.putDataset(new Records.Dataset(sha, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
         }
     }
@@ -252,6 +252,67 @@ class JobServiceTest {
         assertEquals(1, s.get(id).orElseThrow().attempt());
     }
 
+    /**
+     * A tune job whose server died resumes its search elsewhere: the trials that had ended keep their first
+     * attempt's records and are not run again, the rest run, and the search ends with the trials, best and
+     * registered weights of the same job never interrupted.
+     */
+    @Test
+    void aTuneJobWhoseServerDiedKeepsItsFinishedTrialsAndEndsAsTheUninterruptedOne() throws Exception {
+        String spec = """
+                {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}},
+                 "config": %s,
+                 "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1},
+                                           "/model/layers/0/units": {"type": "int", "min": 4, "max": 24}},
+                          "sampler": {"type": "random", "seed": 4}, "max_trials": 6, "max_parallel_trials": 1,
+                          "early_stopping": {"type": "asha", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}},
+                 "register_as": "%s"}""";
+        String config = config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 4);
+        JobService a = service("A", 1, Duration.ofMillis(1500), Duration.ZERO);
+        long straight = a.submit(Json.parse(spec.formatted(TestData.BLOBS, config, "straight")), "u").id();
+        JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 120).result());
+
+        AtomicInteger results = new AtomicInteger();
+        long id = a.submit(Json.parse(spec.formatted(TestData.BLOBS, config, "resumed")), "u").id();
+        a.addListener((job, kind, payload) -> {
+            if (job == id && kind.equals("trial") && results.incrementAndGet() == 4) {
+                a.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + 120_000_000_000L;
+        while (results.get() < 4) {
+            assertTrue(System.nanoTime() < end, "the job did not get to its fourth trial result");
+            Thread.sleep(20);
+        }
+        List<Records.Trial> atCrash = store.trials(id);
+        List<Integer> ended = atCrash.stream().filter(t -> List.of("completed", "stopped", "failed").contains(t.state()))
+                .map(Records.Trial::trial).toList();
+        assertTrue(atCrash.stream().anyMatch(t -> !ended.contains(t.trial())), "some trials had not ended: "
+                + atCrash.stream().map(Records.Trial::state).toList());
+
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 120);
+        assertEquals(2, done.attempt());
+        assertTrue(store.events(id, 0, 10_000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")));
+        JsonNode r = Json.parse(done.result());
+        for (Records.Trial t : store.trials(id)) {
+            if (ended.contains(t.trial())) {
+                assertEquals(1, t.attempt(), "trial " + t.trial() + " had ended: kept, not run again");
+            }
+        }
+        assertTrue(store.trials(id).stream().anyMatch(t -> t.attempt() == 2), "the others ran again");
+        JsonNode st = s.at("/tune/trials");
+        JsonNode rt = r.at("/tune/trials");
+        assertEquals(st.size(), rt.size());
+        for (int i = 0; i < st.size(); i++) {
+            for (String f : List.of("id", "params", "state", "epochs", "score")) {
+                assertEquals(st.get(i).get(f), rt.get(i).get(f), "trial " + i + " " + f);
+            }
+        }
+        assertEquals(s.get("best_trial"), r.get("best_trial"));
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1));
+    }
+
     @Test
     void cancellingARunningJobStopsItWithinAChunkAndFreesItsThreads() throws Exception {
         JobService s = service("s1", 1, Duration.ofSeconds(10));
@@ -354,6 +415,83 @@ class JobServiceTest {
             Object epochs = ((Map<?, ?>) m.trainingInfo().get("lineage")).get("epochs");
             assertEquals(6, ((List<?>) epochs).size(), "lineage keeps every epoch: " + epochs);
         }
+    }
+
+    /** A train job whose early stopping (patience 3, best weights restored) fires well before its 60 epochs. */
+    static String earlyStoppingJob(String registerAs) {
+        String cfg = config("{\"type\": \"adam\", \"learning_rate\": 0.03}", 60).replace(
+                "\"fit\": {\"epochs\": 60, \"batch_size\": 16, \"seed\": 1}",
+                "\"fit\": {\"epochs\": 60, \"batch_size\": 16, \"seed\": 1, \"validation_split\": 0.25, "
+                        + "\"callbacks\": [{\"type\": \"early_stopping\", \"monitor\": \"val_loss\", \"patience\": 3, "
+                        + "\"restore_best_weights\": true}]}");
+        assertTrue(cfg.contains("early_stopping"));
+        return "{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + TestData.NOISY + "\", \"holdout\": "
+                + "{\"fraction\": 0.2}}, \"config\": " + cfg + EVERY_EPOCH + ", \"register_as\": \"" + registerAs + "\"}";
+    }
+
+    /**
+     * Killed inside early stopping's patience window and resumed elsewhere, a job stops at the epoch, with the
+     * weights, of the same job never interrupted: the checkpoint kept the patience count, the best value and the
+     * best weights.
+     */
+    @Test
+    void aJobKilledInsideAPatienceWindowStopsWhereTheUninterruptedOneDid() throws Exception {
+        JobService a = service("A", 1, Duration.ofMillis(1500));
+        long straight = a.submit(Json.parse(earlyStoppingJob("straight")), "u").id();
+        JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 120).result());
+        int stoppedAfter = s.get("epochs").size();
+        assertTrue(stoppedAfter < 60, "early stopping must fire: " + stoppedAfter + " epochs");
+        // replay early stopping on the logged validation losses: the last epoch inside the final patience window
+        // whose best epoch came before it (so the count, the best value and the best weights all matter)
+        double best = Double.POSITIVE_INFINITY;
+        int bestEpoch = -1;
+        int crashAfter = -1;
+        for (int e = 1; e <= stoppedAfter; e++) {
+            double v = s.get("epochs").get(e - 1).get("val_loss").asDouble();
+            if (v < best) {
+                best = v;
+                bestEpoch = e;
+            } else if (e < stoppedAfter && e > bestEpoch) {
+                crashAfter = e;
+            }
+        }
+        assertTrue(crashAfter > bestEpoch && crashAfter < stoppedAfter, "no epoch inside the last patience window: "
+                + s.get("epochs"));
+        int crashAt = crashAfter;
+
+        AtomicInteger crashed = new AtomicInteger();
+        long id = a.submit(Json.parse(earlyStoppingJob("resumed")), "u").id();
+        a.addListener((job, kind, payload) -> {
+            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == crashAt
+                    && crashed.getAndIncrement() == 0) {
+                a.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + 120_000_000_000L;
+        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null
+                && Json.parse(store.job(id).orElseThrow().checkpoint()).get("epochs").asInt() == crashAt)) {
+            assertTrue(System.nanoTime() < end, "no checkpoint after epoch " + crashAt + ": "
+                    + store.job(id).orElseThrow().checkpoint());
+            assertFalse(store.job(id).orElseThrow().state().terminal());
+            Thread.sleep(20);
+        }
+        JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
+        JsonNode state = ck.get("early_stopping").get("states").get(0);
+        assertEquals(crashAt - bestEpoch, state.get("epochs_without_improvement").asInt(), ck.toString());
+        assertEquals(bestEpoch - 1, state.get("best_epoch").asInt());
+        assertEquals(best, state.get("best").asDouble());
+        assertTrue(java.nio.file.Files.isRegularFile(Path.of(ck.get("early_stopping").get("weights_file").asText())));
+
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 120);
+        assertEquals(2, done.attempt());
+        assertTrue(store.events(id, 0, 1000).stream().anyMatch(e -> e.payload().contains("\"resuming\"")));
+        JsonNode r = Json.parse(done.result());
+        assertEquals(stoppedAfter, r.get("epochs").size(), "stops after the same epoch");
+        assertTrue(Json.parse(done.checkpoint()).get("stopped_early").asBoolean());
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1),
+                "the best epoch's weights, bit for bit");
+        assertEquals(s.get("metrics"), r.get("metrics"));
     }
 
     /**
@@ -492,6 +630,6 @@ class JobServiceTest {
         StoreException unknown = assertThrows(StoreException.class, () -> s.submit(Json.parse(
                 train("e".repeat(64), "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u"));
         assertEquals(StoreException.Kind.NOT_FOUND, unknown.kind());
-        assertTrue(s.list(null, null, 10).isEmpty());
+        assertTrue(s.list(null, null, null, 10).isEmpty());
     }
 }

@@ -11,6 +11,7 @@ final class TestData {
     static final String BLOBS = "b".repeat(64);
     static final String BIG = "c".repeat(64);
     static final String WIDE = "d".repeat(64);
+    static final String NOISY = "f".repeat(64);
 
     private TestData() {}
 
@@ -34,15 +35,19 @@ final class TestData {
         return Dataset.of(x, y, classes, List.of("a", "b", "c").subList(0, classes));
     }
 
-    /** BLOBS: 600 rows, 8 features, 3 classes; BIG: 40000 rows (slow enough to cancel); WIDE: 12 features. */
+    /**
+     * BLOBS: 600 rows, 8 features, 3 classes; BIG: 40000 rows (slow enough to cancel); WIDE: 12 features; NOISY: as
+     * BLOBS with overlapping clusters (validation loss soon stops improving).
+     */
     static DatasetResolver resolver() {
-        Map<String, Integer> rows = Map.of(BLOBS, 600, BIG, 40_000, WIDE, 600);
+        Map<String, Integer> rows = Map.of(BLOBS, 600, BIG, 40_000, WIDE, 600, NOISY, 600);
         return sha -> {
             Integer n = rows.get(sha);
             if (n == null) {
                 throw new IllegalArgumentException("no data set " + sha);
             }
-            return new DatasetResolver.Loaded(blobs(n, sha.equals(WIDE) ? 12 : 8, 3, 1.5, 7), null);
+            return allocation -> new DatasetResolver.Loaded(blobs(n, sha.equals(WIDE) ? 12 : 8, 3,
+                    sha.equals(NOISY) ? 3.0 : 1.5, 7), null);
         };
     }
 }

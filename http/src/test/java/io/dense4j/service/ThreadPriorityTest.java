@@ -1,6 +1,21 @@
 package io.dense4j.service;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dense4j.data.Dataset;
+import io.dense4j.registry.ModelRegistry;
+import io.dense4j.service.job.DatasetResolver;
+import io.dense4j.service.job.JobCancelledException;
+import io.dense4j.service.job.JobContext;
+import io.dense4j.service.job.JobEvent;
+import io.dense4j.service.job.JobSpec;
+import io.dense4j.tensor.Tensor;
+import io.dense4j.tune.Json;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,6 +80,79 @@ class ThreadPriorityTest {
             Thread.sleep(20);
         }
         assertEquals(idleBefore, idleTasks(), "closing the team ends both");
+    }
+
+    /**
+     * A job's data set is looked up on the job thread (the state store), read on a SCHED_IDLE thread, and the
+     * reader's native allocations (whose process-wide lock request threads take too) run back on the job thread.
+     */
+    @Test
+    void aJobReadsItsDataUnderSchedIdleWhileItsJobThreadLooksItUpAndAllocates(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/proc/thread-self")), "not Linux: thread priorities are left alone");
+        int[] seen = {-1, -1, -1, -1}; // policies: job thread, lookup, reader, allocations
+        DatasetResolver resolver = sha -> {
+            seen[1] = ThreadPriority.policyOf(ThreadPriority.currentTid());
+            return allocation -> {
+                seen[2] = ThreadPriority.policyOf(ThreadPriority.currentTid());
+                try (Dataset rows = TestData.blobs(60, 4, 3, 1.0, 3)) {
+                    Tensor x = allocation.allocate(() -> {
+                        seen[3] = ThreadPriority.policyOf(ThreadPriority.currentTid());
+                        return Tensor.of(rows.features().toFloatArray(), 60, 4);
+                    });
+                    Tensor y = allocation.allocate(() -> Tensor.ofInts(rows.labels().toIntArray(), 60));
+                    return new DatasetResolver.Loaded(Dataset.of(x, y, 3, List.of()), null);
+                }
+            };
+        };
+        ModelRegistry registry = ModelRegistry.open(dir.resolve("registry"));
+        JobRunner runner = new JobRunner(registry, resolver, registry::setAlias, Duration.ZERO, ThreadPriority.IDLE);
+        JobSpec spec = JobSpec.parse(Json.parse("{\"type\": \"train\", \"dataset\": {\"sha256\": \"" + "a".repeat(64)
+                + "\"}, \"config\": " + JobServiceTest.config("{\"type\": \"sgd\", \"learning_rate\": 0.1}", 1) + "}"));
+        JobContext ctx = new JobContext() {
+            public long jobId() {
+                return 1;
+            }
+
+            public String owner() {
+                return "u";
+            }
+
+            public Path workDir() {
+                return dir;
+            }
+
+            public boolean cancelRequested() {
+                return true; // stops once the data is loaded and training begins
+            }
+
+            public void event(JobEvent event) {
+            }
+
+            public Optional<ObjectNode> lastCheckpoint() {
+                return Optional.empty();
+            }
+
+            public void checkpointed(ObjectNode checkpoint) {
+            }
+        };
+        CompletableFuture<Throwable> ended = new CompletableFuture<>();
+        Thread job = new Thread(() -> {
+            seen[0] = ThreadPriority.policyOf(ThreadPriority.currentTid());
+            try {
+                runner.run(spec, ctx);
+                ended.complete(null);
+            } catch (Throwable t) {
+                ended.complete(t);
+            }
+        }, "job-1");
+        job.start();
+        Throwable t = ended.get(60, TimeUnit.SECONDS);
+        assertTrue(t instanceof JobCancelledException, "the job ran to its first cancellation check: " + t);
+        Assumptions.assumeTrue(seen[0] != 5, "this test runs under SCHED_IDLE already");
+        Assumptions.assumeTrue(seen[2] == 5, "chrt --idle is not available here (policy " + seen[2] + ")");
+        assertEquals(seen[0], seen[1], "the lookup runs on the job thread, at its priority");
+        assertEquals(seen[0], seen[3], "the reader's allocations run back on the job thread");
     }
 
     /** Threads of this process under SCHED_IDLE. */

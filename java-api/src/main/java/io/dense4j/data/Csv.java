@@ -146,7 +146,13 @@ public final class Csv {
      * @throws IOException the file cannot be read (or is not valid UTF-8)
      */
     public static Dataset read(Path file, Options options) throws IOException {
+        return read(file, options, TensorAllocation.DIRECT);
+    }
+
+    /** As {@link #read(Path, Options)}, allocating the data set's tensors through {@code allocation}. */
+    public static Dataset read(Path file, Options options, TensorAllocation allocation) throws IOException {
         Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(allocation, "allocation");
         String src = file.toString();
 
         // ---- pass 1: layout, validation, labels, row count
@@ -216,7 +222,9 @@ public final class Csv {
         int numClasses = -1;
         try {
             if (options.labelKind == LabelKind.REGRESSION) {
-                targets = Tensor.of(Arrays.copyOf(regression, rows), rows, 1);
+                float[] values = Arrays.copyOf(regression, rows);
+                int n = rows;
+                targets = allocation.allocate(() -> Tensor.of(values, n, 1));
             } else {
                 // the class index of each distinct label (ids are in order of first appearance)
                 int[] classOf = new int[distinctLabels.size()];
@@ -261,12 +269,14 @@ public final class Csv {
                 for (int r = 0; r < rows; r++) {
                     y[r] = classOf[rowLabels[r]];
                 }
-                labels = Tensor.ofInts(y, rows);
+                int n = rows;
+                labels = allocation.allocate(() -> Tensor.ofInts(y, n));
             }
 
             // ---- pass 2: features straight into the native tensor
             int d = layout.featureCols.length;
-            features = Tensor.zeros(rows, d);
+            int n = rows;
+            features = allocation.allocate(() -> Tensor.zeros(n, d));
             float[] row = new float[d];
             int r = 0;
             try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {

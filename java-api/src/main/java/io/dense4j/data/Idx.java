@@ -47,6 +47,11 @@ public final class Idx {
      * @throws IOException the file cannot be read
      */
     public static Tensor readImages(Path file) throws IOException {
+        return readImages(file, TensorAllocation.DIRECT);
+    }
+
+    /** As {@link #readImages(Path)}, allocating the tensor through {@code allocation}. */
+    public static Tensor readImages(Path file, TensorAllocation allocation) throws IOException {
         try (InputStream raw = open(file)) {
             DataInputStream in = new DataInputStream(raw);
             checkMagic(file, in, MAGIC_IMAGES, "images");
@@ -66,7 +71,7 @@ public final class Idx {
                         + cols + " pixels");
             }
             checkRawSize(file, 16 + total);
-            Tensor t = Tensor.zeros(n, pixels);
+            Tensor t = allocation.allocate(() -> Tensor.zeros(n, pixels));
             try {
                 byte[] buf = new byte[CHUNK];
                 float[] vals = new float[CHUNK];
@@ -102,12 +107,17 @@ public final class Idx {
      * @throws IOException the file cannot be read
      */
     public static Tensor readLabels(Path file) throws IOException {
+        return readLabels(file, TensorAllocation.DIRECT);
+    }
+
+    /** As {@link #readLabels(Path)}, allocating the tensor through {@code allocation}. */
+    public static Tensor readLabels(Path file, TensorAllocation allocation) throws IOException {
         try (InputStream raw = open(file)) {
             DataInputStream in = new DataInputStream(raw);
             checkMagic(file, in, MAGIC_LABELS, "labels");
             long n = dim(file, in, "label count");
             checkRawSize(file, 8 + n);
-            Tensor t = Tensor.zerosInt(n);
+            Tensor t = allocation.allocate(() -> Tensor.zerosInt(n));
             try {
                 byte[] buf = new byte[CHUNK];
                 int[] vals = new int[CHUNK];

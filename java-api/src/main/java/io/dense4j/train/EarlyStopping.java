@@ -9,6 +9,11 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  * epochs; with {@code restoreBestWeights} the model ends with the weights of its best epoch (Keras semantics).
  * Config: {@code {"type": "early_stopping", "monitor": "val_loss", "patience": 3, "min_delta": 0.0,
  * "restore_best_weights": true}}.
+ *
+ * <p>Resumable: {@link #state()} after an epoch and {@link #resumeFrom} before a fit resumed at the next epoch
+ * ({@link Fit#initialEpoch}) continue the patience count, the best value and the best weights exactly, so a fit
+ * interrupted inside a patience window and resumed stops at the epoch, with the weights, of the uninterrupted one
+ * (PyTorch Lightning keeps its callbacks' state in its checkpoints for the same reason).
  */
 @JsonPropertyOrder({"monitor", "patience", "min_delta", "restore_best_weights"})
 public final class EarlyStopping implements ConfigurableCallback {
@@ -21,6 +26,25 @@ public final class EarlyStopping implements ConfigurableCallback {
     private int wait;
     private int bestEpoch = -1;
     private float[] bestWeights;
+    private State resumeFrom;
+
+    /**
+     * Where early stopping stands after an epoch: the epochs since the last improvement, the best monitored value
+     * (ignored while there is no best epoch), the 0-based epoch it was reached at (-1: none yet) and, with {@code restore_best_weights}, a
+     * copy of that epoch's weights (else null).
+     */
+    public record State(int epochsWithoutImprovement, double best, int bestEpoch, float[] bestWeights) {
+        public State {
+            if (epochsWithoutImprovement < 0 || bestEpoch < -1 || Double.isNaN(best)) {
+                throw new IllegalArgumentException("an early-stopping state needs epochs without improvement >= 0, "
+                        + "best epoch >= -1 and a best value; got " + epochsWithoutImprovement + ", " + bestEpoch + ", "
+                        + best);
+            }
+            if (bestEpoch < 0 && bestWeights != null) {
+                throw new IllegalArgumentException("best weights without a best epoch");
+            }
+        }
+    }
 
     public EarlyStopping(String monitor, int patience, double minDelta, boolean restoreBestWeights) {
         if (patience < 0) {
@@ -47,8 +71,47 @@ public final class EarlyStopping implements ConfigurableCallback {
         return new EarlyStopping("val_loss", patience, 0, restoreBestWeights);
     }
 
+    /** This callback's state after the last epoch it saw (the best weights copied). */
+    public State state() {
+        return new State(wait, best, bestEpoch, bestWeights == null ? null : bestWeights.clone());
+    }
+
+    /**
+     * Makes the next fit continue from {@code state} (taken with {@link #state()} after the epoch before that fit's
+     * initial epoch) instead of starting afresh; later fits start afresh again.
+     *
+     * @throws IllegalArgumentException the state lacks the best weights this callback restores
+     */
+    public EarlyStopping resumeFrom(State state) {
+        if (restoreBest && state.bestEpoch() >= 0 && state.bestWeights() == null) {
+            throw new IllegalArgumentException("early stopping restores its best weights, but the state to resume "
+                    + "from has none for its best epoch " + (state.bestEpoch() + 1));
+        }
+        resumeFrom = state;
+        return this;
+    }
+
+    /** Epochs since the monitored metric last improved: training stops once this exceeds the patience. */
+    public int epochsWithoutImprovement() {
+        return wait;
+    }
+
     @Override
     public void onTrainBegin(TrainableModel model, Fit fit, int stepsPerEpoch) {
+        State s = resumeFrom;
+        resumeFrom = null;
+        if (s != null) {
+            float[] w = restoreBest && s.bestWeights() != null ? s.bestWeights().clone() : null;
+            if (w != null && w.length != model.parameters().length) {
+                throw new IllegalArgumentException("the early-stopping state holds " + w.length
+                        + " best weights; the model has " + model.parameters().length);
+            }
+            best = s.bestEpoch() >= 0 ? s.best() : maximize ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+            wait = s.epochsWithoutImprovement();
+            bestEpoch = s.bestEpoch();
+            bestWeights = w;
+            return;
+        }
         best = maximize ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
         wait = 0;
         bestEpoch = -1;

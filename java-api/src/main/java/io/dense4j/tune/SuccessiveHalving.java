@@ -57,6 +57,8 @@ public final class SuccessiveHalving {
     private final Set<Integer> failed = new HashSet<>();
     private int started;
     private boolean noMoreTrials;
+    /** Decisions of a resumed search to hand out first: the trials that were running when it was interrupted. */
+    private final java.util.ArrayDeque<Decision> redo = new java.util.ArrayDeque<>();
 
     public SuccessiveHalving(int[] rungs, int eta, boolean asynchronous, int maxTrials, boolean maximize) {
         if (rungs.length == 0) {
@@ -99,6 +101,9 @@ public final class SuccessiveHalving {
     }
 
     public Decision next() {
+        if (!redo.isEmpty()) {
+            return redo.poll();
+        }
         Decision promote = asynchronous ? nextAsyncPromotion() : nextSyncPromotion();
         if (promote != null) {
             return promote;
@@ -111,6 +116,73 @@ public final class SuccessiveHalving {
         }
         return running.isEmpty() ? new Done() : new Wait();
     }
+
+    /**
+     * Re-enters a trial of an interrupted search with the same settings (a resumed search), in trial order from 0:
+     * its score at each rung it reported (NaN: it reported no score there), and what it was doing when the search
+     * stopped. A trial that was running (to rung {@code scores.length}) is handed out again by the next
+     * {@link #next()} calls, before anything else; a paused one may still be promoted; a failed or stopped one never is.
+     * The decisions that follow are those the uninterrupted search would have made from the same results.
+     *
+     * @throws IllegalArgumentException trials out of order, more rungs than this search has, a running trial at
+     *     its last rung, more trials than the search starts
+     */
+    public void restore(int trial, double[] scores, Restored state) {
+        if (trial != started || trial >= maxTrials) {
+            throw new IllegalArgumentException("trial " + trial + " restored out of order (next: " + started + " of "
+                    + maxTrials + ")");
+        }
+        int reached = scores.length;
+        if (reached > rungs.length || state == Restored.RUNNING && reached == rungs.length) {
+            throw new IllegalArgumentException("trial " + trial + " reported at " + reached + " rungs; this search has "
+                    + rungs.length);
+        }
+        started++;
+        for (int k = 0; k < reached; k++) {
+            entered.get(k).add(trial);
+            if (k > 0) {
+                promoted.get(k - 1).add(trial);
+            }
+            if (Double.isNaN(scores[k])) {
+                failed.add(trial);
+            } else {
+                results.get(k).put(trial, scores[k]);
+            }
+        }
+        switch (state) {
+            case RUNNING -> {
+                // interrupted on its way to rung `reached`: it runs there again
+                if (reached > 0) {
+                    promoted.get(reached - 1).add(trial);
+                }
+                entered.get(reached).add(trial);
+                running.put(trial, reached);
+                redo.add(reached == 0 ? new Start(trial, rungs[0]) : new Promote(trial, reached, rungs[reached]));
+            }
+            case FAILED -> {
+                failed.add(trial);
+                if (reached > 0 && reached < rungs.length) {
+                    // it failed on its way further: it was promoted, and is not promoted again
+                    promoted.get(reached - 1).add(trial);
+                    entered.get(reached).add(trial);
+                }
+            }
+            case DONE -> {
+                if (reached < rungs.length) {
+                    // stopped (passed over, or left unpromoted when its search ended): it is not promoted later
+                    promoted.get(Math.max(reached - 1, 0)).add(trial);
+                }
+            }
+            case PAUSED -> {
+                if (reached == 0) {
+                    throw new IllegalArgumentException("trial " + trial + " is paused without a rung result");
+                }
+            }
+        }
+    }
+
+    /** What a restored trial was doing when its search stopped. */
+    public enum Restored { RUNNING, PAUSED, DONE, FAILED }
 
     /** Trial {@code trial} finished its rung with {@code score}. */
     public void report(int trial, double score) {
@@ -195,7 +267,9 @@ public final class SuccessiveHalving {
                 }
                 List<Integer> order = ranked(results.get(k));
                 int quota = Math.max(1, order.size() / eta);
-                syncPending.add(new ArrayList<>(order.subList(0, Math.min(quota, order.size()))));
+                List<Integer> chosen = new ArrayList<>(order.subList(0, Math.min(quota, order.size())));
+                chosen.removeAll(promoted.get(k)); // a resumed search: those promoted before the interruption
+                syncPending.add(chosen);
                 syncClosed.add(k);
             }
             List<Integer> pending = syncPending.get(k);

@@ -10,7 +10,8 @@ import java.util.Map;
  * rung it reached.
  *
  * @param id       0-based trial number (the sampler's index)
- * @param state    running, paused (waiting for a promotion that may still come), stopped (not promoted),
+ * @param state    running, paused (waiting for a promotion that may still come; where a cancelled search left
+ *                 it), stopped (not promoted),
  *                 completed (reached the last rung), failed, cancelled
  * @param epochs   epochs trained so far
  * @param score    the objective at its last rung (NaN before the first)
@@ -71,6 +72,70 @@ public record TrialRecord(int id, Map<String, JsonNode> values, JsonNode config,
         o.put("seconds", seconds);
         o.set("config", config);
         return o;
+    }
+
+    /**
+     * The record {@link #toJson} wrote (as a search's store keeps it), to resume that search.
+     *
+     * @throws ConfigException a field is missing or of the wrong type (the path names it)
+     */
+    public static TrialRecord fromJson(JsonNode o) {
+        Json.object(o, "");
+        int id = (int) Json.integer(o, "id", "", null, 0, Integer.MAX_VALUE);
+        State state = stateOf(Json.text(o, "state", "", null));
+        Map<String, JsonNode> values = new java.util.LinkedHashMap<>();
+        Json.object(o.get("params"), "/params").fields().forEachRemaining(e -> values.put(e.getKey(), e.getValue()));
+        int epochs = (int) Json.integer(o, "epochs", "", null, 0, Integer.MAX_VALUE);
+        List<RungResult> rungs = new java.util.ArrayList<>();
+        JsonNode rs = o.path("rungs");
+        if (!rs.isArray()) {
+            throw new ConfigException("/rungs", "expected an array");
+        }
+        for (int i = 0; i < rs.size(); i++) {
+            JsonNode r = Json.object(rs.get(i), "/rungs/" + i);
+            String at = "/rungs/" + i;
+            List<Map<String, List<Double>>> history = new java.util.ArrayList<>();
+            for (JsonNode fold : r.path("history")) {
+                Map<String, List<Double>> m = new java.util.LinkedHashMap<>();
+                Json.object(fold, at + "/history").fields().forEachRemaining(e -> {
+                    List<Double> vals = new java.util.ArrayList<>();
+                    e.getValue().forEach(v -> vals.add(number(v)));
+                    m.put(e.getKey(), vals);
+                });
+                history.add(m);
+            }
+            rungs.add(new RungResult((int) Json.integer(r, "rung", at, null, 0, Integer.MAX_VALUE),
+                    (int) Json.integer(r, "epochs", at, null, 1, Integer.MAX_VALUE), number(r.path("loss")),
+                    number(r.path("loss_std")), number(r.path("accuracy")), number(r.path("accuracy_std")),
+                    number(r.path("score")), history, number(r.path("seconds"))));
+        }
+        String error = o.hasNonNull("error") ? o.get("error").asText() : null;
+        return new TrialRecord(id, values, o.path("config"), state, epochs, number(o.path("score")), rungs, error,
+                number(o.path("seconds")));
+    }
+
+    private static State stateOf(String name) {
+        for (State st : State.values()) {
+            if (st.jsonName().equals(name)) {
+                return st;
+            }
+        }
+        throw new ConfigException("/state", "unknown trial state '" + name + "'");
+    }
+
+    /** A number as {@link #toJson} wrote it: null for NaN, and the non-finite values Jackson writes as text. */
+    private static double number(JsonNode v) {
+        if (v.isNumber()) {
+            return v.asDouble();
+        }
+        if (v.isTextual()) {
+            try {
+                return Double.parseDouble(v.asText());
+            } catch (NumberFormatException e) {
+                throw new ConfigException("", "expected a number, got '" + v.asText() + "'");
+            }
+        }
+        return Double.NaN;
     }
 
     /** NaN and infinities become null: JSON has no such numbers. */

@@ -149,6 +149,23 @@ public final class Tuner {
      * the search itself fails only when cancelled ({@link CancellationException}) or on a bad data set.
      */
     public TuneResult search(Dataset data) {
+        return search(data, List.of());
+    }
+
+    /**
+     * Resumes a search that was interrupted (its process died), on the same data with the same spec and config:
+     * {@code earlier} holds the last record of each of its trials (what {@link TuneListener} reported, as a job's
+     * store keeps it). Trials that ended (completed, stopped, failed) are kept as they were and never run again;
+     * paused ones keep their rung results and may still be promoted (their models, lost with the process, are trained
+     * again from the start, which reaches the same weights); those that were running, or cancelled, run again from
+     * their last rung. New trials get the configs the uninterrupted search draws next (the sampler's sequence): the
+     * same seed gives the same remaining configs, and with one trial at a time the same decisions and the same best.
+     * An empty {@code earlier} is a fresh search.
+     *
+     * @throws IllegalArgumentException {@code earlier} is not from this search ({@link #resumeProblem} says why),
+     *     before anything is trained
+     */
+    public TuneResult search(Dataset data, List<TrialRecord> earlier) {
         base.checkData(data);
         long t0 = System.nanoTime();
         TuneSpec.Halving h = spec.halving();
@@ -162,6 +179,7 @@ public final class Tuner {
         BlockingQueue<Trial> finished = new LinkedBlockingQueue<>();
         Deque<Integer> free = new ArrayDeque<>();
         SamplerCursor cursor = new SamplerCursor(sampler);
+        restore(earlier, cursor, sh, trials, data);
         boolean cancelled = false;
         try {
             for (int w = 0; w < workers; w++) {
@@ -189,7 +207,16 @@ public final class Tuner {
                     sh.fail(p.trial());
                     continue;
                 }
-                if (d instanceof SuccessiveHalving.Start s) {
+                if (cancelled && d instanceof SuccessiveHalving.Start s) {
+                    // only a resumed trial starts after cancellation: it does not run again
+                    sh.fail(s.trial());
+                    continue;
+                }
+                if (d instanceof SuccessiveHalving.Start s && trials.containsKey(s.trial())) {
+                    // a resumed search's trial that was running when it stopped: it runs again
+                    dispatch(trials.get(s.trial()), s.epochs(), free.poll(), pools, data_, finished);
+                    inFlight++;
+                } else if (d instanceof SuccessiveHalving.Start s) {
                     Object next = cursor.next();
                     SearchSpace.Assignment a = next instanceof SearchSpace.Assignment x ? x
                             : (SearchSpace.Assignment) ((Object[]) next)[0];
@@ -243,7 +270,8 @@ public final class Tuner {
                 }
             }
             for (Trial t : trials.values()) {
-                if (t.state == TrialRecord.State.PAUSED) {
+                // a cancelled (or interrupted) search leaves its paused trials paused: resumed, it may promote them
+                if (t.state == TrialRecord.State.PAUSED && !cancelled) {
                     t.state = TrialRecord.State.STOPPED;
                     options.listener().onTrialResult(t.snapshot());
                 }
@@ -262,6 +290,85 @@ public final class Tuner {
         }
         options.listener().onSearchEnd(result);
         return result;
+    }
+
+    /**
+     * Why {@code earlier} cannot resume this search (not its trials: other parameters or rungs, more trials than it
+     * runs, a record that does not read back), or empty when it can. Trains nothing.
+     */
+    public Optional<String> resumeProblem(List<TrialRecord> earlier) {
+        TuneSpec.Halving h = spec.halving();
+        SuccessiveHalving sh = h == null ? SuccessiveHalving.none(base.epochs(), spec.maxTrials(), spec.maximize())
+                : new SuccessiveHalving(h.rungs(), h.reductionFactor(), h.asynchronous(), spec.maxTrials(), spec.maximize());
+        try {
+            restore(earlier, new SamplerCursor(spec.sampler()), sh, new LinkedHashMap<>(), null);
+            return Optional.empty();
+        } catch (IllegalArgumentException e) {
+            return Optional.of(e.getMessage());
+        }
+    }
+
+    /**
+     * Puts the trials of an interrupted search back: the sampler replayed to each (its parameters must be those
+     * recorded), its results into the halving state, those still to run with their configs parsed. Records after
+     * a gap in the trial numbers are left out: those trials are drawn and run again. {@code data} null: check only.
+     */
+    private void restore(List<TrialRecord> earlier, SamplerCursor cursor, SuccessiveHalving sh,
+                         Map<Integer, Trial> trials, Dataset data) {
+        List<TrialRecord> byId = new ArrayList<>(earlier);
+        byId.sort(java.util.Comparator.comparingInt(TrialRecord::id));
+        int[] rungs = sh.rungs();
+        for (int i = 0; i < byId.size() && byId.get(i).id() == i; i++) {
+            TrialRecord r = byId.get(i);
+            if (i >= spec.maxTrials() || !cursor.hasNext()) {
+                throw new IllegalArgumentException("trial " + i + " was recorded, but this search runs only " + i
+                        + " trials");
+            }
+            Object next = cursor.next();
+            SearchSpace.Assignment a = next instanceof SearchSpace.Assignment x ? x
+                    : (SearchSpace.Assignment) ((Object[]) next)[0];
+            if (!Json.write(a.values()).equals(Json.write(r.values()))) {
+                throw new IllegalArgumentException("trial " + i + " was recorded with " + Json.write(r.values())
+                        + " but this search draws " + Json.write(a.values()) + " for it: not the same search");
+            }
+            if (r.rungs().size() > rungs.length) {
+                throw new IllegalArgumentException("trial " + i + " reported at " + r.rungs().size()
+                        + " rungs; this search has " + rungs.length);
+            }
+            double[] scores = new double[r.rungs().size()];
+            for (int k = 0; k < scores.length; k++) {
+                TrialRecord.RungResult rr = r.rungs().get(k);
+                if (rr.rung() != k || rr.epochs() != rungs[k]) {
+                    throw new IllegalArgumentException("trial " + i + " reported rung " + rr.rung() + " at "
+                            + rr.epochs() + " epochs where this search's rung " + k + " is at " + rungs[k]);
+                }
+                scores[k] = rr.score();
+            }
+            SuccessiveHalving.Restored how = switch (r.state()) {
+                case COMPLETED, STOPPED -> SuccessiveHalving.Restored.DONE;
+                case FAILED -> SuccessiveHalving.Restored.FAILED;
+                case PAUSED -> SuccessiveHalving.Restored.PAUSED;
+                case RUNNING, CANCELLED -> SuccessiveHalving.Restored.RUNNING;
+            };
+            boolean invalid = next instanceof Object[];
+            if (invalid && how != SuccessiveHalving.Restored.FAILED) {
+                throw new IllegalArgumentException("trial " + i + " draws an invalid config here but was "
+                        + r.state().jsonName() + " before");
+            }
+            sh.restore(i, scores, how);
+            Trial t = new Trial(i, a);
+            t.state = how == SuccessiveHalving.Restored.RUNNING ? TrialRecord.State.RUNNING : r.state();
+            t.error = how == SuccessiveHalving.Restored.RUNNING ? null : r.error();
+            t.epochs = scores.length == 0 ? 0 : rungs[scores.length - 1];
+            t.score = scores.length == 0 ? Double.NaN : scores[scores.length - 1];
+            t.rungs.addAll(r.rungs());
+            t.seconds = r.seconds();
+            if (data != null && (how == SuccessiveHalving.Restored.RUNNING || how == SuccessiveHalving.Restored.PAUSED)) {
+                t.adapter = ConfigAdapter.parse(a.config());
+                t.adapter.checkData(data);
+            }
+            trials.put(i, t);
+        }
     }
 
     /** A cancelled search, with what it had found so far. */
@@ -392,17 +499,28 @@ public final class Tuner {
 
     private record FoldOutcome(CrossValidation.FoldResult result) {}
 
+    /** The epochs of {@code h} from {@code epoch} on: a rung's own epochs. */
+    private static History epochsFrom(History h, int epoch) {
+        History out = new History();
+        h.epochs().stream().filter(e -> e.epoch() >= epoch).forEach(out::add);
+        if (h.stoppedEarly()) {
+            out.markStoppedEarly();
+        }
+        return out;
+    }
+
     private FoldOutcome trainFold(Trial trial, int fold, int from, int target, WorkerData data, Device device) {
         ConfigAdapter cfg = trial.adapter;
         Dataset train = data.folds.get(fold).train();
         Dataset test = data.folds.get(fold).test();
         Sequential m = trial.models[fold];
+        int start = from;
         if (m == null) {
-            if (from > 0) {
-                throw new IllegalStateException("trial " + trial.id + " lost its models after " + from + " epochs");
-            }
+            // new, or a resumed search's trial whose models died with the process: trained again from the start, it
+            // reaches the weights it had (a continued fit draws what a single fit draws)
             m = cfg.newResumableModel(train.numFeatures(), train.classNames(), train.size());
             trial.models[fold] = m;
+            start = 0;
         }
         if (!device.equals(m.device())) {
             m.to(device);
@@ -417,7 +535,9 @@ public final class Tuner {
 
             @Override
             public boolean onEpochEnd(TrainableModel model, EpochLog log) {
-                options.listener().onTrialEpoch(trial.id, fold, log.epoch() + 1, log);
+                if (log.epoch() >= from) { // epochs trained again to rebuild a lost model were reported before
+                    options.listener().onTrialEpoch(trial.id, fold, log.epoch() + 1, log);
+                }
                 return false;
             }
         };
@@ -425,7 +545,10 @@ public final class Tuner {
         Dataset preparedTest = cfg.prepare(test);
         try {
             // a continued fit starts at its epoch: the shuffles and dropout masks of a fit of `target` epochs
-            History h = m.fit(preparedTrain, cfg.fit(target, cfg.seed(), watch).initialEpoch(from));
+            History h = m.fit(preparedTrain, cfg.fit(target, cfg.seed(), watch).initialEpoch(start));
+            if (start < from) {
+                h = epochsFrom(h, from);
+            }
             Evaluation e = m.evaluate(preparedTest);
             return new FoldOutcome(new CrossValidation.FoldResult(fold, train.size(), test.size(), e.loss(),
                     e.accuracy(), h));

@@ -7,6 +7,7 @@ import io.dense4j.data.Csv;
 import io.dense4j.data.DataFormatException;
 import io.dense4j.data.Dataset;
 import io.dense4j.data.Idx;
+import io.dense4j.data.TensorAllocation;
 import io.dense4j.data.Mnist;
 import io.dense4j.service.job.DatasetResolver;
 import io.dense4j.service.store.JobStore;
@@ -563,16 +564,23 @@ public final class DatasetCatalog implements DatasetResolver {
     // ------------------------------------------------------------------------------------------ loading
 
     /**
-     * Loads a data set for a job, after checking each file against its recorded SHA-256 (a changed or damaged
-     * file fails the job rather than silently training on other data than its lineage names).
+     * Locates a data set for a job (its record, read from the state store here); the reader it returns checks each
+     * file against its recorded SHA-256 (a changed or damaged file fails the job rather than silently training on
+     * other data than its lineage names), then decodes them, touching nothing but the files.
      */
     @Override
-    public Loaded load(String sha256) {
+    public Reader locate(String sha256) {
         Records.Dataset d = store.dataset(sha256).orElseThrow(() -> new IllegalArgumentException("no data set " + sha256));
         JsonNode det = details(d);
         Path dir = "upload".equals(det.path("source").asText()) ? root.resolve(sha256) : Path.of(d.location());
         List<String> names = new ArrayList<>();
         det.path("files").fieldNames().forEachRemaining(names::add);
+        return allocation -> read(d, det, dir, names, allocation);
+    }
+
+    private static Loaded read(Records.Dataset d, JsonNode det, Path dir, List<String> names,
+                               TensorAllocation allocation) {
+        String sha256 = d.sha256();
         try {
             for (String n : names) {
                 FileInfo f = hash(dir.resolve(n), n);
@@ -588,11 +596,11 @@ public final class DatasetCatalog implements DatasetResolver {
             if (d.format().equals("csv")) {
                 CsvOptions co = CsvOptions.fromJson(det.path("csv"));
                 List<String> explicit = det.path("explicit_class_names").asBoolean() ? d.classNames() : List.of();
-                return new Loaded(Csv.read(dir.resolve(names.get(0)), co.toCsv(explicit)), null);
+                return new Loaded(Csv.read(dir.resolve(names.get(0)), co.toCsv(explicit), allocation), null);
             }
-            Dataset train = idxSplit(dir, names, "train", d);
+            Dataset train = idxSplit(dir, names, "train", d, allocation);
             try {
-                Dataset test = det.path("test_rows").asLong() > 0 ? idxSplit(dir, names, "t10k", d) : null;
+                Dataset test = det.path("test_rows").asLong() > 0 ? idxSplit(dir, names, "t10k", d, allocation) : null;
                 return new Loaded(train, test);
             } catch (IOException | RuntimeException e) {
                 train.close();
@@ -604,12 +612,13 @@ public final class DatasetCatalog implements DatasetResolver {
     }
 
     /** Exactly the recorded files of a split (checked at upload: sizes, label range). */
-    private static Dataset idxSplit(Path dir, List<String> names, String split, Records.Dataset d) throws IOException {
+    private static Dataset idxSplit(Path dir, List<String> names, String split, Records.Dataset d,
+                                    TensorAllocation allocation) throws IOException {
         String images = names.stream().filter(n -> n.startsWith(split + "-images")).findFirst().orElseThrow();
         String labels = names.stream().filter(n -> n.startsWith(split + "-labels")).findFirst().orElseThrow();
-        Tensor y = Idx.readLabels(dir.resolve(labels));
+        Tensor y = Idx.readLabels(dir.resolve(labels), allocation);
         try {
-            Tensor x = Idx.readImages(dir.resolve(images));
+            Tensor x = Idx.readImages(dir.resolve(images), allocation);
             return Dataset.of(x, y, d.classes(), d.classNames());
         } catch (IOException | RuntimeException e) {
             y.close();

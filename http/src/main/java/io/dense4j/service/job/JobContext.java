@@ -27,6 +27,14 @@ public interface JobContext {
     /** A tuning trial changed (started, reached a rung, failed). */
     default void trial(TrialRecord trial) {}
 
+    /**
+     * The last record of each tuning trial of this job's earlier attempts (the store's), to resume its search from:
+     * empty on a first attempt.
+     */
+    default java.util.List<TrialRecord> pastTrials() {
+        return java.util.List.of();
+    }
+
     /** The checkpoint of an earlier attempt of this job, to resume from. */
     Optional<ObjectNode> lastCheckpoint();
 

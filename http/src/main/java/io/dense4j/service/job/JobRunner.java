@@ -15,6 +15,7 @@ import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.ThreadPriority;
 import io.dense4j.tensor.Device;
 import io.dense4j.train.Callback;
+import io.dense4j.train.EarlyStopping;
 import io.dense4j.train.EpochLog;
 import io.dense4j.train.Evaluation;
 import io.dense4j.train.Fit;
@@ -48,13 +49,16 @@ import java.util.concurrent.ThreadFactory;
  *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
  *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
  *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
- *       dropout masks the uninterrupted run draws: a resumed job ends with the same weights, bit for bit (only
- *       early stopping restarts its patience). The checkpoint record is a few bytes; the epochs' metrics are the
- *       job's "epoch" events. A tune job restarts its search.</li>
+ *       dropout masks the uninterrupted run draws, and early stopping continues its patience window, best value
+ *       and best weights ({@link EarlyStoppingStates}): a resumed job stops at the same epoch with the same
+ *       weights, bit for bit. The checkpoint record is a few bytes; the epochs' metrics are the job's "epoch"
+ *       events. A tune job resumes its search: finished trials are kept, unfinished ones run again, and new
+ *       trials get the configs the uninterrupted search draws ({@link Tuner#search(Dataset, List)}).</li>
  *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
  *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
  *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
- *       locks of the state store and the registry when it writes, keeps the server's priority.</li>
+ *       locks of the state store and the registry when it writes, keeps the server's priority. The data set is read
+ *       (hashed, decoded) at the kernels' priority too, its native allocations handed back to the job thread.</li>
  *   <li><b>Exactly one version per job</b>: the version is registered with source {@code job:<id>}; an attempt that
  *       finds that version already registered (its predecessor died after registering) reuses it.</li>
  *   <li><b>Lineage</b>, stored in the model file's training metadata under {@code lineage}: the job id and spec, the
@@ -138,7 +142,7 @@ public final class JobRunner {
         // which hold locks other threads wait for) keeps the server's: a starved thread holding a lock stalls them all.
         try (KernelThreads kernels = kernelNice > 0 ? Dense4J.kernelThreads(kernelThreadFactory()) : null;
              ThreadTeam team = Dense4J.threadTeam(ctx.cpus());
-             DatasetResolver.Loaded data = datasets.load(spec.datasetSha256())) {
+             DatasetResolver.Loaded data = loadData(spec)) {
             phase(ctx, "loading", "data set " + spec.datasetSha256() + ": " + data.train().size() + " rows, "
                     + team.threads() + " CPU thread" + (team.threads() == 1 ? "" : "s"));
             ObjectNode result = switch (spec.type()) {
@@ -148,6 +152,19 @@ public final class JobRunner {
             result.set("cpu_threads", threadsJson(team));
             return result;
         }
+    }
+
+    /**
+     * The job's data set: looked up here (the state store), then read (hashed and decoded) at the priority of the
+     * job's kernels, this thread running only its few native allocations (see {@link LoweredCall}).
+     */
+    private DatasetResolver.Loaded loadData(JobSpec spec) {
+        DatasetResolver.Reader reader = datasets.locate(spec.datasetSha256());
+        if (kernelNice <= 0) {
+            return reader.read(io.dense4j.data.TensorAllocation.DIRECT);
+        }
+        return LoweredCall.call(kernelThreadFactory(kernelNice, Thread.currentThread().getName() + "-data"),
+                reader::read);
     }
 
     private ThreadFactory kernelThreadFactory() {
@@ -200,11 +217,12 @@ public final class JobRunner {
                             yieldToInference();
                             return ctx.cancelRequested();
                         }).withCpus(ctx.cpus()));
+                List<TrialRecord> earlier = resumableTrials(ctx, tuner);
                 phase(ctx, "searching", spec.tune().maxTrials() + " trials, " + spec.tune().maxParallelTrials()
                         + " at a time");
                 TuneResult r;
                 try {
-                    r = tuner.search(parts.fit);
+                    r = tuner.search(parts.fit, earlier);
                 } catch (Tuner.TuneCancelledException e) {
                     throw new JobCancelledException();
                 }
@@ -223,7 +241,8 @@ public final class JobRunner {
                 result.put("best_trial", best.id());
             } else {
                 Progress progress;
-                Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText(""))));
+                Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText("")))
+                        && EarlyStoppingStates.filesPresent(c));
                 int done = 0;
                 if (ck.isPresent()) {
                     model = Sequential.load(Path.of(ck.get().get("path").asText()));
@@ -251,11 +270,17 @@ public final class JobRunner {
                     int remaining = cfg.epochs() - done;
                     if (remaining > 0 && !progress.stoppedEarlyBefore()) {
                         phase(ctx, "training", remaining + " epochs on " + parts.fit.size() + " rows");
+                        Fit fit = cfg.fit(progress);
+                        progress.watch(fit);
+                        if (ck.isPresent()) {
+                            EarlyStoppingStates.resume(ck.get(), progress.stoppers);
+                        }
                         Dataset prepared = cfg.prepare(parts.fit);
                         try {
                             // a resumed fit starts at its epoch: it draws the shuffles and dropout masks the
-                            // uninterrupted one would have (Trainer), so the result is the same bits
-                            model.fit(prepared, cfg.fit(progress).initialEpoch(done));
+                            // uninterrupted one would have (Trainer), and early stopping continues its patience
+                            // window, so the result is the same bits
+                            model.fit(prepared, fit.initialEpoch(done));
                         } finally {
                             if (prepared != parts.fit) {
                                 prepared.close();
@@ -412,6 +437,36 @@ public final class JobRunner {
             a.add(o);
         }
         return a;
+    }
+
+    /**
+     * The trials of this job's earlier attempts that its search resumes from: those that ended are kept, the rest
+     * run again ({@link Tuner#search(Dataset, List)}). Records the search cannot resume from (another code version
+     * draws other parameters, a record does not read back) are said in the log, and the search starts again.
+     */
+    private static List<TrialRecord> resumableTrials(JobContext ctx, Tuner tuner) {
+        List<TrialRecord> earlier;
+        try {
+            earlier = ctx.pastTrials();
+        } catch (ConfigException e) {
+            phase(ctx, "searching", "the earlier attempt's trials do not read back (" + e.getMessage()
+                    + "): the search starts again");
+            return List.of();
+        }
+        if (earlier.isEmpty()) {
+            return earlier;
+        }
+        Optional<String> problem = tuner.resumeProblem(earlier);
+        if (problem.isPresent()) {
+            phase(ctx, "searching", "the earlier attempt's trials cannot be resumed (" + problem.get()
+                    + "): the search starts again");
+            return List.of();
+        }
+        long ended = earlier.stream().filter(t -> t.state().terminal() && t.state() != TrialRecord.State.CANCELLED)
+                .count();
+        phase(ctx, "resuming", "the search from the earlier attempt's " + earlier.size() + " trials: " + ended
+                + " ended and are kept, the others run again");
+        return earlier;
     }
 
     private Sequential fromParent(ConfigAdapter cfg, Dataset fit, String name, int version) {
@@ -640,6 +695,7 @@ public final class JobRunner {
         private CheckpointSchedule schedule;
         Path recorded; // the checkpoint file the job's last record points to: the next save goes to the other one
         ObjectNode parent;
+        List<EarlyStopping> stoppers = List.of(); // the fit's early stopping, whose state each checkpoint keeps
         private int firstEpoch;
         private int epochs;
         private int stepsPerEpoch;
@@ -653,6 +709,12 @@ public final class JobRunner {
             this.history = history == null ? Json.MAPPER.createArrayNode() : history;
             this.checkpoint = checkpoint;
             this.checkpointInterval = checkpointInterval;
+        }
+
+        /** Checkpoints keep the state of {@code fit}'s early stopping. */
+        void watch(Fit fit) {
+            stoppers = fit.callbacks().stream().filter(c -> c instanceof EarlyStopping).map(c -> (EarlyStopping) c)
+                    .toList();
         }
 
         boolean stoppedEarlyBefore() {
@@ -714,8 +776,12 @@ public final class JobRunner {
             int left = epochs - log.epoch() - 1;
             putNumber(e.payload(), "eta_seconds", elapsed / (log.epoch() + 1 - firstEpoch) * left);
             ctx.event(e);
+            // the fit's last epoch (its end, or early stopping's) is checkpointed by onTrainEnd, after early
+            // stopping has restored its best weights: that is the model a resumed job must continue from
+            boolean ending = log.epoch() + 1 >= epochs
+                    || stoppers.stream().anyMatch(s -> s.epochsWithoutImprovement() > s.patience());
             long now = System.nanoTime();
-            if (checkpoint != null && schedule.due(log.epoch() + 1, epochs, now)) {
+            if (checkpoint != null && !ending && schedule.due(log.epoch() + 1, epochs, now)) {
                 saveCheckpoint(model, log.epoch() + 1, false);
                 schedule.saved(now);
             }
@@ -724,9 +790,8 @@ public final class JobRunner {
 
         @Override
         public void onTrainEnd(TrainableModel model, History h) {
-            if (checkpoint != null && h.stoppedEarly()) {
-                // early stopping may have restored its best weights: that is the model to resume from
-                saveCheckpoint(model, firstEpoch + h.epochs().size(), true);
+            if (checkpoint != null && !h.cancelled() && !h.epochs().isEmpty()) {
+                saveCheckpoint(model, h.last().epoch() + 1, h.stoppedEarly());
             }
         }
 
@@ -735,12 +800,17 @@ public final class JobRunner {
          * record moves to it once it is written. A process killed between the save and the record (with one file,
          * overwritten, the file could hold epoch N+1's weights while the record still counted N) leaves the record
          * on a file holding exactly the epochs it counts, so a resumed job ends with the uninterrupted run's weights.
+         * Early stopping's state goes with it (its best weights in a file of the same slot).
          */
         private void saveCheckpoint(TrainableModel model, int epochsDone, boolean stoppedEarly) {
             Path a = checkpoint.resolveSibling("checkpoint-a.d4j");
             Path file = a.equals(recorded) ? checkpoint.resolveSibling("checkpoint-b.d4j") : a;
             model.save(file, true);
-            ctx.checkpointed(checkpointJson(file, epochsDone, stoppedEarly));
+            ObjectNode ck = checkpointJson(file, epochsDone, stoppedEarly);
+            if (!stoppers.isEmpty()) {
+                ck.set("early_stopping", EarlyStoppingStates.save(stoppers, EarlyStoppingStates.weightsFile(file)));
+            }
+            ctx.checkpointed(ck);
             recorded = file;
         }
 

@@ -7,10 +7,12 @@ import io.dense4j.service.store.Records.Dataset;
 import io.dense4j.service.store.Records.Event;
 import io.dense4j.service.store.Records.Heartbeat;
 import io.dense4j.service.store.Records.Job;
+import io.dense4j.service.store.Records.JobSummary;
 import io.dense4j.service.store.Records.NewJob;
 import io.dense4j.service.store.Records.Trial;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -70,6 +72,34 @@ public final class JobStore {
         this.clock = clock;
         this.maxAttempts = maxAttempts;
         Migrations.migrate(db);
+        summarizeEarlierJobs();
+    }
+
+    /** Fills in the list columns of jobs queued before they existed (schema version 4), a batch at a time. */
+    private void summarizeEarlierJobs() {
+        while (tx(c -> {
+            List<Object[]> rows = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, spec, result FROM jobs WHERE summarized = 0 "
+                    + "ORDER BY id LIMIT 200"); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(new Object[] {rs.getLong(1), rs.getString(2), rs.getString(3)});
+                }
+            }
+            for (Object[] r : rows) {
+                JsonNode spec = io.dense4j.tune.Json.parse((String) r[1]);
+                try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET name = ?, register_as = ?, "
+                        + "result_summary = ?, summarized = 1 WHERE id = ?")) {
+                    ps.setString(1, JobSummaries.name(spec));
+                    ps.setString(2, JobSummaries.registerAs(spec));
+                    ps.setString(3, JobSummaries.ofResult((String) r[2]));
+                    ps.setLong(4, (Long) r[0]);
+                    ps.executeUpdate();
+                }
+            }
+            return !rows.isEmpty();
+        })) {
+            // next batch
+        }
     }
 
     public JobStore(Database db) {
@@ -189,8 +219,10 @@ public final class JobStore {
                         + " (upload it first: POST /v1/datasets)");
             }
             long id;
+            JsonNode spec = io.dense4j.tune.Json.parse(j.spec());
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (type, state, owner, priority, cpus, gpus, "
-                    + "dataset_sha256, spec, submitted_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
+                    + "dataset_sha256, spec, submitted_at, name, register_as, summarized) "
+                    + "VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id")) {
                 ps.setString(1, j.type());
                 ps.setString(2, j.owner());
                 ps.setInt(3, j.priority());
@@ -199,6 +231,8 @@ public final class JobStore {
                 ps.setString(6, j.datasetSha256());
                 ps.setString(7, j.spec());
                 ps.setLong(8, now());
+                ps.setString(9, JobSummaries.name(spec));
+                ps.setString(10, JobSummaries.registerAs(spec));
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     id = rs.getLong(1);
@@ -213,15 +247,26 @@ public final class JobStore {
         return tx(c -> jobIn(c, id, ""));
     }
 
-    /** Jobs, newest first, optionally of one owner and/or in one state. */
-    public List<Job> jobs(String owner, JobState state, int limit) {
+    /** The columns of a {@link JobSummary}: neither the spec, nor the checkpoint, nor the result. */
+    private static final String SUMMARY_COLUMNS = "id, type, state, owner, priority, cpus, gpus, dataset_sha256, name, "
+            + "register_as, submitted_at, started_at, finished_at, server, attempt, cancel_requested, progress, "
+            + "result_summary, error";
+
+    /**
+     * Jobs as lists show them, newest first, optionally of one owner and/or in one state, with ids below
+     * {@code beforeId} (null: from the newest): a page of at most {@code limit}.
+     */
+    public List<JobSummary> jobSummaries(String owner, JobState state, Long beforeId, int limit) {
         return tx(c -> {
-            StringBuilder sql = new StringBuilder("SELECT " + JOB_COLUMNS + " FROM jobs WHERE 1 = 1");
+            StringBuilder sql = new StringBuilder("SELECT " + SUMMARY_COLUMNS + " FROM jobs WHERE 1 = 1");
             if (owner != null) {
                 sql.append(" AND owner = ?");
             }
             if (state != null) {
                 sql.append(" AND state = ?");
+            }
+            if (beforeId != null) {
+                sql.append(" AND id < ?");
             }
             sql.append(" ORDER BY id DESC LIMIT ?");
             try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
@@ -232,8 +277,23 @@ public final class JobStore {
                 if (state != null) {
                     ps.setString(i++, state.dbName());
                 }
+                if (beforeId != null) {
+                    ps.setLong(i++, beforeId);
+                }
                 ps.setInt(i, limit);
-                return jobs(ps);
+                List<JobSummary> out = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new JobSummary(rs.getLong("id"), rs.getString("type"),
+                                JobState.fromDb(rs.getString("state")), rs.getString("owner"), rs.getInt("priority"),
+                                rs.getInt("cpus"), rs.getInt("gpus"), rs.getString("dataset_sha256"),
+                                rs.getString("name"), rs.getString("register_as"), rs.getLong("submitted_at"),
+                                nullableLong(rs, "started_at"), nullableLong(rs, "finished_at"), rs.getString("server"),
+                                rs.getInt("attempt"), rs.getInt("cancel_requested") != 0, rs.getString("progress"),
+                                rs.getString("result_summary"), rs.getString("error")));
+                    }
+                }
+                return out;
             }
         });
     }
@@ -372,13 +432,15 @@ public final class JobStore {
         }
         return tx(c -> {
             try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = ?, finished_at = ?, result = ?, "
-                    + "error = ?, lease_expires_at = NULL WHERE id = ? AND attempt = ? AND state = 'running'")) {
+                    + "result_summary = ?, error = ?, lease_expires_at = NULL WHERE id = ? AND attempt = ? "
+                    + "AND state = 'running'")) {
                 ps.setString(1, state.dbName());
                 ps.setLong(2, now());
                 ps.setString(3, result);
-                ps.setString(4, error);
-                ps.setLong(5, claim.jobId());
-                ps.setInt(6, claim.attempt());
+                ps.setString(4, JobSummaries.ofResult(result));
+                ps.setString(5, error);
+                ps.setLong(6, claim.jobId());
+                ps.setInt(7, claim.attempt());
                 if (ps.executeUpdate() != 1) {
                     return false;
                 }

@@ -132,6 +132,17 @@ public final class Migrations {
               finished_at BIGINT NOT NULL,
               PRIMARY KEY (task_id, round))""";
 
+    /**
+     * What job lists show, in columns of their own (computed from the spec and the result when a job is queued and
+     * when it finishes), so that a list reads neither; {@code summarized} = 0 marks rows queued before, which the
+     * store fills in when it opens.
+     */
+    private static final String V4 = """
+            ALTER TABLE jobs ADD COLUMN name TEXT;
+            ALTER TABLE jobs ADD COLUMN register_as TEXT;
+            ALTER TABLE jobs ADD COLUMN result_summary TEXT;
+            ALTER TABLE jobs ADD COLUMN summarized INTEGER NOT NULL DEFAULT 0""";
+
     static final List<Migration> ALL = List.of(
             new Migration(1, "datasets, jobs, trials, job events", Map.of(
                     Database.Dialect.SQLITE, V1.formatted(IDENTITY_SQLITE),
@@ -141,7 +152,10 @@ public final class Migrations {
                     Database.Dialect.POSTGRESQL, V2)),
             new Migration(3, "federated tasks, clients and rounds", Map.of(
                     Database.Dialect.SQLITE, V3.formatted(IDENTITY_SQLITE),
-                    Database.Dialect.POSTGRESQL, V3.formatted(IDENTITY_PG))));
+                    Database.Dialect.POSTGRESQL, V3.formatted(IDENTITY_PG))),
+            new Migration(4, "job summaries for lists", Map.of(
+                    Database.Dialect.SQLITE, V4,
+                    Database.Dialect.POSTGRESQL, V4)));
 
     /** The schema version this code writes. */
     public static int latest() {

@@ -38,6 +38,24 @@ public final class Records {
                       String checkpoint, String result, String error) {}
 
     /**
+     * A job as lists show it: the stored columns without the spec, checkpoint and result, with the spec's name and
+     * register_as and the result's headline ({@link JobSummaries}; JSON, or null).
+     */
+    public record JobSummary(long id, String type, JobState state, String owner, int priority, int cpus, int gpus,
+                             String datasetSha256, String name, String registerAs, long submittedAt, Long startedAt,
+                             Long finishedAt, String server, int attempt, boolean cancelRequested, String progress,
+                             String resultSummary, String error) {
+        /** The summary of a job read whole. */
+        public static JobSummary of(Job j) {
+            com.fasterxml.jackson.databind.JsonNode spec = io.dense4j.tune.Json.parse(j.spec());
+            return new JobSummary(j.id(), j.type(), j.state(), j.owner(), j.priority(), j.cpus(), j.gpus(),
+                    j.datasetSha256(), JobSummaries.name(spec), JobSummaries.registerAs(spec), j.submittedAt(),
+                    j.startedAt(), j.finishedAt(), j.server(), j.attempt(), j.cancelRequested(), j.progress(),
+                    JobSummaries.ofResult(j.result()), j.error());
+        }
+    }
+
+    /**
      * The right to run attempt {@code attempt} of a job, held by {@code server} while its lease is renewed. Every
      * write a runner makes names its claim, so a server whose lease expired (and whose job went to another) can
      * no longer change anything: the attempt number is the fencing token.

@@ -1,6 +1,10 @@
 package io.dense4j.service.dataset;
 
+import io.dense4j.data.Idx;
+import io.dense4j.data.TensorAllocation;
+import io.dense4j.service.job.DatasetResolver;
 import io.dense4j.service.store.Database;
+import io.dense4j.tensor.Tensor;
 import io.dense4j.service.store.JobStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,6 +60,52 @@ class DatasetCatalogTest {
             assertEquals(2, roomy.commit(up, new DatasetCatalog.Options("a", null, java.util.List.of()), "alice")
                     .dataset().rows());
         }
+    }
+
+    /**
+     * A job's read of a data set allocates every native tensor it returns through the allocation it is given (a job
+     * hands them to its normal-priority thread), for CSV and IDX alike, and still checks the files' SHA-256 first.
+     */
+    @Test
+    void readingADataSetAllocatesOnlyThroughTheGivenAllocation() throws Exception {
+        JobStore store = new JobStore(Database.sqlite(dir.resolve("state.db")));
+        DatasetCatalog catalog = new DatasetCatalog(store, dir.resolve("sets"), 1 << 20, 0);
+        byte[] csv = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n".getBytes(StandardCharsets.UTF_8);
+        String csvSha;
+        try (DatasetCatalog.Upload up = catalog.newUpload(); InputStream in = new ByteArrayInputStream(csv)) {
+            up.receive("a.csv", in);
+            csvSha = catalog.commit(up, new DatasetCatalog.Options("a", null, java.util.List.of()), "alice").dataset()
+                    .sha256();
+        }
+        Path idx = Files.createDirectories(dir.resolve("idx"));
+        try (Tensor images = Tensor.of(new float[] {0, 1, 0.5f, 0.25f, 1, 0, 0, 1}, 2, 4);
+             Tensor labels = Tensor.ofInts(new int[] {1, 0}, 2)) {
+            Idx.writeImages(idx.resolve("train-images-idx3-ubyte"), images, 2, 2);
+            Idx.writeLabels(idx.resolve("train-labels-idx1-ubyte"), labels);
+        }
+        String idxSha = catalog.registerLocal(idx, new DatasetCatalog.Options("idx", null, java.util.List.of()), "admin")
+                .dataset().sha256();
+
+        for (String sha : java.util.List.of(csvSha, idxSha)) {
+            java.util.List<Tensor> handed = new java.util.ArrayList<>();
+            TensorAllocation recording = a -> {
+                Tensor t = a.get();
+                handed.add(t);
+                return t;
+            };
+            try (DatasetResolver.Loaded data = catalog.locate(sha).read(recording)) {
+                assertEquals(2, handed.size(), "features and labels");
+                assertTrue(handed.stream().anyMatch(t -> t == data.train().features()));
+                assertTrue(handed.stream().anyMatch(t -> t == data.train().labels()));
+                assertEquals(sha.equals(csvSha) ? 3 : 2, data.train().size());
+            }
+        }
+        // a file changed since it was added is refused by the read, not by the lookup
+        Files.write(idx.resolve("train-labels-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 2, 0, 0});
+        DatasetResolver.Reader reader = catalog.locate(idxSha);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> reader.read(TensorAllocation.DIRECT));
+        assertTrue(e.getMessage().contains("changed since it was added"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> catalog.locate("0".repeat(64)));
     }
 
     private static long entries(Path d) throws Exception {

@@ -332,10 +332,45 @@ abstract class JobStoreContract {
         Job b = s.insertJob(job("bob", 0));
         Job c = s.insertJob(job("alice", 0));
         s.claim(c.id(), "s", LEASE);
-        assertEquals(List.of(c.id(), b.id(), a.id()), s.jobs(null, null, 10).stream().map(Job::id).toList());
-        assertEquals(List.of(c.id(), a.id()), s.jobs("alice", null, 10).stream().map(Job::id).toList());
-        assertEquals(List.of(a.id()), s.jobs("alice", JobState.QUEUED, 10).stream().map(Job::id).toList());
+        assertEquals(List.of(c.id(), b.id(), a.id()), s.jobSummaries(null, null, null, 10).stream()
+                .map(Records.JobSummary::id).toList());
+        assertEquals(List.of(c.id(), a.id()), s.jobSummaries("alice", null, null, 10).stream()
+                .map(Records.JobSummary::id).toList());
+        assertEquals(List.of(a.id()), s.jobSummaries("alice", JobState.QUEUED, null, 10).stream()
+                .map(Records.JobSummary::id).toList());
+        assertEquals(List.of(b.id()), s.jobSummaries(null, null, c.id(), 1).stream()
+                .map(Records.JobSummary::id).toList(), "a page: ids below the last one seen");
         assertNotNull(s.job(a.id()).orElseThrow().spec());
         assertTrue(s.job(12345).isEmpty());
+    }
+
+    /**
+     * Lists read summary columns written when a job is queued and when it finishes; rows queued before those columns
+     * existed are summarized when the store opens.
+     */
+    @Test
+    void listsShowSummariesWrittenOnceAndFilledInForEarlierRows() throws Exception {
+        Database db = newDatabase();
+        JobStore s = store(db);
+        s.putDataset(dataset(SHA));
+        long id = s.insertJob(new NewJob("train", "alice", 0, 1, 0, SHA,
+                "{\"type\": \"train\", \"name\": \"nightly\", \"register_as\": \"fashion\"}")).id();
+        Claim c = s.claim(id, "s", LEASE).orElseThrow();
+        String result = "{\"type\": \"train\", \"epochs\": [{\"epoch\": 1, \"loss\": 0.5}], "
+                + "\"metrics\": {\"loss\": 0.4, \"accuracy\": null}, \"registered\": {\"model\": \"fashion\", \"version\": 2}}";
+        assertTrue(s.finish(c, JobState.SUCCEEDED, result, null));
+        Records.JobSummary fresh = s.jobSummaries(null, null, null, 10).get(0);
+        assertEquals("nightly", fresh.name());
+        assertEquals("fashion", fresh.registerAs());
+        assertEquals(io.dense4j.tune.Json.parse("{\"metrics\": {\"loss\": 0.4, \"accuracy\": null}, "
+                + "\"registered\": {\"model\": \"fashion\", \"version\": 2}}"),
+                io.dense4j.tune.Json.parse(fresh.resultSummary()), "the headline only, not the epochs");
+
+        try (Connection conn = db.connect(); Statement st = conn.createStatement()) {
+            st.executeUpdate("UPDATE jobs SET name = NULL, register_as = NULL, result_summary = NULL, summarized = 0");
+        }
+        assertEquals(null, s.jobSummaries(null, null, null, 10).get(0).name(), "a row from before");
+        Records.JobSummary filled = store(db).jobSummaries(null, null, null, 10).get(0);
+        assertEquals(fresh, filled, "summarized when the store opens");
     }
 }
