@@ -375,11 +375,14 @@ class JobServiceTest {
 
     /**
      * A tune job (successive halving: the retrain trains the best trial for the epochs it was scored at; dropout)
-     * killed during its retrain whose checkpoint files are gone: the retrain starts again from scratch, and still
-     * registers the uninterrupted job's weights.
+     * killed during its retrain whose checkpoint cannot be its retrain's (its files are gone, or its record says it
+     * is another trial's or another config's): the retrain starts again from scratch, and still registers the
+     * uninterrupted job's weights.
      */
-    @Test
-    void aTuneJobWhoseRetrainCheckpointIsLostRetrainsFromScratchToTheSameWeights() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"files deleted", "another trial's", "another config's"})
+    void aTuneJobWhoseRetrainCheckpointIsNotItsRetrainsRetrainsFromScratchToTheSameWeights(String damage)
+            throws Exception {
         String spec = withDropout("""
                 {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}}, "config": %s,
                  "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
@@ -412,10 +415,16 @@ class JobServiceTest {
         }
         JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
         assertEquals(retrainEpochs, ck.at("/retrain/epochs").asInt(), "the epochs the best trial was scored at");
-        try (var files = java.nio.file.Files.list(Path.of(ck.get("path").asText()).getParent())) {
-            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("checkpoint")).toList()) {
-                java.nio.file.Files.delete(f);
+        switch (damage) {
+            case "files deleted" -> {
+                try (var files = java.nio.file.Files.list(Path.of(ck.get("path").asText()).getParent())) {
+                    for (Path f : files.filter(f -> f.getFileName().toString().startsWith("checkpoint")).toList()) {
+                        java.nio.file.Files.delete(f);
+                    }
+                }
             }
+            case "another trial's" -> forgeCheckpoint(id, ck, "trial", ck.at("/retrain/trial").asInt() + 1);
+            default -> forgeCheckpoint(id, ck, "config_sha256", "0".repeat(64));
         }
         JobService b = service("B", 1, Duration.ofMillis(1500));
         Records.Job done = await(b, id, JobState.SUCCEEDED, 120);
@@ -424,6 +433,18 @@ class JobServiceTest {
                 "nothing to resume the retrain from: it started again");
         assertEquals(retrainEpochs, Json.parse(done.result()).get("epochs").size());
         assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1));
+    }
+
+    /** Rewrites a running job's checkpoint record (its attempt 1's) with one field of its retrain tag changed. */
+    void forgeCheckpoint(long id, JsonNode ck, String field, Object value) {
+        com.fasterxml.jackson.databind.node.ObjectNode forged = ck.deepCopy();
+        com.fasterxml.jackson.databind.node.ObjectNode tag = (com.fasterxml.jackson.databind.node.ObjectNode) forged.get("retrain");
+        if (value instanceof Integer i) {
+            tag.put(field, i);
+        } else {
+            tag.put(field, value.toString());
+        }
+        assertTrue(store.checkpoint(new Records.Claim(id, "A", 1), forged.toString()), "the job is still A's attempt 1");
     }
 
     @Test
