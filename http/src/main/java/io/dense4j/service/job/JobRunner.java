@@ -43,19 +43,18 @@ import java.util.concurrent.ThreadFactory;
  * <ul>
  *   <li><b>Cancellation</b>: {@link JobContext#cancelRequested()} is checked between chunks of training steps (and
  *       between trials); the job ends with {@link JobCancelledException}.</li>
- *   <li><b>Checkpoints</b> (train, tune's retrain): the model is saved atomically at the end of an epoch once the job's checkpoint
- *       interval has passed since the last one, and after the last epoch ({@link CheckpointSchedule}), and the
- *       context told; a later
- *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
+ *   <li><b>Checkpoints</b> (train, and a tune's retrain of its best trial): the model is saved atomically at the
+ *       end of an epoch once the job's checkpoint interval has passed since the last one, and after the last epoch
+ *       ({@link CheckpointSchedule}), and the context told; a later attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
  *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
  *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
  *       dropout masks the uninterrupted run draws, and early stopping continues its patience window, best value
  *       and best weights ({@link EarlyStoppingStates}): a resumed job stops at the same epoch with the same
  *       weights, bit for bit. The checkpoint record is a few bytes; the epochs' metrics are the job's "epoch"
  *       events. A tune job resumes its search: finished trials are kept, unfinished ones run again, and new
- *       trials get the configs the uninterrupted search draws ({@link Tuner#search(Dataset, List)}); its retrain of the
- *       best trial checkpoints and resumes as a train job does, its checkpoints tagged with the trial, config and
- *       epochs they belong to ({@code "retrain"}), so no other training resumes from them.</li>
+ *       trials get the configs the uninterrupted search draws ({@link Tuner#search(Dataset, List)}); its retrain
+ *       of the best trial checkpoints and resumes as a train job does, its checkpoints tagged with the trial,
+ *       config and epochs they belong to ({@code "retrain"}), so no other training resumes from them.</li>
  *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
  *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
  *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
