@@ -45,8 +45,8 @@ import java.util.concurrent.ThreadFactory;
  *       between trials); the job ends with {@link JobCancelledException}.</li>
  *   <li><b>Checkpoints</b> (train, and a tune's retrain of its best trial): the model is saved atomically at the
  *       end of an epoch once the job's checkpoint interval has passed since the last one, and after the last epoch
- *       ({@link CheckpointSchedule}), and the context told; a later attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
- *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
+ *       ({@link CheckpointSchedule}), and the context told; a later attempt (the server died) resumes from the
+ *       last one with the remaining epochs. A checkpoint holds the optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
  *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
  *       dropout masks the uninterrupted run draws, and early stopping continues its patience window, best value
  *       and best weights ({@link EarlyStoppingStates}): a resumed job stops at the same epoch with the same
