@@ -313,6 +313,175 @@ class JobServiceTest {
         assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1));
     }
 
+    /**
+     * A tune job (2 trials, no halving) whose best trial's retrain uses early stopping (patience 3, best weights
+     * restored) on a validation split, checkpointing every epoch.
+     */
+    static String retrainWithEarlyStoppingJob(String registerAs) {
+        String cfg = config("{\"type\": \"adam\", \"learning_rate\": 0.03}", 60).replace(
+                "\"fit\": {\"epochs\": 60, \"batch_size\": 16, \"seed\": 1}",
+                "\"fit\": {\"epochs\": 60, \"batch_size\": 16, \"seed\": 1, \"validation_split\": 0.25, "
+                        + "\"callbacks\": [{\"type\": \"early_stopping\", \"monitor\": \"val_loss\", \"patience\": 3, "
+                        + "\"restore_best_weights\": true}]}");
+        assertTrue(cfg.contains("early_stopping"));
+        return """
+                {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}}, "config": %s,
+                 "tune": {"search_space": {"/model/layers/0/units": {"type": "choice", "values": [16, 12]}},
+                          "max_trials": 2, "max_parallel_trials": 1}%s, "register_as": "%s"}"""
+                .formatted(TestData.NOISY, cfg, EVERY_EPOCH, registerAs);
+    }
+
+    /**
+     * The retrain of a tune job's best trial checkpoints like a train job: killed inside early stopping's patience
+     * window, the job resumes its retrain elsewhere from the checkpoint (weights, optimizer, patience count, best
+     * value and best weights), not from scratch, stops at the same epoch and registers the uninterrupted job's
+     * weights, bit for bit.
+     */
+    @Test
+    void aTuneJobKilledDuringItsRetrainResumesTheRetrainFromItsCheckpoint() throws Exception {
+        JobService a = service("A", 1, Duration.ofMillis(1500), Duration.ZERO);
+        long straight = a.submit(Json.parse(retrainWithEarlyStoppingJob("straight")), "u").id();
+        JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 180).result());
+        int stoppedAfter = s.get("epochs").size();
+        assertTrue(stoppedAfter < 60, "the retrain's early stopping must fire: " + stoppedAfter + " epochs");
+        assertTrue(Json.parse(store.job(straight).orElseThrow().checkpoint()).get("stopped_early").asBoolean());
+        // the last epoch inside the final patience window whose best epoch came before it (see the train job's test)
+        double best = Double.POSITIVE_INFINITY;
+        int bestEpoch = -1;
+        int crashAfter = -1;
+        for (int e = 1; e <= stoppedAfter; e++) {
+            double v = s.get("epochs").get(e - 1).get("val_loss").asDouble();
+            if (v < best) {
+                best = v;
+                bestEpoch = e;
+            } else if (e < stoppedAfter && e > bestEpoch) {
+                crashAfter = e;
+            }
+        }
+        assertTrue(crashAfter > bestEpoch && crashAfter < stoppedAfter, "no epoch inside the last patience window: "
+                + s.get("epochs"));
+        int crashAt = crashAfter;
+
+        AtomicInteger crashed = new AtomicInteger();
+        long id = a.submit(Json.parse(retrainWithEarlyStoppingJob("resumed")), "u").id();
+        a.addListener((job, kind, payload) -> { // "epoch" events are the retrain's (trials send "trial_epoch")
+            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == crashAt
+                    && crashed.getAndIncrement() == 0) {
+                a.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + 180_000_000_000L;
+        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null
+                && Json.parse(store.job(id).orElseThrow().checkpoint()).get("epochs").asInt() == crashAt)) {
+            assertTrue(System.nanoTime() < end, "no retrain checkpoint after epoch " + crashAt + ": "
+                    + store.job(id).orElseThrow().checkpoint());
+            assertFalse(store.job(id).orElseThrow().state().terminal());
+            Thread.sleep(20);
+        }
+        JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
+        assertEquals(s.get("best_trial").asInt(), ck.at("/retrain/trial").asInt(), ck.toString());
+        assertEquals(60, ck.at("/retrain/epochs").asInt(), ck.toString());
+        JsonNode state = ck.get("early_stopping").get("states").get(0);
+        assertEquals(crashAt - bestEpoch, state.get("epochs_without_improvement").asInt(), ck.toString());
+        assertEquals(best, state.get("best").asDouble());
+        // the optimizer's state is in the checkpoint: the resumed retrain continues Adam, not a fresh one
+        io.dense4j.model.ModelState saved = io.dense4j.io.ModelFile.read(Path.of(ck.get("path").asText()));
+        assertTrue(saved.optimizer().step() > 0 && saved.optimizer().slots() != null);
+
+        JobService b = service("B", 1, Duration.ofMillis(1500), Duration.ZERO);
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 180);
+        assertEquals(2, done.attempt());
+        String resumed = "the retrain of trial " + s.get("best_trial").asInt() + " from the checkpoint after epoch "
+                + crashAt;
+        assertTrue(store.events(id, 0, 100_000).stream().anyMatch(e -> e.payload().contains(resumed)), resumed);
+        long secondAttempt = store.events(id, 0, 100_000).stream()
+                .filter(e -> e.payload().contains("\"server\":\"B\"")).findFirst().orElseThrow().seq();
+        long retrainedAgain = store.events(id, 0, 100_000).stream()
+                .filter(e -> e.seq() > secondAttempt && e.kind().equals("epoch")).count();
+        assertEquals(stoppedAfter - crashAt, retrainedAgain, "only the epochs after the checkpoint ran again");
+        assertTrue(store.trials(id).stream().allMatch(t -> t.attempt() == 1), "the finished search was kept");
+        JsonNode r = Json.parse(done.result());
+        assertEquals(s.get("best_trial"), r.get("best_trial"));
+        assertEquals(stoppedAfter, r.get("epochs").size(), "the retrain stops after the same epoch");
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1),
+                "the best epoch's weights, bit for bit");
+        assertEquals(s.get("metrics"), r.get("metrics"));
+    }
+
+    /**
+     * A tune job (successive halving: the retrain trains the best trial for the epochs it was scored at; dropout)
+     * killed during its retrain whose checkpoint cannot be its retrain's (its files are gone, or its record says it
+     * is another trial's or another config's): the retrain starts again from scratch, and still registers the
+     * uninterrupted job's weights.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"files deleted", "another trial's", "another config's"})
+    void aTuneJobWhoseRetrainCheckpointIsNotItsRetrainsRetrainsFromScratchToTheSameWeights(String damage)
+            throws Exception {
+        String spec = withDropout("""
+                {"type": "tune", "dataset": {"sha256": "%s", "holdout": {"fraction": 0.2}}, "config": %s,
+                 "tune": {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                          "sampler": {"type": "random", "seed": 3}, "max_trials": 3, "max_parallel_trials": 1,
+                          "early_stopping": {"type": "asha", "min_epochs": 2, "max_epochs": 4, "reduction_factor": 2}}%s,
+                 "register_as": "%%s"}""".formatted(TestData.BLOBS, config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 4),
+                EVERY_EPOCH));
+        JobService a = service("A", 1, Duration.ofMillis(1500), Duration.ZERO);
+        long straight = a.submit(Json.parse(spec.formatted("straight")), "u").id();
+        JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 120).result());
+        int retrainEpochs = s.get("epochs").size();
+        assertTrue(retrainEpochs >= 2, s.get("epochs").toString());
+
+        AtomicInteger crashed = new AtomicInteger();
+        long id = a.submit(Json.parse(spec.formatted("resumed")), "u").id();
+        a.addListener((job, kind, payload) -> {
+            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == 1
+                    && crashed.getAndIncrement() == 0) {
+                a.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + 120_000_000_000L;
+        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null)) {
+            assertTrue(System.nanoTime() < end, "no retrain checkpoint");
+            Thread.sleep(20);
+        }
+        while (!a.runningHere().isEmpty()) { // A's job thread stops within a chunk: then no file is written any more
+            assertTrue(System.nanoTime() < end, "A's job thread did not stop");
+            Thread.sleep(20);
+        }
+        JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
+        assertEquals(retrainEpochs, ck.at("/retrain/epochs").asInt(), "the epochs the best trial was scored at");
+        switch (damage) {
+            case "files deleted" -> {
+                try (var files = java.nio.file.Files.list(Path.of(ck.get("path").asText()).getParent())) {
+                    for (Path f : files.filter(f -> f.getFileName().toString().startsWith("checkpoint")).toList()) {
+                        java.nio.file.Files.delete(f);
+                    }
+                }
+            }
+            case "another trial's" -> forgeCheckpoint(id, ck, "trial", ck.at("/retrain/trial").asInt() + 1);
+            default -> forgeCheckpoint(id, ck, "config_sha256", "0".repeat(64));
+        }
+        JobService b = service("B", 1, Duration.ofMillis(1500));
+        Records.Job done = await(b, id, JobState.SUCCEEDED, 120);
+        assertEquals(2, done.attempt());
+        assertFalse(store.events(id, 0, 100_000).stream().anyMatch(e -> e.payload().contains("from the checkpoint")),
+                "nothing to resume the retrain from: it started again");
+        assertEquals(retrainEpochs, Json.parse(done.result()).get("epochs").size());
+        assertArrayEquals(registeredParameters("straight", 1), registeredParameters("resumed", 1));
+    }
+
+    /** Rewrites a running job's checkpoint record (its attempt 1's) with one field of its retrain tag changed. */
+    void forgeCheckpoint(long id, JsonNode ck, String field, Object value) {
+        com.fasterxml.jackson.databind.node.ObjectNode forged = ck.deepCopy();
+        com.fasterxml.jackson.databind.node.ObjectNode tag = (com.fasterxml.jackson.databind.node.ObjectNode) forged.get("retrain");
+        if (value instanceof Integer i) {
+            tag.put(field, i);
+        } else {
+            tag.put(field, value.toString());
+        }
+        assertTrue(store.checkpoint(new Records.Claim(id, "A", 1), forged.toString()), "the job is still A's attempt 1");
+    }
+
     @Test
     void cancellingARunningJobStopsItWithinAChunkAndFreesItsThreads() throws Exception {
         JobService s = service("s1", 1, Duration.ofSeconds(10));

@@ -571,7 +571,7 @@ public final class Tuner {
     public Sequential retrain(TrialRecord trial, Dataset data, Callback... callbacks) {
         ConfigAdapter cfg = ConfigAdapter.parse(trial.config());
         cfg.checkData(data);
-        int epochs = spec.halving() == null ? cfg.epochs() : trial.epochs();
+        int epochs = retrainEpochs(trial);
         Sequential m = cfg.newModel(data.numFeatures(), data.classNames());
         Dataset prepared = cfg.prepare(data);
         try {
@@ -589,6 +589,14 @@ public final class Tuner {
                 prepared.close();
             }
         }
+    }
+
+    /**
+     * The epochs {@link #retrain} trains {@code trial}'s config for: those the trial was scored at under successive
+     * halving (a stopped trial was not trained further), else the config's.
+     */
+    public int retrainEpochs(TrialRecord trial) {
+        return spec.halving() == null ? ConfigAdapter.parse(trial.config()).epochs() : trial.epochs();
     }
 
     // ------------------------------------------------------------------------------------------ internals

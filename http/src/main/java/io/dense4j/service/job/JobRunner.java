@@ -43,17 +43,18 @@ import java.util.concurrent.ThreadFactory;
  * <ul>
  *   <li><b>Cancellation</b>: {@link JobContext#cancelRequested()} is checked between chunks of training steps (and
  *       between trials); the job ends with {@link JobCancelledException}.</li>
- *   <li><b>Checkpoints</b> (train): the model is saved atomically at the end of an epoch once the job's checkpoint
- *       interval has passed since the last one, and after the last epoch ({@link CheckpointSchedule}), and the
- *       context told; a later
- *       attempt (the server died) resumes from the last one with the remaining epochs. A checkpoint holds the
- *       optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
+ *   <li><b>Checkpoints</b> (train, and a tune's retrain of its best trial): the model is saved atomically at the
+ *       end of an epoch once the job's checkpoint interval has passed since the last one, and after the last epoch
+ *       ({@link CheckpointSchedule}), and the context told; a later attempt (the server died) resumes from the
+ *       last one with the remaining epochs. A checkpoint holds the optimizer's buffers too, so a resumed run keeps the weights, normalizer, optimizer step (every schedule
  *       continues exactly) and the Adam/RMSprop/momentum buffers, and the fit resumes at its epoch with the shuffles and
  *       dropout masks the uninterrupted run draws, and early stopping continues its patience window, best value
  *       and best weights ({@link EarlyStoppingStates}): a resumed job stops at the same epoch with the same
  *       weights, bit for bit. The checkpoint record is a few bytes; the epochs' metrics are the job's "epoch"
  *       events. A tune job resumes its search: finished trials are kept, unfinished ones run again, and new
- *       trials get the configs the uninterrupted search draws ({@link Tuner#search(Dataset, List)}).</li>
+ *       trials get the configs the uninterrupted search draws ({@link Tuner#search(Dataset, List)}); its retrain
+ *       of the best trial checkpoints and resumes as a train job does, its checkpoints tagged with the trial,
+ *       config and epochs they belong to ({@code "retrain"}), so no other training resumes from them.</li>
  *   <li><b>Threads</b>: the job's kernels run on a private team of the CPU threads the scheduler gave it
  *       ({@link Dense4J#threadTeam}; a tune job's parallel trials share them out), on kernel threads at the job
  *       priority ({@link Dense4J#kernelThreads}: SCHED_IDLE by default), while the job thread, which holds the
@@ -235,69 +236,131 @@ public final class JobRunner {
                     return result;
                 }
                 phase(ctx, "retraining", "trial " + best.id() + " on all " + parts.fit.size() + " training rows");
-                Progress progress = new Progress(this::yieldToInference, ctx, null, null, java.time.Duration.ZERO);
-                model = tuner.retrain(best, parts.fit, progress);
-                epochs = progress.history;
+                ConfigAdapter bestCfg = ConfigAdapter.parse(best.config());
+                bestCfg.checkData(parts.fit);
+                Trained t = trainWithCheckpoints(spec, ctx, bestCfg, tuner.retrainEpochs(best), parts.fit,
+                        RetrainTag.of(best, tuner.retrainEpochs(best)));
+                model = t.model();
+                epochs = t.history();
                 result.put("best_trial", best.id());
             } else {
-                Progress progress;
-                Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> Files.exists(Path.of(c.path("path").asText("")))
-                        && EarlyStoppingStates.filesPresent(c));
-                int done = 0;
-                if (ck.isPresent()) {
-                    model = Sequential.load(Path.of(ck.get().get("path").asText()));
-                    done = ck.get().path("epochs").asInt();
-                    progress = new Progress(this::yieldToInference, ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx), interval(spec));
-                    progress.recorded = Path.of(ck.get().get("path").asText());
-                    phase(ctx, "resuming", "from the checkpoint after epoch " + done);
-                    parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
-                } else if (spec.parent() != null) {
-                    int v = resolve(spec.parent(), "/parent");
-                    parentJson = spec.parent().toJson();
-                    parentJson.put("version", v);
-                    model = fromParent(cfg, parts.fit, spec.parent().model(), v);
-                    progress = new Progress(this::yieldToInference, ctx, null, checkpointPath(ctx), interval(spec));
-                } else {
-                    model = cfg.newResumableModel(parts.fit.numFeatures(), parts.fit.classNames(), parts.fit.size());
-                    progress = new Progress(this::yieldToInference, ctx, null, checkpointPath(ctx), interval(spec));
-                }
-                progress.parent = parentJson;
-                try {
-                    List<Device> dev = devices(ctx);
-                    if (!dev.get(0).isCpu()) {
-                        model.to(dev.get(0));
-                    }
-                    int remaining = cfg.epochs() - done;
-                    if (remaining > 0 && !progress.stoppedEarlyBefore()) {
-                        phase(ctx, "training", remaining + " epochs on " + parts.fit.size() + " rows");
-                        Fit fit = cfg.fit(progress);
-                        progress.watch(fit);
-                        if (ck.isPresent()) {
-                            EarlyStoppingStates.resume(ck.get(), progress.stoppers);
-                        }
-                        Dataset prepared = cfg.prepare(parts.fit);
-                        try {
-                            // a resumed fit starts at its epoch: it draws the shuffles and dropout masks the
-                            // uninterrupted one would have (Trainer), and early stopping continues its patience
-                            // window, so the result is the same bits
-                            model.fit(prepared, fit.initialEpoch(done));
-                        } finally {
-                            if (prepared != parts.fit) {
-                                prepared.close();
-                            }
-                        }
-                    }
-                } catch (RuntimeException e) {
-                    model.close();
-                    throw e;
-                }
-                epochs = progress.history;
+                Trained t = trainWithCheckpoints(spec, ctx, cfg, cfg.epochs(), parts.fit, null);
+                model = t.model();
+                epochs = t.history();
+                parentJson = t.parent();
             }
             try (Sequential m = model) {
                 result.set("epochs", epochs);
                 return finishModel(spec, ctx, cfg, m, parts.holdout, h, epochs, trials, parentJson, result);
             }
         }
+    }
+
+    /** A model trained by a job, the metrics of its epochs, and the registered version it continued from. */
+    private record Trained(Sequential model, ArrayNode history, ObjectNode parent) {}
+
+    /**
+     * What a tune job's retrain of its best trial writes in each checkpoint, so that a later attempt resumes only
+     * the retrain of that same trial, config and epochs (a search that started again may pick another best), never
+     * a train job's or another trial's checkpoint.
+     */
+    private record RetrainTag(int trial, String configSha256, int epochs) {
+        static RetrainTag of(TrialRecord best, int epochs) {
+            return new RetrainTag(best.id(), sha256(best.config().toString()), epochs);
+        }
+
+        ObjectNode toJson() {
+            ObjectNode o = Json.MAPPER.createObjectNode();
+            o.put("trial", trial);
+            o.put("config_sha256", configSha256);
+            o.put("epochs", epochs);
+            return o;
+        }
+
+        /** Whether {@code checkpoint} is this retrain's, or (no tag) a train job's without one. */
+        static boolean matches(RetrainTag tag, JsonNode checkpoint) {
+            JsonNode r = checkpoint.get("retrain");
+            return tag == null ? r == null : r != null && r.equals(tag.toJson());
+        }
+
+        private static String sha256(String text) {
+            try {
+                return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                        .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /**
+     * Trains {@code cfg} for {@code epochs} on {@code rows} with the job's checkpoints: resumed from the job's last
+     * checkpoint when it is this training's ({@code retrain} says whose: null for a train job, which may also
+     * continue from its spec's parent) and its files are there, else from scratch. A train job and a tune job's
+     * retrain of its best trial checkpoint and resume alike: weights, optimizer state, early stopping's state,
+     * bit for bit.
+     */
+    private Trained trainWithCheckpoints(JobSpec spec, JobContext ctx, ConfigAdapter cfg, int epochs, Dataset rows,
+                                         RetrainTag retrain) {
+        Optional<ObjectNode> ck = ctx.lastCheckpoint().filter(c -> RetrainTag.matches(retrain, c)
+                && Files.exists(Path.of(c.path("path").asText(""))) && EarlyStoppingStates.filesPresent(c));
+        String what = retrain == null ? "" : "the retrain of trial " + retrain.trial() + " ";
+        Progress progress;
+        Sequential model;
+        ObjectNode parentJson = null;
+        int done = 0;
+        if (ck.isPresent()) {
+            model = Sequential.load(Path.of(ck.get().get("path").asText()));
+            done = ck.get().path("epochs").asInt();
+            progress = new Progress(this::yieldToInference, ctx, pastEpochs(ctx, ck.get(), done), checkpointPath(ctx),
+                    interval(spec));
+            progress.recorded = Path.of(ck.get().get("path").asText());
+            phase(ctx, "resuming", what + "from the checkpoint after epoch " + done);
+            parentJson = ck.get().has("parent") ? (ObjectNode) ck.get().get("parent") : null;
+        } else if (retrain == null && spec.parent() != null) {
+            int v = resolve(spec.parent(), "/parent");
+            parentJson = spec.parent().toJson();
+            parentJson.put("version", v);
+            model = fromParent(cfg, rows, spec.parent().model(), v);
+            progress = new Progress(this::yieldToInference, ctx, null, checkpointPath(ctx), interval(spec));
+        } else {
+            model = cfg.newResumableModel(rows.numFeatures(), rows.classNames(), rows.size());
+            progress = new Progress(this::yieldToInference, ctx, null, checkpointPath(ctx), interval(spec));
+        }
+        progress.parent = parentJson;
+        progress.retrain = retrain == null ? null : retrain.toJson();
+        try {
+            List<Device> dev = devices(ctx);
+            if (!dev.get(0).isCpu()) {
+                model.to(dev.get(0));
+            }
+            boolean stoppedEarly = ck.map(c -> c.path("stopped_early").asBoolean(false)).orElse(false);
+            if (epochs - done > 0 && !stoppedEarly) {
+                if (retrain == null) {
+                    phase(ctx, "training", (epochs - done) + " epochs on " + rows.size() + " rows");
+                }
+                Fit fit = cfg.fit(epochs, cfg.seed(), progress);
+                progress.watch(fit);
+                if (ck.isPresent()) {
+                    EarlyStoppingStates.resume(ck.get(), progress.stoppers);
+                }
+                Dataset prepared = cfg.prepare(rows);
+                try {
+                    // a resumed fit starts at its epoch: it draws the shuffles and dropout masks the
+                    // uninterrupted one would have (Trainer), and early stopping continues its patience
+                    // window, so the result is the same bits
+                    model.fit(prepared, fit.initialEpoch(done));
+                } finally {
+                    if (prepared != rows) {
+                        prepared.close();
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return new Trained(model, progress.history, parentJson);
     }
 
     /** Holdout metrics, lineage, registration and promotion of a trained model. */
@@ -695,6 +758,7 @@ public final class JobRunner {
         private CheckpointSchedule schedule;
         Path recorded; // the checkpoint file the job's last record points to: the next save goes to the other one
         ObjectNode parent;
+        ObjectNode retrain; // a tune job's retrain: whose checkpoints these are (RetrainTag)
         List<EarlyStopping> stoppers = List.of(); // the fit's early stopping, whose state each checkpoint keeps
         private int firstEpoch;
         private int epochs;
@@ -715,10 +779,6 @@ public final class JobRunner {
         void watch(Fit fit) {
             stoppers = fit.callbacks().stream().filter(c -> c instanceof EarlyStopping).map(c -> (EarlyStopping) c)
                     .toList();
-        }
-
-        boolean stoppedEarlyBefore() {
-            return ctx.lastCheckpoint().map(c -> c.path("stopped_early").asBoolean(false)).orElse(false);
         }
 
         @Override
@@ -821,6 +881,9 @@ public final class JobRunner {
             ck.put("epochs", epochsDone);
             if (parent != null) {
                 ck.set("parent", parent);
+            }
+            if (retrain != null) {
+                ck.set("retrain", retrain);
             }
             if (stoppedEarly) {
                 ck.put("stopped_early", true);

@@ -31,9 +31,10 @@ import java.util.Set;
  *   "register_as": "fashion",                         train and tune: register the result as a new version
  *   "promote": "if_better",                           never (default) | if_better: move "stable" if the holdout
  *   "promote_metric": "accuracy",                     metric beats the current stable's on the same holdout
- *   "checkpoint": {"min_interval_seconds": 30}        train: checkpoint at the end of an epoch once this long has
- *                                                     passed since the last one (0: every epoch; default: the
- *                                                     server's --checkpoint-interval); the last epoch always
+ *   "checkpoint": {"min_interval_seconds": 30}        train, and a tune's retrain of its best trial: checkpoint
+ *                                                     at the end of an epoch once this long has passed since the
+ *                                                     last one (0: every epoch; default: the server's
+ *                                                     --checkpoint-interval); the last epoch always
  * }
  * </pre>
  */
@@ -207,14 +208,17 @@ public record JobSpec(Type type, String name, String datasetSha256, Holdout hold
                 promote.equals("if_better"), metric, checkpointInterval, o.deepCopy());
     }
 
-    /** {@code "checkpoint": {"min_interval_seconds": s}} (train only); null when absent: the server's default. */
+    /**
+     * {@code "checkpoint": {"min_interval_seconds": s}} (train, and tune: its retrain of the best trial); null when
+     * absent: the server's default.
+     */
     private static java.time.Duration parseCheckpoint(JsonNode c, Type type) {
         String p = "/checkpoint";
         if (c == null || c.isNull()) {
             return null;
         }
-        if (type != Type.TRAIN) {
-            throw new ConfigException(p, "only a train job checkpoints (a tune restarts its search, an evaluate is short)");
+        if (type == Type.EVALUATE) {
+            throw new ConfigException(p, "an evaluate job does not checkpoint (it is one pass over the rows)");
         }
         Json.object(c, p);
         Json.allowOnly(c, p, Set.of("min_interval_seconds"));

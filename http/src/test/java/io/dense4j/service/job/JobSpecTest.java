@@ -107,8 +107,13 @@ class JobSpecTest {
             assertEquals(c[1], e.path(), c[0] + ": " + e.getMessage());
             assertTrue(e.getMessage().contains(c[2]), c[0] + ": " + e.getMessage());
         }
-        bad(TUNE.replace("\"priority\": 3", "\"priority\": 3, \"checkpoint\": {\"min_interval_seconds\": 1}"),
-                "/checkpoint", "only a train job checkpoints");
+        bad("{\"type\": \"evaluate\", \"dataset\": {\"sha256\": \"" + SHA + "\"}, \"model\": {\"model\": \"m\"}, "
+                + "\"checkpoint\": {\"min_interval_seconds\": 1}}", "/checkpoint", "an evaluate job does not checkpoint");
+        // a tune job's interval is its retrain's; it is checked like a train job's
+        assertEquals(java.time.Duration.ofSeconds(1), JobSpec.parse(Json.parse(TUNE.replace("\"priority\": 3",
+                "\"priority\": 3, \"checkpoint\": {\"min_interval_seconds\": 1}"))).checkpointInterval());
+        bad(TUNE.replace("\"priority\": 3", "\"priority\": 3, \"checkpoint\": {\"min_interval_seconds\": -1}"),
+                "/checkpoint/min_interval_seconds", "must be in [0, 604800]");
     }
 
     private static void bad(String spec, String path, String message) {
