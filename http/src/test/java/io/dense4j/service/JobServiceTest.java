@@ -345,22 +345,10 @@ class JobServiceTest {
         int stoppedAfter = s.get("epochs").size();
         assertTrue(stoppedAfter < 60, "the retrain's early stopping must fire: " + stoppedAfter + " epochs");
         assertTrue(Json.parse(store.job(straight).orElseThrow().checkpoint()).get("stopped_early").asBoolean());
-        // the last epoch inside the final patience window whose best epoch came before it (see the train job's test)
-        double best = Double.POSITIVE_INFINITY;
-        int bestEpoch = -1;
-        int crashAfter = -1;
-        for (int e = 1; e <= stoppedAfter; e++) {
-            double v = s.get("epochs").get(e - 1).get("val_loss").asDouble();
-            if (v < best) {
-                best = v;
-                bestEpoch = e;
-            } else if (e < stoppedAfter && e > bestEpoch) {
-                crashAfter = e;
-            }
-        }
-        assertTrue(crashAfter > bestEpoch && crashAfter < stoppedAfter, "no epoch inside the last patience window: "
-                + s.get("epochs"));
-        int crashAt = crashAfter;
+        PatienceWindow window = PatienceWindow.of(s.get("epochs"));
+        int crashAt = window.crashAfter();
+        int bestEpoch = window.bestEpoch();
+        double best = window.best();
 
         AtomicInteger crashed = new AtomicInteger();
         long id = a.submit(Json.parse(retrainWithEarlyStoppingJob("resumed")), "u").id();
@@ -610,23 +598,10 @@ class JobServiceTest {
         JsonNode s = Json.parse(await(a, straight, JobState.SUCCEEDED, 120).result());
         int stoppedAfter = s.get("epochs").size();
         assertTrue(stoppedAfter < 60, "early stopping must fire: " + stoppedAfter + " epochs");
-        // replay early stopping on the logged validation losses: the last epoch inside the final patience window
-        // whose best epoch came before it (so the count, the best value and the best weights all matter)
-        double best = Double.POSITIVE_INFINITY;
-        int bestEpoch = -1;
-        int crashAfter = -1;
-        for (int e = 1; e <= stoppedAfter; e++) {
-            double v = s.get("epochs").get(e - 1).get("val_loss").asDouble();
-            if (v < best) {
-                best = v;
-                bestEpoch = e;
-            } else if (e < stoppedAfter && e > bestEpoch) {
-                crashAfter = e;
-            }
-        }
-        assertTrue(crashAfter > bestEpoch && crashAfter < stoppedAfter, "no epoch inside the last patience window: "
-                + s.get("epochs"));
-        int crashAt = crashAfter;
+        PatienceWindow window = PatienceWindow.of(s.get("epochs"));
+        int crashAt = window.crashAfter();
+        int bestEpoch = window.bestEpoch();
+        double best = window.best();
 
         AtomicInteger crashed = new AtomicInteger();
         long id = a.submit(Json.parse(earlyStoppingJob("resumed")), "u").id();
@@ -800,5 +775,30 @@ class JobServiceTest {
                 train("e".repeat(64), "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u"));
         assertEquals(StoreException.Kind.NOT_FOUND, unknown.kind());
         assertTrue(s.list(null, null, null, 10).isEmpty());
+    }
+
+    /**
+     * Early stopping replayed on a straight run's logged validation losses: the last epoch inside its final patience
+     * window whose best epoch came before it (a crash there needs the count, the best value and the best weights).
+     */
+    private record PatienceWindow(int crashAfter, int bestEpoch, double best) {
+        static PatienceWindow of(JsonNode epochs) {
+            int stoppedAfter = epochs.size();
+            double best = Double.POSITIVE_INFINITY;
+            int bestEpoch = -1;
+            int crashAfter = -1;
+            for (int e = 1; e <= stoppedAfter; e++) {
+                double v = epochs.get(e - 1).get("val_loss").asDouble();
+                if (v < best) {
+                    best = v;
+                    bestEpoch = e;
+                } else if (e < stoppedAfter && e > bestEpoch) {
+                    crashAfter = e;
+                }
+            }
+            assertTrue(crashAfter > bestEpoch && crashAfter < stoppedAfter, "no epoch inside the last patience "
+                    + "window: " + epochs);
+            return new PatienceWindow(crashAfter, bestEpoch, best);
+        }
     }
 }
