@@ -1,12 +1,10 @@
 package io.dense4j.http;
 
 import io.javalin.http.Context;
-import jakarta.servlet.http.HttpServletRequest;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /** Reads request bodies with a size limit, whether or not the client sent Content-Length. */
@@ -75,42 +73,6 @@ final class Bodies {
         }
         return ApiException.badRequest("could not read the request body (the client stopped sending, or sent it "
                 + "too slowly)");
-    }
-
-    /** The most of a refused request's body read and dropped so that its client gets the answer. */
-    static final long DISCARD_MAX_BYTES = 8L << 20;
-    private static final long DISCARD_MAX_NANOS = TimeUnit.SECONDS.toNanos(10);
-
-    /**
-     * Reads and drops what is left of the body of a request answered with an error, up to
-     * {@link #DISCARD_MAX_BYTES} and 10 s. Closed with body bytes still unread, the connection is reset by the
-     * kernel, and a client that sends its whole body before it reads (most do) loses the answer to a broken pipe:
-     * the 413 of a body over the limit, the 401 of an upload without credentials. (Tomcat swallows 2 MiB the same
-     * way, nginx lingers.) A body declared larger than that is not taken in: the connection closes at once. A client
-     * that sent {@code Expect: 100-continue} waits for the answer before it sends, so nothing is read from it.
-     * The connection guard's deadlines and minimum rate apply to these reads as to any.
-     */
-    static void discardUnread(Context ctx) {
-        HttpServletRequest req = ctx.req();
-        long declared = req.getContentLengthLong();
-        boolean chunked = req.getHeader("Transfer-Encoding") != null;
-        if ((declared <= 0 && !chunked) || declared > DISCARD_MAX_BYTES || req.getHeader("Expect") != null) {
-            return;
-        }
-        long end = System.nanoTime() + DISCARD_MAX_NANOS;
-        byte[] sink = new byte[8192];
-        try {
-            InputStream in = req.getInputStream();
-            for (long total = 0; total <= DISCARD_MAX_BYTES && System.nanoTime() < end; ) {
-                int n = in.read(sink);
-                if (n < 0) {
-                    return;
-                }
-                total += n;
-            }
-        } catch (IOException | RuntimeException e) {
-            // the body was cut off, failed by the guard, or taken as a reader: the connection ends after the answer
-        }
     }
 
     /** The body as a stream that fails with 413 past {@code limit} bytes (for uploads). */

@@ -275,12 +275,6 @@ public final class InferenceServer implements AutoCloseable {
      * the connection guard's check: a connection on probation (its client is over its share of connections)
      * reaches public routes only. An upload route's request then takes one of the upload slots.
      */
-    /** A failed request's {"error": ...}, after what is left of its body so that the client gets to read it. */
-    private static void answerError(Context ctx, int status, String message) {
-        Bodies.discardUnread(ctx);
-        Json.error(ctx, status, message);
-    }
-
     private Handler guarded(Route route) {
         return ctx -> {
             ConnectionGuard.checkRequest(ctx, route.role());
@@ -337,18 +331,18 @@ public final class InferenceServer implements AutoCloseable {
                 config.routes.addHttpHandler(HandlerType.HEAD, r.path(), guarded(r), r.role());
             }
         }
-        config.routes.exception(ApiException.class, (e, ctx) -> answerError(ctx, e.status(), e.getMessage()));
-        config.routes.exception(RegistryException.class, (e, ctx) -> answerError(ctx, status(e), clientMessage(e)));
-        config.routes.exception(ConfigException.class, (e, ctx) -> answerError(ctx, 400, e.getMessage()));
-        config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> answerError(ctx, 400, e.getMessage()));
-        config.routes.exception(DatasetException.class, (e, ctx) -> answerError(ctx, DatasetHandlers.status(e), e.getMessage()));
-        config.routes.exception(QuotaException.class, (e, ctx) -> answerError(ctx, 429, e.getMessage()));
-        config.routes.exception(ForbiddenException.class, (e, ctx) -> answerError(ctx, 403, e.getMessage()));
-        config.routes.exception(StoreException.class, (e, ctx) -> answerError(ctx, status(e), clientMessage(e)));
-        config.routes.exception(HttpResponseException.class, (e, ctx) -> answerError(ctx, e.getStatus(), javalinMessage(e, ctx)));
+        config.routes.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
+        config.routes.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
+        config.routes.exception(ConfigException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
+        config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
+        config.routes.exception(DatasetException.class, (e, ctx) -> Json.error(ctx, DatasetHandlers.status(e), e.getMessage()));
+        config.routes.exception(QuotaException.class, (e, ctx) -> Json.error(ctx, 429, e.getMessage()));
+        config.routes.exception(ForbiddenException.class, (e, ctx) -> Json.error(ctx, 403, e.getMessage()));
+        config.routes.exception(StoreException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
+        config.routes.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
         config.routes.exception(Exception.class, (e, ctx) -> {
             LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e); // details stay in the log
-            answerError(ctx, 500, "internal server error");
+            Json.error(ctx, 500, "internal server error");
         });
         config.routes.error(404, ctx -> {
             if (!isJsonError(ctx)) {

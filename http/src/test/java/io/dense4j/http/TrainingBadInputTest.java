@@ -168,30 +168,6 @@ class TrainingBadInputTest {
         assertNothingStaged();
     }
 
-    /**
-     * A client that sends its whole body before reading gets the refusal, not a reset: the server reads and drops
-     * the rest of a refused body (up to Bodies.DISCARD_MAX_BYTES) before the connection ends. Repeated: a reset
-     * came only now and then.
-     */
-    @Test
-    void aRefusedBodySentWholeStillGetsItsAnswer() throws Exception {
-        byte[] big = new byte[(4 << 20) + 100];
-        java.util.Arrays.fill(big, (byte) '1');
-        for (int i = 0; i < 6; i++) {
-            String auth = i % 2 == 0 ? "Authorization: Bearer " + ALICE + "\r\n" : ""; // 413, then 401 unread
-            try (RawHttp c = new RawHttp(f.server.port())) {
-                c.socket.setSoTimeout(60_000);
-                c.write("POST /v1/datasets HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Type: text/csv\r\n"
-                        + "Content-Length: " + big.length + "\r\n\r\n");
-                c.socket.getOutputStream().write(big);
-                c.socket.getOutputStream().flush();
-                RawHttp.Response r = c.read();
-                assertEquals(i % 2 == 0 ? 413 : 401, r.status(), r.body());
-            }
-        }
-        assertNothingStaged();
-    }
-
     /** The client stops sending half-way (half-closes its socket): 400 "cut off", and no file and no record stay. */
     @Test
     void anUploadCutOffHalfWayLeavesNothingBehind() throws Exception {
