@@ -80,6 +80,19 @@ final class ServerProcess implements AutoCloseable {
         return output.toString();
     }
 
+    /** The server's threads and what they wait on (jcmd Thread.print), for the message of a test that failed. */
+    String threadDump() {
+        try {
+            Process jcmd = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "jcmd")
+                    .toString(), Long.toString(process.pid()), "Thread.print", "-l").redirectErrorStream(true).start();
+            byte[] dump = jcmd.getInputStream().readAllBytes();
+            jcmd.waitFor(30, TimeUnit.SECONDS);
+            return new String(dump, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException | InterruptedException e) {
+            return "(no thread dump: " + e + ")";
+        }
+    }
+
     /** SIGKILL: no shutdown hook runs, nothing is handed back; only the lease's expiry tells the others. */
     void kill() throws InterruptedException {
         process.destroyForcibly();
