@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -350,23 +351,9 @@ class JobServiceTest {
         int bestEpoch = window.bestEpoch();
         double best = window.best();
 
-        AtomicInteger crashed = new AtomicInteger();
         long id = a.submit(Json.parse(retrainWithEarlyStoppingJob("resumed")), "u").id();
-        a.addListener((job, kind, payload) -> { // "epoch" events are the retrain's (trials send "trial_epoch")
-            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == crashAt
-                    && crashed.getAndIncrement() == 0) {
-                a.crashForTest();
-            }
-        });
-        long end = System.nanoTime() + 180_000_000_000L;
-        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null
-                && Json.parse(store.job(id).orElseThrow().checkpoint()).get("epochs").asInt() == crashAt)) {
-            assertTrue(System.nanoTime() < end, "no retrain checkpoint after epoch " + crashAt + ": "
-                    + store.job(id).orElseThrow().checkpoint());
-            assertFalse(store.job(id).orElseThrow().state().terminal());
-            Thread.sleep(20);
-        }
-        JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
+        // "epoch" events are the retrain's (trials send "trial_epoch")
+        JsonNode ck = crashAfterEpochCheckpointed(a, id, crashAt, 180);
         assertEquals(s.get("best_trial").asInt(), ck.at("/retrain/trial").asInt(), ck.toString());
         assertEquals(60, ck.at("/retrain/epochs").asInt(), ck.toString());
         JsonNode state = ck.get("early_stopping").get("states").get(0);
@@ -603,23 +590,8 @@ class JobServiceTest {
         int bestEpoch = window.bestEpoch();
         double best = window.best();
 
-        AtomicInteger crashed = new AtomicInteger();
         long id = a.submit(Json.parse(earlyStoppingJob("resumed")), "u").id();
-        a.addListener((job, kind, payload) -> {
-            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == crashAt
-                    && crashed.getAndIncrement() == 0) {
-                a.crashForTest();
-            }
-        });
-        long end = System.nanoTime() + 120_000_000_000L;
-        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null
-                && Json.parse(store.job(id).orElseThrow().checkpoint()).get("epochs").asInt() == crashAt)) {
-            assertTrue(System.nanoTime() < end, "no checkpoint after epoch " + crashAt + ": "
-                    + store.job(id).orElseThrow().checkpoint());
-            assertFalse(store.job(id).orElseThrow().state().terminal());
-            Thread.sleep(20);
-        }
-        JsonNode ck = Json.parse(store.job(id).orElseThrow().checkpoint());
+        JsonNode ck = crashAfterEpochCheckpointed(a, id, crashAt, 120);
         JsonNode state = ck.get("early_stopping").get("states").get(0);
         assertEquals(crashAt - bestEpoch, state.get("epochs_without_improvement").asInt(), ck.toString());
         assertEquals(bestEpoch - 1, state.get("best_epoch").asInt());
@@ -775,6 +747,30 @@ class JobServiceTest {
                 train("e".repeat(64), "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u"));
         assertEquals(StoreException.Kind.NOT_FOUND, unknown.kind());
         assertTrue(s.list(null, null, null, 10).isEmpty());
+    }
+
+    /**
+     * Crashes {@code service} (as a killed server) when job {@code id} reports epoch {@code crashAt}, and returns the
+     * job's checkpoint record once it is the one after that epoch.
+     */
+    private JsonNode crashAfterEpochCheckpointed(JobService service, long id, int crashAt, long timeoutSeconds)
+            throws InterruptedException {
+        AtomicInteger crashed = new AtomicInteger();
+        service.addListener((job, kind, payload) -> {
+            if (job == id && kind.equals("epoch") && Json.parse(payload).get("epoch").asInt() == crashAt
+                    && crashed.getAndIncrement() == 0) {
+                service.crashForTest();
+            }
+        });
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        while (!(crashed.get() > 0 && store.job(id).orElseThrow().checkpoint() != null
+                && Json.parse(store.job(id).orElseThrow().checkpoint()).get("epochs").asInt() == crashAt)) {
+            assertTrue(System.nanoTime() < end, "no checkpoint after epoch " + crashAt + ": "
+                    + store.job(id).orElseThrow().checkpoint());
+            assertFalse(store.job(id).orElseThrow().state().terminal());
+            Thread.sleep(20);
+        }
+        return Json.parse(store.job(id).orElseThrow().checkpoint());
     }
 
     /**
