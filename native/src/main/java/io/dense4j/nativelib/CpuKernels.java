@@ -25,6 +25,7 @@ public final class CpuKernels {
     public static final int DEFAULT_THREADS = 1;
 
     static {
+        PointerFirst.initialize();
         Loader.load();
         // Threads of our own pool, which runs every kernel. Any count is safe: the pool never uses more
         // threads than cores and runs serially while another process holds them (see d4j_set_num_threads).

@@ -30,6 +30,7 @@ import org.bytedeco.javacpp.annotation.Properties;
 @Properties(value = @Platform(include = "dense4j_cuda.h", link = "dense4j_cuda"))
 public final class CudaKernels {
     static {
+        PointerFirst.initialize();
         Loader.load();
     }
 
