@@ -65,7 +65,12 @@ struct GemmKernels {
     void (*nn)(const NNArgs&);
     void (*tn)(const TNArgs&);
     void (*nt)(const NTArgs&);
+    // tn skipping the exact zeros of x (sparse_input.inc), for m <= SX_MAX_ROWS batch rows: the same bits as tn;
+    // blocks of inputs whose share of non-zero x is above max_density go to tn. Returns the blocks it skipped zeros
+    // in.
+    int (*sx_weight_grad)(const TNArgs&, float max_density);
 };
+constexpr int SX_MAX_ROWS = 256;  // batch rows sx_weight_grad takes (8 masks of 32 rows per input)
 
 const GemmKernels& gemm_kernels_portable();
 const GemmKernels& gemm_kernels_avx2();
