@@ -58,6 +58,7 @@ constexpr int NN_MR = 6, NN_NV = 2, NN_NV1 = 8, NN_KC = 512;
 constexpr int TN_KR = 6, TN_NV = 2;
 constexpr int NT_MR = 2, NT_KR = 4;
 constexpr int SX_NV = 8;  // sparse_input.inc: a row of 64 weight-gradient outputs in 8 ymm accumulators
+constexpr bool SX_PAIRS = false;  // two rows of dw at a time (sparse_input.inc)
 
 #include "gemm_tiles.inc"
 typedef V::I VI;

@@ -65,6 +65,7 @@ constexpr int NN_MR = 6, NN_NV = 4, NN_NV1 = 8, NN_KC = 512;
 constexpr int TN_KR = 6, TN_NV = 4;
 constexpr int NT_MR = 4, NT_KR = 4;
 constexpr int SX_NV = 8;  // sparse_input.inc: a row of 128 weight-gradient outputs in 8 zmm accumulators
+constexpr bool SX_PAIRS = true;  // two rows of dw at a time (sparse_input.inc)
 
 #include "gemm_tiles.inc"
 typedef V::I VI;

@@ -34,6 +34,7 @@ constexpr int NN_MR = 4, NN_NV = 8, NN_NV1 = 16, NN_KC = 256;
 constexpr int TN_KR = 4, TN_NV = 8;
 constexpr int NT_MR = 2, NT_KR = 4;
 constexpr int SX_NV = 16;  // sparse_input.inc: 16 weight-gradient outputs of a row in scalar accumulators
+constexpr bool SX_PAIRS = false;  // two rows of dw at a time (sparse_input.inc)
 
 #include "gemm_tiles.inc"
 typedef V::I VI;
