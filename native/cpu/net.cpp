@@ -6,7 +6,9 @@
 // Why it is fast: all workspace is allocated once in d4j_net_create (one 64-byte aligned block); the loss
 // works on the pre-activation so the output softmax/sigmoid is never materialised in training; and, unless
 // global-norm clipping needs every gradient first, each layer's parameters are updated right after its
-// backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer).
+// backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer). The first
+// layer's weight gradient leaves out the exact zeros of the input rows (image data: half the pixels), with the
+// same bits as the dense kernel (sparse_input.inc; d4j_net_set_sparse_input).
 // At 2+ threads each thread keeps the same rows of a tall layer's W in its core's cache from step to step: the
 // weight gradient and update are cut in row bands, and the training forward of such a layer in the matching
 // two slices of its inputs (ForwardSplitK).
