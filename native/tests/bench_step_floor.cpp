@@ -9,8 +9,9 @@
 //    of other traffic as in a step, copied cold, copied after a burst of software prefetches (the burst timed on
 //    its own: a core stalls while its miss buffers are full), and copied hot (the copy's own cost); in 4 KB pages
 //    and, where the kernel grants them (madvise), in 2 MB pages;
-//  - the step itself: epochs of the reference network on one thread (process CPU time per step) and the
-//    engine's phase shares (d4j_net_phase_seconds), A/B against the same network with the first layer's
+//  - the step itself: epochs of the reference network on one thread (process CPU time per step; the parameters,
+//    gradients and optimizer state on 64-byte lines as the Java API allocates them, D4J_BENCH_MISALIGN=1: 16 bytes
+//    off) and the engine's phase shares (d4j_net_phase_seconds), A/B against the same network with the first layer's
 //    exact-zero skipping off (d4j_net_set_sparse_input), calls of the two alternating in one process.
 // Usage: bench_step_floor [--rounds N]  (default 5 epochs of the step; D4J_BENCH_IDX as for bench_cpu: real rows)
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder vectors (GCC bug 105593).
@@ -28,10 +29,34 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <new>
 #include <vector>
 #include "dense4j.h"
 
 namespace {
+
+// Floats on a 64-byte line, as the Java API allocates its tensors (io.dense4j.tensor.Tensor); D4J_BENCH_MISALIGN=1:
+// 16 bytes after one, as malloc gives (and the Java API gave before session 7).
+template <class T>
+struct LineAligned {
+    typedef T value_type;
+    LineAligned() = default;
+    template <class U>
+    LineAligned(const LineAligned<U>&) {}
+    T* allocate(size_t n) {
+        void* p = nullptr;
+        if (posix_memalign(&p, 64, n * sizeof(T) + 64) != 0) throw std::bad_alloc();
+        return reinterpret_cast<T*>(static_cast<char*>(p) + (std::getenv("D4J_BENCH_MISALIGN") ? 16 : 0));
+    }
+    void deallocate(T* p, size_t) {
+        free(reinterpret_cast<char*>(p) - (std::getenv("D4J_BENCH_MISALIGN") ? 16 : 0));
+    }
+    template <class U>
+    bool operator==(const LineAligned<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const LineAligned<U>&) const { return false; }
+};
+typedef std::vector<float, LineAligned<float>> Floats;
 
 double thread_cpu() {
     timespec t;
@@ -207,7 +232,7 @@ int main(int argc, char** argv) {
     const int64_t np = d4j_param_count(2, sizes);
     std::mt19937 gen(5);
     std::uniform_real_distribution<float> u(-0.05f, 0.05f);
-    std::vector<float> params(np), grads(np), state(3 * np, 0.0f);
+    Floats params(np), grads(np), state(3 * np, 0.0f);
     for (auto& p : params) p = u(gen);
     std::vector<int32_t> order(N);
     std::iota(order.begin(), order.end(), 0);
@@ -219,7 +244,7 @@ int main(int argc, char** argv) {
     // batch is sparse enough, the default) and the same network with that off (d4j_net_set_sparse_input 0),
     // alternating every call of 64 steps, so both see the same machine; same initial weights, same data, and the
     // same bits at the end (checked).
-    std::vector<float> params_b = params, grads_b(np), state_b(3 * np, 0.0f);
+    Floats params_b = params, grads_b(np), state_b(3 * np, 0.0f);
     d4j_net* net = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(), grads.data(),
                                   D4J_OPT_ADAM, hp, state.data(), 0, 0);
     d4j_net* dense = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_b.data(), grads_b.data(),
