@@ -6,6 +6,7 @@ import io.dense4j.service.JobService;
 import io.dense4j.service.ForbiddenException;
 import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.QuotaException;
+import io.dense4j.service.StorageQuotaException;
 import io.dense4j.service.TrainingService;
 import io.dense4j.service.dataset.DatasetCatalog;
 import io.dense4j.service.dataset.DatasetException;
@@ -137,7 +138,7 @@ public final class InferenceServer implements AutoCloseable {
                 io.dense4j.service.job.EventWriter.DEFAULT_MIN_INTERVAL);
         return TrainingService.open(t.state(), datasetsDir, t.maxDatasetBytes(), settings, manager.registry(),
                 (model, alias, version, actor) -> manager.setAlias(model, alias, version, actor), inferenceActivity,
-                t.jobYield());
+                t.jobYield(), t.storageQuotaBytes());
     }
 
     /** Loads the registry's models, starts the training service (when configured) and starts listening. */
@@ -373,6 +374,7 @@ public final class InferenceServer implements AutoCloseable {
         config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
         config.routes.exception(DatasetException.class, (e, ctx) -> Json.error(ctx, DatasetHandlers.status(e), e.getMessage()));
         config.routes.exception(QuotaException.class, (e, ctx) -> Json.error(ctx, 429, e.getMessage()));
+        config.routes.exception(StorageQuotaException.class, (e, ctx) -> Json.error(ctx, 507, e.getMessage()));
         config.routes.exception(ForbiddenException.class, (e, ctx) -> Json.error(ctx, 403, e.getMessage()));
         config.routes.exception(StoreException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
         config.routes.exception(HttpResponseException.class, (e, ctx) -> {
