@@ -41,7 +41,10 @@ record Route(HandlerType method, String path, Role role, long maxBodyBytes, bool
      * the path's own roles: it reveals only which methods exist, as a 405 does.
      */
     static Route options(String path, String allow) {
-        return new Route(HandlerType.OPTIONS, path, Role.PUBLIC, 0, false, ctx -> ctx.header("Allow", allow).status(204));
+        return new Route(HandlerType.OPTIONS, path, Role.PUBLIC, 0, false, ctx -> {
+            ctx.res().setContentType(null); // no content, so no type (Javalin sets its default on every response)
+            ctx.header("Allow", allow).status(204);
+        });
     }
 
     /**

@@ -41,7 +41,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * and the round closes when all have or at the deadline. With secure aggregation the round runs the four phases of
  * {@link SecAggServer} and the server only ever holds the masked running sum. The server then divides the summed
  * update by the summed weight (FedAvg) or, with DP, adds N(0, (z·S)²) noise to the sum and divides by the expected
- * number of clients q·K (DP-FedAvg's fixed denominator), and steps the global model.
+ * number of clients q·K (DP-FedAvg's fixed denominator), or takes the coordinate-wise median or trimmed mean of the
+ * updates it kept ({@link FederatedConfig.Aggregator}), and steps the global model, in float64 until the new weights
+ * are rounded to float32: a round whose result is not finite is aborted and leaves the model as it was. An update
+ * above {@link FederatedConfig#maxUpdateNorm()} is refused and its client left out of the round.
  *
  * <p><b>Differential privacy.</b> The noise is added here, on the unmasked sum, so the guarantee protects clients
  * from everyone who sees the models (other clients, model consumers), not from this server, which sees the exact
@@ -667,6 +670,8 @@ public final class FederatedCoordinator {
             cr.put("deadline", r.deadline.toString());
             cr.put("uploaded", new TreeSet<>(r.uploaded));
             cr.put("plain_sum", r.plainSum == null ? null : r.plainSum.clone());
+            cr.put("updates_held", r.updates.size());
+            cr.put("refused", new TreeSet<>(r.refused));
             cr.put("secure_aggregation", r.secAgg == null ? null : r.secAgg.snapshot());
             s.put("current_round", cr);
         }
