@@ -306,7 +306,9 @@ public final class FederatedCommand implements Runnable {
             out.printf(Locale.ROOT, "%-6d %-9s %-9d %-8d %-10s %-8.2f %-12d %-12d  %s%n", r.path("round").asLong(),
                     r.path("status").asText(), r.path("selected").asInt(), r.path("participants").asInt(),
                     epsilon(r.path("epsilon")), r.path("seconds").asDouble(), r.path("bytes_up").asLong() / seen,
-                    r.path("bytes_down").asLong() / seen, r.path("reason").asText());
+                    r.path("bytes_down").asLong() / seen, r.path("reason").asText()
+                            + (r.path("updates_refused").asInt() > 0 ? (r.path("reason").asText().isEmpty() ? "" : "; ")
+                            + r.path("updates_refused").asInt() + " update(s) refused above the max update norm" : ""));
         }
         return 0;
     }

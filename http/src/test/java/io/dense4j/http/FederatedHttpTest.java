@@ -312,6 +312,7 @@ class FederatedHttpTest {
             JsonNode round1 = FederatedFixture.status(f, TrainingFixture.ADMIN, task.id()).at("/history/0");
             assertEquals("COMPLETED", round1.get("status").asText(), round1.toString());
             assertEquals(2, round1.get("participants").asInt());
+            assertEquals(1, round1.get("updates_refused").asInt());
             float[] after = coordinator.weights();
             for (int i = 0; i < after.length; i++) {
                 double mean = ((double) sent.get("b")[i] + sent.get("c")[i]) / (0.25 + 0.75);

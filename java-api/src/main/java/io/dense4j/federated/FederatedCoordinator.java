@@ -178,7 +178,7 @@ public final class FederatedCoordinator {
             c.round++;
             c.charge();
             RoundSummary lost = new RoundSummary(c.round, "ABORTED", lostRoundReason, 0, 0, new int[0],
-                    c.epsilonNow(), config.delta(), Double.NaN, 0, 0, 0, 0);
+                    c.epsilonNow(), config.delta(), Double.NaN, 0, 0, 0, 0, 0);
             c.history.add(lost);
             LOG.log(System.Logger.Level.INFO, "federated task {0} resumed after round {1}; round {2} was lost: {3}",
                     taskId, roundsRun, c.round, lostRoundReason);
@@ -508,7 +508,7 @@ public final class FederatedCoordinator {
         }
         RoundSummary s = new RoundSummary(r.number, status, reason, r.selected.size(), participants,
                 r.secAgg == null ? new int[0] : r.secAgg.setSizes(), eps, config.delta(), updateNorm,
-                (System.nanoTime() - r.startNanos) / 1e9, up, down, r.bytes.size());
+                (System.nanoTime() - r.startNanos) / 1e9, up, down, r.bytes.size(), r.refused.size());
         history.add(s);
         LOG.log(System.Logger.Level.INFO, "federated task {0} round {1} {2}{3}: {4} of {5} selected clients aggregated, "
                 + "epsilon {6}, {7} s", taskId, r.number, status, reason.isEmpty() ? "" : " (" + reason + ")", participants,

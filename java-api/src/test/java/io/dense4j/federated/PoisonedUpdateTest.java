@@ -101,6 +101,12 @@ class PoisonedUpdateTest {
             RoundSummary s = attackedRound(sim, 0.5f, 1e-3f, true);
             assertTrue(s.completed(), s.reason());
             assertEquals(4, s.participants(), "the round closed with the other four, without waiting for a deadline");
+            assertEquals(1, s.updatesRefused());
+            // the summary keeps the count through its stored form; one stored before the count existed reads as 0
+            java.util.Map<String, Object> stored = new java.util.LinkedHashMap<>(s.toMap());
+            assertEquals(1, RoundSummary.fromMap(stored).updatesRefused());
+            stored.remove("updates_refused");
+            assertEquals(0, RoundSummary.fromMap(stored).updatesRefused());
             List<double[]> honest = honestChanges(sim, cfg.plan());
             double[] weights = new double[honest.size()];
             int k = 0;
