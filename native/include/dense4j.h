@@ -8,7 +8,7 @@
  *  - the parameter buffer of a network is ONE contiguous float array: W0, b0, W1, b1, ... in layer order;
  *    gradients and optimizer state use the same layout;
  *  - output buffers are overwritten (never accumulated into) unless said otherwise;
- *  - nothing here allocates per call except d4j_net_create;
+ *  - nothing here allocates per call except d4j_net_create and d4j_alloc_pages;
  *  - invalid arguments (NULL where required, sizes <= 0, unknown enums) never crash: the void single ops
  *    then write nothing, d4j_loss and d4j_clip_gradients return NaN, d4j_param_count -1,
  *    d4j_net_create NULL and the network calls D4J_ERR_ARGUMENT.
@@ -16,6 +16,7 @@
 #ifndef DENSE4J_H
 #define DENSE4J_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -192,6 +193,15 @@ int d4j_net_phase_seconds(d4j_net* net, double* out, int n);
 #define D4J_SPARSE_INPUT_DENSITY 0.75f
 int d4j_net_set_sparse_input(d4j_net* net, float max_density);
 int64_t d4j_net_sparse_steps(d4j_net* net);
+
+/* Memory for large buffers (the Java API's tensors of 2 MB and more: training sets, big layers), in 2 MB pages
+ * where the system grants them: 2 MB aligned and, on Linux, advised with madvise(MADV_HUGEPAGE) before its first
+ * touch (transparent huge pages in "madvise" mode, as most distributions set it; "never" leaves 4 KB pages, no
+ * error). Random row reads over a set much larger than the caches then miss the TLB far less (RESULTS.md,
+ * "Session 7"). Zero-filled. Returns NULL when the memory cannot be had (or bytes overflows). Free it exactly once
+ * with d4j_free_pages, passing the same byte count; d4j_free_pages(NULL, n) does nothing. */
+void* d4j_alloc_pages(size_t bytes);
+void d4j_free_pages(void* p, size_t bytes);
 
 /* Inference over n rows (any n; processed in chunks of max_batch), no dropout.
  * out (may be NULL) gets the activated outputs [n, out_last]. When labels or targets are given,

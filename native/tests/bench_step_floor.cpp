@@ -12,12 +12,13 @@
 //  - the step itself: epochs of the reference network on one thread (process CPU time per step; the parameters,
 //    gradients and optimizer state on 64-byte lines as the Java API allocates them, D4J_BENCH_MISALIGN=1: 16 bytes
 //    off) and the engine's phase shares (d4j_net_phase_seconds), A/B against the same network with the first layer's
-//    exact-zero skipping off (d4j_net_set_sparse_input), calls of the two alternating in one process.
+//    exact-zero skipping off (d4j_net_set_sparse_input), and against the same network reading its rows from the
+//    copy in 2 MB pages (d4j_alloc_pages, as the Java API allocates a training set): calls of the three alternating
+//    in one process.
 // Usage: bench_step_floor [--rounds N]  (default 5 epochs of the step; D4J_BENCH_IDX as for bench_cpu: real rows)
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder vectors (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <sys/mman.h>
 #include <immintrin.h>
 #include <algorithm>
 #include <chrono>
@@ -201,14 +202,14 @@ int main(int argc, char** argv) {
     std::printf("# One-thread floor of the reference step (784-128-10, batch 32, Adam), load average %s %s %s\n\n",
                 l1.c_str(), l2.c_str(), l3.c_str());
 
-    // the training rows, in 2 MB pages where the kernel grants them (madvise before the first touch)
-    const size_t bytes = ((size_t)N * IN * 4 + (2u << 20) - 1) / (2u << 20) * (2u << 20);
-    void* mem = nullptr;
-    if (posix_memalign(&mem, 2u << 20, bytes) != 0) return 1;
+    // the training rows, in 2 MB pages where the kernel grants them: our allocator, as the Java API's large tensors
+    // (d4j_alloc_pages: 2 MB aligned, madvise before the first touch)
+    const size_t bytes = (size_t)N * IN * 4;
+    const long huge0 = anon_huge_kb();
+    void* mem = d4j_alloc_pages(bytes);
+    if (!mem) return 1;
     float* x = static_cast<float*>(mem);
     std::vector<float> x4k((size_t)N * IN);  // 4 KB pages (the usual allocation)
-    const long huge0 = anon_huge_kb();
-    const int advised = madvise(mem, bytes, MADV_HUGEPAGE);
     std::vector<int32_t> labels(N);
     const char* dir = std::getenv("D4J_BENCH_IDX");
     if (!(dir && load_idx(dir, x4k, labels))) {
@@ -244,24 +245,30 @@ int main(int argc, char** argv) {
     // batch is sparse enough, the default) and the same network with that off (d4j_net_set_sparse_input 0),
     // alternating every call of 64 steps, so both see the same machine; same initial weights, same data, and the
     // same bits at the end (checked).
+    // A third network, the same as the first, reads its rows from the copy in 2 MB pages: the page size's A/B.
     Floats params_b = params, grads_b(np), state_b(3 * np, 0.0f);
+    Floats params_h = params, grads_h(np), state_h(3 * np, 0.0f);
     d4j_net* net = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(), grads.data(),
                                   D4J_OPT_ADAM, hp, state.data(), 0, 0);
     d4j_net* dense = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_b.data(), grads_b.data(),
                                     D4J_OPT_ADAM, hp, state_b.data(), 0, 0);
+    d4j_net* huge_rows = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_h.data(),
+                                        grads_h.data(), D4J_OPT_ADAM, hp, state_h.data(), 0, 0);
     d4j_net_set_sparse_input(dense, 0.0f);
-    std::vector<double> per_step, per_step_dense, per_call[2];
+    std::vector<double> per_step, per_step_dense, per_step_huge, per_call[3];
     double phases[8] = {}, phases0[8] = {};
-    int64_t step = 0, step_b = 0;
+    int64_t step = 0, step_b = 0, step_h = 0;
     for (int r = 0; r <= rounds; r++) {  // round 0 warms up
         d4j_net_phase_seconds(net, phases0, 8);
-        double spent[2] = {0, 0};
+        double spent[3] = {0, 0, 0};
         for (int b0 = 0; b0 < nb; b0 += 64)
-            for (int v = 0; v < 2; v++) {
+            for (int v = 0; v < 3; v++) {
                 const int n = std::min(64, nb - b0);
+                d4j_net* which[3] = {net, dense, huge_rows};
+                int64_t* steps[3] = {&step, &step_b, &step_h};
                 const double t0 = thread_cpu();
-                d4j_net_train(v ? dense : net, x4k.data(), labels.data(), nullptr, order.data(), N, (int64_t)b0 * 32, 32,
-                              n, lrs.data() + b0, v ? &step_b : &step, 1, nullptr);
+                d4j_net_train(which[v], v == 2 ? x : x4k.data(), labels.data(), nullptr, order.data(), N,
+                              (int64_t)b0 * 32, 32, n, lrs.data() + b0, steps[v], 1, nullptr);
                 const double dt = thread_cpu() - t0;
                 spent[v] += dt;
                 if (r > 0) per_call[v].push_back(dt / n * 1e6);
@@ -269,10 +276,14 @@ int main(int argc, char** argv) {
         if (r > 0) {
             per_step.push_back(spent[0] / nb * 1e6);
             per_step_dense.push_back(spent[1] / nb * 1e6);
+            per_step_huge.push_back(spent[2] / nb * 1e6);
         }
     }
     const bool same_bits = std::memcmp(params.data(), params_b.data(), np * 4) == 0 &&
                            std::memcmp(state.data(), state_b.data(), 3 * np * 4) == 0;
+    const bool same_bits_huge = std::memcmp(params.data(), params_h.data(), np * 4) == 0 &&
+                                std::memcmp(state.data(), state_h.data(), 3 * np * 4) == 0;
+    d4j_net_destroy(huge_rows);
     const long long sparse_steps = (long long)d4j_net_sparse_steps(net);
     d4j_net_destroy(dense);
     d4j_net_phase_seconds(net, phases, 8);
@@ -299,7 +310,7 @@ int main(int argc, char** argv) {
                 "parameter (sqrt + div, 16 wide, in L1).\n",
                 peak, div_s * 1e9);
     std::printf("Training rows in 2 MB pages: %s (%ld kB AnonHugePages gained)\n\n",
-                advised == 0 && huge > 0 ? "yes" : "no (the kernel did not grant them: the 2 MB columns repeat 4 KB)",
+                huge > 0 ? "yes" : "no (the kernel did not grant them: the 2 MB columns repeat 4 KB)",
                 huge);
     std::printf("| op | work per step | floor us (what bounds it) | measured us |\n|---|---|---|---|\n");
     std::printf("| forward 32x784x128 | 6.42 MFLOP | %.1f (FMA peak) | in forward phase %.1f |\n", f_gemm,
@@ -330,6 +341,13 @@ int main(int argc, char** argv) {
                 sparse_steps, (long long)step, pct(per_step, 0.5), pct(per_call[0], 0.1), pct(per_call[0], 0.5),
                 pct(per_step_dense, 0.5), pct(per_call[1], 0.1), pct(per_call[1], 0.5),
                 pct(per_step_dense, 0.5) / pct(per_step, 0.5), same_bits ? "bit-identical" : "DIFFER (a bug)");
-    free(mem);
-    return same_bits ? 0 : 1;
+    std::printf("A/B, the same alternating calls: the training rows in 4 KB pages (std::vector) median %.1f us "
+                "(calls: p10 %.1f, p50 %.1f); in 2 MB pages (d4j_alloc_pages%s) median %.1f us (calls: p10 %.1f, "
+                "p50 %.1f): %.3fx; final weights and optimizer state %s\n",
+                pct(per_step, 0.5), pct(per_call[0], 0.1), pct(per_call[0], 0.5),
+                huge > 0 ? "" : ", NOT granted here: both 4 KB", pct(per_step_huge, 0.5), pct(per_call[2], 0.1),
+                pct(per_call[2], 0.5), pct(per_step, 0.5) / pct(per_step_huge, 0.5),
+                same_bits_huge ? "bit-identical" : "DIFFER (a bug)");
+    d4j_free_pages(mem, bytes);
+    return same_bits && same_bits_huge ? 0 : 1;
 }

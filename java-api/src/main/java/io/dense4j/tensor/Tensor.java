@@ -37,7 +37,10 @@ public final class Tensor implements AutoCloseable {
     private final Device device;
     /** The allocation, held so that the garbage collector frees it only with this tensor; {@link #data} lies in it. */
     private Pointer block;
-    /** The tensor's elements: a view, 64-byte aligned, of {@link #block} (closing it frees the block). */
+    /**
+     * The tensor's elements: a view, 64-byte aligned, of {@link #block} (closing it frees the block). Tensors of
+     * {@link PageMemory#MIN_BYTES} and more live in {@link PageMemory} (2 MB pages), smaller ones in JavaCPP's malloc.
+     */
     private Pointer data;
 
     /**
@@ -55,14 +58,20 @@ public final class Tensor implements AutoCloseable {
         if (!device.isCpu()) {
             throw new UnsupportedOperationException("tensors on " + device + " are not supported by this build");
         }
-        // zero-filled: a fresh tensor never exposes garbage; 4-byte elements, so ALIGN_BYTES / 4 spare ones
-        // are enough to start on a line
+        // zero-filled: a fresh tensor never exposes garbage
         long n = Math.max(size, 1);
-        long spare = ALIGN_BYTES / 4;
-        this.block = dtype == DType.FLOAT32 ? new FloatPointer(n + spare).zero() : new IntPointer(n + spare).zero();
-        long shift = (ALIGN_BYTES - block.address() % ALIGN_BYTES) % ALIGN_BYTES / 4;
-        this.data = dtype == DType.FLOAT32 ? ((FloatPointer) block).getPointer(shift).capacity(n)
-                : ((IntPointer) block).getPointer(shift).capacity(n);
+        if (n >= PageMemory.MIN_BYTES / 4) {
+            // large (training sets, big layers): 2 MB pages from our allocator, already on a line
+            this.block = new PageMemory(Math.multiplyExact(n, 4L));
+            this.data = dtype == DType.FLOAT32 ? new FloatPointer(block).capacity(n) : new IntPointer(block).capacity(n);
+        } else {
+            // 4-byte elements, so ALIGN_BYTES / 4 spare ones are enough to start on a line
+            long spare = ALIGN_BYTES / 4;
+            this.block = dtype == DType.FLOAT32 ? new FloatPointer(n + spare).zero() : new IntPointer(n + spare).zero();
+            long shift = (ALIGN_BYTES - block.address() % ALIGN_BYTES) % ALIGN_BYTES / 4;
+            this.data = dtype == DType.FLOAT32 ? ((FloatPointer) block).getPointer(shift).capacity(n)
+                    : ((IntPointer) block).getPointer(shift).capacity(n);
+        }
     }
 
     private static long checkedSize(long[] shape) {

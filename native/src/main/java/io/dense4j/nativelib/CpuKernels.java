@@ -98,4 +98,13 @@ public final class CpuKernels {
     public static native int d4j_net_forward(d4j_net net, @Const FloatPointer x, @Cast("int64_t") long n,
             FloatPointer out, @Cast("const int32_t*") IntPointer labels, @Const FloatPointer targets,
             DoublePointer stats);
+
+    /**
+     * Zero-filled memory for large buffers, 2 MB aligned and advised for 2 MB pages (see d4j_alloc_pages); a null
+     * pointer (address 0) when it cannot be had. It has no deallocator: the caller frees it exactly once with
+     * {@link #d4j_free_pages} and the same byte count (io.dense4j.tensor does, on close or collection).
+     */
+    public static native Pointer d4j_alloc_pages(@Cast("size_t") long bytes);
+
+    public static native void d4j_free_pages(Pointer p, @Cast("size_t") long bytes);
 }
