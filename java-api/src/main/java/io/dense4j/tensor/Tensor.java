@@ -62,7 +62,10 @@ public final class Tensor implements AutoCloseable {
         long n = Math.max(size, 1);
         if (n >= PageMemory.MIN_BYTES / 4) {
             // large (training sets, big layers): 2 MB pages from our allocator, already on a line
-            this.block = new PageMemory(Math.multiplyExact(n, 4L));
+            if (n > Long.MAX_VALUE / 4) {
+                throw new OutOfMemoryError("a tensor of " + n + " elements is beyond any memory");
+            }
+            this.block = new PageMemory(n * 4);
             this.data = dtype == DType.FLOAT32 ? new FloatPointer(block).capacity(n) : new IntPointer(block).capacity(n);
         } else {
             // 4-byte elements, so ALIGN_BYTES / 4 spare ones are enough to start on a line

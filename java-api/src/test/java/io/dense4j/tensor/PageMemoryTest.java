@@ -94,12 +94,27 @@ class PageMemoryTest {
         first.close();
         first.deallocate();
         assertTrue(PageMemory.isLive(second.address()));
-        FloatPointer floats = new FloatPointer(second).capacity(2 * TWO_MB);
-        floats.put(2 * TWO_MB - 1, 3f);
-        assertEquals(3f, floats.get(2 * TWO_MB - 1));
+        long lastFloat = 4 * TWO_MB / 4 - 1; // the last float of the 4 * 2 MB bytes: the page it lies on is mapped
+        FloatPointer floats = new FloatPointer(second).capacity(lastFloat + 1);
+        floats.put(lastFloat, 3f);
+        assertEquals(3f, floats.get(lastFloat));
+        floats.put(0, 4f);
+        assertEquals(4f, floats.get(0));
         long secondAddress = second.address();
         second.close();
         assertFalse(PageMemory.isLive(secondAddress));
+    }
+
+    @Test
+    void impossibleSizesAreRefusedWithOutOfMemoryError() {
+        // 4 TB: the system refuses the mapping, or JavaCPP's limit on native memory does (after its collections);
+        // either way the error is thrown and nothing stays mapped
+        assertThrows(OutOfMemoryError.class, () -> Tensor.zeros(1L << 40));
+        assertThrows(OutOfMemoryError.class, () -> Tensor.zeros(1L << 31, 1L << 31));
+        try (Tensor t = Tensor.zeros(TWO_MB)) {
+            t.setFloat(TWO_MB - 1, 1f); // and the allocator still works
+            assertEquals(1f, t.getFloat(TWO_MB - 1));
+        }
     }
 
     @Test
