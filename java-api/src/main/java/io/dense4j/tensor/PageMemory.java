@@ -34,8 +34,18 @@ final class PageMemory extends Pointer {
         }
         LIVE.add(memory.address());
         address = memory.address();
-        capacity(bytes); // a Pointer's elements are bytes: JavaCPP counts them against its maxBytes limit
+        capacity(bytes); // elements are bytes (sizeof): JavaCPP counts them against its maxBytes limit
         deallocator(new Free(memory, bytes));
+    }
+
+    /**
+     * One byte per element, as for a plain Pointer: JavaCPP counts capacity() x sizeof() against its limit on native
+     * memory (maxBytes), and would take a subclass's elements for pointers (8 bytes), refusing a training set 8 times
+     * too early.
+     */
+    @Override
+    public int sizeof() {
+        return 1;
     }
 
     /** Whether memory allocated here at {@code address} is still allocated. */

@@ -87,6 +87,8 @@ class PageMemoryTest {
         // the collector's free after a close is this same deallocate: it must do nothing, even when the address
         // was handed out again in between (an unmap there would take the new owner's memory)
         PageMemory first = new PageMemory(4 * TWO_MB);
+        // JavaCPP counts capacity x sizeof against its native memory limit: exactly the bytes asked for
+        assertEquals(4 * TWO_MB, first.capacity() * first.sizeof());
         long address = first.address();
         first.close();
         assertFalse(PageMemory.isLive(address));
