@@ -142,6 +142,8 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final LongAdder shed = new LongAdder();
     private final LongAdder headerTimeouts = new LongAdder();
     private final LongAdder bodyTimeouts = new LongAdder();
+    private final LongAdder lingeringCloses = new LongAdder();
+    private final LongAdder drainedBytes = new LongAdder();
     private ScheduledExecutorService sweeper;
     private AbstractConnector connector;
     private final AtomicInteger accepting = new AtomicInteger();
@@ -252,6 +254,24 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         return bodyTimeouts.sum();
     }
 
+    /** A connection began a lingering close ({@link LingeringConnectionFactory}). */
+    void lingering() {
+        lingeringCloses.increment();
+    }
+
+    /** Bytes a lingering close read and dropped. */
+    void drained(long bytes) {
+        drainedBytes.add(bytes);
+    }
+
+    long lingeringCloses() {
+        return lingeringCloses.sum();
+    }
+
+    long drainedBytes() {
+        return drainedBytes.sum();
+    }
+
     @Override
     protected void doStart() {
         sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -294,7 +314,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onOpened(Connection c) {
-        EndPoint ep = c.getEndPoint();
+        EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
         if (ep instanceof SocketChannelEndPoint) { // the TCP connection itself (under TLS, the encrypted side)
             admit(ep);
             if (c instanceof SslConnection) {
@@ -315,8 +335,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onClosed(Connection c) {
-        if (c.getEndPoint() instanceof SocketChannelEndPoint) {
-            GuardedConnection g = bySocket.remove(c.getEndPoint());
+        EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
+        if (ep instanceof SocketChannelEndPoint) {
+            GuardedConnection g = bySocket.remove(ep);
             if (g != null) {
                 shares.release(g);
                 if (g.wasShed()) {
