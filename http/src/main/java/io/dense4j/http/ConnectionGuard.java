@@ -254,9 +254,19 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         return bodyTimeouts.sum();
     }
 
-    /** A connection began a lingering close ({@link LingeringConnectionFactory}). */
-    void lingering() {
+    /**
+     * Whether the connection of this endpoint may end with a lingering close ({@link LingeringConnectionFactory}),
+     * counted if so. Only connections served in full linger: not one on probation (its client is over its share:
+     * in a flood, thousands would linger; it gets the minimal service, one answer and the connection ends), nor
+     * one that was shed, nor any while the server stops (their descriptors are wanted back now).
+     */
+    boolean mayLinger(EndPoint ep) {
+        GuardedConnection g = bySocket.get(socketOf(ep));
+        if (shuttingDown || g == null || g.probation || g.wasShed()) {
+            return false;
+        }
         lingeringCloses.increment();
+        return true;
     }
 
     /** Bytes a lingering close read and dropped. */

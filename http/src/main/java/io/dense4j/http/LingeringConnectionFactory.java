@@ -76,8 +76,7 @@ final class LingeringConnectionFactory extends HttpConnectionFactory {
                 return; // lingering already (or closed)
             }
             // only once the answer is out and only while the client may still be sending; else as asked
-            if (transport.isOpen() && transport.isOutputShutdown() && !transport.isInputShutdown()) {
-                guard.lingering();
+            if (transport.isOpen() && transport.isOutputShutdown() && !transport.isInputShutdown() && guard.mayLinger(transport)) {
                 // a read the HTTP connection asked for is still pending: its callback drains (see Forward)
                 transport.tryFillInterested(drain);
             } else {

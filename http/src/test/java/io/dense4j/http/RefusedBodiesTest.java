@@ -293,28 +293,6 @@ class RefusedBodiesTest {
     }
 
     /**
-     * A connection on probation (its client holds more than its share) that sends an upload gets 429 at once,
-     * without its body being read: it gets the 429 while still sending.
-     */
-    @Test
-    void anUploadOnAProbationConnectionGets429WhileItsBodyIsStillBeingSent() throws Exception {
-        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(1);
-        try (TrainingFixture probation = new TrainingFixture(tmp.resolve("probation"), t -> t, b -> b.clients(limits));
-             RawHttp held = new RawHttp(probation.server.port())) {
-            assertEquals(200, held.send("GET", "/v2/health/live", null, null).status()); // its one full connection
-            TrainingFixture main = f;
-            f = probation;
-            try {
-                long size = 2L << 20;
-                repeat(new Refused(upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 429,
-                        "too many connections"), 50);
-            } finally {
-                f = main;
-            }
-        }
-    }
-
-    /**
      * An upload over the client's share of upload slots gets 503 at once, without its body being read: it gets
      * the 503 while still sending.
      */
