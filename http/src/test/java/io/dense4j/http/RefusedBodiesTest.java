@@ -319,4 +319,48 @@ class RefusedBodiesTest {
             }
         }
     }
+
+    /**
+     * A client that goes on sending after its answer cannot hold the connection: it is cut once it has sent
+     * {@link LingeringConnectionFactory#MAX_DRAINED_BYTES} more (a fast sender) or after the guard's linger time
+     * (a slow one); the reads run on read-readiness callbacks, no request thread waits for it.
+     */
+    @Test
+    void aClientThatKeepsSendingAfterItsAnswerIsCut() throws Exception {
+        ConnectionGuard guard = f.server.connectionGuard();
+        long drainedBefore = guard.drainedBytes();
+        long lingeringBefore = guard.lingeringCloses();
+        for (boolean fast : new boolean[] {true, false}) {
+            try (RawHttp c = new RawHttp(f.server.port())) {
+                c.write(upload(ALICE, "text/csv", "Content-Length: 99999999999\r\n"));
+                OutputStream out = c.socket.getOutputStream();
+                AtomicBoolean answered = new AtomicBoolean();
+                Future<Long> sending = senders.submit(() -> {
+                    long sent = 0;
+                    try {
+                        for (;;) { // as long as the connection takes it
+                            int n = fast || !answered.get() ? CHUNK.length : 1;
+                            out.write(CHUNK, 0, n);
+                            sent += n;
+                            if (!fast && answered.get()) {
+                                Thread.sleep(100);
+                            }
+                        }
+                    } catch (IOException cut) {
+                        return sent;
+                    }
+                });
+                RawHttp.Response r = c.read();
+                answered.set(true);
+                assertEquals(413, r.status(), r.body());
+                assertTrue(c.closedByServer(), "the server's side ends after the answer");
+                long sent = sending.get(60, TimeUnit.SECONDS); // cut: by the byte bound, or the linger time
+                if (fast) {
+                    assertTrue(sent < LingeringConnectionFactory.MAX_DRAINED_BYTES + (48L << 20), "sent " + sent);
+                }
+            }
+        }
+        assertTrue(guard.drainedBytes() - drainedBefore > 0, "the fast sender's bytes were read and dropped");
+        assertTrue(guard.lingeringCloses() - lingeringBefore >= 2, "both connections lingered");
+    }
 }
