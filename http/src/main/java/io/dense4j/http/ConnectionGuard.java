@@ -73,7 +73,10 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         SslHandshakeListener, Graceful {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final long SWEEP_MS = 250;
-    /** How long a connection that is answered and ending, or whose request is being failed, may stay open. */
+    /**
+     * How long a connection that is answered and ending, or whose request is being failed, may stay open: the
+     * time its lingering close ({@link LingeringConnectionFactory}) may read what its client still sends.
+     */
     static final long LINGER_MS = 2000;
     /** Shedding starts this fraction of the cap below it, so that new connections find room before accepting stops. */
     static final int PRESSURE_RESERVE = 16;
