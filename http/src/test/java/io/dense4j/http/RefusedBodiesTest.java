@@ -298,12 +298,16 @@ class RefusedBodiesTest {
      */
     @Test
     void anUploadOverTheUploadSlotsGets503WhileItsBodyIsStillBeingSent() throws Exception {
-        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxUploads(1);
+        // one slot, held as long as the test takes: the holder's upload is not cut for its rate
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxUploads(1)
+                .withMinUploadBytesPerSecond(0).withBodyTimeout(java.time.Duration.ofMinutes(10));
         try (TrainingFixture slots = new TrainingFixture(tmp.resolve("slots"), t -> t, b -> b.clients(limits));
              RawHttp holder = new RawHttp(slots.server.port())) {
             // an upload that takes the one slot and keeps it: its body is still to come
             holder.write(upload(ALICE, "text/csv", "Content-Length: " + (3L << 20) + "\r\n"));
-            holder.socket.getOutputStream().write(Arrays.copyOf(CHUNK, (int) ServerConnectors.EAGER_BODY_BYTES + 1));
+            byte[] rows = ("x,y,label\n" + "0.5,0.25,a\n1.5,0.75,b\n".repeat(20_000)).getBytes(StandardCharsets.US_ASCII);
+            assertTrue(rows.length > ServerConnectors.EAGER_BODY_BYTES); // its handler runs, and waits for the rest
+            holder.socket.getOutputStream().write(rows);
             holder.socket.getOutputStream().flush();
             TrainingFixture main = f;
             f = slots;
