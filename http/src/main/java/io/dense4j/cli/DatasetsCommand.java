@@ -137,7 +137,8 @@ public final class DatasetsCommand implements Runnable {
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List the data sets.")
     int list(@Mixin ApiClient.Options api) {
-        JsonNode all = api.client().get("/v1/datasets").path("datasets");
+        JsonNode answer = api.client().get("/v1/datasets");
+        JsonNode all = answer.path("datasets");
         System.out.printf("%-14s %-24s %-6s %10s %9s %8s  %s%n", "SHA256", "NAME", "FORMAT", "ROWS", "FEATURES", "CLASSES",
                 "ADDED BY");
         for (JsonNode d : all) {
@@ -146,6 +147,12 @@ public final class DatasetsCommand implements Runnable {
                     d.path("rows").asLong() + (d.path("test_rows").asLong() > 0 ? "+" + d.path("test_rows").asLong() : ""),
                     d.path("features").asInt(), d.path("classes").asInt() > 0 ? d.path("classes").asText() : "-",
                     d.path("created_by").asText());
+        }
+        JsonNode q = answer.path("quota");
+        if (q.isObject()) {
+            System.out.printf(Locale.ROOT, "storage quota of %s: %d of %d bytes used (data sets %d, models %d)%n",
+                    q.path("owner").asText(), q.path("used_bytes").asLong(), q.path("limit_bytes").asLong(),
+                    q.path("dataset_bytes").asLong(), q.path("model_bytes").asLong());
         }
         return 0;
     }

@@ -103,6 +103,14 @@ public final class FederatedCommand implements Runnable {
                @Option(names = "--server-lr", description = "server learning rate (default 1)") Double serverLr,
                @Option(names = "--example-weight-cap", description = "without DP, an update weighs min(examples, cap)"
                        + "/cap (default 10000)") Long weightCap,
+               @Option(names = "--aggregator", description = "how a round's updates are combined: mean (FedAvg's "
+                       + "example-weighted mean, the default), median or trimmed_mean (coordinate-wise, one vote per "
+                       + "client: one client cannot drag the model anywhere; not with secure aggregation or DP)")
+               String aggregator,
+               @Option(names = "--trim-fraction", description = "trimmed_mean: the fraction of updates dropped at each "
+                       + "end of every coordinate, in [0, 0.5) (default 0.2)") Double trimFraction,
+               @Option(names = "--max-update-norm", description = "refuse an update whose L2 norm (the client's model "
+                       + "change) is above this; it is left out of its round (default 0: no bound)") Double maxUpdateNorm,
                @Option(names = "--phase-timeout", description = "deadline of a key-exchange or unmasking phase, e.g. "
                        + "60s (default 60s)") String phaseTimeout,
                @Option(names = "--training-timeout", description = "deadline of local training, e.g. 10m (default 10m)")
@@ -144,6 +152,9 @@ public final class FederatedCommand implements Runnable {
         putIf(f, "prox_mu", mu);
         putIf(f, "server_learning_rate", serverLr);
         putIf(f, "example_weight_cap", weightCap);
+        putIf(f, "aggregator", aggregator);
+        putIf(f, "trim_fraction", trimFraction);
+        putIf(f, "max_update_norm", maxUpdateNorm);
         putIf(f, "phase_timeout_ms", phaseTimeout == null ? null : millis(phaseTimeout, "--phase-timeout"));
         putIf(f, "training_timeout_ms", trainingTimeout == null ? null : millis(trainingTimeout, "--training-timeout"));
         if (clients != null && clientNames != null) {
@@ -199,6 +210,8 @@ public final class FederatedCommand implements Runnable {
             o.put(key, l);
         } else if (v instanceof Double d) {
             o.put(key, d);
+        } else if (v instanceof String t) {
+            o.put(key, t);
         }
     }
 
@@ -278,6 +291,10 @@ public final class FederatedCommand implements Runnable {
                         epsilon(p.path("epsilon")), p.path("delta").asText(), p.path("noise_multiplier").asText(),
                         p.path("clip_norm").asText(), p.path("epsilon_budget").isNumber()
                                 ? ", budget " + p.path("epsilon_budget").asText() : "") : "off");
+        JsonNode c = t.path("config");
+        out.printf(Locale.ROOT, "aggregation: %s%s; update norm bound %s%n", c.path("aggregator").asText("mean"),
+                "trimmed_mean".equals(c.path("aggregator").asText()) ? " (trim " + c.path("trim_fraction").asText() + ")"
+                        : "", c.path("max_update_norm").asDouble() > 0 ? c.path("max_update_norm").asText() : "none");
         out.printf("global model: %s version %s%n", t.path("register_as").asText(), t.path("model_version").asText());
         if (t.hasNonNull("finished_reason")) {
             out.println("ended: " + t.path("finished_reason").asText());
@@ -289,7 +306,9 @@ public final class FederatedCommand implements Runnable {
             out.printf(Locale.ROOT, "%-6d %-9s %-9d %-8d %-10s %-8.2f %-12d %-12d  %s%n", r.path("round").asLong(),
                     r.path("status").asText(), r.path("selected").asInt(), r.path("participants").asInt(),
                     epsilon(r.path("epsilon")), r.path("seconds").asDouble(), r.path("bytes_up").asLong() / seen,
-                    r.path("bytes_down").asLong() / seen, r.path("reason").asText());
+                    r.path("bytes_down").asLong() / seen, r.path("reason").asText()
+                            + (r.path("updates_refused").asInt() > 0 ? (r.path("reason").asText().isEmpty() ? "" : "; ")
+                            + r.path("updates_refused").asInt() + " update(s) refused above the max update norm" : ""));
         }
         return 0;
     }

@@ -200,6 +200,11 @@ public final class ServeCommand implements Callable<Integer> {
             + "may expand to (default " + ServerConfig.TrainingConfig.DEFAULT_MAX_DATASET_BYTES + ")")
     Long maxDatasetBytes;
 
+    @Option(names = "--storage-quota", description = "each training token's share of the disk, in bytes: the data "
+            + "sets it uploaded and the models its jobs registered; an upload or a job registration beyond it gets 507 "
+            + "(admins are not counted; default " + io.dense4j.service.StorageQuota.DEFAULT_BYTES + ")")
+    Long storageQuota;
+
     @Option(names = "--max-event-streams-per-token", description = "open job event streams per token (default "
             + ServerConfig.TrainingConfig.DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN + ")")
     Integer maxEventStreamsPerToken;
@@ -302,7 +307,7 @@ public final class ServeCommand implements Callable<Integer> {
             boolean given = trainTokensFile != null || cpus != null || gpus != null || inferenceReserve != null
                     || maxJobsPerToken != null || maxQueuedJobsPerToken != null || jobsDir != null || datasetsDir != null
                     || serverId != null || jobLeaseMs != null || maxDatasetBytes != null || maxEventStreamsPerToken != null
-                    || jobNice != null || checkpointIntervalSeconds != null || jobYieldMs != null;
+                    || jobNice != null || checkpointIntervalSeconds != null || jobYieldMs != null || storageQuota != null;
             if (given) {
                 throw new IllegalArgumentException("the training options need --state (the training service's state store)");
             }
@@ -341,6 +346,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (serverId != null) t.serverId(serverId);
         if (jobLeaseMs != null) t.lease(Duration.ofMillis(jobLeaseMs));
         if (maxDatasetBytes != null) t.maxDatasetBytes(maxDatasetBytes);
+        if (storageQuota != null) t.storageQuotaBytes(storageQuota);
         if (maxEventStreamsPerToken != null) t.maxEventStreamsPerToken(maxEventStreamsPerToken);
         if (jobNice != null) t.jobNice(jobNice);
         if (jobYieldMs != null) t.jobYield(Duration.ofMillis(jobYieldMs));

@@ -1,6 +1,7 @@
 package io.dense4j.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dense4j.service.StorageQuota;
 import io.dense4j.service.TrainingService;
 import io.dense4j.service.dataset.DatasetCatalog;
 import io.dense4j.service.dataset.DatasetException;
@@ -54,10 +55,18 @@ final class DatasetHandlers {
         DatasetCatalog.Options options = options(ctx);
         long limit = catalog().maxBytes();
         String type = ctx.req().getContentType() == null ? "" : ctx.req().getContentType().toLowerCase(Locale.ROOT);
-        try (DatasetCatalog.Upload upload = catalog().newUpload()) {
-            upload.requireRoomFor(ctx.req().getContentLengthLong());
+        boolean multipart = type.startsWith("multipart/form-data");
+        long declared = ctx.req().getContentLengthLong();
+        // the caller's storage quota: refused before anything is read when the declared data cannot fit, and counted
+        // again as the bytes arrive (a body without Content-Length, or one that lies about it)
+        training.quota().requireRoom(caller.name(), multipart ? declared - MULTIPART_OVERHEAD : declared, "an upload of "
+                + declared + " bytes");
+        try (DatasetCatalog.Upload upload = catalog().newUpload();
+             StorageQuota.Meter quota = training.quota().meter(caller.name())) {
+            upload.requireRoomFor(declared);
+            upload.meter(quota::add);
             try {
-                if (type.startsWith("multipart/form-data")) {
+                if (multipart) {
                     receiveParts(ctx, upload, limit);
                 } else if (type.startsWith("text/csv") || type.startsWith("text/tab-separated-values")
                         || type.startsWith("application/octet-stream") || type.startsWith("text/plain")) {
@@ -76,6 +85,7 @@ final class DatasetHandlers {
             } catch (IOException e) {
                 throw cutOff(upload);
             }
+            quota.checkBeforeKeeping();
             DatasetCatalog.Stored stored = catalog().commit(upload, options, caller.name());
             Json.write(ctx, stored.created() ? 201 : 200, view(stored.dataset(), caller.admin()));
         }
@@ -223,14 +233,20 @@ final class DatasetHandlers {
         Json.write(ctx, stored.created() ? 201 : 200, view(stored.dataset(), true));
     }
 
-    /** GET /v1/datasets */
+    /**
+     * GET /v1/datasets: every data set, and the caller's storage quota and use (null for admins, who are not
+     * counted).
+     */
     void list(Context ctx) {
-        boolean admin = Access.Caller.of(ctx).admin();
+        Access.Caller caller = Access.Caller.of(ctx);
         List<Object> out = new ArrayList<>();
         for (Records.Dataset d : catalog().list()) {
-            out.add(view(d, admin));
+            out.add(view(d, caller.admin()));
         }
-        Json.ok(ctx, Map.of("datasets", out));
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("datasets", out);
+        m.put("quota", StorageQuota.counted(caller.name()) ? training.quota().use(caller.name()).toMap() : null);
+        Json.ok(ctx, m);
     }
 
     /** GET /v1/datasets/{sha256} */

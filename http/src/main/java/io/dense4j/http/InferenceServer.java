@@ -6,6 +6,7 @@ import io.dense4j.service.JobService;
 import io.dense4j.service.ForbiddenException;
 import io.dense4j.service.InferenceActivity;
 import io.dense4j.service.QuotaException;
+import io.dense4j.service.StorageQuotaException;
 import io.dense4j.service.TrainingService;
 import io.dense4j.service.dataset.DatasetCatalog;
 import io.dense4j.service.dataset.DatasetException;
@@ -27,6 +28,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static io.dense4j.http.Role.ADMIN;
 import static io.dense4j.http.Role.FEDERATED;
@@ -77,6 +79,8 @@ public final class InferenceServer implements AutoCloseable {
     private final InferenceActivity inferenceActivity = new InferenceActivity();
     private final UploadSlots uploads;
     private final byte[] openApi;
+    /** Each path of the route table and its {@code Allow} value (OPTIONS, 405). */
+    private Map<String, String> allowed;
     private final Javalin app;
     private final Object stopLock = new Object();
     private boolean stopped;
@@ -134,7 +138,7 @@ public final class InferenceServer implements AutoCloseable {
                 io.dense4j.service.job.EventWriter.DEFAULT_MIN_INTERVAL);
         return TrainingService.open(t.state(), datasetsDir, t.maxDatasetBytes(), settings, manager.registry(),
                 (model, alias, version, actor) -> manager.setAlias(model, alias, version, actor), inferenceActivity,
-                t.jobYield());
+                t.jobYield(), t.storageQuotaBytes());
     }
 
     /** Loads the registry's models, starts the training service (when configured) and starts listening. */
@@ -282,6 +286,9 @@ public final class InferenceServer implements AutoCloseable {
             if (route.maxBodyBytes() > 0 && ctx.req().getContentLengthLong() > route.maxBodyBytes()) {
                 throw Bodies.tooLarge(route.maxBodyBytes());
             }
+            if (route.maxBodyBytes() > 0) {
+                requireIdentityCoding(ctx);
+            }
             String uploader = route.upload() ? uploads.take(ctx) : null;
             ctx.attribute(Bodies.BUDGET_ATTRIBUTE, bodyBudget);
             boolean inference = route.role() == INFERENCE; // training jobs wait for these between chunks
@@ -302,6 +309,29 @@ public final class InferenceServer implements AutoCloseable {
                 }
             }
         };
+    }
+
+    /**
+     * A body in a content coding (RFC 9110 8.4: gzip, deflate, br...) is refused with 415 and {@code Accept-Encoding:
+     * identity} (RFC 9110 15.5.16, 12.5.3): no route decodes one, and reading it as it came would only fail later as
+     * a misleading 400 (or, worse, succeed on bytes the client did not mean). A request without a body passes.
+     */
+    private static void requireIdentityCoding(Context ctx) {
+        if (ctx.req().getContentLengthLong() == 0) {
+            return;
+        }
+        java.util.Enumeration<String> values = ctx.req().getHeaders("Content-Encoding");
+        while (values != null && values.hasMoreElements()) {
+            for (String coding : values.nextElement().split(",")) {
+                String c = coding.trim();
+                if (!c.isEmpty() && !c.equalsIgnoreCase("identity")) {
+                    ctx.header("Accept-Encoding", "identity");
+                    throw new ApiException(415, "the body is in content coding '" + (c.length() > 40 ? c.substring(0, 40)
+                            + "..." : c) + "', which this server does not decode: send it unencoded (Accept-Encoding: "
+                            + "identity)");
+                }
+            }
+        }
     }
 
     /** Bytes Javalin copies a response through at a time (one array per response; it sets no Jetty buffer). */
@@ -331,29 +361,59 @@ public final class InferenceServer implements AutoCloseable {
                 config.routes.addHttpHandler(HandlerType.HEAD, r.path(), guarded(r), r.role());
             }
         }
+        // OPTIONS answers each path of the table with its methods (public: methods are all it reveals); a method the
+        // path does not have gets 405 with the same Allow (below)
+        allowed = Route.allowedMethods(routes());
+        allowed.forEach((path, methods) -> {
+            Route o = Route.options(path, methods);
+            config.routes.addHttpHandler(o.method(), o.path(), guarded(o), o.role());
+        });
         config.routes.exception(ApiException.class, (e, ctx) -> Json.error(ctx, e.status(), e.getMessage()));
         config.routes.exception(RegistryException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
         config.routes.exception(ConfigException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
         config.routes.exception(ImpossibleRequestException.class, (e, ctx) -> Json.error(ctx, 400, e.getMessage()));
         config.routes.exception(DatasetException.class, (e, ctx) -> Json.error(ctx, DatasetHandlers.status(e), e.getMessage()));
         config.routes.exception(QuotaException.class, (e, ctx) -> Json.error(ctx, 429, e.getMessage()));
+        config.routes.exception(StorageQuotaException.class, (e, ctx) -> Json.error(ctx, 507, e.getMessage()));
         config.routes.exception(ForbiddenException.class, (e, ctx) -> Json.error(ctx, 403, e.getMessage()));
         config.routes.exception(StoreException.class, (e, ctx) -> Json.error(ctx, status(e), clientMessage(e)));
-        config.routes.exception(HttpResponseException.class, (e, ctx) -> Json.error(ctx, e.getStatus(), javalinMessage(e, ctx)));
+        config.routes.exception(HttpResponseException.class, (e, ctx) -> {
+            if (e.getStatus() == 404) {
+                unmatched(ctx); // the router's: no route has this method and path
+            } else {
+                Json.error(ctx, e.getStatus(), javalinMessage(e, ctx));
+            }
+        });
         config.routes.exception(Exception.class, (e, ctx) -> {
             LOG.error("internal error on {} {}", ctx.method(), ctx.path(), e); // details stay in the log
             Json.error(ctx, 500, "internal server error");
         });
         config.routes.error(404, ctx -> {
-            if (!isJsonError(ctx)) {
-                Json.error(ctx, 404, "no such endpoint: " + ctx.method().name() + " " + ctx.path());
+            if (isJsonError(ctx)) {
+                return;
             }
+            unmatched(ctx);
         });
         config.routes.error(405, ctx -> {
             if (!isJsonError(ctx)) {
                 Json.error(ctx, 405, "method " + ctx.method().name() + " is not allowed on " + ctx.path());
             }
         });
+    }
+
+    /**
+     * A request no route takes: 405 with the path's {@code Allow} when the path is in the table under other methods
+     * (RFC 9110 15.5.6), else 404.
+     */
+    private void unmatched(Context ctx) {
+        String known = Route.matching(allowed.keySet(), ctx.path());
+        if (known != null) {
+            ctx.header("Allow", allowed.get(known));
+            Json.error(ctx, 405, "method " + ctx.method().name() + " is not allowed on " + ctx.path() + "; allowed: "
+                    + allowed.get(known));
+            return;
+        }
+        Json.error(ctx, 404, "no such endpoint: " + ctx.method().name() + " " + ctx.path());
     }
 
     private static boolean isJsonError(Context ctx) {
@@ -433,7 +493,6 @@ public final class InferenceServer implements AutoCloseable {
 
     private String javalinMessage(HttpResponseException e, Context ctx) {
         return switch (e.getStatus()) {
-            case 404 -> "no such endpoint: " + ctx.method().name() + " " + ctx.path();
             case 405 -> "method " + ctx.method().name() + " is not allowed on " + ctx.path();
             case 413 -> Bodies.tooLarge(cfg.maxRequestBytes()).getMessage();
             default -> e.getMessage() == null || e.getMessage().isBlank() ? "request failed" : e.getMessage();

@@ -335,12 +335,14 @@ public record ServerConfig(
      *                              last checkpoint (and after its last epoch), unless its spec says otherwise; 0: every epoch
      * @param jobYield              between chunks of training steps a job waits at most this long while inference
      *                              requests are in flight (0: never waits)
+     * @param storageQuotaBytes     each training token's share of the disk: the data sets it uploaded and the models
+     *                              its jobs registered ({@link io.dense4j.service.StorageQuota}; admins are not counted)
      */
     public record TrainingConfig(String state, Map<String, String> tokens, int cpus, List<Integer> gpus,
                                  String inferenceReserve, int maxRunningJobsPerToken, int maxQueuedJobsPerToken,
                                  Path jobsDir, Path datasetsDir, String serverId, Duration lease, long maxDatasetBytes,
                                  int maxEventStreamsPerToken, int jobNice, Duration checkpointInterval,
-                                 Duration jobYield) {
+                                 Duration jobYield, long storageQuotaBytes) {
         public static final String DEFAULT_INFERENCE_RESERVE = "25%";
         public static final int DEFAULT_MAX_RUNNING_JOBS_PER_TOKEN = 2;
         public static final int DEFAULT_MAX_QUEUED_JOBS_PER_TOKEN = 100;
@@ -387,6 +389,9 @@ public record ServerConfig(
             if (maxDatasetBytes < 1) {
                 throw new IllegalArgumentException("the data set size limit must be positive");
             }
+            if (storageQuotaBytes < 1) {
+                throw new IllegalArgumentException("the storage quota per token must be positive, got " + storageQuotaBytes);
+            }
             if (jobNice < 0 || jobNice > ThreadPriority.IDLE) {
                 throw new IllegalArgumentException("the nice value of job threads is 0..19 or idle ("
                         + ThreadPriority.IDLE + "), got " + jobNice);
@@ -428,6 +433,7 @@ public record ServerConfig(
             private int jobNice = DEFAULT_JOB_NICE;
             private Duration checkpointInterval = CheckpointSchedule.DEFAULT_MIN_INTERVAL;
             private Duration jobYield = DEFAULT_JOB_YIELD;
+            private long storageQuotaBytes = io.dense4j.service.StorageQuota.DEFAULT_BYTES;
 
             private Builder(String state) {
                 this.state = state;
@@ -448,11 +454,12 @@ public record ServerConfig(
             public Builder jobNice(int v) { jobNice = v; return this; }
             public Builder checkpointInterval(Duration v) { checkpointInterval = v; return this; }
             public Builder jobYield(Duration v) { jobYield = v; return this; }
+            public Builder storageQuotaBytes(long v) { storageQuotaBytes = v; return this; }
 
             public TrainingConfig build() {
                 return new TrainingConfig(state, tokens, cpus, gpus, inferenceReserve, maxRunningJobsPerToken,
                         maxQueuedJobsPerToken, jobsDir, datasetsDir, serverId, lease, maxDatasetBytes,
-                        maxEventStreamsPerToken, jobNice, checkpointInterval, jobYield);
+                        maxEventStreamsPerToken, jobNice, checkpointInterval, jobYield, storageQuotaBytes);
             }
         }
     }

@@ -157,6 +157,9 @@ public final class JobService implements AutoCloseable {
                 throw new ForbiddenException(why);
             });
         }
+        if (spec.registerAs() != null) { // its model will need room: refused at once when the owner has none left
+            runner.storageCheck().requireRoom(owner, 1, "a job that registers a model");
+        }
         Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
         checkAgainstData(spec);
         int queued = store.count(owner, JobState.QUEUED);

@@ -30,8 +30,11 @@ public final class TrainingService implements AutoCloseable {
     private final DatasetCatalog catalog;
     private final JobService jobs;
     private final FederatedService federated;
+    private final StorageQuota quota;
 
-    private TrainingService(JobStore store, DatasetCatalog catalog, JobService jobs, FederatedService federated) {
+    private TrainingService(JobStore store, DatasetCatalog catalog, JobService jobs, FederatedService federated,
+                            StorageQuota quota) {
+        this.quota = quota;
         this.store = store;
         this.catalog = catalog;
         this.jobs = jobs;
@@ -49,25 +52,27 @@ public final class TrainingService implements AutoCloseable {
     public static TrainingService open(String state, Path datasetsDir, long maxDatasetBytes,
                                        JobService.Settings jobSettings, ModelRegistry registry, Promoter promoter) {
         return open(state, datasetsDir, maxDatasetBytes, jobSettings, registry, promoter, new InferenceActivity(),
-                Duration.ZERO);
+                Duration.ZERO, StorageQuota.DEFAULT_BYTES);
     }
 
     /**
      * As above, with the server's inference requests in flight ({@code activity}), which a job waits for between
-     * chunks of training steps, at most {@code jobYield} each time.
+     * chunks of training steps, at most {@code jobYield} each time, and each training token's share of the disk
+     * ({@code storageQuotaBytes}: its data sets and its jobs' models; see {@link StorageQuota}).
      */
     public static TrainingService open(String state, Path datasetsDir, long maxDatasetBytes,
                                        JobService.Settings jobSettings, ModelRegistry registry, Promoter promoter,
-                                       InferenceActivity activity, Duration jobYield) {
+                                       InferenceActivity activity, Duration jobYield, long storageQuotaBytes) {
         JobStore store = new JobStore(Database.open(state));
         DatasetCatalog catalog = new DatasetCatalog(store, datasetsDir, maxDatasetBytes);
+        StorageQuota quota = new StorageQuota(storageQuotaBytes, store, registry);
         JobRunner runner = new JobRunner(registry, catalog, promoter, jobSettings.checkpointInterval(),
-                jobSettings.jobNice()).yieldingTo(activity, jobYield);
+                jobSettings.jobNice()).yieldingTo(activity, jobYield).withStorageCheck(quota::requireRoom);
         JobService jobs = new JobService(store, runner, jobSettings);
         FederatedService federated = new FederatedService(new FederatedStore(store.database(), Clock.systemUTC()),
                 registry, new FederatedService.Settings(jobSettings.serverId(), jobSettings.lease(),
                 jobSettings.workRoot(), Duration.ofMillis(500)), Clock.systemUTC());
-        return new TrainingService(store, catalog, jobs, federated);
+        return new TrainingService(store, catalog, jobs, federated, quota);
     }
 
     /** A name unique to this server process: host, process id and a random suffix. */
@@ -94,6 +99,11 @@ public final class TrainingService implements AutoCloseable {
 
     public JobStore store() {
         return store;
+    }
+
+    /** Each training token's share of the disk. */
+    public StorageQuota quota() {
+        return quota;
     }
 
     public DatasetCatalog datasets() {

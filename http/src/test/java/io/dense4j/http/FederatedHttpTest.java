@@ -271,6 +271,56 @@ class FederatedHttpTest {
         }
     }
 
+    /**
+     * The review's poisoning attack over HTTP: with no clipping, one party sends a huge finite update (1e30 per
+     * weight). Under the task's max_update_norm it is refused with BAD_MESSAGE, the round closes with the two honest
+     * updates without waiting for its deadline, and the new global model is their weighted mean.
+     */
+    @Test
+    void aPoisonedUpdateAboveTheMaxUpdateNormIsRefusedAndTheRoundGoesOnWithoutIt() throws Exception {
+        try (TrainingFixture f = new TrainingFixture(tmp, t -> t)) {
+            FederatedFixture.Task task = FederatedFixture.create(f, TrainingFixture.ADMIN, """
+                    {"rounds": 2, "clients_per_round": 3, "min_clients": 2, "max_update_norm": 10,
+                     "training_timeout_ms": 60000}""", "[\"a\", \"b\", \"c\"]");
+            FederatedService service = f.server.federatedService();
+            var coordinator = service.running(task.id()).coordinator();
+            float[] before = coordinator.weights();
+            String path = "/v1/federated/tasks/" + task.id() + "/messages";
+            String id = Long.toString(task.id());
+            Map<String, float[]> sent = new java.util.TreeMap<>();
+            for (String client : List.of("a", "b", "c")) {
+                HttpServerConnection conn = FederatedFixture.connect(f.base, task.id(), task.token(client));
+                Message.RoundTask rt = assertInstanceOf(Message.RoundTask.class,
+                        conn.exchange(new Message.Poll(envelope(id, client, -1, new byte[0]))));
+                float[] v = new float[rt.weights().length + 1];
+                if (client.equals("a")) {
+                    java.util.Arrays.fill(v, 1e30f);
+                    v[v.length - 1] = 1f;
+                    refused(f, path, task.token(client), MessageCodec.encode(new Message.Update(envelope(id, client, 1,
+                            rt.roundNonce()), v)), 400, "BAD_MESSAGE", "above this task's max update norm 10.0");
+                    assertArrayEquals(before, coordinator.weights(), "the refused update changed nothing");
+                    continue;
+                }
+                for (int i = 0; i < v.length - 1; i++) {
+                    v[i] = (float) (0.001 * ((i * 7 + client.charAt(0)) % 13 - 6)); // small, distinct per client
+                }
+                v[v.length - 1] = client.equals("b") ? 0.25f : 0.75f; // the example weights
+                sent.put(client, v);
+                assertEquals(200, postFrame(f, path, task.token(client), MessageCodec.encode(new Message.Update(
+                        envelope(id, client, 1, rt.roundNonce()), v))).statusCode());
+            }
+            JsonNode round1 = FederatedFixture.status(f, TrainingFixture.ADMIN, task.id()).at("/history/0");
+            assertEquals("COMPLETED", round1.get("status").asText(), round1.toString());
+            assertEquals(2, round1.get("participants").asInt());
+            assertEquals(1, round1.get("updates_refused").asInt());
+            float[] after = coordinator.weights();
+            for (int i = 0; i < after.length; i++) {
+                double mean = ((double) sent.get("b")[i] + sent.get("c")[i]) / (0.25 + 0.75);
+                assertEquals(before[i] + mean, after[i], 1e-6, "parameter " + i);
+            }
+        }
+    }
+
     @Test
     void adminRoutesCreateListInspectAndCancelAndCheckWhatTheyAreGiven() throws Exception {
         try (TrainingFixture f = new TrainingFixture(tmp, t -> t)) {

@@ -223,11 +223,14 @@ class InferenceServerTest {
     }
 
     @Test
-    void unknownEndpointsAndMethodsAreJson404() {
+    void unknownEndpointsAreJson404AndUnknownMethodsJson405() {
         start();
         assertTrue(error(f.get("/nope"), 404).contains("/nope"));
-        error(f.get("/v2/models/iris/infer"), 404);
-        error(f.delete("/v2"), 404);
+        // a path the server has, under a method it does not: 405 with the path's methods (RFC 9110 15.5.6)
+        HttpResponse<String> get = f.get("/v2/models/iris/infer");
+        error(get, 405);
+        assertEquals("POST, OPTIONS", get.headers().firstValue("Allow").orElse(null));
+        error(f.delete("/v2"), 405);
     }
 
     @Test

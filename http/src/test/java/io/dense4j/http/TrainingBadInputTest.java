@@ -292,7 +292,10 @@ class TrainingBadInputTest {
     @Test
     void errorsAreJsonEvenForUnknownRoutesUnderV1() {
         ServerFixture.error(f.get("/v1/jobs/1/nothing", ALICE), 404);
-        ServerFixture.error(f.send(f.req("/v1/jobs", ALICE).PUT(HttpRequest.BodyPublishers.ofString("{}")).build()), 404);
+        // a path the server has, under a method it does not: 405 with the path's methods (RFC 9110), JSON too
+        var put = f.send(f.req("/v1/jobs", ALICE).PUT(HttpRequest.BodyPublishers.ofString("{}")).build());
+        ServerFixture.error(put, 405);
+        assertEquals("GET, HEAD, POST, OPTIONS", put.headers().firstValue("Allow").orElse(null));
     }
 
     /**

@@ -24,7 +24,14 @@ import java.util.Map;
  * @param delta              δ of the reported (ε, δ)
  * @param epsilonBudget      refuse a round that would take ε above this (∞: no budget)
  * @param exampleWeightCap   without DP, an update weighs min(n_k, cap)/cap (FedAvg's n_k weighting when cap ≥ every n_k)
- * @param serverLearningRate global step: w ← w + η·(mean update)
+ * @param serverLearningRate global step: w ← w + η·(aggregated update)
+ * @param aggregator         how a round's updates are combined: the weighted mean (FedAvg), or a robust statistic
+ *                           that one client cannot drag anywhere (see {@link Aggregator})
+ * @param trimFraction       {@link Aggregator#TRIMMED_MEAN}: the fraction β of updates dropped at each end of every
+ *                           coordinate, in [0, 0.5)
+ * @param maxUpdateNorm      an update whose L2 norm (of the client's model change, before weighting) is above this is
+ *                           refused and left out of its round (0: no bound); bounds one client's pull on the global
+ *                           model without clipping honest ones
  * @param phaseTimeout       deadline of a key-exchange or unmasking phase
  * @param trainingTimeout    deadline of the phase in which clients train
  * @param samplingSeed       seeds client sampling (reproducible simulations); null draws it from SecureRandom
@@ -32,8 +39,36 @@ import java.util.Map;
 public record FederatedConfig(int rounds, int clientsPerRound, int minClients, int localEpochs, int batchSize,
                               double proxMu, int proxEverySteps, boolean secureAggregation, double secAggThreshold,
                               double clipNorm, double noiseMultiplier, double delta, double epsilonBudget,
-                              long exampleWeightCap, double serverLearningRate, Duration phaseTimeout,
+                              long exampleWeightCap, double serverLearningRate, Aggregator aggregator,
+                              double trimFraction, double maxUpdateNorm, Duration phaseTimeout,
                               Duration trainingTimeout, Long samplingSeed) {
+    /**
+     * How the server combines a round's updates. {@link #MEAN} is FedAvg's example-weighted mean: one client with
+     * a huge (finite) update moves it anywhere. {@link #MEDIAN} (coordinate-wise median) and {@link #TRIMMED_MEAN}
+     * (coordinate-wise mean of what is left after dropping the β·n largest and β·n smallest values) give every
+     * update one vote whatever its example count, and a minority of clients cannot move them beyond the honest
+     * updates' range (Yin et al., ICML 2018; Flower's FedMedian and FedTrimmedAvg). Both need each update in the
+     * clear, so they exclude secure aggregation, and DP-FedAvg's noise is calibrated to a sum, so they exclude it too.
+     */
+    public enum Aggregator {
+        MEAN, MEDIAN, TRIMMED_MEAN;
+
+        /** The config's spelling: mean, median, trimmed_mean. */
+        public String key() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        public static Aggregator of(String key) {
+            for (Aggregator a : values()) {
+                if (a.key().equals(key)) {
+                    return a;
+                }
+            }
+            throw new IllegalArgumentException("aggregator is one of mean, median, trimmed_mean; got '" + key + "'");
+        }
+    }
+
+
     public FederatedConfig {
         require(rounds >= 1, "rounds must be >= 1, got " + rounds);
         require(clientsPerRound >= 1, "clients per round must be >= 1, got " + clientsPerRound);
@@ -51,6 +86,20 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         require(epsilonBudget > 0, "the epsilon budget must be > 0 (infinite for none), got " + epsilonBudget);
         require(exampleWeightCap >= 1, "example weight cap must be >= 1, got " + exampleWeightCap);
         require(serverLearningRate > 0 && Double.isFinite(serverLearningRate), "server learning rate must be > 0");
+        require(aggregator != null, "an aggregator is required (mean, median or trimmed_mean)");
+        require(trimFraction >= 0 && trimFraction < 0.5, "the trim fraction must be in [0, 0.5), got " + trimFraction);
+        require(maxUpdateNorm >= 0 && Double.isFinite(maxUpdateNorm),
+                "max update norm must be finite and >= 0 (0: no bound), got " + maxUpdateNorm);
+        if (aggregator != Aggregator.MEAN) {
+            require(!secureAggregation, "the " + aggregator.key() + " aggregator needs each update in the clear: it "
+                    + "cannot run with secure aggregation (the server sees only the sum)");
+            require(noiseMultiplier == 0, "the " + aggregator.key() + " aggregator cannot run with differential "
+                    + "privacy (DP-FedAvg's noise is calibrated to the sum of clipped updates)");
+        }
+        if (maxUpdateNorm > 0) {
+            require(!secureAggregation, "max update norm needs each update in the clear; with secure aggregation the "
+                    + "clip norm bounds every update");
+        }
         require(phaseTimeout != null && !phaseTimeout.isNegative() && !phaseTimeout.isZero(), "phase timeout must be > 0");
         require(trainingTimeout != null && !trainingTimeout.isNegative() && !trainingTimeout.isZero(),
                 "training timeout must be > 0");
@@ -103,6 +152,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         b.epsilonBudget = epsilonBudget;
         b.exampleWeightCap = exampleWeightCap;
         b.serverLearningRate = serverLearningRate;
+        b.aggregator = aggregator;
+        b.trimFraction = trimFraction;
+        b.maxUpdateNorm = maxUpdateNorm;
         b.phaseTimeout = phaseTimeout;
         b.trainingTimeout = trainingTimeout;
         b.samplingSeed = samplingSeed;
@@ -126,6 +178,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         m.put("epsilon_budget", Double.isInfinite(epsilonBudget) ? null : epsilonBudget);
         m.put("example_weight_cap", exampleWeightCap);
         m.put("server_learning_rate", serverLearningRate);
+        m.put("aggregator", aggregator.key());
+        m.put("trim_fraction", trimFraction);
+        m.put("max_update_norm", maxUpdateNorm);
         m.put("phase_timeout_ms", phaseTimeout.toMillis());
         m.put("training_timeout_ms", trainingTimeout.toMillis());
         m.put("sampling_seed", samplingSeed);
@@ -153,6 +208,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
                 case "epsilon_budget" -> b.epsilonBudget(v == null ? Double.POSITIVE_INFINITY : number(e));
                 case "example_weight_cap" -> b.exampleWeightCap(integer(e));
                 case "server_learning_rate" -> b.serverLearningRate(number(e));
+                case "aggregator" -> b.aggregator(Aggregator.of(text(e)));
+                case "trim_fraction" -> b.trimFraction(number(e));
+                case "max_update_norm" -> b.maxUpdateNorm(number(e));
                 case "phase_timeout_ms" -> b.phaseTimeout(Duration.ofMillis(integer(e)));
                 case "training_timeout_ms" -> b.trainingTimeout(Duration.ofMillis(integer(e)));
                 case "sampling_seed" -> b.samplingSeed(v == null ? null : (long) integer(e));
@@ -176,6 +234,13 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         throw new IllegalArgumentException("federated config '" + e.getKey() + "' must be a number, got " + e.getValue());
     }
 
+    private static String text(Map.Entry<String, Object> e) {
+        if (e.getValue() instanceof String t) {
+            return t;
+        }
+        throw new IllegalArgumentException("federated config '" + e.getKey() + "' must be a string, got " + e.getValue());
+    }
+
     private static boolean bool(Map.Entry<String, Object> e) {
         if (e.getValue() instanceof Boolean b) {
             return b;
@@ -183,7 +248,10 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         throw new IllegalArgumentException("federated config '" + e.getKey() + "' must be true or false, got " + e.getValue());
     }
 
-    /** Defaults: 10 rounds, 10 clients per round (min 2), 1 local epoch at batch 32, FedAvg, no SecAgg, no DP. */
+    /**
+     * Defaults: 10 rounds, 10 clients per round (min 2), 1 local epoch at batch 32, FedAvg (the weighted mean, no
+     * update bound), no SecAgg, no DP; the trimmed mean, when chosen, trims β = 0.2 (Flower's FedTrimmedAvg).
+     */
     public static final class Builder {
         private int rounds = 10;
         private int clientsPerRound = 10;
@@ -200,6 +268,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         private double epsilonBudget = Double.POSITIVE_INFINITY;
         private long exampleWeightCap = 10_000;
         private double serverLearningRate = 1.0;
+        private Aggregator aggregator = Aggregator.MEAN;
+        private double trimFraction = 0.2;
+        private double maxUpdateNorm = 0;
         private Duration phaseTimeout = Duration.ofSeconds(60);
         private Duration trainingTimeout = Duration.ofMinutes(10);
         private Long samplingSeed = null;
@@ -219,6 +290,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         public Builder epsilonBudget(double v) { epsilonBudget = v; return this; }
         public Builder exampleWeightCap(long v) { exampleWeightCap = v; return this; }
         public Builder serverLearningRate(double v) { serverLearningRate = v; return this; }
+        public Builder aggregator(Aggregator v) { aggregator = v; return this; }
+        public Builder trimFraction(double v) { trimFraction = v; return this; }
+        public Builder maxUpdateNorm(double v) { maxUpdateNorm = v; return this; }
         public Builder phaseTimeout(Duration v) { phaseTimeout = v; return this; }
         public Builder trainingTimeout(Duration v) { trainingTimeout = v; return this; }
         public Builder samplingSeed(Long v) { samplingSeed = v; return this; }
@@ -226,7 +300,8 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         public FederatedConfig build() {
             return new FederatedConfig(rounds, clientsPerRound, minClients, localEpochs, batchSize, proxMu, proxEverySteps,
                     secureAggregation, secAggThreshold, clipNorm, noiseMultiplier, delta, epsilonBudget, exampleWeightCap,
-                    serverLearningRate, phaseTimeout, trainingTimeout, samplingSeed);
+                    serverLearningRate, aggregator, trimFraction, maxUpdateNorm, phaseTimeout, trainingTimeout,
+                    samplingSeed);
         }
     }
 }

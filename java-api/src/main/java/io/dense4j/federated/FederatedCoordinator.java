@@ -41,7 +41,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * and the round closes when all have or at the deadline. With secure aggregation the round runs the four phases of
  * {@link SecAggServer} and the server only ever holds the masked running sum. The server then divides the summed
  * update by the summed weight (FedAvg) or, with DP, adds N(0, (z·S)²) noise to the sum and divides by the expected
- * number of clients q·K (DP-FedAvg's fixed denominator), and steps the global model.
+ * number of clients q·K (DP-FedAvg's fixed denominator), or takes the coordinate-wise median or trimmed mean of the
+ * updates it kept ({@link FederatedConfig.Aggregator}), and steps the global model, in float64 until the new weights
+ * are rounded to float32: a round whose result is not finite is aborted and leaves the model as it was. An update
+ * above {@link FederatedConfig#maxUpdateNorm()} is refused and its client left out of the round.
  *
  * <p><b>Differential privacy.</b> The noise is added here, on the unmasked sum, so the guarantee protects clients
  * from everyone who sees the models (other clients, model consumers), not from this server, which sees the exact
@@ -90,7 +93,12 @@ public final class FederatedCoordinator {
         Instant deadline;
         final SecAggServer secAgg;
         double[] plainSum;
+        /** The robust aggregators' updates in the clear, and their weights (the mean keeps only the sum). */
+        final List<float[]> updates = new ArrayList<>();
+        final List<Double> updateWeights = new ArrayList<>();
         final Set<String> uploaded = new HashSet<>();
+        /** Clients whose update was refused (above the update norm bound): the round does not wait for them. */
+        final Set<String> refused = new HashSet<>();
         final Map<String, byte[]> acceptedIds = new HashMap<>();
         final Map<String, long[]> bytes = new HashMap<>();
 
@@ -170,7 +178,7 @@ public final class FederatedCoordinator {
             c.round++;
             c.charge();
             RoundSummary lost = new RoundSummary(c.round, "ABORTED", lostRoundReason, 0, 0, new int[0],
-                    c.epsilonNow(), config.delta(), Double.NaN, 0, 0, 0, 0);
+                    c.epsilonNow(), config.delta(), Double.NaN, 0, 0, 0, 0, 0);
             c.history.add(lost);
             LOG.log(System.Logger.Level.INFO, "federated task {0} resumed after round {1}; round {2} was lost: {3}",
                     taskId, roundsRun, c.round, lostRoundReason);
@@ -298,6 +306,10 @@ public final class FederatedCoordinator {
             throw new ProtocolException(Code.BAD_MESSAGE, "task " + taskId + " uses secure aggregation: plain updates "
                     + "are refused (they would reveal the client's update)");
         }
+        if (r.refused.contains(client)) {
+            throw new ProtocolException(Code.DUPLICATE, "client " + client + "'s update of round " + r.number
+                    + " was refused already");
+        }
         float[] v = u.vector();
         if (v.length != vectorLength) {
             throw new ProtocolException(Code.BAD_MESSAGE, "update of " + v.length + " values, the task expects "
@@ -317,8 +329,22 @@ public final class FederatedCoordinator {
         if (!plan.uniformWeights() && !(v[parameterCount] > 0 && v[parameterCount] <= 1)) {
             throw new ProtocolException(Code.BAD_MESSAGE, "update weight " + v[parameterCount] + " is outside (0, 1]");
         }
-        for (int i = 0; i < v.length; i++) {
-            r.plainSum[i] += v[i];
+        double weight = plan.uniformWeights() ? 1 : v[parameterCount];
+        double changeNorm = norm / weight; // the client's own model change: the vector carries it times its weight
+        if (config.maxUpdateNorm() > 0 && changeNorm > config.maxUpdateNorm()) {
+            r.refused.add(client); // the round does not wait for it; the refusal is final for this round
+            LOG.log(System.Logger.Level.WARNING, "federated task {0} round {1}: refused client {2}''s update of norm "
+                    + "{3} (max update norm {4})", taskId, r.number, client, changeNorm, config.maxUpdateNorm());
+            throw new ProtocolException(Code.BAD_MESSAGE, "update norm " + changeNorm + " is above this task's max "
+                    + "update norm " + config.maxUpdateNorm() + ": the update is left out of round " + r.number);
+        }
+        if (config.aggregator() == FederatedConfig.Aggregator.MEAN) {
+            for (int i = 0; i < v.length; i++) {
+                r.plainSum[i] += v[i];
+            }
+        } else {
+            r.updates.add(v.clone());
+            r.updateWeights.add(weight);
         }
         r.uploaded.add(client);
     }
@@ -332,6 +358,10 @@ public final class FederatedCoordinator {
             return new Message.NotSelected(taskId, r.number, POLL_HINT_MILLIS);
         }
         if (r.secAgg == null) {
+            if (r.refused.contains(client)) {
+                return new Message.RoundOver(taskId, r.number, "EXCLUDED", "client " + client + "'s update of round "
+                        + r.number + " was refused (above the max update norm)");
+            }
             if (r.uploaded.contains(client)) {
                 return new Message.Wait(taskId, r.number, "waiting for the other clients of round " + r.number,
                         POLL_HINT_MILLIS);
@@ -394,7 +424,8 @@ public final class FederatedCoordinator {
     private void advance() {
         while (current != null) {
             Round r = current;
-            boolean complete = r.secAgg == null ? r.uploaded.size() == r.selected.size() : r.secAgg.phaseComplete();
+            boolean complete = r.secAgg == null ? r.uploaded.size() + r.refused.size() == r.selected.size()
+                    : r.secAgg.phaseComplete();
             if (!complete) {
                 return;
             }
@@ -408,7 +439,10 @@ public final class FederatedCoordinator {
             return;
         }
         double[] mean = new double[parameterCount];
-        if (config.differentiallyPrivate()) {
+        if (config.aggregator() != FederatedConfig.Aggregator.MEAN) {
+            double[] w = r.updateWeights.stream().mapToDouble(Double::doubleValue).toArray();
+            mean = CoordinateWise.aggregate(config.aggregator(), config.trimFraction(), r.updates, w, parameterCount);
+        } else if (config.differentiallyPrivate()) {
             double std = config.noiseMultiplier() * config.clipNorm();
             double expected = samplingRate * enrolled.size();
             for (int i = 0; i < parameterCount; i++) {
@@ -424,6 +458,7 @@ public final class FederatedCoordinator {
                 mean[i] = sum[i] / weight;
             }
         }
+        // in float64 up to the new weights; a result a float cannot hold is not applied (the model stays as it was)
         float[] next = weights.clone();
         double norm = 0;
         for (int i = 0; i < parameterCount; i++) {
@@ -431,9 +466,17 @@ public final class FederatedCoordinator {
             next[i] = (float) (next[i] + step);
             norm += step * step;
             if (!Float.isFinite(next[i])) {
-                abortRound(r, "the aggregated model is not finite at parameter " + i);
+                abortRound(r, "the aggregated model is not finite at parameter " + i + " (" + (next[i] + step)
+                        + "): the round is not applied and the global model stays as it was; bound each client's "
+                        + "influence with max_update_norm, clip_norm or a robust aggregator");
                 return;
             }
+        }
+        if (!Double.isFinite(norm)) {
+            abortRound(r, "the aggregated update's norm is not finite: the round is not applied and the global model "
+                    + "stays as it was; bound each client's influence with max_update_norm, clip_norm or a robust "
+                    + "aggregator");
+            return;
         }
         weights = next;
         endRound(r, "COMPLETED", "", participants, Math.sqrt(norm));
@@ -465,7 +508,7 @@ public final class FederatedCoordinator {
         }
         RoundSummary s = new RoundSummary(r.number, status, reason, r.selected.size(), participants,
                 r.secAgg == null ? new int[0] : r.secAgg.setSizes(), eps, config.delta(), updateNorm,
-                (System.nanoTime() - r.startNanos) / 1e9, up, down, r.bytes.size());
+                (System.nanoTime() - r.startNanos) / 1e9, up, down, r.bytes.size(), r.refused.size());
         history.add(s);
         LOG.log(System.Logger.Level.INFO, "federated task {0} round {1} {2}{3}: {4} of {5} selected clients aggregated, "
                 + "epsilon {6}, {7} s", taskId, r.number, status, reason.isEmpty() ? "" : " (" + reason + ")", participants,
@@ -627,6 +670,8 @@ public final class FederatedCoordinator {
             cr.put("deadline", r.deadline.toString());
             cr.put("uploaded", new TreeSet<>(r.uploaded));
             cr.put("plain_sum", r.plainSum == null ? null : r.plainSum.clone());
+            cr.put("updates_held", r.updates.size());
+            cr.put("refused", new TreeSet<>(r.refused));
             cr.put("secure_aggregation", r.secAgg == null ? null : r.secAgg.snapshot());
             s.put("current_round", cr);
         }

@@ -21,10 +21,11 @@ import java.util.Map;
  * @param bytesUp        request bytes the server received for this round, over all clients
  * @param bytesDown      response bytes the server sent for this round, over all clients
  * @param clientsSeen    distinct clients that exchanged messages about this round
+ * @param updatesRefused updates refused for being above the task's max update norm (their clients left out)
  */
 public record RoundSummary(long round, String status, String reason, int selected, int participants, int[] secAggSets,
                            double epsilon, double delta, double updateNorm, double seconds, long bytesUp, long bytesDown,
-                           int clientsSeen) {
+                           int clientsSeen, int updatesRefused) {
     public boolean completed() {
         return "COMPLETED".equals(status);
     }
@@ -44,6 +45,7 @@ public record RoundSummary(long round, String status, String reason, int selecte
         m.put("bytes_up", bytesUp);
         m.put("bytes_down", bytesDown);
         m.put("clients_seen", clientsSeen);
+        m.put("updates_refused", updatesRefused);
         return m;
     }
 
@@ -52,8 +54,11 @@ public record RoundSummary(long round, String status, String reason, int selecte
      * as a list), for a coordinator resumed after a restart; unknown or missing keys are an error.
      */
     public static RoundSummary fromMap(Map<String, ?> m) {
-        if (!m.keySet().equals(KEYS)) {
-            throw new IllegalArgumentException("a round summary has the keys " + KEYS + ", got " + m.keySet());
+        java.util.Set<String> keys = new java.util.HashSet<>(m.keySet());
+        keys.remove("updates_refused"); // absent from summaries stored before it existed: none were refused
+        if (!keys.equals(KEYS)) {
+            throw new IllegalArgumentException("a round summary has the keys " + KEYS + " and updates_refused, got "
+                    + m.keySet());
         }
         Object sets = m.get("secagg_sets");
         int[] secAggSets;
@@ -73,7 +78,9 @@ public record RoundSummary(long round, String status, String reason, int selecte
                 orNaN(m.get("epsilon"), "epsilon"), number(m.get("delta"), "delta").doubleValue(),
                 orNaN(m.get("update_norm"), "update_norm"), number(m.get("seconds"), "seconds").doubleValue(),
                 number(m.get("bytes_up"), "bytes_up").longValue(), number(m.get("bytes_down"), "bytes_down").longValue(),
-                Math.toIntExact(number(m.get("clients_seen"), "clients_seen").longValue()));
+                Math.toIntExact(number(m.get("clients_seen"), "clients_seen").longValue()),
+                m.containsKey("updates_refused")
+                        ? Math.toIntExact(number(m.get("updates_refused"), "updates_refused").longValue()) : 0);
     }
 
     private static final java.util.Set<String> KEYS = java.util.Set.of("round", "status", "reason", "selected",

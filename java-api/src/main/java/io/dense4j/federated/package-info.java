@@ -43,8 +43,14 @@
  *       Tampering with routed shares is detected (AES-GCM bound to session, sender and receiver).</li>
  *   <li>Small cohorts: a sum over few clients says much about each. Rounds need min-clients updates and at least
  *       2 (the server) / 3 (a client's default {@code minSecAggCohort}) participants.</li>
- *   <li>Malicious clients are not defended against: a client can send any vector (with secure aggregation the
- *       server cannot even check the clip) and so poison the model. They learn nothing beyond the models.</li>
+ *   <li>Malicious clients are defended against only as far as the task's config bounds them. Without any bound
+ *       (FedAvg's mean, no clip) one client's huge finite update drags the model anywhere; a round whose result a
+ *       float cannot hold is not applied. {@code clip_norm} bounds every update (and is checked by the server
+ *       without secure aggregation; with it the server cannot check it), {@code max_update_norm} refuses larger
+ *       updates without clipping honest ones, and the {@code median} and {@code trimmed_mean} aggregators keep a
+ *       minority of clients from moving a coordinate outside the others' range ({@link
+ *       io.dense4j.federated.FederatedConfig.Aggregator}). A majority of malicious clients, or Sybils, or subtle
+ *       (backdoor) updates within the bounds are not stopped. Clients learn nothing beyond the models.</li>
  *   <li>Every client sees the global model of every round, hence each round's aggregate: that is what differential
  *       privacy is for.</li>
  * </ul>

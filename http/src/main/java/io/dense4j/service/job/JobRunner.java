@@ -75,6 +75,17 @@ public final class JobRunner {
     private final int kernelNice;
     private final InferenceActivity inference;
     private final java.time.Duration yield;
+    private final StorageCheck storage;
+
+    /**
+     * Refuses what would take an owner over its share of the disk (the server's storage quota); throws to refuse.
+     * {@link #NO_STORAGE_CHECK} lets everything through.
+     */
+    public interface StorageCheck {
+        void requireRoom(String owner, long moreBytes, String what);
+    }
+
+    public static final StorageCheck NO_STORAGE_CHECK = (owner, bytes, what) -> { };
 
     /** The owner name of jobs submitted with the admin credentials (no training token may be named so). */
     public static final String ADMIN_OWNER = "admin";
@@ -108,12 +119,13 @@ public final class JobRunner {
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter,
                      java.time.Duration checkpointInterval, int kernelNice) {
         this(registry, datasets, promoter, checkpointInterval, kernelNice, new InferenceActivity(),
-                java.time.Duration.ZERO);
+                java.time.Duration.ZERO, NO_STORAGE_CHECK);
     }
 
     private JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter,
                       java.time.Duration checkpointInterval, int kernelNice, InferenceActivity inference,
-                      java.time.Duration yield) {
+                      java.time.Duration yield, StorageCheck storage) {
+        this.storage = storage;
         this.registry = registry;
         this.datasets = datasets;
         this.promoter = promoter;
@@ -128,7 +140,17 @@ public final class JobRunner {
      * {@code inference} has requests in flight, at most {@code maxWait} each time (zero: never).
      */
     public JobRunner yieldingTo(InferenceActivity inference, java.time.Duration maxWait) {
-        return new JobRunner(registry, datasets, promoter, checkpointInterval, kernelNice, inference, maxWait);
+        return new JobRunner(registry, datasets, promoter, checkpointInterval, kernelNice, inference, maxWait, storage);
+    }
+
+    /** This runner, refusing to register a model that would take its job's owner over {@code check}'s quota. */
+    public JobRunner withStorageCheck(StorageCheck check) {
+        return new JobRunner(registry, datasets, promoter, checkpointInterval, kernelNice, inference, yield, check);
+    }
+
+    /** The storage check jobs register under (submission checks it too). */
+    public StorageCheck storageCheck() {
+        return storage;
     }
 
     /** Serving first: waits (bounded) while inference requests are in flight; on the job thread, holding no lock. */
@@ -394,6 +416,11 @@ public final class JobRunner {
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
             Path out = ctx.workDir().resolve("model.d4j");
             model.save(out);
+            try {
+                storage.requireRoom(ctx.owner(), java.nio.file.Files.size(out), "registering " + name);
+            } catch (java.io.IOException ex) {
+                throw new java.io.UncheckedIOException(ex);
+            }
             ModelVersionInfo info = registry.register(name, out, RegisterOptions.defaults().source(source)
                     .actor(ctx.owner()).metric("holdout_loss", e.loss()).metric("holdout_accuracy", e.accuracy()));
             version = info.version();
