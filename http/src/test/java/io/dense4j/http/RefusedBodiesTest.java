@@ -314,8 +314,10 @@ class RefusedBodiesTest {
             try {
                 long size = 2L << 20;
                 String head = upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n");
-                for (int i = 0; i < 200 && attempt(new Refused(head, size, false, 503, "uploads")) != null; i++) {
-                    Thread.sleep(50); // until the holder's upload has its slot (its handler runs once its first bytes are in)
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!slots.get("/metrics", null).body().contains("dense4j_uploads_in_progress 1.0")) {
+                    assertTrue(System.nanoTime() < deadline, "the holder's upload never took its slot");
+                    Thread.sleep(20); // its handler runs once its first 256 KiB are in
                 }
                 repeat(new Refused(head, size, false, 503, "uploads"), 50);
             } finally {
