@@ -26,8 +26,8 @@ void column_sums(const float* dz, int64_t ld, int rows, int c0, int c1, float* d
     }
 }
 
-void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
-                       int out, const Block& blk) {
+int weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
+                      int out, const Block& blk, float skip_zeros_below) {
     TNArgs a;
     a.x = x + blk.r0;
     a.ldx = in;
@@ -38,8 +38,11 @@ void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, fl
     a.m = n;
     a.k = blk.r1 - blk.r0;
     a.n = blk.c1 - blk.c0;
-    k.tn(a);
+    int sparse = 0;
+    if (skip_zeros_below > 0.0f && n <= SX_MAX_ROWS) sparse = k.sx_weight_grad(a, skip_zeros_below);
+    else k.tn(a);
     if (blk.r0 == 0 && db) column_sums(dz, out, n, blk.c0, blk.c1, db);
+    return sparse;
 }
 
 // Which form of the input-gradient kernel a product uses (gemm_kernels.h NTArgs::packed), decided from the

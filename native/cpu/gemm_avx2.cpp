@@ -26,6 +26,14 @@ struct V {
     static inline M mask(int n) {
         return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     }
+    // sparse_input.inc: bit `bit` of acc set in every lane where v is not +-0 (NaN included)
+    typedef __m256i I;
+    static inline I izero() { return _mm256_setzero_si256(); }
+    static inline I col_bits(I acc, T v, unsigned bit) {
+        const __m256i nonzero = _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        return _mm256_or_si256(acc, _mm256_and_si256(nonzero, _mm256_set1_epi32((int)bit)));
+    }
+    static inline void istore(uint32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
     static inline float hsum(T v) {  // fixed tree: halves, then quarters, ...
         const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         const __m128 e = _mm_add_ps(q, _mm_movehl_ps(q, q));
@@ -49,13 +57,18 @@ struct V {
 constexpr int NN_MR = 6, NN_NV = 2, NN_NV1 = 8, NN_KC = 512;
 constexpr int TN_KR = 6, TN_NV = 2;
 constexpr int NT_MR = 2, NT_KR = 4;
+constexpr int SX_NV = 8;  // sparse_input.inc: a row of 64 weight-gradient outputs in 8 ymm accumulators
+constexpr bool SX_PAIRS = false;  // two rows of dw at a time (sparse_input.inc)
 
 #include "gemm_tiles.inc"
+typedef V::I VI;
+#include "sparse_input.inc"
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx2() {
-    static const GemmKernels k = {ISA_AVX2, "avx2", NN_NV * V::W, 32, nn_block, tn_block, nt_block};
+    static const GemmKernels k = {ISA_AVX2, "avx2", NN_NV * V::W, 32, nn_block, tn_block, nt_block,
+                                   sx_weight_grad};
     return k;
 }
 

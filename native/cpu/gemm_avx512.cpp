@@ -26,6 +26,14 @@ struct V {
     // max(0, v) with v second: maxps returns its second operand when one is NaN, so NaN propagates like relu()
     static inline T relu(T v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
     static inline M mask(int n) { return (M)((1u << n) - 1u); }
+    // sparse_input.inc: bit `bit` of acc set in every lane where v is not +-0 (NaN included)
+    typedef __m512i I;
+    static inline I izero() { return _mm512_setzero_si512(); }
+    static inline I col_bits(I acc, T v, unsigned bit) {
+        const M nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        return _mm512_mask_or_epi32(acc, nonzero, acc, _mm512_set1_epi32((int)bit));
+    }
+    static inline void istore(uint32_t* p, I v) { _mm512_storeu_si512(p, v); }
     static inline float hsum(T v) {  // fixed tree: halves, then quarters, ...
         const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
         const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -56,13 +64,18 @@ struct V {
 constexpr int NN_MR = 6, NN_NV = 4, NN_NV1 = 8, NN_KC = 512;
 constexpr int TN_KR = 6, TN_NV = 4;
 constexpr int NT_MR = 4, NT_KR = 4;
+constexpr int SX_NV = 8;  // sparse_input.inc: a row of 128 weight-gradient outputs in 8 zmm accumulators
+constexpr bool SX_PAIRS = true;  // two rows of dw at a time (sparse_input.inc)
 
 #include "gemm_tiles.inc"
+typedef V::I VI;
+#include "sparse_input.inc"
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx512() {
-    static const GemmKernels k = {ISA_AVX512, "avx512", NN_NV * V::W, 128, nn_block, tn_block, nt_block};
+    static const GemmKernels k = {ISA_AVX512, "avx512", NN_NV * V::W, 128, nn_block, tn_block, nt_block,
+                                   sx_weight_grad};
     return k;
 }
 

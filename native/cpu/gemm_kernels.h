@@ -3,6 +3,7 @@
 //   nn: c[m,n] = a[m,k] . b[k,n] (+ bias[n]), then z = c and y = relu(c) or c   (forward, fused epilogue)
 //   tn: dw[k,n] = x[m,k]^T . dz[m,n]                                           (weight gradient)
 //   nt: dx[m,k] = dz[m,n] . w[k,n]^T                                           (input gradient)
+// and tn again for an x with many exact zeros, leaving them out (sx_weight_grad, sparse_input.inc: same bits).
 // All operands are row-major with explicit leading dimensions, so a caller hands a kernel any rectangular
 // block (a thread's share of a product) without copying; the weights are read in the layout they are kept in
 // (Keras [in, out]), so nothing outside the kernels depends on which variant runs.
@@ -65,7 +66,12 @@ struct GemmKernels {
     void (*nn)(const NNArgs&);
     void (*tn)(const TNArgs&);
     void (*nt)(const NTArgs&);
+    // tn skipping the exact zeros of x (sparse_input.inc), for m <= SX_MAX_ROWS batch rows: the same bits as tn;
+    // blocks of inputs whose share of non-zero x is above max_density go to tn. Returns the blocks it skipped zeros
+    // in.
+    int (*sx_weight_grad)(const TNArgs&, float max_density);
 };
+constexpr int SX_MAX_ROWS = 256;  // batch rows sx_weight_grad takes (8 masks of 32 rows per input)
 
 const GemmKernels& gemm_kernels_portable();
 const GemmKernels& gemm_kernels_avx2();

@@ -21,6 +21,11 @@ struct V {
     static inline T add(T a, T b) { return a + b; }
     static inline T relu(T v) { return v < 0.0f ? 0.0f : v; }  // keeps NaN, like relu()
     static inline M mask(int n) { return n > 0; }
+    // sparse_input.inc: bit `bit` of acc set where v is not +-0 (NaN included)
+    typedef uint32_t I;
+    static inline I izero() { return 0; }
+    static inline I col_bits(I acc, T v, unsigned bit) { return v != 0.0f ? acc | bit : acc; }
+    static inline void istore(uint32_t* p, I v) { *p = v; }
     static inline float hsum(T v) { return v; }
     static inline void reduce_tile(const T*, float*, int64_t) {}
 };
@@ -28,13 +33,18 @@ struct V {
 constexpr int NN_MR = 4, NN_NV = 8, NN_NV1 = 16, NN_KC = 256;
 constexpr int TN_KR = 4, TN_NV = 8;
 constexpr int NT_MR = 2, NT_KR = 4;
+constexpr int SX_NV = 16;  // sparse_input.inc: 16 weight-gradient outputs of a row in scalar accumulators
+constexpr bool SX_PAIRS = false;  // two rows of dw at a time (sparse_input.inc)
 
 #include "gemm_tiles.inc"
+typedef V::I VI;
+#include "sparse_input.inc"
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_portable() {
-    static const GemmKernels k = {ISA_PORTABLE, "portable", NN_NV * V::W, 0, nn_block, tn_block, nt_block};
+    static const GemmKernels k = {ISA_PORTABLE, "portable", NN_NV * V::W, 0, nn_block, tn_block, nt_block,
+                                   sx_weight_grad};
     return k;
 }
 

@@ -30,9 +30,12 @@ bool valid_hp(int kind, const float* hp);
 // computes its block of the output completely, with the same arithmetic whatever the block.
 void dense_forward_block(const GemmKernels& k, const float* x, const float* w, const float* b, float* z, float* y,
                          int in, int out, int act, const Block& blk);
-// dW rows [r0,r1) x columns [c0,c1); db for those columns when r0 == 0 and db != nullptr
-void weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
-                       int out, const Block& blk);
+// dW rows [r0,r1) x columns [c0,c1); db for those columns when r0 == 0 and db != nullptr. skip_zeros_below > 0
+// (and n <= SX_MAX_ROWS): blocks of x with at most that share of non-zeros skip them (k.sx_weight_grad: the same
+// bits, except that a zero x times an infinite or NaN dz is left out instead of giving NaN). Returns the blocks
+// that did.
+int weight_grad_block(const GemmKernels& k, const float* x, const float* dz, float* dw, float* db, int n, int in,
+                      int out, const Block& blk, float skip_zeros_below = 0.0f);
 // dx batch rows [r0,r1) x input features [c0,c1); packed: the packed kernel form (decided per product by
 // input_grad_packs, so that every block of one product is computed the same way)
 void input_grad_block(const GemmKernels& k, const float* w, const float* dz, float* dx, int in, int out,

@@ -6,7 +6,9 @@
 // Why it is fast: all workspace is allocated once in d4j_net_create (one 64-byte aligned block); the loss
 // works on the pre-activation so the output softmax/sigmoid is never materialised in training; and, unless
 // global-norm clipping needs every gradient first, each layer's parameters are updated right after its
-// backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer).
+// backward, while its freshly written dW is still in cache (same arithmetic as one pass over the buffer). The first
+// layer's weight gradient leaves out the exact zeros of the input rows (image data: half the pixels), with the
+// same bits as the dense kernel (sparse_input.inc; d4j_net_set_sparse_input).
 // At 2+ threads each thread keeps the same rows of a tall layer's W in its core's cache from step to step: the
 // weight gradient and update are cut in row bands, and the training forward of such a layer in the matching
 // two slices of its inputs (ForwardSplitK).
@@ -73,6 +75,14 @@ struct d4j_net {
     float* xb[2] = {};       // input rows [max_batch, in0]
     int32_t* lb[2] = {};     // labels [max_batch]
     float* tb[2] = {};       // targets [max_batch, out_last]
+    // the first layer's weight gradient skips its input's exact zeros in blocks with at most this share of non-zeros
+    // (d4j_net_set_sparse_input); the steps that did, the blocks of the step running now, and the steps since the
+    // last one that found no block sparse enough, modulo 16: on dense data only every 16th step looks (the look,
+    // a compare per input, costs ~4% of the dense kernel), and the results are the same bits either way
+    float sx_max_density = D4J_SPARSE_INPUT_DENSITY;
+    int64_t sx_steps = 0;
+    int sx_blocks = 0;
+    int sx_dense_run = 0;
     void* mem = nullptr;
 };
 
@@ -479,7 +489,9 @@ struct WeightGradStep {
         const int64_t nw = (int64_t)L.in * L.out;
         float* dw = net->grads + L.off;
         float* db = dw + nw;
-        d4j::weight_grad_block(*j.k, a, L.dz, dw, db, j.rows, L.in, L.out, blk);
+        const int skipped = d4j::weight_grad_block(*j.k, a, L.dz, dw, db, j.rows, L.in, L.out, blk,
+                                                   l == 0 && net->sx_dense_run == 0 ? net->sx_max_density : 0.0f);
+        if (skipped) __atomic_fetch_add(&net->sx_blocks, skipped, __ATOMIC_RELAXED);
         if (!j.update) return;
         const int64_t N = net->n_params;
         const int cols = blk.c1 - blk.c0;
@@ -671,6 +683,9 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             for (int c = 0; c < chunks; c++) WeightGradStep::run_id(wg, c);
         }
         clock.lap(PHASE_WEIGHT_GRAD);
+        if (net->sx_blocks) net->sx_steps++;
+        net->sx_dense_run = net->sx_blocks ? 0 : (net->sx_dense_run + 1) % 16;
+        net->sx_blocks = 0;
         if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
             d4j::optimizer_update(d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), net->params,
@@ -709,6 +724,14 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     if (want_stats) { stats[0] += loss_sum; stats[1] += correct_sum; stats[2] += (double)n; }
     return D4J_OK;
 }
+
+extern "C" int d4j_net_set_sparse_input(d4j_net* net, float max_density) {
+    if (!net || !(max_density >= 0.0f && max_density <= 1.0f)) return D4J_ERR_ARGUMENT;  // also rejects NaN
+    net->sx_max_density = max_density;
+    return D4J_OK;
+}
+
+extern "C" int64_t d4j_net_sparse_steps(d4j_net* net) { return net ? net->sx_steps : 0; }
 
 extern "C" int d4j_net_phase_seconds(d4j_net* net, double* out, int n) {
     if (!net || !out || n <= 0) return 0;

@@ -181,6 +181,18 @@ int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const flo
 #define D4J_NET_PHASES 7
 int d4j_net_phase_seconds(d4j_net* net, double* out, int n);
 
+/* Exact-zero skipping in the first layer's weight gradient (cpu/sparse_input.inc): dW = x^T dz leaves out the
+ * terms of inputs that are exactly +-0, in each block of 64 inputs where at most max_density of the batch's x are
+ * non-zero (image rows: Fashion-MNIST is 50% zero pixels). The results are the same bits as without it (a zero
+ * term adds nothing; except that 0 * an infinite or NaN dz, which never reaches the weight gradient of a finite
+ * step, would be NaN). Applies to batches of up to 256 rows. max_density in [0, 1]: 0 never, 1 in every block;
+ * the default, D4J_SPARSE_INPUT_DENSITY, is measured (above it the dense kernel is as fast). Returns D4J_OK, or
+ * D4J_ERR_ARGUMENT (nothing changed). d4j_net_sparse_steps: the steps of d4j_net_train since the network was
+ * created that skipped zeros in at least one block. */
+#define D4J_SPARSE_INPUT_DENSITY 0.75f
+int d4j_net_set_sparse_input(d4j_net* net, float max_density);
+int64_t d4j_net_sparse_steps(d4j_net* net);
+
 /* Inference over n rows (any n; processed in chunks of max_batch), no dropout.
  * out (may be NULL) gets the activated outputs [n, out_last]. When labels or targets are given,
  * stats (double[3]) is ACCUMULATED with loss sum, correct count and rows, as in training. */

@@ -9,8 +9,10 @@
 //    of other traffic as in a step, copied cold, copied after a burst of software prefetches (the burst timed on
 //    its own: a core stalls while its miss buffers are full), and copied hot (the copy's own cost); in 4 KB pages
 //    and, where the kernel grants them (madvise), in 2 MB pages;
-//  - the step itself: epochs of the reference network on one thread (process CPU time per step) and the
-//    engine's phase shares (d4j_net_phase_seconds).
+//  - the step itself: epochs of the reference network on one thread (process CPU time per step; the parameters,
+//    gradients and optimizer state on 64-byte lines as the Java API allocates them, D4J_BENCH_MISALIGN=1: 16 bytes
+//    off) and the engine's phase shares (d4j_net_phase_seconds), A/B against the same network with the first layer's
+//    exact-zero skipping off (d4j_net_set_sparse_input), calls of the two alternating in one process.
 // Usage: bench_step_floor [--rounds N]  (default 5 epochs of the step; D4J_BENCH_IDX as for bench_cpu: real rows)
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own placeholder vectors (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -27,10 +29,34 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <new>
 #include <vector>
 #include "dense4j.h"
 
 namespace {
+
+// Floats on a 64-byte line, as the Java API allocates its tensors (io.dense4j.tensor.Tensor); D4J_BENCH_MISALIGN=1:
+// 16 bytes after one, as malloc gives (and the Java API gave before session 7).
+template <class T>
+struct LineAligned {
+    typedef T value_type;
+    LineAligned() = default;
+    template <class U>
+    LineAligned(const LineAligned<U>&) {}
+    T* allocate(size_t n) {
+        void* p = nullptr;
+        if (posix_memalign(&p, 64, n * sizeof(T) + 64) != 0) throw std::bad_alloc();
+        return reinterpret_cast<T*>(static_cast<char*>(p) + (std::getenv("D4J_BENCH_MISALIGN") ? 16 : 0));
+    }
+    void deallocate(T* p, size_t) {
+        free(reinterpret_cast<char*>(p) - (std::getenv("D4J_BENCH_MISALIGN") ? 16 : 0));
+    }
+    template <class U>
+    bool operator==(const LineAligned<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const LineAligned<U>&) const { return false; }
+};
+typedef std::vector<float, LineAligned<float>> Floats;
 
 double thread_cpu() {
     timespec t;
@@ -206,7 +232,7 @@ int main(int argc, char** argv) {
     const int64_t np = d4j_param_count(2, sizes);
     std::mt19937 gen(5);
     std::uniform_real_distribution<float> u(-0.05f, 0.05f);
-    std::vector<float> params(np), grads(np), state(3 * np, 0.0f);
+    Floats params(np), grads(np), state(3 * np, 0.0f);
     for (auto& p : params) p = u(gen);
     std::vector<int32_t> order(N);
     std::iota(order.begin(), order.end(), 0);
@@ -214,19 +240,41 @@ int main(int argc, char** argv) {
     const int nb = N / 32;
     std::vector<float> lrs(nb, 1e-3f);
     const float hp[5] = {0.9f, 0.999f, 1e-7f, 0, 0};
+    // A/B in one process: the engine as it runs (the first layer's weight gradient skipping exact zeros where the
+    // batch is sparse enough, the default) and the same network with that off (d4j_net_set_sparse_input 0),
+    // alternating every call of 64 steps, so both see the same machine; same initial weights, same data, and the
+    // same bits at the end (checked).
+    Floats params_b = params, grads_b(np), state_b(3 * np, 0.0f);
     d4j_net* net = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(), grads.data(),
                                   D4J_OPT_ADAM, hp, state.data(), 0, 0);
-    std::vector<double> per_step;
+    d4j_net* dense = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_b.data(), grads_b.data(),
+                                    D4J_OPT_ADAM, hp, state_b.data(), 0, 0);
+    d4j_net_set_sparse_input(dense, 0.0f);
+    std::vector<double> per_step, per_step_dense, per_call[2];
     double phases[8] = {}, phases0[8] = {};
-    int64_t step = 0;
+    int64_t step = 0, step_b = 0;
     for (int r = 0; r <= rounds; r++) {  // round 0 warms up
         d4j_net_phase_seconds(net, phases0, 8);
-        const double t0 = thread_cpu();
+        double spent[2] = {0, 0};
         for (int b0 = 0; b0 < nb; b0 += 64)
-            d4j_net_train(net, x4k.data(), labels.data(), nullptr, order.data(), N, (int64_t)b0 * 32, 32,
-                          std::min(64, nb - b0), lrs.data() + b0, &step, 1, nullptr);
-        if (r > 0) per_step.push_back((thread_cpu() - t0) / nb * 1e6);
+            for (int v = 0; v < 2; v++) {
+                const int n = std::min(64, nb - b0);
+                const double t0 = thread_cpu();
+                d4j_net_train(v ? dense : net, x4k.data(), labels.data(), nullptr, order.data(), N, (int64_t)b0 * 32, 32,
+                              n, lrs.data() + b0, v ? &step_b : &step, 1, nullptr);
+                const double dt = thread_cpu() - t0;
+                spent[v] += dt;
+                if (r > 0) per_call[v].push_back(dt / n * 1e6);
+            }
+        if (r > 0) {
+            per_step.push_back(spent[0] / nb * 1e6);
+            per_step_dense.push_back(spent[1] / nb * 1e6);
+        }
     }
+    const bool same_bits = std::memcmp(params.data(), params_b.data(), np * 4) == 0 &&
+                           std::memcmp(state.data(), state_b.data(), 3 * np * 4) == 0;
+    const long long sparse_steps = (long long)d4j_net_sparse_steps(net);
+    d4j_net_destroy(dense);
     d4j_net_phase_seconds(net, phases, 8);
     // the last round's phase shares (wall clock inside the step) applied to its CPU time per step: on a loaded
     // machine wall time includes waits for the CPU, the shares are still each phase's part of the step
@@ -276,6 +324,12 @@ int main(int argc, char** argv) {
                 "dW + update + next gather %.1f, step %.1f\n",
                 rounds, pct(per_step, 0.5), pct(per_step, 0.5) * nb * 1e-6, pct(per_step, 0.0), phases[0], phases[1],
                 phases[2], phases[3], phases[4], phases[6]);
+    std::printf("A/B, alternating calls of 64 steps: the step with the first layer's weight gradient skipping exact "
+                "zeros (%lld of %lld steps did) median %.1f us (calls: p10 %.1f, p50 %.1f); with it off median %.1f us "
+                "(calls: p10 %.1f, p50 %.1f): %.3fx; final weights and optimizer state %s\n",
+                sparse_steps, (long long)step, pct(per_step, 0.5), pct(per_call[0], 0.1), pct(per_call[0], 0.5),
+                pct(per_step_dense, 0.5), pct(per_call[1], 0.1), pct(per_call[1], 0.5),
+                pct(per_step_dense, 0.5) / pct(per_step, 0.5), same_bits ? "bit-identical" : "DIFFER (a bug)");
     free(mem);
-    return 0;
+    return same_bits ? 0 : 1;
 }

@@ -3,7 +3,9 @@
 // many steps equals many calls of one step bit for bit; the same with layers wide enough that every product
 // is split across 2 threads; at 1, 2, 3, 4 and 8 threads two identical runs are bit-identical and equal to
 // the 1-thread run (within float tolerance, and bit for bit); a non-finite loss stops training before its
-// update; d4j_net_forward (chunked inference) and its stats match the reference.
+// update; d4j_net_forward (chunked inference) and its stats match the reference; inputs with many exact zeros,
+// whose first-layer weight gradient skips them (d4j_net_set_sparse_input), train the same as the reference and
+// bit for bit as with the dense kernel, at every thread count.
 #include <cstring>
 #include <string>
 #include "net_util.h"
@@ -60,10 +62,25 @@ static void run_native(NativeNet& nn, const Problem& pb, const std::vector<std::
     }
 }
 
-static void training_vs_reference(const Config& c, uint64_t seed, int epochs = 15) {
+// Sets a share `zeros` of the inputs to exactly 0 (and the first input of every row to -0.0): image-like data. A
+// row keeps at least one non-zero input.
+static void zero_inputs(t::Rng& rng, Problem& pb, double zeros) {
+    for (int r = 0; r < pb.N; r++) {
+        float* x = pb.x.data() + (size_t)r * pb.in;
+        for (int i = 0; i < pb.in; i++)
+            if (rng.uniform(0, 1) < zeros) x[i] = 0.0f;
+        x[0] = -0.0f;
+        if (pb.in > 1 && x[pb.in - 1] == 0.0f) x[pb.in - 1] = rng.nonzero(-1, 1);
+    }
+}
+
+// zeros > 0: that share of the inputs is exactly 0 (zero_inputs), net a skips them in every block of its first
+// layer's weight gradient (max density 1), net b at the default density, net d never; all three bit-identical.
+static void training_vs_reference(const Config& c, uint64_t seed, int epochs = 15, double zeros = 0) {
     t::Rng rng(seed);
     Problem pb;
     pb.make(rng, 200, c.sizes[0], c.sizes.back(), c.loss);
+    if (zeros > 0) zero_inputs(rng, pb, zeros);
     const int batch = 32, nb = 7;  // 200 = 6 * 32 + 8: the last step of each epoch has 8 rows
     std::vector<std::vector<int32_t>> orders;
     for (int e = 0; e < epochs; e++) orders.push_back(permutation(rng, pb.N));
@@ -75,6 +92,16 @@ static void training_vs_reference(const Config& c, uint64_t seed, int epochs = 1
         !b.create(c.sizes, c.acts, c.dropout, c.loss, batch, c.opt, c.hp, init2, c.clip_norm, c.clip_value)) {
         t::fail(std::string(c.name) + ": create");
         return;
+    }
+    NativeNet d;
+    if (zeros > 0) {
+        t::Rng init3(seed + 1);
+        if (!d.create(c.sizes, c.acts, c.dropout, c.loss, batch, c.opt, c.hp, init3, c.clip_norm, c.clip_value)) {
+            t::fail(std::string(c.name) + ": create");
+            return;
+        }
+        t::expect(d4j_net_set_sparse_input(a.net, 1.0f) == D4J_OK && d4j_net_set_sparse_input(d.net, 0.0f) == D4J_OK,
+                  "set_sparse_input");
     }
     ref::Net r = a.twin();
     ref::Optimizer opt(c.opt, c.hp.data(), r.params.size());
@@ -93,7 +120,16 @@ static void training_vs_reference(const Config& c, uint64_t seed, int epochs = 1
         }
     run_native(a, pb, orders, batch, lrs, true, nat_losses);
     run_native(b, pb, orders, batch, lrs, false, unused);
-    const std::string name = std::string("train ") + c.name;
+    std::string name = std::string("train ") + c.name;
+    if (zeros > 0) {
+        run_native(d, pb, orders, batch, lrs, false, unused);
+        name += " (" + std::to_string((int)(zeros * 100)) + "% zero inputs)";
+        const int64_t steps = (int64_t)epochs * nb;
+        t::expect(d4j_net_sparse_steps(a.net) == steps && d4j_net_sparse_steps(d.net) == 0,
+                  name + ": steps that skipped zeros " + std::to_string(d4j_net_sparse_steps(a.net)) + " of " +
+                      std::to_string(steps) + ", and " + std::to_string(d4j_net_sparse_steps(d.net)) + " with it off");
+        t::expect(a.params == d.params && a.state == d.state, name + ": skipping zeros changed the results");
+    }
     std::vector<float> nl(nat_losses.begin(), nat_losses.end());
     t::close(name + ": loss curve (" + std::to_string(nl.size()) + " steps)", nl, ref_losses, 1e-5);
     t::close(name + ": final params", a.params, r.params, 1e-5);
@@ -114,15 +150,20 @@ static Config wide(const Config& c) {
     return w;
 }
 
-static std::vector<float> trained(const Config& c, int threads, std::vector<float>* state, int64_t* parallel) {
+// zeros > 0: that share of the inputs exactly 0, and the first layer's weight gradient skips them at max density
+// `sparse` (0: never); *sparse_steps: the steps that did
+static std::vector<float> trained(const Config& c, int threads, std::vector<float>* state, int64_t* parallel,
+                                  double zeros = 0, float sparse = 0, int64_t* sparse_steps = nullptr) {
     d4j_set_num_threads(threads);
     int64_t before[6], after[6];
     d4j_thread_stats(before);
     t::Rng rng(3);
     Problem pb;
     pb.make(rng, 640, c.sizes[0], c.sizes.back(), c.loss);
+    if (zeros > 0) zero_inputs(rng, pb, zeros);
     NativeNet nn;
     nn.create(c.sizes, c.acts, c.dropout, c.loss, 64, c.opt, c.hp, rng, c.clip_norm, c.clip_value);
+    if (zeros > 0) d4j_net_set_sparse_input(nn.net, sparse);
     auto order = permutation(rng, pb.N);
     std::vector<float> lrs(10, 0.01f);
     int64_t step = 0;
@@ -132,6 +173,7 @@ static std::vector<float> trained(const Config& c, int threads, std::vector<floa
     d4j_thread_stats(after);
     if (parallel) *parallel = after[0] - before[0];
     if (state) *state = nn.state;
+    if (sparse_steps) *sparse_steps = d4j_net_sparse_steps(nn.net);
     d4j_set_num_threads(1);
     return nn.params;
 }
@@ -289,6 +331,45 @@ static void split_k() {
     d4j_set_num_threads(1);
 }
 
+// Inputs with exact zeros (image-like): the first layer's weight gradient skipping them trains like the float64
+// reference, and bit for bit like the dense kernel; the 784-128 layer (weight gradient cut in row bands at 2+
+// threads, each band's blocks deciding on their own) bit-identical at 1..4 threads with and without skipping.
+static void sparse_inputs() {
+    uint64_t seed = 3000;
+    for (double zeros : {0.5, 0.8, 0.2}) {
+        for (const Config& c : configs) training_vs_reference(c, seed++, 15, zeros);
+        for (const Config& c : split_configs) training_vs_reference(c, seed++, 6, zeros);
+    }
+    d4j_set_num_threads(2);
+    for (const Config& c : configs) training_vs_reference(wide(c), seed++, 3, 0.5);
+    d4j_set_num_threads(1);
+    for (const Config& base : split_configs) {
+        Config c = base;
+        c.sizes.front() = 784;
+        c.sizes[1] = 128;
+        std::vector<float> s0;
+        const auto p0 = trained(c, 1, &s0, nullptr, 0.5, 0.0f);
+        for (int threads : {1, 2, 3, 4}) {
+            std::vector<float> sa;
+            int64_t sparse_steps = 0;
+            const auto pa = trained(c, threads, &sa, nullptr, 0.5, 1.0f, &sparse_steps);
+            const std::string name = std::string(c.name) + " 784-128, 50% zero inputs, " + std::to_string(threads) +
+                                     " threads";
+            t::expect(sparse_steps == 10, name + ": steps that skipped zeros " + std::to_string(sparse_steps));
+            t::expect(pa == p0 && sa == s0, name + ": not bit-identical to the dense kernel at 1 thread");
+        }
+    }
+    // the setting: [0, 1] only
+    t::Rng rng(5);
+    NativeNet nn;
+    nn.create({8, 4, 3}, {1, 5}, {}, D4J_LOSS_SPARSE_CCE, 8, D4J_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 0}, rng);
+    for (float bad : {-0.1f, 1.5f, NAN, INFINITY})
+        t::expect(d4j_net_set_sparse_input(nn.net, bad) == D4J_ERR_ARGUMENT, "set_sparse_input rejects " +
+                                                                                std::to_string(bad));
+    t::expect(d4j_net_set_sparse_input(nullptr, 0.5f) == D4J_ERR_ARGUMENT && d4j_net_sparse_steps(nullptr) == 0,
+              "set_sparse_input / sparse_steps of NULL");
+}
+
 int main() {
     d4j_set_num_threads(1);
     uint64_t seed = 1000;
@@ -301,5 +382,6 @@ int main() {
     nonfinite();
     inference();
     dropout_statistics();
+    sparse_inputs();
     return t::finish("net_train_test");
 }
