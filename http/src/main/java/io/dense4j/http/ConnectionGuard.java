@@ -73,7 +73,10 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         SslHandshakeListener, Graceful {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final long SWEEP_MS = 250;
-    /** How long a connection that is answered and ending, or whose request is being failed, may stay open. */
+    /**
+     * How long a connection that is answered and ending, or whose request is being failed, may stay open: the
+     * time its lingering close ({@link LingeringConnectionFactory}) may read what its client still sends.
+     */
     static final long LINGER_MS = 2000;
     /** Shedding starts this fraction of the cap below it, so that new connections find room before accepting stops. */
     static final int PRESSURE_RESERVE = 16;
@@ -142,6 +145,8 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final LongAdder shed = new LongAdder();
     private final LongAdder headerTimeouts = new LongAdder();
     private final LongAdder bodyTimeouts = new LongAdder();
+    private final LongAdder lingeringCloses = new LongAdder();
+    private final LongAdder drainedBytes = new LongAdder();
     private ScheduledExecutorService sweeper;
     private AbstractConnector connector;
     private final AtomicInteger accepting = new AtomicInteger();
@@ -252,6 +257,34 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         return bodyTimeouts.sum();
     }
 
+    /**
+     * Whether the connection of this endpoint may end with a lingering close ({@link LingeringConnectionFactory}),
+     * counted if so. Only connections served in full linger: not one on probation (its client is over its share:
+     * in a flood, thousands would linger; it gets the minimal service, one answer and the connection ends), nor
+     * one that was shed, nor any while the server stops (their descriptors are wanted back now).
+     */
+    boolean mayLinger(EndPoint ep) {
+        GuardedConnection g = bySocket.get(socketOf(ep));
+        if (shuttingDown || g == null || g.probation || g.wasShed()) {
+            return false;
+        }
+        lingeringCloses.increment();
+        return true;
+    }
+
+    /** Bytes a lingering close read and dropped. */
+    void drained(long bytes) {
+        drainedBytes.add(bytes);
+    }
+
+    long lingeringCloses() {
+        return lingeringCloses.sum();
+    }
+
+    long drainedBytes() {
+        return drainedBytes.sum();
+    }
+
     @Override
     protected void doStart() {
         sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -294,7 +327,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onOpened(Connection c) {
-        EndPoint ep = c.getEndPoint();
+        EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
         if (ep instanceof SocketChannelEndPoint) { // the TCP connection itself (under TLS, the encrypted side)
             admit(ep);
             if (c instanceof SslConnection) {
@@ -315,8 +348,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onClosed(Connection c) {
-        if (c.getEndPoint() instanceof SocketChannelEndPoint) {
-            GuardedConnection g = bySocket.remove(c.getEndPoint());
+        EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
+        if (ep instanceof SocketChannelEndPoint) {
+            GuardedConnection g = bySocket.remove(ep);
             if (g != null) {
                 shares.release(g);
                 if (g.wasShed()) {

@@ -2,8 +2,9 @@ package io.dense4j.http;
 
 import jakarta.servlet.http.HttpServletRequest;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -79,7 +80,7 @@ final class ServerConnectors {
         http.setHeaderCacheCaseSensitive(true);
         http.setRequestHeaderSize(16 * 1024);
 
-        main = cfg.tls().enabled() ? httpsConnector(server, http) : new ServerConnector(server, new HttpConnectionFactory(http));
+        main = cfg.tls().enabled() ? httpsConnector(server, http) : new ServerConnector(server, new LingeringConnectionFactory(http, mainGuard));
         main.setName(MAIN);
         main.setHost(cfg.host());
         main.setPort(cfg.port());
@@ -93,7 +94,7 @@ final class ServerConnectors {
             QueuedThreadPool pool = new QueuedThreadPool(8, 2);
             pool.setName("dense4j-health");
             HttpConfiguration plain = new HttpConfiguration(http);
-            health = new ServerConnector(server, pool, null, null, 1, 1, new HttpConnectionFactory(plain));
+            health = new ServerConnector(server, pool, null, null, 1, 1, new LingeringConnectionFactory(plain, healthGuard));
             health.setName(HEALTH);
             health.setHost(cfg.host());
             health.setPort(cfg.healthPort());
@@ -107,11 +108,25 @@ final class ServerConnectors {
         // probation connection's request with a body is refused there), then the body is received
         // asynchronously, then the request takes a thread within its client's share, then Javalin
         server.insertHandler(ConnectionGuard.threadShare());
-        server.insertHandler(new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
-                EAGER_BODY_BYTES, -1, false)));
+        EagerContentHandler eager = new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
+                EAGER_BODY_BYTES, -1, false));
+        eager.exclude(ServerConnectors::waitsToSendALargeBody);
+        server.insertHandler(eager);
         server.insertHandler(ConnectionGuard.requestGate());
         server.setErrorHandler(new JsonErrorHandler());
         server.setStopTimeout(cfg.shutdownTimeout().toMillis());
+    }
+
+    /**
+     * A request that declares a body larger than the eager bodies and waits for 100 Continue before sending it.
+     * Reading its body would send 100 Continue (Jetty sends it on the first read) and have the client send what
+     * the handler may refuse on its headers alone (too large, no credentials): it goes to the handler first,
+     * which refuses it at once, or reads it, and then 100 Continue goes out. A thread would soon be given to a
+     * body this large anyway; small ones keep arriving without a thread.
+     */
+    private static boolean waitsToSendALargeBody(Request request) {
+        return request.getLength() > EAGER_BODY_BYTES
+                && request.getHeaders().contains(HttpHeader.EXPECT, HttpHeaderValue.CONTINUE.asString());
     }
 
     private ServerConnector httpsConnector(Server server, HttpConfiguration http) {
@@ -139,7 +154,7 @@ final class ServerConnectors {
         SecureRequestCustomizer src = new SecureRequestCustomizer();
         src.setSniHostCheck(false); // clients reach the server by IP and by name; SNI routing is not used
         https.addCustomizer(src);
-        return new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(https));
+        return new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"), new LingeringConnectionFactory(https, mainGuard));
     }
 
     int mainPort() {

@@ -151,6 +151,11 @@ final class ServerMetrics {
         FunctionCounter.builder("dense4j.connections.timeouts", guard, ConnectionGuard::bodyTimeouts)
                 .description("requests that missed a deadline").tags("connector", connector, "part", "body")
                 .register(registry);
+        FunctionCounter.builder("dense4j.connections.lingering", guard, ConnectionGuard::lingeringCloses)
+                .description("connections that, answered, read and dropped what their client still sent before closing")
+                .tag("connector", connector).register(registry);
+        FunctionCounter.builder("dense4j.connections.lingering.dropped.bytes", guard, ConnectionGuard::drainedBytes)
+                .description("bytes read and dropped by lingering closes").tag("connector", connector).register(registry);
     }
 
     /** A gauge read at each scrape (for the training service: jobs and threads in use here, open event streams). */

@@ -154,6 +154,55 @@ class TlsTest {
         }
     }
 
+    /**
+     * Over TLS too, a request refused before its body is read gets its answer while the client is still sending
+     * the body: the lingering close reads and drops the rest, decrypted, then closes the TLS session. (Jetty's
+     * own close after TLS lost no answer here either; this checks the lingering endpoint under TLS.)
+     */
+    @Test
+    void aRefusedUploadOverTlsGetsItsAnswerWhileItsBodyIsStillBeingSent() throws Exception {
+        ServerConfig.TlsConfig tls = ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit");
+        byte[] chunk = new byte[64 << 10];
+        Arrays.fill(chunk, (byte) '1');
+        long size = 3L << 20;
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.tls(tls).adminToken("admin-secret"))) {
+            SSLContext ssl = sslContext(null);
+            List<String> lost = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                try (SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", f.server.port())) {
+                    s.setSoTimeout(30_000);
+                    s.getOutputStream().write(("POST /admin/models/iris/versions HTTP/1.1\r\nHost: x\r\n"
+                            + "Authorization: Bearer wrong\r\nContent-Type: application/octet-stream\r\n"
+                            + "Content-Length: " + size + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                    java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
+                    java.util.concurrent.CompletableFuture<String> sending = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                        try {
+                            for (long left = size; left > 0; left -= chunk.length) {
+                                s.getOutputStream().write(chunk, 0, (int) Math.min(chunk.length, left));
+                            }
+                            return null;
+                        } catch (IOException e) {
+                            return answered.get() ? null : "sending failed before the answer: " + e;
+                        }
+                    });
+                    String head;
+                    try {
+                        head = new String(s.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
+                    } catch (IOException e) {
+                        head = "no answer: " + e;
+                    }
+                    answered.set(true);
+                    s.close();
+                    String failure = sending.get(60, TimeUnit.SECONDS);
+                    if (!head.equals("HTTP/1.1 403") || failure != null) {
+                        lost.add("#" + i + " " + head + (failure == null ? "" : " " + failure));
+                    }
+                }
+            }
+            assertEquals(List.of(), lost, lost.size() + " of 40 refused uploads lost their answer");
+        }
+    }
+
     @Test
     void httpsFromAKeyStore() throws Exception {
         servesHttpsOnly(ServerConfig.TlsConfig.keyStore(certs.resolve("server.p12"), "changeit"));

@@ -1,0 +1,372 @@
+package io.dense4j.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static io.dense4j.http.TrainingFixture.ALICE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A request refused before its body is read gets its answer while the client is still sending the body: the
+ * server answers, then reads and drops what the client still sends for a while (a lingering close) instead of
+ * closing with unread bytes, which makes the kernel reset the connection and the client's TCP stack drop the
+ * answer it had already received. Each case is repeated: the reset lost the answer only now and then.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 300, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class RefusedBodiesTest {
+    /** The data set limit of {@link TrainingFixture} (4 MiB) plus the multipart allowance: what a body may hold. */
+    private static final long LIMIT = (4L << 20) + DatasetHandlers.MULTIPART_OVERHEAD;
+    private static final byte[] CHUNK = new byte[64 << 10];
+
+    static {
+        Arrays.fill(CHUNK, (byte) '1');
+    }
+
+    @TempDir
+    static Path tmp;
+    TrainingFixture f;
+    ExecutorService senders;
+
+    @BeforeAll
+    void start() {
+        f = new TrainingFixture(tmp, t -> t);
+        senders = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "body-sender");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @AfterAll
+    void stop() {
+        senders.shutdownNow();
+        f.close();
+    }
+
+    /** One refused request: its head, how much body follows it (sent in the background), the status it gets. */
+    private record Refused(String head, long bodyBytes, boolean chunked, int status, String errorContains,
+                           boolean readAfterSending) {
+        Refused(String head, long bodyBytes, boolean chunked, int status, String errorContains) {
+            this(head, bodyBytes, chunked, status, errorContains, false);
+        }
+
+        /** The same request from a client that sends its whole body before it reads anything. */
+        Refused sendingFirst() {
+            return new Refused(head, bodyBytes, chunked, status, errorContains, true);
+        }
+    }
+
+    /**
+     * Sends {@code r}'s head, then its body from another thread while this one reads the answer (as HTTP clients
+     * do), or first the whole body and then the answer; returns null when the answer arrived whole and sending
+     * the body did not fail before it (a client whose write fails gives up: the JDK's reports "connection reset"
+     * or "header parser received no bytes"), else what went wrong.
+     */
+    private String attempt(Refused r) throws Exception {
+        try (RawHttp c = new RawHttp(f.server.port())) {
+            c.socket.setSoTimeout(60_000);
+            c.write(r.head);
+            OutputStream out = c.socket.getOutputStream();
+            AtomicBoolean answered = new AtomicBoolean();
+            Future<String> sending = senders.submit(() -> {
+                try {
+                    long left = r.bodyBytes;
+                    while (left > 0) {
+                        int n = (int) Math.min(CHUNK.length, left);
+                        if (r.chunked) {
+                            out.write((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                        }
+                        out.write(CHUNK, 0, n);
+                        if (r.chunked) {
+                            out.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                        }
+                        left -= n;
+                    }
+                    if (r.chunked) {
+                        out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                    }
+                    out.flush();
+                    return null;
+                } catch (IOException e) {
+                    return answered.get() ? null : "sending the body failed before the answer was read: " + e;
+                }
+            });
+            String sendFailure = r.readAfterSending ? sending.get(60, TimeUnit.SECONDS) : null;
+            if (sendFailure != null) {
+                return sendFailure;
+            }
+            String outcome;
+            try {
+                outcome = checked(c.read(), r);
+            } catch (IOException lost) {
+                outcome = "no answer: " + lost;
+            }
+            answered.set(true);
+            c.socket.close(); // stops the sender if it is still sending
+            sendFailure = sending.get(60, TimeUnit.SECONDS);
+            return outcome != null ? outcome : sendFailure;
+        }
+    }
+
+    private static String checked(RawHttp.Response answer, Refused r) {
+        if (answer.status() != r.status) {
+            return "status " + answer.status() + ": " + answer.body();
+        }
+        if (!answer.headers().toLowerCase().contains("content-type: application/json")) {
+            return "not JSON: " + answer.headers();
+        }
+        JsonNode n;
+        try {
+            n = Json.MAPPER.readTree(answer.body());
+        } catch (IOException e) {
+            return "unparsable body: " + answer.body();
+        }
+        if (n == null || n.size() != 1 || !n.path("error").asText().contains(r.errorContains)) {
+            return "unexpected body: " + answer.body();
+        }
+        return null;
+    }
+
+    /** Runs {@code r} {@code times} times; fails with the count and the first few failures if any lost its answer. */
+    private void repeat(Refused r, int times) throws Exception {
+        List<String> lost = new ArrayList<>();
+        for (int i = 0; i < times; i++) {
+            String outcome = attempt(r);
+            if (outcome != null) {
+                lost.add("#" + i + " " + outcome);
+            }
+        }
+        assertEquals(List.of(), lost.subList(0, Math.min(5, lost.size())),
+                lost.size() + " of " + times + " refused requests lost their answer");
+    }
+
+    private static String upload(String auth, String contentType, String framing) {
+        return "POST /v1/datasets HTTP/1.1\r\nHost: x\r\n" + (auth == null ? "" : "Authorization: Bearer " + auth + "\r\n")
+                + "Content-Type: " + contentType + "\r\n" + framing + "\r\n";
+    }
+
+    @Test
+    void aDeclaredTooLargeUploadGetsIts413WhileItsBodyIsStillBeingSent() throws Exception {
+        long size = LIMIT + (1 << 20);
+        repeat(new Refused(upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 413,
+                "too large"), 200);
+    }
+
+    @Test
+    void aDeclaredTooLargeUploadSentWholeBeforeReadingGetsIts413() throws Exception {
+        long size = LIMIT + (1 << 20);
+        repeat(new Refused(upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 413,
+                "too large").sendingFirst(), 100);
+    }
+
+    @Test
+    void aChunkedTooLargeUploadSentWholeBeforeReadingGetsIts413() throws Exception {
+        repeat(new Refused(upload(ALICE, "text/csv", "Transfer-Encoding: chunked\r\n"), LIMIT + (8 << 20), true, 413,
+                "too large").sendingFirst(), 50);
+    }
+
+    @Test
+    void anUploadWithoutCredentialsSentWholeBeforeReadingGets401() throws Exception {
+        long size = 2L << 20;
+        repeat(new Refused(upload(null, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 401, "")
+                .sendingFirst(), 100);
+    }
+
+    @Test
+    void aChunkedTooLargeUploadGetsIts413WhileItsBodyIsStillBeingSent() throws Exception {
+        repeat(new Refused(upload(ALICE, "text/csv", "Transfer-Encoding: chunked\r\n"), LIMIT + (8 << 20), true, 413,
+                "too large"), 100);
+    }
+
+    /** The JDK's HTTP client (no Expect: 100-continue): it sends the body and reads the answer at once. */
+    @Test
+    void theJdkClientGetsThe413OfEveryTooLargeUpload() throws Exception {
+        byte[] big = new byte[(4 << 20) + 100]; // over the data set limit, within the route's: refused by the handler
+        Arrays.fill(big, (byte) '1');
+        List<String> lost = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            java.net.http.HttpRequest.BodyPublisher body = i % 2 == 0
+                    ? java.net.http.HttpRequest.BodyPublishers.ofByteArray(big)
+                    : java.net.http.HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(big));
+            try {
+                java.net.http.HttpResponse<String> r = f.http.send(f.req("/v1/datasets", ALICE)
+                        .header("Content-Type", "text/csv").POST(body).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() != 413) {
+                    lost.add("#" + i + " status " + r.statusCode() + ": " + r.body());
+                }
+            } catch (IOException e) {
+                lost.add("#" + i + " " + e);
+            }
+        }
+        assertEquals(List.of(), lost.subList(0, Math.min(5, lost.size())), lost.size() + " of 60 lost their answer");
+    }
+
+    @Test
+    void anUploadWithoutCredentialsGets401WhileItsBodyIsStillBeingSent() throws Exception {
+        long size = 2L << 20;
+        repeat(new Refused(upload(null, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 401, ""), 100);
+    }
+
+    @Test
+    void anUploadWithAWrongTokenGets403WhileItsBodyIsStillBeingSent() throws Exception {
+        long size = 2L << 20;
+        repeat(new Refused(upload("not-a-token", "text/csv", "Content-Length: " + size + "\r\n"), size, false, 403,
+                "not valid"), 100);
+    }
+
+    @Test
+    void anUploadOfAnUnknownTypeGets400WhileItsBodyIsStillBeingSent() throws Exception {
+        long size = 2L << 20;
+        repeat(new Refused(upload(ALICE, "image/png", "Content-Length: " + size + "\r\n"), size, false, 400,
+                "multipart/form-data"), 100);
+    }
+
+    /**
+     * A client that asks for 100 Continue before sending a body the server refuses on its headers gets the final
+     * answer at once and no 100 Continue (which would have it send the body); it may send the body anyway (curl
+     * does after a second), and the answer still arrives.
+     */
+    @Test
+    void aRequestExpecting100ContinueIsRefusedOnItsHeadersWithout100Continue() throws Exception {
+        String[][] cases = {
+            {ALICE, "Content-Length: 99999999999\r\n", "413"},
+            {ALICE, "Content-Length: " + (LIMIT + 1) + "\r\n", "413"},
+            {null, "Content-Length: " + (2L << 20) + "\r\n", "401"},
+        };
+        for (String[] c : cases) {
+            for (boolean sendsAnyway : new boolean[] {false, true}) {
+                for (int i = 0; i < 10; i++) {
+                    try (RawHttp raw = new RawHttp(f.server.port())) {
+                        raw.write(upload(c[0], "text/csv", c[1] + "Expect: 100-continue\r\n"));
+                        if (sendsAnyway) {
+                            raw.write("abc");
+                        }
+                        RawHttp.Response r = raw.read(); // the first response: a 100 Continue would show here
+                        assertEquals(Integer.parseInt(c[2]), r.status(), c[1] + r.headers() + r.body());
+                        assertTrue(r.headers().toLowerCase().contains("connection: close"), r.headers());
+                        assertTrue(Json.MAPPER.readTree(r.body()).path("error").isTextual(), r.body());
+                    }
+                }
+            }
+        }
+    }
+
+    /** A request accepted with 100 Continue still gets it: the body is sent, read and answered. */
+    @Test
+    void aRequestExpecting100ContinueThatIsAcceptedGetsIt() throws Exception {
+        for (int rows : new int[] {100, 8000}) { // received before the handler runs, and not
+            byte[] body = java.nio.file.Files.readAllBytes(TrainingData.csv(tmp.resolve("expect-" + rows + ".csv"), rows, 4, 1));
+            assertEquals(rows > 100, body.length > ServerConnectors.EAGER_BODY_BYTES, "size " + body.length);
+            int declared = body.length;
+            try (RawHttp raw = new RawHttp(f.server.port())) {
+                raw.write("POST /v1/datasets?ignore_columns=id HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ALICE
+                        + "\r\nContent-Type: text/csv\r\nContent-Length: " + declared + "\r\nExpect: 100-continue\r\n\r\n");
+                RawHttp.Response interim = raw.read();
+                assertEquals(100, interim.status(), interim.headers());
+                raw.socket.getOutputStream().write(body);
+                raw.socket.getOutputStream().flush();
+                RawHttp.Response r = raw.read();
+                assertTrue(r.status() == 201 || r.status() == 200, r.status() + " " + r.body());
+            }
+        }
+    }
+
+    /**
+     * An upload over the client's share of upload slots gets 503 at once, without its body being read: it gets
+     * the 503 while still sending.
+     */
+    @Test
+    void anUploadOverTheUploadSlotsGets503WhileItsBodyIsStillBeingSent() throws Exception {
+        // one slot, held as long as the test takes: the holder's upload is not cut for its rate
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxUploads(1)
+                .withMinUploadBytesPerSecond(0).withBodyTimeout(java.time.Duration.ofMinutes(10));
+        try (TrainingFixture slots = new TrainingFixture(tmp.resolve("slots"), t -> t, b -> b.clients(limits));
+             RawHttp holder = new RawHttp(slots.server.port())) {
+            // an upload that takes the one slot and keeps it: its body is still to come
+            holder.write(upload(ALICE, "text/csv", "Content-Length: " + (3L << 20) + "\r\n"));
+            byte[] rows = ("x,y,label\n" + "0.5,0.25,a\n1.5,0.75,b\n".repeat(20_000)).getBytes(StandardCharsets.US_ASCII);
+            assertTrue(rows.length > ServerConnectors.EAGER_BODY_BYTES); // its handler runs, and waits for the rest
+            holder.socket.getOutputStream().write(rows);
+            holder.socket.getOutputStream().flush();
+            TrainingFixture main = f;
+            f = slots;
+            try {
+                long size = 2L << 20;
+                String head = upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!slots.get("/metrics", null).body().contains("dense4j_uploads_in_progress 1.0")) {
+                    assertTrue(System.nanoTime() < deadline, "the holder's upload never took its slot");
+                    Thread.sleep(20); // its handler runs once its first 256 KiB are in
+                }
+                repeat(new Refused(head, size, false, 503, "uploads"), 50);
+            } finally {
+                f = main;
+            }
+        }
+    }
+
+    /**
+     * A client that goes on sending after its answer cannot hold the connection: it is cut once it has sent
+     * {@link LingeringConnectionFactory#MAX_DRAINED_BYTES} more (a fast sender) or after the guard's linger time
+     * (a slow one); the reads run on read-readiness callbacks, no request thread waits for it.
+     */
+    @Test
+    void aClientThatKeepsSendingAfterItsAnswerIsCut() throws Exception {
+        ConnectionGuard guard = f.server.connectionGuard();
+        long drainedBefore = guard.drainedBytes();
+        long lingeringBefore = guard.lingeringCloses();
+        for (boolean fast : new boolean[] {true, false}) {
+            try (RawHttp c = new RawHttp(f.server.port())) {
+                c.write(upload(ALICE, "text/csv", "Content-Length: 99999999999\r\n"));
+                OutputStream out = c.socket.getOutputStream();
+                AtomicBoolean answered = new AtomicBoolean();
+                Future<Long> sending = senders.submit(() -> {
+                    long sent = 0;
+                    try {
+                        for (;;) { // as long as the connection takes it
+                            int n = fast || !answered.get() ? CHUNK.length : 1;
+                            out.write(CHUNK, 0, n);
+                            sent += n;
+                            if (!fast && answered.get()) {
+                                Thread.sleep(100);
+                            }
+                        }
+                    } catch (IOException cut) {
+                        return sent;
+                    }
+                });
+                RawHttp.Response r = c.read();
+                answered.set(true);
+                assertEquals(413, r.status(), r.body());
+                assertTrue(c.closedByServer(), "the server's side ends after the answer");
+                long sent = sending.get(60, TimeUnit.SECONDS); // cut: by the byte bound, or the linger time
+                if (fast) {
+                    assertTrue(sent < LingeringConnectionFactory.MAX_DRAINED_BYTES + (48L << 20), "sent " + sent);
+                }
+            }
+        }
+        assertTrue(guard.drainedBytes() - drainedBefore > 0, "the fast sender's bytes were read and dropped");
+        assertTrue(guard.lingeringCloses() - lingeringBefore >= 2, "both connections lingered");
+    }
+}
