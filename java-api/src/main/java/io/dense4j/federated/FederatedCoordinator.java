@@ -466,7 +466,7 @@ public final class FederatedCoordinator {
             next[i] = (float) (next[i] + step);
             norm += step * step;
             if (!Float.isFinite(next[i])) {
-                abortRound(r, "the aggregated model is not finite at parameter " + i + " (" + (next[i] + step)
+                abortRound(r, "the aggregated model is not finite at parameter " + i + " (" + next[i]
                         + "): the round is not applied and the global model stays as it was; bound each client's "
                         + "influence with max_update_norm, clip_norm or a robust aggregator");
                 return;
