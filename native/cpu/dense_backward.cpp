@@ -77,6 +77,9 @@ void input_grad_block(const GemmKernels& k, const float* w, const float* dz, flo
 Grid weight_grad_grid(const GemmKernels&, int n, int in, int out, int team) {
     return plan_rows(in, out, 2.0 * n * in * out, 12, team);
 }
+SliceBands weight_grad_bands(const GemmKernels&, int n, int in, int out, int mid, int team) {
+    return plan_slice_bands(in, out, n, mid, 12, team);
+}
 // dx [n, in]: blocks of input features (a block reads only its rows of W), batch rows for large batches
 Grid input_grad_grid(int n, int in, int out, int team) {
     return plan(n, in, 2.0 * n * in * out, 16, false, team);

@@ -44,6 +44,8 @@ bool input_grad_packs(const GemmKernels& k, int n, int out);
 void column_sums(const float* dz, int64_t ld, int rows, int c0, int c1, float* db);
 Grid forward_grid(const GemmKernels& k, int n, int in, int out, int act, int team);
 Grid weight_grad_grid(const GemmKernels& k, int n, int in, int out, int team);
+// the same bands cut at row mid of W (a layer whose training forward runs in two input slices), split.h SliceBands
+SliceBands weight_grad_bands(const GemmKernels& k, int n, int in, int out, int mid, int team);
 Grid input_grad_grid(int n, int in, int out, int team);
 
 }  // namespace d4j

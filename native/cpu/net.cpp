@@ -10,8 +10,11 @@
 // layer's weight gradient leaves out the exact zeros of the input rows (image data: half the pixels), with the
 // same bits as the dense kernel (sparse_input.inc; d4j_net_set_sparse_input).
 // At 2+ threads each thread keeps the same rows of a tall layer's W in its core's cache from step to step: the
-// weight gradient and update are cut in row bands, and the training forward of such a layer in the matching
-// two slices of its inputs (ForwardSplitK).
+// training forward of such a layer runs in two slices of its inputs (ForwardSplitK), and its weight gradient and
+// update in row bands inside the same slices, on the same threads (split.h SliceBands); the next batch's rows are
+// prefetched and gathered in the matching column slices, so each core copies the inputs its own slice reads.
+// What still crosses between the cores per step: the second slice's partial product (to be summed) and the first
+// layer's output gradient (for its weight gradient), batch x width floats each.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -60,7 +63,7 @@ struct d4j_net {
     float clip_norm = 0.0f, clip_value = 0.0f;
     int64_t n_params = 0;
     // weight-gradient region of a step: each layer's block grid, its first chunk, and every chunk's cost
-    d4j::Grid* grids = nullptr;
+    d4j::SliceBands* bands = nullptr;
     int* chunk_first = nullptr;
     float* chunk_cost = nullptr;  // by position in the region
     int* chunk_id = nullptr;      // position in the region -> chunk (layers' blocks, then gather pieces)
@@ -145,7 +148,7 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->n_params = n_params;
     // up to 4 chunks per thread per layer (split.h), no more threads than CPUs, and up to 4 pieces of gather
     net->max_chunks = (int)std::min<int64_t>(d4j::MAX_CHUNKS, (int64_t)n_layers * 4 * d4j::pool_max_team() + 4);
-    net->grids = new (std::nothrow) d4j::Grid[n_layers];
+    net->bands = new (std::nothrow) d4j::SliceBands[n_layers];
     net->chunk_first = new (std::nothrow) int[n_layers + 1];
     net->chunk_cost = new (std::nothrow) float[net->max_chunks];
     net->chunk_id = new (std::nothrow) int[net->max_chunks];
@@ -154,7 +157,7 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->thread_cost = new (std::nothrow) float[net->max_team];
     net->thread_next = new (std::nothrow) int[net->max_team];
     net->chunk_owner = new (std::nothrow) int[net->max_chunks];
-    if (!net->grids || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
+    if (!net->bands || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
         !net->thread_next || !net->chunk_owner) {
         d4j_net_destroy(net);
         return nullptr;
@@ -209,7 +212,7 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     if (!net) return;
     free(net->mem);
     delete[] net->layers;
-    delete[] net->grids;
+    delete[] net->bands;
     delete[] net->chunk_first;
     delete[] net->chunk_cost;
     delete[] net->chunk_id;
@@ -224,18 +227,23 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
 // chunks of the first layer's training forward: at 2+ threads each core issues its share of the misses while it
 // computes (one core alone stalls on its miss buffers: the burst took ~5 us of a ~55 us 2-thread step while the
 // other thread waited), and the gather later in the step copies from cache. No effect on any result.
+// When the first layer's forward runs in two input slices, each slice's chunks prefetch the columns of every row
+// that the same threads gather (GatherRows, column slices at `mid`), so that the rows land in the cache of the
+// core that copies them.
 namespace {
 struct NextRows {
     const float* x;
     const int32_t* order;  // the next step's row indices, rows of them
     int rows, in;
-    void prefetch(int part, int parts) const {
+    int mid;               // 0, or the column where the gather's second slice starts
+    void prefetch(int part, int parts, int c0, int c1) const {
         for (int r = rows * part / parts, e = rows * (part + 1) / parts; r < e; r++) {
             const char* row = reinterpret_cast<const char*>(x + (int64_t)order[r] * in);
             // (an asm statement: GCC 12 -O3 deleted this loop of _mm_prefetch, which has no visible effect)
-            for (int64_t b = 0; b < (int64_t)in * 4; b += 64) asm volatile("prefetcht2 %0" : : "m"(row[b]));
+            for (int64_t b = (int64_t)c0 * 4; b < (int64_t)c1 * 4; b += 64) asm volatile("prefetcht2 %0" : : "m"(row[b]));
         }
     }
+    void prefetch(int part, int parts) const { prefetch(part, parts, 0, in); }
 };
 }  // namespace
 
@@ -307,8 +315,11 @@ struct ForwardSplitK {
     const NextRows* next;  // or nullptr
     static void run(void* p, int i) {
         const ForwardSplitK& f = *static_cast<const ForwardSplitK*>(p);
-        if (f.next) f.next->prefetch(i, 2 * f.g.count());
         const int s = i / f.g.count();
+        if (f.next && f.next->mid > 0)
+            f.next->prefetch(i % f.g.count(), f.g.count(), s ? f.next->mid : 0, s ? f.next->in : f.next->mid);
+        else if (f.next)
+            f.next->prefetch(i, 2 * f.g.count());
         const d4j::Block blk = f.g.block(i % f.g.count());
         const int k0 = s ? f.kmid : 0, k1 = s ? f.in : f.kmid;
         d4j::NNArgs n;
@@ -359,12 +370,22 @@ struct SumSplitK {
 }  // namespace
 
 // The input row where the second slice of a split-K forward starts: half-way, on a multiple of 12 rows (the
-// weight gradient's band unit), so that the two threads get the same work; the 2-thread weight-gradient region
-// gives its second thread nearly the same rows (its bands are whole units). 0: too small to split (the same
-// threshold as any parallel product, split.h).
+// weight gradient's band unit), so that the two threads get the same work; the weight-gradient region at 2+
+// threads cuts its bands of this layer at the same row (d4j::SliceBands). 0: too small to split (the same threshold
+// as any parallel product, split.h).
 static int split_k_row(const Layer& L, int rows) {
     if (2.0 * rows * L.in * L.out < d4j::PAR_MIN_FLOPS) return 0;
     return (L.in / 2 + 6) / 12 * 12;
+}
+
+// The column of the gathered batch rows where the second slice of a 2+ thread gather starts: the first layer's
+// split-K row on a 64-byte line (a batch row is on a line when its length is a multiple of 16 floats), so that
+// the two threads never write one line, and each reads the other's writes in at most one line per row. 0: no
+// column slices (the first layer is not split, or too small).
+static int gather_split_col(const Layer& L0, int rows) {
+    const int mid = L0.split_k ? split_k_row(L0, rows) : 0;
+    const int col = (mid + 8) / 16 * 16;
+    return mid > 0 && col > 0 && col < L0.in ? col : 0;
 }
 
 static bool forward_split_k(const d4j::GemmKernels& k, const Layer& L, int layer, const float* a, const float* w,
@@ -438,14 +459,24 @@ struct GatherRows {
     void into(int64_t p, int b) { pos = p; buf = b; }
     int rows() const { return (int)std::min<int64_t>(batch, n_order - pos); }
     int chunks() const { return std::max(1, std::min(4, rows() / 8)); }  // at least 8 rows a piece
-    int rows_of(int c, int parts) const { return rows() * (c + 1) / parts - rows() * c / parts; }
-    void run_part(int c, int parts) const {
-        const int n = rows(), r0 = n * c / parts, r1 = n * (c + 1) / parts;
+    // Piece c of `parts` (split.h gather_piece): whole rows, or, with mid > 0, in two column slices (each thread of
+    // a 2+ thread step then gathers the columns its own slice of the first layer's split-K forward reads: gathered
+    // whole by either thread, half of the batch, ~50 KB a step, crossed between the cores)
+    d4j::GatherPiece piece(int c, int parts, int mid) const {
+        return d4j::gather_piece(rows(), net->layers[0].in, c, parts, mid);
+    }
+    double cost(int c, int parts, int mid) const {
+        const d4j::GatherPiece p = piece(c, parts, mid);
+        return GATHER_COST * (p.r1 - p.r0) * (p.c1 - p.c0);
+    }
+    void run_part(int c, int parts, int mid = 0) const {
+        const d4j::GatherPiece p = piece(c, parts, mid);
         const int in0 = net->layers[0].in, k = net->layers[net->n_layers - 1].out;
         float* xb = net->xb[buf];
-        for (int r = r0; r < r1; r++) {
+        for (int r = p.r0; r < p.r1; r++) {
             const int64_t src = order[pos + r];
-            std::memcpy(xb + (int64_t)r * in0, x + src * in0, sizeof(float) * in0);
+            std::memcpy(xb + (int64_t)r * in0 + p.c0, x + src * in0 + p.c0, sizeof(float) * (p.c1 - p.c0));
+            if (!p.labels) continue;
             if (net->lb[buf]) net->lb[buf][r] = labels[src];
             else std::memcpy(net->tb[buf] + (int64_t)r * k, targets + src * k, sizeof(float) * k);
         }
@@ -492,9 +523,10 @@ struct WeightGradStep {
     d4j::OptStep opt;
     int n_layers;
     const int* first;    // first chunk of each layer, n_layers + 1 entries
-    const d4j::Grid* grids;
+    const d4j::SliceBands* bands;
     const GatherRows* gather;  // the next step's rows (chunks after the layers'), or nullptr
     int gather_chunks;
+    int gather_mid;            // 0: the gather's pieces are whole rows; else the column of its second slice
     const int* id;             // position in the region -> chunk
     static void run(void* p, int pos) {
         const WeightGradStep& j = *static_cast<const WeightGradStep*>(p);
@@ -502,14 +534,14 @@ struct WeightGradStep {
     }
     static void run_id(const WeightGradStep& j, int i) {
         if (i >= j.first[j.n_layers]) {
-            j.gather->run_part(i - j.first[j.n_layers], j.gather_chunks);
+            j.gather->run_part(i - j.first[j.n_layers], j.gather_chunks, j.gather_mid);
             return;
         }
         int l = 0;
         while (i >= j.first[l + 1]) l++;
         d4j_net* net = j.net;
         const Layer& L = net->layers[l];
-        const d4j::Block blk = j.grids[l].block(i - j.first[l]);
+        const d4j::Block blk = j.bands[l].block(i - j.first[l]);
         const float* a = l == 0 ? j.x0 : net->layers[l - 1].input(true);
         const int64_t nw = (int64_t)L.in * L.out;
         float* dw = net->grads + L.off;
@@ -597,8 +629,9 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         // at 2 threads, loaded machine, a 2-thread epoch 0.159 -> 0.142 s; on one thread the pieces were ~1% slower
         // than the burst).
         if (gather_next) gather.into(pos + batch, 1 - cur);
-        const NextRows next{x, order + pos + batch, gather_next ? gather.rows() : 0, in0};
         const bool prefetch_in_forward = gather_next && d4j::team_size() > 1;
+        const NextRows next{x, order + pos + batch, gather_next ? gather.rows() : 0, in0,
+                            prefetch_in_forward ? gather_split_col(net->layers[0], rows) : 0};
         if (gather_next && !prefetch_in_forward) next.prefetch(0, 1);
         clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
@@ -633,37 +666,49 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         if (per_layer) wg.opt = d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t);
         wg.n_layers = L_count;
         wg.first = net->chunk_first;
-        wg.grids = net->grids;
+        wg.bands = net->bands;
         // Every region is cut for the team it will run with, read just before it: the pool may switch between
         // serial and parallel after any region, and a region cut for one thread but run on two leaves one thread
         // waiting for the other's coarse chunk (which the pool used to take for a descheduled worker).
-        const int team = d4j::team_size();
+        const int team = std::min(d4j::team_size(), net->max_team);
+        const bool slices = team > 1;  // split-K layers' bands by slice (d4j::SliceBands)
         int chunks = 0;
         for (int l = 0; l < L_count; l++) {
             const Layer& L = net->layers[l];
-            net->grids[l] = d4j::weight_grad_grid(kern, rows, L.in, L.out, team);
+            d4j::SliceBands& wb = net->bands[l];
+            wb = d4j::weight_grad_bands(kern, rows, L.in, L.out, slices && L.split_k ? split_k_row(L, rows) : 0, team);
             net->chunk_first[l] = chunks;
-            chunks += net->grids[l].count();
+            chunks += wb.count();
         }
         net->chunk_first[L_count] = chunks;
         // the next step's rows, gathered alongside (they go into the other buffer): random rows of x are
-        // usually not in cache, and a thread waiting on memory here overlaps another's arithmetic
-        const int gather_chunks = gather_next && team > 1 ? gather.chunks() : gather_next ? 1 : 0;
+        // usually not in cache, and a thread waiting on memory here overlaps another's arithmetic; in two column
+        // slices, one per half of the team, when the first layer's bands are cut by slice
+        const int gather_mid = gather_next && net->bands[0].mid ? gather_split_col(net->layers[0], rows) : 0;
+        const int gather_chunks = gather_mid ? 2 * std::max(1, gather.chunks() / 2)
+                                  : gather_next && team > 1 ? gather.chunks() : gather_next ? 1 : 0;
         wg.gather_chunks = gather_chunks;
+        wg.gather_mid = gather_mid;
         chunks += gather_chunks;
         if (chunks <= net->max_chunks) {
             // Positions grouped by thread: thread t starts with the t-th share of each layer's row bands (the same
             // rows every step, so the part of dW and of the optimizer state it updates stays in its core's
-            // cache), then the layers cut in one band and the gather pieces, each to the thread with least work
-            // so far. Imbalance that this leaves is evened out by the pool, which moves unstarted chunks to idle
-            // threads.
+            // cache; a split-K layer's slices to the halves of the team that computed them), then the layers cut
+            // in one band to the caller's thread (which ran their forward, loss and input gradient, so their
+            // weights, activations and gradients are in its cache), and the gather pieces each to the thread with
+            // least work so far (of the half of the team that computed its column slice, when cut by slice).
+            // Imbalance that this leaves is evened out by the pool, which moves unstarted chunks to idle threads.
             const int T = std::min({team, chunks, net->max_team});
             const int gfirst = net->chunk_first[L_count];
-            auto cost_of = [&](int id) -> float {
-                if (id >= gfirst) return (float)(GATHER_COST * in0 * gather.rows_of(id - gfirst, gather_chunks));
+            auto layer_of = [&](int id) {
                 int l = 0;
                 while (id >= net->chunk_first[l + 1]) l++;
-                const d4j::Block b = net->grids[l].block(id - net->chunk_first[l]);
+                return l;
+            };
+            auto cost_of = [&](int id) -> float {
+                if (id >= gfirst) return (float)gather.cost(id - gfirst, gather_chunks, gather_mid);
+                const int l = layer_of(id);
+                const d4j::Block b = net->bands[l].block(id - net->chunk_first[l]);
                 return (float)((2.0 * rows + (per_layer ? 12.0 : 0.0)) * (b.r1 - b.r0) * (b.c1 - b.c0));
             };
             // each chunk's thread (net->chunk_owner), then the chunks grouped by thread (a counting sort)
@@ -671,20 +716,21 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
             float* load = net->thread_cost;
             for (int t = 0; t < T; t++) load[t] = 0;
             for (int l = 0; l < L_count; l++)
-                for (int c = 0, n = net->grids[l].count(); n > 1 && c < n; c++) {
+                for (int c = 0, n = net->bands[l].count(); n > 1 && c < n; c++) {
                     const int id = net->chunk_first[l] + c;
-                    owner[id] = d4j::home_thread(n, std::min(T, n), c);
+                    owner[id] = net->bands[l].home(c, T);
                     load[owner[id]] += cost_of(id);
                 }
-            for (int id = 0; id < chunks; id++) {
-                const bool banded = id < gfirst && [&] {
-                    int l = 0;
-                    while (id >= net->chunk_first[l + 1]) l++;
-                    return net->grids[l].count() > 1;
-                }();
-                if (banded) continue;
-                int best = 0;
-                for (int t = 1; t < T; t++) if (load[t] < load[best]) best = t;
+            for (int id = 0; id < gfirst; id++)
+                if (net->bands[layer_of(id)].count() == 1) {
+                    owner[id] = 0;
+                    load[0] += cost_of(id);
+                }
+            for (int id = gfirst; id < chunks; id++) {
+                int lo = 0, hi = T;  // the threads it may go to
+                if (gather_mid) (id - gfirst < gather_chunks / 2 ? hi : lo) = T / 2;
+                int best = lo;
+                for (int t = lo + 1; t < hi; t++) if (load[t] < load[best]) best = t;
                 owner[id] = best;
                 load[best] += cost_of(id);
             }

@@ -3,6 +3,7 @@
 // results do not depend on the thread count.
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include "thread_pool.h"
 
 namespace d4j {
@@ -68,18 +69,91 @@ inline Grid plan(int m, int n, double flops, int col_unit, bool whole_rows, int 
 // state slices m, v, vmax, which start N floats apart) every row's edge line bounces between the cores: measured
 // on the 2-core VM, the reference network's weight-gradient phase took 55-170 us per step at 2 threads with
 // columns (50 us on one thread), 270-400 us with the buffers 16 bytes off a line.
+inline Grid plan_bands(int m, int n, double flops, int row_unit, int max_bands);
 inline Grid plan_rows(int m, int n, double flops, int row_unit, int team) {
+    return plan_bands(m, n, flops, row_unit, team <= 1 ? 1 : 4 * team);
+}
+
+// The bands of plan_rows, at most max_bands of them (plan_rows: 4 per thread): also used for a part of the rows
+// that a given subset of the threads owns (net.cpp, a layer whose training forward is split in input slices).
+inline Grid plan_bands(int m, int n, double flops, int row_unit, int max_bands) {
     Grid g;
     g.m = m;
     g.n = n;
     g.rh = m;
     g.cw = n;
-    if (team <= 1 || flops < PAR_MIN_FLOPS || m < 2 * row_unit) return g;
-    const int want = (int)std::min<double>(4.0 * team, std::max(2.0, flops / CHUNK_MIN_FLOPS));
+    if (max_bands <= 1 || flops < PAR_MIN_FLOPS || m < 2 * row_unit) return g;
+    const int want = (int)std::min<double>(max_bands, std::max(2.0, flops / CHUNK_MIN_FLOPS));
     const int units = (m + row_unit - 1) / row_unit;
     g.rh = (units + want - 1) / want * row_unit;
     g.rows = (m + g.rh - 1) / g.rh;
     return g;
+}
+
+// A layer's weight-gradient bands when its training forward runs in two slices of its inputs (rows [0, mid) of W
+// and rows [mid, in), net.cpp ForwardSplitK) on a team of T >= 2: the bands of each slice apart (plan_bands, up to
+// 4 per thread), slice 0 owned by threads [0, T/2) and slice 1 by [T/2, T), as the forward's chunks fall. Then
+// the threads that computed a slice's partial product also compute its rows' weight gradient and update, and
+// those rows of W and of the optimizer state stay in their cores' caches. With mid = 0, the bands of plan_rows.
+struct SliceBands {
+    Grid lo, hi;  // hi: the rows from mid on, when mid > 0
+    int mid = 0;
+    int count() const { return lo.count() + (mid > 0 ? hi.count() : 0); }
+    Block block(int i) const {
+        if (i < lo.count()) return lo.block(i);
+        Block b = hi.block(i - lo.count());
+        b.r0 += mid;
+        b.r1 += mid;
+        return b;
+    }
+    // the thread that starts with band i on a team of T (the T of plan_slice_bands, or fewer when mid = 0)
+    int home(int i, int T) const {
+        if (mid <= 0) return home_thread(lo.count(), std::min(T, lo.count()), i);
+        const int t0 = T / 2;
+        if (i < lo.count()) return home_thread(lo.count(), std::min(t0, lo.count()), i);
+        return t0 + home_thread(hi.count(), std::min(T - t0, hi.count()), i - lo.count());
+    }
+};
+
+// rows: the batch rows (the work of a band is 2 * rows * its rows * n); mid outside (0, m) or team < 2: plan_rows.
+inline SliceBands plan_slice_bands(int m, int n, int rows, int mid, int row_unit, int team) {
+    SliceBands b;
+    if (team < 2 || mid <= 0 || mid >= m) {
+        b.lo = plan_rows(m, n, 2.0 * rows * m * n, row_unit, team);
+        return b;
+    }
+    const int t0 = team / 2, t1 = team - t0;
+    b.mid = mid;
+    b.lo = plan_bands(mid, n, 2.0 * rows * mid * n, row_unit, 4 * t0);
+    b.hi = plan_bands(m - mid, n, 2.0 * rows * (m - mid) * n, row_unit, 4 * t1);
+    return b;
+}
+
+// Piece c of `parts` of a batch gather (rows x cols, plus one label or target row per batch row): with mid = 0 a
+// share of the rows, whole; with mid in (0, cols) and 2+ parts, the first parts / 2 pieces share the columns
+// [0, mid) of the rows and their labels, the others the columns [mid, cols) (then each half of the team gathers
+// the columns its own slice of a split-K first layer reads).
+struct GatherPiece {
+    int r0, r1, c0, c1;
+    bool labels;
+};
+inline GatherPiece gather_piece(int rows, int cols, int c, int parts, int mid) {
+    GatherPiece p{0, 0, 0, cols, true};
+    if (mid > 0 && mid < cols && parts >= 2) {
+        const int first = parts / 2;
+        if (c >= first) {
+            c -= first;
+            parts -= first;
+            p.c0 = mid;
+            p.labels = false;
+        } else {
+            parts = first;
+            p.c1 = mid;
+        }
+    }
+    p.r0 = (int)((int64_t)rows * c / parts);
+    p.r1 = (int)((int64_t)rows * (c + 1) / parts);
+    return p;
 }
 
 }  // namespace d4j
