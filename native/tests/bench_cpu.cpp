@@ -11,17 +11,21 @@
 //  5. no collapse: the reference network at 1, 2 and 4 threads, interleaved, without and with another
 //     process spinning on a core: medians and the ratio to 1 thread (goal: never above 1.2).
 //  6. (--only ref) the reference network alone at the given thread counts, interleaved, --rounds N rounds of one
-//     epoch each: the 2-thread speed-up, side by side (what the no-collapse section does without a busy process).
+//     epoch each: the 2-thread speed-up, side by side (what the no-collapse section does without a busy process),
+//     with the core-to-core round trip read before each run (core_to_core_ns: the VM's placement of its vCPUs).
 // Usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref]
 // D4J_BENCH_IDX=<dir> trains sections 3, 5 and 6 on real images instead of the synthetic rows: <dir> holds the
 // uncompressed train-images-idx3-ubyte and train-labels-idx1-ubyte (e.g. Fashion-MNIST, `zcat` of Debian's .gz),
 // pixels / 255 as the Java loader gives them (real images have zeros in runs, random rows have none).
 // The kernel variant is the one d4j chose (or D4J_CPU_ISA); OpenBLAS's is whatever OPENBLAS_CORETYPE says.
 #include <cblas.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -374,7 +378,54 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
 // Epochs of the reference network (batch 32) at each thread count, taken in rounds (1, 2, 4, 1, 2, 4, ...) so
 // that a drifting machine load hits every count alike; medians and the ratio to 1 thread. With --hog, a forked
 // child process spins on a core for the whole section (another user's busy process).
-static void no_collapse(const Data& d, const std::vector<int>& counts, int rounds, bool hog) {
+// The round trip of one cache line between the first two CPUs this process may use (two threads pinned, bouncing
+// an atomic), in ns: the best of 20 bursts of 1000 (a burst that a preemption hits only gets slower). Why: on the
+// 2-vCPU VM the host moves the two vCPUs between a near placement (~60-140 ns) and a far one (~410-440 ns), and
+// the 2-thread step's cross-core hand-offs follow it (RESULTS.md, session 7), so a 2-thread figure means little
+// without this reading next to it. 0 when fewer than two CPUs can be pinned.
+static double core_to_core_ns() {
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return 0;
+    int cpu[2] = {-1, -1};
+    for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+        if (CPU_ISSET(c, &allowed)) cpu[k++] = c;
+    auto pin = [](int c) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(c, &one);
+        return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+    };
+    alignas(64) static std::atomic<int> ball;
+    constexpr int N = 1000, BURSTS = 20;
+    double best = 0;
+    std::atomic<bool> ok{true};
+    std::thread other([&] {
+        ok = ok && pin(cpu[1]);
+        for (int b = 0; b < BURSTS; b++)
+            for (int i = 0; i < N; i++) {
+                const int want = 2 * (b * N + i) + 1;
+                while (ball.load(std::memory_order_acquire) != want) {}
+                ball.store(want + 1, std::memory_order_release);
+            }
+    });
+    ball.store(0);
+    const bool pinned = pin(cpu[0]);
+    for (int b = 0; b < BURSTS; b++) {
+        const auto a = Clock::now();
+        for (int i = 0; i < N; i++) {
+            const int v = 2 * (b * N + i) + 1;
+            ball.store(v, std::memory_order_release);
+            while (ball.load(std::memory_order_acquire) != v + 1) {}
+        }
+        const double ns = 1e9 * seconds_since(a) / N;
+        best = b == 0 ? ns : std::min(best, ns);
+    }
+    other.join();
+    sched_setaffinity(0, sizeof allowed, &allowed);
+    return pinned && ok ? best : 0;
+}
+
+static void no_collapse(const Data& d, const std::vector<int>& counts, int rounds, bool hog, bool probe = false) {
     pid_t child = -1;
     if (hog) {
         child = fork();
@@ -395,8 +446,10 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
     std::vector<float> lrs(nb, 1e-3f);
     std::vector<std::vector<double>> secs(counts.size()), cpus(counts.size());
     std::vector<int64_t> backoffs(counts.size(), 0);
+    std::vector<std::string> probes(counts.size());
     for (int r = 0; r <= rounds; r++)  // round 0 warms up
         for (size_t c = 0; c < counts.size(); c++) {
+            const double c2c = probe ? core_to_core_ns() : 0;
             d4j_set_num_threads(counts[c]);
             std::vector<float> params = p0, grads(np), state(3 * np, 0.0f);
             d4j_net* net = d4j_net_create(2, sizes.data(), acts.data(), nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(),
@@ -416,6 +469,7 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
                 secs[c].push_back(sec);
                 cpus[c].push_back(cpu);
                 backoffs[c] += s1[3] - s0[3];
+                if (probe) probes[c] += (probes[c].empty() ? "" : " ") + std::to_string((int)std::lround(c2c));
             }
         }
     if (child > 0) {
@@ -424,12 +478,12 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
     }
     const double one = median(secs[0]), one_cpu = median(cpus[0]);
     for (size_t c = 0; c < counts.size(); c++)
-        std::printf("| %s | %d | %.3f | %.2fx | %.3f | %.2fx | %s | %lld |\n", hog ? "yes" : "no", counts[c],
+        std::printf("| %s | %d | %.3f | %.2fx | %.3f | %.2fx | %s | %lld |%s\n", hog ? "yes" : "no", counts[c],
                     median(secs[c]), median(secs[c]) / one, median(cpus[c]), median(cpus[c]) / one_cpu, [&] {
                         std::string all;
                         for (double v : secs[c]) all += (all.empty() ? "" : " ") + std::to_string(v).substr(0, 5);
                         return all;
-                    }().c_str(), (long long)backoffs[c]);
+                    }().c_str(), (long long)backoffs[c], probe ? (" " + probes[c] + " |").c_str() : "");
     std::fflush(stdout);
     d4j_set_num_threads(1);
 }
@@ -504,9 +558,10 @@ int main(int argc, char** argv) {
         if (only == "ref") {
             std::printf("\n## Reference network (784-128-10, batch 32), one epoch per run, thread counts interleaved (%d "
                         "rounds after a warm-up round)\n\n| busy process | threads | median s/epoch | vs %d thread(s) | CPU "
-                        "s/epoch | CPU vs %d thread(s) | all runs (s) | pool switches to serial |\n|---|---|---|---|---|---|---|---|\n",
+                        "s/epoch | CPU vs %d thread(s) | all runs (s) | pool switches to serial | core-to-core round trip "
+                        "before each run (ns) |\n|---|---|---|---|---|---|---|---|---|\n",
                         rounds, threads[0], threads[0]);
-            no_collapse(d, threads, rounds, false);
+            no_collapse(d, threads, rounds, false, true);
         }
         if (only.empty() || only == "train") {
             std::printf("\n## Training epochs (60000 rows, Adam; floor = the epoch's GEMM FLOPs at the sgemm peak of the"
