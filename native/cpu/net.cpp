@@ -48,6 +48,14 @@ constexpr int SPLIT_K_MIN_IN = 256;  // split-K forward (ForwardSplitK) only for
 
 size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
+// The weight-gradient region as last cut (plan_weight_grads), and what it was cut for.
+struct WeightGradPlan {
+    int rows = -1, team = 0, next_rows = -1;  // the key
+    int chunks = 0, threads = 1, gather_chunks = 0, gather_mid = 0;
+    bool fits = false;
+    double work = 0;
+};
+
 }  // namespace
 
 struct d4j_net {
@@ -63,6 +71,7 @@ struct d4j_net {
     float clip_norm = 0.0f, clip_value = 0.0f;
     int64_t n_params = 0;
     // weight-gradient region of a step: each layer's block grid, its first chunk, and every chunk's cost
+    WeightGradPlan plan;          // what the arrays below hold now
     d4j::SliceBands* bands = nullptr;
     int* chunk_first = nullptr;
     float* chunk_cost = nullptr;  // by position in the region
@@ -565,6 +574,101 @@ struct WeightGradStep {
     }
 };
 
+// The weight-gradient region of a step: every layer's bands (net->bands, net->chunk_first), the next step's gather
+// pieces after them, and the order in which the threads start on them (net->chunk_id, chunk_cost, split). Made
+// again only when the step's rows, the team or the next step's rows change (within an epoch: never), so that the
+// caller does not rewrite, every step, the lines the other threads read it from (each rewrite, even with the same
+// values, sends those lines across the cores again).
+static const WeightGradPlan& plan_weight_grads(d4j_net* net, const d4j::GemmKernels& kern, int rows, int team,
+                                               const GatherRows* next, bool per_layer) {
+    WeightGradPlan& plan = net->plan;
+    const int next_rows = next ? next->rows() : 0;
+    if (plan.rows == rows && plan.team == team && plan.next_rows == next_rows) return plan;
+    plan.rows = rows;
+    plan.team = team;
+    plan.next_rows = next_rows;
+    const int L_count = net->n_layers;
+    const bool slices = team > 1;  // split-K layers' bands by slice (d4j::SliceBands)
+    int chunks = 0;
+    for (int l = 0; l < L_count; l++) {
+        const Layer& L = net->layers[l];
+        d4j::SliceBands& wb = net->bands[l];
+        wb = d4j::weight_grad_bands(kern, rows, L.in, L.out, slices && L.split_k ? split_k_row(L, rows) : 0, team);
+        net->chunk_first[l] = chunks;
+        chunks += wb.count();
+    }
+    net->chunk_first[L_count] = chunks;
+    // the next step's rows, gathered alongside (they go into the other buffer): random rows of x are usually not
+    // in cache, and a thread waiting on memory here overlaps another's arithmetic; in two column slices, one per
+    // half of the team, when the first layer's bands are cut by slice
+    const int gather_mid = next && net->bands[0].mid ? gather_split_col(net->layers[0], rows) : 0;
+    const int gather_chunks = gather_mid ? 2 * std::max(1, next->chunks() / 2) : next && team > 1 ? next->chunks()
+                              : next ? 1 : 0;
+    plan.gather_mid = gather_mid;
+    plan.gather_chunks = gather_chunks;
+    chunks += gather_chunks;
+    plan.chunks = chunks;
+    plan.fits = chunks <= net->max_chunks;
+    if (!plan.fits) return plan;
+    // Positions grouped by thread: thread t starts with the t-th share of each layer's row bands (the same rows
+    // every step, so the part of dW and of the optimizer state it updates stays in its core's cache; a split-K
+    // layer's slices to the halves of the team that computed them), then the layers cut in one band to the
+    // caller's thread (which ran their forward, loss and input gradient, so their weights, activations and
+    // gradients are in its cache), and the gather pieces each to the thread with least work so far (of the half of
+    // the team that computed its column slice, when cut by slice). Imbalance that this leaves is evened out by
+    // the pool, which moves unstarted chunks to idle threads.
+    const int T = std::min({team, chunks, net->max_team});
+    plan.threads = T;
+    const int gfirst = net->chunk_first[L_count];
+    auto layer_of = [&](int id) {
+        int l = 0;
+        while (id >= net->chunk_first[l + 1]) l++;
+        return l;
+    };
+    auto cost_of = [&](int id) -> float {
+        if (id >= gfirst) return (float)next->cost(id - gfirst, gather_chunks, gather_mid);
+        const int l = layer_of(id);
+        const d4j::Block b = net->bands[l].block(id - net->chunk_first[l]);
+        return (float)((2.0 * rows + (per_layer ? 12.0 : 0.0)) * (b.r1 - b.r0) * (b.c1 - b.c0));
+    };
+    // each chunk's thread (net->chunk_owner), then the chunks grouped by thread (a counting sort)
+    int* owner = net->chunk_owner;
+    float* load = net->thread_cost;
+    for (int t = 0; t < T; t++) load[t] = 0;
+    for (int l = 0; l < L_count; l++)
+        for (int c = 0, n = net->bands[l].count(); n > 1 && c < n; c++) {
+            const int id = net->chunk_first[l] + c;
+            owner[id] = net->bands[l].home(c, T);
+            load[owner[id]] += cost_of(id);
+        }
+    for (int id = 0; id < gfirst; id++)
+        if (net->bands[layer_of(id)].count() == 1) {
+            owner[id] = 0;
+            load[0] += cost_of(id);
+        }
+    for (int id = gfirst; id < chunks; id++) {
+        int lo = 0, hi = T;  // the threads it may go to
+        if (gather_mid) (id - gfirst < gather_chunks / 2 ? hi : lo) = T / 2;
+        int best = lo;
+        for (int t = lo + 1; t < hi; t++) if (load[t] < load[best]) best = t;
+        owner[id] = best;
+        load[best] += cost_of(id);
+    }
+    for (int t = 0; t <= T; t++) net->split[t] = 0;
+    for (int id = 0; id < chunks; id++) net->split[owner[id] + 1]++;
+    for (int t = 0; t < T; t++) net->split[t + 1] += net->split[t];
+    int* pos = net->thread_next;
+    for (int t = 0; t < T; t++) pos[t] = net->split[t];
+    plan.work = 0;
+    for (int id = 0; id < chunks; id++) {
+        const int p = pos[owner[id]]++;
+        net->chunk_id[p] = id;
+        net->chunk_cost[p] = cost_of(id);
+        plan.work += net->chunk_cost[p];
+    }
+    return plan;
+}
+
 // Seconds per phase of the training step, accumulated in the network (d4j_net_phase_seconds): a handful of
 // clock reads per step (~0.2 us), so it is always on and the benchmarks read the share of each phase of the
 // real step at any thread count.
@@ -671,88 +775,17 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         // serial and parallel after any region, and a region cut for one thread but run on two leaves one thread
         // waiting for the other's coarse chunk (which the pool used to take for a descheduled worker).
         const int team = std::min(d4j::team_size(), net->max_team);
-        const bool slices = team > 1;  // split-K layers' bands by slice (d4j::SliceBands)
-        int chunks = 0;
-        for (int l = 0; l < L_count; l++) {
-            const Layer& L = net->layers[l];
-            d4j::SliceBands& wb = net->bands[l];
-            wb = d4j::weight_grad_bands(kern, rows, L.in, L.out, slices && L.split_k ? split_k_row(L, rows) : 0, team);
-            net->chunk_first[l] = chunks;
-            chunks += wb.count();
-        }
-        net->chunk_first[L_count] = chunks;
-        // the next step's rows, gathered alongside (they go into the other buffer): random rows of x are
-        // usually not in cache, and a thread waiting on memory here overlaps another's arithmetic; in two column
-        // slices, one per half of the team, when the first layer's bands are cut by slice
-        const int gather_mid = gather_next && net->bands[0].mid ? gather_split_col(net->layers[0], rows) : 0;
-        const int gather_chunks = gather_mid ? 2 * std::max(1, gather.chunks() / 2)
-                                  : gather_next && team > 1 ? gather.chunks() : gather_next ? 1 : 0;
-        wg.gather_chunks = gather_chunks;
-        wg.gather_mid = gather_mid;
-        chunks += gather_chunks;
-        if (chunks <= net->max_chunks) {
-            // Positions grouped by thread: thread t starts with the t-th share of each layer's row bands (the same
-            // rows every step, so the part of dW and of the optimizer state it updates stays in its core's
-            // cache; a split-K layer's slices to the halves of the team that computed them), then the layers cut
-            // in one band to the caller's thread (which ran their forward, loss and input gradient, so their
-            // weights, activations and gradients are in its cache), and the gather pieces each to the thread with
-            // least work so far (of the half of the team that computed its column slice, when cut by slice).
-            // Imbalance that this leaves is evened out by the pool, which moves unstarted chunks to idle threads.
-            const int T = std::min({team, chunks, net->max_team});
-            const int gfirst = net->chunk_first[L_count];
-            auto layer_of = [&](int id) {
-                int l = 0;
-                while (id >= net->chunk_first[l + 1]) l++;
-                return l;
-            };
-            auto cost_of = [&](int id) -> float {
-                if (id >= gfirst) return (float)gather.cost(id - gfirst, gather_chunks, gather_mid);
-                const int l = layer_of(id);
-                const d4j::Block b = net->bands[l].block(id - net->chunk_first[l]);
-                return (float)((2.0 * rows + (per_layer ? 12.0 : 0.0)) * (b.r1 - b.r0) * (b.c1 - b.c0));
-            };
-            // each chunk's thread (net->chunk_owner), then the chunks grouped by thread (a counting sort)
-            int* owner = net->chunk_owner;
-            float* load = net->thread_cost;
-            for (int t = 0; t < T; t++) load[t] = 0;
-            for (int l = 0; l < L_count; l++)
-                for (int c = 0, n = net->bands[l].count(); n > 1 && c < n; c++) {
-                    const int id = net->chunk_first[l] + c;
-                    owner[id] = net->bands[l].home(c, T);
-                    load[owner[id]] += cost_of(id);
-                }
-            for (int id = 0; id < gfirst; id++)
-                if (net->bands[layer_of(id)].count() == 1) {
-                    owner[id] = 0;
-                    load[0] += cost_of(id);
-                }
-            for (int id = gfirst; id < chunks; id++) {
-                int lo = 0, hi = T;  // the threads it may go to
-                if (gather_mid) (id - gfirst < gather_chunks / 2 ? hi : lo) = T / 2;
-                int best = lo;
-                for (int t = lo + 1; t < hi; t++) if (load[t] < load[best]) best = t;
-                owner[id] = best;
-                load[best] += cost_of(id);
-            }
-            for (int t = 0; t <= T; t++) net->split[t] = 0;
-            for (int id = 0; id < chunks; id++) net->split[owner[id] + 1]++;
-            for (int t = 0; t < T; t++) net->split[t + 1] += net->split[t];
-            int* next = net->thread_next;
-            for (int t = 0; t < T; t++) next[t] = net->split[t];
-            double work = 0;
-            for (int id = 0; id < chunks; id++) {
-                const int pos = next[owner[id]]++;
-                net->chunk_id[pos] = id;
-                net->chunk_cost[pos] = cost_of(id);
-                work += net->chunk_cost[pos];
-            }
-            wg.id = net->chunk_id;
-            d4j::Region region{WeightGradStep::run, &wg, chunks, net->chunk_cost, work};
+        const WeightGradPlan& plan = plan_weight_grads(net, kern, rows, team, gather_next ? &gather : nullptr, per_layer);
+        wg.gather_chunks = plan.gather_chunks;
+        wg.gather_mid = plan.gather_mid;
+        wg.id = net->chunk_id;
+        if (plan.fits) {
+            d4j::Region region{WeightGradStep::run, &wg, plan.chunks, net->chunk_cost, plan.work};
             region.split = net->split;
-            region.split_threads = T;
+            region.split_threads = plan.threads;
             d4j::parallel(region);
         } else {  // (not with plan()'s chunk counts) serially, in order
-            for (int c = 0; c < chunks; c++) WeightGradStep::run_id(wg, c);
+            for (int c = 0; c < plan.chunks; c++) WeightGradStep::run_id(wg, c);
         }
         clock.lap(PHASE_WEIGHT_GRAD);
         if (net->sx_blocks) net->sx_steps++;

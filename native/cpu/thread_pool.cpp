@@ -141,7 +141,7 @@ public:
         probing_ = false;
         rate_par_ = rate_ser_ = 0;
         separated_ns_ = INT64_MIN / 2;
-        strike_ns_ = INT64_MIN / 2;
+        strikes_.reset();
         new_window();
         new_horizon();
     }
@@ -285,11 +285,7 @@ private:
     // of serial steps, ~1.6x slower than parallel ones (~8 ms lost); a single one now costs only the wait
     // itself. The price under a real contender: one more stalled region per back-off cycle (a few ms per cycle
     // of 20 ms .. 0.5 s).
-    bool second_strike(int64_t now) {
-        const bool second = now - strike_ns_ < STRIKE_NS;
-        strike_ns_ = second ? INT64_MIN / 2 : now;
-        return second;
-    }
+    bool second_strike(int64_t now) { return strikes_.second(now); }
 
     void new_window() {
         win_ns_ = 0;
@@ -583,7 +579,7 @@ private:
     int64_t hor_ns_ = 0;                 // parallel windows since the horizon started
     double hor_work_ = 0;
     int64_t separated_ns_ = INT64_MIN / 2;
-    int64_t strike_ns_ = INT64_MIN / 2;  // the last hard loss not acted on (second_strike)
+    Strikes strikes_{STRIKE_NS};  // hard losses not yet acted on (second_strike)
     const int64_t trace_t0_ = now_ns();
     double rate_par_ = 0, rate_ser_ = 0;  // ns per unit of work, last window of each mode
     int64_t ser_measured_ns_ = 0, serial_until_ns_ = 0, backoff_ns_ = 0;
