@@ -12,8 +12,9 @@
 //     process spinning on a core: medians and the ratio to 1 thread (goal: never above 1.2).
 //  6. (--only ref) the reference network alone at the given thread counts, interleaved, --rounds N rounds of one
 //     epoch each: the 2-thread speed-up, side by side (what the no-collapse section does without a busy process),
-//     with the core-to-core round trip read before each run (core_to_core_ns: the VM's placement of its vCPUs).
-// Usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref]
+//     with the core-to-core round trip read before each run (core_to_core_ns: the VM's placement of its vCPUs);
+//     --only probe prints that round trip alone.
+// Usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref|probe]
 // D4J_BENCH_IDX=<dir> trains sections 3, 5 and 6 on real images instead of the synthetic rows: <dir> holds the
 // uncompressed train-images-idx3-ubyte and train-labels-idx1-ubyte (e.g. Fashion-MNIST, `zcat` of Debian's .gz),
 // pixels / 255 as the Java loader gives them (real images have zeros in runs, random rows have none).
@@ -536,11 +537,15 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::printf("usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref]\n");
+            std::printf("usage: bench_cpu [--threads 1,2] [--epochs N] [--rounds N] [--quick] [--only peak|ops|train|collapse|infer|ref|probe]\n");
             return 2;
         }
     }
     if (quick) epochs = std::min(epochs, 1);
+    if (only == "probe") {  // one line, for scripts that read the VM's placement next to another program's figures
+        std::printf("core-to-core round trip %.0f ns\n", core_to_core_ns());
+        return 0;
+    }
     openblas_set_num_threads(1);  // the bare sgemm columns are one thread; peak() sets its own counts
     const char* ct = std::getenv("OPENBLAS_CORETYPE");
     const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
