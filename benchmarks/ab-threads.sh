@@ -26,7 +26,6 @@ for round in $(seq 1 "$ROUNDS"); do
     two=$(awk -F'|' '$2 ~ /^ 2 $/ {print $3}' "$WORK/out")
     hard=$(grep -c 'worker waited for its CPU -> serial' "$WORK/err" || true)
     soft=$(grep -c 'lost horizon -> serial\|serial faster -> serial' "$WORK/err" || true)
-    strikes=$(grep -c 'first strike' "$WORK/err" || true)
-    echo "round $round $(basename "$jar"): 1 thread${one}s; 2 threads${two}s; probe ${probe} ns; pool: $hard hard / $soft soft switches to serial, $strikes first strikes; load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "round $round $(basename "$jar"): 1 thread${one}s; 2 threads${two}s; probe ${probe} ns; pool: $hard hard / $soft soft switches to serial; load $(cut -d' ' -f1 /proc/loadavg)"
   done
 done

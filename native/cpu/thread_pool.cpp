@@ -141,7 +141,6 @@ public:
         probing_ = false;
         rate_par_ = rate_ser_ = 0;
         separated_ns_ = INT64_MIN / 2;
-        strikes_.reset();
         new_window();
         new_horizon();
     }
@@ -204,16 +203,14 @@ private:
     //   separate them. The pool pins that worker to another CPU for PIN_NS and measures again (separate()).
     // - another thread holding the worker's core (another process, the JVM's compiler threads): the worker was
     //   runnable but waiting for its CPU, which its run-queue delay (/proc/self/task/<tid>/schedstat) shows. A
-    //   "hard" loss, acted on when it comes a second time within STRIKE_NS (second_strike: a contender comes back
-    //   every scheduler period, a passing thread does not): serial for 20 ms, doubling up to HARD_BACKOFF_MAX_NS
-    //   while it lasts (halving when parallel wins again), so that asking for threads costs about what one
-    //   thread costs.
+    //   "hard" loss: serial for 20 ms, doubling up to HARD_BACKOFF_MAX_NS while it lasts (halving when parallel
+    //   wins again), so that asking for threads costs about what one thread costs.
     // - neither (a worker that woke late, a vCPU the host held back for a few ms, parallel simply not faster for
     //   these regions): one window with such a stall says little, so these are judged over a horizon of
     //   HORIZON_NS of parallel windows, stalls included, and a loss there backs off for at most
     //   SOFT_BACKOFF_MAX_NS before measuring again.
-    // A caller that had to sleep for a worker descheduled in the middle of a chunk (run_parallel) counts a hard
-    // loss when the worker's run-queue delay confirms it (the first of those causes is separated instead).
+    // A caller that had to sleep for a worker descheduled in the middle of a chunk (run_parallel) goes serial at
+    // once when the worker's run-queue delay confirms it (the first of those causes is separated instead).
     void account(int64_t ns, double work, int64_t slept, int64_t now) {
         const bool parallel = mode_.load(std::memory_order_relaxed) == PARALLEL;
         if (slept > 0 && parallel) {
@@ -221,12 +218,8 @@ private:
             if (colocated() && separate(now)) return;
             const int64_t delay = run_delay_ns();  // unknown (no schedstat): taken for a core held by another thread
             if (delay < 0 || win_delay0_ < 0 || delay - win_delay0_ >= slept / 2) {
-                if (second_strike(now)) {
-                    lose(now, true, "slept, worker waited for its CPU");
-                    return;
-                }
-                win_delay0_ = delay;  // this delay is judged: the window goes on with what comes after it
-                trace(now, "slept, worker waited for its CPU: first strike", 0);
+                lose(now, true, "slept, worker waited for its CPU");
+                return;
             }
             // else counted in the window below, and judged with the horizon
         }
@@ -246,11 +239,8 @@ private:
                 if (colocated() && separate(now)) return;
                 const int64_t delay = run_delay_ns();
                 if (delay >= 0 && win_delay0_ >= 0 && delay - win_delay0_ > win_ns / 5) {
-                    if (second_strike(now)) {
-                        lose(now, true, "lost window, worker waited for its CPU");
-                        return;
-                    }
-                    trace(now, "lost window, worker waited for its CPU: first strike", 0);
+                    lose(now, true, "lost window, worker waited for its CPU");
+                    return;
                 }
             }
             if (hor_ns_ < HORIZON_NS) return;
@@ -277,15 +267,6 @@ private:
         }
         trace(now, parallel ? "window parallel" : "window serial", rate);
     }
-
-    // A worker kept from its CPU (a hard loss) sends the pool serial only when it happens twice within STRIKE_NS:
-    // another process holding a core takes it every scheduler period (a few ms), again and again, while the
-    // JVM's own threads (its compilers, its collector) and the system's take it for a moment, once. A quiet
-    // 2-thread JVM run on the 2-vCPU VM met 7-13 hard losses (RESULTS.md, session 7), each followed by >= 20 ms
-    // of serial steps, ~1.6x slower than parallel ones (~8 ms lost); a single one now costs only the wait
-    // itself. The price under a real contender: one more stalled region per back-off cycle (a few ms per cycle
-    // of 20 ms .. 0.5 s).
-    bool second_strike(int64_t now) { return strikes_.second(now); }
 
     void new_window() {
         win_ns_ = 0;
@@ -550,7 +531,6 @@ private:
     static constexpr int64_t WAIT_SPIN_NS = 50000, SLEPT_NS = 500000;
     static constexpr int64_t PIN_NS = 300000000;  // a pin lasts 0.3 s (pin_away)
     static constexpr int64_t SEPARATE_GAP_NS = 50000000;
-    static constexpr int64_t STRIKE_NS = 30000000;
     // Serial back-off after a lost window or horizon (account()). The cap was 2 s: a disturbance that passes (the
     // JVM's compiler threads in its first seconds) then kept a whole training run serial after it had gone. What
     // one more parallel try costs while a core stays taken is about one window: ~1% at 0.5 s, far inside the
@@ -579,7 +559,6 @@ private:
     int64_t hor_ns_ = 0;                 // parallel windows since the horizon started
     double hor_work_ = 0;
     int64_t separated_ns_ = INT64_MIN / 2;
-    Strikes strikes_{STRIKE_NS};  // hard losses not yet acted on (second_strike)
     const int64_t trace_t0_ = now_ns();
     double rate_par_ = 0, rate_ser_ = 0;  // ns per unit of work, last window of each mode
     int64_t ser_measured_ns_ = 0, serial_until_ns_ = 0, backoff_ns_ = 0;

@@ -35,21 +35,6 @@ inline int home_thread(int chunks, int threads, int chunk) {
     return (int)(((int64_t)(chunk + 1) * threads + chunks - 1) / chunks) - 1;
 }
 
-// The pool's rule for a worker kept from its CPU (a "hard" loss, thread_pool.cpp account()): act (go serial) only
-// on the second within `window_ns` of the first one not acted on. Another process holding a core takes it every
-// scheduler period, again and again; the JVM's and the system's threads take it for a moment, once.
-struct Strikes {
-    int64_t window_ns;
-    int64_t first_ns = INT64_MIN / 2;  // the last strike not acted on
-    explicit Strikes(int64_t window) : window_ns(window) {}
-    bool second(int64_t now) {
-        const bool act = now - first_ns < window_ns;
-        first_ns = act ? INT64_MIN / 2 : now;
-        return act;
-    }
-    void reset() { first_ns = INT64_MIN / 2; }
-};
-
 // Runs every chunk of the region and returns when all are done. Serial (on the calling thread, in order) when
 // the pool has one thread, when another thread is using the pool (concurrent predicts), and while the pool
 // measures that running in parallel is not faster (another process holding the cores): see thread_pool.cpp.

@@ -7,8 +7,6 @@
 // - the thread count changed over and over (1, 2, 4, one per core) while another thread trains: training
 //   finishes with the weights of the 1-thread run;
 // - more threads than CPUs, and every count from 1 to 8, on a product that is split: same bits;
-// - a worker kept from its CPU once (a passing thread) does not send the pool serial, twice within 30 ms does
-//   (d4j::Strikes, checked as a rule);
 // - a worker put on the caller's CPU (as a scheduler sometimes does) is moved to another CPU by the pool instead
 //   of the pool falling back to serial;
 // - private teams (d4j_set_caller_threads): two threads training at once, each on its own team of 2, never
@@ -24,7 +22,6 @@
 #include <fstream>
 #include <string>
 #include <thread>
-#include "../cpu/thread_pool.h"
 #include "net_util.h"
 
 struct RefNet {
@@ -304,22 +301,7 @@ static void colocated_worker_separated() {
     d4j_set_num_threads(1);
 }
 
-// The hard-loss rule (d4j::Strikes): a lone strike is not acted on, a second one within the window is (and starts
-// over), one after the window has passed is a new first strike; reset forgets a pending one. Times in ns.
-static void strikes() {
-    d4j::Strikes s(30000000);
-    t::expect(!s.second(1000000000), "strikes: the first strike is not acted on");
-    t::expect(s.second(1000000000 + 29000000), "strikes: a second strike within the window is acted on");
-    t::expect(!s.second(1000000000 + 30000000), "strikes: after acting, the next strike is a first one again");
-    t::expect(!s.second(1000000000 + 61000000), "strikes: a strike after the window is a new first strike");
-    t::expect(s.second(1000000000 + 62000000), "strikes: ... and the one right after it is acted on");
-    t::expect(!s.second(INT64_MIN / 4), "strikes: a strike at any time can be a first one");
-    s.reset();
-    t::expect(!s.second(INT64_MIN / 4 + 1), "strikes: reset forgets the pending strike");
-}
-
 int main() {
-    strikes();
     contention();
     concurrent_inference();
     changing_thread_count();
