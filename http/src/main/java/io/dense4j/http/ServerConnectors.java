@@ -69,8 +69,11 @@ final class ServerConnectors {
         }
     }
 
-    /** Called by Javalin with its Jetty server before start: connectors, handlers, error handler. */
-    void install(Server server) {
+    /**
+     * Called by Javalin with its Jetty server before start: connectors, handlers, error handler. {@code bodyLimits}
+     * tells which requests declare a body their route cannot accept: they skip the eager body.
+     */
+    void install(Server server, BodyLimits bodyLimits) {
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
@@ -106,11 +109,12 @@ final class ServerConnectors {
 
         // insertHandler puts each new wrapper outermost: the deadlines start when the headers are in (and a
         // probation connection's request with a body is refused there), then the body is received
-        // asynchronously, then the request takes a thread within its client's share, then Javalin
+        // asynchronously (not one its route cannot accept: refused at once on its headers, by the route's own
+        // checks), then the request takes a thread within its client's share, then Javalin
         server.insertHandler(ConnectionGuard.threadShare());
         EagerContentHandler eager = new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
                 EAGER_BODY_BYTES, -1, false));
-        eager.exclude(ServerConnectors::waitsToSendALargeBody);
+        eager.exclude(request -> bodyLimits.declaredTooLarge(request) || waitsToSendALargeBody(request));
         server.insertHandler(eager);
         server.insertHandler(ConnectionGuard.requestGate());
         server.setErrorHandler(new JsonErrorHandler());

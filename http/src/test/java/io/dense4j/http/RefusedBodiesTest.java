@@ -272,6 +272,80 @@ class RefusedBodiesTest {
         }
     }
 
+    /**
+     * A request that declares a body longer than its route can accept is answered on its headers, without
+     * {@code Expect: 100-continue} too, whether a few bytes of the body follow or none (it used to wait for the
+     * body until the body deadline, then get 408); the credentials are checked first (401/403, not a 413 that
+     * shows the route's limit), a path no route takes is a 404, and a route that reads no body answers as usual.
+     * The client keeps its side open: the answer arrives whole, then the server ends the connection.
+     */
+    @Test
+    void aDeclaredTooLargeBodyIsRefusedOnItsHeadersWithoutExpect() throws Exception {
+        long request = ServerConfig.DEFAULT_MAX_REQUEST_BYTES;
+        String[][] cases = { // method and path, authorization, declared length, status, error
+            {"POST /v1/datasets", ALICE, Long.toString(LIMIT + 1), "413", "too large"},
+            {"POST /v1/datasets", ALICE, "99999999999", "413", "too large"},
+            {"POST /v1/datasets", null, Long.toString(LIMIT + 1), "401", "bearer"},
+            {"POST /v1/datasets", "not-a-token", Long.toString(LIMIT + 1), "403", "not valid"},
+            // within the data set route's limit, over the inference route's and the job route's own
+            {"POST /v2/models/m/infer", TrainingFixture.INFERENCE, Long.toString(request + 1), "413", "too large"},
+            {"POST /v2/models/m/infer/", TrainingFixture.INFERENCE, Long.toString(request + 1), "413", "too large"},
+            {"POST /v2/models/m/infer", null, Long.toString(request + 1), "401", "bearer"},
+            {"POST /v1/jobs", ALICE, Long.toString(JobHandlers.MAX_SPEC_BYTES + 1), "413", "too large"},
+            {"PUT /admin/models/m/traffic", TrainingFixture.ADMIN, Long.toString(request + 1), "413", "too large"},
+            {"POST /no/such/route", ALICE, Long.toString(LIMIT + 1), "404", "no such endpoint"},
+            {"DELETE /v1/datasets", ALICE, Long.toString(LIMIT + 1), "405", "not allowed"},
+        };
+        for (String[] c : cases) {
+            for (String sent : new String[] {"", "1234"}) {
+                try (RawHttp raw = new RawHttp(f.server.port())) {
+                    raw.socket.setSoTimeout(60_000); // over the body deadline (30 s): its 408 would show as such
+                    raw.write(c[0] + " HTTP/1.1\r\nHost: x\r\n" + (c[1] == null ? "" : "Authorization: Bearer " + c[1] + "\r\n")
+                            + "Content-Type: text/csv\r\nContent-Length: " + c[2] + "\r\n\r\n" + sent);
+                    RawHttp.Response r = raw.read();
+                    String what = c[0] + " declaring " + c[2] + " after " + sent.length() + " bytes: ";
+                    assertEquals(Integer.parseInt(c[3]), r.status(), what + r.headers() + r.body());
+                    assertTrue(Json.MAPPER.readTree(r.body()).path("error").asText().toLowerCase().contains(c[4]),
+                            what + r.body());
+                    assertTrue(r.headers().toLowerCase().contains("connection: close"), what + r.headers());
+                    assertTrue(raw.closedByServer(), what + "the server ends the connection after its answer");
+                }
+            }
+        }
+        // a route that reads no body answers as usual; its declared body is not waited for
+        try (RawHttp raw = new RawHttp(f.server.port())) {
+            raw.socket.setSoTimeout(60_000);
+            raw.write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: " + (LIMIT + 1) + "\r\n\r\n1234");
+            RawHttp.Response r = raw.read();
+            assertEquals(200, r.status(), r.headers() + r.body());
+        }
+    }
+
+    /**
+     * Many connections from one client, each declaring a body no route accepts and sending 4 bytes of it, all at
+     * once: each gets its 413 while all of them are still open (none waits for its body, nor for a thread).
+     */
+    @Test
+    void manyDeclaredTooLargeBodiesAtOnceAreEachAnsweredOnTheirHeaders() throws Exception {
+        List<RawHttp> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < 40; i++) {
+                RawHttp raw = new RawHttp(f.server.port());
+                open.add(raw);
+                raw.socket.setSoTimeout(60_000);
+                raw.write(upload(ALICE, "text/csv", "Content-Length: 99999999999\r\n") + "1234");
+            }
+            for (RawHttp raw : open) {
+                RawHttp.Response r = raw.read();
+                assertEquals(413, r.status(), r.headers() + r.body());
+            }
+        } finally {
+            for (RawHttp raw : open) {
+                raw.close();
+            }
+        }
+    }
+
     /** A request accepted with 100 Continue still gets it: the body is sent, read and answered. */
     @Test
     void aRequestExpecting100ContinueThatIsAcceptedGetsIt() throws Exception {
