@@ -401,6 +401,87 @@ class RefusedBodiesTest {
     }
 
     /**
+     * A request over a connection on probation (its client holds its share of full connections) that carries a
+     * body gets its 429 at once; it arrives while the body is still being sent, as any refused request's does.
+     */
+    @Test
+    void aRequestOnProbationGetsIts429WhileItsBodyIsStillBeingSent() throws Exception {
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(1)
+                .withIdleTimeout(java.time.Duration.ofMinutes(10));
+        try (TrainingFixture probation = new TrainingFixture(tmp.resolve("probation"), t -> t, b -> b.clients(limits));
+             RawHttp holder = new RawHttp(probation.server.port())) {
+            // the client's one full connection, kept alive: every further one is on probation
+            assertEquals(200, holder.send("GET", "/v2/health/live", null, null).status());
+            TrainingFixture main = f;
+            f = probation;
+            try {
+                long size = 2L << 20;
+                Refused r = new Refused(upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 429,
+                        "too many connections");
+                repeat(r, 100);
+                repeat(r.sendingFirst(), 50);
+            } finally {
+                f = main;
+            }
+            assertTrue(probation.server.connectionGuard().probationAdmitted() >= 150);
+        }
+    }
+
+    /**
+     * A graceful stop answers an upload still streaming in 503; the client, still sending, gets that answer (the
+     * connection lingers briefly, and the stop does not wait longer for it than that).
+     */
+    @Test
+    void anUploadCutByAGracefulStopGetsIts503WhileItsBodyIsStillBeingSent() throws Exception {
+        List<String> lost = new ArrayList<>();
+        int times = 16;
+        for (int i = 0; i < times; i++) {
+            TrainingFixture stopping = new TrainingFixture(tmp.resolve("stop-" + i), t -> t.maxDatasetBytes(1L << 30));
+            try (RawHttp c = new RawHttp(stopping.server.port())) {
+                c.socket.setSoTimeout(60_000);
+                c.write(upload(ALICE, "text/csv", "Content-Length: " + (1L << 30) + "\r\n"));
+                OutputStream out = c.socket.getOutputStream();
+                AtomicBoolean answered = new AtomicBoolean();
+                Future<String> sending = senders.submit(() -> {
+                    try {
+                        while (!answered.get()) { // as fast as the server reads it, until the answer is in
+                            out.write(CHUNK);
+                        }
+                        return null;
+                    } catch (IOException e) {
+                        return answered.get() ? null : "sending failed before the answer was read: " + e;
+                    }
+                });
+                ConnectionGuard guard = stopping.server.connectionGuard();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (guard.connectionsIn(GuardedConnection.Phase.STREAMING) == 0) {
+                    assertTrue(System.nanoTime() < deadline, "the upload never started streaming");
+                    Thread.sleep(5);
+                }
+                Future<?> stop = senders.submit(stopping::close);
+                String outcome;
+                try {
+                    RawHttp.Response r = c.read();
+                    outcome = r.status() == 503 && r.body().contains("shutting down") ? null
+                            : "status " + r.status() + ": " + r.body();
+                } catch (IOException e) {
+                    outcome = "no answer: " + e;
+                }
+                answered.set(true);
+                c.socket.close();
+                String sendFailure = sending.get(60, TimeUnit.SECONDS);
+                stop.get(60, TimeUnit.SECONDS);
+                if (outcome != null || sendFailure != null) {
+                    lost.add("#" + i + " " + (outcome != null ? outcome : sendFailure));
+                }
+            } finally {
+                stopping.close();
+            }
+        }
+        assertEquals(List.of(), lost, lost.size() + " of " + times + " stopped uploads lost their answer");
+    }
+
+    /**
      * A client that goes on sending after its answer cannot hold the connection: it is cut once it has sent
      * {@link LingeringConnectionFactory#MAX_DRAINED_BYTES} more (a fast sender) or after the guard's linger time
      * (a slow one); the reads run on read-readiness callbacks, no request thread waits for it.
