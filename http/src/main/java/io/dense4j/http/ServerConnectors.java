@@ -110,7 +110,9 @@ final class ServerConnectors {
         // insertHandler puts each new wrapper outermost: the deadlines start when the headers are in (and a
         // probation connection's request with a body is refused there), then the body is received
         // asynchronously (not one its route cannot accept: refused at once on its headers, by the route's own
-        // checks), then the request takes a thread within its client's share, then Javalin
+        // checks), then the request takes a thread within its client's share, then its body may be counted as it is
+        // read (BodyCounter), then Javalin
+        server.insertHandler(BodyCounter.handler());
         server.insertHandler(ConnectionGuard.threadShare());
         EagerContentHandler eager = new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
                 EAGER_BODY_BYTES, -1, false));
