@@ -349,7 +349,8 @@ public final class InferenceServer implements AutoCloseable {
         config.router.ignoreTrailingSlashes = true;
         // after the router's settings: the body limits match paths as the router does
         BodyLimits bodyLimits = new BodyLimits(routes(), config.router);
-        config.jetty.modifyServer(server -> connectors.install(server, bodyLimits));
+        String serverMethods = Route.serverMethods(routes());
+        config.jetty.modifyServer(server -> connectors.install(server, bodyLimits, serverMethods));
         // a multipart body is parsed into one staged file per part before the handler sees any: Jetty's default of
         // 1,000 parts made a refused upload create and delete 1,000 files. Data set uploads are the only multipart
         // (and form) bodies the server takes, and they are MAX_FILES files at most
