@@ -434,18 +434,21 @@ class RefusedBodiesTest {
     @Test
     void anUploadCutByAGracefulStopGetsIts503WhileItsBodyIsStillBeingSent() throws Exception {
         List<String> lost = new ArrayList<>();
-        int times = 16;
+        int times = 12;
+        long declared = 32L << 20;
         for (int i = 0; i < times; i++) {
-            TrainingFixture stopping = new TrainingFixture(tmp.resolve("stop-" + i), t -> t.maxDatasetBytes(1L << 30));
+            TrainingFixture stopping = new TrainingFixture(tmp.resolve("stop-" + i), t -> t.maxDatasetBytes(declared));
             try (RawHttp c = new RawHttp(stopping.server.port())) {
                 c.socket.setSoTimeout(60_000);
-                c.write(upload(ALICE, "text/csv", "Content-Length: " + (1L << 30) + "\r\n"));
+                c.write(upload(ALICE, "text/csv", "Content-Length: " + declared + "\r\n"));
                 OutputStream out = c.socket.getOutputStream();
                 AtomicBoolean answered = new AtomicBoolean();
                 Future<String> sending = senders.submit(() -> {
                     try {
-                        while (!answered.get()) { // as fast as the server reads it, until the answer is in
-                            out.write(CHUNK);
+                        // as fast as the server reads it, until the answer is in; never the last byte, so that
+                        // however late the stop comes, the upload is still arriving
+                        for (long left = declared - 1; left > 0 && !answered.get(); left -= CHUNK.length) {
+                            out.write(CHUNK, 0, (int) Math.min(CHUNK.length, left));
                         }
                         return null;
                     } catch (IOException e) {
@@ -479,6 +482,89 @@ class RefusedBodiesTest {
             }
         }
         assertEquals(List.of(), lost, lost.size() + " of " + times + " stopped uploads lost their answer");
+    }
+
+    /**
+     * A connection shed to make room (the server near its connection cap) while its body is arriving gets 503; the
+     * client, still sending, gets that answer (the connection lingers briefly).
+     */
+    @Test
+    void aBodyShedToMakeRoomGetsIts503WhileItIsStillBeingSent() throws Exception {
+        // 16 connections at most, shedding from 15 on; deadlines long enough that only shedding ends a connection
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnections(16)
+                .withHeaderTimeout(java.time.Duration.ofMinutes(5)).withBodyTimeout(java.time.Duration.ofMinutes(5));
+        List<String> lost = new ArrayList<>();
+        int times = 6;
+        try (TrainingFixture shedding = new TrainingFixture(tmp.resolve("shed"), t -> t, b -> b.clients(limits))) {
+            ConnectionGuard guard = shedding.server.connectionGuard();
+            int port = shedding.server.port();
+            for (int i = 0; i < times; i++) {
+                List<RawHttp> open = new ArrayList<>();
+                try {
+                    // the heavy client: 13 connections that have sent nothing yet, then one whose body arrives
+                    for (int k = 0; k < 13; k++) {
+                        open.add(new RawHttp("127.0.0.1", port));
+                    }
+                    RawHttp body = new RawHttp("127.0.0.1", port);
+                    open.add(body);
+                    body.socket.setSoTimeout(60_000);
+                    long declared = 8L << 20;
+                    body.write("PUT /admin/models/m/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                            + TrainingFixture.ADMIN + "\r\nContent-Type: application/json\r\nContent-Length: " + declared
+                            + "\r\n\r\n");
+                    OutputStream out = body.socket.getOutputStream();
+                    AtomicBoolean answered = new AtomicBoolean();
+                    Future<String> sending = senders.submit(() -> {
+                        try {
+                            // a quarter MiB at once, then steadily, never the last byte: it is arriving when shed
+                            out.write(CHUNK, 0, CHUNK.length);
+                            long sent = CHUNK.length;
+                            for (; sent < declared - 1 && !answered.get(); sent += 16 << 10) {
+                                out.write(CHUNK, 0, (int) Math.min(16 << 10, declared - 1 - sent));
+                                Thread.sleep(5);
+                            }
+                            return null;
+                        } catch (IOException e) {
+                            return answered.get() ? null : "sending failed before the answer was read: " + e;
+                        }
+                    });
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (guard.connectionsIn(GuardedConnection.Phase.BODY) == 0) {
+                        assertTrue(System.nanoTime() < deadline, "the body never started arriving");
+                        Thread.sleep(5);
+                    }
+                    // another client's connections pass the shedding line: the heavy client's body goes first
+                    for (int k = 0; k < 2; k++) {
+                        open.add(new RawHttp("127.0.0.2", port));
+                    }
+                    String outcome;
+                    try {
+                        RawHttp.Response r = body.read();
+                        outcome = r.status() == 503 && r.body().contains("connection limit") ? null
+                                : "status " + r.status() + ": " + r.body();
+                    } catch (IOException e) {
+                        outcome = "no answer: " + e;
+                    }
+                    answered.set(true);
+                    body.socket.close();
+                    String sendFailure = sending.get(60, TimeUnit.SECONDS);
+                    if (outcome != null || sendFailure != null) {
+                        lost.add("#" + i + " " + (outcome != null ? outcome : sendFailure));
+                    }
+                } finally {
+                    for (RawHttp c : open) {
+                        c.close();
+                    }
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (guard.openConnections() > 0) { // the next round starts from an empty server
+                    assertTrue(System.nanoTime() < deadline, guard.openConnections() + " connections left open");
+                    Thread.sleep(10);
+                }
+            }
+            assertTrue(guard.shedConnections() >= times, "shed: " + guard.shedConnections());
+        }
+        assertEquals(List.of(), lost, lost.size() + " of " + times + " shed bodies lost their answer");
     }
 
     /**
