@@ -65,7 +65,7 @@ import java.util.function.Supplier;
  * from when the previous one is answered (noticed within one sweep); the body within the body timeout of the
  * headers, else 408 (an upload that streams its body in: at least the minimum upload rate over each body
  * timeout, else 408); an answered connection that ends, or a request being failed, is cut after
- * {@link #LINGER_MS}. Idle kept-alive connections are left to the idle timeout. Bodies up to
+ * {@link #LINGER_MS} ({@link #SHORT_LINGER_MS} once shed, or while the server stops). Idle kept-alive connections are left to the idle timeout. Bodies up to
  * {@link ServerConnectors#EAGER_BODY_BYTES} arrive before any thread is given to the request; a sweeper checks
  * every connection four times a second.
  */

@@ -235,7 +235,7 @@ public final class InferenceServer implements AutoCloseable {
                 Route.get("/admin/models/{model}/history", ADMIN, admin::history),
                 Route.get("/admin/models/{model}/verify", ADMIN, admin::verify),
                 Route.upload("/admin/models/{model}/versions", ADMIN, cfg.maxUploadBytes(), admin::upload),
-                Route.delete("/admin/models/{model}/versions/{version}", ADMIN, admin::deleteVersion),
+                Route.delete("/admin/models/{model}/versions/{version}", ADMIN, this::deleteVersion),
                 Route.put("/admin/models/{model}/aliases/{alias}", ADMIN, req, admin::setAlias),
                 Route.delete("/admin/models/{model}/aliases/{alias}", ADMIN, admin::removeAlias),
                 Route.post("/admin/models/{model}/aliases/{alias}/rollback", ADMIN, req, admin::rollback),
@@ -266,6 +266,14 @@ public final class InferenceServer implements AutoCloseable {
                 // operations
                 Route.get("/metrics", PUBLIC, this::prometheus),
                 Route.get("/openapi.json", PUBLIC, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi)));
+    }
+
+    /** An admin's delete of a version, which gives its bytes back to the token whose job registered it. */
+    private void deleteVersion(Context ctx) {
+        admin.deleteVersion(ctx);
+        if (training != null) {
+            training.quota().recountSoon();
+        }
     }
 
     private long maxDatasetUpload() {

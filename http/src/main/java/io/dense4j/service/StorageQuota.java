@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  * and the registry, so that what changed elsewhere shows (another server sharing them, a version deleted, the
  * command line); a token with an upload or registration in progress here, or one whose counters changed while
  * they were read, keeps its counters until the next time. Servers sharing one store see each other's kept bytes
- * within that interval, not each other's uploads in flight.
+ * within that interval, not each other's uploads in flight; a version an admin deletes here is recounted at once.
  */
 public final class StorageQuota implements JobRunner.StorageCheck, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StorageQuota.class);
@@ -88,13 +88,25 @@ public final class StorageQuota implements JobRunner.StorageCheck, AutoCloseable
             return t;
         });
         long every = RECOUNT_INTERVAL.toMillis();
-        recounter.scheduleWithFixedDelay(() -> {
-            try {
-                recount();
-            } catch (RuntimeException e) {
-                LOG.warn("reading the storage use again failed; the counters stay as they were", e);
-            }
-        }, every, every, TimeUnit.MILLISECONDS);
+        recounter.scheduleWithFixedDelay(this::recountLogged, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Reads the counters again now, in the background once started (something this server changed without
+     * counting it: an admin deleted a version a job registered).
+     */
+    public synchronized void recountSoon() {
+        if (recounter != null) {
+            recounter.execute(this::recountLogged);
+        }
+    }
+
+    private void recountLogged() {
+        try {
+            recount();
+        } catch (RuntimeException e) {
+            LOG.warn("reading the storage use again failed; the counters stay as they were", e);
+        }
     }
 
     @Override

@@ -124,6 +124,13 @@ class StorageQuotaTest {
             JsonNode bob = list(f, TrainingFixture.BOB).get("quota");
             assertEquals(f.registry.versions("bobs").get(0).sizeBytes(), bob.get("model_bytes").asLong());
             assertEquals(bob.get("model_bytes").asLong(), bob.get("used_bytes").asLong());
+            // an admin deletes the version: bob gets its bytes back (recounted in the background)
+            assertEquals(200, f.delete("/admin/models/bobs/versions/1", TrainingFixture.ADMIN).statusCode());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (list(f, TrainingFixture.BOB).at("/quota/model_bytes").asLong() != 0) {
+                assertTrue(System.nanoTime() < deadline, "the deleted version's bytes never came back");
+                Thread.sleep(20);
+            }
         }
         // already at the quota: a job that would register a model is refused at submission
         try (TrainingFixture f = new TrainingFixture(Files.createDirectories(tmp.resolve("two")),
