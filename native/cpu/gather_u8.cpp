@@ -24,14 +24,18 @@
 
 namespace d4j {
 
+// The vector form is taken only where every value it computes is a normal float (or zero), so that the engine's
+// flush-to-zero mode (FTZ/DAZ during training) cannot change a bit of it: 1 / divisor and every non-zero level
+// normal (the remainder, a multiple of b * 2^-46, then is too). A divisor with an infinite level is refused.
 bool make_byte_scale(float divisor, ByteScale* s) {
-    if (!(std::isfinite(divisor) && divisor > 0.0f)) return false;
+    if (!(std::isfinite(divisor) && divisor > 0.0f) || !std::isfinite(255.0f / divisor)) return false;
     s->divisor = divisor;
     s->recip = 1.0f / divisor;
-    s->vector = true;
+    s->vector = std::isnormal(s->recip);
     for (int i = 0; i < 256; i++) {
         const float b = (float)i;
         s->levels[i] = b / divisor;
+        if (i > 0 && !std::isnormal(s->levels[i])) s->vector = false;
         const float q = b * s->recip;
         const float fixed = std::fma(std::fma(-q, divisor, b), s->recip, q);
         if (std::memcmp(&fixed, &s->levels[i], sizeof(float)) != 0) s->vector = false;

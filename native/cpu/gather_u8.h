@@ -12,7 +12,7 @@ struct ByteScale {
     float divisor, recip;
     bool vector;
 };
-// false (s untouched in part) when divisor is not finite and > 0
+// false when divisor is not finite and > 0, or 255 / divisor is not finite
 bool make_byte_scale(float divisor, ByteScale* s);
 // out[r * ldo + c] = levels[x[row(r) * width + c]] for r < n, c < width; row(r) = rows[r], or r when rows is null
 void byte_rows(const ByteScale& s, const uint8_t* x, int64_t width, const int32_t* rows, int n, float* out,
