@@ -266,10 +266,11 @@ int main(int argc, char** argv) {
                                         grads_u.data(), D4J_OPT_ADAM, hp, state_u.data(), 0, 0);
     d4j_net_set_sparse_input(dense, 0.0f);
     std::vector<double> per_step, per_step_dense, per_step_huge, per_step_u8, per_call[4];
-    double phases[8] = {}, phases0[8] = {};
+    double phases[8] = {}, phases0[8] = {}, phases_u[8] = {}, phases_u0[8] = {};
     int64_t step = 0, step_b = 0, step_h = 0, step_u = 0;
     for (int r = 0; r <= rounds; r++) {  // round 0 warms up
         d4j_net_phase_seconds(net, phases0, 8);
+        d4j_net_phase_seconds(byte_rows, phases_u0, 8);
         double spent[4] = {0, 0, 0, 0};
         for (int b0 = 0; b0 < nb; b0 += 64)
             for (int v = 0; v < 4; v++) {
@@ -301,6 +302,12 @@ int main(int argc, char** argv) {
     const bool same_bits_u8 = std::memcmp(params.data(), params_u.data(), np * 4) == 0 &&
                               std::memcmp(state.data(), state_u.data(), 3 * np * 4) == 0;
     d4j_net_destroy(huge_rows);
+    d4j_net_phase_seconds(byte_rows, phases_u, 8);
+    {
+        double d[8];
+        for (int i = 0; i < 8; i++) d[i] = phases_u[i] - phases_u0[i];
+        for (int i = 0; i < 8; i++) phases_u[i] = d[6] > 0 ? d[i] / d[6] * per_step_u8.back() : 0;
+    }
     d4j_net_destroy(byte_rows);
     const long long sparse_steps = (long long)d4j_net_sparse_steps(net);
     d4j_net_destroy(dense);
@@ -372,6 +379,9 @@ int main(int argc, char** argv) {
                 pct(per_step_huge, 0.5), pct(per_call[2], 0.1), pct(per_call[2], 0.5), pct(per_step_u8, 0.5),
                 pct(per_call[3], 0.1), pct(per_call[3], 0.5), pct(per_step_huge, 0.5) / pct(per_step_u8, 0.5),
                 same_bits_u8 ? "bit-identical" : "DIFFER (a bug)");
+    std::printf("Phases of the byte-row step (us, last epoch, as above): prefetch %.1f, forward %.1f, loss %.1f, input "
+                "grads %.1f, dW + update + next gather %.1f, step %.1f\n",
+                phases_u[0], phases_u[1], phases_u[2], phases_u[3], phases_u[4], phases_u[6]);
     d4j_free_pages(mem, bytes);
     d4j_free_pages(xu8, u8_bytes);
     return same_bits && same_bits_huge && same_bits_u8 ? 0 : 1;

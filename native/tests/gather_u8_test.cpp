@@ -18,8 +18,6 @@ static std::vector<uint8_t> random_bytes(t::Rng& rng, size_t n, int zero_percent
     return v;
 }
 
-static float reference_level(uint8_t b, float divisor) { return (float)((double)b / (double)divisor); }
-
 static bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 
 static void gather_against_reference() {
@@ -42,18 +40,14 @@ static void gather_against_reference() {
                                              std::to_string(width) + " rows " + std::to_string(rows) + " divisor " +
                                              std::to_string(d);
                     t::expect(rc == D4J_OK, what + ": rc");
-                    std::vector<float> ref((size_t)rows * width);
-                    for (int r = 0; r < rows; r++)
-                        for (int c = 0; c < width; c++)
-                            ref[(size_t)r * width + c] = reference_level(data[(size_t)order[r] * width + c], d);
+                    const std::vector<float> ref = ref::byte_rows(data.data(), d, width, order.data(), rows);
                     t::expect(same_bits(out.data(), ref.data(), ref.size()), what + ": not the reference's bits");
                 }
                 // order NULL: rows 0..rows-1
                 auto out = t::poisoned((size_t)rows * width);
                 t::expect(d4j_gather_u8(data.data(), 255.0f, width, nullptr, rows, out.data()) == D4J_OK, "NULL order");
-                bool ok = true;
-                for (size_t i = 0; i < out.size(); i++) ok &= out[i] == reference_level(data[i], 255.0f);
-                t::expect(ok, "gather_u8 with a NULL order: rows in order");
+                const std::vector<float> ref = ref::byte_rows(data.data(), 255.0, width, nullptr, rows);
+                t::expect(same_bits(out.data(), ref.data(), ref.size()), "gather_u8 with a NULL order: rows in order");
             }
     }
     d4j_set_isa(D4J_ISA_AUTO);
