@@ -8,7 +8,8 @@ import java.util.Objects;
 import java.util.Random;
 
 /**
- * A supervised data set held in native memory: float32 features {@code [N, d]} plus exactly one of
+ * A supervised data set held in native memory: float32 features {@code [N, d]} (or uint8 bytes standing for
+ * {@code b / divisor}, e.g. image pixels read from IDX files: {@link Mnist.Pixels#UINT8}) plus exactly one of
  * int32 class {@link #labels()} {@code [N]} (for sparse categorical cross-entropy) or float32
  * {@link #targets()} {@code [N, k]} (one-hot, binary or regression targets).
  *
@@ -58,7 +59,7 @@ public final class Dataset implements AutoCloseable {
     /**
      * Features with class labels; the class count is the largest label + 1.
      *
-     * @param features float32 {@code [N, d]}
+     * @param features float32 (or uint8) {@code [N, d]}
      * @param labels int32 {@code [N]}, every value {@code >= 0}
      */
     public static Dataset of(Tensor features, Tensor labels) {
