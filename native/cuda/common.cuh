@@ -109,6 +109,7 @@ struct GemmCall {
 };
 
 // Launch plan (tile configuration and split-K) for a call, and the workspace it needs.
+// cfg: 0 = 128x128 tiles, 1 = 64x64, 2 = 32x32, 3 = simple, 4 = skinny (gemm_skinny.cu, no split-K)
 struct GemmPlan { int cfg; int splits; int k_chunk; int tiles_m, tiles_n; };
 GemmPlan gemm_plan(const GemmCall& c, const GemmWorkspace* w);
 size_t gemm_workspace_floats(int M, int N, int K);  // upper bound over precisions and variants
@@ -120,6 +121,9 @@ cudaError_t gemm_nn(const GemmCall& c, const GemmPlan& p, const GemmWorkspace& w
 cudaError_t gemm_nt(const GemmCall& c, const GemmPlan& p, const GemmWorkspace& w, cudaStream_t s);
 cudaError_t gemm_tn(const GemmCall& c, const GemmPlan& p, const GemmWorkspace& w, cudaStream_t s);
 int sm_count();
+// Skinny GEMM (gemm_skinny.cu): few rows, untransposed A; the planner's choice for AUTO calls that fit.
+bool gemm_skinny_fits(const GemmCall& c);
+cudaError_t gemm_skinny(const GemmCall& c, cudaStream_t s);
 
 // ---- other launchers ---------------------------------------------------------------------------------------
 cudaError_t bias_grad(const float* dz, float* db, int n, int k, cudaStream_t s);

@@ -3,6 +3,7 @@
 // gemm_backward_input.cu: NT, gemm_backward_weight.cu: TN). Host code only.
 #include "common.cuh"
 #include <algorithm>
+#include <cstdlib>
 
 namespace d4j {
 
@@ -19,6 +20,17 @@ int sm_count() {
 }
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+// Upper bound of the split-K factor (1..16, default 16): D4J_CUDA_MAX_SPLIT, read once, for tuning the planner on
+// a given GPU (small batches are latency-bound: each split adds a partial-tile write and a reduction pass).
+static int split_cap() {
+    static const int cap = [] {
+        const char* v = std::getenv("D4J_CUDA_MAX_SPLIT");
+        int c = v ? std::atoi(v) : 16;
+        return c < 1 ? 16 : std::min(c, 16);
+    }();
+    return cap;
+}
 static const int kBM[4] = {128, 64, 32, 16};
 
 static void set_splits(GemmPlan& p, int K, int splits) {
@@ -36,10 +48,14 @@ GemmPlan gemm_plan(const GemmCall& c, const GemmWorkspace* w) {
     else if (c.variant == D4J_CUDA_GEMM_TILE_L) cfg = 0;
     else if (c.variant == D4J_CUDA_GEMM_TILE_M) cfg = 1;
     else if (c.variant == D4J_CUDA_GEMM_TILE_S) cfg = 2;
-    else {
+    else if (gemm_skinny_fits(c)) {
+        // Few rows: latency-bound in tiles; the skinny kernel splits K inside each block instead (no workspace).
+        p.cfg = 4; p.splits = 1; p.k_chunk = std::max(c.K, 1); p.tiles_m = 1; p.tiles_n = 1;
+        return p;
+    } else {
         // The biggest tile that, with at most 4-way split-K, still gives about one wave of blocks.
         const int sms = sm_count();
-        const int max_split = std::max(1, std::min(16, c.K / 64));
+        const int max_split = std::max(1, std::min(split_cap(), c.K / 64));
         cfg = 2;
         for (int t = 0; t < 2; ++t) {
             long tiles = (long)cdiv(c.M, kBM[t]) * cdiv(c.N, kBM[t]);
@@ -53,7 +69,7 @@ GemmPlan gemm_plan(const GemmCall& c, const GemmWorkspace* w) {
     if (cfg != 3) {
         const int sms = sm_count();
         long tiles = (long)p.tiles_m * p.tiles_n;
-        const int max_split = std::max(1, std::min(16, c.K / 64));
+        const int max_split = std::max(1, std::min(split_cap(), c.K / 64));
         if (tiles < sms) splits = (int)std::min<long>(max_split, (sms + tiles - 1) / tiles);
         // Fit the workspace (or give up splitting).
         if (splits > 1) {
@@ -76,6 +92,7 @@ size_t gemm_workspace_floats(int M, int N, int K) {
 cudaError_t gemm(const GemmCall& c, const GemmWorkspace& w, cudaStream_t s) {
     if (c.M <= 0 || c.N <= 0) return cudaSuccess;
     GemmPlan p = gemm_plan(c, &w);
+    if (p.cfg == 4) return gemm_skinny(c, s);
     if (!c.ta && !c.tb) return gemm_nn(c, p, w, s);
     if (!c.ta && c.tb) return gemm_nt(c, p, w, s);
     if (c.ta && !c.tb) return gemm_tn(c, p, w, s);

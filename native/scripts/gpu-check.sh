@@ -16,11 +16,11 @@
 # D4J_BUILD_CAP_S raises the build's cap (110 s, for the 16 cores of the GPU machine) on a slower machine.
 set -u
 START=$(date +%s)
-BUDGET=${D4J_CHECK_BUDGET_S:-410}
+BUDGET=${D4J_CHECK_BUDGET_S:-500}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT_DIR=${1:-${OUT:-/tmp/d4j-gpu-check}}
 BUILD=${D4J_BUILD_DIR:-/tmp/d4j-gpu-build}
-WANTED=" ${D4J_CHECK_STAGES:-build ctest memcheck racecheck train_fp32 java_cuda bench pytorch train_tf32} "
+WANTED=" ${D4J_CHECK_STAGES:-build ctest memcheck racecheck train_fp32 java_cuda java_tests bench profile sweep pytorch train_tf32} "
 JOBS=$(nproc 2>/dev/null || echo 4)
 DATA=/tmp/d4j_data.bin
 mkdir -p "$OUT_DIR" "$BUILD"
@@ -173,8 +173,42 @@ if wanted java_cuda; then
   fi
 fi
 
+# ---- the JUnit tests that need a GPU (CudaDeviceTest, CudaKernelsTest), when carried ----------------------------
+JAVA_CARRY=$(dirname "$JAVA_JAR")
+if wanted java_tests; then
+  if [ ! -x "$JAVA_BIN" ] || [ ! -f "$JAVA_CARRY/tests/junit-console.jar" ]; then
+    skip java_tests "no Java runtime and tests carried: make-java-carry.sh"
+  else
+    # (logged into train.log; the XML reports stay on the machine: the device tool brings back at most 8 files)
+    device_stage java_tests 90 "$OUT_DIR/train.log" bash "$ROOT/native/scripts/java-gpu-tests.sh" "$JAVA_BIN" \
+      "$JAVA_CARRY" /tmp/d4j-junit-reports
+  fi
+fi
+
 # ---- speed: our kernels, then PyTorch (cuBLAS) on the same GPU and the same data, then TF32 -----------------------
 device_stage bench 35 "$OUT_DIR/bench.log" "$BIN/bench_cuda" --quick --no-simple
+# where each microsecond of the training step goes: every kernel of a few steps, timed by Nsight Compute (clocks
+# and caches left alone, so warm as in the real run; the SM clock is read too), after 500 launches of warm-up
+NCU=$(command -v ncu 2>/dev/null || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if wanted profile; then
+  if [ -z "$NCU" ] && [ "$GPU" = yes ]; then skip profile "ncu not found"
+  elif [ -f "$DATA" ]; then
+    device_stage profile 60 "$OUT_DIR/bench.log" "$NCU" --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum,sm__cycles_elapsed.avg.per_second \
+      --launch-skip 500 --launch-count 60 --csv "$BIN/train_cuda" --epochs 1 --batch 32 --data "$DATA"
+  else skip profile "no data set: train_fp32 did not write $DATA"; fi
+fi
+# the planner's choices on this GPU: the training step with each tile shape and each split-K cap (2 epochs each;
+# their lines are renamed "SWEEP" so that the table's RESULT lines stay those of the default run)
+if wanted sweep; then
+  if [ -f "$DATA" ]; then
+    device_stage sweep 60 "$OUT_DIR/bench.log" bash -c 'for v in auto t64 t32; do for c in 16 8 4 2 1; do
+        [ $v != auto ] && [ $c != 16 ] && continue
+        printf "SWEEP variant=%s max_split=%s " $v $c
+        D4J_CUDA_MAX_SPLIT=$c "$1" --epochs 2 --batch 32 --variant $v --data "$2" | sed -n "s/^epoch 2: .*(\(.*\) us\/step)/us_per_step=\1/p"
+      done; done' _ "$BIN/train_cuda" "$DATA"
+  else skip sweep "no data set: train_fp32 did not write $DATA"; fi
+fi
 if wanted pytorch; then
   if [ "$GPU" = yes ] && ! python3 -c 'import torch' >/dev/null 2>&1; then skip pytorch "python3 cannot import torch"
   elif [ -f "$DATA" ]; then

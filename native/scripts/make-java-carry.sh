@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine (no Java, no Maven, no network) needs to run the Java CUDA path, under 64 MiB:
 #   target/gpu-java/jre/              a jlink-ed runtime (only the modules the CLI uses)
-#   target/gpu-java/dense4j-gpu.jar   the shaded CLI jar without the jline natives (libdense4j_cuda.so and its JNI
-#                                     glue stay in)
+#   target/gpu-java/dense4j-gpu.jar   the shaded CLI jar without the jline natives and the PostgreSQL driver (not
+#                                     used there; libdense4j_cuda.so and its JNI glue stay in)
+#   target/gpu-java/tests/            the JUnit console launcher and the test classes of native/ and java-api/, for the
+#                                     JUnit tests that need a GPU (gpu-check.sh's java_tests stage)
 # Run from the repository root after `mvn -q -B install -DskipTests`; then pass carry=["target/gpu-java"] to the
 # device tool and run native/scripts/gpu-check.sh there (its java stage finds these paths by default).
 set -euo pipefail
@@ -21,12 +23,28 @@ fi
 rm -rf "$OUT"; mkdir -p "$OUT"
 # Modules: what `jdeps --print-module-deps` reports for the jar, less java.desktop, java.instrument,
 # java.security.jgss and jdk.management (only optional code paths of libraries use them; train, evaluate,
-# predict and serve were run with exactly this set).
-jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,jdk.unsupported \
+# predict and serve were run with exactly this set). java.net.http: picocli reflects over every subcommand, and
+# the client commands' methods name java.net.http types (without it the CLI fails at start: seen on the H200).
+jlink --add-modules java.base,java.logging,java.management,java.naming,java.net.http,java.sql,jdk.unsupported \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$OUT/jre"
+# The JDK's libjvm.so keeps its symbol table (3.5 MiB): not needed to run, and the carry is tight.
+strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" 2>/dev/null || true
 cp "$JAR" "$OUT/dense4j-gpu.jar"
-zip -q -d "$OUT/dense4j-gpu.jar" 'org/jline/nativ/*' >/dev/null
-jre=$(du -sb "$OUT/jre" | cut -f1); jar=$(stat -c %s "$OUT/dense4j-gpu.jar"); total=$((jre + jar))
+zip -q -d "$OUT/dense4j-gpu.jar" 'org/jline/nativ/*' 'org/postgresql/*' >/dev/null
+# JUnit: the console launcher (one jar, from the local Maven repository, fetched once if missing) and the test
+# classes of the two modules whose tests need a GPU (their other dependencies are all inside the shaded jar).
+JUNIT=org/junit/platform/junit-platform-console-standalone/1.14.4/junit-platform-console-standalone-1.14.4.jar
+M2=$(mvn -B -q -Dstyle.color=never help:evaluate -Dexpression=settings.localRepository -DforceStdout 2>/dev/null | sed "s/\x1b\[[0-9;]*m//g")
+[ -d "$M2" ] || M2=$HOME/.m2/repository
+[ -f "$M2/$JUNIT" ] || mvn -q -B dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 >/dev/null
+mkdir -p "$OUT/tests"
+cp "$M2/$JUNIT" "$OUT/tests/junit-console.jar"
+for m in native java-api; do
+  [ -d "$ROOT/$m/target/test-classes" ] || { echo "no $m/target/test-classes: build with the tests compiled" >&2; exit 1; }
+  (cd "$ROOT/$m/target/test-classes" && zip -q -r "$OUT/tests/$m-tests.jar" .)
+done
+jre=$(du -sb "$OUT/jre" | cut -f1); jar=$(stat -c %s "$OUT/dense4j-gpu.jar"); tests=$(du -sb "$OUT/tests" | cut -f1)
+total=$((jre + jar + tests))
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-echo "jre $(mib "$jre") MiB + jar $(mib "$jar") MiB = $(mib "$total") MiB (limit 64 MiB, with the rest of the working tree)"
+echo "jre $(mib "$jre") MiB + jar $(mib "$jar") MiB + tests $(mib "$tests") MiB = $(mib "$total") MiB (limit 64 MiB, with the rest of the working tree)"
 (( total < LIMIT )) || { echo "too big for one carry" >&2; exit 1; }

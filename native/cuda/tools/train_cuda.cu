@@ -3,7 +3,8 @@
 // with the Dense4J CUDA engine, data resident on the device, shuffled on the device each epoch, one
 // d4j_cuda_net_train call per epoch (graph replay). Prints per-epoch loss/accuracy/time, the test accuracy and
 // one "RESULT ..." line for scripts/gpu-check.sh.
-//   train_cuda [--epochs 5] [--batch 32] [--precision fp32|tf32] [--data FILE] [--save-data FILE]
+//   train_cuda [--epochs 5] [--batch 32] [--precision fp32|tf32] [--variant auto|t128|t64|t32] [--data FILE]
+//              [--save-data FILE]
 // Without --data it makes a synthetic, learnable data set (class prototypes + noise, fixed seed); --save-data
 // writes the data set it used so that the PyTorch comparison trains on exactly the same rows.
 // File format: "D4JDATA1", int32 n_train, n_test, width, classes, then x_train u8, y_train int32, x_test u8,
@@ -81,7 +82,7 @@ static bool save(const Data& d, const char* path) {
     } while (0)
 
 int main(int argc, char** argv) {
-    int epochs = 5, batch = 32, precision = 0;
+    int epochs = 5, batch = 32, precision = 0, variant = D4J_CUDA_GEMM_AUTO;
     const char* data_path = nullptr;
     const char* save_path = nullptr;
     for (int i = 1; i < argc; ++i) {
@@ -89,6 +90,14 @@ int main(int argc, char** argv) {
         if (a == "--epochs" && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (a == "--batch" && i + 1 < argc) batch = atoi(argv[++i]);
         else if (a == "--precision" && i + 1 < argc) precision = std::string(argv[++i]) == "tf32";
+        else if (a == "--variant" && i + 1 < argc) {
+            std::string v = argv[++i];
+            if (v == "auto") variant = D4J_CUDA_GEMM_AUTO;
+            else if (v == "t128") variant = D4J_CUDA_GEMM_TILE_L;
+            else if (v == "t64") variant = D4J_CUDA_GEMM_TILE_M;
+            else if (v == "t32") variant = D4J_CUDA_GEMM_TILE_S;
+            else { fprintf(stderr, "unknown variant %s (auto, t128, t64, t32)\n", v.c_str()); return 2; }
+        }
         else if (a == "--data" && i + 1 < argc) data_path = argv[++i];
         else if (a == "--save-data" && i + 1 < argc) save_path = argv[++i];
         else { fprintf(stderr, "unknown argument %s\n", a.c_str()); return 2; }
@@ -103,6 +112,7 @@ int main(int argc, char** argv) {
     int count = 0;
     if (d4j_cuda_device_count(&count)) { printf("SKIPPED: %s\n", d4j_cuda_last_error()); return 77; }
     CHECK(d4j_cuda_set_precision(precision));
+    CHECK(d4j_cuda_set_gemm_variant(variant));
 
     auto t_setup = std::chrono::steady_clock::now();
     uint8_t* xtr = (uint8_t*)d4j_cuda_malloc(d.xtr.size());
