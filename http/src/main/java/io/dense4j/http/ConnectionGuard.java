@@ -65,7 +65,7 @@ import java.util.function.Supplier;
  * from when the previous one is answered (noticed within one sweep); the body within the body timeout of the
  * headers, else 408 (an upload that streams its body in: at least the minimum upload rate over each body
  * timeout, else 408); an answered connection that ends, or a request being failed, is cut after
- * {@link #LINGER_MS}. Idle kept-alive connections are left to the idle timeout. Bodies up to
+ * {@link #LINGER_MS} ({@link #SHORT_LINGER_MS} once shed, or while the server stops). Idle kept-alive connections are left to the idle timeout. Bodies up to
  * {@link ServerConnectors#EAGER_BODY_BYTES} arrive before any thread is given to the request; a sweeper checks
  * every connection four times a second.
  */
@@ -78,6 +78,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
      * time its lingering close ({@link LingeringConnectionFactory}) may read what its client still sends.
      */
     static final long LINGER_MS = 2000;
+    /**
+     * The same for a connection that was shed, or while the server stops (a graceful stop waits for every
+     * connection to end): long enough for a client that is reading to see its answer.
+     */
+    static final long SHORT_LINGER_MS = 500;
     /** Shedding starts this fraction of the cap below it, so that new connections find room before accepting stops. */
     static final int PRESSURE_RESERVE = 16;
     /** Seconds a refused client is asked to wait: connections of its share free up as their requests end. */
@@ -259,13 +264,15 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     /**
      * Whether the connection of this endpoint may end with a lingering close ({@link LingeringConnectionFactory}),
-     * counted if so. Only connections served in full linger: not one on probation (its client is over its share:
-     * in a flood, thousands would linger; it gets the minimal service, one answer and the connection ends), nor
-     * one that was shed, nor any while the server stops (their descriptors are wanted back now).
+     * counted if so: every connection the guard tracks, so that a refused request's answer is not lost to a reset
+     * whatever refused it. One on probation too (its 429 must reach the probe or client behind the attacker's
+     * address; in a flood they are answered connections, the first shed, and they count against the cap), and
+     * one that was shed or whose server stops, for at most {@link #SHORT_LINGER_MS}: their descriptors, or the
+     * end of the stop, are wanted soon.
      */
     boolean mayLinger(EndPoint ep) {
         GuardedConnection g = bySocket.get(socketOf(ep));
-        if (shuttingDown || g == null || g.probation || g.wasShed()) {
+        if (g == null) {
             return false;
         }
         lingeringCloses.increment();
@@ -450,6 +457,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
             long probationHeader = limits.probationTimeout().toNanos();
             long body = limits.bodyTimeout().toNanos();
             long linger = TimeUnit.MILLISECONDS.toNanos(LINGER_MS);
+            long shortLinger = TimeUnit.MILLISECONDS.toNanos(SHORT_LINGER_MS);
             for (GuardedConnection g : bySocket.values()) {
                 long age = now - g.since();
                 switch (g.phase()) {
@@ -488,7 +496,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                         }
                     }
                     case FAILING, CLOSING -> {
-                        if (age > linger) {
+                        if (age > (shuttingDown || g.wasShed() ? shortLinger : linger)) {
                             close(g, "answered and not closed by the client");
                         }
                     }

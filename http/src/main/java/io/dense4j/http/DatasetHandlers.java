@@ -64,7 +64,8 @@ final class DatasetHandlers {
         try (DatasetCatalog.Upload upload = catalog().newUpload();
              StorageQuota.Meter quota = training.quota().meter(caller.name())) {
             upload.requireRoomFor(declared);
-            upload.meter(quota::add);
+            // every byte of the body as it arrives, a multipart body's before Jetty stages its parts
+            BodyCounter.countWith(ctx, quota::add);
             try {
                 if (multipart) {
                     receiveParts(ctx, upload, limit);
@@ -83,10 +84,13 @@ final class DatasetHandlers {
                             + (type.isEmpty() ? "(none)" : type) + "'");
                 }
             } catch (IOException e) {
-                throw cutOff(upload);
+                throw refusedOr(ctx, cutOff(upload));
+            } catch (RuntimeException e) {
+                throw refusedOr(ctx, e);
             }
-            quota.checkBeforeKeeping();
+            quota.settle(upload.bytes()); // what is kept: the files, not the multipart framing
             DatasetCatalog.Stored stored = catalog().commit(upload, options, caller.name());
+            quota.keepDataset(stored.created() ? stored.dataset().sizeBytes() : 0);
             Json.write(ctx, stored.created() ? 201 : 200, view(stored.dataset(), caller.admin()));
         }
     }
@@ -156,6 +160,12 @@ final class DatasetHandlers {
             }
         }
         return ApiException.badRequest("malformed multipart body");
+    }
+
+    /** The storage quota's refusal when it is what failed the body (a read, or Jetty's multipart parse), else {@code e}. */
+    private static RuntimeException refusedOr(Context ctx, RuntimeException e) {
+        RuntimeException refusal = BodyCounter.refusal(ctx);
+        return refusal != null ? refusal : e;
     }
 
     private static ApiException cutOff(DatasetCatalog.Upload upload) {
@@ -257,7 +267,13 @@ final class DatasetHandlers {
     /** DELETE /v1/datasets/{sha256}: its uploader or an admin; 409 while a queued or running job uses it. */
     void delete(Context ctx) {
         Access.Caller caller = Access.Caller.of(ctx);
-        Records.Dataset d = catalog().delete(ctx.pathParam("sha256"), caller.name(), caller.admin());
+        String sha256 = ctx.pathParam("sha256");
+        Records.Dataset d;
+        // held while it is deleted, so that the owner's count cannot be read from the store in between
+        try (StorageQuota.Meter owner = training.quota().meter(catalog().get(sha256).createdBy())) {
+            d = catalog().delete(sha256, caller.name(), caller.admin());
+            training.quota().deleted(d);
+        }
         Json.ok(ctx, Map.of("deleted", d.sha256(), "name", d.name()));
     }
 

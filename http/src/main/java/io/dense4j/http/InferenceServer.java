@@ -235,7 +235,7 @@ public final class InferenceServer implements AutoCloseable {
                 Route.get("/admin/models/{model}/history", ADMIN, admin::history),
                 Route.get("/admin/models/{model}/verify", ADMIN, admin::verify),
                 Route.upload("/admin/models/{model}/versions", ADMIN, cfg.maxUploadBytes(), admin::upload),
-                Route.delete("/admin/models/{model}/versions/{version}", ADMIN, admin::deleteVersion),
+                Route.delete("/admin/models/{model}/versions/{version}", ADMIN, this::deleteVersion),
                 Route.put("/admin/models/{model}/aliases/{alias}", ADMIN, req, admin::setAlias),
                 Route.delete("/admin/models/{model}/aliases/{alias}", ADMIN, admin::removeAlias),
                 Route.post("/admin/models/{model}/aliases/{alias}/rollback", ADMIN, req, admin::rollback),
@@ -266,6 +266,14 @@ public final class InferenceServer implements AutoCloseable {
                 // operations
                 Route.get("/metrics", PUBLIC, this::prometheus),
                 Route.get("/openapi.json", PUBLIC, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi)));
+    }
+
+    /** An admin's delete of a version, which gives its bytes back to the token whose job registered it. */
+    private void deleteVersion(Context ctx) {
+        admin.deleteVersion(ctx);
+        if (training != null) {
+            training.quota().recountSoon();
+        }
     }
 
     private long maxDatasetUpload() {
@@ -347,7 +355,10 @@ public final class InferenceServer implements AutoCloseable {
         // response: its default, Jetty's 32 KiB output buffer, was the largest allocation of a batch-1 inference
         config.http.responseBufferSize = RESPONSE_COPY_BUFFER;
         config.router.ignoreTrailingSlashes = true;
-        config.jetty.modifyServer(connectors::install);
+        // after the router's settings: the body limits match paths as the router does
+        BodyLimits bodyLimits = new BodyLimits(routes(), config.router);
+        String serverMethods = Route.serverMethods(routes());
+        config.jetty.modifyServer(server -> connectors.install(server, bodyLimits, serverMethods));
         // a multipart body is parsed into one staged file per part before the handler sees any: Jetty's default of
         // 1,000 parts made a refused upload create and delete 1,000 files. Data set uploads are the only multipart
         // (and form) bodies the server takes, and they are MAX_FILES files at most

@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the client still sends is read and dropped until it closes its side, then the connection closes cleanly.
  * No thread waits for it: the reads run on the selector's read-readiness callbacks. Bounded by
  * {@link #MAX_DRAINED_BYTES}, and in time by {@link ConnectionGuard}, which cuts a connection that is answered
- * and ending after {@link ConnectionGuard#LINGER_MS}, and sheds such connections first.
+ * and ending after {@link ConnectionGuard#LINGER_MS} ({@link ConnectionGuard#SHORT_LINGER_MS} once shed, or while the
+ * server stops), and sheds such connections first.
  */
 final class LingeringConnectionFactory extends HttpConnectionFactory {
     /** The most a client may send after its answer before the connection is cut (Tomcat swallows 2 MiB). */

@@ -76,6 +76,22 @@ record Route(HandlerType method, String path, Role role, long maxBodyBytes, bool
     }
 
     /**
+     * The {@code Allow} value of the server as a whole ({@code OPTIONS *}, RFC 9110 9.3.7): every method of the table,
+     * HEAD (GET is there) and OPTIONS, in the order of {@link #allowedMethods}.
+     */
+    static String serverMethods(List<Route> routes) {
+        TreeSet<Integer> m = new TreeSet<>();
+        m.add(ALLOW_ORDER.indexOf(HandlerType.OPTIONS));
+        for (Route r : routes) {
+            m.add(ALLOW_ORDER.indexOf(r.method()));
+            if (r.method().equals(HandlerType.GET)) {
+                m.add(ALLOW_ORDER.indexOf(HandlerType.HEAD));
+            }
+        }
+        return String.join(", ", m.stream().map(i -> ALLOW_ORDER.get(i).name()).toList());
+    }
+
+    /**
      * The table's path that {@code path} (a request's) would match, ignoring the method: each {@code {param}} matches
      * one non-empty segment, a trailing slash is ignored (as the router does); null when none matches.
      */

@@ -4,6 +4,8 @@ import jakarta.servlet.http.HttpServletRequest;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpHeaderValue;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -69,8 +71,12 @@ final class ServerConnectors {
         }
     }
 
-    /** Called by Javalin with its Jetty server before start: connectors, handlers, error handler. */
-    void install(Server server) {
+    /**
+     * Called by Javalin with its Jetty server before start: connectors, handlers, error handler. {@code bodyLimits}
+     * tells which requests declare a body their route cannot accept: they skip the eager body; {@code serverMethods}
+     * is what {@code OPTIONS *} answers.
+     */
+    void install(Server server, BodyLimits bodyLimits, String serverMethods) {
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
@@ -106,12 +112,16 @@ final class ServerConnectors {
 
         // insertHandler puts each new wrapper outermost: the deadlines start when the headers are in (and a
         // probation connection's request with a body is refused there), then the body is received
-        // asynchronously, then the request takes a thread within its client's share, then Javalin
+        // asynchronously (not one its route cannot accept: refused at once on its headers, by the route's own
+        // checks), then the request takes a thread within its client's share, then its body may be counted as it is
+        // read (BodyCounter), then Javalin
+        server.insertHandler(BodyCounter.handler());
         server.insertHandler(ConnectionGuard.threadShare());
         EagerContentHandler eager = new EagerContentHandler(new EagerContentHandler.RetainedContentLoaderFactory(
                 EAGER_BODY_BYTES, -1, false));
-        eager.exclude(ServerConnectors::waitsToSendALargeBody);
+        eager.exclude(request -> bodyLimits.declaredTooLarge(request) || waitsToSendALargeBody(request));
         server.insertHandler(eager);
+        server.insertHandler(asteriskOptions(serverMethods));
         server.insertHandler(ConnectionGuard.requestGate());
         server.setErrorHandler(new JsonErrorHandler());
         server.setStopTimeout(cfg.shutdownTimeout().toMillis());
@@ -127,6 +137,26 @@ final class ServerConnectors {
     private static boolean waitsToSendALargeBody(Request request) {
         return request.getLength() > EAGER_BODY_BYTES
                 && request.getHeaders().contains(HttpHeader.EXPECT, HttpHeaderValue.CONTINUE.asString());
+    }
+
+    /**
+     * {@code OPTIONS *} (RFC 9110 9.3.7, the asterisk form: a question about the server, not a resource): 204 with every
+     * method the server has in {@code Allow}, to anyone, as OPTIONS on a path answers. The router never sees this
+     * target (it is no path), so it is answered here; any other method on it is Jetty's 400.
+     */
+    private static Handler.Wrapper asteriskOptions(String serverMethods) {
+        return new Handler.Wrapper() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                if (HttpMethod.OPTIONS.is(request.getMethod()) && "*".equals(request.getHttpURI().getPath())) {
+                    response.setStatus(204);
+                    response.getHeaders().put(HttpHeader.ALLOW, serverMethods);
+                    response.write(true, null, callback);
+                    return true;
+                }
+                return super.handle(request, response, callback);
+            }
+        };
     }
 
     private ServerConnector httpsConnector(Server server, HttpConfiguration http) {

@@ -67,7 +67,7 @@ public final class TrainingService implements AutoCloseable {
         DatasetCatalog catalog = new DatasetCatalog(store, datasetsDir, maxDatasetBytes);
         StorageQuota quota = new StorageQuota(storageQuotaBytes, store, registry);
         JobRunner runner = new JobRunner(registry, catalog, promoter, jobSettings.checkpointInterval(),
-                jobSettings.jobNice()).yieldingTo(activity, jobYield).withStorageCheck(quota::requireRoom);
+                jobSettings.jobNice()).yieldingTo(activity, jobYield).withStorageCheck(quota);
         JobService jobs = new JobService(store, runner, jobSettings);
         FederatedService federated = new FederatedService(new FederatedStore(store.database(), Clock.systemUTC()),
                 registry, new FederatedService.Settings(jobSettings.serverId(), jobSettings.lease(),
@@ -120,6 +120,7 @@ public final class TrainingService implements AutoCloseable {
 
     public void start() {
         catalog.cleanStaging(STALE_STAGING_MS);
+        quota.start();
         jobs.start();
         federated.start();
     }
@@ -129,7 +130,11 @@ public final class TrainingService implements AutoCloseable {
         try {
             federated.close();
         } finally {
-            jobs.close();
+            try {
+                jobs.close();
+            } finally {
+                quota.close();
+            }
         }
     }
 }

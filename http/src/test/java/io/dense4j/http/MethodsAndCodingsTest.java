@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -100,6 +101,34 @@ class MethodsAndCodingsTest {
             // a route's own 404 (an unknown model) is not turned into a 405
             HttpResponse<String> m = f.get("/v2/models/nope", TrainingFixture.INFERENCE);
             assertEquals(404, m.statusCode(), m.body());
+        }
+    }
+
+    /**
+     * {@code OPTIONS *} (the asterisk form, RFC 9110 9.3.7) asks about the server itself: 204 with every method of the
+     * table in {@code Allow}, to anyone, on a connection that stays open; the asterisk with any other method is a 400.
+     */
+    @Test
+    void optionsAsteriskListsTheServersMethods() throws Exception {
+        try (TrainingFixture f = new TrainingFixture(tmp, t -> t); RawHttp raw = new RawHttp(f.server.port())) {
+            Set<String> all = new TreeSet<>();
+            expectedMethods(f.server.routes()).values().forEach(all::addAll);
+            assertEquals(Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"), all);
+            for (int i = 0; i < 2; i++) { // twice on one connection: it is kept alive
+                raw.write("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+                RawHttp.Response r = raw.read();
+                assertEquals(204, r.status(), r.headers() + r.body());
+                String allow = r.headers().lines().filter(l -> l.toLowerCase(Locale.ROOT).startsWith("allow:"))
+                        .findFirst().orElse("allow:").substring(6);
+                assertEquals(all, Arrays.stream(allow.split(",")).map(String::trim).filter(m -> !m.isEmpty())
+                        .collect(Collectors.toCollection(TreeSet::new)), r.headers());
+                assertEquals("", r.body());
+            }
+            assertEquals(200, raw.send("GET", "/v2/health/live", null, null).status());
+        }
+        try (TrainingFixture f = new TrainingFixture(tmp.resolve("get"), t -> t); RawHttp raw = new RawHttp(f.server.port())) {
+            raw.write("GET * HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertEquals(400, raw.read().status());
         }
     }
 

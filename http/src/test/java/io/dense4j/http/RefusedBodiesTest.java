@@ -272,6 +272,80 @@ class RefusedBodiesTest {
         }
     }
 
+    /**
+     * A request that declares a body longer than its route can accept is answered on its headers, without
+     * {@code Expect: 100-continue} too, whether a few bytes of the body follow or none (it used to wait for the
+     * body until the body deadline, then get 408); the credentials are checked first (401/403, not a 413 that
+     * shows the route's limit), a path no route takes is a 404, and a route that reads no body answers as usual.
+     * The client keeps its side open: the answer arrives whole, then the server ends the connection.
+     */
+    @Test
+    void aDeclaredTooLargeBodyIsRefusedOnItsHeadersWithoutExpect() throws Exception {
+        long request = ServerConfig.DEFAULT_MAX_REQUEST_BYTES;
+        String[][] cases = { // method and path, authorization, declared length, status, error
+            {"POST /v1/datasets", ALICE, Long.toString(LIMIT + 1), "413", "too large"},
+            {"POST /v1/datasets", ALICE, "99999999999", "413", "too large"},
+            {"POST /v1/datasets", null, Long.toString(LIMIT + 1), "401", "bearer"},
+            {"POST /v1/datasets", "not-a-token", Long.toString(LIMIT + 1), "403", "not valid"},
+            // within the data set route's limit, over the inference route's and the job route's own
+            {"POST /v2/models/m/infer", TrainingFixture.INFERENCE, Long.toString(request + 1), "413", "too large"},
+            {"POST /v2/models/m/infer/", TrainingFixture.INFERENCE, Long.toString(request + 1), "413", "too large"},
+            {"POST /v2/models/m/infer", null, Long.toString(request + 1), "401", "bearer"},
+            {"POST /v1/jobs", ALICE, Long.toString(JobHandlers.MAX_SPEC_BYTES + 1), "413", "too large"},
+            {"PUT /admin/models/m/traffic", TrainingFixture.ADMIN, Long.toString(request + 1), "413", "too large"},
+            {"POST /no/such/route", ALICE, Long.toString(LIMIT + 1), "404", "no such endpoint"},
+            {"DELETE /v1/datasets", ALICE, Long.toString(LIMIT + 1), "405", "not allowed"},
+        };
+        for (String[] c : cases) {
+            for (String sent : new String[] {"", "1234"}) {
+                try (RawHttp raw = new RawHttp(f.server.port())) {
+                    raw.socket.setSoTimeout(60_000); // over the body deadline (30 s): its 408 would show as such
+                    raw.write(c[0] + " HTTP/1.1\r\nHost: x\r\n" + (c[1] == null ? "" : "Authorization: Bearer " + c[1] + "\r\n")
+                            + "Content-Type: text/csv\r\nContent-Length: " + c[2] + "\r\n\r\n" + sent);
+                    RawHttp.Response r = raw.read();
+                    String what = c[0] + " declaring " + c[2] + " after " + sent.length() + " bytes: ";
+                    assertEquals(Integer.parseInt(c[3]), r.status(), what + r.headers() + r.body());
+                    assertTrue(Json.MAPPER.readTree(r.body()).path("error").asText().toLowerCase().contains(c[4]),
+                            what + r.body());
+                    assertTrue(r.headers().toLowerCase().contains("connection: close"), what + r.headers());
+                    assertTrue(raw.closedByServer(), what + "the server ends the connection after its answer");
+                }
+            }
+        }
+        // a route that reads no body answers as usual; its declared body is not waited for
+        try (RawHttp raw = new RawHttp(f.server.port())) {
+            raw.socket.setSoTimeout(60_000);
+            raw.write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: " + (LIMIT + 1) + "\r\n\r\n1234");
+            RawHttp.Response r = raw.read();
+            assertEquals(200, r.status(), r.headers() + r.body());
+        }
+    }
+
+    /**
+     * Many connections from one client, each declaring a body no route accepts and sending 4 bytes of it, all at
+     * once: each gets its 413 while all of them are still open (none waits for its body, nor for a thread).
+     */
+    @Test
+    void manyDeclaredTooLargeBodiesAtOnceAreEachAnsweredOnTheirHeaders() throws Exception {
+        List<RawHttp> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < 40; i++) {
+                RawHttp raw = new RawHttp(f.server.port());
+                open.add(raw);
+                raw.socket.setSoTimeout(60_000);
+                raw.write(upload(ALICE, "text/csv", "Content-Length: 99999999999\r\n") + "1234");
+            }
+            for (RawHttp raw : open) {
+                RawHttp.Response r = raw.read();
+                assertEquals(413, r.status(), r.headers() + r.body());
+            }
+        } finally {
+            for (RawHttp raw : open) {
+                raw.close();
+            }
+        }
+    }
+
     /** A request accepted with 100 Continue still gets it: the body is sent, read and answered. */
     @Test
     void aRequestExpecting100ContinueThatIsAcceptedGetsIt() throws Exception {
@@ -324,6 +398,173 @@ class RefusedBodiesTest {
                 f = main;
             }
         }
+    }
+
+    /**
+     * A request over a connection on probation (its client holds its share of full connections) that carries a
+     * body gets its 429 at once; it arrives while the body is still being sent, as any refused request's does.
+     */
+    @Test
+    void aRequestOnProbationGetsIts429WhileItsBodyIsStillBeingSent() throws Exception {
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(1)
+                .withIdleTimeout(java.time.Duration.ofMinutes(10));
+        try (TrainingFixture probation = new TrainingFixture(tmp.resolve("probation"), t -> t, b -> b.clients(limits));
+             RawHttp holder = new RawHttp(probation.server.port())) {
+            // the client's one full connection, kept alive: every further one is on probation
+            assertEquals(200, holder.send("GET", "/v2/health/live", null, null).status());
+            TrainingFixture main = f;
+            f = probation;
+            try {
+                long size = 2L << 20;
+                Refused r = new Refused(upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n"), size, false, 429,
+                        "too many connections");
+                repeat(r, 100);
+                repeat(r.sendingFirst(), 50);
+            } finally {
+                f = main;
+            }
+            assertTrue(probation.server.connectionGuard().probationAdmitted() >= 150);
+        }
+    }
+
+    /**
+     * A graceful stop answers an upload still streaming in 503; the client, still sending, gets that answer (the
+     * connection lingers briefly, and the stop does not wait longer for it than that).
+     */
+    @Test
+    void anUploadCutByAGracefulStopGetsIts503WhileItsBodyIsStillBeingSent() throws Exception {
+        List<String> lost = new ArrayList<>();
+        int times = 12;
+        long declared = 32L << 20;
+        for (int i = 0; i < times; i++) {
+            TrainingFixture stopping = new TrainingFixture(tmp.resolve("stop-" + i), t -> t.maxDatasetBytes(declared));
+            try (RawHttp c = new RawHttp(stopping.server.port())) {
+                c.socket.setSoTimeout(60_000);
+                c.write(upload(ALICE, "text/csv", "Content-Length: " + declared + "\r\n"));
+                OutputStream out = c.socket.getOutputStream();
+                AtomicBoolean answered = new AtomicBoolean();
+                Future<String> sending = senders.submit(() -> {
+                    try {
+                        // as fast as the server reads it, until the answer is in; never the last byte, so that
+                        // however late the stop comes, the upload is still arriving
+                        for (long left = declared - 1; left > 0 && !answered.get(); left -= CHUNK.length) {
+                            out.write(CHUNK, 0, (int) Math.min(CHUNK.length, left));
+                        }
+                        return null;
+                    } catch (IOException e) {
+                        return answered.get() ? null : "sending failed before the answer was read: " + e;
+                    }
+                });
+                ConnectionGuard guard = stopping.server.connectionGuard();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (guard.connectionsIn(GuardedConnection.Phase.STREAMING) == 0) {
+                    assertTrue(System.nanoTime() < deadline, "the upload never started streaming");
+                    Thread.sleep(5);
+                }
+                Future<?> stop = senders.submit(stopping::close);
+                String outcome;
+                try {
+                    RawHttp.Response r = c.read();
+                    outcome = r.status() == 503 && r.body().contains("shutting down") ? null
+                            : "status " + r.status() + ": " + r.body();
+                } catch (IOException e) {
+                    outcome = "no answer: " + e;
+                }
+                answered.set(true);
+                c.socket.close();
+                String sendFailure = sending.get(60, TimeUnit.SECONDS);
+                stop.get(60, TimeUnit.SECONDS);
+                if (outcome != null || sendFailure != null) {
+                    lost.add("#" + i + " " + (outcome != null ? outcome : sendFailure));
+                }
+            } finally {
+                stopping.close();
+            }
+        }
+        assertEquals(List.of(), lost, lost.size() + " of " + times + " stopped uploads lost their answer");
+    }
+
+    /**
+     * A connection shed to make room (the server near its connection cap) while its body is arriving gets 503; the
+     * client, still sending, gets that answer (the connection lingers briefly).
+     */
+    @Test
+    void aBodyShedToMakeRoomGetsIts503WhileItIsStillBeingSent() throws Exception {
+        // 16 connections at most, shedding from 15 on; deadlines long enough that only shedding ends a connection
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnections(16)
+                .withHeaderTimeout(java.time.Duration.ofMinutes(5)).withBodyTimeout(java.time.Duration.ofMinutes(5));
+        List<String> lost = new ArrayList<>();
+        int times = 6;
+        try (TrainingFixture shedding = new TrainingFixture(tmp.resolve("shed"), t -> t, b -> b.clients(limits))) {
+            ConnectionGuard guard = shedding.server.connectionGuard();
+            int port = shedding.server.port();
+            for (int i = 0; i < times; i++) {
+                List<RawHttp> open = new ArrayList<>();
+                try {
+                    // the heavy client: 13 connections that have sent nothing yet, then one whose body arrives
+                    for (int k = 0; k < 13; k++) {
+                        open.add(new RawHttp("127.0.0.1", port));
+                    }
+                    RawHttp body = new RawHttp("127.0.0.1", port);
+                    open.add(body);
+                    body.socket.setSoTimeout(60_000);
+                    long declared = 8L << 20;
+                    body.write("PUT /admin/models/m/traffic HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                            + TrainingFixture.ADMIN + "\r\nContent-Type: application/json\r\nContent-Length: " + declared
+                            + "\r\n\r\n");
+                    OutputStream out = body.socket.getOutputStream();
+                    AtomicBoolean answered = new AtomicBoolean();
+                    Future<String> sending = senders.submit(() -> {
+                        try {
+                            // a quarter MiB at once, then steadily, never the last byte: it is arriving when shed
+                            out.write(CHUNK, 0, CHUNK.length);
+                            long sent = CHUNK.length;
+                            for (; sent < declared - 1 && !answered.get(); sent += 16 << 10) {
+                                out.write(CHUNK, 0, (int) Math.min(16 << 10, declared - 1 - sent));
+                                Thread.sleep(5);
+                            }
+                            return null;
+                        } catch (IOException e) {
+                            return answered.get() ? null : "sending failed before the answer was read: " + e;
+                        }
+                    });
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (guard.connectionsIn(GuardedConnection.Phase.BODY) == 0) {
+                        assertTrue(System.nanoTime() < deadline, "the body never started arriving");
+                        Thread.sleep(5);
+                    }
+                    // another client's connections pass the shedding line: the heavy client's body goes first
+                    for (int k = 0; k < 2; k++) {
+                        open.add(new RawHttp("127.0.0.2", port));
+                    }
+                    String outcome;
+                    try {
+                        RawHttp.Response r = body.read();
+                        outcome = r.status() == 503 && r.body().contains("connection limit") ? null
+                                : "status " + r.status() + ": " + r.body();
+                    } catch (IOException e) {
+                        outcome = "no answer: " + e;
+                    }
+                    answered.set(true);
+                    body.socket.close();
+                    String sendFailure = sending.get(60, TimeUnit.SECONDS);
+                    if (outcome != null || sendFailure != null) {
+                        lost.add("#" + i + " " + (outcome != null ? outcome : sendFailure));
+                    }
+                } finally {
+                    for (RawHttp c : open) {
+                        c.close();
+                    }
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (guard.openConnections() > 0) { // the next round starts from an empty server
+                    assertTrue(System.nanoTime() < deadline, guard.openConnections() + " connections left open");
+                    Thread.sleep(10);
+                }
+            }
+            assertTrue(guard.shedConnections() >= times, "shed: " + guard.shedConnections());
+        }
+        assertEquals(List.of(), lost, lost.size() + " of " + times + " shed bodies lost their answer");
     }
 
     /**

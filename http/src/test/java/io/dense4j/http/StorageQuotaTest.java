@@ -124,6 +124,13 @@ class StorageQuotaTest {
             JsonNode bob = list(f, TrainingFixture.BOB).get("quota");
             assertEquals(f.registry.versions("bobs").get(0).sizeBytes(), bob.get("model_bytes").asLong());
             assertEquals(bob.get("model_bytes").asLong(), bob.get("used_bytes").asLong());
+            // an admin deletes the version: bob gets its bytes back (recounted in the background)
+            assertEquals(200, f.delete("/admin/models/bobs/versions/1", TrainingFixture.ADMIN).statusCode());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (list(f, TrainingFixture.BOB).at("/quota/model_bytes").asLong() != 0) {
+                assertTrue(System.nanoTime() < deadline, "the deleted version's bytes never came back");
+                Thread.sleep(20);
+            }
         }
         // already at the quota: a job that would register a model is refused at submission
         try (TrainingFixture f = new TrainingFixture(Files.createDirectories(tmp.resolve("two")),
@@ -134,6 +141,127 @@ class StorageQuotaTest {
             assertEquals(507, r.statusCode(), r.body());
             assertTrue(TrainingClient.json(r).get("error").asText().contains("storage quota"), r.body());
             assertEquals(0, TrainingClient.json(f.get("/v1/jobs", TrainingFixture.ALICE)).get("jobs").size());
+        }
+    }
+
+    /** A CSV of {@code rows} rows (x, y, label), different for each {@code seed}: about 20 bytes a row. */
+    static Path rows(Path file, int rows, int seed) throws java.io.IOException {
+        StringBuilder b = new StringBuilder("x,y,label\n");
+        java.util.Random r = new java.util.Random(seed);
+        for (int i = 0; i < rows; i++) {
+            b.append(r.nextInt(100_000)).append(',').append(r.nextInt(100_000)).append(',').append(i % 2 == 0 ? "a" : "b")
+                    .append('\n');
+        }
+        return Files.writeString(file, b);
+    }
+
+    /** Waits (bounded) until the token's uploads arriving hold at least {@code bytes}; returns what they hold. */
+    static long awaitArriving(TrainingFixture f, String token, long bytes) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        for (;;) {
+            long arriving = list(f, token).at("/quota/uploading_bytes").asLong();
+            if (arriving >= bytes) {
+                return arriving;
+            }
+            assertTrue(System.nanoTime() < deadline, "the upload's bytes never counted: " + arriving + " of " + bytes);
+            Thread.sleep(20);
+        }
+    }
+
+    /**
+     * A multipart body counts while it streams in, before Jetty has staged its part: its bytes show as arriving, and
+     * it is refused (507) as soon as they pass the quota, while the client is still sending it, not once the whole
+     * part is on disk.
+     */
+    @Test
+    void aMultipartUploadCountsWhileItStreamsIn() throws Exception {
+        long quota = 1L << 20;
+        byte[] data = new byte[64 << 10];
+        java.util.Arrays.fill(data, (byte) '7');
+        try (TrainingFixture f = new TrainingFixture(tmp, t -> t.storageQuotaBytes(quota));
+             RawHttp c = new RawHttp(f.server.port())) {
+            c.socket.setSoTimeout(60_000);
+            c.write("POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TrainingFixture.ALICE + "\r\n"
+                    + "Content-Type: multipart/form-data; boundary=b0undary\r\nTransfer-Encoding: chunked\r\n\r\n");
+            String partHead = "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
+                    + "Content-Type: text/csv\r\n\r\n";
+            c.write(Integer.toHexString(partHead.length()) + "\r\n" + partHead + "\r\n");
+            java.io.OutputStream out = c.socket.getOutputStream();
+            long sent = 0;
+            for (; sent < 600 << 10; sent += data.length) { // under the quota: it arrives, and counts
+                out.write((Integer.toHexString(data.length) + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                out.write(data);
+                out.write("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            out.flush();
+            assertTrue(awaitArriving(f, TrainingFixture.ALICE, 512 << 10) <= quota);
+            // past the quota, the part not finished: refused on the bytes that arrived
+            for (; sent < quota + (128 << 10); sent += data.length) {
+                out.write((Integer.toHexString(data.length) + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                out.write(data);
+                out.write("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            out.flush();
+            RawHttp.Response r = c.read();
+            assertEquals(507, r.status(), r.body());
+            assertTrue(r.body().contains("storage quota") && r.body().contains("alice"), r.body());
+            JsonNode use = list(f, TrainingFixture.ALICE).get("quota");
+            assertEquals(0, use.get("used_bytes").asLong(), use.toString());
+            assertEquals(0, list(f, TrainingFixture.ALICE).get("datasets").size(), "nothing was kept");
+        }
+    }
+
+    /**
+     * Two uploads of one token, each within its quota, together over it: the one that arrives while the other's
+     * bytes are held is refused; once one is kept, the other is refused on what is kept. Then both at once, again and
+     * again: never are both kept, and the use never passes the quota.
+     */
+    @Test
+    void twoUploadsOfOneTokenThatTogetherPassItsQuotaAreNeverBothKept() throws Exception {
+        Path x = rows(tmp.resolve("x.csv"), 20_000, 1);
+        Path y = rows(tmp.resolve("y.csv"), 20_000, 2);
+        long quota = Math.max(Files.size(x), Files.size(y)) + Math.min(Files.size(x), Files.size(y)) / 2;
+        assertTrue(Files.size(x) > ServerConnectors.EAGER_BODY_BYTES, "the handler counts it while it arrives");
+        try (TrainingFixture f = new TrainingFixture(tmp, t -> t.storageQuotaBytes(quota))) {
+            byte[] xs = Files.readAllBytes(x);
+            try (RawHttp c = new RawHttp(f.server.port())) {
+                c.socket.setSoTimeout(60_000);
+                c.write("POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TrainingFixture.ALICE
+                        + "\r\nContent-Type: text/csv\r\nContent-Length: " + xs.length + "\r\n\r\n");
+                c.socket.getOutputStream().write(xs, 0, xs.length - 10);
+                c.socket.getOutputStream().flush();
+                awaitArriving(f, TrainingFixture.ALICE, xs.length - 10);
+                HttpResponse<String> second = csv(f, TrainingFixture.ALICE, y, false);
+                assertEquals(507, second.statusCode(), "while the first arrives: " + second.body());
+                c.socket.getOutputStream().write(xs, xs.length - 10, 10);
+                c.socket.getOutputStream().flush();
+                assertEquals(201, c.read().status());
+            }
+            assertEquals(Files.size(x), list(f, TrainingFixture.ALICE).at("/quota/used_bytes").asLong());
+            assertEquals(507, csv(f, TrainingFixture.ALICE, y, true).statusCode(), "once the first is kept");
+
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                for (int round = 0; round < 10; round++) {
+                    for (JsonNode d : list(f, TrainingFixture.ALICE).get("datasets")) {
+                        assertEquals(200, f.delete("/v1/datasets/" + d.get("sha256").asText(), TrainingFixture.ALICE)
+                                .statusCode());
+                    }
+                    assertEquals(0, list(f, TrainingFixture.ALICE).at("/quota/used_bytes").asLong());
+                    boolean declared = round % 2 == 0;
+                    var a = pool.submit(() -> csv(f, TrainingFixture.ALICE, x, declared));
+                    var b = pool.submit(() -> csv(f, TrainingFixture.ALICE, y, declared));
+                    int sa = a.get(60, TimeUnit.SECONDS).statusCode();
+                    int sb = b.get(60, TimeUnit.SECONDS).statusCode();
+                    assertTrue((sa == 201 || sa == 507) && (sb == 201 || sb == 507), sa + " " + sb);
+                    assertTrue(sa != 201 || sb != 201, "round " + round + ": both were kept");
+                    JsonNode use = list(f, TrainingFixture.ALICE).get("quota");
+                    assertTrue(use.get("used_bytes").asLong() <= quota, use.toString());
+                    assertEquals(0, use.get("uploading_bytes").asLong(), use.toString());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
         }
     }
 }

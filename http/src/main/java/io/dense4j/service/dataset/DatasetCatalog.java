@@ -195,7 +195,6 @@ public final class DatasetCatalog implements DatasetResolver {
         private final Path files;
         private final Map<String, FileInfo> received = new TreeMap<>();
         private long bytes;
-        private java.util.function.LongConsumer meter = n -> { };
 
         private Upload() throws IOException {
             dir = root.resolve(STAGING).resolve(UUID.randomUUID().toString());
@@ -206,14 +205,6 @@ public final class DatasetCatalog implements DatasetResolver {
         /** A scratch directory for the HTTP layer's own buffering of multipart parts (inside the staging area). */
         public Path scratch() throws IOException {
             return Files.createDirectories(dir.resolve("scratch"));
-        }
-
-        /**
-         * Counts every chunk as it arrives, before it is written: the meter throws to refuse the upload (its
-         * owner's storage quota), and nothing is kept.
-         */
-        public void meter(java.util.function.LongConsumer meter) {
-            this.meter = meter;
         }
 
         /** Bytes received so far. */
@@ -250,7 +241,6 @@ public final class DatasetCatalog implements DatasetResolver {
                         throw new DatasetException(DatasetException.Kind.TOO_LARGE, "the upload is larger than this "
                                 + "server's limit of " + maxBytes + " bytes");
                     }
-                    meter.accept(r);
                     if (size - spaceChecked >= SPACE_CHECK_BYTES) {
                         requireFreeSpace(target, 0);
                         spaceChecked = size;

@@ -83,6 +83,31 @@ public final class JobRunner {
      */
     public interface StorageCheck {
         void requireRoom(String owner, long moreBytes, String what);
+
+        /**
+         * Holds {@code moreBytes} of {@code owner}'s room (refused as {@link #requireRoom} refuses) while it is
+         * written: {@link Hold#keep} counts it as kept, closing gives back what was not kept.
+         */
+        default Hold hold(String owner, long moreBytes, String what) {
+            requireRoom(owner, moreBytes, what);
+            return new Hold() {
+                @Override
+                public void keep(long keptBytes) {
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+        }
+
+        /** Room held for something being written. */
+        interface Hold extends AutoCloseable {
+            void keep(long keptBytes);
+
+            @Override
+            void close();
+        }
     }
 
     public static final StorageCheck NO_STORAGE_CHECK = (owner, bytes, what) -> { };
@@ -416,14 +441,19 @@ public final class JobRunner {
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
             Path out = ctx.workDir().resolve("model.d4j");
             model.save(out);
+            long size;
             try {
-                storage.requireRoom(ctx.owner(), java.nio.file.Files.size(out), "registering " + name);
+                size = java.nio.file.Files.size(out);
             } catch (java.io.IOException ex) {
                 throw new java.io.UncheckedIOException(ex);
             }
-            ModelVersionInfo info = registry.register(name, out, RegisterOptions.defaults().source(source)
-                    .actor(ctx.owner()).metric("holdout_loss", e.loss()).metric("holdout_accuracy", e.accuracy()));
-            version = info.version();
+            // the room is held while the version is written, so that the owner's uploads cannot take it meanwhile
+            try (StorageCheck.Hold room = storage.hold(ctx.owner(), size, "registering " + name)) {
+                ModelVersionInfo info = registry.register(name, out, RegisterOptions.defaults().source(source)
+                        .actor(ctx.owner()).metric("holdout_loss", e.loss()).metric("holdout_accuracy", e.accuracy()));
+                room.keep(info.sizeBytes());
+                version = info.version();
+            }
             phase(ctx, "registered", name + " version " + version);
         }
         ObjectNode reg = result.putObject("registered");
