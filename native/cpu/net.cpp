@@ -24,6 +24,7 @@
 #include <xmmintrin.h>
 #include "activations.h"
 #include "dense4j_dropout.h"
+#include "gather_u8.h"
 #include "internal.h"
 #include "thread_pool.h"
 
@@ -241,15 +242,17 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
 // core that copies them.
 namespace {
 struct NextRows {
-    const float* x;
+    const char* x;         // the training rows (floats or bytes), row_bytes each
     const int32_t* order;  // the next step's row indices, rows of them
     int rows, in;
+    int64_t row_bytes;
     int mid;               // 0, or the column where the gather's second slice starts
-    void prefetch(int part, int parts, int c0, int c1) const {
+    void prefetch(int part, int parts, int c0, int c1) const {  // the columns [c0, c1) of each row
+        const int64_t b0 = row_bytes * c0 / in, b1 = row_bytes * c1 / in;
         for (int r = rows * part / parts, e = rows * (part + 1) / parts; r < e; r++) {
-            const char* row = reinterpret_cast<const char*>(x + (int64_t)order[r] * in);
+            const char* row = x + (int64_t)order[r] * row_bytes;
             // (an asm statement: GCC 12 -O3 deleted this loop of _mm_prefetch, which has no visible effect)
-            for (int64_t b = (int64_t)c0 * 4; b < (int64_t)c1 * 4; b += 64) asm volatile("prefetcht2 %0" : : "m"(row[b]));
+            for (int64_t b = b0; b < b1; b += 64) asm volatile("prefetcht2 %0" : : "m"(row[b]));
         }
     }
     void prefetch(int part, int parts) const { prefetch(part, parts, 0, in); }
@@ -457,7 +460,9 @@ struct FlushDenormals {
 constexpr double GATHER_COST = 50.0;
 struct GatherRows {
     d4j_net* net;
-    const float* x;
+    const float* x;            // float rows, or nullptr when
+    const d4j::ByteScale* u8;  // the rows are bytes (x_u8), converted while copied (gather_u8.cpp)
+    const uint8_t* x_u8;
     const int32_t* labels;
     const float* targets;
     const int32_t* order;
@@ -482,9 +487,13 @@ struct GatherRows {
         const d4j::GatherPiece p = piece(c, parts, mid);
         const int in0 = net->layers[0].in, k = net->layers[net->n_layers - 1].out;
         float* xb = net->xb[buf];
+        const bool whole = p.c0 == 0 && p.c1 == in0;  // byte rows: whole ones in one call, a column slice row by row
+        if (u8 && whole) d4j::byte_rows(*u8, x_u8, in0, order + pos + p.r0, p.r1 - p.r0, xb + (int64_t)p.r0 * in0, in0);
         for (int r = p.r0; r < p.r1; r++) {
             const int64_t src = order[pos + r];
-            std::memcpy(xb + (int64_t)r * in0 + p.c0, x + src * in0 + p.c0, sizeof(float) * (p.c1 - p.c0));
+            float* dst = xb + (int64_t)r * in0 + p.c0;
+            if (!u8) std::memcpy(dst, x + src * in0 + p.c0, sizeof(float) * (p.c1 - p.c0));
+            else if (!whole) d4j::byte_rows(*u8, x_u8 + src * in0 + p.c0, p.c1 - p.c0, nullptr, 1, dst, in0);
             if (!p.labels) continue;
             if (net->lb[buf]) net->lb[buf][r] = labels[src];
             else std::memcpy(net->tb[buf] + (int64_t)r * k, targets + src * k, sizeof(float) * k);
@@ -688,10 +697,27 @@ struct PhaseClock {
 
 }  // namespace
 
+// The rows' format: floats as they are, or bytes with their conversion (false: an unknown format or a bad divisor).
+static bool data_format(int x_type, float x_divisor, d4j::ByteScale* u8) {
+    if (x_type == D4J_DATA_F32) return x_divisor == 1.0f;
+    return x_type == D4J_DATA_U8 && d4j::make_byte_scale(x_divisor, u8);
+}
+
 extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels, const float* targets,
                              const int32_t* order, int64_t n_order, int64_t first, int batch, int n_batches,
                              const float* lrs, int64_t* step, uint64_t seed, double* stats) {
+    return d4j_net_train_data(net, x, D4J_DATA_F32, 1.0f, labels, targets, order, n_order, first, batch, n_batches,
+                              lrs, step, seed, stats);
+}
+
+extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float x_divisor, const int32_t* labels,
+                                  const float* targets, const int32_t* order, int64_t n_order, int64_t first,
+                                  int batch, int n_batches, const float* lrs, int64_t* step, uint64_t seed,
+                                  double* stats) {
     if (!net || !net->trainable || !x || !order || !step || *step < 0 || n_batches < 0) return D4J_ERR_ARGUMENT;
+    d4j::ByteScale byte_scale;
+    if (!data_format(x_type, x_divisor, &byte_scale)) return D4J_ERR_ARGUMENT;
+    const bool bytes = x_type == D4J_DATA_U8;
     if (n_batches == 0) return D4J_OK;
     if (!lrs || batch <= 0 || batch > net->max_batch || first < 0 || n_order <= 0) return D4J_ERR_ARGUMENT;
     const bool sparse = net->loss == D4J_LOSS_SPARSE_CCE;
@@ -712,7 +738,9 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
     const int L_count = net->n_layers;
     FlushDenormals ftz;
     PhaseClock clock(net->phase_seconds);
-    GatherRows gather{net, x, labels, targets, order, n_order, batch, 0, 0};
+    GatherRows gather{net, bytes ? nullptr : static_cast<const float*>(x), bytes ? &byte_scale : nullptr,
+                      bytes ? static_cast<const uint8_t*>(x) : nullptr, labels, targets, order, n_order, batch, 0, 0};
+    const int64_t row_bytes = (int64_t)in0 * (bytes ? 1 : (int64_t)sizeof(float));
     gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
     d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr,
                               GATHER_COST * in0 * gather.rows()});
@@ -734,8 +762,8 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
         // than the burst).
         if (gather_next) gather.into(pos + batch, 1 - cur);
         const bool prefetch_in_forward = gather_next && d4j::team_size() > 1;
-        const NextRows next{x, order + pos + batch, gather_next ? gather.rows() : 0, in0,
-                            prefetch_in_forward ? gather_split_col(net->layers[0], rows) : 0};
+        const NextRows next{static_cast<const char*>(x), order + pos + batch, gather_next ? gather.rows() : 0, in0,
+                            row_bytes, prefetch_in_forward ? gather_split_col(net->layers[0], rows) : 0};
         if (gather_next && !prefetch_in_forward) next.prefetch(0, 1);
         clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
@@ -806,7 +834,15 @@ extern "C" int d4j_net_train(d4j_net* net, const float* x, const int32_t* labels
 
 extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* out,
                                const int32_t* labels, const float* targets, double* stats) {
+    return d4j_net_forward_data(net, x, D4J_DATA_F32, 1.0f, n, out, labels, targets, stats);
+}
+
+extern "C" int d4j_net_forward_data(d4j_net* net, const void* x, int x_type, float x_divisor, int64_t n, float* out,
+                                    const int32_t* labels, const float* targets, double* stats) {
     if (!net || !x || n < 0) return D4J_ERR_ARGUMENT;
+    d4j::ByteScale byte_scale;
+    if (!data_format(x_type, x_divisor, &byte_scale)) return D4J_ERR_ARGUMENT;
+    const bool bytes = x_type == D4J_DATA_U8;
     const int in0 = net->layers[0].in;
     const int k = net->layers[net->n_layers - 1].out;
     const bool sparse = net->loss == D4J_LOSS_SPARSE_CCE;
@@ -818,8 +854,11 @@ extern "C" int d4j_net_forward(d4j_net* net, const float* x, int64_t n, float* o
     FlushDenormals ftz;
     for (int64_t pos = 0; pos < n; pos += net->max_batch) {
         const int rows = (int)std::min<int64_t>(net->max_batch, n - pos);
-        const float* o = forward_rows(net, kern, x + pos * in0, rows, false, 0, 0, out ? out + pos * k : nullptr,
-                                      nullptr);
+        // byte rows: converted a chunk at a time into the first batch buffer (free outside training)
+        if (bytes)
+            d4j::byte_rows(byte_scale, static_cast<const uint8_t*>(x) + pos * in0, in0, nullptr, rows, net->xb[0], in0);
+        const float* xs = bytes ? net->xb[0] : static_cast<const float*>(x) + pos * in0;
+        const float* o = forward_rows(net, kern, xs, rows, false, 0, 0, out ? out + pos * k : nullptr, nullptr);
         if (want_stats) {
             int64_t correct = 0;
             loss_sum += d4j::loss(net->loss, o, sparse ? labels + pos : nullptr, sparse ? nullptr : targets + pos * k,

@@ -203,6 +203,27 @@ int64_t d4j_net_sparse_steps(d4j_net* net);
 void* d4j_alloc_pages(size_t bytes);
 void d4j_free_pages(void* p, size_t bytes);
 
+/* ---- data sets kept as bytes ------------------------------------------------------------------------ */
+/* Formats of the training or inference rows x of d4j_net_train_data / d4j_net_forward_data:
+ *  - D4J_DATA_F32: float [N, in], as d4j_net_train (x_divisor must be 1);
+ *  - D4J_DATA_U8: uint8 [N, in], each byte b standing for b / x_divisor (IEEE float32 division, e.g. 255 for image
+ *    pixels in [0, 1]: exactly the floats i / 255f a reader converting the whole set up front gives, so training on
+ *    the bytes ends with the same bits as on those floats). The rows are converted while they are gathered: the set
+ *    is a quarter of the float set's size, and a step reads a quarter of the bytes from memory.
+ * x_divisor must be finite and > 0 and 255 / x_divisor finite (D4J_ERR_ARGUMENT otherwise). */
+enum { D4J_DATA_F32 = 0, D4J_DATA_U8 = 1 };
+/* d4j_net_train over rows x in format x_type (everything else, checks included, as d4j_net_train). */
+int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float x_divisor, const int32_t* labels,
+                       const float* targets, const int32_t* order, int64_t n_order, int64_t first, int batch,
+                       int n_batches, const float* lrs, int64_t* step, uint64_t seed, double* stats);
+/* d4j_net_forward over rows x in format x_type. */
+int d4j_net_forward_data(d4j_net* net, const void* x, int x_type, float x_divisor, int64_t n, float* out,
+                         const int32_t* labels, const float* targets, double* stats);
+/* The conversion alone: out[r, :] = data[order[r], :] / divisor (order NULL: row r), uint8 data of width bytes per
+ * row, float out [rows, width]. Returns D4J_OK, or D4J_ERR_ARGUMENT (NULL data or out, width <= 0, rows < 0, a
+ * negative index, a divisor refused as by d4j_net_train_data; nothing written). */
+int d4j_gather_u8(const uint8_t* data, float divisor, int width, const int32_t* order, int rows, float* out);
+
 /* Inference over n rows (any n; processed in chunks of max_batch), no dropout.
  * out (may be NULL) gets the activated outputs [n, out_last]. When labels or targets are given,
  * stats (double[3]) is ACCUMULATED with loss sum, correct count and rows, as in training. */

@@ -12,3 +12,4 @@
 #include "optimizer.h"   // SGD, Adam, AdamW, RMSprop updates
 #include "dropout.h"     // the dropout mask (one hash, both engines)
 #include "net.h"         // a whole network: forward, backward, training step
+#include "byte_rows.h"   // uint8 rows as floats: b / divisor

@@ -173,14 +173,14 @@ long anon_huge_kb() {
 }
 
 // ---- the step as the engine runs it -------------------------------------------------------------------------
-bool load_idx(const std::string& dir, std::vector<float>& x, std::vector<int32_t>& labels) {
+bool load_idx(const std::string& dir, std::vector<unsigned char>& x, std::vector<int32_t>& labels) {
     auto read = [](const std::string& p) {
         std::ifstream f(p, std::ios::binary);
         return std::vector<unsigned char>(std::istreambuf_iterator<char>(f), {});
     };
     const auto img = read(dir + "/train-images-idx3-ubyte"), lab = read(dir + "/train-labels-idx1-ubyte");
     if (img.size() != 16 + (size_t)60000 * 784 || lab.size() != 8 + (size_t)60000) return false;
-    for (size_t i = 0; i < x.size(); i++) x[i] = img[16 + i] / 255.0f;
+    std::copy(img.begin() + 16, img.end(), x.begin());
     for (int i = 0; i < 60000; i++) labels[i] = lab[8 + i];
     return true;
 }
@@ -211,15 +211,22 @@ int main(int argc, char** argv) {
     float* x = static_cast<float*>(mem);
     std::vector<float> x4k((size_t)N * IN);  // 4 KB pages (the usual allocation)
     std::vector<int32_t> labels(N);
+    std::vector<unsigned char> pixels((size_t)N * IN);
     const char* dir = std::getenv("D4J_BENCH_IDX");
-    if (!(dir && load_idx(dir, x4k, labels))) {
+    if (!(dir && load_idx(dir, pixels, labels))) {
         if (dir) std::printf("D4J_BENCH_IDX=%s: no 60,000-row IDX train files there; synthetic rows instead\n\n", dir);
         std::mt19937 g(7);
-        std::uniform_real_distribution<float> u(0, 1);
-        for (auto& f : x4k) f = u(g);
+        for (auto& b : pixels) b = (unsigned char)(g() % 3 == 0 ? 0 : g() % 256);
         for (int i = 0; i < N; i++) labels[i] = i % 10;
     }
+    for (size_t i = 0; i < x4k.size(); i++) x4k[i] = pixels[i] / 255.0f;  // what the IDX reader gives
     std::memcpy(x, x4k.data(), (size_t)N * IN * 4);  // the first touch of the advised pages
+    // the same rows as bytes (a quarter of the size), in 2 MB pages as the Java API allocates them: trained with
+    // d4j_net_train_data(D4J_DATA_U8, 255), converted while gathered
+    const size_t u8_bytes = (size_t)N * IN;
+    uint8_t* xu8 = static_cast<uint8_t*>(d4j_alloc_pages(u8_bytes));
+    if (!xu8) return 1;
+    std::memcpy(xu8, pixels.data(), u8_bytes);
     const long huge = anon_huge_kb() - huge0;
 
     const double peak = fma_gflops_avx512();
@@ -248,27 +255,35 @@ int main(int argc, char** argv) {
     // A third network, the same as the first, reads its rows from the copy in 2 MB pages: the page size's A/B.
     Floats params_b = params, grads_b(np), state_b(3 * np, 0.0f);
     Floats params_h = params, grads_h(np), state_h(3 * np, 0.0f);
+    Floats params_u = params, grads_u(np), state_u(3 * np, 0.0f);
     d4j_net* net = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(), grads.data(),
                                   D4J_OPT_ADAM, hp, state.data(), 0, 0);
     d4j_net* dense = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_b.data(), grads_b.data(),
                                     D4J_OPT_ADAM, hp, state_b.data(), 0, 0);
     d4j_net* huge_rows = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_h.data(),
                                         grads_h.data(), D4J_OPT_ADAM, hp, state_h.data(), 0, 0);
+    d4j_net* byte_rows = d4j_net_create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, params_u.data(),
+                                        grads_u.data(), D4J_OPT_ADAM, hp, state_u.data(), 0, 0);
     d4j_net_set_sparse_input(dense, 0.0f);
-    std::vector<double> per_step, per_step_dense, per_step_huge, per_call[3];
-    double phases[8] = {}, phases0[8] = {};
-    int64_t step = 0, step_b = 0, step_h = 0;
+    std::vector<double> per_step, per_step_dense, per_step_huge, per_step_u8, per_call[4];
+    double phases[8] = {}, phases0[8] = {}, phases_u[8] = {}, phases_u0[8] = {};
+    int64_t step = 0, step_b = 0, step_h = 0, step_u = 0;
     for (int r = 0; r <= rounds; r++) {  // round 0 warms up
         d4j_net_phase_seconds(net, phases0, 8);
-        double spent[3] = {0, 0, 0};
+        d4j_net_phase_seconds(byte_rows, phases_u0, 8);
+        double spent[4] = {0, 0, 0, 0};
         for (int b0 = 0; b0 < nb; b0 += 64)
-            for (int v = 0; v < 3; v++) {
+            for (int v = 0; v < 4; v++) {
                 const int n = std::min(64, nb - b0);
-                d4j_net* which[3] = {net, dense, huge_rows};
-                int64_t* steps[3] = {&step, &step_b, &step_h};
+                d4j_net* which[4] = {net, dense, huge_rows, byte_rows};
+                int64_t* steps[4] = {&step, &step_b, &step_h, &step_u};
                 const double t0 = thread_cpu();
-                d4j_net_train(which[v], v == 2 ? x : x4k.data(), labels.data(), nullptr, order.data(), N,
-                              (int64_t)b0 * 32, 32, n, lrs.data() + b0, steps[v], 1, nullptr);
+                if (v == 3)
+                    d4j_net_train_data(byte_rows, xu8, D4J_DATA_U8, 255.0f, labels.data(), nullptr, order.data(), N,
+                                       (int64_t)b0 * 32, 32, n, lrs.data() + b0, steps[v], 1, nullptr);
+                else
+                    d4j_net_train(which[v], v == 2 ? x : x4k.data(), labels.data(), nullptr, order.data(), N,
+                                  (int64_t)b0 * 32, 32, n, lrs.data() + b0, steps[v], 1, nullptr);
                 const double dt = thread_cpu() - t0;
                 spent[v] += dt;
                 if (r > 0) per_call[v].push_back(dt / n * 1e6);
@@ -277,13 +292,23 @@ int main(int argc, char** argv) {
             per_step.push_back(spent[0] / nb * 1e6);
             per_step_dense.push_back(spent[1] / nb * 1e6);
             per_step_huge.push_back(spent[2] / nb * 1e6);
+            per_step_u8.push_back(spent[3] / nb * 1e6);
         }
     }
     const bool same_bits = std::memcmp(params.data(), params_b.data(), np * 4) == 0 &&
                            std::memcmp(state.data(), state_b.data(), 3 * np * 4) == 0;
     const bool same_bits_huge = std::memcmp(params.data(), params_h.data(), np * 4) == 0 &&
                                 std::memcmp(state.data(), state_h.data(), 3 * np * 4) == 0;
+    const bool same_bits_u8 = std::memcmp(params.data(), params_u.data(), np * 4) == 0 &&
+                              std::memcmp(state.data(), state_u.data(), 3 * np * 4) == 0;
     d4j_net_destroy(huge_rows);
+    d4j_net_phase_seconds(byte_rows, phases_u, 8);
+    {
+        double d[8];
+        for (int i = 0; i < 8; i++) d[i] = phases_u[i] - phases_u0[i];
+        for (int i = 0; i < 8; i++) phases_u[i] = d[6] > 0 ? d[i] / d[6] * per_step_u8.back() : 0;
+    }
+    d4j_net_destroy(byte_rows);
     const long long sparse_steps = (long long)d4j_net_sparse_steps(net);
     d4j_net_destroy(dense);
     d4j_net_phase_seconds(net, phases, 8);
@@ -348,6 +373,16 @@ int main(int argc, char** argv) {
                 huge > 0 ? "" : ", NOT granted here: both 4 KB", pct(per_step_huge, 0.5), pct(per_call[2], 0.1),
                 pct(per_call[2], 0.5), pct(per_step, 0.5) / pct(per_step_huge, 0.5),
                 same_bits_huge ? "bit-identical" : "DIFFER (a bug)");
+    std::printf("A/B, the same alternating calls: the training rows as floats in 2 MB pages median %.1f us (calls: p10 "
+                "%.1f, p50 %.1f); as bytes in 2 MB pages (d4j_net_train_data, D4J_DATA_U8 / 255, converted while "
+                "gathered) median %.1f us (calls: p10 %.1f, p50 %.1f): %.3fx; final weights and optimizer state %s\n",
+                pct(per_step_huge, 0.5), pct(per_call[2], 0.1), pct(per_call[2], 0.5), pct(per_step_u8, 0.5),
+                pct(per_call[3], 0.1), pct(per_call[3], 0.5), pct(per_step_huge, 0.5) / pct(per_step_u8, 0.5),
+                same_bits_u8 ? "bit-identical" : "DIFFER (a bug)");
+    std::printf("Phases of the byte-row step (us, last epoch, as above): prefetch %.1f, forward %.1f, loss %.1f, input "
+                "grads %.1f, dW + update + next gather %.1f, step %.1f\n",
+                phases_u[0], phases_u[1], phases_u[2], phases_u[3], phases_u[4], phases_u[6]);
     d4j_free_pages(mem, bytes);
-    return same_bits && same_bits_huge ? 0 : 1;
+    d4j_free_pages(xu8, u8_bytes);
+    return same_bits && same_bits_huge && same_bits_u8 ? 0 : 1;
 }

@@ -350,7 +350,7 @@ public final class Sequential extends Model implements TrainableModel {
         Tensor in = x;
         try {
             if (normalizer != null) {
-                in = x.copy();
+                in = x.dtype() == Tensor.DType.UINT8 ? x.toFloat32() : x.copy(); // normalized in place
                 normalizer.apply(in);
             }
             backend.forward(in, out, null, null);

@@ -201,6 +201,48 @@ class CudaDeviceTest {
         }
     }
 
+    /**
+     * Byte features (a UINT8 tensor, as IDX images are loaded for the CLI and the server) on the GPU: the CUDA backend
+     * uploads the floats they stand for, so training, evaluation and prediction follow the float32 copy of the set.
+     */
+    @Test
+    void byteFeaturesOnGpuTrainAsTheirFloats() {
+        assumeGpu();
+        CudaSettings.precision(CudaSettings.Precision.FP32);
+        Random r = new Random(19);
+        int n = 600;
+        int d = 20;
+        byte[] pixels = new byte[n * d];
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = r.nextInt(4);
+            for (int j = 0; j < d; j++) {
+                pixels[i * d + j] = (byte) Math.min(255, Math.max(0, 60 * labels[i] + 10 * j % 50 + r.nextInt(40)));
+            }
+        }
+        try (Dataset bytes = Dataset.of(Tensor.ofUint8(pixels, 255f, n, d), Tensor.ofInts(labels, n))) {
+            try (Dataset floats = bytes.floatCopy(); Sequential a = deep(); Sequential b = deep();
+                 Device dev = Device.cuda(0)) {
+                a.to(dev);
+                b.to(dev);
+                Fit fit = Fit.epochs(3).batchSize(32).validationSplit(0.2).seed(5);
+                a.fit(floats, fit);
+                b.fit(bytes, fit);
+                float[] pa = a.parameters();
+                float[] pb = b.parameters();
+                double maxDiff = 0;
+                for (int i = 0; i < pa.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(pa[i] - pb[i]));
+                }
+                assertTrue(maxDiff < 1e-5, "byte vs float features on the GPU: parameters differ by up to " + maxDiff);
+                assertEquals(a.evaluate(floats).loss(), b.evaluate(bytes).loss(), 1e-5);
+                try (Tensor oa = a.predict(floats.features()); Tensor ob = b.predict(bytes.features())) {
+                    assertPredictionsClose(new float[][] {oa.toFloatArray()}, new float[][] {ob.toFloatArray()}, 1e-5);
+                }
+            }
+        }
+    }
+
     @Test
     void fashionMnistSubsetOnGpu() throws Exception {
         assumeGpu();

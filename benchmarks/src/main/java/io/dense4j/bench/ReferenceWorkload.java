@@ -29,7 +29,10 @@ import java.util.SplittableRandom;
  * kernels are measured against; without it PyTorch uses Debian's default BLAS.
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.dense4j.bench.ReferenceWorkload
- * [data-dir] [epochs] [batch] [threads, e.g. 1 or 1,2] [--repeats N] [--no-torch] [--torch-openblas]}
+ * [data-dir] [epochs] [batch] [threads, e.g. 1 or 1,2] [--repeats N] [--no-torch] [--torch-openblas]
+ * [--float-pixels]}. The training set is read as a user of the CLI and the server gets it: its pixels kept as bytes
+ * ({@code Mnist.Pixels.UINT8}, converted while each batch is gathered); {@code --float-pixels} reads them as float32
+ * (the same values and trained weights), for the A/B.
  */
 public final class ReferenceWorkload {
     record Run(int threads, double seconds, List<Double> all, double accuracy, double p50, double p99, double batch256) {}
@@ -38,11 +41,13 @@ public final class ReferenceWorkload {
         List<String> positional = new ArrayList<>();
         boolean torch = true;
         boolean torchOpenBlas = false;
+        Mnist.Pixels pixels = Mnist.Pixels.UINT8;
         int repeats = 1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--no-torch" -> torch = false;
                 case "--torch-openblas" -> torchOpenBlas = true;
+                case "--float-pixels" -> pixels = Mnist.Pixels.FLOAT32;
                 case "--repeats" -> repeats = Integer.parseInt(args[++i]);
                 default -> positional.add(args[i]);
             }
@@ -53,12 +58,12 @@ public final class ReferenceWorkload {
         int[] threads = positional.size() > 3
                 ? Arrays.stream(positional.get(3).split(",")).mapToInt(Integer::parseInt).toArray() : new int[] {1};
         String coretype = System.getenv("OPENBLAS_CORETYPE");
-        System.out.printf("machine: %s, %d cores; Dense4J kernels %s; OPENBLAS_CORETYPE=%s; load average %s%n",
-                Suite.cpuModel(), Runtime.getRuntime().availableProcessors(), CpuOps.kernelVariant(),
-                coretype == null ? "(unset)" : coretype, Suite.loadavg());
+        System.out.printf("machine: %s, %d cores; Dense4J kernels %s; OPENBLAS_CORETYPE=%s; load average %s; "
+                        + "pixels %s%n", Suite.cpuModel(), Runtime.getRuntime().availableProcessors(),
+                CpuOps.kernelVariant(), coretype == null ? "(unset)" : coretype, Suite.loadavg(), pixels);
 
         List<Run> runs = new ArrayList<>();
-        try (Mnist.Data data = Mnist.load(dir)) {
+        try (Mnist.Data data = Mnist.load(dir, pixels)) {
             for (int t : threads) {
                 Dense4J.setThreads(t);
                 List<Double> secs = new ArrayList<>();

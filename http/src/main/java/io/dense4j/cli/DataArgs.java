@@ -27,13 +27,15 @@ final class DataArgs {
 
     static Loaded forTraining(Path source, CsvArgs csv) throws IOException {
         if (Files.isDirectory(source)) {
+            // the pixels stay bytes: a quarter of the memory, and training converts each batch while gathering it
             if (Mnist.hasSplit(source, Mnist.TRAIN)) {
-                Dataset train = Mnist.loadSplit(source, Mnist.TRAIN);
-                Dataset test = Mnist.hasSplit(source, Mnist.TEST) ? Mnist.loadSplit(source, Mnist.TEST) : null;
+                Dataset train = Mnist.loadSplit(source, Mnist.TRAIN, Mnist.Pixels.UINT8);
+                Dataset test = Mnist.hasSplit(source, Mnist.TEST)
+                        ? Mnist.loadSplit(source, Mnist.TEST, Mnist.Pixels.UINT8) : null;
                 return new Loaded(train, test);
             }
             if (Mnist.hasSplit(source, Mnist.TEST)) {
-                return new Loaded(Mnist.loadSplit(source, Mnist.TEST), null);
+                return new Loaded(Mnist.loadSplit(source, Mnist.TEST, Mnist.Pixels.UINT8), null);
             }
             throw new IOException(source + " holds no MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)");
         }
@@ -44,9 +46,10 @@ final class DataArgs {
     static Dataset forEvaluation(Path source, CsvArgs csv, String split) throws IOException {
         if (Files.isDirectory(source)) {
             if (split != null) {
-                return Mnist.loadSplit(source, split);
+                return Mnist.loadSplit(source, split, Mnist.Pixels.UINT8);
             }
-            return Mnist.loadSplit(source, Mnist.hasSplit(source, Mnist.TEST) ? Mnist.TEST : Mnist.TRAIN);
+            return Mnist.loadSplit(source, Mnist.hasSplit(source, Mnist.TEST) ? Mnist.TEST : Mnist.TRAIN,
+                    Mnist.Pixels.UINT8);
         }
         return csv(source, csv);
     }

@@ -79,10 +79,21 @@ abstract class AffineNormalizer implements Normalizer {
         }
     }
 
+    /** Features normalized in place: FLOAT32 {@code [N, d]} (bytes hold no other values than their own). */
     static int checkFeatures(Tensor features) {
-        if (features.dtype() != Tensor.DType.FLOAT32 || features.rank() != 2) {
-            throw new IllegalArgumentException("features must be FLOAT32 [N, d], got " + features.dtype() + " "
-                    + Arrays.toString(features.shape()));
+        if (features.dtype() == Tensor.DType.UINT8 && features.rank() == 2) {
+            throw new IllegalArgumentException("features are UINT8 bytes (pixels / " + features.divisor()
+                    + "), which cannot hold normalized values: normalize a float32 copy (Dataset.floatCopy(), "
+                    + "Tensor.toFloat32())");
+        }
+        return checkReadable(features);
+    }
+
+    /** Features read as floats (statistics): FLOAT32, or UINT8 as the floats its bytes stand for. */
+    static int checkReadable(Tensor features) {
+        if (features.dtype() == Tensor.DType.INT32 || features.rank() != 2) {
+            throw new IllegalArgumentException("features must be FLOAT32 (or UINT8) [N, d], got " + features.dtype()
+                    + " " + Arrays.toString(features.shape()));
         }
         return Math.toIntExact(features.dim(1));
     }

@@ -73,7 +73,7 @@ public record FeatureStats(long rows, double[] min, double[] max, double[] mean,
      * @throws IllegalArgumentException no rows, or a non-finite value (naming its row and feature)
      */
     public static FeatureStats of(Tensor features) {
-        int d = AffineNormalizer.checkFeatures(features);
+        int d = AffineNormalizer.checkReadable(features);
         long n = features.dim(0);
         if (n == 0) {
             throw new IllegalArgumentException("cannot fit a normalizer on 0 rows");

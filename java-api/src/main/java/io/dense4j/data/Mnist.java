@@ -13,8 +13,10 @@ import java.util.Objects;
 /**
  * Loader of MNIST-layout directories (MNIST, Fashion-MNIST): {@code train-images-idx3-ubyte},
  * {@code train-labels-idx1-ubyte}, {@code t10k-images-idx3-ubyte}, {@code t10k-labels-idx1-ubyte}, each
- * optionally gzip-compressed ({@code .gz}). Features are float32 {@code [N, 784]} in {@code [0, 1]}, labels
- * int32 {@code [N]} in {@code [0, 10)}.
+ * optionally gzip-compressed ({@code .gz}). Features are {@code [N, 784]} in {@code [0, 1]} (pixel / 255), labels
+ * int32 {@code [N]} in {@code [0, 10)}. The features are float32, or with {@link Pixels#UINT8} the pixel bytes
+ * themselves ({@link Idx#readImageBytes}): the same values in a quarter of the memory, and faster training (each
+ * batch is converted while it is gathered) to the same weights, bit for bit.
  *
  * <p>{@link #load} needs both splits; a directory with only one (e.g. the MNIST test set alone) is read with
  * {@link #loadSplit}.
@@ -42,6 +44,11 @@ public final class Mnist {
         }
     }
 
+    /** How the pixels are held: float32 {@code [N, 784]}, or the bytes with divisor 255 (the same values). */
+    public enum Pixels {
+        FLOAT32, UINT8
+    }
+
     private Mnist() {
     }
 
@@ -53,11 +60,21 @@ public final class Mnist {
      * @throws DataFormatException a malformed file, label count different from image count, label >= 10
      */
     public static Data load(Path dir) throws IOException {
-        return load(dir, classNamesFor(dir));
+        return load(dir, classNamesFor(dir), Pixels.FLOAT32);
+    }
+
+    /** As {@link #load(Path)}, the pixels held as {@code pixels} says. */
+    public static Data load(Path dir, Pixels pixels) throws IOException {
+        return load(dir, classNamesFor(dir), pixels);
     }
 
     /** As {@link #load(Path)} with explicit class names (their count is the class count). */
     public static Data load(Path dir, List<String> classNames) throws IOException {
+        return load(dir, classNames, Pixels.FLOAT32);
+    }
+
+    /** As {@link #load(Path)} with explicit class names, the pixels held as {@code pixels} says. */
+    public static Data load(Path dir, List<String> classNames, Pixels pixels) throws IOException {
         List<String> missing = new ArrayList<>();
         for (String split : List.of(TRAIN, TEST)) {
             for (String kind : List.of("images-idx3-ubyte", "labels-idx1-ubyte")) {
@@ -76,9 +93,9 @@ public final class Mnist {
             throw new NoSuchFileException(dir.toString(), null, "MNIST directory lacks " + String.join(", ", missing)
                     + hint);
         }
-        Dataset train = loadSplit(dir, TRAIN, classNames);
+        Dataset train = loadSplit(dir, TRAIN, classNames, pixels);
         try {
-            return new Data(train, loadSplit(dir, TEST, classNames));
+            return new Data(train, loadSplit(dir, TEST, classNames, pixels));
         } catch (IOException | RuntimeException e) {
             train.close();
             throw e;
@@ -87,7 +104,17 @@ public final class Mnist {
 
     /** Loads one split ({@link #TRAIN} or {@link #TEST}) of {@code dir}, with class names from the path. */
     public static Dataset loadSplit(Path dir, String split) throws IOException {
-        return loadSplit(dir, split, classNamesFor(dir));
+        return loadSplit(dir, split, classNamesFor(dir), Pixels.FLOAT32);
+    }
+
+    /** As {@link #loadSplit(Path, String)}, the pixels held as {@code pixels} says. */
+    public static Dataset loadSplit(Path dir, String split, Pixels pixels) throws IOException {
+        return loadSplit(dir, split, classNamesFor(dir), pixels);
+    }
+
+    /** As {@link #loadSplit(Path, String, List, Pixels)} with float32 pixels. */
+    public static Dataset loadSplit(Path dir, String split, List<String> classNames) throws IOException {
+        return loadSplit(dir, split, classNames, Pixels.FLOAT32);
     }
 
     /**
@@ -95,9 +122,12 @@ public final class Mnist {
      *
      * @param split {@code "train"} or {@code "t10k"} (any prefix of such a file pair is accepted)
      * @param classNames one name per class; labels must be below their count
+     * @param pixels float32 features, or the pixel bytes (the same values)
      */
-    public static Dataset loadSplit(Path dir, String split, List<String> classNames) throws IOException {
+    public static Dataset loadSplit(Path dir, String split, List<String> classNames, Pixels pixels)
+            throws IOException {
         Objects.requireNonNull(split, "split");
+        Objects.requireNonNull(pixels, "pixels");
         if (classNames.isEmpty()) {
             throw new IllegalArgumentException("classNames must not be empty: they give the class count");
         }
@@ -107,7 +137,7 @@ public final class Mnist {
         Tensor images = null;
         try {
             checkLabels(labelsFile, labels, classNames.size());
-            images = Idx.readImages(imagesFile);
+            images = pixels == Pixels.UINT8 ? Idx.readImageBytes(imagesFile) : Idx.readImages(imagesFile);
             if (images.dim(0) != labels.dim(0)) {
                 throw new DataFormatException("label count " + labels.dim(0) + " in " + labelsFile
                         + " differs from image count " + images.dim(0) + " in " + imagesFile);

@@ -1,6 +1,7 @@
 package io.dense4j.internal;
 
 import java.util.Objects;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 
@@ -17,6 +18,9 @@ public final class NativeMemory {
 
         /** A view (position 0, not owning) of an int32 tensor's memory. */
         IntPointer ints(Object tensor);
+
+        /** A view (position 0, not owning) of a uint8 tensor's memory. */
+        BytePointer bytes(Object tensor);
     }
 
     private static volatile Access access;
@@ -39,6 +43,11 @@ public final class NativeMemory {
     /** The int32 memory of {@code tensor} (a fresh view). */
     public static IntPointer ints(Object tensor) {
         return access().ints(tensor);
+    }
+
+    /** The uint8 memory of {@code tensor} (a fresh view). */
+    public static BytePointer bytes(Object tensor) {
+        return access().bytes(tensor);
     }
 
     /** {@link #floats} of an optional tensor argument: null for null. */

@@ -146,6 +146,8 @@ public final class SafeTensors {
         return switch (dtype) {
             case FLOAT32 -> ElementType.FLOAT32;
             case INT32 -> ElementType.INT32;
+            case UINT8 -> throw new IllegalArgumentException("UINT8 data tensors are not model tensors: a model file "
+                    + "holds FLOAT32 and INT32 only");
         };
     }
 

@@ -34,7 +34,7 @@ public final class Evaluator {
         Dataset d = data;
         try {
             if (normalizer != null) {
-                d = data.subset(DataChecks.range(0, data.size()));
+                d = data.floatCopy();
                 normalizer.apply(d.features());
             }
             int n = d.size();

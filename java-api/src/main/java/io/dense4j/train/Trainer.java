@@ -66,11 +66,11 @@ public final class Trainer {
                         normalizer.fit(fitRows);
                     }
                 }
-                train = data.subset(DataChecks.range(0, n));
+                train = data.floatCopy();
                 owned.add(train);
                 normalizer.apply(train.features());
                 if (validation != null) {
-                    validation = validation.subset(DataChecks.range(0, validation.size()));
+                    validation = validation.floatCopy();
                     owned.add(validation);
                     normalizer.apply(validation.features());
                 }
@@ -222,7 +222,7 @@ public final class Trainer {
         Dataset train = rows;
         try {
             if (normalizer != null) {
-                train = rows.subset(DataChecks.range(0, n));
+                train = rows.floatCopy();
                 normalizer.apply(train.features());
             }
             float[] lrs = new float[Math.min(STEPS_PER_CALL, steps)];

@@ -1,5 +1,6 @@
 package io.dense4j.nativelib;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -39,6 +40,8 @@ public final class CpuKernels {
     public static final int OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2, OPT_RMSPROP = 3;
     public static final int OPT_HP_COUNT = 5, OPT_STATE_PER_PARAM = 3;
     public static final int OK = 0, ERR_ARGUMENT = 1, ERR_NONFINITE = 2, ERR_MEMORY = 3;
+    /** Formats of the rows of d4j_net_train_data / d4j_net_forward_data: float32, or uint8 standing for b / divisor. */
+    public static final int DATA_F32 = 0, DATA_U8 = 1;
     /** GEMM kernel variants (d4j_set_isa); the environment variable D4J_CPU_ISA chooses one at load. */
     public static final int ISA_AUTO = -1, ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2;
 
@@ -98,6 +101,22 @@ public final class CpuKernels {
     public static native int d4j_net_forward(d4j_net net, @Const FloatPointer x, @Cast("int64_t") long n,
             FloatPointer out, @Cast("const int32_t*") IntPointer labels, @Const FloatPointer targets,
             DoublePointer stats);
+
+    /** d4j_net_train over uint8 rows (DATA_U8): byte b stands for b / xDivisor, converted while gathered. */
+    public static native int d4j_net_train_data(d4j_net net, @Cast("const void*") BytePointer x, int xType,
+            float xDivisor, @Cast("const int32_t*") IntPointer labels, @Const FloatPointer targets,
+            @Cast("const int32_t*") IntPointer order, @Cast("int64_t") long nOrder, @Cast("int64_t") long first,
+            int batch, int nBatches, @Const FloatPointer lrs, @Cast("int64_t*") LongPointer step,
+            @Cast("uint64_t") long seed, DoublePointer stats);
+
+    /** d4j_net_forward over uint8 rows (DATA_U8). */
+    public static native int d4j_net_forward_data(d4j_net net, @Cast("const void*") BytePointer x, int xType,
+            float xDivisor, @Cast("int64_t") long n, FloatPointer out, @Cast("const int32_t*") IntPointer labels,
+            @Const FloatPointer targets, DoublePointer stats);
+
+    /** out[r, :] = data[order[r], :] / divisor for uint8 rows of width bytes (order null: row r). */
+    public static native int d4j_gather_u8(@Cast("const uint8_t*") BytePointer data, float divisor, int width,
+            @Cast("const int32_t*") IntPointer order, int rows, FloatPointer out);
 
     /**
      * Zero-filled memory for large buffers, 2 MB aligned and advised for 2 MB pages (see d4j_alloc_pages); a null

@@ -618,7 +618,8 @@ public final class DatasetCatalog implements DatasetResolver {
         String labels = names.stream().filter(n -> n.startsWith(split + "-labels")).findFirst().orElseThrow();
         Tensor y = Idx.readLabels(dir.resolve(labels), allocation);
         try {
-            Tensor x = Idx.readImages(dir.resolve(images), allocation);
+            // pixels kept as bytes (divisor 255): a quarter of the memory, the same values and trained weights
+            Tensor x = Idx.readImageBytes(dir.resolve(images), allocation);
             return Dataset.of(x, y, d.classes(), d.classNames());
         } catch (IOException | RuntimeException e) {
             y.close();

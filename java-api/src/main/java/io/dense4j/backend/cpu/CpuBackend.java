@@ -73,7 +73,7 @@ public final class CpuBackend extends HostStateBackend {
     public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
         InferenceSession s = acquire();
         try {
-            return s.net.forward(NativeMemory.floats(x), x.dim(0), NativeMemory.floatsOrNull(outputs),
+            return s.net.forward(CpuNetwork.Rows.of(x), x.dim(0), NativeMemory.floatsOrNull(outputs),
                     NativeMemory.intsOrNull(labels), NativeMemory.floatsOrNull(targets));
         } finally {
             release(s);
@@ -129,7 +129,7 @@ public final class CpuBackend extends HostStateBackend {
         private final CpuNetwork net;
         private final IntPointer orderPtr;
         private FloatPointer lrPtr;
-        private final FloatPointer x;
+        private final CpuNetwork.Rows x; // float rows, or bytes converted while gathered
         private final IntPointer labels;
         private final FloatPointer targets;
         private final int nTrain;
@@ -137,7 +137,7 @@ public final class CpuBackend extends HostStateBackend {
         CpuTrainingSession(Dataset train, int nTrain, int batch) {
             Loss loss = loss();
             Optimizer optimizer = optimizer();
-            this.x = NativeMemory.floats(train.features());
+            this.x = CpuNetwork.Rows.of(train.features());
             this.labels = loss.sparseLabels() ? NativeMemory.ints(train.labels()) : null;
             this.targets = loss.sparseLabels() ? null : NativeMemory.floats(train.targets());
             this.nTrain = nTrain;
@@ -179,7 +179,7 @@ public final class CpuBackend extends HostStateBackend {
             InferenceSession s = acquire();
             try {
                 boolean sparse = loss().sparseLabels();
-                FloatPointer px = NativeMemory.floats(d.features()).position((long) first * architecture().inputs());
+                CpuNetwork.Rows px = CpuNetwork.Rows.of(d.features()).from(first);
                 IntPointer lab = sparse ? NativeMemory.ints(d.labels()).position(first) : null;
                 FloatPointer tgt = sparse ? null
                         : NativeMemory.floats(d.targets()).position((long) first * architecture().outputs());

@@ -4,7 +4,10 @@ import io.dense4j.backend.kernels.OpCodes;
 import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CpuKernels;
 import io.dense4j.train.LossStats;
+import io.dense4j.internal.NativeMemory;
+import io.dense4j.tensor.Tensor;
 import io.dense4j.train.NonFiniteLossException;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -15,6 +18,26 @@ import org.bytedeco.javacpp.LongPointer;
  * own workspace. Owns every native object it creates; {@link #close()} frees them. Not thread-safe.
  */
 final class CpuNetwork implements AutoCloseable {
+    /**
+     * The input rows of a network call: float32 rows, or uint8 rows standing for {@code b / divisor} (a
+     * {@link Tensor.DType#UINT8} tensor), which the engine converts while it gathers them.
+     */
+    record Rows(FloatPointer floats, BytePointer bytes, float divisor, int width) {
+        /** The rows of a FLOAT32 or UINT8 tensor {@code [N, width]}, from its first row. */
+        static Rows of(Tensor x) {
+            int width = (int) x.dim(-1);
+            return x.dtype() == Tensor.DType.UINT8 ? new Rows(null, NativeMemory.bytes(x), x.divisor(), width)
+                    : new Rows(NativeMemory.floats(x), null, 1f, width);
+        }
+
+        /** The same rows from row {@code first} on. */
+        Rows from(long first) {
+            long off = first * width;
+            return floats != null ? new Rows(new FloatPointer(floats).position(off), null, 1f, width)
+                    : new Rows(null, new BytePointer(bytes).position(off), divisor, width);
+        }
+    }
+
     private final int maxBatch;
     private final IntPointer sizes;
     private final IntPointer acts;
@@ -74,21 +97,32 @@ final class CpuNetwork implements AutoCloseable {
      * Runs {@code nBatches} training steps in one native call; see d4j_net_train. Returns the stats of
      * these steps: loss sum, correct count, rows.
      */
-    LossStats train(FloatPointer x, IntPointer labels, FloatPointer targets, IntPointer order, long nOrder, long first,
+    LossStats train(Rows x, IntPointer labels, FloatPointer targets, IntPointer order, long nOrder, long first,
                     int batch, int nBatches, FloatPointer lrs, long seed) {
         checkOpen();
         stats.put(0, 0).put(1, 0).put(2, 0);
-        int rc = KernelThread.call(() -> CpuKernels.d4j_net_train(handle, x, labels, targets, order, nOrder, first, batch,
-                nBatches, lrs, step, seed, stats));
+        int rc = KernelThread.call(() -> x.floats() != null
+                ? CpuKernels.d4j_net_train(handle, x.floats(), labels, targets, order, nOrder, first, batch, nBatches,
+                        lrs, step, seed, stats)
+                : CpuKernels.d4j_net_train_data(handle, x.bytes(), CpuKernels.DATA_U8, x.divisor(), labels, targets,
+                        order, nOrder, first, batch, nBatches, lrs, step, seed, stats));
         check(rc, "training step " + (step.get(0) + 1));
         return new LossStats(stats.get(0), stats.get(1), stats.get(2));
     }
 
     /** Forward pass over n rows starting at row pointer x; outputs to out (may be null); returns stats. */
     LossStats forward(FloatPointer x, long n, FloatPointer out, IntPointer labels, FloatPointer targets) {
+        return forward(new Rows(x, null, 1f, 0), n, out, labels, targets);
+    }
+
+    /** As {@link #forward(FloatPointer, long, FloatPointer, IntPointer, FloatPointer)} over float or byte rows. */
+    LossStats forward(Rows x, long n, FloatPointer out, IntPointer labels, FloatPointer targets) {
         checkOpen();
         stats.put(0, 0).put(1, 0).put(2, 0);
-        int rc = KernelThread.call(() -> CpuKernels.d4j_net_forward(handle, x, n, out, labels, targets, stats));
+        int rc = KernelThread.call(() -> x.floats() != null
+                ? CpuKernels.d4j_net_forward(handle, x.floats(), n, out, labels, targets, stats)
+                : CpuKernels.d4j_net_forward_data(handle, x.bytes(), CpuKernels.DATA_U8, x.divisor(), n, out, labels,
+                        targets, stats));
         check(rc, "forward pass");
         return new LossStats(stats.get(0), stats.get(1), stats.get(2));
     }

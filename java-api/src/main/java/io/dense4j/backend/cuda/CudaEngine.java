@@ -8,6 +8,7 @@ import io.dense4j.internal.RowStaging;
 import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CudaKernels;
 import io.dense4j.optim.Optimizer;
+import io.dense4j.tensor.Tensor;
 import io.dense4j.train.LossStats;
 import io.dense4j.train.NonFiniteLossException;
 import io.dense4j.train.TrainingSession;
@@ -410,7 +411,10 @@ final class CudaEngine implements AutoCloseable {
         Cuda.Buffer lab = null;
         Cuda.Buffer tgt = null;
         try {
-            h2d(x, NativeMemory.floats(d.features()), x.bytes);
+            // uint8 rows go up as the floats they stand for (the CPU engine's values, bit for bit)
+            try (Tensor floats = d.features().dtype() == Tensor.DType.UINT8 ? d.features().toFloat32() : null) {
+                h2d(x, NativeMemory.floats(floats != null ? floats : d.features()), x.bytes);
+            }
             if (sparse) {
                 lab = new Cuda.Buffer(rows * 4, "the labels");
                 h2d(lab, NativeMemory.ints(d.labels()), lab.bytes);
