@@ -31,14 +31,12 @@ jlink --add-modules java.base,java.logging,java.management,java.naming,java.net.
 strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" 2>/dev/null || true
 cp "$JAR" "$OUT/dense4j-gpu.jar"
 zip -q -d "$OUT/dense4j-gpu.jar" 'org/jline/nativ/*' 'org/postgresql/*' >/dev/null
-# JUnit: the console launcher (one jar, from the local Maven repository, fetched once if missing) and the test
-# classes of the two modules whose tests need a GPU (their other dependencies are all inside the shaded jar).
-JUNIT=org/junit/platform/junit-platform-console-standalone/1.14.4/junit-platform-console-standalone-1.14.4.jar
-M2=$(mvn -B -q -Dstyle.color=never help:evaluate -Dexpression=settings.localRepository -DforceStdout 2>/dev/null | sed "s/\x1b\[[0-9;]*m//g")
-[ -d "$M2" ] || M2=$HOME/.m2/repository
-[ -f "$M2/$JUNIT" ] || mvn -q -B dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 >/dev/null
+# JUnit: the console launcher (one jar, copied from the local Maven repository, fetched once if missing) and the
+# test classes of the two modules whose tests need a GPU (their other dependencies are all inside the shaded jar).
 mkdir -p "$OUT/tests"
-cp "$M2/$JUNIT" "$OUT/tests/junit-console.jar"
+mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 \
+  -Dmdep.stripVersion=true -DoutputDirectory="$OUT/tests" >/dev/null
+mv "$OUT/tests/junit-platform-console-standalone.jar" "$OUT/tests/junit-console.jar"
 for m in native java-api; do
   [ -d "$ROOT/$m/target/test-classes" ] || { echo "no $m/target/test-classes: build with the tests compiled" >&2; exit 1; }
   (cd "$ROOT/$m/target/test-classes" && zip -q -r "$OUT/tests/$m-tests.jar" .)
