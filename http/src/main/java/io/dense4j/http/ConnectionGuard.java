@@ -27,6 +27,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectableChannel;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -154,7 +155,12 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private final LongAdder drainedBytes = new LongAdder();
     private ScheduledExecutorService sweeper;
     private AbstractConnector connector;
-    private final AtomicInteger accepting = new AtomicInteger();
+    /**
+     * Channels accepted and not yet admitted (onOpened) nor failed: each channel is counted once, by the set or by
+     * the shares, never by both. (A counter decremented in onAccepted counted a connection twice between its
+     * onOpened, inside Jetty's createEndPoint, and the onAccepted that follows: the cap read one over.)
+     */
+    private final Set<SelectableChannel> accepting = ConcurrentHashMap.newKeySet();
     private final AtomicInteger leaving = new AtomicInteger(); // shed, not closed yet
     private volatile boolean shuttingDown;
 
@@ -174,7 +180,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     /** Connections the cap counts: open ones (TCP connections, once each under TLS) and those being accepted. */
     int cappedConnections() {
-        return accepting.get() + shares.connections();
+        return accepting.size() + shares.connections();
     }
 
     /**
@@ -192,19 +198,19 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onAccepting(SelectableChannel channel) {
-        accepting.incrementAndGet(); // in the acceptor thread, before it accepts the next one
+        accepting.add(channel); // in the acceptor thread, before it accepts the next one
         limitAccepting();
     }
 
     @Override
     public void onAcceptFailed(SelectableChannel channel, Throwable cause) {
-        accepting.decrementAndGet();
+        accepting.remove(channel);
         limitAccepting();
     }
 
     @Override
     public void onAccepted(SelectableChannel channel) {
-        accepting.decrementAndGet(); // opened: counted by onOpened
+        accepting.remove(channel); // normally gone already: admitted by onOpened
         limitAccepting();
     }
 
@@ -392,6 +398,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private void admit(EndPoint socket) {
         GuardedConnection g = shares.admit(ClientShares.clientOf(socket.getRemoteSocketAddress()), socket, System.nanoTime());
         bySocket.put(socket, g);
+        if (socket instanceof SocketChannelEndPoint s) {
+            accepting.remove(s.getChannel()); // counted by the shares from now on
+        }
         admitted.increment();
         if (g.probation) {
             probationAdmitted.increment();
