@@ -63,11 +63,12 @@ constexpr bool SX_PAIRS = false;  // two rows of dw at a time (sparse_input.inc)
 #include "gemm_tiles.inc"
 typedef V::I VI;
 #include "sparse_input.inc"
+#include "weight_grad_narrow.inc"
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx2() {
-    static const GemmKernels k = {ISA_AVX2, "avx2", NN_NV * V::W, 32, nn_block, tn_block, nt_block,
+    static const GemmKernels k = {ISA_AVX2, "avx2", NN_NV * V::W, 32, nn_block, tn_any, nt_block,
                                    sx_weight_grad};
     return k;
 }

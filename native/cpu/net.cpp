@@ -256,6 +256,13 @@ struct NextRows {
         }
     }
     void prefetch(int part, int parts) const { prefetch(part, parts, 0, in); }
+    // whole rows, into L1 (prefetcht0): for a copy that follows within microseconds (WeightGradStep, one thread)
+    void prefetch_near(int part, int parts) const {
+        for (int r = rows * part / parts, e = rows * (part + 1) / parts; r < e; r++) {
+            const char* row = x + (int64_t)order[r] * row_bytes;
+            for (int64_t b = 0; b < row_bytes; b += 64) asm volatile("prefetcht0 %0" : : "m"(row[b]));
+        }
+    }
 };
 }  // namespace
 
@@ -527,6 +534,8 @@ struct InputGradLayer {
     }
 };
 
+constexpr int UPDATE_PIECES = 8, PREFETCH_PIECES = 2;  // the next rows prefetched during the last quarter
+
 // Every layer's weight gradient (dW, db) in ONE region (they are independent once every dz is known), each
 // block followed, unless global-norm clipping needs the whole gradient first, by value clipping and the
 // optimizer update of the same block of parameters while its gradient is still in cache. The blocks of a
@@ -543,6 +552,7 @@ struct WeightGradStep {
     const int* first;    // first chunk of each layer, n_layers + 1 entries
     const d4j::SliceBands* bands;
     const GatherRows* gather;  // the next step's rows (chunks after the layers'), or nullptr
+    const NextRows* next;      // the same rows to prefetch during the first layer's update (one thread), or nullptr
     int gather_chunks;
     int gather_mid;            // 0: the gather's pieces are whole rows; else the column of its second slice
     const int* id;             // position in the region -> chunk
@@ -578,7 +588,18 @@ struct WeightGradStep {
             if (net->clip_value > 0.0f)
                 for (int64_t r = 0; r < nrows; r++) d4j::clip_values(g + r * L.out, cols, net->clip_value);
             float* s = net->opt_state;
-            j.opt.fn(j.opt, net->params + off, g, s + off, s + N + off, s + 2 * N + off, nrows, cols, L.out);
+            // One thread: the first layer's update (a stream of its weights, gradient and moments through the L2)
+            // in pieces, the next step's rows prefetched during the last ones: they arrive while it computes and
+            // are still in cache for the gather right after (see the step: prefetched at the step's start, they
+            // were gone by then)
+            const bool feed = part == 0 && j.next && l == 0 && j.bands[0].count() == 1;
+            const int pieces = feed ? UPDATE_PIECES : 1;
+            for (int q = 0; q < pieces; q++) {
+                if (feed && q >= UPDATE_PIECES - PREFETCH_PIECES)
+                    j.next->prefetch_near(q - (UPDATE_PIECES - PREFETCH_PIECES), PREFETCH_PIECES);
+                const int64_t r0 = nrows * q / pieces, r1 = nrows * (q + 1) / pieces, o = off + r0 * L.out;
+                j.opt.fn(j.opt, net->params + o, g + r0 * L.out, s + o, s + N + o, s + 2 * N + o, r1 - r0, cols, L.out);
+            }
         }
     }
 };
@@ -754,17 +775,17 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         const int32_t* lb = net->lb[cur];
         const float* tb = net->tb[cur];
         const bool gather_next = s + 1 < n_batches;
-        // Prefetch the next step's rows (random rows of x, usually not in cache): they arrive while this step
-        // computes, and the gather later in the step copies from cache (measured: 0.198 -> 0.192 CPU-s per
-        // reference epoch on one thread; again 0.172-0.180 -> 0.166-0.174 s, interleaved, loaded machine). On one
-        // thread in one burst here; on a team, in pieces by the first layer's forward chunks (NextRows: measured
-        // at 2 threads, loaded machine, a 2-thread epoch 0.159 -> 0.142 s; on one thread the pieces were ~1% slower
-        // than the burst).
+        // Prefetch the next step's rows (random rows of x, usually not in cache), so that the gather at the end of
+        // the step copies from cache. On a team, in pieces by the first layer's forward chunks (NextRows: measured
+        // at 2 threads, loaded machine, a 2-thread epoch 0.159 -> 0.142 s); on one thread during the last quarter
+        // of the first layer's update, just before the gather (WeightGradStep): prefetched here, at the step's
+        // start, in one burst, they were out of the cache again by the time of the copy (the update streams ~2 MB
+        // through the 1 MB L2), so the step paid the burst's stall and a cold copy (RESULTS.md, "Session 9: weight
+        // gradient, Adam and gather": the reference step 1.5-3% shorter with byte rows).
         if (gather_next) gather.into(pos + batch, 1 - cur);
         const bool prefetch_in_forward = gather_next && d4j::team_size() > 1;
         const NextRows next{static_cast<const char*>(x), order + pos + batch, gather_next ? gather.rows() : 0, in0,
                             row_bytes, prefetch_in_forward ? gather_split_col(net->layers[0], rows) : 0};
-        if (gather_next && !prefetch_in_forward) next.prefetch(0, 1);
         clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
         const float* out = forward_rows(net, kern, xb, rows, true, seed, t - 1, nullptr,  // masks: updates before
@@ -793,6 +814,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         wg.net = net;
         wg.x0 = xb;
         wg.gather = gather_next ? &gather : nullptr;
+        wg.next = gather_next && !prefetch_in_forward ? &next : nullptr;
         wg.rows = rows;
         wg.update = per_layer;
         if (per_layer) wg.opt = d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t);
