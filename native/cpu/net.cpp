@@ -553,6 +553,7 @@ struct WeightGradStep {
     const d4j::SliceBands* bands;
     const GatherRows* gather;  // the next step's rows (chunks after the layers'), or nullptr
     const NextRows* next;      // the same rows to prefetch during the first layer's update (one thread), or nullptr
+    bool reverse;              // the first layer's update pieces in reverse order (one thread, every other step)
     int gather_chunks;
     int gather_mid;            // 0: the gather's pieces are whole rows; else the column of its second slice
     const int* id;             // position in the region -> chunk
@@ -588,16 +589,18 @@ struct WeightGradStep {
             if (net->clip_value > 0.0f)
                 for (int64_t r = 0; r < nrows; r++) d4j::clip_values(g + r * L.out, cols, net->clip_value);
             float* s = net->opt_state;
-            // One thread: the first layer's update (a stream of its weights, gradient and moments through the L2)
-            // in pieces, the next step's rows prefetched during the last ones: they arrive while it computes and
-            // are still in cache for the gather right after (see the step: prefetched at the step's start, they
-            // were gone by then)
-            const bool feed = part == 0 && j.next && l == 0 && j.bands[0].count() == 1;
-            const int pieces = feed ? UPDATE_PIECES : 1;
+            // One thread: the first layer's update (a stream of its weights, gradient and moments through the L2,
+            // larger than the L2) in pieces of rows, in reverse order every other step, so that it starts with the
+            // rows it updated last in the step before (the most likely still in L2); and the next step's rows
+            // prefetched during the last pieces: they arrive while it computes and are still in cache for the
+            // gather right after (see the step: prefetched at the step's start, they were gone by then)
+            const bool whole = part == 0 && l == 0 && j.bands[0].count() == 1;
+            const int pieces = whole ? UPDATE_PIECES : 1;
             for (int q = 0; q < pieces; q++) {
-                if (feed && q >= UPDATE_PIECES - PREFETCH_PIECES)
+                if (whole && j.next && q >= UPDATE_PIECES - PREFETCH_PIECES)
                     j.next->prefetch_near(q - (UPDATE_PIECES - PREFETCH_PIECES), PREFETCH_PIECES);
-                const int64_t r0 = nrows * q / pieces, r1 = nrows * (q + 1) / pieces, o = off + r0 * L.out;
+                const int at = j.reverse ? pieces - 1 - q : q;
+                const int64_t r0 = nrows * at / pieces, r1 = nrows * (at + 1) / pieces, o = off + r0 * L.out;
                 j.opt.fn(j.opt, net->params + o, g + r0 * L.out, s + o, s + N + o, s + 2 * N + o, r1 - r0, cols, L.out);
             }
         }
@@ -815,6 +818,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         wg.x0 = xb;
         wg.gather = gather_next ? &gather : nullptr;
         wg.next = gather_next && !prefetch_in_forward ? &next : nullptr;
+        wg.reverse = (t & 1) != 0;
         wg.rows = rows;
         wg.update = per_layer;
         if (per_layer) wg.opt = d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t);

@@ -4,11 +4,13 @@
 // the Java API runs it: the training set as bytes in 2 MB pages (d4j_alloc_pages), converted while gathered
 // (d4j_net_train_data, D4J_DATA_U8 / 255), the order reshuffled every epoch, calls of 64 steps, parameters,
 // gradients and optimizer state on 64-byte lines. The libraries' calls alternate (A B, then B A, ...), so all see
-// the same machine; each call's thread CPU time is kept. Printed: per library the median of the epochs' step time,
+// the same machine; each call's time is kept: the calling thread's CPU time at one thread, wall time at more. Printed: per library the median of the epochs' step time,
 // the 10th percentile and median of the calls, the phase shares (d4j_net_phase_seconds), the median of the per-call
 // ratios against the first library, and whether every library ended with the same bits (parameters and optimizer
 // state) as the first: builds that must not change any result have to say "same bits".
-// Usage: bench_ab_libs [--epochs N] [--threads T] LIB[@NAME=VALUE] LIB[@NAME=VALUE] ...
+// --floats: the training set as float32 (4 bytes a pixel, d4j_net_train_data D4J_DATA_F32), as `--float-pixels`
+// gives it in the Java API.
+// Usage: bench_ab_libs [--epochs N] [--threads T] [--floats] LIB[@NAME=VALUE] LIB[@NAME=VALUE] ...
 //   LIB: a path to a libdense4j_cpu.so (copy each build to its own path first); @NAME=VALUE sets that environment
 //   variable before each call of that library (and unsets it before the others'), for a build read at run time.
 //   D4J_BENCH_IDX: the directory of the uncompressed Fashion-MNIST train IDX files (default /tmp/fm).
@@ -29,9 +31,11 @@
 
 namespace {
 
-double thread_cpu() {
+bool wall_clock = false;  // more than one thread: the workers' time is not the caller's CPU time
+
+double now() {
     timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(wall_clock ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
@@ -86,11 +90,13 @@ bool sym(void* h, const char* name, F& f) {
 
 int main(int argc, char** argv) {
     int epochs = 5, threads = 1;
+    bool floats = false;
     std::vector<Lib> libs;
     for (int i = 1; i < argc; i++) {
         const std::string a = argv[i];
         if (a == "--epochs" && i + 1 < argc) epochs = std::atoi(argv[++i]);
         else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+        else if (a == "--floats") floats = true;
         else {
             Lib l{};
             const size_t at = a.find('@');
@@ -104,9 +110,10 @@ int main(int argc, char** argv) {
         }
     }
     if (libs.size() < 2 || epochs < 1 || threads < 1) {
-        std::fprintf(stderr, "usage: bench_ab_libs [--epochs N] [--threads T] LIB[@NAME=VALUE] LIB[@NAME=VALUE] ...\n");
+        std::fprintf(stderr, "usage: bench_ab_libs [--epochs N] [--threads T] [--floats] LIB[@NAME=VALUE] ...\n");
         return 2;
     }
+    wall_clock = threads > 1;
     for (Lib& l : libs) {
         void* h = dlopen(l.path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!h) { std::fprintf(stderr, "%s\n", dlerror()); return 1; }
@@ -126,9 +133,15 @@ int main(int argc, char** argv) {
     void* (*alloc_pages)(size_t);
     void* h0 = dlopen(libs[0].path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!sym(h0, "d4j_alloc_pages", alloc_pages)) return 1;
-    uint8_t* x = static_cast<uint8_t*>(alloc_pages((size_t)N * IN));  // the Java API's training set: 2 MB pages
+    // the Java API's training set: 2 MB pages; bytes (converted while gathered) or floats b / 255f
+    void* x = alloc_pages((size_t)N * IN * (floats ? 4 : 1));
     if (!x) return 1;
-    std::memcpy(x, img.data() + 16, (size_t)N * IN);
+    if (floats)
+        for (size_t i = 0; i < (size_t)N * IN; i++) static_cast<float*>(x)[i] = img[16 + i] / 255.0f;
+    else
+        std::memcpy(x, img.data() + 16, (size_t)N * IN);
+    const int x_type = floats ? D4J_DATA_F32 : D4J_DATA_U8;
+    const float x_divisor = floats ? 1.0f : 255.0f;
     std::vector<int32_t> labels(N);
     for (int i = 0; i < N; i++) labels[i] = lab[8 + i];
 
@@ -159,7 +172,8 @@ int main(int argc, char** argv) {
     std::FILE* la = std::fopen("/proc/loadavg", "r");
     char load[64] = "?";
     if (la) { if (!std::fgets(load, sizeof load, la)) load[0] = 0; std::fclose(la); }
-    std::printf("# bench_ab_libs: %d epochs (+1 warm-up), %d thread(s), load average %s", epochs, threads, load);
+    std::printf("# bench_ab_libs: %d epochs (+1 warm-up), %d thread(s) (%s), %s rows, load average %s", epochs,
+                threads, wall_clock ? "wall time" : "CPU time", floats ? "float" : "byte", load);
     std::vector<double> ph0(libs.size() * 8);
     int turn = 0;
     for (int e = 0; e <= epochs; e++) {  // epoch 0 warms up
@@ -175,10 +189,10 @@ int main(int argc, char** argv) {
                 Lib& l = libs[i];
                 for (const Lib& o : libs) if (!o.env_name.empty()) unsetenv(o.env_name.c_str());
                 if (!l.env_name.empty()) setenv(l.env_name.c_str(), l.env_value.c_str(), 1);
-                const double t0 = thread_cpu();
-                const int rc = l.train(l.net, x, D4J_DATA_U8, 255.0f, labels.data(), nullptr, order.data(), N,
+                const double t0 = now();
+                const int rc = l.train(l.net, x, x_type, x_divisor, labels.data(), nullptr, order.data(), N,
                                        (int64_t)b0 * 32, 32, n, lrs.data(), &l.step, 1, nullptr);
-                dt[i] = thread_cpu() - t0;
+                dt[i] = now() - t0;
                 if (rc != D4J_OK) { std::fprintf(stderr, "%s: error %d\n", l.path.c_str(), rc); return 1; }
             }
             for (size_t i = 0; i < libs.size(); i++) {
