@@ -555,6 +555,12 @@ struct InputGradLayer {
         d4j::input_grad_block(*j.k, j.w, j.L->dz, j.P->dz, j.L->in, j.L->out, blk, j.packed);
         const Layer& P = *j.P;
         if (P.act == D4J_ACT_LINEAR && !(P.rate > 0.0f)) return;
+        if (blk.c0 == 0 && blk.c1 == P.out) {  // whole rows: one contiguous pass
+            const int64_t o = (int64_t)blk.r0 * P.out;
+            d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
+                                     P.dz + o, blk.r1 - blk.r0, P.out, P.act);
+            return;
+        }
         for (int r = blk.r0; r < blk.r1; r++) {
             const int64_t o = (int64_t)r * P.out + blk.c0;
             d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
