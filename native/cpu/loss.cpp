@@ -19,6 +19,11 @@ static inline int argmax(const float* v, int k) {
     return best;
 }
 
+// e = exp(z - mx), the exponentials of a row apart from their sum (independent: vectorized)
+static void exp_row(const float* __restrict z, float mx, float* __restrict e, int k) {
+    for (int j = 0; j < k; j++) e[j] = exp_nonpositive(z[j] - mx);
+}
+
 // A row's max and first argmax in one pass, and whether it holds a NaN (the max then stops mattering).
 struct RowMax {
     float mx;
@@ -57,7 +62,8 @@ static double categorical(bool sparse, const float* out, const int32_t* labels, 
         if (finite_max) {
             sum = 0.0;
             if (e) {
-                for (int j = 0; j < k; j++) { const float v = exp_nonpositive(z[j] - m.mx); e[j] = v; sum += v; }
+                exp_row(z, m.mx, e, k);
+                for (int j = 0; j < k; j++) sum += e[j];
             } else {
                 for (int j = 0; j < k; j++) sum += exp_nonpositive(z[j] - m.mx);
             }
