@@ -6,7 +6,7 @@
 // over all x <= 0.
 // With the same constants and the same fused multiply-adds it gives the same float as glibc's expf for every
 // x <= 0 (checked for all 2^31 of them on glibc 2.36, FMA variant, scalar and vectorized, with and without
-// flush-to-zero: /work/exp/s9/fwd/exp_vs_libm.cpp of session 9): the
+// flush-to-zero: benchmarks/RESULTS.md, "Session 9: forward and loss"): the
 // gradients of the loss kept their bits, and they no longer depend on which C library the process loaded.
 // tests/loss_test.cpp checks it against the float64 exp.
 #pragma once
