@@ -1,6 +1,6 @@
 // The three GEMM-shaped products of a dense layer, written by hand for small batches (M = 1..64 rows against
 // layers of up to a few thousand units), in one variant per instruction set:
-//   nn: c[m,n] = a[m,k] . b[k,n] (+ bias[n]), then z = c and y = relu(c) or c   (forward, fused epilogue)
+//   nn: c[m,n] = (addend[m,n] +) a[m,k] . b[k,n] (+ bias[n]), then z = c and y = relu(c) or c   (forward, fused epilogue)
 //   tn: dw[k,n] = x[m,k]^T . dz[m,n]                                           (weight gradient)
 //   nt: dx[m,k] = dz[m,n] . w[k,n]^T                                           (input gradient)
 // and tn again for an x with many exact zeros, leaving them out (sx_weight_grad, sparse_input.inc: same bits).
@@ -35,6 +35,8 @@ struct NNArgs {
     int64_t lda, ldb, ldc;
     int m, n, k;
     int relu;
+    const float* addend = nullptr;  // [m, n] row stride ldc, or nullptr: added to the product before the bias,
+                                    // (addend + a.b) + bias, as the sum of two split-K slices (net.cpp)
 };
 
 struct TNArgs {

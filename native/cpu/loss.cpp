@@ -1,12 +1,14 @@
 // Losses fused with their gradient and accuracy count, one pass over the [n,k] outputs:
 //  - sparse / dense categorical CE from logits: row max, log-sum-exp (stable), softmax, grad = p*sum(t) - t,
-//    argmax; the loss, the gradient w.r.t. the logits and the correct count come out of the same row visit;
+//    argmax; the loss, the gradient w.r.t. the logits and the correct count come out of the same row visit; the
+//    exponentials inline (exp_nonpositive.h), and sparse CE's logs one per 32 rows (of the product of row sums);
 //  - BCE from logits: max(z,0) - z t + log1p(exp(-|z|)) (stable), grad = (sigmoid(z) - t) / k;
 //  - MSE on the activated output: mean over the last axis of (y - t)^2, grad = 2 (y - t) / k.
 // Per-row sums are accumulated in double; grads are scaled by grad_scale / n (mean over rows).
 #include <algorithm>
 #include <cmath>
 #include "activations.h"
+#include "exp_nonpositive.h"
 #include "internal.h"
 
 namespace d4j {
@@ -17,56 +19,81 @@ static inline int argmax(const float* v, int k) {
     return best;
 }
 
-// Writes exp(z - max) into e (when not NULL) and returns the log-sum-exp of the row, in double.
-static inline double lse_row(const float* z, float* e, int k, double* sum_out) {
-    float mx = -INFINITY;
-    bool nan = false;
-    for (int j = 0; j < k; j++) { mx = std::max(mx, z[j]); nan |= z[j] != z[j]; }
-    if (nan) return NAN;
-    if (std::isinf(mx)) return mx;  // +inf logit: the loss is not finite; -inf everywhere: same
-    double sum = 0.0;
-    if (e) {
-        for (int j = 0; j < k; j++) { const float v = std::exp(z[j] - mx); e[j] = v; sum += v; }
-    } else {
-        for (int j = 0; j < k; j++) sum += std::exp(z[j] - mx);
-    }
-    *sum_out = sum;
-    return (double)mx + std::log(sum);
+// e = exp(z - mx), the exponentials of a row apart from their sum (independent: vectorized)
+static void exp_row(const float* __restrict z, float mx, float* __restrict e, int k) {
+    for (int j = 0; j < k; j++) e[j] = exp_nonpositive(z[j] - mx);
 }
+
+// A row's max and first argmax in one pass, and whether it holds a NaN (the max then stops mattering).
+struct RowMax {
+    float mx;
+    int am;
+    bool nan;
+};
+static inline RowMax row_max(const float* z, int k) {
+    RowMax m{z[0], 0, z[0] != z[0]};
+    for (int j = 1; j < k; j++) {
+        m.nan |= z[j] != z[j];
+        if (z[j] > m.mx) { m.mx = z[j]; m.am = j; }
+    }
+    return m;
+}
+
+// Sparse CE takes the log of a product of row sums (each in [1, k], k < 2^31) once per LOG_ROWS rows instead of a
+// log per row: a row's log-sum-exp is max + log(sum), and the loss only needs their total (in double, the
+// product of 32 sums stays below 2^992). A log call cost ~10 ns, 32 of them a training step.
+constexpr int LOG_ROWS = 32;
 
 static double categorical(bool sparse, const float* out, const int32_t* labels, const float* targets,
                           float* grad, float* probs, int n, int k, float gscale, int64_t* correct) {
-    double total = 0.0;
+    double total = 0.0, sums = 1.0;
+    int in_sums = 0;
     int64_t ok = 0;
     for (int64_t r = 0; r < n; r++) {
         const float* z = out + r * k;
         float* e = probs ? probs + r * k : (grad ? grad + r * k : nullptr);
-        double sum = 1.0;
-        const double lse = lse_row(z, e, k, &sum);
-        const int am = argmax(z, k);
-        const float inv = (float)(1.0 / sum);
         float* g = grad ? grad + r * k : nullptr;
         float* p = probs ? probs + r * k : nullptr;
         const float* t = sparse ? nullptr : targets + r * k;
+        const RowMax m = row_max(z, k);
+        // exp(z - max) (into e when there is one) and its sum in double, in order
+        double sum = 1.0;
+        const bool finite_max = !m.nan && std::isfinite(m.mx);
+        if (finite_max) {
+            sum = 0.0;
+            if (e) {
+                exp_row(z, m.mx, e, k);
+                for (int j = 0; j < k; j++) sum += e[j];
+            } else {
+                for (int j = 0; j < k; j++) sum += exp_nonpositive(z[j] - m.mx);
+            }
+        }
+        // The row's loss; sparse: less log(sum), added in groups (LOG_ROWS). NaN and infinite logits: the row's
+        // own non-finite value (lse = max when the max is infinite), so that the total is not finite either.
+        const double lse0 = m.nan ? NAN : (double)m.mx;  // the log-sum-exp less log(sum)
         double tsum = 1.0, row = NAN;
         if (sparse) {
             const int y = labels[r];
             if (y >= 0 && y < k) {
-                row = lse - (double)z[y];
-                ok += am == y;
+                row = lse0 - (double)z[y];
+                ok += m.am == y;
             }
         } else {
             double tz = 0.0;
             tsum = 0.0;
             for (int j = 0; j < k; j++) { tsum += t[j]; tz += (double)t[j] * z[j]; }
-            row = tsum * lse - tz;
-            ok += am == argmax(t, k);
+            row = tsum * (finite_max ? lse0 + std::log(sum) : lse0) - tz;
+            ok += m.am == argmax(t, k);
         }
         total += row;
-        if (!std::isfinite(row)) {  // keep every output written, and poisoned
+        if (!finite_max || !std::isfinite(row)) {  // keep every output written, and poisoned
             if (g) for (int j = 0; j < k; j++) g[j] = NAN;
             if (p) for (int j = 0; j < k; j++) p[j] = NAN;
             continue;
+        }
+        if (sparse) {
+            sums *= sum;
+            if (++in_sums == LOG_ROWS) { total += std::log(sums); sums = 1.0; in_sums = 0; }
         }
         // e holds exp(z - max) and may alias g or p: the gradient is formed first, then p normalised.
         // The gradient is formed in double: p_y - 1 cancels badly in float when p_y is close to 1.
@@ -81,8 +108,12 @@ static double categorical(bool sparse, const float* out, const int32_t* labels, 
                 for (int j = 0; j < k; j++) g[j] = (float)(((double)e[j] * invd * tsum - t[j]) * gs);
             }
         }
-        if (p) for (int j = 0; j < k; j++) p[j] = e[j] * inv;
+        if (p) {
+            const float inv = (float)(1.0 / sum);
+            for (int j = 0; j < k; j++) p[j] = e[j] * inv;
+        }
     }
+    if (in_sums) total += std::log(sums);
     if (correct) *correct = ok;
     return total;
 }

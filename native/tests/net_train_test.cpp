@@ -301,7 +301,9 @@ static void dropout_statistics() {
 // Tall layers (inputs >= 256 and >= 4x the width, relu or linear, not the last) are computed in training as two
 // partial products over halves of the inputs, summed (net.cpp ForwardSplitK); the last, partial batch of each
 // epoch here is too small to split and takes the one-chain forward. Both against the float64 reference, with
-// and without dropout on the split layer, at 1 and 2 threads; and bit-identical at 1..4 threads.
+// and without dropout on the split layer, at 1 and 2 threads; and bit-identical at 1..4 threads (one thread fuses
+// the sum into the second product's epilogue, net.cpp forward_split_k_serial; 1100 inputs: a second slice deeper
+// than the kernels' reduction slice).
 static const Config split_configs[] = {
     {"split-K relu-softmax sparse_cce adam", {300, 24, 5}, {1, 5}, {}, D4J_LOSS_SPARSE_CCE, D4J_OPT_ADAM,
      {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0},
@@ -315,19 +317,21 @@ static void split_k() {
         d4j_set_num_threads(threads);
         for (const Config& c : split_configs) training_vs_reference(c, seed++, 6);
     }
-    for (const Config& base : split_configs) {
-        Config c = base;
-        c.sizes.front() = 784;
-        c.sizes[1] = 128;
-        std::vector<float> s1;
-        const auto p1 = trained(c, 1, &s1, nullptr);
-        for (int threads : {2, 3, 4}) {
-            std::vector<float> sa;
-            const auto pa = trained(c, threads, &sa, nullptr);
-            t::expect(pa == p1 && sa == s1, std::string(c.name) + " 784-128: " + std::to_string(threads) +
-                                                " threads not bit-identical to 1 thread");
+    for (const Config& base : split_configs)
+        for (const auto& tall : {std::pair<int, int>{784, 128}, std::pair<int, int>{1100, 48}}) {
+            Config c = base;
+            c.sizes.front() = tall.first;
+            c.sizes[1] = tall.second;
+            const std::string shape = " " + std::to_string(tall.first) + "-" + std::to_string(tall.second);
+            std::vector<float> s1;
+            const auto p1 = trained(c, 1, &s1, nullptr);
+            for (int threads : {2, 3, 4}) {
+                std::vector<float> sa;
+                const auto pa = trained(c, threads, &sa, nullptr);
+                t::expect(pa == p1 && sa == s1, std::string(c.name) + shape + ": " + std::to_string(threads) +
+                                                    " threads not bit-identical to 1 thread");
+            }
         }
-    }
     d4j_set_num_threads(1);
 }
 
