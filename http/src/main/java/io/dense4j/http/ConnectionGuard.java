@@ -156,9 +156,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     private ScheduledExecutorService sweeper;
     private AbstractConnector connector;
     /**
-     * Channels accepted and not yet admitted (onOpened) nor failed: each channel is counted once, by the set or by
-     * the shares, never by both. (A counter decremented in onAccepted counted a connection twice between its
-     * onOpened, inside Jetty's createEndPoint, and the onAccepted that follows: the cap read one over.)
+     * Channels accepted and not yet admitted (onOpened) nor failed: each channel is counted by the set until the
+     * shares count it. Jetty 12.1 calls onAccepted BEFORE createEndPoint (whose onOpened admits the channel), so
+     * onAccepted must not take a channel out: between the two it would be counted nowhere, the cap would read one
+     * under, and the acceptor could resume and take one connection over the cap (CI: 121 of 120). A channel Jetty
+     * closes without telling us (a selector stopping) is dropped by the sweeper once closed.
      */
     private final Set<SelectableChannel> accepting = ConcurrentHashMap.newKeySet();
     private final AtomicInteger leaving = new AtomicInteger(); // shed, not closed yet
@@ -210,8 +212,7 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     @Override
     public void onAccepted(SelectableChannel channel) {
-        accepting.remove(channel); // normally gone already: admitted by onOpened
-        limitAccepting();
+        // nothing: the channel stays counted by the set until onOpened admits it, or onAcceptFailed
     }
 
     /** Open connections of this connector. */
@@ -461,6 +462,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     private void sweep() {
         try {
+            if (accepting.removeIf(channel -> !channel.isOpen())) {
+                limitAccepting();
+            }
             long now = System.nanoTime();
             long header = limits.headerTimeout().toNanos();
             long probationHeader = limits.probationTimeout().toNanos();
