@@ -66,13 +66,8 @@ void check(const d4j::GemmKernels& K, const Case& c, double density, t::Rng& rng
         for (int j = 0; j < c.n; j++) dz[i * lddz + j] = rng.nonzero(-1, 1);
     }
     x[rng.integer(0, c.m - 1) * ldx + rng.integer(0, c.k - 1)] = rng.nonzero(-1, 1);  // never all zero
-    std::vector<double> xd(c.m * c.k), ad(c.m * c.k), dd(c.m * c.n), add(c.m * c.n);
-    for (int i = 0; i < c.m; i++) {
-        for (int k = 0; k < c.k; k++) xd[i * c.k + k] = x[i * ldx + k], ad[i * c.k + k] = std::fabs(x[i * ldx + k]);
-        for (int j = 0; j < c.n; j++) dd[i * c.n + j] = dz[i * lddz + j], add[i * c.n + j] = std::fabs(dz[i * lddz + j]);
-    }
-    const ref::V r = ref::gemm(true, false, c.k, c.n, c.m, xd.data(), c.k, dd.data(), c.n);
-    const ref::V absr = ref::gemm(true, false, c.k, c.n, c.m, ad.data(), c.k, add.data(), c.n);
+    const ref::V r = ref::gemm(true, false, c.k, c.n, c.m, x, (int)ldx, dz, (int)lddz);
+    const ref::V absr = ref::gemm_abs(true, false, c.k, c.n, c.m, x, (int)ldx, dz, (int)lddz);
 
     const std::string name = std::string(K.name) + " " + std::to_string(c.m) + "x" + std::to_string(c.k) + "x" +
                              std::to_string(c.n) + (c.pad ? " (padded, misaligned)" : "") + " density " +
