@@ -831,6 +831,10 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         const bool prefetch_in_forward = gather_next && d4j::team_size() > 1;
         const NextRows next{static_cast<const char*>(x), order + pos + batch, gather_next ? gather.rows() : 0, in0,
                             row_bytes, prefetch_in_forward ? gather_split_col(net->layers[0], rows) : 0};
+        // one thread: during the first layer's update (WeightGradStep), which global-norm clipping leaves out of
+        // the region: then here, in one burst, as before
+        const bool prefetch_in_update = gather_next && !prefetch_in_forward && per_layer;
+        if (gather_next && !prefetch_in_forward && !prefetch_in_update) next.prefetch(0, 1);
         clock.lap(PHASE_GATHER);
         // forward + fused loss (gradient straight into the last layer's dz)
         const float* out = forward_rows(net, kern, xb, rows, true, seed, t - 1, nullptr,  // masks: updates before
@@ -859,7 +863,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         wg.net = net;
         wg.x0 = xb;
         wg.gather = gather_next ? &gather : nullptr;
-        wg.next = gather_next && !prefetch_in_forward ? &next : nullptr;
+        wg.next = prefetch_in_update ? &next : nullptr;
         wg.reverse = (t & 1) != 0;
         wg.rows = rows;
         wg.update = per_layer;
