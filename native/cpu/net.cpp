@@ -23,81 +23,35 @@
 #include <new>
 #include <xmmintrin.h>
 #include "activations.h"
+#include "column_step.h"
 #include "dense4j_dropout.h"
 #include "gather_u8.h"
 #include "internal.h"
+#include "net_state.h"
 #include "thread_pool.h"
 
-namespace {
+using d4j::Layer;
+using d4j::NextRows;
+using d4j::GatherRows;
+using d4j::WeightGradPlan;
+using d4j::dropout_block;
+using d4j::round_up;
+using d4j::GATHER_COST;
+using d4j::SPLIT_K_MIN_IN;
 
-struct Layer {
-    int in = 0, out = 0, act = 0;
-    float rate = 0.0f;              // dropout on this layer's output (training only)
-    int64_t off = 0;                // offset of W in the parameter buffer; b follows at off + in*out
-    float* z = nullptr;             // pre-activation: GELU's backward, and the logits of the last layer
-    float* y = nullptr;             // activated output
-    float* yd = nullptr;            // dropped-out output (the next layer's input) when rate > 0
-    float* mask = nullptr;          // 0 or 1/(1-rate) when rate > 0
-    float* dz = nullptr;            // gradient w.r.t. this layer's output, then (in place) its pre-activation
-    bool split_k = false;           // training forward in two slices of the inputs (see ForwardSplitK)
-    float* part = nullptr;          // their partial products, two [max_batch, out] blocks
-    const float* input(bool train) const { return train && rate > 0.0f ? yd : y; }
-};
-
-constexpr size_t ALIGN_FLOATS = 16;  // 64 bytes
-constexpr int SPLIT_K_MIN_IN = 256;  // split-K forward (ForwardSplitK) only for layers this tall and 4x their width
-
-size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
-
-// The weight-gradient region as last cut (plan_weight_grads), and what it was cut for.
-struct WeightGradPlan {
-    int rows = -1, team = 0, next_rows = -1;  // the key
-    int chunks = 0, threads = 1, gather_chunks = 0, gather_mid = 0;
-    bool fits = false;
-    double work = 0;
-};
-
-}  // namespace
-
-struct d4j_net {
-    int n_layers = 0, loss = 0, max_batch = 0;
-    bool logits = false;   // the loss takes the last layer's pre-activation (CE / BCE)
-    bool trainable = false;
-    Layer* layers = nullptr;
-    float* params = nullptr;
-    float* grads = nullptr;
-    float* opt_state = nullptr;
-    int optimizer = 0;
-    float hp[D4J_OPT_HP_COUNT] = {};
-    float clip_norm = 0.0f, clip_value = 0.0f;
-    int64_t n_params = 0;
-    // weight-gradient region of a step: each layer's block grid, its first chunk, and every chunk's cost
-    WeightGradPlan plan;          // what the arrays below hold now
-    d4j::SliceBands* bands = nullptr;
-    int* chunk_first = nullptr;
-    float* chunk_cost = nullptr;  // by position in the region
-    int* chunk_id = nullptr;      // position in the region -> chunk (layers' blocks, then gather pieces)
-    int* split = nullptr;         // first position of each thread, max_team + 1 entries
-    float* thread_cost = nullptr; // scratch, max_team entries
-    int* thread_next = nullptr;   // scratch, max_team entries
-    int* chunk_owner = nullptr;   // scratch: each chunk's first thread
-    int max_team = 1;             // pool_max_team() when created (the CPUs this process may use can change)
-    int max_chunks = 0;
-    double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
-    // gathered batch rows, twice: a step computes on one while the next step's rows are gathered into the other
-    float* xb[2] = {};       // input rows [max_batch, in0]
-    int32_t* lb[2] = {};     // labels [max_batch]
-    float* tb[2] = {};       // targets [max_batch, out_last]
-    // the first layer's weight gradient skips its input's exact zeros in blocks with at most this share of non-zeros
-    // (d4j_net_set_sparse_input); the steps that did, the blocks of the step running now, and the steps since the
-    // last one that found no block sparse enough, modulo 16: on dense data only every 16th step looks (the look,
-    // a compare per input, costs ~4% of the dense kernel), and the results are the same bits either way
-    float sx_max_density = D4J_SPARSE_INPUT_DENSITY;
-    int64_t sx_steps = 0;
-    int sx_blocks = 0;
-    int sx_dense_run = 0;
-    void* mem = nullptr;
-};
+// Inverted dropout fused with mask generation over a block of the layer's output: yd = y * mask, the mask of
+// dense4j_dropout.h (the CUDA engine's too). It is a function of the element's flat index, so any block split
+// gives the same.
+void d4j::dropout_block(const Layer& L, uint64_t seed, int64_t step, int layer, const d4j::Block& blk) {
+    const uint64_t key = d4j::dropout_key(seed, step, layer);
+    const float threshold = d4j::dropout_threshold(L.rate), scale = d4j::dropout_scale(L.rate);
+    for (int r = blk.r0; r < blk.r1; r++)
+        for (int64_t i = (int64_t)r * L.out + blk.c0, e = (int64_t)r * L.out + blk.c1; i < e; i++) {
+            const float m = d4j::dropout_mask(key, (uint64_t)i, threshold, scale);
+            L.mask[i] = m;
+            L.yd[i] = L.y[i] * m;
+        }
+}
 
 extern "C" int64_t d4j_param_count(int n_layers, const int32_t* sizes) {
     if (n_layers <= 0 || !sizes) return -1;
@@ -167,8 +121,15 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->thread_cost = new (std::nothrow) float[net->max_team];
     net->thread_next = new (std::nothrow) int[net->max_team];
     net->chunk_owner = new (std::nothrow) int[net->max_chunks];
+    net->opt_stride = n_params;
+    // column mode: decided by the shape alone, so that the arithmetic never depends on the buffers or the threads
+    net->column = trainable && d4j::column_shape(n_layers, sizes, acts, dropout, loss);
+    net->col_blocks = net->column ? (sizes[1] + d4j::COLUMN_BLOCK - 1) / d4j::COLUMN_BLOCK : 0;
+    net->n_copies = net->column ? std::min(net->max_team, net->col_blocks) : 1;
+    net->copies = new (std::nothrow) d4j::BatchCopy[net->n_copies];
+    net->col = net->column ? new (std::nothrow) d4j::ColumnChunk[net->n_copies] : nullptr;
     if (!net->bands || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
-        !net->thread_next || !net->chunk_owner) {
+        !net->thread_next || !net->chunk_owner || !net->copies || (net->column && !net->col)) {
         d4j_net_destroy(net);
         return nullptr;
     }
@@ -187,12 +148,16 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         off += (int64_t)L.in * L.out + L.out;
         const size_t k = round_up(mb * (size_t)L.out);
         const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
-        L.split_k = trainable && l < n_layers - 1 && (L.act == D4J_ACT_RELU || L.act == D4J_ACT_LINEAR) &&
+        L.split_k = !net->column && trainable && l < n_layers - 1 && (L.act == D4J_ACT_RELU || L.act == D4J_ACT_LINEAR) &&
                     L.in >= SPLIT_K_MIN_IN && L.in >= 4 * L.out;
         total += k * (1 + need_z + (trainable ? 1 : 0) + (trainable && L.rate > 0.0f ? 2 : 0) + (L.split_k ? 2 : 0));
     }
-    total += 2 * round_up(mb * (size_t)sizes[0]);
-    total += 2 * (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
+    const size_t copy_floats = round_up(mb * (size_t)sizes[0]) +
+                               (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
+    total += 2 * copy_floats * (size_t)net->n_copies;
+    const size_t logits_floats = round_up(mb * (size_t)sizes[n_layers]);
+    if (net->column)  // the partial products, the bias snapshot, each chunk's logits and their gradient
+        total += logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers]) + 2 * logits_floats * net->n_copies;
     if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
         net->mem = nullptr;
         d4j_net_destroy(net);
@@ -210,10 +175,20 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         if (trainable) L.dz = take(k);
         if (trainable && L.rate > 0.0f) { L.mask = take(k); L.yd = take(k); }
     }
-    for (int b = 0; b < 2; b++) {
-        net->xb[b] = take(mb * (size_t)sizes[0]);
-        if (loss == D4J_LOSS_SPARSE_CCE) net->lb[b] = reinterpret_cast<int32_t*>(take(mb));
-        else net->tb[b] = take(mb * (size_t)sizes[n_layers]);
+    for (int c = 0; c < net->n_copies; c++)
+        for (int b = 0; b < 2; b++) {
+            d4j::BatchCopy& to = net->copies[c];
+            to.x[b] = take(mb * (size_t)sizes[0]);
+            if (loss == D4J_LOSS_SPARSE_CCE) to.labels[b] = reinterpret_cast<int32_t*>(take(mb));
+            else to.targets[b] = take(mb * (size_t)sizes[n_layers]);
+        }
+    if (net->column) {
+        net->col_part = take(logits_floats * (size_t)net->col_blocks);
+        net->col_bias = take(sizes[n_layers]);
+        for (int c = 0; c < net->n_copies; c++) {
+            net->col[c].logits = take(logits_floats);
+            net->col[c].dlogits = take(logits_floats);
+        }
     }
     return net;
 }
@@ -230,54 +205,9 @@ extern "C" void d4j_net_destroy(d4j_net* net) {
     delete[] net->thread_cost;
     delete[] net->thread_next;
     delete[] net->chunk_owner;
+    delete[] net->copies;
+    delete[] net->col;
     delete net;
-}
-
-// The next step's batch rows (random rows of the training set, usually not in cache), prefetched in pieces by the
-// chunks of the first layer's training forward: at 2+ threads each core issues its share of the misses while it
-// computes (one core alone stalls on its miss buffers: the burst took ~5 us of a ~55 us 2-thread step while the
-// other thread waited), and the gather later in the step copies from cache. No effect on any result.
-// When the first layer's forward runs in two input slices, each slice's chunks prefetch the columns of every row
-// that the same threads gather (GatherRows, column slices at `mid`), so that the rows land in the cache of the
-// core that copies them.
-namespace {
-struct NextRows {
-    const char* x;         // the training rows (floats or bytes), row_bytes each
-    const int32_t* order;  // the next step's row indices, rows of them
-    int rows, in;
-    int64_t row_bytes;
-    int mid;               // 0, or the column where the gather's second slice starts
-    void prefetch(int part, int parts, int c0, int c1) const {  // the columns [c0, c1) of each row
-        const int64_t b0 = row_bytes * c0 / in, b1 = row_bytes * c1 / in;
-        for (int r = rows * part / parts, e = rows * (part + 1) / parts; r < e; r++) {
-            const char* row = x + (int64_t)order[r] * row_bytes;
-            // (an asm statement: GCC 12 -O3 deleted this loop of _mm_prefetch, which has no visible effect)
-            for (int64_t b = b0; b < b1; b += 64) asm volatile("prefetcht2 %0" : : "m"(row[b]));
-        }
-    }
-    void prefetch(int part, int parts) const { prefetch(part, parts, 0, in); }
-    // whole rows, into L1 (prefetcht0): for a copy that follows within microseconds (WeightGradStep, one thread)
-    void prefetch_near(int part, int parts) const {
-        for (int r = rows * part / parts, e = rows * (part + 1) / parts; r < e; r++) {
-            const char* row = x + (int64_t)order[r] * row_bytes;
-            for (int64_t b = 0; b < row_bytes; b += 64) asm volatile("prefetcht0 %0" : : "m"(row[b]));
-        }
-    }
-};
-}  // namespace
-
-// Inverted dropout fused with mask generation over a block of the layer's output: yd = y * mask, the mask of
-// dense4j_dropout.h (the CUDA engine's too). It is a function of the element's flat index, so any block split
-// gives the same.
-static void dropout_block(const Layer& L, uint64_t seed, int64_t step, int layer, const d4j::Block& blk) {
-    const uint64_t key = d4j::dropout_key(seed, step, layer);
-    const float threshold = d4j::dropout_threshold(L.rate), scale = d4j::dropout_scale(L.rate);
-    for (int r = blk.r0; r < blk.r1; r++)
-        for (int64_t i = (int64_t)r * L.out + blk.c0, e = (int64_t)r * L.out + blk.c1; i < e; i++) {
-            const float m = d4j::dropout_mask(key, (uint64_t)i, threshold, scale);
-            L.mask[i] = m;
-            L.yd[i] = L.y[i] * m;
-        }
 }
 
 // One layer's forward as a parallel region: blocks of the output (see split.h), each with its bias, activation
@@ -476,6 +406,11 @@ static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const 
             continue;
         }
         float* y = y_last ? y_last : L.y;
+        if (train && net->column) {  // the fixed-order sum of its per-block partial products (column_step.h)
+            float* o = net->logits ? L.z : y;
+            d4j::column_logits(k, net, a, rows, o);
+            return o;
+        }
         if (train && net->logits) {
             forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0, pf);
             return L.z;
@@ -498,55 +433,6 @@ struct FlushDenormals {
     ~FlushDenormals() { _mm_setcsr(saved); }
 };
 
-// Gathers one step's rows (by shuffled index) into one of the two batch buffers, in row pieces. A float copied
-// from a random row in memory costs about the time of 50 GEMM FLOPs (the unit chunk costs are weighed in).
-constexpr double GATHER_COST = 50.0;
-struct GatherRows {
-    d4j_net* net;
-    const float* x;            // float rows, or nullptr when
-    const d4j::ByteScale* u8;  // the rows are bytes (x_u8), converted while copied (gather_u8.cpp)
-    const uint8_t* x_u8;
-    const int32_t* labels;
-    const float* targets;
-    const int32_t* order;
-    int64_t n_order;
-    int batch;
-    int64_t pos;  // first index into order
-    int buf;
-    void into(int64_t p, int b) { pos = p; buf = b; }
-    int rows() const { return (int)std::min<int64_t>(batch, n_order - pos); }
-    int chunks() const { return std::max(1, std::min(4, rows() / 8)); }  // at least 8 rows a piece
-    // Piece c of `parts` (split.h gather_piece): whole rows, or, with mid > 0, in two column slices (each thread of
-    // a 2+ thread step then gathers the columns its own slice of the first layer's split-K forward reads: gathered
-    // whole by either thread, half of the batch, ~50 KB a step, crossed between the cores)
-    d4j::GatherPiece piece(int c, int parts, int mid) const {
-        return d4j::gather_piece(rows(), net->layers[0].in, c, parts, mid);
-    }
-    double cost(int c, int parts, int mid) const {
-        const d4j::GatherPiece p = piece(c, parts, mid);
-        return GATHER_COST * (p.r1 - p.r0) * (p.c1 - p.c0);
-    }
-    void run_part(int c, int parts, int mid = 0) const {
-        const d4j::GatherPiece p = piece(c, parts, mid);
-        const int in0 = net->layers[0].in, k = net->layers[net->n_layers - 1].out;
-        float* xb = net->xb[buf];
-        const bool whole = p.c0 == 0 && p.c1 == in0;  // byte rows: whole ones in one call, a column slice row by row
-        if (u8 && whole) d4j::byte_rows(*u8, x_u8, in0, order + pos + p.r0, p.r1 - p.r0, xb + (int64_t)p.r0 * in0, in0);
-        for (int r = p.r0; r < p.r1; r++) {
-            const int64_t src = order[pos + r];
-            float* dst = xb + (int64_t)r * in0 + p.c0;
-            if (!u8) std::memcpy(dst, x + src * in0 + p.c0, sizeof(float) * (p.c1 - p.c0));
-            else if (!whole) d4j::byte_rows(*u8, x_u8 + src * in0 + p.c0, p.c1 - p.c0, nullptr, 1, dst, in0);
-            if (!p.labels) continue;
-            if (net->lb[buf]) net->lb[buf][r] = labels[src];
-            else std::memcpy(net->tb[buf] + (int64_t)r * k, targets + src * k, sizeof(float) * k);
-        }
-    }
-    static void run(void* p, int c) {
-        const GatherRows& g = *static_cast<const GatherRows*>(p);
-        g.run_part(c, g.chunks());
-    }
-};
 
 // The input gradient of layer l (dx = dz_l . W_l^T, into layer l-1's dz) with layer l-1's activation
 // derivative and dropout mask applied to the same block: one region per layer, last layer first.
@@ -560,23 +446,31 @@ struct InputGradLayer {
         const InputGradLayer& j = *static_cast<const InputGradLayer*>(p);
         const d4j::Block blk = j.g.block(i);
         d4j::input_grad_block(*j.k, j.w, j.L->dz, j.P->dz, j.L->in, j.L->out, blk, j.packed);
-        const Layer& P = *j.P;
-        if (P.act == D4J_ACT_LINEAR && !(P.rate > 0.0f)) return;
-        if (blk.c0 == 0 && blk.c1 == P.out) {  // whole rows: one contiguous pass
-            const int64_t o = (int64_t)blk.r0 * P.out;
-            d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
-                                     P.dz + o, blk.r1 - blk.r0, P.out, P.act);
-            return;
-        }
-        for (int r = blk.r0; r < blk.r1; r++) {
-            const int64_t o = (int64_t)r * P.out + blk.c0;
-            d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
-                                     P.dz + o, 1, blk.c1 - blk.c0, P.act);
-        }
+        d4j::activation_backward_block(*j.P, blk);
     }
 };
+}  // namespace
 
-constexpr int UPDATE_PIECES = 8, PREFETCH_PIECES = 2;  // the next rows prefetched during the last quarter
+// A block of P.dz (the gradient flowing into layer P's output) turned into the gradient of its pre-activation, in
+// place: P's activation derivative and its dropout mask.
+void d4j::activation_backward_block(const Layer& P, const d4j::Block& blk) {
+    if (P.act == D4J_ACT_LINEAR && !(P.rate > 0.0f)) return;
+    if (blk.c0 == 0 && blk.c1 == P.out) {  // whole rows: one contiguous pass
+        const int64_t o = (int64_t)blk.r0 * P.out;
+        d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
+                                 P.dz + o, blk.r1 - blk.r0, P.out, P.act);
+        return;
+    }
+    for (int r = blk.r0; r < blk.r1; r++) {
+        const int64_t o = (int64_t)r * P.out + blk.c0;
+        d4j::activation_backward(P.z ? P.z + o : nullptr, P.y + o, P.rate > 0.0f ? P.mask + o : nullptr, P.dz + o,
+                                 P.dz + o, 1, blk.c1 - blk.c0, P.act);
+    }
+}
+
+namespace {
+using d4j::UPDATE_PIECES;
+using d4j::PREFETCH_PIECES;
 
 // Every layer's weight gradient (dW, db) in ONE region (they are independent once every dz is known), each
 // block followed, unless global-norm clipping needs the whole gradient first, by value clipping and the
@@ -807,19 +701,54 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
     GatherRows gather{net, bytes ? nullptr : static_cast<const float*>(x), bytes ? &byte_scale : nullptr,
                       bytes ? static_cast<const uint8_t*>(x) : nullptr, labels, targets, order, n_order, batch, 0, 0};
     const int64_t row_bytes = (int64_t)in0 * (bytes ? 1 : (int64_t)sizeof(float));
+    for (int c = 0; c < net->n_copies; c++) net->copies[c].pos[0] = net->copies[c].pos[1] = -1;  // another order
     gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
     d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr,
                               GATHER_COST * in0 * gather.rows()});
+    // every step's end, after its weight gradients: the sparse-input bookkeeping, global-norm clipping and the
+    // update after it, the step count and the stats
+    auto finish_step = [&](int s, int64_t t, int rows, double ls, int64_t correct) {
+        if (net->sx_blocks) net->sx_steps++;
+        net->sx_dense_run = net->sx_blocks ? 0 : (net->sx_dense_run + 1) % 16;
+        net->sx_blocks = 0;
+        if (!per_layer) {
+            d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
+            d4j::optimizer_update(d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), net->params,
+                                  net->grads, net->opt_state, net->n_params);
+        }
+        clock.lap(PHASE_CLIP_UPDATE);
+        clock.step_done();
+        *step = t;
+        if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
+    };
     for (int s = 0; s < n_batches; s++) {
         clock.start();
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
         const int cur = s % 2;
-        float* xb = net->xb[cur];
-        const int32_t* lb = net->lb[cur];
-        const float* tb = net->tb[cur];
+        float* xb = net->copies[0].x[cur];
+        const int32_t* lb = net->copies[0].labels[cur];
+        const float* tb = net->copies[0].targets[cur];
         const bool gather_next = s + 1 < n_batches;
+        int64_t correct = 0;
+        double ls = 0;
+        // A column-mode network on a team, in buffers where chunks own whole cache lines: the two-region step
+        // (column_step.h); on one thread the step below (its forward then sums layer 1's blocks the same way)
+        if (net->column && d4j::team_size() > 1 && d4j::column_buffers_aligned(net)) {
+            d4j::ColumnStepArgs ca{&kern, &gather, static_cast<const char*>(x), row_bytes, order, pos, rows, cur,
+                                   gather_next, pos + batch, gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0,
+                                   seed, t, per_layer, per_layer ? d4j::optimizer_prepare(net->optimizer, net->hp,
+                                                                                         lrs[s], t)
+                                                                 : d4j::OptStep{}};
+            clock.lap(PHASE_GATHER);
+            d4j::column_forward(net, ca);
+            clock.lap(PHASE_FORWARD);
+            if (!d4j::column_backward(net, ca, &ls, &correct)) return D4J_ERR_NONFINITE;
+            clock.lap(PHASE_WEIGHT_GRAD);
+            finish_step(s, t, rows, ls, correct);
+            continue;
+        }
         // Prefetch the next step's rows (random rows of x, usually not in cache), so that the gather at the end of
         // the step copies from cache. On a team, in pieces by the first layer's forward chunks (NextRows: measured
         // at 2 threads, loaded machine, a 2-thread epoch 0.159 -> 0.142 s); on one thread during the last quarter
@@ -841,8 +770,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
                                         prefetch_in_forward ? &next : nullptr);
         clock.lap(PHASE_FORWARD);
         Layer& last = net->layers[L_count - 1];
-        int64_t correct = 0;
-        const double ls = d4j::loss(net->loss, out, lb, tb, last.dz, nullptr, rows, k, 1.0f, &correct);
+        ls = d4j::loss(net->loss, out, lb, tb, last.dz, nullptr, rows, k, 1.0f, &correct);
         if (!std::isfinite(ls)) return D4J_ERR_NONFINITE;
         if (!net->logits && last.act != D4J_ACT_LINEAR)  // MSE: d/dy -> d/dz
             d4j::activation_backward(last.z, last.y, nullptr, last.dz, last.dz, rows, k, last.act);
@@ -888,18 +816,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
             for (int c = 0; c < plan.chunks; c++) WeightGradStep::run_id(wg, c);
         }
         clock.lap(PHASE_WEIGHT_GRAD);
-        if (net->sx_blocks) net->sx_steps++;
-        net->sx_dense_run = net->sx_blocks ? 0 : (net->sx_dense_run + 1) % 16;
-        net->sx_blocks = 0;
-        if (!per_layer) {
-            d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
-            d4j::optimizer_update(d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), net->params,
-                                  net->grads, net->opt_state, net->n_params);
-        }
-        clock.lap(PHASE_CLIP_UPDATE);
-        clock.step_done();
-        *step = t;
-        if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
+        finish_step(s, t, rows, ls, correct);
     }
     return D4J_OK;
 }
@@ -928,8 +845,9 @@ extern "C" int d4j_net_forward_data(d4j_net* net, const void* x, int x_type, flo
         const int rows = (int)std::min<int64_t>(net->max_batch, n - pos);
         // byte rows: converted a chunk at a time into the first batch buffer (free outside training)
         if (bytes)
-            d4j::byte_rows(byte_scale, static_cast<const uint8_t*>(x) + pos * in0, in0, nullptr, rows, net->xb[0], in0);
-        const float* xs = bytes ? net->xb[0] : static_cast<const float*>(x) + pos * in0;
+            d4j::byte_rows(byte_scale, static_cast<const uint8_t*>(x) + pos * in0, in0, nullptr, rows,
+                           net->copies[0].x[0], in0);
+        const float* xs = bytes ? net->copies[0].x[0] : static_cast<const float*>(x) + pos * in0;
         const float* o = forward_rows(net, kern, xs, rows, false, 0, 0, out ? out + pos * k : nullptr, nullptr);
         if (want_stats) {
             int64_t correct = 0;

@@ -1,0 +1,65 @@
+// The column-parallel ("Megatron") training step of a two-layer network (column_step.cpp): each chunk owns a slice
+// of the hidden units, layer 0's output columns in blocks of COLUMN_BLOCK, and everything that belongs to them
+// (their columns of W0, b0, the rows of W1, their optimizer state, their part of every activation and gradient,
+// and its own copy of the batch rows), so that only layer 1's partial logits cross between the cores.
+#pragma once
+#include <cstdint>
+#include "gemm_kernels.h"
+#include "optimizer.h"
+
+struct d4j_net;
+
+#pragma GCC visibility push(hidden)
+namespace d4j {
+
+struct GatherRows;
+
+// Layer 0's output is owned in blocks of this many columns: a multiple of the kernels' column blocking, and with
+// out0 a multiple of 16 every block starts on a 64-byte line in every row of every row-major buffer.
+constexpr int COLUMN_BLOCK = 64;
+
+// Column mode, decided by the network's shape alone (so the arithmetic never depends on the buffers or the
+// threads): two layers, layer 0 not softmax (its columns are independent), out0 a multiple of 16 of at least two
+// full blocks, layer 0 tall (in0 >= 256 and >= 4 * out0: its weights are what is worth keeping in one core's cache),
+// and a narrow last layer (4 * out1 <= out0: its partial logits are what crosses) whose loss takes its
+// pre-activation or that is linear. Such a network's training forward is, at EVERY thread count, layer 0 with its
+// full reduction and layer 1 as the fixed-order sum of its per-block partial products (column_logits).
+bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout, int loss);
+
+// Whether the two-region step may run: params, grads and every optimizer state slot start on a 64-byte line, so
+// that no two chunks ever write one cache line (else a column-mode network runs the per-op regions).
+bool column_buffers_aligned(const d4j_net* net);
+
+// Layer 1's training output (logits, or y of a linear last layer) on one thread: the same sum of block partials
+// as the two-region step forms in memory, chained through the kernel's addend epilogue (the same bits).
+void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out);
+
+// One step's rows and settings, as d4j_net_train_data has them.
+struct ColumnStepArgs {
+    const GemmKernels* k;
+    const GatherRows* gather;  // the step's gather (copy 0); a chunk gathers into its own copy with it
+    const char* x;           // the training rows, row_bytes each (for the next rows' prefetch)
+    int64_t row_bytes;
+    const int32_t* order;
+    int64_t pos;             // the step's first position in order
+    int rows, cur;           // its rows, and the buffer of each copy that holds them
+    bool gather_next;        // the next step's rows (at pos + batch, into buffer 1 - cur)
+    int64_t next_pos;
+    int next_rows;
+    uint64_t seed;
+    int64_t t;               // the step number (1-based)
+    bool update;             // per-block update (no global-norm clipping)
+    OptStep opt;
+};
+
+// The two regions of a step, each cut for the pool's team as it is when the region starts. Region A: each chunk's
+// rows (gathered first if its copy lacks them), layer 0's forward for its columns, layer 1's partial product of each
+// of its blocks. Region B: every chunk sums the partials into its own logits and loss gradient, then for its own
+// hidden units: layer 1's weight gradient, the gradient into layer 0 (with the old W1), layer 0's weight gradient,
+// their update (unless global-norm clipping), and the next step's rows into its own copy. Returns false when the
+// loss is not finite (nothing updated); else the step's loss sum and correct count.
+void column_forward(d4j_net* net, const ColumnStepArgs& a);
+bool column_backward(d4j_net* net, const ColumnStepArgs& a, double* loss, int64_t* correct);
+
+}  // namespace d4j
+#pragma GCC visibility pop
