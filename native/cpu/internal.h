@@ -20,10 +20,10 @@ double loss(int kind, const float* out, const int32_t* labels, const float* targ
 void clip_values(float* g, int64_t n, float clip_value);
 double sum_squares(const float* g, int64_t n);
 void scale(float* g, int64_t n, float s);
-// One optimizer update of a whole buffer p[0,n) (state: three slices of n floats), cut into pieces across the
-// thread pool: each element is updated by exactly one thread with the same arithmetic, so the result is the same
+// One optimizer update of a whole buffer p[0,n) (state: three slices of n floats, `stride` floats apart), cut into
+// pieces across the thread pool: each element is updated by exactly one thread with the same arithmetic, so the result is the same
 // bits at any thread count (d4j_optimizer_step, and the network's update after global-norm clipping).
-void optimizer_update(const OptStep& o, float* p, const float* g, float* state, int64_t n);
+void optimizer_update(const OptStep& o, float* p, const float* g, float* state, int64_t n, int64_t stride);
 bool valid_hp(int kind, const float* hp);
 
 // Blocks of the products of a dense layer, for the thread pool (dense_forward.cpp, dense_backward.cpp): each

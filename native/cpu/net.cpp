@@ -110,6 +110,7 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->clip_norm = clip_norm;
     net->clip_value = clip_value;
     net->n_params = n_params;
+    net->opt_stride = n_params;
     // up to 4 chunks per thread per layer (split.h), no more threads than CPUs, and up to 4 pieces of gather
     net->max_chunks = (int)std::min<int64_t>(d4j::MAX_CHUNKS, (int64_t)n_layers * 4 * d4j::pool_max_team() + 4);
     net->bands = new (std::nothrow) d4j::SliceBands[n_layers];
@@ -121,7 +122,6 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->thread_cost = new (std::nothrow) float[net->max_team];
     net->thread_next = new (std::nothrow) int[net->max_team];
     net->chunk_owner = new (std::nothrow) int[net->max_chunks];
-    net->opt_stride = n_params;
     // column mode: decided by the shape alone, so that the arithmetic never depends on the buffers or the threads
     net->column = trainable && d4j::column_shape(n_layers, sizes, acts, dropout, loss);
     net->col_blocks = net->column ? (sizes[1] + d4j::COLUMN_BLOCK - 1) / d4j::COLUMN_BLOCK : 0;
@@ -515,7 +515,7 @@ struct WeightGradStep {
                                                    l == 0 && net->sx_dense_run == 0 ? net->sx_max_density : 0.0f);
         if (skipped) __atomic_fetch_add(&net->sx_blocks, skipped, __ATOMIC_RELAXED);
         if (!j.update) return;
-        const int64_t N = net->n_params;
+        const int64_t N = net->opt_stride;
         const int cols = blk.c1 - blk.c0;
         for (int part = 0; part < 2; part++) {  // the block of W, then (first row block only) its part of b
             if (part == 1 && blk.r0 != 0) break;
@@ -714,7 +714,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
             d4j::optimizer_update(d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), net->params,
-                                  net->grads, net->opt_state, net->n_params);
+                                  net->grads, net->opt_state, net->n_params, net->opt_stride);
         }
         clock.lap(PHASE_CLIP_UPDATE);
         clock.step_done();
@@ -863,6 +863,16 @@ extern "C" int d4j_net_forward_data(d4j_net* net, const void* x, int x_type, flo
 extern "C" int d4j_net_set_sparse_input(d4j_net* net, float max_density) {
     if (!net || !(max_density >= 0.0f && max_density <= 1.0f)) return D4J_ERR_ARGUMENT;  // also rejects NaN
     net->sx_max_density = max_density;
+    return D4J_OK;
+}
+
+extern "C" int64_t d4j_opt_state_stride(int64_t n_params) {
+    return n_params > 0 && n_params <= INT64_MAX - 15 ? (n_params + 15) / 16 * 16 : -1;
+}
+
+extern "C" int d4j_net_set_opt_stride(d4j_net* net, int64_t stride) {
+    if (!net || !net->trainable || stride < net->n_params) return D4J_ERR_ARGUMENT;
+    net->opt_stride = stride;
     return D4J_OK;
 }
 

@@ -67,6 +67,7 @@ struct d4j_net {
     float* params = nullptr;
     float* grads = nullptr;
     float* opt_state = nullptr;
+    int64_t opt_stride = 0;       // floats from one optimizer state slot to the next (d4j_net_set_opt_stride)
     int optimizer = 0;
     float hp[D4J_OPT_HP_COUNT] = {};
     float clip_norm = 0.0f, clip_value = 0.0f;
@@ -87,7 +88,6 @@ struct d4j_net {
     // gathered batch rows: copy 0 for every step; a column step's chunk c >= 1 gathers into copy c (column_step.h)
     d4j::BatchCopy* copies = nullptr;
     int n_copies = 0;
-    int64_t opt_stride = 0;       // floats from one optimizer state slot to the next
     // column mode (column_step.h): a two-layer network whose shape lets a step split layer 0's output columns
     bool column = false;
     int col_blocks = 0;              // layer 0's output in blocks of COLUMN_BLOCK columns

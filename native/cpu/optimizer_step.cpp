@@ -88,18 +88,19 @@ struct UpdatePieces {
     const OptStep* o;
     float *p, *state;
     const float* g;
-    int64_t n;
+    int64_t n, stride;
     int pieces;
     static void run(void* ctx, int i) {
         const UpdatePieces& u = *static_cast<const UpdatePieces*>(ctx);
         const int64_t lines = (u.n + 15) / 16;
         const int64_t b = std::min(u.n, lines * i / u.pieces * 16), e = std::min(u.n, lines * (i + 1) / u.pieces * 16);
-        if (e > b) u.o->fn(*u.o, u.p + b, u.g + b, u.state + b, u.state + u.n + b, u.state + 2 * u.n + b, 1, e - b, 0);
+        if (e > b)
+            u.o->fn(*u.o, u.p + b, u.g + b, u.state + b, u.state + u.stride + b, u.state + 2 * u.stride + b, 1, e - b, 0);
     }
 };
 }  // namespace
 
-void optimizer_update(const OptStep& o, float* p, const float* g, float* state, int64_t n) {
+void optimizer_update(const OptStep& o, float* p, const float* g, float* state, int64_t n, int64_t stride) {
     // ~12 flop-like operations per element (the pool's yardstick); pieces of at least OPT_PIECE_MIN elements
     // (a couple of microseconds each, against about one of hand-off), up to 4 per thread
     constexpr int64_t OPT_PIECE_MIN = 8192;
@@ -107,7 +108,7 @@ void optimizer_update(const OptStep& o, float* p, const float* g, float* state, 
     const int team = team_size();
     int pieces = 1;
     if (team > 1 && work >= PAR_MIN_FLOPS) pieces = (int)std::max<int64_t>(1, std::min<int64_t>(4 * team, n / OPT_PIECE_MIN));
-    UpdatePieces u{&o, p, state, g, n, pieces};
+    UpdatePieces u{&o, p, state, g, n, stride, pieces};
     parallel(Region{UpdatePieces::run, &u, pieces, nullptr, work});
 }
 
@@ -117,5 +118,5 @@ extern "C" void d4j_optimizer_step(int kind, const float* hp, float lr, int64_t 
                                    const float* grads, float* state, int64_t n) {
     if (!d4j::valid_opt(kind) || !hp || !params || !grads || !state || n <= 0 || step < 1) return;
     const d4j::OptStep o = d4j::optimizer_prepare(kind, hp, lr, step);
-    d4j::optimizer_update(o, params, grads, state, n);
+    d4j::optimizer_update(o, params, grads, state, n, n);
 }

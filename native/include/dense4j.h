@@ -157,6 +157,17 @@ d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int32_t* acts,
                         float clip_norm, float clip_value);
 void d4j_net_destroy(d4j_net* net);
 
+/* The network's optimizer state is D4J_OPT_STATE_PER_PARAM slots of n_params floats (m, v, vmax), by default back
+ * to back. d4j_net_set_opt_stride tells it that the caller's buffer holds them `stride` floats apart instead
+ * (stride >= n_params; the buffer then holds D4J_OPT_STATE_PER_PARAM * stride floats); call it before the first
+ * training step. d4j_opt_state_stride(n) is the stride that starts every slot on a 64-byte line when the buffer
+ * does (n rounded up to 16 floats): then the threads of a step that update different columns of a layer never
+ * write one cache line of the state (with n not a multiple of 16, the second slot's rows straddle lines).
+ * d4j_opt_state_stride returns -1 for n <= 0; d4j_net_set_opt_stride returns D4J_ERR_ARGUMENT for a NULL or
+ * inference-only network or a stride below n_params. */
+int64_t d4j_opt_state_stride(int64_t n_params);
+int d4j_net_set_opt_stride(d4j_net* net, int64_t stride);
+
 /* Number of floats in the parameter buffer for these layer sizes. */
 int64_t d4j_param_count(int n_layers, const int32_t* sizes);
 

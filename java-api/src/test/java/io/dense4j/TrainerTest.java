@@ -418,6 +418,42 @@ class TrainerTest {
         }
     }
 
+    /**
+     * The CPU engine trains its own copy of the optimizer state (slots padded to cache lines): read during a fit (a
+     * callback), the state is the one training reached; replaced during a fit, training goes on from the new one;
+     * after the fit the model's state is the engine's.
+     */
+    @Test
+    void optimizerStateReadOrReplacedDuringFitIsTheStateTrainingUses() {
+        try (Sequential a = model(false); Sequential b = model(false); Sequential c = model(false)) {
+            b.setParameters(a.parameters());
+            c.setParameters(a.parameters());
+            OptimizerState[] seen = new OptimizerState[1];
+            Callback readThenReset = new Callback() {
+                @Override
+                public boolean onEpochEnd(TrainableModel model, EpochLog log) {
+                    if (log.epoch() == 0) {
+                        seen[0] = a.state().optimizer();
+                        a.setOptimizerState(new OptimizerState(seen[0].step(), null));
+                    }
+                    return false;
+                }
+            };
+            a.fit(data, Fit.epochs(2).seed(4).callbacks(readThenReset));
+            b.fit(data, Fit.epochs(1).seed(4));
+            assertEquals(b.state().optimizer(), seen[0], "the state read in the callback is the trained one");
+            float[] slots = seen[0].slots();
+            assertTrue(java.util.stream.IntStream.range(0, slots.length).anyMatch(i -> slots[i] != 0f),
+                    "Adam's moments after an epoch are not all zero");
+            b.setOptimizerState(new OptimizerState(b.optimizerStep(), null));
+            b.fit(data, Fit.epochs(2).initialEpoch(1).seed(4));
+            assertArrayEquals(b.parameters(), a.parameters(), "the reset in the callback took effect at once");
+            assertEquals(b.state().optimizer(), a.state().optimizer());
+            c.fit(data, Fit.epochs(2).seed(4));
+            assertFalse(java.util.Arrays.equals(c.parameters(), a.parameters()), "without the reset: other weights");
+        }
+    }
+
     /** The optimizer state of one model set into another makes the next steps identical. */
     @Test
     void setOptimizerStateContinuesFromAnotherModelsState() {

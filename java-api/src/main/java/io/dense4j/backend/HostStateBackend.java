@@ -14,8 +14,8 @@ import io.dense4j.train.TrainingSession;
  * and loss, the optimizer step, the closed state. A backend extends it with its device work only: a training
  * session over the host buffers, the forward pass, and the device hooks that keep its own copies in step
  * ({@link #syncParametersToHost}, {@link #parametersChanged}, {@link #syncOptimizerStateToHost},
- * {@link #releaseDevice}). The CPU backend trains the host buffers in place (no hooks); the CUDA backend keeps
- * device copies and uploads or downloads in the hooks.
+ * {@link #optimizerStateChanged}, {@link #releaseDevice}). The CPU backend trains the host parameters in place and
+ * its own line-padded copy of the optimizer state; the CUDA backend keeps device copies; both copy in the hooks.
  *
  * <p>The host copies are the source of truth between operations: saving, callbacks and moving the model to
  * another backend read them. Layouts are {@link Architecture}'s (parameters) and {@link OptimizerState}'s
@@ -62,6 +62,7 @@ public abstract class HostStateBackend implements Backend {
         this.optimizer = optimizer;
         this.loss = loss;
         this.step = 0;
+        optimizerStateChanged();
         compiled();
     }
 
@@ -91,6 +92,7 @@ public abstract class HostStateBackend implements Backend {
             buffer.write(0, slots, 0, slots.length); // a device copy is refreshed when the next session starts
         }
         step = state.step();
+        optimizerStateChanged();
     }
 
     @Override
@@ -140,6 +142,9 @@ public abstract class HostStateBackend implements Backend {
 
     /** Hook: a running session may have trained the device copy of the optimizer state; copy it back. */
     protected void syncOptimizerStateToHost() {}
+
+    /** Hook: the host optimizer state was replaced or zeroed; a copy the device trains must be refreshed. */
+    protected void optimizerStateChanged() {}
 
     /** Hook: {@link #compile} bound a new optimizer and loss (state zeroed, step 0). */
     protected void compiled() {}

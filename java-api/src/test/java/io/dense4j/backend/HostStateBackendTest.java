@@ -59,6 +59,11 @@ class HostStateBackendTest {
         }
 
         @Override
+        protected void optimizerStateChanged() {
+            hooks.add("optimizerStateChanged");
+        }
+
+        @Override
         protected void compiled() {
             hooks.add("compiled");
         }
@@ -107,19 +112,19 @@ class HostStateBackendTest {
             b.hooks.clear();
             b.setOptimizerState(new OptimizerState(7, slots));
             assertEquals(new OptimizerState(7, slots), b.optimizerState());
-            assertEquals(List.of("syncOptimizerStateToHost"), b.hooks);
+            assertEquals(List.of("optimizerStateChanged", "syncOptimizerStateToHost"), b.hooks);
             b.setOptimizerState(new OptimizerState(9, null));
             assertEquals(new OptimizerState(9, new float[slots.length]), b.optimizerState(), "null buffers are zeros");
 
             b.setOptimizerState(new OptimizerState(4, slots));
             b.hooks.clear();
             b.compile(Optimizers.adam(1e-3), Losses.SPARSE_CATEGORICAL_CROSSENTROPY);
-            assertEquals(List.of("compiled"), b.hooks);
+            assertEquals(List.of("optimizerStateChanged", "compiled"), b.hooks);
             assertEquals(0, b.optimizerStep());
             assertEquals(new OptimizerState(0, new float[slots.length]), b.optimizerState(), "compile resets the state");
 
             assertNull(b.startTraining(null, 1, 1));
-            assertEquals("openSession step 0 Adam", b.hooks.get(2));
+            assertEquals("openSession step 0 Adam", b.hooks.get(3));
             assertEquals(5, b.optimizerStep(), "the step a session reports");
         }
     }

@@ -91,6 +91,10 @@ public final class CpuKernels {
 
     public static native void d4j_net_destroy(d4j_net net);
 
+    public static native @Cast("int64_t") long d4j_opt_state_stride(@Cast("int64_t") long nParams);
+
+    public static native int d4j_net_set_opt_stride(d4j_net net, @Cast("int64_t") long stride);
+
     public static native @Cast("int64_t") long d4j_param_count(int nLayers, @Cast("const int32_t*") IntPointer sizes);
 
     public static native int d4j_net_train(d4j_net net, @Const FloatPointer x, @Cast("const int32_t*") IntPointer labels,

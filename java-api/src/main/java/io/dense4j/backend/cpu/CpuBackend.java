@@ -8,14 +8,17 @@ import io.dense4j.internal.RowStaging;
 import io.dense4j.layers.Architecture;
 import io.dense4j.nativelib.CpuKernels;
 import io.dense4j.optim.Optimizer;
+import io.dense4j.optim.OptimizerState;
 import io.dense4j.tensor.Device;
 import io.dense4j.tensor.Tensor;
 import io.dense4j.train.Loss;
 import io.dense4j.train.LossStats;
 import io.dense4j.train.TrainingSession;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * The CPU backend: our C++ kernels (own GEMM microkernels, dispatched by ISA) over host buffers. All weights and biases live in ONE
@@ -29,6 +32,15 @@ public final class CpuBackend extends HostStateBackend {
 
     private final FloatPointer paramsPtr;
     private Tensor grads; // allocated by the first training session
+    /**
+     * The optimizer state the engine trains: the host state's slots, each padded to start on a 64-byte line
+     * ({@code engineStride} floats apart, d4j_opt_state_stride), so that threads updating different columns of a
+     * layer never write one cache line of it. Copied in when a session opens (or the host state is replaced
+     * during one) and back when it closes or the host state is read.
+     */
+    private Tensor engineState;
+    private long engineStride;
+    private int openSessions;
     private final ConcurrentLinkedQueue<InferenceSession> sessions = new ConcurrentLinkedQueue<>();
 
     /** Allocates zeroed parameters; the native library loads with the first network (predict, fit, evaluate). */
@@ -63,10 +75,54 @@ public final class CpuBackend extends HostStateBackend {
 
     @Override
     protected TrainingSession openSession(Dataset train, int nTrain, int batch) {
+        long n = architecture().parameterCount();
         if (grads == null) {
-            grads = Tensor.zeros(architecture().parameterCount());
+            grads = Tensor.zeros(n);
         }
-        return new CpuTrainingSession(train, nTrain, batch);
+        if (engineState == null) {
+            CpuKernels.load();
+            engineStride = CpuKernels.d4j_opt_state_stride(n);
+            engineState = Tensor.zeros(engineStride * OptimizerState.SLOTS);
+        }
+        if (openSessions == 0) {
+            copyState(true);
+        }
+        CpuTrainingSession s = new CpuTrainingSession(train, nTrain, batch);
+        openSessions++;
+        return s;
+    }
+
+    /** A session's training may have changed the engine's state: the host copy is brought up to date. */
+    @Override
+    protected void syncOptimizerStateToHost() {
+        if (openSessions > 0) {
+            copyState(false);
+        }
+    }
+
+    /** The host state was replaced (or zeroed) while a session is open: the engine trains on from the new one. */
+    @Override
+    protected void optimizerStateChanged() {
+        if (openSessions > 0) {
+            copyState(true);
+        }
+    }
+
+    /** Copies every state slot between the host buffer (slots n floats apart) and the engine's (engineStride). */
+    private void copyState(boolean toEngine) {
+        long n = architecture().parameterCount();
+        // byte views: Pointer.memcpy offsets its arguments by their positions counted in bytes
+        BytePointer host = new BytePointer(NativeMemory.floats(optimizerStateBuffer()));
+        BytePointer engine = new BytePointer(NativeMemory.floats(engineState));
+        for (int slot = 0; slot < OptimizerState.SLOTS; slot++) {
+            host.position(slot * n * Float.BYTES);
+            engine.position(slot * engineStride * Float.BYTES);
+            if (toEngine) {
+                Pointer.memcpy(engine, host, n * Float.BYTES);
+            } else {
+                Pointer.memcpy(host, engine, n * Float.BYTES);
+            }
+        }
     }
 
     @Override
@@ -133,6 +189,7 @@ public final class CpuBackend extends HostStateBackend {
         private final IntPointer labels;
         private final FloatPointer targets;
         private final int nTrain;
+        private boolean closed;
 
         CpuTrainingSession(Dataset train, int nTrain, int batch) {
             Loss loss = loss();
@@ -143,7 +200,7 @@ public final class CpuBackend extends HostStateBackend {
             this.nTrain = nTrain;
             this.net = CpuNetwork.forTraining(architecture(), OpCodes.loss(loss), batch, paramsPtr,
                     NativeMemory.floats(grads), OpCodes.optimizer(optimizer), OpCodes.hyperparameters(optimizer),
-                    NativeMemory.floats(optimizerStateBuffer()), (float) optimizer.clipNorm(),
+                    NativeMemory.floats(engineState), engineStride, (float) optimizer.clipNorm(),
                     (float) optimizer.clipValue());
             this.orderPtr = new IntPointer(nTrain);
             this.lrPtr = new FloatPointer(64);
@@ -191,6 +248,12 @@ public final class CpuBackend extends HostStateBackend {
 
         @Override
         public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            openSessions--;
+            copyState(false); // the host state is the source of truth between sessions
             net.close();
             orderPtr.close();
             lrPtr.close();
@@ -206,6 +269,9 @@ public final class CpuBackend extends HostStateBackend {
         }
         if (grads != null) {
             grads.close();
+        }
+        if (engineState != null) {
+            engineState.close();
         }
     }
 }

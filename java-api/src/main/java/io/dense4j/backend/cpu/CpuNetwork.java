@@ -69,10 +69,22 @@ final class CpuNetwork implements AutoCloseable {
         this.handle = h;
     }
 
-    /** A network that trains the given buffers in place: gradients and optimizer state are required. */
+    /**
+     * A network that trains the given buffers in place: gradients and optimizer state are required; the state's
+     * {@code OPT_STATE_PER_PARAM} slots lie {@code optStride} floats apart (see d4j_net_set_opt_stride).
+     */
     static CpuNetwork forTraining(Architecture arch, int lossCode, int maxBatch, FloatPointer params, FloatPointer grads,
-                                  int optCode, float[] hp, FloatPointer optState, float clipNorm, float clipValue) {
-        return new CpuNetwork(arch, lossCode, maxBatch, params, grads, optCode, hp, optState, clipNorm, clipValue);
+                                  int optCode, float[] hp, FloatPointer optState, long optStride, float clipNorm,
+                                  float clipValue) {
+        CpuNetwork net = new CpuNetwork(arch, lossCode, maxBatch, params, grads, optCode, hp, optState, clipNorm,
+                clipValue);
+        int rc = CpuKernels.d4j_net_set_opt_stride(net.handle, optStride);
+        if (rc != CpuKernels.OK) {
+            net.close();
+            throw new IllegalArgumentException("optimizer state stride " + optStride + " refused for "
+                    + arch.parameterCount() + " parameters");
+        }
+        return net;
     }
 
     /** A forward-only network (shares the read-only params with others). */
