@@ -202,7 +202,11 @@ struct Step {
     }
 };
 
-int team_chunks(const d4j_net* net) { return std::max(1, std::min({team_size(), net->max_team, net->n_copies})); }
+int team_chunks(const d4j_net* net) {
+    const int team = team_size();
+    if (team <= 1) return 1;
+    return net->col_forced ? net->n_copies : std::max(1, std::min({team, net->max_team, net->n_copies}));
+}
 
 }  // namespace
 
@@ -226,6 +230,7 @@ bool column_backward(d4j_net* net, const ColumnStepArgs& a, double* loss_sum, in
     parallel(Region{Step::backward, &s, s.chunks, nullptr, work});
     const ColumnChunk& first = net->col[0];
     if (!std::isfinite(first.loss)) return false;
+    net->col_steps++;
     *loss_sum = first.loss;
     *correct = first.correct;
     return true;

@@ -125,7 +125,11 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     // column mode: decided by the shape alone, so that the arithmetic never depends on the buffers or the threads
     net->column = trainable && d4j::column_shape(n_layers, sizes, acts, dropout, loss);
     net->col_blocks = net->column ? (sizes[1] + d4j::COLUMN_BLOCK - 1) / d4j::COLUMN_BLOCK : 0;
-    net->n_copies = net->column ? std::min(net->max_team, net->col_blocks) : 1;
+    // one chunk per thread, at most one per block; D4J_COLUMN_CHUNKS=n (tests): n chunks whenever the step runs on
+    // a team, even more than the CPUs (the results must not depend on the chunking)
+    const char* forced = std::getenv("D4J_COLUMN_CHUNKS");
+    net->col_forced = net->column && forced && std::atoi(forced) > 0;
+    net->n_copies = !net->column ? 1 : std::min(net->col_forced ? std::atoi(forced) : net->max_team, net->col_blocks);
     net->copies = new (std::nothrow) d4j::BatchCopy[net->n_copies];
     net->col = net->column ? new (std::nothrow) d4j::ColumnChunk[net->n_copies] : nullptr;
     if (!net->bands || !net->chunk_first || !net->chunk_cost || !net->chunk_id || !net->split || !net->thread_cost ||
@@ -877,6 +881,8 @@ extern "C" int d4j_net_set_opt_stride(d4j_net* net, int64_t stride) {
 }
 
 extern "C" int64_t d4j_net_sparse_steps(d4j_net* net) { return net ? net->sx_steps : 0; }
+
+extern "C" int64_t d4j_net_column_steps(d4j_net* net) { return net ? net->col_steps : 0; }
 
 extern "C" int d4j_net_phase_seconds(d4j_net* net, double* out, int n) {
     if (!net || !out || n <= 0) return 0;

@@ -94,6 +94,8 @@ struct d4j_net {
     float* col_part = nullptr;       // layer 1's partial products, one [max_batch, out1] per block
     float* col_bias = nullptr;       // layer 1's bias as the step's region A read it (chunk 0 updates it in region B)
     d4j::ColumnChunk* col = nullptr; // per chunk of a column step (at most n_copies)
+    bool col_forced = false;         // n_copies chunks on any team (D4J_COLUMN_CHUNKS, tests)
+    int64_t col_steps = 0;           // steps run by the column step (d4j_net_column_steps)
     // the first layer's weight gradient skips its input's exact zeros in blocks with at most this share of non-zeros
     // (d4j_net_set_sparse_input); the steps that did, the blocks of the step running now, and the steps since the
     // last one that found no block sparse enough, modulo 16: on dense data only every 16th step looks (the look,
