@@ -13,8 +13,13 @@
 // training forward of such a layer runs in two slices of its inputs (ForwardSplitK), and its weight gradient and
 // update in row bands inside the same slices, on the same threads (split.h SliceBands); the next batch's rows are
 // prefetched and gathered in the matching column slices, so each core copies the inputs its own slice reads.
-// What still crosses between the cores per step: the second slice's partial product (to be summed) and the first
-// layer's output gradient (for its weight gradient), batch x width floats each.
+// What still crosses between the cores per step on that path: the second slice's partial product (to be summed) and
+// the first layer's output gradient (for its weight gradient), batch x width floats each, and the next rows that a
+// thread gathers for the other's slice.
+// A two-layer network of the right shape (column mode, column_step.h: the reference network 784-128-10) does not take
+// that path: at 2+ threads, over buffers on cache lines, its step is column_step.cpp's two regions, where each chunk
+// owns a slice of layer 0's output columns and only layer 1's per-block partial logits cross (~1.3 KB per block);
+// at one thread it runs the step below with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks).
 #include <algorithm>
 #include <chrono>
 #include <cmath>

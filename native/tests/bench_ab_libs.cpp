@@ -73,6 +73,10 @@ struct Lib {
                  int, int, const float*, int64_t*, uint64_t, double*);
     int (*phases)(d4j_net*, double*, int);
     void (*destroy)(d4j_net*);
+    int64_t (*state_stride)(int64_t) = nullptr;  // builds with d4j_net_set_opt_stride: the state slots padded to lines
+    int (*set_stride)(d4j_net*, int64_t) = nullptr;
+    int64_t (*column_steps)(d4j_net*) = nullptr;  // builds with the column step
+    int64_t stride = 0;
     d4j_net* net = nullptr;
     float *params = nullptr, *grads = nullptr, *state = nullptr;
     int64_t step = 0;
@@ -121,6 +125,10 @@ int main(int argc, char** argv) {
             !sym(h, "d4j_net_create", l.create) || !sym(h, "d4j_net_train_data", l.train) ||
             !sym(h, "d4j_net_phase_seconds", l.phases) || !sym(h, "d4j_net_destroy", l.destroy))
             return 1;
+        // optional: older builds lack them (then the slots are back to back, as those builds' Java API kept them)
+        l.state_stride = reinterpret_cast<int64_t (*)(int64_t)>(dlsym(h, "d4j_opt_state_stride"));
+        l.set_stride = reinterpret_cast<int (*)(d4j_net*, int64_t)>(dlsym(h, "d4j_net_set_opt_stride"));
+        l.column_steps = reinterpret_cast<int64_t (*)(d4j_net*)>(dlsym(h, "d4j_net_column_steps"));
     }
     const char* dir = std::getenv("D4J_BENCH_IDX");
     const std::string d = dir ? dir : "/tmp/fm";
@@ -156,14 +164,15 @@ int main(int argc, char** argv) {
         l.set_threads(threads);
         l.params = static_cast<float*>(aligned_floats(np));
         l.grads = static_cast<float*>(aligned_floats(np));
-        l.state = static_cast<float*>(aligned_floats(3 * np));
+        l.stride = l.state_stride && l.set_stride ? l.state_stride(np) : np;
+        l.state = static_cast<float*>(aligned_floats(3 * l.stride));
         if (!l.params || !l.grads || !l.state) return 1;
         std::memcpy(l.params, init.data(), np * 4);
         std::memset(l.grads, 0, np * 4);
-        std::memset(l.state, 0, 3 * np * 4);
+        std::memset(l.state, 0, 3 * l.stride * 4);
         l.net = l.create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, l.params, l.grads, D4J_OPT_ADAM, hp,
                          l.state, 0, 0);
-        if (!l.net) return 1;
+        if (!l.net || (l.stride != np && l.set_stride(l.net, l.stride) != D4J_OK)) return 1;
     }
     std::vector<int32_t> order(N);
     std::iota(order.begin(), order.end(), 0);
@@ -211,15 +220,18 @@ int main(int argc, char** argv) {
         Lib& l = libs[i];
         double ph[8] = {};
         l.phases(l.net, ph, 8);
-        const bool same = std::memcmp(l.params, libs[0].params, np * 4) == 0 &&
-                          std::memcmp(l.state, libs[0].state, 3 * np * 4) == 0;
+        bool same = std::memcmp(l.params, libs[0].params, np * 4) == 0;
+        for (int slot = 0; slot < 3; slot++)
+            same = same && std::memcmp(l.state + slot * l.stride, libs[0].state + slot * libs[0].stride, np * 4) == 0;
         std::printf("%c %s%s%s%s: step %.1f us (epochs:", 'A' + (int)i, l.path.c_str(), l.env_name.empty() ? "" : " @",
                     l.env_name.c_str(), l.env_name.empty() ? "" : ("=" + l.env_value).c_str(), median(l.epoch_us));
         for (double t : l.epoch_us) std::printf(" %.1f", t);
         std::printf("), calls p10 %.1f p50 %.1f; vs A per call %.4f; phases us:", percentile(l.call_us, 0.1),
                     median(l.call_us), median(l.ratio));
         for (int p = 0; p < 6; p++) std::printf(" %.1f", (ph[p] - ph0[i * 8 + p]) / steps * 1e6);
-        std::printf("; %s\n", i == 0 ? "reference bits" : same ? "same bits" : "DIFFERENT BITS");
+        std::printf("; %s", i == 0 ? "reference bits" : same ? "same bits" : "DIFFERENT BITS");
+        if (l.column_steps) std::printf("; column steps %.0f%%", 100.0 * l.column_steps(l.net) / l.step);
+        std::printf("\n");
     }
     for (Lib& l : libs) l.destroy(l.net);
     return 0;

@@ -292,6 +292,33 @@ bool Data::load_idx(const std::string& dir) {
     return true;
 }
 
+// A network's parameters, gradients and optimizer state as the Java API keeps them: each on a 64-byte line, the
+// state's slots padded to lines (d4j_opt_state_stride), so that a column-mode network runs its column step on a team.
+struct TrainBuffers {
+    float *params = nullptr, *grads = nullptr, *state = nullptr;
+    int64_t n = 0, stride = 0;
+    static float* line(size_t n) {
+        void* p = nullptr;
+        if (posix_memalign(&p, 64, n * sizeof(float)) != 0) std::abort();
+        std::memset(p, 0, n * sizeof(float));
+        return static_cast<float*>(p);
+    }
+    TrainBuffers(const std::vector<float>& init) : n((int64_t)init.size()), stride(d4j_opt_state_stride(n)) {
+        params = line(n);
+        grads = line(n);
+        state = line(3 * stride);
+        std::copy(init.begin(), init.end(), params);
+    }
+    ~TrainBuffers() { free(params); free(grads); free(state); }
+    TrainBuffers(const TrainBuffers&) = delete;
+    d4j_net* create(int layers, const int32_t* sizes, const int32_t* acts, int batch, const float* hp) {
+        d4j_net* net = d4j_net_create(layers, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, batch, params, grads,
+                                      D4J_OPT_ADAM, hp, state, 0, 0);
+        if (net) d4j_net_set_opt_stride(net, stride);
+        return net;
+    }
+};
+
 static double step_flops(const std::vector<int32_t>& sizes, int rows) {
     double f = 0;
     for (size_t l = 0; l + 1 < sizes.size(); l++) {
@@ -308,7 +335,7 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     acts.back() = D4J_ACT_SOFTMAX;
     const int64_t np = d4j_param_count(L, sizes.data());
     std::mt19937 g(11);
-    std::vector<float> params(np), grads(np), state(3 * np, 0.0f);
+    std::vector<float> params(np);
     for (int l = 0, o = 0; l < L; l++) {  // Glorot uniform, zero biases
         const float lim = std::sqrt(6.0f / (sizes[l] + sizes[l + 1]));
         std::uniform_real_distribution<float> u(-lim, lim);
@@ -316,8 +343,8 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
         for (int j = 0; j < sizes[l + 1]; j++) params[o++] = 0;
     }
     const float hp[5] = {0.9f, 0.999f, 1e-7f, 0, 0};
-    d4j_net* net = d4j_net_create(L, sizes.data(), acts.data(), nullptr, D4J_LOSS_SPARSE_CCE, batch, params.data(),
-                                  grads.data(), D4J_OPT_ADAM, hp, state.data(), 0, 0);
+    TrainBuffers buffers(params);
+    d4j_net* net = buffers.create(L, sizes.data(), acts.data(), batch, hp);
     std::vector<int32_t> order(d.N);
     std::iota(order.begin(), order.end(), 0);
     const int nb = (d.N + batch - 1) / batch;
@@ -353,6 +380,7 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     }
     d4j_net_phase_seconds(net, ph1, D4J_NET_PHASES);
     d4j_thread_stats(st1);
+    const double column_share = step > 0 ? 100.0 * d4j_net_column_steps(net) / step : 0.0;
     d4j_net_destroy(net);
     std::string name;
     for (size_t l = 0; l < sizes.size(); l++) name += (l ? "-" : "") + std::to_string(sizes[l]);
@@ -367,10 +395,10 @@ static void train(const Data& d, const std::vector<int32_t>& sizes, int batch, i
     if (fma_peak_gflops > 0) std::snprintf(fma_txt, sizeof fma_txt, "%.0f%%", 100 * gf / (fma_peak_gflops * cores));
     const double steps = ph1[6] - ph0[6];
     auto share = [&](int p) { return steps > 0 ? 100 * (ph1[p] - ph0[p]) / steps : 0.0; };
-    std::printf("| %s | %d | %d | %.3f | %.3f | %.1f | %.1f | %s | %s | %s | %.0f / %.0f / %.0f / %.0f / %.0f | %lld / %lld / %lld | %.4f |\n",
+    std::printf("| %s | %d | %d | %.3f | %.3f | %.1f | %.1f | %s | %s | %s | %.0f / %.0f / %.0f / %.0f / %.0f | %lld / %lld / %lld, column steps %.0f%% | %.4f |\n",
                 name.c_str(), batch, threads, sec, median(cpu_times), 1e6 * sec / nb, gf, peak_txt, floor_txt, fma_txt, share(0), share(1), share(2),
                 share(3), share(4), (long long)(st1[0] - st0[0]), (long long)(st1[1] - st0[1]),
-                (long long)(st1[3] - st0[3]), acc);
+                (long long)(st1[3] - st0[3]), column_share, acc);
     std::fflush(stdout);
     d4j_set_num_threads(1);
 }
@@ -446,15 +474,14 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
     const int nb = (d.N + 31) / 32;
     std::vector<float> lrs(nb, 1e-3f);
     std::vector<std::vector<double>> secs(counts.size()), cpus(counts.size());
-    std::vector<int64_t> backoffs(counts.size(), 0);
+    std::vector<int64_t> backoffs(counts.size(), 0), column_steps(counts.size(), 0), all_steps(counts.size(), 0);
     std::vector<std::string> probes(counts.size());
     for (int r = 0; r <= rounds; r++)  // round 0 warms up
         for (size_t c = 0; c < counts.size(); c++) {
             const double c2c = probe ? core_to_core_ns() : 0;
             d4j_set_num_threads(counts[c]);
-            std::vector<float> params = p0, grads(np), state(3 * np, 0.0f);
-            d4j_net* net = d4j_net_create(2, sizes.data(), acts.data(), nullptr, D4J_LOSS_SPARSE_CCE, 32, params.data(),
-                                          grads.data(), D4J_OPT_ADAM, hp, state.data(), 0, 0);
+            TrainBuffers buffers(p0);
+            d4j_net* net = buffers.create(2, sizes.data(), acts.data(), 32, hp);
             int64_t step = 0, s0[6], s1[6];
             d4j_thread_stats(s0);
             const double c0 = process_cpu_seconds();
@@ -465,11 +492,14 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
             const double sec = seconds_since(a);
             const double cpu = process_cpu_seconds() - c0;
             d4j_thread_stats(s1);
+            const int64_t col = d4j_net_column_steps(net);
             d4j_net_destroy(net);
             if (r > 0) {
                 secs[c].push_back(sec);
                 cpus[c].push_back(cpu);
                 backoffs[c] += s1[3] - s0[3];
+                column_steps[c] += col;
+                all_steps[c] += step;
                 if (probe) probes[c] += (probes[c].empty() ? "" : " ") + std::to_string((int)std::lround(c2c));
             }
         }
@@ -479,12 +509,13 @@ static void no_collapse(const Data& d, const std::vector<int>& counts, int round
     }
     const double one = median(secs[0]), one_cpu = median(cpus[0]);
     for (size_t c = 0; c < counts.size(); c++)
-        std::printf("| %s | %d | %.3f | %.2fx | %.3f | %.2fx | %s | %lld |%s\n", hog ? "yes" : "no", counts[c],
+        std::printf("| %s | %d | %.3f | %.2fx | %.3f | %.2fx | %s | %lld (column steps %.0f%%) |%s\n", hog ? "yes" : "no", counts[c],
                     median(secs[c]), median(secs[c]) / one, median(cpus[c]), median(cpus[c]) / one_cpu, [&] {
                         std::string all;
                         for (double v : secs[c]) all += (all.empty() ? "" : " ") + std::to_string(v).substr(0, 5);
                         return all;
-                    }().c_str(), (long long)backoffs[c], probe ? (" " + probes[c] + " |").c_str() : "");
+                    }().c_str(), (long long)backoffs[c], all_steps[c] ? 100.0 * column_steps[c] / all_steps[c] : 0.0,
+                    probe ? (" " + probes[c] + " |").c_str() : "");
     std::fflush(stdout);
     d4j_set_num_threads(1);
 }
