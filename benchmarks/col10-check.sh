@@ -29,7 +29,8 @@ fi
 libs=$(mktemp -d)
 trap 'rm -rf "$libs"' EXIT
 cp "$MAIN_LIB" "$libs/main.so"
-cp "$B/libdense4j_cpu.so" "$libs/col.so"
+cp "$B/libdense4j_cpu.so" "$libs/col.so"      # this branch, default (column step off)
+cp "$B/libdense4j_cpu.so" "$libs/col-on.so"   # the same, with D4J_COLUMN_STEP=1 at creation
 probe() { "$B/bench_cpu" --only probe | tail -1; }
 run() {  # name, command...
   local name=$1; shift
@@ -42,17 +43,28 @@ run() {  # name, command...
 }
 export D4J_BENCH_IDX=/tmp/fm
 run probe-before "$B/bench_cpu" --only probe
-# the 2-thread speed-up (column step share and pool switches per row), 4 rounds interleaved
-run ref "$B/bench_cpu" --only ref --threads 1,2 --rounds 4
-run ref-trace env D4J_POOL_TRACE=1 "$B/bench_cpu" --only ref --threads 1,2 --rounds 2
-# us/step and phases (at 2 threads the column step: forward = region A, weight grads = region B, which holds the
-# loss, the input gradient, the update and the next rows' gather)
-run train "$B/bench_cpu" --only train --quick --threads 1,2
-# the step A/B against main's library, byte rows as the Java API: 1 thread (must not be slower), then 2 threads
-run ab-1thread "$B/bench_ab_libs" --epochs 4 --threads 1 "$libs/main.so" "$libs/col.so"
-run ab-1thread-again "$B/bench_ab_libs" --epochs 4 --threads 1 "$libs/col.so" "$libs/main.so"
-run ab-2threads "$B/bench_ab_libs" --epochs 4 --threads 2 "$libs/main.so" "$libs/col.so"
-run ab-2threads-again "$B/bench_ab_libs" --epochs 4 --threads 2 "$libs/col.so" "$libs/main.so"
-run ab-1thread-env-unset env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$B/bench_ab_libs" --epochs 4 --threads 1 "$libs/main.so" "$libs/col.so"
-run step-floor "$B/bench_step_floor"
+# the 2-thread speed-up, default step and column step (column-step share and pool switches per row), 4 rounds each
+run ref-default "$B/bench_cpu" --only ref --threads 1,2 --rounds 4
+run ref-column env D4J_COLUMN_STEP=1 "$B/bench_cpu" --only ref --threads 1,2 --rounds 4
+# us/step and phases (with the column step at 2 threads: forward = region A, weight grads = region B, which holds
+# the loss, the input gradient, the update and the next rows' gather)
+run train-column env D4J_COLUMN_STEP=1 "$B/bench_cpu" --only train --quick --threads 1,2
+# whole steps A/B/C in one process, byte rows as the Java API: main, this branch (default), this branch (column step)
+run ab-1thread "$B/bench_ab_libs" --epochs 4 --threads 1 "$libs/main.so" "$libs/col.so" "$libs/col-on.so@D4J_COLUMN_STEP=1"
+run ab-2threads "$B/bench_ab_libs" --epochs 4 --threads 2 "$libs/main.so" "$libs/col.so" "$libs/col-on.so@D4J_COLUMN_STEP=1"
+run ab-2threads-again "$B/bench_ab_libs" --epochs 4 --threads 2 "$libs/col-on.so@D4J_COLUMN_STEP=1" "$libs/col.so" "$libs/main.so"
+# the column update on its own: two threads updating the two column halves vs the two row halves of the 784 x 128
+# layer with Adam (modes 0 / 1; 4: only the parameters shared, 5: nothing shared), placement printed before each
+micro=$(mktemp -d)
+g++ -O3 -march=x86-64-v3 -fno-math-errno -ffp-contract=off -I"$here/native/cpu" -I"$here/native/include" -c \
+    "$here/benchmarks/results/col10/column_update_microbench.cpp" -o "$micro/main.o"
+g++ -O3 -march=x86-64-v3 -fno-math-errno -ffp-contract=off -I"$here/native/cpu" -I"$here/native/include" -c \
+    "$here/native/cpu/optimizer_step.cpp" -o "$micro/opt.o"
+g++ -O3 -mavx2 -mfma -mavx512f -mavx512vl -mavx512bw -mavx512dq -mprefer-vector-width=512 -ffp-contract=off \
+    -fno-math-errno -I"$here/native/cpu" -I"$here/native/include" -c "$here/native/cpu/optimizer_avx512.cpp" -o "$micro/o512.o"
+g++ -O3 -march=x86-64-v3 -I"$here/native/cpu" -I"$here/native/include" -c \
+    "$here/benchmarks/results/col10/column_update_microbench_stubs.cpp" -o "$micro/stub.o"
+g++ "$micro"/*.o -o "$micro/b" -lpthread
+run update-micro bash -c "for m in 0 1 4 5 0 1 4 5; do $B/bench_cpu --only probe | tail -1; $micro/b \$m; done"
+rm -rf "$micro"
 run probe-after "$B/bench_cpu" --only probe

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include "internal.h"
 #include "net_state.h"
 #include "thread_pool.h"
@@ -30,6 +32,11 @@ bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const
     if (4 * out1 > out0) return false;
     if (dropout && dropout[1] != 0.0f) return false;
     return loss != D4J_LOSS_MSE || acts[1] == D4J_ACT_LINEAR;
+}
+
+bool column_enabled() {
+    const char* v = std::getenv("D4J_COLUMN_STEP");
+    return v && std::strcmp(v, "1") == 0;
 }
 
 bool column_buffers_aligned(const d4j_net* net) {
@@ -92,14 +99,17 @@ Slice slice_of(const d4j_net* net, int c, int chunks) {
     return s;
 }
 
-// Chunk c's copy of the rows at order position pos (buffer buf): gathered whole by the chunk itself unless the copy
-// already holds them (the step before gathered them into it).
-void own_rows(d4j_net* net, const ColumnStepArgs& a, int c, int64_t pos, int buf) {
-    if (net->copies[c].pos[buf] == pos) return;
+// The buffer of chunk c's copy that holds the rows at order position pos: gathered whole into buffer `into` by the
+// chunk itself unless the copy already holds them (the step before gathered them).
+int own_rows(d4j_net* net, const ColumnStepArgs& a, int c, int64_t pos, int into) {
+    const BatchCopy& copy = net->copies[c];
+    if (copy.pos[0] == pos) return 0;
+    if (copy.pos[1] == pos) return 1;
     GatherRows g = *a.gather;
     g.copy = c;
-    g.into(pos, buf);
+    g.into(pos, into);
     g.run_part(0, 1);
+    return into;
 }
 
 struct Step {
@@ -114,12 +124,12 @@ struct Step {
         const Step& s = *static_cast<const Step*>(p);
         d4j_net* net = s.net;
         const ColumnStepArgs& a = *s.a;
-        own_rows(net, a, c, a.pos, a.cur);
+        const int buf = net->col[c].buf = own_rows(net, a, c, a.pos, 0);
         const Layer& L0 = net->layers[0];
         const Slice sl = slice_of(net, c, s.chunks);
         const Block blk{0, a.rows, sl.c0, sl.c1};
         const float* w0 = net->params + L0.off;
-        dense_forward_block(*a.k, net->copies[c].x[a.cur], w0, w0 + (int64_t)L0.in * L0.out, L0.z, L0.y, L0.in,
+        dense_forward_block(*a.k, net->copies[c].x[buf], w0, w0 + (int64_t)L0.in * L0.out, L0.z, L0.y, L0.in,
                             L0.out, L0.act, blk);
         if (L0.rate > 0.0f) dropout_block(L0, a.seed, a.t - 1, 0, blk);
         const Layer& L1 = net->layers[1];
@@ -151,7 +161,7 @@ struct Step {
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < out1; o++) me.logits[r * out1 + o] = me.logits[r * out1 + o] + net->col_bias[o];
         me.correct = 0;
-        me.loss = loss(net->loss, me.logits, rows_of.labels[a.cur], rows_of.targets[a.cur], me.dlogits, nullptr, rows,
+        me.loss = loss(net->loss, me.logits, rows_of.labels[me.buf], rows_of.targets[me.buf], me.dlogits, nullptr, rows,
                        out1, 1.0f, &me.correct);
         if (!std::isfinite(me.loss)) return;  // every chunk sees the same: nobody updates
         const Slice sl = slice_of(net, c, s.chunks);
@@ -165,8 +175,7 @@ struct Step {
         input_grad_block(k, w1, me.dlogits, L0.dz, out0, out1, cols, s.packed);
         activation_backward_block(L0, cols);
         // layer 0: dW0 and db0 for its columns
-        const float* x = rows_of.x[a.cur];
-        float* const w0 = net->params + L0.off;
+        const float* x = rows_of.x[me.buf];
         float* const g0 = net->grads + L0.off;
         const int skipped = weight_grad_block(k, x, L0.dz, g0, g0 + (int64_t)L0.in * out0, rows, L0.in, out0,
                                               Block{0, L0.in, sl.c0, sl.c1}, s.sparse);
@@ -197,8 +206,8 @@ struct Step {
         } else if (a.gather_next) {
             next.prefetch_near(0, 1);
         }
-        (void)w0;
-        if (a.gather_next) own_rows(net, a, c, a.next_pos, 1 - a.cur);
+        // the next rows into the buffer this step used (its last reader was the weight gradient above)
+        if (a.gather_next) own_rows(net, a, c, a.next_pos, me.buf);
     }
 };
 

@@ -2,6 +2,16 @@
 // of the hidden units, layer 0's output columns in blocks of COLUMN_BLOCK, and everything that belongs to them
 // (their columns of W0, b0, the rows of W1, their optimizer state, their part of every activation and gradient,
 // and its own copy of the batch rows), so that only layer 1's partial logits cross between the cores.
+//
+// OFF BY DEFAULT (D4J_COLUMN_STEP=1 when a network is created turns it on): measured on the 2-vCPU VM it is SLOWER
+// than the per-op step it would replace (RESULTS.md, "Session 10: column-parallel step"). Owning columns of a
+// row-major [in0, out0] layer means each core updates 256-byte pieces of every row of W0, its gradient and its
+// Adam moments, interleaved with the other core's pieces; even with every piece on its own cache lines, two cores
+// updating the two column halves of the 784 x 128 layer at once take 22-24 us each when the vCPUs are near and
+// 52-100 us when far, against 10-16 us for the two row halves (benchmarks/results/col10/
+// column_update_microbench.cpp); in the step, the chunk's W0 update took 27-29 us (near) and 93-97 us (far), and
+// the forward and the weight gradient of its columns slowed alike when far. The 2-thread step took ~66 us against
+// today's ~45 us (near). Kept, tested bit for bit, for hardware where column ownership does not cost this.
 #pragma once
 #include <cstdint>
 #include "gemm_kernels.h"
@@ -25,6 +35,8 @@ constexpr int COLUMN_BLOCK = 64;
 // pre-activation or that is linear. Such a network's training forward is, at EVERY thread count, layer 0 with its
 // full reduction and layer 1 as the fixed-order sum of its per-block partial products (column_logits).
 bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout, int loss);
+// D4J_COLUMN_STEP=1 in the environment, read when a network is created (see above: off by default)
+bool column_enabled();
 
 // Whether the two-region step may run: params, grads and every optimizer state slot start on a 64-byte line, so
 // that no two chunks ever write one cache line (else a column-mode network runs the per-op regions).
@@ -42,8 +54,8 @@ struct ColumnStepArgs {
     int64_t row_bytes;
     const int32_t* order;
     int64_t pos;             // the step's first position in order
-    int rows, cur;           // its rows, and the buffer of each copy that holds them
-    bool gather_next;        // the next step's rows (at pos + batch, into buffer 1 - cur)
+    int rows;
+    bool gather_next;        // the next step's rows (at next_pos), gathered by every chunk into its own copy
     int64_t next_pos;
     int next_rows;
     uint64_t seed;

@@ -16,10 +16,11 @@
 // What still crosses between the cores per step on that path: the second slice's partial product (to be summed) and
 // the first layer's output gradient (for its weight gradient), batch x width floats each, and the next rows that a
 // thread gathers for the other's slice.
-// A two-layer network of the right shape (column mode, column_step.h: the reference network 784-128-10) does not take
-// that path: at 2+ threads, over buffers on cache lines, its step is column_step.cpp's two regions, where each chunk
-// owns a slice of layer 0's output columns and only layer 1's per-block partial logits cross (~1.3 KB per block);
-// at one thread it runs the step below with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks).
+// Opt-in (D4J_COLUMN_STEP=1 at creation; measured slower on the 2-vCPU VM, see column_step.h), a two-layer network of
+// the right shape (column mode: the reference network 784-128-10) does not take that path: at 2+ threads, over
+// buffers on cache lines, its step is column_step.cpp's two regions, where each chunk owns a slice of layer 0's
+// output columns and only layer 1's per-block partial logits cross (~1.3 KB per block); at one thread it runs the
+// step below with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -127,8 +128,9 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     net->thread_cost = new (std::nothrow) float[net->max_team];
     net->thread_next = new (std::nothrow) int[net->max_team];
     net->chunk_owner = new (std::nothrow) int[net->max_chunks];
-    // column mode: decided by the shape alone, so that the arithmetic never depends on the buffers or the threads
-    net->column = trainable && d4j::column_shape(n_layers, sizes, acts, dropout, loss);
+    // column mode: decided by the shape alone (and the opt-in, column_step.h), so that the arithmetic never depends
+    // on the buffers or the threads
+    net->column = trainable && d4j::column_enabled() && d4j::column_shape(n_layers, sizes, acts, dropout, loss);
     net->col_blocks = net->column ? (sizes[1] + d4j::COLUMN_BLOCK - 1) / d4j::COLUMN_BLOCK : 0;
     // one chunk per thread, at most one per block; D4J_COLUMN_CHUNKS=n (tests): n chunks whenever the step runs on
     // a team, even more than the CPUs (the results must not depend on the chunking)
@@ -735,17 +737,13 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         const int64_t pos = first + (int64_t)s * batch;
         const int rows = (int)std::min<int64_t>(batch, n_order - pos);
         const int64_t t = *step + 1;
-        const int cur = s % 2;
-        float* xb = net->copies[0].x[cur];
-        const int32_t* lb = net->copies[0].labels[cur];
-        const float* tb = net->copies[0].targets[cur];
         const bool gather_next = s + 1 < n_batches;
         int64_t correct = 0;
         double ls = 0;
         // A column-mode network on a team, in buffers where chunks own whole cache lines: the two-region step
         // (column_step.h); on one thread the step below (its forward then sums layer 1's blocks the same way)
         if (net->column && d4j::team_size() > 1 && d4j::column_buffers_aligned(net)) {
-            d4j::ColumnStepArgs ca{&kern, &gather, static_cast<const char*>(x), row_bytes, order, pos, rows, cur,
+            d4j::ColumnStepArgs ca{&kern, &gather, static_cast<const char*>(x), row_bytes, order, pos, rows,
                                    gather_next, pos + batch, gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0,
                                    seed, t, per_layer, per_layer ? d4j::optimizer_prepare(net->optimizer, net->hp,
                                                                                          lrs[s], t)
@@ -758,6 +756,18 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
             finish_step(s, t, rows, ls, correct);
             continue;
         }
+        // The buffer of copy 0 that holds this step's rows: the step before gathered them (the per-op step into the
+        // other buffer, a column step into the one it used), else (the step before was a column step that did not
+        // run chunk 0's gather... never; kept for safety) gathered now
+        int cur = net->copies[0].pos[0] == pos ? 0 : net->copies[0].pos[1] == pos ? 1 : -1;
+        if (cur < 0) {
+            cur = s % 2;
+            gather.into(pos, cur);
+            d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr, GATHER_COST * in0 * rows});
+        }
+        float* xb = net->copies[0].x[cur];
+        const int32_t* lb = net->copies[0].labels[cur];
+        const float* tb = net->copies[0].targets[cur];
         // Prefetch the next step's rows (random rows of x, usually not in cache), so that the gather at the end of
         // the step copies from cache. On a team, in pieces by the first layer's forward chunks (NextRows: measured
         // at 2 threads, loaded machine, a 2-thread epoch 0.159 -> 0.142 s); on one thread during the last quarter

@@ -39,8 +39,10 @@ struct WeightGradPlan {
     double work = 0;
 };
 
-// One copy of a step's gathered batch rows, twice: a step computes on one while the next step's rows are gathered
-// into the other. pos: the order position of the rows each holds, within the current d4j_net_train call (-1: none).
+// One copy of a step's gathered batch rows, twice: the per-op step computes on one while the next step's rows are
+// gathered into the other (a column step's chunk, whose copy nobody else reads, gathers the next rows into the one it
+// has just finished with: a smaller working set per core). pos: the order position of the rows each holds, within
+// the current d4j_net_train call (-1: none).
 struct BatchCopy {
     float* x[2] = {};            // input rows [max_batch, in0]
     int32_t* labels[2] = {};     // labels [max_batch] (sparse CE)
@@ -55,6 +57,7 @@ struct alignas(64) ColumnChunk {
     float* dlogits = nullptr;  // [max_batch, out1]
     double loss = 0;
     int64_t correct = 0;
+    int buf = 0;               // the buffer of its copy that holds the step's rows
 };
 
 }  // namespace d4j

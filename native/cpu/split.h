@@ -68,10 +68,11 @@ inline Grid plan(int m, int n, double flops, int col_unit, bool whole_rows, int 
 // 64-byte line (a buffer that is not 64-byte aligned, a row length that is not a multiple of 16 floats, or the
 // state slices m, v, vmax, which start N floats apart) every row's edge line bounces between the cores: measured
 // on the 2-core VM, the reference network's weight-gradient phase took 55-170 us per step at 2 threads with
-// columns (50 us on one thread), 270-400 us with the buffers 16 bytes off a line. (A two-layer network in column mode
-// does split its first layer by columns, in column_step.cpp, but only when params, grads and every optimizer state
-// slot start on a line, d4j_net_set_opt_stride, and with blocks of 64 columns: no line is then written by two
-// threads. Per step, only layer 1's partial logits cross between the cores there, ~1.3 KB per 64-column block.)
+// columns (50 us on one thread), 270-400 us with the buffers 16 bytes off a line. Even with every row's column
+// boundary on a line, two cores updating interleaved column halves of a layer interfere: session 10 measured Adam on
+// the two 64-column halves of the 784 x 128 layer at 22-24 us each (near vCPUs) and 52-100 us (far), against 10-16 us
+// for the two row halves (column_step.h, the opt-in column-parallel step, which does split by columns: only layer
+// 1's partial logits cross there, ~1.3 KB per 64-column block, but the update pays this).
 inline Grid plan_bands(int m, int n, double flops, int row_unit, int max_bands);
 inline Grid plan_rows(int m, int n, double flops, int row_unit, int team) {
     return plan_bands(m, n, flops, row_unit, team <= 1 ? 1 : 4 * team);

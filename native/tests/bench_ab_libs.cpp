@@ -12,7 +12,8 @@
 // gives it in the Java API.
 // Usage: bench_ab_libs [--epochs N] [--threads T] [--floats] LIB[@NAME=VALUE] LIB[@NAME=VALUE] ...
 //   LIB: a path to a libdense4j_cpu.so (copy each build to its own path first); @NAME=VALUE sets that environment
-//   variable before each call of that library (and unsets it before the others'), for a build read at run time.
+//   variable before each call of that library and around its d4j_net_create (and unsets it before the others'), for
+//   a build read at run time (D4J_COLUMN_STEP=1 is read at creation).
 //   D4J_BENCH_IDX: the directory of the uncompressed Fashion-MNIST train IDX files (default /tmp/fm).
 #include <dlfcn.h>
 #include <algorithm>
@@ -170,8 +171,10 @@ int main(int argc, char** argv) {
         std::memcpy(l.params, init.data(), np * 4);
         std::memset(l.grads, 0, np * 4);
         std::memset(l.state, 0, 3 * l.stride * 4);
+        if (!l.env_name.empty()) setenv(l.env_name.c_str(), l.env_value.c_str(), 1);  // (read at creation too)
         l.net = l.create(2, sizes, acts, nullptr, D4J_LOSS_SPARSE_CCE, 32, l.params, l.grads, D4J_OPT_ADAM, hp,
                          l.state, 0, 0);
+        if (!l.env_name.empty()) unsetenv(l.env_name.c_str());
         if (!l.net || (l.stride != np && l.set_stride(l.net, l.stride) != D4J_OK)) return 1;
     }
     std::vector<int32_t> order(N);

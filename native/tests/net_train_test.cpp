@@ -303,9 +303,7 @@ static void dropout_statistics() {
 // epoch here is too small to split and takes the one-chain forward. Both against the float64 reference, with
 // and without dropout on the split layer, at 1 and 2 threads; and bit-identical at 1..4 threads (one thread fuses
 // the sum into the second product's epilogue, net.cpp forward_split_k_serial; 1100 inputs: a second slice deeper
-// than the kernels' reduction slice). The two-layer config at 784-128 is a column-mode network instead
-// (column_step.h: layer 0 full-K, layer 1 summed by 64-row blocks; column_step_test checks it in depth): here over
-// buffers that are not on cache lines, so its per-op step at 2+ threads, bit-identical to 1 thread all the same.
+// than the kernels' reduction slice).
 static const Config split_configs[] = {
     {"split-K relu-softmax sparse_cce adam", {300, 24, 5}, {1, 5}, {}, D4J_LOSS_SPARSE_CCE, D4J_OPT_ADAM,
      {0.9f, 0.999f, 1e-7f, 0, 0}, 0, 0},
