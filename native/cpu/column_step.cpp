@@ -148,6 +148,9 @@ struct Step {
         const Layer& L0 = net->layers[0];
         const Layer& L1 = net->layers[1];
         ColumnChunk& me = net->col[c];
+        // (region A may have run with fewer chunks than this region, when the pool's team changed between them:
+        // then this chunk's copy does not hold the step's rows yet)
+        me.buf = own_rows(net, a, c, a.pos, 0);
         const BatchCopy& rows_of = net->copies[c];
         const int rows = a.rows, out0 = L0.out, out1 = L1.out;
         // logits = ((p0 + p1) + ...) + b1, in the order of column_logits
