@@ -7,8 +7,8 @@
 // than the per-op step it would replace (RESULTS.md, "Session 10: column-parallel step"). Owning columns of a
 // row-major [in0, out0] layer means each core updates 256-byte pieces of every row of W0, its gradient and its
 // Adam moments, interleaved with the other core's pieces; even with every piece on its own cache lines, two cores
-// updating the two column halves of the 784 x 128 layer at once take 22-24 us each when the vCPUs are near and
-// 52-100 us when far, against 10-16 us for the two row halves (benchmarks/results/col10/
+// updating the two column halves of the 784 x 128 layer at once take 19-24 us each when the vCPUs are near and
+// 78-101 us when far, against 10-16 us for the two row halves (benchmarks/results/col10/
 // column_update_microbench.cpp); in the step, the chunk's W0 update took 27-29 us (near) and 93-97 us (far), and
 // the forward and the weight gradient of its columns slowed alike when far. The 2-thread step took ~66 us against
 // today's ~45 us (near). Kept, tested bit for bit, for hardware where column ownership does not cost this.

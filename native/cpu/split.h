@@ -70,7 +70,7 @@ inline Grid plan(int m, int n, double flops, int col_unit, bool whole_rows, int 
 // on the 2-core VM, the reference network's weight-gradient phase took 55-170 us per step at 2 threads with
 // columns (50 us on one thread), 270-400 us with the buffers 16 bytes off a line. Even with every row's column
 // boundary on a line, two cores updating interleaved column halves of a layer interfere: session 10 measured Adam on
-// the two 64-column halves of the 784 x 128 layer at 22-24 us each (near vCPUs) and 52-100 us (far), against 10-16 us
+// the two 64-column halves of the 784 x 128 layer at 19-24 us each (near vCPUs) and 78-101 us (far), against 10-16 us
 // for the two row halves (column_step.h, the opt-in column-parallel step, which does split by columns: only layer
 // 1's partial logits cross there, ~1.3 KB per 64-column block, but the update pays this).
 inline Grid plan_bands(int m, int n, double flops, int row_unit, int max_bands);
