@@ -1,22 +1,27 @@
-// The column-parallel training step of a two-layer network (column_step.h), on 2+ threads.
-// Chunk c of C owns layer 0's output blocks [nb*c/C, nb*(c+1)/C) of COLUMN_BLOCK columns: the columns [c0, c1) of
-// W0, b0, z0, y0, the dropout mask, dz0 and their gradients and optimizer state, and the rows [c0, c1) of W1. Why:
-// today's per-op regions cut layer 0 by K (forward) and by rows (weight gradient), so every step 16 KB of partial
-// product, 16 KB of dz0 and ~25 KB of the next input rows crossed between the cores: ~22 us of a ~71 us step when
-// the host places the two vCPUs far apart (RESULTS.md, "Session 9: two threads after the one-thread gains"). Here a
-// chunk reads only what its own core wrote: its own copy of the batch rows (each chunk gathers the WHOLE batch, a
-// duplicated ~1-2 us), its weights, its activations. What crosses: layer 1's partial logits, one [rows, out1]
-// block per COLUMN_BLOCK (~1.3 KB each for the reference network), and layer 1's bias (40 bytes).
+// The column-parallel training step of a two-layer network (column_step.h), at every thread count.
+// Chunk c of C owns layer 0's output blocks [nb*c/C, nb*(c+1)/C) of COLUMN_BLOCK columns: their panels of W0 (and of
+// its gradient and optimizer state), the columns [c0, c1) of b0, layer 0's activations of those blocks, and the rows
+// [c0, c1) of W1. Why: the per-op regions cut layer 0 by K (forward) and by rows (weight gradient), so every step
+// 16 KB of partial product, 16 KB of dz0 and ~25 KB of the next input rows cross between the cores: ~22 us of a
+// ~71 us step when the host places the two vCPUs far apart (RESULTS.md, "Session 9: two threads after the one-thread
+// gains"). Here a chunk reads only what its own core wrote: its own copy of the batch rows (each chunk gathers the
+// WHOLE batch, a duplicated ~1-2 us), its panels, its activations. What crosses: layer 1's partial logits, one
+// [rows, out1] block per COLUMN_BLOCK (~1.3 KB each for the reference network), and layer 1's bias (40 bytes).
+// Panels, not columns of the row-major W0 (session 10's first version): two cores updating interleaved 256-byte
+// pieces of every row of W0, dW0, m and v interfered even on separate cache lines (RESULTS.md, "Session 10:
+// column-parallel step"). A chunk's panels are one contiguous range, layer 0 is nb independent narrow layers of
+// width <= COLUMN_BLOCK on which every kernel runs unchanged (out = w_j), and its update is one flat run.
 // Results are the same bits at any thread count and any chunking: every element of every product is computed by
 // exactly one chunk with the same arithmetic, and the one reduction that crosses the chunks (layer 1's sum over the
-// hidden units) is always formed per fixed block in fixed order, ((p0 + p1) + p2 ...) + b1, also on one thread
-// (column_logits); every chunk computes the loss and its gradient from the same partials, so all see the same.
+// hidden units) is always formed per fixed block in fixed order, ((p0 + p1) + p2 ...) + b1; every chunk computes the
+// loss and its gradient from the same partials, so all see the same.
 #include "column_step.h"
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include "dense4j_dropout.h"
 #include "internal.h"
 #include "net_state.h"
 #include "thread_pool.h"
@@ -39,21 +44,65 @@ bool column_enabled() {
     return v && std::strcmp(v, "1") == 0;
 }
 
-bool column_buffers_aligned(const d4j_net* net) {
-    const auto line = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; };
-    return line(net->params) && line(net->grads) && line(net->opt_state) && net->opt_stride % 16 == 0;
+int column_state_slots(int kind, const float* hp) {
+    switch (kind) {
+        case D4J_OPT_SGD: return hp[0] != 0.0f ? 1 : 0;              // the momentum buffer
+        case D4J_OPT_ADAM:
+        case D4J_OPT_ADAMW: return hp[4] != 0.0f ? 3 : 2;            // m, v (and vmax with amsgrad)
+        default: return hp[4] != 0.0f ? 3 : hp[3] != 0.0f ? 2 : 1;  // RMSprop: v (b: momentum, ga: centered)
+    }
 }
 
-// Layer 1's partial product over its input block j (layer 0's columns [j * COLUMN_BLOCK, ...)): out = h[:, block j] .
-// W1[block j rows, :], plus `addend` (the sum of the blocks before it) and the bias when given.
-static void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int rows, int j,
-                          const float* addend, const float* bias, float* out) {
+namespace {
+
+// Block j of layer 0: its first column and its width (COLUMN_BLOCK, or less for the last)
+struct PanelCols {
+    int c0, w;
+};
+PanelCols panel_cols(const d4j_net* net, int j) {
+    const int c0 = j * COLUMN_BLOCK;
+    return {c0, std::min(COLUMN_BLOCK, net->layers[0].out - c0)};
+}
+
+// Layer 0 as the narrow layer of block j: its activations block-major, [rows][w_j] at max_batch * c0
+Layer panel_layer(const d4j_net* net, int j) {
+    Layer P = net->layers[0];
+    const PanelCols pc = panel_cols(net, j);
+    const int64_t o = (int64_t)net->max_batch * pc.c0;
+    const auto at = [o](float* q) { return q ? q + o : nullptr; };
+    P.out = pc.w;
+    P.z = at(P.z);
+    P.y = at(P.y);
+    P.yd = at(P.yd);
+    P.mask = at(P.mask);
+    P.dz = at(P.dz);
+    return P;
+}
+
+// dropout_block on a panel: each element gets the mask of its CANONICAL index (row r, column c0 + i of layer 0's
+// [rows, out0] output, dense4j_dropout.h), the same as the per-op step's and the CUDA engine's
+void dropout_panel(const Layer& P, int out0, int c0, uint64_t seed, int64_t step, int rows) {
+    const uint64_t key = dropout_key(seed, step, 0);
+    const float threshold = dropout_threshold(P.rate), scale = dropout_scale(P.rate);
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < P.out; i++) {
+            const int64_t at = (int64_t)r * P.out + i;
+            const float m = dropout_mask(key, (uint64_t)((int64_t)r * out0 + c0 + i), threshold, scale);
+            P.mask[at] = m;
+            P.yd[at] = P.y[at] * m;
+        }
+}
+
+// Layer 1's partial product over its input block j: out = h_j . W1[block j's rows, :] (h_j: block j's activations,
+// [rows][w_j]), plus `addend` and the bias when given.
+void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int rows, int j, const float* addend,
+                   const float* bias, float* out) {
     const Layer& L = net->layers[1];
-    const int r0 = j * COLUMN_BLOCK, r1 = std::min(L.in, r0 + COLUMN_BLOCK);
+    const PanelCols pc = panel_cols(net, j);
     NNArgs n;
-    n.a = h + r0;
-    n.lda = L.in;
-    n.b = net->params + L.off + (int64_t)r0 * L.out;
+    n.a = h;
+    n.lda = pc.w;
+    n.b = net->params + L.off + (int64_t)pc.c0 * L.out;
     n.ldb = L.out;
     n.bias = bias;
     n.z = nullptr;
@@ -61,29 +110,11 @@ static void block_product(const GemmKernels& k, const d4j_net* net, const float*
     n.ldc = L.out;
     n.m = rows;
     n.n = L.out;
-    n.k = r1 - r0;
+    n.k = pc.w;
     n.relu = 0;
     n.addend = addend;
     k.nn(n);
 }
-
-// One thread: block 0's product, then each next block's with the sum so far as its addend (the kernel forms
-// addend + product, then + bias on the last, exactly the in-memory sum of column_backward). The running sum
-// alternates between two of the partial-product buffers (never read and written by one call).
-void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out) {
-    const Layer& L = net->layers[1];
-    const int64_t stride = (int64_t)net->max_batch * L.out;
-    const float* b = net->params + L.off + (int64_t)L.in * L.out;
-    const float* sum = nullptr;
-    for (int j = 0; j < net->col_blocks; j++) {
-        const bool last = j == net->col_blocks - 1;
-        float* dst = last ? out : net->col_part + (j % 2) * stride;
-        block_product(k, net, h, rows, j, sum, last ? b : nullptr, dst);
-        sum = dst;
-    }
-}
-
-namespace {
 
 struct Slice {
     int b0, b1;  // blocks
@@ -97,6 +128,12 @@ Slice slice_of(const d4j_net* net, int c, int chunks) {
     s.c0 = s.b0 * COLUMN_BLOCK;
     s.c1 = std::min(net->layers[0].out, s.b1 * COLUMN_BLOCK);
     return s;
+}
+
+int team_chunks(const d4j_net* net) {
+    const int team = team_size();
+    if (team <= 1) return 1;
+    return net->col_forced ? net->n_copies : std::max(1, std::min({team, net->max_team, net->n_copies}));
 }
 
 // The buffer of chunk c's copy that holds the rows at order position pos: gathered whole into buffer `into` by the
@@ -116,7 +153,7 @@ struct Step {
     d4j_net* net;
     const ColumnStepArgs* a;
     int chunks;
-    bool reverse;  // the first layer's update pieces in reverse order (every other step, as on one thread)
+    bool reverse;  // the first layer's update pieces in reverse order (every other step, as the per-op step)
     float sparse;  // the first layer's weight gradient skips exact zeros below this density (0: never)
     bool packed;   // the input gradient's kernel form for this product (decided once, for every block)
 
@@ -125,17 +162,20 @@ struct Step {
         d4j_net* net = s.net;
         const ColumnStepArgs& a = *s.a;
         const int buf = net->col[c].buf = own_rows(net, a, c, a.pos, 0);
+        const float* x = net->copies[c].x[buf];
         const Layer& L0 = net->layers[0];
+        const float* b0 = net->params + L0.off + (int64_t)L0.in * L0.out;
         const Slice sl = slice_of(net, c, s.chunks);
-        const Block blk{0, a.rows, sl.c0, sl.c1};
-        const float* w0 = net->params + L0.off;
-        dense_forward_block(*a.k, net->copies[c].x[buf], w0, w0 + (int64_t)L0.in * L0.out, L0.z, L0.y, L0.in,
-                            L0.out, L0.act, blk);
-        if (L0.rate > 0.0f) dropout_block(L0, a.seed, a.t - 1, 0, blk);
+        const int64_t stride = (int64_t)net->max_batch * net->layers[1].out;
+        for (int j = sl.b0; j < sl.b1; j++) {
+            const Layer P = panel_layer(net, j);
+            const PanelCols pc = panel_cols(net, j);
+            dense_forward_block(*a.k, x, net->pan_w + (int64_t)L0.in * pc.c0, b0 + pc.c0, P.z, P.y, L0.in, pc.w, P.act,
+                                Block{0, a.rows, 0, pc.w});
+            if (P.rate > 0.0f) dropout_panel(P, L0.out, pc.c0, a.seed, a.t - 1, a.rows);
+            block_product(*a.k, net, P.input(true), a.rows, j, nullptr, nullptr, net->col_part + j * stride);
+        }
         const Layer& L1 = net->layers[1];
-        const int64_t stride = (int64_t)net->max_batch * L1.out;
-        for (int j = sl.b0; j < sl.b1; j++)
-            block_product(*a.k, net, L0.input(true), a.rows, j, nullptr, nullptr, net->col_part + j * stride);
         if (c == 0)  // b1 as this step reads it: chunk 0 updates b1 in region B while the others may still read it
             std::copy_n(net->params + L1.off + (int64_t)L1.in * L1.out, L1.out, net->col_bias);
     }
@@ -152,8 +192,8 @@ struct Step {
         // then this chunk's copy does not hold the step's rows yet)
         me.buf = own_rows(net, a, c, a.pos, 0);
         const BatchCopy& rows_of = net->copies[c];
-        const int rows = a.rows, out0 = L0.out, out1 = L1.out;
-        // logits = ((p0 + p1) + ...) + b1, in the order of column_logits
+        const int rows = a.rows, in0 = L0.in, out0 = L0.out, out1 = L1.out;
+        // logits = ((p0 + p1) + ...) + b1
         const int64_t stride = (int64_t)net->max_batch * out1;
         const int n = rows * out1;
         std::copy_n(net->col_part, n, me.logits);
@@ -168,43 +208,54 @@ struct Step {
                        out1, 1.0f, &me.correct);
         if (!std::isfinite(me.loss)) return;  // every chunk sees the same: nobody updates
         const Slice sl = slice_of(net, c, s.chunks);
-        const float* h = L0.input(true);
         float* const w1 = net->params + L1.off;
         float* const g1 = net->grads + L1.off;
-        // layer 1: dW1 for its hidden rows (db1 with the first), then dh for its columns with the OLD W1 rows
-        weight_grad_block(k, h, me.dlogits, g1, g1 + (int64_t)out0 * out1, rows, out0, out1,
-                          Block{sl.c0, sl.c1, 0, out1});
-        const Block cols{0, rows, sl.c0, sl.c1};
-        input_grad_block(k, w1, me.dlogits, L0.dz, out0, out1, cols, s.packed);
-        activation_backward_block(L0, cols);
-        // layer 0: dW0 and db0 for its columns
         const float* x = rows_of.x[me.buf];
-        float* const g0 = net->grads + L0.off;
-        const int skipped = weight_grad_block(k, x, L0.dz, g0, g0 + (int64_t)L0.in * out0, rows, L0.in, out0,
-                                              Block{0, L0.in, sl.c0, sl.c1}, s.sparse);
+        float* const db0 = net->grads + L0.off + (int64_t)in0 * out0;
+        int skipped = 0;
+        for (int j = sl.b0; j < sl.b1; j++) {
+            const Layer P = panel_layer(net, j);
+            const PanelCols pc = panel_cols(net, j);
+            // layer 1: dW1 for block j's hidden rows (db1 with block 0), then dh for its units with the OLD W1 rows
+            weight_grad_block(k, P.input(true), me.dlogits, g1 + (int64_t)pc.c0 * out1,
+                              j == 0 ? g1 + (int64_t)out0 * out1 : nullptr, rows, pc.w, out1, Block{0, pc.w, 0, out1});
+            const Block whole{0, rows, 0, pc.w};
+            input_grad_block(k, w1 + (int64_t)pc.c0 * out1, me.dlogits, P.dz, pc.w, out1, whole, s.packed);
+            activation_backward_block(P, whole);
+            // layer 0: dW0's panel j and db0's columns
+            skipped += weight_grad_block(k, x, P.dz, net->pan_g + (int64_t)in0 * pc.c0, db0 + pc.c0, rows, in0, pc.w,
+                                         Block{0, in0, 0, pc.w}, s.sparse);
+        }
         if (skipped) __atomic_fetch_add(&net->sx_blocks, skipped, __ATOMIC_RELAXED);
-        const NextRows next{a.x, a.order + a.next_pos, a.gather_next ? a.next_rows : 0, L0.in, a.row_bytes, 0};
+        const NextRows next{a.x, a.order + a.next_pos, a.gather_next ? a.next_rows : 0, in0, a.row_bytes, 0};
         if (a.update) {
             const int64_t N = net->opt_stride;
             float* st = net->opt_state;
-            // rows x cols of the parameters at offset off (row stride ld): value clipping, then the optimizer
-            const auto update = [&](int64_t off, int64_t nrows, int64_t ncols, int64_t ld) {
+            // a run of n parameters at offset off of the caller's buffers: value clipping, then the optimizer
+            const auto update = [&](int64_t off, int64_t len) {
                 float* g = net->grads + off;
-                if (net->clip_value > 0.0f)
-                    for (int64_t r = 0; r < nrows; r++) clip_values(g + r * ld, ncols, net->clip_value);
-                a.opt.fn(a.opt, net->params + off, g, st + off, st + N + off, st + 2 * N + off, nrows, ncols, ld);
+                if (net->clip_value > 0.0f) clip_values(g, len, net->clip_value);
+                a.opt.fn(a.opt, net->params + off, g, st + off, st + N + off, st + 2 * N + off, 1, len, len);
             };
             const int own = sl.c1 - sl.c0;
-            update(L1.off + (int64_t)sl.c0 * out1, 1, (int64_t)own * out1, (int64_t)own * out1);  // W1 rows: contiguous
-            if (c == 0) update(L1.off + (int64_t)out0 * out1, 1, out1, out1);                     // b1
-            update(L0.off + (int64_t)L0.in * out0 + sl.c0, 1, own, own);                          // b0 columns
-            // W0 columns, in pieces of rows as on one thread, the next rows prefetched during the last pieces
+            update(L1.off + (int64_t)sl.c0 * out1, (int64_t)own * out1);  // W1's rows of its units
+            if (c == 0) update(L1.off + (int64_t)out0 * out1, out1);         // b1
+            update(L0.off + (int64_t)in0 * out0 + sl.c0, own);               // b0's columns
+            // its W0 panels, one flat run, in pieces (cut on 16 floats) as the per-op step's first-layer update, the
+            // next rows prefetched during the last pieces
+            const int64_t first = (int64_t)in0 * sl.c0, len = (int64_t)in0 * own, P = net->pan_stride;
+            float* const pw = net->pan_w + first;
+            float* const pg = net->pan_g + first;
+            float* const ps = net->pan_state + first;
             for (int q = 0; q < UPDATE_PIECES; q++) {
                 if (a.gather_next && q >= UPDATE_PIECES - PREFETCH_PIECES)
                     next.prefetch_near(q - (UPDATE_PIECES - PREFETCH_PIECES), PREFETCH_PIECES);
                 const int at = s.reverse ? UPDATE_PIECES - 1 - q : q;
-                const int64_t r0 = (int64_t)L0.in * at / UPDATE_PIECES, r1 = (int64_t)L0.in * (at + 1) / UPDATE_PIECES;
-                update(L0.off + r0 * out0 + sl.c0, r1 - r0, own, out0);
+                const int64_t e0 = len * at / UPDATE_PIECES / 16 * 16;
+                const int64_t e1 = at == UPDATE_PIECES - 1 ? len : len * (at + 1) / UPDATE_PIECES / 16 * 16;
+                if (e1 <= e0) continue;
+                if (net->clip_value > 0.0f) clip_values(pg + e0, e1 - e0, net->clip_value);
+                a.opt.fn(a.opt, pw + e0, pg + e0, ps + e0, ps + P + e0, ps + 2 * P + e0, 1, e1 - e0, e1 - e0);
             }
         } else if (a.gather_next) {
             next.prefetch_near(0, 1);
@@ -214,13 +265,67 @@ struct Step {
     }
 };
 
-int team_chunks(const d4j_net* net) {
-    const int team = team_size();
-    if (team <= 1) return 1;
-    return net->col_forced ? net->n_copies : std::max(1, std::min({team, net->max_team, net->n_copies}));
+// Copies between the caller's [in0, out0] W0 (and its gradient and state slots) and the panels, each chunk its own
+// blocks (so that they land in the cache of the core that owns them).
+struct PanelCopy {
+    d4j_net* net;
+    int chunks, slots;
+    bool store;  // panels -> caller's buffers (else the other way)
+    // one [in0, out0] array <-> its panels
+    void copy(float* canonical, float* panels, int b0, int b1) const {
+        const int in0 = net->layers[0].in, out0 = net->layers[0].out;
+        for (int j = b0; j < b1; j++) {
+            const PanelCols pc = panel_cols(net, j);
+            float* pan = panels + (int64_t)in0 * pc.c0;
+            for (int r = 0; r < in0; r++) {
+                float* row = canonical + (int64_t)r * out0 + pc.c0;
+                float* prow = pan + (int64_t)r * pc.w;
+                if (store) std::memcpy(row, prow, sizeof(float) * pc.w);
+                else std::memcpy(prow, row, sizeof(float) * pc.w);
+            }
+        }
+    }
+    static void run(void* p, int c) {
+        const PanelCopy& pc = *static_cast<const PanelCopy*>(p);
+        d4j_net* net = pc.net;
+        const Slice sl = slice_of(net, c, pc.chunks);
+        const int64_t off = net->layers[0].off;
+        pc.copy(net->params + off, net->pan_w, sl.b0, sl.b1);
+        if (pc.store) pc.copy(net->grads + off, net->pan_g, sl.b0, sl.b1);
+        for (int s = 0; s < pc.slots; s++)
+            pc.copy(net->opt_state + s * net->opt_stride + off, net->pan_state + s * net->pan_stride, sl.b0, sl.b1);
+    }
+};
+
+void panel_copy(d4j_net* net, bool store) {
+    PanelCopy pc{net, team_chunks(net), column_state_slots(net->optimizer, net->hp), store};
+    const Layer& L0 = net->layers[0];
+    // a float copied between two arrays in cache weighs like a few GEMM FLOPs
+    const double work = 4.0 * (double)L0.in * L0.out * (pc.slots + (store ? 2 : 1));
+    parallel(Region{PanelCopy::run, &pc, pc.chunks, nullptr, work});
 }
 
 }  // namespace
+
+void column_load(d4j_net* net) { panel_copy(net, false); }
+void column_store(d4j_net* net) { panel_copy(net, true); }
+
+void column_gradient_out(d4j_net* net) {
+    PanelCopy pc{net, 1, 0, true};
+    pc.copy(net->grads + net->layers[0].off, net->pan_g, 0, net->col_blocks);
+}
+void column_gradient_in(d4j_net* net) {
+    PanelCopy pc{net, 1, 0, false};
+    pc.copy(net->grads + net->layers[0].off, net->pan_g, 0, net->col_blocks);
+}
+
+void column_update_all(d4j_net* net, const OptStep& o) {
+    const Layer& L0 = net->layers[0];
+    const int64_t n0 = (int64_t)L0.in * L0.out, rest = L0.off + n0;
+    optimizer_update(o, net->pan_w, net->pan_g, net->pan_state, n0, net->pan_stride);
+    optimizer_update(o, net->params + rest, net->grads + rest, net->opt_state + rest, net->n_params - rest,
+                     net->opt_stride);
+}
 
 void column_forward(d4j_net* net, const ColumnStepArgs& a) {
     Step s{net, &a, team_chunks(net), false, 0.0f, false};

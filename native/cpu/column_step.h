@@ -38,13 +38,20 @@ bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const
 // D4J_COLUMN_STEP=1 in the environment, read when a network is created (see above: off by default)
 bool column_enabled();
 
-// Whether the two-region step may run: params, grads and every optimizer state slot start on a 64-byte line, so
-// that no two chunks ever write one cache line (else a column-mode network runs the per-op regions).
-bool column_buffers_aligned(const d4j_net* net);
+// The optimizer state slots that optimizer `kind` with hyperparameters hp reads and writes (the panels keep only
+// those in step with the caller's buffers)
+int column_state_slots(int kind, const float* hp);
 
-// Layer 1's training output (logits, or y of a linear last layer) on one thread: the same sum of block partials
-// as the two-region step forms in memory, chained through the kernel's addend epilogue (the same bits).
-void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out);
+// The panels (net_state.h pan_*) and the caller's buffers: column_load copies W0 and its used state slots into the
+// panels (at the start of every d4j_net_train_data call: the caller may have changed them), column_store copies W0,
+// its gradient and its state slots back (at every return after the call's first step), each chunk its own blocks.
+void column_load(d4j_net* net);
+void column_store(d4j_net* net);
+// Global-norm clipping: W0's gradient panels to the caller's layout and back (one thread), so that the norm is
+// summed in the caller's order as on every other path, and the update after it (panels for W0, the rest in place)
+void column_gradient_out(d4j_net* net);
+void column_gradient_in(d4j_net* net);
+void column_update_all(d4j_net* net, const OptStep& o);
 
 // One step's rows and settings, as d4j_net_train_data has them.
 struct ColumnStepArgs {

@@ -167,8 +167,10 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
                                (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
     total += 2 * copy_floats * (size_t)net->n_copies;
     const size_t logits_floats = round_up(mb * (size_t)sizes[n_layers]);
-    if (net->column)  // the partial products, the bias snapshot, each chunk's logits and their gradient
-        total += logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers]) + 2 * logits_floats * net->n_copies;
+    const size_t panel_floats = round_up((size_t)sizes[0] * (size_t)sizes[1]);
+    if (net->column)  // the partial products, the bias snapshot, each chunk's logits and their gradient; W0's panels
+        total += logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers]) + 2 * logits_floats * net->n_copies +
+                 (2 + D4J_OPT_STATE_PER_PARAM) * panel_floats;
     if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
         net->mem = nullptr;
         d4j_net_destroy(net);
@@ -200,6 +202,10 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
             net->col[c].logits = take(logits_floats);
             net->col[c].dlogits = take(logits_floats);
         }
+        net->pan_w = take(panel_floats);
+        net->pan_g = take(panel_floats);
+        net->pan_stride = (int64_t)panel_floats;
+        net->pan_state = take(D4J_OPT_STATE_PER_PARAM * panel_floats);
     }
     return net;
 }
@@ -417,11 +423,6 @@ static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const 
             continue;
         }
         float* y = y_last ? y_last : L.y;
-        if (train && net->column) {  // the fixed-order sum of its per-block partial products (column_step.h)
-            float* o = net->logits ? L.z : y;
-            d4j::column_logits(k, net, a, rows, o);
-            return o;
-        }
         if (train && net->logits) {
             forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0, pf);
             return L.z;
@@ -716,13 +717,26 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
     gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
     d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr,
                               GATHER_COST * in0 * gather.rows()});
+    // A column-mode network trains W0 in its panels (column_step.h): loaded from the caller's buffers now (they may
+    // have changed since the last call), stored back on every return from here on (a non-finite loss mid-call
+    // included: the steps before it count)
+    struct StorePanels {
+        d4j_net* net;
+        ~StorePanels() { if (net) d4j::column_store(net); }
+    } store_panels{net->column ? net : nullptr};
+    if (net->column) d4j::column_load(net);
     // every step's end, after its weight gradients: the sparse-input bookkeeping, global-norm clipping and the
     // update after it, the step count and the stats
     auto finish_step = [&](int s, int64_t t, int rows, double ls, int64_t correct) {
         if (net->sx_blocks) net->sx_steps++;
         net->sx_dense_run = net->sx_blocks ? 0 : (net->sx_dense_run + 1) % 16;
         net->sx_blocks = 0;
-        if (!per_layer) {
+        if (!per_layer && net->column) {  // the norm in the caller's order, the update over W0's panels
+            d4j::column_gradient_out(net);
+            d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
+            d4j::column_gradient_in(net);
+            d4j::column_update_all(net, d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t));
+        } else if (!per_layer) {
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
             d4j::optimizer_update(d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t), net->params,
                                   net->grads, net->opt_state, net->n_params, net->opt_stride);
@@ -740,9 +754,8 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         const bool gather_next = s + 1 < n_batches;
         int64_t correct = 0;
         double ls = 0;
-        // A column-mode network on a team, in buffers where chunks own whole cache lines: the two-region step
-        // (column_step.h); on one thread the step below (its forward then sums layer 1's blocks the same way)
-        if (net->column && d4j::team_size() > 1 && d4j::column_buffers_aligned(net)) {
+        // A column-mode network: the two-region step (column_step.h) at every thread count (its W0 is in panels)
+        if (net->column) {
             d4j::ColumnStepArgs ca{&kern, &gather, static_cast<const char*>(x), row_bytes, order, pos, rows,
                                    gather_next, pos + batch, gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0,
                                    seed, t, per_layer, per_layer ? d4j::optimizer_prepare(net->optimizer, net->hp,

@@ -97,6 +97,14 @@ struct d4j_net {
     float* col_part = nullptr;       // layer 1's partial products, one [max_batch, out1] per block
     float* col_bias = nullptr;       // layer 1's bias as the step's region A read it (chunk 0 updates it in region B)
     d4j::ColumnChunk* col = nullptr; // per chunk of a column step (at most n_copies)
+    // layer 0's weights in panels (column_step.h): block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array,
+    // block after block; the same permutation of W0's gradient and of each optimizer state slot (pan_state: slot s
+    // at pan_state + s * pan_stride). The engine's own copies, loaded from the caller's buffers at the start of
+    // every d4j_net_train_data call and stored back at its end; layer 0's activations are block-major alike.
+    float* pan_w = nullptr;
+    float* pan_g = nullptr;
+    float* pan_state = nullptr;
+    int64_t pan_stride = 0;
     bool col_forced = false;         // n_copies chunks on any team (D4J_COLUMN_CHUNKS, tests)
     int64_t col_steps = 0;           // steps run by the column step (d4j_net_column_steps)
     // the first layer's weight gradient skips its input's exact zeros in blocks with at most this share of non-zeros

@@ -1,16 +1,17 @@
 // The column-parallel training step of two-layer networks (cpu/column_step.cpp; opt-in, D4J_COLUMN_STEP=1, set
-// here for every network): it runs on a team of 2+ threads when the shape allows it (column_shape) and params, grads and every optimizer state slot start on a 64-byte line
-// (d4j_net_set_opt_stride); at one thread, or over buffers that are not on lines, such a network runs the per-op
-// step with the same arithmetic. Checked here:
+// here for every network): a network of the right shape (column_shape) keeps W0, its gradient and its optimizer
+// state in private panels and runs the column step at EVERY thread count, over any buffers. Checked here, always on
+// the caller's (canonical) buffers:
 // - training against the float64 reference (ref::Net::train_step) on awkward shapes (784/1000/1100/800 inputs,
 //   128/144/192/256 hidden units, 1/7/10/31 outputs) and partial batches (1, 8, 31, 33 rows), at 1 and 2 threads;
-// - the same bits at 1 thread, at 2 threads (column step), at 2 threads over unaligned buffers (per-op regions), with
-//   3 and 4 chunks forced (D4J_COLUMN_CHUNKS: more chunks than this machine's CPUs), and with the thread count
-//   changed between calls (each call's chunks then gather their own rows again), for dropout on layer 0, value
-//   clipping, global-norm clipping, float and byte rows, and the first layer's sparse-input weight gradient;
-// - a non-finite loss at 2 threads applies no update; the shapes that are not column mode never take the step.
-// Every 2-thread run counts the steps that took the column step (d4j_net_column_steps): at least one must have, or
-// the file proves nothing about it (the pool may run a step serially on a loaded machine: then the per-op step).
+// - the same bits at 1, 2, 3 and 4 threads, over buffers off a 64-byte line, with 3 and 4 chunks forced
+//   (D4J_COLUMN_CHUNKS: more chunks than this machine's CPUs), and with the thread count changed between calls
+//   (each call's chunks then gather their own rows again), for dropout on layer 0, value clipping, global-norm
+//   clipping, float and byte rows, and the first layer's sparse-input weight gradient;
+// - a non-finite loss mid-call (1 and 2 threads) leaves the caller's buffers holding exactly the steps before it;
+//   params and optimizer state changed by the caller between calls are what the next call trains;
+// - the shapes that are not column mode never take the step.
+// Every run counts the steps that took the column step (d4j_net_column_steps): all of them, for a column network.
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -186,7 +187,8 @@ void against_reference(const Case& c, int N, int batch, int epochs, uint64_t see
         std::vector<float> nl(run.losses.begin(), run.losses.end());
         t::close(name + ": loss curve", nl, ref_losses, 1e-5);
         t::close(name + ": final params", run.params, r.params, 1e-5);
-        if (threads == 1) t::expect(run.column_steps == 0, name + ": the column step ran on one thread");
+        t::expect(run.column_steps == run.steps, name + ": " + std::to_string(run.column_steps) + " of " +
+                                                     std::to_string(run.steps) + " steps by the column step");
     }
     double moved = 0;  // the updates were not negligible (else agreeing with the reference would say little)
     for (size_t i = 0; i < r.params.size(); i++) moved = std::max(moved, std::fabs(r.params[i] - twin_src.params[i]));
@@ -202,6 +204,8 @@ const Case reference_cases[] = {
      {0.2f, 0}, D4J_LOSS_BCE, D4J_OPT_ADAM, ADAM, 0, 0.01f},
     {"800-192-7 relu linear mse sgd nesterov clip_norm", {800, 192, 7}, {D4J_ACT_RELU, D4J_ACT_LINEAR}, {},
      D4J_LOSS_MSE, D4J_OPT_SGD, {0.9f, 0, 1e-4f, 1, 0}, 1.0f, 0},
+    {"1000-128-31 relu(dropout 0.25) softmax sparse_cce adam", {1000, 128, 31}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX},
+     {0.25f, 0}, D4J_LOSS_SPARSE_CCE, D4J_OPT_ADAM, ADAM, 0, 0},
 };
 
 // Same bits whatever runs the step: 1 thread, the column step on 2 threads, the per-op step on 2 threads (buffers
@@ -222,7 +226,9 @@ void same_bits(const Case& c, uint64_t seed, bool sparse_data) {
     variants.push_back({"2 threads", 2, base});
     Options skewed = base;
     skewed.layout = SKEWED;
-    variants.push_back({"2 threads, buffers off a line (per-op step)", 2, skewed});
+    variants.push_back({"2 threads, buffers off a line", 2, skewed});
+    variants.push_back({"3 threads", 3, base});
+    variants.push_back({"4 threads", 4, base});
     for (int chunks : {3, 4}) {
         Options o = base;
         o.chunks = chunks;
@@ -251,7 +257,8 @@ void same_bits(const Case& c, uint64_t seed, bool sparse_data) {
         if (v.o.sparse > 0)
             t::expect(r.sparse_steps == r.steps, name + ": " + std::to_string(r.sparse_steps) + " of " +
                                                      std::to_string(r.steps) + " steps skipped zeros");
-        if (v.o.layout == SKEWED) t::expect(r.column_steps == 0, name + ": the column step ran over skewed buffers");
+        t::expect(r.column_steps == r.steps, name + ": " + std::to_string(r.column_steps) + " of " +
+                                                 std::to_string(r.steps) + " steps by the column step");
         if (t::verbose())
             std::printf("  %s: %lld of %lld steps by the column step\n", name.c_str(), (long long)r.column_steps,
                         (long long)r.steps);
@@ -267,8 +274,8 @@ const Case bit_cases[] = {
      D4J_LOSS_BCE, D4J_OPT_RMSPROP, {0.9f, 1e-6f, 1e-3f, 0.5f, 1}, 0.5f, 0},
 };
 
-// A non-finite loss at step 3 of a 2-thread column run: D4J_ERR_NONFINITE, and exactly the first 3 steps applied
-// (the same params and state as a clean run of 3 steps).
+// A non-finite loss at step 3 of a call (1 and 2 threads): D4J_ERR_NONFINITE, and exactly the first 3 steps in the
+// caller's buffers (the same params and state as a clean run of 3 steps: the panels were stored back).
 void nonfinite() {
     const Case& c = reference_cases[0];
     t::Rng rng(41);
@@ -277,13 +284,62 @@ void nonfinite() {
     const std::vector<float> lrs(8, 1e-3f);
     Options three;
     three.max_steps = 3;
-    const Run ok = train(c, d, orders, 32, lrs, 2, 42, three);
-    d.pb.x[(size_t)orders[0][3 * 32 + 5] * 784 + 100] = INFINITY;  // a row of step 3 (0-based)
-    const Run bad = train(c, d, orders, 32, lrs, 2, 42, Options{});
-    t::expect(ok.rc == D4J_OK && ok.steps == 3, "nonfinite: the clean run");
-    t::expect(bad.rc == D4J_ERR_NONFINITE && bad.steps == 3, "nonfinite at 2 threads: rc " + std::to_string(bad.rc) +
-                                                                 " after " + std::to_string(bad.steps) + " steps");
-    t::expect(bad.params == ok.params && bad.state == ok.state, "nonfinite at 2 threads: the failing step was applied");
+    for (int threads : {1, 2}) {
+        const std::string at = " at " + std::to_string(threads) + " threads";
+        const Run ok = train(c, d, orders, 32, lrs, threads, 42, three);
+        Data bad_d = d;
+        bad_d.pb.x[(size_t)orders[0][3 * 32 + 5] * 784 + 100] = INFINITY;  // a row of step 3 (0-based)
+        const Run bad = train(c, bad_d, orders, 32, lrs, threads, 42, Options{});
+        t::expect(ok.rc == D4J_OK && ok.steps == 3, "nonfinite: the clean run" + at);
+        t::expect(bad.rc == D4J_ERR_NONFINITE && bad.steps == 3, "nonfinite" + at + ": rc " + std::to_string(bad.rc) +
+                                                                     " after " + std::to_string(bad.steps) + " steps");
+        t::expect(bad.params == ok.params && bad.state == ok.state,
+                  "nonfinite" + at + ": the caller's buffers do not hold exactly the 3 steps before it");
+    }
+}
+
+// The caller changes params and optimizer state between two calls: the second call trains what the caller wrote.
+// Net A trains call 1, its buffers are then changed (weights of another init, the moments halved), and call 2 runs;
+// net B, created fresh over the changed buffers (same step count), runs the same call 2: the same bits.
+void caller_changes() {
+    const Case& c = reference_cases[0];
+    t::Rng rng(71);
+    const int N = 96, batch = 32;
+    const Data d = make_data(rng, N, 784, 10, c.loss, 0.3);
+    const auto orders = orders_for(rng, N, 2);
+    const std::vector<float> lrs(3, 1e-3f);
+    for (int threads : {1, 2}) {
+        d4j_set_num_threads(threads);
+        const std::string at = " at " + std::to_string(threads) + " threads";
+        t::Rng r1(72), r2(73);
+        NativeNet a, other;
+        if (!a.create(c.sizes, c.acts, c.dropout, c.loss, batch, c.opt, c.hp, r1, 0, 0) ||
+            !other.create(c.sizes, c.acts, c.dropout, c.loss, batch, c.opt, c.hp, r2, 0, 0)) {
+            t::fail("caller_changes: create");
+            return;
+        }
+        int64_t step = 0;
+        int rc = d4j_net_train_data(a.net, d.pb.x.data(), D4J_DATA_F32, 1.0f, d.pb.labels.data(), nullptr,
+                                    orders[0].data(), N, 0, batch, 3, lrs.data(), &step, 5, nullptr);
+        t::expect(rc == D4J_OK && step == 3, "caller_changes: call 1" + at);
+        std::copy(other.params.begin(), other.params.end(), a.params.begin());
+        for (float& v : a.state) v *= 0.5f;
+        NativeNet b;
+        t::Rng r3(72);
+        b.create(c.sizes, c.acts, c.dropout, c.loss, batch, c.opt, c.hp, r3, 0, 0);
+        std::copy(a.params.begin(), a.params.end(), b.params.begin());  // (into the buffers b's net trains)
+        std::copy(a.state.begin(), a.state.end(), b.state.begin());
+        int64_t step_b = step;
+        rc = d4j_net_train_data(a.net, d.pb.x.data(), D4J_DATA_F32, 1.0f, d.pb.labels.data(), nullptr,
+                                orders[1].data(), N, 0, batch, 3, lrs.data(), &step, 5, nullptr);
+        const int rc_b = d4j_net_train_data(b.net, d.pb.x.data(), D4J_DATA_F32, 1.0f, d.pb.labels.data(), nullptr,
+                                            orders[1].data(), N, 0, batch, 3, lrs.data(), &step_b, 5, nullptr);
+        t::expect(rc == D4J_OK && rc_b == D4J_OK && step == 6 && step_b == 6, "caller_changes: call 2" + at);
+        t::expect(a.params == b.params && a.state == b.state,
+                  "caller_changes" + at + ": the second call did not train the caller's new params and state");
+        t::expect(d4j_net_column_steps(a.net) == 6, "caller_changes" + at + ": not the column step");
+    }
+    d4j_set_num_threads(1);
 }
 
 // Networks that are not column mode never take the column step (a third layer, a width that is not a multiple of
@@ -324,13 +380,14 @@ int main() {
     setenv("D4J_COLUMN_STEP", "1", 1);  // the column step is opt-in (column_step.h)
     const int saved = d4j_get_num_threads();
     uint64_t seed = 500;
-    const int batches[] = {32, 33, 31, 32};
-    const int rows[] = {95, 100, 93, 97};  // last batches of 31, 1, 0 (93 = 3 * 31), 1 rows
+    const int batches[] = {32, 33, 31, 32, 32};
+    const int rows[] = {95, 100, 93, 97, 65};  // last batches of 31, 1, 0 (93 = 3 * 31), 1, 1 rows
     for (size_t i = 0; i < sizeof(reference_cases) / sizeof(reference_cases[0]); i++)
         against_reference(reference_cases[i], rows[i], batches[i], 2, seed++);
     for (const Case& c : bit_cases) same_bits(c, seed++, false);
     same_bits(reference_cases[0], seed++, true);
     nonfinite();
+    caller_changes();
     not_column();
     t::expect(g_column_steps > 0, "no step at 2 threads took the column step (the file proves nothing about it)");
     std::printf("column_step_test: %lld steps at 2+ threads took the column step\n", (long long)g_column_steps);
