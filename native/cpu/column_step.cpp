@@ -94,14 +94,14 @@ void dropout_panel(const Layer& P, int out0, int c0, uint64_t seed, int64_t step
 }
 
 // Layer 1's partial product over its input block j: out = h_j . W1[block j's rows, :] (h_j: block j's activations,
-// [rows][w_j]), plus `addend` and the bias when given.
-void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int rows, int j, const float* addend,
-                   const float* bias, float* out) {
+// row stride lda: w_j in a panel, out0 in the caller's layout), plus `addend` and the bias when given.
+void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int64_t lda, int rows, int j,
+                   const float* addend, const float* bias, float* out) {
     const Layer& L = net->layers[1];
     const PanelCols pc = panel_cols(net, j);
     NNArgs n;
     n.a = h;
-    n.lda = pc.w;
+    n.lda = lda;
     n.b = net->params + L.off + (int64_t)pc.c0 * L.out;
     n.ldb = L.out;
     n.bias = bias;
@@ -115,6 +115,26 @@ void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int
     n.addend = addend;
     k.nn(n);
 }
+
+}  // namespace
+
+// One thread, layer 0's output h in the caller's layout: block 0's product, then each next block's with the sum so
+// far as its addend (the kernel forms addend + product, then + bias on the last: exactly the in-memory sum of
+// column_backward). The running sum alternates between two of the partial-product buffers.
+void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out) {
+    const Layer& L = net->layers[1];
+    const int64_t stride = (int64_t)net->max_batch * L.out;
+    const float* b = net->params + L.off + (int64_t)L.in * L.out;
+    const float* sum = nullptr;
+    for (int j = 0; j < net->col_blocks; j++) {
+        const bool last = j == net->col_blocks - 1;
+        float* dst = last ? out : net->col_part + (j % 2) * stride;
+        block_product(k, net, h + panel_cols(net, j).c0, L.in, rows, j, sum, last ? b : nullptr, dst);
+        sum = dst;
+    }
+}
+
+namespace {
 
 struct Slice {
     int b0, b1;  // blocks
@@ -173,7 +193,7 @@ struct Step {
             dense_forward_block(*a.k, x, net->pan_w + (int64_t)L0.in * pc.c0, b0 + pc.c0, P.z, P.y, L0.in, pc.w, P.act,
                                 Block{0, a.rows, 0, pc.w});
             if (P.rate > 0.0f) dropout_panel(P, L0.out, pc.c0, a.seed, a.t - 1, a.rows);
-            block_product(*a.k, net, P.input(true), a.rows, j, nullptr, nullptr, net->col_part + j * stride);
+            block_product(*a.k, net, P.input(true), pc.w, a.rows, j, nullptr, nullptr, net->col_part + j * stride);
         }
         const Layer& L1 = net->layers[1];
         if (c == 0)  // b1 as this step reads it: chunk 0 updates b1 in region B while the others may still read it

@@ -38,6 +38,11 @@ bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const
 // D4J_COLUMN_STEP=1 in the environment, read when a network is created (see above: off by default)
 bool column_enabled();
 
+// Layer 1's training output (logits, or y of a linear last layer) on one thread from layer 0's output h in the
+// caller's layout (the per-op step of a column network at one thread): the same sum of block partials as the
+// two-region step forms in memory, chained through the kernel's addend epilogue (the same bits).
+void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out);
+
 // The optimizer state slots that optimizer `kind` with hyperparameters hp reads and writes (the panels keep only
 // those in step with the caller's buffers)
 int column_state_slots(int kind, const float* hp);

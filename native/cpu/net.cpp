@@ -423,6 +423,11 @@ static const float* forward_rows(d4j_net* net, const d4j::GemmKernels& k, const 
             continue;
         }
         float* y = y_last ? y_last : L.y;
+        if (train && net->column) {  // the fixed-order sum of its per-block partial products (column_step.h)
+            float* o = net->logits ? L.z : y;
+            d4j::column_logits(k, net, a, rows, o);
+            return o;
+        }
         if (train && net->logits) {
             forward_layer(k, L, l, a, w, b, nullptr, L.z, D4J_ACT_LINEAR, rows, false, 0, 0, pf);
             return L.z;
@@ -717,21 +722,23 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
     gather.into(first, 0);  // step 0's rows; every later step's rows are gathered during the step before it
     d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr,
                               GATHER_COST * in0 * gather.rows()});
-    // A column-mode network trains W0 in its panels (column_step.h): loaded from the caller's buffers now (they may
-    // have changed since the last call), stored back on every return from here on (a non-finite loss mid-call
-    // included: the steps before it count)
+    // A column-mode network asked for 2+ threads trains this call with the column step, W0 in its panels
+    // (column_step.h): loaded from the caller's buffers now (they may have changed since the last call), stored back
+    // on every return from here on (a non-finite loss mid-call included: the steps before it count). At one thread
+    // it runs the per-op step below on the caller's buffers, with the same arithmetic (column_logits), no copies.
+    const bool panels = net->column && std::min(d4j::pool_requested_threads(), d4j::pool_max_team()) > 1;
     struct StorePanels {
         d4j_net* net;
         ~StorePanels() { if (net) d4j::column_store(net); }
-    } store_panels{net->column ? net : nullptr};
-    if (net->column) d4j::column_load(net);
+    } store_panels{panels ? net : nullptr};
+    if (panels) d4j::column_load(net);
     // every step's end, after its weight gradients: the sparse-input bookkeeping, global-norm clipping and the
     // update after it, the step count and the stats
     auto finish_step = [&](int s, int64_t t, int rows, double ls, int64_t correct) {
         if (net->sx_blocks) net->sx_steps++;
         net->sx_dense_run = net->sx_blocks ? 0 : (net->sx_dense_run + 1) % 16;
         net->sx_blocks = 0;
-        if (!per_layer && net->column) {  // the norm in the caller's order, the update over W0's panels
+        if (!per_layer && panels) {  // the norm in the caller's order, the update over W0's panels
             d4j::column_gradient_out(net);
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
             d4j::column_gradient_in(net);
@@ -754,8 +761,9 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         const bool gather_next = s + 1 < n_batches;
         int64_t correct = 0;
         double ls = 0;
-        // A column-mode network: the two-region step (column_step.h) at every thread count (its W0 is in panels)
-        if (net->column) {
+        // A column-mode network on 2+ threads: the two-region step (column_step.h), each region cut for the team it
+        // gets (one chunk while the pool runs serially)
+        if (panels) {
             d4j::ColumnStepArgs ca{&kern, &gather, static_cast<const char*>(x), row_bytes, order, pos, rows,
                                    gather_next, pos + batch, gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0,
                                    seed, t, per_layer, per_layer ? d4j::optimizer_prepare(net->optimizer, net->hp,
