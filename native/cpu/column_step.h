@@ -1,17 +1,21 @@
 // The column-parallel ("Megatron") training step of a two-layer network (column_step.cpp): each chunk owns a slice
 // of the hidden units, layer 0's output columns in blocks of COLUMN_BLOCK, and everything that belongs to them
-// (their columns of W0, b0, the rows of W1, their optimizer state, their part of every activation and gradient,
-// and its own copy of the batch rows), so that only layer 1's partial logits cross between the cores.
+// (their panels of W0, its gradient and optimizer state, their columns of b0, the rows of W1, their part of every
+// activation and gradient, and its own copy of the batch rows), so that only layer 1's partial logits cross between
+// the cores. W0 lives in PANELS for the call: block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array, block
+// after block (net_state.h pan_*), and layer 0's activations are block-major [nb][rows][w_j], so each chunk's data is
+// one contiguous range and layer 0 is nb narrow layers on which every kernel runs unchanged. The caller's buffers
+// stay canonical: the panels are the engine's own copies, loaded at the start of each d4j_net_train_data call made
+// at 2+ threads and stored back at its end (column_load / column_store). A 1-thread call runs the per-op step on
+// the caller's buffers with the same arithmetic (column_logits): no copies, the same bits.
 //
-// OFF BY DEFAULT (D4J_COLUMN_STEP=1 when a network is created turns it on): measured on the 2-vCPU VM it is SLOWER
-// than the per-op step it would replace (RESULTS.md, "Session 10: column-parallel step"). Owning columns of a
-// row-major [in0, out0] layer means each core updates 256-byte pieces of every row of W0, its gradient and its
-// Adam moments, interleaved with the other core's pieces; even with every piece on its own cache lines, two cores
-// updating the two column halves of the 784 x 128 layer at once take 19-24 us each when the vCPUs are near and
-// 78-101 us when far, against 10-16 us for the two row halves (benchmarks/results/col10/
-// column_update_microbench.cpp); in the step, the chunk's W0 update took 27-29 us (near) and 93-97 us (far), and
-// the forward and the weight gradient of its columns slowed alike when far. The 2-thread step took ~66 us against
-// today's ~45 us (near). Kept, tested bit for bit, for hardware where column ownership does not cost this.
+// OFF BY DEFAULT (D4J_COLUMN_STEP=1 when a network is created turns it on), measured on the 2-vCPU VM
+// (RESULTS.md, "Session 10: panel layout"): with the Java API's byte rows the 2-thread step ties the default step
+// when the vCPUs are near (41.2 vs 41.3 us, 40.7 vs 41.0 in the other order) and beats it when far (53-54 vs 61-63
+// us, 0.86x per call); with float rows it is 2-3% slower near (each chunk gathers the whole batch: 100 KB of floats
+// a step); at one thread the same as the default (0.993x). The default needs a clear near win: not met. Its first
+// version (column-owned rows of the row-major W0, before panels) was far slower (~70 us): two cores updating
+// interleaved 256-byte pieces of every row of W0, dW0, m and v interfered even on separate cache lines.
 #pragma once
 #include <cstdint>
 #include "gemm_kernels.h"
@@ -33,7 +37,8 @@ constexpr int COLUMN_BLOCK = 64;
 // full blocks, layer 0 tall (in0 >= 256 and >= 4 * out0: its weights are what is worth keeping in one core's cache),
 // and a narrow last layer (4 * out1 <= out0: its partial logits are what crosses) whose loss takes its
 // pre-activation or that is linear. Such a network's training forward is, at EVERY thread count, layer 0 with its
-// full reduction and layer 1 as the fixed-order sum of its per-block partial products (column_logits).
+// full reduction and layer 1 as the fixed-order sum of its per-block partial products (column_logits on one
+// thread, the column step's in-memory sum on a team): results do not depend on the thread count or the step taken.
 bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout, int loss);
 // D4J_COLUMN_STEP=1 in the environment, read when a network is created (see above: off by default)
 bool column_enabled();
@@ -76,7 +81,8 @@ struct ColumnStepArgs {
     OptStep opt;
 };
 
-// The two regions of a step, each cut for the pool's team as it is when the region starts. Region A: each chunk's
+// The two regions of a step, each cut for the pool's team as it is when the region starts (one chunk while the pool
+// runs serially). Region A: each chunk's
 // rows (gathered first if its copy lacks them), layer 0's forward for its columns, layer 1's partial product of each
 // of its blocks. Region B: every chunk sums the partials into its own logits and loss gradient, then for its own
 // hidden units: layer 1's weight gradient, the gradient into layer 0 (with the old W1), layer 0's weight gradient,

@@ -16,11 +16,12 @@
 // What still crosses between the cores per step on that path: the second slice's partial product (to be summed) and
 // the first layer's output gradient (for its weight gradient), batch x width floats each, and the next rows that a
 // thread gathers for the other's slice.
-// Opt-in (D4J_COLUMN_STEP=1 at creation; measured slower on the 2-vCPU VM, see column_step.h), a two-layer network of
-// the right shape (column mode: the reference network 784-128-10) does not take that path: at 2+ threads, over
-// buffers on cache lines, its step is column_step.cpp's two regions, where each chunk owns a slice of layer 0's
-// output columns and only layer 1's per-block partial logits cross (~1.3 KB per block); at one thread it runs the
-// step below with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks).
+// Opt-in (D4J_COLUMN_STEP=1 at creation; a tie near, faster far, slower with float rows near on the 2-vCPU VM, see
+// column_step.h), a two-layer network of the right shape (column mode: the reference network 784-128-10) does not
+// take that path: a call at 2+ threads runs column_step.cpp's two regions per step, W0 in the engine's own per-block
+// panels (copied from and back to the caller's buffers once per call), each chunk owning a slice of layer 0's output
+// columns, so only layer 1's per-block partial logits cross (~1.3 KB per block); a call at one thread runs the step
+// below on the caller's buffers with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
