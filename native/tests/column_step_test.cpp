@@ -285,6 +285,8 @@ const Case bit_cases[] = {
      {}, D4J_LOSS_SPARSE_CCE, D4J_OPT_ADAM, {0.9f, 0.999f, 1e-7f, 0, 1}, 0, 0.002f},
     {"1100-256-1 tanh sigmoid bce rmsprop clip_norm", {1100, 256, 1}, {D4J_ACT_TANH, D4J_ACT_SIGMOID}, {},
      D4J_LOSS_BCE, D4J_OPT_RMSPROP, {0.9f, 1e-6f, 1e-3f, 0.5f, 1}, 0.5f, 0},
+    {"784-128-16 relu softmax sparse_cce sgd (no state)", {784, 128, 16}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {},
+     D4J_LOSS_SPARSE_CCE, D4J_OPT_SGD, {0, 0, 0, 0, 0}, 0, 0},
 };
 
 // A non-finite loss at step 3 of a call (1 and 2 threads): D4J_ERR_NONFINITE, and exactly the first 3 steps in the
