@@ -100,7 +100,8 @@ struct d4j_net {
     // layer 0's weights in panels (column_step.h): block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array,
     // block after block; the same permutation of W0's gradient and of each optimizer state slot (pan_state: slot s
     // at pan_state + s * pan_stride). The engine's own copies, loaded from the caller's buffers at the start of
-    // every d4j_net_train_data call and stored back at its end; layer 0's activations are block-major alike.
+    // every d4j_net_train_data call made at 2+ threads and stored back at its end; during such a call layer 0's
+    // activations are block-major alike.
     float* pan_w = nullptr;
     float* pan_g = nullptr;
     float* pan_state = nullptr;
