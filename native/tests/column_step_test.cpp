@@ -21,14 +21,7 @@
 
 namespace {
 
-struct Case {
-    const char* name;
-    std::vector<int32_t> sizes, acts;
-    std::vector<float> dropout;
-    int loss, opt;
-    std::vector<float> hp;
-    float clip_norm, clip_value;
-};
+using Case = NetConfig;
 
 const std::vector<float> ADAM = {0.9f, 0.999f, 1e-7f, 0, 0};
 

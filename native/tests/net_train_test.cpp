@@ -10,14 +10,7 @@
 #include <string>
 #include "net_util.h"
 
-struct Config {
-    const char* name;
-    std::vector<int32_t> sizes, acts;
-    std::vector<float> dropout;
-    int loss, opt;
-    std::vector<float> hp;
-    float clip_norm, clip_value;
-};
+using Config = NetConfig;
 
 static const Config configs[] = {
     {"relu-tanh-softmax sparse_cce adam", {20, 16, 8, 5}, {1, 3, 5}, {}, D4J_LOSS_SPARSE_CCE, D4J_OPT_ADAM,

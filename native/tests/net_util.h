@@ -35,6 +35,16 @@ struct Problem {
     }
 };
 
+// A network to train in a test: its layers, loss, optimizer (hp: D4J_OPT_HP_COUNT floats) and clipping.
+struct NetConfig {
+    const char* name;
+    std::vector<int32_t> sizes, acts;
+    std::vector<float> dropout;
+    int loss, opt;
+    std::vector<float> hp;
+    float clip_norm, clip_value;
+};
+
 struct NativeNet {
     std::vector<int32_t> sizes, acts;
     std::vector<float> dropout, params, grads, state, hp;
