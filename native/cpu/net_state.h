@@ -43,7 +43,7 @@ struct WeightGradPlan {
 // gathered into the other (a column step's chunk, whose copy nobody else reads, gathers the next rows into the one it
 // has just finished with: a smaller working set per core). pos: the order position of the rows each holds, within
 // the current d4j_net_train call (-1: none).
-struct BatchCopy {
+struct alignas(64) BatchCopy {  // (a line each: chunk c rewrites its pos every step)
     float* x[2] = {};            // input rows [max_batch, in0]
     int32_t* labels[2] = {};     // labels [max_batch] (sparse CE)
     float* targets[2] = {};      // targets [max_batch, out_last] (the other losses)
@@ -87,7 +87,6 @@ struct d4j_net {
     int* chunk_owner = nullptr;   // scratch: each chunk's first thread
     int max_team = 1;             // pool_max_team() when created (the CPUs this process may use can change)
     int max_chunks = 0;
-    double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
     // gathered batch rows: copy 0 for every step; a column step's chunk c >= 1 gathers into copy c (column_step.h)
     d4j::BatchCopy* copies = nullptr;
     int n_copies = 0;
@@ -107,16 +106,20 @@ struct d4j_net {
     float* pan_state = nullptr;
     int64_t pan_stride = 0;
     bool col_forced = false;         // n_copies chunks on any team (D4J_COLUMN_CHUNKS, tests)
-    int64_t col_steps = 0;           // steps run by the column step (d4j_net_column_steps)
     // the first layer's weight gradient skips its input's exact zeros in blocks with at most this share of non-zeros
     // (d4j_net_set_sparse_input); the steps that did, the blocks of the step running now, and the steps since the
     // last one that found no block sparse enough, modulo 16: on dense data only every 16th step looks (the look,
     // a compare per input, costs ~4% of the dense kernel), and the results are the same bits either way
     float sx_max_density = D4J_SPARSE_INPUT_DENSITY;
+    void* mem = nullptr;
+    // Written every step (by the caller; sx_blocks also by the workers), so on lines of their own, after every field
+    // the workers read: sharing a line with those, each write made the other core's next read of them miss, a
+    // cross-core round trip each (~400 ns when the host places the two vCPUs far apart).
+    alignas(64) double phase_seconds[D4J_NET_PHASES] = {};  // d4j_net_phase_seconds
+    int64_t col_steps = 0;           // steps run by the column step (d4j_net_column_steps)
     int64_t sx_steps = 0;
     int sx_blocks = 0;
     int sx_dense_run = 0;
-    void* mem = nullptr;
 };
 
 #pragma GCC visibility push(hidden)
