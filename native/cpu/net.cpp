@@ -765,11 +765,11 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         // A column-mode network on 2+ threads: the two-region step (column_step.h), each region cut for the team it
         // gets (one chunk while the pool runs serially)
         if (panels) {
+            const int next_rows = gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0;
+            const d4j::OptStep opt =
+                per_layer ? d4j::optimizer_prepare(net->optimizer, net->hp, lrs[s], t) : d4j::OptStep{};
             d4j::ColumnStepArgs ca{&kern, &gather, static_cast<const char*>(x), row_bytes, order, pos, rows,
-                                   gather_next, pos + batch, gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0,
-                                   seed, t, per_layer, per_layer ? d4j::optimizer_prepare(net->optimizer, net->hp,
-                                                                                         lrs[s], t)
-                                                                 : d4j::OptStep{}};
+                                   gather_next, pos + batch, next_rows, seed, t, per_layer, opt};
             clock.lap(PHASE_GATHER);
             d4j::column_forward(net, ca);
             clock.lap(PHASE_FORWARD);
@@ -778,15 +778,9 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
             finish_step(s, t, rows, ls, correct);
             continue;
         }
-        // The buffer of copy 0 that holds this step's rows: the step before gathered them (the per-op step into the
-        // other buffer, a column step into the one it used), else (the step before was a column step that did not
-        // run chunk 0's gather... never; kept for safety) gathered now
-        int cur = net->copies[0].pos[0] == pos ? 0 : net->copies[0].pos[1] == pos ? 1 : -1;
-        if (cur < 0) {
-            cur = s % 2;
-            gather.into(pos, cur);
-            d4j::parallel(d4j::Region{GatherRows::run, &gather, gather.chunks(), nullptr, GATHER_COST * in0 * rows});
-        }
+        // this step's rows: in buffer s % 2 of copy 0 (step 0's gathered above, every later one by the step before;
+        // a call runs either this step throughout or the column step throughout)
+        const int cur = s % 2;
         float* xb = net->copies[0].x[cur];
         const int32_t* lb = net->copies[0].labels[cur];
         const float* tb = net->copies[0].targets[cur];
