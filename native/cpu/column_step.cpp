@@ -16,7 +16,11 @@
 // hidden units) is always formed per fixed block in fixed order, ((p0 + p1) + p2 ...) + b1; every chunk computes the
 // loss and its gradient from the same partials, so all see the same.
 #include "column_step.h"
+#include <immintrin.h>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -150,6 +154,12 @@ Slice slice_of(const d4j_net* net, int c, int chunks) {
     return s;
 }
 
+// Step t's set of the partial products and of the bias snapshot (net_state.h: two sets, by the step's parity)
+float* part_set(const d4j_net* net, int64_t t) {
+    return net->col_part + (t % 2) * (int64_t)round_up((size_t)net->col_blocks * net->max_batch * net->layers[1].out);
+}
+float* bias_set(const d4j_net* net, int64_t t) { return net->col_bias + (t % 2) * (int64_t)round_up(net->layers[1].out); }
+
 int team_chunks(const d4j_net* net) {
     const int team = team_size();
     if (team <= 1) return 1;
@@ -187,17 +197,18 @@ struct Step {
         const float* b0 = net->params + L0.off + (int64_t)L0.in * L0.out;
         const Slice sl = slice_of(net, c, s.chunks);
         const int64_t stride = (int64_t)net->max_batch * net->layers[1].out;
+        float* const part = part_set(net, a.t);
         for (int j = sl.b0; j < sl.b1; j++) {
             const Layer P = panel_layer(net, j);
             const PanelCols pc = panel_cols(net, j);
             dense_forward_block(*a.k, x, net->pan_w + (int64_t)L0.in * pc.c0, b0 + pc.c0, P.z, P.y, L0.in, pc.w, P.act,
                                 Block{0, a.rows, 0, pc.w});
             if (P.rate > 0.0f) dropout_panel(P, L0.out, pc.c0, a.seed, a.t - 1, a.rows);
-            block_product(*a.k, net, P.input(true), pc.w, a.rows, j, nullptr, nullptr, net->col_part + j * stride);
+            block_product(*a.k, net, P.input(true), pc.w, a.rows, j, nullptr, nullptr, part + j * stride);
         }
         const Layer& L1 = net->layers[1];
         if (c == 0)  // b1 as this step reads it: chunk 0 updates b1 in region B while the others may still read it
-            std::copy_n(net->params + L1.off + (int64_t)L1.in * L1.out, L1.out, net->col_bias);
+            std::copy_n(net->params + L1.off + (int64_t)L1.in * L1.out, L1.out, bias_set(net, a.t));
     }
 
     static void backward(void* p, int c) {
@@ -216,14 +227,17 @@ struct Step {
         // logits = ((p0 + p1) + ...) + b1
         const int64_t stride = (int64_t)net->max_batch * out1;
         const int n = rows * out1;
-        std::copy_n(net->col_part, n, me.logits);
+        const float* const part = part_set(net, a.t);
+        const float* const bias = bias_set(net, a.t);
+        std::copy_n(part, n, me.logits);
         for (int j = 1; j < net->col_blocks; j++) {
-            const float* pj = net->col_part + j * stride;
+            const float* pj = part + j * stride;
             for (int i = 0; i < n; i++) me.logits[i] = me.logits[i] + pj[i];
         }
         for (int r = 0; r < rows; r++)
-            for (int o = 0; o < out1; o++) me.logits[r * out1 + o] = me.logits[r * out1 + o] + net->col_bias[o];
+            for (int o = 0; o < out1; o++) me.logits[r * out1 + o] = me.logits[r * out1 + o] + bias[o];
         me.correct = 0;
+        me.skipped = 0;
         me.loss = loss(net->loss, me.logits, rows_of.labels[me.buf], rows_of.targets[me.buf], me.dlogits, nullptr, rows,
                        out1, 1.0f, &me.correct);
         if (!std::isfinite(me.loss)) return;  // every chunk sees the same: nobody updates
@@ -246,7 +260,7 @@ struct Step {
             skipped += weight_grad_block(k, x, P.dz, net->pan_g + (int64_t)in0 * pc.c0, db0 + pc.c0, rows, in0, pc.w,
                                          Block{0, in0, 0, pc.w}, s.sparse);
         }
-        if (skipped) __atomic_fetch_add(&net->sx_blocks, skipped, __ATOMIC_RELAXED);
+        me.skipped = skipped;
         const NextRows next{a.x, a.order + a.next_pos, a.gather_next ? a.next_rows : 0, in0, a.row_bytes, 0};
         if (a.update) {
             const int64_t N = net->opt_stride;
@@ -367,10 +381,187 @@ bool column_backward(d4j_net* net, const ColumnStepArgs& a, double* loss_sum, in
     parallel(Region{Step::backward, &s, s.chunks, nullptr, work});
     const ColumnChunk& first = net->col[0];
     if (!std::isfinite(first.loss)) return false;
+    for (int c = 0; c < s.chunks; c++) net->sx_blocks += net->col[c].skipped;
     net->col_steps++;
     *loss_sum = first.loss;
     *correct = first.correct;
     return true;
+}
+
+// A run of steps in one region (column_run). Chunk c's work is a chain of phases, 2i (step i's forward) and 2i + 1
+// (its backward), each claimed (ColumnChunk::claimed, a CAS) and reported (ColumnChunk::done) on the chunk's own
+// lines. A phase may start when its chunk's previous phase is done, and a backward also when every chunk's forward
+// of the same step is (it sums their partial products). Nothing else orders the chunks: a chunk may already run
+// step i + 1's forward while another still reads step i's partials and bias snapshot, which is why those come in
+// two sets by the step's parity (net_state.h); it cannot get further (its next backward waits for that chunk).
+// Each participating thread runs the phases of its home chunks. A thread that finds none ready takes a ready phase
+// of another chunk only when that one's thread has not claimed it for STEAL_NS (its thread is late to the region,
+// or descheduled: a core taken by another process), or at once when the pool runs the region on one thread: so
+// the run always completes, whatever the pool does. A phase computes the same bits on any thread (it reads and
+// writes only its chunk's buffers and the shared inputs), so which thread runs it never changes a result.
+namespace {
+
+struct alignas(64) RunSync {  // read by every thread, written rarely
+    std::atomic<int> stop{-1};          // the first step whose loss was not finite (-1: none)
+    std::atomic<int> active{0};         // threads in the run
+    std::atomic<int> sleepers{0};       // threads asleep on progress
+    std::atomic<uint32_t> progress{0};  // bumped after a phase while someone sleeps
+};
+
+inline int64_t clock_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+struct alignas(64) Run {  // read by every thread of the run, written by none
+    d4j_net* net;
+    ColumnRun* r;
+    RunSync* sync;
+    int chunks, threads;
+    double work;
+
+    // A thread that finds nothing of its own to run: spins this long before it takes another chunk's ready phase,
+    // and this long before it sleeps (a phase it waits for is held by a thread that is not running: let the core go)
+    static constexpr int64_t STEAL_NS = 30000, SLEEP_NS = 60000;
+
+    int end_phase() const {
+        const int st = sync->stop.load(std::memory_order_acquire);
+        return 2 * (st >= 0 ? st + 1 : r->steps);
+    }
+
+    ColumnStepArgs args(int i, bool with_opt) const {
+        const int64_t pos = r->pos0 + (int64_t)i * r->batch, next = pos + r->batch;
+        const bool gather_next = i + 1 < r->steps || r->gather_after;
+        const auto rows = [&](int64_t p) { return (int)std::min<int64_t>(r->batch, r->n_order - p); };
+        const int64_t t = r->t0 + i;
+        return ColumnStepArgs{r->k, r->gather, r->x, r->row_bytes, r->order, pos, rows(pos), gather_next, next,
+                              gather_next ? rows(next) : 0, r->seed, t, true,
+                              with_opt ? optimizer_prepare(net->optimizer, net->hp, r->lrs[i], t) : OptStep{}};
+    }
+
+    bool ready(int c, int p) const {
+        if (net->col[c].done.load(std::memory_order_acquire) != p) return false;
+        if (p % 2 == 0) return true;
+        for (int d = 0; d < chunks; d++)
+            if (net->col[d].done.load(std::memory_order_acquire) < p) return false;
+        return true;
+    }
+
+    void run_phase(int c, int p) {
+        const int i = p / 2;
+        ColumnChunk& me = net->col[c];
+        if (p % 2 == 0) {
+            const ColumnStepArgs a = args(i, false);
+            Step s{net, &a, chunks, false, 0.0f, false};
+            Step::forward(&s, c);
+        } else {
+            const ColumnStepArgs a = args(i, true);
+            // the sparse-input look, on this chunk's own history (the results are the same bits either way)
+            if (i > 0) me.dense_run = me.skip_steps[i - 1] ? 0 : (me.dense_run + 1) % 16;
+            Step s{net, &a, chunks, (a.t & 1) != 0, me.dense_run == 0 ? net->sx_max_density : 0.0f,
+                   input_grad_packs(*a.k, a.rows, net->layers[1].out)};
+            Step::backward(&s, c);
+            me.skip_steps[i] = me.skipped > 0;
+            if (!std::isfinite(me.loss)) {  // every chunk finds the same step (the same logits): nobody updated
+                int none = -1;
+                sync->stop.compare_exchange_strong(none, i, std::memory_order_acq_rel);
+            } else if (c == 0) {
+                r->loss[i] = me.loss;
+                r->correct[i] = me.correct;
+            }
+        }
+        // seq_cst: a thread going to sleep reads `done` after announcing itself (wait()), we read `sleepers` after
+        me.done.store(p + 1, std::memory_order_seq_cst);
+        if (sync->sleepers.load(std::memory_order_seq_cst) > 0) {
+            sync->progress.fetch_add(1, std::memory_order_seq_cst);
+            futex_wake(&sync->progress, INT32_MAX);
+        }
+    }
+
+    // Runs chunk c's next phase if it is ready and this thread claims it
+    bool try_run(int c, int end) {
+        ColumnChunk& ch = net->col[c];
+        int p = ch.claimed.load(std::memory_order_acquire);
+        if (p >= end || !ready(c, p)) return false;
+        if (!ch.claimed.compare_exchange_strong(p, p + 1, std::memory_order_acq_rel)) return false;
+        run_phase(c, p);
+        return true;
+    }
+
+    int64_t done_sum() const {
+        int64_t n = 0;
+        for (int c = 0; c < chunks; c++) n += net->col[c].done.load(std::memory_order_seq_cst);
+        return n;
+    }
+
+    void participate(int h) {
+        sync->active.fetch_add(1, std::memory_order_acq_rel);
+        const ChunkRange home = home_chunks(chunks, threads, h);
+        const bool alone = running_serially() || threads == 1;
+        int64_t idle_since = -1;
+        int spins = 0;
+        for (;;) {
+            const int end = end_phase();
+            bool ran = false;
+            for (int c = home.first; c < home.end && !ran; c++) ran = try_run(c, end);
+            if (!ran && (alone || (idle_since >= 0 && clock_ns() - idle_since > STEAL_NS)))
+                for (int k = 1; k < chunks && !ran; k++) ran = try_run((home.first + k) % chunks, end);
+            if (ran) {
+                idle_since = -1;
+                continue;
+            }
+            bool finished = true;
+            for (int c = 0; c < chunks && finished; c++)
+                finished = net->col[c].done.load(std::memory_order_acquire) >= end;
+            if (finished) break;
+            if (idle_since < 0) {
+                idle_since = clock_ns();
+                spins = 0;
+            }
+            _mm_pause();
+            if (++spins % 64 != 0 || clock_ns() - idle_since < SLEEP_NS) continue;
+            // every phase left is held or waits for one that is held, by a thread that has not finished it in
+            // SLEEP_NS: sleep until a phase finishes (at most 1 ms: the wake-up is a courtesy, not needed)
+            const int64_t seen = done_sum();
+            const uint32_t v = sync->progress.load(std::memory_order_seq_cst);
+            sync->sleepers.fetch_add(1, std::memory_order_seq_cst);
+            if (done_sum() == seen) futex_wait(&sync->progress, v, 1000000);
+            sync->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+            idle_since = clock_ns();
+        }
+        sync->active.fetch_sub(1, std::memory_order_acq_rel);
+    }
+
+    static void run(void* p, int h) { static_cast<Run*>(p)->participate(h); }
+};
+
+}  // namespace
+
+void column_run(d4j_net* net, ColumnRun& r) {
+    RunSync sync;
+    const int chunks = team_chunks(net);
+    Run run{net, &r, &sync, chunks, std::max(1, std::min(team_size(), chunks)), 0.0};
+    for (int c = 0; c < chunks; c++) {
+        ColumnChunk& ch = net->col[c];
+        ch.claimed.store(0, std::memory_order_relaxed);
+        ch.done.store(0, std::memory_order_relaxed);
+        ch.dense_run = net->sx_dense_run;
+    }
+    const Layer& L0 = net->layers[0];
+    const Layer& L1 = net->layers[1];
+    // the two regions' weights (column_forward, column_backward), per step
+    const double step_work = 4.0 * r.batch * L0.in * L0.out + 6.0 * r.batch * L0.out * L1.out + 12.0 * L0.in * L0.out +
+                             GATHER_COST * r.batch * L0.in * chunks;
+    run.work = step_work * r.steps;
+    parallel(Region{Run::run, &run, run.threads, nullptr, run.work});
+    const int st = sync.stop.load(std::memory_order_relaxed);
+    r.nonfinite = st >= 0;
+    r.finished = st >= 0 ? st : r.steps;
+    for (int i = 0; i < r.finished; i++) {
+        r.skipped[i] = false;
+        for (int c = 0; c < chunks; c++) r.skipped[i] = r.skipped[i] || net->col[c].skip_steps[i];
+    }
+    net->col_steps += r.finished;
 }
 
 }  // namespace d4j

@@ -32,6 +32,11 @@ struct GatherRows;
 // out0 a multiple of 16 every block starts on a 64-byte line in every row of every row-major buffer.
 constexpr int COLUMN_BLOCK = 64;
 
+// A run of column steps in one pool region (column_run) has at most this many steps: short enough that the pool
+// still times and judges its regions every millisecond or so (thread_pool.cpp), long enough that the region
+// hand-off (~0.4 us near, ~1.1 us far) is paid once per many steps.
+constexpr int RUN_STEPS = 16;
+
 // Column mode, decided by the network's shape alone (so the arithmetic never depends on the buffers or the
 // threads): two layers, layer 0 not softmax (its columns are independent), out0 a multiple of 16 of at least two
 // full blocks, layer 0 tall (in0 >= 256 and >= 4 * out0: its weights are what is worth keeping in one core's cache),
@@ -90,6 +95,37 @@ struct ColumnStepArgs {
 // loss is not finite (nothing updated); else the step's loss sum and correct count.
 void column_forward(d4j_net* net, const ColumnStepArgs& a);
 bool column_backward(d4j_net* net, const ColumnStepArgs& a, double* loss, int64_t* correct);
+
+// Up to RUN_STEPS steps of the column step (per-block update: no global-norm clipping) in ONE pool region
+// (column_step.cpp "A run of steps"): each chunk runs its own steps' forward and backward on the thread that owns
+// it, and waits only where the arithmetic does, for the other chunks' partial products of the same step. Why: the
+// two regions a step (column_forward, column_backward) hand off twice a step through the pool, and each time the
+// workers re-read what the caller wrote for it; measured when the host places the two vCPUs far apart, a 2-thread
+// step lost ~13 us to ~1.3 KB of partial products crossing. The same bits as column_forward + column_backward.
+struct alignas(64) ColumnRun {  // (every thread of the run reads the inputs: the results, which chunk 0 writes every
+                                // step, on lines of their own)
+    const GemmKernels* k;
+    const GatherRows* gather;  // the call's gather (copy 0, rows of the run's first step already in one buffer)
+    const char* x;             // the training rows, row_bytes each
+    int64_t row_bytes;
+    const int32_t* order;
+    int64_t n_order;
+    int batch;
+    int64_t pos0;              // the first step's first position in order
+    int steps;                 // 1 .. RUN_STEPS
+    bool gather_after;         // the last step gathers the rows at pos0 + steps * batch (the call goes on)
+    const float* lrs;          // each step's learning rate
+    int64_t t0;                // the first step's number (1-based)
+    uint64_t seed;
+    // results: steps finished (all of them unless a loss was not finite: then the steps before that one), and
+    // each finished step's loss sum, correct count and whether it skipped zeros in the first layer's weight gradient
+    alignas(64) int finished;
+    bool nonfinite;
+    double loss[RUN_STEPS];
+    int64_t correct[RUN_STEPS];
+    bool skipped[RUN_STEPS];
+};
+void column_run(d4j_net* net, ColumnRun& r);
 
 }  // namespace d4j
 #pragma GCC visibility pop

@@ -170,7 +170,7 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
     const size_t logits_floats = round_up(mb * (size_t)sizes[n_layers]);
     const size_t panel_floats = round_up((size_t)sizes[0] * (size_t)sizes[1]);
     if (net->column)  // the partial products, the bias snapshot, each chunk's logits and their gradient; W0's panels
-        total += logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers]) + 2 * logits_floats * net->n_copies +
+        total += 2 * (logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers])) + 2 * logits_floats * net->n_copies +
                  (2 + D4J_OPT_STATE_PER_PARAM) * panel_floats;
     if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
         net->mem = nullptr;
@@ -197,8 +197,8 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
             else to.targets[b] = take(mb * (size_t)sizes[n_layers]);
         }
     if (net->column) {
-        net->col_part = take(logits_floats * (size_t)net->col_blocks);
-        net->col_bias = take(sizes[n_layers]);
+        net->col_part = take(2 * logits_floats * (size_t)net->col_blocks);
+        net->col_bias = take(2 * round_up(sizes[n_layers]));
         for (int c = 0; c < net->n_copies; c++) {
             net->col[c].logits = take(logits_floats);
             net->col[c].dlogits = take(logits_floats);
@@ -735,10 +735,14 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
     if (panels) d4j::column_load(net);
     // every step's end, after its weight gradients: the sparse-input bookkeeping, global-norm clipping and the
     // update after it, the step count and the stats
-    auto finish_step = [&](int s, int64_t t, int rows, double ls, int64_t correct) {
+    auto count_step = [&](int64_t t, int rows, double ls, int64_t correct) {
         if (net->sx_blocks) net->sx_steps++;
         net->sx_dense_run = net->sx_blocks ? 0 : (net->sx_dense_run + 1) % 16;
         net->sx_blocks = 0;
+        *step = t;
+        if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
+    };
+    auto finish_step = [&](int s, int64_t t, int rows, double ls, int64_t correct) {
         if (!per_layer && panels) {  // the norm in the caller's order, the update over W0's panels
             d4j::column_gradient_out(net);
             d4j_clip_gradients(net->grads, net->n_params, net->clip_norm, net->clip_value);
@@ -751,8 +755,7 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         }
         clock.lap(PHASE_CLIP_UPDATE);
         clock.step_done();
-        *step = t;
-        if (stats) { stats[0] += ls; stats[1] += (double)correct; stats[2] += rows; }
+        count_step(t, rows, ls, correct);
     };
     for (int s = 0; s < n_batches; s++) {
         clock.start();
@@ -762,8 +765,26 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
         const bool gather_next = s + 1 < n_batches;
         int64_t correct = 0;
         double ls = 0;
-        // A column-mode network on 2+ threads: the two-region step (column_step.h), each region cut for the team it
-        // gets (one chunk while the pool runs serially)
+        // A column-mode network on 2+ threads: runs of steps in one region each (column_step.h column_run) when
+        // the update is per block, else the two-region step; each region cut for the team it gets (one chunk while
+        // the pool runs serially)
+        if (panels && per_layer) {
+            d4j::ColumnRun run{&kern, &gather, static_cast<const char*>(x), row_bytes, order, n_order, batch, pos,
+                               std::min(n_batches - s, d4j::RUN_STEPS), false, lrs + s, t, seed, 0, false, {}, {}, {}};
+            run.gather_after = s + run.steps < n_batches;
+            clock.lap(PHASE_GATHER);
+            d4j::column_run(net, run);
+            clock.lap(PHASE_WEIGHT_GRAD);  // (the run's phases are not timed apart)
+            clock.step_done();
+            for (int i = 0; i < run.finished; i++) {
+                const int64_t p = pos + (int64_t)i * batch;
+                net->sx_blocks = run.skipped[i] ? 1 : 0;
+                count_step(t + i, (int)std::min<int64_t>(batch, n_order - p), run.loss[i], run.correct[i]);
+            }
+            if (run.nonfinite) return D4J_ERR_NONFINITE;
+            s += run.steps - 1;
+            continue;
+        }
         if (panels) {
             const int next_rows = gather_next ? (int)std::min<int64_t>(batch, n_order - pos - batch) : 0;
             const d4j::OptStep opt =

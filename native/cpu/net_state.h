@@ -3,8 +3,10 @@
 // the dropout mask). Internal: the C API (dense4j.h) sees d4j_net as an opaque pointer.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include "column_step.h"
 #include "dense4j.h"
 #include "gather_u8.h"
 #include "internal.h"
@@ -51,13 +53,20 @@ struct alignas(64) BatchCopy {  // (a line each: chunk c rewrites its pos every 
 };
 
 // What one chunk of a column step keeps to itself (column_step.cpp): its own logits and their gradient (every
-// chunk computes both, so that nothing but the partial products crosses), and its loss. One cache line apart.
+// chunk computes both, so that nothing but the partial products crosses), and its loss. During a run
+// (column_run) its phases are claimed and reported on lines of their own: `done` is what the other chunks wait
+// on, so nothing else the chunk writes while they wait may share its line.
 struct alignas(64) ColumnChunk {
     float* logits = nullptr;   // [max_batch, out1]
     float* dlogits = nullptr;  // [max_batch, out1]
     double loss = 0;
     int64_t correct = 0;
     int buf = 0;               // the buffer of its copy that holds the step's rows
+    int skipped = 0;           // blocks of the first layer's weight gradient that skipped zeros, its last step
+    int dense_run = 0;         // during a run: the sparse-input look's count (d4j_net sx_dense_run), its own
+    uint8_t skip_steps[RUN_STEPS] = {};  // during a run: whether step i skipped any block
+    alignas(64) std::atomic<int> claimed{0};  // during a run: its next phase to run (2i: step i's forward, 2i+1: backward)
+    alignas(64) std::atomic<int> done{0};     // its phases finished
 };
 
 }  // namespace d4j
@@ -93,8 +102,11 @@ struct d4j_net {
     // column mode (column_step.h): a two-layer network whose shape lets a step split layer 0's output columns
     bool column = false;
     int col_blocks = 0;              // layer 0's output in blocks of COLUMN_BLOCK columns
-    float* col_part = nullptr;       // layer 1's partial products, one [max_batch, out1] per block
-    float* col_bias = nullptr;       // layer 1's bias as the step's region A read it (chunk 0 updates it in region B)
+    // layer 1's partial products, one [max_batch, out1] per block, and its bias as the step's forward read it (chunk 0
+    // updates it in the backward while others may still read it), each twice: step t uses set t % 2, so that a chunk
+    // already at step t + 1 of a run (column_run) never writes what a slower chunk still reads for step t
+    float* col_part = nullptr;       // set p at col_part + p * col_blocks * max_batch * out1
+    float* col_bias = nullptr;       // set p at col_bias + p * round_up(out1)
     d4j::ColumnChunk* col = nullptr; // per chunk of a column step (at most n_copies)
     // layer 0's weights in panels (column_step.h): block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array,
     // block after block; the same permutation of W0's gradient and of each optimizer state slot (pan_state: slot s

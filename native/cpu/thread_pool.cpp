@@ -50,16 +50,22 @@
 #include "dense4j.h"
 
 namespace d4j {
+
+void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_ns) {
+    timespec ts{(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, timeout_ns > 0 ? &ts : nullptr,
+            nullptr, 0);
+}
+void futex_wake(std::atomic<uint32_t>* addr, int n) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+
 namespace {
+
+thread_local bool in_serial = false;  // the calling thread is running a region's chunks alone (Pool::serial)
 
 constexpr int MAX_THREADS = 256;
 
-inline void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
-}
-inline void futex_wake(std::atomic<uint32_t>* addr, int n) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
-}
 inline void cpu_relax() { _mm_pause(); }
 
 inline int64_t now_ns() {
@@ -188,7 +194,10 @@ private:
     enum { PARALLEL = 0, SERIAL = 1 };
 
     static void serial(const Region& r) {
+        const bool outer = in_serial;
+        in_serial = true;
         for (int i = 0; i < r.chunks; i++) r.run(r.ctx, i);
+        in_serial = outer;
     }
 
     // Whether threads pay off is measured, not assumed: the caller times its regions (wall clock, per unit of
@@ -628,6 +637,7 @@ Pool& pool() {
 }  // namespace
 
 void parallel(const Region& r) { pool().run(r); }
+bool running_serially() { return in_serial; }
 
 int team_size() { return pool().team_now(); }
 void pool_set_threads(int n) { shared_pool().set_threads(n); }

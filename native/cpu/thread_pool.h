@@ -1,6 +1,7 @@
 // Our own fork-join pool for the CPU kernels (no BLAS library runs threads of its own). See thread_pool.cpp for how it
 // avoids the collapse of spinning pools when another process holds a core.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #pragma GCC visibility push(hidden)
@@ -39,6 +40,14 @@ inline int home_thread(int chunks, int threads, int chunk) {
 // the pool has one thread, when another thread is using the pool (concurrent predicts), and while the pool
 // measures that running in parallel is not faster (another process holding the cores): see thread_pool.cpp.
 void parallel(const Region& r);
+
+// Whether the calling thread is running a region's chunks one after the other on its own (the pool runs it
+// serially): a chunk that waits for another chunk of its region must then run that one itself (column_run).
+bool running_serially();
+
+// Wait while *addr == expected (at most timeout_ns when > 0; may return early), and wake up to n such waiters.
+void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_ns = 0);
+void futex_wake(std::atomic<uint32_t>* addr, int n);
 
 // Threads a region may use now (1 = serial). Chunk plans use it to decide how finely to split.
 int team_size();

@@ -14,6 +14,8 @@
 // - the shapes that are not column mode never take the step.
 // Every run counts the steps that took the column step (d4j_net_column_steps): exactly those of its 2+ thread calls.
 #include <sched.h>
+#include <atomic>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -351,6 +353,60 @@ void caller_changes() {
     d4j_set_num_threads(1);
 }
 
+// Calls of more steps than one run (column_run: RUN_STEPS steps a region), at 2 threads, while the machine works
+// against the run: (a) quiet; (b) another thread burns a CPU (the worker is descheduled in the middle of runs: its
+// phases are taken over by the caller, and given back when it returns); (c) another thread predicts on the shared
+// pool without pause (its regions hold the pool, so some of the training's runs go serially on the calling thread
+// with two chunks: it must run both chunks' phases itself). Every time: the same bits as 1 thread, every step by the
+// column step.
+void runs_under_interference() {
+    const Case& c = reference_cases[0];
+    t::Rng rng(81);
+    const int N = 300, batch = 8, epochs = 2;  // 38 steps a call: runs of 16, 16 and 6
+    const Data d = make_data(rng, N, 784, 10, c.loss, 0.4);
+    const auto orders = orders_for(rng, N, epochs);
+    const std::vector<float> lrs(epochs * 38, 1e-3f);
+    Options o;
+    o.sparse = 1.0f;
+    const Run one = train(c, d, orders, batch, lrs, 1, 82, o);
+    t::expect(one.rc == D4J_OK && one.steps == epochs * 38, "runs: 1-thread run failed");
+    for (int mode = 0; mode < 3; mode++) {
+        std::atomic<bool> stop{false};
+        std::thread other;
+        NativeNet predictor;
+        t::Rng pr(83);
+        if (mode == 1) {
+            other = std::thread([&] {
+                volatile double x = 1;
+                while (!stop.load(std::memory_order_relaxed)) x = x * 1.0000001 + 1e-9;
+            });
+        } else if (mode == 2) {
+            if (!predictor.create({784, 256, 10}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {}, D4J_LOSS_SPARSE_CCE, 64,
+                                  D4J_OPT_ADAM, ADAM, pr)) {
+                t::fail("runs: predictor");
+                continue;
+            }
+            other = std::thread([&] {
+                std::vector<float> out(64 * 10);
+                while (!stop.load(std::memory_order_relaxed))
+                    d4j_net_forward(predictor.net, d.pb.x.data(), 64, out.data(), nullptr, nullptr, nullptr);
+            });
+        }
+        d4j_set_num_threads(2);  // (the predictor's regions use the shared pool too)
+        const Run r = train(c, d, orders, batch, lrs, 2, 82, o);
+        stop.store(true);
+        if (other.joinable()) other.join();
+        const char* what[] = {"quiet", "a CPU burned", "predicts on the shared pool"};
+        const std::string name = std::string("runs of 38-step calls at 2 threads, ") + what[mode];
+        t::expect(r.rc == D4J_OK && r.steps == one.steps, name + ": rc " + std::to_string(r.rc));
+        t::expect(r.params == one.params && r.state == one.state, name + ": not bit-identical to 1 thread");
+        t::expect(r.sparse_steps == one.sparse_steps, name + ": " + std::to_string(r.sparse_steps) + " steps skipped zeros, " +
+                                                          std::to_string(one.sparse_steps) + " at 1 thread");
+        expect_column_steps(r, name);
+    }
+    d4j_set_num_threads(1);
+}
+
 // Networks that are not column mode never take the column step (a third layer, a width that is not a multiple of
 // 16 or under two blocks, a short layer 0, a wide last layer, a softmax hidden layer, an MSE loss on a non-linear
 // output; and the reference network itself without the opt-in).
@@ -397,6 +453,7 @@ int main() {
     same_bits(reference_cases[0], seed++, true);
     nonfinite();
     caller_changes();
+    runs_under_interference();
     not_column();
     t::expect(g_column_steps > 0, "no step at 2 threads took the column step (the file proves nothing about it)");
     std::printf("column_step_test: %lld steps at 2+ threads took the column step\n", (long long)g_column_steps);
