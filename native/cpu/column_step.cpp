@@ -45,7 +45,7 @@ bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const
 
 bool column_enabled() {
     const char* v = std::getenv("D4J_COLUMN_STEP");
-    return v && std::strcmp(v, "1") == 0;
+    return !(v && std::strcmp(v, "0") == 0);
 }
 
 int column_state_slots(int kind, const float* hp) {

@@ -1,5 +1,5 @@
-// The column-parallel training step of two-layer networks (cpu/column_step.cpp; opt-in, D4J_COLUMN_STEP=1, set
-// here for every network): a network of the right shape (column_shape) runs every call made at 2+ threads as column
+// The column-parallel training step of two-layer networks (cpu/column_step.cpp; on unless D4J_COLUMN_STEP=0, which
+// is unset here for every network): a network of the right shape (column_shape) runs every call made at 2+ threads as column
 // steps, W0, its gradient and its optimizer state in private panels (loaded from the caller's buffers at the call's
 // start, stored back at its end), over any buffers; a call at one thread runs the per-op step on the caller's
 // buffers with the same arithmetic. Checked here, always on the caller's (canonical) buffers:
@@ -409,7 +409,7 @@ void runs_under_interference() {
 
 // Networks that are not column mode never take the column step (a third layer, a width that is not a multiple of
 // 16 or under two blocks, a short layer 0, a wide last layer, a softmax hidden layer, an MSE loss on a non-linear
-// output; and the reference network itself without the opt-in).
+// output; and the reference network itself with the column step turned off).
 void not_column() {
     const Case cases[] = {
         {"three layers", {784, 128, 32, 10}, {D4J_ACT_RELU, D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {}, D4J_LOSS_SPARSE_CCE,
@@ -425,24 +425,24 @@ void not_column() {
          0, 0},
         {"mse sigmoid output", {784, 128, 10}, {D4J_ACT_RELU, D4J_ACT_SIGMOID}, {}, D4J_LOSS_MSE, D4J_OPT_ADAM, ADAM,
          0, 0},
-        {"the reference network without D4J_COLUMN_STEP", {784, 128, 10}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {},
+        {"the reference network with D4J_COLUMN_STEP=0", {784, 128, 10}, {D4J_ACT_RELU, D4J_ACT_SOFTMAX}, {},
          D4J_LOSS_SPARSE_CCE, D4J_OPT_ADAM, ADAM, 0, 0},
     };
     for (const Case& c : cases) {
-        const bool opt_out = std::strstr(c.name, "without D4J_COLUMN_STEP") != nullptr;
-        if (opt_out) unsetenv("D4J_COLUMN_STEP");
+        const bool opt_out = std::strstr(c.name, "D4J_COLUMN_STEP=0") != nullptr;
+        if (opt_out) setenv("D4J_COLUMN_STEP", "0", 1);
         t::Rng rng(61);
         const Data d = make_data(rng, 64, c.sizes[0], c.sizes.back(), c.loss, 0.0);
         const Run r = train(c, d, orders_for(rng, 64, 1), 32, std::vector<float>(2, 1e-3f), 2, 62, Options{});
         t::expect(r.rc == D4J_OK && r.column_steps == 0, std::string("not column mode: ") + c.name);
-        if (opt_out) setenv("D4J_COLUMN_STEP", "1", 1);
+        if (opt_out) unsetenv("D4J_COLUMN_STEP");
     }
 }
 
 }  // namespace
 
 int main() {
-    setenv("D4J_COLUMN_STEP", "1", 1);  // the column step is opt-in (column_step.h)
+    unsetenv("D4J_COLUMN_STEP");  // the column step is on unless D4J_COLUMN_STEP=0 (column_step.h)
     const int saved = d4j_get_num_threads();
     uint64_t seed = 500;
     const int batches[] = {32, 33, 31, 32, 32};
