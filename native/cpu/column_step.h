@@ -31,6 +31,9 @@ struct GatherRows;
 // Layer 0's output is owned in blocks of this many columns: a multiple of the kernels' column blocking, and with
 // out0 a multiple of 16 every block starts on a 64-byte line in every row of every row-major buffer.
 constexpr int COLUMN_BLOCK = 64;
+// Layer 0's weight gradient is formed and applied (with the update) in bands of this many rows of a panel
+// (column_step.cpp Step::backward): a multiple of every weight-gradient kernel's rows per tile (4 or 6)
+constexpr int GRAD_BAND = 48;
 
 // A run of column steps in one pool region (column_run) has at most this many steps: short enough that the pool
 // still times and judges its regions every millisecond or so (thread_pool.cpp), long enough that the region
