@@ -9,13 +9,13 @@
 // at 2+ threads and stored back at its end (column_load / column_store). A 1-thread call runs the per-op step on
 // the caller's buffers with the same arithmetic (column_logits): no copies, the same bits.
 //
-// OFF BY DEFAULT (D4J_COLUMN_STEP=1 when a network is created turns it on), measured on the 2-vCPU VM
-// (RESULTS.md, "Session 10: panel layout"): with the Java API's byte rows the 2-thread step ties the default step
-// when the vCPUs are near (41.2 vs 41.3 us, 40.7 vs 41.0 in the other order) and beats it when far (53-54 vs 61-63
-// us, 0.86x per call); with float rows it is 2-3% slower near (each chunk gathers the whole batch: 100 KB of floats
-// a step); at one thread the same as the default (0.993x). The default needs a clear near win: not met. Its first
-// version (column-owned rows of the row-major W0, before panels) was far slower (~70 us): two cores updating
-// interleaved 256-byte pieces of every row of W0, dW0, m and v interfered even on separate cache lines.
+// ON BY DEFAULT since session 11 (D4J_COLUMN_STEP=0 when a network is created turns it off): with its steps run
+// in runs of RUN_STEPS per pool region (column_run) and layer 0's weight gradient fused with its update, it is at
+// least as fast as the per-op step in every case measured on the 2-vCPU VM (RESULTS.md, "Session 11"): byte rows
+// ~3% faster when the two vCPUs are near and ~0.78-0.80x per call when far, float rows ~1% faster near, one thread
+// ~1.5% faster (column_logits). In session 10, as two regions a step, it only tied near and lost 3-6% with float
+// rows. Its first version (column-owned rows of the row-major W0, before panels) was far slower (~70 us): two cores
+// updating interleaved 256-byte pieces of every row of W0, dW0, m and v interfered even on separate cache lines.
 #pragma once
 #include <cstdint>
 #include "gemm_kernels.h"
@@ -48,7 +48,7 @@ constexpr int RUN_STEPS = 16;
 // full reduction and layer 1 as the fixed-order sum of its per-block partial products (column_logits on one
 // thread, the column step's in-memory sum on a team): results do not depend on the thread count or the step taken.
 bool column_shape(int n_layers, const int32_t* sizes, const int32_t* acts, const float* dropout, int loss);
-// D4J_COLUMN_STEP=1 in the environment, read when a network is created (see above: off by default)
+// Unless D4J_COLUMN_STEP=0 in the environment, read when a network is created (see above: on by default)
 bool column_enabled();
 
 // Layer 1's training output (logits, or y of a linear last layer) on one thread from layer 0's output h in the
@@ -89,7 +89,8 @@ struct ColumnStepArgs {
     OptStep opt;
 };
 
-// The two regions of a step, each cut for the pool's team as it is when the region starts (one chunk while the pool
+// The two regions of a step (the calls with global-norm clipping; the others run column_run), each cut for the
+// pool's team as it is when the region starts (one chunk while the pool
 // runs serially). Region A: each chunk's
 // rows (gathered first if its copy lacks them), layer 0's forward for its columns, layer 1's partial product of each
 // of its blocks. Region B: every chunk sums the partials into its own logits and loss gradient, then for its own

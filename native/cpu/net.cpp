@@ -16,12 +16,14 @@
 // What still crosses between the cores per step on that path: the second slice's partial product (to be summed) and
 // the first layer's output gradient (for its weight gradient), batch x width floats each, and the next rows that a
 // thread gathers for the other's slice.
-// Opt-in (D4J_COLUMN_STEP=1 at creation; a tie near, faster far, slower with float rows near on the 2-vCPU VM, see
-// column_step.h), a two-layer network of the right shape (column mode: the reference network 784-128-10) does not
-// take that path: a call at 2+ threads runs column_step.cpp's two regions per step, W0 in the engine's own per-block
-// panels (copied from and back to the caller's buffers once per call), each chunk owning a slice of layer 0's output
-// columns, so only layer 1's per-block partial logits cross (~1.3 KB per block); a call at one thread runs the step
-// below on the caller's buffers with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks).
+// A two-layer network of the right shape (column mode, column_step.h: the reference network 784-128-10; on unless
+// D4J_COLUMN_STEP=0 at creation) does not take that path: a call at 2+ threads runs column_step.cpp's runs of up to
+// RUN_STEPS steps, one pool region each, W0 in the engine's own per-block panels (copied from and back to the
+// caller's buffers once per call), each chunk owning a slice of layer 0's output columns, so only layer 1's
+// per-block partial logits cross (~1.3 KB per block); a call at one thread runs the step below on the caller's
+// buffers with the same arithmetic (layer 0 full-K, layer 1 summed by 64-row blocks). (Global-norm clipping needs
+// every gradient before any update: those calls run the column step as two regions a step, column_forward and
+// column_backward, with the clipping and update between steps.)
 #include <algorithm>
 #include <chrono>
 #include <cmath>

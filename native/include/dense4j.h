@@ -206,12 +206,12 @@ int d4j_net_set_sparse_input(d4j_net* net, float max_density);
 int64_t d4j_net_sparse_steps(d4j_net* net);
 
 /* The steps of d4j_net_train since the network was created that ran the column-parallel step (cpu/column_step.h;
- * experimental, OFF unless D4J_COLUMN_STEP=1 is in the environment when the network is created: not faster than the
- * default step on the machines measured when the two cores are near): a two-layer network whose shape allows it
- * (layer 0 tall, its width a multiple of 16 and at least 128, a narrow last layer), in every call made at 2+ threads
- * (the first layer's weights then live in the engine's own panels during the call: the caller's buffers are read at
- * the call's start and written at its end, also when it fails with a non-finite loss). Results are the same bits at
- * any thread count; this says which step ran. 0 for NULL. */
+ * ON unless D4J_COLUMN_STEP=0 is in the environment when the network is created): a two-layer network whose shape
+ * allows it (layer 0 tall, its width a multiple of 16 and at least 128, a narrow last layer), in every call made at
+ * 2+ threads (the first layer's weights then live in the engine's own panels during the call: the caller's buffers
+ * are read at the call's start and written at its end, also when it fails with a non-finite loss; the gradient
+ * buffer then holds the last step's gradient after a call that completes, and is unspecified after one that fails).
+ * Results are the same bits at any thread count; this says which step ran. 0 for NULL. */
 int64_t d4j_net_column_steps(d4j_net* net);
 
 /* Memory for large buffers (the Java API's tensors of 2 MB and more: training sets, big layers), in 2 MB pages
