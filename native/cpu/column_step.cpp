@@ -482,7 +482,7 @@ struct alignas(64) Run {  // read by every thread of the run, written by none
                 r->correct[i] = me.correct;
             }
         }
-        // seq_cst: a thread going to sleep reads `done` after announcing itself (wait()), we read `sleepers` after
+        // seq_cst: a thread going to sleep reads `done` after announcing itself (participate), we read `sleepers` after
         me.done.store(p + 1, std::memory_order_seq_cst);
         if (sync->sleepers.load(std::memory_order_seq_cst) > 0) {
             sync->progress.fetch_add(1, std::memory_order_seq_cst);
@@ -561,9 +561,11 @@ void column_run(d4j_net* net, ColumnRun& r) {
     }
     const Layer& L0 = net->layers[0];
     const Layer& L1 = net->layers[1];
-    // the two regions' weights (column_forward, column_backward), per step
+    // per step, as the two regions weigh it (column_forward, column_backward), with one gather whatever the chunks:
+    // the pool compares the time per unit of work of its parallel and serial runs, so the yardstick must not grow
+    // with the duplicated gathers of a team
     const double step_work = 4.0 * r.batch * L0.in * L0.out + 6.0 * r.batch * L0.out * L1.out + 12.0 * L0.in * L0.out +
-                             GATHER_COST * r.batch * L0.in * chunks;
+                             GATHER_COST * r.batch * L0.in;
     run.work = step_work * r.steps;
     parallel(Region{Run::run, &run, run.threads, nullptr, run.work});
     const int st = sync.stop.load(std::memory_order_relaxed);
