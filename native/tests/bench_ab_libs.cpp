@@ -10,7 +10,8 @@
 // state) as the first: builds that must not change any result have to say "same bits".
 // --floats: the training set as float32 (4 bytes a pixel, d4j_net_train_data D4J_DATA_F32), as `--float-pixels`
 // gives it in the Java API.
-// Usage: bench_ab_libs [--epochs N] [--threads T] [--floats] LIB[@NAME=VALUE] LIB[@NAME=VALUE] ...
+// --call STEPS: steps per d4j_net_train_data call (default 64, the Java API's Trainer.STEPS_PER_CALL).
+// Usage: bench_ab_libs [--epochs N] [--threads T] [--floats] [--call STEPS] LIB[@NAME=VALUE] LIB[@NAME=VALUE] ...
 //   LIB: a path to a libdense4j_cpu.so (copy each build to its own path first); @NAME=VALUE sets that environment
 //   variable before each call of that library and around its d4j_net_create (and unsets it before the others'), for
 //   a build read at run time (D4J_COLUMN_STEP=1 is read at creation).
@@ -94,7 +95,7 @@ bool sym(void* h, const char* name, F& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int epochs = 5, threads = 1;
+    int epochs = 5, threads = 1, call = 64;
     bool floats = false;
     std::vector<Lib> libs;
     for (int i = 1; i < argc; i++) {
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
         if (a == "--epochs" && i + 1 < argc) epochs = std::atoi(argv[++i]);
         else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--floats") floats = true;
+        else if (a == "--call" && i + 1 < argc) call = std::max(1, std::atoi(argv[++i]));
         else {
             Lib l{};
             const size_t at = a.find('@');
@@ -115,7 +117,7 @@ int main(int argc, char** argv) {
         }
     }
     if (libs.size() < 2 || epochs < 1 || threads < 1) {
-        std::fprintf(stderr, "usage: bench_ab_libs [--epochs N] [--threads T] [--floats] LIB[@NAME=VALUE] ...\n");
+        std::fprintf(stderr, "usage: bench_ab_libs [--epochs N] [--threads T] [--floats] [--call STEPS] LIB[@NAME=VALUE] ...\n");
         return 2;
     }
     wall_clock = threads > 1;
@@ -180,7 +182,7 @@ int main(int argc, char** argv) {
     std::vector<int32_t> order(N);
     std::iota(order.begin(), order.end(), 0);
     const int nb = N / 32;
-    std::vector<float> lrs(64, 1e-3f);
+    std::vector<float> lrs(call, 1e-3f);
     std::FILE* la = std::fopen("/proc/loadavg", "r");
     char load[64] = "?";
     if (la) { if (!std::fgets(load, sizeof load, la)) load[0] = 0; std::fclose(la); }
@@ -193,8 +195,8 @@ int main(int argc, char** argv) {
         if (e == 1)
             for (size_t i = 0; i < libs.size(); i++) libs[i].phases(libs[i].net, &ph0[i * 8], 8);
         std::vector<double> spent(libs.size(), 0.0);
-        for (int b0 = 0; b0 < nb; b0 += 64, turn++) {
-            const int n = std::min(64, nb - b0);
+        for (int b0 = 0; b0 < nb; b0 += call, turn++) {
+            const int n = std::min(call, nb - b0);
             std::vector<double> dt(libs.size());
             for (size_t k = 0; k < libs.size(); k++) {
                 const size_t i = turn % 2 ? libs.size() - 1 - k : k;  // A B ..., then ... B A
