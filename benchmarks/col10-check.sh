@@ -37,16 +37,7 @@ trap 'rm -rf "$libs"' EXIT
 cp "$MAIN_LIB" "$libs/main.so"
 cp /tmp/panel10-wip-col/native/build/libdense4j_cpu.so "$libs/col.so"  # the first column step (column-owned rows)
 cp "$B/libdense4j_cpu.so" "$libs/panel.so"   # this branch: default step unless D4J_COLUMN_STEP=1 at creation
-probe() { "$B/bench_cpu" --only probe | tail -1; }
-run() {  # name, command...
-  local name=$1; shift
-  {
-    echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg); before: $(probe)"
-    echo "# \$ $*"
-    "$@" 2>&1
-    echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg); after: $(probe)"
-  } | tee "$OUT/$name.txt"
-}
+. "$here/benchmarks/placement-run.sh"
 export D4J_BENCH_IDX=/tmp/fm
 run probe-before "$B/bench_cpu" --only probe
 # the 2-thread speed-up (float rows), default step and column step, 4 rounds each, twice interleaved

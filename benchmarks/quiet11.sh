@@ -31,16 +31,7 @@ cp "$MAIN_LIB" "$libs/main.so"
 cp "$B/libdense4j_cpu.so" "$libs/new.so"
 export D4J_BENCH_IDX=/tmp/fm
 W="java -Dorg.bytedeco.javacpp.cachedir=/tmp/quiet11-jc -cp benchmarks/target/benchmarks.jar io.dense4j.bench.ReferenceWorkload /usr/share/datasets/fashion-mnist 5 32"
-probe() { "$B/bench_cpu" --only probe 2>/dev/null | tail -1; }
-run() {  # name, command...
-  local name=$1; shift
-  {
-    echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg); before: $(probe)"
-    echo "# \$ $*"
-    "$@" 2>&1
-    echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg); after: $(probe)"
-  } > "$OUT/$name.txt"
-}
+. "$here/benchmarks/placement-run.sh"
 for i in 1 2 3; do
   # main's default step, main's two-region column step, this build's default (column runs), this build's per-op step
   run ab-bytes-2t-$i $B/bench_ab_libs --epochs 4 --threads 2 "$libs/main.so" "$libs/main.so@D4J_COLUMN_STEP=1" "$libs/new.so" "$libs/new.so@D4J_COLUMN_STEP=0"
