@@ -170,7 +170,9 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
                                (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
     total += 2 * copy_floats * (size_t)net->n_copies;
     const size_t logits_floats = round_up(mb * (size_t)sizes[n_layers]);
-    const size_t panel_floats = round_up((size_t)sizes[0] * (size_t)sizes[1]);
+    // W0's panels (5 floats per weight of layer 0) only where a call can run at 2+ threads: a process on one CPU
+    // never loads them (d4j_net_train_data: panels), and column mode's arithmetic does not depend on them
+    const size_t panel_floats = net->column && net->max_team > 1 ? round_up((size_t)sizes[0] * (size_t)sizes[1]) : 0;
     if (net->column)  // the partial products, the bias snapshot, each chunk's logits and their gradient; W0's panels
         total += 2 * (logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers])) + 2 * logits_floats * net->n_copies +
                  (2 + D4J_OPT_STATE_PER_PARAM) * panel_floats;
@@ -205,10 +207,12 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
             net->col[c].logits = take(logits_floats);
             net->col[c].dlogits = take(logits_floats);
         }
-        net->pan_w = take(panel_floats);
-        net->pan_g = take(panel_floats);
-        net->pan_stride = (int64_t)panel_floats;
-        net->pan_state = take(D4J_OPT_STATE_PER_PARAM * panel_floats);
+        if (panel_floats > 0) {
+            net->pan_w = take(panel_floats);
+            net->pan_g = take(panel_floats);
+            net->pan_stride = (int64_t)panel_floats;
+            net->pan_state = take(D4J_OPT_STATE_PER_PARAM * panel_floats);
+        }
     }
     return net;
 }
@@ -729,7 +733,8 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
     // (column_step.h): loaded from the caller's buffers now (they may have changed since the last call), stored back
     // on every return from here on (a non-finite loss mid-call included: the steps before it count). At one thread
     // it runs the per-op step below on the caller's buffers, with the same arithmetic (column_logits), no copies.
-    const bool panels = net->column && std::min(d4j::pool_requested_threads(), d4j::pool_max_team()) > 1;
+    const bool panels = net->column && net->pan_w &&  // (none when the process had one CPU at creation)
+                        std::min(d4j::pool_requested_threads(), d4j::pool_max_team()) > 1;
     struct StorePanels {
         d4j_net* net;
         ~StorePanels() { if (net) d4j::column_store(net); }
