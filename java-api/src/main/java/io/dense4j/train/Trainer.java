@@ -10,18 +10,30 @@ import java.util.SplittableRandom;
 
 /**
  * THE fit loop, the same for every backend: data checks, Keras's validation split, preprocessing fitted on the
- * training rows only, host-side shuffling, chunks of up to {@link #STEPS_PER_CALL} steps per backend call with their
- * learning rates evaluated here, validation after each epoch, callbacks, early stopping, cancellation between chunks,
- * and the training record saved with the model. A backend only runs chunks ({@link TrainingSession}); a model only
- * provides a {@link TrainingTarget}.
+ * training rows only, host-side shuffling, chunks of steps per backend call ({@link #STEPS_PER_CALL} first, then sized
+ * by their time) with their learning rates evaluated here, validation after each epoch, callbacks, early stopping,
+ * cancellation between chunks, and the training record saved with the model. A backend only runs chunks
+ * ({@link TrainingSession}); a model only provides a {@link TrainingTarget}.
  *
  * <p>Reproducible: the shuffle of epoch e is the e-th draw of a stream seeded by {@code Fit.seed}, dropout masks
  * derive from (seed, epoch, step), so the same seed and thread count give bit-identical weights, and a fit resumed
  * at {@link Fit#initialEpoch} draws what the uninterrupted one would have.
  */
 public final class Trainer {
-    /** Training steps per backend call: progress, callbacks and cancellation are handled between calls. */
+    /**
+     * Training steps of a fit's first backend call: progress, callbacks and cancellation are handled between calls.
+     * Later calls of the fit double (up to {@link #MAX_STEPS_PER_CALL}) while a call takes under 10 ms, and halve
+     * back (not below this) when one takes over 50 ms: a call of a small network's steps costs a fixed part (the CPU
+     * engine copies the first layer's weights and state into its per-thread panels and back: ~2.5% of a 64-step call
+     * of the reference network at 2 threads, benchmarks/RESULTS.md "Session 11"), while the time between two progress
+     * reports or cancellation checks stays within tens of milliseconds. Results do not depend on how the steps are
+     * cut into calls.
+     */
     public static final int STEPS_PER_CALL = 64;
+    /** The most training steps of one backend call of a fit. */
+    public static final int MAX_STEPS_PER_CALL = 1024;
+    private static final long GROW_BELOW_NANOS = 10_000_000L;
+    private static final long SHRINK_ABOVE_NANOS = 50_000_000L;
 
     private Trainer() {}
 
@@ -103,7 +115,7 @@ public final class Trainer {
                 shuffle(order, shuffleRng);
             }
         }
-        float[] lrs = new float[callSteps];
+        float[] lrs = new float[Math.min(MAX_STEPS_PER_CALL, stepsPerEpoch)];
         List<Callback> callbacks = fit.callbacks();
         Cancellation cancellation = fit.cancellation();
         TrainableModel model = target.model();
@@ -125,20 +137,23 @@ public final class Trainer {
                 double correct = 0;
                 double rows = 0;
                 double lastLr = Double.NaN;
-                for (int s = 0; s < stepsPerEpoch; s += callSteps) {
+                for (int s = 0; s < stepsPerEpoch; ) {
                     if (cancellation != null && cancellation.isCancelled()) {
                         history.markCancelled();
                         break epochs;
                     }
                     int nb = Math.min(callSteps, stepsPerEpoch - s);
+                    long callStart = System.nanoTime();
                     LossStats st = chunk(run, target, epoch, s, batch, nb, lrs,
                             fit.seed() + 0x9E3779B97F4A7C15L * (epoch + 1));
+                    callSteps = nextCallSteps(callSteps, nb, System.nanoTime() - callStart);
+                    s += nb;
                     lastLr = lrs[nb - 1];
                     lossSum += st.lossSum();
                     correct += st.correct();
                     rows += st.rows();
                     for (Callback c : callbacks) {
-                        c.onBatchProgress(epoch, s + nb, lossSum / rows, correct / (rows * accuracyDivisor));
+                        c.onBatchProgress(epoch, s, lossSum / rows, correct / (rows * accuracyDivisor));
                     }
                 }
                 double valLoss = Double.NaN;
@@ -169,6 +184,17 @@ public final class Trainer {
         target.recordTraining(trainingRecord(fit, history, stepsPerEpoch, target.model().optimizerStep(),
                 train.size()));
         return history;
+    }
+
+    /** The next call's steps after a call of {@code steps} (of {@code callSteps} asked) took {@code nanos}. */
+    static int nextCallSteps(int callSteps, int steps, long nanos) {
+        if (steps == callSteps && nanos < GROW_BELOW_NANOS) {
+            return Math.min(MAX_STEPS_PER_CALL, callSteps * 2);
+        }
+        if (nanos > SHRINK_ABOVE_NANOS) {
+            return Math.max(STEPS_PER_CALL, callSteps / 2);
+        }
+        return callSteps;
     }
 
     /**
