@@ -13,6 +13,16 @@ public interface Callback {
     /** stepsDone of stepsPerEpoch finished in this epoch; running means of loss and accuracy so far. */
     default void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {}
 
+    /**
+     * The most training steps this callback lets run between two {@link #onBatchProgress} calls, or 0 (the default)
+     * for no bound: the Trainer then sizes its backend calls by their time ({@link Trainer#STEPS_PER_CALL}). A
+     * callback that gives the CPU to other work between calls (the job service serving requests first) keeps them
+     * short with it.
+     */
+    default int maxStepsPerCall() {
+        return 0;
+    }
+
     /** Return true to stop training after this epoch. */
     default boolean onEpochEnd(TrainableModel model, EpochLog log) {
         return false;

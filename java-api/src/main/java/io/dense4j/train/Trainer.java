@@ -22,7 +22,8 @@ import java.util.SplittableRandom;
 public final class Trainer {
     /**
      * Training steps of a fit's first backend call: progress, callbacks and cancellation are handled between calls.
-     * Later calls of the fit double (up to {@link #MAX_STEPS_PER_CALL}) while a call takes under 10 ms, and halve
+     * Later calls of the fit double (up to {@link #MAX_STEPS_PER_CALL}, or the callbacks' {@link
+     * Callback#maxStepsPerCall}) while a call takes under 10 ms, and halve
      * back (not below this) when one takes over 50 ms: a call of a small network's steps costs a fixed part (the CPU
      * engine copies the first layer's weights and state into its per-thread panels and back: ~2.5% of a 64-step call
      * of the reference network at 2 threads, benchmarks/RESULTS.md "Session 11"), while the time between two progress
@@ -105,7 +106,14 @@ public final class Trainer {
         int batch = Math.min(fit.batchSize(), nTrain);
         int fullEpoch = (nTrain + batch - 1) / batch;
         int stepsPerEpoch = fit.stepsPerEpoch() > 0 ? Math.min(fit.stepsPerEpoch(), fullEpoch) : fullEpoch;
-        int callSteps = Math.min(STEPS_PER_CALL, stepsPerEpoch);
+        List<Callback> callbacks = fit.callbacks();
+        int maxCallSteps = MAX_STEPS_PER_CALL;
+        for (Callback c : callbacks) {
+            if (c.maxStepsPerCall() > 0) {
+                maxCallSteps = Math.min(maxCallSteps, c.maxStepsPerCall());
+            }
+        }
+        int callSteps = Math.min(Math.min(STEPS_PER_CALL, maxCallSteps), stepsPerEpoch);
         History history = new History();
         SplittableRandom shuffleRng = new SplittableRandom(fit.seed() ^ 0x5DEECE66DL);
         int[] order = DataChecks.range(0, nTrain);
@@ -115,8 +123,7 @@ public final class Trainer {
                 shuffle(order, shuffleRng);
             }
         }
-        float[] lrs = new float[Math.min(MAX_STEPS_PER_CALL, stepsPerEpoch)];
-        List<Callback> callbacks = fit.callbacks();
+        float[] lrs = new float[Math.min(maxCallSteps, stepsPerEpoch)];
         Cancellation cancellation = fit.cancellation();
         TrainableModel model = target.model();
         for (Callback c : callbacks) {
@@ -146,7 +153,7 @@ public final class Trainer {
                     long callStart = System.nanoTime();
                     LossStats st = chunk(run, target, epoch, s, batch, nb, lrs,
                             fit.seed() + 0x9E3779B97F4A7C15L * (epoch + 1));
-                    callSteps = nextCallSteps(callSteps, nb, System.nanoTime() - callStart);
+                    callSteps = nextCallSteps(callSteps, nb, System.nanoTime() - callStart, maxCallSteps);
                     s += nb;
                     lastLr = lrs[nb - 1];
                     lossSum += st.lossSum();
@@ -186,13 +193,16 @@ public final class Trainer {
         return history;
     }
 
-    /** The next call's steps after a call of {@code steps} (of {@code callSteps} asked) took {@code nanos}. */
-    static int nextCallSteps(int callSteps, int steps, long nanos) {
+    /**
+     * The next call's steps after a call of {@code steps} (of {@code callSteps} asked) took {@code nanos}, at most
+     * {@code max} (the callbacks' bound, else {@link #MAX_STEPS_PER_CALL}).
+     */
+    static int nextCallSteps(int callSteps, int steps, long nanos, int max) {
         if (steps == callSteps && nanos < GROW_BELOW_NANOS) {
-            return Math.min(MAX_STEPS_PER_CALL, callSteps * 2);
+            return Math.min(max, callSteps * 2);
         }
         if (nanos > SHRINK_ABOVE_NANOS) {
-            return Math.max(STEPS_PER_CALL, callSteps / 2);
+            return Math.min(max, Math.max(STEPS_PER_CALL, callSteps / 2));
         }
         return callSteps;
     }

@@ -13,6 +13,7 @@ import io.dense4j.train.Evaluation;
 import io.dense4j.train.History;
 import io.dense4j.train.Loss;
 import io.dense4j.train.TrainableModel;
+import io.dense4j.train.Trainer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -531,6 +532,11 @@ public final class Tuner {
                 if (options.cancelled().getAsBoolean()) {
                     throw new CancellationException("cancelled");
                 }
+            }
+
+            @Override
+            public int maxStepsPerCall() {
+                return Trainer.STEPS_PER_CALL; // options.cancelled() may give the CPU away (the job service's yield)
             }
 
             @Override

@@ -23,14 +23,15 @@ import org.junit.jupiter.api.Test;
 class CallStepsTest {
     @Test
     void callsGrowWhileFastAndShrinkWhileSlowWithinTheirBounds() {
-        assertEquals(128, Trainer.nextCallSteps(64, 64, 1_000_000L), "a fast full call doubles");
-        assertEquals(Trainer.MAX_STEPS_PER_CALL, Trainer.nextCallSteps(Trainer.MAX_STEPS_PER_CALL,
-                Trainer.MAX_STEPS_PER_CALL, 1_000L), "never above the maximum");
-        assertEquals(512, Trainer.nextCallSteps(512, 512, 20_000_000L), "between 10 and 50 ms: kept");
-        assertEquals(64, Trainer.nextCallSteps(64, 30, 1_000L), "a partial (last) call says nothing of the size");
-        assertEquals(256, Trainer.nextCallSteps(512, 512, 80_000_000L), "a slow call halves");
+        int max = Trainer.MAX_STEPS_PER_CALL;
+        assertEquals(128, Trainer.nextCallSteps(64, 64, 1_000_000L, max), "a fast full call doubles");
+        assertEquals(max, Trainer.nextCallSteps(max, max, 1_000L, max), "never above the maximum");
+        assertEquals(64, Trainer.nextCallSteps(64, 64, 1_000L, 64), "never above the callbacks' bound");
+        assertEquals(512, Trainer.nextCallSteps(512, 512, 20_000_000L, max), "between 10 and 50 ms: kept");
+        assertEquals(64, Trainer.nextCallSteps(64, 30, 1_000L, max), "a partial (last) call says nothing of the size");
+        assertEquals(256, Trainer.nextCallSteps(512, 512, 80_000_000L, max), "a slow call halves");
         assertEquals(Trainer.STEPS_PER_CALL, Trainer.nextCallSteps(Trainer.STEPS_PER_CALL, Trainer.STEPS_PER_CALL,
-                900_000_000L), "never below the first call's size");
+                900_000_000L, max), "never below the first call's size");
     }
 
     @Test
@@ -50,6 +51,28 @@ class CallStepsTest {
                 int call = done.get(i) - done.get(i - 1);
                 assertTrue(call > 0 && call <= Trainer.MAX_STEPS_PER_CALL, "call of " + call + " steps: " + done);
             }
+        }
+    }
+
+    @Test
+    void aCallbackBoundsTheCalls() {
+        try (Dataset data = data(4000, 512, 10); Sequential m = model()) {
+            List<Integer> done = new ArrayList<>();
+            Callback every16 = new Callback() {
+                @Override
+                public void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {
+                    done.add(stepsDone);
+                }
+
+                @Override
+                public int maxStepsPerCall() {
+                    return 16;
+                }
+            };
+            m.fit(data, Fit.epochs(1).batchSize(8).seed(3).callbacks(every16));  // 500 steps
+            assertEquals(32, done.size(), "500 steps in calls of 16: " + done);
+            assertEquals(16, done.get(0));
+            assertEquals(500, done.get(done.size() - 1));
         }
     }
 

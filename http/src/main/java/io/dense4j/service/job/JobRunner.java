@@ -21,6 +21,7 @@ import io.dense4j.train.Evaluation;
 import io.dense4j.train.Fit;
 import io.dense4j.train.History;
 import io.dense4j.train.TrainableModel;
+import io.dense4j.train.Trainer;
 import io.dense4j.tune.ConfigAdapter;
 import io.dense4j.tune.ConfigException;
 import io.dense4j.tune.Json;
@@ -848,6 +849,11 @@ public final class JobRunner {
             if (ctx.cancelRequested()) {
                 throw new JobCancelledException();
             }
+        }
+
+        @Override
+        public int maxStepsPerCall() {
+            return Trainer.STEPS_PER_CALL; // short chunks: the wait for inference above comes between them
         }
 
         @Override
