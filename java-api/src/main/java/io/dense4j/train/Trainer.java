@@ -22,13 +22,13 @@ import java.util.SplittableRandom;
 public final class Trainer {
     /**
      * Training steps of a fit's first backend call: progress, callbacks and cancellation are handled between calls.
-     * Later calls of the fit double (up to {@link #MAX_STEPS_PER_CALL}, or the callbacks' {@link
-     * Callback#maxStepsPerCall}) while a call takes under 10 ms, and halve
-     * back (not below this) when one takes over 50 ms: a call of a small network's steps costs a fixed part (the CPU
-     * engine copies the first layer's weights and state into its per-thread panels and back: ~2.5% of a 64-step call
-     * of the reference network at 2 threads, benchmarks/RESULTS.md "Session 11"), while the time between two progress
-     * reports or cancellation checks stays within tens of milliseconds. Results do not depend on how the steps are
-     * cut into calls.
+     * Later calls of the fit double (up to {@link #MAX_STEPS_PER_CALL}, or the least {@link Callback#maxStepsPerCall}
+     * of the fit's callbacks, read when the fit starts) while a call takes under 10 ms, and halve back (not below
+     * this) when one takes over 50 ms: a call of a small network's steps costs a fixed part (the CPU engine copies the
+     * first layer's weights and state into its per-thread panels and back: ~2.5% of a 64-step call of the reference
+     * network at 2 threads, benchmarks/RESULTS.md "Session 11"), while the time between two progress reports or
+     * cancellation checks stays within tens of milliseconds. Results do not depend on how the steps are cut into
+     * calls.
      */
     public static final int STEPS_PER_CALL = 64;
     /** The most training steps of one backend call of a fit. */
