@@ -208,7 +208,7 @@ struct Step {
             block_product(*a.k, net, P.input(true), pc.w, a.rows, j, nullptr, nullptr, part + j * stride);
         }
         const Layer& L1 = net->layers[1];
-        if (c == 0)  // b1 as this step reads it: chunk 0 updates b1 in region B while the others may still read it
+        if (c == 0)  // b1 as this step reads it: chunk 0 updates b1 in its backward while the others may still read it
             std::copy_n(net->params + L1.off + (int64_t)L1.in * L1.out, L1.out, bias_set(net, a.t));
     }
 

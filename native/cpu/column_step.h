@@ -53,7 +53,7 @@ bool column_enabled();
 
 // Layer 1's training output (logits, or y of a linear last layer) on one thread from layer 0's output h in the
 // caller's layout (the per-op step of a column network at one thread): the same sum of block partials as the
-// two-region step forms in memory, chained through the kernel's addend epilogue (the same bits).
+// column step forms in memory, chained through the kernel's addend epilogue (the same bits).
 void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out);
 
 // The optimizer state slots that optimizer `kind` with hyperparameters hp reads and writes (the panels keep only

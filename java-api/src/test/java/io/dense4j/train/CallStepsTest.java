@@ -36,6 +36,25 @@ class CallStepsTest {
 
     @Test
     void progressIsReportedAfterEveryCallAndTheFirstCallIsTheFirstSize() {
+        List<Integer> done = progressOfOneEpoch(0);
+        assertEquals(Trainer.STEPS_PER_CALL, done.get(0));
+        assertEquals(500, done.get(done.size() - 1));
+        for (int i = 1; i < done.size(); i++) {
+            int call = done.get(i) - done.get(i - 1);
+            assertTrue(call > 0 && call <= Trainer.MAX_STEPS_PER_CALL, "call of " + call + " steps: " + done);
+        }
+    }
+
+    @Test
+    void aCallbackBoundsTheCalls() {
+        List<Integer> done = progressOfOneEpoch(16);
+        assertEquals(32, done.size(), "500 steps in calls of 16: " + done);
+        assertEquals(16, done.get(0));
+        assertEquals(500, done.get(done.size() - 1));
+    }
+
+    /** The stepsDone of every progress report of a one-epoch fit of 500 steps, its callback bounding the calls. */
+    private static List<Integer> progressOfOneEpoch(int maxStepsPerCall) {
         try (Dataset data = data(4000, 512, 10); Sequential m = model()) {
             List<Integer> done = new ArrayList<>();
             Callback progress = new Callback() {
@@ -43,36 +62,14 @@ class CallStepsTest {
                 public void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {
                     done.add(stepsDone);
                 }
-            };
-            m.fit(data, Fit.epochs(1).batchSize(8).seed(3).callbacks(progress));  // 500 steps
-            assertEquals(Trainer.STEPS_PER_CALL, done.get(0));
-            assertEquals(500, done.get(done.size() - 1));
-            for (int i = 1; i < done.size(); i++) {
-                int call = done.get(i) - done.get(i - 1);
-                assertTrue(call > 0 && call <= Trainer.MAX_STEPS_PER_CALL, "call of " + call + " steps: " + done);
-            }
-        }
-    }
-
-    @Test
-    void aCallbackBoundsTheCalls() {
-        try (Dataset data = data(4000, 512, 10); Sequential m = model()) {
-            List<Integer> done = new ArrayList<>();
-            Callback every16 = new Callback() {
-                @Override
-                public void onBatchProgress(int epoch, int stepsDone, double loss, double accuracy) {
-                    done.add(stepsDone);
-                }
 
                 @Override
                 public int maxStepsPerCall() {
-                    return 16;
+                    return maxStepsPerCall;
                 }
             };
-            m.fit(data, Fit.epochs(1).batchSize(8).seed(3).callbacks(every16));  // 500 steps
-            assertEquals(32, done.size(), "500 steps in calls of 16: " + done);
-            assertEquals(16, done.get(0));
-            assertEquals(500, done.get(done.size() - 1));
+            m.fit(data, Fit.epochs(1).batchSize(8).seed(3).callbacks(progress));
+            return done;
         }
     }
 
