@@ -1,7 +1,7 @@
 // The column-parallel training step of a two-layer network (column_step.h), at every thread count.
 // Chunk c of C owns layer 0's output blocks [nb*c/C, nb*(c+1)/C) of COLUMN_BLOCK columns: their panels of W0 (and of
 // its gradient and optimizer state), the columns [c0, c1) of b0, layer 0's activations of those blocks, and the rows
-// [c0, c1) of W1. Why: the per-op regions cut layer 0 by K (forward) and by rows (weight gradient), so every step
+// [c0, c1) of W1 (b0's columns and W1's rows also in the block's panel, so that no chunk writes next to another). Why: the per-op regions cut layer 0 by K (forward) and by rows (weight gradient), so every step
 // 16 KB of partial product, 16 KB of dz0 and ~25 KB of the next input rows cross between the cores: ~22 us of a
 // ~71 us step when the host places the two vCPUs far apart (RESULTS.md, "Session 9: two threads after the one-thread
 // gains"). Here a chunk reads only what its own core wrote: its own copy of the batch rows (each chunk gathers the
@@ -72,7 +72,7 @@ PanelCols panel_cols(const d4j_net* net, int j) {
 Layer panel_layer(const d4j_net* net, int j) {
     Layer P = net->layers[0];
     const PanelCols pc = panel_cols(net, j);
-    const int64_t o = (int64_t)net->max_batch * pc.c0;
+    const int64_t o = net->act_block * j;
     const auto at = [o](float* q) { return q ? q + o : nullptr; };
     P.out = pc.w;
     P.z = at(P.z);
@@ -100,13 +100,13 @@ void dropout_panel(const Layer& P, int out0, int c0, uint64_t seed, int64_t step
 // Layer 1's partial product over its input block j: out = h_j . W1[block j's rows, :] (h_j: block j's activations,
 // row stride lda: w_j in a panel, out0 in the caller's layout), plus `addend` and the bias when given.
 void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int64_t lda, int rows, int j,
-                   const float* addend, const float* bias, float* out) {
+                   const float* w1, const float* addend, const float* bias, float* out) {
     const Layer& L = net->layers[1];
     const PanelCols pc = panel_cols(net, j);
     NNArgs n;
     n.a = h;
     n.lda = lda;
-    n.b = net->params + L.off + (int64_t)pc.c0 * L.out;
+    n.b = w1;
     n.ldb = L.out;
     n.bias = bias;
     n.z = nullptr;
@@ -122,6 +122,10 @@ void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int
 
 }  // namespace
 
+int64_t column_part_stride(const d4j_net* net) {
+    return (int64_t)(round_up((size_t)net->max_batch * net->layers[1].out) + GUARD_FLOATS);
+}
+
 // One thread, layer 0's output h in the caller's layout: block 0's product, then each next block's with the sum so
 // far as its addend (the kernel forms addend + product, then + bias on the last: exactly the in-memory sum of
 // column_backward). The running sum alternates between two of the partial-product buffers.
@@ -133,7 +137,9 @@ void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows,
     for (int j = 0; j < net->col_blocks; j++) {
         const bool last = j == net->col_blocks - 1;
         float* dst = last ? out : net->col_part + (j % 2) * stride;
-        block_product(k, net, h + panel_cols(net, j).c0, L.in, rows, j, sum, last ? b : nullptr, dst);
+        const int c0 = panel_cols(net, j).c0;
+        block_product(k, net, h + c0, L.in, rows, j, net->params + L.off + (int64_t)c0 * L.out, sum, last ? b : nullptr,
+                      dst);
         sum = dst;
     }
 }
@@ -155,9 +161,7 @@ Slice slice_of(const d4j_net* net, int c, int chunks) {
 }
 
 // Step t's set of the partial products and of the bias snapshot (net_state.h: two sets, by the step's parity)
-float* part_set(const d4j_net* net, int64_t t) {
-    return net->col_part + (t % 2) * (int64_t)round_up((size_t)net->col_blocks * net->max_batch * net->layers[1].out);
-}
+float* part_set(const d4j_net* net, int64_t t) { return net->col_part + (t % 2) * net->col_blocks * column_part_stride(net); }
 float* bias_set(const d4j_net* net, int64_t t) { return net->col_bias + (t % 2) * (int64_t)round_up(net->layers[1].out); }
 
 int team_chunks(const d4j_net* net) {
@@ -195,17 +199,17 @@ struct Step {
         const int buf = net->col[c].buf = own_rows(net, a, c, a.pos, 0);
         const float* x = net->copies[c].x[buf];
         const Layer& L0 = net->layers[0];
-        const float* b0 = net->params + L0.off + (int64_t)L0.in * L0.out;
         const Slice sl = slice_of(net, c, s.chunks);
-        const int64_t stride = (int64_t)net->max_batch * net->layers[1].out;
+        const int64_t stride = column_part_stride(net);
         float* const part = part_set(net, a.t);
         for (int j = sl.b0; j < sl.b1; j++) {
             const Layer P = panel_layer(net, j);
             const PanelCols pc = panel_cols(net, j);
-            dense_forward_block(*a.k, x, net->pan_w + (int64_t)L0.in * pc.c0, b0 + pc.c0, P.z, P.y, L0.in, pc.w, P.act,
-                                Block{0, a.rows, 0, pc.w});
+            const float* pan = net->pan_w + net->pan_block * j;
+            dense_forward_block(*a.k, x, pan, pan + net->pan_b0, P.z, P.y, L0.in, pc.w, P.act, Block{0, a.rows, 0, pc.w});
             if (P.rate > 0.0f) dropout_panel(P, L0.out, pc.c0, a.seed, a.t - 1, a.rows);
-            block_product(*a.k, net, P.input(true), pc.w, a.rows, j, nullptr, nullptr, part + j * stride);
+            block_product(*a.k, net, P.input(true), pc.w, a.rows, j, pan + net->pan_w1, nullptr, nullptr,
+                          part + j * stride);
         }
         const Layer& L1 = net->layers[1];
         if (c == 0)  // b1 as this step reads it: chunk 0 updates b1 in its backward while the others may still read it
@@ -226,7 +230,7 @@ struct Step {
         const BatchCopy& rows_of = net->copies[c];
         const int rows = a.rows, in0 = L0.in, out0 = L0.out, out1 = L1.out;
         // logits = ((p0 + p1) + ...) + b1
-        const int64_t stride = (int64_t)net->max_batch * out1;
+        const int64_t stride = column_part_stride(net);
         const int n = rows * out1;
         const float* const part = part_set(net, a.t);
         const float* const bias = bias_set(net, a.t);
@@ -243,24 +247,24 @@ struct Step {
                        out1, 1.0f, &me.correct);
         if (!std::isfinite(me.loss)) return;  // every chunk sees the same: nobody updates
         const Slice sl = slice_of(net, c, s.chunks);
-        float* const w1 = net->params + L1.off;
-        float* const g1 = net->grads + L1.off;
+        float* const db1 = net->grads + L1.off + (int64_t)out0 * out1;
         const float* x = rows_of.x[me.buf];
-        float* const db0 = net->grads + L0.off + (int64_t)in0 * out0;
         int skipped = 0;
         for (int j = sl.b0; j < sl.b1; j++) {
             const Layer P = panel_layer(net, j);
             const PanelCols pc = panel_cols(net, j);
+            const int64_t at = net->pan_block * j;
+            float* const g = net->pan_g + at;
             // layer 1: dW1 for block j's hidden rows (db1 with block 0), then dh for its units with the OLD W1 rows
-            weight_grad_block(k, P.input(true), me.dlogits, g1 + (int64_t)pc.c0 * out1,
-                              j == 0 ? g1 + (int64_t)out0 * out1 : nullptr, rows, pc.w, out1, Block{0, pc.w, 0, out1});
+            weight_grad_block(k, P.input(true), me.dlogits, g + net->pan_w1, j == 0 ? db1 : nullptr, rows, pc.w, out1,
+                              Block{0, pc.w, 0, out1});
             const Block whole{0, rows, 0, pc.w};
-            input_grad_block(k, w1 + (int64_t)pc.c0 * out1, me.dlogits, P.dz, pc.w, out1, whole, s.packed);
+            input_grad_block(k, net->pan_w + at + net->pan_w1, me.dlogits, P.dz, pc.w, out1, whole, s.packed);
             activation_backward_block(P, whole);
             // layer 0 without the update (global-norm clipping): dW0's panel j and db0's columns
             if (!a.update)
-                skipped += weight_grad_block(k, x, P.dz, net->pan_g + (int64_t)in0 * pc.c0, db0 + pc.c0, rows, in0,
-                                             pc.w, Block{0, in0, 0, pc.w}, s.sparse);
+                skipped += weight_grad_block(k, x, P.dz, g, g + net->pan_b0, rows, in0, pc.w, Block{0, in0, 0, pc.w},
+                                             s.sparse);
         }
         const NextRows next{a.x, a.order + a.next_pos, a.gather_next ? a.next_rows : 0, in0, a.row_bytes, 0};
         if (a.update) {
@@ -282,26 +286,32 @@ struct Step {
                 const int len = std::min(GRAD_BAND, in0 - r0);
                 const PanelCols pc = panel_cols(net, j);
                 const Layer Pj = panel_layer(net, j);
-                skipped += weight_grad_block(k, x + r0, Pj.dz, band, r0 == 0 ? db0 + pc.c0 : nullptr, rows, in0, pc.w,
+                float* const db0 = net->pan_g + net->pan_block * j + net->pan_b0;
+                skipped += weight_grad_block(k, x + r0, Pj.dz, band, r0 == 0 ? db0 : nullptr, rows, in0, pc.w,
                                              Block{0, len, 0, pc.w}, s.sparse);
-                const int64_t off = (int64_t)in0 * pc.c0 + (int64_t)r0 * pc.w, n = (int64_t)len * pc.w;
+                const int64_t off = net->pan_block * j + (int64_t)r0 * pc.w, n = (int64_t)len * pc.w;
                 if (net->clip_value > 0.0f) clip_values(band, n, net->clip_value);
                 float* const ps = net->pan_state + off;
                 a.opt.fn(a.opt, net->pan_w + off, band, ps, ps + P, ps + 2 * P, 1, n, n);
                 if (s.keep_grad) std::memcpy(net->pan_g + off, band, sizeof(float) * n);
             }
-            const int64_t N = net->opt_stride;
-            float* st = net->opt_state;
-            // a run of n parameters at offset off of the caller's buffers: value clipping, then the optimizer
-            const auto update = [&](int64_t off, int64_t len) {
-                float* g = net->grads + off;
+            // a run of len parameters: value clipping, then the optimizer (state slots `stride` floats apart)
+            const auto update = [&](float* w, float* g, float* st, int64_t stride, int64_t len) {
                 if (net->clip_value > 0.0f) clip_values(g, len, net->clip_value);
-                a.opt.fn(a.opt, net->params + off, g, st + off, st + N + off, st + 2 * N + off, 1, len, len);
+                a.opt.fn(a.opt, w, g, st, st + stride, st + 2 * stride, 1, len, len);
             };
-            const int own = sl.c1 - sl.c0;
-            update(L1.off + (int64_t)sl.c0 * out1, (int64_t)own * out1);  // W1's rows of its units
-            if (c == 0) update(L1.off + (int64_t)out0 * out1, out1);         // b1
-            update(L0.off + (int64_t)in0 * out0 + sl.c0, own);               // b0's columns
+            for (int j = sl.b0; j < sl.b1; j++) {  // W1's rows and b0's columns of each block, in its panel
+                const int64_t at = net->pan_block * j;
+                const int w = panel_cols(net, j).w;
+                update(net->pan_w + at + net->pan_w1, net->pan_g + at + net->pan_w1, net->pan_state + at + net->pan_w1,
+                       P, (int64_t)w * out1);
+                update(net->pan_w + at + net->pan_b0, net->pan_g + at + net->pan_b0, net->pan_state + at + net->pan_b0,
+                       P, w);
+            }
+            if (c == 0) {  // b1, in the caller's buffers
+                const int64_t off = L1.off + (int64_t)out0 * out1;
+                update(net->params + off, net->grads + off, net->opt_state + off, net->opt_stride, out1);
+            }
         } else if (a.gather_next) {
             next.prefetch_near(0, 1);
         }
@@ -317,18 +327,22 @@ struct PanelCopy {
     d4j_net* net;
     int chunks, slots;
     bool store;  // panels -> caller's buffers (else the other way)
-    // one [in0, out0] array <-> its panels
+    // W0, b0 and W1 of one of the caller's buffers (params, grads, a state slot: `canonical` at layer 0's offset)
+    // <-> its panels
     void copy(float* canonical, float* panels, int b0, int b1) const {
-        const int in0 = net->layers[0].in, out0 = net->layers[0].out;
+        const int in0 = net->layers[0].in, out0 = net->layers[0].out, out1 = net->layers[1].out;
+        const auto move = [this](float* caller, float* panel, int64_t n) {
+            if (store) std::memcpy(caller, panel, sizeof(float) * n);
+            else std::memcpy(panel, caller, sizeof(float) * n);
+        };
+        float* const bias0 = canonical + (int64_t)in0 * out0;
+        float* const w1 = canonical + (net->layers[1].off - net->layers[0].off);
         for (int j = b0; j < b1; j++) {
             const PanelCols pc = panel_cols(net, j);
-            float* pan = panels + (int64_t)in0 * pc.c0;
-            for (int r = 0; r < in0; r++) {
-                float* row = canonical + (int64_t)r * out0 + pc.c0;
-                float* prow = pan + (int64_t)r * pc.w;
-                if (store) std::memcpy(row, prow, sizeof(float) * pc.w);
-                else std::memcpy(prow, row, sizeof(float) * pc.w);
-            }
+            float* pan = panels + net->pan_block * j;
+            for (int r = 0; r < in0; r++) move(canonical + (int64_t)r * out0 + pc.c0, pan + (int64_t)r * pc.w, pc.w);
+            move(bias0 + pc.c0, pan + net->pan_b0, pc.w);
+            move(w1 + (int64_t)pc.c0 * out1, pan + net->pan_w1, (int64_t)pc.w * out1);
         }
     }
     static void run(void* p, int c) {
@@ -367,10 +381,20 @@ void column_gradient_in(d4j_net* net) {
 
 void column_update_all(d4j_net* net, const OptStep& o) {
     const Layer& L0 = net->layers[0];
-    const int64_t n0 = (int64_t)L0.in * L0.out, rest = L0.off + n0;
-    optimizer_update(o, net->pan_w, net->pan_g, net->pan_state, n0, net->pan_stride);
-    optimizer_update(o, net->params + rest, net->grads + rest, net->opt_state + rest, net->n_params - rest,
-                     net->opt_stride);
+    const Layer& L1 = net->layers[1];
+    // each block's W0, b0 and W1 pieces of its panels, then b1 in the caller's buffers
+    const auto update = [&](int64_t at, int64_t n) {
+        optimizer_update(o, net->pan_w + at, net->pan_g + at, net->pan_state + at, n, net->pan_stride);
+    };
+    for (int j = 0; j < net->col_blocks; j++) {
+        const int64_t at = net->pan_block * j;
+        const int w = panel_cols(net, j).w;
+        update(at, (int64_t)L0.in * w);
+        update(at + net->pan_b0, w);
+        update(at + net->pan_w1, (int64_t)w * L1.out);
+    }
+    const int64_t b1 = L1.off + (int64_t)L1.in * L1.out;
+    optimizer_update(o, net->params + b1, net->grads + b1, net->opt_state + b1, L1.out, net->opt_stride);
 }
 
 void column_forward(d4j_net* net, const ColumnStepArgs& a) {
@@ -413,7 +437,7 @@ bool column_backward(d4j_net* net, const ColumnStepArgs& a, double* loss_sum, in
 // writes only its chunk's buffers and the shared inputs), so which thread runs it never changes a result.
 namespace {
 
-struct alignas(64) RunSync {  // read by every thread, written rarely
+struct alignas(128) RunSync {  // read by every thread, written rarely (a 128-byte pair of lines of its own)
     std::atomic<int> stop{-1};          // the first step whose loss was not finite (-1: none)
     std::atomic<int> active{0};         // threads in the run
     std::atomic<int> sleepers{0};       // threads asleep on progress
@@ -427,7 +451,8 @@ inline int64_t clock_ns() {
 
 struct alignas(64) Run {  // read by every thread of the run, written by none
     d4j_net* net;
-    ColumnRun* r;
+    const ColumnRun* r;  // the inputs
+    ColumnRun* out;      // the results
     RunSync* sync;
     int chunks, threads;
     double work;
@@ -478,8 +503,8 @@ struct alignas(64) Run {  // read by every thread of the run, written by none
                 int none = -1;
                 sync->stop.compare_exchange_strong(none, i, std::memory_order_acq_rel);
             } else if (c == 0) {
-                r->loss[i] = me.loss;
-                r->correct[i] = me.correct;
+                out->loss[i] = me.loss;
+                out->correct[i] = me.correct;
             }
         }
         // seq_cst: a thread going to sleep reads `done` after announcing itself (participate), we read `sleepers` after
@@ -544,7 +569,17 @@ struct alignas(64) Run {  // read by every thread of the run, written by none
         sync->active.fetch_sub(1, std::memory_order_acq_rel);
     }
 
-    static void run(void* p, int h) { static_cast<Run*>(p)->participate(h); }
+    // Each thread reads its own copy of the inputs: the originals sit on the caller's stack, next to the lines the
+    // caller's thread writes while it runs its own phases (reading them there cost ~2% of a step, measured near)
+    static void run(void* p, int h) {
+        const Run& shared = *static_cast<const Run*>(p);
+        ColumnRun in = *shared.r;
+        const GatherRows gather = *in.gather;
+        in.gather = &gather;
+        Run own = shared;
+        own.r = &in;
+        own.participate(h);
+    }
 };
 
 }  // namespace
@@ -552,7 +587,7 @@ struct alignas(64) Run {  // read by every thread of the run, written by none
 void column_run(d4j_net* net, ColumnRun& r) {
     RunSync sync;
     const int chunks = team_chunks(net);
-    Run run{net, &r, &sync, chunks, std::max(1, std::min(team_size(), chunks)), 0.0};
+    Run run{net, &r, &r, &sync, chunks, std::max(1, std::min(team_size(), chunks)), 0.0};
     for (int c = 0; c < chunks; c++) {
         ColumnChunk& ch = net->col[c];
         ch.claimed.store(0, std::memory_order_relaxed);

@@ -2,9 +2,11 @@
 // of the hidden units, layer 0's output columns in blocks of COLUMN_BLOCK, and everything that belongs to them
 // (their panels of W0, its gradient and optimizer state, their columns of b0, the rows of W1, their part of every
 // activation and gradient, and its own copy of the batch rows), so that only layer 1's partial logits cross between
-// the cores. W0 lives in PANELS for the call: block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array, block
-// after block (net_state.h pan_*), and layer 0's activations are block-major [nb][rows][w_j], so each chunk's data is
-// one contiguous range and layer 0 is nb narrow layers on which every kernel runs unchanged. The caller's buffers
+// the cores. W0 lives in PANELS for the call: block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array, then
+// the block's columns of b0 and its rows of W1 ([w_j][out1]), block after block (net_state.h pan_*), and layer 0's
+// activations are block-major [nb][rows][w_j], so each chunk's data is one contiguous range and layer 0 is nb narrow
+// layers on which every kernel runs unchanged. A guard of GUARD_FLOATS follows every block's panel and activations
+// (and every piece of the workspace), so that no chunk writes near what another chunk writes. The caller's buffers
 // stay canonical: the panels are the engine's own copies, loaded at the start of each d4j_net_train_data call made
 // at 2+ threads and stored back at its end (column_load / column_store). A 1-thread call runs the per-op step on
 // the caller's buffers with the same arithmetic (column_logits): no copies, the same bits.
@@ -55,6 +57,10 @@ bool column_enabled();
 // caller's layout (the per-op step of a column network at one thread): the same sum of block partials as the
 // column step forms in memory, chained through the kernel's addend epilogue (the same bits).
 void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out);
+
+// Floats from one block's partial product of layer 1 to the next (d4j_net col_part): each is written by the chunk
+// that owns the block, so a guard lies between them (net_state.h GUARD_FLOATS)
+int64_t column_part_stride(const d4j_net* net);
 
 // The optimizer state slots that optimizer `kind` with hyperparameters hp reads and writes (the panels keep only
 // those in step with the caller's buffers)

@@ -148,9 +148,7 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         return nullptr;
     }
 
-    // Workspace sizes, in floats, each rounded up to 64 bytes; then one allocation carved into pieces.
     const size_t mb = (size_t)max_batch;
-    size_t total = 0;
     int64_t off = 0;
     for (int l = 0; l < n_layers; l++) {
         Layer& L = net->layers[l];
@@ -160,60 +158,73 @@ extern "C" d4j_net* d4j_net_create(int n_layers, const int32_t* sizes, const int
         L.rate = dropout ? dropout[l] : 0.0f;
         L.off = off;
         off += (int64_t)L.in * L.out + L.out;
-        const size_t k = round_up(mb * (size_t)L.out);
-        const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
         L.split_k = !net->column && trainable && l < n_layers - 1 && (L.act == D4J_ACT_RELU || L.act == D4J_ACT_LINEAR) &&
                     L.in >= SPLIT_K_MIN_IN && L.in >= 4 * L.out;
-        total += k * (1 + need_z + (trainable ? 1 : 0) + (trainable && L.rate > 0.0f ? 2 : 0) + (L.split_k ? 2 : 0));
     }
-    const size_t copy_floats = round_up(mb * (size_t)sizes[0]) +
-                               (loss == D4J_LOSS_SPARSE_CCE ? round_up(mb) : round_up(mb * (size_t)sizes[n_layers]));
-    total += 2 * copy_floats * (size_t)net->n_copies;
+    // A column network's pieces that different cores write each get GUARD_FLOATS of their own after them: its layer
+    // 0 activations per block (act_block), its panels per block (pan_block: W0's panel, then b0's columns and W1's
+    // rows of the block), and every piece of the workspace (net_state.h GUARD_FLOATS says why).
+    const size_t guard = net->column ? d4j::GUARD_FLOATS : 0;
+    if (net->column) {
+        net->act_block = (int64_t)(round_up(mb * d4j::COLUMN_BLOCK) + guard);
+        net->pan_b0 = (int64_t)round_up((size_t)sizes[0] * d4j::COLUMN_BLOCK);
+        net->pan_w1 = net->pan_b0 + (int64_t)round_up(d4j::COLUMN_BLOCK);
+        net->pan_block = net->pan_w1 + (int64_t)(round_up((size_t)d4j::COLUMN_BLOCK * sizes[2]) + guard);
+    }
+    // W0's panels (5 per weight of layer 0, with b0 and W1 alike) only where a call can run at 2+ threads: a process
+    // on one CPU never loads them (d4j_net_train_data: panels), and column mode's arithmetic does not depend on them
+    const size_t panel_floats = net->column && net->max_team > 1 ? (size_t)net->pan_block * net->col_blocks : 0;
     const size_t logits_floats = round_up(mb * (size_t)sizes[n_layers]);
-    // W0's panels (5 floats per weight of layer 0) only where a call can run at 2+ threads: a process on one CPU
-    // never loads them (d4j_net_train_data: panels), and column mode's arithmetic does not depend on them
-    const size_t panel_floats = net->column && net->max_team > 1 ? round_up((size_t)sizes[0] * (size_t)sizes[1]) : 0;
-    if (net->column)  // the partial products, the bias snapshot, each chunk's logits and their gradient; W0's panels
-        total += 2 * (logits_floats * (size_t)net->col_blocks + round_up(sizes[n_layers])) + 2 * logits_floats * net->n_copies +
-                 (2 + D4J_OPT_STATE_PER_PARAM) * panel_floats;
+    // The workspace, in floats, each piece rounded up to 64 bytes: carve() lays it out from `base`, or only counts it
+    // when base is null; then one allocation carved into pieces.
+    const auto carve = [&](float* base) {
+        size_t used = 0;
+        auto take = [&](size_t n) {
+            float* r = base ? base + used : nullptr;
+            used += round_up(n) + guard;
+            return r;
+        };
+        for (int l = 0; l < n_layers; l++) {
+            Layer& L = net->layers[l];
+            const size_t k = net->column && l == 0 ? (size_t)net->act_block * net->col_blocks : mb * (size_t)L.out;
+            const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
+            if (need_z) L.z = take(k);
+            if (L.split_k) L.part = take(2 * k);
+            L.y = take(k);
+            if (trainable) L.dz = take(k);
+            if (trainable && L.rate > 0.0f) { L.mask = take(k); L.yd = take(k); }
+        }
+        for (int c = 0; c < net->n_copies; c++)
+            for (int b = 0; b < 2; b++) {
+                d4j::BatchCopy& to = net->copies[c];
+                to.x[b] = take(mb * (size_t)sizes[0]);
+                if (loss == D4J_LOSS_SPARSE_CCE) to.labels[b] = reinterpret_cast<int32_t*>(take(mb));
+                else to.targets[b] = take(mb * (size_t)sizes[n_layers]);
+            }
+        if (net->column) {  // the partial products and the bias snapshot (two sets), each chunk's logits and their
+                            // gradient, and the panels of W0 (b0, W1), of its gradient and of its state slots
+            net->col_part = take(2 * (size_t)d4j::column_part_stride(net) * net->col_blocks);
+            net->col_bias = take(2 * round_up(sizes[n_layers]));
+            for (int c = 0; c < net->n_copies; c++) {
+                net->col[c].logits = take(logits_floats);
+                net->col[c].dlogits = take(logits_floats);
+            }
+            if (panel_floats > 0) {
+                net->pan_w = take(panel_floats);
+                net->pan_g = take(panel_floats);
+                net->pan_stride = (int64_t)panel_floats;
+                net->pan_state = take(D4J_OPT_STATE_PER_PARAM * panel_floats);
+            }
+        }
+        return used;
+    };
+    const size_t total = carve(nullptr);
     if (total > ((size_t)1 << 40) || posix_memalign(&net->mem, 64, total * sizeof(float)) != 0) {
         net->mem = nullptr;
         d4j_net_destroy(net);
         return nullptr;
     }
-    float* p = static_cast<float*>(net->mem);
-    auto take = [&](size_t n) { float* r = p; p += round_up(n); return r; };
-    for (int l = 0; l < n_layers; l++) {
-        Layer& L = net->layers[l];
-        const size_t k = mb * (size_t)L.out;
-        const bool need_z = L.act == D4J_ACT_GELU || (l == n_layers - 1 && net->logits);
-        if (need_z) L.z = take(k);
-        if (L.split_k) L.part = take(2 * k);
-        L.y = take(k);
-        if (trainable) L.dz = take(k);
-        if (trainable && L.rate > 0.0f) { L.mask = take(k); L.yd = take(k); }
-    }
-    for (int c = 0; c < net->n_copies; c++)
-        for (int b = 0; b < 2; b++) {
-            d4j::BatchCopy& to = net->copies[c];
-            to.x[b] = take(mb * (size_t)sizes[0]);
-            if (loss == D4J_LOSS_SPARSE_CCE) to.labels[b] = reinterpret_cast<int32_t*>(take(mb));
-            else to.targets[b] = take(mb * (size_t)sizes[n_layers]);
-        }
-    if (net->column) {
-        net->col_part = take(2 * logits_floats * (size_t)net->col_blocks);
-        net->col_bias = take(2 * round_up(sizes[n_layers]));
-        for (int c = 0; c < net->n_copies; c++) {
-            net->col[c].logits = take(logits_floats);
-            net->col[c].dlogits = take(logits_floats);
-        }
-        if (panel_floats > 0) {
-            net->pan_w = take(panel_floats);
-            net->pan_g = take(panel_floats);
-            net->pan_stride = (int64_t)panel_floats;
-            net->pan_state = take(D4J_OPT_STATE_PER_PARAM * panel_floats);
-        }
-    }
+    carve(static_cast<float*>(net->mem));
     return net;
 }
 

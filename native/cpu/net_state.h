@@ -32,6 +32,14 @@ constexpr size_t ALIGN_FLOATS = 16;  // 64 bytes
 constexpr int SPLIT_K_MIN_IN = 256;  // split-K forward (ForwardSplitK) only for layers this tall and 4x their width
 
 inline size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+// Floats left unused after each piece of a column network's workspace that one core writes while another core
+// writes the next (each block's panel and activations, the blocks' partial products, each chunk's batch copy and
+// logits). Why: two cores writing neighbouring ranges take each other's lines near the boundary, apparently through
+// the hardware prefetchers, which run on past the end of a range. Measured on the 2-vCPU VM (RESULTS.md, "Session
+// 12", native/tests/bench_neighbours.cpp): two threads streaming over 256 KB each, the second range right after the
+// first, when the host placed the two vCPUs far apart (a ~400 ns round trip): the thread on the second range ran
+// 5-15% slower, and not with 2 KB between the ranges; the column step ran ~10% faster far with these guards.
+constexpr size_t GUARD_FLOATS = 1024;
 
 // The weight-gradient region as last cut (plan_weight_grads), and what it was cut for.
 struct WeightGradPlan {
@@ -45,7 +53,7 @@ struct WeightGradPlan {
 // gathered into the other (a column step's chunk, whose copy nobody else reads, gathers the next rows into the one it
 // has just finished with: a smaller working set per core). pos: the order position of the rows each holds, within
 // the current d4j_net_train call (-1: none).
-struct alignas(64) BatchCopy {  // (a line each: chunk c rewrites its pos every step)
+struct alignas(128) BatchCopy {  // (a pair of lines each: chunk c rewrites its pos every step)
     float* x[2] = {};            // input rows [max_batch, in0]
     int32_t* labels[2] = {};     // labels [max_batch] (sparse CE)
     float* targets[2] = {};      // targets [max_batch, out_last] (the other losses)
@@ -56,7 +64,7 @@ struct alignas(64) BatchCopy {  // (a line each: chunk c rewrites its pos every 
 // chunk computes both, so that nothing but the partial products crosses), and its loss. During a run
 // (column_run) its phases are claimed and reported on lines of their own: `done` is what the other chunks wait
 // on, so nothing else the chunk writes while they wait may share its line.
-struct alignas(64) ColumnChunk {
+struct alignas(128) ColumnChunk {
     float* logits = nullptr;   // [max_batch, out1]
     float* dlogits = nullptr;  // [max_batch, out1]
     double loss = 0;
@@ -65,8 +73,8 @@ struct alignas(64) ColumnChunk {
     int skipped = 0;           // blocks of the first layer's weight gradient that skipped zeros, its last step
     int dense_run = 0;         // during a run: the sparse-input look's count (d4j_net sx_dense_run), its own
     uint8_t skip_steps[RUN_STEPS] = {};  // during a run: whether step i skipped any block
-    alignas(64) std::atomic<int> claimed{0};  // during a run: its next phase to run (2i: step i's forward, 2i+1: backward)
-    alignas(64) std::atomic<int> done{0};     // its phases finished
+    alignas(128) std::atomic<int> claimed{0};  // during a run: its next phase to run (2i: step i's forward, 2i+1: backward)
+    alignas(128) std::atomic<int> done{0};     // its phases finished
 };
 
 }  // namespace d4j
@@ -105,18 +113,22 @@ struct d4j_net {
     // layer 1's partial products, one [max_batch, out1] per block, and its bias as the step's forward read it (chunk 0
     // updates it in the backward while others may still read it), each twice: step t uses set t % 2, so that a chunk
     // already at step t + 1 of a run (column_run) never writes what a slower chunk still reads for step t
-    float* col_part = nullptr;       // set p at col_part + p * col_blocks * max_batch * out1
+    float* col_part = nullptr;       // set p at col_part + p * col_blocks * column_part_stride, block j at + j * it
     float* col_bias = nullptr;       // set p at col_bias + p * round_up(out1)
     d4j::ColumnChunk* col = nullptr; // per chunk of a column step (at most n_copies)
-    // layer 0's weights in panels (column_step.h): block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array,
-    // block after block; the same permutation of W0's gradient and of each optimizer state slot (pan_state: slot s
-    // at pan_state + s * pan_stride). The engine's own copies, loaded from the caller's buffers at the start of
-    // every d4j_net_train_data call made at 2+ threads and stored back at its end; during such a call layer 0's
-    // activations are block-major alike.
+    // layer 0's weights in panels (column_step.h): block j = W0[:, 64j : 64j + w_j] as a dense [in0][w_j] array at
+    // pan_block * j, then its columns of b0 (at + pan_b0) and its rows of W1 (at + pan_w1), then a guard; the same
+    // layout of the gradient and of each optimizer state slot (pan_state: slot s at pan_state + s * pan_stride).
+    // The engine's own copies, loaded from the caller's buffers at the start of every d4j_net_train_data call made
+    // at 2+ threads and stored back at its end; during such a call layer 0's activations are block-major alike
+    // (block j at act_block * j).
     float* pan_w = nullptr;
     float* pan_g = nullptr;
     float* pan_state = nullptr;
     int64_t pan_stride = 0;
+    int64_t pan_block = 0;   // floats from one block's panel to the next
+    int64_t pan_b0 = 0, pan_w1 = 0;  // where in a block's panel its columns of b0 and its rows of W1 start
+    int64_t act_block = 0;   // floats from one block's activations to the next (layer 0, block-major)
     bool col_forced = false;         // n_copies chunks on any team (D4J_COLUMN_CHUNKS, tests)
     // the first layer's weight gradient skips its input's exact zeros in blocks with at most this share of non-zeros
     // (d4j_net_set_sparse_input); the steps that did, the blocks of the step running now, and the steps since the

@@ -208,10 +208,11 @@ int64_t d4j_net_sparse_steps(d4j_net* net);
 /* The steps of d4j_net_train since the network was created that ran the column-parallel step (cpu/column_step.h;
  * ON unless D4J_COLUMN_STEP=0 is in the environment when the network is created): a two-layer network whose shape
  * allows it (layer 0 tall, its width a multiple of 16 and at least 128, a narrow last layer), in every call made at
- * 2+ threads (the first layer's weights then live in the engine's own panels during the call: the caller's buffers
- * are read at the call's start and written at its end, also when it fails with a non-finite loss; the gradient
- * buffer then holds the last step's gradient after a call that completes, and is unspecified after one that fails;
- * the panels take 5 floats per weight of layer 0, allocated by d4j_net_create when the process may use 2+ CPUs).
+ * 2+ threads (layer 0's weights and bias and layer 1's weights then live in the engine's own panels during the
+ * call: the caller's buffers are read at the call's start and written at its end, also when it fails with a
+ * non-finite loss; the gradient buffer then holds the last step's gradient after a call that completes, and is
+ * unspecified after one that fails; the panels take 5 floats per weight of layer 0 (and of b0 and W1), plus 4 KB
+ * per 64 hidden units, allocated by d4j_net_create when the process may use 2+ CPUs).
  * Results are the same bits at any thread count; this says which step ran. 0 for NULL. */
 int64_t d4j_net_column_steps(d4j_net* net);
 
