@@ -122,10 +122,6 @@ void block_product(const GemmKernels& k, const d4j_net* net, const float* h, int
 
 }  // namespace
 
-int64_t column_part_stride(const d4j_net* net) {
-    return (int64_t)(round_up((size_t)net->max_batch * net->layers[1].out) + GUARD_FLOATS);
-}
-
 // One thread, layer 0's output h in the caller's layout: block 0's product, then each next block's with the sum so
 // far as its addend (the kernel forms addend + product, then + bias on the last: exactly the in-memory sum of
 // column_backward). The running sum alternates between two of the partial-product buffers.

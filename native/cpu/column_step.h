@@ -58,10 +58,6 @@ bool column_enabled();
 // column step forms in memory, chained through the kernel's addend epilogue (the same bits).
 void column_logits(const GemmKernels& k, d4j_net* net, const float* h, int rows, float* out);
 
-// Floats from one block's partial product of layer 1 to the next (d4j_net col_part): each is written by the chunk
-// that owns the block, so a guard lies between them (net_state.h GUARD_FLOATS)
-int64_t column_part_stride(const d4j_net* net);
-
 // The optimizer state slots that optimizer `kind` with hyperparameters hp reads and writes (the panels keep only
 // those in step with the caller's buffers)
 int column_state_slots(int kind, const float* hp);

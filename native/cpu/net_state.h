@@ -149,6 +149,12 @@ struct d4j_net {
 #pragma GCC visibility push(hidden)
 namespace d4j {
 
+// Floats from one block's partial product of layer 1 to the next (d4j_net col_part): each is written by the chunk
+// that owns the block, so a guard lies between them (GUARD_FLOATS)
+inline int64_t column_part_stride(const d4j_net* net) {
+    return (int64_t)(round_up((size_t)net->max_batch * net->layers[1].out) + GUARD_FLOATS);
+}
+
 // The next step's batch rows (random rows of the training set, usually not in cache), prefetched in pieces by the
 // chunks of the first layer's training forward: at 2+ threads each core issues its share of the misses while it
 // computes (one core alone stalls on its miss buffers: the burst took ~5 us of a ~55 us 2-thread step while the
