@@ -9,6 +9,7 @@
 // - more threads than CPUs, and every count from 1 to 8, on a product that is split: same bits;
 // - a worker put on the caller's CPU (as a scheduler sometimes does) is moved to another CPU by the pool instead
 //   of the pool falling back to serial;
+// - a worker whose CPU another thread holds: the pool backs off to serial, and the weights are the 1-thread run's;
 // - private teams (d4j_set_caller_threads): two threads training at once, each on its own team of 2, never
 //   serial because of the other and with the 1-thread weights; the workers end on 0 and with the thread, over
 //   many cycles (counted in /proc/self/task).
@@ -301,6 +302,61 @@ static void colocated_worker_separated() {
     d4j_set_num_threads(1);
 }
 
+// The worker's CPU held by another thread (pinned there with it; the caller on another CPU): the worker waits for
+// its CPU, which its run-queue delay shows, so the pool must back off to serial (D4J_POOL_TRACE=1 says why) and the
+// weights must still be the 1-thread run's.
+static void worker_cpu_held() {
+    cpu_set_t all;
+    if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) {
+        std::printf("thread_pool_test: worker's CPU held: skipped (fewer than 2 CPUs)\n");
+        return;
+    }
+    const int steps = 1200;
+    const auto p1 = train_params(1, steps, false);
+    d4j_set_num_threads(2);
+    RefNet warm(64 * 32, 47);
+    warm.train(64);
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));  // the new worker's own first pin has ended
+    warm.train(64);
+    const int tid = worker_tid();
+    t::expect(tid > 0, "worker's CPU held: no thread named d4j-pool-1");
+    int cpu[2] = {-1, -1};
+    for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+        if (CPU_ISSET(c, &all)) cpu[k++] = c;
+    cpu_set_t held, other;
+    CPU_ZERO(&held);
+    CPU_SET(cpu[0], &held);
+    CPU_ZERO(&other);
+    CPU_SET(cpu[1], &other);
+    std::atomic<bool> stop{false}, burning{false};
+    std::thread burner([&] {
+        burning = sched_setaffinity(0, sizeof held, &held) == 0;
+        volatile uint64_t x = 0;
+        while (!stop.load(std::memory_order_relaxed)) x = x * 6364136223846793005ull + 1;
+    });
+    while (!burning.load() && !stop.load()) std::this_thread::yield();
+    const bool pinned = tid > 0 && sched_setaffinity(0, sizeof other, &other) == 0 &&
+                        sched_setaffinity(tid, sizeof held, &held) == 0;
+    t::expect(pinned, "worker's CPU held: could not pin the caller, the worker and the burner");
+    if (pinned) {
+        int64_t before[6], after[6];
+        d4j_thread_stats(before);
+        RefNet r(steps * 32, 17);
+        t::expect(r.train(steps) == D4J_OK, "worker's CPU held: train");
+        d4j_thread_stats(after);
+        t::expect(r.nn.params == p1, "worker's CPU held: weights differ from 1 thread");
+        t::expect(after[3] - before[3] >= 1, "worker's CPU held: the pool never backed off to serial");
+        std::printf("thread_pool_test: worker's CPU held: %lld parallel regions, %lld serial, %lld switches to serial, "
+                    "%lld waits for a descheduled worker\n",
+                    (long long)(after[0] - before[0]), (long long)(after[1] - before[1]),
+                    (long long)(after[3] - before[3]), (long long)(after[4] - before[4]));
+    }
+    stop = true;
+    burner.join();
+    sched_setaffinity(0, sizeof all, &all);
+    d4j_set_num_threads(1);
+}
+
 int main() {
     contention();
     concurrent_inference();
@@ -308,5 +364,6 @@ int main() {
     every_count();
     caller_teams();
     colocated_worker_separated();
+    worker_cpu_held();
     return t::finish("thread_pool_test");
 }
