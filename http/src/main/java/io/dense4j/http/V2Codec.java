@@ -153,7 +153,8 @@ final class V2Codec {
             throw ApiException.badRequest("input '" + name + "' needs 'shape', an array like [rows, " + inputSize + "]");
         }
         for (JsonNode d : shape) {
-            if (!d.isIntegralNumber() || d.asLong() < 0) {
+            // (canConvertToLong: a BigInteger's asLong is its low 64 bits, so 2^64 + 1 would pass as 1)
+            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
                 throw ApiException.badRequest("shape of input '" + name + "' must hold non-negative integers, got " + shape);
             }
         }
@@ -202,7 +203,13 @@ final class V2Codec {
     static Encoded encode(String model, int version, String id, float[][] out, boolean binary) {
         int rows = out.length;
         int cols = rows == 0 ? 0 : out[0].length;
-        ByteArrayOutputStream bos = new ByteArrayOutputStream(64 + rows * cols * (binary ? 4 : 14));
+        // (longs: rows * cols * 14 passes 2^31 at ~150 M outputs; a response is one byte array, at most ~2 GB)
+        long values = (long) rows * cols;
+        if (values * (binary ? 4 : 16) > Integer.MAX_VALUE - (1 << 20)) {
+            throw ApiException.badRequest("the response would hold " + values + " values, more than one response "
+                    + "can carry; send fewer rows");
+        }
+        ByteArrayOutputStream bos = new ByteArrayOutputStream((int) Math.min(1 << 24, 64 + values * (binary ? 4 : 14)));
         try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator(bos)) {
             g.writeStartObject();
             g.writeStringField("model_name", model);
@@ -243,7 +250,7 @@ final class V2Codec {
             return new Encoded(bos.toByteArray(), -1);
         }
         int jsonLength = bos.size();
-        ByteBuffer data = ByteBuffer.allocate(4 * rows * cols);
+        ByteBuffer data = ByteBuffer.allocate((int) (4 * values));
         for (float[] row : out) {
             ElementCodec.encode(ElementType.FLOAT32, row, 0, row.length, data);
         }

@@ -137,6 +137,12 @@ class ServingAttacksTest {
             String msg = error(f.post(p, body), 400);
             assertTrue(msg.contains("rows") || msg.contains("values"), msg);
         }
+        // a dimension past 2^63 is not read as its low 64 bits (2^64 + 1 would be 1 row, matching the data)
+        for (String shape : new String[] {"[18446744073709551617,4]", "[1,18446744073709551620]"}) {
+            String body = "{\"inputs\":[{\"name\":\"input\",\"shape\":" + shape
+                    + ",\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}";
+            assertTrue(error(f.post(p, body), 400).contains("non-negative integers"), shape);
+        }
         // within the row limit but with too little data: the count of values is checked first
         String few = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1000,4],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}";
         assertTrue(error(f.post(p, few), 400).contains("3 values"));

@@ -339,6 +339,21 @@ class TrainingApiTest {
                 .get("state").asText(), "an admin registers anywhere");
         ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", trainSpec(sha, STRONG, 1, into)), 403);
         assertEquals(List.of(1, 2, 3), f.registry.versionNumbers("alices"));
+        // an upload whose audit name spells a token's is still not that token's model
+        f.registry.register("uploaded", TestModels.writeModel(tmp.resolve("up.d4j"), 1),
+                io.dense4j.registry.RegisterOptions.defaults().actor("alice").source("http upload"));
+        String upload = ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json",
+                trainSpec(sha, STRONG, 1, ", \"register_as\": \"uploaded\"")), 403);
+        assertTrue(upload.contains("'uploaded'"), upload);
+        // nor is a model whose versions were all deleted: its name and history stay
+        for (int v : f.registry.versionNumbers("alices")) {
+            f.registry.deleteVersion("alices", v, "admin-api");
+        }
+        assertTrue(f.registry.exists("alices"));
+        String emptied = ServerFixture.error(f.post("/v1/jobs", BOB, "application/json", trainSpec(sha, STRONG, 1, into)),
+                403);
+        assertTrue(emptied.contains("no versions left"), emptied);
+        assertEquals(List.of(), f.registry.versionNumbers("alices"));
     }
 
     /** Event streams hold no request thread (idle or slow clients cannot starve requests) and are bounded per token. */

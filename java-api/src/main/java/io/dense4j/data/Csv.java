@@ -154,65 +154,9 @@ public final class Csv {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(allocation, "allocation");
         String src = file.toString();
-
-        // ---- pass 1: layout, validation, labels, row count
-        Layout layout;
-        int rows = 0;
-        // class labels are kept once each (an id per row), never a string per row
-        Map<String, Integer> labelIds = new HashMap<>();
-        List<String> distinctLabels = new ArrayList<>();
-        List<Integer> firstLines = new ArrayList<>();
-        int[] rowLabels = new int[1024];
-        float[] regression = new float[1024];
-        int[] labelLines = new int[1024];
-        try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {
-            layout = layout(in, options, src);
-            List<String> rec;
-            while ((rec = in.next()) != null) {
-                int line = in.recordLine();
-                checkWidth(rec, layout, src, line);
-                for (int c : layout.featureCols) {
-                    parseNumber(rec.get(c), src, line, c, layout.names);
-                }
-                String label = rec.get(layout.labelCol);
-                if (rows == labelLines.length) {
-                    labelLines = Arrays.copyOf(labelLines, rows * 2);
-                    regression = Arrays.copyOf(regression, rows * 2);
-                    rowLabels = Arrays.copyOf(rowLabels, rows * 2);
-                }
-                labelLines[rows] = line;
-                if (options.labelKind == LabelKind.REGRESSION) {
-                    regression[rows] = parseNumber(label, src, line, layout.labelCol, layout.names);
-                } else {
-                    String s = label.trim();
-                    if (MISSING.contains(s.toLowerCase(Locale.ROOT))) {
-                        throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
-                                + ": missing label");
-                    }
-                    Integer id = labelIds.get(s);
-                    if (id == null) {
-                        if (s.length() > MAX_LABEL_CHARS) {
-                            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
-                                    + ": a class label of " + s.length() + " characters; at most " + MAX_LABEL_CHARS);
-                        }
-                        if (distinctLabels.size() == MAX_CLASSES) {
-                            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
-                                    + ": more than " + MAX_CLASSES + " distinct labels, the most classes this reader "
-                                    + "takes (is this the label column? numeric targets are read as regression)");
-                        }
-                        id = distinctLabels.size();
-                        labelIds.put(s, id);
-                        distinctLabels.add(s);
-                        firstLines.add(line);
-                    }
-                    rowLabels[rows] = id;
-                }
-                rows++;
-            }
-        }
-        if (rows == 0) {
-            throw new DataFormatException(src + ": no data rows");
-        }
+        Scan scan = scan(file, options, src, true);
+        Layout layout = scan.layout;
+        int rows = scan.rows;
 
         // ---- labels
         Tensor labels = null;
@@ -222,55 +166,21 @@ public final class Csv {
         int numClasses = -1;
         try {
             if (options.labelKind == LabelKind.REGRESSION) {
-                float[] values = Arrays.copyOf(regression, rows);
                 int n = rows;
-                targets = allocation.allocate(() -> Tensor.of(values, n, 1));
+                targets = allocation.allocate(() -> Tensor.zeros(n, 1));
+                targets.write(0, scan.regression, 0, rows);
             } else {
-                // the class index of each distinct label (ids are in order of first appearance)
-                int[] classOf = new int[distinctLabels.size()];
-                if (options.classNames != null) {
-                    classNames = options.classNames;
-                    numClasses = classNames.size();
-                    Map<String, Integer> index = new HashMap<>();
-                    for (int i = 0; i < classNames.size(); i++) {
-                        index.putIfAbsent(classNames.get(i), i);
-                    }
-                    for (int id = 0; id < classOf.length; id++) {
-                        Integer k = index.get(distinctLabels.get(id));
-                        if (k == null) {
-                            throw new DataFormatException(where(src, firstLines.get(id), layout.labelCol, layout.names)
-                                    + ": label '" + distinctLabels.get(id) + "' is not one of " + listed(classNames));
-                        }
-                        classOf[id] = k;
-                    }
-                } else if (distinctLabels.stream().allMatch(Csv::isSmallNonNegativeInt)) {
-                    // integer labels are class indices already; renumbering them would scramble their meaning
-                    for (int id = 0; id < classOf.length; id++) {
-                        classOf[id] = Integer.parseInt(distinctLabels.get(id));
-                        if (classOf[id] >= MAX_CLASSES) {
-                            throw new DataFormatException(where(src, firstLines.get(id), layout.labelCol, layout.names)
-                                    + ": label " + classOf[id] + " would make " + (classOf[id] + 1L) + " classes; at most "
-                                    + MAX_CLASSES + " (is this the label column? numeric targets are read as regression)");
-                        }
-                    }
-                } else {
-                    // sorted, so that the mapping does not depend on row order (as scikit-learn's LabelEncoder)
-                    classNames = List.copyOf(new TreeSet<>(distinctLabels));
-                    numClasses = classNames.size();
-                    Map<String, Integer> index = new HashMap<>();
-                    for (int i = 0; i < classNames.size(); i++) {
-                        index.put(classNames.get(i), i);
-                    }
-                    for (int id = 0; id < classOf.length; id++) {
-                        classOf[id] = index.get(distinctLabels.get(id));
-                    }
-                }
-                int[] y = new int[rows];
+                Classes classes = classes(scan, options, src);
+                classNames = classes.names;
+                numClasses = classes.declared;
+                // the row's label id becomes its class index in place: no second per-row array
+                int[] y = scan.rowLabels;
                 for (int r = 0; r < rows; r++) {
-                    y[r] = classOf[rowLabels[r]];
+                    y[r] = classes.classOf[y[r]];
                 }
                 int n = rows;
-                labels = allocation.allocate(() -> Tensor.ofInts(y, n));
+                labels = allocation.allocate(() -> Tensor.zerosInt(n));
+                labels.write(0, y, 0, rows);
             }
 
             // ---- pass 2: features straight into the native tensor
@@ -314,6 +224,180 @@ public final class Csv {
             }
             throw e;
         }
+    }
+
+    /**
+     * What a file holds, as {@link #read(Path, Options)} would load it: found by reading it once, holding only the
+     * distinct labels (never anything per row), so that checking a large upload costs no memory in its row count.
+     *
+     * @param numClasses the class count, 0 with regression targets
+     * @param classNames one per class when the labels are names (or given), else empty
+     */
+    public record Summary(int rows, int features, int numClasses, List<String> classNames) {
+    }
+
+    /**
+     * Checks {@code file} as {@link #read(Path, Options)} does (every value, every label) and says what it holds,
+     * without loading it.
+     *
+     * @throws DataFormatException as {@link #read(Path, Options)}
+     */
+    public static Summary inspect(Path file, Options options) throws IOException {
+        Objects.requireNonNull(options, "options");
+        String src = file.toString();
+        Scan scan = scan(file, options, src, false);
+        int features = scan.layout.featureCols.length;
+        if (options.labelKind == LabelKind.REGRESSION) {
+            return new Summary(scan.rows, features, 0, List.of());
+        }
+        Classes c = classes(scan, options, src);
+        int numClasses = c.declared >= 0 ? c.declared : Arrays.stream(c.classOf).max().orElse(-1) + 1;
+        return new Summary(scan.rows, features, numClasses, c.names);
+    }
+
+    /** Most data rows in one file (the row count is an int, as a tensor's rows). */
+    static final int MAX_ROWS = Integer.MAX_VALUE - 8;
+
+    /**
+     * Pass 1: the layout, every value checked, the rows counted, the distinct labels (with the line each first
+     * appears on) and, when {@code keepRows}, each row's label id (or regression target) in an array of capacity
+     * at least {@code rows}.
+     */
+    private static final class Scan {
+        Layout layout;
+        int rows;
+        final Map<String, Integer> labelIds = new HashMap<>();
+        final List<String> distinctLabels = new ArrayList<>();
+        final List<Integer> firstLines = new ArrayList<>();
+        int[] rowLabels;
+        float[] regression;
+    }
+
+    private static Scan scan(Path file, Options options, String src, boolean keepRows) throws IOException {
+        Scan scan = new Scan();
+        boolean regression = options.labelKind == LabelKind.REGRESSION;
+        if (keepRows && regression) {
+            scan.regression = new float[1024];
+        } else if (keepRows) {
+            scan.rowLabels = new int[1024];
+        }
+        try (RecordReader in = new RecordReader(open(file), options.delimiter, src)) {
+            Layout layout = layout(in, options, src);
+            scan.layout = layout;
+            List<String> rec;
+            while ((rec = in.next()) != null) {
+                int line = in.recordLine();
+                checkWidth(rec, layout, src, line);
+                if (scan.rows == MAX_ROWS) {
+                    throw new DataFormatException(src + ": line " + line + ": more than " + MAX_ROWS + " data rows");
+                }
+                for (int c : layout.featureCols) {
+                    parseNumber(rec.get(c), src, line, c, layout.names);
+                }
+                String label = rec.get(layout.labelCol);
+                int r = scan.rows;
+                if (regression) {
+                    float v = parseNumber(label, src, line, layout.labelCol, layout.names);
+                    if (keepRows) {
+                        scan.regression = r < scan.regression.length ? scan.regression
+                                : Arrays.copyOf(scan.regression, grown(r));
+                        scan.regression[r] = v;
+                    }
+                } else {
+                    int id = labelId(scan, label.trim(), src, line, layout);
+                    if (keepRows) {
+                        scan.rowLabels = r < scan.rowLabels.length ? scan.rowLabels
+                                : Arrays.copyOf(scan.rowLabels, grown(r));
+                        scan.rowLabels[r] = id;
+                    }
+                }
+                scan.rows++;
+            }
+        }
+        if (scan.rows == 0) {
+            throw new DataFormatException(src + ": no data rows");
+        }
+        return scan;
+    }
+
+    /** An array's next capacity past {@code n} elements: half as much again (the copy and the old one coexist). */
+    private static int grown(int n) {
+        return (int) Math.min(MAX_ROWS, n + (n >> 1) + 1L);
+    }
+
+    /** The id of a class label (ids in order of first appearance), a new one the first time it is seen. */
+    private static int labelId(Scan scan, String s, String src, int line, Layout layout) {
+        if (MISSING.contains(s.toLowerCase(Locale.ROOT))) {
+            throw new DataFormatException(where(src, line, layout.labelCol, layout.names) + ": missing label");
+        }
+        Integer id = scan.labelIds.get(s);
+        if (id != null) {
+            return id;
+        }
+        if (s.length() > MAX_LABEL_CHARS) {
+            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
+                    + ": a class label of " + s.length() + " characters; at most " + MAX_LABEL_CHARS);
+        }
+        if (scan.distinctLabels.size() == MAX_CLASSES) {
+            throw new DataFormatException(where(src, line, layout.labelCol, layout.names)
+                    + ": more than " + MAX_CLASSES + " distinct labels, the most classes this reader "
+                    + "takes (is this the label column? numeric targets are read as regression)");
+        }
+        id = scan.distinctLabels.size();
+        scan.labelIds.put(s, id);
+        scan.distinctLabels.add(s);
+        scan.firstLines.add(line);
+        return id;
+    }
+
+    /**
+     * The class index of each label id, the class names, and the declared class count (-1: the largest index + 1,
+     * for integer labels).
+     */
+    private record Classes(int[] classOf, List<String> names, int declared) {
+    }
+
+    private static Classes classes(Scan scan, Options options, String src) {
+        Layout layout = scan.layout;
+        List<String> distinct = scan.distinctLabels;
+        int[] classOf = new int[distinct.size()];
+        if (options.classNames != null) {
+            Map<String, Integer> index = new HashMap<>();
+            for (int i = 0; i < options.classNames.size(); i++) {
+                index.putIfAbsent(options.classNames.get(i), i);
+            }
+            for (int id = 0; id < classOf.length; id++) {
+                Integer k = index.get(distinct.get(id));
+                if (k == null) {
+                    throw new DataFormatException(where(src, scan.firstLines.get(id), layout.labelCol, layout.names)
+                            + ": label '" + distinct.get(id) + "' is not one of " + listed(options.classNames));
+                }
+                classOf[id] = k;
+            }
+            return new Classes(classOf, options.classNames, options.classNames.size());
+        }
+        if (distinct.stream().allMatch(Csv::isSmallNonNegativeInt)) {
+            // integer labels are class indices already; renumbering them would scramble their meaning
+            for (int id = 0; id < classOf.length; id++) {
+                classOf[id] = Integer.parseInt(distinct.get(id));
+                if (classOf[id] >= MAX_CLASSES) {
+                    throw new DataFormatException(where(src, scan.firstLines.get(id), layout.labelCol, layout.names)
+                            + ": label " + classOf[id] + " would make " + (classOf[id] + 1L) + " classes; at most "
+                            + MAX_CLASSES + " (is this the label column? numeric targets are read as regression)");
+                }
+            }
+            return new Classes(classOf, List.of(), -1);
+        }
+        // sorted, so that the mapping does not depend on row order (as scikit-learn's LabelEncoder)
+        List<String> names = List.copyOf(new TreeSet<>(distinct));
+        Map<String, Integer> index = new HashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            index.put(names.get(i), i);
+        }
+        for (int id = 0; id < classOf.length; id++) {
+            classOf[id] = index.get(distinct.get(id));
+        }
+        return new Classes(classOf, names, names.size());
     }
 
     /** Column names, the label column and the feature columns. */

@@ -188,7 +188,15 @@ public final class ModelRegistry {
     public ModelVersionInfo describe(String model, int version) {
         Path meta = versionDir(model, version).resolve(METADATA_FILE);
         try {
-            return JSON.readValue(meta.toFile(), ModelVersionInfo.class);
+            ModelVersionInfo info = JSON.readValue(meta.toFile(), ModelVersionInfo.class);
+            // its fields name the model file (modelFile): they must point into this version's own directory
+            if (!model.equals(info.model()) || info.version() != version || info.file() == null
+                    || !MODEL_NAME.matcher(info.file()).matches()) {
+                throw new RegistryException(RegistryException.Kind.IO, meta + " describes model '" + info.model()
+                        + "' version " + info.version() + " in file '" + info.file() + "': not a file of model '"
+                        + model + "' version " + version + " (edited by hand?)");
+            }
+            return info;
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             throw notFound("model '" + model + "' has no version " + version);
         } catch (IOException e) {

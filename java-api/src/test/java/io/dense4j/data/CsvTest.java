@@ -26,7 +26,66 @@ class CsvTest {
         Path f = csv(content);
         DataFormatException e = assertThrows(DataFormatException.class, () -> Csv.read(f, o));
         assertTrue(e.getMessage().startsWith(f.toString()), "message names the file: " + e.getMessage());
+        // the check without loading refuses the same file with the same words
+        DataFormatException checked = assertThrows(DataFormatException.class, () -> Csv.inspect(f, o));
+        assertEquals(e.getMessage(), checked.getMessage());
         return e;
+    }
+
+    /** What inspect says of a file is what read loads from it: rows, features, classes, names. */
+    void assertInspectMatchesRead(Path f, Csv.Options o) throws IOException {
+        Csv.Summary s = Csv.inspect(f, o);
+        try (Dataset d = Csv.read(f, o)) {
+            assertEquals(d.size(), s.rows());
+            assertEquals(d.numFeatures(), s.features());
+            assertEquals(d.hasLabels() ? d.numClasses() : 0, s.numClasses());
+            assertEquals(d.classNames(), s.classNames());
+        }
+    }
+
+    @Test
+    void inspectSaysWhatReadLoads() throws IOException {
+        // past the first capacities of the per-row arrays (1024, then half as much again, ...), labels in random order
+        java.util.Random rnd = new java.util.Random(11);
+        String[] names = {"cat", "dog", "emu", "yak"};
+        StringBuilder ints = new StringBuilder("a,b,y\n");
+        StringBuilder words = new StringBuilder("a,y,b\n");
+        StringBuilder targets = new StringBuilder("a,b,t\n");
+        int rows = 5000;
+        int[] expected = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            expected[r] = rnd.nextInt(7);
+            ints.append(r).append(',').append(-r).append(',').append(expected[r]).append('\n');
+            words.append(r).append(',').append(names[expected[r] % 4]).append(',').append(r * 0.5).append('\n');
+            targets.append(r).append(',').append(1).append(',').append(r * 0.25f).append('\n');
+        }
+        Path f = csv(ints.toString());
+        assertInspectMatchesRead(f, Csv.options());
+        try (Dataset d = Csv.read(f)) {
+            assertArrayEquals(expected, d.labels().toIntArray());
+            assertEquals(new Csv.Summary(rows, 2, 7, List.of()), Csv.inspect(f, Csv.options()));
+        }
+        f = csv(words.toString());
+        assertInspectMatchesRead(f, Csv.options().labelColumn("y"));
+        assertInspectMatchesRead(f, Csv.options().labelColumn("y").classNames(List.of("yak", "emu", "dog", "cat")));
+        assertEquals(new Csv.Summary(rows, 2, 4, List.of(names)), Csv.inspect(f, Csv.options().labelColumn("y")));
+        try (Dataset d = Csv.read(f, Csv.options().labelColumn("y"))) {
+            int[] y = d.labels().toIntArray();
+            for (int r = 0; r < rows; r++) {
+                assertEquals(expected[r] % 4, y[r], "row " + r);
+            }
+        }
+        f = csv(targets.toString());
+        Csv.Options regression = Csv.options().labelKind(Csv.LabelKind.REGRESSION);
+        assertInspectMatchesRead(f, regression);
+        assertEquals(new Csv.Summary(rows, 2, 0, List.of()), Csv.inspect(f, regression));
+        try (Dataset d = Csv.read(f, regression)) {
+            float[] t = d.targets().toFloatArray();
+            assertEquals(rows, t.length);
+            for (int r = 0; r < rows; r++) {
+                assertEquals(r * 0.25f, t[r], "row " + r);
+            }
+        }
     }
 
     @Test

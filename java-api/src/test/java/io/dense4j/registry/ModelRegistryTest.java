@@ -172,6 +172,29 @@ class ModelRegistryTest {
         assertEquals("model file is missing", reg.verify("m").get(0).message());
     }
 
+    /** A metadata.json edited to name a file outside its version's directory is refused, never followed. */
+    @Test
+    void metadataCannotPointOutsideItsVersion() throws IOException {
+        ModelRegistry reg = ModelRegistry.open(tmp.resolve("reg"));
+        reg.register("m", model(1), RegisterOptions.defaults());
+        reg.register("other", model(2), RegisterOptions.defaults());
+        Path meta = tmp.resolve("reg").resolve("m").resolve("1").resolve(ModelRegistry.METADATA_FILE);
+        String good = Files.readString(meta);
+        for (String[] edit : new String[][] {
+                {"\"file\"\\s*:\\s*\"model.d4j\"", "\"file\": \"../../other/1/model.d4j\""},
+                {"\"file\"\\s*:\\s*\"model.d4j\"", "\"file\": \"" + tmp.resolve("m1.d4j") + "\""},
+                {"\"model\"\\s*:\\s*\"m\"", "\"model\": \"other\""},
+                {"\"version\"\\s*:\\s*1", "\"version\": 2"}}) {
+            String edited = good.replaceFirst(edit[0], java.util.regex.Matcher.quoteReplacement(edit[1]));
+            assertFalse(edited.equals(good), "the edit applies: " + edit[0]);
+            Files.writeString(meta, edited);
+            RegistryException e = assertThrows(RegistryException.class, () -> reg.modelFile("m", 1), edit[1]);
+            assertTrue(e.getMessage().contains("not a file of model 'm' version 1"), e.getMessage());
+        }
+        Files.writeString(meta, good);
+        assertEquals(tmp.resolve("reg").resolve("m").resolve("1").resolve("model.d4j"), reg.modelFile("m", 1));
+    }
+
     @Test
     void readersNeverSeePartialStateWhileWriting() throws Exception {
         ModelRegistry reg = ModelRegistry.open(tmp.resolve("reg"));

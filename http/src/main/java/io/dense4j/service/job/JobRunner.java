@@ -120,17 +120,32 @@ public final class JobRunner {
      * Why {@code owner}'s jobs may not register versions of {@code model} (and so, through {@code promote}, move what
      * it serves), or empty when they may: a training token's jobs register new models and models they created; a
      * model with a version registered otherwise (an admin's upload, the CLI, another token's job) is not theirs to
-     * change. Admins' jobs register anywhere.
+     * change, nor is a model whose versions were all deleted (its history and name stay someone else's). A version
+     * is a job's by its source ({@code job:<id>}) and actor together: an upload's actor is a free-form audit name,
+     * which may happen to spell a token's. Admins' jobs register anywhere.
      */
     public Optional<String> registrationRefusal(String model, String owner) {
-        if (owner.equals(ADMIN_OWNER) || !registry.exists(model)
-                || registry.versions(model).stream().allMatch(v -> owner.equals(v.actor()))) {
+        if (owner.equals(ADMIN_OWNER) || !registry.exists(model)) {
+            return Optional.empty();
+        }
+        List<ModelVersionInfo> versions = registry.versions(model);
+        if (versions.isEmpty() && registry.history(model).isEmpty()) {
+            return Optional.empty(); // its first version is being published right now (no history yet)
+        }
+        if (versions.isEmpty()) {
+            return Optional.of("model '" + model + "' exists with no versions left (deleted): a training token's jobs "
+                    + "register only new models or models they created; choose another register_as, or ask an admin");
+        }
+        if (versions.stream().allMatch(v -> owner.equals(v.actor()) && v.source().startsWith(JOB_SOURCE))) {
             return Optional.empty();
         }
         return Optional.of("model '" + model + "' has versions that " + owner + "'s jobs did not register: a training "
                 + "token's jobs register (and promote) only new models or models they created; choose another "
                 + "register_as, or ask an admin");
     }
+
+    /** The source a job's registered versions carry, before the job's id. */
+    static final String JOB_SOURCE = "job:";
 
     /** A runner whose train jobs checkpoint at {@link CheckpointSchedule#DEFAULT_MIN_INTERVAL} unless they say. */
     public JobRunner(ModelRegistry registry, DatasetResolver datasets, Promoter promoter) {
@@ -428,7 +443,7 @@ public final class JobRunner {
             return result;
         }
         String name = spec.registerAs();
-        String source = "job:" + ctx.jobId();
+        String source = JOB_SOURCE + ctx.jobId();
         Optional<ModelVersionInfo> earlier = registry.exists(name) ? registry.versions(name).stream()
                 .filter(v -> v.source().equals(source)).findFirst() : Optional.empty();
         int version;

@@ -15,8 +15,12 @@ import java.util.List;
  * the file really holds. Strings may be fixed- or variable-length (h5py 2 wrote the former, h5py 3 the latter).
  */
 final class H5 {
-    /** Keras never compresses; a compressed dataset may still not claim more than this many times its stored bytes. */
-    private static final long MAX_EXPANSION = 1000;
+    /**
+     * Keras never compresses; a compressed dataset (weights re-saved with h5py's gzip, say) may still not claim more
+     * than this many times its stored bytes. Trained float weights deflate to ~90% of their size, a mostly-zero
+     * (pruned) tensor to a few percent; a bigger claim is a memory bomb (1000x let 24 MB become 24 GB of arrays).
+     */
+    static final long MAX_EXPANSION = 32;
 
     private H5() {}
 

@@ -40,6 +40,13 @@ final class KerasFile implements AutoCloseable {
     private static final long MAX_CONFIG_BYTES = 64L << 20;
     /** Keras stores zip members uncompressed; deflated ones may not claim more than this ratio (zip bombs). */
     private static final long MAX_ZIP_EXPANSION = 100;
+    /**
+     * The same for model.weights.h5, which is extracted to a temporary file: float weights deflate to ~90% of their
+     * size (a mostly-zero tensor further), so a bigger claim is a bomb aimed at the disk.
+     */
+    static final long MAX_WEIGHTS_EXPANSION = 32;
+    /** Extracting model.weights.h5 may take at most this share of the temporary directory's free space. */
+    private static final double MAX_TEMP_SHARE = 0.5;
 
     final Path path;
     final String format;
@@ -183,6 +190,10 @@ final class KerasFile implements AutoCloseable {
     }
 
     private static ZipEntry entry(ZipFile z, String name, long limit) {
+        return entry(z, name, limit, MAX_ZIP_EXPANSION);
+    }
+
+    private static ZipEntry entry(ZipFile z, String name, long limit, long maxExpansion) {
         ZipEntry e = z.getEntry(name);
         if (e == null) {
             throw new IllegalArgumentException("the archive has no " + name);
@@ -190,7 +201,7 @@ final class KerasFile implements AutoCloseable {
         long size = e.getSize();
         long packed = e.getCompressedSize();
         if (size < 0 || size > limit
-                || (e.getMethod() != ZipEntry.STORED && size > 1 << 20 && size > MAX_ZIP_EXPANSION * packed)) {
+                || (e.getMethod() != ZipEntry.STORED && size > 1 << 20 && size / maxExpansion > packed)) {
             throw new IllegalArgumentException(name + " declares " + size + " bytes from " + packed
                     + " stored bytes (limit " + limit + "): not a Keras archive member");
         }
@@ -209,8 +220,13 @@ final class KerasFile implements AutoCloseable {
     }
 
     private static void extract(ZipFile z, String name, Path to) throws IOException {
-        ZipEntry e = entry(z, name, Long.MAX_VALUE);
+        ZipEntry e = entry(z, name, Long.MAX_VALUE, MAX_WEIGHTS_EXPANSION);
         long want = e.getSize();
+        long free = Files.getFileStore(to).getUsableSpace();
+        if (want > free * MAX_TEMP_SHARE) {
+            throw new IllegalArgumentException(name + " declares " + want + " bytes; the temporary directory has "
+                    + free + " bytes free, and extracting it may take at most half of that");
+        }
         try (InputStream in = z.getInputStream(e); OutputStream out = Files.newOutputStream(to)) {
             byte[] buf = new byte[1 << 16];
             long got = 0;

@@ -71,7 +71,12 @@ final class KerasImporter {
 
         List<LayerSpec> out = new ArrayList<>();
         Preprocessing pre = null;
-        int[] permutation = null; // Flatten with channels_first: Keras's order of the first Dense's inputs
+        // Nothing below is sized by the config alone: a Normalization's statistics and a channels_first Flatten's
+        // order are built only once the Dense after them has its kernel, whose size the file's bytes vouch for
+        KLayer normalization = null;
+        LayerRef normalizationRef = null;
+        long[] normalizationShape = null;
+        long[] channelsFirst = null; // the shape a channels_first Flatten flattened, until the Dense after it
         for (int i = 0; i < layers.size(); i++) {
             KLayer l = layers.get(i);
             LayerRef ref = refs.get(i);
@@ -79,10 +84,11 @@ final class KerasImporter {
             switch (l.className()) {
                 case "Flatten" -> {
                     if (shape != null && shape.length > 1) {
+                        long flat = product(shape, l);
                         if ("channels_first".equals(c.path("data_format").asText(null)) && shape.length >= 2) {
-                            permutation = channelsFirstOrder(shape);
+                            channelsFirst = shape;
                         }
-                        shape = new long[] {product(shape, l)};
+                        shape = new long[] {flat};
                     }
                 }
                 case "Dense" -> {
@@ -91,8 +97,8 @@ final class KerasImporter {
                                 + java.util.Arrays.toString(shape) + ": Keras applies Dense to the last axis; Dense4J "
                                 + "needs the input flattened first (add a Flatten layer)");
                     }
-                    DenseSpec d = dense(l, ref, weights.get(ref), shape == null ? -1 : shape[0], permutation);
-                    permutation = null;
+                    DenseSpec d = dense(l, ref, weights.get(ref), shape == null ? -1 : shape[0], channelsFirst);
+                    channelsFirst = null;
                     out.add(d);
                     shape = new long[] {d.units()};
                 }
@@ -124,12 +130,17 @@ final class KerasImporter {
                     }
                 }
                 case "Rescaling", "Normalization" -> {
-                    if (!out.isEmpty() || pre != null) {
+                    if (!out.isEmpty() || pre != null || normalization != null) {
                         throw new IllegalArgumentException(l.describe() + " is not the first transformation of the input:"
                                 + " Dense4J supports one Rescaling or Normalization before the first Dense layer");
                     }
-                    pre = l.className().equals("Rescaling") ? KerasPreprocessing.rescaling(l)
-                            : KerasPreprocessing.normalization(l, weights.get(ref), shape, file.weights.fileBytes());
+                    if (l.className().equals("Rescaling")) {
+                        pre = KerasPreprocessing.rescaling(l);
+                    } else {
+                        normalization = l;
+                        normalizationRef = ref;
+                        normalizationShape = shape;
+                    }
                 }
                 default -> throw new IllegalStateException("unchecked layer " + l.describe());
             }
@@ -149,6 +160,16 @@ final class KerasImporter {
                 throw new IllegalArgumentException("Dense layer " + i + " has a softmax activation but is not the last "
                         + "layer: Dense4J supports softmax only on the output layer");
             }
+        }
+        if (normalization != null) {
+            KLayer l = normalization;
+            if (normalizationShape != null && normalizationShape.length == 1
+                    && normalizationShape[0] != dense.get(0).inputs()) {
+                throw new IllegalArgumentException(l.describe() + " has " + normalizationShape[0] + " features, the "
+                        + "first Dense layer takes " + dense.get(0).inputs());
+            }
+            pre = KerasPreprocessing.normalization(l, weights.get(normalizationRef), normalizationShape,
+                    file.weights.fileBytes());
         }
         if (pre instanceof NetworkSpec.Affine a && a.shift().length != dense.get(0).inputs()) {
             throw new IllegalArgumentException("the Normalization has " + a.shift().length + " features, the first "
@@ -219,7 +240,8 @@ final class KerasImporter {
         return d.path("config").path("name").asText(null);
     }
 
-    private DenseSpec dense(KLayer l, LayerRef ref, List<Dataset> ds, long inputs, int[] permutation) {
+    /** @param channelsFirst the shape a channels_first Flatten before this layer flattened, or null */
+    private DenseSpec dense(KLayer l, LayerRef ref, List<Dataset> ds, long inputs, long[] channelsFirst) {
         JsonNode c = l.config();
         int units = c.path("units").asInt();
         Activation act = activation(c.get("activation"), l);
@@ -243,14 +265,14 @@ final class KerasImporter {
         if (!useBias) {
             notes.add(l.describe() + " has no bias (use_bias=False): imported with a zero bias, which fit will train");
         }
-        if (permutation != null) {
-            if (permutation.length != in) {
-                throw new IllegalArgumentException(l.describe() + " takes " + in + " inputs, the Flatten gives "
-                        + permutation.length);
+        if (channelsFirst != null) {
+            long flat = product(channelsFirst, l);
+            if (flat != in) {
+                throw new IllegalArgumentException(l.describe() + " takes " + in + " inputs, the Flatten gives " + flat);
             }
             float[] k = new float[kernel.length];
-            for (int r = 0; r < in; r++) { // our row r (row-major input) is Keras's row permutation[r]
-                System.arraycopy(kernel, permutation[r] * units, k, r * units, units);
+            for (int r = 0; r < in; r++) { // our row r (row-major input) is Keras's row kerasIndex(r)
+                System.arraycopy(kernel, channelsFirstIndex(channelsFirst, r) * units, k, r * units, units);
             }
             kernel = k;
         }
@@ -343,7 +365,7 @@ final class KerasImporter {
     private static long product(long[] shape, KLayer l) {
         long p = 1;
         for (long s : shape) {
-            p = Math.multiplyExact(p, s);
+            p = s > Integer.MAX_VALUE ? Long.MAX_VALUE : p * s; // p <= 2^31 here: no overflow
             if (p > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException(l.describe() + " flattens " + java.util.Arrays.toString(shape)
                         + " to more than " + Integer.MAX_VALUE + " values");
@@ -354,26 +376,20 @@ final class KerasImporter {
 
     /**
      * Keras's Flatten with data_format="channels_first" moves axis 1 (channels) last before flattening. For our
-     * row-major index r of the input, the index Keras's first Dense sees.
+     * row-major index r of the input of shape {@code shape}, the index Keras's first Dense sees.
      */
-    private static int[] channelsFirstOrder(long[] shape) {
-        int n = (int) product(shape, null);
-        int[] order = new int[n];
+    static int channelsFirstIndex(long[] shape, int r) {
         int k = shape.length;
+        long rest = r;
         long[] idx = new long[k];
-        for (int r = 0; r < n; r++) {
-            long rest = r;
-            for (int a = k - 1; a >= 0; a--) {
-                idx[a] = rest % shape[a];
-                rest /= shape[a];
-            }
-            long kerasIndex = 0; // row-major over (shape[1], ..., shape[k-1], shape[0])
-            for (int a = 1; a < k; a++) {
-                kerasIndex = kerasIndex * shape[a] + idx[a];
-            }
-            kerasIndex = kerasIndex * shape[0] + idx[0];
-            order[r] = (int) kerasIndex;
+        for (int a = k - 1; a >= 0; a--) {
+            idx[a] = rest % shape[a];
+            rest /= shape[a];
         }
-        return order;
+        long kerasIndex = 0; // row-major over (shape[1], ..., shape[k-1], shape[0])
+        for (int a = 1; a < k; a++) {
+            kerasIndex = kerasIndex * shape[a] + idx[a];
+        }
+        return (int) (kerasIndex * shape[0] + idx[0]);
     }
 }

@@ -50,6 +50,9 @@ final class KerasPreprocessing {
             throw new IllegalArgumentException(l.describe() + " needs a flat input of known width, it gets "
                     + (shape == null ? "an undeclared shape" : java.util.Arrays.toString(shape)));
         }
+        if (shape[0] > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(l.describe() + " has " + shape[0] + " features");
+        }
         int d = (int) shape[0];
         float[] mean;
         float[] variance;

@@ -184,4 +184,167 @@ class KerasFixturesTest {
         assertTrue(e.getMessage().contains("not a Keras model"), e.getMessage());
         assertThrows(ModelFormatException.class, () -> Models.importKeras(tmp.resolve("absent.keras")));
     }
+
+    // ------------------------------------------------------------------ configs rewritten: hostile and unusual ones
+
+    /**
+     * k3_names_differ.keras (InputLayer [8], Rescaling, Dense 5 sigmoid, Dense 3 softmax) with its config's input
+     * shape and its second layer (the Rescaling, which has no weights) replaced; the weights stay as saved.
+     */
+    static Path rewritten(Path dir, String name, String batchShape, String secondLayer) throws IOException {
+        Path src = DIR.resolve("k3_names_differ.keras");
+        com.fasterxml.jackson.databind.node.ObjectNode config;
+        byte[] metadata;
+        byte[] weights;
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(src.toFile())) {
+            config = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(
+                    z.getInputStream(z.getEntry("config.json")));
+            metadata = z.getInputStream(z.getEntry("metadata.json")).readAllBytes();
+            weights = z.getInputStream(z.getEntry("model.weights.h5")).readAllBytes();
+        }
+        var layers = (com.fasterxml.jackson.databind.node.ArrayNode) config.get("config").get("layers");
+        ((com.fasterxml.jackson.databind.node.ObjectNode) layers.get(0).get("config"))
+                .set("batch_shape", JSON.readTree(batchShape));
+        layers.set(1, JSON.readTree(secondLayer));
+        Path out = dir.resolve(name);
+        try (var zip = new java.util.zip.ZipOutputStream(Files.newOutputStream(out))) {
+            entry(zip, "config.json", JSON.writeValueAsBytes(config));
+            entry(zip, "metadata.json", metadata);
+            entry(zip, "model.weights.h5", weights);
+        }
+        return out;
+    }
+
+    static void entry(java.util.zip.ZipOutputStream zip, String name, byte[] b) throws IOException {
+        var e = new java.util.zip.ZipEntry(name);
+        e.setMethod(java.util.zip.ZipEntry.STORED);
+        var crc = new java.util.zip.CRC32();
+        crc.update(b);
+        e.setSize(b.length);
+        e.setCompressedSize(b.length);
+        e.setCrc(crc.getValue());
+        zip.putNextEntry(e);
+        zip.write(b);
+        zip.closeEntry();
+    }
+
+    static String layer(String className, String config) {
+        return "{\"module\": \"keras.layers\", \"class_name\": \"" + className + "\", \"registered_name\": null, "
+                + "\"config\": " + config + "}";
+    }
+
+    static final String FLATTEN = layer("Flatten", "{\"name\": \"flatten\", \"data_format\": \"channels_last\"}");
+
+    /** The same model on [8] inputs without the Rescaling: what the rewritten ones are compared with. */
+    static Sequential plain(Path dir) throws IOException {
+        return Models.importKeras(rewritten(dir, "plain.keras", "[null, 8]", FLATTEN));
+    }
+
+    static float[] randomRow(SplittableRandom rng) {
+        float[] x = new float[8];
+        for (int i = 0; i < 8; i++) {
+            x[i] = (float) (rng.nextDouble() * 4 - 2);
+        }
+        return x;
+    }
+
+    /**
+     * Flatten(data_format="channels_first") on [2, 4] inputs: Keras moves the channel axis last before flattening, so
+     * its Dense sees input (c, s) at s * 2 + c. The import permutes the kernel's rows so that Dense4J's row-major
+     * input gives the same outputs as the plain model on the permuted input.
+     */
+    @Test
+    void flattenChannelsFirstPermutesTheKernelRows(@TempDir Path tmp) throws IOException {
+        Path f = rewritten(tmp, "cf.keras", "[null, 2, 4]",
+                layer("Flatten", "{\"name\": \"flatten\", \"data_format\": \"channels_first\"}"));
+        SplittableRandom rng = new SplittableRandom(3);
+        try (Sequential cf = Models.importKeras(f); Sequential plain = plain(tmp)) {
+            assertEquals(8, cf.inputSize());
+            for (int trial = 0; trial < 5; trial++) {
+                float[] x = randomRow(rng);
+                float[] keras = new float[8];
+                for (int c = 0; c < 2; c++) {
+                    for (int s = 0; s < 4; s++) {
+                        keras[s * 2 + c] = x[c * 4 + s];
+                    }
+                }
+                float[] want = plain.predict(keras);
+                float[] got = cf.predict(x);
+                assertArrayEquals(want, got, 1e-6f);
+                // and it is a real permutation: the unpermuted input gives other outputs
+                float[] other = plain.predict(x);
+                assertTrue(Math.abs(other[0] - got[0]) + Math.abs(other[1] - got[1]) > 1e-4, "permutation applied");
+            }
+        }
+    }
+
+    /** A scalar Normalization mean and variance apply to every feature: (x - mean) / sqrt(variance). */
+    @Test
+    void scalarNormalizationStatisticsApplyToEveryFeature(@TempDir Path tmp) throws IOException {
+        Path f = rewritten(tmp, "norm.keras", "[null, 8]", layer("Normalization",
+                "{\"name\": \"normalization\", \"axis\": -1, \"mean\": 0.5, \"variance\": 4.0, \"invert\": false}"));
+        SplittableRandom rng = new SplittableRandom(5);
+        try (Sequential norm = Models.importKeras(f); Sequential plain = plain(tmp)) {
+            for (int trial = 0; trial < 5; trial++) {
+                float[] x = randomRow(rng);
+                float[] normalized = new float[8];
+                for (int i = 0; i < 8; i++) {
+                    normalized[i] = (float) ((x[i] - 0.5) / 2.0);
+                }
+                assertArrayEquals(plain.predict(normalized), norm.predict(x), 1e-6f);
+            }
+        }
+    }
+
+    /**
+     * Sizes that only a config states are never allocated before the weights' stored bytes confirm them: these
+     * configs claim ~2^31 inputs (8-24 GB of tables at the Flatten or the Normalization) for 8 stored kernel rows,
+     * and fail on the kernel's shape (before, they failed out of memory, taking the server's other requests too).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        "Flatten channels_first | [null, 46340, 46340] | Flatten | {\"name\": \"flatten\", \"data_format\": \"channels_first\"}",
+        "scalar Normalization   | [null, 2000000000]   | Normalization | {\"name\": \"n\", \"axis\": -1, \"mean\": 0.0, \"variance\": 1.0}",
+    })
+    void configSizesWaitForTheBytes(String what, String shape, String cls, String config, @TempDir Path tmp)
+            throws IOException {
+        Path f = rewritten(tmp, "bomb.keras", shape, layer(cls, config));
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Models.importKeras(f));
+        assertTrue(e.getMessage().contains("the kernel of layer 'dense_7' (Dense) has shape [8, 5]"), e.getMessage());
+    }
+
+    /**
+     * A deflated model.weights.h5 is extracted to a temporary file: one claiming ~47 times its packed size (Keras
+     * stores it uncompressed; float weights deflate to ~90%) is refused before a byte is written.
+     */
+    @Test
+    void deflatedWeightsClaimingTooMuchAreRefused(@TempDir Path tmp) throws IOException {
+        byte[] bomb = new byte[8 << 20];
+        SplittableRandom rng = new SplittableRandom(9);
+        for (int at = 0; at < bomb.length; at += 1024) {
+            for (int i = 0; i < 16; i++) {
+                bomb[at + i] = (byte) rng.nextInt(256);
+            }
+        }
+        byte[] weights = Files.readAllBytes(DIR.resolve("k3_legacy_plain.h5")); // a valid HDF5 head
+        System.arraycopy(weights, 0, bomb, 0, weights.length);
+        Path f = tmp.resolve("bomb.keras");
+        long packed;
+        try (var zip = new java.util.zip.ZipOutputStream(Files.newOutputStream(f))) {
+            try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(DIR.resolve("k3_names_differ.keras").toFile())) {
+                entry(zip, "config.json", z.getInputStream(z.getEntry("config.json")).readAllBytes());
+            }
+            zip.putNextEntry(new java.util.zip.ZipEntry("model.weights.h5"));
+            zip.write(bomb);
+            zip.closeEntry();
+        }
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(f.toFile())) {
+            packed = z.getEntry("model.weights.h5").getCompressedSize();
+        }
+        double ratio = (double) bomb.length / packed;
+        assertTrue(ratio > KerasFile.MAX_WEIGHTS_EXPANSION && ratio < 100, "the fixture's ratio: " + ratio);
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Models.importKeras(f));
+        assertTrue(e.getMessage().contains("model.weights.h5 declares " + bomb.length + " bytes from " + packed),
+                e.getMessage());
+    }
 }
