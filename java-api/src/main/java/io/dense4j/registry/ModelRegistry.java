@@ -338,7 +338,7 @@ public final class ModelRegistry {
     public ModelVersionInfo register(String model, InputStream data, RegisterOptions options) {
         checkModelName(model);
         String crashPoint = System.getProperty(CRASH_POINT_PROPERTY, "");
-        Path staging = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-" + UUID.randomUUID());
+        Path staging = root.resolve(STAGING_DIR).resolve(stagingName(""));
         try {
             Files.createDirectories(staging);
             Path file = staging.resolve(MODEL_FILE);
@@ -580,7 +580,7 @@ public final class ModelRegistry {
                         + model + "' is in use by the traffic split; clear it first");
             }
             // rename away first, so readers see the version vanish at once rather than half deleted
-            Path trash = root.resolve(STAGING_DIR).resolve(ProcessHandle.current().pid() + "-del-" + UUID.randomUUID());
+            Path trash = root.resolve(STAGING_DIR).resolve(stagingName("del-"));
             Files.createDirectories(trash.getParent());
             Files.move(vdir, trash, StandardCopyOption.ATOMIC_MOVE);
             AtomicFiles.syncDirectory(mdir);
@@ -693,17 +693,78 @@ public final class ModelRegistry {
     }
 
     private void appendHistory(Path mdir, HistoryEntry entry) throws IOException {
-        // one write() of a complete line, then fsync: readers skip a line without its newline
+        // a complete line, then fsync: readers skip a last line without its newline. A line left partial (a crash or
+        // a full disk mid-write) is cut off before the next is written, or the next would be glued onto it and every
+        // later read of the history would fail on that line. (Caller holds the lock: no other writer.)
         byte[] line = (JSON.writeValueAsString(entry) + "\n").getBytes(StandardCharsets.UTF_8);
         try (FileChannel ch = FileChannel.open(mdir.resolve(HISTORY_FILE), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ByteBuffer bb = ByteBuffer.wrap(line);
-            while (bb.hasRemaining()) {
-                ch.write(bb);
+                StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long end = completeLinesEnd(ch);
+            ch.truncate(end);
+            try {
+                ByteBuffer bb = ByteBuffer.wrap(line);
+                for (long at = end; bb.hasRemaining(); ) {
+                    at += ch.write(bb, at);
+                }
+                ch.force(true);
+            } catch (IOException e) {
+                try {
+                    ch.truncate(end);
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed); // the next append cuts it off instead
+                }
+                throw e;
             }
-            ch.force(true);
         }
     }
+
+    /** Where the file's last complete line ends: its size, unless it ends in a line without its newline. */
+    private static long completeLinesEnd(FileChannel ch) throws IOException {
+        long size = ch.size();
+        ByteBuffer b = ByteBuffer.allocate(4096);
+        for (long pos = size; pos > 0; ) {
+            int n = (int) Math.min(b.capacity(), pos);
+            b.clear().limit(n);
+            pos -= n;
+            while (b.hasRemaining() && ch.read(b, pos + b.position()) > 0) {
+                // fill
+            }
+            for (int i = b.position() - 1; i >= 0; i--) {
+                if (b.get(i) == '\n') {
+                    return pos + i + 1;
+                }
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * This process's staging directory names start with its host, then its pid: several hosts (or containers) may
+     * share one registry directory, and a pid means nothing on another host, so each judges only its own host's.
+     */
+    static final String HOST_TAG = hostTag();
+
+    private static String hostTag() {
+        String id = "";
+        for (String f : new String[] {"/proc/sys/kernel/hostname", "/proc/sys/kernel/random/boot_id"}) {
+            try {
+                id += Files.readString(Path.of(f)).trim() + "/";
+            } catch (IOException | RuntimeException e) {
+                id += "?/";
+            }
+        }
+        if (id.equals("?/?/")) {
+            id = String.valueOf(System.getenv("HOSTNAME")) + "/" + System.getenv("COMPUTERNAME");
+        }
+        return "h" + HexFormat.of().formatHex(sha256().digest(id.getBytes(StandardCharsets.UTF_8)), 0, 6);
+    }
+
+    private static String stagingName(String kind) {
+        return HOST_TAG + "-" + ProcessHandle.current().pid() + "-" + kind + UUID.randomUUID();
+    }
+
+    /** Another host's staging directory is judged by age alone: a registration takes minutes, not this. */
+    static final java.time.Duration FOREIGN_STAGING_AGE = java.time.Duration.ofHours(24);
 
     /** Removes staging directories left by processes that died mid-register. Caller holds the lock. */
     private void cleanStaleStaging() {
@@ -714,9 +775,22 @@ public final class ModelRegistry {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String n = p.getFileName().toString();
-                int dash = n.indexOf('-');
+                if (n.startsWith("h") && !n.startsWith(HOST_TAG + "-")) {
+                    try {
+                        Instant touched = Files.getLastModifiedTime(p).toInstant();
+                        if (touched.plus(FOREIGN_STAGING_AGE).isAfter(Instant.now())) {
+                            continue; // another host's, and recent: it may be staging right now
+                        }
+                    } catch (IOException e) {
+                        continue;
+                    }
+                    deleteTree(p);
+                    continue;
+                }
+                String own = n.startsWith(HOST_TAG + "-") ? n.substring(HOST_TAG.length() + 1) : n;
+                int dash = own.indexOf('-');
                 try {
-                    long pid = Long.parseLong(dash > 0 ? n.substring(0, dash) : n);
+                    long pid = Long.parseLong(dash > 0 ? own.substring(0, dash) : own);
                     if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                         continue;
                     }

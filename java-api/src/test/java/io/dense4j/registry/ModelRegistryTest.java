@@ -288,6 +288,54 @@ class ModelRegistryTest {
     }
 
     /**
+     * Staging directories of several hosts sharing one registry: another host's pid means nothing here, so its
+     * directories are removed by age only; this host's are judged by their pid.
+     */
+    @Test
+    void staleStagingIsJudgedPerHost() throws Exception {
+        Path root = tmp.resolve("reg");
+        ModelRegistry reg = ModelRegistry.open(root);
+        Path staging = Files.createDirectories(root.resolve(".staging"));
+        String otherHost = ModelRegistry.HOST_TAG.equals("h000000000000") ? "h000000000001" : "h000000000000";
+        long livePid = ProcessHandle.current().parent().map(ProcessHandle::pid).orElseThrow(); // alive here
+        Path foreignRecent = Files.createDirectories(staging.resolve(otherHost + "-" + livePid + "-a"));
+        Path foreignDeadPid = Files.createDirectories(staging.resolve(otherHost + "-999999999-b")); // recent all the same
+        Path foreignOld = Files.createDirectories(staging.resolve(otherHost + "-" + livePid + "-c"));
+        Files.setLastModifiedTime(foreignOld, java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(ModelRegistry.FOREIGN_STAGING_AGE).minusSeconds(60)));
+        Path ownDead = Files.createDirectories(staging.resolve(ModelRegistry.HOST_TAG + "-999999999-d"));
+        Path ownLive = Files.createDirectories(staging.resolve(ModelRegistry.HOST_TAG + "-" + livePid + "-e"));
+        Path legacyDead = Files.createDirectories(staging.resolve("999999999-f"));
+        reg.register("m", model(1), RegisterOptions.defaults()); // a writer cleans up under the lock
+        assertTrue(Files.isDirectory(foreignRecent));
+        assertTrue(Files.isDirectory(foreignDeadPid), "another host's pid is not judged here");
+        assertFalse(Files.exists(foreignOld));
+        assertFalse(Files.exists(ownDead));
+        assertTrue(Files.isDirectory(ownLive));
+        assertFalse(Files.exists(legacyDead));
+    }
+
+    /**
+     * A history line left without its newline (a crash or a full disk mid-write) is cut off by the next append,
+     * not glued to it: the history stays readable.
+     */
+    @Test
+    void aPartialHistoryLineIsCutOffByTheNextAppend() throws IOException {
+        ModelRegistry reg = ModelRegistry.open(tmp.resolve("reg"));
+        reg.register("m", model(1), RegisterOptions.defaults());
+        Path history = tmp.resolve("reg").resolve("m").resolve("history.jsonl");
+        assertTrue(Files.exists(history), "history file name");
+        int before = reg.history("m").size();
+        Files.writeString(history, "{\"at\":\"2026-12-02T00:00:00Z\",\"act", java.nio.file.StandardOpenOption.APPEND);
+        assertEquals(before, reg.history("m").size(), "readers skip the partial last line");
+        reg.setAlias("m", "stable", 1, "test");
+        List<HistoryEntry> h = reg.history("m");
+        assertEquals(before + 1, h.size());
+        assertEquals("stable", h.get(h.size() - 1).alias());
+        assertFalse(Files.readString(history).contains("\"act{"), "no glued line");
+    }
+
+    /**
      * This JVM's classes as one class path: the tests' own directory, the module path (surefire runs the API as a
      * module) and the class path.
      */

@@ -19,12 +19,14 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.CharacterCodingException;
+import io.dense4j.io.AtomicFiles;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -231,7 +233,8 @@ public final class DatasetCatalog implements DatasetResolver {
             long size = 0;
             long spaceChecked = -SPACE_CHECK_BYTES;
             byte[] buf = new byte[1 << 16];
-            try (OutputStream out = Files.newOutputStream(target)) {
+            try (FileChannel ch = FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                 OutputStream out = Channels.newOutputStream(ch)) {
                 for (int r; (r = in.read(buf)) >= 0; ) {
                     if (r == 0) {
                         continue;
@@ -248,6 +251,7 @@ public final class DatasetCatalog implements DatasetResolver {
                     md.update(buf, 0, r);
                     out.write(buf, 0, r);
                 }
+                ch.force(true); // durable before its record is (the store commits with fsync)
             }
             bytes += size;
             received.put(name, new FileInfo(name, HexFormat.of().formatHex(md.digest()), size));
@@ -295,27 +299,56 @@ public final class DatasetCatalog implements DatasetResolver {
         }
     }
 
-    /** Checks what was received and stores it under its SHA-256 (or finds the same data stored already). */
+    /**
+     * Checks what was received and stores it under its SHA-256 (or finds the same data stored already). The record
+     * and the directory change together under {@link #directories}: a directory with no record (left by a crash
+     * between the two, or by a delete) is never taken for the data, it is replaced.
+     */
     public Stored commit(Upload upload, Options options, String owner) {
         if (upload.received.isEmpty()) {
             throw DatasetException.invalid("the upload holds no file: send an IDX file pair per split or one CSV file");
         }
         Checked c = check(upload.files, upload.received, options, "upload");
-        Optional<Records.Dataset> existing = sameData(c, options);
-        if (existing.isPresent()) {
-            return new Stored(existing.get(), false);
+        synchronized (directories) {
+            Optional<Records.Dataset> existing = sameData(c, options);
+            if (existing.isPresent()) {
+                return new Stored(existing.get(), false);
+            }
+            Path target = root.resolve(c.sha256);
+            try {
+                AtomicFiles.syncDirectory(upload.files);
+                if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    discard(target); // no record names it: a leftover, whatever it holds
+                }
+                Files.move(upload.files, target, StandardCopyOption.ATOMIC_MOVE);
+                AtomicFiles.syncDirectory(root);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new UncheckedIOException("the staging area and the data set directory must be on one file system", e);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot store the data set", e);
+            }
+            try {
+                return store(c, target.toString(), "upload", options, owner);
+            } catch (RuntimeException e) {
+                discard(target); // no record: no directory either
+                throw e;
+            }
         }
-        Path target = root.resolve(c.sha256);
+    }
+
+    /** Held while a data set's record and its directory change together (commit, delete). */
+    private final Object directories = new Object();
+
+    /** Renames a data set directory away (at once invisible), then deletes it. */
+    private void discard(Path dir) {
+        Path trash = root.resolve(STAGING).resolve("deleted-" + UUID.randomUUID());
         try {
-            Files.move(upload.files, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-            // the same content, stored by a concurrent upload (or left by an interrupted delete): content-addressed
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new UncheckedIOException("the staging area and the data set directory must be on one file system", e);
+            Files.createDirectories(trash.getParent());
+            Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(trash);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot store the data set", e);
+            deleteTree(dir);
         }
-        return store(c, target.toString(), "upload", options, owner);
     }
 
     /**
@@ -544,18 +577,13 @@ public final class DatasetCatalog implements DatasetResolver {
             throw new DatasetException(DatasetException.Kind.FORBIDDEN, "data set " + sha256 + " was added by "
                     + d.createdBy() + "; only they or an admin may delete it");
         }
-        Records.Dataset gone = store.deleteDataset(sha256);
-        if ("upload".equals(details(gone).path("source").asText())) {
-            Path dir = root.resolve(sha256);
-            Path trash = root.resolve(STAGING).resolve("deleted-" + UUID.randomUUID());
-            try {
-                Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
-                deleteTree(trash);
-            } catch (IOException e) {
-                deleteTree(dir);
+        synchronized (directories) {
+            Records.Dataset gone = store.deleteDataset(sha256);
+            if ("upload".equals(details(gone).path("source").asText())) {
+                discard(root.resolve(sha256));
             }
+            return gone;
         }
-        return gone;
     }
 
     /** Details recorded with a data set (source, files, CSV options, test rows). */

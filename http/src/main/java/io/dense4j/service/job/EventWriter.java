@@ -49,15 +49,19 @@ public final class EventWriter {
         return flush();
     }
 
-    /** Writes whatever waits; false when the claim was lost (nothing more is kept then). */
+    /**
+     * Writes whatever waits; false when the claim was lost (nothing more is kept then). When the write fails (an
+     * exception: the store busy or gone), the events stay pending for the next flush, in order.
+     */
     public synchronized boolean flush() {
         if (pending.isEmpty()) {
             return true;
         }
         List<JobEvent> batch = List.copyOf(pending);
-        pending.clear();
         lastWrite = nanoClock.getAsLong();
-        return sink.write(batch);
+        boolean kept = sink.write(batch);
+        pending.subList(0, batch.size()).clear();
+        return kept;
     }
 
     /** Events waiting for the next write (for tests and the heartbeat). */

@@ -63,6 +63,34 @@ class DatasetCatalogTest {
     }
 
     /**
+     * A data set directory with no record (a crash between the directory's rename and the record's commit, or a
+     * delete racing an upload) is never taken for the data: the next upload of those bytes replaces it. It used to
+     * answer 500 for ever (a rename onto a non-empty directory is not a FileAlreadyExistsException on Linux) or keep
+     * whatever the leftover held.
+     */
+    @Test
+    void aDirectoryWithoutARecordIsReplacedNotTrusted() throws Exception {
+        JobStore store = new JobStore(Database.sqlite(dir.resolve("state.db")));
+        DatasetCatalog catalog = new DatasetCatalog(store, dir.resolve("sets"), 1 << 20, 0);
+        byte[] csv = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n".getBytes(StandardCharsets.UTF_8);
+        String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(csv));
+        Path leftover = Files.createDirectories(dir.resolve("sets").resolve(sha));
+        Files.writeString(leftover.resolve("a.csv"), "a,b,label\n9,9,z\n"); // not what the SHA-256 names
+        DatasetCatalog.Stored stored;
+        try (DatasetCatalog.Upload up = catalog.newUpload(); InputStream in = new ByteArrayInputStream(csv)) {
+            up.receive("a.csv", in);
+            stored = catalog.commit(up, new DatasetCatalog.Options("a", null, java.util.List.of()), "alice");
+        }
+        assertTrue(stored.created());
+        assertEquals(sha, stored.dataset().sha256());
+        assertEquals(3, stored.dataset().rows());
+        assertEquals(new String(csv, StandardCharsets.UTF_8), Files.readString(leftover.resolve("a.csv")));
+        try (DatasetResolver.Loaded loaded = catalog.locate(sha).read(TensorAllocation.DIRECT)) {
+            assertEquals(3, loaded.train().size());
+        }
+    }
+
+    /**
      * A job's read of a data set allocates every native tensor it returns through the allocation it is given (a job
      * hands them to its normal-priority thread), for CSV and IDX alike, and still checks the files' SHA-256 first.
      */

@@ -50,6 +50,27 @@ class EventWriterTest {
         assertEquals(1, batches.size(), "the interval starts again at each write");
     }
 
+    /** A write that fails (the store busy or gone) loses nothing: its events go, in order, with the next flush. */
+    @Test
+    void aFailedWriteKeepsItsEventsForTheNext() {
+        boolean[] failing = {true};
+        EventWriter w = new EventWriter(batch -> {
+            if (failing[0]) {
+                throw new IllegalStateException("database is locked");
+            }
+            batches.add(batch.stream().map(e -> e.kind() + e.payload().path("n").asInt()).toList());
+            return true;
+        }, Duration.ofSeconds(1), clock::get);
+        w.add(event("epoch", 1));
+        advanceMillis(1500);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> w.add(event("epoch", 2)));
+        assertEquals(2, w.pending());
+        failing[0] = false;
+        assertTrue(w.add(event("phase", 3)));
+        assertEquals(List.of(List.of("epoch1", "epoch2", "phase3")), batches);
+        assertEquals(0, w.pending());
+    }
+
     @Test
     void anyOtherEventAndAFlushWriteWhatWaitsFirst() {
         EventWriter w = writer(Duration.ofSeconds(1));
