@@ -717,7 +717,9 @@ extern "C" int d4j_net_train_data(d4j_net* net, const void* x, int x_type, float
     if (!lrs || batch <= 0 || batch > net->max_batch || first < 0 || n_order <= 0) return D4J_ERR_ARGUMENT;
     const bool sparse = net->loss == D4J_LOSS_SPARSE_CCE;
     if (sparse ? !labels : !targets) return D4J_ERR_ARGUMENT;
-    if (first + (int64_t)(n_batches - 1) * batch >= n_order) return D4J_ERR_ARGUMENT;  // every step >= 1 row
+    // every step >= 1 row: first + (n_batches - 1) * batch < n_order, in a form that cannot overflow (a first near
+    // INT64_MAX wrapped the sum negative, and the rows past the end were gathered unchecked)
+    if (first >= n_order || (int64_t)(n_batches - 1) > (n_order - 1 - first) / batch) return D4J_ERR_ARGUMENT;
     const int in0 = net->layers[0].in;
     const int k = net->layers[net->n_layers - 1].out;
     // Validate every row this call touches before any update (indices >= 0, labels in range, finite lr).

@@ -347,7 +347,7 @@ int d4j_cuda_net_train(d4j_cuda_net* n, const void* x, int x_type, float x_scale
     // parameters (the loss check only sees it one step later).
     for (int i = 0; i < n_batches; ++i)
         if (!std::isfinite(lrs[i])) return set_error(D4J_CUDA_ERR_ARGUMENT, "learning rate %d is not finite", i);
-    if (first + (int64_t)(n_batches - 1) * batch >= n_order)
+    if (first >= n_order || (int64_t)(n_batches - 1) > (n_order - 1 - first) / batch)  // (the sum could overflow)
         return set_error(D4J_CUDA_ERR_ARGUMENT, "%d batches of %d from position %lld run past the %lld rows of order",
                          n_batches, batch, (long long)first, (long long)n_order);
     int64_t last_rows = std::min<int64_t>(batch, n_order - (first + (int64_t)(n_batches - 1) * batch));

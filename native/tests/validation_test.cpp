@@ -124,6 +124,11 @@ int main() {
     t::expect(train(net, xs.data(), labels.data(), order.data(), 10, 0, 4, 4, lrs.data(), &step) == 1,
               "steps past the end of order");
     t::expect(train(net, xs.data(), labels.data(), order.data(), 10, -1, 4, 1, lrs.data(), &step) == 1, "first < 0");
+    t::expect(train(net, xs.data(), labels.data(), order.data(), 10, 10, 4, 1, lrs.data(), &step) == 1,
+              "first == n_order");
+    // first + (n_batches - 1) * batch overflows int64 (it wrapped negative and passed, rows past the end gathered)
+    t::expect(train(net, xs.data(), labels.data(), order.data(), 10, INT64_MAX - 5, 4, 2, lrs.data(), &step) == 1,
+              "first near INT64_MAX");
     t::expect(train(net, xs.data(), labels.data(), order.data(), 10, 0, 4, -1, lrs.data(), &step) == 1,
               "n_batches < 0");
     std::vector<int32_t> bad_order = order, bad_labels = labels;

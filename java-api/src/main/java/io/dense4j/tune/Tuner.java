@@ -263,11 +263,22 @@ public final class Tuner {
             for (ExecutorService p : pools) {
                 p.shutdownNow();
             }
+            // The trials still running read their models and the fold data natively, and native training does not
+            // stop for an interrupt: nothing is freed before every worker has returned. The wait itself is not
+            // interruptible (an interrupt here, or one already pending, used to end it at once and free what the
+            // workers were training: a JVM crash); after an hour, what is still in use is left allocated instead.
+            boolean interrupted = false;
+            boolean allReturned = true;
             for (ExecutorService p : pools) {
-                try {
-                    p.awaitTermination(1, TimeUnit.HOURS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                long deadline = System.nanoTime() + TimeUnit.HOURS.toNanos(1);
+                for (;;) {
+                    try {
+                        allReturned &= p.awaitTermination(Math.max(0, deadline - System.nanoTime()),
+                                TimeUnit.NANOSECONDS);
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
                 }
             }
             for (Trial t : trials.values()) {
@@ -276,9 +287,16 @@ public final class Tuner {
                     t.state = TrialRecord.State.STOPPED;
                     options.listener().onTrialResult(t.snapshot());
                 }
-                t.closeModels();
+                if (allReturned) {
+                    t.closeModels();
+                }
             }
-            data_.forEach(WorkerData::close);
+            if (allReturned) {
+                data_.forEach(WorkerData::close);
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
         List<TrialRecord> records = new ArrayList<>();
         trials.values().forEach(t -> records.add(t.snapshot()));
@@ -469,13 +487,21 @@ public final class Tuner {
         } catch (RuntimeException e) {
             mine = e;
         }
+        // every helper is waited for, interrupted or not: the caller frees the models and data they train
+        boolean interrupted = false;
         for (Thread th : helpers) {
-            try {
-                th.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new CancellationException("interrupted");
+            for (;;) {
+                try {
+                    th.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted");
         }
         RuntimeException err = mine != null ? mine : failure[0];
         if (err != null) {

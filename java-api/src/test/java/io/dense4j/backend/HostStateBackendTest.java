@@ -123,7 +123,12 @@ class HostStateBackendTest {
             assertEquals(0, b.optimizerStep());
             assertEquals(new OptimizerState(0, new float[slots.length]), b.optimizerState(), "compile resets the state");
 
-            assertNull(b.startTraining(null, 1, 1));
+            try (Dataset d = Dataset.of(Tensor.zeros(2, 3), Tensor.ofInts(new int[] {0, 1}, 2))) {
+                assertThrows(IllegalArgumentException.class, () -> b.startTraining(null, 1, 1), "no data");
+                assertThrows(IllegalArgumentException.class, () -> b.startTraining(d, 3, 1), "3 rows of 2");
+                assertEquals(3, b.hooks.size(), "refused before the backend's session");
+                b.startTraining(d, 2, 1).close(); // the recording backend's session is no session (null) at all
+            }
             assertEquals("openSession step 0 Adam", b.hooks.get(3));
             assertEquals(5, b.optimizerStep(), "the step a session reports");
         }

@@ -227,6 +227,31 @@ class TunerTest {
                         && waitDead(t)), "worker threads are gone");
     }
 
+    /**
+     * An interrupt of the searching thread (here from its own listener, while the other trial still trains) ends the
+     * search with a CancellationException, the interrupt kept, once every trial has returned: the models and fold
+     * data they train are freed only then (the pending interrupt used to cut that wait short: freed while trained).
+     */
+    @Test
+    void anInterruptedSearchFreesNothingATrialStillTrains() {
+        TuneListener l = new TuneListener() {
+            @Override
+            public void onTrialResult(TrialRecord trial) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        TuneSpec s = spec("""
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 1e-3, "max": 1e-1}},
+                 "max_trials": 6, "max_parallel_trials": 2}""");
+        for (int round = 0; round < 3; round++) {
+            assertThrows(java.util.concurrent.CancellationException.class,
+                    () -> new Tuner(s, CONFIG, Tuner.Options.defaults().withListener(l)).search(data));
+            assertTrue(Thread.interrupted(), "the interrupt is kept for the caller");
+        }
+        assertFalse(Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().startsWith("tune-worker") && t.isAlive() && waitDead(t)), "workers are gone");
+    }
+
     private static boolean waitDead(Thread t) {
         try {
             t.join(5000);

@@ -127,6 +127,7 @@ public final class CpuBackend extends HostStateBackend {
 
     @Override
     public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
+        checkForward(x, outputs, labels, targets);
         InferenceSession s = acquire();
         try {
             return s.net.forward(CpuNetwork.Rows.of(x), x.dim(0), NativeMemory.floatsOrNull(outputs),
@@ -166,17 +167,27 @@ public final class CpuBackend extends HostStateBackend {
         }
     }
 
+    /** A workspace for one call, which is in flight (the backend's close waits for it) until {@link #release}. */
     private InferenceSession acquire() {
-        checkOpen();
-        InferenceSession s = sessions.poll();
-        return s != null ? s : new InferenceSession();
+        enter();
+        try {
+            InferenceSession s = sessions.poll();
+            return s != null ? s : new InferenceSession();
+        } catch (RuntimeException | Error e) {
+            exit();
+            throw e;
+        }
     }
 
     private void release(InferenceSession s) {
-        if (isClosed() || s.builtFor != OpCodes.loss(loss())) {
-            s.close();
-        } else {
-            sessions.offer(s);
+        try {
+            if (s.builtFor != OpCodes.loss(loss())) {
+                s.close();
+            } else {
+                sessions.offer(s);
+            }
+        } finally {
+            exit();
         }
     }
 
@@ -253,7 +264,9 @@ public final class CpuBackend extends HostStateBackend {
             }
             closed = true;
             openSessions--;
-            copyState(false); // the host state is the source of truth between sessions
+            if (!isClosed()) { // (a callback may have closed the model: its buffers are gone, nothing to keep)
+                copyState(false); // the host state is the source of truth between sessions
+            }
             net.close();
             orderPtr.close();
             lrPtr.close();

@@ -73,6 +73,7 @@ public final class CudaBackend extends HostStateBackend {
     @Override
     public LossStats forward(Tensor x, Tensor outputs, Tensor labels, Tensor targets) {
         checkOpen();
+        checkForward(x, outputs, labels, targets);
         // uint8 rows as the floats they stand for
         try (Tensor floats = x.dtype() == Tensor.DType.UINT8 ? x.toFloat32() : null) {
             return engine.forward(OpCodes.loss(loss()), NativeMemory.floats(floats != null ? floats : x), 0, x.dim(0),
