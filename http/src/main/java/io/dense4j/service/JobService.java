@@ -401,14 +401,17 @@ public final class JobService implements AutoCloseable {
             }
             if (!store.finish(r.claim, JobState.SUCCEEDED, result.toString(), null)) {
                 LOG.warning("job " + id + " finished after its lease was lost; another attempt owns it");
+            } else {
+                cleanWorkDir(id, result.has("model_file"));
             }
         } catch (JobCancelledException e) {
             if (r.lost.get()) {
                 LOG.warning("job " + id + " stopped: its lease was lost");
             } else if (r.shutdown.get() && !r.cancel.get()) {
-                store.release(r.claim, "server " + settings.serverId() + " shut down");
+                store.release(r.claim, "server " + settings.serverId() + " shut down"); // resumes from its checkpoint
             } else {
                 store.finish(r.claim, JobState.CANCELLED, null, "cancelled");
+                cleanWorkDir(id, false);
             }
         } catch (ConfigException e) {
             finishFailed(r, e.getMessage());
@@ -425,7 +428,43 @@ public final class JobService implements AutoCloseable {
     private void finishFailed(Running r, String error) {
         if (!r.lost.get()) {
             store.finish(r.claim, JobState.FAILED, null, error);
+            cleanWorkDir(r.claim.jobId(), false);
         }
+    }
+
+    /**
+     * A finished job's work directory: its checkpoints (the model and optimizer state, twice) are of no use once it
+     * ended, and nothing else removed them: each job left them on the disk for good. Only the model an admin's job
+     * keeps as its result stays.
+     */
+    private void cleanWorkDir(long id, boolean keepModel) {
+        Path d = settings.workRoot().resolve("job-" + id);
+        if (!Files.isDirectory(d)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(d)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (!(keepModel && f.getFileName().toString().equals(JobRunner.MODEL_FILE))) {
+                    deleteTree(f);
+                }
+            }
+            if (!keepModel) {
+                Files.deleteIfExists(d);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot clean the work directory of job " + id, e);
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try (java.util.stream.Stream<Path> s = Files.list(p)) {
+                for (Path c : (Iterable<Path>) s::iterator) {
+                    deleteTree(c);
+                }
+            }
+        }
+        Files.deleteIfExists(p);
     }
 
     private void emit(long jobId, String kind, String payload) {

@@ -328,8 +328,28 @@ class TrainingApiTest {
         String sha = f.uploadCsv(TrainingData.csv(tmp.resolve("mine.csv"), 90, 3, 5), "?name=mine&ignore_columns=id",
                 ALICE).get("sha256").asText();
         String into = ", \"register_as\": \"alices\"";
-        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(sha, STRONG, 1, into), ALICE), ALICE, 60)
-                .get("state").asText());
+        long registered = f.submit(trainSpec(sha, STRONG, 1, into), ALICE);
+        assertEquals("succeeded", f.awaitEnd(registered, ALICE, 60).get("state").asText());
+        // a finished job leaves nothing in its work directory: its checkpoints went with it (they used to stay for
+        // good), and a token's job that registers nothing keeps no model file (no route serves it, no quota counts it)
+        Path jobs = f.registry.root().resolve(".jobs");
+        assertFalse(awaitGone(jobs.resolve("job-" + registered)), "job " + registered + "'s work directory");
+        long unregistered = f.submit(trainSpec(sha, STRONG, 1, ""), ALICE);
+        JsonNode end = f.awaitEnd(unregistered, ALICE, 60);
+        assertEquals("succeeded", end.get("state").asText());
+        assertTrue(end.path("result").has("metrics") && !end.path("result").has("model_file")
+                && !end.path("result").path("model_kept").asBoolean(true), end.toString());
+        assertFalse(awaitGone(jobs.resolve("job-" + unregistered)));
+        long admins = f.submit(trainSpec(sha, STRONG, 1, ""), ADMIN);
+        assertEquals("succeeded", f.awaitEnd(admins, ADMIN, 60).get("state").asText());
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10); // a bound: the job thread cleans after the end
+        List<String> left;
+        do {
+            try (var l = Files.list(jobs.resolve("job-" + admins))) {
+                left = l.map(p -> p.getFileName().toString()).sorted().toList();
+            }
+        } while (!left.equals(List.of("model.d4j")) && System.nanoTime() < until && sleep(20));
+        assertEquals(List.of("model.d4j"), left, "an admin's job keeps its model, and only it");
         String refused = ServerFixture.error(f.post("/v1/jobs", BOB, "application/json",
                 trainSpec(sha, STRONG, 1, into + ", \"promote\": \"if_better\"")), 403);
         assertTrue(refused.contains("'alices'"), refused);
@@ -354,6 +374,24 @@ class TrainingApiTest {
                 403);
         assertTrue(emptied.contains("no versions left"), emptied);
         assertEquals(List.of(), f.registry.versionNumbers("alices"));
+    }
+
+    /** Whether {@code p} still exists after waiting up to 10 s for it to go (the job thread cleans after the end). */
+    private static boolean awaitGone(Path p) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (Files.exists(p) && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        return Files.exists(p);
+    }
+
+    private static boolean sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return true;
     }
 
     /** Event streams hold no request thread (idle or slow clients cannot starve requests) and are bounded per token. */

@@ -144,6 +144,9 @@ public final class JobRunner {
                 + "register_as, or ask an admin");
     }
 
+    /** The file an admin's job that registers nothing leaves its model in, in its work directory. */
+    public static final String MODEL_FILE = "model.d4j";
+
     /** The source a job's registered versions carry, before the job's id. */
     static final String JOB_SOURCE = "job:";
 
@@ -436,7 +439,13 @@ public final class JobRunner {
         putNumber(metrics, "loss", e.loss());
         putNumber(metrics, "accuracy", e.accuracy());
         if (spec.registerAs() == null) {
-            Path out = ctx.workDir().resolve("model.d4j");
+            if (!ctx.owner().equals(ADMIN_OWNER)) {
+                // a file on the server that only an admin can see (its path) and nothing counts against the token's
+                // quota: kept, job after job, it would let a token fill the disk. Its model is kept by registering it.
+                result.put("model_kept", false);
+                return result;
+            }
+            Path out = ctx.workDir().resolve(MODEL_FILE);
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
             model.save(out);
             result.put("model_file", out.toString());
@@ -455,7 +464,7 @@ public final class JobRunner {
                 throw new IllegalStateException(why);
             });
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
-            Path out = ctx.workDir().resolve("model.d4j");
+            Path out = ctx.workDir().resolve(MODEL_FILE);
             model.save(out);
             long size;
             try {
