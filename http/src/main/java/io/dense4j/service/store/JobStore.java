@@ -458,7 +458,8 @@ public final class JobStore {
     public boolean release(Claim claim, String reason) {
         return tx(c -> {
             try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = 'queued', server = NULL, "
-                    + "lease_expires_at = NULL WHERE id = ? AND attempt = ? AND state = 'running'")) {
+                    + "lease_expires_at = NULL, releases = releases + 1 WHERE id = ? AND attempt = ? "
+                    + "AND state = 'running'")) {
                 ps.setLong(1, claim.jobId());
                 ps.setInt(2, claim.attempt());
                 if (ps.executeUpdate() != 1) {
@@ -521,13 +522,14 @@ public final class JobStore {
         return tx(c -> {
             long now = now();
             List<long[]> changed = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT id, attempt, cancel_requested, server FROM jobs "
-                    + "WHERE state = 'running' AND lease_expires_at < ? ORDER BY id" + pg(" FOR UPDATE SKIP LOCKED"))) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, attempt, cancel_requested, server, releases "
+                    + "FROM jobs WHERE state = 'running' AND lease_expires_at < ? ORDER BY id"
+                    + pg(" FOR UPDATE SKIP LOCKED"))) {
                 ps.setLong(1, now);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         if (!alive.contains(new Claim(rs.getLong(1), rs.getString(4), rs.getInt(2)))) {
-                            changed.add(new long[] {rs.getLong(1), rs.getInt(2), rs.getInt(3)});
+                            changed.add(new long[] {rs.getLong(1), rs.getInt(2), rs.getInt(3), rs.getInt(5)});
                         }
                     }
                 }
@@ -536,11 +538,13 @@ public final class JobStore {
             for (long[] row : changed) {
                 long id = row[0];
                 int attempt = (int) row[1];
-                JobState to = row[2] != 0 ? JobState.CANCELLED : attempt >= maxAttempts ? JobState.FAILED : JobState.QUEUED;
+                // the claims its servers gave back on a planned shutdown are not failures: they do not count
+                int crashes = (int) (row[1] - row[3]);
+                JobState to = row[2] != 0 ? JobState.CANCELLED : crashes >= maxAttempts ? JobState.FAILED : JobState.QUEUED;
                 String error = switch (to) {
                     case CANCELLED -> "cancelled (its server stopped while running it)";
-                    case FAILED -> "its server stopped responding while running it, " + attempt + " time"
-                            + (attempt == 1 ? "" : "s") + "; not retried again";
+                    case FAILED -> "its server stopped responding while running it, " + crashes + " time"
+                            + (crashes == 1 ? "" : "s") + "; not retried again";
                     default -> null;
                 };
                 try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = ?, server = NULL, "

@@ -143,6 +143,13 @@ public final class Migrations {
             ALTER TABLE jobs ADD COLUMN result_summary TEXT;
             ALTER TABLE jobs ADD COLUMN summarized INTEGER NOT NULL DEFAULT 0""";
 
+    /**
+     * The claims of a job its server gave back on a planned shutdown ({@link JobStore#release}): the attempt number
+     * counts every claim (it fences the earlier ones), the crash limit only those that ended otherwise.
+     */
+    private static final String V5 = """
+            ALTER TABLE jobs ADD COLUMN releases INTEGER NOT NULL DEFAULT 0""";
+
     static final List<Migration> ALL = List.of(
             new Migration(1, "datasets, jobs, trials, job events", Map.of(
                     Database.Dialect.SQLITE, V1.formatted(IDENTITY_SQLITE),
@@ -155,7 +162,10 @@ public final class Migrations {
                     Database.Dialect.POSTGRESQL, V3.formatted(IDENTITY_PG))),
             new Migration(4, "job summaries for lists", Map.of(
                     Database.Dialect.SQLITE, V4,
-                    Database.Dialect.POSTGRESQL, V4)));
+                    Database.Dialect.POSTGRESQL, V4)),
+            new Migration(5, "claims given back on shutdown", Map.of(
+                    Database.Dialect.SQLITE, V5,
+                    Database.Dialect.POSTGRESQL, V5)));
 
     /** The schema version this code writes. */
     public static int latest() {

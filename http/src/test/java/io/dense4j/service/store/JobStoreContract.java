@@ -203,6 +203,28 @@ abstract class JobStoreContract {
         assertTrue(s.claimNext("s3", LEASE).isEmpty());
     }
 
+    /** Planned shutdowns give the job back: those claims do not count towards the crash limit. */
+    @Test
+    void claimsGivenBackOnShutdownAreNotCrashes() {
+        JobStore s = store(newDatabase());
+        s.putDataset(dataset(SHA));
+        long id = s.insertJob(job("u", 0)).id();
+        for (int deploy = 1; deploy <= 3; deploy++) {
+            assertTrue(s.release(s.claimNext("s" + deploy, LEASE).orElseThrow(), "server shut down"));
+        }
+        Claim fourth = s.claimNext("s4", LEASE).orElseThrow();
+        assertEquals(4, fourth.attempt(), "the attempt number still fences every earlier claim");
+        clock.advance(LEASE.plusSeconds(1));
+        s.recoverExpired(); // one crash after three deploys: retried
+        assertEquals(JobState.QUEUED, s.job(id).orElseThrow().state());
+        s.claimNext("s5", LEASE).orElseThrow();
+        clock.advance(LEASE.plusSeconds(1));
+        s.recoverExpired(); // the second crash: the limit (2 here)
+        Job j = s.job(id).orElseThrow();
+        assertEquals(JobState.FAILED, j.state());
+        assertTrue(j.error().contains("2 times"), j.error());
+    }
+
     @Test
     void cancellation() {
         JobStore s = store(newDatabase());
