@@ -162,16 +162,24 @@ public final class JobService implements AutoCloseable {
         }
         Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
         checkAgainstData(spec);
-        int queued = store.count(owner, JobState.QUEUED);
-        if (queued >= settings.maxQueuedPerOwner()) {
-            throw new QuotaException(owner + " already has " + queued + " jobs queued, the most this server takes; "
-                    + "wait for some to start or cancel some");
+        Records.Job job;
+        // the count and the insert as one step per owner: parallel submits all read the same count and all went in
+        synchronized (submitLocks.computeIfAbsent(owner, o -> new Object())) {
+            int queued = store.count(owner, JobState.QUEUED);
+            if (queued >= settings.maxQueuedPerOwner()) {
+                throw new QuotaException(owner + " already has " + queued + " jobs queued, the most this server takes; "
+                        + "wait for some to start or cancel some");
+            }
+            job = store.insertJob(new Records.NewJob(spec.type().jsonName(), owner, spec.priority(), spec.cpus(),
+                    spec.gpus(), spec.datasetSha256(), spec.json().toString()));
         }
-        Records.Job job = store.insertJob(new Records.NewJob(spec.type().jsonName(), owner, spec.priority(), spec.cpus(),
-                spec.gpus(), spec.datasetSha256(), spec.json().toString()));
         signal();
         return job;
     }
+
+    /** One lock per owner that submitted here (owners are the server's tokens: a bounded set). */
+    private final java.util.concurrent.ConcurrentHashMap<String, Object> submitLocks =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * Checks a train or tune config against the data set's recorded schema (features, classes or targets, test

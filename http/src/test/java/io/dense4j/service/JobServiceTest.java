@@ -749,6 +749,45 @@ class JobServiceTest {
         assertTrue(s.list(null, null, null, 10).isEmpty());
     }
 
+    /** Parallel submits of one owner cannot pass its limit of queued jobs (they all read one count, then all went in). */
+    @Test
+    void parallelSubmitsKeepTheQueuedLimit() throws Exception {
+        JobService.Settings d = new JobService.Settings("s1", Capacity.of(2, List.of(), 0), 10, dir.resolve("work"),
+                Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofMillis(50));
+        int limit = 3;
+        JobService s = new JobService(store, new JobRunner(registry, TestData.resolver(), registry::setAlias),
+                new JobService.Settings(d.serverId(), d.capacity(), d.maxRunningPerOwner(), d.workRoot(), d.lease(),
+                        d.heartbeat(), d.poll(), limit, d.jobNice(), d.checkpointInterval(), d.eventInterval()));
+        services.add(s); // not started: the jobs stay queued
+        String spec = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "");
+        int threads = 12;
+        java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(threads);
+        AtomicInteger accepted = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        List<Thread> ts = new java.util.ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Thread th = new Thread(() -> {
+                try {
+                    go.await();
+                    s.submit(Json.parse(spec), "u");
+                    accepted.incrementAndGet();
+                } catch (io.dense4j.service.QuotaException e) {
+                    refused.incrementAndGet();
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            th.start();
+            ts.add(th);
+        }
+        for (Thread th : ts) {
+            th.join();
+        }
+        assertEquals(limit, accepted.get());
+        assertEquals(threads - limit, refused.get());
+        assertEquals(limit, store.count("u", JobState.QUEUED));
+    }
+
     /**
      * Crashes {@code service} (as a killed server) when job {@code id} reports epoch {@code crashAt}, and returns the
      * job's checkpoint record once it is the one after that epoch.
