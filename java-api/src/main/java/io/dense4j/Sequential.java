@@ -65,7 +65,7 @@ public final class Sequential extends Model implements TrainableModel {
     private final List<Layer> layers;
     private final Architecture arch;
     private volatile Backend backend;
-    private boolean initialized;
+    private volatile boolean initialized; // (read by concurrent predicts: they must see the parameters it announces)
 
     private Optimizer optimizer;
     private Loss loss;

@@ -566,10 +566,21 @@ final class ModelManager implements AutoCloseable {
             }
         }
         String name = "model '" + info.model() + "' version " + info.version();
-        DynamicBatcher batcher = cfg.batching().enabled()
-                ? new DynamicBatcher(name, model::predict, cfg.batching(), metrics.batchSize(info.model())::record)
-                : null;
-        AutoCloseable gauge = batcher == null ? () -> { } : metrics.queueGauge(info.model(), info.version(), batcher::queueDepth);
+        DynamicBatcher batcher = null;
+        AutoCloseable gauge;
+        try {
+            batcher = cfg.batching().enabled()
+                    ? new DynamicBatcher(name, model::predict, cfg.batching(), metrics.batchSize(info.model())::record)
+                    : null;
+            DynamicBatcher b = batcher;
+            gauge = b == null ? () -> { } : metrics.queueGauge(info.model(), info.version(), b::queueDepth);
+        } catch (RuntimeException | Error e) { // nothing holds the model yet: free it here, or its native memory leaks
+            if (batcher != null) {
+                batcher.close();
+            }
+            model.close();
+            throw e;
+        }
         LOG.info("{} loaded in {} ms ({} inputs, {} outputs, on {})", name, (System.nanoTime() - t0) / 1_000_000,
                 model.inputSize(), model.outputSize(), model.device());
         return new LoadedVersion(info, model, batcher,

@@ -227,6 +227,9 @@ public final class StorageQuota implements JobRunner.StorageCheck, AutoCloseable
                 return;
             }
             synchronized (StorageQuota.this) {
+                if (!open) {
+                    return; // bytes read after the request ended (a body drained): nothing holds them any more
+                }
                 Account a = accounts.get(owner);
                 if (a.used() + n > limitBytes) {
                     throw over(a, what, bytes + n);
@@ -246,6 +249,9 @@ public final class StorageQuota implements JobRunner.StorageCheck, AutoCloseable
                 return;
             }
             synchronized (StorageQuota.this) {
+                if (!open) {
+                    return;
+                }
                 Account a = accounts.get(owner);
                 a.arrivingBytes += exactBytes - bytes;
                 bytes = exactBytes;

@@ -475,7 +475,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Frees the native memory now. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() { // (two threads closing one tensor must not free it twice)
         if (data != null) {
             data.close();  // frees the block (a view shares its allocation's deallocator)
             data = null;
