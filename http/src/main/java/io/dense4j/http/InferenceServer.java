@@ -97,6 +97,7 @@ public final class InferenceServer implements AutoCloseable {
         this.jobEvents = training == null ? null
                 : new JobEventStreams(training.jobs(), cfg.training().maxEventStreamsPerToken());
         if (training != null) {
+            manager.guardVersions(training.federated()::versionInUse);
             metrics.gauge("dense4j.jobs.running", "jobs running on this server",
                     () -> training.jobs().runningHere().size());
             metrics.gauge("dense4j.jobs.cpus.used", "CPU threads held by the jobs running on this server",

@@ -313,9 +313,20 @@ final class ModelManager implements AutoCloseable {
         }
     }
 
+    /** What else uses registry versions (the federated tasks): a version it names is not deleted. */
+    private volatile java.util.function.BiFunction<String, Integer, java.util.Optional<String>> versionUse =
+            (model, version) -> java.util.Optional.empty();
+
+    void guardVersions(java.util.function.BiFunction<String, Integer, java.util.Optional<String>> use) {
+        this.versionUse = use;
+    }
+
     void deleteVersion(String model, int version, String actor) {
         control.lock();
         try {
+            versionUse.apply(model, version).ifPresent(why -> {
+                throw new io.dense4j.registry.RegistryException(io.dense4j.registry.RegistryException.Kind.CONFLICT, why);
+            });
             registry.deleteVersion(model, version, actor); // refused while an alias or the traffic split uses it
             refreshLocked(model);
         } finally {

@@ -407,7 +407,17 @@ public final class JobService implements AutoCloseable {
             } finally {
                 r.flushEvents(); // the log is complete before the job's final state
             }
-            if (!store.finish(r.claim, JobState.SUCCEEDED, result.toString(), null)) {
+            boolean finished;
+            try {
+                finished = store.finish(r.claim, JobState.SUCCEEDED, result.toString(), null);
+            } catch (RuntimeException e) {
+                // the job did its work (a version may be registered and promoted): not a failure of the job. Its
+                // lease runs out, it is queued again, and the next attempt finds what this one registered.
+                LOG.log(Level.WARNING, "job " + id + " succeeded but its end could not be stored; it will be "
+                        + "taken up again once its lease expires", e);
+                return;
+            }
+            if (!finished) {
                 LOG.warning("job " + id + " finished after its lease was lost; another attempt owns it");
             } else {
                 cleanWorkDir(id, result.has("model_file"));

@@ -393,6 +393,13 @@ class FederatedHttpTest {
             ServerFixture.error(f.get("/admin/federated/tasks/x1", TrainingFixture.ADMIN), 400);
             ServerFixture.error(f.get("/admin/federated/tasks?state=bogus", TrainingFixture.ADMIN), 400);
 
+            // the task's current global model cannot be deleted under it (a restart then failed the task)
+            int current = FederatedFixture.status(f, TrainingFixture.ADMIN, id).get("model_version").asInt();
+            assertEquals(f.registry.versions("fl").get(0).version(), current, "round 0's (no client has reported)");
+            assertTrue(ServerFixture.error(f.delete("/admin/models/fl/versions/" + current, TrainingFixture.ADMIN), 409)
+                    .contains("running federated task " + id), "the version of a running task");
+            assertEquals(1, f.registry.versions("fl").size(), "nothing deleted");
+
             // cancel: the clients are told the task is over; a second cancel is a conflict
             var cancelled = f.delete("/admin/federated/tasks/" + id, TrainingFixture.ADMIN);
             assertEquals(200, cancelled.statusCode(), cancelled.body());
@@ -404,6 +411,8 @@ class FederatedHttpTest {
             Message.Finished fin = assertInstanceOf(Message.Finished.class, m);
             assertTrue(fin.reason().contains("cancelled by"), fin.reason());
             assertEquals("cancelled", FederatedFixture.status(f, TrainingFixture.ADMIN, id).get("state").asText());
+            // once the task ended, its versions are the admin's to delete
+            assertEquals(200, f.delete("/admin/models/fl/versions/" + current, TrainingFixture.ADMIN).statusCode());
         }
     }
 

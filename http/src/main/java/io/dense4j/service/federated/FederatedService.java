@@ -243,6 +243,22 @@ public final class FederatedService implements AutoCloseable {
         return store.task(id);
     }
 
+    /**
+     * Why version {@code version} of registry model {@code model} may not be deleted now, or empty: it is the current
+     * global model of a running task, which every round and a resume after a restart start from (deleted, the task
+     * failed at the next restart and lost its rounds).
+     */
+    public Optional<String> versionInUse(String model, int version) {
+        for (FederatedStore.Task t : store.tasks("running", Integer.MAX_VALUE)) {
+            String name = t.registerAs() != null ? t.registerAs() : "federated-" + t.id();
+            if (name.equals(model) && t.modelVersion() != null && t.modelVersion() == version) {
+                return Optional.of("version " + version + " of model '" + model + "' is the current global model of "
+                        + "running federated task " + t.id() + "; cancel the task first, or wait for its next round");
+            }
+        }
+        return Optional.empty();
+    }
+
     /** The client a token (its SHA-256) belongs to, if any. */
     public Optional<Identity> authenticate(byte[] tokenSha256) {
         String h = HexFormat.of().formatHex(tokenSha256);

@@ -472,6 +472,11 @@ public final class JobRunner {
             } catch (java.io.IOException ex) {
                 throw new java.io.UncheckedIOException(ex);
             }
+            if (ctx.cancelRequested()) {
+                // its claim lost (another server may be running it again), cancelled, or the server stopping: a
+                // version registered now could be registered twice, or promoted by an attempt that is not the job's
+                throw new JobCancelledException();
+            }
             // the room is held while the version is written, so that the owner's uploads cannot take it meanwhile
             try (StorageCheck.Hold room = storage.hold(ctx.owner(), size, "registering " + name)) {
                 ModelVersionInfo info = registry.register(name, out, RegisterOptions.defaults().source(source)
