@@ -51,6 +51,13 @@ public final class ConfigAdapter {
     static final int MAX_UNITS = 1 << 16;
     static final int MAX_LAYERS = 64;
     static final long MAX_PARAMETERS = 1L << 28;
+    /**
+     * Most epochs of one fit: each keeps its metrics (the job's history, its lineage, one event row), so the count
+     * sizes memory and the state store; without a bound a tiny data set and epochs of 2^31 filled the heap.
+     */
+    public static final int MAX_EPOCHS = 100_000;
+    /** Most one-hot target values (rows x classes) a categorical loss may expand class labels to: 1 GiB of floats. */
+    static final long MAX_ONE_HOT_VALUES = 1L << 28;
     private static final Pattern WHERE = Pattern.compile("^((?:[A-Za-z_][A-Za-z0-9_]*|\\[\\d+\\])(?:\\.[A-Za-z_][A-Za-z0-9_]*|\\[\\d+\\])*): ");
 
     private final ObjectNode json;
@@ -78,6 +85,9 @@ public final class ConfigAdapter {
         this.model = tc.model();
         this.fit = tc.fit();
         this.compile = model.compile();
+        if (fit.epochs() > MAX_EPOCHS) {
+            throw new ConfigException("/fit/epochs", "at most " + MAX_EPOCHS + ", got " + fit.epochs());
+        }
         if (compile == null) {
             throw new ConfigException("/model/compile_config", "is required: {\"optimizer\": {...}, \"loss\": ..., "
                     + "\"metrics\": [\"accuracy\"]}");
@@ -250,6 +260,12 @@ public final class ConfigAdapter {
                     x[r] = data.features().row(r);
                 }
                 return Dataset.ofTargets(x, t);
+            }
+            long values = (long) data.size() * Math.max(data.numClasses(), lastDense().units());
+            if (values > MAX_ONE_HOT_VALUES) {
+                throw new ConfigException("/model/compile_config/loss", "one-hot targets for " + data.size() + " rows of "
+                        + data.numClasses() + " classes would be " + values + " floats (at most " + MAX_ONE_HOT_VALUES
+                        + "): use sparse_categorical_crossentropy, which reads the class labels as they are");
             }
             return data.oneHot();
         }

@@ -61,6 +61,8 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
     }
 
     public static final int MAX_TRIALS = 10_000;
+    /** Most epochs one trial trains over all its folds (each fold-epoch keeps its metrics in the trial's record). */
+    public static final int MAX_FOLD_EPOCHS = 100_000;
 
     public static TuneSpec parse(JsonNode n, ConfigAdapter base) {
         String p = "";
@@ -87,6 +89,13 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
                     + "more threads per trial are used by k-fold objectives only");
         }
         Halving halving = parseHalving(n.get("early_stopping"));
+        int trialEpochs = halving != null ? halving.maxEpochs() : base.epochs();
+        long foldEpochs = (long) (objective.isKFold() ? objective.k() : 1) * trialEpochs;
+        if (foldEpochs > MAX_FOLD_EPOCHS) {
+            throw new ConfigException("/objective", "a trial would train " + foldEpochs + " fold-epochs ("
+                    + (objective.isKFold() ? objective.k() + " folds x " : "") + trialEpochs + " epochs); at most "
+                    + MAX_FOLD_EPOCHS + " (each keeps its metrics in the trial's record)");
+        }
         if (halving != null && space.parameters().stream().anyMatch(q -> q.path().equals("/fit/epochs"))) {
             throw new ConfigException("/search_space", "/fit/epochs cannot be searched while early_stopping "
                     + "decides each trial's epochs");

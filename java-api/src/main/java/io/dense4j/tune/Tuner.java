@@ -229,6 +229,11 @@ public final class Tuner {
                         }
                         trial.adapter = ConfigAdapter.parse(a.config());
                         trial.adapter.checkData(data);
+                        int folds = spec.objective().isKFold() ? spec.objective().k() : 1;
+                        if (h == null && (long) folds * trial.adapter.epochs() > TuneSpec.MAX_FOLD_EPOCHS) {
+                            throw new ConfigException("/fit/epochs", folds + " folds x " + trial.adapter.epochs()
+                                    + " epochs; at most " + TuneSpec.MAX_FOLD_EPOCHS + " fold-epochs a trial");
+                        }
                     } catch (ConfigException e) {
                         trial.fail("invalid config: " + e.getMessage());
                         sh.fail(trial.id);

@@ -128,6 +128,28 @@ class ConfigAdapterTest {
             }
         });
         assertTrue(big.getMessage().contains("parameters; at most"), big.getMessage());
+        // every epoch keeps its metrics (history, lineage, an event row): 2^31 of them on a tiny data set filled the heap
+        assertMessage("/fit/epochs", "\"epochs\": 2", "\"epochs\": 2000000000", "at most 100000");
+        ConfigAdapter.parse(Json.parse(SearchSpaceTest.CONFIG.replace("\"epochs\": 2", "\"epochs\": 100000")));
+    }
+
+    /** Class labels expanded to one-hot targets are bounded: rows x classes floats, refused past 2^28. */
+    @Test
+    void oneHotTargetsAreBounded() {
+        String categorical = SearchSpaceTest.CONFIG.replace("sparse_categorical_crossentropy", "categorical_crossentropy");
+        ConfigAdapter c = ConfigAdapter.parse(Json.parse(categorical.replace("\"units\": 3", "\"units\": 65536")));
+        int rows = 4200; // x 65536 classes > 2^28
+        float[][] x = new float[rows][6];
+        int[] y = new int[rows];
+        y[0] = 65535;
+        try (Dataset d = Dataset.of(x, y)) {
+            ConfigException e = assertThrows(ConfigException.class, () -> c.prepare(d));
+            assertEquals("/model/compile_config/loss", e.path());
+            assertTrue(e.getMessage().contains("sparse_categorical_crossentropy"), e.getMessage());
+        }
+        try (Dataset d = Blobs.of(30, 6, 3, 1, 2); Dataset t = ConfigAdapter.parse(Json.parse(categorical)).prepare(d)) {
+            assertEquals(3, t.targets().dim(1), "a small one-hot expansion is made");
+        }
     }
 
     private static void assertMessage(String path, String from, String to, String expected) {

@@ -290,6 +290,10 @@ class TunerTest {
                 "k-fold");
         assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"samplr\": {}}",
                 "unknown field [samplr]");
+        // each fold-epoch keeps its metrics in the trial's record: 100 folds x 100,000 epochs was one record's worth
+        assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, "
+                + "\"objective\": {\"type\": \"kfold\", \"k\": 100}, "
+                + "\"early_stopping\": {\"type\": \"asha\", \"max_epochs\": 100000}}", "10000000 fold-epochs");
     }
 
     private static void assertRefused(String spec, String expected) {
