@@ -295,6 +295,53 @@ class SlowClientsTest {
         }
     }
 
+    /**
+     * The budget is reserved from the declared length before the bytes arrive: one client holds at most a quarter of
+     * it beyond its first request. Four idle connections declaring maximum bodies took all of it, and every other
+     * client's large body got 503.
+     */
+    @Test
+    void oneClientHoldsAtMostAQuarterOfTheBodyBudget() throws Exception {
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(100)
+                .withHeaderTimeout(Duration.ofSeconds(2)).withBodyTimeout(Duration.ofSeconds(6));
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).maxRequestBytes(4_000_000)
+                .maxBufferedBodyBytes(16_000_000))) {
+            int port = f.server.port();
+            List<RawHttp> holders = new ArrayList<>();
+            try {
+                RawHttp first = new RawHttp("127.0.0.3", port);
+                holders.add(first);
+                first.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n"
+                        + "{" + " ".repeat(1 << 20));
+                Thread.sleep(300);
+                for (int i = 0; i < 3; i++) { // the same client's next ones: refused at once, holding nothing
+                    RawHttp more = new RawHttp("127.0.0.3", port);
+                    holders.add(more);
+                    more.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n"
+                            + "{" + " ".repeat(1 << 20));
+                    more.socket.setSoTimeout(5000);
+                    RawHttp.Response r = more.read();
+                    assertEquals(503, r.status(), r.body());
+                    assertTrue(r.body().contains("share"), r.body());
+                }
+                // another client's large body is decoded (400: too many values for the shape), not refused as busy
+                StringBuilder big = new StringBuilder("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],"
+                        + "\"datatype\":\"FP32\",\"data\":[");
+                while (big.length() < 3_000_000) {
+                    big.append("1,");
+                }
+                try (RawHttp c = new RawHttp("127.0.0.1", port)) {
+                    RawHttp.Response r = c.send("POST", "/v2/models/iris/infer", null, big.append("1]}]}").toString());
+                    assertEquals(400, r.status(), r.body());
+                }
+            } finally {
+                for (RawHttp h : holders) {
+                    h.close();
+                }
+            }
+        }
+    }
+
     @Test
     void oneClientIsServedInFullOnlyOnItsShareAndTheHealthPortStillAnswers() throws Exception {
         try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits(50)).healthPort(0))) {
