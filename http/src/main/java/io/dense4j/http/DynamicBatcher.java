@@ -20,6 +20,8 @@ import java.util.function.IntConsumer;
  * for the next one. No thread hand-off happens when the server is idle (a lone request runs on its own
  * thread at once), and batches form by themselves under load. At most {@code threads} batches run at once.
  * The queue is bounded so that overload is answered quickly (503) instead of piling up latency.
+ * A request that gives up (timeout, interrupt) leaves the queue and is never run: abandoned work used to stay
+ * queued, computed for nobody, its rows held outside the body budget.
  */
 final class DynamicBatcher implements AutoCloseable {
 
@@ -69,9 +71,11 @@ final class DynamicBatcher implements AutoCloseable {
             runQueued();
             return job.result.get(cfg.timeout().toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
+            abandon(job);
             Thread.currentThread().interrupt();
             throw ApiException.unavailable("request interrupted while waiting for " + name);
         } catch (TimeoutException e) {
+            abandon(job);
             throw ApiException.unavailable(name + " did not answer within " + cfg.timeout().toMillis() + " ms");
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
@@ -80,6 +84,12 @@ final class DynamicBatcher implements AutoCloseable {
             }
             throw new IllegalStateException(c);
         }
+    }
+
+    /** A request that gave up: out of the queue, and never run if a runner already took it. */
+    private void abandon(Job job) {
+        queue.remove(job);
+        job.result.cancel(false);
     }
 
     /**
@@ -136,6 +146,12 @@ final class DynamicBatcher implements AutoCloseable {
     }
 
     private void run(List<Job> batch) {
+        if (batch.stream().anyMatch(j -> j.result.isDone())) { // given up while it was taken: not computed
+            batch = batch.stream().filter(j -> !j.result.isDone()).toList();
+            if (batch.isEmpty()) {
+                return;
+            }
+        }
         try {
             float[][] input;
             int rows = 0;

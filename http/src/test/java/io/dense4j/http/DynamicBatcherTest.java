@@ -55,6 +55,49 @@ class DynamicBatcherTest {
         assertEquals(sizes, observed);
     }
 
+    /**
+     * A request that gave up (timed out while another batch ran) leaves the queue and is never computed: abandoned
+     * work used to stay queued, run later for nobody, its rows held outside the server's body budget.
+     */
+    @Test
+    void aRequestThatTimedOutIsNeverRun() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch running = new CountDownLatch(1);
+        List<Float> computed = new CopyOnWriteArrayList<>();
+        ServerConfig.BatchingConfig cfg = new ServerConfig.BatchingConfig(true, 1, Duration.ZERO, 10, 1,
+                Duration.ofMillis(300));
+        try (DynamicBatcher b = new DynamicBatcher("model 'm' version 1", rows -> {
+            for (float[] r : rows) {
+                computed.add(r[0]);
+            }
+            running.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return rows;
+        }, cfg, n -> { })) {
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            Future<?> first = pool.submit(() -> {
+                try {
+                    return b.submit(new float[][] {{1}});
+                } catch (ApiException e) {
+                    return null; // it outlives its own timeout while the model is held: fine here
+                }
+            });
+            assertTrue(running.await(5, TimeUnit.SECONDS));
+            ApiException e = assertThrows(ApiException.class, () -> b.submit(new float[][] {{2}}));
+            assertEquals(503, e.status());
+            assertEquals(0, b.queueDepth(), "the abandoned request left the queue");
+            release.countDown();
+            first.get(5, TimeUnit.SECONDS);
+            assertEquals(3f, b.submit(new float[][] {{3}})[0][0], "the batcher goes on");
+            assertEquals(List.of(1f, 3f), computed, "request 2 was never computed");
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void fullQueueAnswers503() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
