@@ -176,7 +176,9 @@ public final class Scheduler {
                 freeCpus -= j.cpus();
                 freeGpus.removeAll(gpus);
                 owners.merge(j.owner(), 1, Integer::sum);
-            } else if (head == null) {
+            } else if (head == null && owners.getOrDefault(j.owner(), 0) == 0) {
+                // the head holds what frees up until it fits: an owner with a job running may not hold it (a token
+                // running a job on every CPU queued another as big, and no other token's job ever started)
                 head = j.id();
                 earmarkedCpus = Math.min(j.cpus(), freeCpus);
                 earmarkedGpus = List.copyOf(new ArrayList<>(freeGpus).subList(0, Math.min(j.gpus(), freeGpus.size())));

@@ -83,6 +83,24 @@ class SchedulerTest {
         assertEquals(List.of(3L), ids(s.schedule()));
     }
 
+    /**
+     * An owner whose job is running cannot hold the reservation for its next one: a token running a job on most
+     * CPUs that queued another as big (at top priority) kept every CPU that freed up, and no other token's job started.
+     */
+    @Test
+    void anOwnerWithAJobRunningDoesNotHoldTheReservation() {
+        Scheduler s = new Scheduler(Capacity.of(4, List.of(), 0), 10);
+        s.submit(job(1, "a", 1000, 3, 0));
+        assertEquals(List.of(1L), ids(s.schedule()));
+        s.submit(job(2, "a", 1000, 4, 0));
+        s.submit(job(3, "c", 0, 1, 0));
+        assertEquals(List.of(3L), ids(s.schedule()), "c's job takes the free thread");
+        assertEquals(Optional.empty(), s.head());
+        s.release(1);
+        s.release(3);
+        assertEquals(List.of(2L), ids(s.schedule()), "a's big job starts once its own has ended and room is free");
+    }
+
     @Test
     void smallJobsUseWhatTheHeadCannot() {
         // the head waits for a GPU; two of the four free threads are earmarked for it, the other two serve job 3
