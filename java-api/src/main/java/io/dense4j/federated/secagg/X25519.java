@@ -62,12 +62,30 @@ public final class X25519 {
         if (u.compareTo(P) >= 0) {
             throw new ProtocolException(ProtocolException.Code.BAD_MESSAGE, what + " is not a canonical X25519 key");
         }
+        PublicKey key;
         try {
-            return KeyFactory.getInstance("XDH").generatePublic(new XECPublicKeySpec(NamedParameterSpec.X25519, u));
+            key = KeyFactory.getInstance("XDH").generatePublic(new XECPublicKeySpec(NamedParameterSpec.X25519, u));
         } catch (GeneralSecurityException e) {
             throw new ProtocolException(ProtocolException.Code.BAD_MESSAGE, what + " is not an X25519 key: " + e.getMessage());
         }
+        // A point of small order (u = 0, 1, p - 1, the two of order 8) gives every peer the all-zero secret, which
+        // the JDK refuses: advertised, it made every other client's key agreement fail and aborted the round for
+        // all. Refused here, where the server takes the key, by one agreement with a key of our own.
+        try {
+            KeyAgreement ka = KeyAgreement.getInstance("X25519");
+            ka.init(PROBE);
+            ka.doPhase(key, true);
+            ka.generateSecret();
+        } catch (InvalidKeyException e) {
+            throw new ProtocolException(ProtocolException.Code.BAD_MESSAGE, what + " is a point of small order");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("X25519 key agreement", e);
+        }
+        return key;
     }
+
+    /** The private key {@link #publicKey} checks peers' keys against. */
+    private static final PrivateKey PROBE = generate(new SecureRandom()).getPrivate();
 
     public static byte[] privateBytes(PrivateKey key) {
         return ((XECPrivateKey) key).getScalar().orElseThrow(

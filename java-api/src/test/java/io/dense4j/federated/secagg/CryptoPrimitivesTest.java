@@ -61,15 +61,26 @@ class CryptoPrimitivesTest {
         java.util.Arrays.fill(nonCanonical, (byte) 0xff);
         nonCanonical[31] = 0x7f; // 2^255 - 1 > p
         assertThrows(ProtocolException.class, () -> X25519.publicKey(nonCanonical, "k"));
-        KeyPair u = X25519.generate(random);
-        // u = 0 and u = 1 are points of small order: the agreement must fail, not yield a predictable secret
-        for (int small : new int[] {0, 1}) {
+        // the canonical points of small order (RFC 7748's list: 0, 1, the two of order 8, p - 1) are refused where a
+        // key is decoded: advertised, one made every peer's agreement fail and aborted the round for every client
+        java.math.BigInteger p = java.math.BigInteger.ONE.shiftLeft(255).subtract(java.math.BigInteger.valueOf(19));
+        for (java.math.BigInteger small : new java.math.BigInteger[] {java.math.BigInteger.ZERO, java.math.BigInteger.ONE,
+                new java.math.BigInteger("325606250916557431795983626356110631294008115727848805560023387167927233504"),
+                new java.math.BigInteger("39382357235489614581723060781553021112529911719440698176882885853963445705823"),
+                p.subtract(java.math.BigInteger.ONE)}) {
+            byte[] be = small.toByteArray();
             byte[] raw = new byte[32];
-            raw[0] = (byte) small;
-            ProtocolException e = assertThrows(ProtocolException.class,
-                    () -> X25519.agree(u.getPrivate(), X25519.publicKey(raw, "k"), "peer 3"));
-            assertTrue(e.getMessage().contains("peer 3"), e.getMessage());
+            for (int i = 0; i < be.length && i < 32; i++) {
+                raw[i] = be[be.length - 1 - i];
+            }
+            ProtocolException e = assertThrows(ProtocolException.class, () -> X25519.publicKey(raw, "key of peer 3"),
+                    small.toString());
+            assertTrue(e.getMessage().contains("key of peer 3") && e.getMessage().contains("small order"),
+                    e.getMessage());
         }
+        // an ordinary key passes
+        KeyPair u = X25519.generate(random);
+        assertEquals(u.getPublic(), X25519.publicKey(X25519.publicBytes(u.getPublic()), "k"));
     }
 
     @Test
