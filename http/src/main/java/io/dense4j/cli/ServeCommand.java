@@ -32,8 +32,8 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--host", description = "address to bind (default " + DEFAULT_HOST + "; 0.0.0.0 for every interface)")
     String host;
 
-    @Option(names = "--health-port", description = "also serve health, metrics and OpenAPI on this port, from their own "
-            + "threads (default: none)")
+    @Option(names = "--health-port", description = "also answer the health probes (/v2/health/live, /v2/health/ready) "
+            + "on this port, from their own threads (default: none)")
     Integer healthPort;
 
     @Option(names = "--device", description = "cpu or cuda[:N]: where every loaded model runs (default cpu)")

@@ -88,10 +88,16 @@ final class Access {
         return adminDigest != null || cfg.tls().adminClientAuth();
     }
 
+    /** The routes the health port answers: the liveness and readiness probes. */
+    static final String HEALTH_PATHS = "/v2/health/";
+
     /** Throws 401/403/404/503 unless the request may use a route of {@code role}. */
     void require(Role role, Context ctx) {
-        if (role != Role.PUBLIC && ServerConnectors.isHealthConnector(ctx.req())) {
-            throw ApiException.notFound("no such endpoint on the health port: " + ctx.method().name() + " " + ctx.path());
+        // the health port answers the probes only: its few threads must always be free for them, and a large public
+        // response (/metrics, /openapi.json) written to clients that read slowly held them all
+        if (ServerConnectors.isHealthConnector(ctx.req()) && (role != Role.PUBLIC || !ctx.path().startsWith(HEALTH_PATHS))) {
+            throw ApiException.notFound("no such endpoint on the health port: " + ctx.method().name() + " " + ctx.path()
+                    + " (it answers " + HEALTH_PATHS + "live and " + HEALTH_PATHS + "ready)");
         }
         if (role != Role.PUBLIC && !state.accepting()) {
             throw ApiException.unavailable("the server is shutting down");

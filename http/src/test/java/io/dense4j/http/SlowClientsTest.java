@@ -365,10 +365,17 @@ class SlowClientsTest {
                 // ...health answered, on the main port as on the health port (own connector, own threads)
                 answersPromptly(port, "/v2/health/live", 200);
                 answersPromptly(f.server.healthPort(), "/v2/health/live", 200);
-                // the health port serves nothing but the public routes
+                // the health port serves nothing but the probes: not even the other public routes, whose large
+                // answers written to slow readers could hold its few threads
                 try (RawHttp c = new RawHttp("127.0.0.1", f.server.healthPort())) {
                     assertEquals(404, c.send("POST", "/v2/models/iris/infer", null, inferBody(ROWS, null)).status());
                 }
+                for (String path : List.of("/metrics", "/openapi.json", "/v2")) {
+                    try (RawHttp c = new RawHttp("127.0.0.3", f.server.healthPort())) {
+                        assertEquals(404, c.send("GET", path, null, null).status(), path);
+                    }
+                }
+                answersPromptly(f.server.healthPort(), "/v2/health/ready", 200);
                 // another client is unaffected
                 try (RawHttp c = new RawHttp("127.0.0.2", port)) {
                     assertEquals(200, c.send("POST", "/v2/models/iris/infer", null, inferBody(ROWS, null)).status());
