@@ -44,18 +44,48 @@ final class AccessLog implements AutoCloseable {
     void log(String method, String path, String route, int status, float millis, long bytesIn, Object model,
              Object version, String remote) {
         StringBuilder b = new StringBuilder(160);
-        b.append("method=").append(method)
-                .append(" path=\"").append(path.replace("\"", "%22")).append('"')
-                .append(" route=\"").append(route).append('"')
+        b.append("method=").append(clean(method))
+                .append(" path=\"").append(clean(path)).append('"')
+                .append(" route=\"").append(clean(route)).append('"')
                 .append(" status=").append(status)
                 .append(" ms=").append(Math.round(millis * 1000) / 1000.0)
                 .append(" bytes_in=").append(bytesIn)
-                .append(" model=").append(model == null ? "-" : model)
-                .append(" version=").append(version == null ? "-" : version)
-                .append(" remote=").append(remote);
+                .append(" model=").append(model == null ? "-" : clean(String.valueOf(model)))
+                .append(" version=").append(version == null ? "-" : clean(String.valueOf(version)))
+                .append(" remote=").append(clean(remote));
         if (!queue.offer(new Line(System.currentTimeMillis(), b.toString()))) {
             dropped.incrementAndGet();
         }
+    }
+
+    /**
+     * A client-controlled value as one logfmt token: anything but printable ASCII other than space, quote and
+     * backslash is percent-encoded (UTF-8), so that no value can end a line, start another, break the quoting or
+     * carry terminal escapes (C1 controls such as U+0085 and U+009B included).
+     */
+    static String clean(String v) {
+        if (v == null) {
+            return "-";
+        }
+        boolean plain = true;
+        for (int i = 0; i < v.length() && plain; i++) {
+            char c = v.charAt(i);
+            plain = c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+        }
+        if (plain) {
+            return v;
+        }
+        StringBuilder b = new StringBuilder(v.length() + 16);
+        for (byte x : v.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            int c = x & 0xff;
+            if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+                b.append((char) c);
+            } else {
+                b.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+            }
+        }
+        return b.toString();
     }
 
     long dropped() {
