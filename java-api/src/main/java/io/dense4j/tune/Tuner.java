@@ -59,9 +59,15 @@ public final class Tuner {
     /**
      * Where trials run, who hears about them, when to stop, and the CPU threads the search may use ({@code cpus}:
      * each model trained at once gets an equal share as its private {@link ThreadTeam}; 0, the default, leaves the
-     * threads as the caller has them).
+     * threads as the caller has them). {@code pausedModelBytes}: what the fold models of paused trials (kept to
+     * continue from, when promoted) may hold in all, parameters and optimizer state; past it the least promising
+     * give theirs up and, promoted, train again from the start, to the same weights ({@link #DEFAULT_PAUSED_MODEL_BYTES}).
      */
-    public record Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled, int cpus) {
+    public record Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled, int cpus,
+                          long pausedModelBytes) {
+        /** 1 GiB: ~600 paused models of the reference network; successive halving pauses most trials. */
+        public static final long DEFAULT_PAUSED_MODEL_BYTES = 1L << 30;
+
         public Options {
             devices = devices == null || devices.isEmpty() ? List.of(Device.cpu()) : List.copyOf(devices);
             listener = listener == null ? TuneListener.NONE : listener;
@@ -69,6 +75,13 @@ public final class Tuner {
             if (cpus < 0) {
                 throw new IllegalArgumentException("cpus must be >= 0, got " + cpus);
             }
+            if (pausedModelBytes < 0) {
+                throw new IllegalArgumentException("pausedModelBytes must be >= 0, got " + pausedModelBytes);
+            }
+        }
+
+        public Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled, int cpus) {
+            this(devices, listener, cancelled, cpus, DEFAULT_PAUSED_MODEL_BYTES);
         }
 
         public Options(List<Device> devices, TuneListener listener, BooleanSupplier cancelled) {
@@ -76,7 +89,11 @@ public final class Tuner {
         }
 
         public Options withCpus(int n) {
-            return new Options(devices, listener, cancelled, n);
+            return new Options(devices, listener, cancelled, n, pausedModelBytes);
+        }
+
+        public Options withPausedModelBytes(long bytes) {
+            return new Options(devices, listener, cancelled, cpus, bytes);
         }
 
         public static Options defaults() {
@@ -84,15 +101,15 @@ public final class Tuner {
         }
 
         public Options withListener(TuneListener l) {
-            return new Options(devices, l, cancelled, cpus);
+            return new Options(devices, l, cancelled, cpus, pausedModelBytes);
         }
 
         public Options withCancellation(BooleanSupplier c) {
-            return new Options(devices, listener, c, cpus);
+            return new Options(devices, listener, c, cpus, pausedModelBytes);
         }
 
         public Options withDevices(List<Device> d) {
-            return new Options(d, listener, cancelled, cpus);
+            return new Options(d, listener, cancelled, cpus, pausedModelBytes);
         }
     }
 
@@ -430,6 +447,26 @@ public final class Tuner {
                 o.closeModels();
             }
         }
+        // Paused trials keep their fold models to continue from them when promoted; past the budget the least
+        // promising give theirs up (promoted, such a trial trains again from the start and reaches the same
+        // weights: a continued fit draws what a single fit draws). Without it successive halving kept every
+        // paused trial's models until the search ended.
+        List<Trial> keeping = new ArrayList<>();
+        for (Trial o : trials.values()) {
+            if (o.state == TrialRecord.State.PAUSED && o.models != null && !sh.isRunning(o.id)) {
+                keeping.add(o);
+            }
+        }
+        keeping.sort(java.util.Comparator.comparingDouble(o -> spec.maximize() ? -o.score : o.score)); // NaN last
+        long kept = 0;
+        for (Trial o : keeping) {
+            long bytes = o.modelBytes();
+            if (kept + bytes > options.pausedModelBytes()) {
+                o.closeModels();
+            } else {
+                kept += bytes;
+            }
+        }
         options.listener().onTrialResult(t.snapshot());
     }
 
@@ -548,8 +585,12 @@ public final class Tuner {
         Sequential m = trial.models[fold];
         int start = from;
         if (m == null) {
-            // new, or a resumed search's trial whose models died with the process: trained again from the start, it
-            // reaches the weights it had (a continued fit draws what a single fit draws)
+            // new, or a trial whose models died with the process (a resumed search) or were given up (the paused
+            // models' budget): trained again from the start, it reaches the weights it had (a continued fit draws
+            // what a single fit draws)
+            if (from > 0) {
+                rebuiltModels.incrementAndGet();
+            }
             m = cfg.newResumableModel(train.numFeatures(), train.classNames(), train.size());
             trial.models[fold] = m;
             start = 0;
@@ -639,6 +680,9 @@ public final class Tuner {
     // ------------------------------------------------------------------------------------------ internals
 
     /** One trial's mutable state; touched by one thread at a time (the worker while running, else the tuner). */
+    /** Fold models trained again from the start to continue a trial (how often the budget or a restart cost). */
+    final java.util.concurrent.atomic.AtomicInteger rebuiltModels = new java.util.concurrent.atomic.AtomicInteger();
+
     private final class Trial {
         final int id;
         final SearchSpace.Assignment assignment;
@@ -661,6 +705,19 @@ public final class Tuner {
         void fail(String message) {
             state = TrialRecord.State.FAILED;
             error = message;
+        }
+
+        /** What its fold models hold: parameters, gradients and two optimizer state slots, 4 bytes each. */
+        long modelBytes() {
+            long n = 0;
+            if (models != null) {
+                for (Sequential m : models) {
+                    if (m != null) {
+                        n += 16L * m.architecture().parameterCount();
+                    }
+                }
+            }
+            return n;
         }
 
         void closeModels() {

@@ -136,6 +136,36 @@ class TunerTest {
         assertEquals(best.rungs().get(1).history().get(0).get("loss").size(), best.rungs().get(1).epochs() - best.rungs().get(0).epochs());
     }
 
+    /**
+     * Paused trials' models beyond the memory budget are given up and, promoted, trained again from the start: with
+     * a budget of 0 bytes (every paused trial gives its models up) the search finds exactly what it finds keeping
+     * them all.
+     */
+    @Test
+    void pausedTrialsBeyondTheModelBudgetRetrainToTheSameResults() {
+        TuneSpec s = spec("""
+                {"search_space": {"/model/compile_config/optimizer/learning_rate": {"type": "log_uniform", "min": 3e-3, "max": 3e-2}},
+                 "sampler": {"type": "random", "seed": 9}, "max_trials": 4, "max_parallel_trials": 2,
+                 "early_stopping": {"type": "successive_halving", "min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}}""");
+        Tuner keeping = new Tuner(s, CONFIG);
+        TuneResult kept = keeping.search(data);
+        assertEquals(0, keeping.rebuiltModels.get(), "within the default budget every paused model is kept");
+        Tuner giving = new Tuner(s, CONFIG, Tuner.Options.defaults().withPausedModelBytes(0));
+        TuneResult given = giving.search(data);
+        assertTrue(giving.rebuiltModels.get() >= 2, "promoted trials trained again: " + giving.rebuiltModels.get());
+        assertEquals(kept.trials().size(), given.trials().size());
+        for (TrialRecord a : kept.trials()) {
+            TrialRecord b = given.trials().stream().filter(t -> t.id() == a.id()).findFirst().orElseThrow();
+            assertEquals(a.epochs(), b.epochs());
+            assertEquals(a.rungs().size(), b.rungs().size());
+            for (int i = 0; i < a.rungs().size(); i++) {
+                assertEquals(a.rungs().get(i).loss(), b.rungs().get(i).loss(), 0.0, "trial " + a.id() + " rung " + i);
+                assertEquals(a.rungs().get(i).accuracy(), b.rungs().get(i).accuracy(), 0.0);
+            }
+        }
+        assertEquals(kept.best().orElseThrow().id(), given.best().orElseThrow().id());
+    }
+
     /** A trial promoted rung by rung ends exactly where the same trial trained to its epochs in one go ends. */
     @Test
     void aPromotedTrialMatchesTheSameTrialTrainedInOneGo() {
