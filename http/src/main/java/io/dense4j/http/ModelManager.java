@@ -245,7 +245,13 @@ final class ModelManager implements AutoCloseable {
         control.lock();
         try {
             if (alias != null) {
-                moveAliasLocked(model, alias, info.version(), options.actor());
+                try {
+                    moveAliasLocked(model, alias, info.version(), options.actor());
+                } catch (ApiException e) {
+                    // the version is registered whatever the alias does: say which, or a retry registers another
+                    throw new ApiException(e.status(), "version " + info.version() + " of model '" + model
+                            + "' was registered, but alias '" + alias + "' was not moved to it: " + e.getMessage());
+                }
             } else {
                 refreshLocked(model);
             }
