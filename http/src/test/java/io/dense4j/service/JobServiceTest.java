@@ -231,7 +231,7 @@ class JobServiceTest {
         store.putDataset(new Records.Dataset(TestData.BIG, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
         Duration lease = Duration.ofSeconds(10);
         JobService s = service("s1", 1, lease);
-        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 1_000_000, "")), "u").id();
+        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 100_000, "")), "u").id();
         await(s, id, JobState.RUNNING, 30);
         while (s.get(id).orElseThrow().progress() == null) {
             Thread.sleep(20); // a first heartbeat: the job has started on its thread, the dispatcher is done with it
@@ -460,7 +460,7 @@ class JobServiceTest {
     @Test
     void cancellingARunningJobStopsItWithinAChunkAndFreesItsThreads() throws Exception {
         JobService s = service("s1", 1, Duration.ofSeconds(10));
-        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 1_000_000, "")), "u").id();
+        long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 100_000, "")), "u").id();
         long queued = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u").id();
         await(s, id, JobState.RUNNING, 30);
         assertEquals(JobState.QUEUED, s.get(queued).orElseThrow().state(), "one thread: the second job waits");
