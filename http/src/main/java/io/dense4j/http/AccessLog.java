@@ -67,18 +67,17 @@ final class AccessLog implements AutoCloseable {
         if (v == null) {
             return "-";
         }
-        boolean plain = true;
-        for (int i = 0; i < v.length() && plain; i++) {
-            char c = v.charAt(i);
-            plain = c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+        int i = 0;
+        while (i < v.length() && kept(v.charAt(i))) {
+            i++;
         }
-        if (plain) {
-            return v;
+        if (i == v.length()) {
+            return v; // every request's common case: no copy
         }
         StringBuilder b = new StringBuilder(v.length() + 16);
         for (byte x : v.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
             int c = x & 0xff;
-            if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            if (kept(c)) {
                 b.append((char) c);
             } else {
                 b.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
@@ -86,6 +85,11 @@ final class AccessLog implements AutoCloseable {
             }
         }
         return b.toString();
+    }
+
+    /** Printable ASCII but space, quote and backslash: what a logfmt token holds as it is. */
+    private static boolean kept(int c) {
+        return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
     }
 
     long dropped() {

@@ -456,33 +456,21 @@ public final class JobService implements AutoCloseable {
      * keeps as its result stays.
      */
     private void cleanWorkDir(long id, boolean keepModel) {
-        Path d = settings.workRoot().resolve("job-" + id);
-        if (!Files.isDirectory(d)) {
+        Path d = workDirOf(id);
+        if (!keepModel || !Files.isDirectory(d)) {
+            DatasetCatalog.deleteTree(d);
             return;
         }
         try (java.util.stream.Stream<Path> files = Files.list(d)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                if (!(keepModel && f.getFileName().toString().equals(JobRunner.MODEL_FILE))) {
-                    deleteTree(f);
-                }
-            }
-            if (!keepModel) {
-                Files.deleteIfExists(d);
-            }
+            files.filter(f -> !f.getFileName().toString().equals(JobRunner.MODEL_FILE)).forEach(DatasetCatalog::deleteTree);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "cannot clean the work directory of job " + id, e);
         }
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            try (java.util.stream.Stream<Path> s = Files.list(p)) {
-                for (Path c : (Iterable<Path>) s::iterator) {
-                    deleteTree(c);
-                }
-            }
-        }
-        Files.deleteIfExists(p);
+    /** Where job {@code id} keeps its checkpoints (and an admin's job its model). */
+    private Path workDirOf(long id) {
+        return settings.workRoot().resolve("job-" + id);
     }
 
     private void emit(long jobId, String kind, String payload) {
@@ -533,7 +521,7 @@ public final class JobService implements AutoCloseable {
 
         @Override
         public Path workDir() {
-            Path d = settings.workRoot().resolve("job-" + claim.jobId());
+            Path d = workDirOf(claim.jobId());
             try {
                 Files.createDirectories(d);
             } catch (IOException e) {

@@ -30,6 +30,17 @@ class DynamicBatcherTest {
         return out;
     }
 
+    /** A "model" that says it runs, then holds its batch until released, and returns the rows as they came. */
+    private static float[][] held(float[][] rows, CountDownLatch running, CountDownLatch release) {
+        running.countDown();
+        try {
+            release.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return rows;
+    }
+
     @Test
     void concurrentRequestsAreBatchedAndEachGetsItsOwnRows() throws Exception {
         List<Integer> sizes = new CopyOnWriteArrayList<>();
@@ -70,13 +81,7 @@ class DynamicBatcherTest {
             for (float[] r : rows) {
                 computed.add(r[0]);
             }
-            running.countDown();
-            try {
-                release.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return rows;
+            return held(rows, running, release);
         }, cfg, n -> { })) {
             ExecutorService pool = Executors.newFixedThreadPool(2);
             Future<?> first = pool.submit(() -> {
@@ -103,15 +108,8 @@ class DynamicBatcherTest {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch running = new CountDownLatch(1);
         ServerConfig.BatchingConfig cfg = new ServerConfig.BatchingConfig(true, 1, Duration.ZERO, 1, 1, Duration.ofSeconds(5));
-        try (DynamicBatcher b = new DynamicBatcher("model 'm' version 1", rows -> {
-            running.countDown();
-            try {
-                release.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return rows;
-        }, cfg, n -> { })) {
+        try (DynamicBatcher b = new DynamicBatcher("model 'm' version 1", rows -> held(rows, running, release),
+                cfg, n -> { })) {
             ExecutorService pool = Executors.newFixedThreadPool(2);
             Future<float[][]> first = pool.submit(() -> b.submit(new float[][] {{1}}));
             assertTrue(running.await(5, TimeUnit.SECONDS)); // the worker is busy with the first

@@ -258,10 +258,15 @@ class SlowClientsTest {
         }
     }
 
+    /** Many connections per client, a 2 s header and a 6 s body deadline: the body-budget tests' limits. */
+    private static ServerConfig.ClientLimits bodyLimits() {
+        return ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(100)
+                .withHeaderTimeout(Duration.ofSeconds(2)).withBodyTimeout(Duration.ofSeconds(6));
+    }
+
     @Test
     void largeBodiesShareABoundedMemoryBudget() throws Exception {
-        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(100)
-                .withHeaderTimeout(Duration.ofSeconds(2)).withBodyTimeout(Duration.ofSeconds(6));
+        ServerConfig.ClientLimits limits = bodyLimits();
         try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).maxRequestBytes(4_000_000)
                 .maxBufferedBodyBytes(5_000_000))) {
             int port = f.server.port();
@@ -302,8 +307,7 @@ class SlowClientsTest {
      */
     @Test
     void oneClientHoldsAtMostAQuarterOfTheBodyBudget() throws Exception {
-        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withMaxConnectionsPerClient(100)
-                .withHeaderTimeout(Duration.ofSeconds(2)).withBodyTimeout(Duration.ofSeconds(6));
+        ServerConfig.ClientLimits limits = bodyLimits();
         try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).maxRequestBytes(4_000_000)
                 .maxBufferedBodyBytes(16_000_000))) {
             int port = f.server.port();

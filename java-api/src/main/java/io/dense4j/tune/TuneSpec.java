@@ -35,6 +35,11 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
             return type.equals("kfold");
         }
 
+        /** The models a trial trains: k for k-fold, 1 for a holdout. */
+        public int folds() {
+            return isKFold() ? k : 1;
+        }
+
         public String describe() {
             return isKFold() ? k + "-fold cross-validation (seed " + seed + ")"
                     : "holdout of " + fraction + " (seed " + seed + ")";
@@ -90,7 +95,7 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
         }
         Halving halving = parseHalving(n.get("early_stopping"));
         int trialEpochs = halving != null ? halving.maxEpochs() : base.epochs();
-        long foldEpochs = (long) (objective.isKFold() ? objective.k() : 1) * trialEpochs;
+        long foldEpochs = (long) objective.folds() * trialEpochs;
         if (foldEpochs > MAX_FOLD_EPOCHS) {
             throw new ConfigException("/objective", "a trial would train " + foldEpochs + " fold-epochs ("
                     + (objective.isKFold() ? objective.k() + " folds x " : "") + trialEpochs + " epochs); at most "

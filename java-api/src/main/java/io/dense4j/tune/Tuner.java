@@ -246,7 +246,7 @@ public final class Tuner {
                         }
                         trial.adapter = ConfigAdapter.parse(a.config());
                         trial.adapter.checkData(data);
-                        int folds = spec.objective().isKFold() ? spec.objective().k() : 1;
+                        int folds = spec.objective().folds();
                         if (h == null && (long) folds * trial.adapter.epochs() > TuneSpec.MAX_FOLD_EPOCHS) {
                             throw new ConfigException("/fit/epochs", folds + " folds x " + trial.adapter.epochs()
                                     + " epochs; at most " + TuneSpec.MAX_FOLD_EPOCHS + " fold-epochs a trial");

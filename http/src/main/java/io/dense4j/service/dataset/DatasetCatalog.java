@@ -711,7 +711,8 @@ public final class DatasetCatalog implements DatasetResolver {
         }
     }
 
-    static void deleteTree(Path dir) {
+    /** Removes a directory tree (or a file), best effort: what cannot be removed now is left for a later cleanup. */
+    public static void deleteTree(Path dir) {
         if (dir == null || !Files.exists(dir)) {
             return;
         }

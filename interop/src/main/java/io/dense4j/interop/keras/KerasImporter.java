@@ -265,11 +265,7 @@ final class KerasImporter {
         if (!useBias) {
             notes.add(l.describe() + " has no bias (use_bias=False): imported with a zero bias, which fit will train");
         }
-        if (channelsFirst != null) {
-            long flat = product(channelsFirst, l);
-            if (flat != in) {
-                throw new IllegalArgumentException(l.describe() + " takes " + in + " inputs, the Flatten gives " + flat);
-            }
+        if (channelsFirst != null) { // (in is the Flatten's width: the kernel was read as [that width, units])
             float[] k = new float[kernel.length];
             for (int r = 0; r < in; r++) { // our row r (row-major input) is Keras's row kerasIndex(r)
                 System.arraycopy(kernel, channelsFirstIndex(channelsFirst, r) * units, k, r * units, units);
