@@ -91,10 +91,6 @@ final class ApiClient {
         return json(send(request(path).header("Content-Type", contentType).POST(body).build()));
     }
 
-    String text(String path) {
-        return send(request(path).timeout(Duration.ofSeconds(60)).GET().build());
-    }
-
     /** Sends, returns the body of a 2xx answer; otherwise throws the server's error as one line. */
     String send(HttpRequest r) {
         HttpResponse<String> resp = exchange(r, HttpResponse.BodyHandlers.ofString());

@@ -104,9 +104,26 @@ public final class JobsCommand implements Runnable {
     @Command(name = "logs", mixinStandardHelpOptions = true, description = "Print a job's log: state changes, phases, "
             + "epochs, trials.")
     int logs(@Mixin ApiClient.Options api, @Parameters(index = "0", paramLabel = "ID") long id) {
-        System.out.print(api.client().text("/v1/jobs/" + id + "/logs"));
+        // a page at a time (the server returns at most LOG_PAGE events a request), in the server's text layout
+        long after = 0;
+        for (int got = LOG_PAGE; got == LOG_PAGE; ) {
+            JsonNode events = api.client().get("/v1/jobs/" + id + "/logs?format=json&limit=" + LOG_PAGE + "&after="
+                    + after).path("events");
+            got = events.size();
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode e : events) {
+                String kind = e.path("kind").asText();
+                sb.append(e.path("at").asText()).append("  ").append(String.format(Locale.ROOT, "%-8s", kind))
+                        .append(' ').append(EventText.describe(kind, e.path("data"))).append('\n');
+                after = e.path("seq").asLong();
+            }
+            System.out.print(sb);
+        }
         return 0;
     }
+
+    /** Events asked for per request by {@code jobs logs}: the most the server returns at once. */
+    static final int LOG_PAGE = 10_000;
 
     /** One line about where a job is: its progress, its result, or its error. */
     static String outcome(JsonNode j) {

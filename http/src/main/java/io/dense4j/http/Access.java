@@ -93,18 +93,18 @@ final class Access {
 
     /** Throws 401/403/404/503 unless the request may use a route of {@code role}. */
     void require(Role role, Context ctx) {
-        // the health port answers the probes only: its few threads must always be free for them, and a large public
+        // the health port answers the probes only: its few threads must always be free for them, and a large
         // response (/metrics, /openapi.json) written to clients that read slowly held them all
         if (ServerConnectors.isHealthConnector(ctx.req()) && (role != Role.PUBLIC || !ctx.path().startsWith(HEALTH_PATHS))) {
             throw ApiException.notFound("no such endpoint on the health port: " + ctx.method().name() + " " + ctx.path()
                     + " (it answers " + HEALTH_PATHS + "live and " + HEALTH_PATHS + "ready)");
         }
-        if (role != Role.PUBLIC && !state.accepting()) {
+        if (!role.alwaysAnswered() && !state.accepting()) {
             throw ApiException.unavailable("the server is shutting down");
         }
         switch (role) {
             case PUBLIC -> { }
-            case INFERENCE -> {
+            case INFERENCE, METRICS -> {
                 if (inferenceDigest != null && !adminCredentials(ctx, false)) {
                     requireToken(ctx, inferenceDigest);
                 }

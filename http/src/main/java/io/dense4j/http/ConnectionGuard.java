@@ -650,13 +650,13 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
 
     /**
      * The guard's part of a route's own check, first of all: a request it failed gets its refusal (408, 503), and
-     * a request over a probation connection reaches public routes only (429).
+     * a request over a probation connection reaches only the routes always answered (429).
      */
     static void checkRequest(Context ctx, Role role) {
         if (ctx.req().getAttribute(REFUSAL_ATTRIBUTE) instanceof Refusal r) {
             throw r.answer(ctx);
         }
-        if (role != Role.PUBLIC && ctx.req().getAttribute(PROBATION_ATTRIBUTE) instanceof Supplier<?> refusal) {
+        if (!role.alwaysAnswered() && ctx.req().getAttribute(PROBATION_ATTRIBUTE) instanceof Supplier<?> refusal) {
             ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
             throw new ApiException(429, String.valueOf(refusal.get()));
         }

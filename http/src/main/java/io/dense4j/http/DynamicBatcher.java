@@ -8,7 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 
@@ -16,17 +16,32 @@ import java.util.function.IntConsumer;
  * Groups the requests of one model version into batches by flat combining: a request thread that finds no
  * batch running becomes the runner, takes the oldest waiting requests (waiting at most
  * {@code maxQueueDelay} for more) up to {@code maxBatchSize} rows, runs the model once, hands each request its
- * rows of the result, and repeats while requests are queued. Requests that arrive while a batch runs wait
+ * rows of the result, and repeats until its own request is answered. Requests that arrive while a batch runs wait
  * for the next one. No thread hand-off happens when the server is idle (a lone request runs on its own
  * thread at once), and batches form by themselves under load. At most {@code threads} batches run at once.
+ * A runner leaves as soon as its own request is answered, waking the thread of the oldest request still queued to
+ * take over: a runner that drained the queue for everyone held its own answer back as long as requests kept
+ * coming. Since the queue is served oldest first, a runner runs only the requests ahead of its own.
  * The queue is bounded so that overload is answered quickly (503) instead of piling up latency.
  * A request that gives up (timeout, interrupt) leaves the queue and is never run: abandoned work used to stay
  * queued, computed for nobody, its rows held outside the body budget.
  */
 final class DynamicBatcher implements AutoCloseable {
 
-    private record Job(float[][] rows, CompletableFuture<float[][]> result) {
+    /** One request: its rows, its answer, and its thread (woken when answered or when a runner slot frees). */
+    private record Job(float[][] rows, CompletableFuture<float[][]> result, Thread waiter) {
+        void complete(float[][] out) {
+            result.complete(out);
+            LockSupport.unpark(waiter);
+        }
+
+        void fail(Throwable e) {
+            result.completeExceptionally(e);
+            LockSupport.unpark(waiter);
+        }
     }
+
+    private static final long MAX_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final Function<float[][], float[][]> model;
     private final ServerConfig.BatchingConfig cfg;
@@ -62,21 +77,39 @@ final class DynamicBatcher implements AutoCloseable {
      * @throws ApiException 503 when the queue is full or the batch does not finish in time
      */
     float[][] submit(float[][] rows) {
-        Job job = new Job(rows, new CompletableFuture<>());
+        Job job = new Job(rows, new CompletableFuture<>(), Thread.currentThread());
         if (closed || !queue.offer(job)) {
             throw ApiException.unavailable(name + " is overloaded: " + cfg.queueCapacity()
                     + " requests are already queued; retry later");
         }
+        long deadline = System.nanoTime() + cfg.timeout().toNanos();
         try {
-            runQueued();
-            return job.result.get(cfg.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            while (!job.result.isDone()) {
+                if (runners.tryAcquire()) {
+                    runUntilAnswered(job);
+                    continue;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    abandon(job);
+                    if (!job.result.isDone() || job.result.isCancelled()) {
+                        throw ApiException.unavailable(name + " did not answer within " + cfg.timeout().toMillis() + " ms");
+                    }
+                    break; // answered just as it gave up
+                }
+                // woken when answered, when a runner leaves with this request oldest in the queue, or at the deadline;
+                // and at least every MAX_PARK_NANOS, so that no lost wake-up can hold a request to its deadline
+                LockSupport.parkNanos(this, Math.min(left, MAX_PARK_NANOS));
+                if (Thread.interrupted()) {
+                    abandon(job);
+                    Thread.currentThread().interrupt();
+                    throw ApiException.unavailable("request interrupted while waiting for " + name);
+                }
+            }
+            return job.result.get();
         } catch (InterruptedException e) {
-            abandon(job);
             Thread.currentThread().interrupt();
             throw ApiException.unavailable("request interrupted while waiting for " + name);
-        } catch (TimeoutException e) {
-            abandon(job);
-            throw ApiException.unavailable(name + " did not answer within " + cfg.timeout().toMillis() + " ms");
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof RuntimeException re) {
@@ -86,34 +119,49 @@ final class DynamicBatcher implements AutoCloseable {
         }
     }
 
-    /** A request that gave up: out of the queue, and never run if a runner already took it. */
+    /**
+     * A request that gave up: out of the queue, and never run if a runner already took it. Its thread may have been
+     * the one a leaving runner woke to take over: it passes that on.
+     */
     private void abandon(Job job) {
         queue.remove(job);
         job.result.cancel(false);
+        wakeOldest();
+    }
+
+    /** Wakes the thread of the oldest queued request, to run it if a runner slot is free. */
+    private void wakeOldest() {
+        Job next = queue.peek();
+        if (next != null) {
+            LockSupport.unpark(next.waiter);
+        }
     }
 
     /**
-     * Runs batches while requests are queued and a runner slot is free. The re-check after releasing the
-     * slot closes the race with a request queued just before the release: someone always picks it up.
+     * Holding a runner slot: runs batches, oldest requests first, until {@code mine} is answered, then hands the
+     * slot on by waking the thread of the request now oldest in the queue. A request queued just before the
+     * release is woken too, or picked up by the runner that holds the slot then: someone always runs it.
      */
-    private void runQueued() throws InterruptedException {
-        do {
-            if (!runners.tryAcquire()) {
-                return; // a running batch will take our job, or its runner's re-check will
-            }
-            try {
-                List<Job> batch;
-                while (!(batch = takeBatch()).isEmpty()) {
-                    run(batch);
+    private void runUntilAnswered(Job mine) {
+        try {
+            while (!mine.result.isDone()) {
+                List<Job> batch = takeBatch();
+                if (batch.isEmpty()) {
+                    break; // ours was taken by another runner, which will answer it
                 }
-            } finally {
-                runners.release();
+                run(batch);
             }
-        } while (!queue.isEmpty());
+        } finally {
+            runners.release();
+            wakeOldest();
+        }
     }
 
-    /** The oldest queued jobs up to maxBatchSize rows, waiting at most maxQueueDelay for more. */
-    private List<Job> takeBatch() throws InterruptedException {
+    /**
+     * The oldest queued jobs up to maxBatchSize rows, waiting at most maxQueueDelay for more (not at all once the
+     * thread is interrupted: the jobs already taken must still run, or nobody would answer them).
+     */
+    private List<Job> takeBatch() {
         List<Job> batch = new ArrayList<>();
         Job first = queue.poll();
         if (first == null) {
@@ -126,7 +174,16 @@ final class DynamicBatcher implements AutoCloseable {
             Job next = queue.peek();
             if (next == null) {
                 long wait = deadline - System.nanoTime();
-                if (wait <= 0 || (next = queue.poll(wait, TimeUnit.NANOSECONDS)) == null) {
+                if (wait <= 0 || Thread.currentThread().isInterrupted()) {
+                    break;
+                }
+                try {
+                    next = queue.poll(wait, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // seen by the request's own loop once this batch has run
+                    break;
+                }
+                if (next == null) {
                     break;
                 }
                 if (rows + next.rows.length > cfg.maxBatchSize()) {
@@ -175,11 +232,11 @@ final class DynamicBatcher implements AutoCloseable {
                 float[][] mine = new float[j.rows.length][];
                 System.arraycopy(out, at, mine, 0, mine.length);
                 at += mine.length;
-                j.result.complete(mine);
+                j.complete(mine);
             }
         } catch (RuntimeException | Error e) {
             for (Job j : batch) {
-                j.result.completeExceptionally(e);
+                j.fail(e);
             }
         }
     }

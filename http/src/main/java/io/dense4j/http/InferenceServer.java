@@ -33,6 +33,7 @@ import java.util.Map;
 import static io.dense4j.http.Role.ADMIN;
 import static io.dense4j.http.Role.FEDERATED;
 import static io.dense4j.http.Role.INFERENCE;
+import static io.dense4j.http.Role.METRICS;
 import static io.dense4j.http.Role.PUBLIC;
 import static io.dense4j.http.Role.TRAINING;
 
@@ -256,6 +257,7 @@ public final class InferenceServer implements AutoCloseable {
                 Route.delete("/v1/jobs/{id}", TRAINING, jobs::cancel),
                 Route.get("/v1/jobs/{id}/events", TRAINING, jobs::events),
                 Route.get("/v1/jobs/{id}/logs", TRAINING, jobs::logs),
+                Route.get("/v1/jobs/{id}/trials", TRAINING, jobs::trials),
                 // federated learning (off without --state): clients speak for themselves with their client tokens;
                 // a message's size is checked again against its task's limit before it is read
                 Route.post("/v1/federated/tasks/{task}/messages", FEDERATED, cfg.maxUploadBytes(), federated::message),
@@ -265,7 +267,7 @@ public final class InferenceServer implements AutoCloseable {
                 Route.get("/admin/federated/tasks/{task}", ADMIN, federated::status),
                 Route.delete("/admin/federated/tasks/{task}", ADMIN, federated::cancel),
                 // operations
-                Route.get("/metrics", PUBLIC, this::prometheus),
+                Route.get("/metrics", METRICS, this::prometheus),
                 Route.get("/openapi.json", PUBLIC, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApi)));
     }
 

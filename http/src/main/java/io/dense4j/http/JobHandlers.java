@@ -128,19 +128,66 @@ final class JobHandlers {
         }
     }
 
-    /** GET /v1/jobs/{id}: state, progress, result, error, spec and (tune) trials. */
+    /** Characters of trial records one request reads from the store at a time (and a trials page holds at most). */
+    static final long TRIAL_PAGE_CHARS = 4L << 20;
+    private static final int MAX_TRIALS_PAGE = 100;
+
+    /**
+     * GET /v1/jobs/{id}: state, progress, result, error, spec and (tune) each trial's summary: its parameters, state,
+     * epochs, score and rungs' scores, without the per-epoch metrics and config of its full record
+     * ({@link #trials}). Read a page at a time: a search's records together can reach hundreds of MB.
+     */
     void get(Context ctx) {
         Access.Caller caller = Access.Caller.of(ctx);
         Records.Job j = visibleJob(ctx, caller);
         Map<String, Object> v = view(j, caller.admin(), true);
         if (j.type().equals("tune")) {
             List<Object> trials = new ArrayList<>();
-            for (Records.Trial t : jobs.trials(j.id())) {
-                trials.add(io.dense4j.tune.Json.parse(t.record()));
+            int after = -1;
+            for (List<Records.Trial> page; !(page = jobs.trials(j.id(), after, MAX_TRIALS_PAGE, TRIAL_PAGE_CHARS)).isEmpty(); ) {
+                for (Records.Trial t : page) {
+                    trials.add(io.dense4j.tune.TrialRecord.summarize(io.dense4j.tune.Json.parse(t.record())));
+                }
+                after = page.get(page.size() - 1).trial();
             }
             v.put("trials", trials);
         }
         Json.ok(ctx, v);
+    }
+
+    /**
+     * GET /v1/jobs/{id}/trials?after=TRIAL&limit=N: a tune job's full trial records (config, and each rung's metrics
+     * per fold and epoch), by trial number, at most {@code limit} (default 20, at most 100) and about 4 MiB a page;
+     * {@code next_after} is there when more follow. The records go out as stored, without a tree in between.
+     */
+    void trials(Context ctx) {
+        Access.Caller caller = Access.Caller.of(ctx);
+        long after = longParam(ctx, "after", -1);
+        if (after < -1 || after > Integer.MAX_VALUE) {
+            throw ApiException.badRequest("after is a trial number (0 and up), got " + after);
+        }
+        int limit = intParam(ctx, "limit", 20, 1, MAX_TRIALS_PAGE);
+        Records.Job j = visibleJob(ctx, caller);
+        if (!j.type().equals("tune")) {
+            throw ApiException.notFound("job " + j.id() + " is a " + j.type() + " job: only tune jobs have trials");
+        }
+        List<Records.Trial> page = jobs.trials(j.id(), (int) after, limit + 1, TRIAL_PAGE_CHARS);
+        boolean more = page.size() > limit;
+        if (more) {
+            page = page.subList(0, limit);
+        } else if (!page.isEmpty() && !jobs.trials(j.id(), page.get(page.size() - 1).trial(), 1, 1).isEmpty()) {
+            more = true; // the page ended at its size in characters
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        List<Object> records = new ArrayList<>(page.size());
+        for (Records.Trial t : page) {
+            records.add(new com.fasterxml.jackson.databind.util.RawValue(t.record()));
+        }
+        out.put("trials", records);
+        if (more) {
+            out.put("next_after", page.get(page.size() - 1).trial());
+        }
+        Json.ok(ctx, out);
     }
 
     /**
@@ -162,14 +209,17 @@ final class JobHandlers {
         Json.write(ctx, o == Records.CancelOutcome.CANCELLED ? 200 : 202, out);
     }
 
+    /** Most events a /logs request returns: pass the last one's seq back as {@code after} for more. */
+    static final int MAX_LOG_EVENTS = 10_000;
+
     /**
-     * GET /v1/jobs/{id}/logs?after=SEQ&format=text|json: the job's log (state changes, phases, epochs, trials), one
-     * line per event, oldest first.
+     * GET /v1/jobs/{id}/logs?after=SEQ&limit=N&format=text|json: the job's log (state changes, phases, epochs,
+     * trials), one line per event, oldest first, at most {@link #MAX_LOG_EVENTS}.
      */
     void logs(Context ctx) {
         Access.Caller caller = Access.Caller.of(ctx);
         long after = longParam(ctx, "after", 0);
-        int limit = intParam(ctx, "limit", 10_000, 1, 100_000);
+        int limit = intParam(ctx, "limit", MAX_LOG_EVENTS, 1, MAX_LOG_EVENTS);
         String format = ctx.queryParam("format");
         if (format != null && !format.equals("text") && !format.equals("json")) {
             throw ApiException.badRequest("format is text or json, got '" + format + "'");
@@ -183,7 +233,7 @@ final class JobHandlers {
                 m.put("seq", e.seq());
                 m.put("at", Instant.ofEpochMilli(e.at()).toString());
                 m.put("kind", e.kind());
-                m.put("data", io.dense4j.tune.Json.parse(e.payload()));
+                m.put("data", new com.fasterxml.jackson.databind.util.RawValue(e.payload())); // stored JSON, as is
                 out.add(m);
             }
             Json.ok(ctx, Map.of("events", out));

@@ -8,8 +8,15 @@ import io.javalin.security.RouteRole;
  * another route's role.
  */
 enum Role implements RouteRole {
-    /** Probes, metrics and the API description: no credentials. */
+    /** Probes and the API description: no credentials. */
     PUBLIC,
+    /**
+     * The Prometheus scrape: the inference token when one is configured (the admin credentials also pass), since it
+     * names the models and versions the server holds, which listing them asks that token for. Like the public routes
+     * it is cheap, read-only and answered on probation connections and while the server drains (a scraper behind an
+     * address that floods, or watching a server stop).
+     */
+    METRICS,
     /** Inference and metadata: the inference token when one is configured (the admin credentials also pass). */
     INFERENCE,
     /**
@@ -25,6 +32,11 @@ enum Role implements RouteRole {
     FEDERATED,
     /** Management: the admin token and/or an admin client certificate; off when neither is configured. */
     ADMIN;
+
+    /** Answered on a client's probation connections and while the server drains, where other routes are refused. */
+    boolean alwaysAnswered() {
+        return this == PUBLIC || this == METRICS;
+    }
 
     /** The name used in the OpenAPI document's {@code x-dense4j-role}. */
     String documented() {

@@ -152,6 +152,10 @@ public final class JobService implements AutoCloseable {
      */
     public Records.Job submit(JsonNode specJson, String owner) {
         JobSpec spec = JobSpec.parse(specJson);
+        if (spec.priority() > MAX_TOKEN_PRIORITY && !owner.equals(JobRunner.ADMIN_OWNER)) {
+            throw new ForbiddenException("priority " + spec.priority() + " needs the admin credentials: a training "
+                    + "token's jobs may ask at most " + MAX_TOKEN_PRIORITY + " (lower values order its own jobs)");
+        }
         if (spec.registerAs() != null) {
             runner.registrationRefusal(spec.registerAs(), owner).ifPresent(why -> {
                 throw new ForbiddenException(why);
@@ -177,6 +181,13 @@ public final class JobService implements AutoCloseable {
         return job;
     }
 
+    /**
+     * The highest priority a training token's job may ask. Priority orders jobs across owners: a token that could
+     * raise its own would go ahead of every other tenant's queued jobs. Below it, tokens order their own work (and
+     * yield to others); above it is the admin's.
+     */
+    public static final int MAX_TOKEN_PRIORITY = 0;
+
     /** One lock per owner that submitted here (owners are the server's tokens: a bounded set). */
     private final java.util.concurrent.ConcurrentHashMap<String, Object> submitLocks =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -193,6 +204,7 @@ public final class JobService implements AutoCloseable {
             throw new ConfigException("/dataset/holdout", "data set " + d.sha256() + " has no test split; give "
                     + "{\"fraction\": f}");
         }
+        checkDataMemory(spec, d);
         if (spec.config() == null) {
             return;
         }
@@ -209,6 +221,56 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /**
+     * Copies of its data set a job holds at once, at most: the rows as loaded, then a train job's split (or its
+     * preprocessed copy); a tune job's workers each keep their own copy of the objective's data (one whole copy for a
+     * holdout, k for k-fold: each fold's train and validation rows together are the data set), and its retrain one.
+     */
+    static long dataCopies(JobSpec spec) {
+        if (spec.tune() == null) {
+            return 2;
+        }
+        io.dense4j.tune.TuneSpec t = spec.tune();
+        long workers = Math.min(t.maxParallelTrials(), Math.min(t.maxTrials(), t.sampler().size()));
+        return 2 + workers * t.objective().folds();
+    }
+
+    /**
+     * Refuses a job whose copies of its data set ({@link #dataCopies}; a feature is a byte in an IDX set, which stays
+     * bytes, else a float) would pass half of this machine's memory: data sets live outside the Java heap, so no
+     * -Xmx stops them, and max_parallel_trials x k copies of a large set took the whole machine, the server (and its
+     * inference) with it.
+     */
+    private static void checkDataMemory(JobSpec spec, Records.Dataset d) {
+        double copy = (double) d.rows() * ((double) d.features() * (d.format().equals("idx") ? 1 : Float.BYTES)
+                + Float.BYTES);
+        double need = copy * dataCopies(spec);
+        long limit = DATA_MEMORY_LIMIT;
+        if (need > limit) {
+            throw new ConfigException(spec.tune() != null ? "/tune/max_parallel_trials" : "/dataset",
+                    String.format(java.util.Locale.ROOT, "the job would hold %d copies of its data set (%d rows x %d "
+                            + "features: %.1f GB each, %.1f GB in all) but jobs may hold at most %.1f GB of data, half "
+                            + "of this machine's memory%s", dataCopies(spec), d.rows(), d.features(), copy / 1e9,
+                            need / 1e9, limit / 1e9, spec.tune() != null ? "; fewer parallel trials or folds hold "
+                            + "fewer copies" : ""));
+        }
+    }
+
+    /** Half of the machine's physical memory (the data of a job is native memory: -Xmx does not bound it). */
+    static final long DATA_MEMORY_LIMIT = physicalMemory() / 2;
+
+    private static long physicalMemory() {
+        try {
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                    instanceof com.sun.management.OperatingSystemMXBean os && os.getTotalMemorySize() > 0) {
+                return os.getTotalMemorySize();
+            }
+        } catch (RuntimeException | LinkageError e) {
+            // not HotSpot's bean: fall through
+        }
+        return 16L << 30;
+    }
+
     public Optional<Records.Job> get(long id) {
         return store.job(id);
     }
@@ -223,8 +285,9 @@ public final class JobService implements AutoCloseable {
         return r == null ? null : r.lastProgress;
     }
 
-    public List<Records.Trial> trials(long id) {
-        return store.trials(id);
+    /** A page of a tune job's trials ({@link io.dense4j.service.store.JobStore#trials(long, int, int, long)}). */
+    public List<Records.Trial> trials(long id, int afterTrial, int limit, long maxChars) {
+        return store.trials(id, afterTrial, limit, maxChars);
     }
 
     public List<Records.Event> events(long id, long afterSeq, int limit) {
@@ -528,6 +591,11 @@ public final class JobService implements AutoCloseable {
                 throw new UncheckedIOException("cannot create the job's work directory", e);
             }
             return d;
+        }
+
+        @Override
+        public int attempt() {
+            return claim.attempt();
         }
 
         @Override

@@ -138,4 +138,70 @@ class DynamicBatcherTest {
             assertTrue(e.getMessage().contains("features"));
         }
     }
+
+    /**
+     * Under sustained load the request whose thread became the runner is answered once its own batch has run: it
+     * used to run batches for everyone until the queue was empty, so its answer waited as long as requests kept
+     * coming. The others are still served after it leaves (the slot is handed on).
+     */
+    @Test
+    void aRunnerIsAnsweredWhileLoadGoesOnAndTheOthersAreStillServed() throws Exception {
+        ServerConfig.BatchingConfig cfg = new ServerConfig.BatchingConfig(true, 1, Duration.ZERO, 100, 1, Duration.ofSeconds(20));
+        CountDownLatch firstRunning = new CountDownLatch(1);
+        CountDownLatch othersQueued = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger served = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        try (DynamicBatcher b = new DynamicBatcher("t", rows -> {
+            if (firstRunning.getCount() > 0) {
+                held(rows, firstRunning, othersQueued); // the first batch waits until the load is queued
+            } else {
+                try {
+                    Thread.sleep(2); // a batch takes longer than an answered client takes to send its next request
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return rows;
+        }, cfg, n -> { })) {
+            ExecutorService pool = Executors.newFixedThreadPool(5);
+            Future<Boolean> first = pool.submit(() -> {
+                b.submit(new float[][] {{1}});
+                return stop.get(); // false: answered while the load still ran
+            });
+            assertTrue(firstRunning.await(10, TimeUnit.SECONDS));
+            List<Future<?>> load = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                load.add(pool.submit(() -> {
+                    while (!stop.get()) {
+                        b.submit(new float[][] {{2}});
+                        served.incrementAndGet();
+                    }
+                    return null;
+                }));
+            }
+            while (b.queueDepth() < 4) {
+                Thread.sleep(1);
+            }
+            othersQueued.countDown();
+            boolean stoppedFirst;
+            try {
+                stoppedFirst = first.get(5, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                stoppedFirst = true; // still draining the queue for the others
+            }
+            int before = served.get();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (served.get() < before + 200 && System.nanoTime() < until) {
+                Thread.sleep(5);
+            }
+            int after = served.get();
+            stop.set(true);
+            assertTrue(!stoppedFirst, "the runner's own request was answered only once the load stopped");
+            assertTrue(after >= before + 200, "the others were served after the runner left: " + (after - before));
+            for (Future<?> f : load) {
+                f.get(10, TimeUnit.SECONDS);
+            }
+            pool.shutdownNow();
+        }
+    }
 }

@@ -268,10 +268,17 @@ class InferenceServerTest {
         error(f.get("/v2"), 401);
         ok(f.get("/v2/health/live")); // probes need no token
         ok(f.get("/openapi.json"));
+        // the scrape names the models held: it asks for the token that lists them
+        assertFalse(f.get("/metrics").body().contains("iris"));
+        error(f.get("/metrics"), 401);
         f.bearer = "wrong";
+        error(f.get("/metrics"), 403);
         error(f.post("/v2/models/iris/infer", inferBody(ROWS, null)), 403);
         f.bearer = "infer-secret";
         ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null)));
+        HttpResponse<String> scrape = f.get("/metrics");
+        assertEquals(200, scrape.statusCode());
+        assertTrue(scrape.body().contains("dense4j_model_loaded_versions{model=\"iris\"}"), scrape.body());
         error(f.get("/admin/models"), 403); // the inference token is not an admin token
         error(f.post("/v2/repository/models/iris/unload", ""), 403);
         f.bearer = null;
@@ -281,6 +288,7 @@ class InferenceServerTest {
         f.bearer = "admin-secret";
         ok(f.get("/admin/models"));
         ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null))); // admin may infer too
+        assertEquals(200, f.get("/metrics").statusCode()); // and scrape
     }
 
     @Test

@@ -391,7 +391,7 @@ class RefusedBodiesTest {
                 long size = 2L << 20;
                 String head = upload(ALICE, "text/csv", "Content-Length: " + size + "\r\n");
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                while (!slots.get("/metrics", null).body().contains("dense4j_uploads_in_progress 1.0")) {
+                while (!slots.get("/metrics", TrainingFixture.ADMIN).body().contains("dense4j_uploads_in_progress 1.0")) {
                     assertTrue(System.nanoTime() < deadline, "the holder's upload never took its slot");
                     Thread.sleep(20); // its handler runs once its first 256 KiB are in
                 }

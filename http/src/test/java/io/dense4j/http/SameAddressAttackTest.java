@@ -311,10 +311,13 @@ class SameAddressAttackTest {
                         assertRefused(c.send("GET", path, "Bearer infer-tok", null), 429);
                     }
                 }
-                // public routes answered, once per connection: a pipelined second request is not served
+                // public routes (and the metrics scrape, with its token) answered, once per connection: a pipelined
+                // second request is not served
                 for (String path : List.of("/v2/health/live", "/v2/health/ready", "/metrics", "/openapi.json")) {
                     try (RawHttp c = new RawHttp(ATTACKER, port)) {
-                        c.write("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\nGET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+                        String auth = path.equals("/metrics") ? "Authorization: Bearer infer-tok\r\n" : "";
+                        c.write("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + auth + "\r\nGET " + path
+                                + " HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n");
                         RawHttp.Response r = c.read();
                         assertEquals(200, r.status(), r.body());
                         assertTrue(r.headers().toLowerCase(Locale.ROOT).contains("\r\nconnection: close\r\n"), r.headers());
@@ -332,6 +335,7 @@ class SameAddressAttackTest {
                     assertTrue(ms < ServerConfig.DEFAULT_HEADER_TIMEOUT_MS / 2, "closed after " + ms + " ms");
                 }
                 // the metrics say what happened
+                f.bearer = "infer-tok";
                 HttpResponse<String> m = f.get("/metrics");
                 assertTrue(m.body().contains("dense4j_requests_refused_total{connector=\"main\",reason=\"probation\"} 5.0"), m.body());
                 inferenceServed(port, OTHER);

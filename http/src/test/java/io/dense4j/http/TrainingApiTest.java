@@ -213,6 +213,34 @@ class TrainingApiTest {
             assertEquals(List.of("setosa", "versicolor", "virginica"), m.classNames());
         }
         assertEquals(job.at("/trials/" + best + "/params"), job.at("/result/tune/trials/" + best + "/params"));
+
+        // the job shows each trial's summary; the full records (config, every fold's metrics per epoch) come a page
+        // at a time from the trials route
+        for (JsonNode t : job.get("trials")) {
+            assertFalse(t.has("config"), t.toString());
+            t.get("rungs").forEach(r -> assertFalse(r.has("history"), r.toString()));
+        }
+        job.at("/result/tune/trials").forEach(t -> t.get("rungs").forEach(r -> assertFalse(r.has("history"), r.toString())));
+        JsonNode page1 = TrainingClient.json(f.get("/v1/jobs/" + id + "/trials?limit=2", BOB));
+        assertEquals(2, page1.get("trials").size(), page1.toString());
+        assertEquals(1, page1.get("next_after").asInt(), page1.toString());
+        JsonNode page2 = TrainingClient.json(f.get("/v1/jobs/" + id + "/trials?limit=2&after=1", BOB));
+        assertEquals(1, page2.get("trials").size(), page2.toString());
+        assertFalse(page2.has("next_after"), page2.toString());
+        List<JsonNode> full = new ArrayList<>();
+        page1.get("trials").forEach(full::add);
+        page2.get("trials").forEach(full::add);
+        for (int i = 0; i < 3; i++) {
+            JsonNode t = full.get(i);
+            assertEquals(i, t.get("id").asInt());
+            assertEquals(job.at("/trials/" + i + "/params"), t.get("params"));
+            assertTrue(t.get("config").isObject(), t.toString());
+            JsonNode folds = t.at("/rungs/0/history");
+            assertEquals(2, folds.size(), "one history per fold: " + t);
+            assertTrue(folds.get(0).get("loss").size() >= 1, t.toString());
+        }
+        assertEquals(400, f.get("/v1/jobs/" + id + "/trials?limit=101", BOB).statusCode());
+        assertEquals(404, f.get("/v1/jobs/" + id + "/trials", ALICE).statusCode(), "another owner's job");
     }
 
     @Test
@@ -419,7 +447,7 @@ class TrainingApiTest {
                     + f.server.busyRequestThreads() + " busy, " + before + " before");
             assertTrue(ServerFixture.error(f.get("/v1/jobs/" + job + "/events", CAROL), 429).contains("event streams"));
             assertEquals(200, f.get("/v1/jobs/" + job, CAROL).statusCode(), "other requests are served meanwhile");
-            String metrics = f.get("/metrics", null).body();
+            String metrics = f.get("/metrics", TrainingFixture.ADMIN).body();
             assertTrue(metrics.contains("dense4j_jobs_event_streams 4.0") && metrics.contains("dense4j_jobs_running 1.0"),
                     metrics.lines().filter(l -> l.startsWith("dense4j_jobs")).toList().toString());
         } finally {

@@ -11,6 +11,7 @@ import io.dense4j.Sequential;
 import io.dense4j.registry.ModelRegistry;
 import io.dense4j.service.job.EventWriter;
 import io.dense4j.service.job.JobRunner;
+import io.dense4j.service.job.JobSpec;
 import io.dense4j.service.job.JobState;
 import io.dense4j.service.scheduler.Capacity;
 import io.dense4j.service.scheduler.ImpossibleRequestException;
@@ -203,7 +204,7 @@ class JobServiceTest {
                 config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 3));
         long id = s.submit(Json.parse(spec), "carol").id();
         JsonNode r = Json.parse(await(s, id, JobState.SUCCEEDED, 120).result());
-        List<Records.Trial> trials = s.trials(id);
+        List<Records.Trial> trials = store.trials(id);
         assertEquals(5, trials.size());
         assertTrue(trials.stream().allMatch(t -> List.of("completed", "stopped").contains(t.state())),
                 trials.stream().map(Records.Trial::state).toList().toString());
@@ -746,7 +747,27 @@ class JobServiceTest {
         StoreException unknown = assertThrows(StoreException.class, () -> s.submit(Json.parse(
                 train("e".repeat(64), "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, "")), "u"));
         assertEquals(StoreException.Kind.NOT_FOUND, unknown.kind());
+        // copies of a data set held at once: a search's workers each keep k folds' worth
+        String huge = "9".repeat(64);
+        store.putDataset(new Records.Dataset(huge, "huge", "csv", 10_000_000, 784, 10,
+                java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList(), "-", 1, 0, "t"));
+        String tune = """
+                {"type": "tune", "dataset": {"sha256": "%s"}, "config": %s,
+                 "tune": {"search_space": {"/model/layers/0/units": {"type": "int", "min": 4, "max": 64}},
+                          "max_trials": 16, "max_parallel_trials": 2, "objective": {"type": "kfold", "k": 10}},
+                 "resources": {"cpus": 2}}""";
+        ConfigException copies = assertThrows(ConfigException.class, () -> s.submit(Json.parse(tune.formatted(huge,
+                config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 1))), "u"));
+        assertTrue(copies.getMessage().contains("22 copies of its data set"), copies.getMessage());
+        assertEquals(22, JobService.dataCopies(JobSpec.parse(Json.parse(tune.formatted(TestData.BLOBS,
+                config("{\"type\": \"adam\", \"learning_rate\": 0.01}", 1))))));
+        String urgent = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1, ", \"priority\": 1");
+        ForbiddenException ahead = assertThrows(ForbiddenException.class, () -> s.submit(Json.parse(urgent), "u"));
+        assertTrue(ahead.getMessage().contains("admin"), ahead.getMessage());
         assertTrue(s.list(null, null, null, 10).isEmpty());
+        // below the bar a token orders its own jobs; above it is the admin's
+        assertEquals(-5, s.submit(Json.parse(urgent.replace("\"priority\": 1", "\"priority\": -5")), "u").priority());
+        assertEquals(1, s.submit(Json.parse(urgent), JobRunner.ADMIN_OWNER).priority());
     }
 
     /** Parallel submits of one owner cannot pass its limit of queued jobs (they all read one count, then all went in). */

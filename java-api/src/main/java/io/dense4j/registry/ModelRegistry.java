@@ -95,12 +95,24 @@ public final class ModelRegistry {
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
             .configure(SerializationFeature.INDENT_OUTPUT, false);
 
+    /** Per registry root, like the lock: see {@link #recordHistory}. */
+    private static final Map<Path, Map<Path, List<HistoryEntry>>> UNRECORDED = new ConcurrentHashMap<>();
+
+    private static final System.Logger LOG = System.getLogger(ModelRegistry.class.getName());
+
     private final Path root;
     private final ReentrantLock processLock;
+    /**
+     * History lines whose change was made but whose append failed (a full disk), by model directory, oldest first:
+     * written before the model's next line, and shown by {@link #history} meanwhile. Lists are replaced, never
+     * changed, so readers need no lock.
+     */
+    private final Map<Path, List<HistoryEntry>> unrecorded;
 
     private ModelRegistry(Path root) {
         this.root = root;
         this.processLock = PROCESS_LOCKS.computeIfAbsent(root, r -> new ReentrantLock());
+        this.unrecorded = UNRECORDED.computeIfAbsent(root, r -> new ConcurrentHashMap<>());
     }
 
     /** Opens (creating if needed) the registry at {@code root}. */
@@ -249,6 +261,13 @@ public final class ModelRegistry {
      * yet) is skipped, so a reader never fails on it.
      */
     public List<HistoryEntry> history(String model) {
+        List<HistoryEntry> out = recordedHistory(model);
+        // read after the file: a line written meanwhile is then missed once, never shown twice
+        out.addAll(unrecorded.getOrDefault(modelDir(model), List.of()));
+        return out;
+    }
+
+    private List<HistoryEntry> recordedHistory(String model) {
         Path f = modelDir(model).resolve(HISTORY_FILE);
         List<HistoryEntry> out = new ArrayList<>();
         byte[] all;
@@ -388,7 +407,7 @@ public final class ModelRegistry {
                 Path target = mdir.resolve(Integer.toString(version));
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
                 AtomicFiles.syncDirectory(mdir);
-                appendHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
+                recordHistory(mdir, new HistoryEntry(Instant.now().toString(), options.actor(), HistoryEntry.REGISTER,
                         model, version, null, null, imported == null ? null : imported.sha256(), null));
                 return info;
             });
@@ -414,7 +433,7 @@ public final class ModelRegistry {
             Map<String, Integer> aliases = aliases(model);
             Integer previous = aliases.put(alias, version);
             writeAliases(mdir, aliases);
-            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.ALIAS, model,
+            recordHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.ALIAS, model,
                     version, alias, previous));
             return Optional.ofNullable(previous);
         });
@@ -430,7 +449,7 @@ public final class ModelRegistry {
                 throw notFound("model '" + model + "' has no alias '" + alias + "'");
             }
             writeAliases(mdir, aliases);
-            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNALIAS, model,
+            recordHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNALIAS, model,
                     null, alias, previous));
             return null;
         });
@@ -451,7 +470,7 @@ public final class ModelRegistry {
             }
             Optional<TrafficSplit> previous = traffic(model);
             AtomicFiles.write(mdir.resolve(TRAFFIC_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(split));
-            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.TRAFFIC, model,
+            recordHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.TRAFFIC, model,
                     split.canary(), null, null, null, split));
             return previous;
         });
@@ -464,7 +483,7 @@ public final class ModelRegistry {
             TrafficSplit previous = traffic(model).orElseThrow(() -> notFound("model '" + model + "' has no traffic split"));
             Files.delete(mdir.resolve(TRAFFIC_FILE));
             AtomicFiles.syncDirectory(mdir);
-            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNTRAFFIC, model,
+            recordHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.UNTRAFFIC, model,
                     null, null, null, null, previous));
             return null;
         });
@@ -502,7 +521,7 @@ public final class ModelRegistry {
             int target = stack.peek();
             aliases.put(alias, target);
             writeAliases(mdir, aliases);
-            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.ROLLBACK, model,
+            recordHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.ROLLBACK, model,
                     target, alias, current));
             return target;
         });
@@ -584,7 +603,7 @@ public final class ModelRegistry {
             Files.createDirectories(trash.getParent());
             Files.move(vdir, trash, StandardCopyOption.ATOMIC_MOVE);
             AtomicFiles.syncDirectory(mdir);
-            appendHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.DELETE, model,
+            recordHistory(mdir, new HistoryEntry(Instant.now().toString(), actor, HistoryEntry.DELETE, model,
                     version, null, null));
             deleteTree(trash);
             return null;
@@ -692,11 +711,36 @@ public final class ModelRegistry {
                 JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(aliases)));
     }
 
-    private void appendHistory(Path mdir, HistoryEntry entry) throws IOException {
-        // a complete line, then fsync: readers skip a last line without its newline. A line left partial (a crash or
+    /**
+     * Appends {@code entry} to the model's history, after any line that could not be written before. Called once the
+     * change is made (published, renamed, written): a failure here must not report the change as failed, or the
+     * caller retries and a second version is registered. The line is kept in memory instead (and logged), shown by
+     * {@link #history}, and written before the model's next line; only a process that dies before then loses it.
+     * Caller holds the lock.
+     */
+    private void recordHistory(Path mdir, HistoryEntry entry) {
+        List<HistoryEntry> lines = new ArrayList<>(unrecorded.getOrDefault(mdir, List.of()));
+        lines.add(entry);
+        try {
+            appendHistory(mdir, lines);
+            unrecorded.remove(mdir);
+        } catch (IOException | RuntimeException e) {
+            unrecorded.put(mdir, List.copyOf(lines));
+            LOG.log(System.Logger.Level.WARNING, "the " + entry.action() + " of model '" + entry.model()
+                    + "' is done, but its history line could not be written (" + lines.size()
+                    + " waiting); it is written with the model's next change", e);
+        }
+    }
+
+    private void appendHistory(Path mdir, List<HistoryEntry> entries) throws IOException {
+        // complete lines, then fsync: readers skip a last line without its newline. A line left partial (a crash or
         // a full disk mid-write) is cut off before the next is written, or the next would be glued onto it and every
         // later read of the history would fail on that line. (Caller holds the lock: no other writer.)
-        byte[] line = (JSON.writeValueAsString(entry) + "\n").getBytes(StandardCharsets.UTF_8);
+        StringBuilder text = new StringBuilder();
+        for (HistoryEntry entry : entries) {
+            text.append(JSON.writeValueAsString(entry)).append('\n');
+        }
+        byte[] line = text.toString().getBytes(StandardCharsets.UTF_8);
         try (FileChannel ch = FileChannel.open(mdir.resolve(HISTORY_FILE), StandardOpenOption.CREATE,
                 StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long end = completeLinesEnd(ch);

@@ -75,6 +75,27 @@ public record TrialRecord(int id, Map<String, JsonNode> values, JsonNode config,
     }
 
     /**
+     * {@link #toJson} without what grows with the trial's epochs (each rung's metrics per fold and epoch) and without
+     * its config: what a job's result, events and summaries carry; the full record is kept once, by whoever stores it.
+     */
+    public ObjectNode toSummaryJson() {
+        return summarize(toJson());
+    }
+
+    /** Strips a record {@link #toJson} wrote down to its summary ({@link #toSummaryJson}), in place. */
+    public static <T extends JsonNode> T summarize(T record) {
+        if (record instanceof ObjectNode o) {
+            o.remove("config");
+            for (JsonNode rung : o.path("rungs")) {
+                if (rung instanceof ObjectNode r) {
+                    r.remove("history");
+                }
+            }
+        }
+        return record;
+    }
+
+    /**
      * The record {@link #toJson} wrote (as a search's store keeps it), to resume that search.
      *
      * @throws ConfigException a field is missing or of the wrong type (the path names it)

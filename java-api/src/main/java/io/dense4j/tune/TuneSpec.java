@@ -68,6 +68,12 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
     public static final int MAX_TRIALS = 10_000;
     /** Most epochs one trial trains over all its folds (each fold-epoch keeps its metrics in the trial's record). */
     public static final int MAX_FOLD_EPOCHS = 100_000;
+    /**
+     * Most fold-epochs a whole search may train, its trials together: the trial records (kept in the state store and
+     * served by the job API) hold each one's metrics, so max_trials times the per-trial bound (10^9) was a way to
+     * fill the store's disk from one job spec.
+     */
+    public static final long MAX_SEARCH_FOLD_EPOCHS = 1_000_000;
 
     public static TuneSpec parse(JsonNode n, ConfigAdapter base) {
         String p = "";
@@ -105,8 +111,62 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
             throw new ConfigException("/search_space", "/fit/epochs cannot be searched while early_stopping "
                     + "decides each trial's epochs");
         }
+        long searchFoldEpochs = searchFoldEpochs(maxTrials, objective.folds(), halving,
+                halving != null ? trialEpochs : mostEpochs(space, base.epochs()));
+        if (searchFoldEpochs > MAX_SEARCH_FOLD_EPOCHS) {
+            throw new ConfigException("/max_trials", "the search could train " + searchFoldEpochs + " fold-epochs ("
+                    + maxTrials + " trials" + (objective.isKFold() ? " x " + objective.k() + " folds" : "")
+                    + (halving != null ? " over the rungs " + java.util.Arrays.toString(halving.rungs())
+                    : " x up to " + mostEpochs(space, base.epochs()) + " epochs") + "); at most "
+                    + MAX_SEARCH_FOLD_EPOCHS + " a search (each keeps its metrics in its trial's record)");
+        }
         return new TuneSpec(space, n.get("sampler"), objective, metric, maxTrials, parallel, threads, halving,
                 Json.bool(n, "retrain_best", p, true), n.deepCopy());
+    }
+
+    /**
+     * The most fold-epochs a search can train: every trial its most epochs, or with halving every rung's trials
+     * (at most max_trials / eta^i reach rung i) the rung's epochs, as if each rung trained from scratch.
+     */
+    static long searchFoldEpochs(int maxTrials, int folds, Halving halving, long trialEpochs) {
+        // in double: the factors come from a job spec and their product may pass Long.MAX_VALUE
+        double total;
+        if (halving == null) {
+            total = (double) maxTrials * folds * trialEpochs;
+        } else {
+            total = 0;
+            long reaching = maxTrials;
+            for (int epochs : halving.rungs()) {
+                total += (double) reaching * epochs * folds;
+                reaching = Math.max(1, (reaching + halving.reductionFactor() - 1) / halving.reductionFactor());
+            }
+        }
+        return (long) Math.min(total, (double) Long.MAX_VALUE);
+    }
+
+    /** The most epochs a trial may train: the config's, or the largest value a searched /fit/epochs can take. */
+    static long mostEpochs(SearchSpace space, int configEpochs) {
+        long most = configEpochs;
+        for (SearchSpace.Parameter q : space.parameters()) {
+            if (!q.path().equals("/fit/epochs")) {
+                continue;
+            }
+            Domain d = q.domain();
+            if (d instanceof Domain.IntRange r) {
+                most = Math.max(most, r.max());
+            } else if (d instanceof Domain.Uniform u) {
+                most = Math.max(most, (long) Math.min(Long.MAX_VALUE / 4, Math.ceil(u.max())));
+            } else if (d instanceof Domain.LogUniform u) {
+                most = Math.max(most, (long) Math.min(Long.MAX_VALUE / 4, Math.ceil(u.max())));
+            } else if (d instanceof Domain.Choice c) {
+                for (JsonNode v : c.values()) {
+                    if (v.isNumber()) {
+                        most = Math.max(most, (long) Math.min(Long.MAX_VALUE / 4, Math.ceil(v.asDouble())));
+                    }
+                }
+            }
+        }
+        return most;
     }
 
     public Sampler sampler() {

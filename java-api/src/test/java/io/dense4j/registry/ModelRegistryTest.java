@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -333,6 +334,43 @@ class ModelRegistryTest {
         assertEquals(before + 1, h.size());
         assertEquals("stable", h.get(h.size() - 1).alias());
         assertFalse(Files.readString(history).contains("\"act{"), "no glued line");
+    }
+
+    /**
+     * A history line that cannot be written once the change is made (a full disk; here the file is a directory for a
+     * while) does not turn the change into a reported failure, which a client would retry into a second version: the
+     * call succeeds, the line is shown meanwhile and written, in order, before the model's next one.
+     */
+    @Test
+    void aHistoryLineThatCannotBeWrittenDoesNotFailTheChangeAndIsWrittenWithTheNext() throws IOException {
+        ModelRegistry reg = ModelRegistry.open(tmp.resolve("reg"));
+        reg.register("m", model(1), RegisterOptions.defaults());
+        Path history = tmp.resolve("reg").resolve("m").resolve("history.jsonl");
+        byte[] kept = Files.readAllBytes(history);
+        Files.delete(history);
+        Files.createDirectory(history); // every append fails now
+
+        ModelVersionInfo v2 = reg.register("m", model(2), RegisterOptions.defaults().actor("ci"));
+        assertEquals(2, v2.version());
+        assertEquals(Optional.empty(), reg.setAlias("m", "stable", 2, "ci"));
+        assertEquals(List.of(1, 2), reg.versionNumbers("m"), "registered once");
+
+        Files.delete(history);
+        Files.write(history, kept);
+        List<HistoryEntry> shown = reg.history("m");
+        assertEquals(List.of(HistoryEntry.REGISTER, HistoryEntry.REGISTER, HistoryEntry.ALIAS),
+                shown.stream().map(HistoryEntry::action).toList(), "the lines waiting are shown: " + shown);
+        assertEquals(Optional.empty(), reg.rollbackTarget("m", "stable"), "the alias had no earlier version");
+
+        reg.setAlias("m", "stable", 1, "ci"); // writes the two waiting lines, then its own
+        List<String> lines = Files.readAllLines(history);
+        assertEquals(4, lines.size(), String.join("\n", lines));
+        List<HistoryEntry> h = ModelRegistry.open(tmp.resolve("reg")).history("m");
+        assertEquals(List.of(HistoryEntry.REGISTER, HistoryEntry.REGISTER, HistoryEntry.ALIAS, HistoryEntry.ALIAS),
+                h.stream().map(HistoryEntry::action).toList());
+        assertEquals(2, h.get(1).version());
+        assertEquals(Integer.valueOf(2), h.get(3).previous());
+        assertEquals(2, reg.rollback("m", "stable", "ci"), "the rollback reads the line that had waited");
     }
 
     /**

@@ -324,6 +324,17 @@ class TunerTest {
         assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, "
                 + "\"objective\": {\"type\": \"kfold\", \"k\": 100}, "
                 + "\"early_stopping\": {\"type\": \"asha\", \"max_epochs\": 100000}}", "10000000 fold-epochs");
+        // and the trials together: 10,000 trials of up to 100,000 fold-epochs each were 10^9 fold-epochs of records
+        assertRefused("{\"search_space\": {\"/fit/epochs\": {\"type\": \"int\", \"min\": 1, \"max\": 201}}, "
+                + "\"max_trials\": 5000}", "1005000 fold-epochs (5000 trials x up to 201 epochs)");
+        assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"max_trials\": 10000, "
+                + "\"early_stopping\": {\"type\": \"asha\", \"min_epochs\": 100, \"max_epochs\": 100000}}",
+                "over the rungs [100, 300, 900");
+        // at the bound it is taken: 5000 trials x 200 epochs; a search whose halving keeps it under the bound too
+        new Tuner(spec("{\"search_space\": {\"/fit/epochs\": {\"type\": \"choice\", \"values\": [3, 200]}}, "
+                + "\"max_trials\": 5000}"), CONFIG);
+        new Tuner(spec("{\"search_space\": {\"/model/layers/0/units\": {\"type\": \"int\", \"min\": 2, \"max\": 9999}}, \"max_trials\": 10000, "
+                + "\"early_stopping\": {\"type\": \"asha\", \"min_epochs\": 1, \"max_epochs\": 1000}}"), CONFIG);
     }
 
     private static void assertRefused(String spec, String expected) {

@@ -19,6 +19,14 @@ public interface JobContext {
     /** A private directory for the job's checkpoints and model files (kept across attempts). */
     Path workDir();
 
+    /**
+     * Which attempt of the job this is (1 for the first; the store counts claims). The files an attempt writes in
+     * {@link #workDir} carry it: an attempt whose lease was lost may still be writing when the next one starts.
+     */
+    default int attempt() {
+        return 1;
+    }
+
     /** Checked between chunks of training steps: true stops the job ({@link JobCancelledException}). */
     boolean cancelRequested();
 

@@ -293,8 +293,12 @@ public final class JobRunner {
                 } catch (Tuner.TuneCancelledException e) {
                     throw new JobCancelledException();
                 }
-                result.set("tune", r.toJson());
                 trials = summarize(r);
+                // the result keeps each trial's summary: the full records (every epoch's metrics) are the trials
+                // route's, a page at a time; here they made the job's result as large as its whole search
+                ObjectNode tune = r.toJson();
+                tune.set("trials", trials);
+                result.set("tune", tune);
                 TrialRecord best = r.best().orElseThrow(() -> new IllegalStateException("every trial failed; first error: "
                         + r.trials().stream().map(TrialRecord::error).filter(e -> e != null).findFirst().orElse("none")));
                 if (!spec.tune().retrainBest()) {
@@ -445,9 +449,19 @@ public final class JobRunner {
                 result.put("model_kept", false);
                 return result;
             }
-            Path out = ctx.workDir().resolve(MODEL_FILE);
+            Path mine = attemptModelFile(ctx);
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
-            model.save(out);
+            model.save(mine);
+            if (ctx.cancelRequested()) {
+                throw new JobCancelledException(); // a lost attempt must not replace its successor's result
+            }
+            Path out = ctx.workDir().resolve(MODEL_FILE);
+            try {
+                Files.move(mine, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } catch (java.io.IOException ex) {
+                throw new java.io.UncheckedIOException("cannot keep the job's model", ex);
+            }
             result.put("model_file", out.toString());
             return result;
         }
@@ -464,7 +478,7 @@ public final class JobRunner {
                 throw new IllegalStateException(why);
             });
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
-            Path out = ctx.workDir().resolve(MODEL_FILE);
+            Path out = attemptModelFile(ctx);
             model.save(out);
             long size;
             try {
@@ -579,12 +593,7 @@ public final class JobRunner {
     private static ArrayNode summarize(TuneResult r) {
         ArrayNode a = Json.MAPPER.createArrayNode();
         for (TrialRecord t : r.trials()) {
-            ObjectNode o = t.toJson();
-            o.remove("config");
-            for (JsonNode rung : o.withArray("rungs")) {
-                ((ObjectNode) rung).remove("history");
-            }
-            a.add(o);
+            a.add(t.toSummaryJson());
         }
         return a;
     }
@@ -780,8 +789,19 @@ public final class JobRunner {
         return spec.checkpointInterval() != null ? spec.checkpointInterval() : checkpointInterval;
     }
 
+    /** Where this attempt writes its model before registering or keeping it: not a name another attempt writes. */
+    private static Path attemptModelFile(JobContext ctx) {
+        return ctx.workDir().resolve("model-" + ctx.attempt() + ".d4j");
+    }
+
+    /**
+     * Where this attempt's checkpoints go (two files taken in turn, {@code checkpoint-<attempt>-a.d4j} and
+     * {@code -b}). Named by attempt: an attempt whose lease was lost may still be saving while its successor, on
+     * another server, resumes from the same directory; with shared names its next save could overwrite the file the
+     * successor's record points at, so the successor would resume from weights its record does not count.
+     */
     private static Path checkpointPath(JobContext ctx) {
-        return ctx.workDir().resolve("checkpoint.d4j");
+        return ctx.workDir().resolve("checkpoint-" + ctx.attempt() + ".d4j");
     }
 
     private static void phase(JobContext ctx, String phase, String detail) {
@@ -822,9 +842,7 @@ public final class JobRunner {
             public void onTrialResult(TrialRecord trial) {
                 ctx.trial(trial);
                 JobEvent e = JobEvent.of("trial");
-                ObjectNode t = trial.toJson();
-                t.remove("config");
-                e.payload().setAll(t);
+                e.payload().setAll(trial.toSummaryJson()); // the full record is the trials table's (ctx.trial)
                 ctx.event(e);
             }
         };
@@ -955,8 +973,9 @@ public final class JobRunner {
          * Early stopping's state goes with it (its best weights in a file of the same slot).
          */
         private void saveCheckpoint(TrainableModel model, int epochsDone, boolean stoppedEarly) {
-            Path a = checkpoint.resolveSibling("checkpoint-a.d4j");
-            Path file = a.equals(recorded) ? checkpoint.resolveSibling("checkpoint-b.d4j") : a;
+            String stem = checkpoint.getFileName().toString().replaceFirst("\\.d4j$", "");
+            Path a = checkpoint.resolveSibling(stem + "-a.d4j");
+            Path file = a.equals(recorded) ? checkpoint.resolveSibling(stem + "-b.d4j") : a;
             model.save(file, true);
             ObjectNode ck = checkpointJson(file, epochsDone, stoppedEarly);
             if (!stoppers.isEmpty()) {

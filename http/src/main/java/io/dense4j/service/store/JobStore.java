@@ -625,15 +625,30 @@ public final class JobStore {
     }
 
     public List<Trial> trials(long jobId) {
+        return trials(jobId, -1, Integer.MAX_VALUE, Long.MAX_VALUE);
+    }
+
+    /**
+     * A page of a job's trials, by trial number: those after {@code afterTrial}, at most {@code limit}, and no more
+     * once their records reach {@code maxChars} characters together (but always one, however large: a page must move
+     * on). A search's records can hold millions of metrics; read whole, one request held all of them at once.
+     */
+    public List<Trial> trials(long jobId, int afterTrial, int limit, long maxChars) {
         return tx(c -> {
             List<Trial> out = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement("SELECT job_id, trial, attempt, state, record, updated_at "
-                    + "FROM trials WHERE job_id = ? ORDER BY trial")) {
+                    + "FROM trials WHERE job_id = ? AND trial > ? ORDER BY trial LIMIT ?")) {
                 ps.setLong(1, jobId);
+                ps.setInt(2, afterTrial);
+                ps.setInt(3, limit);
+                ps.setFetchSize(Math.min(limit, 64));
+                long chars = 0;
                 try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        out.add(new Trial(rs.getLong(1), rs.getInt(2), rs.getInt(3), rs.getString(4), rs.getString(5),
-                                rs.getLong(6)));
+                    while (chars < maxChars && rs.next()) {
+                        Trial t = new Trial(rs.getLong(1), rs.getInt(2), rs.getInt(3), rs.getString(4), rs.getString(5),
+                                rs.getLong(6));
+                        chars += t.record().length();
+                        out.add(t);
                     }
                 }
             }

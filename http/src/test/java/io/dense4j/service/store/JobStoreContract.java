@@ -259,6 +259,16 @@ abstract class JobStoreContract {
         assertTrue(s.putTrial(c, 0, "completed", "{\"id\":0}"));
         assertTrue(s.putTrial(c, 1, "stopped", "{\"id\":1,\"score\":0.5}"));
         assertEquals(List.of("completed", "stopped"), s.trials(id).stream().map(Records.Trial::state).toList());
+        // a page: after a trial number, at most a count, and cut once its records reach a size (always one)
+        String big = "{\"id\":2,\"pad\":\"" + "x".repeat(1000) + "\"}";
+        assertTrue(s.putTrial(c, 2, "completed", big));
+        assertTrue(s.putTrial(c, 3, "completed", "{\"id\":3}"));
+        assertEquals(List.of(1, 2), s.trials(id, 0, 2, Long.MAX_VALUE).stream().map(Records.Trial::trial).toList());
+        assertEquals(List.of(1, 2), s.trials(id, 0, 10, 100).stream().map(Records.Trial::trial).toList(),
+                "the page ends with the record that reached the size");
+        assertEquals(List.of(2), s.trials(id, 1, 10, 1).stream().map(Records.Trial::trial).toList());
+        assertEquals(List.of(3), s.trials(id, 2, 10, 1).stream().map(Records.Trial::trial).toList());
+        assertEquals(List.of(), s.trials(id, 3, 10, 1));
         for (int e = 1; e <= 5; e++) {
             assertTrue(s.appendEvent(c, "epoch", "{\"epoch\":" + e + "}"));
         }
