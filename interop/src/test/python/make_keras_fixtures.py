@@ -428,6 +428,33 @@ def float_layouts():
         ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([0x3F80, 0x4049], dtype="<u2"), mtype=bf16)
 
 
+def compressed_weights():
+    """Weights re-saved compressed (Keras itself never compresses): a pruned kernel (~90% exact zeros) that
+    deflates a few times over, with the same values uncompressed, LZF-compressed (h5py's own filter) and under a
+    filter the importer does not read (LZ4) beside it, and a kernel of zeros that deflates far past the importer's
+    bound (H5.MAX_EXPANSION): a memory bomb, refused before it is inflated."""
+    rng = np.random.default_rng(7)
+    pruned = rng.standard_normal((1000, 31)).astype("<f4")
+    pruned[rng.random(pruned.shape) < 0.9] = 0.0
+    with h5py.File(os.path.join(OUT, "compressed.h5"), "w", track_order=False) as f:
+        f.create_dataset("pruned_plain", data=pruned, track_times=False)
+        f.create_dataset("pruned_gzip", data=pruned, compression="gzip", compression_opts=9, shuffle=True,
+                         chunks=(250, 31), track_times=False)
+        f.create_dataset("zeros_gzip", data=np.zeros((1000, 784), dtype="<f4"), compression="gzip",
+                         compression_opts=9, chunks=(100, 784), track_times=False)
+        f.create_dataset("pruned_lzf", data=pruned, compression="lzf", chunks=(250, 31), track_times=False)
+        # LZ4 (HDF5 filter 32004, from the hdf5plugin package): declared optional, so HDF5 writes the chunks without
+        # it when the filter is not installed, but the pipeline still names it; Blosc (32001) the same way, a filter
+        # jHDF does not know at all
+        for name, filter_id in ((b"pruned_lz4", 32004), (b"pruned_blosc", 32001)):
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_chunk((250, 31))
+            dcpl.set_filter(filter_id, h5py.h5z.FLAG_OPTIONAL, (0,))
+            dcpl.set_obj_track_times(False)
+            ds = h5py.h5d.create(f.id, name, h5py.h5t.IEEE_F32LE, h5py.h5s.create_simple(pruned.shape), dcpl=dcpl)
+            ds.write(h5py.h5s.ALL, h5py.h5s.ALL, pruned)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     keras2_files()
@@ -435,4 +462,5 @@ if __name__ == "__main__":
     keras3_files()
     broken_files()
     float_layouts()
+    compressed_weights()
     print("wrote", sorted(os.listdir(OUT)))

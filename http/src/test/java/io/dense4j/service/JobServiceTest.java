@@ -562,6 +562,38 @@ class JobServiceTest {
         }
     }
 
+    /**
+     * A job that trained and registered but whose end the store cannot write (a full disk, a lost database; here a
+     * trigger refuses the first attempt's "succeeded") is not marked failed: it did its work. Its lease runs out, it
+     * is queued again, and the next attempt finds the version the first registered: one version, the job succeeded.
+     */
+    @Test
+    void aJobWhoseEndCannotBeStoredIsTakenUpAgainAndRegistersNothingTwice() throws Exception {
+        try (java.sql.Connection c = store.database().connect(); java.sql.Statement st = c.createStatement()) {
+            st.execute("CREATE TRIGGER first_end_not_stored BEFORE UPDATE OF state ON jobs "
+                    + "WHEN NEW.state = 'succeeded' AND OLD.attempt = 1 BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+        }
+        JobService s = service("s1", 1, Duration.ofMillis(1500));
+        String promote = ", \"register_as\": \"unsaved\", \"promote\": \"if_better\", \"promote_metric\": \"loss\"";
+        long id = s.submit(Json.parse(train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 2,
+                promote)), "alice").id();
+        Records.Job done = await(s, id, JobState.SUCCEEDED, 60);
+        assertEquals(2, done.attempt(), "the first attempt's end was refused, so a second attempt ended it");
+        List<Records.Event> events = store.events(id, 0, 1000);
+        List<String> states = events.stream().filter(e -> e.kind().equals("state"))
+                .map(e -> Json.parse(e.payload()).path("state").asText()).toList();
+        assertFalse(states.contains("failed"), states.toString());
+        assertTrue(events.stream().anyMatch(e -> e.kind().equals("state") && e.payload().contains("lease expired")),
+                "queued again when the first attempt's lease ran out");
+        assertTrue(events.stream().anyMatch(e -> e.payload().contains("already registered by an earlier attempt")));
+        assertEquals(List.of(1), registry.versionNumbers("unsaved"), "registered once");
+        assertEquals("job:" + id, registry.describe("unsaved", 1).source());
+        JsonNode r = Json.parse(done.result());
+        assertEquals(1, r.at("/registered/version").asInt(), r.toString());
+        assertEquals(1, registry.resolveAlias("unsaved", "stable").orElseThrow());
+        assertEquals(2, r.get("epochs").size());
+    }
+
     /** A train job whose early stopping (patience 3, best weights restored) fires well before its 60 epochs. */
     static String earlyStoppingJob(String registerAs) {
         String cfg = config("{\"type\": \"adam\", \"learning_rate\": 0.03}", 60).replace(

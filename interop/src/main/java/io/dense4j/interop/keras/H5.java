@@ -22,6 +22,11 @@ final class H5 {
      */
     static final long MAX_EXPANSION = 32;
 
+    /** The HDF5 filters jHDF decodes in pure Java here (LZ4, whose codec is native, is left out of the build). */
+    static final java.util.Set<String> READABLE_FILTERS = java.util.Set.of("deflate", "shuffle", "fletcher32", "lzf");
+
+    private static final String UNREADABLE_FILTER_ADVICE = "save the weights uncompressed (as Keras does), or with gzip or LZF";
+
     private H5() {}
 
     /**
@@ -159,7 +164,25 @@ final class H5 {
         }
         long declared = Math.multiplyExact(n, elem);
         long stored = ds.getStorageInBytes();
-        boolean filtered = !ds.getFilters().isEmpty();
+        List<io.jhdf.filter.PipelineFilterWithData> filters;
+        try {
+            filters = ds.getFilters();
+        } catch (io.jhdf.exceptions.HdfFilterException e) { // a filter jHDF does not know (Blosc, Zstandard...)
+            throw new IllegalArgumentException(what + " is stored with an HDF5 filter Dense4J does not read ("
+                    + e.getMessage() + "): " + UNREADABLE_FILTER_ADVICE, e);
+        }
+        for (var f : filters) {
+            if (!READABLE_FILTERS.contains(f.getName())) {
+                throw new IllegalArgumentException(what + " is stored with HDF5 filter '" + f.getName() + "' (id "
+                        + f.getId() + "), which Dense4J does not read: " + UNREADABLE_FILTER_ADVICE);
+            }
+        }
+        boolean filtered = !filters.isEmpty();
+        if (filtered && stored <= fileBytes && declared > MAX_EXPANSION * stored && n <= Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(what + " declares " + Arrays.toString(dims) + " (" + declared
+                    + " bytes) compressed into " + stored + " bytes, more than " + MAX_EXPANSION + " times smaller: "
+                    + "refused as a memory bomb (Keras never compresses weights; save them uncompressed)");
+        }
         if (stored > fileBytes || (!filtered && stored < declared) || (filtered && declared > MAX_EXPANSION * stored)
                 || n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(what + " declares " + Arrays.toString(dims) + " (" + declared

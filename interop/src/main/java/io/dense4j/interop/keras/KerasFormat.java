@@ -55,6 +55,8 @@ public final class KerasFormat implements ModelFormat {
             throw new ModelFormatException(file + ": " + msg, e);
         } catch (StackOverflowError | OutOfMemoryError e) {
             throw new ModelFormatException(file + ": corrupt file (" + e.getClass().getSimpleName() + " while reading it)");
+        } catch (LinkageError e) { // a part of jHDF this build leaves out (a codec): the file is fine, we cannot read it
+            throw new ModelFormatException(file + ": uses an HDF5 feature this build cannot read (" + e + ")", e);
         }
         Map<String, Object> imported = new LinkedHashMap<>();
         imported.put("format", format);
