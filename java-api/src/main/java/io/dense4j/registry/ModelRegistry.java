@@ -631,9 +631,14 @@ public final class ModelRegistry {
             ModelFile.write(file, state); // atomically replaces the staged upload
         } catch (RuntimeException e) {
             throw new RegistryException(RegistryException.Kind.INVALID, "not a valid " + format.get().name()
-                    + " model: " + e.getMessage(), e);
+                    + " model: " + withoutStagingPath(e, file), e);
         }
         return new ImportedFrom(described, sha, size);
+    }
+
+    /** {@code e}'s message without the staging path (with the PID): that path is ours, not the caller's. */
+    private static String withoutStagingPath(RuntimeException e, Path file) {
+        return String.valueOf(e.getMessage()).replace(file.toString() + ": ", "").replace(file.toString(), "the file");
     }
 
     private static String sha256Of(Path file) throws IOException {
@@ -657,9 +662,8 @@ public final class ModelRegistry {
                 Architecture arch = state.config().architecture();
                 return new Signature(arch.inputs(), arch.outputs(), state.classNames());
             } catch (RuntimeException e) {
-                // the staging path (with the PID) is ours, not the caller's: name the file without it
-                String why = String.valueOf(e.getMessage()).replace(file.toString() + ": ", "").replace(file.toString(), "the file");
-                throw new RegistryException(RegistryException.Kind.INVALID, "not a valid model file: " + why, e);
+                throw new RegistryException(RegistryException.Kind.INVALID, "not a valid model file: "
+                        + withoutStagingPath(e, file), e);
             } catch (OutOfMemoryError e) {
                 throw new RegistryException(RegistryException.Kind.INVALID,
                         "not a valid model file: it needs more memory than this process has", null);

@@ -118,7 +118,13 @@ final class KerasFile implements AutoCloseable {
     // ------------------------------------------------------------------------------------------------ HDF5
 
     private static KerasFile openH5(Path file) {
-        HdfFile h = new HdfFile(file);
+        HdfFile h;
+        try {
+            h = new HdfFile(file);
+        } catch (RuntimeException e) { // jHDF's words ("Couldn't read 0 bytes as int") do not say what is wrong
+            throw new IllegalArgumentException("truncated or corrupt HDF5 file: its superblock cannot be read ("
+                    + e.getMessage() + ")", e);
+        }
         try {
             H5.checkComplete(h, Files.size(file), "the file");
             String config = H5.string(h, "model_config");

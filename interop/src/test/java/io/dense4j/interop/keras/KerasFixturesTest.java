@@ -152,6 +152,16 @@ class KerasFixturesTest {
         }
     }
 
+    /** A file cut inside the superblock says so, not jHDF's "Couldn't read 0 bytes as int". */
+    @Test
+    void aFileCutInsideItsSuperblockSaysItIsTruncated(@TempDir Path tmp) throws IOException {
+        Path cut = tmp.resolve("cut.h5");
+        Files.write(cut, java.util.Arrays.copyOf(Files.readAllBytes(DIR.resolve("k2_vlen.h5")), 12));
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Models.importKeras(cut));
+        assertTrue(e.getMessage().startsWith(cut + ": truncated or corrupt HDF5 file: its superblock cannot be read ("),
+                e.getMessage());
+    }
+
     /** Random byte corruption either still reads as a valid model or fails with ModelFormatException, never otherwise. */
     @ParameterizedTest
     @ValueSource(strings = {"k2_vlen.h5", "k3_names_differ.keras"})
