@@ -302,7 +302,7 @@ def keras3_files():
     x = RNG.uniform(0, 255, (4, 8)).round()
     expected("k3_names_differ", x, [("scale", 1 / 255), ("dense", w1, b1, "sigmoid"), ("dense", w2, b2, "softmax")])
 
-    # tf.keras 2.13: the weights under _layer_checkpoint_dependencies; Flatten(data_format="channels_first") of
+    # tf.keras 2.14: the weights under _layer_checkpoint_dependencies; Flatten(data_format="channels_first") of
     # [2, 3, 2] input; Normalization adapted (mean/variance/count variables) is not possible after a Flatten, so plain
     w1, b1 = dense(12, 4)
     w2, b2 = dense(4, 2)
@@ -313,11 +313,11 @@ def keras3_files():
            build=[None, 2, 3, 2]),
         k3_dense("dense", 4, "tanh", 12), k3_dense("dense_1", 2, "softmax", 4)]},
            "registered_name": None, "build_config": {"input_shape": [None, 2, 3, 2]}}
-    write_keras(os.path.join(OUT, "k2_13_checkpoint_deps.keras"), cfg,
-                [("flatten", []), ("dense", [w1, b1]), ("dense_1", [w2, b2])], keras_version="2.13.1",
+    write_keras(os.path.join(OUT, "k2_14_checkpoint_deps.keras"), cfg,
+                [("flatten", []), ("dense", [w1, b1]), ("dense_1", [w2, b2])], keras_version="2.14.0",
                 root="_layer_checkpoint_dependencies")
     x = RNG.normal(0, 1, (3, 12))
-    expected("k2_13_checkpoint_deps", x, [("flatten_cf", (2, 3, 2)), ("dense", w1, b1, "tanh"),
+    expected("k2_14_checkpoint_deps", x, [("flatten_cf", (2, 3, 2)), ("dense", w1, b1, "tanh"),
                                           ("dense", w2, b2, "softmax")])
 
     # Keras 3 functional chain with an adapted Normalization (variables mean, variance, count) and keras_history
@@ -455,6 +455,58 @@ def compressed_weights():
             ds.write(h5py.h5s.ALL, h5py.h5s.ALL, pruned)
 
 
+def tf_keras_213_files():
+    """tf.keras 2.12 and 2.13 saving_lib.py: _save_container_state names every entry of the model's
+    _layer_checkpoint_dependencies, a dict in which a layer with weights appears twice (layer_with_weights-i, then
+    layer-j), before _save_state skips the second as saved already; so three Dense layers are stored as dense,
+    dense_2 and dense_4 (2.14 numbers them dense, dense_1, dense_2)."""
+    w1, b1 = dense(6, 5)
+    w2, b2 = dense(5, 4)
+    w3, b3 = dense(4, 3)
+    cfg = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        k3("InputLayer", {"batch_input_shape": [None, 6], "dtype": "float32", "sparse": False,
+                          "ragged": False, "name": "input_1"}, module="keras.layers"),
+        k3_dense("dense", 5, "relu", 6),
+        k3("Dropout", {"name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.2, "noise_shape": None,
+                       "seed": None}, build=[None, 5]),
+        k3_dense("dense_1", 4, "tanh", 5), k3_dense("dense_2", 3, "softmax", 4)]},
+           "registered_name": None, "build_config": {"input_shape": [None, 6]}}
+    write_keras(os.path.join(OUT, "k2_13_checkpoint_deps.keras"), cfg,
+                [("dense", [w1, b1]), ("dropout", []), ("dense_2", [w2, b2]), ("dense_4", [w3, b3])],
+                keras_version="2.13.1", root="_layer_checkpoint_dependencies")
+    x = RNG.normal(0, 1, (3, 6))
+    expected("k2_13_checkpoint_deps", x, [("dense", w1, b1, "relu"), ("dense", w2, b2, "tanh"),
+                                          ("dense", w3, b3, "softmax")])
+
+
+def bfloat16_files():
+    """Keras 3 with dtype policy "bfloat16": H5IOStore stores each variable with h5py, which writes bfloat16 (a
+    2-byte numpy void here) as an HDF5 opaque type, tagged by Keras 3.3+ with attrs["dtype"] = "bfloat16". Dense4J's
+    HDF5 reader cannot parse that type: refused, naming the layer and the way out."""
+    w, b = dense(4, 3)
+
+    def bf16(a):
+        return (a.astype("<f4").view("<u4") >> 16).astype("<u2").view("V2")
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "bfloat16"}, "registered_name": None}
+    layer = k3_dense("dense", 3, "softmax", 4)
+    layer["config"]["dtype"] = policy
+    cfg = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": True,
+           "dtype": policy, "layers": [k3("InputLayer", {"batch_shape": [None, 4], "dtype": "float32",
+                                                          "sparse": False, "name": "input_layer"}), layer]},
+           "registered_name": None, "build_config": {"input_shape": [None, 4]}}
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        g = f.create_group("layers/dense").create_group("vars")
+        for i, a in enumerate((w, b)):
+            g[str(i)] = bf16(a)
+            g[str(i)].attrs["dtype"] = "bfloat16"
+        f.create_group("vars")
+    with zipfile.ZipFile(os.path.join(OUT, "k3_bfloat16.keras"), "w") as zf:
+        writestr(zf, "metadata.json", json.dumps({"keras_version": "3.8.0", "date_saved": "2025-01-01@00:00:00"}))
+        writestr(zf, "config.json", json.dumps(cfg))
+        writestr(zf, "model.weights.h5", buf.getvalue())
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     keras2_files()
@@ -463,4 +515,6 @@ if __name__ == "__main__":
     broken_files()
     float_layouts()
     compressed_weights()
+    tf_keras_213_files()
+    bfloat16_files()
     print("wrote", sorted(os.listdir(OUT)))

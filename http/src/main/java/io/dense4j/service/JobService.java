@@ -483,16 +483,19 @@ public final class JobService implements AutoCloseable {
             if (!finished) {
                 LOG.warning("job " + id + " finished after its lease was lost; another attempt owns it");
             } else {
-                cleanWorkDir(id, result.has("model_file"));
+                cleanWorkDir(id, result.has("model_file") ? Path.of(result.get("model_file").asText()).getFileName()
+                        .toString() : null);
             }
         } catch (JobCancelledException e) {
             if (r.lost.get()) {
+                // its files stay: the job's last checkpoint record may be this attempt's, and its successor resumes
+                // from it (the successor removes them once its own first checkpoint is recorded)
                 LOG.warning("job " + id + " stopped: its lease was lost");
             } else if (r.shutdown.get() && !r.cancel.get()) {
                 store.release(r.claim, "server " + settings.serverId() + " shut down"); // resumes from its checkpoint
             } else {
                 store.finish(r.claim, JobState.CANCELLED, null, "cancelled");
-                cleanWorkDir(id, false);
+                cleanWorkDir(id, null);
             }
         } catch (ConfigException e) {
             finishFailed(r, e.getMessage());
@@ -509,23 +512,23 @@ public final class JobService implements AutoCloseable {
     private void finishFailed(Running r, String error) {
         if (!r.lost.get()) {
             store.finish(r.claim, JobState.FAILED, null, error);
-            cleanWorkDir(r.claim.jobId(), false);
+            cleanWorkDir(r.claim.jobId(), null);
         }
     }
 
     /**
      * A finished job's work directory: its checkpoints (the model and optimizer state, twice) are of no use once it
      * ended, and nothing else removed them: each job left them on the disk for good. Only the model an admin's job
-     * keeps as its result stays.
+     * keeps as its result ({@code keptModel}, the file name its stored result gives; null for none) stays.
      */
-    private void cleanWorkDir(long id, boolean keepModel) {
+    private void cleanWorkDir(long id, String keptModel) {
         Path d = workDirOf(id);
-        if (!keepModel || !Files.isDirectory(d)) {
+        if (keptModel == null || !Files.isDirectory(d)) {
             DatasetCatalog.deleteTree(d);
             return;
         }
         try (java.util.stream.Stream<Path> files = Files.list(d)) {
-            files.filter(f -> !f.getFileName().toString().equals(JobRunner.MODEL_FILE)).forEach(DatasetCatalog::deleteTree);
+            files.filter(f -> !f.getFileName().toString().equals(keptModel)).forEach(DatasetCatalog::deleteTree);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "cannot clean the work directory of job " + id, e);
         }

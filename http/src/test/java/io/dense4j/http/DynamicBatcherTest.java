@@ -103,6 +103,72 @@ class DynamicBatcherTest {
         }
     }
 
+    /**
+     * With two runner slots, a request that another runner took into its (held) batch waits for that batch or its
+     * own deadline, even once a slot frees: it used to loop taking the free slot, finding nothing queued and letting
+     * go, at full CPU and without ever looking at its deadline. The freed slot serves a new request meanwhile.
+     */
+    @Test
+    void aRequestInAnotherRunnersBatchKeepsItsDeadlineWhenASlotFrees() throws Exception {
+        CountDownLatch releaseX = new CountDownLatch(1);
+        CountDownLatch runningX = new CountDownLatch(1);
+        CountDownLatch releaseY = new CountDownLatch(1);
+        CountDownLatch runningY = new CountDownLatch(1);
+        ServerConfig.BatchingConfig cfg = new ServerConfig.BatchingConfig(true, 2, Duration.ofSeconds(5), 10, 2,
+                Duration.ofMillis(400));
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try (DynamicBatcher b = new DynamicBatcher("model 'm' version 1", rows -> {
+            for (float[] r : rows) {
+                if (r[0] == 10) {
+                    return held(rows, runningX, releaseX); // request X holds slot A
+                }
+                if (r[0] == 1) {
+                    return held(rows, runningY, releaseY); // the batch of requests 1 and 2 holds slot B
+                }
+            }
+            return rows;
+        }, cfg, n -> { })) {
+            // X fills a batch (2 rows) and is held: slot A busy
+            Future<float[][]> x = pool.submit(() -> b.submit(new float[][] {{10}, {10}}));
+            assertTrue(runningX.await(5, TimeUnit.SECONDS));
+            // request 1 takes slot B and waits (up to 5 s) for a second row; request 2, finding both slots busy,
+            // queues and is taken into request 1's batch, which is then held
+            CountDownLatch submitting = new CountDownLatch(1);
+            pool.submit(() -> {
+                submitting.countDown();
+                try {
+                    return b.submit(new float[][] {{1}});
+                } catch (ApiException e) {
+                    return null; // it outlives its own timeout while the model is held: fine here
+                }
+            });
+            assertTrue(submitting.await(5, TimeUnit.SECONDS));
+            Thread.sleep(100);
+            long t0 = System.nanoTime();
+            java.util.concurrent.atomic.AtomicLong gaveUpAt = new java.util.concurrent.atomic.AtomicLong();
+            Future<float[][]> second = pool.submit(() -> {
+                try {
+                    return b.submit(new float[][] {{2}});
+                } finally {
+                    gaveUpAt.set(System.nanoTime());
+                }
+            });
+            assertTrue(runningY.await(5, TimeUnit.SECONDS), "requests 1 and 2 run as one held batch");
+            releaseX.countDown(); // slot A frees while request 2 waits in the held batch
+            assertEquals(10f, x.get(5, TimeUnit.SECONDS)[0][0]);
+            assertEquals(3f, b.submit(new float[][] {{3}, {3}})[0][0], "the freed slot serves a new request");
+            var e = assertThrows(java.util.concurrent.ExecutionException.class, () -> second.get(5, TimeUnit.SECONDS));
+            long waitedMs = TimeUnit.NANOSECONDS.toMillis(gaveUpAt.get() - t0);
+            assertTrue(e.getCause() instanceof ApiException a && a.status() == 503
+                    && a.getMessage().contains("did not answer within 400 ms"), String.valueOf(e.getCause()));
+            assertTrue(waitedMs < 4000, "request 2 gave up at its deadline, not when the batch ended: " + waitedMs + " ms");
+        } finally {
+            releaseX.countDown();
+            releaseY.countDown();
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void fullQueueAnswers503() throws Exception {
         CountDownLatch release = new CountDownLatch(1);

@@ -376,8 +376,8 @@ class TrainingApiTest {
             try (var l = Files.list(jobs.resolve("job-" + admins))) {
                 left = l.map(p -> p.getFileName().toString()).sorted().toList();
             }
-        } while (!left.equals(List.of("model.d4j")) && System.nanoTime() < until && sleep(20));
-        assertEquals(List.of("model.d4j"), left, "an admin's job keeps its model, and only it");
+        } while (!left.equals(List.of("model-1.d4j")) && System.nanoTime() < until && sleep(20));
+        assertEquals(List.of("model-1.d4j"), left, "an admin's job keeps its model, and only it");
         String refused = ServerFixture.error(f.post("/v1/jobs", BOB, "application/json",
                 trainSpec(sha, STRONG, 1, into + ", \"promote\": \"if_better\"")), 403);
         assertTrue(refused.contains("'alices'"), refused);

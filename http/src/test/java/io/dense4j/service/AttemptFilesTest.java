@@ -45,6 +45,7 @@ class AttemptFilesTest {
         final Optional<ObjectNode> resumeFrom;
         final IntPredicate stopAfter;
         final List<ObjectNode> recorded = new ArrayList<>();
+        Map<String, byte[]> filesAtFirstRecord = Map.of();
 
         Attempt(int number, Optional<ObjectNode> resumeFrom, IntPredicate stopAfter) {
             this.number = number;
@@ -80,6 +81,13 @@ class AttemptFilesTest {
         }
 
         public synchronized void checkpointed(ObjectNode checkpoint) {
+            if (recorded.isEmpty()) {
+                try {
+                    filesAtFirstRecord = files(workDir());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
             recorded.add(checkpoint.deepCopy());
         }
     }
@@ -126,12 +134,15 @@ class AttemptFilesTest {
             String name = Path.of(ck.get("path").asText()).getFileName().toString();
             assertTrue(name.startsWith("checkpoint-2-"), "attempt 2 saved to " + name);
         }
-        Map<String, byte[]> after = files(first.workDir());
+        // until its first checkpoint is recorded (its resume point until then is attempt 1's), attempt 2 touched
+        // none of attempt 1's files; once it is, they are removed: nothing points at them any more
         for (Map.Entry<String, byte[]> f : firstFiles.entrySet()) {
-            assertArrayEquals(f.getValue(), after.get(f.getKey()), f.getKey() + " was rewritten by attempt 2");
+            assertArrayEquals(f.getValue(), second.filesAtFirstRecord.get(f.getKey()), f.getKey() + " was rewritten by attempt 2");
         }
-        assertEquals(first.workDir().resolve(JobRunner.MODEL_FILE).toString(), result.get("model_file").asText());
-        assertTrue(after.containsKey(JobRunner.MODEL_FILE));
-        assertFalse(after.containsKey("model-2.d4j"), "the attempt's own model file became the job's: " + after.keySet());
+        Map<String, byte[]> after = files(first.workDir());
+        assertTrue(after.keySet().stream().noneMatch(firstFiles::containsKey), "attempt 1's files are gone: " + after.keySet());
+        // the job's model is attempt 2's own file, which no other attempt writes
+        assertEquals(first.workDir().resolve("model-2.d4j").toString(), result.get("model_file").asText());
+        assertTrue(after.containsKey("model-2.d4j"));
     }
 }

@@ -107,7 +107,7 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
                     + (objective.isKFold() ? objective.k() + " folds x " : "") + trialEpochs + " epochs); at most "
                     + MAX_FOLD_EPOCHS + " (each keeps its metrics in the trial's record)");
         }
-        if (halving != null && space.parameters().stream().anyMatch(q -> q.path().equals("/fit/epochs"))) {
+        if (halving != null && space.parameters().stream().anyMatch(TuneSpec::searchesEpochs)) {
             throw new ConfigException("/search_space", "/fit/epochs cannot be searched while early_stopping "
                     + "decides each trial's epochs");
         }
@@ -144,11 +144,38 @@ public record TuneSpec(SearchSpace space, JsonNode samplerJson, Objective object
         return (long) Math.min(total, (double) Long.MAX_VALUE);
     }
 
-    /** The most epochs a trial may train: the config's, or the largest value a searched /fit/epochs can take. */
+    private static final String EPOCHS = "/fit/epochs";
+
+    /**
+     * Whether {@code q} can set a trial's epochs: it is /fit/epochs, or replaces an object holding it ("/fit" or the
+     * whole config, "") and one of its choices has epochs.
+     */
+    static boolean searchesEpochs(SearchSpace.Parameter q) {
+        if (q.path().equals(EPOCHS)) {
+            return true;
+        }
+        return EPOCHS.startsWith(q.path() + "/") && q.domain() instanceof Domain.Choice c
+                && c.values().stream().anyMatch(v -> !v.at(EPOCHS.substring(q.path().length())).isMissingNode());
+    }
+
+    /**
+     * The most epochs a trial may train: the config's, or the largest value a searched /fit/epochs can take (searched
+     * itself, or inside the choices of a parameter that replaces /fit or the whole config).
+     */
     static long mostEpochs(SearchSpace space, int configEpochs) {
         long most = configEpochs;
         for (SearchSpace.Parameter q : space.parameters()) {
-            if (!q.path().equals("/fit/epochs")) {
+            if (!searchesEpochs(q)) {
+                continue;
+            }
+            if (!q.path().equals(EPOCHS)) {
+                String inside = EPOCHS.substring(q.path().length());
+                for (JsonNode v : ((Domain.Choice) q.domain()).values()) {
+                    JsonNode e = v.at(inside);
+                    if (e.isNumber()) {
+                        most = Math.max(most, (long) Math.min(Long.MAX_VALUE / 4, Math.ceil(e.asDouble())));
+                    }
+                }
                 continue;
             }
             Domain d = q.domain();

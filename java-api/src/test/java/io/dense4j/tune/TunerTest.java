@@ -327,6 +327,12 @@ class TunerTest {
         // and the trials together: 10,000 trials of up to 100,000 fold-epochs each were 10^9 fold-epochs of records
         assertRefused("{\"search_space\": {\"/fit/epochs\": {\"type\": \"int\", \"min\": 1, \"max\": 201}}, "
                 + "\"max_trials\": 5000}", "1005000 fold-epochs (5000 trials x up to 201 epochs)");
+        // epochs chosen with the rest of /fit count the same (the whole config, "", cannot be searched)
+        assertRefused("{\"search_space\": {\"/fit\": {\"type\": \"choice\", \"values\": [{\"epochs\": 1}, "
+                + "{\"epochs\": 100000, \"batch_size\": 16}]}}, \"max_trials\": 5000}",
+                "500000000 fold-epochs (5000 trials x up to 100000 epochs)");
+        assertRefused("{\"search_space\": {\"/fit\": {\"type\": \"choice\", \"values\": [{\"epochs\": 2}]}}, "
+                + "\"early_stopping\": {\"type\": \"asha\", \"max_epochs\": 3}}", "cannot be searched");
         assertRefused("{\"search_space\": {\"/x\": {\"type\": \"choice\", \"values\": [1]}}, \"max_trials\": 10000, "
                 + "\"early_stopping\": {\"type\": \"asha\", \"min_epochs\": 100, \"max_epochs\": 100000}}",
                 "over the rungs [100, 300, 900");

@@ -144,8 +144,6 @@ public final class JobRunner {
                 + "register_as, or ask an admin");
     }
 
-    /** The file an admin's job that registers nothing leaves its model in, in its work directory. */
-    public static final String MODEL_FILE = "model.d4j";
 
     /** The source a job's registered versions carry, before the job's id. */
     static final String JOB_SOURCE = "job:";
@@ -449,20 +447,12 @@ public final class JobRunner {
                 result.put("model_kept", false);
                 return result;
             }
+            // the attempt's own file is the job's result: a lost attempt ending later writes only its own file,
+            // which no stored result names (moved to a shared name, it could replace its successor's model)
             Path mine = attemptModelFile(ctx);
             model.trainingInfo().put("lineage", Json.toPlain(lineage(spec, ctx, h, holdout, epochs, trials, parent, e)));
             model.save(mine);
-            if (ctx.cancelRequested()) {
-                throw new JobCancelledException(); // a lost attempt must not replace its successor's result
-            }
-            Path out = ctx.workDir().resolve(MODEL_FILE);
-            try {
-                Files.move(mine, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            } catch (java.io.IOException ex) {
-                throw new java.io.UncheckedIOException("cannot keep the job's model", ex);
-            }
-            result.put("model_file", out.toString());
+            result.put("model_file", mine.toString());
             return result;
         }
         String name = spec.registerAs();
@@ -804,6 +794,29 @@ public final class JobRunner {
         return ctx.workDir().resolve("checkpoint-" + ctx.attempt() + ".d4j");
     }
 
+    /**
+     * Once this attempt's first checkpoint is recorded, nothing points at the earlier attempts' checkpoints (nor at
+     * the models they saved before dying): removed, or every restart of a long job left two more model-and-optimizer
+     * copies on the disk until the job ended.
+     */
+    private static void removeEarlierAttemptsFiles(JobContext ctx) {
+        java.util.regex.Pattern earlier = java.util.regex.Pattern.compile("(checkpoint|model)-(\\d+)[-.].*");
+        try (java.util.stream.Stream<Path> files = Files.list(ctx.workDir())) {
+            files.filter(f -> {
+                java.util.regex.Matcher m = earlier.matcher(f.getFileName().toString());
+                return m.matches() && m.group(2).length() < 10 && Integer.parseInt(m.group(2)) < ctx.attempt();
+            }).forEach(f -> {
+                try {
+                    Files.deleteIfExists(f);
+                } catch (java.io.IOException ex) {
+                    // left for the job's end, which removes the whole directory but the kept model
+                }
+            });
+        } catch (java.io.IOException | java.io.UncheckedIOException ex) {
+            // as above
+        }
+    }
+
     private static void phase(JobContext ctx, String phase, String detail) {
         JobEvent e = JobEvent.of("phase");
         e.payload().put("phase", phase);
@@ -862,6 +875,7 @@ public final class JobRunner {
         private final java.time.Duration checkpointInterval;
         private CheckpointSchedule schedule;
         Path recorded; // the checkpoint file the job's last record points to: the next save goes to the other one
+        private boolean earlierAttemptsCleaned;
         ObjectNode parent;
         ObjectNode retrain; // a tune job's retrain: whose checkpoints these are (RetrainTag)
         List<EarlyStopping> stoppers = List.of(); // the fit's early stopping, whose state each checkpoint keeps
@@ -983,6 +997,10 @@ public final class JobRunner {
             }
             ctx.checkpointed(ck);
             recorded = file;
+            if (!earlierAttemptsCleaned && !ctx.cancelRequested()) {
+                earlierAttemptsCleaned = true;
+                removeEarlierAttemptsFiles(ctx);
+            }
         }
 
         /** Where the checkpoint is and how many epochs it holds: bounded, whatever the epoch count. */

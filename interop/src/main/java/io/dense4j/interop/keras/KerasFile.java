@@ -184,7 +184,7 @@ final class KerasFile implements AutoCloseable {
                 H5.checkComplete(h, Files.size(tmp), "model.weights.h5");
                 String major = version != null && version.startsWith("2.") ? "2" : "3";
                 return new KerasFile(file, "Keras " + major + " .keras", version,
-                        config, config.get("compile_config"), classNames, new SavingLibStore(h, Files.size(tmp)), h, tmp);
+                        config, config.get("compile_config"), classNames, new SavingLibStore(h, Files.size(tmp), version), h, tmp);
             } catch (RuntimeException | IOException e) {
                 if (h != null) {
                     h.close();
@@ -294,6 +294,21 @@ final class KerasFile implements AutoCloseable {
     }
 
     /**
+     * A layer's weights jHDF cannot parse. The one known case in files Keras writes: h5py stores bfloat16 (a dtype
+     * policy Keras 3 offers) as an opaque HDF5 type, whose tag jHDF fails on.
+     */
+    static IllegalArgumentException unreadable(LayerRef layer, String where, io.jhdf.exceptions.HdfException e) {
+        Throwable cause = e;
+        while (cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return new IllegalArgumentException("the weights of " + layer.describe() + " (" + where + ") cannot be read ("
+                + e.getMessage() + (cause == e ? "" : ": " + cause.getMessage()) + "); h5py stores bfloat16 weights "
+                + "as an opaque HDF5 type, which Dense4J cannot read: if the model computes in bfloat16, save it with "
+                + "float32 or float16 weights", e);
+    }
+
+    /**
      * hdf5_format.py / legacy_h5_format.py: {@code model_weights.attrs["layer_names"]} lists the layers; those whose
      * {@code weight_names} is not empty are matched IN ORDER to the model's layers that have weights (as Keras's
      * load_weights_from_hdf5_group does), and each weight name is a path under the layer's group
@@ -336,7 +351,12 @@ final class KerasFile implements AutoCloseable {
                 Group g = H5.group(root, layer);
                 List<Dataset> ds = new ArrayList<>();
                 for (String w : names.get(layer)) {
-                    Dataset d = H5.dataset(g, w);
+                    Dataset d;
+                    try {
+                        d = H5.dataset(g, w);
+                    } catch (io.jhdf.exceptions.HdfException e) {
+                        throw unreadable(weighted.get(i), "model_weights/" + layer, e);
+                    }
                     if (d == null) {
                         throw new IllegalArgumentException(weighted.get(i).describe() + ": weight '" + w + "' listed in "
                                 + "model_weights/" + layer + " is missing");
@@ -363,33 +383,62 @@ final class KerasFile implements AutoCloseable {
     /**
      * saving_lib.py: each layer's variables are datasets {@code 0, 1, ...} of {@code layers/<name>/vars}, where the name
      * is the snake_case class name made unique with {@code _1, _2, ...} in the order of {@code model.layers}; the config's
-     * layer names do not appear. tf.keras 2.13 wrote {@code _layer_checkpoint_dependencies} instead of {@code layers}.
+     * layer names do not appear. tf.keras 2.12 to 2.14 wrote {@code _layer_checkpoint_dependencies} instead of
+     * {@code layers}: a dict in which every layer with weights appears twice (as {@code layer_with_weights-i} and as
+     * {@code layer-j}), and before 2.14 each appearance took a name, the second then skipped as saved already
+     * (dense, dense_2, dense_4 for three Dense layers; 2.14 numbers them dense, dense_1, dense_2).
      */
     static final class SavingLibStore implements WeightStore {
+        private static final String LAYERS = "layers";
+        private static final String CHECKPOINT_DEPENDENCIES = "_layer_checkpoint_dependencies";
         private final Group root;
         private final long bytes;
+        private final String kerasVersion;
         private final Map<LayerRef, String> pathOf = new HashMap<>();
 
-        SavingLibStore(Group root, long bytes) {
+        SavingLibStore(Group root, long bytes, String kerasVersion) {
             this.root = root;
             this.bytes = bytes;
+            this.kerasVersion = kerasVersion;
+        }
+
+        /** Each layer's group under {@code top}, named as saving_lib numbered them ({@code doubled}: before 2.14). */
+        private static Map<LayerRef, String> names(List<LayerRef> layers, String top, boolean doubled) {
+            Map<String, Integer> used = new HashMap<>();
+            Map<LayerRef, String> out = new HashMap<>();
+            for (LayerRef l : layers) {
+                String base = KerasNames.snake(l.className());
+                Integer n = used.get(base);
+                out.put(l, top + "/" + (n == null ? base : base + "_" + n));
+                int next = n == null ? 1 : n + 1;
+                used.put(base, doubled && l.hasWeights() ? next + 1 : next);
+            }
+            return out;
+        }
+
+        /** The numbering every layer with weights finds its group in, this Keras version's first; else that one. */
+        private Map<LayerRef, String> layout(List<LayerRef> layers) {
+            if (H5.group(root, LAYERS) != null || H5.group(root, CHECKPOINT_DEPENDENCIES) == null) {
+                return names(layers, LAYERS, false);
+            }
+            boolean before214 = kerasVersion != null && (kerasVersion.startsWith("2.12.") || kerasVersion.startsWith("2.13."));
+            List<Map<LayerRef, String>> tries = List.of(names(layers, CHECKPOINT_DEPENDENCIES, before214),
+                    names(layers, CHECKPOINT_DEPENDENCIES, !before214));
+            for (Map<LayerRef, String> t : tries) {
+                if (layers.stream().filter(LayerRef::hasWeights).allMatch(l -> H5.group(root, t.get(l) + "/vars") != null)) {
+                    return t;
+                }
+            }
+            return tries.get(0);
         }
 
         @Override
         public Map<LayerRef, List<Dataset>> bind(List<LayerRef> layers) {
-            Map<String, Integer> used = new HashMap<>();
             Map<LayerRef, List<Dataset>> out = new HashMap<>();
+            Map<LayerRef, String> groups = layout(layers);
             for (LayerRef l : layers) {
-                String base = KerasNames.snake(l.className());
-                Integer n = used.get(base);
-                String name = n == null ? base : base + "_" + (n + 1);
-                used.put(base, n == null ? 0 : n + 1);
-                String path = "layers/" + name + "/vars";
+                String path = groups.get(l) + "/vars";
                 Group vars = H5.group(root, path);
-                if (vars == null && H5.group(root, "_layer_checkpoint_dependencies/" + name + "/vars") != null) {
-                    path = "_layer_checkpoint_dependencies/" + name + "/vars";
-                    vars = H5.group(root, path);
-                }
                 pathOf.put(l, path);
                 if (!l.hasWeights()) {
                     continue;
@@ -397,6 +446,11 @@ final class KerasFile implements AutoCloseable {
                 if (vars == null) {
                     throw new IllegalArgumentException("the weights of " + l.describe() + " are missing: model.weights.h5 "
                             + "has no group " + path);
+                }
+                try {
+                    vars.getChildren();
+                } catch (io.jhdf.exceptions.HdfException e) {
+                    throw unreadable(l, "model.weights.h5 " + path, e);
                 }
                 List<Dataset> ds = new ArrayList<>();
                 for (int i = 0; ; i++) {

@@ -48,7 +48,8 @@ class KerasFixturesTest {
         "k3_legacy_plain.h5,           5-4-3,       relu-softmax,         CATEGORICAL_CROSSENTROPY,        ADAMW",
         "k3_legacy_nested.h5,          5-4-3,       relu-softmax,         CATEGORICAL_CROSSENTROPY,        ADAMW",
         "k3_names_differ.keras,        8-5-3,       sigmoid-softmax,      SPARSE_CATEGORICAL_CROSSENTROPY, RMSPROP",
-        "k2_13_checkpoint_deps.keras,  12-4-2,      tanh-softmax,         ,                                ",
+        "k2_14_checkpoint_deps.keras,  12-4-2,      tanh-softmax,         ,                                ",
+        "k2_13_checkpoint_deps.keras,  6-5-4-3,     relu-tanh-softmax,    ,                                ",
         "k3_functional_normalization.keras, 3-4-2,  relu-linear,          MEAN_SQUARED_ERROR,              ADAMW",
     })
     void importsEachLayoutWithKerasOutputs(String fixture, String sizes, String acts, String loss, String optimizer)
@@ -129,6 +130,7 @@ class KerasFixturesTest {
         "bad_custom_layer.keras    | layer 'dense' (Dense) is a custom object",
         "bad_activation.keras      | activation 'elu'",
         "bad_weights_only.h5       | weights-only",
+        "k3_bfloat16.keras         | the weights of layer 'dense' (Dense) (model.weights.h5 layers/dense/vars) cannot be read",
     })
     void refusesWhatItCannotRepresentWithOneClearMessage(String fixture, String message) {
         Path file = DIR.resolve(fixture);
