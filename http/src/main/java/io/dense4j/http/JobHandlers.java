@@ -135,7 +135,7 @@ final class JobHandlers {
     /**
      * GET /v1/jobs/{id}: state, progress, result, error, spec and (tune) each trial's summary: its parameters, state,
      * epochs, score and rungs' scores, without the per-epoch metrics and config of its full record
-     * ({@link #trials}). Read a page at a time: a search's records together can reach hundreds of MB.
+     * ({@link #trials}), from the store's summary column: a search's full records together can reach hundreds of MB.
      */
     void get(Context ctx) {
         Access.Caller caller = Access.Caller.of(ctx);
@@ -144,11 +144,11 @@ final class JobHandlers {
         if (j.type().equals("tune")) {
             List<Object> trials = new ArrayList<>();
             int after = -1;
-            for (List<Records.Trial> page; !(page = jobs.trials(j.id(), after, MAX_TRIALS_PAGE, TRIAL_PAGE_CHARS)).isEmpty(); ) {
-                for (Records.Trial t : page) {
-                    trials.add(io.dense4j.tune.TrialRecord.summarize(io.dense4j.tune.Json.parse(t.record())));
+            for (List<Map.Entry<Integer, String>> page; !(page = jobs.trialSummaries(j.id(), after, 1000)).isEmpty(); ) {
+                for (Map.Entry<Integer, String> t : page) {
+                    trials.add(new com.fasterxml.jackson.databind.util.RawValue(t.getValue()));
                 }
-                after = page.get(page.size() - 1).trial();
+                after = page.get(page.size() - 1).getKey();
             }
             v.put("trials", trials);
         }
@@ -175,7 +175,7 @@ final class JobHandlers {
         boolean more = page.size() > limit;
         if (more) {
             page = page.subList(0, limit);
-        } else if (!page.isEmpty() && !jobs.trials(j.id(), page.get(page.size() - 1).trial(), 1, 1).isEmpty()) {
+        } else if (!page.isEmpty() && jobs.hasTrialAfter(j.id(), page.get(page.size() - 1).trial())) {
             more = true; // the page ended at its size in characters
         }
         Map<String, Object> out = new LinkedHashMap<>();
@@ -219,7 +219,8 @@ final class JobHandlers {
     void logs(Context ctx) {
         Access.Caller caller = Access.Caller.of(ctx);
         long after = longParam(ctx, "after", 0);
-        int limit = intParam(ctx, "limit", MAX_LOG_EVENTS, 1, MAX_LOG_EVENTS);
+        // more than the cap is not an error (it was allowed before the cap): the client pages on with `after`
+        int limit = Math.min(intParam(ctx, "limit", MAX_LOG_EVENTS, 1, Integer.MAX_VALUE), MAX_LOG_EVENTS);
         String format = ctx.queryParam("format");
         if (format != null && !format.equals("text") && !format.equals("json")) {
             throw ApiException.badRequest("format is text or json, got '" + format + "'");

@@ -285,6 +285,16 @@ public final class JobService implements AutoCloseable {
         return r == null ? null : r.lastProgress;
     }
 
+    /** A page of a tune job's trial summaries ({@link io.dense4j.service.store.JobStore#trialSummaries}). */
+    public List<Map.Entry<Integer, String>> trialSummaries(long id, int afterTrial, int limit) {
+        return store.trialSummaries(id, afterTrial, limit);
+    }
+
+    /** Whether a tune job has a trial after {@code afterTrial}. */
+    public boolean hasTrialAfter(long id, int afterTrial) {
+        return store.hasTrialAfter(id, afterTrial);
+    }
+
     /** A page of a tune job's trials ({@link io.dense4j.service.store.JobStore#trials(long, int, int, long)}). */
     public List<Records.Trial> trials(long id, int afterTrial, int limit, long maxChars) {
         return store.trials(id, afterTrial, limit, maxChars);

@@ -262,8 +262,15 @@ public final class ModelRegistry {
      */
     public List<HistoryEntry> history(String model) {
         List<HistoryEntry> out = recordedHistory(model);
-        // read after the file: a line written meanwhile is then missed once, never shown twice
-        out.addAll(unrecorded.getOrDefault(modelDir(model), List.of()));
+        // read after the file: a line written meanwhile is then missed once. The waiting lines are written by the
+        // next change and dropped from memory after it: one both in the file just read and still in memory is shown once
+        List<HistoryEntry> waiting = unrecorded.getOrDefault(modelDir(model), List.of());
+        List<HistoryEntry> tail = List.copyOf(out.subList(Math.max(0, out.size() - waiting.size() - 1), out.size()));
+        for (HistoryEntry e : waiting) {
+            if (!tail.contains(e)) {
+                out.add(e);
+            }
+        }
         return out;
     }
 

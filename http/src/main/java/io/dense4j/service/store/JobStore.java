@@ -609,18 +609,72 @@ public final class JobStore {
                 return false;
             }
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO trials (job_id, trial, attempt, state, record, "
-                    + "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, trial) DO UPDATE SET "
+                    + "updated_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, trial) DO UPDATE SET "
                     + "attempt = excluded.attempt, state = excluded.state, record = excluded.record, "
-                    + "updated_at = excluded.updated_at")) {
+                    + "updated_at = excluded.updated_at, summary = excluded.summary")) {
                 ps.setLong(1, claim.jobId());
                 ps.setInt(2, trial);
                 ps.setInt(3, claim.attempt());
                 ps.setString(4, state);
                 ps.setString(5, record);
                 ps.setLong(6, now());
+                ps.setString(7, summaryOf(record));
                 ps.executeUpdate();
             }
             return true;
+        });
+    }
+
+    /** A trial record's summary (TrialRecord.summarize): what a job's view shows of it. */
+    private static String summaryOf(String record) {
+        return io.dense4j.tune.TrialRecord.summarize(io.dense4j.tune.Json.parse(record)).toString();
+    }
+
+    /**
+     * A page of a job's trial summaries ({@code [trial, summary JSON]}), by trial number, after {@code afterTrial}, at
+     * most {@code limit}. Read from the summary column: a job's view never reads the full records (hundreds of MB
+     * for a large search). Trials stored before the column existed are summarized from their record.
+     */
+    public List<Map.Entry<Integer, String>> trialSummaries(long jobId, int afterTrial, int limit) {
+        return tx(c -> {
+            List<Map.Entry<Integer, String>> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT trial, summary FROM trials WHERE job_id = ? "
+                    + "AND trial > ? ORDER BY trial LIMIT ?")) {
+                ps.setLong(1, jobId);
+                ps.setInt(2, afterTrial);
+                ps.setInt(3, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(Map.entry(rs.getInt(1), rs.getString(2) == null ? "" : rs.getString(2)));
+                    }
+                }
+            }
+            for (int i = 0; i < out.size(); i++) {
+                if (out.get(i).getValue().isEmpty()) { // stored before schema version 6
+                    int trial = out.get(i).getKey();
+                    try (PreparedStatement ps = c.prepareStatement("SELECT record FROM trials WHERE job_id = ? AND trial = ?")) {
+                        ps.setLong(1, jobId);
+                        ps.setInt(2, trial);
+                        try (ResultSet rs = ps.executeQuery()) {
+                            out.set(i, Map.entry(trial, rs.next() ? summaryOf(rs.getString(1)) : "{}"));
+                        }
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /** Whether a job has a trial after {@code afterTrial} (without reading its record). */
+    public boolean hasTrialAfter(long jobId, int afterTrial) {
+        return tx(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM trials WHERE job_id = ? AND trial > ? LIMIT 1")) {
+                ps.setLong(1, jobId);
+                ps.setInt(2, afterTrial);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next();
+                }
+            }
         });
     }
 
@@ -629,9 +683,8 @@ public final class JobStore {
     }
 
     /**
-     * A page of a job's trials, by trial number: those after {@code afterTrial}, at most {@code limit}, and no more
-     * once their records reach {@code maxChars} characters together (but always one, however large: a page must move
-     * on). A search's records can hold millions of metrics; read whole, one request held all of them at once.
+     * A page of a job's trials, by trial number: those after {@code afterTrial}, at most {@code limit}, and at most
+     * {@code maxChars} characters of records together (but always one, however large: a page must move on). A search's records can hold millions of metrics; read whole, one request held all of them at once.
      */
     public List<Trial> trials(long jobId, int afterTrial, int limit, long maxChars) {
         return tx(c -> {
@@ -644,10 +697,13 @@ public final class JobStore {
                 ps.setFetchSize(Math.min(limit, 64));
                 long chars = 0;
                 try (ResultSet rs = ps.executeQuery()) {
-                    while (chars < maxChars && rs.next()) {
+                    while (rs.next()) {
                         Trial t = new Trial(rs.getLong(1), rs.getInt(2), rs.getInt(3), rs.getString(4), rs.getString(5),
                                 rs.getLong(6));
                         chars += t.record().length();
+                        if (chars > maxChars && !out.isEmpty()) {
+                            break; // the next page starts with it
+                        }
                         out.add(t);
                     }
                 }

@@ -150,6 +150,10 @@ public final class Migrations {
     private static final String V5 = """
             ALTER TABLE jobs ADD COLUMN releases INTEGER NOT NULL DEFAULT 0""";
 
+    /** Each trial's summary (no config, no per-epoch metrics), so a tune job's view reads no full record. */
+    private static final String V6 = """
+            ALTER TABLE trials ADD COLUMN summary TEXT""";
+
     static final List<Migration> ALL = List.of(
             new Migration(1, "datasets, jobs, trials, job events", Map.of(
                     Database.Dialect.SQLITE, V1.formatted(IDENTITY_SQLITE),
@@ -165,7 +169,10 @@ public final class Migrations {
                     Database.Dialect.POSTGRESQL, V4)),
             new Migration(5, "claims given back on shutdown", Map.of(
                     Database.Dialect.SQLITE, V5,
-                    Database.Dialect.POSTGRESQL, V5)));
+                    Database.Dialect.POSTGRESQL, V5)),
+            new Migration(6, "trial summaries", Map.of(
+                    Database.Dialect.SQLITE, V6,
+                    Database.Dialect.POSTGRESQL, V6)));
 
     /** The schema version this code writes. */
     public static int latest() {

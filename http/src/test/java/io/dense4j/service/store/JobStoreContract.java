@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -264,11 +265,26 @@ abstract class JobStoreContract {
         assertTrue(s.putTrial(c, 2, "completed", big));
         assertTrue(s.putTrial(c, 3, "completed", "{\"id\":3}"));
         assertEquals(List.of(1, 2), s.trials(id, 0, 2, Long.MAX_VALUE).stream().map(Records.Trial::trial).toList());
-        assertEquals(List.of(1, 2), s.trials(id, 0, 10, 100).stream().map(Records.Trial::trial).toList(),
-                "the page ends with the record that reached the size");
+        assertEquals(List.of(1), s.trials(id, 0, 10, 100).stream().map(Records.Trial::trial).toList(),
+                "the page stops before the record that would pass the size");
         assertEquals(List.of(2), s.trials(id, 1, 10, 1).stream().map(Records.Trial::trial).toList());
         assertEquals(List.of(3), s.trials(id, 2, 10, 1).stream().map(Records.Trial::trial).toList());
         assertEquals(List.of(), s.trials(id, 3, 10, 1));
+        assertTrue(s.hasTrialAfter(id, 2));
+        assertFalse(s.hasTrialAfter(id, 3));
+        // a job's view reads summaries: no config, no per-epoch history; a row from before the summary column
+        // (schema version 6) is summarized from its record
+        assertTrue(s.putTrial(c, 4, "completed", "{\"id\":4,\"config\":{\"x\":1},\"rungs\":[{\"rung\":0,"
+                + "\"score\":0.5,\"history\":[{\"loss\":[1,2]}]}]}"));
+        String summary = "{\"id\":4,\"rungs\":[{\"rung\":0,\"score\":0.5}]}";
+        assertEquals(List.of(Map.entry(4, summary)), s.trialSummaries(id, 3, 10));
+        assertEquals(List.of(0, 1, 2), s.trialSummaries(id, -1, 3).stream().map(Map.Entry::getKey).toList());
+        try (java.sql.Connection conn = s.database().connect(); java.sql.Statement st = conn.createStatement()) {
+            st.execute("UPDATE trials SET summary = NULL WHERE trial = 4");
+        } catch (java.sql.SQLException e) {
+            throw new AssertionError(e);
+        }
+        assertEquals(List.of(Map.entry(4, summary)), s.trialSummaries(id, 3, 10));
         for (int e = 1; e <= 5; e++) {
             assertTrue(s.appendEvent(c, "epoch", "{\"epoch\":" + e + "}"));
         }
