@@ -43,7 +43,7 @@ def act(name, x):
 
 
 def forward(x, steps):
-    """steps: ("flatten_cf", shape) | ("scale", s) | ("norm", mean, var) | ("dense", W, b, act)."""
+    """steps: ("flatten_cf", shape) | ("scale", s) | ("rescale", s, offset) | ("norm", mean, var) | ("dense", W, b, act)."""
     x = x.astype(np.float64)
     for s in steps:
         if s[0] == "flatten_cf":  # Keras Flatten(data_format="channels_first"): channels last, then flatten
@@ -52,6 +52,8 @@ def forward(x, steps):
             x = np.moveaxis(x, 1, -1).reshape(x.shape[0], -1)
         elif s[0] == "scale":
             x = x * np.float32(s[1])
+        elif s[0] == "rescale":  # Rescaling(scale, offset)
+            x = x * np.float32(s[1]) + np.float32(s[2])
         elif s[0] == "norm":
             x = (x - s[1]) / np.maximum(np.sqrt(s[2].astype(np.float32)), np.float32(1e-7))
         else:
@@ -507,6 +509,51 @@ def bfloat16_files():
         writestr(zf, "model.weights.h5", buf.getvalue())
 
 
+def preprocessing_variants():
+    """Keras 3.8: Rescaling(1/127.5, offset=-1) (pixels to [-1, 1]); Normalization(axis=1) on a flat input, which is
+    its feature axis counted with the batch axis (get_config writes the axis tuple as a list); and a Dense layer under
+    a quantized dtype policy (QuantizedDTypePolicy: a quantization mode, no name), refused."""
+    w1, b1 = dense(6, 4)
+    w2, b2 = dense(4, 3)
+    cfg = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": True,
+           "dtype": DTYPE3, "layers": [
+               k3("InputLayer", {"batch_shape": [None, 6], "dtype": "float32", "sparse": False, "name": "input_layer"}),
+               k3("Rescaling", {"name": "rescaling", "trainable": True, "dtype": DTYPE3, "scale": 1 / 127.5,
+                                "offset": -1.0}, build=[None, 6]),
+               k3_dense("dense", 4, "relu", 6), k3_dense("dense_1", 3, "softmax", 4)]},
+           "registered_name": None, "build_config": {"input_shape": [None, 6]}}
+    write_keras(os.path.join(OUT, "k3_rescaling_offset.keras"), cfg,
+                [("rescaling", []), ("dense", [w1, b1]), ("dense_1", [w2, b2])])
+    x = RNG.uniform(0, 255, (4, 6)).round()
+    expected("k3_rescaling_offset", x, [("rescale", 1 / 127.5, -1.0), ("dense", w1, b1, "relu"),
+                                        ("dense", w2, b2, "softmax")])
+
+    w, b = dense(3, 2)
+    mean = np.array([0.5, -1.0, 2.0], np.float32)
+    var = np.array([1.0, 4.0, 0.25], np.float32)
+    cfg = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": True,
+           "dtype": DTYPE3, "layers": [
+               k3("InputLayer", {"batch_shape": [None, 3], "dtype": "float32", "sparse": False, "name": "input_layer"}),
+               k3("Normalization", {"name": "normalization", "trainable": True, "dtype": DTYPE3, "axis": [1],
+                                    "invert": False, "mean": mean.tolist(), "variance": var.tolist()},
+                  build=[None, 3]),
+               k3_dense("dense", 2, "linear", 3)]},
+           "registered_name": None, "build_config": {"input_shape": [None, 3]}}
+    write_keras(os.path.join(OUT, "k3_normalization_axis1.keras"), cfg, [("normalization", []), ("dense", [w, b])])
+    x = RNG.normal(0, 2, (3, 3))
+    expected("k3_normalization_axis1", x, [("norm", mean, var), ("dense", w, b, "linear")])
+
+    layer = k3_dense("dense", 2, "softmax", 3)
+    layer["config"]["dtype"] = {"module": "keras", "class_name": "QuantizedDTypePolicy",
+                                "config": {"mode": "int8", "source_name": "float32"}, "registered_name": None}
+    cfg = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": True,
+           "dtype": DTYPE3, "layers": [
+               k3("InputLayer", {"batch_shape": [None, 3], "dtype": "float32", "sparse": False, "name": "input_layer"}),
+               layer]}, "registered_name": None, "build_config": {"input_shape": [None, 3]}}
+    write_keras(os.path.join(OUT, "bad_quantized.keras"), cfg,
+                [("dense", [np.zeros((3, 2), np.int8), np.zeros(2, np.float32), np.ones(2, np.float32)])])
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     keras2_files()
@@ -517,4 +564,5 @@ if __name__ == "__main__":
     compressed_weights()
     tf_keras_213_files()
     bfloat16_files()
+    preprocessing_variants()
     print("wrote", sorted(os.listdir(OUT)))

@@ -74,6 +74,7 @@ final class KerasImporter {
         // Nothing below is sized by the config alone: a Normalization's statistics and a channels_first Flatten's
         // order are built only once the Dense after them has its kernel, whose size the file's bytes vouch for
         KLayer normalization = null;
+        KLayer rescaling = null;
         LayerRef normalizationRef = null;
         long[] normalizationShape = null;
         long[] channelsFirst = null; // the shape a channels_first Flatten flattened, until the Dense after it
@@ -130,12 +131,12 @@ final class KerasImporter {
                     }
                 }
                 case "Rescaling", "Normalization" -> {
-                    if (!out.isEmpty() || pre != null || normalization != null) {
+                    if (!out.isEmpty() || rescaling != null || normalization != null) {
                         throw new IllegalArgumentException(l.describe() + " is not the first transformation of the input:"
                                 + " Dense4J supports one Rescaling or Normalization before the first Dense layer");
                     }
                     if (l.className().equals("Rescaling")) {
-                        pre = KerasPreprocessing.rescaling(l);
+                        rescaling = l; // built once the first Dense layer gives the feature count
                     } else {
                         normalization = l;
                         normalizationRef = ref;
@@ -160,6 +161,9 @@ final class KerasImporter {
                 throw new IllegalArgumentException("Dense layer " + i + " has a softmax activation but is not the last "
                         + "layer: Dense4J supports softmax only on the output layer");
             }
+        }
+        if (rescaling != null) {
+            pre = KerasPreprocessing.rescaling(rescaling, dense.get(0).inputs());
         }
         if (normalization != null) {
             KLayer l = normalization;
@@ -203,6 +207,10 @@ final class KerasImporter {
                     + l.serialized().path("registered_name").asText("?") + "): " + SUPPORTED);
         }
         String dtype = dtypeName(l.config().get("dtype"));
+        if (dtype != null && dtype.startsWith(QUANTIZED)) {
+            throw new IllegalArgumentException(l.describe() + " is quantized (" + dtype.substring(QUANTIZED.length())
+                    + "): Dense4J imports float layers; save the model before quantizing it");
+        }
         if (dtype != null && !(dtype.equals("float32") || dtype.equals("float64") || dtype.equals("float16")
                 || dtype.equals("bfloat16") || dtype.startsWith("mixed_"))) {
             throw new IllegalArgumentException(l.describe() + " has dtype policy '" + dtype + "' (quantized?): "
@@ -226,6 +234,13 @@ final class KerasImporter {
         }
     }
 
+    private static final String QUANTIZED = "quantized ";
+
+    /**
+     * The dtype policy's name; {@code "quantized <mode>"} for Keras 3's quantized policies (QuantizedDTypePolicy,
+     * QuantizedFloat8DTypePolicy, GPTQDTypePolicy...), whose config names a quantization {@code mode} (int8, float8,
+     * int4, gptq/4/128...) where a float policy has only a name.
+     */
     private static String dtypeName(JsonNode d) {
         if (d == null || d.isNull()) {
             return null;
@@ -234,8 +249,9 @@ final class KerasImporter {
             return d.asText();
         }
         String cls = d.path("class_name").asText("");
-        if (cls.contains("Quantized")) {
-            return "quantized " + d.path("config").path("name").asText("");
+        JsonNode mode = d.path("config").path("mode");
+        if (cls.contains("Quantized") || (mode.isTextual() && !mode.asText().isEmpty())) {
+            return QUANTIZED + (mode.isTextual() ? mode.asText() : d.path("config").path("name").asText(cls));
         }
         return d.path("config").path("name").asText(null);
     }

@@ -15,19 +15,34 @@ final class KerasPreprocessing {
 
     private KerasPreprocessing() {}
 
-    /** Rescaling(scale, offset=0): x * scale, in float32 as Keras computes it. */
-    static Preprocessing rescaling(KLayer l) {
+    /**
+     * Rescaling(scale, offset): {@code x * scale + offset}. Without an offset, a scale, computed in float32 as Keras
+     * does; with one (Rescaling(1/127.5, offset=-1) maps pixels to [-1, 1]), the affine {@code (x - shift) / div}
+     * with {@code div = 1/scale}, {@code shift = -offset/scale} for each of the {@code features} inputs (the same
+     * map, rounded differently by a few ulps).
+     */
+    static Preprocessing rescaling(KLayer l, int features) {
         JsonNode c = l.config();
         JsonNode scale = c.get("scale");
         JsonNode offset = c.get("offset");
-        if (scale == null || !scale.isNumber()) {
+        if (scale == null || !scale.isNumber() || !Double.isFinite(scale.asDouble())) {
             throw new IllegalArgumentException(l.describe() + " has scale " + scale + ": Dense4J supports one number");
         }
-        if (offset != null && !offset.isNull() && !(offset.isNumber() && offset.asDouble() == 0)) {
-            throw new IllegalArgumentException(l.describe() + " has offset " + offset + ": Dense4J's scale "
-                    + "preprocessing has no offset");
+        if (offset == null || offset.isNull() || (offset.isNumber() && offset.asDouble() == 0)) {
+            return new Scale((float) scale.asDouble());
         }
-        return new Scale((float) scale.asDouble());
+        if (!offset.isNumber() || !Double.isFinite(offset.asDouble())) {
+            throw new IllegalArgumentException(l.describe() + " has offset " + offset + ": Dense4J supports one number");
+        }
+        double sc = scale.asDouble();
+        if (sc == 0) {
+            throw new IllegalArgumentException(l.describe() + " has scale 0: every input maps to its offset");
+        }
+        float[] shift = new float[features];
+        float[] div = new float[features];
+        java.util.Arrays.fill(shift, (float) (-offset.asDouble() / sc));
+        java.util.Arrays.fill(div, (float) (1 / sc));
+        return new Affine(shift, div);
     }
 
     /**
@@ -40,8 +55,10 @@ final class KerasPreprocessing {
             throw new IllegalArgumentException(l.describe() + " inverts the normalization; Dense4J does not");
         }
         JsonNode axis = c.get("axis");
-        boolean lastAxis = axis == null || axis.isNull() ? false
-                : axis.isArray() ? axis.size() == 1 && axis.get(0).asInt() == -1 : axis.asInt(0) == -1;
+        // the feature axis: -1, or its index counting the batch axis (1 for a flat input)
+        int last = shape == null ? -1 : shape.length;
+        JsonNode a = axis != null && axis.isArray() && axis.size() == 1 ? axis.get(0) : axis;
+        boolean lastAxis = a != null && a.isIntegralNumber() && (a.asInt() == -1 || a.asInt() == last);
         if (!lastAxis) {
             throw new IllegalArgumentException(l.describe() + " normalizes over axis " + axis + "; Dense4J normalizes "
                     + "each feature (axis -1)");

@@ -50,6 +50,8 @@ class KerasFixturesTest {
         "k3_names_differ.keras,        8-5-3,       sigmoid-softmax,      SPARSE_CATEGORICAL_CROSSENTROPY, RMSPROP",
         "k2_14_checkpoint_deps.keras,  12-4-2,      tanh-softmax,         ,                                ",
         "k2_13_checkpoint_deps.keras,  6-5-4-3,     relu-tanh-softmax,    ,                                ",
+        "k3_rescaling_offset.keras,    6-4-3,       relu-softmax,         ,                                ",
+        "k3_normalization_axis1.keras, 3-2,         linear,               ,                                ",
         "k3_functional_normalization.keras, 3-4-2,  relu-linear,          MEAN_SQUARED_ERROR,              ADAMW",
     })
     void importsEachLayoutWithKerasOutputs(String fixture, String sizes, String acts, String loss, String optimizer)
@@ -130,6 +132,7 @@ class KerasFixturesTest {
         "bad_custom_layer.keras    | layer 'dense' (Dense) is a custom object",
         "bad_activation.keras      | activation 'elu'",
         "bad_weights_only.h5       | weights-only",
+        "bad_quantized.keras       | layer 'dense' (Dense) is quantized (int8)",
         "k3_bfloat16.keras         | the weights of layer 'dense' (Dense) (model.weights.h5 layers/dense/vars) cannot be read",
     })
     void refusesWhatItCannotRepresentWithOneClearMessage(String fixture, String message) {
