@@ -554,6 +554,35 @@ def preprocessing_variants():
                 [("dense", [np.zeros((3, 2), np.int8), np.zeros(2, np.float32), np.ones(2, np.float32)])])
 
 
+def mixed_precision_h5():
+    """tf.keras 2.11 .h5 of a mixed_float16 model: Dense layers under Policy("mixed_float16") (weights stored as
+    float32, the policy's variable dtype), a float32 Activation("softmax") last (as the mixed precision guide says),
+    compiled with Adam wrapped in LossScaleOptimizerV3 (get_config: inner_optimizer, dynamic, initial_scale,
+    dynamic_growth_steps)."""
+    w1, b1 = dense(5, 4)
+    w2, b2 = dense(4, 3)
+    policy = {"class_name": "Policy", "config": {"name": "mixed_float16"}}
+    cfg = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5], "dtype": "float32", "sparse": False,
+                                                "ragged": False, "name": "input_1"}},
+        k2_dense("dense", 4, "relu", extra={"dtype": policy}),
+        k2_dense("dense_1", 3, "linear", extra={"dtype": policy}),
+        {"class_name": "Activation", "config": {"name": "predictions", "trainable": True, "dtype": "float32",
+                                                "activation": "softmax"}}]}}
+    adam = {"class_name": "Adam", "config": dict(ADAM2["config"])}
+    tc = {"loss": "sparse_categorical_crossentropy", "metrics": [[{"class_name": "MeanMetricWrapper", "config": {
+        "name": "accuracy", "dtype": "float32", "fn": "sparse_categorical_accuracy"}}]], "weighted_metrics": None,
+          "loss_weights": None, "optimizer_config": {"class_name": "LossScaleOptimizerV3", "config": {
+              "name": "LossScaleOptimizerV3", "inner_optimizer": adam, "dynamic": True, "initial_scale": 32768.0,
+              "dynamic_growth_steps": 2000}}}
+    write_k2_h5(os.path.join(OUT, "k2_11_mixed_precision.h5"), cfg, tc,
+                [("dense", [("dense/kernel:0", w1), ("dense/bias:0", b1)]),
+                 ("dense_1", [("dense_1/kernel:0", w2), ("dense_1/bias:0", b2)]), ("predictions", [])],
+                fixed=False, keras_version="2.11.0")
+    x = RNG.normal(0, 1, (3, 5))
+    expected("k2_11_mixed_precision", x, [("dense", w1, b1, "relu"), ("dense", w2, b2, "softmax")])
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     keras2_files()
@@ -565,4 +594,5 @@ if __name__ == "__main__":
     tf_keras_213_files()
     bfloat16_files()
     preprocessing_variants()
+    mixed_precision_h5()
     print("wrote", sorted(os.listdir(OUT)))

@@ -59,6 +59,20 @@ final class KerasTraining {
         String cls = node.isTextual() ? node.asText() : KerasNames.shortName(node.path("class_name").asText(""));
         JsonNode c = node.isTextual() ? F.objectNode() : node.path("config");
         String kind = cls.toLowerCase(Locale.ROOT);
+        if (kind.startsWith("lossscaleoptimizer")) {
+            // mixed precision: Keras scales the loss so float16 gradients do not underflow; the update is the inner
+            // optimizer's (LossScaleOptimizer's get_config: inner_optimizer, dynamic, initial_scale, ...)
+            JsonNode inner = c.hasNonNull("inner_optimizer") ? c.get("inner_optimizer") : c.get("optimizer");
+            String innerCls = inner == null || inner.isNull() ? "" : inner.isTextual() ? inner.asText()
+                    : KerasNames.shortName(inner.path("class_name").asText(""));
+            if (innerCls.isEmpty() || innerCls.toLowerCase(Locale.ROOT).startsWith("lossscaleoptimizer")) {
+                notes.add("optimizer " + cls + " names no inner optimizer Dense4J can read");
+                return null;
+            }
+            notes.add("the optimizer's loss scaling (" + cls + ", for float16 training) is left out: Dense4J trains "
+                    + "in float32 with its inner optimizer, " + innerCls);
+            return optimizer(inner, notes);
+        }
         double lr = learningRateValue(c, kind, notes);
         if (Double.isNaN(lr)) {
             return null;
