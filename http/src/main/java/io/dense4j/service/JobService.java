@@ -241,11 +241,10 @@ public final class JobService implements AutoCloseable {
      * -Xmx stops them, and max_parallel_trials x k copies of a large set took the whole machine, the server (and its
      * inference) with it.
      */
-    private static void checkDataMemory(JobSpec spec, Records.Dataset d) {
-        double copy = (double) d.rows() * ((double) d.features() * (d.format().equals("idx") ? 1 : Float.BYTES)
-                + Float.BYTES);
+    private void checkDataMemory(JobSpec spec, Records.Dataset d) {
+        double copy = copyBytes(d);
         double need = copy * dataCopies(spec);
-        long limit = DATA_MEMORY_LIMIT;
+        long limit = dataMemoryLimit;
         if (need > limit) {
             throw new ConfigException(spec.tune() != null ? "/tune/max_parallel_trials" : "/dataset",
                     String.format(java.util.Locale.ROOT, "the job would hold %d copies of its data set (%d rows x %d "
@@ -256,8 +255,34 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /** Bytes of one copy of a data set's rows in memory. */
+    private static double copyBytes(Records.Dataset d) {
+        return (double) d.rows() * ((double) d.features() * (d.format().equals("idx") ? 1 : Float.BYTES) + Float.BYTES);
+    }
+
+    /** The most bytes of data {@code job} holds while it runs (0 when its spec or data set cannot be read). */
+    private long dataBytes(Records.Job job) {
+        try {
+            JobSpec spec = JobSpec.parse(Json.parse(job.spec()));
+            Optional<Records.Dataset> d = spec.datasetSha256() == null ? Optional.empty() : store.dataset(spec.datasetSha256());
+            return d.map(ds -> (long) Math.min(Long.MAX_VALUE / 4, copyBytes(ds) * dataCopies(spec))).orElse(0L);
+        } catch (RuntimeException e) {
+            return 0; // the runner fails it with the reason
+        }
+    }
+
     /** Half of the machine's physical memory (the data of a job is native memory: -Xmx does not bound it). */
     static final long DATA_MEMORY_LIMIT = physicalMemory() / 2;
+
+    /**
+     * The data all jobs running here may hold together, and one job at submission ({@link #DATA_MEMORY_LIMIT}; a
+     * test lowers it).
+     */
+    private volatile long dataMemoryLimit = DATA_MEMORY_LIMIT;
+
+    void dataMemoryLimitForTest(long bytes) {
+        dataMemoryLimit = bytes;
+    }
 
     private static long physicalMemory() {
         try {
@@ -419,23 +444,36 @@ public final class JobService implements AutoCloseable {
             return;
         }
         List<JobRequest> queue = new ArrayList<>();
+        Map<Long, Records.Job> queuedJobs = new java.util.HashMap<>();
         for (Records.Job j : store.queued()) {
             queue.add(new JobRequest(j.id(), j.owner(), j.priority(), j.id(), j.cpus(), j.gpus()));
+            queuedJobs.put(j.id(), j);
         }
         List<Allocation> here = runningHere();
         Scheduler.Plan plan = Scheduler.plan(settings.capacity(), settings.maxRunningPerOwner(), queue, here,
                 store.runningPerOwner());
+        long held = running.values().stream().mapToLong(r -> r.dataBytes).sum();
         for (Allocation a : plan.starts()) {
             if (stopping.get()) {
                 return;
             }
+            // each job's data passed the limit alone at submission; together the running ones must too. A job that
+            // does not fit now waits for memory, and nothing planned after it starts first: it keeps its place
+            Records.Job queuedJob = queuedJobs.get(a.jobId());
+            long need = queuedJob == null ? 0 : dataBytes(queuedJob);
+            if (!running.isEmpty() && held + need > dataMemoryLimit) {
+                long holding = held;
+                LOG.fine(() -> "job " + a.jobId() + " waits for memory: the running jobs hold " + holding + " bytes of data");
+                break;
+            }
+            held += need;
             Optional<Records.Claim> claim = store.claim(a.jobId(), settings.serverId(), settings.lease());
             if (claim.isEmpty()) {
                 continue; // another server took it
             }
             Records.Job job = store.job(a.jobId()).orElseThrow();
             emit(a.jobId(), "state", "{\"state\":\"running\"}");
-            Running r = new Running(claim.get(), a, job);
+            Running r = new Running(claim.get(), a, job, need);
             running.put(a.jobId(), r);
             try {
                 jobThreads.execute(() -> runJob(r));
@@ -569,6 +607,8 @@ public final class JobService implements AutoCloseable {
     private final class Running implements JobContext {
         final Records.Claim claim;
         final Allocation allocation;
+        /** The data this job holds at most ({@link #dataCopies} copies of its data set). */
+        final long dataBytes;
         final Records.Job job;
         final AtomicBoolean cancel = new AtomicBoolean();
         final AtomicBoolean lost = new AtomicBoolean();
@@ -578,7 +618,8 @@ public final class JobService implements AutoCloseable {
         /** The job's event log: epochs' events coalesced into a write at most every eventInterval. */
         final EventWriter log;
 
-        Running(Records.Claim claim, Allocation allocation, Records.Job job) {
+        Running(Records.Claim claim, Allocation allocation, Records.Job job, long dataBytes) {
+            this.dataBytes = dataBytes;
             this.claim = claim;
             this.allocation = allocation;
             this.job = job;

@@ -748,6 +748,43 @@ class JobServiceTest {
         assertArrayEquals(registeredParameters("one", 1), registeredParameters("two", 1));
     }
 
+    /**
+     * Each job's data passed the memory limit alone at submission; jobs running together must pass it together, or
+     * two jobs each holding half of the machine's memory took all of it. With room for one, the second waits for the
+     * first (the cpus would let both run); with room for both, they run at once.
+     */
+    @Test
+    void jobsWhoseDataTogetherWouldPassTheMemoryLimitRunOneAfterTheOther() throws Exception {
+        JobService s = service("M", 2, Duration.ofSeconds(30));
+        // one train job here holds 2 copies of 600 rows x (8 features + a label) x 4 bytes = 43,200 bytes
+        s.dataMemoryLimitForTest(50_000);
+        String job = train(TestData.BLOBS, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 1000, "");
+        boolean[] seen = runTwo(s, job);
+        assertFalse(seen[0], "the two jobs ran at the same time");
+        assertTrue(seen[1], "one job waited for the other's memory");
+        s.dataMemoryLimitForTest(100_000);
+        seen = runTwo(s, job);
+        assertTrue(seen[0], "with room for both, the two jobs ran at the same time");
+    }
+
+    /** Submits {@code job} twice; returns whether both ran at once, and whether one was queued while the other ran. */
+    private boolean[] runTwo(JobService s, String job) throws Exception {
+        long a = s.submit(Json.parse(job), "u").id();
+        long b = s.submit(Json.parse(job), "v").id();
+        boolean together = false;
+        boolean waited = false;
+        while (!(s.get(a).orElseThrow().state().terminal() && s.get(b).orElseThrow().state().terminal())) {
+            JobState x = s.get(a).orElseThrow().state();
+            JobState y = s.get(b).orElseThrow().state();
+            together |= x == JobState.RUNNING && y == JobState.RUNNING;
+            waited |= (x == JobState.RUNNING && y == JobState.QUEUED) || (y == JobState.RUNNING && x == JobState.QUEUED);
+            Thread.sleep(2);
+        }
+        await(s, a, JobState.SUCCEEDED, 1);
+        await(s, b, JobState.SUCCEEDED, 1);
+        return new boolean[] {together, waited};
+    }
+
     @Test
     void anEvaluateJobScoresARegisteredVersion() throws Exception {
         JobService s = service("s1", 1, Duration.ofSeconds(10));
