@@ -730,6 +730,19 @@ public final class ModelRegistry {
      * Caller holds the lock.
      */
     private void recordHistory(Path mdir, HistoryEntry entry) {
+        // other models' waiting lines too: a model that is not changed again would keep them only in memory
+        for (Map.Entry<Path, List<HistoryEntry>> w : List.copyOf(unrecorded.entrySet())) {
+            if (!w.getKey().equals(mdir) && Files.isDirectory(w.getKey())) {
+                try {
+                    appendHistory(w.getKey(), w.getValue());
+                    unrecorded.remove(w.getKey(), w.getValue());
+                } catch (IOException | RuntimeException e) {
+                    // still waiting: tried again with the next change
+                }
+            } else if (!w.getKey().equals(mdir)) {
+                unrecorded.remove(w.getKey(), w.getValue()); // the model was deleted: its history went with it
+            }
+        }
         List<HistoryEntry> lines = new ArrayList<>(unrecorded.getOrDefault(mdir, List.of()));
         lines.add(entry);
         try {
