@@ -583,6 +583,24 @@ def mixed_precision_h5():
     expected("k2_11_mixed_precision", x, [("dense", w1, b1, "relu"), ("dense", w2, b2, "softmax")])
 
 
+def dict_input_functional():
+    """Keras 3 functional model built on a dict of inputs (keras.Model({"x": x}, y)): get_config writes input_layers
+    as an object of [layer, node, tensor] by key."""
+    w, b = dense(3, 2)
+    history = [{"args": [{"class_name": "__keras_tensor__", "config": {
+        "shape": [None, 3], "dtype": "float32", "keras_history": ["x", 0, 0]}}], "kwargs": {}}]
+    layers = [dict(k3("InputLayer", {"batch_shape": [None, 3], "dtype": "float32", "sparse": False, "name": "x"}),
+                   name="x", inbound_nodes=[]),
+              dict(k3_dense("y", 2, "softmax", 3), name="y", inbound_nodes=history)]
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional", "config": {
+        "name": "functional", "trainable": True, "layers": layers, "input_layers": {"x": ["x", 0, 0]},
+        "output_layers": [["y", 0, 0]]}, "registered_name": "Functional", "build_config": {"input_shape": None}}
+    write_keras(os.path.join(OUT, "k3_dict_input.keras"), cfg, [("input_layer", []), ("dense", [w, b])],
+                model_name="functional")
+    x = RNG.normal(0, 1, (3, 3))
+    expected("k3_dict_input", x, [("dense", w, b, "softmax")])
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     keras2_files()
@@ -595,4 +613,5 @@ if __name__ == "__main__":
     bfloat16_files()
     preprocessing_variants()
     mixed_precision_h5()
+    dict_input_functional()
     print("wrote", sorted(os.listdir(OUT)))

@@ -125,9 +125,16 @@ final class KerasTopology {
         return new Chain(chain, null, true);
     }
 
-    /** Layer names in an input_layers/output_layers value: [name, node, tensor] or a list of those. */
+    /**
+     * Layer names in an input_layers/output_layers value: [name, node, tensor], a list of those, or (a model called on
+     * a dict of inputs, Keras 3) an object of those by key.
+     */
     private static List<String> tensorLayers(JsonNode v) {
         List<String> out = new ArrayList<>();
+        if (v != null && v.isObject()) {
+            v.forEach(e -> out.addAll(tensorLayers(e)));
+            return out;
+        }
         if (v == null || !v.isArray()) {
             return out;
         }

@@ -51,6 +51,7 @@ class KerasFixturesTest {
         "k2_14_checkpoint_deps.keras,  12-4-2,      tanh-softmax,         ,                                ",
         "k2_13_checkpoint_deps.keras,  6-5-4-3,     relu-tanh-softmax,    ,                                ",
         "k3_rescaling_offset.keras,    6-4-3,       relu-softmax,         ,                                ",
+        "k3_dict_input.keras,          3-2,         softmax,              ,                                ",
         "k2_11_mixed_precision.h5,     5-4-3,       relu-softmax,         SPARSE_CATEGORICAL_CROSSENTROPY, ADAM",
         "k3_normalization_axis1.keras, 3-2,         linear,               ,                                ",
         "k3_functional_normalization.keras, 3-4-2,  relu-linear,          MEAN_SQUARED_ERROR,              ADAMW",
