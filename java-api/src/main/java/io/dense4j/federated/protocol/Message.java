@@ -72,8 +72,16 @@ public sealed interface Message permits Message.ClientMessage, Message.ServerMes
         }
     }
 
-    /** SecAgg round 2: the quantized update plus the self mask and pairwise masks, in Z_2^32. */
-    record MaskedInput(Envelope envelope, byte[] session, int[] vector) implements ClientMessage {
+    /**
+     * SecAgg round 2: the quantized update plus the self mask and pairwise masks, in Z_2^32; {@code complaints}: the
+     * peers whose shares did not open for this client (it holds no share of their secrets, so it gives none when
+     * unmasking; the others' shares must reach the threshold).
+     */
+    record MaskedInput(Envelope envelope, byte[] session, int[] vector, int[] complaints) implements ClientMessage {
+        public MaskedInput(Envelope envelope, byte[] session, int[] vector) {
+            this(envelope, session, vector, new int[0]);
+        }
+
         public String type() {
             return "masked_input";
         }

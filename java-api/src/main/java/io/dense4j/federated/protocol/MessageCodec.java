@@ -76,6 +76,9 @@ public final class MessageCodec {
                 h.put("shares", sealedList(sk.shares()));
             } else if (c instanceof Message.MaskedInput mi) {
                 h.put("session", b64(mi.session()));
+                if (mi.complaints().length > 0) {
+                    h.put("complaints", mi.complaints());
+                }
                 kind = KIND_I32;
                 ints = mi.vector();
             } else if (c instanceof Message.Unmasking u) {
@@ -260,7 +263,8 @@ public final class MessageCodec {
             case "advertise_keys" -> new AdvertiseKeys(envelope(f), f.bytes("encryption_key", KEY_BYTES, KEY_BYTES),
                     f.bytes("masking_key", KEY_BYTES, KEY_BYTES));
             case "share_keys" -> new Message.ShareKeys(envelope(f), session(f), sealed(f));
-            case "masked_input" -> new Message.MaskedInput(envelope(f), session(f), need(ints, t, "an int32"));
+            case "masked_input" -> new Message.MaskedInput(envelope(f), session(f), need(ints, t, "an int32"),
+                    f.has("complaints") ? f.ints("complaints", 1, Integer.MAX_VALUE) : new int[0]);
             case "unmasking" -> new Message.Unmasking(envelope(f), session(f), shares(f, "self_mask_shares"),
                     shares(f, "masking_key_shares"));
             case "wait" -> new Message.Wait(f.string("task"), round(f), f.string("reason"),

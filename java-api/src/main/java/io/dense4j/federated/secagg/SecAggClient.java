@@ -205,6 +205,7 @@ public final class SecAggClient {
             checkRound(m.task(), m.round());
             checkSession(m.session());
             TreeSet<Integer> senders = new TreeSet<>();
+            TreeSet<Integer> complaints = new TreeSet<>();
             for (Sealed s : m.shares()) {
                 Peer from = peers.get(s.peer());
                 if (from == null || s.peer() == myIndex) {
@@ -214,19 +215,32 @@ public final class SecAggClient {
                     throw bad("two shares come from peer " + s.peer());
                 }
                 String what = "the share ciphertext from peer " + s.peer();
-                byte[] key = SecAggCrypto.shareKey(encryptionKeys.getPrivate(),
-                        X25519.publicKey(from.encryptionKey(), "peer " + s.peer()), myIndex, s.peer(), session, what);
-                ByteBuffer plain = ByteBuffer.wrap(ShareCipher.open(key, s.ciphertext(),
-                        SecAggCrypto.shareAad(session, s.peer(), myIndex), what));
-                if (plain.remaining() != SecAggCrypto.SHARE_PLAINTEXT_BYTES || plain.getInt() != s.peer()
-                        || plain.getInt() != myIndex) {
-                    throw bad(what + " is not a share pair from that peer to this client");
+                try {
+                    byte[] key = SecAggCrypto.shareKey(encryptionKeys.getPrivate(),
+                            X25519.publicKey(from.encryptionKey(), "peer " + s.peer()), myIndex, s.peer(), session, what);
+                    ByteBuffer plain = ByteBuffer.wrap(ShareCipher.open(key, s.ciphertext(),
+                            SecAggCrypto.shareAad(session, s.peer(), myIndex), what));
+                    if (plain.remaining() != SecAggCrypto.SHARE_PLAINTEXT_BYTES || plain.getInt() != s.peer()
+                            || plain.getInt() != myIndex) {
+                        throw bad(what + " is not a share pair from that peer to this client");
+                    }
+                    byte[] keyShare = new byte[Shamir.SHARE_BYTES];
+                    byte[] seedShare = new byte[Shamir.SHARE_BYTES];
+                    plain.get(keyShare).get(seedShare);
+                    BigInteger k = Shamir.fromBytes(keyShare);
+                    BigInteger sd = Shamir.fromBytes(seedShare);
+                    if (k.compareTo(Shamir.PRIME) >= 0 || sd.compareTo(Shamir.PRIME) >= 0) {
+                        throw bad(what + " holds a share outside the field");
+                    }
+                    peerMaskingKeyShares.put(s.peer(), k);
+                    peerSelfMaskShares.put(s.peer(), sd);
+                } catch (ProtocolException e) {
+                    // one peer's bad ciphertext (a broken or malicious sender, or a server that tampered with it)
+                    // must not end the round for everyone: this client holds no share of that peer's secrets and
+                    // says so; the pairwise mask with it still goes in (it needs no share), and the other clients'
+                    // shares must reach the threshold when unmasking
+                    complaints.add(s.peer());
                 }
-                byte[] keyShare = new byte[Shamir.SHARE_BYTES];
-                byte[] seedShare = new byte[Shamir.SHARE_BYTES];
-                plain.get(keyShare).get(seedShare);
-                peerMaskingKeyShares.put(s.peer(), Shamir.fromBytes(keyShare));
-                peerSelfMaskShares.put(s.peer(), Shamir.fromBytes(seedShare));
             }
             senders.add(myIndex);
             if (senders.size() < threshold) {
@@ -245,7 +259,7 @@ public final class SecAggClient {
             }
             Arrays.fill(selfMaskSeed, (byte) 0); // the seed now lives only in its shares
             state = State.INPUT_SENT;
-            return new MaskedInput(envelope, session.clone(), y);
+            return new MaskedInput(envelope, session.clone(), y, complaints.stream().mapToInt(Integer::intValue).toArray());
         } catch (ProtocolException e) {
             throw fail(e);
         }
@@ -287,14 +301,20 @@ public final class SecAggClient {
             if (alive.size() < threshold) {
                 throw tooFew("only " + alive.size() + " peers alive, below the threshold " + threshold);
             }
+            // a peer whose share did not open (a complaint in this client's masked input) gets no share from it
             List<KeyShare> seedShares = new ArrayList<>();
             for (int v : alive) {
                 BigInteger s = v == myIndex ? mySelfMaskShare : peerSelfMaskShares.get(v);
-                seedShares.add(new KeyShare(v, Shamir.toBytes(s, Shamir.SHARE_BYTES)));
+                if (s != null) {
+                    seedShares.add(new KeyShare(v, Shamir.toBytes(s, Shamir.SHARE_BYTES)));
+                }
             }
             List<KeyShare> keyShares = new ArrayList<>();
             for (int d : dropped) {
-                keyShares.add(new KeyShare(d, Shamir.toBytes(peerMaskingKeyShares.get(d), Shamir.SHARE_BYTES)));
+                BigInteger s = peerMaskingKeyShares.get(d);
+                if (s != null) {
+                    keyShares.add(new KeyShare(d, Shamir.toBytes(s, Shamir.SHARE_BYTES)));
+                }
             }
             state = State.COMPLETED;
             return new Unmasking(envelope, session.clone(), seedShares, keyShares);

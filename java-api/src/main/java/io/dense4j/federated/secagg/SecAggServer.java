@@ -63,6 +63,8 @@ public final class SecAggServer {
     private int[] maskedSum;
     private final TreeSet<Integer> sentInput = new TreeSet<>();
     private final TreeSet<Integer> dropped = new TreeSet<>();
+    /** Per client, the peers whose shares did not open for it (it gives no share of their secrets). */
+    private final TreeMap<Integer, Set<Integer>> complaints = new TreeMap<>();
 
     private final TreeSet<Integer> unmasked = new TreeSet<>();
     private final TreeMap<Integer, Map<Integer, BigInteger>> selfMaskShares = new TreeMap<>();
@@ -251,6 +253,16 @@ public final class SecAggServer {
             throw new ProtocolException(Code.BAD_MESSAGE, "client " + client + "'s masked input has " + y.length
                     + " values, expected " + vectorLength);
         }
+        TreeSet<Integer> against = new TreeSet<>();
+        for (int p : m.complaints()) {
+            if (p == me || !sharedKeys.contains(p) || !against.add(p)) {
+                throw new ProtocolException(Code.BAD_MESSAGE, "client " + client + " complains about peer " + p
+                        + ", which is not another client that shared keys, or twice");
+            }
+        }
+        if (!against.isEmpty()) {
+            complaints.put(me, against);
+        }
         for (int i = 0; i < y.length; i++) {
             maskedSum[i] += y[i]; // only the running sum is kept
         }
@@ -288,8 +300,10 @@ public final class SecAggServer {
         if (unmasked.contains(me)) {
             throw duplicate(client, "unmasking shares");
         }
-        Map<Integer, BigInteger> seeds = shareMap(client, m.selfMaskShares(), sentInput, "self-mask seed");
-        Map<Integer, BigInteger> keys = shareMap(client, m.maskingKeyShares(), dropped, "masking key");
+        // a client gives no share of a peer whose shares did not open for it (its complaint in round 2)
+        Set<Integer> lacks = complaints.getOrDefault(me, Set.of());
+        Map<Integer, BigInteger> seeds = shareMap(client, m.selfMaskShares(), without(sentInput, lacks), "self-mask seed");
+        Map<Integer, BigInteger> keys = shareMap(client, m.maskingKeyShares(), without(dropped, lacks), "masking key");
         for (Map.Entry<Integer, BigInteger> e : seeds.entrySet()) {
             selfMaskShares.computeIfAbsent(e.getKey(), k -> new TreeMap<>()).put(me, e.getValue());
         }
@@ -297,6 +311,19 @@ public final class SecAggServer {
             maskingKeyShares.computeIfAbsent(e.getKey(), k -> new TreeMap<>()).put(me, e.getValue());
         }
         unmasked.add(me);
+    }
+
+    /** " (its shares did not open for clients 2, 5)" when clients complained about peer {@code v}, else "". */
+    private String complainedAbout(int v) {
+        List<Integer> by = complaints.entrySet().stream().filter(e -> e.getValue().contains(v)).map(Map.Entry::getKey)
+                .toList();
+        return by.isEmpty() ? "" : " (its shares did not open for clients " + by + ")";
+    }
+
+    private static Set<Integer> without(Set<Integer> all, Set<Integer> less) {
+        TreeSet<Integer> out = new TreeSet<>(all);
+        out.removeAll(less);
+        return out;
     }
 
     /** Exactly one share for each expected peer, each a field element. */
@@ -336,11 +363,13 @@ public final class SecAggServer {
         int[] sum = maskedSum;
         try {
             for (int v : sentInput) {
-                byte[] seed = Shamir.reconstruct(selfMaskShares.get(v), threshold, "the self-mask seed of peer " + v);
+                byte[] seed = Shamir.reconstruct(selfMaskShares.getOrDefault(v, Map.of()), threshold,
+                        "the self-mask seed of peer " + v + complainedAbout(v));
                 MaskPrg.addMask(sum, seed, session, SecAggCrypto.selfMaskName(v), -1);
             }
             for (int d : dropped) {
-                byte[] secret = Shamir.reconstruct(maskingKeyShares.get(d), threshold, "the masking key of peer " + d);
+                byte[] secret = Shamir.reconstruct(maskingKeyShares.getOrDefault(d, Map.of()), threshold,
+                        "the masking key of peer " + d + complainedAbout(d));
                 PrivateKey key = X25519.privateKey(secret);
                 if (!Arrays.equals(SecAggCrypto.publicOf(key), peers.get(d).maskingKey())) {
                     throw new ProtocolException(Code.BAD_MESSAGE, "the reconstructed masking key of peer " + d
@@ -420,6 +449,7 @@ public final class SecAggServer {
         mailbox.clear();
         selfMaskShares.clear();
         maskingKeyShares.clear();
+        complaints.clear();
     }
 
     /**
@@ -436,6 +466,7 @@ public final class SecAggServer {
         s.put("sent_input", List.copyOf(sentInput));
         s.put("dropped", List.copyOf(dropped));
         s.put("unmasked", List.copyOf(unmasked));
+        s.put("complaints", new TreeMap<>(complaints));
         List<Object> ciphertexts = new ArrayList<>();
         mailbox.forEach((to, m) -> m.forEach((from, ct) -> ciphertexts.add(List.of(from, to, ct))));
         s.put("ciphertexts", ciphertexts);

@@ -258,6 +258,10 @@ class SecAggProtocolTest {
         assertTrue(e.getMessage().contains("session id"), e.getMessage());
     }
 
+    /**
+     * A share that does not open (tampered on the way, or re-routed to the wrong client) is detected and named in the
+     * client's masked input: it holds no share of that peer's secrets. It no longer ends the client's round.
+     */
     @Test
     void tamperedOrMisroutedCiphertextsAreDetected() {
         Cohort c = new Cohort(4, 4, 0.5, 2);
@@ -268,17 +272,68 @@ class SecAggProtocolTest {
         byte[] ct = tampered.get(0).ciphertext().clone();
         ct[20] ^= 0x40;
         tampered.set(0, new Message.Sealed(tampered.get(0).peer(), ct));
-        ProtocolException e = assertThrows(ProtocolException.class, () -> c.clients.get("client-a").maskInput(
-                new Message.SharesForYou(TASK, ROUND, forA.session(), tampered), c.inputs.get("client-a"), c.env("client-a")));
-        assertTrue(e.getMessage().contains("failed authentication"), e.getMessage());
+        Message.MaskedInput a = c.clients.get("client-a").maskInput(
+                new Message.SharesForYou(TASK, ROUND, forA.session(), tampered), c.inputs.get("client-a"), c.env("client-a"));
+        assertArrayEquals(new int[] {tampered.get(0).peer()}, a.complaints());
+        assertArrayEquals(a.complaints(), c.wire(a).complaints(), "complaints travel on the wire");
 
-        // b's ciphertexts delivered to c (a server re-routing shares): they do not open for c
+        // b's ciphertexts delivered to c (a server re-routing shares): none opens for c
         Message.SharesForYou forB = c.server.sharesFor("client-b");
-        ProtocolException r = assertThrows(ProtocolException.class, () -> c.clients.get("client-c").maskInput(
-                new Message.SharesForYou(TASK, ROUND, forB.session(),
-                        forB.shares().stream().filter(s -> s.peer() != 3).toList()),
-                c.inputs.get("client-c"), c.env("client-c")));
-        assertTrue(r.getMessage().contains("failed authentication"), r.getMessage());
+        List<Message.Sealed> misrouted = forB.shares().stream().filter(s -> s.peer() != 3).toList();
+        Message.MaskedInput m = c.clients.get("client-c").maskInput(
+                new Message.SharesForYou(TASK, ROUND, forB.session(), misrouted), c.inputs.get("client-c"), c.env("client-c"));
+        assertArrayEquals(misrouted.stream().mapToInt(Message.Sealed::peer).sorted().toArray(), m.complaints());
+    }
+
+    /** Cohort {@code c} with client {@code from}'s share ciphertexts to the clients {@code to} corrupted on the way. */
+    void shareCorrupting(Cohort c, String from, Set<Integer> to) {
+        for (String id : c.all()) {
+            Message.ShareKeys k = c.clients.get(id).shareKeys(c.wire(c.server.peerKeys()), c.env(id));
+            if (id.equals(from)) {
+                List<Message.Sealed> bad = new ArrayList<>();
+                for (Message.Sealed s : k.shares()) {
+                    byte[] ct = s.ciphertext().clone();
+                    if (to.contains(s.peer())) {
+                        ct[ct.length / 2] ^= 0x10;
+                    }
+                    bad.add(new Message.Sealed(s.peer(), ct));
+                }
+                k = new Message.ShareKeys(k.envelope(), k.session(), bad);
+            }
+            c.server.accept(id, c.wire(k));
+        }
+        c.server.closePhase();
+    }
+
+    /**
+     * One client whose shares do not open for some others (a malicious or broken client) used to end the round for
+     * everyone: each receiver aborted. Now the receivers name it, give no share of its secrets, and the round
+     * completes on the other clients' shares, alive or dropped; only when too few hold its shares does the round
+     * abort, and the reason names it and its accusers.
+     */
+    @Test
+    void aClientWhoseSharesDoNotOpenCannotAbortTheRound() {
+        for (boolean eSendsItsInput : new boolean[] {true, false}) {
+            Cohort c = new Cohort(5, 33, 0.5, 3); // t = 3
+            c.advertise(c.all());
+            // a and b cannot open e's shares: e's seed has c's, d's and e's own (3 = t); dropped, e's masking key
+            // has b's, c's and d's when only a cannot open them
+            shareCorrupting(c, "client-e", eSendsItsInput ? Set.of(1, 2) : Set.of(1));
+            c.mask(eSendsItsInput ? c.all() : c.without("client-e"));
+            assertEquals(SecAggServer.Phase.UNMASKING, c.server.phase());
+            Set<String> alive = eSendsItsInput ? c.all() : c.without("client-e");
+            c.unmask(alive);
+            assertEquals(SecAggServer.Phase.COMPLETED, c.server.phase(), String.valueOf(c.server.abortReason()));
+            assertArrayEquals(c.plainSum(alive), c.server.result(), "e sends its input: " + eSendsItsInput);
+        }
+        Cohort c = new Cohort(5, 33, 0.5, 3);
+        c.advertise(c.all());
+        shareCorrupting(c, "client-e", Set.of(1, 2, 3)); // only d and e itself hold shares of e's seed: 2 < t
+        c.mask(c.all());
+        c.unmask(c.all());
+        assertEquals(SecAggServer.Phase.ABORTED, c.server.phase());
+        assertTrue(c.server.abortReason().contains("peer 5 (its shares did not open for clients [1, 2, 3])"),
+                c.server.abortReason());
     }
 
     // ------------------------------------------------------------------------------ clients that deviate
