@@ -105,12 +105,59 @@ final class AdminHandlers {
             opts.metric(m.substring(0, colon), value);
         }
         ModelVersionInfo info;
-        try (InputStream body = Bodies.stream(ctx, cfg.maxUploadBytes())) {
-            info = manager.register(model, body, opts, alias);
+        ReadWatch watched = null;
+        try (InputStream body = Bodies.stream(ctx, cfg.maxUploadBytes()); ReadWatch w = new ReadWatch(body)) {
+            watched = w;
+            info = manager.register(model, w, opts, alias);
         } catch (java.io.IOException e) {
             throw ApiException.badRequest("could not read the upload: " + e.getMessage());
+        } catch (io.dense4j.registry.RegistryException e) {
+            RuntimeException refusal = BodyCounter.refusal(ctx); // the quota or a size limit cut it: say that
+            if (refusal != null) {
+                throw refusal;
+            }
+            if (watched != null && watched.failure != null) {
+                // the client's body ended early or broke off: its fault, not the registry's (was a 500 and an ERROR)
+                throw ApiException.badRequest("the upload was cut off after " + Math.max(watched.bytes,
+                        BodyCounter.received(ctx)) + " bytes: nothing was stored; send it again");
+            }
+            throw e;
         }
         Json.write(ctx, 201, info);
+    }
+
+    /** The request body as read by the registry: the bytes that arrived, and the read that failed, if one did. */
+    private static final class ReadWatch extends java.io.FilterInputStream {
+        long bytes;
+        java.io.IOException failure;
+
+        ReadWatch(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws java.io.IOException {
+            try {
+                int b = super.read();
+                bytes += b >= 0 ? 1 : 0;
+                return b;
+            } catch (java.io.IOException e) {
+                failure = e;
+                throw e;
+            }
+        }
+
+        @Override
+        public int read(byte[] buf, int off, int len) throws java.io.IOException {
+            try {
+                int n = super.read(buf, off, len);
+                bytes += Math.max(n, 0);
+                return n;
+            } catch (java.io.IOException e) {
+                failure = e;
+                throw e;
+            }
+        }
     }
 
     /** DELETE /admin/models/{model}/versions/{version} */

@@ -22,6 +22,7 @@ final class BodyCounter {
 
     private volatile LongConsumer counter;
     private volatile RuntimeException refusal;
+    private volatile long received; // written by one reader at a time, as the body is read
     private Content.Chunk failed; // read by one reader at a time, as the body is
 
     /** The handler that gives every request with a body its counter. */
@@ -51,6 +52,11 @@ final class BodyCounter {
         }
     }
 
+    /** Bytes of this request's body read off the connection so far (0 for a request without a body). */
+    static long received(Context ctx) {
+        return ctx.req().getAttribute(ATTRIBUTE) instanceof BodyCounter c ? c.received : 0;
+    }
+
     /** The counter's refusal that failed this request's body, or null. */
     static RuntimeException refusal(Context ctx) {
         return ctx.req().getAttribute(ATTRIBUTE) instanceof BodyCounter c ? c.refusal : null;
@@ -64,6 +70,9 @@ final class BodyCounter {
             return failed;
         }
         LongConsumer count = counter;
+        if (chunk != null && !Content.Chunk.isFailure(chunk)) {
+            received += chunk.remaining();
+        }
         if (chunk == null || count == null || Content.Chunk.isFailure(chunk) || !chunk.hasRemaining()) {
             return chunk;
         }

@@ -84,7 +84,7 @@ final class DatasetHandlers {
                             + (type.isEmpty() ? "(none)" : type) + "'");
                 }
             } catch (IOException e) {
-                throw refusedOr(ctx, cutOff(upload));
+                throw refusedOr(ctx, cutOff(ctx, upload));
             } catch (RuntimeException e) {
                 throw refusedOr(ctx, e);
             }
@@ -111,7 +111,7 @@ final class DatasetHandlers {
             throw e;
         } catch (ServletException | RuntimeException e) {
             forgetFailedParse(ctx);
-            throw multipartError(e, limit, upload);
+            throw multipartError(ctx, e, limit, upload);
         }
         if (parts.isEmpty()) {
             throw ApiException.badRequest("the multipart body holds no part");
@@ -139,11 +139,11 @@ final class DatasetHandlers {
         ctx.req().removeAttribute(MultiPartFormData.class.getName());
     }
 
-    private static RuntimeException multipartError(Exception e, long limit, DatasetCatalog.Upload upload) {
+    private static RuntimeException multipartError(Context ctx, Exception e, long limit, DatasetCatalog.Upload upload) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage());
             if (t instanceof EOFException || m.contains("unexpected EOF") || m.contains("Early EOF")) {
-                return cutOff(upload);
+                return cutOff(ctx, upload);
             }
             if (m.contains("memory file size exceeded")) {
                 return ApiException.badRequest("every part must be a file (filename=...); options go in the query string");
@@ -168,9 +168,9 @@ final class DatasetHandlers {
         return refusal != null ? refusal : e;
     }
 
-    private static ApiException cutOff(DatasetCatalog.Upload upload) {
-        return ApiException.badRequest("the upload was cut off after " + upload.bytes() + " bytes of data: nothing was "
-                + "stored; send it again");
+    private static ApiException cutOff(Context ctx, DatasetCatalog.Upload upload) {
+        return ApiException.badRequest("the upload was cut off after " + Math.max(upload.bytes(), BodyCounter.received(ctx))
+                + " bytes: nothing was stored; send it again");
     }
 
     private static DatasetCatalog.Options options(Context ctx) {

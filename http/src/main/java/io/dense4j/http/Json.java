@@ -56,12 +56,9 @@ final class Json {
         }
     }
 
-    /** Drops Jackson's "(start marker at [Source: ...])" detail, which only describes its internals. */
+    /** Jackson's reason in plain words (no "(start marker at [Source: ...])", no Jackson class or setting names). */
     private static String clean(String message) {
-        int cut = message.indexOf(" (start marker");
-        String m = cut > 0 ? message.substring(0, cut) : message;
-        cut = m.indexOf("\n");
-        return cut > 0 ? m.substring(0, cut) : m;
+        return io.dense4j.config.JsonErrors.plain(message);
     }
 
     static JsonNode parse(byte[] body) {

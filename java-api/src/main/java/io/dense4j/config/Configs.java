@@ -156,7 +156,8 @@ public final class Configs {
             root = root.getCause();
         }
         if (!(root instanceof JsonMappingException m)) {
-            return String.valueOf(t.getMessage());
+            return root instanceof JsonProcessingException p ? JsonErrors.plain(p.getOriginalMessage())
+                    : String.valueOf(t.getMessage());
         }
         // the deepest cause is our own validation message when a constructor refused the values
         Throwable cause = m.getCause();
@@ -164,7 +165,7 @@ public final class Configs {
             cause = jm.getCause();
         }
         String what = cause != null && !(cause instanceof JsonProcessingException) ? cause.getMessage()
-                : m.getOriginalMessage();
+                : JsonErrors.plain(m.getOriginalMessage());
         return where(m) + what;
     }
 

@@ -159,6 +159,10 @@ public sealed interface LearningRateSchedule {
         if (!Double.isFinite(lr) || lr < 0) {
             throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
         }
+        if (!Float.isFinite((float) lr)) { // the kernels take it as a float: 1e39 would reach them as infinity
+            throw new IllegalArgumentException("learning rate must be at most " + Float.MAX_VALUE
+                    + " (a 32-bit float), got " + lr);
+        }
     }
 
     private static void checkFactor(String name, double v) {

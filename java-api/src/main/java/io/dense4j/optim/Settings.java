@@ -8,6 +8,10 @@ final class Settings {
         if (!Double.isFinite(v) || v < 0) {
             throw new IllegalArgumentException("optimizer setting " + name + " must be finite and >= 0, got " + v);
         }
+        if (!Float.isFinite((float) v)) { // the kernels take it as a float: 1e39 would reach them as infinity
+            throw new IllegalArgumentException("optimizer setting " + name + " must be at most " + Float.MAX_VALUE
+                    + " (a 32-bit float), got " + v);
+        }
         return v;
     }
 

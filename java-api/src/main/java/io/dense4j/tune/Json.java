@@ -36,7 +36,7 @@ public final class Json {
             }
             return n;
         } catch (JsonProcessingException e) {
-            throw new ConfigException("", "malformed JSON: " + e.getOriginalMessage()
+            throw new ConfigException("", "malformed JSON: " + io.dense4j.config.JsonErrors.plain(e.getOriginalMessage())
                     + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr()));
         }

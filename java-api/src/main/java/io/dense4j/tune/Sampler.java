@@ -142,7 +142,9 @@ public abstract class Sampler {
             for (SearchSpace.Parameter p : space.parameters()) {
                 String problem = p.domain().gridProblem();
                 if (problem != null) {
-                    throw new ConfigException("search_space" + p.path(), problem);
+                    // path is the sampler's ("/tune/sampler"): its sibling search_space holds the key
+                    String tune = path.endsWith("/sampler") ? path.substring(0, path.length() - "/sampler".length()) : "";
+                    throw new ConfigException(SearchSpace.keyPath(tune + "/search_space", p.path()), problem);
                 }
                 List<JsonNode> g = p.domain().grid();
                 axes.add(g);

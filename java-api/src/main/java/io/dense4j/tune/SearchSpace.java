@@ -60,6 +60,11 @@ public final class SearchSpace {
         this.order = List.copyOf(o);
     }
 
+    /** The JSON Pointer of search-space key {@code key} under {@code searchSpacePath} (its '/' and '~' escaped). */
+    static String keyPath(String searchSpacePath, String key) {
+        return searchSpacePath + "/" + key.replace("~", "~0").replace("/", "~1");
+    }
+
     public static SearchSpace parse(JsonNode n, String path) {
         Json.object(n, path);
         if (n.isEmpty()) {
@@ -68,7 +73,7 @@ public final class SearchSpace {
         List<Parameter> ps = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            String p = path + "/" + e.getKey().replace("~", "~0").replace("/", "~1");
+            String p = keyPath(path, e.getKey());
             JsonPointer ptr = Json.pointer(e.getKey(), p);
             Domain d = Domain.parse(e.getValue(), p);
             Map<JsonPointer, List<JsonNode>> when = new LinkedHashMap<>();
@@ -120,7 +125,7 @@ public final class SearchSpace {
             if (!p.applies(config)) {
                 continue;
             }
-            Json.set(config, p.pointer(), values.get(i).deepCopy(), "search_space" + p.path());
+            Json.set(config, p.pointer(), values.get(i).deepCopy(), keyPath("/search_space", p.path()));
             applied.put(p.path(), values.get(i));
         }
         // keep declaration order in what is reported

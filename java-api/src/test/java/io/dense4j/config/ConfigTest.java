@@ -216,5 +216,16 @@ class ConfigTest {
         e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson("{\"type\":\"sgd\","
                 + "\"learning_rate\":-1}", Optimizer.class));
         assertTrue(e.getMessage().contains("learning rate must be finite and >= 0"), e.getMessage());
+        // finite as a double, infinite as the float the kernels take: refused here, not by the native step
+        e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson("{\"type\":\"adam\","
+                + "\"learning_rate\":1e39}", Optimizer.class));
+        assertTrue(e.getMessage().contains("learning rate must be at most 3.4028235E38 (a 32-bit float), got 1.0E39"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson("{\"type\":\"adam\","
+                + "\"epsilon\":1e300}", Optimizer.class));
+        assertTrue(e.getMessage().contains("optimizer setting epsilon must be at most"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson("{\"type\":\"sgd\",\"learning_rate\":"
+                + "{\"type\":\"cosine_decay\",\"initial_learning_rate\":1e308,\"decay_steps\":10}}", Optimizer.class));
+        assertTrue(e.getMessage().contains("(a 32-bit float)"), e.getMessage());
     }
 }

@@ -86,6 +86,8 @@ class SearchSpaceTest {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> Sampler.parse(Json.parse("{\"type\": \"grid\"}"), "/sampler", noPoints));
         assertTrue(e.getMessage().contains("grid_points"), e.getMessage());
+        // a JSON Pointer to the key (its slashes escaped), beside the sampler
+        assertEquals("/search_space/~1model~1layers~11~1rate", e.path());
     }
 
     @Test
