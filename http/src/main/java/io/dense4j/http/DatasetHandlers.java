@@ -91,7 +91,9 @@ final class DatasetHandlers {
             quota.settle(upload.bytes()); // what is kept: the files, not the multipart framing
             DatasetCatalog.Stored stored = catalog().commit(upload, options, caller.name());
             quota.keepDataset(stored.created() ? stored.dataset().sizeBytes() : 0);
-            Json.write(ctx, stored.created() ? 201 : 200, view(stored.dataset(), caller.admin()));
+            // 201 for a caller new to these bytes even when another tenant holds them: which bytes others hold is
+            // not this caller's business
+            Json.write(ctx, stored.newToCaller() ? 201 : 200, view(stored.dataset(), caller));
         }
     }
 
@@ -251,7 +253,9 @@ final class DatasetHandlers {
         Access.Caller caller = Access.Caller.of(ctx);
         List<Object> out = new ArrayList<>();
         for (Records.Dataset d : catalog().list()) {
-            out.add(view(d, caller.admin()));
+            if (DatasetCatalog.visibleTo(d, caller.name(), caller.admin())) {
+                out.add(view(d, caller));
+            }
         }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("datasets", out);
@@ -261,7 +265,16 @@ final class DatasetHandlers {
 
     /** GET /v1/datasets/{sha256} */
     void describe(Context ctx) {
-        Json.ok(ctx, view(catalog().get(ctx.pathParam("sha256")), Access.Caller.of(ctx).admin()));
+        Access.Caller caller = Access.Caller.of(ctx);
+        Json.ok(ctx, view(visible(catalog().get(ctx.pathParam("sha256")), caller), caller));
+    }
+
+    /** {@code d} when the caller may see it, else the 404 of an unknown data set (another tenant's is not there). */
+    static Records.Dataset visible(Records.Dataset d, Access.Caller caller) {
+        if (!DatasetCatalog.visibleTo(d, caller.name(), caller.admin())) {
+            throw new DatasetException(DatasetException.Kind.NOT_FOUND, "no data set " + d.sha256());
+        }
+        return d;
     }
 
     /** DELETE /v1/datasets/{sha256}: its uploader or an admin; 409 while a queued or running job uses it. */
@@ -269,8 +282,19 @@ final class DatasetHandlers {
         Access.Caller caller = Access.Caller.of(ctx);
         String sha256 = ctx.pathParam("sha256");
         Records.Dataset d;
-        // held while it is deleted, so that the owner's count cannot be read from the store in between
-        try (StorageQuota.Meter owner = training.quota().meter(catalog().get(sha256).createdBy())) {
+        Records.Dataset before = visible(catalog().get(sha256), caller);
+        // held while it changes, so that the owner's count cannot be read from the store in between
+        try (StorageQuota.Meter owner = training.quota().meter(before.createdBy())) {
+            java.util.Optional<Records.Dataset> kept = catalog().letGo(before, caller.name(), caller.admin());
+            if (kept.isPresent()) {
+                // others hold it too: it stays for them; the owner that let go hands its bytes to the next one
+                if (!kept.get().createdBy().equals(before.createdBy())) {
+                    training.quota().deleted(before);
+                    training.quota().recountSoon();
+                }
+                Json.ok(ctx, Map.of("deleted", sha256, "name", before.name()));
+                return;
+            }
             d = catalog().delete(sha256, caller.name(), caller.admin());
             training.quota().deleted(d);
         }
@@ -278,6 +302,14 @@ final class DatasetHandlers {
     }
 
     /** A data set as clients see it: the schema and the files' checksums; where it lies only for admins. */
+    static Map<String, Object> view(Records.Dataset d, Access.Caller caller) {
+        Map<String, Object> m = view(d, caller.admin());
+        if (!caller.admin() && !d.createdBy().equals(caller.name()) && StorageQuota.counted(d.createdBy())) {
+            m.remove("created_by"); // another tenant's name is not this caller's business
+        }
+        return m;
+    }
+
     static Map<String, Object> view(Records.Dataset d, boolean admin) {
         JsonNode det = DatasetCatalog.details(d);
         Map<String, Object> m = new LinkedHashMap<>();

@@ -165,7 +165,7 @@ public final class JobService implements AutoCloseable {
             runner.storageCheck().requireRoom(owner, 1, "a job that registers a model");
         }
         Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
-        checkAgainstData(spec);
+        checkAgainstData(spec, owner);
         Records.Job job;
         // the count and the insert as one step per owner: parallel submits all read the same count and all went in
         synchronized (submitLocks.computeIfAbsent(owner, o -> new Object())) {
@@ -196,9 +196,13 @@ public final class JobService implements AutoCloseable {
      * Checks a train or tune config against the data set's recorded schema (features, classes or targets, test
      * split) before the job is queued, exactly as the runner will check it against the loaded rows.
      */
-    private void checkAgainstData(JobSpec spec) {
-        Records.Dataset d = store.dataset(spec.datasetSha256()).orElseThrow(() -> new StoreException(
-                StoreException.Kind.NOT_FOUND, "no data set " + spec.datasetSha256() + " (upload it first: POST /v1/datasets)"));
+    private void checkAgainstData(JobSpec spec, String owner) {
+        // another tenant's data set is, to this owner, one that does not exist (the same answer, so that it learns
+        // nothing of which bytes others hold)
+        Records.Dataset d = store.dataset(spec.datasetSha256())
+                .filter(ds -> DatasetCatalog.visibleTo(ds, owner, owner.equals(JobRunner.ADMIN_OWNER)))
+                .orElseThrow(() -> new StoreException(StoreException.Kind.NOT_FOUND, "no data set "
+                        + spec.datasetSha256() + " (upload it first: POST /v1/datasets)"));
         if (spec.holdout() != null && spec.holdout().testSplit()
                 && DatasetCatalog.details(d).path("test_rows").asLong(0) == 0) {
             throw new ConfigException("/dataset/holdout", "data set " + d.sha256() + " has no test split; give "

@@ -119,6 +119,7 @@ class StorageQuotaTest {
             long admins = f.submit(TrainingClient.trainSpec(sha, sgd, 1, ", \"register_as\": \"admins\""),
                     TrainingFixture.ADMIN);
             assertEquals("succeeded", f.awaitEnd(admins, TrainingFixture.ADMIN, 90).get("state").asText());
+            f.uploadCsv(data, "", TrainingFixture.BOB); // the same bytes: bob holds them too (counted to alice)
             long bobs = f.submit(TrainingClient.trainSpec(sha, sgd, 1, ", \"register_as\": \"bobs\""), TrainingFixture.BOB);
             assertEquals("succeeded", f.awaitEnd(bobs, TrainingFixture.BOB, 90).get("state").asText());
             JsonNode bob = list(f, TrainingFixture.BOB).get("quota");

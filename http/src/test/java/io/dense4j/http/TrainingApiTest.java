@@ -84,9 +84,13 @@ class TrainingApiTest {
         assertEquals(4, d.get("files").size());
         assertFalse(d.has("location"), "where the server keeps data is for admins only");
         try (var s = Files.list(idx)) {
-            HttpResponse<String> again = f.uploadFiles("?name=again", BOB, s.sorted().toList());
-            assertEquals(200, again.statusCode(), "the same bytes are the same data set: " + again.body());
+            List<Path> files = s.sorted().toList();
+            // the same bytes are the same data set (one copy); new to bob, so 201 for him, 200 for alice again
+            HttpResponse<String> again = f.uploadFiles("?name=again", BOB, files);
+            assertEquals(201, again.statusCode(), "the same bytes, new to bob: " + again.body());
             assertEquals("digits", json(again).get("name").asText());
+            assertEquals(sha, json(again).get("sha256").asText());
+            assertEquals(200, f.uploadFiles("?name=again", ALICE, files).statusCode(), "alice holds it already");
         }
 
         String promote = ", \"register_as\": \"digits\", \"promote\": \"if_better\"";
@@ -318,7 +322,7 @@ class TrainingApiTest {
         JsonNode asAdmin = json(f.get("/v1/datasets/" + sha, ADMIN));
         assertEquals("upload", asAdmin.get("source").asText());
         assertTrue(Files.isDirectory(Path.of(asAdmin.get("location").asText())));
-        ServerFixture.error(f.delete("/v1/datasets/" + sha, BOB), 403);
+        ServerFixture.error(f.delete("/v1/datasets/" + sha, BOB), 404); // not his: for him it is not there
         long using = f.submit(trainSpec(sha, STRONG, 100_000, ""), ALICE);
         String inUse = ServerFixture.error(f.delete("/v1/datasets/" + sha, ALICE), 409);
         assertTrue(inUse.contains("job " + using), inUse);
@@ -328,6 +332,30 @@ class TrainingApiTest {
         assertEquals(200, c(f.delete("/v1/datasets/" + sha, ALICE)));
         assertFalse(Files.exists(Path.of(asAdmin.get("location").asText())), "an uploaded data set's files are removed");
         ServerFixture.error(f.get("/v1/datasets/" + sha, ALICE), 404);
+
+        // a tenant's data set is its own: another sees nothing of it (not in the list, 404, no jobs on it), and
+        // learns nothing from uploading the same bytes (201 as for new data, no owner named); it then holds them
+        // too, and keeps them when the first uploader deletes its copy
+        Path shared = TrainingData.csv(tmp.resolve("shared.csv"), 90, 3, 12);
+        String s2 = f.uploadCsv(shared, "?name=private&ignore_columns=id", ALICE).get("sha256").asText();
+        assertFalse(f.get("/v1/datasets", BOB).body().contains(s2), "bob does not list alice's data set");
+        ServerFixture.error(f.get("/v1/datasets/" + s2, BOB), 404);
+        assertTrue(ServerFixture.error(f.post("/v1/jobs", BOB, "application/json", trainSpec(s2, STRONG, 1, "")), 404)
+                .contains("no data set " + s2));
+        HttpResponse<String> again = f.send(f.req("/v1/datasets?name=mine&ignore_columns=id", BOB)
+                .header("Content-Type", "text/csv").POST(HttpRequest.BodyPublishers.ofFile(shared)).build());
+        assertEquals(201, again.statusCode(), again.body());
+        assertFalse(json(again).has("created_by"), "another tenant's name: " + again.body());
+        assertEquals(s2, json(again).get("sha256").asText());
+        assertTrue(f.get("/v1/datasets", BOB).body().contains(s2), "now bob holds it too");
+        assertEquals("succeeded", f.awaitEnd(f.submit(trainSpec(s2, STRONG, 1, ""), BOB), BOB, 60).get("state").asText());
+        String where = json(f.get("/v1/datasets/" + s2, ADMIN)).get("location").asText();
+        assertEquals(200, c(f.delete("/v1/datasets/" + s2, ALICE)), "alice lets go of her copy");
+        ServerFixture.error(f.get("/v1/datasets/" + s2, ALICE), 404);
+        assertEquals("bob", json(f.get("/v1/datasets/" + s2, BOB)).get("created_by").asText(), "bob's now");
+        assertTrue(Files.isDirectory(Path.of(where)), "the data stays for bob");
+        assertEquals(200, c(f.delete("/v1/datasets/" + s2, BOB)));
+        assertFalse(Files.exists(Path.of(where)), "the last holder's delete removes the files");
 
         // an admin registers data already on the server, in place
         Path local = TrainingData.idxDirectory(tmp.resolve("server-side"), 60, 0, 3, 99);

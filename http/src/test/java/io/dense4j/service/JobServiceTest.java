@@ -67,7 +67,7 @@ class JobServiceTest {
         registry = ModelRegistry.open(dir.resolve("registry"));
         store = new JobStore(Database.sqlite(dir.resolve("state.db")));
         for (String sha : List.of(TestData.BLOBS, TestData.BIG, TestData.WIDE, TestData.NOISY)) {
-            store.putDataset(new Records.Dataset(sha, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
+            store.putDataset(new Records.Dataset(sha, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, io.dense4j.service.job.JobRunner.ADMIN_OWNER));
         }
     }
 
@@ -229,7 +229,7 @@ class JobServiceTest {
     void aLateHeartbeatDoesNotMakeTheServerRequeueItsOwnJob() throws Exception {
         TestClock clock = new TestClock();
         store = new JobStore(Database.sqlite(dir.resolve("late-heartbeat.db")), clock, 3);
-        store.putDataset(new Records.Dataset(TestData.BIG, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
+        store.putDataset(new Records.Dataset(TestData.BIG, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"), "-", 1, 0, io.dense4j.service.job.JobRunner.ADMIN_OWNER));
         Duration lease = Duration.ofSeconds(10);
         JobService s = service("s1", 1, lease);
         long id = s.submit(Json.parse(train(TestData.BIG, "{\"type\": \"adam\", \"learning_rate\": 0.001}", 100_000, "")), "u").id();
@@ -819,7 +819,7 @@ class JobServiceTest {
         // copies of a data set held at once: a search's workers each keep k folds' worth
         String huge = "9".repeat(64);
         store.putDataset(new Records.Dataset(huge, "huge", "csv", 10_000_000, 784, 10,
-                java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList(), "-", 1, 0, "t"));
+                java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList(), "-", 1, 0, io.dense4j.service.job.JobRunner.ADMIN_OWNER));
         String tune = """
                 {"type": "tune", "dataset": {"sha256": "%s"}, "config": %s,
                  "tune": {"search_space": {"/model/layers/0/units": {"type": "int", "min": 4, "max": 64}},

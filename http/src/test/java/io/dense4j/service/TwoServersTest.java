@@ -47,7 +47,7 @@ class TwoServersTest {
         ModelRegistry registry = ModelRegistry.open(dir.resolve("registry"));
         JobStore setup = new JobStore(db);
         setup.putDataset(new Records.Dataset(TestData.BLOBS, "blobs", "generated", 600, 8, 3, List.of("a", "b", "c"),
-                "-", 1, 0, "t"));
+                "-", 1, 0, io.dense4j.service.job.JobRunner.ADMIN_OWNER));
         List<JobService> servers = new ArrayList<>();
         for (String id : List.of("east", "west")) {
             servers.add(new JobService(new JobStore(db), new JobRunner(registry, TestData.resolver(), registry::setAlias),

@@ -288,7 +288,15 @@ public final class DatasetCatalog implements DatasetResolver {
     record FileInfo(String name, String sha256, long bytes) {}
 
     /** The stored data set, and whether this request created it (false: the same data was there already). */
-    public record Stored(Records.Dataset dataset, boolean created) {}
+    /**
+     * @param created     stored now (else the same data was stored already)
+     * @param newToCaller the caller did not hold it before (stored now, or another tenant's bytes it now holds too)
+     */
+    public record Stored(Records.Dataset dataset, boolean created, boolean newToCaller) {
+        public Stored(Records.Dataset dataset, boolean created) {
+            this(dataset, created, created);
+        }
+    }
 
     /** Starts receiving an upload. */
     public Upload newUpload() {
@@ -312,7 +320,10 @@ public final class DatasetCatalog implements DatasetResolver {
         synchronized (directories) {
             Optional<Records.Dataset> existing = sameData(c, options);
             if (existing.isPresent()) {
-                return new Stored(existing.get(), false);
+                // the same bytes: one copy on disk, which this caller now holds too (it sees it, uses it in jobs,
+                // and keeps it when the first uploader deletes it)
+                boolean had = visibleTo(existing.get(), owner, !io.dense4j.service.StorageQuota.counted(owner));
+                return new Stored(addHolder(existing.get(), owner), false, !had);
             }
             Path target = root.resolve(c.sha256);
             try {
@@ -551,6 +562,72 @@ public final class DatasetCatalog implements DatasetResolver {
         } catch (IOException e) {
             throw DatasetException.invalid("cannot read the IDX files: " + clean(String.valueOf(e.getMessage()), dir));
         }
+    }
+
+    // ------------------------------------------------------------------------------------------ holders
+
+    /**
+     * Who may see a data set and use it in jobs: an admin; its owner (who uploaded it first, or took it over); the
+     * tokens that uploaded the same bytes since ({@link #holders}); and everyone for data an admin added. Another
+     * tenant's data set is, to a caller, a data set that does not exist.
+     */
+    public static boolean visibleTo(Records.Dataset d, String caller, boolean admin) {
+        return admin || d.createdBy().equals(caller) || !io.dense4j.service.StorageQuota.counted(d.createdBy())
+                || holders(d).contains(caller);
+    }
+
+    /** The tokens besides its owner that uploaded a data set's bytes, in the order they did. */
+    public static List<String> holders(Records.Dataset d) {
+        List<String> out = new ArrayList<>();
+        details(d).path("holders").forEach(h -> out.add(h.asText()));
+        return out;
+    }
+
+    private static Records.Dataset withHolders(Records.Dataset d, String owner, List<String> holders) {
+        ObjectNode det = (ObjectNode) details(d);
+        if (holders.isEmpty()) {
+            det.remove("holders");
+        } else {
+            com.fasterxml.jackson.databind.node.ArrayNode a = det.putArray("holders");
+            holders.forEach(a::add);
+        }
+        return new Records.Dataset(d.sha256(), d.name(), d.format(), d.rows(), d.features(), d.classes(),
+                d.classNames(), d.location(), d.sizeBytes(), d.createdAt(), owner, det.toString());
+    }
+
+    private Records.Dataset addHolder(Records.Dataset d, String caller) {
+        if (visibleTo(d, caller, false) || !io.dense4j.service.StorageQuota.counted(caller)) {
+            return d; // its owner, a holder already, data for everyone, or an admin (who sees everything)
+        }
+        return store.changeDatasetHolders(d.sha256(), now -> {
+            List<String> h = holders(now);
+            if (!now.createdBy().equals(caller) && !h.contains(caller)) {
+                h.add(caller);
+            }
+            return withHolders(now, now.createdBy(), h);
+        });
+    }
+
+    /**
+     * What a delete by {@code caller} does when others hold the data set too: a holder lets go (the data stays for
+     * the others); the owner hands it to the first holder, whose quota then counts it. Empty when the caller is the
+     * only one holding it (or an admin): the data set itself goes.
+     */
+    public Optional<Records.Dataset> letGo(Records.Dataset d, String caller, boolean admin) {
+        if (admin || holders(d).isEmpty() || !visibleTo(d, caller, false)) {
+            return Optional.empty();
+        }
+        return Optional.of(store.changeDatasetHolders(d.sha256(), now -> {
+            List<String> h = holders(now);
+            if (h.remove(caller)) {
+                return withHolders(now, now.createdBy(), h);
+            }
+            if (now.createdBy().equals(caller) && !h.isEmpty()) {
+                String next = h.remove(0);
+                return withHolders(now, next, h);
+            }
+            return now;
+        }));
     }
 
     // ------------------------------------------------------------------------------------------ catalogue

@@ -144,6 +144,26 @@ public final class JobStore {
         return tx(c -> datasetIn(c, sha256, ""));
     }
 
+    /**
+     * Changes who holds a data set: its owner ({@code created_by}, whose quota counts it) and its details (the other
+     * holders). {@code change} maps the record read under the row's lock to the new owner and details; returns the
+     * record as written.
+     */
+    public Dataset changeDatasetHolders(String sha256, java.util.function.UnaryOperator<Dataset> change) {
+        return tx(c -> {
+            Dataset d = datasetIn(c, sha256, pg(" FOR UPDATE")).orElseThrow(() ->
+                    new StoreException(StoreException.Kind.NOT_FOUND, "no data set " + sha256));
+            Dataset n = change.apply(d);
+            try (PreparedStatement ps = c.prepareStatement("UPDATE datasets SET created_by = ?, details = ? WHERE sha256 = ?")) {
+                ps.setString(1, n.createdBy());
+                ps.setString(2, n.details());
+                ps.setString(3, sha256);
+                ps.executeUpdate();
+            }
+            return datasetIn(c, sha256, "").orElseThrow();
+        });
+    }
+
     public List<Dataset> datasets() {
         return tx(c -> {
             List<Dataset> out = new ArrayList<>();

@@ -33,7 +33,7 @@ public final class JobListBench {
         Path dir = Files.createTempDirectory("joblist");
         JobStore store = new JobStore(Database.sqlite(dir.resolve("state.db")));
         String sha = "a".repeat(64);
-        store.putDataset(new Records.Dataset(sha, "d", "csv", 1000, 8, 3, List.of("a", "b", "c"), "-", 1, 0, "t"));
+        store.putDataset(new Records.Dataset(sha, "d", "csv", 1000, 8, 3, List.of("a", "b", "c"), "-", 1, 0, io.dense4j.service.job.JobRunner.ADMIN_OWNER));
         String spec = spec();
         String result = tuneResult(16, 3, 5);
         for (int i = 0; i < jobs; i++) {
