@@ -82,7 +82,7 @@ final class Bodies {
             throw tooLarge(limit);
         }
         try {
-            InputStream in = new Limited(ctx.req().getInputStream(), limit);
+            InputStream in = new Limited(ctx.req().getInputStream(), limit, () -> bodyReceived(ctx));
             bodyStreaming(ctx);
             return in;
         } catch (IOException e) {
@@ -109,11 +109,13 @@ final class Bodies {
 
     private static final class Limited extends FilterInputStream {
         private final long limit;
+        private final Runnable ended;
         private long count;
 
-        Limited(InputStream in, long limit) {
+        Limited(InputStream in, long limit, Runnable ended) {
             super(in);
             this.limit = limit;
+            this.ended = ended;
         }
 
         @Override
@@ -121,6 +123,9 @@ final class Bodies {
             int b = super.read();
             if (b >= 0 && ++count > limit) {
                 throw tooLarge(limit);
+            }
+            if (b < 0) {
+                ended.run();
             }
             return b;
         }
@@ -130,6 +135,9 @@ final class Bodies {
             int n = super.read(buf, off, len);
             if (n > 0 && (count += n) > limit) {
                 throw tooLarge(limit);
+            }
+            if (n < 0) {
+                ended.run();
             }
             return n;
         }

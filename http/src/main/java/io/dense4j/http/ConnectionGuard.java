@@ -539,6 +539,14 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
         };
     }
 
+    /** The routes whose handlers stream their body to disk (the uploads; InferenceServer.routes() registers them). */
+    private static final java.util.regex.Pattern UPLOAD_PATHS =
+            java.util.regex.Pattern.compile("/admin/models/[^/]+/versions|/v1/datasets");
+
+    private static boolean streamsItsBody(Request request) {
+        return "POST".equals(request.getMethod()) && UPLOAD_PATHS.matcher(request.getHttpURI().getPath()).matches();
+    }
+
     private boolean handle(GuardedConnection g, Handler next, Request request, Response response, Callback callback)
             throws Exception {
         long now = System.nanoTime();
@@ -574,8 +582,21 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
                 return probationMessage(g);
             });
         }
-        g.enter(body ? Phase.BODY : Phase.HANDLING, now);
-        request.setAttribute(BODY_READ_ATTRIBUTE, (Runnable) () -> g.move(Phase.BODY, Phase.HANDLING, System.nanoTime()));
+        if (body && streamsItsBody(request)) {
+            // an upload keeps the minimum rate from its first byte: the first EAGER_BODY_BYTES are buffered before
+            // its handler runs, and under the body deadline a slow-but-legal upload got 408 before it was reached
+            g.enter(Phase.STREAMING, now);
+            g.markWindow(now);
+        } else {
+            g.enter(body ? Phase.BODY : Phase.HANDLING, now);
+        }
+        // the body is in (read whole, or an upload's stream ended): no body deadline or rate applies while the
+        // handler works on it (checking a large upload takes longer than any body timeout)
+        request.setAttribute(BODY_READ_ATTRIBUTE, (Runnable) () -> {
+            if (!g.move(Phase.BODY, Phase.HANDLING, System.nanoTime())) {
+                g.move(Phase.STREAMING, Phase.HANDLING, System.nanoTime());
+            }
+        });
         request.setAttribute(BODY_STREAMING_ATTRIBUTE, (Runnable) () -> {
             if (g.move(Phase.BODY, Phase.STREAMING, System.nanoTime())) {
                 g.markWindow(System.nanoTime());

@@ -115,6 +115,7 @@ final class DatasetHandlers {
             forgetFailedParse(ctx);
             throw multipartError(ctx, e, limit, upload);
         }
+        Bodies.bodyReceived(ctx); // Jetty has parsed the whole body: checking the files is no longer the client's time
         if (parts.isEmpty()) {
             throw ApiException.badRequest("the multipart body holds no part");
         }

@@ -199,6 +199,36 @@ class ManyAddressesAttackTest {
         }
     }
 
+    /**
+     * An upload arriving above the minimum rate is taken however long it lasts, from its first byte: the first
+     * EAGER_BODY_BYTES are buffered before its handler runs, and under the plain body deadline (2 s here) an upload
+     * at 3x the minimum rate got 408 before its handler was reached.
+     */
+    @Test
+    void anUploadAboveTheMinimumRateIsTakenWhateverTheBodyDeadline() throws Exception {
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withBodyTimeout(Duration.ofSeconds(2))
+                .withMinUploadBytesPerSecond(16 << 10);
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).training(training(tmp)))) {
+            Path csv = TrainingData.csv(tmp.resolve("steady.csv"), 9_000, 4, 9);
+            byte[] data = java.nio.file.Files.readAllBytes(csv);
+            assertTrue(data.length > ServerConnectors.EAGER_BODY_BYTES, "bigger than what is buffered: " + data.length);
+            try (RawHttp c = new RawHttp("127.0.0.40", f.server.port())) {
+                c.socket.setSoTimeout(60_000);
+                c.write("POST /v1/datasets?name=steady&ignore_columns=id HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                        + TrainingFixture.ALICE + "\r\nContent-Type: text/csv\r\nContent-Length: " + data.length + "\r\n\r\n");
+                java.io.OutputStream out = c.socket.getOutputStream();
+                int step = 8 << 10; // 8 KiB every 166 ms: 48 KiB/s, three times the minimum
+                for (int at = 0; at < data.length; at += step) {
+                    out.write(data, at, Math.min(step, data.length - at));
+                    out.flush();
+                    Thread.sleep(166);
+                }
+                RawHttp.Response r = c.read();
+                assertEquals(201, r.status(), r.body());
+            }
+        }
+    }
+
     @Test
     void anUploadTricklingBelowTheMinimumRateIsCutAndItsSlotFreed() throws Exception {
         ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withBodyTimeout(Duration.ofSeconds(2))
