@@ -45,7 +45,17 @@ public final class RegistryCommand implements Runnable {
         @Option(names = "--actor", description = "who acts, for the history (default: the OS user)")
         String actor;
 
+        /** The registry to register into: created when the directory does not exist yet. */
+        ModelRegistry openOrCreate() {
+            return ModelRegistry.open(registry);
+        }
+
+        /** An existing registry: reading or changing one that is not there (a mistyped path) creates nothing. */
         ModelRegistry open() {
+            if (!java.nio.file.Files.isDirectory(registry)) {
+                throw new IllegalArgumentException("no registry at " + registry + " (give the directory that `serve "
+                        + "--registry` uses; `registry register` creates one)");
+            }
             return ModelRegistry.open(registry);
         }
 
@@ -66,7 +76,7 @@ public final class RegistryCommand implements Runnable {
                  @Option(names = "--metric", description = "training metric name=value (repeatable), e.g. accuracy=0.98")
                  Map<String, Double> metrics,
                  @Option(names = "--alias", description = "also point this alias at the new version (e.g. stable)") String alias) {
-        ModelRegistry reg = opts.open();
+        ModelRegistry reg = opts.openOrCreate();
         ModelVersionInfo info = reg.register(model, file, RegisterOptions.defaults().actor(opts.actor())
                 .source(source != null ? source : file.toAbsolutePath().toString())
                 .metrics(metrics == null ? Map.of() : metrics));

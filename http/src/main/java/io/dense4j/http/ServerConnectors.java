@@ -223,8 +223,14 @@ final class ServerConnectors {
                 case 431 -> "request headers too large";
                 default -> code >= 500 ? "internal server error" : "bad request";
             };
-            if (code == 400 && message != null && !message.isBlank() && message.length() < 200) {
-                reason = "bad request: " + message.toLowerCase(Locale.ROOT);
+            // Jetty's detail ("Invalid Content-Length Value", "Ambiguous URI path encoding"), when it has one: its
+            // message is often just "Bad Request", which said "bad request: bad request"
+            String detail = message == null || message.isBlank() || message.equalsIgnoreCase("bad request")
+                    ? (cause == null ? null : cause.getMessage()) : message;
+            detail = detail == null ? null : detail.replaceFirst("^\\d{3}: ", "");
+            if (code == 400 && detail != null && !detail.isBlank() && detail.length() < 200
+                    && !detail.equalsIgnoreCase("bad request") && !detail.contains("Exception")) {
+                reason = "bad request: " + detail.toLowerCase(Locale.ROOT);
             }
             if (cause instanceof ConnectionGuard.Refusal r) {
                 reason = r.getMessage(); // written for the client by the guard

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -48,6 +49,9 @@ class MainTest {
     @Test
     void registrySubcommands() throws Exception {
         String reg = tmp.resolve("reg").toString();
+        // a mistyped registry path is an error, not a new empty registry (only register creates one)
+        run(1, "registry", "list", "--registry", reg); // "error: no registry at ..." on stderr
+        assertFalse(java.nio.file.Files.exists(Path.of(reg)), "listing created the directory");
         Path m1 = TestModels.writeModel(tmp.resolve("a.d4j"), 1);
         Path m2 = TestModels.writeModel(tmp.resolve("b.d4j"), 2);
         assertTrue(run(0, "registry", "register", "--registry", reg, "--model", "iris", m1.toString(),
