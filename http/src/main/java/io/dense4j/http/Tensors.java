@@ -90,8 +90,12 @@ final class Tensors {
                     v = e.canConvertToLong() ? ElementCodec.toFloat(dt, e.longValue())
                             : ElementCodec.toFloat(dt, e.bigIntegerValue());
                 } else if (!dt.isFloatingPoint()) {
+                    double d = e.doubleValue();
                     throw ApiException.badRequest("input '" + input + "' is " + dt.v2Name() + " but element " + at
-                            + " is not an integer: " + abbreviate(e.toString()));
+                            + (!Double.isFinite(d) ? " is out of range (beyond a 64-bit float)"
+                            : d == Math.rint(d) ? " is written as a floating-point number (" + abbreviate(e.toString()) + "): "
+                            + dt.v2Name() + " data are integers written without a decimal point or exponent"
+                            : " is not an integer: " + abbreviate(e.toString())));
                 } else {
                     v = ElementCodec.toFloat(dt, e.doubleValue());
                 }

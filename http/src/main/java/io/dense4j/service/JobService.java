@@ -553,7 +553,9 @@ public final class JobService implements AutoCloseable {
             finishFailed(r, e.getMessage());
         } catch (RuntimeException | Error e) {
             LOG.log(Level.WARNING, "job " + id + " failed", e);
-            finishFailed(r, e.getClass().getSimpleName() + ": " + e.getMessage());
+            // our own refusals say what is wrong; an unexpected error is named by its class
+            finishFailed(r, (e instanceof IllegalArgumentException || e instanceof IllegalStateException)
+                    && e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage());
         } finally {
             running.remove(id);
             emit(id, "state", "{}"); // listeners read the final state from the store

@@ -137,7 +137,10 @@ class V2DatatypesTest {
             assertEquals("input 'input' is " + o[0] + " but element 2 is refused: " + o[1] + " is outside " + o[2], msg);
         }
         assertEquals("input 'input' is INT32 but element 1 is not an integer: 1.5", refusedJson("INT32", "[1, 1.5, 2, 3]"));
-        assertTrue(refusedJson("UINT8", "[1, 2, 3, 1e2]").contains("element 3 is not an integer"));
+        assertEquals("input 'input' is UINT8 but element 3 is written as a floating-point number (100.0): UINT8 data are "
+                + "integers written without a decimal point or exponent", refusedJson("UINT8", "[1, 2, 3, 1e2]"));
+        assertEquals("input 'input' is INT64 but element 0 is out of range (beyond a 64-bit float)",
+                refusedJson("INT64", "[1e100000, 1, 2, 3]"));
         assertTrue(refusedJson("FP32", "[1, true, 2, 3]").contains("must hold only numbers; element 1 is boolean true"));
         assertTrue(refusedJson("BOOL", "[true, \"yes\", 0, 1]").contains("must hold only booleans; element 1 is the string"));
         // beyond FP16, like beyond float32, a value is infinite: refused by default, passed on when allowed

@@ -483,7 +483,9 @@ public final class Tuner {
                 trial.state = TrialRecord.State.CANCELLED;
                 trial.error = "cancelled";
             } catch (RuntimeException | Error e) {
-                trial.fail(e.getClass().getSimpleName() + ": " + e.getMessage());
+                // our own refusals say what is wrong; an unexpected error is named by its class
+                trial.fail((e instanceof IllegalArgumentException || e instanceof IllegalStateException)
+                        && e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage());
             } finally {
                 finished.add(trial);
             }
