@@ -118,17 +118,16 @@ final class AdminHandlers {
             }
             if (watched != null && watched.failure != null) {
                 // the client's body ended early or broke off: its fault, not the registry's (was a 500 and an ERROR)
-                throw ApiException.badRequest("the upload was cut off after " + Math.max(watched.bytes,
-                        BodyCounter.received(ctx)) + " bytes: nothing was stored; send it again");
+                throw ApiException.badRequest("the upload was cut off after " + BodyCounter.received(ctx)
+                        + " bytes: nothing was stored; send it again");
             }
             throw e;
         }
         Json.write(ctx, 201, info);
     }
 
-    /** The request body as read by the registry: the bytes that arrived, and the read that failed, if one did. */
+    /** The request body as read by the registry, and the read that failed, if one did. */
     private static final class ReadWatch extends java.io.FilterInputStream {
-        long bytes;
         java.io.IOException failure;
 
         ReadWatch(InputStream in) {
@@ -138,9 +137,7 @@ final class AdminHandlers {
         @Override
         public int read() throws java.io.IOException {
             try {
-                int b = super.read();
-                bytes += b >= 0 ? 1 : 0;
-                return b;
+                return super.read();
             } catch (java.io.IOException e) {
                 failure = e;
                 throw e;
@@ -150,9 +147,7 @@ final class AdminHandlers {
         @Override
         public int read(byte[] buf, int off, int len) throws java.io.IOException {
             try {
-                int n = super.read(buf, off, len);
-                bytes += Math.max(n, 0);
-                return n;
+                return super.read(buf, off, len);
             } catch (java.io.IOException e) {
                 failure = e;
                 throw e;

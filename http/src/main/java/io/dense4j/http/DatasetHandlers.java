@@ -84,7 +84,7 @@ final class DatasetHandlers {
                             + (type.isEmpty() ? "(none)" : type) + "'");
                 }
             } catch (IOException e) {
-                throw refusedOr(ctx, cutOff(ctx, upload));
+                throw refusedOr(ctx, cutOff(ctx));
             } catch (RuntimeException e) {
                 throw refusedOr(ctx, e);
             }
@@ -113,7 +113,7 @@ final class DatasetHandlers {
             throw e;
         } catch (ServletException | RuntimeException e) {
             forgetFailedParse(ctx);
-            throw multipartError(ctx, e, limit, upload);
+            throw multipartError(ctx, e, limit);
         }
         Bodies.bodyReceived(ctx); // Jetty has parsed the whole body: checking the files is no longer the client's time
         if (parts.isEmpty()) {
@@ -142,11 +142,11 @@ final class DatasetHandlers {
         ctx.req().removeAttribute(MultiPartFormData.class.getName());
     }
 
-    private static RuntimeException multipartError(Context ctx, Exception e, long limit, DatasetCatalog.Upload upload) {
+    private static RuntimeException multipartError(Context ctx, Exception e, long limit) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage());
             if (t instanceof EOFException || m.contains("unexpected EOF") || m.contains("Early EOF")) {
-                return cutOff(ctx, upload);
+                return cutOff(ctx);
             }
             if (m.contains("memory file size exceeded")) {
                 return ApiException.badRequest("every part must be a file (filename=...); options go in the query string");
@@ -171,8 +171,8 @@ final class DatasetHandlers {
         return refusal != null ? refusal : e;
     }
 
-    private static ApiException cutOff(Context ctx, DatasetCatalog.Upload upload) {
-        return ApiException.badRequest("the upload was cut off after " + Math.max(upload.bytes(), BodyCounter.received(ctx))
+    private static ApiException cutOff(Context ctx) {
+        return ApiException.badRequest("the upload was cut off after " + BodyCounter.received(ctx)
                 + " bytes: nothing was stored; send it again");
     }
 

@@ -171,13 +171,9 @@ final class JobHandlers {
         if (!j.type().equals("tune")) {
             throw ApiException.notFound("job " + j.id() + " is a " + j.type() + " job: only tune jobs have trials");
         }
-        List<Records.Trial> page = jobs.trials(j.id(), (int) after, limit + 1, TRIAL_PAGE_CHARS);
-        boolean more = page.size() > limit;
-        if (more) {
-            page = page.subList(0, limit);
-        } else if (!page.isEmpty() && jobs.hasTrialAfter(j.id(), page.get(page.size() - 1).trial())) {
-            more = true; // the page ended at its size in characters
-        }
+        List<Records.Trial> page = jobs.trials(j.id(), (int) after, limit, TRIAL_PAGE_CHARS);
+        // more follow whether the page ended at its count or at its size: asked without reading another record
+        boolean more = !page.isEmpty() && jobs.hasTrialAfter(j.id(), page.get(page.size() - 1).trial());
         Map<String, Object> out = new LinkedHashMap<>();
         List<Object> records = new ArrayList<>(page.size());
         for (Records.Trial t : page) {

@@ -553,9 +553,7 @@ public final class JobService implements AutoCloseable {
             finishFailed(r, e.getMessage());
         } catch (RuntimeException | Error e) {
             LOG.log(Level.WARNING, "job " + id + " failed", e);
-            // our own refusals say what is wrong; an unexpected error is named by its class
-            finishFailed(r, (e instanceof IllegalArgumentException || e instanceof IllegalStateException)
-                    && e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage());
+            finishFailed(r, ConfigException.reasonOf(e));
         } finally {
             running.remove(id);
             emit(id, "state", "{}"); // listeners read the final state from the store

@@ -12,6 +12,15 @@ public final class ConfigException extends IllegalArgumentException {
         this.path = path == null ? "" : path;
     }
 
+    /**
+     * What a failed trial or job reports of {@code e}: our own refusals (an illegal argument or state) by their
+     * message; an unexpected error also by its class, which says more than its message may.
+     */
+    public static String reasonOf(Throwable e) {
+        return (e instanceof IllegalArgumentException || e instanceof IllegalStateException) && e.getMessage() != null
+                ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
+    }
+
     /** JSON path of the field at fault ("" for the whole document). */
     public String path() {
         return path;

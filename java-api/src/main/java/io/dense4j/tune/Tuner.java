@@ -483,9 +483,7 @@ public final class Tuner {
                 trial.state = TrialRecord.State.CANCELLED;
                 trial.error = "cancelled";
             } catch (RuntimeException | Error e) {
-                // our own refusals say what is wrong; an unexpected error is named by its class
-                trial.fail((e instanceof IllegalArgumentException || e instanceof IllegalStateException)
-                        && e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage());
+                trial.fail(ConfigException.reasonOf(e));
             } finally {
                 finished.add(trial);
             }
