@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
         description = "Convert a Keras model (.h5 from Keras 2 / tf.keras or Keras 3, or a .keras archive) to a Dense4J "
                 + "model file. Layers Dense4J cannot represent fail with a message naming them; nothing is written then.")
 public final class ImportCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "the Keras model file (recognized by its content)")
+    @Parameters(index = "0", paramLabel = "KERAS_FILE", description = "the Keras model file (recognized by its content)")
     Path source;
 
     @Option(names = {"-o", "--output"}, required = true, description = "the Dense4J model file to write (.d4j)")

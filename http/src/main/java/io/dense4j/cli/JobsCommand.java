@@ -179,11 +179,15 @@ public final class JobsCommand implements Runnable {
         }
 
         private void line(String text) {
+            line(stamp(), text);
+        }
+
+        private void line(String stamp, String text) {
             if (progressShown) {
                 out.println();
                 progressShown = false;
             }
-            out.println(stamp() + text);
+            out.println(stamp + text);
         }
 
         int run() throws IOException {
@@ -270,12 +274,22 @@ public final class JobsCommand implements Runnable {
                     }
                 }
                 case "trial_epoch" -> { }
-                default -> line(EventText.describe(event, p));
+                default -> line(stamp(p), EventText.describe(event, p));
             }
         }
 
         private static String stamp() {
             return LocalTime.now().format(CLOCK) + "  ";
+        }
+
+        /** The time the server wrote the event (a replayed event is old), in this machine's zone; else now. */
+        private static String stamp(JsonNode event) {
+            try {
+                return java.time.Instant.parse(event.path("at").asText())
+                        .atZone(java.time.ZoneId.systemDefault()).format(CLOCK) + "  ";
+            } catch (java.time.format.DateTimeParseException e) {
+                return stamp();
+            }
         }
 
         private static void sleep(long ms) {

@@ -145,11 +145,18 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     static int[] parseRange(String spec, int size) {
-        String[] parts = spec.split("-");
+        String[] parts = spec.split("-", -1);
         try {
+            if (parts.length > 2) {
+                throw new NumberFormatException();
+            }
             int a = Integer.parseInt(parts[0].trim());
             int b = parts.length > 1 ? Integer.parseInt(parts[1].trim()) : a;
-            if (a < 0 || b < a || b >= size) {
+            if (b < a) {
+                throw new IllegalArgumentException("--rows " + spec + " runs backwards: give the first row first, e.g. "
+                        + b + "-" + a);
+            }
+            if (a < 0 || b >= size) {
                 throw new IllegalArgumentException("--rows " + spec + " is outside the data's rows 0-" + (size - 1));
             }
             return new int[] {a, b};

@@ -71,7 +71,7 @@ public final class RegistryCommand implements Runnable {
     @Command(name = "register", mixinStandardHelpOptions = true, description = "Register a saved model file as a new version.")
     int register(@Mixin Options opts,
                  @Option(names = "--model", required = true, description = "model name") String model,
-                 @Parameters(index = "0", description = "the saved model file (.d4j)") Path file,
+                 @Parameters(index = "0", paramLabel = "FILE", description = "the saved model file (.d4j)") Path file,
                  @Option(names = "--source", description = "where it came from (default: the file path)") String source,
                  @Option(names = "--metric", description = "training metric name=value (repeatable), e.g. accuracy=0.98")
                  Map<String, Double> metrics,
@@ -90,7 +90,7 @@ public final class RegistryCommand implements Runnable {
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List models, or the versions of one model.")
     int list(@Mixin Options opts,
-             @Parameters(index = "0", arity = "0..1", description = "model (omit to list every model)") String model) {
+             @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "model (omit to list every model)") String model) {
         ModelRegistry reg = opts.open();
         if (model == null) {
             for (String m : reg.models()) {
@@ -113,8 +113,8 @@ public final class RegistryCommand implements Runnable {
 
     @Command(name = "describe", mixinStandardHelpOptions = true, description = "Show a model's or a version's metadata as JSON.")
     int describe(@Mixin Options opts,
-                 @Parameters(index = "0", description = "model") String model,
-                 @Parameters(index = "1", arity = "0..1", description = "version (omit for every version and the aliases)")
+                 @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model,
+                 @Parameters(index = "1", arity = "0..1", paramLabel = "VERSION", description = "version (omit for every version and the aliases)")
                  Integer version) throws JsonProcessingException {
         ModelRegistry reg = opts.open();
         Object out;
@@ -135,9 +135,9 @@ public final class RegistryCommand implements Runnable {
     @Command(name = "alias", mixinStandardHelpOptions = true,
             description = "Point an alias (stable, canary, champion, ...) at a version, or remove it with --remove.")
     int alias(@Mixin Options opts,
-              @Parameters(index = "0", description = "model") String model,
-              @Parameters(index = "1", description = "alias") String alias,
-              @Parameters(index = "2", arity = "0..1", description = "version") Integer version,
+              @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model,
+              @Parameters(index = "1", description = "alias", paramLabel = "ALIAS") String alias,
+              @Parameters(index = "2", arity = "0..1", description = "version", paramLabel = "VERSION") Integer version,
               @Option(names = "--remove", description = "remove the alias") boolean remove) {
         ModelRegistry reg = opts.open();
         if (remove) {
@@ -155,8 +155,8 @@ public final class RegistryCommand implements Runnable {
 
     @Command(name = "rollback", mixinStandardHelpOptions = true, description = "Move an alias back to the version it pointed at before.")
     int rollback(@Mixin Options opts,
-                 @Parameters(index = "0", description = "model") String model,
-                 @Parameters(index = "1", description = "alias") String alias) {
+                 @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model,
+                 @Parameters(index = "1", description = "alias", paramLabel = "ALIAS") String alias) {
         int v = opts.open().rollback(model, alias, opts.actor());
         System.out.println(alias + " -> " + v);
         return 0;
@@ -165,8 +165,8 @@ public final class RegistryCommand implements Runnable {
     @Command(name = "delete", mixinStandardHelpOptions = true,
             description = "Delete a version; refused while an alias or the traffic split uses it.")
     int delete(@Mixin Options opts,
-               @Parameters(index = "0", description = "model") String model,
-               @Parameters(index = "1", description = "version") int version) {
+               @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model,
+               @Parameters(index = "1", description = "version", paramLabel = "VERSION") int version) {
         opts.open().deleteVersion(model, version, opts.actor());
         System.out.println("deleted " + model + " version " + version);
         return 0;
@@ -174,7 +174,7 @@ public final class RegistryCommand implements Runnable {
 
     @Command(name = "verify", mixinStandardHelpOptions = true, description = "Check every model file against its recorded SHA-256.")
     int verify(@Mixin Options opts,
-               @Parameters(index = "0", arity = "0..1", description = "model (omit for all)") String model) {
+               @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "model (omit for all)") String model) {
         List<VerifyResult> results = opts.open().verify(model);
         boolean ok = true;
         for (VerifyResult r : results) {
@@ -187,7 +187,7 @@ public final class RegistryCommand implements Runnable {
 
     @Command(name = "history", mixinStandardHelpOptions = true,
             description = "Show who registered, promoted, rolled back, split or deleted what, when.")
-    int history(@Mixin Options opts, @Parameters(index = "0", description = "model") String model) {
+    int history(@Mixin Options opts, @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model) {
         for (HistoryEntry e : opts.open().history(model)) {
             StringBuilder sb = new StringBuilder().append(e.time()).append("  ").append(e.actor()).append("  ").append(e.action());
             if (e.traffic() != null) {
@@ -213,7 +213,7 @@ public final class RegistryCommand implements Runnable {
             description = "Split the default route: PERCENT%% of requests without a version go to CANARY, the rest to "
                     + "BASELINE; --clear removes the split. Servers sharing the registry pick it up.")
     int traffic(@Mixin Options opts,
-                @Parameters(index = "0", description = "model") String model,
+                @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model,
                 @Option(names = "--baseline", description = "version for the rest") Integer baseline,
                 @Option(names = "--canary", description = "version for the canary share") Integer canary,
                 @Option(names = "--percent", description = "canary share, 0..100") Integer percent,

@@ -168,6 +168,7 @@ final class AdminHandlers {
         String model = ctx.pathParam("model");
         String alias = ctx.pathParam("alias");
         JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
+        Json.onlyFields(body, "{\"version\": <number>}", "version");
         JsonNode v = body.get("version");
         int version;
         if (v != null && v.isIntegralNumber() && v.canConvertToInt()) { // asInt() alone wraps 2^32 + 1 to 1
@@ -206,10 +207,11 @@ final class AdminHandlers {
     void setTraffic(Context ctx) {
         String model = ctx.pathParam("model");
         JsonNode body = Json.parse(Bodies.read(ctx, cfg.maxRequestBytes()));
+        String shape = "{\"baseline\": <version>, \"canary\": <version>, \"canary_percent\": <0..100>}";
+        Json.onlyFields(body, shape, "baseline", "canary", "canary_percent");
         for (String f : List.of("baseline", "canary", "canary_percent")) {
             if (!body.path(f).isIntegralNumber() || !body.path(f).canConvertToInt()) {
-                throw ApiException.badRequest("the body must be {\"baseline\": <version>, \"canary\": <version>, "
-                        + "\"canary_percent\": <0..100>}; '" + f + "' is missing or not an integer");
+                throw ApiException.badRequest("the body must be " + shape + "; '" + f + "' is missing or not an integer");
             }
         }
         manager.setTraffic(model, body.get("baseline").asInt(), body.get("canary").asInt(), body.get("canary_percent").asInt(),

@@ -70,9 +70,22 @@ final class Bodies {
             if (t instanceof TimeoutException) {
                 return new ApiException(408, "the request body stopped arriving (nothing received within the idle timeout)");
             }
+            if (t instanceof org.eclipse.jetty.http.HttpException h && h.getCode() == 400) {
+                // the body's framing is broken (a chunk size that is no number or overflows, a chunk without its CRLF)
+                return ApiException.badRequest(framing(h.getReason()));
+            }
         }
         return ApiException.badRequest("could not read the request body (the client stopped sending, or sent it "
                 + "too slowly)");
+    }
+
+    private static String framing(String reason) {
+        String r = reason == null ? "" : reason.replaceFirst("^\\d{3}: ", "").strip();
+        // Jetty says "Early EOF" for a body cut short and for chunked framing it cannot read alike
+        return r.isEmpty() || r.equalsIgnoreCase("bad request") || r.equalsIgnoreCase("early eof")
+                ? "the request body ended early, or its chunked framing is malformed (each chunk is its size in hexadecimal, "
+                        + "CRLF, that many bytes, CRLF; a chunk of size 0 ends the body)"
+                : "the request body is malformed: " + r.toLowerCase(java.util.Locale.ROOT);
     }
 
     /** The body as a stream that fails with 413 past {@code limit} bytes (for uploads). */

@@ -343,8 +343,10 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     public void onOpened(Connection c) {
         EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
         if (ep instanceof SocketChannelEndPoint) { // the TCP connection itself (under TLS, the encrypted side)
-            admit(ep);
-            if (c instanceof SslConnection) {
+            if (!bySocket.containsKey(ep)) { // once per socket: under TLS its first connection is the detector's
+                admit(ep);
+            }
+            if (c instanceof SslConnection || fromDetector(c)) { // the TLS port's first bytes are the handshake's
                 GuardedConnection g = bySocket.get(ep);
                 if (g != null) {
                     g.handshaking(true);
@@ -363,6 +365,9 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     @Override
     public void onClosed(Connection c) {
         EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
+        if (upgradedFrom(c, ep)) {
+            return; // the socket goes on under its next connection (TLS, or the refusal of plain HTTP)
+        }
         if (ep instanceof SocketChannelEndPoint) {
             GuardedConnection g = bySocket.remove(ep);
             if (g != null) {
@@ -387,6 +392,15 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
             g.handshaking(false);
             g.move(Phase.HEADERS, Phase.HEADERS, System.nanoTime());
         }
+    }
+
+    /** The HTTPS port's detector handing an open socket over to the connection its first bytes called for. */
+    private static boolean upgradedFrom(Connection c, EndPoint ep) {
+        return ep.isOpen() && fromDetector(c);
+    }
+
+    private static boolean fromDetector(Connection c) {
+        return c.getClass().getEnclosingClass() == org.eclipse.jetty.server.DetectorConnectionFactory.class;
     }
 
     private static EndPoint socketOf(EndPoint ep) {

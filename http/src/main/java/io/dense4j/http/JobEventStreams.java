@@ -1,5 +1,7 @@
 package io.dense4j.http;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dense4j.service.JobService;
 import io.dense4j.service.QuotaException;
 import io.dense4j.service.store.Records;
@@ -12,6 +14,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
@@ -183,7 +186,7 @@ final class JobEventStreams implements JobService.Listener, AutoCloseable {
                 }
                 for (Records.Event e : events) {
                     if (e.seq() > s.lastSeq) {
-                        s.offer(frame(e.seq(), e.kind(), e.payload()), true);
+                        s.offer(frame(e.seq(), e.kind(), stamped(e.payload(), e.at())), true);
                         s.lastSeq = e.seq();
                     }
                 }
@@ -203,6 +206,25 @@ final class JobEventStreams implements JobService.Listener, AutoCloseable {
             }
         } catch (RuntimeException e) {
             LOG.warn("reading the events of job {} failed: {}", jobId, e.getMessage());
+        }
+    }
+
+    /**
+     * The event's payload with the time it was written ({@code "at"}, as in {@code /logs}) first: a stream that
+     * replays a job's past events must not leave its reader to stamp them with the time they arrived.
+     */
+    static String stamped(String payload, long atMillis) {
+        try {
+            JsonNode p = Json.MAPPER.readTree(payload);
+            if (!(p instanceof ObjectNode o) || o.has("at")) {
+                return payload;
+            }
+            ObjectNode out = Json.MAPPER.createObjectNode();
+            out.put("at", Instant.ofEpochMilli(atMillis).toString());
+            out.setAll(o);
+            return Json.MAPPER.writeValueAsString(out);
+        } catch (IOException e) {
+            return payload; // not JSON: sent as it was written
         }
     }
 

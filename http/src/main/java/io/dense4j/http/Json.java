@@ -61,6 +61,24 @@ final class Json {
         return io.dense4j.config.JsonErrors.plain(message);
     }
 
+    /**
+     * Refuses a body that is not an object, or that has a field other than {@code allowed}: a misspelt or unsupported
+     * setting is a 400 naming it, never silently ignored. {@code shape} is the body as the error shows it.
+     */
+    static void onlyFields(JsonNode body, String shape, String... allowed) {
+        if (!body.isObject()) {
+            throw ApiException.badRequest("the body must be " + shape);
+        }
+        java.util.List<String> known = java.util.List.of(allowed);
+        java.util.Iterator<String> names = body.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (!known.contains(name)) {
+                throw ApiException.badRequest("unknown field '" + name + "': the body must be " + shape);
+            }
+        }
+    }
+
     static JsonNode parse(byte[] body) {
         return parse(body, 0, body.length);
     }

@@ -184,7 +184,9 @@ final class ServerConnectors {
         SecureRequestCustomizer src = new SecureRequestCustomizer();
         src.setSniHostCheck(false); // clients reach the server by IP and by name; SNI routing is not used
         https.addCustomizer(src);
-        return new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"), new LingeringConnectionFactory(https, mainGuard));
+        // TLS behind a detector: a client that speaks plain HTTP to this port is told so (PlainHttpRefusal)
+        return new ServerConnector(server, new PlainHttpRefusal(new SslConnectionFactory(ssl, "http/1.1")),
+                new LingeringConnectionFactory(https, mainGuard));
     }
 
     int mainPort() {

@@ -15,6 +15,8 @@ import java.util.List;
  * ({@code /v1/models/mnist:predict}), so routes capture that segment whole and split it here.
  */
 final class TfServingHandlers {
+    /** The one signature a Dense4J model has (TF Serving's default key). */
+    static final String SIGNATURE = "serving_default";
     private final ModelManager manager;
     private final ServerConfig cfg;
 
@@ -74,7 +76,7 @@ final class TfServingHandlers {
             spec.put("signature_name", "");
             spec.put("version", Integer.toString(lv.version()));
             ObjectNode sig = out.putObject("metadata").putObject("signature_def").putObject("signature_def")
-                    .putObject("serving_default");
+                    .putObject(SIGNATURE);
             sig.putObject("inputs").set(V2Codec.INPUT, tensorInfo(V2Codec.INPUT, lv.inputSize()));
             sig.putObject("outputs").set(V2Codec.OUTPUT, tensorInfo(V2Codec.OUTPUT, lv.outputSize()));
             sig.put("method_name", "tensorflow/serving/predict");
@@ -124,6 +126,12 @@ final class TfServingHandlers {
         JsonNode req = Json.parse(body);
         if (!req.isObject()) {
             throw ApiException.badRequest("the request must be a JSON object with 'instances' or 'inputs'");
+        }
+        JsonNode signature = req.get("signature_name");
+        if (signature != null && !(signature.isTextual()
+                && (signature.asText().isEmpty() || signature.asText().equals(SIGNATURE)))) {
+            throw ApiException.badRequest("serving signature " + signature + " not found: the model has one signature, '"
+                    + SIGNATURE + "'");
         }
         boolean rowFormat = req.has("instances");
         if (rowFormat == req.has("inputs")) {

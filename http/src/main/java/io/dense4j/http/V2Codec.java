@@ -61,6 +61,10 @@ final class V2Codec {
                 throw ApiException.badRequest(HEADER_LENGTH + " must be a byte count between 0 and the body size ("
                         + body.length + "), got '" + headerLength + "'");
             }
+            if (jsonLen == 0) {
+                throw ApiException.badRequest(HEADER_LENGTH + " is 0: the request's JSON part (its 'inputs') is empty; "
+                        + "the header gives the length of the JSON that comes before the binary tensor data");
+            }
         }
         JsonNode root = Json.parse(body, 0, jsonLen);
         if (!root.isObject()) {
@@ -124,7 +128,12 @@ final class V2Codec {
                 throw ApiException.badRequest("input '" + name + "' has both 'data' and binary_data_size");
             }
             long expected = dt.byteCount(elements);
-            if (!size.canConvertToLong() || size.asLong() != expected) {
+            if (!size.isIntegralNumber() || !size.canConvertToLong()) {
+                throw ApiException.badRequest("binary_data_size of input '" + name + "' must be a whole number of bytes"
+                        + " (" + expected + " for shape [" + rows + ", " + inputSize + "] of " + dt.v2Name() + "), got "
+                        + size + (size.isTextual() ? " (a string)" : ""));
+            }
+            if (size.asLong() != expected) {
                 throw ApiException.badRequest("input '" + name + "' declares binary_data_size " + size + " but shape "
                         + "[" + rows + ", " + inputSize + "] of " + dt.v2Name() + " needs " + expected + " bytes");
             }

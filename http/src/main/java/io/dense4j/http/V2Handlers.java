@@ -120,8 +120,9 @@ final class V2Handlers {
         boolean onlyReady = false;
         if (body.length > 0) {
             JsonNode req = Json.parse(body);
-            if (!req.isObject()) {
-                throw ApiException.badRequest("the index request must be a JSON object, e.g. {\"ready\": true}");
+            Json.onlyFields(req, "a JSON object, e.g. {\"ready\": true}", "ready");
+            if (req.has("ready") && !req.get("ready").isBoolean()) {
+                throw ApiException.badRequest("'ready' must be true or false, got " + req.get("ready"));
             }
             onlyReady = req.path("ready").asBoolean(false);
         }
@@ -155,14 +156,56 @@ final class V2Handlers {
 
     /** POST /v2/repository/models/{model}/load */
     void repositoryLoad(Context ctx) {
+        JsonNode parameters = repositoryParameters(ctx);
+        if (parameters.has("config")) {
+            throw ApiException.badRequest("this server does not take a model configuration on load: a model's versions, "
+                    + "aliases and traffic come from its registry (PUT /admin/models/{model}/aliases/..., .../traffic)");
+        }
+        java.util.Iterator<String> names = parameters.fieldNames();
+        if (names.hasNext()) {
+            String name = names.next();
+            throw ApiException.badRequest(name.startsWith("file:")
+                    ? "this server loads models from its registry, not from files sent with the load request; upload "
+                            + "a version with POST /admin/models/{model}/versions"
+                    : "unknown load parameter '" + name + "'");
+        }
         manager.load(ctx.pathParam("model"));
         Json.ok(ctx, Map.of());
     }
 
     /** POST /v2/repository/models/{model}/unload */
     void repositoryUnload(Context ctx) {
+        JsonNode parameters = repositoryParameters(ctx);
+        java.util.Iterator<java.util.Map.Entry<String, JsonNode>> fields = parameters.fields();
+        while (fields.hasNext()) {
+            java.util.Map.Entry<String, JsonNode> f = fields.next();
+            // a Dense4J model has no dependents (no ensembles): the flag is valid and changes nothing
+            if (!f.getKey().equals("unload_dependents") || !f.getValue().isBoolean()) {
+                throw ApiException.badRequest(f.getKey().equals("unload_dependents")
+                        ? "'unload_dependents' must be true or false, got " + f.getValue()
+                        : "unknown unload parameter '" + f.getKey() + "'");
+            }
+        }
         manager.unload(ctx.pathParam("model"));
         Json.ok(ctx, Map.of());
+    }
+
+    /** The {@code parameters} object of a repository load or unload request (empty when it has no body). */
+    private JsonNode repositoryParameters(Context ctx) {
+        byte[] body = Bodies.read(ctx, cfg.maxRequestBytes());
+        if (body.length == 0) {
+            return Json.MAPPER.createObjectNode();
+        }
+        JsonNode req = Json.parse(body);
+        Json.onlyFields(req, "empty, or a JSON object with 'parameters'", "parameters");
+        JsonNode parameters = req.path("parameters");
+        if (parameters.isMissingNode()) {
+            return Json.MAPPER.createObjectNode();
+        }
+        if (!parameters.isObject()) {
+            throw ApiException.badRequest("'parameters' must be a JSON object, got " + parameters);
+        }
+        return parameters;
     }
 
     /** The {version} path parameter (a number or an alias), or null on routes without one. */

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -95,7 +96,16 @@ class TrainingCliTest {
         assertTrue(watched.contains("job " + id + " succeeded: fashion v1"), watched);
         assertTrue(client(0, "jobs", "list")[0].contains("succeeded"));
         assertTrue(client(0, "jobs", "get", id)[0].contains("\"registered\""));
-        assertTrue(client(0, "jobs", "logs", id)[0].contains("promotion"));
+        String logs = client(0, "jobs", "logs", id)[0];
+        assertTrue(logs.contains("promotion"));
+        // watched again later, the replayed events keep the times they were written at (the log's, in local time)
+        Thread.sleep(1100);
+        String epoch2 = logs.lines().filter(l -> l.contains("epoch 2/3") && !l.contains("step")).findFirst().orElseThrow();
+        String written = java.time.Instant.parse(epoch2.substring(0, epoch2.indexOf(' '))).atZone(java.time.ZoneId.systemDefault())
+                .format(java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss"));
+        String replayed = client(0, "jobs", "watch", id)[0].lines().filter(l -> l.contains("epoch 2/3") && !l.contains("step")).findFirst().orElseThrow();
+        assertTrue(replayed.startsWith(written + "  "), replayed + " vs the log's " + epoch2);
+        assertFalse(replayed.contains("\"at\""), replayed);
         assertTrue(client(4, "jobs", "cancel", id)[1].contains("error: job " + id + " already succeeded (HTTP 409)"));
 
         long longJob = f.submit(TrainingClient.trainSpec(csvSha, "{\"type\": \"adam\", \"learning_rate\": 0.01}", 100_000, ""),

@@ -217,6 +217,16 @@ class InferenceServerTest {
         HttpRequest badLen = f.req(p).header("Inference-Header-Content-Length", "999999")
                 .POST(HttpRequest.BodyPublishers.ofString("{}")).build();
         assertTrue(error(f.send(badLen), 400).contains("Inference-Header-Content-Length"));
+        // a JSON part of length 0 is not "an empty body"; a byte count written as a string is not a size mismatch
+        HttpRequest zeroLen = f.req(p).header("Inference-Header-Content-Length", "0")
+                .POST(HttpRequest.BodyPublishers.ofString(header + "1234567890123456")).build();
+        String zero = error(f.send(zeroLen), 400);
+        assertTrue(zero.contains("Inference-Header-Content-Length is 0") && !zero.contains("body is empty"), zero);
+        String quoted = header.replace("\"binary_data_size\":12", "\"binary_data_size\":\"16\"");
+        HttpRequest quotedSize = f.req(p).header("Inference-Header-Content-Length", Integer.toString(quoted.length()))
+                .POST(HttpRequest.BodyPublishers.ofString(quoted + "1234567890123456")).build();
+        String q = error(f.send(quotedSize), 400);
+        assertTrue(q.contains("whole number of bytes") && q.contains("(a string)") && q.contains("16 for shape"), q);
         // unknown model / version on infer
         error(f.post("/v2/models/nope/infer", inferBody(ROWS, null)), 404);
         error(f.post("/v2/models/iris/versions/7/infer", inferBody(ROWS, null)), 404);
@@ -256,6 +266,22 @@ class InferenceServerTest {
         HttpRequest chunked = f.req("/v2/models/iris/infer").POST(HttpRequest.BodyPublishers.ofInputStream(
                 () -> new java.io.ByteArrayInputStream(inferBody(big, null).getBytes(StandardCharsets.UTF_8)))).build();
         error(f.send(chunked), 413);
+        ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null)));
+    }
+
+    /** Broken chunked framing is named as such (it read as "the client stopped sending, or sent it too slowly"). */
+    @Test
+    void malformedChunkedBodiesAreNamed() throws Exception {
+        start();
+        for (String chunks : List.of("FFFFFFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n", "zz\r\nabc\r\n0\r\n\r\n",
+                "3\r\nabcXY0\r\n\r\n")) {
+            try (RawHttp raw = new RawHttp(f.server.port())) {
+                raw.write("POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks);
+                RawHttp.Response r = raw.read();
+                assertEquals(400, r.status(), chunks);
+                assertTrue(r.body().contains("chunked framing is malformed"), chunks + ": " + r.body());
+            }
+        }
         ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null)));
     }
 
@@ -327,6 +353,10 @@ class InferenceServerTest {
         JsonNode cols = ok(f.post("/v1/models/iris/versions/2:predict", "{\"inputs\":{\"input\":[[5.1,3.5,1.4,0.2]]}}"));
         assertEquals(f.expected(2, new float[][] {ROWS[0]})[0][0], cols.get("outputs").get(0).get(0).floatValue(), 1e-6);
         ok(f.post("/v1/models/iris/labels/stable:predict", "{\"instances\":[[1,2,3,4]]}"));
+        ok(f.post("/v1/models/iris:predict", "{\"signature_name\":\"serving_default\",\"instances\":[[1,2,3,4]]}"));
+        ok(f.post("/v1/models/iris:predict", "{\"signature_name\":\"\",\"instances\":[[1,2,3,4]]}"));
+        assertTrue(error(f.post("/v1/models/iris:predict", "{\"signature_name\":\"classify_x\",\"instances\":[[1,2,3,4]]}"),
+                400).contains("\"classify_x\" not found"));
         error(f.post("/v1/models/iris/labels/nope:predict", "{\"instances\":[[1,2,3,4]]}"), 404);
         error(f.post("/v1/models/iris:classify", "{\"instances\":[[1,2,3,4]]}"), 501);
         error(f.post("/v1/models/iris", "{\"instances\":[[1,2,3,4]]}"), 404);
@@ -371,6 +401,12 @@ class InferenceServerTest {
         error(f.post("/admin/models/iris/aliases/canary/rollback", ""), 409);
         error(f.put("/admin/models/iris/aliases/stable", "{\"version\": 99}"), 404);
         error(f.put("/admin/models/iris/aliases/stable", "{\"v\": 1}"), 400);
+        // a field the route does not take is named, and nothing moves
+        assertTrue(error(f.put("/admin/models/iris/aliases/stable", "{\"version\": 1, \"note\": \"x\"}"), 400)
+                .contains("'note'"));
+        assertEquals(1, ok(f.get("/admin/models/iris")).at("/aliases/stable").asInt());
+        assertTrue(error(f.put("/admin/models/iris/traffic",
+                "{\"baseline\": 1, \"canary\": 3, \"canary_percent\": 10, \"sticky\": true}"), 400).contains("'sticky'"));
         error(f.put("/admin/models/iris/aliases/7up", "{\"version\": 1}"), 400);
 
         // canary split: 100% and 0% are deterministic
@@ -422,6 +458,25 @@ class InferenceServerTest {
         ok(f.get("/v2/health/ready")); // an explicitly unloaded model does not make the server unready
         assertEquals(0, ok(f.post("/v2/repository/index", "{\"ready\": true}")).size());
         assertEquals("UNAVAILABLE", ok(f.post("/v2/repository/index", "{}")).get(0).get("state").asText());
+        // what a Triton client may send with a load is refused by name, never ignored; the model stays unloaded
+        assertTrue(error(f.post("/v2/repository/models/iris/load", "{\"parameters\": {\"config\": \"{}\"}}"), 400)
+                .contains("model configuration"));
+        assertTrue(error(f.post("/v2/repository/models/iris/load", "{\"parameters\": {\"file:1/model.d4j\": \"AAAA\"}}"),
+                400).contains("POST /admin/models/{model}/versions"));
+        assertTrue(error(f.post("/v2/repository/models/iris/load", "{\"params\": {}}"), 400).contains("'params'"));
+        assertTrue(error(f.post("/v2/repository/models/iris/load", "{\"parameters\": []}"), 400).contains("'parameters'"));
+        error(f.post("/v2/models/iris/infer", inferBody(ROWS, null)), 503);
+        assertTrue(error(f.post("/v2/repository/index", "{\"ready\": \"yes\"}"), 400).contains("true or false"));
+        assertTrue(error(f.post("/v2/repository/index", "{\"redy\": true}"), 400).contains("'redy'"));
+        ok(f.post("/v2/repository/models/iris/load", "{}")); // what tritonclient's load_model sends
+        ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null)));
+        assertTrue(error(f.post("/v2/repository/models/iris/unload", "{\"parameters\": {\"unload_dependents\": 1}}"), 400)
+                .contains("true or false"));
+        assertTrue(error(f.post("/v2/repository/models/iris/unload", "{\"parameters\": {\"force\": true}}"), 400)
+                .contains("'force'"));
+        ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null))); // still loaded after the refusals
+        ok(f.post("/v2/repository/models/iris/unload", "{\"parameters\": {\"unload_dependents\": true}}"));
+        error(f.post("/v2/models/iris/infer", inferBody(ROWS, null)), 503);
         ok(f.post("/v2/repository/models/iris/load", ""));
         ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null)));
         error(f.post("/v2/repository/models/nope/load", ""), 404);

@@ -229,6 +229,38 @@ class ManyAddressesAttackTest {
         }
     }
 
+    /** The same for a model file (the other streaming route): taken at 3x the minimum rate, past the body deadline. */
+    @Test
+    void aModelUploadAboveTheMinimumRateIsTakenWhateverTheBodyDeadline() throws Exception {
+        ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withBodyTimeout(Duration.ofSeconds(2))
+                .withMinUploadBytesPerSecond(16 << 10);
+        Path file = tmp.resolve("wide.d4j");
+        try (io.dense4j.Sequential m = io.dense4j.Sequential.of(
+                io.dense4j.layers.Dense.of(784, 128, io.dense4j.layers.Activation.RELU),
+                io.dense4j.layers.Dense.of(128, 10, io.dense4j.layers.Activation.SOFTMAX))) {
+            m.initialize(5).save(file);
+        }
+        byte[] data = java.nio.file.Files.readAllBytes(file);
+        assertTrue(data.length > ServerConnectors.EAGER_BODY_BYTES, "bigger than what is buffered: " + data.length);
+        try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).adminToken("admin-secret"))) {
+            try (RawHttp c = new RawHttp("127.0.0.41", f.server.port())) {
+                c.socket.setSoTimeout(60_000);
+                c.write("POST /admin/models/wide/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret\r\n"
+                        + "Content-Type: application/octet-stream\r\nContent-Length: " + data.length + "\r\n\r\n");
+                java.io.OutputStream out = c.socket.getOutputStream();
+                int step = 8 << 10; // 8 KiB every 166 ms: 48 KiB/s, three times the minimum
+                for (int at = 0; at < data.length; at += step) {
+                    out.write(data, at, Math.min(step, data.length - at));
+                    out.flush();
+                    Thread.sleep(166);
+                }
+                RawHttp.Response r = c.read();
+                assertEquals(201, r.status(), r.body());
+            }
+            assertEquals(1, f.registry.versions("wide").size());
+        }
+    }
+
     @Test
     void anUploadTricklingBelowTheMinimumRateIsCutAndItsSlotFreed() throws Exception {
         ServerConfig.ClientLimits limits = ServerConfig.ClientLimits.defaults().withBodyTimeout(Duration.ofSeconds(2))

@@ -138,16 +138,28 @@ class TlsTest {
                     .POST(HttpRequest.BodyPublishers.ofString(ServerFixture.inferBody(new float[][] {{1, 2, 3, 4}}, null))).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, infer.statusCode(), infer.body());
-            // plain HTTP on the TLS port gets no answer from the API
-            try (RawHttp raw = new RawHttp(f.server.port())) {
-                raw.write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-                try {
+            // plain HTTP on the TLS port is never served, but told what is wrong: 400, whatever it asks for, with
+            // or without a token (which it sent in the clear); the port goes on serving TLS
+            int open = f.server.connectionGuard().openConnections(); // the clients above keep theirs
+            for (String request : List.of("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n",
+                    "DELETE /admin/models/iris/versions/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n",
+                    "POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{\"a\":", "GET / HTTP/1.0\r\n\r\n")) {
+                try (RawHttp raw = new RawHttp(f.server.port())) {
+                    raw.write(request);
                     RawHttp.Response r = raw.read();
-                    assertTrue(r.status() == 400, "plain HTTP on the TLS port: " + r.status());
-                } catch (IOException closed) {
-                    // closed without an HTTP answer: fine
+                    assertEquals(400, r.status(), request);
+                    assertTrue(ServerFixture.JSON.readTree(r.body()).path("error").asText().contains("use https://"), r.body());
                 }
             }
+            assertEquals(2, f.registry.versions(ServerFixture.MODEL).size());
+            // every refused connection is let go (the guard counts each socket once, TLS or not)
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+            while (f.server.connectionGuard().openConnections() > open) {
+                assertTrue(System.nanoTime() < deadline, f.server.connectionGuard().openConnections() + " connections open, "
+                        + open + " before");
+                Thread.sleep(20);
+            }
+            assertEquals(200, get(client(null), base + "/v2/health/live", null).statusCode());
             // a client that does not trust the certificate refuses the connection
             assertThrows(IOException.class, () -> HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create(base + "/v2/health/live")).build(), HttpResponse.BodyHandlers.ofString()));

@@ -160,6 +160,15 @@ class TrainingApiTest {
         List<Event> tail = f.events(first, ALICE, middle);
         List<Long> expected = events.stream().map(Event::id).filter(i -> i != null && i > middle).toList();
         assertEquals(expected, tail.stream().map(Event::id).filter(i -> i != null).toList());
+        // a replayed event carries the time it was written (the reader must not stamp it with its arrival)
+        Map<Long, String> writtenAt = new java.util.HashMap<>();
+        json(f.get("/v1/jobs/" + first + "/logs?format=json", ALICE)).get("events")
+                .forEach(e -> writtenAt.put(e.get("seq").asLong(), e.get("at").asText()));
+        for (Event e : tail) {
+            if (e.id() != null) {
+                assertEquals(writtenAt.get(e.id()), e.data().path("at").asText(), e.toString());
+            }
+        }
 
         String log = f.get("/v1/jobs/" + second + "/logs", ALICE).body();
         assertTrue(log.contains("epoch 8/8") && log.contains("promotion") && log.contains("succeeded"), log);

@@ -29,8 +29,18 @@ public final class EventText {
                     "  score %.4f", p.get("score").asDouble()) : "") + "  " + params(p.path("params"))
                     + (p.hasNonNull("error") ? "  error: " + p.get("error").asText() : "");
             case "cancel_requested" -> "cancel requested";
-            default -> p.toString();
+            default -> withoutTime(p).toString();
         };
+    }
+
+    /** The payload without the {@code at} a live stream adds (the line is stamped with it already). */
+    private static JsonNode withoutTime(JsonNode p) {
+        if (p instanceof com.fasterxml.jackson.databind.node.ObjectNode o && o.has("at")) {
+            com.fasterxml.jackson.databind.node.ObjectNode copy = o.deepCopy();
+            copy.remove("at");
+            return copy;
+        }
+        return p;
     }
 
     private static String state(JsonNode p) {
