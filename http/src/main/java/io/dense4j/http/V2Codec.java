@@ -31,8 +31,14 @@ final class V2Codec {
      * @param id           the request's id, echoed in the response (null if none)
      * @param rows         input rows
      * @param binaryOutput whether the output goes back as binary data
+     * @param classes      the classification extension's count: the output goes back as the top {@code classes}
+     *                     classes of each row, "value:index[:label]" strings (0: the raw output)
      */
-    record Request(String id, float[][] rows, boolean binaryOutput) {
+    record Request(String id, float[][] rows, boolean binaryOutput, int classes) {
+    }
+
+    /** What the response carries: the binary flag and the classification count of the requested output. */
+    private record OutputRequest(boolean binary, int classes) {
     }
 
     /** An encoded response: body, and for binary responses the JSON part's length (else -1). */
@@ -94,7 +100,8 @@ final class V2Codec {
         if (rejectNonFinite) {
             Tensors.requireFinite(flat, inputSize, INPUT);
         }
-        return new Request(id, Tensors.rows(flat, inputSize), wantsBinaryOutput(root));
+        OutputRequest output = outputRequest(root);
+        return new Request(id, Tensors.rows(flat, inputSize), output.binary(), output.classes());
     }
 
     /**
@@ -175,11 +182,16 @@ final class V2Codec {
         return shape.get(0).asInt();
     }
 
-    private static boolean wantsBinaryOutput(JsonNode root) {
-        boolean binary = root.path("parameters").path("binary_data_output").asBoolean(false);
+    private static OutputRequest outputRequest(JsonNode root) {
+        JsonNode all = root.path("parameters").get("binary_data_output");
+        if (all != null && !all.isBoolean()) {
+            throw ApiException.badRequest("parameter binary_data_output must be true or false, got " + all);
+        }
+        boolean binary = all != null && all.asBoolean();
+        int classes = 0;
         JsonNode outputs = root.get("outputs");
         if (outputs == null || outputs.isNull()) {
-            return binary;
+            return new OutputRequest(binary, classes);
         }
         if (!outputs.isArray()) {
             throw ApiException.badRequest("'outputs' must be an array of {\"name\": ...} objects");
@@ -196,8 +208,42 @@ final class V2Codec {
                 }
                 binary = b.asBoolean();
             }
+            JsonNode c = o.path("parameters").get("classification");
+            if (c != null) {
+                if (!c.isIntegralNumber() || !c.canConvertToInt() || c.asInt() < 1) {
+                    throw ApiException.badRequest("parameter classification of output '" + name + "' must be the number "
+                            + "of top classes to return (1 or more), got " + c);
+                }
+                classes = c.asInt();
+            }
         }
-        return binary;
+        return new OutputRequest(binary, classes);
+    }
+
+    /**
+     * Triton's classification extension: the {@code k} highest values of each row, highest first (ties: the lower
+     * index first), as "value:index" or, when the model names its classes, "value:index:label"; the value printed
+     * with six decimals, as Triton prints it.
+     */
+    static String[][] topClasses(float[][] out, int k, java.util.List<String> labels) {
+        String[][] top = new String[out.length][k];
+        for (int r = 0; r < out.length; r++) {
+            float[] row = out[r];
+            Integer[] order = new Integer[row.length];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> {
+                int byValue = Float.compare(row[b], row[a]);
+                return byValue != 0 ? byValue : Integer.compare(a, b);
+            });
+            for (int j = 0; j < k; j++) {
+                int i = order[j];
+                top[r][j] = String.format(java.util.Locale.ROOT, "%f:%d", row[i], i)
+                        + (labels.size() == row.length ? ":" + labels.get(i) : "");
+            }
+        }
+        return top;
     }
 
     private static String text(JsonNode obj, String field, String what) {
@@ -206,6 +252,75 @@ final class V2Codec {
             throw ApiException.badRequest(what + " needs '" + field + "' (a string)");
         }
         return n.asText();
+    }
+
+    /**
+     * Encodes a classification response: a BYTES output of shape [rows, k] (binary: each string as its 4-byte
+     * little-endian length and its UTF-8 bytes, as the binary tensor extension writes BYTES).
+     */
+    static Encoded encodeClasses(String model, int version, String id, String[][] top, boolean binary) {
+        int rows = top.length;
+        int k = rows == 0 ? 0 : top[0].length;
+        long bytes = 0;
+        for (String[] row : top) {
+            for (String v : row) {
+                bytes += 4 + v.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            }
+        }
+        if (bytes * 2 > Integer.MAX_VALUE - (1 << 20)) {
+            throw ApiException.badRequest("the response would be " + bytes + " bytes, more than one response can carry; "
+                    + "send fewer rows");
+        }
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator(bos)) {
+            g.writeStartObject();
+            g.writeStringField("model_name", model);
+            g.writeStringField("model_version", Integer.toString(version));
+            if (id != null) {
+                g.writeStringField("id", id);
+            }
+            g.writeArrayFieldStart("outputs");
+            g.writeStartObject();
+            g.writeStringField("name", OUTPUT);
+            g.writeStringField("datatype", ElementType.BYTES.v2Name());
+            g.writeArrayFieldStart("shape");
+            g.writeNumber(rows);
+            g.writeNumber(k);
+            g.writeEndArray();
+            if (binary) {
+                g.writeObjectFieldStart("parameters");
+                g.writeNumberField("binary_data_size", bytes);
+                g.writeEndObject();
+            } else {
+                g.writeArrayFieldStart("data");
+                for (String[] row : top) {
+                    for (String v : row) {
+                        g.writeString(v);
+                    }
+                }
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+            g.writeEndArray();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (!binary) {
+            return new Encoded(bos.toByteArray(), -1);
+        }
+        int jsonLength = bos.size();
+        for (String[] row : top) {
+            for (String v : row) {
+                byte[] b = v.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                bos.write(b.length & 0xff);
+                bos.write((b.length >>> 8) & 0xff);
+                bos.write((b.length >>> 16) & 0xff);
+                bos.write((b.length >>> 24) & 0xff);
+                bos.writeBytes(b);
+            }
+        }
+        return new Encoded(bos.toByteArray(), jsonLength);
     }
 
     /** Encodes a response, binary when the request asked for it. */

@@ -15,7 +15,7 @@ import java.util.Map;
  * binary tensor data), and the model repository extension.
  */
 final class V2Handlers {
-    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "model_repository");
+    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "classification", "model_repository");
 
     private final ModelManager manager;
     private final ServerConfig cfg;
@@ -102,8 +102,15 @@ final class V2Handlers {
             InferenceServer.tagModel(ctx, model, lv.version());
             V2Codec.Request req = V2Codec.decode(body, ctx.header(V2Codec.HEADER_LENGTH), lv.inputSize(),
                     cfg.maxRequestRows(), cfg.rejectNonFinite());
+            if (req.classes() > lv.outputSize()) {
+                throw ApiException.badRequest("classification asks for the top " + req.classes() + " classes; model '"
+                        + model + "' has " + lv.outputSize() + " outputs");
+            }
             float[][] out = InferenceServer.predict(lv, req.rows());
-            V2Codec.Encoded enc = V2Codec.encode(model, lv.version(), req.id(), out, req.binaryOutput());
+            V2Codec.Encoded enc = req.classes() > 0
+                    ? V2Codec.encodeClasses(model, lv.version(), req.id(),
+                            V2Codec.topClasses(out, req.classes(), lv.model().classNames()), req.binaryOutput())
+                    : V2Codec.encode(model, lv.version(), req.id(), out, req.binaryOutput());
             if (enc.binary()) {
                 ctx.header(V2Codec.HEADER_LENGTH, Integer.toString(enc.jsonLength()));
                 ctx.contentType("application/octet-stream");

@@ -174,6 +174,64 @@ class InferenceServerTest {
         HttpResponse<byte[]> b = f.sendBytes(f.req("/v2/models/iris/infer").POST(HttpRequest.BodyPublishers.ofString(body)).build());
         assertEquals(200, b.statusCode());
         assertTrue(b.headers().firstValue("Inference-Header-Content-Length").isPresent());
+        String notBoolean = body.replace("\"binary_data_output\":true", "\"binary_data_output\":\"yes\"");
+        assertTrue(error(f.post("/v2/models/iris/infer", notBoolean), 400).contains("binary_data_output"));
+    }
+
+    /**
+     * Triton's classification extension: the top k of each row as "value:index:label" BYTES, highest first, JSON or
+     * binary (each string its 4-byte little-endian length and its bytes). Checked against the model's probabilities
+     * computed in-process and ranked here.
+     */
+    @Test
+    void classificationExtension() throws Exception {
+        start();
+        assertTrue(ok(f.get("/v2")).get("extensions").toString().contains("\"classification\""));
+        float[][] probabilities = f.expected(1, ROWS);
+        List<String> labels = List.of("setosa", "versicolor", "virginica");
+        String request = inferBody(ROWS, "c1").replaceFirst("}$",
+                ",\"outputs\":[{\"name\":\"output\",\"parameters\":{\"classification\":2}}]}");
+        JsonNode out = ok(f.post("/v2/models/iris/infer", request)).get("outputs").get(0);
+        assertEquals("BYTES", out.get("datatype").asText());
+        assertEquals("[2,2]", out.get("shape").toString());
+        for (int r = 0; r < ROWS.length; r++) {
+            int best = 0;
+            for (int i = 1; i < 3; i++) {
+                best = probabilities[r][i] > probabilities[r][best] ? i : best;
+            }
+            for (int j = 0; j < 2; j++) {
+                String[] parts = out.get("data").get(r * 2 + j).asText().split(":");
+                int index = Integer.parseInt(parts[1]);
+                assertEquals(probabilities[r][index], Float.parseFloat(parts[0]), 1e-6, out.toString());
+                assertEquals(labels.get(index), parts[2]);
+                if (j == 0) {
+                    assertEquals(best, index, "the highest first: " + out);
+                } else {
+                    assertTrue(probabilities[r][index] <= probabilities[r][best] && index != best, out.toString());
+                }
+            }
+        }
+        // binary: the same strings, length-prefixed
+        String binary = request.replace("\"classification\":2", "\"classification\":2,\"binary_data\":true");
+        HttpResponse<byte[]> b = f.sendBytes(f.req("/v2/models/iris/infer").POST(HttpRequest.BodyPublishers.ofString(binary)).build());
+        assertEquals(200, b.statusCode(), new String(b.body(), StandardCharsets.UTF_8));
+        int jsonLen = Integer.parseInt(b.headers().firstValue("Inference-Header-Content-Length").orElseThrow());
+        JsonNode head = ServerFixture.JSON.readTree(new String(b.body(), 0, jsonLen, StandardCharsets.UTF_8)).get("outputs").get(0);
+        assertEquals(b.body().length - jsonLen, head.at("/parameters/binary_data_size").asInt());
+        ByteBuffer data = ByteBuffer.wrap(b.body(), jsonLen, b.body().length - jsonLen).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 4; i++) {
+            byte[] text = new byte[data.getInt()];
+            data.get(text);
+            assertEquals(out.get("data").get(i).asText(), new String(text, StandardCharsets.UTF_8));
+        }
+        assertFalse(data.hasRemaining());
+        // a count the model cannot give, or that is no count, is refused by name
+        assertTrue(error(f.post("/v2/models/iris/infer", request.replace("\"classification\":2", "\"classification\":4")),
+                400).contains("has 3 outputs"));
+        for (String bad : List.of("0", "-1", "\"2\"", "1.5", "true")) {
+            assertTrue(error(f.post("/v2/models/iris/infer", request.replace("\"classification\":2", "\"classification\":" + bad)),
+                    400).contains("classification"), bad);
+        }
     }
 
     @Test
