@@ -271,41 +271,14 @@ final class V2Codec {
             throw ApiException.badRequest("the response would be " + bytes + " bytes, more than one response can carry; "
                     + "send fewer rows");
         }
-        ByteArrayOutputStream bos = new ByteArrayOutputStream();
-        try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator(bos)) {
-            g.writeStartObject();
-            g.writeStringField("model_name", model);
-            g.writeStringField("model_version", Integer.toString(version));
-            if (id != null) {
-                g.writeStringField("id", id);
-            }
-            g.writeArrayFieldStart("outputs");
-            g.writeStartObject();
-            g.writeStringField("name", OUTPUT);
-            g.writeStringField("datatype", ElementType.BYTES.v2Name());
-            g.writeArrayFieldStart("shape");
-            g.writeNumber(rows);
-            g.writeNumber(k);
-            g.writeEndArray();
-            if (binary) {
-                g.writeObjectFieldStart("parameters");
-                g.writeNumberField("binary_data_size", bytes);
-                g.writeEndObject();
-            } else {
-                g.writeArrayFieldStart("data");
-                for (String[] row : top) {
-                    for (String v : row) {
-                        g.writeString(v);
-                    }
+        ByteArrayOutputStream bos = new ByteArrayOutputStream((int) Math.min(1 << 24, 256 + 2 * bytes));
+        writeJson(bos, model, version, id, ElementType.BYTES, rows, k, binary ? bytes : -1, g -> {
+            for (String[] row : top) {
+                for (String v : row) {
+                    g.writeString(v);
                 }
-                g.writeEndArray();
             }
-            g.writeEndObject();
-            g.writeEndArray();
-            g.writeEndObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        });
         if (!binary) {
             return new Encoded(bos.toByteArray(), -1);
         }
@@ -334,42 +307,13 @@ final class V2Codec {
                     + "can carry; send fewer rows");
         }
         ByteArrayOutputStream bos = new ByteArrayOutputStream((int) Math.min(1 << 24, 64 + values * (binary ? 4 : 14)));
-        try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator(bos)) {
-            g.writeStartObject();
-            g.writeStringField("model_name", model);
-            g.writeStringField("model_version", Integer.toString(version));
-            if (id != null) {
-                g.writeStringField("id", id);
-            }
-            g.writeArrayFieldStart("outputs");
-            g.writeStartObject();
-            g.writeStringField("name", OUTPUT);
-            g.writeStringField("datatype", ElementType.FLOAT32.v2Name());
-            g.writeArrayFieldStart("shape");
-            g.writeNumber(rows);
-            g.writeNumber(cols);
-            g.writeEndArray();
-            if (binary) {
-                g.writeObjectFieldStart("parameters");
-                g.writeNumberField("binary_data_size", 4L * rows * cols);
-                g.writeEndObject();
-            } else {
-                g.writeArrayFieldStart("data");
-                for (float[] row : out) {
-                    for (float v : row) {
-                        g.writeNumber(v);
-                    }
+        writeJson(bos, model, version, id, ElementType.FLOAT32, rows, cols, binary ? 4 * values : -1, g -> {
+            for (float[] row : out) {
+                for (float v : row) {
+                    g.writeNumber(v);
                 }
-                g.writeEndArray();
             }
-            g.writeEndObject();
-            g.writeEndArray();
-            g.writeEndObject();
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        });
         if (!binary) {
             return new Encoded(bos.toByteArray(), -1);
         }
@@ -380,5 +324,48 @@ final class V2Codec {
         }
         bos.writeBytes(data.array());
         return new Encoded(bos.toByteArray(), jsonLength);
+    }
+
+    /** Writes the elements of the {@code data} array. */
+    private interface DataWriter {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    /**
+     * The response's JSON: the one output's name, datatype and shape [rows, cols], then its {@code data} or, for a
+     * binary response ({@code binarySize >= 0}), the size of the binary data that follows the JSON.
+     */
+    private static void writeJson(ByteArrayOutputStream bos, String model, int version, String id, ElementType type,
+                                  int rows, int cols, long binarySize, DataWriter data) {
+        try (JsonGenerator g = Json.MAPPER.getFactory().createGenerator(bos)) {
+            g.writeStartObject();
+            g.writeStringField("model_name", model);
+            g.writeStringField("model_version", Integer.toString(version));
+            if (id != null) {
+                g.writeStringField("id", id);
+            }
+            g.writeArrayFieldStart("outputs");
+            g.writeStartObject();
+            g.writeStringField("name", OUTPUT);
+            g.writeStringField("datatype", type.v2Name());
+            g.writeArrayFieldStart("shape");
+            g.writeNumber(rows);
+            g.writeNumber(cols);
+            g.writeEndArray();
+            if (binarySize >= 0) {
+                g.writeObjectFieldStart("parameters");
+                g.writeNumberField("binary_data_size", binarySize);
+                g.writeEndObject();
+            } else {
+                g.writeArrayFieldStart("data");
+                data.write(g);
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+            g.writeEndArray();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }

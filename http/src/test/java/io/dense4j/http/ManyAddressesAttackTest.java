@@ -214,19 +214,24 @@ class ManyAddressesAttackTest {
             assertTrue(data.length > ServerConnectors.EAGER_BODY_BYTES, "bigger than what is buffered: " + data.length);
             try (RawHttp c = new RawHttp("127.0.0.40", f.server.port())) {
                 c.socket.setSoTimeout(60_000);
-                c.write("POST /v1/datasets?name=steady&ignore_columns=id HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                        + TrainingFixture.ALICE + "\r\nContent-Type: text/csv\r\nContent-Length: " + data.length + "\r\n\r\n");
-                java.io.OutputStream out = c.socket.getOutputStream();
-                int step = 8 << 10; // 8 KiB every 166 ms: 48 KiB/s, three times the minimum
-                for (int at = 0; at < data.length; at += step) {
-                    out.write(data, at, Math.min(step, data.length - at));
-                    out.flush();
-                    Thread.sleep(166);
-                }
-                RawHttp.Response r = c.read();
+                RawHttp.Response r = uploadAt48KiBPerSecond(c, "POST /v1/datasets?name=steady&ignore_columns=id HTTP/1.1\r\n"
+                        + "Host: x\r\nAuthorization: Bearer " + TrainingFixture.ALICE + "\r\nContent-Type: text/csv\r\n", data);
                 assertEquals(201, r.status(), r.body());
             }
         }
+    }
+
+    /** Sends {@code head} (request line and headers, without Content-Length) and {@code data} at 48 KiB/s. */
+    private static RawHttp.Response uploadAt48KiBPerSecond(RawHttp c, String head, byte[] data) throws Exception {
+        c.write(head + "Content-Length: " + data.length + "\r\n\r\n");
+        java.io.OutputStream out = c.socket.getOutputStream();
+        int step = 8 << 10; // 8 KiB every 166 ms: 48 KiB/s, three times the minimum of these tests
+        for (int at = 0; at < data.length; at += step) {
+            out.write(data, at, Math.min(step, data.length - at));
+            out.flush();
+            Thread.sleep(166);
+        }
+        return c.read();
     }
 
     /** The same for a model file (the other streaming route): taken at 3x the minimum rate, past the body deadline. */
@@ -245,16 +250,8 @@ class ManyAddressesAttackTest {
         try (ServerFixture f = new ServerFixture(tmp, b -> b.clients(limits).adminToken("admin-secret"))) {
             try (RawHttp c = new RawHttp("127.0.0.41", f.server.port())) {
                 c.socket.setSoTimeout(60_000);
-                c.write("POST /admin/models/wide/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret\r\n"
-                        + "Content-Type: application/octet-stream\r\nContent-Length: " + data.length + "\r\n\r\n");
-                java.io.OutputStream out = c.socket.getOutputStream();
-                int step = 8 << 10; // 8 KiB every 166 ms: 48 KiB/s, three times the minimum
-                for (int at = 0; at < data.length; at += step) {
-                    out.write(data, at, Math.min(step, data.length - at));
-                    out.flush();
-                    Thread.sleep(166);
-                }
-                RawHttp.Response r = c.read();
+                RawHttp.Response r = uploadAt48KiBPerSecond(c, "POST /admin/models/wide/versions HTTP/1.1\r\nHost: x\r\n"
+                        + "Authorization: Bearer admin-secret\r\nContent-Type: application/octet-stream\r\n", data);
                 assertEquals(201, r.status(), r.body());
             }
             assertEquals(1, f.registry.versions("wide").size());
