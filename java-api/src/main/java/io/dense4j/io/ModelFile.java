@@ -106,11 +106,11 @@ public final class ModelFile {
         Map<String, String> meta = st.metadata();
         if (!FORMAT.equals(meta.get("format"))) {
             throw new ModelFormatException(file + ": not a Dense4J model (safetensors metadata 'format' is "
-                    + meta.get("format") + ", expected " + FORMAT + ")");
+                    + shown(meta.get("format")) + ", expected " + FORMAT + ")");
         }
         if (!VERSION.equals(meta.get("format_version"))) {
             throw new ModelFormatException(file + ": unsupported Dense4J format version "
-                    + meta.get("format_version") + " (this build reads " + VERSION + ")");
+                    + shown(meta.get("format_version")) + " (this build reads " + VERSION + ")");
         }
         String configJson = meta.get("config");
         if (configJson == null) {
@@ -158,7 +158,7 @@ public final class ModelFile {
             step = Long.parseLong(meta.getOrDefault("optimizer_step", "0").trim());
         } catch (NumberFormatException e) {
             throw new ModelFormatException(file + ": metadata 'optimizer_step' is not a number: "
-                    + meta.get("optimizer_step"));
+                    + shown(meta.get("optimizer_step")));
         }
         List<String> names = meta.containsKey("class_names")
                 ? json(file, meta, "class_names", new TypeReference<List<String>>() {}) : List.of();
@@ -216,6 +216,12 @@ public final class ModelFile {
             }
         }
         System.arraycopy(v, 0, dst, (int) offset, v.length);
+    }
+
+    /** A metadata value as an error shows it: a file can hold megabytes there, the message its first 64 characters. */
+    private static String shown(String value) {
+        return value == null || value.length() <= 64 ? String.valueOf(value)
+                : value.substring(0, 64) + "... (" + value.length() + " characters)";
     }
 
     private static <T> T json(Path file, Map<String, String> meta, String key, TypeReference<T> type) {

@@ -168,6 +168,10 @@ public record ModelConfig(@JsonProperty("layers") List<Layer> layers,
      */
     public static ModelConfig fromJson(String json) {
         JsonNode tree = Configs.parse(json);
+        if (tree == null || !tree.isObject()) { // "null" would read as no config at all
+            throw new IllegalArgumentException("a model config must be a JSON object, got "
+                    + (tree == null ? "nothing" : tree.getNodeType().name().toLowerCase(java.util.Locale.ROOT)));
+        }
         return Configs.fromTree(LegacyConfigs.upgrade(tree), ModelConfig.class);
     }
 

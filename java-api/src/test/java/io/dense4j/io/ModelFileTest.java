@@ -81,6 +81,16 @@ class ModelFileTest {
         refused(variant("json.d4j", t -> { }, m -> m.put("config", "{\"class_name\": ")), "invalid model config");
         refused(variant("format.d4j", t -> { }, m -> m.put("format_version", "2")), "unsupported Dense4J format version 2");
         refused(variant("step.d4j", t -> { }, m -> m.put("optimizer_step", "many")), "optimizer_step");
+        // found by a fuzz of saved files: a config of JSON null read as no config (NullPointerException), and a
+        // metadata value of any length was quoted whole in the message
+        refused(variant("null.d4j", t -> { }, m -> m.put("config", "null")), "a model config must be a JSON object");
+        refused(variant("array.d4j", t -> { }, m -> m.put("config", "[1]")), "a model config must be a JSON object");
+        String huge = "x".repeat(100_000);
+        for (String key : List.of("format", "format_version", "optimizer_step")) {
+            Path file = variant(key + "-huge.d4j", t -> { }, m -> m.put(key, huge));
+            refused(file, "(100000 characters)");
+            assertTrue(assertThrows(ModelFormatException.class, () -> ModelFile.read(file)).getMessage().length() < 400);
+        }
         refused(variant("uncompiled.d4j", t -> t.put(ModelFile.OPTIMIZER_STATE, Tensor.zeros(3, 8)),
                 m -> m.put("config", m.get("config").replaceAll(",\"compile_config\":.*}$", "}"))),
                 "optimizer state without an optimizer");
