@@ -216,14 +216,42 @@ public final class Sequential extends Model implements TrainableModel {
     @Override
     public History fit(Dataset data, Fit fit) {
         checkOpen();
-        return Trainer.fit(target, data, fit);
+        // labels named differently from this model's classes are renumbered to them (Dataset.relabeledFor)
+        try (Relabeled train = new Relabeled(data, classNames);
+             Relabeled validation = new Relabeled(fit.validationData(), classNames)) {
+            return Trainer.fit(target, train.data, validation.copy == null ? fit : fit.validationData(validation.data));
+        }
     }
 
-    /** Loss, accuracy, confusion matrix, per-class precision/recall/F1 and any top-k metric compiled in. */
+    /**
+     * Loss, accuracy, confusion matrix, per-class precision/recall/F1 and any top-k metric compiled in. Labels that
+     * are class names are read by this model's names ({@link Dataset#relabeledFor}): a label it does not have is
+     * an {@link IllegalArgumentException}.
+     */
     @Override
     public Evaluation evaluate(Dataset data) {
         checkOpen();
-        return Evaluator.evaluate(target, data);
+        try (Relabeled d = new Relabeled(data, classNames)) {
+            return Evaluator.evaluate(target, d.data);
+        }
+    }
+
+    /** A data set as this model numbers its classes: itself, or a relabeled copy that closing frees. */
+    private static final class Relabeled implements AutoCloseable {
+        final Dataset data;
+        final Dataset copy;
+
+        Relabeled(Dataset original, List<String> classNames) {
+            this.copy = original == null ? null : original.relabeledFor(classNames);
+            this.data = copy != null ? copy : original;
+        }
+
+        @Override
+        public void close() {
+            if (copy != null) {
+                copy.close();
+            }
+        }
     }
 
     /**

@@ -66,7 +66,9 @@ public final class PredictCommand implements Callable<Integer> {
                     int[] range = parseRange(rows, d.size());
                     for (int r = range[0]; r <= range[1]; r++) {
                         input.add(d.features().row(r));
-                        truth.add(d.hasLabels() ? name(model, d.labels().getInt(r)) : null);
+                        // the data's own name for its label (a file's text labels are numbered within the file)
+                        int y = d.hasLabels() ? d.labels().getInt(r) : -1;
+                        truth.add(y < 0 ? null : y < d.classNames().size() ? d.classNames().get(y) : name(model, y));
                         index.add(r);
                     }
                 }

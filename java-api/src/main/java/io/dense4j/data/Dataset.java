@@ -447,6 +447,74 @@ public final class Dataset implements AutoCloseable {
         }
     }
 
+    /**
+     * This data set with its class labels numbered as a model with {@code modelClassNames} numbers them, or null
+     * when they already are: the data set has no class names (integer labels are class indices), the model has
+     * none, or both have the same names in the same order. Needed because text labels are numbered by their
+     * sorted names within each file ({@link Csv}): a file without some class numbers the others differently from
+     * the model trained on all of them. The copy holds the same features; the caller closes it.
+     *
+     * @throws IllegalArgumentException when a row's label is not one of the model's classes (named, with the row)
+     */
+    public Dataset relabeledFor(List<String> modelClassNames) {
+        Objects.requireNonNull(modelClassNames, "modelClassNames");
+        if (classNames.isEmpty() || modelClassNames.isEmpty() || classNames.equals(modelClassNames)) {
+            return null;
+        }
+        int[] toModel = new int[classNames.size()];
+        for (int c = 0; c < toModel.length; c++) {
+            toModel[c] = modelClassNames.indexOf(classNames.get(c));
+        }
+        int n = size();
+        if (labels == null) {
+            return targets.dim(1) == classNames.size() ? reorderedTargets(toModel, modelClassNames) : null;
+        }
+        int[] y = labels.toIntArray();
+        for (int i = 0; i < n; i++) {
+            int m = toModel[y[i]];
+            if (m < 0) {
+                throw new IllegalArgumentException("row " + i + " has label '" + classNames.get(y[i])
+                        + "', which is not one of the model's classes " + modelClassNames);
+            }
+            y[i] = m;
+        }
+        Tensor x = features.copy();
+        try {
+            return new Dataset(x, Tensor.ofInts(y, n), null, modelClassNames.size(), List.copyOf(modelClassNames));
+        } catch (RuntimeException e) {
+            x.close();
+            throw e;
+        }
+    }
+
+    /** One-hot (or per-class) target columns moved to the model's class order ({@link #relabeledFor}). */
+    private Dataset reorderedTargets(int[] toModel, List<String> modelClassNames) {
+        int n = size();
+        int k = toModel.length;
+        int mk = modelClassNames.size();
+        float[] t = targets.toFloatArray();
+        float[] out = new float[Math.multiplyExact(n, mk)];
+        for (int r = 0; r < n; r++) {
+            for (int c = 0; c < k; c++) {
+                float v = t[r * k + c];
+                if (v != 0f) {
+                    if (toModel[c] < 0) {
+                        throw new IllegalArgumentException("row " + r + " has label '" + classNames.get(c)
+                                + "', which is not one of the model's classes " + modelClassNames);
+                    }
+                    out[r * mk + toModel[c]] = v;
+                }
+            }
+        }
+        Tensor x = features.copy();
+        try {
+            return new Dataset(x, null, Tensor.of(out, n, mk), mk, List.copyOf(modelClassNames));
+        } catch (RuntimeException e) {
+            x.close();
+            throw e;
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /** A permutation of {@code [0, n)} by Fisher-Yates with {@code new Random(seed)}: stable across JDKs. */
