@@ -109,6 +109,10 @@ public record ServerConfig(
         }
         inferenceToken = checkToken(inferenceToken, "inference token");
         adminToken = checkToken(adminToken, "admin token");
+        if (inferenceToken != null && inferenceToken.equals(adminToken)) {
+            // one token for both would let every inference client upload, promote and delete models
+            throw new IllegalArgumentException("the inference token equals the admin token: give each role its own");
+        }
         if (training != null) {
             for (Map.Entry<String, String> t : training.tokens().entrySet()) {
                 if (t.getValue().equals(inferenceToken) || t.getValue().equals(adminToken)) {

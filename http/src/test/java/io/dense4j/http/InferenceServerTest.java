@@ -32,6 +32,7 @@ import static io.dense4j.http.ServerFixture.ok;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real HTTP against a server on an ephemeral loopback port: every endpoint and error case. */
@@ -347,6 +348,10 @@ class InferenceServerTest {
 
     @Test
     void bearerTokens() {
+        // one token for two roles is refused at start (every inference client would be an admin)
+        IllegalArgumentException same = assertThrows(IllegalArgumentException.class, () -> ServerConfig.builder(tmp)
+                .inferenceToken("shared-secret").adminToken("shared-secret").build());
+        assertTrue(same.getMessage().contains("give each role its own"), same.getMessage());
         start(b -> b.inferenceToken("infer-secret").adminToken("admin-secret"));
         assertTrue(error(f.post("/v2/models/iris/infer", inferBody(ROWS, null)), 401).contains("bearer"));
         error(f.get("/v2"), 401);

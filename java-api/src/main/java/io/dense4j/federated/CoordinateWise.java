@@ -5,11 +5,14 @@ import java.util.List;
 
 /**
  * The robust aggregators' statistics, per coordinate, in float64: the median, and the trimmed mean (the mean of what
- * is left once the ⌊β·n⌋ smallest and ⌊β·n⌋ largest values are dropped). Every update counts once, whatever its
+ * is left once the max(1, ⌊β·n⌋) smallest and as many largest values are dropped). Every update counts once, whatever its
  * example weight, so a client cannot buy influence by claiming many examples; a minority of clients cannot move a
  * coordinate outside the range of the others' values (Yin, Chen, Ramchandran, Bartlett, ICML 2018).
  */
 final class CoordinateWise {
+    /** Fewest updates a robust statistic is taken of: with two, the median and any trimmed mean are the mean. */
+    static final int MIN_UPDATES = 3;
+
     private CoordinateWise() {}
 
     /**
@@ -23,7 +26,13 @@ final class CoordinateWise {
         if (n == 0) {
             throw new IllegalArgumentException("no update to aggregate");
         }
-        int trim = aggregator == FederatedConfig.Aggregator.TRIMMED_MEAN ? (int) Math.floor(trimFraction * n) : 0;
+        // at least one value off each end (⌊0.2·4⌋ = 0 trimmed nothing: one client moved every coordinate of 4)
+        int trim = aggregator == FederatedConfig.Aggregator.TRIMMED_MEAN && trimFraction > 0
+                ? Math.max(1, (int) Math.floor(trimFraction * n)) : 0;
+        if (aggregator != FederatedConfig.Aggregator.MEAN && n < MIN_UPDATES) {
+            throw new IllegalArgumentException("the " + aggregator.key() + " of " + n + " updates is their mean: it needs "
+                    + "at least " + MIN_UPDATES + " to leave a client's values out");
+        }
         double[] out = new double[parameters];
         double[] column = new double[n];
         for (int i = 0; i < parameters; i++) {

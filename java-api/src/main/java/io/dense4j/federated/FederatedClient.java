@@ -86,6 +86,8 @@ public final class FederatedClient implements AutoCloseable {
     private String finishedReason;
     private int roundsContributed;
 
+    private java.util.function.UnaryOperator<float[]> uploadTamper; // attack tests only
+
     private FederatedClient(Builder b) {
         this.task = b.task;
         this.clientId = b.clientId;
@@ -276,6 +278,14 @@ public final class FederatedClient implements AutoCloseable {
         int b = batchSize != null ? batchSize : plan.batchSize();
         lastTraining = LocalTrainer.train(model, data, global, plan, b, seed ^ (round * 0x9E3779B97F4A7C15L));
         upload = LocalTrainer.uploadVector(lastTraining.delta(), lastTraining.examples(), plan);
+        if (uploadTamper != null) {
+            upload = uploadTamper.apply(upload);
+        }
+    }
+
+    /** Attack tests: this client sends what {@code tamper} makes of its honest upload vector (before masking). */
+    void tamperUpload(java.util.function.UnaryOperator<float[]> tamper) {
+        this.uploadTamper = tamper;
     }
 
     private void submit(ClientMessage m) {

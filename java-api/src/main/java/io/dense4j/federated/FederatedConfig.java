@@ -91,6 +91,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         require(maxUpdateNorm >= 0 && Double.isFinite(maxUpdateNorm),
                 "max update norm must be finite and >= 0 (0: no bound), got " + maxUpdateNorm);
         if (aggregator != Aggregator.MEAN) {
+            require(minClients >= CoordinateWise.MIN_UPDATES, "the " + aggregator.key() + " aggregator needs min clients >= "
+                    + CoordinateWise.MIN_UPDATES + " (of two updates it is their mean, and one client moves it), got "
+                    + minClients);
             require(!secureAggregation, "the " + aggregator.key() + " aggregator needs each update in the clear: it "
                     + "cannot run with secure aggregation (the server sees only the sum)");
             require(noiseMultiplier == 0, "the " + aggregator.key() + " aggregator cannot run with differential "

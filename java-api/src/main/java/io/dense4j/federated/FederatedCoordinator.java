@@ -101,6 +101,8 @@ public final class FederatedCoordinator {
         final Set<String> refused = new HashSet<>();
         final Map<String, byte[]> acceptedIds = new HashMap<>();
         final Map<String, long[]> bytes = new HashMap<>();
+        /** Under secure aggregation, how far the dequantized sum may be from the inputs' sum, per coordinate. */
+        double quantizationError;
 
         Round(long number, Set<String> selected) {
             this.number = number;
@@ -411,6 +413,7 @@ public final class FederatedCoordinator {
         SecAggServer.Phase p = r.secAgg.closePhase();
         if (p == SecAggServer.Phase.COMPLETED) {
             double scale = Quantizer.scale(plan.coordinateBound(), r.secAgg.setSizes()[0]);
+            r.quantizationError = r.secAgg.summed() / scale; // per coordinate of the sum: each input errs by < 1/scale
             finishRound(r, Quantizer.dequantize(r.secAgg.result(), scale), r.secAgg.summed());
         } else if (p == SecAggServer.Phase.ABORTED) {
             abortRound(r, r.secAgg.abortReason());
@@ -450,12 +453,31 @@ public final class FederatedCoordinator {
             }
         } else {
             double weight = sum[parameterCount];
-            if (!(weight > 0)) {
-                abortRound(r, "the summed weight is " + weight);
+            // each of the clients weighs min(n_k, cap)/cap: at least 1/cap, at most 1
+            double least = participants / (double) plan.exampleWeightCap() - r.quantizationError;
+            double most = participants + r.quantizationError;
+            if (!(weight > 0) || weight < least || weight > most) {
+                abortRound(r, "the summed weight is " + weight + ", outside [" + participants + "/"
+                        + plan.exampleWeightCap() + ", " + participants + "] for " + participants
+                        + " clients (each weighs between 1/example_weight_cap and 1)");
                 return;
             }
+            double meanNorm = 0;
             for (int i = 0; i < parameterCount; i++) {
                 mean[i] = sum[i] / weight;
+                meanNorm += mean[i] * mean[i];
+            }
+            // Masked inputs cannot be checked one by one, and a client could put a negative weight in its masked
+            // input to cancel the others' (the summed weight near 0 made the step 10^7 times the update). The
+            // weighted mean of updates clipped to S is itself within S (triangle inequality): a mean above it
+            // (and the sum's quantization error) comes from an input no honest client sends.
+            double allowed = plan.clipNorm() * (1 + 1e-6)
+                    + Math.sqrt(parameterCount) * r.quantizationError / weight;
+            if (r.secAgg != null && plan.clipNorm() > 0 && Math.sqrt(meanNorm) > allowed) {
+                abortRound(r, String.format(java.util.Locale.ROOT, "the securely aggregated mean update has norm %.6g, "
+                        + "above the clip norm %.6g that every honest update keeps: a client's masked input is not "
+                        + "a clipped update (the round is not applied)", Math.sqrt(meanNorm), plan.clipNorm()));
+                return;
             }
         }
         // in float64 up to the new weights; a result a float cannot hold is not applied (the model stays as it was)

@@ -2,6 +2,7 @@ package io.dense4j.federated;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -108,6 +109,41 @@ class FederatedCoordinatorTest {
                 // and they are not trivially equal because nothing happened
                 assertTrue(sb.updateNorm() > 1e-3);
             }
+        }
+    }
+
+    /**
+     * Masked inputs cannot be checked one by one: a client that puts a negative weight in its masked input to cancel
+     * the others' made the summed weight tiny and the step 10^7 times the honest mean (found by an attack on the
+     * server). The summed weight must be what 5 honest clients can weigh, and the mean within the clip norm.
+     */
+    @Test
+    void underSecureAggregationAClientCannotCancelTheOthersWeights() {
+        // the honest clients' weights with cap 50: 33/50 + 1 + 45/50 + 1
+        double honest = 33 / 50.0 + 1 + 45 / 50.0 + 1;
+        for (double left : new double[] {1e-6, 5 / 50.0 + 0.01}) { // far below the least weight; just above it
+            FederatedConfig secure = base().clipNorm(5).secureAggregation(true).build();
+            try (TinyTask t = new TinyTask(SIZES); FederatedSimulation sim = t.simulation(secure, null)) {
+                FederatedClient attacker = sim.clients().get(0);
+                attacker.tamperUpload(v -> {
+                    float[] out = new float[v.length]; // no change of its own; its weight cancels the others'
+                    out[v.length - 1] = (float) (left - honest);
+                    return out;
+                });
+                sim.start();
+                float[] before = sim.coordinator().weights();
+                RoundSummary s = sim.runRound();
+                assertFalse(s.completed(), "left " + left + ": " + s.updateNorm());
+                assertTrue(s.reason().contains("summed weight") || s.reason().contains("above the clip norm"), s.reason());
+                assertArrayEquals(before, sim.coordinator().weights(), "the round is not applied");
+            }
+        }
+        // the same clients without the attack: the round completes (the bounds do not refuse honest rounds)
+        try (TinyTask t = new TinyTask(SIZES);
+             FederatedSimulation sim = t.simulation(base().clipNorm(5).secureAggregation(true).build(), null)) {
+            sim.start();
+            RoundSummary s = sim.runRound();
+            assertTrue(s.completed(), s.reason());
         }
     }
 

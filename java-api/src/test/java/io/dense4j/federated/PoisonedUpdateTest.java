@@ -155,7 +155,7 @@ class PoisonedUpdateTest {
 
     @Test
     void theMedianStaysWithinTheHonestUpdates() {
-        FederatedConfig cfg = base().aggregator(FederatedConfig.Aggregator.MEDIAN).build();
+        FederatedConfig cfg = base().minClients(3).aggregator(FederatedConfig.Aggregator.MEDIAN).build();
         try (TinyTask t = new TinyTask(SIZES); FederatedSimulation sim = t.simulation(cfg, null)) {
             float[] before = sim.coordinator().weights();
             RoundSummary s = attackedRound(sim, 1e30f, 1e-4f, false);
@@ -177,7 +177,7 @@ class PoisonedUpdateTest {
 
     @Test
     void theTrimmedMeanDropsTheAttackerAndTheSmallestValue() {
-        FederatedConfig cfg = base().aggregator(FederatedConfig.Aggregator.TRIMMED_MEAN).trimFraction(0.2).build();
+        FederatedConfig cfg = base().minClients(3).aggregator(FederatedConfig.Aggregator.TRIMMED_MEAN).trimFraction(0.2).build();
         try (TinyTask t = new TinyTask(SIZES); FederatedSimulation sim = t.simulation(cfg, null)) {
             float[] before = sim.coordinator().weights();
             RoundSummary s = attackedRound(sim, -3e38f, 1f, false);
@@ -196,9 +196,28 @@ class PoisonedUpdateTest {
         }
     }
 
+    /**
+     * Few updates: the trimmed mean drops at least one value at each end (⌊0.2·4⌋ = 0 dropped none, and one client of
+     * four moved every coordinate 250 times the honest change); fewer than 3 updates are refused (their median and
+     * trimmed mean are their mean).
+     */
+    @Test
+    void theTrimmedMeanOfFewUpdatesStillDropsTheOutlier() {
+        List<float[]> four = List.of(new float[] {0.01f, 1f}, new float[] {0.02f, 1f}, new float[] {0.03f, 1f},
+                new float[] {1000f, 1f});
+        double[] w = {1, 1, 1, 1};
+        double[] trimmed = CoordinateWise.aggregate(FederatedConfig.Aggregator.TRIMMED_MEAN, 0.2, four, w, 1);
+        assertEquals(0.025, trimmed[0], 1e-6, "0.02 and 0.03 are left");
+        double[] median = CoordinateWise.aggregate(FederatedConfig.Aggregator.MEDIAN, 0.2, four, w, 1);
+        assertEquals(0.025, median[0], 1e-6);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> CoordinateWise.aggregate(FederatedConfig.Aggregator.MEDIAN, 0.2, four.subList(2, 4), w, 1));
+        assertTrue(e.getMessage().contains("at least 3"), e.getMessage());
+    }
+
     @Test
     void aggregatorsAndBoundsAreSavedWithTheConfigAndRefusedWhereTheyCannotWork() throws Exception {
-        FederatedConfig c = base().aggregator(FederatedConfig.Aggregator.TRIMMED_MEAN).trimFraction(0.3)
+        FederatedConfig c = base().minClients(3).aggregator(FederatedConfig.Aggregator.TRIMMED_MEAN).trimFraction(0.3)
                 .maxUpdateNorm(12.5).build();
         var json = new com.fasterxml.jackson.databind.ObjectMapper();
         @SuppressWarnings("unchecked")
@@ -208,10 +227,12 @@ class PoisonedUpdateTest {
         assertEquals(FederatedConfig.Aggregator.MEAN, FederatedConfig.fromMap(java.util.Map.of()).aggregator());
         record Bad(FederatedConfig.Builder b, String expected) {}
         for (Bad bad : List.of(
-                new Bad(base().aggregator(FederatedConfig.Aggregator.MEDIAN).clipNorm(1).secureAggregation(true),
+                new Bad(base().minClients(3).aggregator(FederatedConfig.Aggregator.MEDIAN).clipNorm(1).secureAggregation(true),
                         "cannot run with secure aggregation"),
-                new Bad(base().aggregator(FederatedConfig.Aggregator.MEDIAN).clipNorm(1).noiseMultiplier(1),
+                new Bad(base().minClients(3).aggregator(FederatedConfig.Aggregator.MEDIAN).clipNorm(1).noiseMultiplier(1),
                         "cannot run with differential privacy"),
+                new Bad(base().minClients(2).aggregator(FederatedConfig.Aggregator.MEDIAN), "needs min clients >= 3"),
+                new Bad(base().minClients(2).aggregator(FederatedConfig.Aggregator.TRIMMED_MEAN), "needs min clients >= 3"),
                 new Bad(base().trimFraction(0.5), "trim fraction"),
                 new Bad(base().maxUpdateNorm(-1), "max update norm"),
                 new Bad(base().maxUpdateNorm(Double.POSITIVE_INFINITY), "max update norm"),

@@ -306,7 +306,22 @@ public final class FederatedService implements AutoCloseable {
     }
 
     private Map<String, Object> view(FederatedStore.Task t, boolean history) {
-        FederatedConfig config = FederatedConfig.fromMap(Json.toMap(Json.parse(t.config())));
+        FederatedConfig config;
+        try {
+            config = FederatedConfig.fromMap(Json.toMap(Json.parse(t.config())));
+        } catch (IllegalArgumentException e) {
+            // a task stored by an earlier version whose settings this one refuses: shown as stored, never hidden
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", t.id());
+            m.put("name", t.name());
+            m.put("state", t.state());
+            m.put("rounds_run", t.roundsRun());
+            m.put("created_at", Instant.ofEpochMilli(t.createdAt()).toString());
+            m.put("created_by", t.createdBy());
+            m.put("config", Json.toMap(Json.parse(t.config())));
+            m.put("config_error", e.getMessage());
+            return m;
+        }
         List<String> clients = store.clients(t.id());
         Running r = running.get(t.id());
         Map<String, Object> m = new LinkedHashMap<>();
