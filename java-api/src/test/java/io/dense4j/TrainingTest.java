@@ -287,6 +287,12 @@ class TrainingTest {
             m.preprocessing(Normalizer.standardize());
             History h = m.fit(d, Fit.epochs(8).batchSize(32).seed(5));
             assertEquals(n, ((Number) m.trainingInfo().get("training_rows")).intValue());
+            try (Sequential held = Sequential.of(Dense.of(5, 2, Activation.SOFTMAX))) {
+                held.compile(Optimizers.adam(1e-2), Losses.SPARSE_CATEGORICAL_CROSSENTROPY);
+                held.fit(d, Fit.epochs(1).batchSize(32).validationSplit(0.25).seed(5));
+                assertEquals(n - Math.round(n * 0.25), ((Number) held.trainingInfo().get("training_rows")).intValue(),
+                        "the rows it trained on, not the validation split's");
+            }
             assertTrue(h.last().accuracy() > 0.9, "a linearly separable problem: accuracy " + h.last().accuracy());
             assertTrue(h.last().learningRate() < 1e-2, "cosine schedule must have decayed the rate");
             assertEquals(50f, x[0], 40f, "fit must not normalize the caller's data in place");

@@ -71,15 +71,24 @@ public final class RegistryCommand implements Runnable {
     @Command(name = "register", mixinStandardHelpOptions = true, description = "Register a saved model file as a new version.")
     int register(@Mixin Options opts,
                  @Option(names = "--model", required = true, description = "model name") String model,
-                 @Parameters(index = "0", paramLabel = "FILE", description = "the saved model file (.d4j)") Path file,
+                 @Parameters(index = "0", paramLabel = "FILE", description = "the model file: a Dense4J .d4j, or a Keras .h5 / .keras (converted once)") Path file,
                  @Option(names = "--source", description = "where it came from (default: the file path)") String source,
                  @Option(names = "--metric", description = "training metric name=value (repeatable), e.g. accuracy=0.98")
                  Map<String, Double> metrics,
                  @Option(names = "--alias", description = "also point this alias at the new version (e.g. stable)") String alias) {
         ModelRegistry reg = opts.openOrCreate();
-        ModelVersionInfo info = reg.register(model, file, RegisterOptions.defaults().actor(opts.actor())
-                .source(source != null ? source : file.toAbsolutePath().toString())
-                .metrics(metrics == null ? Map.of() : metrics));
+        ModelVersionInfo info;
+        try {
+            info = reg.register(model, file, RegisterOptions.defaults().actor(opts.actor())
+                    .source(source != null ? source : file.toAbsolutePath().toString())
+                    .metrics(metrics == null ? Map.of() : metrics));
+        } catch (io.dense4j.registry.RegistryException e) {
+            if (e.kind() != io.dense4j.registry.RegistryException.Kind.INVALID) {
+                throw e;
+            }
+            // the registry does not name the file (an upload's is a staging file): here it is the user's
+            throw new io.dense4j.registry.RegistryException(e.kind(), file + ": " + e.getMessage(), e);
+        }
         System.out.println("registered " + model + " version " + info.version() + " (sha256 " + info.sha256() + ")");
         if (alias != null) {
             reg.setAlias(model, alias, info.version(), opts.actor());

@@ -10,6 +10,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import static io.dense4j.http.ServerConfig.*;
@@ -247,6 +248,30 @@ public final class ServeCommand implements Callable<Integer> {
         return serving;
     }
 
+    /**
+     * What a mistyped or misunderstood --registry gets told: a file is refused; a directory of model files that is no
+     * registry is named. Returns whether the directory existed.
+     */
+    private boolean registryNotes() throws java.io.IOException {
+        if (java.nio.file.Files.isRegularFile(registry)) {
+            throw new IllegalArgumentException("--registry " + registry + " is a file; give the registry's directory");
+        }
+        if (!java.nio.file.Files.isDirectory(registry)) {
+            return false;
+        }
+        try (var files = java.nio.file.Files.list(registry)) {
+            List<String> models = files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".d4j") || n.endsWith(".h5") || n.endsWith(".keras")).sorted().toList();
+            if (!models.isEmpty() && io.dense4j.registry.ModelRegistry.open(registry).models().isEmpty()) {
+                System.out.println("note: " + registry + " holds model files (" + String.join(", ", models.subList(0,
+                        Math.min(3, models.size()))) + (models.size() > 3 ? ", ..." : "") + ") but no registered "
+                        + "model: a registry serves what `dense4j registry register --registry " + registry
+                        + " --model NAME FILE` registered");
+            }
+        }
+        return true;
+    }
+
     @Override
     public Integer call() throws Exception {
         ServerConfig.BatchingConfig d = ServerConfig.BatchingConfig.defaults();
@@ -264,6 +289,7 @@ public final class ServeCommand implements Callable<Integer> {
                 or(maxUploads, c.maxUploads()), or(minUploadBytesPerSecond, c.minUploadBytesPerSecond()));
         ServerConfig.TlsConfig tls = new ServerConfig.TlsConfig(tlsKeyStore, tlsKeyStorePassword, null, tlsCert, tlsKey,
                 adminClientCa);
+        boolean existed = registryNotes();
         ServerConfig.Builder b = ServerConfig.builder(registry)
                 .inferenceToken(token).adminToken(adminToken).batching(batching).clients(clients).tls(tls)
                 .rejectNonFinite(!allowNonFinite).accessLog(!noAccessLog);
@@ -296,6 +322,12 @@ public final class ServeCommand implements Callable<Integer> {
                     : "at most every " + t.checkpointInterval().toMillis() / 1000.0 + " s")
                     + ", jobs wait " + (t.jobYield().isZero() ? "for nothing" : "up to " + t.jobYield().toMillis()
                     + " ms a chunk") + " while inference is served");
+        }
+        if (!existed) {
+            System.out.println("note: " + registry + " did not exist: created an empty registry; it serves no model "
+                    + "until one is registered (`dense4j registry register --registry " + registry + " --model NAME FILE`"
+                    + (cfg.adminToken() != null || cfg.tls().adminClientAuth() ? ", or POST /admin/models/{model}/versions" : "")
+                    + ")");
         }
         server.awaitShutdown();
         return 0;

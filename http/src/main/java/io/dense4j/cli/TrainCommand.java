@@ -60,7 +60,8 @@ public final class TrainCommand implements Callable<Integer> {
     CsvArgs csv = new CsvArgs();
 
     @Option(names = "--layers", split = ",", defaultValue = "128,10",
-            description = "units of each Dense layer, comma-separated (default: ${DEFAULT-VALUE})")
+            description = "units of each Dense layer, comma-separated (default: ${DEFAULT-VALUE}, the last one the data's "
+                    + "class count)")
     List<Integer> layers;
 
     @Option(names = "--activations", split = ",", defaultValue = "relu,softmax",
@@ -230,6 +231,12 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** The model the options describe, compiled. */
     private Sequential fromOptions(Dataset train) {
+        if (!spec.commandLine().getParseResult().hasMatchedOption("--layers") && train.hasLabels()
+                && train.numClasses() >= 2) {
+            // the default's output layer has one unit per class of the data (10 for MNIST; 3 for a 3-class CSV)
+            layers = new ArrayList<>(layers);
+            layers.set(layers.size() - 1, train.numClasses());
+        }
         Sequential model = Sequential.of(buildLayers(train.numFeatures()));
         try {
             int stepsPerEpoch = (int) Math.ceil(train.size() * (1 - validationSplit) / batchSize);

@@ -45,6 +45,8 @@ public final class Configs {
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
             .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            // "5" is not 5, nor "true" true: a quoted number was accepted for some fields and refused for others
+            .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
             // only what the classes annotate is config: no getter becomes a field by accident
             .setVisibility(PropertyAccessor.ALL, JsonAutoDetect.Visibility.NONE);
@@ -74,7 +76,7 @@ public final class Configs {
         try {
             return MAPPER.readValue(json, type);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("invalid " + type.getSimpleName() + " config: " + describe(e), e);
+            throw new IllegalArgumentException("invalid " + configName(type) + ": " + describe(e), e);
         }
     }
 
@@ -98,7 +100,7 @@ public final class Configs {
         try {
             return MAPPER.readValue(text, type);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + ": invalid " + type.getSimpleName() + " config: " + describe(e), e);
+            throw new IllegalArgumentException(file + ": invalid " + configName(type) + ": " + describe(e), e);
         }
     }
 
@@ -125,7 +127,7 @@ public final class Configs {
         try {
             return MAPPER.treeToValue(tree, type);
         } catch (JsonProcessingException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("invalid " + type.getSimpleName() + " config: " + describe(e), e);
+            throw new IllegalArgumentException("invalid " + configName(type) + ": " + describe(e), e);
         }
     }
 
@@ -139,7 +141,7 @@ public final class Configs {
         try {
             return MAPPER.convertValue(map, type);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("invalid " + type.getSimpleName() + " config: "
+            throw new IllegalArgumentException("invalid " + configName(type) + ": "
                     + (e.getCause() instanceof JsonProcessingException j ? describe(j) : e.getMessage()), e);
         }
     }
@@ -150,6 +152,17 @@ public final class Configs {
         if (badType != null) {
             return where(badType) + "unknown " + words(badType.getBaseType().getRawClass().getSimpleName()) + " type '"
                     + badType.getTypeId() + "', expected one of " + String.join(", ", typeNames(badType.getBaseType()));
+        }
+        com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException unknown =
+                find(t, com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException.class);
+        if (unknown != null) {
+            java.util.List<String> known = new java.util.ArrayList<>();
+            if (unknown.getKnownPropertyIds() != null) {
+                unknown.getKnownPropertyIds().forEach(k -> known.add(String.valueOf(k)));
+            }
+            java.util.Collections.sort(known);
+            return where(unknown) + "unknown field \"" + unknown.getPropertyName() + "\""
+                    + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")");
         }
         Throwable root = t;
         while (root.getCause() != null && root.getCause() != root && !(root instanceof JsonMappingException)) {
@@ -206,6 +219,12 @@ public final class Configs {
     }
 
     /** "LearningRateSchedule" -> "learning rate schedule". */
+    /** "model config" for ModelConfig, "fit config" for Fit: what an error calls the object it reads. */
+    private static String configName(Class<?> type) {
+        String w = words(type.getSimpleName());
+        return w.endsWith(" config") ? w : w + " config";
+    }
+
     private static String words(String camel) {
         return camel.replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase(Locale.ROOT);
     }

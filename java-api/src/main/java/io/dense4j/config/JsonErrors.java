@@ -12,11 +12,33 @@ public final class JsonErrors {
     private static final Pattern NESTING = Pattern.compile("nesting depth \\((\\d+)\\) exceeds the maximum allowed \\((\\d+)");
     private static final Pattern NUMBER = Pattern.compile("Number value length \\((\\d+)\\) exceeds the maximum allowed \\((\\d+)");
     private static final Pattern STRING = Pattern.compile("String value length \\((\\d+)\\) exceeds the maximum (?:allowed )?\\((\\d+)");
-    private static final Pattern COERCE = Pattern.compile("Cannot coerce [\\w-]+ value \\(([^)]*)\\) to `(\\w+)`");
+    private static final Pattern COERCE = Pattern.compile("Cannot coerce [\\w-]+ value \\(([^)]*)\\) to `(?:[\\w$]+\\.)*(\\w+)`");
+    private static final Pattern UNKNOWN_FIELD = Pattern.compile("Unrecognized field \"([^\"]*)\"(?:.*known properties: ?\\[?([^\\]]*))?");
+    private static final Pattern MISSING = Pattern.compile("Missing required creator property '([^']*)'");
+    private static final Pattern FROM_STRING = Pattern.compile("from String value \\('([^']*)'\\)");
+    private static final Pattern WRONG_TYPE = Pattern.compile(
+            "Cannot deserialize value of type `(?:[\\w$]+\\.)*(\\w+)(?:<[^`]*>)?` from (\\w+(?: \\w+)?) value");
     private static final Pattern NON_NUMERIC = Pattern.compile("Non-standard token '([^']*)'");
     private static final Pattern TICKED = Pattern.compile("`[\\w.$]+(?:\\(\\))?`");
 
     private JsonErrors() {}
+
+    /** A Java type as a JSON value's kind. */
+    private static String typeWords(String type) {
+        return switch (type) {
+            case "int", "long", "short", "byte", "Integer", "Long", "Short", "Byte", "BigInteger" -> "an integer";
+            case "double", "float", "Double", "Float", "BigDecimal", "Number" -> "a number";
+            case "boolean", "Boolean" -> "true or false";
+            case "String" -> "a string";
+            case "List", "ArrayList", "Collection", "Set" -> "an array";
+            case "Map", "LinkedHashMap", "HashMap", "TreeMap" -> "an object";
+            default -> type.endsWith("[]") ? "an array" : "an object";
+        };
+    }
+
+    private static String article(String kind) {
+        return (kind.matches("[aeiou].*") ? "an " : "a ") + kind;
+    }
 
     /** {@code message} (a Jackson exception's original message) without Jackson's internals. */
     public static String plain(String message) {
@@ -37,8 +59,20 @@ public final class JsonErrors {
             return "a string of " + m.group(1) + " characters; at most " + m.group(2);
         }
         if ((m = COERCE.matcher(message)).find()) {
-            return "expected " + (m.group(2).matches("int|long|short|byte|Integer|Long") ? "an integer" : "a "
-                    + m.group(2)) + ", got " + m.group(1);
+            return "expected " + typeWords(m.group(2)) + ", got " + m.group(1);
+        }
+        if ((m = UNKNOWN_FIELD.matcher(message)).find()) {
+            return "unknown field \"" + m.group(1) + "\"" + (m.group(2) == null || m.group(2).isBlank() ? ""
+                    : " (known: " + m.group(2).replaceAll("\\s+", " ").trim() + ")");
+        }
+        if ((m = MISSING.matcher(message)).find()) {
+            return "missing required field '" + m.group(1) + "'";
+        }
+        if ((m = WRONG_TYPE.matcher(message)).find()) {
+            return "expected " + typeWords(m.group(1)) + ", got " + article(m.group(2).toLowerCase(java.util.Locale.ROOT));
+        }
+        if ((m = FROM_STRING.matcher(message)).find()) {
+            return "expected a number or an object, got the string \"" + m.group(1) + "\"";
         }
         if ((m = NON_NUMERIC.matcher(message)).find()) {
             return m.group(1) + " is not a JSON number";

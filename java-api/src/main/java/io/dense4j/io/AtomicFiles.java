@@ -101,7 +101,7 @@ public final class AtomicFiles {
      * A new empty temporary file beside the target, ".name.random.tmp", created with default permissions (unlike
      * createTempFile, whose owner-only permissions would survive the rename).
      */
-    private static Path createTemp(Path dir, String name) throws IOException {
+    public static Path createTemp(Path dir, String name) throws IOException {
         for (int attempt = 0; ; attempt++) {
             Path temp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
                     + ".tmp");

@@ -186,11 +186,43 @@ public final class ModelFile {
         if (!Files.isRegularFile(file)) {
             throw new ModelFormatException(file + ": no such model file");
         }
+        String other = otherFormat(file);
+        if (other != null) {
+            throw new ModelFormatException(file + ": " + other + ", not a Dense4J model file (.d4j): convert it with "
+                    + "`dense4j import " + file.getFileName() + " -o model.d4j` (Models.importKeras in Java); the "
+                    + "registry and the admin upload take Keras files as they are");
+        }
         try {
             return SafeTensors.read(file);
         } catch (IOException e) {
             throw new ModelFormatException(file + ": cannot read the model file: " + e.getMessage(), e);
+        } catch (ModelFormatException e) {
+            String m = String.valueOf(e.getMessage());
+            if (!m.contains("not a safetensors file")) {
+                throw e;
+            }
+            String prefix = file + ": ";
+            throw new ModelFormatException(prefix + "not a Dense4J model file (.d4j, a safetensors file; an ONNX model "
+                    + "cannot be loaded): " + (m.startsWith(prefix) ? m.substring(prefix.length()) : m), e);
         }
+    }
+
+    /** What a file that Dense4J reads by import, not as a model file, is (by its first bytes), or null. */
+    private static String otherFormat(Path file) {
+        byte[] head = new byte[8];
+        int n;
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            n = in.readNBytes(head, 0, head.length);
+        } catch (IOException e) {
+            return null; // the reader below says what is wrong
+        }
+        if (n == 8 && (head[0] & 0xff) == 0x89 && head[1] == 'H' && head[2] == 'D' && head[3] == 'F') {
+            return "a Keras HDF5 file (.h5)";
+        }
+        if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+            return "a zip archive (a Keras .keras file?)";
+        }
+        return null;
     }
 
     /** The config and the tensors must agree: a mismatch is reported as what the config asks for. */

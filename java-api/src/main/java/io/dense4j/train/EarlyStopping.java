@@ -122,8 +122,10 @@ public final class EarlyStopping implements ConfigurableCallback {
     public boolean onEpochEnd(TrainableModel model, EpochLog log) {
         double v = log.get(monitor);
         if (Double.isNaN(v)) {
-            throw new IllegalStateException("early stopping monitors " + monitor
-                    + " but it is not available (no validation data?)");
+            throw new IllegalStateException("early stopping monitors " + monitor + " but it is not available"
+                    + (monitor.startsWith("val_") ? ": it needs validation data (Fit.validationSplit or validationData; "
+                    + "on the command line --validation-split 0.1), or monitor " + monitor.substring(4) + " instead"
+                    : ""));
         }
         boolean improved = maximize ? v > best + minDelta : v < best - minDelta;
         if (improved) {

@@ -189,7 +189,7 @@ public final class Trainer {
             c.onTrainEnd(model, history);
         }
         target.recordTraining(trainingRecord(fit, history, stepsPerEpoch, target.model().optimizerStep(),
-                train.size()));
+                nTrain)); // the rows it trained on: a validation split is not among them
         return history;
     }
 

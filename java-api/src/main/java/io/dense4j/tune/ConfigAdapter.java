@@ -147,7 +147,7 @@ public final class ConfigAdapter {
         try {
             return Configs.fromTree(tree, type);
         } catch (IllegalArgumentException e) {
-            String m = String.valueOf(e.getMessage()).replaceFirst("^invalid " + type.getSimpleName() + " config: ", "");
+            String m = String.valueOf(e.getMessage()).replaceFirst("^invalid [a-z ]+ config: ", "");
             Matcher w = WHERE.matcher(m);
             if (!w.find()) {
                 throw new ConfigException(base, plain(m));

@@ -171,6 +171,9 @@ public final class Json {
 
     /** Parses an RFC 6901 JSON Pointer ("/layers/0/units"), as a {@link ConfigException} when malformed. */
     public static JsonPointer pointer(String p, String path) {
+        if (p.matches("(?s).*~([^01].*|$)")) { // RFC 6901: only ~0 ('~') and ~1 ('/')
+            throw new ConfigException(path, "'" + p + "' is not a JSON Pointer: '~' must be followed by 0 ('~') or 1 ('/')");
+        }
         try {
             JsonPointer ptr = JsonPointer.compile(p);
             if (ptr.matches()) {

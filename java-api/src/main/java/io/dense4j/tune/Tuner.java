@@ -1,5 +1,7 @@
 package io.dense4j.tune;
 
+import com.fasterxml.jackson.core.JsonPointer;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dense4j.Dense4J;
 import io.dense4j.Sequential;
@@ -138,6 +140,20 @@ public final class Tuner {
         if (spec.metric().equals("accuracy") && base.loss() == Loss.MEAN_SQUARED_ERROR
                 && spec.space().parameters().stream().noneMatch(p -> p.path().equals("/loss"))) {
             throw new ConfigException("/metric", "accuracy is not defined for mean_squared_error; use loss");
+        }
+        // a condition on a path that neither the config nor a search parameter has never holds: its parameter
+        // would silently never be searched (a misspelt "when" pointer)
+        for (SearchSpace.Parameter p : spec.space().parameters()) {
+            for (JsonPointer c : p.when().keySet()) {
+                boolean searched = spec.space().parameters().stream().anyMatch(o -> o != p
+                        && (o.pointer().toString().equals(c.toString()) || c.toString().startsWith(o.pointer() + "/")
+                        || o.pointer().toString().startsWith(c + "/")));
+                if (!searched && baseConfig.at(c).isMissingNode()) {
+                    throw new ConfigException(SearchSpace.keyPath("/search_space", p.path()) + "/when",
+                            "'" + c + "' names no field of the config and no search parameter: the condition would never "
+                                    + "hold, and " + p.path() + " would never be searched");
+                }
+            }
         }
         Sampler sampler = spec.sampler();
         long probe = Math.min(sampler.size(), 4);

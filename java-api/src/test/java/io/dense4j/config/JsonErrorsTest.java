@@ -44,6 +44,34 @@ class JsonErrorsTest {
         assertTrue(e.getMessage().contains("expected an integer, got 1.5"), e.getMessage());
     }
 
+    /** Each found leaking Jackson's words through the CLI or the job API (a helper's audit). */
+    @Test
+    void everyBindingErrorIsInPlainWords() {
+        String[][] cases = {
+            {"{\"epochs\": 1, \"epoch\": 5}", "unknown field \"epoch\" (known: "},
+            {"{\"epochs\": \"5\"}", "expected an integer, got \"5\""},
+            {"{\"epochs\": true}", "expected an integer, got a boolean"},
+            {"{\"seed\": 1e400}", "expected an integer"},
+        };
+        for (String[] c : cases) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Configs.fromJson(c[0], io.dense4j.train.Fit.class), c[0]);
+            plainWords(e.getMessage());
+            assertTrue(e.getMessage().contains(c[1]) && e.getMessage().startsWith("invalid fit config: "),
+                    c[0] + " -> " + e.getMessage());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> io.dense4j.model.ModelConfig.fromJson("{\"layers\": []}"));
+        plainWords(e.getMessage());
+        assertTrue(e.getMessage().contains("missing required field 'class_name'")
+                && e.getMessage().startsWith("invalid model config: "), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Configs.fromJson(
+                "{\"type\":\"adam\",\"learning_rate\":\"0.01\"}", Optimizer.class));
+        plainWords(e.getMessage());
+        assertTrue(e.getMessage().contains("\"0.01\""), e.getMessage());
+        assertTrue(!e.getMessage().contains("Creator") && !e.getMessage().contains("constructor"), e.getMessage());
+    }
+
     @Test
     void unknownMessagesKeepTheirFirstLineWithoutTickedNames() {
         assertEquals("Unexpected character ('x' (code 120)): expected a value",

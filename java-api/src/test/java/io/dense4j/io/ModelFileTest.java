@@ -81,6 +81,13 @@ class ModelFileTest {
         refused(variant("json.d4j", t -> { }, m -> m.put("config", "{\"class_name\": ")), "invalid model config");
         refused(variant("format.d4j", t -> { }, m -> m.put("format_version", "2")), "unsupported Dense4J format version 2");
         refused(variant("step.d4j", t -> { }, m -> m.put("optimizer_step", "many")), "optimizer_step");
+        // a Keras file where a model file is expected: named, with what to run
+        Path h5 = java.nio.file.Files.write(dir.resolve("keras.h5"), new byte[] {(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n', 0, 0});
+        refused(h5, "a Keras HDF5 file", "dense4j import keras.h5");
+        Path zip = java.nio.file.Files.write(dir.resolve("keras.keras"), new byte[] {'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0});
+        refused(zip, "a zip archive", "dense4j import");
+        Path onnx = java.nio.file.Files.write(dir.resolve("m.onnx"), new byte[] {8, 8, 18, 7, 100, 101, 110, 115, 101, 52, 106});
+        refused(onnx, "not a Dense4J model file");
         // found by a fuzz of saved files: a config of JSON null read as no config (NullPointerException), and a
         // metadata value of any length was quoted whole in the message
         refused(variant("null.d4j", t -> { }, m -> m.put("config", "null")), "a model config must be a JSON object");

@@ -88,7 +88,7 @@ class ConfigAdapterTest {
                 "hinge");
         assertMessage("/model/layers", "\"activation\": \"softmax\"", "\"activation\": \"relu\"", "softmax");
         assertMessage("", "\"fit\"", "\"fitt\"", "unknown field [fitt]");
-        assertMessage("/fit/epochs", "\"fit\": {\"epochs\": 2, \"batch_size\": 16, \"seed\": 1}", "\"fit\": {}", "is required");
+        assertMessage("/fit/epochs", "\"fit\": {\"epochs\": 2, \"batch_size\": 16, \"seed\": 1}", "\"fit\": {}", "missing required field");
         assertMessage("/model/compile_config/optimizer/momentum", "\"learning_rate\": 0.01}",
                 "\"learning_rate\": 0.01, \"momentum\": 0.9}", "unknown field \"momentum\"");
         assertMessage("/model/compile_config/optimizer/learning_rate", "\"learning_rate\": 0.01", "\"learning_rate\": -1", "must be finite and >= 0");

@@ -213,6 +213,27 @@ class TunerTest {
         assertEquals(12, r.trials().stream().map(t -> t.values().toString()).distinct().count());
     }
 
+    /** Found by an audit: a misspelt "when" pointer silently switched its parameter off for every trial. */
+    @Test
+    void aConditionOnAPathNobodyHasIsRefused() {
+        TuneSpec s = spec("""
+                {"search_space": {
+                   "/model/layers/0/units": {"type": "choice", "values": [8, 16], "when": {"/model/layers/0/activaton": "relu"}}},
+                 "sampler": {"type": "grid"}}""");
+        ConfigException e = assertThrows(ConfigException.class, () -> new Tuner(s, CONFIG));
+        assertEquals("/search_space/~1model~1layers~10~1units/when", e.path(), e.getMessage());
+        assertTrue(e.getMessage().contains("'/model/layers/0/activaton' names no field"), e.getMessage());
+        // a condition on another search parameter's path is fine (it is set before the condition is read)
+        new Tuner(spec("""
+                {"search_space": {
+                   "/model/compile_config/optimizer/type": {"type": "choice", "values": ["adam", "rmsprop"]},
+                   "/model/compile_config/optimizer/centered": {"type": "choice", "values": [true, false], "when": {"/model/compile_config/optimizer/type": "rmsprop"}}},
+                 "sampler": {"type": "grid"}}"""), CONFIG);
+        ConfigException tilde = assertThrows(ConfigException.class, () -> spec("""
+                {"search_space": {"/model/compile_config/optimizer/learning_rate~2": {"type": "choice", "values": [0.1]}}}"""));
+        assertTrue(tilde.getMessage().contains("'~' must be followed by 0"), tilde.getMessage());
+    }
+
     @Test
     void failedTrialsAreRecordedAndTheSearchGoesOn() {
         TuneSpec s = spec("""

@@ -57,7 +57,7 @@ final class KerasExporter {
         Path h5Tmp = null;
         try {
             Files.createDirectories(dir);
-            h5Tmp = Files.createTempFile(dir, ".dense4j-export-", ".weights.h5");
+            h5Tmp = io.dense4j.io.AtomicFiles.createTemp(dir, file.getFileName() + ".weights.h5");
             Map<LayerSpec, String> names = kerasNames(spec);
             writeWeights(spec, names, h5Tmp);
             byte[] config = JSON.writeValueAsBytes(config(spec, names));
@@ -67,7 +67,7 @@ final class KerasExporter {
             if (!spec.classNames().isEmpty()) {
                 meta.putObject("dense4j").set("class_names", JSON.valueToTree(spec.classNames()));
             }
-            zipTmp = Files.createTempFile(dir, ".dense4j-export-", ".keras");
+            zipTmp = io.dense4j.io.AtomicFiles.createTemp(dir, file.getFileName().toString()); // the permissions a new file gets
             try (OutputStream os = Files.newOutputStream(zipTmp); ZipOutputStream zip = new ZipOutputStream(os)) {
                 stored(zip, "metadata.json", JSON.writeValueAsBytes(meta));
                 stored(zip, "config.json", config);

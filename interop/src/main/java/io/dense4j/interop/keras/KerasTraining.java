@@ -87,6 +87,8 @@ final class KerasTraining {
                 o = (wd > 0 ? Optimizers.adamw(lr, wd) : Optimizers.adam(lr))
                         .with("beta1", num(c, "beta_1", 0.9)).with("beta2", num(c, "beta_2", 0.999))
                         .with("eps", num(c, "epsilon", 1e-7)).with("amsgrad", c.path("amsgrad").asBoolean(false) ? 1 : 0);
+                notes.add(kind + "'s epsilon " + num(c, "epsilon", 1e-7) + " is added after the bias correction (as "
+                        + "PyTorch does), Keras adds it before: continued training differs only where v is near epsilon^2");
             }
             case "sgd" -> {
                 double m = num(c, "momentum", 0);
@@ -101,6 +103,8 @@ final class KerasTraining {
             case "rmsprop" -> {
                 o = Optimizers.rmsprop(lr).with("alpha", num(c, "rho", 0.9)).with("eps", num(c, "epsilon", 1e-7))
                         .with("momentum", num(c, "momentum", 0)).with("centered", c.path("centered").asBoolean(false) ? 1 : 0);
+                notes.add("RMSprop's epsilon is added outside the square root (as PyTorch does), Keras adds it under it: "
+                        + "continued training differs only where v is near epsilon^2");
                 if (wd > 0) {
                     o = o.withWeightDecay(wd);
                     notes.add("RMSprop weight_decay " + wd + ": Keras decays the weights directly, Dense4J adds it to "

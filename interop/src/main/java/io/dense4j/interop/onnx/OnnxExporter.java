@@ -119,7 +119,7 @@ final class OnnxExporter {
         Path tmp = null;
         try {
             Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, ".dense4j-export-", ".onnx");
+            tmp = io.dense4j.io.AtomicFiles.createTemp(dir, file.getFileName().toString()); // the permissions a new file gets
             try (OutputStream out = Files.newOutputStream(tmp)) {
                 m.writeTo(out);
             }

@@ -75,6 +75,8 @@ class KerasRealFilesTest {
             assertNotNull(imported);
             assertEquals(expected.get("sha256").asText(), imported.get("source_sha256"));
             assertTrue(String.valueOf(imported.get("format")).contains(name.endsWith(".h5") ? "Keras 2 HDF5" : ".keras"));
+            // both files compile Adam: where Dense4J's update differs from Keras's is said (README)
+            assertTrue(String.valueOf(imported.get("notes")).contains("epsilon"), String.valueOf(imported.get("notes")));
 
             // compiled from the file: fit continues training (Adam 1e-3 on 2000 rows) and keeps the model good
             int[] first = java.util.stream.IntStream.range(0, 2000).toArray();

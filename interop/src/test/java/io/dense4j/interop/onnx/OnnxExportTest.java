@@ -119,6 +119,12 @@ class OnnxExportTest {
             m.initialize(1);
             Path f = tmp.resolve("m.onnx");
             m.exportOnnx(f);
+            // the permissions any new file gets here (the temporary file's owner-only ones did not survive)
+            Path plain = Files.createFile(tmp.resolve("plain"));
+            assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(f));
+            Path k = tmp.resolve("m.keras");
+            m.exportKeras(k);
+            assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(k));
             ModelProto p = ModelProto.parseFrom(Files.readAllBytes(f));
             assertEquals(17, p.getOpsetImport(0).getVersion());
             assertEquals("", p.getOpsetImport(0).getDomain());
