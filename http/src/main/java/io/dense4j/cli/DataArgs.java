@@ -46,6 +46,12 @@ final class DataArgs {
     static Dataset forEvaluation(Path source, CsvArgs csv, String split) throws IOException {
         if (Files.isDirectory(source)) {
             if (split != null) {
+                if (!Mnist.hasSplit(source, split)) {
+                    java.util.List<String> has = java.util.stream.Stream.of(Mnist.TRAIN, Mnist.TEST)
+                            .filter(s -> Mnist.hasSplit(source, s)).toList();
+                    throw new IOException(source + " has no split '" + split + "' (" + split + "-images-idx3-ubyte[.gz]); "
+                            + (has.isEmpty() ? "it holds no IDX files" : "it has " + String.join(" and ", has)));
+                }
                 return Mnist.loadSplit(source, split, Mnist.Pixels.UINT8);
             }
             return Mnist.loadSplit(source, Mnist.hasSplit(source, Mnist.TEST) ? Mnist.TEST : Mnist.TRAIN,

@@ -159,14 +159,14 @@ public final class DatasetsCommand implements Runnable {
 
     @Command(name = "describe", mixinStandardHelpOptions = true, description = "Show a data set's schema and files as JSON.")
     int describe(@Mixin ApiClient.Options api, @Parameters(index = "0", paramLabel = "SHA256") String sha) throws Exception {
-        System.out.println(RegistryCommand.JSON.writeValueAsString(api.client().get("/v1/datasets/" + checkSha(sha))));
+        System.out.println(RegistryCommand.JSON.writeValueAsString(api.client().get("/v1/datasets/" + resolve(api, sha))));
         return 0;
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete a data set (refused while a queued "
             + "or running job uses it).")
     int delete(@Mixin ApiClient.Options api, @Parameters(index = "0", paramLabel = "SHA256") String sha) {
-        JsonNode r = api.client().delete("/v1/datasets/" + checkSha(sha));
+        JsonNode r = api.client().delete("/v1/datasets/" + resolve(api, sha));
         System.out.println("deleted " + r.path("deleted").asText() + " (" + r.path("name").asText() + ")");
         return 0;
     }
@@ -179,12 +179,30 @@ public final class DatasetsCommand implements Runnable {
                         + d.path("class_names") : "regression targets");
     }
 
-    private static String checkSha(String sha) {
-        if (!sha.matches("[0-9a-f]{64}")) {
-            throw new IllegalArgumentException("a data set is named by its SHA-256 (64 lowercase hex digits), got '" + sha
-                    + "'");
+    /**
+     * A data set's SHA-256 from the whole digest, or from a prefix of at least 8 hex digits (what `datasets list`
+     * shows) that one data set this token sees starts with.
+     */
+    private static String resolve(ApiClient.Options api, String sha) {
+        String s = sha.toLowerCase(Locale.ROOT);
+        if (s.matches("[0-9a-f]{64}")) {
+            return s;
         }
-        return sha;
+        if (!s.matches("[0-9a-f]{8,63}")) {
+            throw new IllegalArgumentException("a data set is named by its SHA-256 (64 hex digits), or by the first 8 or "
+                    + "more of them as `datasets list` shows, got '" + sha + "'");
+        }
+        java.util.List<String> matches = new java.util.ArrayList<>();
+        for (JsonNode d : api.client().get("/v1/datasets").path("datasets")) {
+            if (d.path("sha256").asText().startsWith(s)) {
+                matches.add(d.path("sha256").asText());
+            }
+        }
+        if (matches.size() != 1) {
+            throw new IllegalArgumentException(matches.isEmpty() ? "no data set of yours starts with " + s
+                    : s + " starts " + matches.size() + " data sets (" + String.join(", ", matches) + "): give more digits");
+        }
+        return matches.get(0);
     }
 
     static String clip(String s, int n) {

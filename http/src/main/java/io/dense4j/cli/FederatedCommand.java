@@ -399,7 +399,8 @@ public final class FederatedCommand implements Runnable {
                     throw new ApiClient.ClientException(e.getCause().getMessage(), 1);
                 }
                 out.printf("task %s finished: %s (%s contributed to %d rounds; %d messages, %d bytes sent, %d received)%n",
-                        task, fc.finishedReason(), client, fc.roundsContributed(), connection.exchanges(),
+                        task, fc.finishedReason().replaceFirst("^(finished: )+", ""), client, fc.roundsContributed(),
+                        connection.exchanges(),
                         connection.bytesSent(), connection.bytesReceived());
             }
         }

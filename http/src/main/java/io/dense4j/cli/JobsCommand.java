@@ -215,6 +215,7 @@ public final class JobsCommand implements Runnable {
             }
             String state = end.path("state").asText();
             String outcome = outcome(end);
+            outcome = outcome.equals(state) ? "" : outcome; // "cancelled: cancelled" said nothing twice
             line("job " + id + " " + state + (outcome.isEmpty() ? "" : ": " + outcome));
             return state.equals("succeeded") ? 0 : 1;
         }

@@ -148,7 +148,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "save after every epoch to this path; {epoch} is replaced")
     String checkpoint;
 
-    @Option(names = "--threads", description = "CPU threads for the kernels (default: 1; any count is safe: at most one per core is used, serially while other processes hold the cores; results do not depend on it)")
+    @Option(names = "--threads", description = "CPU threads for the kernels (default: 1; 0: one per core; any count is safe: at most one per core is used, serially while other processes hold the cores; results do not depend on it)")
     Integer threads;
 
     @Option(names = "--device", defaultValue = "cpu",
@@ -172,6 +172,9 @@ public final class TrainCommand implements Callable<Integer> {
         Device dev = Device.parse(device);
         if (!dev.isCpu()) {
             System.out.println("device: " + dev.description());
+        }
+        if (threads != null && threads < 0) {
+            throw new IllegalArgumentException("--threads must be 1 or more (0: one per core), got " + threads);
         }
         if (dev.isCpu()) {
             // (on a GPU the CPU kernels are never loaded)

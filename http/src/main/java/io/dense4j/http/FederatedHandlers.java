@@ -83,8 +83,18 @@ final class FederatedHandlers {
                 throw ApiException.unavailable("federated task " + task + " is being resumed, or is coordinated by another "
                         + "server sharing this state store; retry");
             }
-            Message m = MessageCodec.decode(frame, FINISHED_LIMITS);
             String reason = t.state() + (t.finishedReason() == null ? "" : ": " + t.finishedReason());
+            Message m;
+            try {
+                m = MessageCodec.decode(frame, FINISHED_LIMITS);
+            } catch (ProtocolException e) {
+                if (e.code() != ProtocolException.Code.TOO_LARGE) {
+                    throw e;
+                }
+                // an update (its vector is over the limit of a poll) to a task that takes none: the state is the answer
+                throw new ProtocolException(ProtocolException.Code.WRONG_STATE, "task " + task + " is " + reason
+                        + "; it takes no more messages but polls");
+            }
             if (!(m instanceof Message.Poll)) {
                 throw new ProtocolException(ProtocolException.Code.WRONG_STATE, "task " + task + " is " + reason);
             }

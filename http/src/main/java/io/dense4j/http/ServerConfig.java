@@ -101,6 +101,9 @@ public record ServerConfig(
         if (healthPort < -1 || healthPort > 65535) {
             throw new IllegalArgumentException("health port must be -1 (none) or 0..65535, got " + healthPort);
         }
+        if (healthPort > 0 && healthPort == port) {
+            throw new IllegalArgumentException("the health port must differ from the main port (" + port + ")");
+        }
         if (maxRequestBytes < 1 || maxUploadBytes < 1 || maxRequestRows < 1 || maxBufferedBodyBytes < 1) {
             throw new IllegalArgumentException("request size and row limits must be positive");
         }

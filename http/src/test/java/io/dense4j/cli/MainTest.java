@@ -173,7 +173,7 @@ class MainTest {
         String err = (String) r[1];
         assertEquals(1, r[0], err);
         assertEquals(1, err.strip().lines().count(), err);
-        assertTrue(err.startsWith("error: not a valid model file:") && err.contains("invalid model config"), err);
+        assertTrue(err.startsWith("error: " + bomb + ": not a valid model file:") && err.contains("invalid model config"), err);
         assertTrue(!err.contains(".staging"), err);
     }
 

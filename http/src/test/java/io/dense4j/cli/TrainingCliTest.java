@@ -80,6 +80,10 @@ class TrainingCliTest {
         String list = client(0, "datasets", "list")[0];
         assertTrue(list.contains(sha.substring(0, 12)) && list.contains("fashion-tiny") && list.contains("150+60"), list);
         assertTrue(client(0, "datasets", "describe", sha)[0].contains("\"T-shirt/top\""), "Fashion-MNIST's class names");
+        // the 12 digits `datasets list` shows name it too; too few, or none of the caller's, are said
+        assertTrue(client(0, "datasets", "describe", sha.substring(0, 12))[0].contains("\"T-shirt/top\""));
+        assertTrue(client(1, "datasets", "describe", sha.substring(0, 5))[1].contains("first 8 or more"));
+        assertTrue(client(1, "datasets", "describe", "00000000")[1].contains("no data set of yours starts with"));
 
         Path csv = TrainingData.csv(tmp.resolve("iris.csv"), 90, 4, 9);
         String csvSha = client(0, "datasets", "upload", csv.toString(), "--ignore-columns", "id",

@@ -410,6 +410,11 @@ class FederatedHttpTest {
                     new byte[0])));
             Message.Finished fin = assertInstanceOf(Message.Finished.class, m);
             assertTrue(fin.reason().contains("cancelled by"), fin.reason());
+            // an update to the ended task is told its state (409), not that its vector is too large (was 413)
+            ProtocolException late = assertThrows(ProtocolException.class, () -> conn.exchange(new Message.Update(
+                    envelope(Long.toString(id), "client-02", 1, new byte[16]), new float[64])));
+            assertEquals(ProtocolException.Code.WRONG_STATE, late.code(), late.getMessage());
+            assertTrue(late.getMessage().contains("is cancelled"), late.getMessage());
             assertEquals("cancelled", FederatedFixture.status(f, TrainingFixture.ADMIN, id).get("state").asText());
             // once the task ended, its versions are the admin's to delete
             assertEquals(200, f.delete("/admin/models/fl/versions/" + current, TrainingFixture.ADMIN).statusCode());

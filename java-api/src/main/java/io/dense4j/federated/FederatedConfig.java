@@ -69,6 +69,9 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
     }
 
 
+    /** Longest a round phase or a client's local training may be given. */
+    public static final java.time.Duration MAX_TIMEOUT = java.time.Duration.ofDays(7);
+
     public FederatedConfig {
         require(rounds >= 1, "rounds must be >= 1, got " + rounds);
         require(clientsPerRound >= 1, "clients per round must be >= 1, got " + clientsPerRound);
@@ -106,6 +109,12 @@ public record FederatedConfig(int rounds, int clientsPerRound, int minClients, i
         require(phaseTimeout != null && !phaseTimeout.isNegative() && !phaseTimeout.isZero(), "phase timeout must be > 0");
         require(trainingTimeout != null && !trainingTimeout.isNegative() && !trainingTimeout.isZero(),
                 "training timeout must be > 0");
+        // a round waits this long for a client that dropped: years would hold it open for ever
+        require(phaseTimeout.compareTo(MAX_TIMEOUT) <= 0, "phase timeout must be at most 7 days, got " + phaseTimeout);
+        require(trainingTimeout.compareTo(MAX_TIMEOUT) <= 0, "training timeout must be at most 7 days, got "
+                + trainingTimeout);
+        require(serverLearningRate <= 100, "server learning rate must be at most 100 (it multiplies the mean update), got "
+                + serverLearningRate);
         if (secureAggregation) {
             require(clipNorm > 0, "secure aggregation needs a clip norm (updates are summed in fixed point)");
             require(minClients >= 2, "secure aggregation needs min clients >= 2 (a sum of one is the input)");

@@ -234,6 +234,9 @@ class PoisonedUpdateTest {
                 new Bad(base().minClients(2).aggregator(FederatedConfig.Aggregator.MEDIAN), "needs min clients >= 3"),
                 new Bad(base().minClients(2).aggregator(FederatedConfig.Aggregator.TRIMMED_MEAN), "needs min clients >= 3"),
                 new Bad(base().trimFraction(0.5), "trim fraction"),
+                new Bad(base().serverLearningRate(1e300), "server learning rate must be at most 100"),
+                new Bad(base().phaseTimeout(java.time.Duration.ofMillis(1L << 62)), "phase timeout must be at most 7 days"),
+                new Bad(base().trainingTimeout(java.time.Duration.ofDays(8)), "training timeout must be at most 7 days"),
                 new Bad(base().maxUpdateNorm(-1), "max update norm"),
                 new Bad(base().maxUpdateNorm(Double.POSITIVE_INFINITY), "max update norm"),
                 new Bad(base().maxUpdateNorm(3).clipNorm(1).secureAggregation(true), "max update norm"))) {
