@@ -24,6 +24,13 @@ public final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        String name = output.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        String other = format == Format.keras ? ".onnx" : ".keras";
+        if (name.endsWith(other) || name.endsWith(".h5") || name.endsWith(".d4j")) { // Keras reads a .h5 as HDF5
+            // a file named for one format holding the other is read by nothing that trusts its name
+            throw new IllegalArgumentException("--format " + format + " writes " + (format == Format.keras ? ".keras"
+                    : ".onnx") + " files; " + output + " is named for another format");
+        }
         try (Sequential m = Sequential.load(model)) {
             if (format == Format.keras) {
                 m.exportKeras(output);

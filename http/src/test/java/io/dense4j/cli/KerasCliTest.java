@@ -73,6 +73,12 @@ class KerasCliTest {
         }
         String bad = run(2, "export", "-m", d4j.toString(), "--format", "tflite", "-o", tmp.resolve("x").toString());
         assertTrue(bad.contains("tflite"), bad);
+        // a file named for another format is refused, and not written (ONNX bytes in y.keras were written before)
+        for (String[] c : new String[][] {{"onnx", "y.keras"}, {"keras", "y.onnx"}, {"keras", "y.h5"}}) {
+            String named = run(1, "export", "-m", d4j.toString(), "--format", c[0], "-o", tmp.resolve(c[1]).toString());
+            assertTrue(named.contains("is named for another format"), named);
+            assertTrue(!Files.exists(tmp.resolve(c[1])), c[1]);
+        }
     }
 
     @Test

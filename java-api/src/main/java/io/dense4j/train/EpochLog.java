@@ -30,10 +30,16 @@ public record EpochLog(int epoch, double loss, double accuracy, double valLoss, 
 
     /** One summary line, as printed after each epoch. */
     public String summary(int totalEpochs) {
-        StringBuilder b = new StringBuilder(String.format("epoch %d/%d - loss %.4f - accuracy %.4f",
-                epoch + 1, totalEpochs, loss, accuracy));
+        // accuracy is NaN where it is not defined (regression targets): left out, as Keras leaves out what it lacks
+        StringBuilder b = new StringBuilder(String.format("epoch %d/%d - loss %.4f", epoch + 1, totalEpochs, loss));
+        if (!Double.isNaN(accuracy)) {
+            b.append(String.format(" - accuracy %.4f", accuracy));
+        }
         if (hasValidation()) {
-            b.append(String.format(" - val_loss %.4f - val_accuracy %.4f", valLoss, valAccuracy));
+            b.append(String.format(" - val_loss %.4f", valLoss));
+            if (!Double.isNaN(valAccuracy)) {
+                b.append(String.format(" - val_accuracy %.4f", valAccuracy));
+            }
         }
         b.append(String.format(" - %.2fs", seconds));
         return b.toString();
