@@ -128,11 +128,13 @@ public final class SearchSpace {
             Json.set(config, p.pointer(), values.get(i).deepCopy(), keyPath("/search_space", p.path()));
             applied.put(p.path(), values.get(i));
         }
-        // keep declaration order in what is reported
+        // keep declaration order in what is reported; each value as the config holds it once every parameter is
+        // set: a parameter inside another's value (an optimizer's learning_rate in a choice of optimizers) replaces
+        // part of it, and the record must show what trained, not what was drawn and overwritten
         Map<String, JsonNode> ordered = new LinkedHashMap<>();
         for (Parameter p : parameters) {
             if (applied.containsKey(p.path())) {
-                ordered.put(p.path(), applied.get(p.path()));
+                ordered.put(p.path(), config.at(p.pointer()).deepCopy());
             }
         }
         return new Assignment(ordered, config);

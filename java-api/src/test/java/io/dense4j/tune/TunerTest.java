@@ -213,6 +213,29 @@ class TunerTest {
         assertEquals(12, r.trials().stream().map(t -> t.values().toString()).distinct().count());
     }
 
+    /**
+     * Found by an audit: with a choice of optimizers and a learning rate searched inside it, the record showed the
+     * choice's own learning rate (-5, never trained with) instead of the one the trial trained with.
+     */
+    @Test
+    void aParameterInsideAnothersValueIsRecordedAsItTrained() {
+        TuneSpec s = spec("""
+                {"search_space": {
+                   "/model/compile_config/optimizer": {"type": "choice", "values": [
+                       {"type": "sgd", "learning_rate": -5}, {"type": "adam", "learning_rate": 0.5}]},
+                   "/model/compile_config/optimizer/learning_rate": {"type": "choice", "values": [0.01, 0.02]}},
+                 "sampler": {"type": "grid"}}""");
+        TuneResult r = new Tuner(s, CONFIG).search(data);
+        assertEquals(4, r.trials().size());
+        for (TrialRecord t : r.trials()) {
+            double lr = t.values().get("/model/compile_config/optimizer/learning_rate").asDouble();
+            assertEquals(lr, t.values().get("/model/compile_config/optimizer").path("learning_rate").asDouble(), 0.0,
+                    t.values().toString());
+            assertEquals(lr, t.config().at("/model/compile_config/optimizer/learning_rate").asDouble(), 0.0);
+            assertEquals(TrialRecord.State.COMPLETED, t.state(), String.valueOf(t.error()));
+        }
+    }
+
     /** Found by an audit: a misspelt "when" pointer silently switched its parameter off for every trial. */
     @Test
     void aConditionOnAPathNobodyHasIsRefused() {
