@@ -90,6 +90,14 @@ public final class RegistryCommand implements Runnable {
             throw new io.dense4j.registry.RegistryException(e.kind(), file + ": " + e.getMessage(), e);
         }
         System.out.println("registered " + model + " version " + info.version() + " (sha256 " + info.sha256() + ")");
+        // a version that takes or gives other widths than the one before breaks its clients: said, not refused
+        reg.versions(model).stream().filter(v -> v.version() < info.version())
+                .max(java.util.Comparator.comparingInt(ModelVersionInfo::version))
+                .filter(p -> p.inputSize() != info.inputSize() || p.outputSize() != info.outputSize())
+                .ifPresent(p -> System.out.println("note: version " + info.version() + " takes " + info.inputSize()
+                        + " inputs and gives " + info.outputSize() + " outputs; version " + p.version() + " takes "
+                        + p.inputSize() + " and gives " + p.outputSize() + ": clients of " + model
+                        + " must change before an alias or the latest-version policy serves it"));
         if (alias != null) {
             reg.setAlias(model, alias, info.version(), opts.actor());
             System.out.println(alias + " -> " + info.version());

@@ -56,7 +56,16 @@ class MainTest {
         Path m2 = TestModels.writeModel(tmp.resolve("b.d4j"), 2);
         assertTrue(run(0, "registry", "register", "--registry", reg, "--model", "iris", m1.toString(),
                 "--metric", "accuracy=0.95", "--alias", "stable", "--actor", "alice").contains("version 1"));
-        assertTrue(run(0, "registry", "register", "--registry", reg, "--model", "iris", m2.toString()).contains("version 2"));
+        String second = run(0, "registry", "register", "--registry", reg, "--model", "iris", m2.toString());
+        assertTrue(second.contains("version 2") && !second.contains("note:"), "same widths, nothing to say: " + second);
+        try (io.dense4j.Sequential wide = io.dense4j.Sequential.of(io.dense4j.layers.Dense.of(5, 3,
+                io.dense4j.layers.Activation.SOFTMAX))) {
+            Path m3 = tmp.resolve("wide.d4j");
+            wide.initialize(3).save(m3);
+            String other = run(0, "registry", "register", "--registry", reg + "-widths", "--model", "iris", m1.toString());
+            other = run(0, "registry", "register", "--registry", reg + "-widths", "--model", "iris", m3.toString());
+            assertTrue(other.contains("note: version 2 takes 5 inputs") && other.contains("version 1 takes 4"), other);
+        }
         assertTrue(run(0, "registry", "list", "--registry", reg).contains("iris  versions [1, 2]  aliases {stable=1}"));
         assertTrue(run(0, "registry", "list", "--registry", reg, "iris").contains("stable"));
         assertTrue(run(0, "registry", "describe", "--registry", reg, "iris", "1").contains("\"accuracy\" : 0.95"));
