@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /**
  * The {@code dense4j} command line. Each subcommand is its own class, listed below.
  */
-@Command(name = "dense4j", mixinStandardHelpOptions = true, version = "dense4j 0.1.0",
+@Command(name = "dense4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Dense neural networks for the JVM: train, register, serve; and the client of a training server "
                 + "(datasets, jobs, federated learning).",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PredictCommand.class, ImportCommand.class,
@@ -67,5 +67,13 @@ public final class Main implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** The build's version, as the server reports it in GET /v2 (one source). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"dense4j " + io.dense4j.http.InferenceServer.VERSION};
+        }
     }
 }

@@ -206,10 +206,13 @@ public final class RegistryCommand implements Runnable {
             description = "Show who registered, promoted, rolled back, split or deleted what, when.")
     int history(@Mixin Options opts, @Parameters(index = "0", description = "model", paramLabel = "MODEL") String model) {
         for (HistoryEntry e : opts.open().history(model)) {
-            StringBuilder sb = new StringBuilder().append(e.time()).append("  ").append(e.actor()).append("  ").append(e.action());
+            StringBuilder sb = new StringBuilder().append(e.time()).append("  ").append(e.actor()).append("  ");
+            boolean cleared = HistoryEntry.UNTRAFFIC.equals(e.action());
+            sb.append(cleared ? "traffic cleared" : e.action());
             if (e.traffic() != null) {
-                sb.append(' ').append(e.traffic().canaryPercent()).append("% -> ").append(e.traffic().canary())
-                        .append(", rest -> ").append(e.traffic().baseline());
+                sb.append(cleared ? " (was " : " ").append(e.traffic().canaryPercent()).append("% -> ")
+                        .append(e.traffic().canary()).append(", rest -> ").append(e.traffic().baseline())
+                        .append(cleared ? ")" : "");
             } else {
                 if (e.alias() != null) {
                     sb.append(' ').append(e.alias());

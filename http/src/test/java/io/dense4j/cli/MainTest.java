@@ -197,7 +197,7 @@ class MainTest {
         run(4, "registry", "delete", "--registry", reg, "iris", "2"); // used by the split
         run(1, "registry", "traffic", "--registry", reg, "iris", "--baseline", "1", "--canary", "2", "--percent", "101");
         run(0, "registry", "traffic", "--registry", reg, "iris", "--clear");
-        assertTrue(run(0, "registry", "history", "--registry", reg, "iris").contains("untraffic"));
+        assertTrue(run(0, "registry", "history", "--registry", reg, "iris").contains("traffic cleared (was "));
         run(0, "registry", "delete", "--registry", reg, "iris", "2");
     }
 
