@@ -166,6 +166,8 @@ public final class JobService implements AutoCloseable {
         }
         Scheduler.checkFits(settings.capacity(), spec.cpus(), spec.gpus());
         checkAgainstData(spec, owner);
+        checkModelReference(spec.parent(), "/parent");
+        checkModelReference(spec.model(), "/model");
         Records.Job job;
         // the count and the insert as one step per owner: parallel submits all read the same count and all went in
         synchronized (submitLocks.computeIfAbsent(owner, o -> new Object())) {
@@ -179,6 +181,28 @@ public final class JobService implements AutoCloseable {
         }
         signal();
         return job;
+    }
+
+    /**
+     * A model a job starts from or evaluates must exist, or be one that a queued or running job registers (a chain
+     * submitted at once): a misspelt name is a 400 now, not a failed job later. Its version or alias is resolved when
+     * the job runs (a queued job may promote it meanwhile).
+     */
+    private void checkModelReference(io.dense4j.service.job.JobSpec.ModelRef ref, String path) {
+        if (ref == null || runner.modelExists(ref.model())) {
+            return;
+        }
+        for (String s : store.activeSpecs()) {
+            try {
+                if (ref.model().equals(io.dense4j.tune.Json.parse(s).path("register_as").asText(null))) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                // a stored spec that does not parse registers nothing
+            }
+        }
+        throw new io.dense4j.tune.ConfigException(path + "/model", "no model '" + ref.model() + "' in the registry, "
+                + "and no queued or running job registers one");
     }
 
     /**

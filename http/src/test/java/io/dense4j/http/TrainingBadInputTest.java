@@ -90,8 +90,17 @@ class TrainingBadInputTest {
             String e = submitError(trainSpec(sha, strong, 1, ", \"checkpoint\": " + ck), 400);
             assertTrue(e.startsWith("/checkpoint"), ck + " -> " + e);
         }
+        // a model to start from that nobody has, or will register, is refused at once (it failed the job later)
+        String parent = ", \"parent\": {\"model\": \"nonexist\", \"version\": \"stable\"}";
+        String noModel = submitError(trainSpec(sha, strong, 1, parent), 400);
+        assertTrue(noModel.startsWith("/parent/model") && noModel.contains("no model 'nonexist'"), noModel);
         ServerFixture.error(f.post("/v1/jobs", ALICE, "application/json", "{\"x\": \"" + "a".repeat(1_100_000) + "\"}"), 413);
         assertTrue(json(f.get("/v1/jobs", ALICE)).get("jobs").isEmpty(), "nothing was queued");
+        // but a chain submitted at once is taken: the first job registers what the second starts from
+        long first = f.submit(trainSpec(sha, strong, 1, ", \"register_as\": \"chained\""), ALICE);
+        long second = f.submit(trainSpec(sha, strong, 1, parent.replace("nonexist", "chained")), ALICE);
+        f.delete("/v1/jobs/" + second, ALICE);
+        f.delete("/v1/jobs/" + first, ALICE);
     }
 
     @Test

@@ -124,6 +124,11 @@ public final class JobRunner {
      * is a job's by its source ({@code job:<id>}) and actor together: an upload's actor is a free-form audit name,
      * which may happen to spell a token's. Admins' jobs register anywhere.
      */
+    /** Whether the registry has a model of this name (versions or not). */
+    public boolean modelExists(String model) {
+        return registry.exists(model);
+    }
+
     public Optional<String> registrationRefusal(String model, String owner) {
         if (owner.equals(ADMIN_OWNER) || !registry.exists(model)) {
             return Optional.empty();

@@ -328,6 +328,20 @@ public final class JobStore {
         });
     }
 
+    /** The specs of every queued or running job (to see which models they will register). */
+    public List<String> activeSpecs() {
+        return tx(c -> {
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT spec FROM jobs WHERE state IN ('queued', 'running')");
+                 ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+            return out;
+        });
+    }
+
     /** Jobs of {@code owner} in {@code state}, over every server sharing the database. */
     public int count(String owner, JobState state) {
         return tx(c -> {
