@@ -227,6 +227,10 @@ final class TfServingHandlers {
         if (!node.isArray()) {
             throw ApiException.badRequest(what + " must be a list of " + width + " numbers");
         }
+        long n = Tensors.countValues(node, V2Codec.INPUT);
+        if (n != width) { // said in TF Serving's words: a TF request has no 'data' field
+            throw ApiException.badRequest(what + " has " + n + " values; the model takes rows of " + width);
+        }
         float[] row = new float[width];
         try {
             Tensors.fromJson(node, ElementType.FLOAT32, row, V2Codec.INPUT);
