@@ -453,10 +453,11 @@ public final class FederatedCoordinator {
             }
         } else {
             double weight = sum[parameterCount];
-            // each of the clients weighs min(n_k, cap)/cap: at least 1/cap, at most 1
+            // each honest client weighs min(n_k, cap)/cap: at least 1/cap, at most 1 (plain updates are checked one
+            // by one when they arrive; masked ones only here, in their sum)
             double least = participants / (double) plan.exampleWeightCap() - r.quantizationError;
             double most = participants + r.quantizationError;
-            if (!(weight > 0) || weight < least || weight > most) {
+            if (!(weight > 0) || (r.secAgg != null && (weight < least || weight > most))) {
                 abortRound(r, "the summed weight is " + weight + ", outside [" + participants + "/"
                         + plan.exampleWeightCap() + ", " + participants + "] for " + participants
                         + " clients (each weighs between 1/example_weight_cap and 1)");
