@@ -343,8 +343,14 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     public void onOpened(Connection c) {
         EndPoint ep = LingeringConnectionFactory.beneath(c.getEndPoint());
         if (ep instanceof SocketChannelEndPoint) { // the TCP connection itself (under TLS, the encrypted side)
-            if (!bySocket.containsKey(ep)) { // once per socket: under TLS its first connection is the detector's
-                admit(ep);
+            if (!handedOver(c)) {
+                admit(ep); // the socket's first connection: plain HTTP's, or the HTTPS port's detector
+            } else if (!bySocket.containsKey(ep)) {
+                // handed over by the detector after the socket was let go (closed by a deadline or shedding while
+                // the detector handed it over): never admitted again, or it would be counted for ever (no close
+                // would come for it)
+                ep.close();
+                return;
             }
             if (c instanceof SslConnection || fromDetector(c)) { // the TLS port's first bytes are the handshake's
                 GuardedConnection g = bySocket.get(ep);
@@ -397,6 +403,11 @@ final class ConnectionGuard extends AbstractLifeCycle implements Connection.List
     /** The HTTPS port's detector handing an open socket over to the connection its first bytes called for. */
     private static boolean upgradedFrom(Connection c, EndPoint ep) {
         return ep.isOpen() && fromDetector(c);
+    }
+
+    /** A connection the HTTPS port's detector hands a socket over to: TLS, or the refusal of plain HTTP. */
+    private static boolean handedOver(Connection c) {
+        return c instanceof SslConnection || c.getClass().getEnclosingClass() == PlainHttpRefusal.class;
     }
 
     private static boolean fromDetector(Connection c) {

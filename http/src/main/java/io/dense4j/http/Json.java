@@ -96,15 +96,23 @@ final class Json {
         write(ctx, 200, value);
     }
 
+    /** Longest error message sent: a message quoting the caller's value must not send a 10 MB value back. */
+    static final int MAX_ERROR_CHARS = 1000;
+
     /** The one error shape of this server. */
     static void error(Context ctx, int status, String message) {
-        write(ctx, status, Map.of("error", message == null ? "error" : message));
+        write(ctx, status, Map.of("error", message == null ? "error" : bounded(message)));
+    }
+
+    private static String bounded(String message) {
+        return message.length() <= MAX_ERROR_CHARS ? message
+                : message.substring(0, MAX_ERROR_CHARS) + "... (" + message.length() + " characters)";
     }
 
     /** {@code {"error": message}} as bytes, for answers written below Javalin (Jetty's own errors, refusals). */
     static byte[] errorBody(String message) {
         try {
-            return MAPPER.writeValueAsBytes(Map.of("error", message == null || message.isBlank() ? "error" : message));
+            return MAPPER.writeValueAsBytes(Map.of("error", message == null || message.isBlank() ? "error" : bounded(message)));
         } catch (JsonProcessingException e) {
             return "{\"error\":\"error\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
         }

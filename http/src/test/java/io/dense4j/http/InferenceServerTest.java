@@ -532,6 +532,9 @@ class InferenceServerTest {
         error(f.post("/v2/models/iris/infer", inferBody(ROWS, null)), 503);
         assertTrue(error(f.post("/v2/repository/index", "{\"ready\": \"yes\"}"), 400).contains("true or false"));
         assertTrue(error(f.post("/v2/repository/index", "{\"redy\": true}"), 400).contains("'redy'"));
+        // a message quoting a huge value sends back at most its first 1000 characters (10 MB came back before)
+        String huge = error(f.post("/v2/repository/index", "{\"ready\": [" + "1,".repeat(100_000) + "1]}"), 400);
+        assertTrue(huge.length() < 1100 && huge.endsWith("characters)"), huge.length() + ": " + huge.substring(0, 80));
         ok(f.post("/v2/repository/models/iris/load", "{}")); // what tritonclient's load_model sends
         ok(f.post("/v2/models/iris/infer", inferBody(ROWS, null)));
         assertTrue(error(f.post("/v2/repository/models/iris/unload", "{\"parameters\": {\"unload_dependents\": 1}}"), 400)
