@@ -180,13 +180,18 @@ final class JobEventStreams implements JobService.Listener, AutoCloseable {
             Records.Job job = jobs.get(jobId).orElse(null);
             List<Records.Event> events = jobs.events(jobId, from, PAGE);
             boolean complete = events.size() < PAGE;
+            byte[][] frames = new byte[events.size()][]; // each event framed once, whatever number of streams sends it
             for (Stream s : ss) {
                 if (!s.wantsMore()) {
                     continue;
                 }
-                for (Records.Event e : events) {
+                for (int i = 0; i < frames.length; i++) {
+                    Records.Event e = events.get(i);
                     if (e.seq() > s.lastSeq) {
-                        s.offer(frame(e.seq(), e.kind(), stamped(e.payload(), e.at())), true);
+                        if (frames[i] == null) {
+                            frames[i] = frame(e.seq(), e.kind(), stamped(e.payload(), e.at()));
+                        }
+                        s.offer(frames[i], true);
                         s.lastSeq = e.seq();
                     }
                 }

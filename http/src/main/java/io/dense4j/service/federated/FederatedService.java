@@ -306,15 +306,16 @@ public final class FederatedService implements AutoCloseable {
     }
 
     private Map<String, Object> view(FederatedStore.Task t, boolean history) {
+        Running r = running.get(t.id());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", t.id());
+        m.put("name", t.name());
+        m.put("state", t.state());
         FederatedConfig config;
         try {
             config = FederatedConfig.fromMap(Json.toMap(Json.parse(t.config())));
         } catch (IllegalArgumentException e) {
             // a task stored by an earlier version whose settings this one refuses: shown as stored, never hidden
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("id", t.id());
-            m.put("name", t.name());
-            m.put("state", t.state());
             m.put("rounds_run", t.roundsRun());
             m.put("created_at", Instant.ofEpochMilli(t.createdAt()).toString());
             m.put("created_by", t.createdBy());
@@ -323,11 +324,6 @@ public final class FederatedService implements AutoCloseable {
             return m;
         }
         List<String> clients = store.clients(t.id());
-        Running r = running.get(t.id());
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", t.id());
-        m.put("name", t.name());
-        m.put("state", t.state());
         m.put("phase", r != null ? r.coordinator.phase() : t.running() ? "coordinated by another server" : t.state());
         m.put("rounds_run", t.roundsRun());
         m.put("rounds", config.rounds());
